@@ -1,0 +1,222 @@
+/*
+ * internal.h - the types shared by the files of the HTTP adapter: requests, connections,
+ * loops, the server, the router, the pool and the metrics.  Nothing here is public.
+ */
+#ifndef QL_HTTP_INTERNAL_H
+#define QL_HTTP_INTERNAL_H
+
+#include <llhttp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <uv.h>
+
+#include "arena/arena.h"
+#include "buf/buf.h"
+#include "ctx/ctx.h"
+#include "http.h"
+#include "log/fdlog.h"
+
+/* ---- methods, routes ----------------------------------------------------------------- */
+
+enum {
+    QL_HTTP_GET = 1 << 0,
+    QL_HTTP_HEAD = 1 << 1,
+    QL_HTTP_POST = 1 << 2,
+    QL_HTTP_PUT = 1 << 3,
+    QL_HTTP_PATCH = 1 << 4,
+    QL_HTTP_DELETE = 1 << 5,
+    QL_HTTP_OPTIONS = 1 << 6,
+    QL_HTTP_OTHER = 1 << 7,
+};
+
+/* Route flags. */
+enum {
+    QL_ROUTE_POOL = 1 << 0, /* the handler runs on the pool (database or slow crypto) */
+    QL_ROUTE_BODY = 1 << 1, /* takes a JSON body: other content types get 415 */
+};
+
+#define QL_HTTP_MAX_PARAMS 4
+#define QL_HTTP_MAX_HEADERS 64
+
+struct ql_http_req;
+typedef void (*ql_http_handler)(struct ql_http_req *req);
+
+struct ql_http_route {
+    unsigned method;
+    const char *tmpl; /* "/v1/teams/{teamId}" */
+    ql_http_handler fn;
+    unsigned flags;
+};
+
+/* The routing table (routes.c) and its size. */
+extern const struct ql_http_route ql__http_routes[];
+extern const int ql__http_nroutes;
+
+struct ql_span {
+    const char *p;
+    size_t n;
+};
+
+/*
+ * Match method and path.  Returns the route index and fills params, or -1 with *allow set
+ * to the methods of a template that matched the path (0 when none did: 404).
+ */
+int ql__router_match(unsigned method, const char *path, size_t n, struct ql_span *params,
+                     int *nparams, unsigned *allow);
+/* "GET, HEAD, POST" for a method set. */
+void ql__method_list(unsigned methods, struct ql_buf *b);
+const char *ql__method_name(unsigned m);
+
+/* ---- requests ----------------------------------------------------------------------- */
+
+struct ql_http_header {
+    struct ql_span name;
+    struct ql_span value;
+};
+
+struct ql_http_req {
+    struct ql_ctx cx; /* arena, ports (pool thread's), trace, error */
+    const struct ql_http_env *env;
+    struct ql_http_server *server;
+    unsigned method;
+    struct ql_span path;
+    struct ql_span query;
+    struct ql_span body;
+    int nheaders;
+    struct ql_http_header headers[QL_HTTP_MAX_HEADERS];
+    int route; /* index into ql__http_routes, -1 when none */
+    int nparams;
+    struct ql_span params[QL_HTTP_MAX_PARAMS];
+    int64_t start_ns;
+    /* the response */
+    int status;
+    const char *content_type; /* NULL: application/json */
+    int no_store;             /* authenticated: Cache-Control: no-store */
+    int close;                /* close the connection after this response */
+    struct ql_buf res_headers; /* extra header lines, each with its CRLF */
+    struct ql_buf res_body;
+};
+
+/* Case-insensitive header lookup; NULL when absent.  The span is arena memory. */
+const struct ql_span *ql__req_header(const struct ql_http_req *r, const char *name);
+
+/* Response helpers for handlers. */
+void ql__res_header(struct ql_http_req *r, const char *name, const char *value);
+void ql__res_json(struct ql_http_req *r, int status); /* body already in r->res_body */
+void ql__res_text(struct ql_http_req *r, int status, const char *ctype, const char *s, size_t n);
+/* Problem details for r->cx.err (or for code with the default message when err is unset). */
+void ql__res_problem(struct ql_http_req *r, int code);
+/* Problem with an explicit status/title (405, 431 and friends). */
+void ql__res_problem_status(struct ql_http_req *r, int status, const char *code,
+                            const char *detail);
+
+/* ---- the pool ------------------------------------------------------------------------ */
+
+struct ql__loop;
+struct ql__task;
+typedef void (*ql__task_fn)(struct ql__task *t, struct ql_ports *ports);
+typedef void (*ql__task_done)(struct ql__task *t);
+
+struct ql__task {
+    struct ql__task *next;
+    ql__task_fn run;   /* on a pool thread */
+    ql__task_done done; /* back on the owning loop */
+    struct ql__loop *owner;
+};
+
+struct ql__pool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct ql__task *head, *tail;
+    int queued;
+    int cap;
+    int stopping;
+    int nthreads;
+    pthread_t *threads;
+    struct ql_ports *ports;
+    atomic_int busy;
+};
+
+int ql__pool_start(struct ql__pool *p, struct ql_ports *ports, int n, int cap);
+/* Queue t; QL_EUNAVAILABLE when the queue is full (the caller sheds the request). */
+int ql__pool_submit(struct ql__pool *p, struct ql__task *t);
+/* Let queued tasks finish, then join the threads. */
+void ql__pool_stop(struct ql__pool *p);
+
+/* ---- metrics ------------------------------------------------------------------------- */
+
+#define QL_METRIC_BUCKETS 14
+#define QL_METRIC_STATUSES 24
+
+/* One loop's counters; written only by that loop, read by any with relaxed loads. */
+struct ql__metrics_cell {
+    _Atomic uint64_t count;
+    _Atomic uint64_t sum_us;
+    _Atomic uint64_t buckets[QL_METRIC_BUCKETS];
+};
+
+struct ql__metrics {
+    struct ql__metrics_cell *cells; /* [nroutes + 1][QL_METRIC_STATUSES] */
+    atomic_int inflight;
+};
+
+int ql__metrics_init(struct ql__metrics *m);
+void ql__metrics_cleanup(struct ql__metrics *m);
+void ql__metrics_observe(struct ql__metrics *m, int route, int status, int64_t ns);
+/* Prometheus text of every loop's metrics plus the server gauges into b. */
+void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b);
+
+/* ---- connections, loops, the server ----------------------------------------------- */
+
+struct ql__conn;
+
+struct ql__loop {
+    struct ql_http_server *server;
+    int index;
+    pthread_t thread;
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_async_t wake;  /* pool completions and shutdown */
+    uv_timer_t sweep; /* timeouts, date header, log flush */
+    pthread_mutex_t done_lock;
+    struct ql__task *done_head, *done_tail;
+    struct ql__conn *conns; /* doubly linked list of open connections */
+    int nconns;
+    atomic_int stop_flag; /* set by the main thread on SIGTERM */
+    int stopping;
+    int64_t stop_deadline_ms;
+    struct ql_fdlog log;
+    struct ql__metrics metrics;
+    char date[64]; /* "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n" */
+    size_t date_len;
+    int64_t date_sec;
+    uint64_t rng[4]; /* xoshiro256** state for request and trace ids */
+    char readbuf[65536];
+};
+
+struct ql_http_server {
+    const struct ql_http_env *env;
+    int nloops;
+    struct ql__loop *loops;
+    struct ql__pool pool;
+    int listen_port;
+    atomic_int nconns;
+    pthread_mutex_t log_lock;
+    uv_loop_t main_loop;
+    uv_signal_t sigterm, sigint;
+    int64_t started_ms;
+};
+
+/* Accept-side entry points of conn.c. */
+void ql__conn_accept(struct ql__loop *l);
+/* Close idle connections and mark busy ones to close after their response. */
+void ql__conn_drain_all(struct ql__loop *l, int force);
+/* Close connections whose deadline passed (called every sweep). */
+void ql__conn_sweep(struct ql__loop *l, uint64_t now_ms);
+/* Run the completions posted to the loop by the pool. */
+void ql__loop_run_done(struct ql__loop *l);
+
+/* Random 64 bits from the loop's generator (not for secrets). */
+uint64_t ql__loop_rand(struct ql__loop *l);
+
+#endif

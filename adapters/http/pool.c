@@ -1,0 +1,128 @@
+/*
+ * pool.c - the bounded pool of threads that run blocking work (database calls, argon2id).
+ *
+ * Each thread owns one struct ql_ports (its own database session) for its whole life.
+ * Tasks wait in one FIFO protected by a mutex; a full FIFO refuses new tasks so the loop
+ * can answer 503 instead of letting memory grow.  A finished task is handed back to the
+ * loop that submitted it through that loop's completion list and uv_async_send, which
+ * coalesces wake-ups while the loop is busy.
+ */
+#include "internal.h"
+
+#include "err/err.h"
+
+#include <stdlib.h>
+
+struct thread_arg {
+    struct ql__pool *pool;
+    int index;
+};
+
+static void post_back(struct ql__task *t)
+{
+    struct ql__loop *l = t->owner;
+    t->next = NULL;
+    pthread_mutex_lock(&l->done_lock);
+    if (l->done_tail)
+        l->done_tail->next = t;
+    else
+        l->done_head = t;
+    l->done_tail = t;
+    pthread_mutex_unlock(&l->done_lock);
+    uv_async_send(&l->wake);
+}
+
+static void *worker(void *arg)
+{
+    struct thread_arg *a = arg;
+    struct ql__pool *p = a->pool;
+    struct ql_ports *ports = &p->ports[a->index];
+    free(a);
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (p->head == NULL && !p->stopping)
+            pthread_cond_wait(&p->cond, &p->lock);
+        struct ql__task *t = p->head;
+        if (t == NULL)
+            break; /* stopping and drained */
+        p->head = t->next;
+        if (p->head == NULL)
+            p->tail = NULL;
+        p->queued--;
+        pthread_mutex_unlock(&p->lock);
+        atomic_fetch_add_explicit(&p->busy, 1, memory_order_relaxed);
+        t->run(t, ports);
+        atomic_fetch_sub_explicit(&p->busy, 1, memory_order_relaxed);
+        post_back(t);
+        pthread_mutex_lock(&p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+int ql__pool_start(struct ql__pool *p, struct ql_ports *ports, int n, int cap)
+{
+    p->head = p->tail = NULL;
+    p->queued = 0;
+    p->cap = cap;
+    p->stopping = 0;
+    p->nthreads = 0;
+    p->ports = ports;
+    atomic_init(&p->busy, 0);
+    p->threads = calloc((size_t)n, sizeof(pthread_t));
+    if (p->threads == NULL)
+        return QL_ENOMEM;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    for (int i = 0; i < n; i++) {
+        struct thread_arg *a = malloc(sizeof(*a));
+        if (a == NULL)
+            goto fail;
+        a->pool = p;
+        a->index = i;
+        if (pthread_create(&p->threads[i], NULL, worker, a) != 0) {
+            free(a);
+            goto fail;
+        }
+        p->nthreads++;
+    }
+    return QL_OK;
+fail:
+    ql__pool_stop(p);
+    return QL_ENOMEM;
+}
+
+int ql__pool_submit(struct ql__pool *p, struct ql__task *t)
+{
+    t->next = NULL;
+    pthread_mutex_lock(&p->lock);
+    if (p->queued >= p->cap || p->stopping) {
+        pthread_mutex_unlock(&p->lock);
+        return QL_EUNAVAILABLE;
+    }
+    if (p->tail)
+        p->tail->next = t;
+    else
+        p->head = t;
+    p->tail = t;
+    p->queued++;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    return QL_OK;
+}
+
+void ql__pool_stop(struct ql__pool *p)
+{
+    if (p->threads == NULL)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stopping = 1;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    free(p->threads);
+    p->threads = NULL;
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+}

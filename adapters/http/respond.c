@@ -1,0 +1,113 @@
+/*
+ * respond.c - what handlers use to read a request and write a response: header lookup,
+ * response headers, JSON bodies and RFC 9457 problem details.
+ *
+ * Problem bodies never carry internal detail: for codes that map to 5xx the default
+ * message of the code is sent and the internal message goes to the log with the trace id.
+ */
+#include "internal.h"
+
+#include "err/err.h"
+#include "log/log.h"
+
+#include <string.h>
+#include <strings.h>
+
+const char *ql__http_reason(int status);
+
+const struct ql_span *ql__req_header(const struct ql_http_req *r, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 0; i < r->nheaders; i++) {
+        const struct ql_http_header *h = &r->headers[i];
+        if (h->name.n == n && strncasecmp(h->name.p, name, n) == 0)
+            return &h->value;
+    }
+    return NULL;
+}
+
+void ql__res_header(struct ql_http_req *r, const char *name, const char *value)
+{
+    ql_buf_puts(&r->res_headers, name);
+    ql_buf_append(&r->res_headers, ": ", 2);
+    ql_buf_puts(&r->res_headers, value);
+    ql_buf_append(&r->res_headers, "\r\n", 2);
+}
+
+void ql__res_json(struct ql_http_req *r, int status)
+{
+    r->status = status;
+    r->content_type = "application/json";
+}
+
+void ql__res_text(struct ql_http_req *r, int status, const char *ctype, const char *s, size_t n)
+{
+    r->status = status;
+    r->content_type = ctype;
+    r->res_body.len = 0;
+    ql_buf_append(&r->res_body, s, n);
+}
+
+static void problem(struct ql_http_req *r, int status, const char *code, const char *detail,
+                    const struct ql_error *fields)
+{
+    r->status = status;
+    r->content_type = "application/problem+json";
+    r->res_body.len = 0;
+    struct ql_jw w;
+    ql_jw_init(&w, &r->res_body);
+    ql_jw_obj(&w);
+    ql_jw_key(&w, "type");
+    ql_jw_str(&w, "about:blank");
+    ql_jw_key(&w, "title");
+    ql_jw_str(&w, ql__http_reason(status));
+    ql_jw_key(&w, "status");
+    ql_jw_int(&w, status);
+    ql_jw_key(&w, "detail");
+    ql_jw_str(&w, detail);
+    ql_jw_key(&w, "code");
+    ql_jw_str(&w, code);
+    ql_jw_key(&w, "traceId");
+    ql_jw_str(&w, r->cx.trace_id);
+    if (fields && fields->nfields > 0) {
+        ql_jw_key(&w, "errors");
+        ql_jw_arr(&w);
+        for (int i = 0; i < fields->nfields; i++) {
+            ql_jw_obj(&w);
+            ql_jw_key(&w, "field");
+            ql_jw_str(&w, fields->fields[i].field);
+            ql_jw_key(&w, "code");
+            ql_jw_str(&w, fields->fields[i].code);
+            ql_jw_key(&w, "message");
+            ql_jw_str(&w, fields->fields[i].message);
+            ql_jw_obj_end(&w);
+        }
+        ql_jw_arr_end(&w);
+    }
+    ql_jw_obj_end(&w);
+}
+
+void ql__res_problem(struct ql_http_req *r, int code)
+{
+    struct ql_error *e = &r->cx.err;
+    if (e->code != code) {
+        e->code = code;
+        e->msg[0] = '\0';
+        e->nfields = 0;
+    }
+    int status = ql_err_status(code);
+    const char *detail = e->msg[0] ? e->msg : ql_strerror(code);
+    if (status >= 500) {
+        if (e->msg[0])
+            ql_log(r->env->log, QL_LOG_ERROR, "request failed", "code", ql_err_name(code),
+                   "error", e->msg, "trace_id", r->cx.trace_id, NULL);
+        detail = ql_strerror(code);
+    }
+    problem(r, status, ql_err_name(code), detail, e);
+}
+
+void ql__res_problem_status(struct ql_http_req *r, int status, const char *code,
+                            const char *detail)
+{
+    problem(r, status, code, detail, NULL);
+}

@@ -1,0 +1,40 @@
+/*
+ * pg.h - the PostgreSQL adapter: the store port (and later the queue port) over one libpq
+ * connection, plus the migration runner used by quill-migrate.
+ *
+ * A struct ql_pg is one database session owned by one thread.  It connects lazily,
+ * prepares each statement on first use, and after the connection is lost it reconnects
+ * on the next call (at most once per QL_PG_RETRY_MS while the server stays away, so
+ * callers fail fast with QL_EUNAVAILABLE instead of piling up behind connect attempts).
+ */
+#ifndef QL_PG_H
+#define QL_PG_H
+
+#include <stdint.h>
+
+struct ql_pg;
+struct ql_store;
+struct ql_logger;
+struct ql_clock;
+struct ql_error;
+
+#define QL_PG_RETRY_MS 250
+
+/*
+ * Create a session for conninfo (a libpq connection string or URI; copied).  Does not
+ * connect yet.  On success *out owns the session (ql_pg_destroy); on failure it is NULL.
+ */
+int ql_pg_create(const char *conninfo, struct ql_logger *log, struct ql_clock *clock,
+                 struct ql_pg **out);
+void ql_pg_destroy(struct ql_pg *pg);
+
+/* Connect now (or check the connection); 0 or QL_EUNAVAILABLE with the reason in err. */
+int ql_pg_connect(struct ql_pg *pg, struct ql_error *err);
+
+/* The store port of this session (borrowed; lives as long as pg). */
+struct ql_store *ql_pg_store(struct ql_pg *pg);
+
+/* Number of database errors seen by this session (for metrics). */
+uint64_t ql_pg_error_count(const struct ql_pg *pg);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * store.c - the store port's session-level methods: ping, schema version, transactions.
+ * The repositories of each aggregate live in their own files and are reached through the
+ * same session.
+ */
+#include "internal.h"
+
+#include "ctx/ctx.h"
+#include "err/err.h"
+
+static struct ql_pg *pg_of(struct ql_store *s)
+{
+    return (struct ql_pg *)s;
+}
+
+static int s_ping(struct ql_store *self, struct ql_ctx *cx)
+{
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_PING, NULL, &r);
+    PQclear(r);
+    return rc;
+}
+
+static int s_schema_version(struct ql_store *self, struct ql_ctx *cx, int64_t *out)
+{
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_SCHEMA_VERSION, NULL, &r);
+    if (rc == QL_OK)
+        *out = ql__pg_int8(r, 0, 0);
+    PQclear(r);
+    return rc;
+}
+
+static int s_begin(struct ql_store *self, struct ql_ctx *cx)
+{
+    struct ql_pg *pg = pg_of(self);
+    PGresult *r;
+    int rc = ql__pg_exec(pg, cx, QL__ST_BEGIN, NULL, &r);
+    PQclear(r);
+    if (rc == QL_OK)
+        pg->in_tx = 1;
+    return rc;
+}
+
+static int s_commit(struct ql_store *self, struct ql_ctx *cx)
+{
+    struct ql_pg *pg = pg_of(self);
+    PGresult *r;
+    int rc = ql__pg_exec(pg, cx, QL__ST_COMMIT, NULL, &r);
+    PQclear(r);
+    pg->in_tx = 0;
+    return rc;
+}
+
+static void s_rollback(struct ql_store *self, struct ql_ctx *cx)
+{
+    struct ql_pg *pg = pg_of(self);
+    if (!pg->in_tx)
+        return;
+    struct ql_error saved = cx->err;
+    PGresult *r;
+    ql__pg_exec(pg, cx, QL__ST_ROLLBACK, NULL, &r);
+    PQclear(r);
+    pg->in_tx = 0;
+    cx->err = saved;
+}
+
+static const struct ql_store_ops ops = {
+    .ping = s_ping,
+    .schema_version = s_schema_version,
+    .begin = s_begin,
+    .commit = s_commit,
+    .rollback = s_rollback,
+};
+
+void ql__pg_store_init(struct ql_pg *pg)
+{
+    pg->store.ops = &ops;
+}

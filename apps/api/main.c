@@ -1,0 +1,131 @@
+/*
+ * quill-api - wiring only: read the configuration, build the adapters (one database
+ * session per pool thread), hand them to the HTTP server and serve until SIGTERM.
+ *
+ *   quill-api            serve (configuration from the environment; see .env.sample)
+ *   quill-api --routes   print the routing table and exit
+ *   quill-api --version  print the bill of materials and exit
+ */
+#include "build_info.h"
+
+#include "clock/sysclock.h"
+#include "config/config.h"
+#include "ctx/ctx.h"
+#include "err/err.h"
+#include "http/http.h"
+#include "log/fdlog.h"
+#include "postgres/pg.h"
+#include "sodium/sodium_auth.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct sessions {
+    struct ql_pg **pg;
+    int n;
+};
+
+static const char *env_get(void *ud, const char *name)
+{
+    (void)ud;
+    return getenv(name);
+}
+
+static uint64_t db_errors(void *ud)
+{
+    const struct sessions *s = ud;
+    uint64_t n = 0;
+    for (int i = 0; i < s->n; i++)
+        n += ql_pg_error_count(s->pg[i]);
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--routes") == 0) {
+        ql_http_print_routes();
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        printf("%s\n", ql_version_json);
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "usage: quill-api [--routes | --version]\n");
+        return 2;
+    }
+    struct ql_config cfg;
+    struct ql_config_errors errs;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ql_config_load(&cfg, env_get, NULL, QL_NEED_DATABASE | QL_NEED_SECRET, (int)ncpu, &errs)) {
+        for (int i = 0; i < errs.n; i++)
+            fprintf(stderr, "quill-api: %s\n", errs.msg[i]);
+        return 2;
+    }
+
+    int rc = 1;
+    pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+    struct ql_fdlog log;
+    ql_fdlog_init(&log, 1, cfg.log_level, ql_sysclock(), 0, &log_lock);
+
+    struct ql_auth *auth = NULL;
+    struct ql_http_server *server = NULL;
+    struct sessions sessions = {calloc((size_t)cfg.db_pool, sizeof(struct ql_pg *)), 0};
+    struct ql_ports *ports = calloc((size_t)cfg.db_pool, sizeof(*ports));
+    if (sessions.pg == NULL || ports == NULL) {
+        fprintf(stderr, "quill-api: out of memory\n");
+        goto out;
+    }
+    if (ql_sodium_auth_create(cfg.secret, cfg.secret_len, 0, 0, &auth) != QL_OK) {
+        fprintf(stderr, "quill-api: cannot initialise libsodium\n");
+        goto out;
+    }
+    for (int i = 0; i < cfg.db_pool; i++) {
+        if (ql_pg_create(cfg.database_url, &log.base, ql_sysclock(), &sessions.pg[i]) != QL_OK) {
+            fprintf(stderr, "quill-api: out of memory\n");
+            goto out;
+        }
+        sessions.n++;
+        ports[i] = (struct ql_ports){.store = ql_pg_store(sessions.pg[i]),
+                                     .clock = ql_sysclock(),
+                                     .auth = auth,
+                                     .log = &log.base};
+    }
+    /* Connect one session up front so a wrong DATABASE_URL shows at start, not per request;
+     * the server still starts when the database is down and /readyz reports it. */
+    struct ql_error err;
+    ql_error_clear(&err);
+    if (ql_pg_connect(sessions.pg[0], &err) != QL_OK)
+        ql_log(&log.base, QL_LOG_WARN, "database not reachable at start", "error", err.msg,
+               NULL);
+
+    struct ql_http_env env = {
+        .cfg = &cfg,
+        .clock = ql_sysclock(),
+        .auth = auth,
+        .log = &log.base,
+        .schema_version = ql_schema_version,
+        .version_json = ql_version_json,
+        .openapi_json = ql_openapi_json,
+        .db_errors = db_errors,
+        .db_errors_ud = &sessions,
+    };
+    char msg[512] = "";
+    if (ql_http_server_create(&env, ports, cfg.db_pool, &server, msg, sizeof(msg)) != QL_OK) {
+        fprintf(stderr, "quill-api: %s\n", msg[0] ? msg : "cannot start the server");
+        goto out;
+    }
+    rc = ql_http_server_run(server) == QL_OK ? 0 : 1;
+out:
+    ql_http_server_destroy(server);
+    for (int i = 0; i < sessions.n; i++)
+        ql_pg_destroy(sessions.pg[i]);
+    free(sessions.pg);
+    free(ports);
+    ql_sodium_auth_destroy(auth);
+    ql_fdlog_cleanup(&log);
+    return rc;
+}

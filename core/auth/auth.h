@@ -1,0 +1,76 @@
+/*
+ * auth.h - the auth port: the cryptography Quill's core needs, behind an ops table.
+ *
+ * The production adapter is libsodium (adapters/sodium); the unit-test fake is
+ * deterministic.  The core never sees a library type: secrets and digests are plain
+ * byte arrays.  Every method returns 0 or a negative QL_E* code.
+ */
+#ifndef QL_AUTH_H
+#define QL_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define QL_DIGEST_LEN 32
+/* Room for an encoded password hash, NUL included. */
+#define QL_PWHASH_LEN 128
+
+struct ql_auth;
+
+struct ql_auth_ops {
+    /* Fill buf with n cryptographically random bytes. */
+    int (*random)(struct ql_auth *self, void *buf, size_t n);
+    /* Hash a password (argon2id) into out, a NUL-terminated encoded string.  Slow. */
+    int (*password_hash)(struct ql_auth *self, const char *pw, size_t n, char out[QL_PWHASH_LEN]);
+    /* 0 when pw matches the encoded hash, QL_EINVALID_CREDENTIALS when not.  Slow. */
+    int (*password_verify)(struct ql_auth *self, const char *hash, const char *pw, size_t n);
+    /* Keyed digest (BLAKE2b-256 keyed with the server secret) of a token. */
+    int (*token_digest)(struct ql_auth *self, const void *token, size_t n,
+                        uint8_t out[QL_DIGEST_LEN]);
+    /* HMAC-SHA-256 of msg under key. */
+    int (*hmac_sha256)(struct ql_auth *self, const void *key, size_t keylen, const void *msg,
+                       size_t n, uint8_t out[QL_DIGEST_LEN]);
+    /* Plain SHA-256 of msg. */
+    int (*sha256)(struct ql_auth *self, const void *msg, size_t n, uint8_t out[QL_DIGEST_LEN]);
+};
+
+struct ql_auth {
+    const struct ql_auth_ops *ops;
+};
+
+static inline int ql_auth_random(struct ql_auth *a, void *buf, size_t n)
+{
+    return a->ops->random(a, buf, n);
+}
+
+static inline int ql_auth_password_hash(struct ql_auth *a, const char *pw, size_t n,
+                                        char out[QL_PWHASH_LEN])
+{
+    return a->ops->password_hash(a, pw, n, out);
+}
+
+static inline int ql_auth_password_verify(struct ql_auth *a, const char *hash, const char *pw,
+                                          size_t n)
+{
+    return a->ops->password_verify(a, hash, pw, n);
+}
+
+static inline int ql_auth_token_digest(struct ql_auth *a, const void *token, size_t n,
+                                       uint8_t out[QL_DIGEST_LEN])
+{
+    return a->ops->token_digest(a, token, n, out);
+}
+
+static inline int ql_auth_hmac_sha256(struct ql_auth *a, const void *key, size_t keylen,
+                                      const void *msg, size_t n, uint8_t out[QL_DIGEST_LEN])
+{
+    return a->ops->hmac_sha256(a, key, keylen, msg, n, out);
+}
+
+static inline int ql_auth_sha256(struct ql_auth *a, const void *msg, size_t n,
+                                 uint8_t out[QL_DIGEST_LEN])
+{
+    return a->ops->sha256(a, msg, n, out);
+}
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * b64.h - base64 (RFC 4648): the standard alphabet with padding and the URL-safe
+ * alphabet without it.  Decoding accepts either alphabet, with or without padding.
+ */
+#ifndef QL_B64_H
+#define QL_B64_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Encoded length of n bytes, NUL excluded. */
+size_t ql_b64_enc_len(size_t n, int url);
+
+/* Encode n bytes into out (ql_b64_enc_len + 1 bytes); NUL-terminates; returns the length. */
+size_t ql_b64_encode(const uint8_t *in, size_t n, char *out, int url);
+
+/*
+ * Decode s (n chars) into out (room for cap bytes).  Returns 0 and sets *out_len, or
+ * QL_EVALIDATION on a bad character, bad length or too small an out.
+ */
+int ql_b64_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *out_len);
+
+#endif

@@ -1,0 +1,308 @@
+/*
+ * buf.c - buffer growth, numeric formatting and JSON string escaping.  Growth doubles the
+ * capacity; an arena-backed buffer copies into a fresh arena block (the old one is simply
+ * abandoned until the arena resets), a heap-backed one uses realloc.
+ */
+#include "buf/buf.h"
+
+#include "arena/arena.h"
+#include "err/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ql_buf_init(struct ql_buf *b, struct ql_arena *arena)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->arena = arena;
+    b->failed = 0;
+}
+
+void ql_buf_cleanup(struct ql_buf *b)
+{
+    if (b->arena == NULL)
+        free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->failed = 0;
+}
+
+char *ql_buf_reserve(struct ql_buf *b, size_t n)
+{
+    if (b->failed)
+        return NULL;
+    if (b->cap - b->len > n)
+        return b->data + b->len;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len <= n) {
+        if (cap > ((size_t)-1) / 2) {
+            b->failed = 1;
+            return NULL;
+        }
+        cap *= 2;
+    }
+    char *p;
+    if (b->arena) {
+        p = ql_arena_alloc(b->arena, cap);
+        if (p && b->len)
+            memcpy(p, b->data, b->len);
+    } else {
+        p = realloc(b->data, cap);
+    }
+    if (p == NULL) {
+        b->failed = 1;
+        return NULL;
+    }
+    b->data = p;
+    b->cap = cap;
+    return b->data + b->len;
+}
+
+void ql_buf_append(struct ql_buf *b, const void *p, size_t n)
+{
+    char *dst = ql_buf_reserve(b, n);
+    if (dst == NULL)
+        return;
+    if (n)
+        memcpy(dst, p, n);
+    b->len += n;
+}
+
+void ql_buf_puts(struct ql_buf *b, const char *s)
+{
+    ql_buf_append(b, s, strlen(s));
+}
+
+void ql_buf_putc(struct ql_buf *b, char c)
+{
+    char *dst = ql_buf_reserve(b, 1);
+    if (dst == NULL)
+        return;
+    *dst = c;
+    b->len++;
+}
+
+void ql_buf_printf(struct ql_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = 1;
+        return;
+    }
+    char *dst = ql_buf_reserve(b, (size_t)n + 1);
+    if (dst == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(dst, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void ql_buf_u64(struct ql_buf *b, uint64_t v)
+{
+    char tmp[24];
+    int i = sizeof(tmp);
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    ql_buf_append(b, tmp + i, sizeof(tmp) - (size_t)i);
+}
+
+void ql_buf_i64(struct ql_buf *b, int64_t v)
+{
+    if (v < 0) {
+        ql_buf_putc(b, '-');
+        ql_buf_u64(b, (uint64_t)0 - (uint64_t)v);
+    } else {
+        ql_buf_u64(b, (uint64_t)v);
+    }
+}
+
+void ql_buf_consume(struct ql_buf *b, size_t n)
+{
+    if (n >= b->len) {
+        b->len = 0;
+        return;
+    }
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+}
+
+int ql_buf_ok(const struct ql_buf *b)
+{
+    return b->failed ? QL_ENOMEM : QL_OK;
+}
+
+char *ql_buf_cstr(struct ql_buf *b)
+{
+    if (ql_buf_reserve(b, 1) == NULL)
+        return NULL;
+    b->data[b->len] = '\0';
+    return b->data;
+}
+
+/* 1 for bytes that cannot appear raw inside a JSON string. */
+static const unsigned char needs_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+};
+
+void ql_buf_json_escape(struct ql_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!needs_escape[c])
+            continue;
+        ql_buf_append(b, s + start, i - start);
+        start = i + 1;
+        switch (c) {
+        case '"':
+            ql_buf_append(b, "\\\"", 2);
+            break;
+        case '\\':
+            ql_buf_append(b, "\\\\", 2);
+            break;
+        case '\n':
+            ql_buf_append(b, "\\n", 2);
+            break;
+        case '\r':
+            ql_buf_append(b, "\\r", 2);
+            break;
+        case '\t':
+            ql_buf_append(b, "\\t", 2);
+            break;
+        default: {
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            ql_buf_append(b, u, 6);
+        }
+        }
+    }
+    ql_buf_append(b, s + start, n - start);
+}
+
+void ql_jw_init(struct ql_jw *w, struct ql_buf *b)
+{
+    w->b = b;
+    w->depth = 0;
+    w->need_comma = 0;
+    w->after_key = 0;
+}
+
+/* Emit the separator a new value needs at the current depth. */
+static void sep(struct ql_jw *w)
+{
+    if (w->after_key) {
+        w->after_key = 0;
+        return;
+    }
+    uint32_t bit = 1u << (w->depth & 31);
+    if (w->need_comma & bit)
+        ql_buf_putc(w->b, ',');
+    w->need_comma |= bit;
+}
+
+static void jw_open(struct ql_jw *w, char c)
+{
+    sep(w);
+    ql_buf_putc(w->b, c);
+    w->depth++;
+    w->need_comma &= ~(1u << (w->depth & 31));
+}
+
+static void jw_close(struct ql_jw *w, char c)
+{
+    ql_buf_putc(w->b, c);
+    w->depth--;
+}
+
+void ql_jw_obj(struct ql_jw *w)
+{
+    jw_open(w, '{');
+}
+
+void ql_jw_obj_end(struct ql_jw *w)
+{
+    jw_close(w, '}');
+}
+
+void ql_jw_arr(struct ql_jw *w)
+{
+    jw_open(w, '[');
+}
+
+void ql_jw_arr_end(struct ql_jw *w)
+{
+    jw_close(w, ']');
+}
+
+void ql_jw_key(struct ql_jw *w, const char *k)
+{
+    sep(w);
+    ql_buf_putc(w->b, '"');
+    ql_buf_json_escape(w->b, k, strlen(k));
+    ql_buf_append(w->b, "\":", 2);
+    w->after_key = 1;
+}
+
+void ql_jw_strn(struct ql_jw *w, const char *s, size_t n)
+{
+    sep(w);
+    ql_buf_putc(w->b, '"');
+    ql_buf_json_escape(w->b, s, n);
+    ql_buf_putc(w->b, '"');
+}
+
+void ql_jw_str(struct ql_jw *w, const char *s)
+{
+    ql_jw_strn(w, s, strlen(s));
+}
+
+void ql_jw_str_or_null(struct ql_jw *w, const char *s)
+{
+    if (s)
+        ql_jw_str(w, s);
+    else
+        ql_jw_null(w);
+}
+
+void ql_jw_int(struct ql_jw *w, int64_t v)
+{
+    sep(w);
+    ql_buf_i64(w->b, v);
+}
+
+void ql_jw_double(struct ql_jw *w, double v)
+{
+    sep(w);
+    ql_buf_printf(w->b, "%.17g", v);
+}
+
+void ql_jw_bool(struct ql_jw *w, int v)
+{
+    sep(w);
+    ql_buf_puts(w->b, v ? "true" : "false");
+}
+
+void ql_jw_null(struct ql_jw *w)
+{
+    sep(w);
+    ql_buf_append(w->b, "null", 4);
+}
+
+void ql_jw_raw(struct ql_jw *w, const char *json, size_t n)
+{
+    sep(w);
+    ql_buf_append(w->b, json, n);
+}
