@@ -182,8 +182,7 @@ static void trace_ids(struct ql__conn *c)
     struct ql_http_req *r = &c->req;
     const struct ql_span *tp = ql__req_header(r, "traceparent");
     if (tp && tp->n >= 55 && tp->p[2] == '-' && tp->p[35] == '-' && tp->p[52] == '-' &&
-        !(tp->p[0] == 'f' && tp->p[1] == 'f') && is_hex(tp->p + 3, 32) &&
-        is_hex(tp->p + 36, 16)) {
+        !(tp->p[0] == 'f' && tp->p[1] == 'f') && is_hex(tp->p + 3, 32) && is_hex(tp->p + 36, 16)) {
         memcpy(r->cx.trace_id, tp->p + 3, 32);
         r->cx.trace_id[32] = '\0';
     } else {

@@ -90,9 +90,9 @@ struct ql_http_req {
     int64_t start_ns;
     /* the response */
     int status;
-    const char *content_type; /* NULL: application/json */
-    int no_store;             /* authenticated: Cache-Control: no-store */
-    int close;                /* close the connection after this response */
+    const char *content_type;  /* NULL: application/json */
+    int no_store;              /* authenticated: Cache-Control: no-store */
+    int close;                 /* close the connection after this response */
     struct ql_buf res_headers; /* extra header lines, each with its CRLF */
     struct ql_buf res_body;
 };
@@ -119,7 +119,7 @@ typedef void (*ql__task_done)(struct ql__task *t);
 
 struct ql__task {
     struct ql__task *next;
-    ql__task_fn run;   /* on a pool thread */
+    ql__task_fn run;    /* on a pool thread */
     ql__task_done done; /* back on the owning loop */
     struct ql__loop *owner;
 };

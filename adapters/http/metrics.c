@@ -128,8 +128,7 @@ static void render_requests(struct ql_http_server *s, struct ql_buf *b)
     ql_buf_cleanup(&hist);
 }
 
-static void gauge(struct ql_buf *b, const char *name, const char *type, const char *help,
-                  double v)
+static void gauge(struct ql_buf *b, const char *name, const char *type, const char *help, double v)
 {
     ql_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
 }

@@ -99,15 +99,14 @@ void ql__res_problem(struct ql_http_req *r, int code)
     const char *detail = e->msg[0] ? e->msg : ql_strerror(code);
     if (status >= 500) {
         if (e->msg[0])
-            ql_log(r->env->log, QL_LOG_ERROR, "request failed", "code", ql_err_name(code),
-                   "error", e->msg, "trace_id", r->cx.trace_id, NULL);
+            ql_log(r->env->log, QL_LOG_ERROR, "request failed", "code", ql_err_name(code), "error",
+                   e->msg, "trace_id", r->cx.trace_id, NULL);
         detail = ql_strerror(code);
     }
     problem(r, status, ql_err_name(code), detail, e);
 }
 
-void ql__res_problem_status(struct ql_http_req *r, int status, const char *code,
-                            const char *detail)
+void ql__res_problem_status(struct ql_http_req *r, int status, const char *code, const char *detail)
 {
     problem(r, status, code, detail, NULL);
 }

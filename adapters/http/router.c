@@ -11,8 +11,7 @@
 #include <string.h>
 
 /* Match path against tmpl; on success fill params. */
-static int match(const char *tmpl, const char *path, size_t n, struct ql_span *params,
-                 int *nparams)
+static int match(const char *tmpl, const char *path, size_t n, struct ql_span *params, int *nparams)
 {
     const char *t = tmpl;
     size_t i = 0;

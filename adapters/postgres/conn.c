@@ -147,8 +147,8 @@ static int run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     static const struct ql__pg_params none = {0};
     if (p == NULL)
         p = &none;
-    PGresult *r = PQexecPrepared(pg->conn, ql__pg_stmts[st].name, p->n, p->values, p->lengths,
-                                 p->formats, 1);
+    PGresult *r =
+        PQexecPrepared(pg->conn, ql__pg_stmts[st].name, p->n, p->values, p->lengths, p->formats, 1);
     ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
         int rc = ql__pg_fail(pg, cx, r);
@@ -163,7 +163,7 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                 const struct ql__pg_params *p, PGresult **out)
 {
     *out = NULL;
-    int fresh = 0;
+    int fresh = 0, was_in_tx = pg->in_tx;
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
         if (pg->in_tx) {
             drop(pg);
@@ -181,7 +181,7 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
      * on a new connection; BEGIN and plain reads are safe to repeat, and nothing else runs
      * outside a transaction in this adapter.
      */
-    if (rc == QL_EUNAVAILABLE && !fresh && !pg->in_tx) {
+    if (rc == QL_EUNAVAILABLE && !fresh && !was_in_tx && st != QL__ST_COMMIT) {
         ql_error_clear(&cx->err);
         if (ql_pg_connect(pg, &cx->err) == QL_OK)
             rc = run(pg, cx, st, p, out);

@@ -23,10 +23,10 @@
 
 struct migration {
     int64_t version;
-    char name[200];   /* "0001_identity" */
-    char up[4096];    /* path of the up file */
-    char down[4096];  /* path of the down file, "" if missing */
-    char sum[65];     /* hex SHA-256 of the up file */
+    char name[200];  /* "0001_identity" */
+    char up[4096];   /* path of the up file */
+    char down[4096]; /* path of the down file, "" if missing */
+    char sum[65];    /* hex SHA-256 of the up file */
     int applied;
     char applied_sum[65];
     char applied_at[64];
@@ -134,8 +134,9 @@ static int scan(const char *dir, struct plan *p, struct ql_error *err)
             continue;
         for (int i = 0; i < p->n; i++) {
             if (p->m[i].version == v) {
-                rc = ql_error_set(err, QL_EVALIDATION, "two migrations have version %" PRId64
-                                  ": %s and %s", v, p->m[i].name, base);
+                rc = ql_error_set(err, QL_EVALIDATION,
+                                  "two migrations have version %" PRId64 ": %s and %s", v,
+                                  p->m[i].name, base);
                 goto out;
             }
         }
@@ -267,8 +268,8 @@ static int apply(PGconn *c, const struct migration *m, int up, FILE *out, struct
                          3, NULL, vals, NULL, NULL, 0);
     } else {
         const char *vals[1] = {ver};
-        r = PQexecParams(c, "DELETE FROM schema_migrations WHERE version = $1", 1, NULL, vals,
-                         NULL, NULL, 0);
+        r = PQexecParams(c, "DELETE FROM schema_migrations WHERE version = $1", 1, NULL, vals, NULL,
+                         NULL, 0);
     }
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         rc = ql_error_set(err, QL_EINTERNAL, "recording %s failed: %s", m->name,
@@ -290,7 +291,7 @@ static void status(const struct plan *p, const struct migration *orphans, int no
 {
     for (int i = 0; i < p->n; i++) {
         const struct migration *m = &p->m[i];
-        const char *state = !m->applied ? "pending"
+        const char *state = !m->applied                      ? "pending"
                             : strcmp(m->sum, m->applied_sum) ? "MODIFIED"
                                                              : "applied";
         fprintf(out, "%-8s %s%s%s\n", state, m->name, m->applied ? "  " : "",

@@ -80,7 +80,8 @@ int ql_sodium_auth_create(const uint8_t *secret, size_t secret_len, unsigned lon
     *out = NULL;
     if (sodium_init() < 0)
         return QL_EINTERNAL;
-    if (secret_len < crypto_generichash_KEYBYTES_MIN || secret_len > crypto_generichash_KEYBYTES_MAX)
+    if (secret_len < crypto_generichash_KEYBYTES_MIN ||
+        secret_len > crypto_generichash_KEYBYTES_MAX)
         return QL_ECONFIG;
     struct sodium_auth *a = calloc(1, sizeof(*a));
     if (a == NULL)

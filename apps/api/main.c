@@ -99,8 +99,7 @@ int main(int argc, char **argv)
     struct ql_error err;
     ql_error_clear(&err);
     if (ql_pg_connect(sessions.pg[0], &err) != QL_OK)
-        ql_log(&log.base, QL_LOG_WARN, "database not reachable at start", "error", err.msg,
-               NULL);
+        ql_log(&log.base, QL_LOG_WARN, "database not reachable at start", "error", err.msg, NULL);
 
     struct ql_http_env env = {
         .cfg = &cfg,

@@ -49,7 +49,8 @@ char *ql_arena_strndup(struct ql_arena *a, const char *s, size_t n);
 char *ql_arena_strdup(struct ql_arena *a, const char *s);
 
 /* printf into the arena, or NULL. */
-char *ql_arena_sprintf(struct ql_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *ql_arena_sprintf(struct ql_arena *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Bytes currently held from malloc (for metrics and tests). */
 size_t ql_arena_held(const struct ql_arena *a);

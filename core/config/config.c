@@ -123,8 +123,9 @@ static void read_secret(struct reader *r, struct ql_config *c, int required)
     c->secret_len = 0;
     if (v == NULL) {
         if (required)
-            problem(r, "%s: required but not set (base64 of at least 32 random bytes; "
-                       "generate one with: head -c 32 /dev/urandom | base64)",
+            problem(r,
+                    "%s: required but not set (base64 of at least 32 random bytes; "
+                    "generate one with: head -c 32 /dev/urandom | base64)",
                     name);
         return;
     }
@@ -142,8 +143,8 @@ static void read_secret(struct reader *r, struct ql_config *c, int required)
 
 static void read_url(struct reader *r, struct ql_config *c)
 {
-    read_str(r, "QUILL_PUBLIC_URL", c->public_url, sizeof(c->public_url),
-             "http://127.0.0.1:8080", 0);
+    read_str(r, "QUILL_PUBLIC_URL", c->public_url, sizeof(c->public_url), "http://127.0.0.1:8080",
+             0);
     if (strncmp(c->public_url, "https://", 8) == 0)
         c->public_https = 1;
     else if (strncmp(c->public_url, "http://", 7) == 0)
@@ -192,8 +193,7 @@ int ql_config_load(struct ql_config *c, ql_getenv_fn get, void *ud, int need, in
     read_oidc(&r, c);
     read_int(&r, "QUILL_AUTH_IP_LIMIT", &c->auth_ip_limit, 30, 1, 1000000);
     read_int(&r, "QUILL_RATE_LIMIT", &c->rate_limit, 50, 1, 1000000);
-    read_str(&r, "QUILL_TRUSTED_PROXIES", c->trusted_proxies, sizeof(c->trusted_proxies), NULL,
-             0);
+    read_str(&r, "QUILL_TRUSTED_PROXIES", c->trusted_proxies, sizeof(c->trusted_proxies), NULL, 0);
     read_bool(&r, "QUILL_WEBHOOK_ALLOW_PRIVATE", &c->webhook_allow_private, 0);
 
     int max_body;

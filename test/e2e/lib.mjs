@@ -1,0 +1,167 @@
+// Harness for the end-to-end tests: starts the real binaries against the e2e database,
+// talks to them over real sockets, and controls the local PostgreSQL.
+import { spawn, execFile, execFileSync } from 'node:child_process'
+import net from 'node:net'
+import { once } from 'node:events'
+
+export const ROOT = process.env.QUILL_ROOT
+export const BIN = process.env.QUILL_BIN
+export const DB = process.env.QUILL_E2E_DATABASE_URL
+if (!ROOT || !BIN || !DB) throw new Error('run the e2e tests through tools/quill test (QUILL_ROOT, QUILL_BIN, QUILL_E2E_DATABASE_URL)')
+
+export const SECRET = Buffer.alloc(32, 7).toString('base64')
+export const ADMIN_TOKEN = 'e2e-admin-token-0123456789'
+
+// Start a binary and wait until it logs `ready` (a msg value); returns a handle.
+export async function start (name, env = {}, ready = 'quill-api listening') {
+  const proc = spawn(`${BIN}/${name}`, [], {
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: DB,
+      QUILL_SECRET: SECRET,
+      QUILL_LISTEN: '127.0.0.1:0',
+      QUILL_THREADS: '2',
+      QUILL_DB_POOL: '4',
+      QUILL_ADMIN_TOKEN: ADMIN_TOKEN,
+      QUILL_WEBHOOK_ALLOW_PRIVATE: '1',
+      ...env
+    },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const h = { proc, lines: [], stderr: '', exited: null, url: null, port: null }
+  let buf = ''
+  proc.stdout.on('data', (d) => {
+    buf += d
+    let i
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i)
+      buf = buf.slice(i + 1)
+      h.lines.push(line)
+    }
+  })
+  proc.stderr.on('data', (d) => { h.stderr += d })
+  h.exit = new Promise((resolve) => proc.on('exit', (code, signal) => { h.exited = { code, signal }; resolve(h.exited) }))
+  const deadline = Date.now() + 15000
+  while (Date.now() < deadline) {
+    const line = h.lines.find((l) => l.includes(`"msg":"${ready}"`))
+    if (line) {
+      const j = JSON.parse(line)
+      if (j.addr) {
+        h.port = Number(j.addr.split(':').pop())
+        h.url = `http://127.0.0.1:${h.port}`
+      }
+      return h
+    }
+    if (h.exited) throw new Error(`${name} exited early (${JSON.stringify(h.exited)}): ${h.stderr}`)
+    await sleep(20)
+  }
+  proc.kill('SIGKILL')
+  throw new Error(`${name} did not become ready: ${h.lines.join('\n')} ${h.stderr}`)
+}
+
+export async function stop (h, signal = 'SIGTERM') {
+  if (h.exited) return h.exited
+  h.proc.kill(signal)
+  const t = setTimeout(() => h.proc.kill('SIGKILL'), 15000)
+  const r = await h.exit
+  clearTimeout(t)
+  return r
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+// fetch with JSON conveniences; returns {status, headers, body (parsed when JSON), text}.
+export async function http (h, method, path, { headers = {}, body, token, raw } = {}) {
+  const hdrs = { ...headers }
+  if (token) hdrs.authorization = `Bearer ${token}`
+  let payload = raw
+  if (body !== undefined) {
+    payload = JSON.stringify(body)
+    hdrs['content-type'] = hdrs['content-type'] || 'application/json'
+  }
+  const res = await fetch(h.url + path, { method, headers: hdrs, body: payload })
+  const text = await res.text()
+  let parsed = null
+  try { parsed = text ? JSON.parse(text) : null } catch {}
+  return { status: res.status, headers: res.headers, body: parsed, text }
+}
+
+// Send raw bytes on a fresh connection and collect everything until the server closes it
+// or `timeout` ms pass.  Returns {data, closed, ms}.
+export function raw (port, chunks, { timeout = 3000, gapMs = 0 } = {}) {
+  return new Promise((resolve) => {
+    const started = Date.now()
+    const s = net.connect(port, '127.0.0.1')
+    let data = ''
+    let done = false
+    const finish = (closed) => {
+      if (done) return
+      done = true
+      s.destroy()
+      resolve({ data, closed, ms: Date.now() - started })
+    }
+    s.on('data', (d) => { data += d.toString('latin1') })
+    s.on('close', () => finish(true))
+    s.on('error', () => finish(true))
+    s.on('connect', async () => {
+      for (const c of [].concat(chunks)) {
+        if (done) break
+        s.write(c)
+        if (gapMs) await sleep(gapMs)
+      }
+    })
+    setTimeout(() => finish(false), timeout)
+  })
+}
+
+export function responses (data) {
+  return data.split(/(?=HTTP\/1\.1 \d{3})/).filter((s) => s.startsWith('HTTP/1.1'))
+}
+
+export function sql (query, url = DB) {
+  return execFileSync('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', url, '-c', query], { encoding: 'utf8' }).trim()
+}
+
+// Long-running psql session (for holding locks): returns {write(sql), close()}.
+export function psqlSession (url = DB) {
+  const p = spawn('psql', ['-X', '-q', '-At', url], { stdio: ['pipe', 'pipe', 'pipe'] })
+  let out = ''
+  p.stdout.on('data', (d) => { out += d })
+  return {
+    write: (q) => p.stdin.write(q + '\n'),
+    output: () => out,
+    close: async () => { p.stdin.end(); await once(p, 'exit') }
+  }
+}
+
+export function pg (cmd) {
+  return new Promise((resolve, reject) => {
+    execFile(`${ROOT}/tools/quill`, ['pg', cmd], { env: process.env }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`tools/quill pg ${cmd}: ${stderr}`))
+      else resolve(stdout)
+    })
+  })
+}
+
+export function run (cmd, args, env = {}) {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { env: { PATH: process.env.PATH, ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr })
+    })
+  })
+}
+
+export async function waitFor (fn, { timeout = 10000, every = 100 } = {}) {
+  const deadline = Date.now() + timeout
+  let last
+  while (Date.now() < deadline) {
+    last = await fn()
+    if (last) return last
+    await sleep(every)
+  }
+  return last
+}
+
+export function uniq (prefix = 'u') {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+}

@@ -1,0 +1,119 @@
+/* Unit tests of core/buf: growth, sticky failure, JSON escaping and the JSON writer. */
+#include "arena/arena.h"
+#include "buf/buf.h"
+#include "err/err.h"
+#include "test.h"
+
+#include <cJSON.h>
+
+static void test_heap_growth_and_numbers(void)
+{
+    struct ql_buf b;
+    ql_buf_init(&b, NULL);
+    for (int i = 0; i < 1000; i++)
+        ql_buf_puts(&b, "abc");
+    ASSERT_INT_EQ(b.len, 3000);
+    b.len = 0;
+    ql_buf_i64(&b, -9223372036854775807LL - 1);
+    ql_buf_putc(&b, ' ');
+    ql_buf_u64(&b, 18446744073709551615ULL);
+    ASSERT_STR_EQ(ql_buf_cstr(&b), "-9223372036854775808 18446744073709551615");
+    ql_buf_consume(&b, 21);
+    ASSERT_STR_EQ(ql_buf_cstr(&b), "18446744073709551615");
+    ql_buf_cleanup(&b);
+}
+
+static void test_sticky_failure_in_arena(void)
+{
+    struct ql_arena a;
+    ql_arena_init(&a, 1024, 2048);
+    struct ql_buf b;
+    ql_buf_init(&b, &a);
+    for (int i = 0; i < 300; i++)
+        ql_buf_puts(&b, "0123456789");
+    ASSERT_INT_EQ(ql_buf_ok(&b), QL_ENOMEM);
+    size_t len = b.len;
+    ql_buf_puts(&b, "more");
+    ASSERT_INT_EQ(b.len, len);
+    ASSERT_NULL(ql_buf_cstr(&b));
+    ql_arena_cleanup(&a);
+}
+
+static void test_escape(void)
+{
+    struct ql_buf b;
+    ql_buf_init(&b, NULL);
+    const char in[] = "a\"b\\c\n\t\x01\x1f/é";
+    ql_buf_json_escape(&b, in, sizeof(in) - 1);
+    ASSERT_STR_EQ(ql_buf_cstr(&b), "a\\\"b\\\\c\\n\\t\\u0001\\u001f/é");
+    ql_buf_cleanup(&b);
+}
+
+static void test_writer_nesting_and_commas(void)
+{
+    struct ql_buf b;
+    struct ql_jw w;
+    ql_buf_init(&b, NULL);
+    ql_jw_init(&w, &b);
+    ql_jw_obj(&w);
+    ql_jw_key(&w, "items");
+    ql_jw_arr(&w);
+    for (int i = 0; i < 3; i++) {
+        ql_jw_obj(&w);
+        ql_jw_key(&w, "n");
+        ql_jw_int(&w, i);
+        ql_jw_key(&w, "s");
+        ql_jw_str_or_null(&w, i == 1 ? NULL : "x");
+        ql_jw_obj_end(&w);
+    }
+    ql_jw_arr_end(&w);
+    ql_jw_key(&w, "ok");
+    ql_jw_bool(&w, 1);
+    ql_jw_key(&w, "raw");
+    ql_jw_raw(&w, "[1,2]", 5);
+    ql_jw_key(&w, "empty");
+    ql_jw_arr(&w);
+    ql_jw_arr_end(&w);
+    ql_jw_obj_end(&w);
+    ASSERT_STR_EQ(ql_buf_cstr(&b),
+                  "{\"items\":[{\"n\":0,\"s\":\"x\"},{\"n\":1,\"s\":null},{\"n\":2,"
+                  "\"s\":\"x\"}],\"ok\":true,\"raw\":[1,2],\"empty\":[]}");
+    ql_buf_cleanup(&b);
+}
+
+/* Property: any byte string written as a JSON string parses back to itself. */
+static void test_escape_round_trip_random(void)
+{
+    unsigned seed = 12345;
+    for (int round = 0; round < 500; round++) {
+        char in[64];
+        int n = 1 + (int)(seed % 63);
+        for (int i = 0; i < n; i++) {
+            seed = seed * 1103515245 + 12345;
+            in[i] = (char)(1 + (seed >> 16) % 127); /* ASCII without NUL */
+        }
+        in[n] = '\0';
+        struct ql_buf b;
+        struct ql_jw w;
+        ql_buf_init(&b, NULL);
+        ql_jw_init(&w, &b);
+        ql_jw_str(&w, in);
+        cJSON *j = cJSON_Parse(ql_buf_cstr(&b));
+        ASSERT_NOT_NULL(j);
+        ASSERT_STR_EQ(cJSON_GetStringValue(j), in);
+        cJSON_Delete(j);
+        ql_buf_cleanup(&b);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const struct ql_test tests[] = {
+        TEST(test_heap_growth_and_numbers),
+        TEST(test_sticky_failure_in_arena),
+        TEST(test_escape),
+        TEST(test_writer_nesting_and_commas),
+        TEST(test_escape_round_trip_random),
+    };
+    return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# tools/test.sh - the whole test suite (run through `tools/quill test`):
+#   1. build, start the local PostgreSQL, create and migrate the test databases
+#   2. unit, integration and lint suites (meson test)
+#   3. end-to-end tests: the real binaries over real sockets (node --test)
+#   4. unit and integration suites again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   5. bounded fuzzing of the request-body parsers
+# and ends with one line "N passed, N failed".  Exits non-zero on any failure.
+#   tools/quill test [--quick]     --quick skips the sanitizer build and fuzzing
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/tools/lib.sh"
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+RESULTS="$BUILD/test-results"
+set -e
+build
+pg_start
+for db in quill_test quill_migrate_test quill_e2e; do recreate_db "$db"; done
+export QUILL_TEST_DATABASE_URL=$(pg_url quill_test)
+export QUILL_TEST_MIGRATE_URL=$(pg_url quill_migrate_test)
+export QUILL_E2E_DATABASE_URL=$(pg_url quill_e2e)
+export QUILL_MIGRATIONS_DIR="$ROOT/migrations"
+DATABASE_URL=$QUILL_TEST_DATABASE_URL "$BUILD/apps/quill-migrate" up >/dev/null
+DATABASE_URL=$QUILL_E2E_DATABASE_URL "$BUILD/apps/quill-migrate" up >/dev/null
+set +e
+rm -rf "$RESULTS"; mkdir -p "$RESULTS"
+files=()
+
+log "unit, integration and lint suites"
+meson test -C "$BUILD" --suite unit --suite integration --suite lint --print-errorlogs \
+  --logbase plain >"$RESULTS/meson.txt" 2>&1
+tail -n 12 "$RESULTS/meson.txt" | grep -E '^(Ok|Fail|Timeout):' >&2
+files+=("$BUILD/meson-logs/plain.json")
+
+log "end-to-end suite"
+if [ ! -d "$ROOT/test/e2e/node_modules" ] || [ "$ROOT/test/e2e/package-lock.json" -nt "$ROOT/test/e2e/node_modules" ]; then
+  (cd "$ROOT/test/e2e" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || log "npm ci failed"
+fi
+QUILL_ROOT="$ROOT" QUILL_BIN="$BUILD/apps" QUILL_PG_PORT=$PGPORT \
+  timeout 1800 node --test --test-reporter=tap --test-concurrency=1 "$ROOT"/test/e2e/*.test.mjs \
+  >"$RESULTS/e2e.tap" 2>"$RESULTS/e2e.stderr"
+grep -E '^# (pass|fail)' "$RESULTS/e2e.tap" >&2
+files+=("$RESULTS/e2e.tap")
+
+if [ "$quick" -eq 0 ]; then
+  log "sanitizer build (ASan + UBSan): unit and integration suites"
+  if build_san >"$RESULTS/san-build.txt" 2>&1; then
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      meson test -C "$BUILD_SAN" --suite unit --suite integration --print-errorlogs \
+      --logbase san >"$RESULTS/meson-san.txt" 2>&1
+    tail -n 12 "$RESULTS/meson-san.txt" | grep -E '^(Ok|Fail|Timeout):' >&2
+    files+=("$BUILD_SAN/meson-logs/san.json")
+    if [ -x "$BUILD_SAN/test/fuzz_entry_body" ]; then
+      log "fuzzing the entry request body for 30 s"
+      mkdir -p "$RESULTS/corpus"
+      "$BUILD_SAN/test/fuzz_entry_body" -max_total_time=30 -max_len=4096 "$RESULTS/corpus" \
+        "$ROOT/test/fuzz/corpus" >"$RESULTS/fuzz.txt" 2>&1
+      if [ $? -eq 0 ]; then echo "ok 1 - fuzz_entry_body" >"$RESULTS/fuzz.tap"
+      else echo "not ok 1 - fuzz_entry_body" >"$RESULTS/fuzz.tap"; tail -30 "$RESULTS/fuzz.txt" >&2; fi
+      files+=("$RESULTS/fuzz.tap")
+    fi
+  else
+    tail -30 "$RESULTS/san-build.txt" >&2
+    echo "not ok 1 - sanitizer build" >"$RESULTS/san-build.tap"
+    files+=("$RESULTS/san-build.tap")
+  fi
+fi
+
+grep -E '^(not ok|#   )' "$RESULTS"/*.txt "$RESULTS/e2e.tap" 2>/dev/null | head -40 >&2
+python3 "$ROOT/tools/count_results.py" "${files[@]}"
