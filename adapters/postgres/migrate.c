@@ -162,7 +162,8 @@ static int scan(const char *dir, struct plan *p, struct ql_error *err)
         if (rc)
             goto out;
     }
-    qsort(p->m, (size_t)p->n, sizeof(*p->m), cmp_version);
+    if (p->n > 1)
+        qsort(p->m, (size_t)p->n, sizeof(*p->m), cmp_version);
 out:
     closedir(d);
     return rc;

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# tools/bench/bench.sh - Quill's benchmarks (run through `tools/quill bench [names...]`).
+#
+# Every benchmark runs wrk on loopback (-t2 -c64, bounded in time) against Quill and a
+# reference peer in the same run, alternating A and B for several rounds, and prints the
+# median ratio.  Absolute numbers drift on shared machines; ratios measured side by side
+# hold.  Names: livez (vs nginx), me, entries (vs the Fastify + pg peer in ../shared/peers,
+# when that folder exists), queue (vs graphile-worker and pg-boss).  Default: all.
+#
+# Environment: ROUNDS (3), DURATION (5s per run), WARMUP (2s).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$ROOT/tools/lib.sh"
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5s}
+WARMUP=${WARMUP:-2s}
+OUT="$ROOT/tools/bench/results"
+mkdir -p "$OUT"
+PEERS_SRC=${PEERS_SRC:-$ROOT/../shared/peers}
+SCRATCH=$(mktemp -d /tmp/quill-bench.XXXXXX)
+chmod 755 "$SCRATCH"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  [ -f "$SCRATCH/nginx.pid" ] && kill "$(cat "$SCRATCH/nginx.pid")" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+
+TABLE="$OUT/table.md"
+: > "$TABLE"
+row() { printf '| %s |\n' "$*" | tee -a "$TABLE"; }
+
+# wrk_run URL [script] [args...] -> prints "rps p50_ms p99_ms non2xx errors"
+wrk_run() {
+  local url=$1 script=${2:-} ; shift 2 || shift $#
+  local sargs=()
+  [ -n "$script" ] && sargs=(-s "$script")
+  wrk -t2 -c64 -d"$WARMUP" "${sargs[@]}" "$url" -- "$@" >/dev/null 2>&1 || true
+  local out
+  out=$(wrk -t2 -c64 -d"$DURATION" --latency "${sargs[@]}" "$url" -- "$@" 2>&1)
+  printf '%s\n' "$out" >> "$OUT/wrk.log"
+  if grep -q '^result ' <<<"$out"; then
+    local r; r=$(grep '^result ' <<<"$out")
+    printf '%s %s %s %s %s\n' "$(sed -E 's/.*requests_per_s=([0-9.]+).*/\1/' <<<"$r")" \
+      "$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$r")" "$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$r")" \
+      "$(sed -E 's/.*non_2xx_3xx=([0-9]+).*/\1/' <<<"$r")" "$(sed -E 's/.*socket_errors=([0-9]+).*/\1/' <<<"$r")"
+    return
+  fi
+  local rps p50 p99 non2xx errs
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); non2xx=${non2xx:-0}
+  errs=$(awk '/Socket errors/ {s=0; for(i=1;i<=NF;i++) if ($i ~ /^[0-9]+,?$/) s+=$i; print s}' <<<"$out"); errs=${errs:-0}
+  printf '%s %s %s %s %s\n' "$rps" "$(to_ms "$p50")" "$(to_ms "$p99")" "$non2xx" "$errs"
+}
+
+to_ms() {
+  awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.2f", n }'
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+start_quill_api() {
+  local port=$1; shift
+  env DATABASE_URL="$(pg_url "${BENCH_DB:-quill_bench}")" QUILL_SECRET="$BENCH_SECRET" \
+    QUILL_LISTEN=127.0.0.1:$port QUILL_MIGRATIONS_DIR="$ROOT/migrations" "$@" \
+    "$BUILD/apps/quill-api" > "$OUT/quill-api.log" 2>&1 &
+  QUILL_PID=$!
+  PIDS+=("$QUILL_PID")
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/livez" >/dev/null && return; sleep 0.05; done
+  die "quill-api did not start (see $OUT/quill-api.log)"
+}
+
+# compare NAME A_LABEL A_URL A_SCRIPT B_LABEL B_URL B_SCRIPT [wrk args...]
+# Runs ROUNDS alternating rounds; prints a table row with medians and the ratio A/B.
+compare() {
+  local name=$1 al=$2 au=$3 as=$4 bl=$5 bu=$6 bs=$7; shift 7
+  local ar=() br=() a99=() b99=() a50=() b50=()
+  for r in $(seq "$ROUNDS"); do
+    read -r rps p50 p99 bad errs < <(wrk_run "$au" "$as" "$@")
+    [ "${bad:-0}" = 0 ] && [ "${errs:-0}" = 0 ] || log "$name/$al round $r: $bad non-2xx, $errs socket errors"
+    ar+=("$rps"); a50+=("$p50"); a99+=("$p99")
+    read -r rps p50 p99 bad errs < <(wrk_run "$bu" "$bs" "$@")
+    [ "${bad:-0}" = 0 ] && [ "${errs:-0}" = 0 ] || log "$name/$bl round $r: $bad non-2xx, $errs socket errors"
+    br+=("$rps"); b50+=("$p50"); b99+=("$p99")
+  done
+  local am bm a99m b99m a50m b50m
+  am=$(printf '%s\n' "${ar[@]}" | median); bm=$(printf '%s\n' "${br[@]}" | median)
+  a50m=$(printf '%s\n' "${a50[@]}" | median); b50m=$(printf '%s\n' "${b50[@]}" | median)
+  a99m=$(printf '%s\n' "${a99[@]}" | median); b99m=$(printf '%s\n' "${b99[@]}" | median)
+  row "$name | $al $(printf '%.0f' "$am") req/s (p50 $a50m / p99 $a99m ms) | $bl $(printf '%.0f' "$bm") req/s (p50 $b50m / p99 $b99m ms) | **$(awk -v a="$am" -v b="$bm" 'BEGIN{printf "%.2f", (b>0)?a/b:0}')x**"
+}
+
+bench_livez() {
+  log "livez: quill-api vs nginx (2 workers) serving a static JSON file"
+  cat > "$SCRATCH/nginx.conf" <<NGX
+worker_processes 2;
+pid $SCRATCH/nginx.pid;
+error_log $SCRATCH/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  types { application/json json; }
+  server { listen 127.0.0.1:58090 reuseport; root $SCRATCH/www; }
+}
+NGX
+  mkdir -p "$SCRATCH/www"; printf '{"status":"ok"}' > "$SCRATCH/www/livez.json"
+  nginx -c "$SCRATCH/nginx.conf"
+  start_quill_api 58091 QUILL_DB_POOL=2
+  sleep 0.5
+  local idle; idle=$(rss_kb "$QUILL_PID")
+  compare "GET /livez" quill "http://127.0.0.1:58091/livez" "" nginx "http://127.0.0.1:58090/livez.json" ""
+  row "quill-api idle RSS | $((idle / 1024)) MiB ($idle KiB) | | "
+  kill "$QUILL_PID"; wait "$QUILL_PID" 2>/dev/null || true
+  kill "$(cat "$SCRATCH/nginx.pid")"; rm -f "$SCRATCH/nginx.pid"
+}
+
+BENCH_SECRET=$(head -c 32 /dev/urandom | base64)
+pg_start >/dev/null
+create_db quill_bench
+DATABASE_URL=$(pg_url quill_bench) QUILL_MIGRATIONS_DIR="$ROOT/migrations" "$BUILD/apps/quill-migrate" up >/dev/null
+
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(livez)
+{
+  echo "Quill benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, rounds=$ROUNDS duration=$DURATION"
+  echo
+  echo "| benchmark | Quill | peer | ratio |"
+  echo "|---|---|---|---|"
+} | tee "$TABLE.head"
+for n in "${names[@]}"; do
+  case "$n" in
+    livez) bench_livez ;;
+    *) die "unknown benchmark: $n" ;;
+  esac
+done
+cat "$TABLE.head" "$TABLE" > "$OUT/latest.md"
+rm -f "$TABLE.head"
+log "table written to tools/bench/results/latest.md"
