@@ -101,7 +101,7 @@ pg_stop() {
   as_pg "$PGBIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
 }
 
-psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$(pg_url postgres)" "$@"; }
+psql_q() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 "$(pg_url postgres)" "$@"; }
 
 create_db() {
   psql_q -tAc "SELECT 1 FROM pg_database WHERE datname = '$1'" | grep -q 1 ||
