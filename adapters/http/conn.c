@@ -68,6 +68,7 @@ struct ql__conn {
     int close_after_write;
     int keepalive;
     int counted;
+    char peer[64];
     enum phase phase;
     uint64_t deadline_ms;
     struct ql__task task;
@@ -222,6 +223,8 @@ static void req_reset(struct ql__conn *c)
     r->cx.ports.clock = r->env->clock;
     r->cx.ports.auth = r->env->auth;
     r->cx.ports.log = r->env->log;
+    r->cx.cfg = r->env->cfg;
+    r->peer = c->peer;
     r->route = -1;
     ql_buf_init(&r->res_headers, &c->arena);
     ql_buf_init(&r->res_body, &c->arena);
@@ -450,6 +453,8 @@ static void complete(struct ql__conn *c)
     ql_buf_append(o, sec, sizeof(sec) - 1);
     if (r->no_store)
         ql_buf_puts(o, "Cache-Control: no-store\r\n");
+    if (cfg_of(c)->public_https)
+        ql_buf_puts(o, "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n");
     if (r->res_headers.len)
         ql_buf_append(o, r->res_headers.data, r->res_headers.len);
     if (r->close)
@@ -820,6 +825,14 @@ void ql__conn_accept(struct ql__loop *l)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    struct sockaddr_storage ss;
+    int sl = sizeof(ss);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof(c->peer));
+        else
+            uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof(c->peer));
+    }
     c->phase = PH_IDLE;
     set_deadline(c, cfg->header_timeout_ms);
     c->reading = 1;

@@ -21,16 +21,20 @@ struct ql_clock;
 struct ql_auth;
 struct ql_logger;
 struct ql_http_server;
+struct ql_ratelimit;
+struct ql_oidc;
 
 /* What the handlers may use besides their request; everything is borrowed. */
 struct ql_http_env {
     const struct ql_config *cfg;
     struct ql_clock *clock;
-    struct ql_auth *auth;     /* thread-safe */
-    struct ql_logger *log;    /* thread-safe (unbuffered) */
-    int64_t schema_version;   /* the migration version this build expects */
-    const char *version_json; /* the bill of materials */
-    const char *openapi_json; /* the OpenAPI document */
+    struct ql_auth *auth;         /* thread-safe */
+    struct ql_logger *log;        /* thread-safe (unbuffered) */
+    int64_t schema_version;       /* the migration version this build expects */
+    const char *version_json;     /* the bill of materials */
+    const char *openapi_json;     /* the OpenAPI document */
+    struct ql_ratelimit *limiter; /* per-principal token buckets; NULL: no limit */
+    struct ql_oidc *oidc;         /* OpenID Connect verifier; NULL: off */
     /* Database errors seen so far by all sessions (for /metrics); may be NULL. */
     uint64_t (*db_errors)(void *ud);
     void *db_errors_ud;

@@ -88,6 +88,7 @@ struct ql_http_req {
     int nparams;
     struct ql_span params[QL_HTTP_MAX_PARAMS];
     int64_t start_ns;
+    const char *peer; /* the peer's address (connection memory) */
     /* the response */
     int status;
     const char *content_type;  /* NULL: application/json */
@@ -109,6 +110,75 @@ void ql__res_problem(struct ql_http_req *r, int code);
 /* Problem with an explicit status/title (405, 431 and friends). */
 void ql__res_problem_status(struct ql_http_req *r, int status, const char *code,
                             const char *detail);
+
+/* ---- request bodies, query and path parameters (body.c) ---------------------------------- */
+
+struct cJSON;
+struct ql_uuid;
+struct ql_principal;
+
+enum {
+    QL__JSON_STRING,
+    QL__JSON_STRING_OR_NULL,
+    QL__JSON_INT,
+    QL__JSON_BOOL,
+    QL__JSON_ARRAY,
+    QL__JSON_OBJECT
+};
+
+struct ql__field {
+    const char *name;
+    int type;
+    int required;
+};
+
+/*
+ * Parse the JSON body as an object with exactly these fields (unknown ones: 422).  On
+ * success *out owns the document (cJSON_Delete it); on failure the problem is already
+ * the response and -1 is returned.
+ */
+int ql__body_parse(struct ql_http_req *r, const struct ql__field *fields, int nfields,
+                   struct cJSON **out);
+/* A string member (borrowed from the document) or NULL; *n gets its length. */
+const char *ql__json_str(const struct cJSON *obj, const char *name, size_t *n);
+/* A decoded query parameter (arena) or NULL when absent. */
+const char *ql__query(struct ql_http_req *r, const char *name, size_t *n);
+/* ?limit= (1..200, default 50); -1 after answering 422. */
+int ql__query_limit(struct ql_http_req *r, int *limit);
+/* Path parameter index as a UUID; -1 after answering 422. */
+int ql__param_uuid(struct ql_http_req *r, int index, const char *name, struct ql_uuid *out);
+
+/* ---- authentication (auth.c) ------------------------------------------------------------- */
+
+/*
+ * Resolve the caller into *p (storage provided by the handler), check CSRF and the rate
+ * limit, and mark the response no-store.  -1 after answering 401/403/429.
+ */
+int ql__authenticate(struct ql_http_req *r, struct ql_principal *p);
+/* The client address (behind trusted proxies) into out. */
+void ql__client_ip(struct ql_http_req *r, char *out, size_t cap);
+int ql__same_secret(const char *a, size_t an, const char *b, size_t bn);
+
+/* ---- JSON output helpers (serialize.c) ------------------------------------------------- */
+
+struct ql_jw;
+struct ql_user;
+struct ql_team;
+struct ql_member;
+struct ql_api_key;
+struct ql_audit_entry;
+void ql__jw_uuid(struct ql_jw *w, const struct ql_uuid *u);
+void ql__jw_time(struct ql_jw *w, int64_t ms);
+void ql__jw_time_or_null(struct ql_jw *w, int64_t ms); /* 0: null */
+void ql__jw_user_fields(struct ql_jw *w, const struct ql_user *u);
+void ql__jw_team(struct ql_jw *w, const struct ql_team *t);
+void ql__jw_member(struct ql_jw *w, const struct ql_member *m);
+void ql__jw_api_key_fields(struct ql_jw *w, const struct ql_api_key *k);
+void ql__jw_audit(struct ql_jw *w, const struct ql_audit_entry *e);
+/* Close an {"items":[ ... ] list with its nextCursor and the object. */
+void ql__jw_list_end(struct ql_jw *w, const char *next_cursor);
+/* Start {"items":[ */
+void ql__jw_list_begin(struct ql_jw *w, struct ql_buf *b);
 
 /* ---- the pool ------------------------------------------------------------------------ */
 

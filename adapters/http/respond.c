@@ -10,6 +10,7 @@
 #include "err/err.h"
 #include "log/log.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -94,8 +95,14 @@ void ql__res_problem(struct ql_http_req *r, int code)
         e->code = code;
         e->msg[0] = '\0';
         e->nfields = 0;
+        e->retry_after_ms = 0;
     }
     int status = ql_err_status(code);
+    if ((code == QL_ERATE_LIMITED || code == QL_EQUOTA) && e->retry_after_ms > 0) {
+        char v[24];
+        snprintf(v, sizeof(v), "%lld", (long long)((e->retry_after_ms + 999) / 1000));
+        ql__res_header(r, "Retry-After", v);
+    }
     const char *detail = e->msg[0] ? e->msg : ql_strerror(code);
     if (status >= 500) {
         if (e->msg[0])

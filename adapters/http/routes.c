@@ -11,6 +11,25 @@ void ql__h_readyz(struct ql_http_req *r);
 void ql__h_metrics(struct ql_http_req *r);
 void ql__h_version(struct ql_http_req *r);
 void ql__h_openapi(struct ql_http_req *r);
+void ql__h_signup(struct ql_http_req *r);
+void ql__h_login(struct ql_http_req *r);
+void ql__h_logout(struct ql_http_req *r);
+void ql__h_me(struct ql_http_req *r);
+void ql__h_me_update(struct ql_http_req *r);
+void ql__h_me_password(struct ql_http_req *r);
+void ql__h_team_create(struct ql_http_req *r);
+void ql__h_team_list(struct ql_http_req *r);
+void ql__h_team_get(struct ql_http_req *r);
+void ql__h_team_update(struct ql_http_req *r);
+void ql__h_team_delete(struct ql_http_req *r);
+void ql__h_member_list(struct ql_http_req *r);
+void ql__h_member_add(struct ql_http_req *r);
+void ql__h_member_update(struct ql_http_req *r);
+void ql__h_member_remove(struct ql_http_req *r);
+void ql__h_key_create(struct ql_http_req *r);
+void ql__h_key_list(struct ql_http_req *r);
+void ql__h_key_delete(struct ql_http_req *r);
+void ql__h_audit_list(struct ql_http_req *r);
 
 #define GET QL_HTTP_GET
 #define POST QL_HTTP_POST
@@ -26,6 +45,25 @@ const struct ql_http_route ql__http_routes[] = {
     {GET, "/metrics", ql__h_metrics, 0},
     {GET, "/v1/version", ql__h_version, 0},
     {GET, "/v1/openapi.json", ql__h_openapi, 0},
+    {POST, "/v1/auth/signup", ql__h_signup, POOL | BODY},
+    {POST, "/v1/auth/login", ql__h_login, POOL | BODY},
+    {POST, "/v1/auth/logout", ql__h_logout, POOL},
+    {GET, "/v1/me", ql__h_me, POOL},
+    {PATCH, "/v1/me", ql__h_me_update, POOL | BODY},
+    {POST, "/v1/me/password", ql__h_me_password, POOL | BODY},
+    {POST, "/v1/teams", ql__h_team_create, POOL | BODY},
+    {GET, "/v1/teams", ql__h_team_list, POOL},
+    {GET, "/v1/teams/{teamId}", ql__h_team_get, POOL},
+    {PATCH, "/v1/teams/{teamId}", ql__h_team_update, POOL | BODY},
+    {DELETE, "/v1/teams/{teamId}", ql__h_team_delete, POOL},
+    {GET, "/v1/teams/{teamId}/members", ql__h_member_list, POOL},
+    {POST, "/v1/teams/{teamId}/members", ql__h_member_add, POOL | BODY},
+    {PATCH, "/v1/teams/{teamId}/members/{userId}", ql__h_member_update, POOL | BODY},
+    {DELETE, "/v1/teams/{teamId}/members/{userId}", ql__h_member_remove, POOL},
+    {POST, "/v1/teams/{teamId}/api-keys", ql__h_key_create, POOL | BODY},
+    {GET, "/v1/teams/{teamId}/api-keys", ql__h_key_list, POOL},
+    {DELETE, "/v1/teams/{teamId}/api-keys/{apiKeyId}", ql__h_key_delete, POOL},
+    {GET, "/v1/teams/{teamId}/audit-log", ql__h_audit_list, POOL},
 };
 
 const int ql__http_nroutes = (int)(sizeof(ql__http_routes) / sizeof(ql__http_routes[0]));

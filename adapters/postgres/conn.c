@@ -5,17 +5,22 @@
 #include "internal.h"
 #include "pg.h"
 
+#include "arena/arena.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "log/log.h"
 #include "uuid/uuid.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* PostgreSQL's binary timestamptz is microseconds since 2000-01-01T00:00:00Z. */
+#define PG_EPOCH_MS INT64_C(946684800000)
+
 int ql_pg_create(const char *conninfo, struct ql_logger *log, struct ql_clock *clock,
-                 struct ql_pg **out)
+                 struct ql_pg_cache *cache, struct ql_pg **out)
 {
     *out = NULL;
     struct ql_pg *pg = calloc(1, sizeof(*pg));
@@ -28,6 +33,7 @@ int ql_pg_create(const char *conninfo, struct ql_logger *log, struct ql_clock *c
     }
     pg->log = log;
     pg->clock = clock;
+    pg->cache = cache;
     ql__pg_store_init(pg);
     *out = pg;
     return QL_OK;
@@ -59,6 +65,7 @@ static void drop(struct ql_pg *pg)
         PQfinish(pg->conn);
     pg->conn = NULL;
     pg->in_tx = 0;
+    pg->npending = 0;
     memset(pg->prepared, 0, sizeof(pg->prepared));
 }
 
@@ -108,7 +115,10 @@ int ql__pg_fail(struct ql_pg *pg, struct ql_ctx *cx, PGresult *res)
         code = QL_EVALIDATION;
     else
         code = QL_EINTERNAL;
-    pg->errors++;
+    if (code != QL_ECONFLICT && code != QL_EVALIDATION)
+        pg->errors++;
+    const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    snprintf(pg->last_constraint, sizeof(pg->last_constraint), "%s", cons ? cons : "");
     ql_error_set(&cx->err, code, "database: %s%s%s", st ? st : "", st ? " " : "",
                  msg && *msg ? msg : "no result");
     size_t n = strlen(cx->err.msg);
@@ -212,9 +222,6 @@ int ql__pg_bool(const PGresult *r, int row, int col)
     return PQgetvalue(r, row, col)[0] != 0;
 }
 
-/* PostgreSQL's binary timestamptz is microseconds since 2000-01-01T00:00:00Z. */
-#define PG_EPOCH_MS INT64_C(946684800000)
-
 int64_t ql__pg_ts_ms(const PGresult *r, int row, int col)
 {
     int64_t us = ql__pg_int8(r, row, col);
@@ -225,4 +232,88 @@ int64_t ql__pg_ts_ms(const PGresult *r, int row, int col)
 void ql__pg_uuid(const PGresult *r, int row, int col, struct ql_uuid *out)
 {
     memcpy(out->b, PQgetvalue(r, row, col), 16);
+}
+
+/* ---- parameters --------------------------------------------------------------------------- */
+
+static void param(struct ql__pg_params *p, const char *v, int len, int fmt)
+{
+    p->values[p->n] = v;
+    p->lengths[p->n] = len;
+    p->formats[p->n] = fmt;
+    p->n++;
+}
+
+void ql__pg_p_uuid(struct ql__pg_params *p, const struct ql_uuid *u)
+{
+    param(p, u ? (const char *)u->b : NULL, 16, 1);
+}
+
+void ql__pg_p_text(struct ql__pg_params *p, const char *s)
+{
+    param(p, s, 0, 0);
+}
+
+void ql__pg_p_bytes(struct ql__pg_params *p, const void *b, int n)
+{
+    param(p, b, n, 1);
+}
+
+void ql__pg_p_ts(struct ql__pg_params *p, int64_t ms)
+{
+    uint64_t us = (uint64_t)((ms - PG_EPOCH_MS) * 1000);
+    char *s = p->scratch[p->n];
+    for (int i = 0; i < 8; i++)
+        s[i] = (char)(us >> (56 - 8 * i));
+    param(p, s, 8, 1);
+}
+
+void ql__pg_p_ts_or_null(struct ql__pg_params *p, int64_t ms)
+{
+    if (ms)
+        ql__pg_p_ts(p, ms);
+    else
+        param(p, NULL, 0, 1);
+}
+
+void ql__pg_p_int(struct ql__pg_params *p, int64_t v)
+{
+    char *s = p->scratch[p->n];
+    snprintf(s, sizeof(p->scratch[0]), "%lld", (long long)v);
+    param(p, s, 0, 0);
+}
+
+void ql__pg_p_null(struct ql__pg_params *p)
+{
+    param(p, NULL, 0, 0);
+}
+
+const char *ql__pg_text(struct ql_ctx *cx, const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    const char *s =
+        ql_arena_strndup(cx->arena, PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
+    if (s == NULL)
+        ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    return s;
+}
+
+int64_t ql__pg_ts_ms_or_0(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : ql__pg_ts_ms(r, row, col);
+}
+
+int ql__pg_run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+               const struct ql__pg_params *p)
+{
+    PGresult *r;
+    int rc = ql__pg_exec(pg, cx, st, p, &r);
+    PQclear(r);
+    return rc;
+}
+
+const char *ql__pg_last_constraint(const struct ql_pg *pg)
+{
+    return pg->last_constraint;
 }

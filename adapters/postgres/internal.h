@@ -15,6 +15,7 @@ struct ql_ctx;
 struct ql_error;
 struct ql_logger;
 struct ql_uuid;
+struct ql_principal;
 
 /* Every prepared statement of the adapter; the SQL is in stmts.c. */
 enum ql__pg_stmt {
@@ -23,6 +24,41 @@ enum ql__pg_stmt {
     QL__ST_BEGIN,
     QL__ST_COMMIT,
     QL__ST_ROLLBACK,
+    QL__ST_NOTIFY,
+    QL__ST_USER_INSERT,
+    QL__ST_USER_BY_EMAIL,
+    QL__ST_USER_BY_ID,
+    QL__ST_USER_BY_OIDC,
+    QL__ST_USER_RENAME,
+    QL__ST_USER_SET_PASSWORD,
+    QL__ST_USER_TEAMS,
+    QL__ST_SESSION_INSERT,
+    QL__ST_SESSION_DELETE,
+    QL__ST_SESSIONS_DELETE_USER,
+    QL__ST_SESSION_TOUCH,
+    QL__ST_PRINCIPAL_LOAD,
+    QL__ST_PRINCIPAL_LOAD_USER,
+    QL__ST_TEAM_INSERT,
+    QL__ST_TEAM_GET,
+    QL__ST_TEAM_LOCK,
+    QL__ST_TEAM_RENAME,
+    QL__ST_TEAM_DELETE,
+    QL__ST_MEMBERS_LIST,
+    QL__ST_MEMBER_GET,
+    QL__ST_MEMBER_INSERT,
+    QL__ST_MEMBER_SET_ROLE,
+    QL__ST_MEMBER_DELETE,
+    QL__ST_OWNERS_COUNT,
+    QL__ST_KEY_INSERT,
+    QL__ST_KEYS_LIST,
+    QL__ST_KEY_REVOKE,
+    QL__ST_KEY_TOUCH,
+    QL__ST_AUDIT_APPEND,
+    QL__ST_AUDIT_LIST,
+    QL__ST_FAILURES,
+    QL__ST_FAILURE_RECORD,
+    QL__ST_FAILURES_CLEAR,
+    QL__ST_RATE_HIT,
     QL__ST_COUNT
 };
 
@@ -34,8 +70,14 @@ struct ql__pg_stmt_def {
 
 extern const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT];
 
+/* Invalidations made in the open transaction, applied locally once it commits. */
+#define QL__PG_PENDING 8
+
 struct ql_pg {
     struct ql_store store; /* the port; first so a store pointer is a session pointer */
+    struct ql_pg_cache *cache;
+    int npending;
+    char pending[QL__PG_PENDING][72];
     PGconn *conn;
     char *conninfo;
     struct ql_logger *log;
@@ -44,15 +86,30 @@ struct ql_pg {
     int in_tx;
     int64_t retry_after_ns;
     _Atomic uint64_t errors;
+    char last_constraint[64];
 };
 
 /* Parameters of one statement call: values with lengths and formats (1 = binary). */
+#define QL__PG_MAX_PARAMS 16
 struct ql__pg_params {
     int n;
-    const char *values[16];
-    int lengths[16];
-    int formats[16];
+    const char *values[QL__PG_MAX_PARAMS];
+    int lengths[QL__PG_MAX_PARAMS];
+    int formats[QL__PG_MAX_PARAMS];
+    char scratch[QL__PG_MAX_PARAMS][24]; /* encoded numbers and times */
 };
+
+/* Append one parameter.  Pointers are borrowed until the statement has run. */
+void ql__pg_p_uuid(struct ql__pg_params *p, const struct ql_uuid *u); /* NULL: SQL NULL */
+void ql__pg_p_text(struct ql__pg_params *p, const char *s);           /* NULL: SQL NULL */
+void ql__pg_p_bytes(struct ql__pg_params *p, const void *b, int n);   /* bytea */
+void ql__pg_p_ts(struct ql__pg_params *p, int64_t ms);                /* timestamptz */
+void ql__pg_p_ts_or_null(struct ql__pg_params *p, int64_t ms);        /* 0: SQL NULL */
+void ql__pg_p_int(struct ql__pg_params *p, int64_t v);
+void ql__pg_p_null(struct ql__pg_params *p);
+
+/* A text column as an arena copy, or NULL for SQL NULL (or out of memory: check err). */
+const char *ql__pg_text(struct ql_ctx *cx, const PGresult *r, int row, int col);
 
 /*
  * Run a prepared statement, preparing it first if this session has not yet.  Results
@@ -67,12 +124,47 @@ int ql__pg_fail(struct ql_pg *pg, struct ql_ctx *cx, PGresult *res);
 
 void ql__pg_store_init(struct ql_pg *pg);
 
+/* The repositories (repo_*.c). */
+extern const struct ql_users_ops ql__pg_users_ops;
+extern const struct ql_sessions_ops ql__pg_sessions_ops;
+extern const struct ql_principals_ops ql__pg_principals_ops;
+extern const struct ql_teams_ops ql__pg_teams_ops;
+extern const struct ql_members_ops ql__pg_members_ops;
+extern const struct ql_api_keys_ops ql__pg_api_keys_ops;
+extern const struct ql_audit_ops ql__pg_audit_ops;
+extern const struct ql_throttle_ops ql__pg_throttle_ops;
+
+/* Run st with p and expect no rows back (or ignore them); a convenience for writes. */
+int ql__pg_run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+               const struct ql__pg_params *p);
+/* The SQLSTATE's constraint name of the last failed statement ("" when none). */
+const char *ql__pg_last_constraint(const struct ql_pg *pg);
+
+/* Principal cache (cache.c). */
+struct ql_pg_cache;
+struct ql_arena;
+void ql__pg_cache_apply(struct ql_pg_cache *c, const char *key);
+uint64_t ql__pg_cache_gen(struct ql_pg_cache *c);
+int ql__pg_cache_get(struct ql_pg_cache *c, struct ql_arena *a, const uint8_t *digest,
+                     struct ql_principal *out);
+void ql__pg_cache_put(struct ql_pg_cache *c, uint64_t gen, const uint8_t *digest,
+                      const struct ql_principal *p);
+void ql__pg_cache_touch(struct ql_pg_cache *c, const uint8_t *digest, const struct ql_uuid *key,
+                        int64_t now_ms);
+/*
+ * Tell every instance to forget cached principals matching key ("u:<uuid>" ...): NOTIFY
+ * in the current transaction (or at once outside one), and locally after commit.
+ */
+int ql__pg_invalidate(struct ql_pg *pg, struct ql_ctx *cx, const char *key);
+
 /* Binary column readers. */
 int64_t ql__pg_int8(const PGresult *r, int row, int col);
 int32_t ql__pg_int4(const PGresult *r, int row, int col);
 int ql__pg_bool(const PGresult *r, int row, int col);
 /* timestamptz as ms since the Unix epoch. */
 int64_t ql__pg_ts_ms(const PGresult *r, int row, int col);
+/* timestamptz as ms, or 0 when NULL. */
+int64_t ql__pg_ts_ms_or_0(const PGresult *r, int row, int col);
 void ql__pg_uuid(const PGresult *r, int row, int col, struct ql_uuid *out);
 
 #endif

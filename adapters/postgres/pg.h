@@ -17,15 +17,19 @@ struct ql_store;
 struct ql_logger;
 struct ql_clock;
 struct ql_error;
+struct ql_pg_cache;
 
 #define QL_PG_RETRY_MS 250
+/* Cached principals are re-read from the database at least this often. */
+#define QL_PG_CACHE_TTL_MS 300000
 
 /*
  * Create a session for conninfo (a libpq connection string or URI; copied).  Does not
- * connect yet.  On success *out owns the session (ql_pg_destroy); on failure it is NULL.
+ * connect yet.  cache (borrowed, may be NULL) is the process's principal cache.  On success *out
+ * owns the session (ql_pg_destroy); on failure it is NULL.
  */
 int ql_pg_create(const char *conninfo, struct ql_logger *log, struct ql_clock *clock,
-                 struct ql_pg **out);
+                 struct ql_pg_cache *cache, struct ql_pg **out);
 void ql_pg_destroy(struct ql_pg *pg);
 
 /* Connect now (or check the connection); 0 or QL_EUNAVAILABLE with the reason in err. */
@@ -36,5 +40,15 @@ struct ql_store *ql_pg_store(struct ql_pg *pg);
 
 /* Number of database errors seen by this session (for metrics). */
 uint64_t ql_pg_error_count(const struct ql_pg *pg);
+
+/*
+ * The principal cache shared by the sessions of one process (see cache.c).  Starts a
+ * listener thread with its own connection.  capacity is the number of principals kept.
+ * On success *out owns the cache; destroy it after every session using it.
+ */
+int ql_pg_cache_create(const char *conninfo, struct ql_logger *log, int capacity,
+                       struct ql_pg_cache **out);
+void ql_pg_cache_destroy(struct ql_pg_cache *c);
+void ql_pg_cache_stats(struct ql_pg_cache *c, uint64_t *hits, uint64_t *misses);
 
 #endif

@@ -12,4 +12,166 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
     [QL__ST_BEGIN] = {"begin", "BEGIN", 0},
     [QL__ST_COMMIT] = {"commit", "COMMIT", 0},
     [QL__ST_ROLLBACK] = {"rollback", "ROLLBACK", 0},
+    [QL__ST_NOTIFY] = {"notify", "SELECT pg_notify('quill_auth', $1)", 1},
+    [QL__ST_USER_INSERT] =
+        {"user_insert",
+         "INSERT INTO users (user_id, email, display_name, password_hash, oidc_issuer, "
+         "oidc_subject, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+         7},
+    [QL__ST_USER_BY_EMAIL] =
+        {"user_by_email",
+         "SELECT user_id, email, display_name, password_hash, created_at, updated_at FROM "
+         "users WHERE email = $1 AND erased_at IS NULL",
+         1},
+    [QL__ST_USER_BY_ID] =
+        {"user_by_id",
+         "SELECT user_id, email, display_name, password_hash, created_at, updated_at FROM "
+         "users WHERE user_id = $1 AND erased_at IS NULL",
+         1},
+    [QL__ST_USER_BY_OIDC] =
+        {"user_by_oidc",
+         "SELECT user_id, email, display_name, password_hash, created_at, updated_at FROM "
+         "users WHERE oidc_issuer = $1 AND oidc_subject = $2 AND erased_at IS NULL",
+         2},
+    [QL__ST_USER_RENAME] =
+        {"user_rename",
+         "UPDATE users SET display_name = $2, updated_at = $3 WHERE user_id = $1 AND "
+         "erased_at IS NULL RETURNING user_id, email, display_name, password_hash, "
+         "created_at, updated_at",
+         3},
+    [QL__ST_USER_SET_PASSWORD] =
+        {"user_set_password",
+         "UPDATE users SET password_hash = $2, updated_at = $3 WHERE user_id = $1 AND "
+         "erased_at IS NULL",
+         3},
+    [QL__ST_USER_TEAMS] =
+        {"user_teams",
+         "SELECT t.team_id, t.name, m.role FROM team_members m JOIN teams t ON t.team_id = "
+         "m.team_id WHERE m.user_id = $1 AND t.deleted_at IS NULL ORDER BY t.name, "
+         "t.team_id",
+         1},
+    [QL__ST_SESSION_INSERT] =
+        {"session_insert",
+         "INSERT INTO sessions (token_digest, session_id, user_id, created_at, "
+         "last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $4, $5)",
+         5},
+    [QL__ST_SESSION_DELETE] = {"session_delete",
+                               "DELETE FROM sessions WHERE token_digest = $1 RETURNING user_id", 1},
+    [QL__ST_SESSIONS_DELETE_USER] =
+        {"sessions_delete_user",
+         "DELETE FROM sessions WHERE user_id = $1 AND ($2::bytea IS NULL OR token_digest "
+         "<> $2)",
+         2},
+    [QL__ST_SESSION_TOUCH] = {"session_touch",
+                              "UPDATE sessions SET last_seen_at = $2 WHERE token_digest = $1", 2},
+    [QL__ST_PRINCIPAL_LOAD] =
+        {"principal_load",
+         "SELECT 1, s.user_id, s.session_id, NULL::uuid, NULL::text, s.created_at, "
+         "s.expires_at, s.last_seen_at, (SELECT string_agg(m.team_id::text || ' ' || "
+         "m.role, ',') FROM team_members m JOIN teams t ON t.team_id = m.team_id WHERE "
+         "m.user_id = s.user_id AND t.deleted_at IS NULL) FROM sessions s JOIN users u ON "
+         "u.user_id = s.user_id WHERE s.token_digest = $1 AND u.erased_at IS NULL UNION "
+         "ALL SELECT 2, NULL::uuid, k.api_key_id, k.team_id, k.role, k.created_at, "
+         "k.expires_at, coalesce(k.last_used_at, k.created_at), NULL FROM api_keys k JOIN "
+         "teams t ON t.team_id = k.team_id WHERE k.token_digest = $1 AND k.revoked_at IS "
+         "NULL AND t.deleted_at IS NULL",
+         1},
+    [QL__ST_PRINCIPAL_LOAD_USER] =
+        {"principal_load_user",
+         "SELECT string_agg(m.team_id::text || ' ' || m.role, ',') FROM team_members m "
+         "JOIN teams t ON t.team_id = m.team_id WHERE m.user_id = $1 AND t.deleted_at IS "
+         "NULL",
+         1},
+    [QL__ST_TEAM_INSERT] =
+        {"team_insert",
+         "WITH t AS (INSERT INTO teams (team_id, name, created_at, updated_at) VALUES ($1, "
+         "$2, $3, $3)) INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES "
+         "($1, $4, 'owner', $3)",
+         4},
+    [QL__ST_TEAM_GET] =
+        {"team_get",
+         "SELECT team_id, name, created_at, updated_at FROM teams WHERE team_id = $1 AND "
+         "deleted_at IS NULL",
+         1},
+    [QL__ST_TEAM_LOCK] =
+        {"team_lock", "SELECT 1 FROM teams WHERE team_id = $1 AND deleted_at IS NULL FOR UPDATE",
+         1},
+    [QL__ST_TEAM_RENAME] =
+        {"team_rename",
+         "UPDATE teams SET name = $2, updated_at = $3 WHERE team_id = $1 AND deleted_at IS "
+         "NULL RETURNING team_id, name, created_at, updated_at",
+         3},
+    [QL__ST_TEAM_DELETE] =
+        {"team_delete",
+         "UPDATE teams SET deleted_at = $2, updated_at = $2 WHERE team_id = $1 AND "
+         "deleted_at IS NULL",
+         2},
+    [QL__ST_MEMBERS_LIST] =
+        {"members_list",
+         "SELECT m.user_id, u.email, u.display_name, m.role, m.joined_at FROM team_members "
+         "m JOIN users u ON u.user_id = m.user_id WHERE m.team_id = $1 AND ($2::uuid IS "
+         "NULL OR m.user_id > $2) ORDER BY m.user_id LIMIT $3",
+         3},
+    [QL__ST_MEMBER_GET] =
+        {"member_get",
+         "SELECT m.user_id, u.email, u.display_name, m.role, m.joined_at FROM team_members "
+         "m JOIN users u ON u.user_id = m.user_id WHERE m.team_id = $1 AND m.user_id = $2",
+         2},
+    [QL__ST_MEMBER_INSERT] =
+        {"member_insert",
+         "INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES ($1, $2, $3, "
+         "$4)",
+         4},
+    [QL__ST_MEMBER_SET_ROLE] =
+        {"member_set_role", "UPDATE team_members SET role = $3 WHERE team_id = $1 AND user_id = $2",
+         3},
+    [QL__ST_MEMBER_DELETE] = {"member_delete",
+                              "DELETE FROM team_members WHERE team_id = $1 AND user_id = $2", 2},
+    [QL__ST_OWNERS_COUNT] =
+        {"owners_count", "SELECT count(*) FROM team_members WHERE team_id = $1 AND role = 'owner'",
+         1},
+    [QL__ST_KEY_INSERT] =
+        {"key_insert",
+         "INSERT INTO api_keys (api_key_id, team_id, name, role, prefix, token_digest, "
+         "created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         9},
+    [QL__ST_KEYS_LIST] =
+        {"keys_list",
+         "SELECT api_key_id, team_id, name, role, prefix, created_at, expires_at, "
+         "last_used_at FROM api_keys WHERE team_id = $1 AND revoked_at IS NULL AND "
+         "($2::timestamptz IS NULL OR (created_at, api_key_id) < ($2, $3::uuid)) ORDER BY "
+         "created_at DESC, api_key_id DESC LIMIT $4",
+         4},
+    [QL__ST_KEY_REVOKE] =
+        {"key_revoke",
+         "UPDATE api_keys SET revoked_at = $3 WHERE team_id = $1 AND api_key_id = $2 AND "
+         "revoked_at IS NULL",
+         3},
+    [QL__ST_KEY_TOUCH] = {"key_touch",
+                          "UPDATE api_keys SET last_used_at = $2 WHERE api_key_id = $1", 2},
+    [QL__ST_AUDIT_APPEND] =
+        {"audit_append",
+         "INSERT INTO audit_log (audit_id, chain, team_id, at, actor, action, target_type, "
+         "target_id, seq, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, '', "
+         "'')",
+         8},
+    [QL__ST_AUDIT_LIST] =
+        {"audit_list",
+         "SELECT audit_id, at, actor, action, target_type, target_id FROM audit_log WHERE "
+         "team_id = $1 AND ($2::timestamptz IS NULL OR (at, audit_id) < ($2, $3::uuid)) "
+         "ORDER BY at DESC, audit_id DESC LIMIT $4",
+         4},
+    [QL__ST_FAILURES] = {"failures",
+                         "SELECT count(*), min(failed_at) FROM login_failures WHERE email = $1 AND "
+                         "failed_at > $2",
+                         2},
+    [QL__ST_FAILURE_RECORD] = {"failure_record",
+                               "INSERT INTO login_failures (email, failed_at) VALUES ($1, $2)", 2},
+    [QL__ST_FAILURES_CLEAR] = {"failures_clear", "DELETE FROM login_failures WHERE email = $1", 1},
+    [QL__ST_RATE_HIT] =
+        {"rate_hit",
+         "INSERT INTO rate_counters (key, window_start, count) VALUES ($1, $2, 1) ON "
+         "CONFLICT (key, window_start) DO UPDATE SET count = rate_counters.count + 1 "
+         "RETURNING count",
+         2},
 };

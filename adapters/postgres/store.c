@@ -8,6 +8,8 @@
 #include "ctx/ctx.h"
 #include "err/err.h"
 
+#include <stdio.h>
+
 static struct ql_pg *pg_of(struct ql_store *s)
 {
     return (struct ql_pg *)s;
@@ -49,7 +51,29 @@ static int s_commit(struct ql_store *self, struct ql_ctx *cx)
     int rc = ql__pg_exec(pg, cx, QL__ST_COMMIT, NULL, &r);
     PQclear(r);
     pg->in_tx = 0;
+    /* Evict here at once; the NOTIFY reaches the other instances (and this one) shortly. */
+    for (int i = 0; i < pg->npending; i++)
+        ql__pg_cache_apply(pg->cache, pg->pending[i]);
+    pg->npending = 0;
     return rc;
+}
+
+int ql__pg_invalidate(struct ql_pg *pg, struct ql_ctx *cx, const char *key)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_text(&p, key);
+    PGresult *r;
+    int rc = ql__pg_exec(pg, cx, QL__ST_NOTIFY, &p, &r);
+    PQclear(r);
+    if (rc)
+        return rc;
+    if (!pg->in_tx)
+        ql__pg_cache_apply(pg->cache, key);
+    else if (pg->npending < QL__PG_PENDING)
+        snprintf(pg->pending[pg->npending++], sizeof(pg->pending[0]), "%s", key);
+    else
+        snprintf(pg->pending[QL__PG_PENDING - 1], sizeof(pg->pending[0]), "*");
+    return QL_OK;
 }
 
 static void s_rollback(struct ql_store *self, struct ql_ctx *cx)
@@ -62,6 +86,7 @@ static void s_rollback(struct ql_store *self, struct ql_ctx *cx)
     ql__pg_exec(pg, cx, QL__ST_ROLLBACK, NULL, &r);
     PQclear(r);
     pg->in_tx = 0;
+    pg->npending = 0;
     cx->err = saved;
 }
 
@@ -71,6 +96,14 @@ static const struct ql_store_ops ops = {
     .begin = s_begin,
     .commit = s_commit,
     .rollback = s_rollback,
+    .users = &ql__pg_users_ops,
+    .sessions = &ql__pg_sessions_ops,
+    .principals = &ql__pg_principals_ops,
+    .teams = &ql__pg_teams_ops,
+    .members = &ql__pg_members_ops,
+    .api_keys = &ql__pg_api_keys_ops,
+    .audit = &ql__pg_audit_ops,
+    .throttle = &ql__pg_throttle_ops,
 };
 
 void ql__pg_store_init(struct ql_pg *pg)

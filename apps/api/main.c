@@ -13,10 +13,13 @@
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "http/http.h"
+#include "http/ratelimit.h"
 #include "log/fdlog.h"
+#include "oidc/oidc.h"
 #include "postgres/pg.h"
 #include "sodium/sodium_auth.h"
 
+#include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +76,10 @@ int main(int argc, char **argv)
 
     struct ql_auth *auth = NULL;
     struct ql_http_server *server = NULL;
+    struct ql_pg_cache *cache = NULL;
+    struct ql_ratelimit *limiter = NULL;
+    struct ql_oidc *oidc = NULL;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     struct sessions sessions = {calloc((size_t)cfg.db_pool, sizeof(struct ql_pg *)), 0};
     struct ql_ports *ports = calloc((size_t)cfg.db_pool, sizeof(*ports));
     if (sessions.pg == NULL || ports == NULL) {
@@ -83,8 +90,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "quill-api: cannot initialise libsodium\n");
         goto out;
     }
+    if (ql_pg_cache_create(cfg.database_url, &log.base, 65536, &cache) != QL_OK ||
+        ql_ratelimit_create(cfg.rate_limit, &limiter) != QL_OK) {
+        fprintf(stderr, "quill-api: out of memory\n");
+        goto out;
+    }
+    if (cfg.oidc_issuer[0] && ql_oidc_create(cfg.oidc_issuer, cfg.oidc_audience, cfg.oidc_jwks_url,
+                                             &log.base, &oidc) != QL_OK) {
+        fprintf(stderr, "quill-api: cannot set up OpenID Connect\n");
+        goto out;
+    }
     for (int i = 0; i < cfg.db_pool; i++) {
-        if (ql_pg_create(cfg.database_url, &log.base, ql_sysclock(), &sessions.pg[i]) != QL_OK) {
+        if (ql_pg_create(cfg.database_url, &log.base, ql_sysclock(), cache, &sessions.pg[i]) !=
+            QL_OK) {
             fprintf(stderr, "quill-api: out of memory\n");
             goto out;
         }
@@ -109,6 +127,8 @@ int main(int argc, char **argv)
         .schema_version = ql_schema_version,
         .version_json = ql_version_json,
         .openapi_json = ql_openapi_json,
+        .limiter = limiter,
+        .oidc = oidc,
         .db_errors = db_errors,
         .db_errors_ud = &sessions,
     };
@@ -124,6 +144,10 @@ out:
         ql_pg_destroy(sessions.pg[i]);
     free(sessions.pg);
     free(ports);
+    ql_pg_cache_destroy(cache);
+    ql_ratelimit_destroy(limiter);
+    ql_oidc_destroy(oidc);
+    curl_global_cleanup();
     ql_sodium_auth_destroy(auth);
     ql_fdlog_cleanup(&log);
     return rc;

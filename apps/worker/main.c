@@ -80,7 +80,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
     ql_fdlog_init(&w.log, 1, w.cfg.log_level, ql_sysclock(), 0, &log_lock);
-    if (ql_pg_create(w.cfg.database_url, &w.log.base, ql_sysclock(), &w.pg) != QL_OK) {
+    if (ql_pg_create(w.cfg.database_url, &w.log.base, ql_sysclock(), NULL, &w.pg) != QL_OK) {
         fprintf(stderr, "quill-worker: out of memory\n");
         return 1;
     }

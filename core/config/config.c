@@ -193,7 +193,13 @@ int ql_config_load(struct ql_config *c, ql_getenv_fn get, void *ud, int need, in
     read_oidc(&r, c);
     read_int(&r, "QUILL_AUTH_IP_LIMIT", &c->auth_ip_limit, 30, 1, 1000000);
     read_int(&r, "QUILL_RATE_LIMIT", &c->rate_limit, 50, 1, 1000000);
-    read_str(&r, "QUILL_TRUSTED_PROXIES", c->trusted_proxies, sizeof(c->trusted_proxies), NULL, 0);
+    char proxies[1024];
+    read_str(&r, "QUILL_TRUSTED_PROXIES", proxies, sizeof(proxies), NULL, 0);
+    if (ql_cidr_list_parse(proxies, &c->trusted_proxies) != QL_OK)
+        problem(&r,
+                "QUILL_TRUSTED_PROXIES: expected comma-separated addresses or CIDRs (at most "
+                "%d), got '%.60s'",
+                QL_CIDR_MAX, proxies);
     read_bool(&r, "QUILL_WEBHOOK_ALLOW_PRIVATE", &c->webhook_allow_private, 0);
 
     int max_body;
@@ -206,5 +212,10 @@ int ql_config_load(struct ql_config *c, ql_getenv_fn get, void *ud, int need, in
     read_int(&r, "QUILL_WRITE_TIMEOUT_MS", &c->write_timeout_ms, 30000, 100, 3600000);
     read_int(&r, "QUILL_SHUTDOWN_TIMEOUT_MS", &c->shutdown_timeout_ms, 10000, 0, 3600000);
     read_bool(&r, "QUILL_ACCESS_LOG", &c->access_log, 1);
+    int ttl_h, idle_h;
+    read_int(&r, "QUILL_SESSION_TTL_HOURS", &ttl_h, 720, 1, 87600);
+    read_int(&r, "QUILL_SESSION_IDLE_HOURS", &idle_h, 168, 1, 87600);
+    c->session_ttl_ms = (int64_t)ttl_h * 3600000;
+    c->session_idle_ms = (int64_t)idle_h * 3600000;
     return errs->n ? QL_ECONFIG : QL_OK;
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "netaddr/netaddr.h"
+
 #define QL_CONFIG_MAX_ERRORS 24
 
 /* Which variables a binary insists on. */
@@ -40,7 +42,7 @@ struct ql_config {
     char oidc_jwks_url[512];
     int auth_ip_limit;
     int rate_limit;
-    char trusted_proxies[1024];
+    struct ql_cidr_list trusted_proxies;
     int webhook_allow_private;
     size_t max_body;
     int max_connections;
@@ -50,6 +52,8 @@ struct ql_config {
     int write_timeout_ms;
     int shutdown_timeout_ms;
     int access_log;
+    int64_t session_ttl_ms;  /* absolute session lifetime */
+    int64_t session_idle_ms; /* a session unused this long expires */
 };
 
 struct ql_config_errors {

@@ -21,6 +21,7 @@ struct ql_clock;
 struct ql_auth;
 struct ql_logger;
 struct ql_principal;
+struct ql_config;
 
 struct ql_ports {
     struct ql_store *store;
@@ -33,7 +34,8 @@ struct ql_ports {
 struct ql_ctx {
     struct ql_arena *arena;
     struct ql_ports ports;
-    int64_t deadline_ns; /* monotonic; 0: none */
+    const struct ql_config *cfg; /* borrowed; the process configuration */
+    int64_t deadline_ns;         /* monotonic; 0: none */
     const struct ql_principal *principal;
     char trace_id[33]; /* W3C trace id, 32 hex digits */
     char span_id[17];  /* this request's span id, 16 hex digits */

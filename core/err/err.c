@@ -52,6 +52,7 @@ int ql_err_status(int code)
 void ql_error_clear(struct ql_error *e)
 {
     e->code = QL_OK;
+    e->retry_after_ms = 0;
     e->msg[0] = '\0';
     e->nfields = 0;
 }

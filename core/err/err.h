@@ -14,6 +14,7 @@
 #define QL_ERR_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 /* X(enum suffix, value, wire code, http status, default message) */
 #define QL_ERR_MAP(X)                                                                              \
@@ -63,6 +64,7 @@ struct ql_field_error {
 /* The error record of one request or job.  Embedded by value in struct ql_ctx. */
 struct ql_error {
     int code;
+    int64_t retry_after_ms; /* rate limits: when trying again makes sense (0: unknown) */
     char msg[256];
     int nfields;
     struct ql_field_error fields[QL_ERROR_MAX_FIELDS];

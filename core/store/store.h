@@ -3,20 +3,149 @@
  *
  * One store object is one database session: a pool thread of quill-api or a job slot of
  * quill-worker owns one and nobody else touches it.  Methods block.  Statements run inside
- * the transaction opened by begin() when one is open, else each in its own.
+ * the transaction opened by begin() when one is open, else each on its own.
  *
- * Errors: QL_EUNAVAILABLE when the database cannot be reached (the adapter reconnects on
- * the next call), QL_ERETRY on a serialization failure or deadlock, QL_ECONFLICT on a
- * unique violation the caller did not map itself, QL_EINTERNAL otherwise.  Details go to
- * cx->err.msg for logs, never to clients.
+ * Records handed out (struct ql_user and friends) are filled with arena memory of cx.
+ * Lists return at most `limit` items in *out (arena) and set *more when further items
+ * exist.  "after" arguments are keyset positions taken from the last item of a page.
+ *
+ * Errors: QL_ENOT_FOUND when a row asked for does not exist; QL_EUNAVAILABLE when the
+ * database cannot be reached (the adapter reconnects on a later call); QL_ERETRY on a
+ * serialization failure or deadlock; QL_ECONFLICT on a unique violation not named below;
+ * QL_EINTERNAL otherwise.  Details go to cx->err.msg for logs, never to clients.
+ *
+ * Cached credentials: an adapter may cache what principal_load returns.  Every method
+ * that changes a credential or a membership (session_delete, sessions_delete_user,
+ * member_*, team_delete, api_key_revoke) invalidates those caches on every instance when
+ * its transaction commits.
  */
 #ifndef QL_STORE_H
 #define QL_STORE_H
 
 #include <stdint.h>
 
+#include "auth/auth.h"
+
 struct ql_ctx;
 struct ql_store;
+struct ql_uuid;
+struct ql_user;
+struct ql_team;
+struct ql_team_role;
+struct ql_member;
+struct ql_api_key;
+struct ql_audit_entry;
+struct ql_principal;
+
+struct ql_users_ops {
+    /* QL_EEMAIL_TAKEN when the email is in use. */
+    int (*insert)(struct ql_store *self, struct ql_ctx *cx, const struct ql_user *u,
+                  const char *oidc_issuer, const char *oidc_subject);
+    int (*by_email)(struct ql_store *self, struct ql_ctx *cx, const char *email,
+                    struct ql_user *out);
+    int (*by_id)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
+                 struct ql_user *out);
+    int (*by_oidc)(struct ql_store *self, struct ql_ctx *cx, const char *issuer,
+                   const char *subject, struct ql_user *out);
+    int (*update_name)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
+                       const char *name, int64_t now_ms, struct ql_user *out);
+    int (*set_password)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
+                        const char *hash, int64_t now_ms);
+    /* Every live team the user belongs to, by name. */
+    int (*teams)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
+                 struct ql_team_role **out, int *n);
+};
+
+struct ql_sessions_ops {
+    int (*insert)(struct ql_store *self, struct ql_ctx *cx, const uint8_t digest[QL_DIGEST_LEN],
+                  const struct ql_uuid *session_id, const struct ql_uuid *user_id, int64_t now_ms,
+                  int64_t expires_ms);
+    int (*remove)(struct ql_store *self, struct ql_ctx *cx, const uint8_t digest[QL_DIGEST_LEN]);
+    /* Delete every session of the user but the one with digest keep (NULL: all). */
+    int (*remove_user)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *user_id,
+                       const uint8_t *keep);
+    int (*touch)(struct ql_store *self, struct ql_ctx *cx, const uint8_t digest[QL_DIGEST_LEN],
+                 int64_t now_ms);
+};
+
+struct ql_principals_ops {
+    /*
+     * The session or API key whose token has this digest, with the user's memberships
+     * (sessions) or the key's team and role.  QL_ENOT_FOUND when there is none.  Expiry
+     * is the caller's to check.
+     */
+    int (*load)(struct ql_store *self, struct ql_ctx *cx, const uint8_t digest[QL_DIGEST_LEN],
+                struct ql_principal *out);
+    /* The memberships of a user (for principals that are not stored credentials: OIDC). */
+    int (*load_user)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *user_id,
+                     struct ql_principal *out);
+};
+
+struct ql_teams_ops {
+    /* Insert the team and make owner its first owner. */
+    int (*insert)(struct ql_store *self, struct ql_ctx *cx, const struct ql_team *t,
+                  const struct ql_uuid *owner);
+    int (*get)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
+               struct ql_team *out);
+    /* Like get, and lock the team row until the transaction ends. */
+    int (*lock)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id);
+    int (*update_name)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
+                       const char *name, int64_t now_ms, struct ql_team *out);
+    /* Soft delete: the team disappears for everyone at once. */
+    int (*remove)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
+                  int64_t now_ms);
+};
+
+struct ql_members_ops {
+    int (*list)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                const struct ql_uuid *after, int limit, struct ql_member **out, int *n, int *more);
+    int (*get)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+               const struct ql_uuid *user, struct ql_member *out);
+    /* QL_ECONFLICT when the user is a member already. */
+    int (*insert)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                  const struct ql_uuid *user, int role, int64_t now_ms);
+    int (*set_role)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                    const struct ql_uuid *user, int role);
+    int (*remove)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                  const struct ql_uuid *user);
+    int (*count_owners)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                        int *n);
+};
+
+struct ql_api_keys_ops {
+    int (*insert)(struct ql_store *self, struct ql_ctx *cx, const struct ql_api_key *k,
+                  const uint8_t digest[QL_DIGEST_LEN], const struct ql_uuid *created_by);
+    /* Live (unrevoked) keys of a team, newest first. */
+    int (*list)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                int64_t after_ms, const struct ql_uuid *after_id, int limit,
+                struct ql_api_key **out, int *n, int *more);
+    int (*revoke)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                  const struct ql_uuid *id, int64_t now_ms);
+    int (*touch)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
+                 int64_t now_ms);
+};
+
+struct ql_audit_ops {
+    /* Append to the chain of team (NULL: the account chain) in the open transaction. */
+    int (*append)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                  const struct ql_audit_entry *e);
+    /* A team's entries, newest first. */
+    int (*list)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                int64_t after_ms, const struct ql_uuid *after_id, int limit,
+                struct ql_audit_entry **out, int *n, int *more);
+};
+
+struct ql_throttle_ops {
+    /* Failed logins for email since since_ms: how many, and the oldest one's time. */
+    int (*failures)(struct ql_store *self, struct ql_ctx *cx, const char *email, int64_t since_ms,
+                    int *count, int64_t *oldest_ms);
+    int (*record_failure)(struct ql_store *self, struct ql_ctx *cx, const char *email,
+                          int64_t now_ms);
+    int (*clear_failures)(struct ql_store *self, struct ql_ctx *cx, const char *email);
+    /* Count one hit for key in the window starting at window_ms; *count is the new total. */
+    int (*hit)(struct ql_store *self, struct ql_ctx *cx, const char *key, int64_t window_ms,
+               int *count);
+};
 
 struct ql_store_ops {
     /* Round trip to the database. */
@@ -27,6 +156,14 @@ struct ql_store_ops {
     int (*commit)(struct ql_store *self, struct ql_ctx *cx);
     /* Never fails from the caller's point of view: a lost connection is reset later. */
     void (*rollback)(struct ql_store *self, struct ql_ctx *cx);
+    const struct ql_users_ops *users;
+    const struct ql_sessions_ops *sessions;
+    const struct ql_principals_ops *principals;
+    const struct ql_teams_ops *teams;
+    const struct ql_members_ops *members;
+    const struct ql_api_keys_ops *api_keys;
+    const struct ql_audit_ops *audit;
+    const struct ql_throttle_ops *throttle;
 };
 
 struct ql_store {
@@ -56,6 +193,233 @@ static inline int ql_store_commit(struct ql_store *s, struct ql_ctx *cx)
 static inline void ql_store_rollback(struct ql_store *s, struct ql_ctx *cx)
 {
     s->ops->rollback(s, cx);
+}
+
+/* ---- repository wrappers: the core calls the store only through these ---- */
+
+static inline int ql_store_users_insert(struct ql_store *s, struct ql_ctx *cx,
+                                        const struct ql_user *u, const char *oidc_issuer,
+                                        const char *oidc_subject)
+{
+    return s->ops->users->insert(s, cx, u, oidc_issuer, oidc_subject);
+}
+
+static inline int ql_store_users_by_email(struct ql_store *s, struct ql_ctx *cx, const char *email,
+                                          struct ql_user *out)
+{
+    return s->ops->users->by_email(s, cx, email, out);
+}
+
+static inline int ql_store_users_by_id(struct ql_store *s, struct ql_ctx *cx,
+                                       const struct ql_uuid *id, struct ql_user *out)
+{
+    return s->ops->users->by_id(s, cx, id, out);
+}
+
+static inline int ql_store_users_by_oidc(struct ql_store *s, struct ql_ctx *cx, const char *issuer,
+                                         const char *subject, struct ql_user *out)
+{
+    return s->ops->users->by_oidc(s, cx, issuer, subject, out);
+}
+
+static inline int ql_store_users_update_name(struct ql_store *s, struct ql_ctx *cx,
+                                             const struct ql_uuid *id, const char *name,
+                                             int64_t now_ms, struct ql_user *out)
+{
+    return s->ops->users->update_name(s, cx, id, name, now_ms, out);
+}
+
+static inline int ql_store_users_set_password(struct ql_store *s, struct ql_ctx *cx,
+                                              const struct ql_uuid *id, const char *hash,
+                                              int64_t now_ms)
+{
+    return s->ops->users->set_password(s, cx, id, hash, now_ms);
+}
+
+static inline int ql_store_users_teams(struct ql_store *s, struct ql_ctx *cx,
+                                       const struct ql_uuid *id, struct ql_team_role **out, int *n)
+{
+    return s->ops->users->teams(s, cx, id, out, n);
+}
+
+static inline int ql_store_sessions_insert(struct ql_store *s, struct ql_ctx *cx,
+                                           const uint8_t digest[QL_DIGEST_LEN],
+                                           const struct ql_uuid *session_id,
+                                           const struct ql_uuid *user_id, int64_t now_ms,
+                                           int64_t expires_ms)
+{
+    return s->ops->sessions->insert(s, cx, digest, session_id, user_id, now_ms, expires_ms);
+}
+
+static inline int ql_store_sessions_remove(struct ql_store *s, struct ql_ctx *cx,
+                                           const uint8_t digest[QL_DIGEST_LEN])
+{
+    return s->ops->sessions->remove(s, cx, digest);
+}
+
+static inline int ql_store_sessions_remove_user(struct ql_store *s, struct ql_ctx *cx,
+                                                const struct ql_uuid *user_id, const uint8_t *keep)
+{
+    return s->ops->sessions->remove_user(s, cx, user_id, keep);
+}
+
+static inline int ql_store_sessions_touch(struct ql_store *s, struct ql_ctx *cx,
+                                          const uint8_t digest[QL_DIGEST_LEN], int64_t now_ms)
+{
+    return s->ops->sessions->touch(s, cx, digest, now_ms);
+}
+
+static inline int ql_store_principals_load(struct ql_store *s, struct ql_ctx *cx,
+                                           const uint8_t digest[QL_DIGEST_LEN],
+                                           struct ql_principal *out)
+{
+    return s->ops->principals->load(s, cx, digest, out);
+}
+
+static inline int ql_store_principals_load_user(struct ql_store *s, struct ql_ctx *cx,
+                                                const struct ql_uuid *user_id,
+                                                struct ql_principal *out)
+{
+    return s->ops->principals->load_user(s, cx, user_id, out);
+}
+
+static inline int ql_store_teams_insert(struct ql_store *s, struct ql_ctx *cx,
+                                        const struct ql_team *t, const struct ql_uuid *owner)
+{
+    return s->ops->teams->insert(s, cx, t, owner);
+}
+
+static inline int ql_store_teams_get(struct ql_store *s, struct ql_ctx *cx,
+                                     const struct ql_uuid *id, struct ql_team *out)
+{
+    return s->ops->teams->get(s, cx, id, out);
+}
+
+static inline int ql_store_teams_lock(struct ql_store *s, struct ql_ctx *cx,
+                                      const struct ql_uuid *id)
+{
+    return s->ops->teams->lock(s, cx, id);
+}
+
+static inline int ql_store_teams_update_name(struct ql_store *s, struct ql_ctx *cx,
+                                             const struct ql_uuid *id, const char *name,
+                                             int64_t now_ms, struct ql_team *out)
+{
+    return s->ops->teams->update_name(s, cx, id, name, now_ms, out);
+}
+
+static inline int ql_store_teams_remove(struct ql_store *s, struct ql_ctx *cx,
+                                        const struct ql_uuid *id, int64_t now_ms)
+{
+    return s->ops->teams->remove(s, cx, id, now_ms);
+}
+
+static inline int ql_store_members_list(struct ql_store *s, struct ql_ctx *cx,
+                                        const struct ql_uuid *team, const struct ql_uuid *after,
+                                        int limit, struct ql_member **out, int *n, int *more)
+{
+    return s->ops->members->list(s, cx, team, after, limit, out, n, more);
+}
+
+static inline int ql_store_members_get(struct ql_store *s, struct ql_ctx *cx,
+                                       const struct ql_uuid *team, const struct ql_uuid *user,
+                                       struct ql_member *out)
+{
+    return s->ops->members->get(s, cx, team, user, out);
+}
+
+static inline int ql_store_members_insert(struct ql_store *s, struct ql_ctx *cx,
+                                          const struct ql_uuid *team, const struct ql_uuid *user,
+                                          int role, int64_t now_ms)
+{
+    return s->ops->members->insert(s, cx, team, user, role, now_ms);
+}
+
+static inline int ql_store_members_set_role(struct ql_store *s, struct ql_ctx *cx,
+                                            const struct ql_uuid *team, const struct ql_uuid *user,
+                                            int role)
+{
+    return s->ops->members->set_role(s, cx, team, user, role);
+}
+
+static inline int ql_store_members_remove(struct ql_store *s, struct ql_ctx *cx,
+                                          const struct ql_uuid *team, const struct ql_uuid *user)
+{
+    return s->ops->members->remove(s, cx, team, user);
+}
+
+static inline int ql_store_members_count_owners(struct ql_store *s, struct ql_ctx *cx,
+                                                const struct ql_uuid *team, int *n)
+{
+    return s->ops->members->count_owners(s, cx, team, n);
+}
+
+static inline int ql_store_api_keys_insert(struct ql_store *s, struct ql_ctx *cx,
+                                           const struct ql_api_key *k,
+                                           const uint8_t digest[QL_DIGEST_LEN],
+                                           const struct ql_uuid *created_by)
+{
+    return s->ops->api_keys->insert(s, cx, k, digest, created_by);
+}
+
+static inline int ql_store_api_keys_list(struct ql_store *s, struct ql_ctx *cx,
+                                         const struct ql_uuid *team, int64_t after_ms,
+                                         const struct ql_uuid *after_id, int limit,
+                                         struct ql_api_key **out, int *n, int *more)
+{
+    return s->ops->api_keys->list(s, cx, team, after_ms, after_id, limit, out, n, more);
+}
+
+static inline int ql_store_api_keys_revoke(struct ql_store *s, struct ql_ctx *cx,
+                                           const struct ql_uuid *team, const struct ql_uuid *id,
+                                           int64_t now_ms)
+{
+    return s->ops->api_keys->revoke(s, cx, team, id, now_ms);
+}
+
+static inline int ql_store_api_keys_touch(struct ql_store *s, struct ql_ctx *cx,
+                                          const struct ql_uuid *id, int64_t now_ms)
+{
+    return s->ops->api_keys->touch(s, cx, id, now_ms);
+}
+
+static inline int ql_store_audit_append(struct ql_store *s, struct ql_ctx *cx,
+                                        const struct ql_uuid *team, const struct ql_audit_entry *e)
+{
+    return s->ops->audit->append(s, cx, team, e);
+}
+
+static inline int ql_store_audit_list(struct ql_store *s, struct ql_ctx *cx,
+                                      const struct ql_uuid *team, int64_t after_ms,
+                                      const struct ql_uuid *after_id, int limit,
+                                      struct ql_audit_entry **out, int *n, int *more)
+{
+    return s->ops->audit->list(s, cx, team, after_ms, after_id, limit, out, n, more);
+}
+
+static inline int ql_store_throttle_failures(struct ql_store *s, struct ql_ctx *cx,
+                                             const char *email, int64_t since_ms, int *count,
+                                             int64_t *oldest_ms)
+{
+    return s->ops->throttle->failures(s, cx, email, since_ms, count, oldest_ms);
+}
+
+static inline int ql_store_throttle_record_failure(struct ql_store *s, struct ql_ctx *cx,
+                                                   const char *email, int64_t now_ms)
+{
+    return s->ops->throttle->record_failure(s, cx, email, now_ms);
+}
+
+static inline int ql_store_throttle_clear_failures(struct ql_store *s, struct ql_ctx *cx,
+                                                   const char *email)
+{
+    return s->ops->throttle->clear_failures(s, cx, email);
+}
+
+static inline int ql_store_throttle_hit(struct ql_store *s, struct ql_ctx *cx, const char *key,
+                                        int64_t window_ms, int *count)
+{
+    return s->ops->throttle->hit(s, cx, key, window_ms, count);
 }
 
 #endif

@@ -15,7 +15,7 @@ static const char *url;
 static struct ql_pg *session(void)
 {
     struct ql_pg *pg;
-    ASSERT_INT_EQ(ql_pg_create(url, NULL, ql_sysclock(), &pg), QL_OK);
+    ASSERT_INT_EQ(ql_pg_create(url, NULL, ql_sysclock(), NULL, &pg), QL_OK);
     return pg;
 }
 
@@ -86,8 +86,9 @@ static void test_lost_connection_inside_transaction_fails(void)
 static void test_unreachable_database_fails_fast(void)
 {
     struct ql_pg *pg;
-    ASSERT_INT_EQ(ql_pg_create("postgresql://postgres@127.0.0.1:1/none", NULL, ql_sysclock(), &pg),
-                  QL_OK);
+    ASSERT_INT_EQ(
+        ql_pg_create("postgresql://postgres@127.0.0.1:1/none", NULL, ql_sysclock(), NULL, &pg),
+        QL_OK);
     struct ql_ctx cx = {0};
     ASSERT_INT_EQ(ql_store_ping(ql_pg_store(pg), &cx), QL_EUNAVAILABLE);
     ASSERT_TRUE(strstr(cx.err.msg, "database connection failed") != NULL);

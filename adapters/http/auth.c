@@ -1,0 +1,156 @@
+/*
+ * auth.c - who is calling: bearer tokens (sessions, API keys, the operator token, OIDC
+ * JWTs) and the session cookie, CSRF for cookie-authenticated writes, and the
+ * per-principal rate limit with its RateLimit-* headers.  Runs on the pool thread of the
+ * request, because resolving a token may need the database.
+ */
+#include "internal.h"
+
+#include "account/account.h"
+#include "config/config.h"
+#include "err/err.h"
+#include "model/model.h"
+#include "netaddr/netaddr.h"
+#include "oidc/oidc.h"
+#include "ratelimit.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* Compare without an early exit, so timing does not reveal how much matched. */
+int ql__same_secret(const char *a, size_t an, const char *b, size_t bn)
+{
+    unsigned char d = an != bn;
+    for (size_t i = 0; i < an; i++)
+        d |= (unsigned char)(a[i] ^ b[bn ? i % bn : 0]);
+    return bn > 0 && d == 0;
+}
+
+/* The value of cookie name in the Cookie header, or NULL. */
+static const char *cookie(struct ql_http_req *r, const char *name, size_t *n)
+{
+    const struct ql_span *h = ql__req_header(r, "cookie");
+    if (h == NULL)
+        return NULL;
+    size_t nl = strlen(name);
+    const char *p = h->p, *end = h->p + h->n;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == ';'))
+            p++;
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        const char *stop = semi ? semi : end;
+        if ((size_t)(stop - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=') {
+            *n = (size_t)(stop - p - (ptrdiff_t)nl - 1);
+            return p + nl + 1;
+        }
+        p = stop;
+    }
+    return NULL;
+}
+
+static int unsafe_method(unsigned m)
+{
+    return m == QL_HTTP_POST || m == QL_HTTP_PUT || m == QL_HTTP_PATCH || m == QL_HTTP_DELETE;
+}
+
+static int is_jwt(const char *t, size_t n)
+{
+    int dots = 0;
+    for (size_t i = 0; i < n; i++)
+        dots += t[i] == '.';
+    return dots == 2;
+}
+
+static void rate_headers(struct ql_http_req *r, const struct ql_rate_result *rr)
+{
+    char v[24];
+    snprintf(v, sizeof(v), "%d", rr->limit);
+    ql__res_header(r, "RateLimit-Limit", v);
+    snprintf(v, sizeof(v), "%d", rr->remaining);
+    ql__res_header(r, "RateLimit-Remaining", v);
+    snprintf(v, sizeof(v), "%d", rr->reset_s);
+    ql__res_header(r, "RateLimit-Reset", v);
+}
+
+static int resolve(struct ql_http_req *r, struct ql_principal *p)
+{
+    const struct ql_http_env *env = r->env;
+    const struct ql_span *h = ql__req_header(r, "authorization");
+    if (h) {
+        if (h->n < 8 || strncasecmp(h->p, "Bearer ", 7) != 0)
+            return ql_error_set(&r->cx.err, QL_EUNAUTHENTICATED,
+                                "Use Authorization: Bearer <token>.");
+        const char *tok = h->p + 7;
+        size_t n = h->n - 7;
+        const char *admin = env->cfg->admin_token;
+        if (admin[0] && ql__same_secret(tok, n, admin, strlen(admin))) {
+            memset(p, 0, sizeof(*p));
+            p->kind = QL_PRINCIPAL_OPERATOR;
+            p->via = QL_VIA_ADMIN;
+            return QL_OK;
+        }
+        if (env->oidc && is_jwt(tok, n)) {
+            struct ql_oidc_claims claims;
+            int rc = ql_oidc_verify(env->oidc, tok, n, &claims, &r->cx.err);
+            if (rc)
+                return rc;
+            return ql_account_oidc(&r->cx, claims.issuer, claims.subject,
+                                   claims.email[0] ? claims.email : NULL, claims.name, p);
+        }
+        return ql_account_resolve(&r->cx, tok, n, QL_VIA_BEARER, p);
+    }
+    size_t n;
+    const char *tok = cookie(r, "quill_session", &n);
+    if (tok == NULL)
+        return ql_error_set(&r->cx.err, QL_EUNAUTHENTICATED, NULL);
+    int rc = ql_account_resolve(&r->cx, tok, n, QL_VIA_COOKIE, p);
+    if (rc)
+        return rc;
+    if (unsafe_method(r->method)) {
+        char want[48];
+        const struct ql_span *got = ql__req_header(r, "x-csrf-token");
+        rc = ql_account_csrf(&r->cx, p->digest, want);
+        if (rc)
+            return ql_error_set(&r->cx.err, rc, "cannot derive the CSRF token");
+        if (got == NULL || !ql__same_secret(got->p, got->n, want, strlen(want)))
+            return ql_error_set(&r->cx.err, QL_EFORBIDDEN,
+                                "Cookie-authenticated writes need the X-CSRF-Token header.");
+    }
+    return QL_OK;
+}
+
+int ql__authenticate(struct ql_http_req *r, struct ql_principal *p)
+{
+    r->no_store = 1;
+    int rc = resolve(r, p);
+    if (rc) {
+        if (rc == QL_EUNAUTHENTICATED)
+            ql__res_header(r, "WWW-Authenticate", "Bearer");
+        ql__res_problem(r, rc);
+        return -1;
+    }
+    r->cx.principal = p;
+    if (r->env->limiter && p->kind != QL_PRINCIPAL_OPERATOR) {
+        const uint8_t *key = p->kind == QL_PRINCIPAL_USER ? p->user_id.b : p->credential_id.b;
+        struct ql_rate_result rr;
+        ql_ratelimit_take(r->env->limiter, key, (int64_t)uv_hrtime(), &rr);
+        rate_headers(r, &rr);
+        if (!rr.allowed) {
+            char s[16];
+            snprintf(s, sizeof(s), "%d", rr.reset_s);
+            ql__res_header(r, "Retry-After", s);
+            ql_error_set(&r->cx.err, QL_ERATE_LIMITED, "Too many requests; slow down.");
+            ql__res_problem(r, QL_ERATE_LIMITED);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void ql__client_ip(struct ql_http_req *r, char *out, size_t cap)
+{
+    const struct ql_span *xff = ql__req_header(r, "x-forwarded-for");
+    ql_client_address(&r->env->cfg->trusted_proxies, r->peer, xff ? xff->p : NULL, xff ? xff->n : 0,
+                      out, cap);
+}

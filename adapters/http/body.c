@@ -1,0 +1,213 @@
+/*
+ * body.c - reading the transport shape of a request: the JSON body against a list of
+ * allowed fields, query parameters, path parameters.  Failures answer the request with a
+ * problem (400 malformed_json, 422 validation_failed with field errors) and return non-zero,
+ * so a handler can simply return.
+ */
+#include "internal.h"
+
+#include "arena/arena.h"
+#include "err/err.h"
+#include "uuid/uuid.h"
+
+#include <cJSON.h>
+#include <string.h>
+
+/* cJSON decodes "\u0000" into a NUL that silently truncates the string: find it first. */
+static int has_escaped_nul(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] != '\\')
+            continue;
+        if (s[i + 1] == 'u' && i + 5 < n && memcmp(s + i + 2, "0000", 4) == 0)
+            return 1;
+        i++; /* skip the escaped character, so "\\u0000" is not taken for an escape */
+    }
+    return 0;
+}
+
+static const char *type_name(int type)
+{
+    switch (type) {
+    case QL__JSON_STRING:
+        return "a string";
+    case QL__JSON_STRING_OR_NULL:
+        return "a string or null";
+    case QL__JSON_INT:
+        return "an integer";
+    case QL__JSON_BOOL:
+        return "a boolean";
+    case QL__JSON_ARRAY:
+        return "an array";
+    default:
+        return "an object";
+    }
+}
+
+static int type_ok(const cJSON *v, int type)
+{
+    switch (type) {
+    case QL__JSON_STRING:
+        return cJSON_IsString(v);
+    case QL__JSON_STRING_OR_NULL:
+        return cJSON_IsString(v) || cJSON_IsNull(v);
+    case QL__JSON_INT:
+        return cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble;
+    case QL__JSON_BOOL:
+        return cJSON_IsBool(v);
+    case QL__JSON_ARRAY:
+        return cJSON_IsArray(v);
+    default:
+        return cJSON_IsObject(v);
+    }
+}
+
+int ql__body_parse(struct ql_http_req *r, const struct ql__field *fields, int nfields, cJSON **out)
+{
+    *out = NULL;
+    struct ql_error *e = &r->cx.err;
+    if (r->body.n == 0) {
+        ql_error_set(e, QL_EMALFORMED_JSON, "The request needs a JSON body.");
+        ql__res_problem(r, QL_EMALFORMED_JSON);
+        return -1;
+    }
+    if (has_escaped_nul(r->body.p, r->body.n)) {
+        ql_error_field(e, "body", "invalid_text", "must not contain NUL characters");
+        ql__res_problem(r, QL_EVALIDATION);
+        return -1;
+    }
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(r->body.p, r->body.n, &end, 0);
+    if (root != NULL) {
+        while (end < r->body.p + r->body.n &&
+               (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t' || *end == '\0'))
+            end++;
+        if (end != r->body.p + r->body.n) {
+            cJSON_Delete(root);
+            root = NULL;
+        }
+    }
+    if (root == NULL) {
+        ql_error_set(e, QL_EMALFORMED_JSON, "The request body is not valid JSON.");
+        ql__res_problem(r, QL_EMALFORMED_JSON);
+        return -1;
+    }
+    if (!cJSON_IsObject(root)) {
+        ql_error_field(e, "body", "invalid_type", "must be a JSON object");
+        ql__res_problem(r, QL_EVALIDATION);
+        cJSON_Delete(root);
+        return -1;
+    }
+    for (cJSON *it = root->child; it; it = it->next) {
+        int known = 0;
+        for (int i = 0; i < nfields && !known; i++)
+            known = strcmp(it->string, fields[i].name) == 0;
+        if (!known)
+            ql_error_field(e, it->string, "unknown_field", "is not a known field");
+    }
+    for (int i = 0; i < nfields; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, fields[i].name);
+        if (v == NULL) {
+            if (fields[i].required)
+                ql_error_field(e, fields[i].name, "required", "is required");
+        } else if (!type_ok(v, fields[i].type)) {
+            ql_error_field(e, fields[i].name, "invalid_type", "must be %s",
+                           type_name(fields[i].type));
+        }
+    }
+    if (e->code) {
+        ql__res_problem(r, e->code);
+        cJSON_Delete(root);
+        return -1;
+    }
+    *out = root;
+    return 0;
+}
+
+const char *ql__json_str(const cJSON *obj, const char *name, size_t *n)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!cJSON_IsString(v)) {
+        if (n)
+            *n = 0;
+        return NULL;
+    }
+    if (n)
+        *n = strlen(v->valuestring);
+    return v->valuestring;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+const char *ql__query(struct ql_http_req *r, const char *name, size_t *out_n)
+{
+    size_t nl = strlen(name);
+    const char *q = r->query.p, *end = q + r->query.n;
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(q, '=', (size_t)(stop - q));
+        const char *kend = eq ? eq : stop;
+        if ((size_t)(kend - q) == nl && memcmp(q, name, nl) == 0) {
+            const char *v = eq ? eq + 1 : stop;
+            size_t vn = (size_t)(stop - v);
+            char *d = ql_arena_alloc(r->cx.arena, vn + 1);
+            if (d == NULL)
+                return NULL;
+            size_t o = 0;
+            for (size_t i = 0; i < vn; i++) {
+                if (v[i] == '%' && i + 2 < vn && hexval(v[i + 1]) >= 0 && hexval(v[i + 2]) >= 0) {
+                    d[o++] = (char)(hexval(v[i + 1]) << 4 | hexval(v[i + 2]));
+                    i += 2;
+                } else {
+                    d[o++] = v[i] == '+' ? ' ' : v[i];
+                }
+            }
+            d[o] = '\0';
+            *out_n = o;
+            return d;
+        }
+        q = stop + 1;
+    }
+    return NULL;
+}
+
+int ql__query_limit(struct ql_http_req *r, int *limit)
+{
+    size_t n;
+    const char *v = ql__query(r, "limit", &n);
+    *limit = 50;
+    if (v == NULL)
+        return 0;
+    int val = 0;
+    int ok = n > 0 && n <= 3;
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = v[i] >= '0' && v[i] <= '9';
+        val = val * 10 + (v[i] - '0');
+    }
+    if (!ok || val < 1 || val > 200) {
+        ql_error_field(&r->cx.err, "limit", "out_of_range", "must be an integer from 1 to 200");
+        ql__res_problem(r, QL_EVALIDATION);
+        return -1;
+    }
+    *limit = val;
+    return 0;
+}
+
+int ql__param_uuid(struct ql_http_req *r, int index, const char *name, struct ql_uuid *out)
+{
+    if (index < r->nparams && ql_uuid_parse(r->params[index].p, r->params[index].n, out) == QL_OK)
+        return 0;
+    ql_error_field(&r->cx.err, name, "invalid_format", "must be a UUID");
+    ql__res_problem(r, QL_EVALIDATION);
+    return -1;
+}

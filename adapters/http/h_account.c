@@ -1,0 +1,202 @@
+/*
+ * h_account.c - handlers of the /v1/auth routes and /v1/me: parse the body, call one account use
+ * case, write the response.  They run on the pool (argon2id and the database).
+ */
+#include "internal.h"
+
+#include "account/account.h"
+#include "config/config.h"
+#include "err/err.h"
+#include "model/model.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+void ql__h_signup(struct ql_http_req *r);
+void ql__h_login(struct ql_http_req *r);
+void ql__h_logout(struct ql_http_req *r);
+void ql__h_me(struct ql_http_req *r);
+void ql__h_me_update(struct ql_http_req *r);
+void ql__h_me_password(struct ql_http_req *r);
+
+static void set_cookie(struct ql_http_req *r, const char *token, int64_t max_age_s)
+{
+    char v[256];
+    snprintf(v, sizeof(v), "quill_session=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%lld%s",
+             token, (long long)max_age_s, r->env->cfg->public_https ? "; Secure" : "");
+    ql__res_header(r, "Set-Cookie", v);
+}
+
+/* {"user": User, "session": {...}} and the session cookie. */
+static void auth_response(struct ql_http_req *r, int status, const struct ql_auth_result *res)
+{
+    struct ql_jw w;
+    ql_jw_init(&w, &r->res_body);
+    ql_jw_obj(&w);
+    ql_jw_key(&w, "user");
+    ql_jw_obj(&w);
+    ql__jw_user_fields(&w, &res->user);
+    ql_jw_obj_end(&w);
+    ql_jw_key(&w, "session");
+    ql_jw_obj(&w);
+    ql_jw_key(&w, "token");
+    ql_jw_str(&w, res->session.token);
+    ql_jw_key(&w, "expiresAt");
+    ql__jw_time(&w, res->session.expires_ms);
+    ql_jw_key(&w, "csrfToken");
+    ql_jw_str(&w, res->session.csrf);
+    ql_jw_obj_end(&w);
+    ql_jw_obj_end(&w);
+    set_cookie(r, res->session.token, r->env->cfg->session_ttl_ms / 1000);
+    r->no_store = 1;
+    ql__res_json(r, status);
+}
+
+static void credentials(struct ql_http_req *r, cJSON *body, struct ql_credentials *in, char *ip,
+                        size_t ipcap)
+{
+    memset(in, 0, sizeof(*in));
+    in->email = ql__json_str(body, "email", &in->email_n);
+    in->password = ql__json_str(body, "password", &in->password_n);
+    in->display_name = ql__json_str(body, "displayName", &in->display_name_n);
+    ql__client_ip(r, ip, ipcap);
+    in->client_ip = ip;
+}
+
+void ql__h_signup(struct ql_http_req *r)
+{
+    static const struct ql__field f[] = {
+        {"email", QL__JSON_STRING, 1},
+        {"password", QL__JSON_STRING, 1},
+        {"displayName", QL__JSON_STRING, 1},
+    };
+    cJSON *body;
+    if (ql__body_parse(r, f, 3, &body))
+        return;
+    struct ql_credentials in;
+    char ip[64];
+    credentials(r, body, &in, ip, sizeof(ip));
+    struct ql_auth_result res;
+    int rc = ql_account_signup(&r->cx, &in, &res);
+    cJSON_Delete(body);
+    if (rc)
+        ql__res_problem(r, rc);
+    else
+        auth_response(r, 201, &res);
+}
+
+void ql__h_login(struct ql_http_req *r)
+{
+    static const struct ql__field f[] = {
+        {"email", QL__JSON_STRING, 1},
+        {"password", QL__JSON_STRING, 1},
+    };
+    cJSON *body;
+    if (ql__body_parse(r, f, 2, &body))
+        return;
+    struct ql_credentials in;
+    char ip[64];
+    credentials(r, body, &in, ip, sizeof(ip));
+    struct ql_auth_result res;
+    int rc = ql_account_login(&r->cx, &in, &res);
+    cJSON_Delete(body);
+    if (rc)
+        ql__res_problem(r, rc);
+    else
+        auth_response(r, 200, &res);
+}
+
+void ql__h_logout(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    if (ql__authenticate(r, &p))
+        return;
+    int rc = ql_account_logout(&r->cx);
+    if (rc) {
+        ql__res_problem(r, rc);
+        return;
+    }
+    set_cookie(r, "", 0);
+    r->status = 204;
+}
+
+static void write_me(struct ql_http_req *r, const struct ql_user *u, const struct ql_team_role *t,
+                     int n)
+{
+    struct ql_jw w;
+    ql_jw_init(&w, &r->res_body);
+    ql_jw_obj(&w);
+    ql__jw_user_fields(&w, u);
+    if (t) {
+        ql_jw_key(&w, "teams");
+        ql_jw_arr(&w);
+        for (int i = 0; i < n; i++) {
+            ql_jw_obj(&w);
+            ql_jw_key(&w, "teamId");
+            ql__jw_uuid(&w, &t[i].team_id);
+            ql_jw_key(&w, "name");
+            ql_jw_str(&w, t[i].name);
+            ql_jw_key(&w, "role");
+            ql_jw_str(&w, ql_role_name(t[i].role));
+            ql_jw_obj_end(&w);
+        }
+        ql_jw_arr_end(&w);
+    }
+    ql_jw_obj_end(&w);
+    ql__res_json(r, 200);
+}
+
+void ql__h_me(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    if (ql__authenticate(r, &p))
+        return;
+    struct ql_user u;
+    struct ql_team_role *teams;
+    int n;
+    int rc = ql_account_me(&r->cx, &u, &teams, &n);
+    if (rc)
+        ql__res_problem(r, rc);
+    else
+        write_me(r, &u, teams, n);
+}
+
+void ql__h_me_update(struct ql_http_req *r)
+{
+    static const struct ql__field f[] = {{"displayName", QL__JSON_STRING, 1}};
+    struct ql_principal p;
+    cJSON *body;
+    if (ql__authenticate(r, &p) || ql__body_parse(r, f, 1, &body))
+        return;
+    size_t n;
+    const char *name = ql__json_str(body, "displayName", &n);
+    struct ql_user u;
+    int rc = ql_account_rename(&r->cx, name, n, &u);
+    cJSON_Delete(body);
+    if (rc)
+        ql__res_problem(r, rc);
+    else
+        write_me(r, &u, NULL, 0);
+}
+
+void ql__h_me_password(struct ql_http_req *r)
+{
+    static const struct ql__field f[] = {
+        {"currentPassword", QL__JSON_STRING, 1},
+        {"newPassword", QL__JSON_STRING, 1},
+    };
+    struct ql_principal p;
+    cJSON *body;
+    if (ql__authenticate(r, &p) || ql__body_parse(r, f, 2, &body))
+        return;
+    size_t cn, nn;
+    const char *cur = ql__json_str(body, "currentPassword", &cn);
+    const char *next = ql__json_str(body, "newPassword", &nn);
+    int rc = ql_account_change_password(&r->cx, cur, cn, next, nn);
+    cJSON_Delete(body);
+    if (rc)
+        ql__res_problem(r, rc);
+    else
+        r->status = 204;
+}

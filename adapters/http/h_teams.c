@@ -1,0 +1,365 @@
+/*
+ * h_teams.c - handlers of the /v1/teams routes: teams, members, API keys and the audit log.
+ */
+#include "internal.h"
+
+#include "arena/arena.h"
+#include "audit/audit.h"
+#include "cursor/cursor.h"
+#include "err/err.h"
+#include "model/model.h"
+#include "team/team.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+void ql__h_team_create(struct ql_http_req *r);
+void ql__h_team_list(struct ql_http_req *r);
+void ql__h_team_get(struct ql_http_req *r);
+void ql__h_team_update(struct ql_http_req *r);
+void ql__h_team_delete(struct ql_http_req *r);
+void ql__h_member_list(struct ql_http_req *r);
+void ql__h_member_add(struct ql_http_req *r);
+void ql__h_member_update(struct ql_http_req *r);
+void ql__h_member_remove(struct ql_http_req *r);
+void ql__h_key_create(struct ql_http_req *r);
+void ql__h_key_list(struct ql_http_req *r);
+void ql__h_key_delete(struct ql_http_req *r);
+void ql__h_audit_list(struct ql_http_req *r);
+
+/* Authenticate and read {teamId} (and optionally a second id); -1 when answered. */
+static int prologue(struct ql_http_req *r, struct ql_principal *p, struct ql_uuid *team,
+                    const char *second, struct ql_uuid *id)
+{
+    if (ql__authenticate(r, p))
+        return -1;
+    if (team && ql__param_uuid(r, 0, "teamId", team))
+        return -1;
+    if (second && ql__param_uuid(r, 1, second, id))
+        return -1;
+    return 0;
+}
+
+static void team_response(struct ql_http_req *r, int status, const struct ql_team *t)
+{
+    struct ql_jw w;
+    ql_jw_init(&w, &r->res_body);
+    ql__jw_team(&w, t);
+    ql__res_json(r, status);
+}
+
+void ql__h_team_create(struct ql_http_req *r)
+{
+    static const struct ql__field f[] = {{"name", QL__JSON_STRING, 1}};
+    struct ql_principal p;
+    cJSON *body;
+    if (prologue(r, &p, NULL, NULL, NULL) || ql__body_parse(r, f, 1, &body))
+        return;
+    size_t n;
+    const char *name = ql__json_str(body, "name", &n);
+    struct ql_team t;
+    int rc = ql_team_create(&r->cx, name, n, &t);
+    cJSON_Delete(body);
+    if (rc) {
+        ql__res_problem(r, rc);
+        return;
+    }
+    char loc[64], id[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(&t.id, id);
+    snprintf(loc, sizeof(loc), "/v1/teams/%s", id);
+    ql__res_header(r, "Location", loc);
+    team_response(r, 201, &t);
+}
+
+void ql__h_team_list(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    int limit;
+    if (prologue(r, &p, NULL, NULL, NULL) || ql__query_limit(r, &limit))
+        return;
+    size_t cn = 0;
+    const char *cursor = ql__query(r, "cursor", &cn);
+    struct ql_uuid after;
+    int64_t unused;
+    if (cursor &&
+        ql_cursor_decode(&r->cx.err, QL_CURSOR_TEAMS, cursor, cn, &unused, &after) != QL_OK) {
+        ql__res_problem(r, QL_EVALIDATION);
+        return;
+    }
+    struct ql_team_role *teams;
+    int n;
+    int rc = ql_team_list_mine(&r->cx, &teams, &n);
+    if (rc) {
+        ql__res_problem(r, rc);
+        return;
+    }
+    /* Pages by team id (creation order); a user's teams are few, so this is in memory. */
+    struct ql_jw w;
+    ql__jw_list_begin(&w, &r->res_body);
+    const struct ql_team_role *last = NULL;
+    int emitted = 0, more = 0;
+    for (int pass = 0; pass < n; pass++) {
+        const struct ql_team_role *best = NULL;
+        for (int i = 0; i < n; i++) {
+            const struct ql_team_role *t = &teams[i];
+            if (cursor && memcmp(t->team_id.b, after.b, 16) <= 0)
+                continue;
+            if (last && memcmp(t->team_id.b, last->team_id.b, 16) <= 0)
+                continue;
+            if (best == NULL || memcmp(t->team_id.b, best->team_id.b, 16) < 0)
+                best = t;
+        }
+        if (best == NULL)
+            break;
+        if (emitted == limit) {
+            more = 1;
+            break;
+        }
+        ql_jw_obj(&w);
+        ql_jw_key(&w, "teamId");
+        ql__jw_uuid(&w, &best->team_id);
+        ql_jw_key(&w, "name");
+        ql_jw_str(&w, best->name);
+        ql_jw_key(&w, "role");
+        ql_jw_str(&w, ql_role_name(best->role));
+        ql_jw_obj_end(&w);
+        last = best;
+        emitted++;
+    }
+    ql__jw_list_end(&w, more && last
+                            ? ql_cursor_encode(r->cx.arena, QL_CURSOR_TEAMS, 0, &last->team_id)
+                            : NULL);
+    ql__res_json(r, 200);
+}
+
+void ql__h_team_get(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    struct ql_uuid team;
+    if (prologue(r, &p, &team, NULL, NULL))
+        return;
+    struct ql_team t;
+    int rc = ql_team_get(&r->cx, &team, &t);
+    if (rc)
+        ql__res_problem(r, rc);
+    else
+        team_response(r, 200, &t);
+}
+
+void ql__h_team_update(struct ql_http_req *r)
+{
+    static const struct ql__field f[] = {{"name", QL__JSON_STRING, 1}};
+    struct ql_principal p;
+    struct ql_uuid team;
+    cJSON *body;
+    if (prologue(r, &p, &team, NULL, NULL) || ql__body_parse(r, f, 1, &body))
+        return;
+    size_t n;
+    const char *name = ql__json_str(body, "name", &n);
+    struct ql_team t;
+    int rc = ql_team_rename(&r->cx, &team, name, n, &t);
+    cJSON_Delete(body);
+    if (rc)
+        ql__res_problem(r, rc);
+    else
+        team_response(r, 200, &t);
+}
+
+void ql__h_team_delete(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    struct ql_uuid team;
+    if (prologue(r, &p, &team, NULL, NULL))
+        return;
+    int rc = ql_team_delete(&r->cx, &team);
+    if (rc)
+        ql__res_problem(r, rc);
+    else
+        r->status = 204;
+}
+
+void ql__h_member_list(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    struct ql_uuid team;
+    int limit;
+    if (prologue(r, &p, &team, NULL, NULL) || ql__query_limit(r, &limit))
+        return;
+    size_t cn = 0;
+    const char *cursor = ql__query(r, "cursor", &cn);
+    struct ql_member *m;
+    int n;
+    const char *next;
+    int rc = ql_member_list(&r->cx, &team, cursor, cn, limit, &m, &n, &next);
+    if (rc) {
+        ql__res_problem(r, rc);
+        return;
+    }
+    struct ql_jw w;
+    ql__jw_list_begin(&w, &r->res_body);
+    for (int i = 0; i < n; i++)
+        ql__jw_member(&w, &m[i]);
+    ql__jw_list_end(&w, next);
+    ql__res_json(r, 200);
+}
+
+static void member_response(struct ql_http_req *r, int status, const struct ql_member *m)
+{
+    struct ql_jw w;
+    ql_jw_init(&w, &r->res_body);
+    ql__jw_member(&w, m);
+    ql__res_json(r, status);
+}
+
+void ql__h_member_add(struct ql_http_req *r)
+{
+    static const struct ql__field f[] = {{"email", QL__JSON_STRING, 1},
+                                         {"role", QL__JSON_STRING, 1}};
+    struct ql_principal p;
+    struct ql_uuid team;
+    cJSON *body;
+    if (prologue(r, &p, &team, NULL, NULL) || ql__body_parse(r, f, 2, &body))
+        return;
+    size_t en, rn;
+    const char *email = ql__json_str(body, "email", &en);
+    const char *role = ql__json_str(body, "role", &rn);
+    struct ql_member m;
+    int rc = ql_member_add(&r->cx, &team, email, en, role, rn, &m);
+    cJSON_Delete(body);
+    if (rc)
+        ql__res_problem(r, rc);
+    else
+        member_response(r, 201, &m);
+}
+
+void ql__h_member_update(struct ql_http_req *r)
+{
+    static const struct ql__field f[] = {{"role", QL__JSON_STRING, 1}};
+    struct ql_principal p;
+    struct ql_uuid team, user;
+    cJSON *body;
+    if (prologue(r, &p, &team, "userId", &user) || ql__body_parse(r, f, 1, &body))
+        return;
+    size_t rn;
+    const char *role = ql__json_str(body, "role", &rn);
+    struct ql_member m;
+    int rc = ql_member_set_role(&r->cx, &team, &user, role, rn, &m);
+    cJSON_Delete(body);
+    if (rc)
+        ql__res_problem(r, rc);
+    else
+        member_response(r, 200, &m);
+}
+
+void ql__h_member_remove(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    struct ql_uuid team, user;
+    if (prologue(r, &p, &team, "userId", &user))
+        return;
+    int rc = ql_member_remove(&r->cx, &team, &user);
+    if (rc)
+        ql__res_problem(r, rc);
+    else
+        r->status = 204;
+}
+
+void ql__h_key_create(struct ql_http_req *r)
+{
+    static const struct ql__field f[] = {
+        {"name", QL__JSON_STRING, 1},
+        {"role", QL__JSON_STRING, 1},
+        {"expiresAt", QL__JSON_STRING_OR_NULL, 0},
+    };
+    struct ql_principal p;
+    struct ql_uuid team;
+    cJSON *body;
+    if (prologue(r, &p, &team, NULL, NULL) || ql__body_parse(r, f, 3, &body))
+        return;
+    size_t nn, rn, en;
+    const char *name = ql__json_str(body, "name", &nn);
+    const char *role = ql__json_str(body, "role", &rn);
+    const char *exp = ql__json_str(body, "expiresAt", &en);
+    struct ql_new_api_key k;
+    int rc = ql_api_key_create(&r->cx, &team, name, nn, role, rn, exp, en, &k);
+    cJSON_Delete(body);
+    if (rc) {
+        ql__res_problem(r, rc);
+        return;
+    }
+    struct ql_jw w;
+    ql_jw_init(&w, &r->res_body);
+    ql_jw_obj(&w);
+    ql__jw_api_key_fields(&w, &k.key);
+    ql_jw_key(&w, "key");
+    ql_jw_str(&w, k.secret);
+    ql_jw_obj_end(&w);
+    ql__res_json(r, 201);
+}
+
+void ql__h_key_list(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    struct ql_uuid team;
+    int limit;
+    if (prologue(r, &p, &team, NULL, NULL) || ql__query_limit(r, &limit))
+        return;
+    size_t cn = 0;
+    const char *cursor = ql__query(r, "cursor", &cn);
+    struct ql_api_key *keys;
+    int n;
+    const char *next;
+    int rc = ql_api_key_list(&r->cx, &team, cursor, cn, limit, &keys, &n, &next);
+    if (rc) {
+        ql__res_problem(r, rc);
+        return;
+    }
+    struct ql_jw w;
+    ql__jw_list_begin(&w, &r->res_body);
+    for (int i = 0; i < n; i++) {
+        ql_jw_obj(&w);
+        ql__jw_api_key_fields(&w, &keys[i]);
+        ql_jw_obj_end(&w);
+    }
+    ql__jw_list_end(&w, next);
+    ql__res_json(r, 200);
+}
+
+void ql__h_key_delete(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    struct ql_uuid team, id;
+    if (prologue(r, &p, &team, "apiKeyId", &id))
+        return;
+    int rc = ql_api_key_revoke(&r->cx, &team, &id);
+    if (rc)
+        ql__res_problem(r, rc);
+    else
+        r->status = 204;
+}
+
+void ql__h_audit_list(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    struct ql_uuid team;
+    int limit;
+    if (prologue(r, &p, &team, NULL, NULL) || ql__query_limit(r, &limit))
+        return;
+    size_t cn = 0;
+    const char *cursor = ql__query(r, "cursor", &cn);
+    struct ql_audit_entry *rows;
+    int n;
+    const char *next;
+    int rc = ql_audit_list(&r->cx, &team, cursor, cn, limit, &rows, &n, &next);
+    if (rc) {
+        ql__res_problem(r, rc);
+        return;
+    }
+    struct ql_jw w;
+    ql__jw_list_begin(&w, &r->res_body);
+    for (int i = 0; i < n; i++)
+        ql__jw_audit(&w, &rows[i]);
+    ql__jw_list_end(&w, next);
+    ql__res_json(r, 200);
+}

@@ -1,0 +1,127 @@
+/*
+ * serialize.c - the JSON shapes of the contract (User, Team, member, API key, audit row,
+ * list envelope), written straight into the response buffer with the streaming writer.
+ */
+#include "internal.h"
+
+#include "clock/clock.h"
+#include "model/model.h"
+#include "uuid/uuid.h"
+
+void ql__jw_uuid(struct ql_jw *w, const struct ql_uuid *u)
+{
+    char s[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(u, s);
+    ql_jw_strn(w, s, QL_UUID_STR_LEN);
+}
+
+void ql__jw_time(struct ql_jw *w, int64_t ms)
+{
+    char s[QL_TIME_LEN + 1];
+    ql_time_format(ms, s);
+    ql_jw_strn(w, s, QL_TIME_LEN);
+}
+
+void ql__jw_time_or_null(struct ql_jw *w, int64_t ms)
+{
+    if (ms)
+        ql__jw_time(w, ms);
+    else
+        ql_jw_null(w);
+}
+
+void ql__jw_user_fields(struct ql_jw *w, const struct ql_user *u)
+{
+    ql_jw_key(w, "userId");
+    ql__jw_uuid(w, &u->id);
+    ql_jw_key(w, "email");
+    ql_jw_str(w, u->email);
+    ql_jw_key(w, "displayName");
+    ql_jw_str(w, u->display_name);
+    ql_jw_key(w, "createdAt");
+    ql__jw_time(w, u->created_ms);
+    ql_jw_key(w, "updatedAt");
+    ql__jw_time(w, u->updated_ms);
+}
+
+void ql__jw_team(struct ql_jw *w, const struct ql_team *t)
+{
+    ql_jw_obj(w);
+    ql_jw_key(w, "teamId");
+    ql__jw_uuid(w, &t->id);
+    ql_jw_key(w, "name");
+    ql_jw_str(w, t->name);
+    ql_jw_key(w, "createdAt");
+    ql__jw_time(w, t->created_ms);
+    ql_jw_key(w, "updatedAt");
+    ql__jw_time(w, t->updated_ms);
+    ql_jw_obj_end(w);
+}
+
+void ql__jw_member(struct ql_jw *w, const struct ql_member *m)
+{
+    ql_jw_obj(w);
+    ql_jw_key(w, "userId");
+    ql__jw_uuid(w, &m->user_id);
+    ql_jw_key(w, "email");
+    ql_jw_str(w, m->email);
+    ql_jw_key(w, "displayName");
+    ql_jw_str(w, m->display_name);
+    ql_jw_key(w, "role");
+    ql_jw_str(w, ql_role_name(m->role));
+    ql_jw_key(w, "joinedAt");
+    ql__jw_time(w, m->joined_ms);
+    ql_jw_obj_end(w);
+}
+
+void ql__jw_api_key_fields(struct ql_jw *w, const struct ql_api_key *k)
+{
+    ql_jw_key(w, "apiKeyId");
+    ql__jw_uuid(w, &k->id);
+    ql_jw_key(w, "name");
+    ql_jw_str(w, k->name);
+    ql_jw_key(w, "role");
+    ql_jw_str(w, ql_role_name(k->role));
+    ql_jw_key(w, "prefix");
+    ql_jw_str(w, k->prefix);
+    ql_jw_key(w, "createdAt");
+    ql__jw_time(w, k->created_ms);
+    ql_jw_key(w, "expiresAt");
+    ql__jw_time_or_null(w, k->expires_ms);
+    ql_jw_key(w, "lastUsedAt");
+    ql__jw_time_or_null(w, k->last_used_ms);
+}
+
+void ql__jw_audit(struct ql_jw *w, const struct ql_audit_entry *e)
+{
+    ql_jw_obj(w);
+    ql_jw_key(w, "auditId");
+    ql__jw_uuid(w, &e->id);
+    ql_jw_key(w, "at");
+    ql__jw_time(w, e->at_ms);
+    ql_jw_key(w, "actor");
+    ql_jw_str(w, e->actor);
+    ql_jw_key(w, "action");
+    ql_jw_str(w, e->action);
+    ql_jw_key(w, "targetType");
+    ql_jw_str(w, e->target_type);
+    ql_jw_key(w, "targetId");
+    ql_jw_str(w, e->target_id);
+    ql_jw_obj_end(w);
+}
+
+void ql__jw_list_begin(struct ql_jw *w, struct ql_buf *b)
+{
+    ql_jw_init(w, b);
+    ql_jw_obj(w);
+    ql_jw_key(w, "items");
+    ql_jw_arr(w);
+}
+
+void ql__jw_list_end(struct ql_jw *w, const char *next_cursor)
+{
+    ql_jw_arr_end(w);
+    ql_jw_key(w, "nextCursor");
+    ql_jw_str_or_null(w, next_cursor);
+    ql_jw_obj_end(w);
+}

@@ -1,0 +1,135 @@
+/*
+ * repo_audit.c - the audit log and the login/rate throttles over PostgreSQL.  Chaining
+ * (sequence, previous hash, hash) is done by the audit_log trigger under a row lock on the
+ * chain's head, so appends to one chain serialise and different chains never wait.
+ */
+#include "internal.h"
+
+#include "arena/arena.h"
+#include "ctx/ctx.h"
+#include "err/err.h"
+#include "model/model.h"
+#include "uuid/uuid.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static struct ql_pg *pg_of(struct ql_store *s)
+{
+    return (struct ql_pg *)s;
+}
+
+static int a_append(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                    const struct ql_audit_entry *e)
+{
+    char chain[48] = "account";
+    if (team) {
+        memcpy(chain, "team:", 5);
+        ql_uuid_format(team, chain + 5);
+    }
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, &e->id);
+    ql__pg_p_text(&p, chain);
+    ql__pg_p_uuid(&p, team);
+    ql__pg_p_ts(&p, e->at_ms);
+    ql__pg_p_text(&p, e->actor);
+    ql__pg_p_text(&p, e->action);
+    ql__pg_p_text(&p, e->target_type);
+    ql__pg_p_text(&p, e->target_id);
+    return ql__pg_run(pg_of(self), cx, QL__ST_AUDIT_APPEND, &p);
+}
+
+static int a_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                  int64_t after_ms, const struct ql_uuid *after_id, int limit,
+                  struct ql_audit_entry **out, int *n, int *more)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, team);
+    ql__pg_p_ts_or_null(&p, after_id ? after_ms : 0);
+    ql__pg_p_uuid(&p, after_id);
+    ql__pg_p_int(&p, limit + 1);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_AUDIT_LIST, &p, &r);
+    if (rc)
+        return rc;
+    int rows = PQntuples(r);
+    *more = rows > limit;
+    if (rows > limit)
+        rows = limit;
+    *n = 0;
+    *out = ql_arena_calloc(cx->arena, (size_t)(rows ? rows : 1), sizeof(**out));
+    if (*out == NULL)
+        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    for (int i = 0; rc == QL_OK && i < rows; i++, (*n)++) {
+        struct ql_audit_entry *e = &(*out)[i];
+        ql__pg_uuid(r, i, 0, &e->id);
+        e->at_ms = ql__pg_ts_ms(r, i, 1);
+        e->actor = ql__pg_text(cx, r, i, 2);
+        e->action = ql__pg_text(cx, r, i, 3);
+        e->target_type = ql__pg_text(cx, r, i, 4);
+        e->target_id = ql__pg_text(cx, r, i, 5);
+        if (!e->actor || !e->action || !e->target_type || !e->target_id)
+            rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    }
+    PQclear(r);
+    return rc;
+}
+
+const struct ql_audit_ops ql__pg_audit_ops = {
+    .append = a_append,
+    .list = a_list,
+};
+
+/* ---- throttles ---------------------------------------------------------------------------- */
+
+static int th_failures(struct ql_store *self, struct ql_ctx *cx, const char *email,
+                       int64_t since_ms, int *count, int64_t *oldest_ms)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_text(&p, email);
+    ql__pg_p_ts(&p, since_ms);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_FAILURES, &p, &r);
+    if (rc == QL_OK) {
+        *count = (int)ql__pg_int8(r, 0, 0);
+        *oldest_ms = ql__pg_ts_ms_or_0(r, 0, 1);
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int th_record(struct ql_store *self, struct ql_ctx *cx, const char *email, int64_t now_ms)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_text(&p, email);
+    ql__pg_p_ts(&p, now_ms);
+    return ql__pg_run(pg_of(self), cx, QL__ST_FAILURE_RECORD, &p);
+}
+
+static int th_clear(struct ql_store *self, struct ql_ctx *cx, const char *email)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_text(&p, email);
+    return ql__pg_run(pg_of(self), cx, QL__ST_FAILURES_CLEAR, &p);
+}
+
+static int th_hit(struct ql_store *self, struct ql_ctx *cx, const char *key, int64_t window_ms,
+                  int *count)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_text(&p, key);
+    ql__pg_p_ts(&p, window_ms);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_RATE_HIT, &p, &r);
+    if (rc == QL_OK)
+        *count = ql__pg_int4(r, 0, 0);
+    PQclear(r);
+    return rc;
+}
+
+const struct ql_throttle_ops ql__pg_throttle_ops = {
+    .failures = th_failures,
+    .record_failure = th_record,
+    .clear_failures = th_clear,
+    .hit = th_hit,
+};

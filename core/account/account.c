@@ -1,0 +1,422 @@
+/*
+ * account.c - the account use cases.  Each write runs in one transaction with its audit
+ * row; the slow password hashing happens before the transaction opens, so no database
+ * session idles inside a transaction while argon2id runs.
+ */
+#include "account/account.h"
+
+#include "arena/arena.h"
+#include "audit/audit.h"
+#include "b64/b64.h"
+#include "clock/clock.h"
+#include "config/config.h"
+#include "ctx/ctx.h"
+#include "err/err.h"
+#include "log/log.h"
+#include "store/store.h"
+#include "validate/validate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int64_t now_ms(struct ql_ctx *cx)
+{
+    return ql_clock_now_ms(cx->ports.clock);
+}
+
+/* Per-address limit on signup and login, counted in PostgreSQL so instances agree. */
+static int ip_limit(struct ql_ctx *cx, const char *ip)
+{
+    if (ip == NULL || cx->cfg == NULL)
+        return QL_OK;
+    int64_t now = now_ms(cx), window = now - now % 60000;
+    char key[96];
+    snprintf(key, sizeof(key), "auth-ip:%s", ip);
+    int count = 0;
+    int rc = ql_store_throttle_hit(cx->ports.store, cx, key, window, &count);
+    if (rc)
+        return rc;
+    if (count > cx->cfg->auth_ip_limit) {
+        cx->err.retry_after_ms = window + 60000 - now;
+        return ql_error_set(&cx->err, QL_ERATE_LIMITED,
+                            "Too many signup and login attempts from this address.");
+    }
+    return QL_OK;
+}
+
+/* A fresh "qs_" token, its digest and its CSRF token. */
+static int new_session(struct ql_ctx *cx, const struct ql_uuid *user, struct ql_new_session *out)
+{
+    uint8_t raw[32], digest[QL_DIGEST_LEN];
+    struct ql_uuid sid;
+    int rc = ql_auth_random(cx->ports.auth, raw, sizeof(raw));
+    if (rc == QL_OK)
+        rc = ql_uuid7_new(cx->ports.clock, cx->ports.auth, &sid);
+    if (rc)
+        return ql_error_set(&cx->err, rc, "no randomness for a session");
+    char *token = ql_arena_alloc(cx->arena, 3 + ql_b64_enc_len(32, 1) + 1);
+    char *csrf = ql_arena_alloc(cx->arena, 48);
+    if (token == NULL || csrf == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    memcpy(token, "qs_", 3);
+    ql_b64_encode(raw, sizeof(raw), token + 3, 1);
+    rc = ql_auth_token_digest(cx->ports.auth, token, strlen(token), digest);
+    if (rc == QL_OK)
+        rc = ql_account_csrf(cx, digest, csrf);
+    if (rc)
+        return ql_error_set(&cx->err, rc, "cannot digest a token");
+    int64_t now = now_ms(cx);
+    out->token = token;
+    out->csrf = csrf;
+    out->expires_ms = now + (cx->cfg ? cx->cfg->session_ttl_ms : 30LL * 86400000);
+    return ql_store_sessions_insert(cx->ports.store, cx, digest, &sid, user, now, out->expires_ms);
+}
+
+int ql_account_csrf(struct ql_ctx *cx, const uint8_t digest[QL_DIGEST_LEN], char *out)
+{
+    uint8_t msg[5 + QL_DIGEST_LEN], mac[QL_DIGEST_LEN];
+    memcpy(msg, "csrf:", 5);
+    memcpy(msg + 5, digest, QL_DIGEST_LEN);
+    int rc = ql_auth_token_digest(cx->ports.auth, msg, sizeof(msg), mac);
+    if (rc)
+        return rc;
+    ql_b64_encode(mac, 24, out, 1);
+    return QL_OK;
+}
+
+int ql_account_signup(struct ql_ctx *cx, const struct ql_credentials *in,
+                      struct ql_auth_result *out)
+{
+    const char *email = NULL;
+    struct ql_error *e = &cx->err;
+    ql_valid_email(e, cx->arena, "email", in->email, in->email_n, &email);
+    ql_valid_password(e, "password", in->password, in->password_n);
+    ql_valid_text(e, "displayName", in->display_name, in->display_name_n, 1, 100, 1);
+    if (e->code)
+        return e->code;
+    int rc = ip_limit(cx, in->client_ip);
+    if (rc)
+        return rc;
+    char *hash = ql_arena_alloc(cx->arena, QL_PWHASH_LEN);
+    if (hash == NULL)
+        return ql_error_set(e, QL_ENOMEM, NULL);
+    rc = ql_auth_password_hash(cx->ports.auth, in->password, in->password_n, hash);
+    if (rc)
+        return ql_error_set(e, rc, "cannot hash the password");
+    struct ql_user *u = &out->user;
+    rc = ql_uuid7_new(cx->ports.clock, cx->ports.auth, &u->id);
+    if (rc)
+        return ql_error_set(e, rc, "no randomness for a user id");
+    u->email = email;
+    u->display_name = ql_arena_strndup(cx->arena, in->display_name, in->display_name_n);
+    u->password_hash = hash;
+    u->created_ms = u->updated_ms = now_ms(cx);
+    if (u->display_name == NULL)
+        return ql_error_set(e, QL_ENOMEM, NULL);
+    struct ql_store *st = cx->ports.store;
+    rc = ql_store_begin(st, cx);
+    if (rc)
+        return rc;
+    rc = ql_store_users_insert(st, cx, u, NULL, NULL);
+    if (rc == QL_EEMAIL_TAKEN)
+        ql_error_set(e, rc, "An account with this email already exists.");
+    if (rc == QL_OK)
+        rc = new_session(cx, &u->id, &out->session);
+    if (rc == QL_OK) {
+        char actor[64];
+        char id[QL_UUID_STR_LEN + 1];
+        ql_uuid_format(&u->id, id);
+        snprintf(actor, sizeof(actor), "User:%s", id);
+        rc = ql_audit(cx, NULL, "user.signup", "User", &u->id, actor);
+    }
+    if (rc == QL_OK)
+        rc = ql_store_commit(st, cx);
+    if (rc)
+        ql_store_rollback(st, cx);
+    return rc;
+}
+
+int ql_account_login(struct ql_ctx *cx, const struct ql_credentials *in, struct ql_auth_result *out)
+{
+    struct ql_error *e = &cx->err;
+    const char *email = NULL;
+    if (in->email_n == 0)
+        ql_error_field(e, "email", "required", "is required");
+    if (in->password_n == 0)
+        ql_error_field(e, "password", "required", "is required");
+    if (e->code)
+        return e->code;
+    /* A malformed email cannot match an account: treat it like an unknown one. */
+    struct ql_error scratch;
+    ql_error_clear(&scratch);
+    if (ql_valid_email(&scratch, cx->arena, "email", in->email, in->email_n, &email) != QL_OK)
+        email = ql_arena_strndup(cx->arena, in->email, in->email_n > 254 ? 254 : in->email_n);
+    if (email == NULL)
+        return ql_error_set(e, QL_ENOMEM, NULL);
+    int rc = ip_limit(cx, in->client_ip);
+    if (rc)
+        return rc;
+    struct ql_store *st = cx->ports.store;
+    int64_t now = now_ms(cx);
+    int failures = 0;
+    int64_t oldest = 0;
+    rc = ql_store_throttle_failures(st, cx, email, now - QL_LOGIN_WINDOW_MS, &failures, &oldest);
+    if (rc)
+        return rc;
+    if (failures >= QL_LOGIN_MAX_FAILURES) {
+        e->retry_after_ms = oldest + QL_LOGIN_WINDOW_MS - now;
+        if (e->retry_after_ms < 1000)
+            e->retry_after_ms = 1000;
+        return ql_error_set(e, QL_ERATE_LIMITED,
+                            "Too many failed logins for this account; try again later.");
+    }
+    struct ql_user *u = &out->user;
+    rc = ql_store_users_by_email(st, cx, email, u);
+    if (rc && rc != QL_ENOT_FOUND)
+        return rc;
+    int ok;
+    if (rc == QL_ENOT_FOUND || u->password_hash == NULL) {
+        /* Same work as a real check, so timing does not tell which emails exist. */
+        char scratch_hash[QL_PWHASH_LEN];
+        ql_auth_password_hash(cx->ports.auth, in->password, in->password_n, scratch_hash);
+        ok = 0;
+    } else {
+        ok = ql_auth_password_verify(cx->ports.auth, u->password_hash, in->password,
+                                     in->password_n) == QL_OK;
+    }
+    ql_error_clear(e);
+    if (!ok) {
+        rc = ql_store_throttle_record_failure(st, cx, email, now);
+        if (rc)
+            return rc;
+        return ql_error_set(e, QL_EINVALID_CREDENTIALS, "The email or password is wrong.");
+    }
+    rc = ql_store_begin(st, cx);
+    if (rc)
+        return rc;
+    rc = ql_store_throttle_clear_failures(st, cx, email);
+    if (rc == QL_OK)
+        rc = new_session(cx, &u->id, &out->session);
+    if (rc == QL_OK) {
+        char actor[64], id[QL_UUID_STR_LEN + 1];
+        ql_uuid_format(&u->id, id);
+        snprintf(actor, sizeof(actor), "User:%s", id);
+        rc = ql_audit(cx, NULL, "session.login", "User", &u->id, actor);
+    }
+    if (rc == QL_OK)
+        rc = ql_store_commit(st, cx);
+    if (rc)
+        ql_store_rollback(st, cx);
+    return rc;
+}
+
+int ql_account_require_user(struct ql_ctx *cx)
+{
+    const struct ql_principal *p = cx->principal;
+    if (p == NULL || p->kind == QL_PRINCIPAL_NONE)
+        return ql_error_set(&cx->err, QL_EUNAUTHENTICATED, NULL);
+    if (p->kind != QL_PRINCIPAL_USER)
+        return ql_error_set(&cx->err, QL_EFORBIDDEN, "Only users can do this.");
+    return QL_OK;
+}
+
+int ql_account_logout(struct ql_ctx *cx)
+{
+    int rc = ql_account_require_user(cx);
+    if (rc)
+        return rc;
+    const struct ql_principal *p = cx->principal;
+    if (p->via == QL_VIA_OIDC)
+        return QL_OK; /* a JWT ends when it expires; there is no session to end */
+    struct ql_store *st = cx->ports.store;
+    rc = ql_store_begin(st, cx);
+    if (rc)
+        return rc;
+    rc = ql_store_sessions_remove(st, cx, p->digest);
+    if (rc == QL_ENOT_FOUND)
+        rc = QL_OK; /* a concurrent logout won: the end state is the same */
+    if (rc == QL_OK)
+        rc = ql_audit(cx, NULL, "session.logout", "User", &p->user_id, NULL);
+    if (rc == QL_OK)
+        rc = ql_store_commit(st, cx);
+    if (rc)
+        ql_store_rollback(st, cx);
+    return rc;
+}
+
+int ql_account_resolve(struct ql_ctx *cx, const char *token, size_t n, int via,
+                       struct ql_principal *out)
+{
+    if (n < 8 || n > 512)
+        return ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The token is not valid.");
+    uint8_t digest[QL_DIGEST_LEN];
+    int rc = ql_auth_token_digest(cx->ports.auth, token, n, digest);
+    if (rc)
+        return ql_error_set(&cx->err, rc, "cannot digest a token");
+    struct ql_store *st = cx->ports.store;
+    rc = ql_store_principals_load(st, cx, digest, out);
+    if (rc == QL_ENOT_FOUND)
+        return ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The token is not valid.");
+    if (rc)
+        return rc;
+    int64_t now = now_ms(cx);
+    if (out->expires_ms && out->expires_ms <= now)
+        return ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The token has expired.");
+    int is_session = out->kind == QL_PRINCIPAL_USER;
+    int64_t idle = cx->cfg ? cx->cfg->session_idle_ms : 7LL * 86400000;
+    if (is_session && out->last_seen_ms + idle <= now)
+        return ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The session has expired.");
+    out->via = via;
+    if (now - out->last_seen_ms >= QL_TOUCH_INTERVAL_MS) {
+        /* Best effort: a failed touch must not fail the request it rides on. */
+        struct ql_error saved = cx->err;
+        int trc = is_session ? ql_store_sessions_touch(st, cx, digest, now)
+                             : ql_store_api_keys_touch(st, cx, &out->credential_id, now);
+        if (trc)
+            ql_log(cx->ports.log, QL_LOG_WARN, "cannot record token use", "error", cx->err.msg,
+                   "trace_id", cx->trace_id, NULL);
+        cx->err = saved;
+        out->last_seen_ms = now;
+    }
+    return QL_OK;
+}
+
+int ql_account_me(struct ql_ctx *cx, struct ql_user *user, struct ql_team_role **teams, int *n)
+{
+    int rc = ql_account_require_user(cx);
+    if (rc)
+        return rc;
+    struct ql_store *st = cx->ports.store;
+    rc = ql_store_users_by_id(st, cx, &cx->principal->user_id, user);
+    if (rc == QL_ENOT_FOUND)
+        return ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The account no longer exists.");
+    if (rc)
+        return rc;
+    return ql_store_users_teams(st, cx, &user->id, teams, n);
+}
+
+int ql_account_rename(struct ql_ctx *cx, const char *name, size_t n, struct ql_user *out)
+{
+    int rc = ql_account_require_user(cx);
+    if (rc)
+        return rc;
+    rc = ql_valid_text(&cx->err, "displayName", name, n, 1, 100, 1);
+    if (rc)
+        return rc;
+    char *copy = ql_arena_strndup(cx->arena, name, n);
+    if (copy == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    struct ql_store *st = cx->ports.store;
+    rc = ql_store_begin(st, cx);
+    if (rc)
+        return rc;
+    rc = ql_store_users_update_name(st, cx, &cx->principal->user_id, copy, now_ms(cx), out);
+    if (rc == QL_OK)
+        rc = ql_audit(cx, NULL, "user.update", "User", &cx->principal->user_id, NULL);
+    if (rc == QL_OK)
+        rc = ql_store_commit(st, cx);
+    if (rc)
+        ql_store_rollback(st, cx);
+    return rc;
+}
+
+int ql_account_change_password(struct ql_ctx *cx, const char *current, size_t cn, const char *next,
+                               size_t nn)
+{
+    int rc = ql_account_require_user(cx);
+    if (rc)
+        return rc;
+    struct ql_error *e = &cx->err;
+    if (cn == 0)
+        ql_error_field(e, "currentPassword", "required", "is required");
+    ql_valid_password(e, "newPassword", next, nn);
+    if (e->code)
+        return e->code;
+    const struct ql_principal *p = cx->principal;
+    struct ql_store *st = cx->ports.store;
+    struct ql_user u;
+    rc = ql_store_users_by_id(st, cx, &p->user_id, &u);
+    if (rc)
+        return rc;
+    if (u.password_hash == NULL ||
+        ql_auth_password_verify(cx->ports.auth, u.password_hash, current, cn) != QL_OK) {
+        ql_error_field(e, "currentPassword", "mismatch", "is not the current password");
+        return e->code;
+    }
+    char hash[QL_PWHASH_LEN];
+    rc = ql_auth_password_hash(cx->ports.auth, next, nn, hash);
+    if (rc)
+        return ql_error_set(e, rc, "cannot hash the password");
+    rc = ql_store_begin(st, cx);
+    if (rc)
+        return rc;
+    rc = ql_store_users_set_password(st, cx, &p->user_id, hash, now_ms(cx));
+    if (rc == QL_OK)
+        rc = ql_store_sessions_remove_user(st, cx, &p->user_id,
+                                           p->via == QL_VIA_OIDC ? NULL : p->digest);
+    if (rc == QL_OK)
+        rc = ql_audit(cx, NULL, "user.password_change", "User", &p->user_id, NULL);
+    if (rc == QL_OK)
+        rc = ql_store_commit(st, cx);
+    if (rc)
+        ql_store_rollback(st, cx);
+    return rc;
+}
+
+int ql_account_oidc(struct ql_ctx *cx, const char *issuer, const char *subject, const char *email,
+                    const char *name, struct ql_principal *out)
+{
+    struct ql_store *st = cx->ports.store;
+    struct ql_user u;
+    int rc = ql_store_users_by_oidc(st, cx, issuer, subject, &u);
+    if (rc == QL_ENOT_FOUND) {
+        /* First sight: create the user.  An email that is missing, invalid or already
+         * used by another account gets an address under the issuer's subject instead. */
+        struct ql_error scratch;
+        ql_error_clear(&scratch);
+        const char *norm = NULL;
+        if (email == NULL ||
+            ql_valid_email(&scratch, cx->arena, "email", email, strlen(email), &norm) != QL_OK ||
+            ql_store_users_by_email(st, cx, norm, &u) == QL_OK)
+            norm = ql_arena_sprintf(cx->arena, "oidc-%.40s@oidc.invalid", subject);
+        ql_error_clear(&cx->err);
+        if (norm == NULL)
+            return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+        rc = ql_uuid7_new(cx->ports.clock, cx->ports.auth, &u.id);
+        if (rc)
+            return ql_error_set(&cx->err, rc, "no randomness for a user id");
+        u.email = norm;
+        u.display_name = name && *name ? name : norm;
+        u.password_hash = NULL;
+        u.created_ms = u.updated_ms = now_ms(cx);
+        rc = ql_store_begin(st, cx);
+        if (rc)
+            return rc;
+        rc = ql_store_users_insert(st, cx, &u, issuer, subject);
+        if (rc == QL_OK) {
+            char actor[64], id[QL_UUID_STR_LEN + 1];
+            ql_uuid_format(&u.id, id);
+            snprintf(actor, sizeof(actor), "User:%s", id);
+            rc = ql_audit(cx, NULL, "user.signup_oidc", "User", &u.id, actor);
+        }
+        if (rc == QL_OK)
+            rc = ql_store_commit(st, cx);
+        if (rc) {
+            ql_store_rollback(st, cx);
+            /* A concurrent first request created the same user: use that one. */
+            if (rc == QL_EEMAIL_TAKEN || rc == QL_ECONFLICT) {
+                ql_error_clear(&cx->err);
+                rc = ql_store_users_by_oidc(st, cx, issuer, subject, &u);
+            }
+        }
+    }
+    if (rc)
+        return rc;
+    rc = ql_store_principals_load_user(st, cx, &u.id, out);
+    if (rc)
+        return rc;
+    out->kind = QL_PRINCIPAL_USER;
+    out->via = QL_VIA_OIDC;
+    out->user_id = u.id;
+    return QL_OK;
+}

@@ -1,0 +1,92 @@
+/*
+ * account.h - accounts and sessions: signup, login, logout, the caller's profile,
+ * password change, and turning a presented token into a principal.
+ *
+ * Tokens are "qs_" + base64url(32 random bytes); only their keyed digest is stored.  The
+ * CSRF token of a session is derived from its digest, so it needs no storage either.
+ * Passwords are hashed with the auth port (argon2id); callers run these use cases on a
+ * pool thread, never on an event loop.
+ */
+#ifndef QL_ACCOUNT_H
+#define QL_ACCOUNT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/model.h"
+
+struct ql_ctx;
+
+/* Login throttling: this many failures for one email within the window lock it. */
+#define QL_LOGIN_MAX_FAILURES 5
+#define QL_LOGIN_WINDOW_MS (15 * 60 * 1000)
+/* last_seen / last_used are written at most this often. */
+#define QL_TOUCH_INTERVAL_MS 60000
+
+struct ql_new_session {
+    const char *token; /* arena; shown to the client once */
+    const char *csrf;  /* arena */
+    int64_t expires_ms;
+};
+
+struct ql_auth_result {
+    struct ql_user user;
+    struct ql_new_session session;
+};
+
+/* Signup input; strings are borrowed, with lengths. */
+struct ql_credentials {
+    const char *email;
+    size_t email_n;
+    const char *password;
+    size_t password_n;
+    const char *display_name; /* signup only */
+    size_t display_name_n;
+    const char *client_ip; /* for the per-address limit; may be NULL */
+};
+
+/* Create a user and a first session.  QL_EEMAIL_TAKEN, QL_EVALIDATION, QL_ERATE_LIMITED. */
+int ql_account_signup(struct ql_ctx *cx, const struct ql_credentials *in,
+                      struct ql_auth_result *out);
+
+/*
+ * Check email and password and open a session.  A wrong password and an unknown email
+ * give the same QL_EINVALID_CREDENTIALS after the same work; QL_ERATE_LIMITED (with
+ * cx->err.retry_after_ms) while the email is locked or the address is over its limit.
+ */
+int ql_account_login(struct ql_ctx *cx, const struct ql_credentials *in,
+                     struct ql_auth_result *out);
+
+/* End the current session (the token stops working on every instance). */
+int ql_account_logout(struct ql_ctx *cx);
+
+/*
+ * Resolve a presented session token or API key into *out (memberships in cx's arena).
+ * QL_EUNAUTHENTICATED when the token is unknown, revoked or expired.
+ */
+int ql_account_resolve(struct ql_ctx *cx, const char *token, size_t n, int via,
+                       struct ql_principal *out);
+
+/* The CSRF token of a session principal into out (at least 44 bytes). */
+int ql_account_csrf(struct ql_ctx *cx, const uint8_t digest[QL_DIGEST_LEN], char *out);
+
+/* The caller and the teams it belongs to. */
+int ql_account_me(struct ql_ctx *cx, struct ql_user *user, struct ql_team_role **teams, int *n);
+
+int ql_account_rename(struct ql_ctx *cx, const char *name, size_t n, struct ql_user *out);
+
+/* Change the password; every other session of the user is revoked. */
+int ql_account_change_password(struct ql_ctx *cx, const char *current, size_t cn, const char *next,
+                               size_t nn);
+
+/*
+ * The principal of an OpenID Connect user: the user with (issuer, subject) is created on
+ * first sight with the token's email (or a placeholder when the email is taken or absent).
+ */
+int ql_account_oidc(struct ql_ctx *cx, const char *issuer, const char *subject, const char *email,
+                    const char *name, struct ql_principal *out);
+
+/* Is the caller a user principal?  Sets QL_EFORBIDDEN in cx->err when not. */
+int ql_account_require_user(struct ql_ctx *cx);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * cursor.h - opaque keyset cursors for list endpoints.
+ *
+ * A cursor is base64url of: a version byte, a kind byte (which list it belongs to), a
+ * 64-bit big-endian number (usually a time in ms) and a 16-byte id.  A cursor of another
+ * kind, of a bad length or not base64 is refused, so clients cannot pass a cursor of one
+ * list to another.  Cursors carry no secret: forging one only moves the page start.
+ */
+#ifndef QL_CURSOR_H
+#define QL_CURSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uuid/uuid.h"
+
+struct ql_arena;
+struct ql_error;
+
+enum ql_cursor_kind {
+    QL_CURSOR_AUDIT = 1,
+    QL_CURSOR_MEMBERS = 2,
+    QL_CURSOR_API_KEYS = 3,
+    QL_CURSOR_TEAMS = 4,
+    QL_CURSOR_ENTRIES = 5,
+    QL_CURSOR_PROMPTS = 6,
+    QL_CURSOR_JOBS = 7,
+    QL_CURSOR_WEBHOOKS = 8,
+    QL_CURSOR_DELIVERIES = 9,
+};
+
+/* Encode into the arena; NULL when out of memory. */
+char *ql_cursor_encode(struct ql_arena *a, int kind, int64_t num, const struct ql_uuid *id);
+
+/* Decode s (n bytes) of the given kind; QL_EVALIDATION (with a field error on "cursor"). */
+int ql_cursor_decode(struct ql_error *err, int kind, const char *s, size_t n, int64_t *num,
+                     struct ql_uuid *id);
+
+#endif

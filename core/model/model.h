@@ -1,0 +1,124 @@
+/*
+ * model.h - Quill's domain records: users, sessions, teams, members, API keys, audit
+ * entries and the principal a request acts as.
+ *
+ * Records are plain structs.  String members point into the arena of the context that
+ * produced them ("arena" memory) unless a comment says otherwise.  Times are wall-clock
+ * milliseconds since the epoch; 0 means "not set" for optional times.
+ */
+#ifndef QL_MODEL_H
+#define QL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/auth.h"
+#include "uuid/uuid.h"
+
+/* Team roles, ordered so a higher value can do everything a lower one can. */
+enum ql_role {
+    QL_ROLE_NONE = 0,
+    QL_ROLE_VIEWER = 1,
+    QL_ROLE_MEMBER = 2,
+    QL_ROLE_ADMIN = 3,
+    QL_ROLE_OWNER = 4,
+};
+
+/* "owner" ... "viewer"; "none" for QL_ROLE_NONE. */
+const char *ql_role_name(int role);
+/* Parse a role name (n bytes); QL_ROLE_NONE when it is not one. */
+int ql_role_parse(const char *s, size_t n);
+
+struct ql_user {
+    struct ql_uuid id;
+    const char *email;
+    const char *display_name;
+    const char *password_hash; /* NULL when the user has no password (OIDC only) */
+    int64_t created_ms;
+    int64_t updated_ms;
+};
+
+struct ql_team {
+    struct ql_uuid id;
+    const char *name;
+    int64_t created_ms;
+    int64_t updated_ms;
+};
+
+/* A team as seen by one user: the team and the user's role in it. */
+struct ql_team_role {
+    struct ql_uuid team_id;
+    const char *name;
+    int role;
+};
+
+struct ql_member {
+    struct ql_uuid user_id;
+    const char *email;
+    const char *display_name;
+    int role;
+    int64_t joined_ms;
+};
+
+struct ql_api_key {
+    struct ql_uuid id;
+    struct ql_uuid team_id;
+    const char *name;
+    int role;
+    const char *prefix;
+    int64_t created_ms;
+    int64_t expires_ms; /* 0: never */
+    int64_t last_used_ms;
+};
+
+struct ql_audit_entry {
+    struct ql_uuid id;
+    int64_t at_ms;
+    const char *actor;       /* "User:<id>", "ApiKey:<id>", "Job:<name>", "Operator" */
+    const char *action;      /* "team.create" */
+    const char *target_type; /* "Team" */
+    const char *target_id;
+};
+
+enum ql_principal_kind {
+    QL_PRINCIPAL_NONE = 0,
+    QL_PRINCIPAL_USER = 1,     /* a session, or an OIDC user */
+    QL_PRINCIPAL_API_KEY = 2,  /* acts inside its own team with its role */
+    QL_PRINCIPAL_OPERATOR = 3, /* QUILL_ADMIN_TOKEN */
+};
+
+/* How the credential arrived. */
+enum ql_via { QL_VIA_BEARER = 1, QL_VIA_COOKIE = 2, QL_VIA_OIDC = 3, QL_VIA_ADMIN = 4 };
+
+struct ql_membership {
+    struct ql_uuid team_id;
+    int role;
+};
+
+/*
+ * Who a request acts as.  For a session or API key, digest is the keyed digest of the
+ * token and credential_id the session or key id; memberships (users only) list every team
+ * the user belongs to.
+ */
+struct ql_principal {
+    int kind;
+    int via;
+    struct ql_uuid user_id;
+    struct ql_uuid credential_id;
+    struct ql_uuid key_team_id;
+    int key_role;
+    uint8_t digest[QL_DIGEST_LEN];
+    int64_t created_ms;
+    int64_t expires_ms;   /* absolute expiry; 0: none */
+    int64_t last_seen_ms; /* session: last activity; key: last use */
+    int nteams;
+    const struct ql_membership *teams;
+};
+
+/* The principal's role in team (QL_ROLE_NONE when it has none there). */
+int ql_principal_role(const struct ql_principal *p, const struct ql_uuid *team);
+
+/* "User:<id>", "ApiKey:<id>" or "Operator" into out (at least 48 bytes). */
+void ql_principal_actor(const struct ql_principal *p, char *out, size_t cap);
+
+#endif

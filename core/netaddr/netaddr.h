@@ -1,0 +1,38 @@
+/*
+ * netaddr.h - IP addresses and CIDR lists, for QUILL_TRUSTED_PROXIES and for finding the
+ * client address behind trusted proxies.
+ */
+#ifndef QL_NETADDR_H
+#define QL_NETADDR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define QL_CIDR_MAX 32
+
+struct ql_cidr {
+    int v6;
+    uint8_t addr[16];
+    int bits;
+};
+
+struct ql_cidr_list {
+    int n;
+    struct ql_cidr items[QL_CIDR_MAX];
+};
+
+/* Parse "10.0.0.0/8, 127.0.0.1, ::1" (empty: no entries).  QL_EVALIDATION on a bad item. */
+int ql_cidr_list_parse(const char *s, struct ql_cidr_list *out);
+
+/* 1 when ip (text, n bytes) is inside one of the list's ranges. */
+int ql_cidr_list_contains(const struct ql_cidr_list *l, const char *ip, size_t n);
+
+/*
+ * The client address of a request: the peer itself, unless the peer is trusted, in which
+ * case X-Forwarded-For (xff, may be NULL) is walked from the right and the first address
+ * that is not a trusted proxy is the client.  Writes a NUL-terminated address to out.
+ */
+void ql_client_address(const struct ql_cidr_list *trusted, const char *peer, const char *xff,
+                       size_t xff_n, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * team.h - teams, their members and their API keys.
+ *
+ * Every use case authorizes through the policy first, so a caller who is not a member of
+ * the team gets QL_ENOT_FOUND before anything else is looked at.  A team always keeps at
+ * least one owner: changes that would leave none fail with QL_ECONFLICT.  Membership
+ * changes lock the team row, so two concurrent changes cannot both remove the last owner.
+ */
+#ifndef QL_TEAM_H
+#define QL_TEAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/model.h"
+
+struct ql_ctx;
+
+/* Create a team; the caller (a user) becomes its owner. */
+int ql_team_create(struct ql_ctx *cx, const char *name, size_t n, struct ql_team *out);
+/* The caller's teams with its role in each (paged by team id). */
+int ql_team_list_mine(struct ql_ctx *cx, struct ql_team_role **out, int *n);
+int ql_team_get(struct ql_ctx *cx, const struct ql_uuid *team, struct ql_team *out);
+int ql_team_rename(struct ql_ctx *cx, const struct ql_uuid *team, const char *name, size_t n,
+                   struct ql_team *out);
+int ql_team_delete(struct ql_ctx *cx, const struct ql_uuid *team);
+
+int ql_member_list(struct ql_ctx *cx, const struct ql_uuid *team, const char *cursor,
+                   size_t cursor_n, int limit, struct ql_member **out, int *n,
+                   const char **next_cursor);
+/* Add the user with this email; QL_ENOT_FOUND when there is no such user. */
+int ql_member_add(struct ql_ctx *cx, const struct ql_uuid *team, const char *email, size_t email_n,
+                  const char *role, size_t role_n, struct ql_member *out);
+int ql_member_set_role(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_uuid *user,
+                       const char *role, size_t role_n, struct ql_member *out);
+int ql_member_remove(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_uuid *user);
+
+struct ql_new_api_key {
+    struct ql_api_key key;
+    const char *secret; /* "qk_..." shown once (arena) */
+};
+
+/* expires_at: RFC 3339 text (borrowed) or NULL. */
+int ql_api_key_create(struct ql_ctx *cx, const struct ql_uuid *team, const char *name,
+                      size_t name_n, const char *role, size_t role_n, const char *expires_at,
+                      size_t expires_n, struct ql_new_api_key *out);
+int ql_api_key_list(struct ql_ctx *cx, const struct ql_uuid *team, const char *cursor,
+                    size_t cursor_n, int limit, struct ql_api_key **out, int *n,
+                    const char **next_cursor);
+int ql_api_key_revoke(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_uuid *id);
+
+#endif
