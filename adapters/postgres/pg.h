@@ -11,6 +11,7 @@
 #define QL_PG_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 struct ql_pg;
 struct ql_store;
@@ -40,6 +41,12 @@ struct ql_store *ql_pg_store(struct ql_pg *pg);
 
 /* Number of database errors seen by this session (for metrics). */
 uint64_t ql_pg_error_count(const struct ql_pg *pg);
+
+/*
+ * Recompute every audit chain; print the first broken row of the log (or a summary) to
+ * out.  0 when everything verifies, QL_ECONFLICT when a chain is broken.
+ */
+int ql_pg_audit_verify(const char *conninfo, FILE *out, struct ql_error *err);
 
 /*
  * The principal cache shared by the sessions of one process (see cache.c).  Starts a
