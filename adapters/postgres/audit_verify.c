@@ -40,8 +40,9 @@ static int check_head(PGconn *c, const struct chain_state *st, FILE *out)
     }
     PQclear(r);
     if (!ok)
-        fprintf(out, "chain %s: the head does not match its last row (seq %" PRId64
-                     "): rows were removed or the head was altered\n",
+        fprintf(out,
+                "chain %s: the head does not match its last row (seq %" PRId64
+                "): rows were removed or the head was altered\n",
                 st->name, st->seq);
     return ok;
 }
@@ -123,8 +124,8 @@ int ql_pg_audit_verify(const char *conninfo, FILE *out, struct ql_error *err)
         else if (!broken && (hl != 32 || memcmp(hash, want, 32) != 0))
             why = "hash does not match the row's content (the row was altered)";
         if (why) {
-            fprintf(out, "chain %s: broken at seq %" PRId64 " (audit_id %s): %s\n", chain, seq,
-                    id, why);
+            fprintf(out, "chain %s: broken at seq %" PRId64 " (audit_id %s): %s\n", chain, seq, id,
+                    why);
             broken = 1;
         }
         st.seq = seq;

@@ -176,8 +176,12 @@ static int fs_begin(struct ql_store *self, struct ql_ctx *cx)
 {
     struct fake_store *s = (struct fake_store *)self;
     int rc = fs_enter(s, cx);
-    if (rc == QL_OK)
+    if (rc == QL_OK) {
         s->in_tx = 1;
+        int *c = &s->nusers;
+        for (int i = 0; i < 8; i++)
+            s->saved[i] = c[i];
+    }
     return rc;
 }
 
@@ -196,8 +200,13 @@ static void fs_rollback(struct ql_store *self, struct ql_ctx *cx)
 {
     (void)cx;
     struct fake_store *s = (struct fake_store *)self;
-    if (s->in_tx)
+    if (s->in_tx) {
+        /* Tables only grow by appending, so restoring the counts undoes the inserts. */
         s->rollbacks++;
+        int *c = &s->nusers;
+        for (int i = 0; i < 8; i++)
+            c[i] = s->saved[i];
+    }
     s->in_tx = 0;
 }
 
@@ -212,7 +221,15 @@ static const struct ql_store_ops store_ops = {
 void fake_store_init(struct fake_store *s)
 {
     memset(s, 0, sizeof(*s));
-    s->base.ops = &store_ops;
+    s->ops = store_ops;
+    fake_store_wire_repos(&s->ops);
+    s->base.ops = &s->ops;
+    ql_arena_init(&s->mem, 0, 0);
+}
+
+void fake_store_cleanup(struct fake_store *s)
+{
+    ql_arena_cleanup(&s->mem);
 }
 
 /* ---- queue -------------------------------------------------------------------------------------

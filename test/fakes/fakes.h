@@ -15,7 +15,9 @@
 #include "auth/auth.h"
 #include "buf/buf.h"
 #include "clock/clock.h"
+#include "arena/arena.h"
 #include "log/log.h"
+#include "model/model.h"
 #include "queue/queue.h"
 #include "store/store.h"
 
@@ -45,9 +47,53 @@ struct fake_log {
 void fake_log_init(struct fake_log *l, struct ql_clock *clock);
 void fake_log_cleanup(struct fake_log *l);
 
-/* The store: session state plus whatever repositories the core asks for. */
+/* The store: session state plus in-memory repositories (fake_repos.c). */
+#define FAKE_MAX 64
+
+struct fake_user {
+    struct ql_user u;
+    const char *iss, *sub;
+};
+struct fake_session {
+    uint8_t digest[QL_DIGEST_LEN];
+    struct ql_uuid id, user;
+    int64_t created, last_seen, expires;
+    int live;
+};
+struct fake_team {
+    struct ql_team t;
+    int deleted;
+};
+struct fake_member {
+    struct ql_uuid team, user;
+    int role;
+    int64_t joined;
+};
+struct fake_key {
+    struct ql_api_key k;
+    uint8_t digest[QL_DIGEST_LEN];
+    int revoked;
+};
+struct fake_audit {
+    struct ql_audit_entry e;
+    struct ql_uuid team;
+    int has_team;
+    int in_tx;
+};
+struct fake_failure {
+    char email[128];
+    int64_t at;
+};
+struct fake_counter {
+    char key[96];
+    int64_t window;
+    int count;
+};
+
 struct fake_store {
     struct ql_store base;
+    struct ql_store_ops ops; /* per instance, so tests may swap single methods */
+    struct ql_arena mem;     /* copies of strings the store keeps */
     int64_t schema_version;
     int in_tx;
     int commits;
@@ -55,8 +101,21 @@ struct fake_store {
     int down;      /* 1: every call answers QL_EUNAVAILABLE */
     int fail_call; /* >0: the Nth call from now fails with fail_code */
     int fail_code;
+    int touches;
+    int nusers, nsessions, nteams, nmembers, nkeys, naudit, nfailures, ncounters;
+    int saved[8]; /* the counts above at begin(): rollback restores them */
+    struct fake_user users[FAKE_MAX];
+    struct fake_session sessions[FAKE_MAX];
+    struct fake_team teams[FAKE_MAX];
+    struct fake_member members[FAKE_MAX];
+    struct fake_key keys[FAKE_MAX];
+    struct fake_audit audit[FAKE_MAX];
+    struct fake_failure failures[FAKE_MAX];
+    struct fake_counter counters[FAKE_MAX];
 };
 void fake_store_init(struct fake_store *s);
+void fake_store_cleanup(struct fake_store *s);
+void fake_store_wire_repos(struct ql_store_ops *ops);
 
 /* The queue: jobs enqueued are kept in an array; emits are recorded as jobs of kind "event:<name>".
  */

@@ -1,0 +1,300 @@
+/* Unit tests of the account use cases against the fake ports, with a manual clock. */
+#include "account/account.h"
+#include "err/err.h"
+#include "fixture.h"
+#include "test.h"
+
+static struct ql_credentials creds(const char *email, const char *pw, const char *name)
+{
+    struct ql_credentials c = {email, strlen(email),           pw,           strlen(pw),
+                               name,  name ? strlen(name) : 0, "203.0.113.7"};
+    return c;
+}
+
+static void signup(struct fixture *f, const char *email, struct ql_auth_result *out)
+{
+    struct ql_credentials c = creds(email, "correct horse battery", "Alice");
+    ASSERT_INT_EQ(ql_account_signup(&f->cx, &c, out), QL_OK);
+    fixture_next(f);
+}
+
+static void test_signup_creates_user_session_and_audit_in_one_transaction(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    struct ql_auth_result r;
+    struct ql_credentials c = creds("  Alice@Example.COM ", "correct horse battery", "Alice");
+    ASSERT_INT_EQ(ql_account_signup(&f.cx, &c, &r), QL_OK);
+    ASSERT_STR_EQ(r.user.email, "alice@example.com");
+    ASSERT_TRUE(strncmp(r.session.token, "qs_", 3) == 0);
+    ASSERT_INT_EQ(strlen(r.session.token), 46);
+    ASSERT_INT_EQ(r.session.expires_ms, T0 + 30LL * 86400000);
+    ASSERT_INT_EQ(f.store.nusers, 1);
+    ASSERT_INT_EQ(f.store.nsessions, 1);
+    ASSERT_INT_EQ(f.store.naudit, 1);
+    ASSERT_STR_EQ(f.store.audit[0].e.action, "user.signup");
+    ASSERT_INT_EQ(f.store.audit[0].in_tx, 1);
+    ASSERT_INT_EQ(f.store.commits, 1);
+    ASSERT_TRUE(strncmp(f.store.users[0].u.password_hash, "fake$", 5) == 0);
+    fixture_cleanup(&f);
+}
+
+static void test_signup_validation_reports_every_field(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    struct ql_auth_result r;
+    struct ql_credentials c = creds("not-an-email", "short", "");
+    ASSERT_INT_EQ(ql_account_signup(&f.cx, &c, &r), QL_EVALIDATION);
+    ASSERT_INT_EQ(f.cx.err.nfields, 3);
+    ASSERT_STR_EQ(f.cx.err.fields[0].field, "email");
+    ASSERT_STR_EQ(f.cx.err.fields[1].field, "password");
+    ASSERT_STR_EQ(f.cx.err.fields[2].field, "displayName");
+    ASSERT_INT_EQ(f.store.nusers, 0);
+    fixture_cleanup(&f);
+}
+
+static void test_duplicate_email_case_insensitive(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    struct ql_auth_result r;
+    signup(&f, "bob@example.com", &r);
+    struct ql_credentials c = creds("BOB@example.com", "another long password", "Bob 2");
+    ASSERT_INT_EQ(ql_account_signup(&f.cx, &c, &r), QL_EEMAIL_TAKEN);
+    ASSERT_INT_EQ(f.store.nusers, 1);
+    ASSERT_INT_EQ(f.store.nsessions, 1);
+    ASSERT_INT_EQ(f.store.rollbacks, 1);
+    fixture_cleanup(&f);
+}
+
+/* Every store call of signup failing in turn leaves nothing behind. */
+static void test_signup_failure_at_any_step_writes_nothing(void)
+{
+    for (int n = 1; n <= 8; n++) {
+        struct fixture f;
+        fixture_init(&f);
+        f.store.fail_call = n;
+        struct ql_auth_result r;
+        struct ql_credentials c = creds("carol@example.com", "correct horse battery", "Carol");
+        int rc = ql_account_signup(&f.cx, &c, &r);
+        if (rc != QL_OK) {
+            ASSERT_INT_EQ(f.store.nusers, 0);
+            ASSERT_INT_EQ(f.store.nsessions, 0);
+            ASSERT_INT_EQ(f.store.naudit, 0);
+            ASSERT_INT_EQ(f.store.in_tx, 0);
+        } else {
+            ASSERT_INT_EQ(f.store.nusers, 1);
+        }
+        fixture_cleanup(&f);
+    }
+}
+
+static void test_login_and_alike_failures(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    struct ql_auth_result r;
+    signup(&f, "dan@example.com", &r);
+    struct ql_credentials ok = creds("DAN@example.com", "correct horse battery", NULL);
+    ASSERT_INT_EQ(ql_account_login(&f.cx, &ok, &r), QL_OK);
+    ASSERT_STR_EQ(r.user.email, "dan@example.com");
+    ASSERT_INT_EQ(f.store.nsessions, 2);
+    fixture_next(&f);
+    struct ql_credentials wrong = creds("dan@example.com", "wrong password here", NULL);
+    ASSERT_INT_EQ(ql_account_login(&f.cx, &wrong, &r), QL_EINVALID_CREDENTIALS);
+    char msg_wrong[256];
+    snprintf(msg_wrong, sizeof(msg_wrong), "%s", f.cx.err.msg);
+    fixture_next(&f);
+    struct ql_credentials unknown = creds("nobody@example.com", "wrong password here", NULL);
+    ASSERT_INT_EQ(ql_account_login(&f.cx, &unknown, &r), QL_EINVALID_CREDENTIALS);
+    ASSERT_STR_EQ(f.cx.err.msg, msg_wrong);
+    fixture_cleanup(&f);
+}
+
+static void test_lockout_after_five_failures_until_window_passes(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    struct ql_auth_result r;
+    signup(&f, "erin@example.com", &r);
+    struct ql_credentials wrong = creds("erin@example.com", "wrong password here", NULL);
+    struct ql_credentials right = creds("erin@example.com", "correct horse battery", NULL);
+    for (int i = 0; i < 5; i++) {
+        fixture_next(&f);
+        ASSERT_INT_EQ(ql_account_login(&f.cx, &wrong, &r), QL_EINVALID_CREDENTIALS);
+        fake_clock_advance(&f.clock, 60000); /* one a minute: all five inside 15 minutes */
+    }
+    fixture_next(&f);
+    ASSERT_INT_EQ(ql_account_login(&f.cx, &right, &r), QL_ERATE_LIMITED);
+    /* the first failure was 5 minutes ago: 10 minutes remain */
+    ASSERT_INT_EQ(f.cx.err.retry_after_ms, 10 * 60000);
+    fake_clock_advance(&f.clock, 10 * 60000 - 1000);
+    fixture_next(&f);
+    ASSERT_INT_EQ(ql_account_login(&f.cx, &right, &r), QL_ERATE_LIMITED);
+    ASSERT_INT_EQ(f.cx.err.retry_after_ms, 1000);
+    fake_clock_advance(&f.clock, 1000);
+    fixture_next(&f);
+    ASSERT_INT_EQ(ql_account_login(&f.cx, &right, &r), QL_OK);
+    /* success clears the failures */
+    ASSERT_INT_EQ(f.store.nfailures, 0);
+    fixture_cleanup(&f);
+}
+
+static void test_unknown_emails_lock_out_too(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    struct ql_auth_result r;
+    struct ql_credentials c = creds("ghost@example.com", "whatever password", NULL);
+    for (int i = 0; i < 5; i++) {
+        fixture_next(&f);
+        ASSERT_INT_EQ(ql_account_login(&f.cx, &c, &r), QL_EINVALID_CREDENTIALS);
+    }
+    fixture_next(&f);
+    ASSERT_INT_EQ(ql_account_login(&f.cx, &c, &r), QL_ERATE_LIMITED);
+    fixture_cleanup(&f);
+}
+
+static void test_per_address_limit(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    f.cfg.auth_ip_limit = 3;
+    struct ql_auth_result r;
+    struct ql_credentials c = creds("x@example.com", "whatever password", NULL);
+    for (int i = 0; i < 3; i++) {
+        fixture_next(&f);
+        ASSERT_INT_EQ(ql_account_login(&f.cx, &c, &r), QL_EINVALID_CREDENTIALS);
+    }
+    fixture_next(&f);
+    struct ql_credentials s = creds("new@example.com", "correct horse battery", "New");
+    ASSERT_INT_EQ(ql_account_signup(&f.cx, &s, &r), QL_ERATE_LIMITED);
+    ASSERT_TRUE(f.cx.err.retry_after_ms > 0 && f.cx.err.retry_after_ms <= 60000);
+    fake_clock_advance(&f.clock, 60000);
+    fixture_next(&f);
+    ASSERT_INT_EQ(ql_account_signup(&f.cx, &s, &r), QL_OK);
+    fixture_cleanup(&f);
+}
+
+static void test_resolve_expiry_idle_and_touch(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    struct ql_auth_result r;
+    signup(&f, "fay@example.com", &r);
+    const char *tok = r.session.token;
+    struct ql_principal p;
+    ASSERT_INT_EQ(ql_account_resolve(&f.cx, tok, strlen(tok), QL_VIA_BEARER, &p), QL_OK);
+    ASSERT_INT_EQ(p.kind, QL_PRINCIPAL_USER);
+    ASSERT_INT_EQ(f.store.touches, 0);
+    fake_clock_advance(&f.clock, QL_TOUCH_INTERVAL_MS);
+    ASSERT_INT_EQ(ql_account_resolve(&f.cx, tok, strlen(tok), QL_VIA_BEARER, &p), QL_OK);
+    ASSERT_INT_EQ(f.store.touches, 1);
+    ASSERT_INT_EQ(ql_account_resolve(&f.cx, tok, strlen(tok), QL_VIA_BEARER, &p), QL_OK);
+    ASSERT_INT_EQ(f.store.touches, 1); /* at most once a minute */
+    /* idle: a week without use */
+    fake_clock_advance(&f.clock, f.cfg.session_idle_ms);
+    ASSERT_INT_EQ(ql_account_resolve(&f.cx, tok, strlen(tok), QL_VIA_BEARER, &p),
+                  QL_EUNAUTHENTICATED);
+    fixture_next(&f);
+    ASSERT_INT_EQ(ql_account_resolve(&f.cx, "qs_garbage-token", 16, QL_VIA_BEARER, &p),
+                  QL_EUNAUTHENTICATED);
+    fixture_cleanup(&f);
+}
+
+static void test_absolute_expiry(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    struct ql_auth_result r;
+    signup(&f, "gus@example.com", &r);
+    const char *tok = r.session.token;
+    struct ql_principal p;
+    /* keep it active every day for 30 days: the absolute expiry still ends it */
+    for (int d = 0; d < 30; d++) {
+        fake_clock_advance(&f.clock, 86400000 - 1);
+        int rc = ql_account_resolve(&f.cx, tok, strlen(tok), QL_VIA_BEARER, &p);
+        ASSERT_INT_EQ(rc, QL_OK);
+    }
+    fake_clock_advance(&f.clock, 30);
+    ASSERT_INT_EQ(ql_account_resolve(&f.cx, tok, strlen(tok), QL_VIA_BEARER, &p),
+                  QL_EUNAUTHENTICATED);
+    fixture_cleanup(&f);
+}
+
+static void test_logout_and_password_change_revoke(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    struct ql_auth_result a, b, c;
+    signup(&f, "hal@example.com", &a);
+    struct ql_credentials in = creds("hal@example.com", "correct horse battery", NULL);
+    ASSERT_INT_EQ(ql_account_login(&f.cx, &in, &b), QL_OK);
+    fixture_next(&f);
+    ASSERT_INT_EQ(ql_account_login(&f.cx, &in, &c), QL_OK);
+    fixture_next(&f);
+    struct ql_principal p;
+    ASSERT_INT_EQ(ql_account_resolve(&f.cx, a.session.token, 46, QL_VIA_BEARER, &p), QL_OK);
+    f.cx.principal = &p;
+    ASSERT_INT_EQ(
+        ql_account_change_password(&f.cx, "wrong current pw", 16, "a brand new password", 20),
+        QL_EVALIDATION);
+    fixture_next(&f);
+    f.cx.principal = &p;
+    ASSERT_INT_EQ(
+        ql_account_change_password(&f.cx, "correct horse battery", 21, "a brand new password", 20),
+        QL_OK);
+    struct ql_principal q;
+    fixture_next(&f);
+    ASSERT_INT_EQ(ql_account_resolve(&f.cx, a.session.token, 46, QL_VIA_BEARER, &q), QL_OK);
+    ASSERT_INT_EQ(ql_account_resolve(&f.cx, b.session.token, 46, QL_VIA_BEARER, &q),
+                  QL_EUNAUTHENTICATED);
+    fixture_next(&f);
+    ASSERT_INT_EQ(ql_account_resolve(&f.cx, c.session.token, 46, QL_VIA_BEARER, &q),
+                  QL_EUNAUTHENTICATED);
+    fixture_next(&f);
+    f.cx.principal = &p;
+    ASSERT_INT_EQ(ql_account_logout(&f.cx), QL_OK);
+    fixture_next(&f);
+    ASSERT_INT_EQ(ql_account_resolve(&f.cx, a.session.token, 46, QL_VIA_BEARER, &q),
+                  QL_EUNAUTHENTICATED);
+    fixture_next(&f);
+    struct ql_credentials old = creds("hal@example.com", "correct horse battery", NULL);
+    ASSERT_INT_EQ(ql_account_login(&f.cx, &old, &a), QL_EINVALID_CREDENTIALS);
+    fixture_cleanup(&f);
+}
+
+static void test_csrf_is_derived_from_the_session(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    uint8_t d1[QL_DIGEST_LEN] = {1}, d2[QL_DIGEST_LEN] = {2};
+    char a[48], b[48], c[48];
+    ASSERT_INT_EQ(ql_account_csrf(&f.cx, d1, a), QL_OK);
+    ASSERT_INT_EQ(ql_account_csrf(&f.cx, d1, b), QL_OK);
+    ASSERT_INT_EQ(ql_account_csrf(&f.cx, d2, c), QL_OK);
+    ASSERT_STR_EQ(a, b);
+    ASSERT_TRUE(strcmp(a, c) != 0);
+    ASSERT_INT_EQ(strlen(a), 32);
+    fixture_cleanup(&f);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct ql_test tests[] = {
+        TEST(test_signup_creates_user_session_and_audit_in_one_transaction),
+        TEST(test_signup_validation_reports_every_field),
+        TEST(test_duplicate_email_case_insensitive),
+        TEST(test_signup_failure_at_any_step_writes_nothing),
+        TEST(test_login_and_alike_failures),
+        TEST(test_lockout_after_five_failures_until_window_passes),
+        TEST(test_unknown_emails_lock_out_too),
+        TEST(test_per_address_limit),
+        TEST(test_resolve_expiry_idle_and_touch),
+        TEST(test_absolute_expiry),
+        TEST(test_logout_and_password_change_revoke),
+        TEST(test_csrf_is_derived_from_the_session),
+    };
+    return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
+}

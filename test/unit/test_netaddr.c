@@ -1,0 +1,76 @@
+/* Unit tests of core/netaddr (trusted proxies) and the HTTP rate limiter. */
+#include "err/err.h"
+#include "http/ratelimit.h"
+#include "netaddr/netaddr.h"
+#include "test.h"
+
+static void test_cidr_parse_and_match(void)
+{
+    struct ql_cidr_list l;
+    ASSERT_INT_EQ(ql_cidr_list_parse("10.0.0.0/8, 127.0.0.1,::1,2001:db8::/32", &l), QL_OK);
+    ASSERT_INT_EQ(l.n, 4);
+    ASSERT_TRUE(ql_cidr_list_contains(&l, "10.1.2.3", 8));
+    ASSERT_TRUE(!ql_cidr_list_contains(&l, "11.1.2.3", 8));
+    ASSERT_TRUE(ql_cidr_list_contains(&l, "127.0.0.1", 9));
+    ASSERT_TRUE(!ql_cidr_list_contains(&l, "127.0.0.2", 9));
+    ASSERT_TRUE(ql_cidr_list_contains(&l, "::1", 3));
+    ASSERT_TRUE(ql_cidr_list_contains(&l, "2001:db8:1::5", 13));
+    ASSERT_INT_EQ(ql_cidr_list_parse("10.0.0.0/33", &l), QL_EVALIDATION);
+    ASSERT_INT_EQ(ql_cidr_list_parse("nope", &l), QL_EVALIDATION);
+    ASSERT_INT_EQ(ql_cidr_list_parse("", &l), QL_OK);
+    ASSERT_INT_EQ(l.n, 0);
+}
+
+static void test_client_address_behind_proxies(void)
+{
+    struct ql_cidr_list l;
+    ql_cidr_list_parse("127.0.0.1, 10.0.0.0/8", &l);
+    char out[64];
+    const char *xff = "198.51.100.9, 203.0.113.5, 10.0.0.2";
+    /* untrusted peer: X-Forwarded-For is ignored */
+    ql_client_address(&l, "192.0.2.1", xff, strlen(xff), out, sizeof(out));
+    ASSERT_STR_EQ(out, "192.0.2.1");
+    /* trusted peer: the rightmost address that is not a trusted proxy */
+    ql_client_address(&l, "127.0.0.1", xff, strlen(xff), out, sizeof(out));
+    ASSERT_STR_EQ(out, "203.0.113.5");
+    ql_client_address(&l, "127.0.0.1", "garbage", 7, out, sizeof(out));
+    ASSERT_STR_EQ(out, "127.0.0.1");
+    ql_client_address(&l, "127.0.0.1", NULL, 0, out, sizeof(out));
+    ASSERT_STR_EQ(out, "127.0.0.1");
+}
+
+static void test_token_bucket(void)
+{
+    struct ql_ratelimit *rl;
+    ASSERT_INT_EQ(ql_ratelimit_create(10, &rl), QL_OK);
+    uint8_t key[16] = {1, 2, 3};
+    struct ql_rate_result r;
+    int64_t t = 1000000000;
+    for (int i = 0; i < 20; i++) {
+        ql_ratelimit_take(rl, key, t, &r);
+        ASSERT_INT_EQ(r.allowed, 1);
+        ASSERT_INT_EQ(r.remaining, 19 - i);
+    }
+    ql_ratelimit_take(rl, key, t, &r);
+    ASSERT_INT_EQ(r.allowed, 0);
+    ASSERT_INT_EQ(r.limit, 20);
+    ASSERT_INT_EQ(r.reset_s, 1);
+    /* 100 ms later one token is back */
+    ql_ratelimit_take(rl, key, t + 100000000, &r);
+    ASSERT_INT_EQ(r.allowed, 1);
+    /* another principal has its own bucket */
+    uint8_t other[16] = {9};
+    ql_ratelimit_take(rl, other, t, &r);
+    ASSERT_INT_EQ(r.allowed, 1);
+    ql_ratelimit_destroy(rl);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct ql_test tests[] = {
+        TEST(test_cidr_parse_and_match),
+        TEST(test_client_address_behind_proxies),
+        TEST(test_token_bucket),
+    };
+    return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
+}

@@ -1,0 +1,169 @@
+/* Unit tests of core/validate and core/cursor, with property checks on random input. */
+#include "arena/arena.h"
+#include "cursor/cursor.h"
+#include "err/err.h"
+#include "test.h"
+#include "validate/validate.h"
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+static uint64_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* Encode a code point as UTF-8; returns the length. */
+static int put_utf8(unsigned cp, char *o)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xc0 | cp >> 6);
+        o[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xe0 | cp >> 12);
+        o[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+        o[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    o[0] = (char)(0xf0 | cp >> 18);
+    o[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+    o[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+    o[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+static void test_utf8_counts_valid_random_text(void)
+{
+    for (int round = 0; round < 2000; round++) {
+        char buf[512];
+        int n = 0, cps = (int)(next() % 100);
+        for (int i = 0; i < cps; i++) {
+            unsigned cp;
+            do
+                cp = 1 + (unsigned)(next() % 0x10ffff);
+            while (cp >= 0xd800 && cp <= 0xdfff);
+            n += put_utf8(cp, buf + n);
+        }
+        ASSERT_INT_EQ(ql_utf8_count(buf, (size_t)n), cps);
+    }
+}
+
+static void test_utf8_rejects_malformed(void)
+{
+    static const char *bad[] = {"\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                "\xff",     "\x80",         "\xc3",         "a\0b"};
+    static const size_t len[] = {2, 3, 3, 4, 1, 1, 1, 3};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ASSERT_INT_EQ(ql_utf8_count(bad[i], len[i]), -1);
+    /* random bytes: the validator never crashes and never over-counts */
+    for (int round = 0; round < 5000; round++) {
+        char buf[64];
+        size_t n = next() % sizeof(buf);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (char)next();
+        long c = ql_utf8_count(buf, n);
+        ASSERT_TRUE(c >= -1 && c <= (long)n);
+    }
+}
+
+static void test_text_limits(void)
+{
+    struct ql_error e;
+    ql_error_clear(&e);
+    ASSERT_INT_EQ(ql_valid_text(&e, "content", "héllo", 6, 1, 5, 0), QL_OK);
+    ASSERT_INT_EQ(ql_valid_text(&e, "content", "héllo!", 7, 1, 5, 0), QL_EVALIDATION);
+    ASSERT_STR_EQ(e.fields[0].code, "too_long");
+    ql_error_clear(&e);
+    ASSERT_INT_EQ(ql_valid_text(&e, "content", "", 0, 1, 5, 0), QL_EVALIDATION);
+    ASSERT_STR_EQ(e.fields[0].code, "required");
+    ql_error_clear(&e);
+    ASSERT_INT_EQ(ql_valid_text(&e, "content", "a\nb\tc", 5, 1, 50, 0), QL_OK);
+    ASSERT_INT_EQ(ql_valid_text(&e, "name", "a\nb", 3, 1, 50, 1), QL_EVALIDATION);
+}
+
+static void test_email_normalisation(void)
+{
+    struct ql_arena a;
+    ql_arena_init(&a, 0, 0);
+    struct ql_error e;
+    ql_error_clear(&e);
+    const char *out;
+    ASSERT_INT_EQ(ql_valid_email(&e, &a, "email", " Mixed.Case@Example.ORG ", 24, &out), QL_OK);
+    ASSERT_STR_EQ(out, "mixed.case@example.org");
+    static const char *bad[] = {"",     "plain",    "@example.com", "a@b",      "a@.com",
+                                "a@b.", "a b@c.de", "a@@b.de",      "a@b@c.de", "<a>@b.de"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ql_error_clear(&e);
+        ASSERT_INT_EQ(ql_valid_email(&e, &a, "email", bad[i], strlen(bad[i]), &out),
+                      QL_EVALIDATION);
+    }
+    ql_arena_cleanup(&a);
+}
+
+static void test_password_length(void)
+{
+    struct ql_error e;
+    ql_error_clear(&e);
+    ASSERT_INT_EQ(ql_valid_password(&e, "password", "elevenchars", 11), QL_EVALIDATION);
+    ASSERT_INT_EQ(ql_valid_password(&e, "password", "twelve chars", 12), QL_OK);
+    char big[200];
+    memset(big, 'x', sizeof(big));
+    ASSERT_INT_EQ(ql_valid_password(&e, "password", big, 128), QL_OK);
+    ASSERT_INT_EQ(ql_valid_password(&e, "password", big, 129), QL_EVALIDATION);
+}
+
+static void test_cursor_round_trip_and_rejects(void)
+{
+    struct ql_arena a;
+    ql_arena_init(&a, 0, 0);
+    for (int round = 0; round < 1000; round++) {
+        struct ql_uuid id, back;
+        for (int i = 0; i < 16; i++)
+            id.b[i] = (uint8_t)next();
+        int64_t num = (int64_t)next(), got;
+        char *c = ql_cursor_encode(&a, QL_CURSOR_ENTRIES, num, &id);
+        ASSERT_NOT_NULL(c);
+        struct ql_error e;
+        ql_error_clear(&e);
+        ASSERT_INT_EQ(ql_cursor_decode(&e, QL_CURSOR_ENTRIES, c, strlen(c), &got, &back), QL_OK);
+        ASSERT_INT_EQ(got, num);
+        ASSERT_MEM_EQ(back.b, id.b, 16);
+        /* the same cursor is refused by another list */
+        ASSERT_INT_EQ(ql_cursor_decode(&e, QL_CURSOR_AUDIT, c, strlen(c), &got, &back),
+                      QL_EVALIDATION);
+    }
+    /* random strings are refused, never crash */
+    for (int round = 0; round < 2000; round++) {
+        char s[48];
+        size_t n = next() % sizeof(s);
+        for (size_t i = 0; i < n; i++)
+            s[i] = (char)(32 + next() % 95);
+        struct ql_error e;
+        ql_error_clear(&e);
+        int64_t num;
+        struct ql_uuid id;
+        int rc = ql_cursor_decode(&e, QL_CURSOR_ENTRIES, s, n, &num, &id);
+        ASSERT_TRUE(rc == QL_OK || rc == QL_EVALIDATION);
+    }
+    ql_arena_cleanup(&a);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct ql_test tests[] = {
+        TEST(test_utf8_counts_valid_random_text),
+        TEST(test_utf8_rejects_malformed),
+        TEST(test_text_limits),
+        TEST(test_email_normalisation),
+        TEST(test_password_length),
+        TEST(test_cursor_round_trip_and_rejects),
+    };
+    return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
+}
