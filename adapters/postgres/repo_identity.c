@@ -292,7 +292,7 @@ static int p_load(struct ql_store *self, struct ql_ctx *cx, const uint8_t digest
         out->key_role = ql_role_parse(PQgetvalue(r, 0, 4), (size_t)PQgetlength(r, 0, 4));
     out->created_ms = ql__pg_ts_ms(r, 0, 5);
     out->expires_ms = ql__pg_ts_ms_or_0(r, 0, 6);
-    out->last_seen_ms = ql__pg_ts_ms(r, 0, 7);
+    out->last_seen_ms = ql__pg_ts_ms_or_0(r, 0, 7);
     memcpy(out->digest, digest, QL_DIGEST_LEN);
     rc = parse_teams(cx, PQgetisnull(r, 0, 8) ? NULL : PQgetvalue(r, 0, 8), out);
     PQclear(r);

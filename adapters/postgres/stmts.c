@@ -72,7 +72,7 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "m.user_id = s.user_id AND t.deleted_at IS NULL) FROM sessions s JOIN users u ON "
          "u.user_id = s.user_id WHERE s.token_digest = $1 AND u.erased_at IS NULL UNION "
          "ALL SELECT 2, NULL::uuid, k.api_key_id, k.team_id, k.role, k.created_at, "
-         "k.expires_at, coalesce(k.last_used_at, k.created_at), NULL FROM api_keys k JOIN "
+         "k.expires_at, k.last_used_at, NULL FROM api_keys k JOIN "
          "teams t ON t.team_id = k.team_id WHERE k.token_digest = $1 AND k.revoked_at IS "
          "NULL AND t.deleted_at IS NULL",
          1},

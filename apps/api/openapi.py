@@ -53,6 +53,60 @@ schemas = {
     },
 }
 
+UUID = {'type': 'string', 'format': 'uuid'}
+TIME = {'type': 'string', 'format': 'date-time'}
+ROLE = {'type': 'string', 'enum': ['owner', 'admin', 'member', 'viewer']}
+
+
+def obj(props, required=None, extra=False):
+    o = {'type': 'object', 'properties': props,
+         'required': list(props) if required is None else required}
+    if not extra:
+        o['additionalProperties'] = False
+    return o
+
+
+def nullable(schema):
+    return {'anyOf': [schema, {'type': 'null'}]}
+
+
+def list_of(schema):
+    return obj({'items': {'type': 'array', 'items': schema},
+                'nextCursor': {'type': ['string', 'null']}})
+
+
+schemas.update({
+    'User': obj({'userId': UUID, 'email': {'type': 'string'}, 'displayName': {'type': 'string'},
+                 'createdAt': TIME, 'updatedAt': TIME}),
+    'Me': obj({'userId': UUID, 'email': {'type': 'string'}, 'displayName': {'type': 'string'},
+               'createdAt': TIME, 'updatedAt': TIME,
+               'teams': {'type': 'array', 'items': {'$ref': '#/components/schemas/TeamRole'}}}),
+    'TeamRole': obj({'teamId': UUID, 'name': {'type': 'string'}, 'role': ROLE}),
+    'Session': obj({'token': {'type': 'string'}, 'expiresAt': TIME,
+                    'csrfToken': {'type': 'string'}}),
+    'AuthResult': obj({'user': {'$ref': '#/components/schemas/User'},
+                       'session': {'$ref': '#/components/schemas/Session'}}),
+    'Team': obj({'teamId': UUID, 'name': {'type': 'string'}, 'createdAt': TIME,
+                 'updatedAt': TIME}),
+    'Member': obj({'userId': UUID, 'email': {'type': 'string'},
+                   'displayName': {'type': 'string'}, 'role': ROLE, 'joinedAt': TIME}),
+    'ApiKey': obj({'apiKeyId': UUID, 'name': {'type': 'string'},
+                   'role': {'type': 'string', 'enum': ['member', 'viewer']},
+                   'prefix': {'type': 'string'}, 'createdAt': TIME, 'expiresAt': nullable(TIME),
+                   'lastUsedAt': nullable(TIME)}),
+    'NewApiKey': obj({'apiKeyId': UUID, 'name': {'type': 'string'},
+                      'role': {'type': 'string', 'enum': ['member', 'viewer']},
+                      'prefix': {'type': 'string'}, 'key': {'type': 'string'},
+                      'createdAt': TIME, 'expiresAt': nullable(TIME),
+                      'lastUsedAt': nullable(TIME)}),
+    'AuditEntry': obj({'auditId': UUID, 'at': TIME, 'actor': {'type': 'string'},
+                       'action': {'type': 'string'}, 'targetType': {'type': 'string'},
+                       'targetId': {'type': 'string'}}),
+})
+for name in ['Team', 'Member', 'ApiKey', 'AuditEntry', 'TeamRole']:
+    schemas[name + 'List'] = list_of(ref(name)) if False else list_of(
+        {'$ref': '#/components/schemas/' + name})
+
 STATUS_TEXT = {
     400: 'Malformed request or JSON', 401: 'Not authenticated', 403: 'Forbidden',
     404: 'Not found', 405: 'Method not allowed', 409: 'Conflict',
@@ -94,6 +148,34 @@ def op(summary, responses, tag, errors=(), security=None, body=None, params=None
     return o
 
 
+def path_param(name):
+    return {'name': name, 'in': 'path', 'required': True, 'schema': UUID}
+
+
+PAGING = [
+    {'name': 'limit', 'in': 'query', 'schema': {'type': 'integer', 'minimum': 1, 'maximum': 200,
+                                                'default': 50}},
+    {'name': 'cursor', 'in': 'query', 'schema': {'type': 'string'}},
+]
+AUTH_ERRORS = [401, 403, 429]
+TEAM = [path_param('teamId')]
+NO_CONTENT = {'204': {'description': 'Done'}}
+RATE_HEADERS = {
+    'RateLimit-Limit': {'schema': {'type': 'integer'}},
+    'RateLimit-Remaining': {'schema': {'type': 'integer'}},
+    'RateLimit-Reset': {'schema': {'type': 'integer'}},
+}
+
+
+def ok(status, schema_name, description='OK', headers=None):
+    return {str(status): json_response(description, ref(schema_name), headers)}
+
+
+def idem_header():
+    return {'name': 'Idempotency-Key', 'in': 'header', 'required': False,
+            'schema': {'type': 'string', 'minLength': 1, 'maxLength': 255}}
+
+
 paths = {
     '/livez': {'get': op('Liveness', {'200': json_response('The process runs', ref('Health'))},
                          'service', security=[], op_id='livez')},
@@ -110,6 +192,84 @@ paths = {
         'The OpenAPI document', {'type': 'object'})}, 'service', security=[], op_id='openapi')},
 }
 
+paths.update({
+    '/v1/auth/signup': {'post': op('Sign up', ok(201, 'AuthResult', 'Created'), 'accounts',
+        errors=[400, 409, 413, 415, 422, 429], security=[], op_id='signup',
+        params=[idem_header()],
+        body=obj({'email': {'type': 'string'}, 'password': {'type': 'string', 'minLength': 12,
+                                                             'maxLength': 128},
+                  'displayName': {'type': 'string', 'minLength': 1, 'maxLength': 100}}))},
+    '/v1/auth/login': {'post': op('Log in', ok(200, 'AuthResult'), 'accounts',
+        errors=[400, 401, 413, 415, 422, 429], security=[], op_id='login',
+        params=[idem_header()],
+        body=obj({'email': {'type': 'string'}, 'password': {'type': 'string'}}))},
+    '/v1/auth/logout': {'post': op('Log out', NO_CONTENT, 'accounts', errors=AUTH_ERRORS,
+                                   op_id='logout', params=[idem_header()])},
+    '/v1/me': {
+        'get': op('The caller', ok(200, 'Me'), 'accounts', errors=AUTH_ERRORS, op_id='getMe'),
+        'patch': op('Update the caller', ok(200, 'User'), 'accounts',
+                    errors=AUTH_ERRORS + [400, 415, 422], op_id='updateMe',
+                    body=obj({'displayName': {'type': 'string', 'minLength': 1,
+                                              'maxLength': 100}})),
+    },
+    '/v1/me/password': {'post': op('Change password', NO_CONTENT, 'accounts',
+        errors=AUTH_ERRORS + [400, 415, 422], op_id='changePassword', params=[idem_header()],
+        body=obj({'currentPassword': {'type': 'string'},
+                  'newPassword': {'type': 'string', 'minLength': 12, 'maxLength': 128}}))},
+    '/v1/teams': {
+        'post': op('Create a team', ok(201, 'Team', 'Created'), 'teams',
+                   errors=AUTH_ERRORS + [400, 415, 422], op_id='createTeam',
+                   params=[idem_header()],
+                   body=obj({'name': {'type': 'string', 'minLength': 1, 'maxLength': 100}})),
+        'get': op("The caller's teams", ok(200, 'TeamRoleList'), 'teams',
+                  errors=AUTH_ERRORS + [422], op_id='listTeams', params=PAGING),
+    },
+    '/v1/teams/{teamId}': {
+        'get': op('A team', ok(200, 'Team'), 'teams', errors=AUTH_ERRORS + [404, 422],
+                  op_id='getTeam', params=TEAM),
+        'patch': op('Rename a team', ok(200, 'Team'), 'teams',
+                    errors=AUTH_ERRORS + [400, 404, 415, 422], op_id='updateTeam', params=TEAM,
+                    body=obj({'name': {'type': 'string', 'minLength': 1, 'maxLength': 100}})),
+        'delete': op('Delete a team', NO_CONTENT, 'teams', errors=AUTH_ERRORS + [404, 422],
+                     op_id='deleteTeam', params=TEAM),
+    },
+    '/v1/teams/{teamId}/members': {
+        'get': op('Members', ok(200, 'MemberList'), 'teams', errors=AUTH_ERRORS + [404, 422],
+                  op_id='listMembers', params=TEAM + PAGING),
+        'post': op('Add a member', ok(201, 'Member', 'Created'), 'teams',
+                   errors=AUTH_ERRORS + [400, 404, 409, 415, 422], op_id='addMember',
+                   params=TEAM + [idem_header()],
+                   body=obj({'email': {'type': 'string'}, 'role': ROLE})),
+    },
+    '/v1/teams/{teamId}/members/{userId}': {
+        'patch': op('Change a role', ok(200, 'Member'), 'teams',
+                    errors=AUTH_ERRORS + [400, 404, 409, 415, 422], op_id='updateMember',
+                    params=TEAM + [path_param('userId')], body=obj({'role': ROLE})),
+        'delete': op('Remove a member', NO_CONTENT, 'teams',
+                     errors=AUTH_ERRORS + [404, 409, 422], op_id='removeMember',
+                     params=TEAM + [path_param('userId')]),
+    },
+    '/v1/teams/{teamId}/api-keys': {
+        'post': op('Create an API key', ok(201, 'NewApiKey', 'Created'), 'api-keys',
+                   errors=AUTH_ERRORS + [400, 404, 415, 422], op_id='createApiKey',
+                   params=TEAM + [idem_header()],
+                   body=obj({'name': {'type': 'string', 'minLength': 1, 'maxLength': 100},
+                             'role': {'type': 'string', 'enum': ['member', 'viewer']},
+                             'expiresAt': nullable(TIME)}, required=['name', 'role'])),
+        'get': op('API keys', ok(200, 'ApiKeyList'), 'api-keys',
+                  errors=AUTH_ERRORS + [404, 422], op_id='listApiKeys', params=TEAM + PAGING),
+    },
+    '/v1/teams/{teamId}/api-keys/{apiKeyId}': {
+        'delete': op('Revoke an API key', NO_CONTENT, 'api-keys',
+                     errors=AUTH_ERRORS + [404, 422], op_id='deleteApiKey',
+                     params=TEAM + [path_param('apiKeyId')]),
+    },
+    '/v1/teams/{teamId}/audit-log': {
+        'get': op('Audit log', ok(200, 'AuditEntryList'), 'audit',
+                  errors=AUTH_ERRORS + [404, 422], op_id='listAuditLog', params=TEAM + PAGING),
+    },
+})
+
 doc = {
     'openapi': '3.1.0',
     'info': {
@@ -118,7 +278,7 @@ doc = {
         'description': 'The HTTP contract of Quill, a team journaling backend.',
     },
     'servers': [{'url': '/'}],
-    'tags': [{'name': t} for t in ['service']],
+    'tags': [{'name': t} for t in ['service', 'accounts', 'teams', 'api-keys', 'audit']],
     'paths': paths,
     'components': {
         'schemas': schemas,

@@ -267,7 +267,7 @@ int ql_account_resolve(struct ql_ctx *cx, const char *token, size_t n, int via,
     if (is_session && out->last_seen_ms + idle <= now)
         return ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The session has expired.");
     out->via = via;
-    if (now - out->last_seen_ms >= QL_TOUCH_INTERVAL_MS) {
+    if (out->last_seen_ms == 0 || now - out->last_seen_ms >= QL_TOUCH_INTERVAL_MS) {
         /* Best effort: a failed touch must not fail the request it rides on. */
         struct ql_error saved = cx->err;
         int trc = is_session ? ql_store_sessions_touch(st, cx, digest, now)

@@ -110,7 +110,7 @@ struct ql_principal {
     uint8_t digest[QL_DIGEST_LEN];
     int64_t created_ms;
     int64_t expires_ms;   /* absolute expiry; 0: none */
-    int64_t last_seen_ms; /* session: last activity; key: last use */
+    int64_t last_seen_ms; /* session: last activity; key: last use (0: never used) */
     int nteams;
     const struct ql_membership *teams;
 };

@@ -165,3 +165,31 @@ export async function waitFor (fn, { timeout = 10000, every = 100 } = {}) {
 export function uniq (prefix = 'u') {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
 }
+
+// ---- identity helpers ----------------------------------------------------------------------
+
+export const PASSWORD = 'correct horse battery staple'
+
+export async function signup (h, email = `${uniq('user')}@example.com`, extra = {}) {
+  const r = await http(h, 'POST', '/v1/auth/signup', { body: { email, password: PASSWORD, displayName: 'Test User', ...extra } })
+  if (r.status !== 201) throw new Error(`signup ${email}: ${r.status} ${r.text}`)
+  return { email, token: r.body.session.token, csrf: r.body.session.csrfToken, user: r.body.user, cookie: r.headers.get('set-cookie') }
+}
+
+export async function makeTeam (h, token, name = 'Team ' + uniq('t')) {
+  const r = await http(h, 'POST', '/v1/teams', { token, body: { name } })
+  if (r.status !== 201) throw new Error(`team: ${r.status} ${r.text}`)
+  return r.body
+}
+
+export async function addMember (h, token, teamId, email, role) {
+  const r = await http(h, 'POST', `/v1/teams/${teamId}/members`, { token, body: { email, role } })
+  if (r.status !== 201) throw new Error(`add member: ${r.status} ${r.text}`)
+  return r.body
+}
+
+export async function makeKey (h, token, teamId, role = 'member') {
+  const r = await http(h, 'POST', `/v1/teams/${teamId}/api-keys`, { token, body: { name: 'key ' + role, role } })
+  if (r.status !== 201) throw new Error(`key: ${r.status} ${r.text}`)
+  return r.body
+}

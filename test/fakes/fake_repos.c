@@ -268,7 +268,7 @@ static int p_load(struct ql_store *self, struct ql_ctx *cx, const uint8_t d[QL_D
         out->key_role = k->k.role;
         out->created_ms = k->k.created_ms;
         out->expires_ms = k->k.expires_ms;
-        out->last_seen_ms = k->k.last_used_ms ? k->k.last_used_ms : k->k.created_ms;
+        out->last_seen_ms = k->k.last_used_ms;
         return QL_OK;
     }
     return ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);

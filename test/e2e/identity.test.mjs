@@ -1,0 +1,319 @@
+// Accounts, sessions, teams, members, API keys and the audit log over real HTTP, including
+// the full authorization matrix and a scan of the logs for secrets.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { start, stop, http, raw, run, sql, sleep, signup, makeTeam, addMember, makeKey, uniq, PASSWORD, BIN, DB } from './lib.mjs'
+
+let api
+const secrets = new Set() // every password, token, key and email used: none may be logged
+before(async () => { api = await start('quill-api', { QUILL_AUTH_IP_LIMIT: '100000', QUILL_RATE_LIMIT: '100000' }) })
+after(async () => {
+  await stop(api)
+})
+
+function problem (r, status, code) {
+  assert.equal(r.status, status, r.text)
+  assert.equal(r.body.code, code, r.text)
+  assert.match(r.headers.get('content-type'), /application\/problem\+json/)
+}
+
+test('signup answers 201 with the user and a session; emails are unique case-insensitively', async () => {
+  const email = `${uniq('Sig')}@Example.COM`
+  const r = await http(api, 'POST', '/v1/auth/signup', { body: { email, password: PASSWORD, displayName: 'Sig' } })
+  assert.equal(r.status, 201, r.text)
+  assert.equal(r.body.user.email, email.toLowerCase())
+  assert.match(r.body.user.userId, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+  assert.match(r.body.session.token, /^qs_[A-Za-z0-9_-]{43}$/)
+  assert.ok(Date.parse(r.body.session.expiresAt) > Date.now())
+  assert.match(r.headers.get('set-cookie'), /^quill_session=qs_[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/)
+  assert.equal(r.headers.get('cache-control'), 'no-store')
+  secrets.add(email.toLowerCase()).add(r.body.session.token)
+  problem(await http(api, 'POST', '/v1/auth/signup', { body: { email: email.toUpperCase(), password: PASSWORD, displayName: 'Again' } }), 409, 'email_taken')
+})
+
+test('signup validates every field and refuses unknown ones', async () => {
+  const r = await http(api, 'POST', '/v1/auth/signup', { body: { email: 'nope', password: 'short', displayName: '' } })
+  problem(r, 422, 'validation_failed')
+  assert.deepEqual(r.body.errors.map((e) => e.field).sort(), ['displayName', 'email', 'password'])
+  const u = await http(api, 'POST', '/v1/auth/signup', { body: { email: 'a@b.co', password: PASSWORD, displayName: 'x', admin: true } })
+  problem(u, 422, 'validation_failed')
+  assert.equal(u.body.errors[0].field, 'admin')
+  assert.equal(u.body.errors[0].code, 'unknown_field')
+  problem(await http(api, 'POST', '/v1/auth/signup', { body: { email: 7, password: PASSWORD, displayName: 'x' } }), 422, 'validation_failed')
+  problem(await http(api, 'POST', '/v1/auth/signup', { raw: '{"email":', headers: { 'content-type': 'application/json' } }), 400, 'malformed_json')
+  problem(await http(api, 'POST', '/v1/auth/signup', { raw: '[1,2]', headers: { 'content-type': 'application/json' } }), 422, 'validation_failed')
+  problem(await http(api, 'POST', '/v1/auth/signup', { raw: '{}', headers: { 'content-type': 'text/plain' } }), 415, 'unsupported_media_type')
+  problem(await http(api, 'POST', '/v1/auth/signup', { raw: '{"email":"a\\u0000b@x.io","password":"correct horse battery","displayName":"n"}', headers: { 'content-type': 'application/json' } }), 422, 'validation_failed')
+  const long = await http(api, 'POST', '/v1/auth/signup', { body: { email: 'long@x.io', password: 'x'.repeat(129), displayName: 'n' } })
+  problem(long, 422, 'validation_failed')
+})
+
+test('login: right password 200; wrong password and unknown email answer alike', async () => {
+  const u = await signup(api)
+  secrets.add(u.email).add(u.token)
+  const ok = await http(api, 'POST', '/v1/auth/login', { body: { email: u.email.toUpperCase(), password: PASSWORD } })
+  assert.equal(ok.status, 200, ok.text)
+  assert.equal(ok.body.user.userId, u.user.userId)
+  secrets.add(ok.body.session.token)
+  const t0 = Date.now()
+  const wrong = await http(api, 'POST', '/v1/auth/login', { body: { email: u.email, password: 'not the password at all' } })
+  const t1 = Date.now()
+  const unknown = await http(api, 'POST', '/v1/auth/login', { body: { email: `${uniq('ghost')}@example.com`, password: 'not the password at all' } })
+  const t2 = Date.now()
+  problem(wrong, 401, 'invalid_credentials')
+  problem(unknown, 401, 'invalid_credentials')
+  const strip = (b) => ({ ...b, traceId: '' })
+  assert.deepEqual(strip(wrong.body), strip(unknown.body))
+  // both run argon2id once; allow generous noise on a shared machine
+  const a = t1 - t0; const b = t2 - t1
+  assert.ok(Math.abs(a - b) < Math.max(a, b) * 0.8 + 50, `wrong ${a} ms, unknown ${b} ms`)
+})
+
+test('five failed logins lock the account with 429 and Retry-After', async () => {
+  const u = await signup(api)
+  secrets.add(u.email)
+  for (let i = 0; i < 5; i++) {
+    problem(await http(api, 'POST', '/v1/auth/login', { body: { email: u.email, password: 'wrong password ' + i } }), 401, 'invalid_credentials')
+  }
+  const locked = await http(api, 'POST', '/v1/auth/login', { body: { email: u.email, password: PASSWORD } })
+  problem(locked, 429, 'rate_limited')
+  const after = Number(locked.headers.get('retry-after'))
+  assert.ok(after > 800 && after <= 900, `Retry-After ${after}`)
+})
+
+test('logout revokes the token at once', async () => {
+  const u = await signup(api)
+  assert.equal((await http(api, 'GET', '/v1/me', { token: u.token })).status, 200)
+  assert.equal((await http(api, 'POST', '/v1/auth/logout', { token: u.token })).status, 204)
+  problem(await http(api, 'GET', '/v1/me', { token: u.token }), 401, 'unauthenticated')
+  problem(await http(api, 'GET', '/v1/me'), 401, 'unauthenticated')
+  problem(await http(api, 'GET', '/v1/me', { headers: { authorization: 'Basic abc' } }), 401, 'unauthenticated')
+  problem(await http(api, 'GET', '/v1/me', { token: 'qs_' + 'A'.repeat(43) }), 401, 'unauthenticated')
+})
+
+test('cookie sessions need X-CSRF-Token for writes; bearer tokens do not', async () => {
+  const u = await signup(api)
+  const cookie = u.cookie.split(';')[0]
+  const me = await http(api, 'GET', '/v1/me', { headers: { cookie } })
+  assert.equal(me.status, 200)
+  problem(await http(api, 'PATCH', '/v1/me', { headers: { cookie }, body: { displayName: 'Cookie' } }), 403, 'forbidden')
+  problem(await http(api, 'PATCH', '/v1/me', { headers: { cookie, 'x-csrf-token': 'wrong' }, body: { displayName: 'Cookie' } }), 403, 'forbidden')
+  const ok = await http(api, 'PATCH', '/v1/me', { headers: { cookie, 'x-csrf-token': u.csrf }, body: { displayName: 'Cookie' } })
+  assert.equal(ok.status, 200)
+  assert.equal(ok.body.displayName, 'Cookie')
+  assert.equal((await http(api, 'PATCH', '/v1/me', { token: u.token, body: { displayName: 'Bearer' } })).status, 200)
+  problem(await http(api, 'POST', '/v1/teams', { headers: { cookie }, body: { name: 'x' } }), 403, 'forbidden')
+})
+
+test('GET /v1/me lists teams with roles; PATCH /v1/me renames', async () => {
+  const u = await signup(api)
+  const t = await makeTeam(api, u.token, 'Zeta team')
+  const me = await http(api, 'GET', '/v1/me', { token: u.token })
+  assert.equal(me.status, 200)
+  assert.deepEqual(me.body.teams, [{ teamId: t.teamId, name: 'Zeta team', role: 'owner' }])
+  assert.equal(me.body.email, u.email)
+  const p = await http(api, 'PATCH', '/v1/me', { token: u.token, body: { displayName: 'Renamed' } })
+  assert.equal(p.body.displayName, 'Renamed')
+  assert.ok(Date.parse(p.body.updatedAt) >= Date.parse(p.body.createdAt))
+  problem(await http(api, 'PATCH', '/v1/me', { token: u.token, body: { displayName: '' } }), 422, 'validation_failed')
+})
+
+test('changing the password revokes every other session', async () => {
+  const u = await signup(api)
+  const second = (await http(api, 'POST', '/v1/auth/login', { body: { email: u.email, password: PASSWORD } })).body.session.token
+  problem(await http(api, 'POST', '/v1/me/password', { token: u.token, body: { currentPassword: 'nope nope nope', newPassword: 'another long password' } }), 422, 'validation_failed')
+  assert.equal((await http(api, 'POST', '/v1/me/password', { token: u.token, body: { currentPassword: PASSWORD, newPassword: 'another long password' } })).status, 204)
+  secrets.add('another long password')
+  assert.equal((await http(api, 'GET', '/v1/me', { token: u.token })).status, 200, 'the current session stays')
+  problem(await http(api, 'GET', '/v1/me', { token: second }), 401, 'unauthenticated')
+  problem(await http(api, 'POST', '/v1/auth/login', { body: { email: u.email, password: PASSWORD } }), 401, 'invalid_credentials')
+  assert.equal((await http(api, 'POST', '/v1/auth/login', { body: { email: u.email, password: 'another long password' } })).status, 200)
+})
+
+test('teams: create, get, list, rename, delete', async () => {
+  const u = await signup(api)
+  const t = await makeTeam(api, u.token, 'Alpha')
+  const r = await http(api, 'GET', `/v1/teams/${t.teamId}`, { token: u.token })
+  assert.deepEqual(r.body, t)
+  const list = await http(api, 'GET', '/v1/teams', { token: u.token })
+  assert.deepEqual(list.body, { items: [{ teamId: t.teamId, name: 'Alpha', role: 'owner' }], nextCursor: null })
+  const t2 = await makeTeam(api, u.token, 'Beta')
+  const p1 = await http(api, 'GET', '/v1/teams?limit=1', { token: u.token })
+  assert.equal(p1.body.items.length, 1)
+  assert.ok(p1.body.nextCursor)
+  const p2 = await http(api, 'GET', `/v1/teams?limit=1&cursor=${p1.body.nextCursor}`, { token: u.token })
+  assert.deepEqual(p2.body.items.map((x) => x.teamId), [t2.teamId])
+  assert.equal(p2.body.nextCursor, null)
+  problem(await http(api, 'GET', '/v1/teams?limit=0', { token: u.token }), 422, 'validation_failed')
+  problem(await http(api, 'GET', '/v1/teams?limit=201', { token: u.token }), 422, 'validation_failed')
+  problem(await http(api, 'GET', '/v1/teams?cursor=garbage', { token: u.token }), 422, 'validation_failed')
+  const renamed = await http(api, 'PATCH', `/v1/teams/${t.teamId}`, { token: u.token, body: { name: 'Alpha 2' } })
+  assert.equal(renamed.body.name, 'Alpha 2')
+  assert.equal((await http(api, 'DELETE', `/v1/teams/${t.teamId}`, { token: u.token })).status, 204)
+  problem(await http(api, 'GET', `/v1/teams/${t.teamId}`, { token: u.token }), 404, 'not_found')
+  problem(await http(api, 'GET', '/v1/teams/not-a-uuid', { token: u.token }), 422, 'validation_failed')
+})
+
+test('members: add, change role, last owner kept, self-removal, non-members get 404', async () => {
+  const owner = await signup(api); const other = await signup(api); const outsider = await signup(api)
+  const t = await makeTeam(api, owner.token)
+  problem(await http(api, 'POST', `/v1/teams/${t.teamId}/members`, { token: owner.token, body: { email: 'nobody-' + uniq() + '@example.com', role: 'member' } }), 404, 'not_found')
+  const m = await addMember(api, owner.token, t.teamId, other.email.toUpperCase(), 'member')
+  assert.equal(m.userId, other.user.userId)
+  assert.equal(m.role, 'member')
+  problem(await http(api, 'POST', `/v1/teams/${t.teamId}/members`, { token: owner.token, body: { email: other.email, role: 'viewer' } }), 409, 'conflict')
+  const list = await http(api, 'GET', `/v1/teams/${t.teamId}/members`, { token: other.token })
+  assert.equal(list.body.items.length, 2)
+  problem(await http(api, 'PATCH', `/v1/teams/${t.teamId}/members/${owner.user.userId}`, { token: owner.token, body: { role: 'admin' } }), 409, 'conflict')
+  problem(await http(api, 'DELETE', `/v1/teams/${t.teamId}/members/${owner.user.userId}`, { token: owner.token }), 409, 'conflict')
+  const up = await http(api, 'PATCH', `/v1/teams/${t.teamId}/members/${other.user.userId}`, { token: owner.token, body: { role: 'admin' } })
+  assert.equal(up.body.role, 'admin')
+  // an admin cannot grant owner
+  problem(await http(api, 'PATCH', `/v1/teams/${t.teamId}/members/${other.user.userId}`, { token: other.token, body: { role: 'owner' } }), 403, 'forbidden')
+  problem(await http(api, 'GET', `/v1/teams/${t.teamId}/members`, { token: outsider.token }), 404, 'not_found')
+  assert.equal((await http(api, 'DELETE', `/v1/teams/${t.teamId}/members/${other.user.userId}`, { token: other.token })).status, 204)
+  problem(await http(api, 'GET', `/v1/teams/${t.teamId}`, { token: other.token }), 404, 'not_found')
+})
+
+test('API keys: shown once, act with their role inside their team only, revoked at once', async () => {
+  const owner = await signup(api)
+  const t = await makeTeam(api, owner.token); const t2 = await makeTeam(api, owner.token)
+  const k = await makeKey(api, owner.token, t.teamId, 'viewer')
+  secrets.add(k.key)
+  assert.match(k.key, /^qk_[A-Za-z0-9_-]{43}$/)
+  assert.ok(k.key.startsWith(k.prefix))
+  assert.equal(k.lastUsedAt, null)
+  const list = await http(api, 'GET', `/v1/teams/${t.teamId}/api-keys`, { token: owner.token })
+  assert.equal(list.body.items.length, 1)
+  assert.equal(list.body.items[0].key, undefined)
+  assert.equal((await http(api, 'GET', `/v1/teams/${t.teamId}`, { token: k.key })).status, 200)
+  problem(await http(api, 'GET', `/v1/teams/${t2.teamId}`, { token: k.key }), 404, 'not_found')
+  problem(await http(api, 'GET', '/v1/me', { token: k.key }), 403, 'forbidden')
+  const used = await http(api, 'GET', `/v1/teams/${t.teamId}/api-keys`, { token: owner.token })
+  assert.ok(used.body.items[0].lastUsedAt, 'lastUsedAt is set after use')
+  problem(await http(api, 'POST', `/v1/teams/${t.teamId}/api-keys`, { token: owner.token, body: { name: 'x', role: 'admin' } }), 422, 'validation_failed')
+  problem(await http(api, 'POST', `/v1/teams/${t.teamId}/api-keys`, { token: owner.token, body: { name: 'x', role: 'member', expiresAt: '2020-01-01T00:00:00Z' } }), 422, 'validation_failed')
+  const exp = await http(api, 'POST', `/v1/teams/${t.teamId}/api-keys`, { token: owner.token, body: { name: 'x', role: 'member', expiresAt: '2099-01-01T00:00:00.000Z' } })
+  assert.equal(exp.body.expiresAt, '2099-01-01T00:00:00.000Z')
+  assert.equal((await http(api, 'DELETE', `/v1/teams/${t.teamId}/api-keys/${k.apiKeyId}`, { token: owner.token })).status, 204)
+  problem(await http(api, 'GET', `/v1/teams/${t.teamId}`, { token: k.key }), 401, 'unauthenticated')
+  problem(await http(api, 'DELETE', `/v1/teams/${t.teamId}/api-keys/${k.apiKeyId}`, { token: owner.token }), 404, 'not_found')
+})
+
+// The authorization matrix: every endpoint of these sections as every kind of caller.
+test('authorization matrix: owner, admin, member, viewer, API keys, non-member, anonymous', async () => {
+  const owner = await signup(api); const admin = await signup(api); const member = await signup(api)
+  const viewer = await signup(api); const outsider = await signup(api); const target = await signup(api)
+  const t = await makeTeam(api, owner.token)
+  await addMember(api, owner.token, t.teamId, admin.email, 'admin')
+  await addMember(api, owner.token, t.teamId, member.email, 'member')
+  await addMember(api, owner.token, t.teamId, viewer.email, 'viewer')
+  const kMember = (await makeKey(api, owner.token, t.teamId, 'member')).key
+  const kViewer = (await makeKey(api, owner.token, t.teamId, 'viewer')).key
+  const callers = { owner: owner.token, admin: admin.token, member: member.token, viewer: viewer.token, keyMember: kMember, keyViewer: kViewer, outsider: outsider.token, anonymous: null }
+  const T = `/v1/teams/${t.teamId}`
+  // [method, path, body, {caller: status}] — statuses from the contract's role table
+  const rows = [
+    ['GET', T, null, { owner: 200, admin: 200, member: 200, viewer: 200, keyMember: 200, keyViewer: 200, outsider: 404, anonymous: 401 }],
+    ['PATCH', T, { name: 'Renamed' }, { owner: 200, admin: 200, member: 403, viewer: 403, keyMember: 403, keyViewer: 403, outsider: 404, anonymous: 401 }],
+    ['GET', `${T}/members`, null, { owner: 200, admin: 200, member: 200, viewer: 200, keyMember: 200, keyViewer: 200, outsider: 404, anonymous: 401 }],
+    ['POST', `${T}/members`, { email: target.email, role: 'viewer' }, { owner: 'add', admin: 'add', member: 403, viewer: 403, keyMember: 403, keyViewer: 403, outsider: 404, anonymous: 401 }],
+    ['PATCH', `${T}/members/${target.user.userId}`, { role: 'member' }, { owner: 'tgt', admin: 'tgt', member: 403, viewer: 403, keyMember: 403, keyViewer: 403, outsider: 404, anonymous: 401 }],
+    ['POST', `${T}/api-keys`, { name: 'k', role: 'viewer' }, { owner: 201, admin: 201, member: 403, viewer: 403, keyMember: 403, keyViewer: 403, outsider: 404, anonymous: 401 }],
+    ['GET', `${T}/api-keys`, null, { owner: 200, admin: 200, member: 403, viewer: 403, keyMember: 403, keyViewer: 403, outsider: 404, anonymous: 401 }],
+    ['GET', `${T}/audit-log`, null, { owner: 200, admin: 200, member: 403, viewer: 403, keyMember: 403, keyViewer: 403, outsider: 404, anonymous: 401 }],
+    ['DELETE', `${T}/members/${target.user.userId}`, null, { owner: 'rm', admin: 'rm', member: 403, viewer: 403, keyMember: 403, keyViewer: 403, outsider: 404, anonymous: 401 }],
+    ['DELETE', `${T}/api-keys/KEY`, null, { owner: 'delkey', admin: 'delkey', member: 403, viewer: 403, keyMember: 403, keyViewer: 403, outsider: 404, anonymous: 401 }],
+    ['DELETE', T, null, { owner: 'last', admin: 403, member: 403, viewer: 403, keyMember: 403, keyViewer: 403, outsider: 404, anonymous: 401 }]
+  ]
+  const failures = []
+  for (const [method, path, body, expect] of rows) {
+    for (const [who, token] of Object.entries(callers)) {
+      let want = expect[who]
+      let p = path
+      if (want === 'last') continue // the owner deletes the team after the loop
+      if (want === 'add') { // make sure the target is not a member yet
+        await http(api, 'DELETE', `${T}/members/${target.user.userId}`, { token: owner.token })
+        want = 201
+      }
+      if (want === 'tgt' || want === 'rm') {
+        await http(api, 'POST', `${T}/members`, { token: owner.token, body: { email: target.email, role: 'viewer' } })
+        want = want === 'tgt' ? 200 : 204
+      }
+      if (want === 'delkey' || p.endsWith('/KEY')) {
+        const k = await makeKey(api, owner.token, t.teamId, 'viewer')
+        p = path.replace('KEY', k.apiKeyId)
+        if (want === 'delkey') want = 204
+      }
+      const r = await http(api, method, p, { token: token ?? undefined, body: body ?? undefined })
+      if (r.status !== want) failures.push(`${method} ${path} as ${who}: ${r.status} (want ${want}) ${r.text.slice(0, 120)}`)
+    }
+  }
+  assert.deepEqual(failures, [])
+  assert.equal((await http(api, 'DELETE', T, { token: owner.token })).status, 204)
+  problem(await http(api, 'GET', T, { token: admin.token }), 404, 'not_found')
+  problem(await http(api, 'GET', T, { token: kMember }), 401, 'unauthenticated')
+})
+
+test('cross-team access answers 404 even for owners of other teams', async () => {
+  const a = await signup(api); const b = await signup(api)
+  const ta = await makeTeam(api, a.token); await makeTeam(api, b.token)
+  for (const [m, p] of [['GET', ''], ['GET', '/members'], ['GET', '/api-keys'], ['GET', '/audit-log'], ['DELETE', '']]) {
+    problem(await http(api, m, `/v1/teams/${ta.teamId}${p}`, { token: b.token }), 404, 'not_found')
+  }
+})
+
+test('every state change writes an audit row; admins read them newest first, paged', async () => {
+  const u = await signup(api); const v = await signup(api)
+  const t = await makeTeam(api, u.token)
+  await addMember(api, u.token, t.teamId, v.email, 'viewer')
+  await http(api, 'PATCH', `/v1/teams/${t.teamId}`, { token: u.token, body: { name: 'Audited' } })
+  const k = await makeKey(api, u.token, t.teamId)
+  await http(api, 'DELETE', `/v1/teams/${t.teamId}/api-keys/${k.apiKeyId}`, { token: u.token })
+  const r = await http(api, 'GET', `/v1/teams/${t.teamId}/audit-log`, { token: u.token })
+  assert.deepEqual(r.body.items.map((e) => e.action), ['api_key.revoke', 'api_key.create', 'team.update', 'member.add', 'team.create'])
+  assert.equal(r.body.items[0].actor, `User:${u.user.userId}`)
+  assert.equal(r.body.items[0].targetType, 'ApiKey')
+  assert.equal(r.body.items[0].targetId, k.apiKeyId)
+  const p1 = await http(api, 'GET', `/v1/teams/${t.teamId}/audit-log?limit=2`, { token: u.token })
+  const p2 = await http(api, 'GET', `/v1/teams/${t.teamId}/audit-log?limit=2&cursor=${p1.body.nextCursor}`, { token: u.token })
+  const p3 = await http(api, 'GET', `/v1/teams/${t.teamId}/audit-log?limit=2&cursor=${p2.body.nextCursor}`, { token: u.token })
+  assert.deepEqual([...p1.body.items, ...p2.body.items, ...p3.body.items].map((e) => e.auditId), r.body.items.map((e) => e.auditId))
+  assert.equal(p3.body.nextCursor, null)
+  const n = Number(sql(`SELECT count(*) FROM audit_log WHERE chain = 'account' AND target_id = '${u.user.userId}' AND action = 'user.signup'`))
+  assert.equal(n, 1)
+})
+
+test('the audit table refuses UPDATE and DELETE, and quill-admin detects a tampered row', async () => {
+  const u = await signup(api)
+  await makeTeam(api, u.token, 'Tamper')
+  assert.throws(() => sql('UPDATE audit_log SET actor = \'x\''), /append-only/)
+  assert.throws(() => sql('DELETE FROM audit_log'), /append-only/)
+  const ok = await run(`${BIN}/quill-admin`, ['audit-verify'], { DATABASE_URL: DB })
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr)
+  assert.match(ok.stdout, /audit log verified: \d+ rows/)
+  const row = sql(`SELECT audit_id || ' ' || chain || ' ' || seq || ' ' || actor FROM audit_log WHERE action = 'team.create' AND actor = 'User:${u.user.userId}'`).split(' ')
+  const [id, chain, seq, actor] = row
+  // a superuser disables the trigger and rewrites history
+  sql(`ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only; UPDATE audit_log SET actor = 'User:someone-else' WHERE audit_id = '${id}'; ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only`)
+  const bad = await run(`${BIN}/quill-admin`, ['audit-verify'], { DATABASE_URL: DB })
+  sql(`ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only; UPDATE audit_log SET actor = '${actor}' WHERE audit_id = '${id}'; ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only`)
+  assert.equal(bad.code, 1)
+  assert.match(bad.stdout, new RegExp(`chain ${chain}: broken at seq ${seq} \\(audit_id ${id}\\)`))
+  assert.equal((await run(`${BIN}/quill-admin`, ['audit-verify'], { DATABASE_URL: DB })).code, 0)
+})
+
+test('no password, token, key or email appears in any log line', async () => {
+  await sleep(400) // request lines are flushed every 250 ms
+  const logs = api.lines.join('\n') + api.stderr
+  assert.ok(api.lines.length > 50, 'the API logged its requests')
+  secrets.add(PASSWORD)
+  for (const s of secrets) assert.ok(!logs.includes(s), `a secret is in the logs: ${s.slice(0, 6)}…`)
+  assert.doesNotMatch(logs, /qs_[A-Za-z0-9_-]{20}|qk_[A-Za-z0-9_-]{20}|@example\.com/i)
+})
+
+test('raw socket: a request with a JSON body and a 100-continue handshake works', async () => {
+  const body = JSON.stringify({ email: `${uniq('raw')}@example.com`, password: PASSWORD, displayName: 'Raw' })
+  const r = await raw(api.port, `POST /v1/auth/signup HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`)
+  assert.match(r.data, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 201 /)
+})
