@@ -114,15 +114,17 @@ static int th_clear(struct ql_store *self, struct ql_ctx *cx, const char *email)
 }
 
 static int th_hit(struct ql_store *self, struct ql_ctx *cx, const char *key, int64_t window_ms,
-                  int *count)
+                  int *count, int *prev)
 {
     struct ql__pg_params p = {0};
     ql__pg_p_text(&p, key);
     ql__pg_p_ts(&p, window_ms);
     PGresult *r;
     int rc = ql__pg_exec(pg_of(self), cx, QL__ST_RATE_HIT, &p, &r);
-    if (rc == QL_OK)
+    if (rc == QL_OK) {
         *count = ql__pg_int4(r, 0, 0);
+        *prev = ql__pg_int4(r, 0, 1);
+    }
     PQclear(r);
     return rc;
 }

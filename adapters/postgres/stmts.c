@@ -170,8 +170,10 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
     [QL__ST_FAILURES_CLEAR] = {"failures_clear", "DELETE FROM login_failures WHERE email = $1", 1},
     [QL__ST_RATE_HIT] =
         {"rate_hit",
-         "INSERT INTO rate_counters (key, window_start, count) VALUES ($1, $2, 1) ON "
-         "CONFLICT (key, window_start) DO UPDATE SET count = rate_counters.count + 1 "
-         "RETURNING count",
+         "WITH hit AS (INSERT INTO rate_counters (key, window_start, count) VALUES ($1, $2, 1) "
+         "ON CONFLICT (key, window_start) DO UPDATE SET count = rate_counters.count + 1 "
+         "RETURNING count) SELECT hit.count, coalesce((SELECT r.count FROM rate_counters r "
+         "WHERE r.key = $1 AND r.window_start = $2::timestamptz - interval '1 minute'), 0) "
+         "FROM hit",
          2},
 };

@@ -32,11 +32,14 @@ static int ip_limit(struct ql_ctx *cx, const char *ip)
     int64_t now = now_ms(cx), window = now - now % 60000;
     char key[96];
     snprintf(key, sizeof(key), "auth-ip:%s", ip);
-    int count = 0;
-    int rc = ql_store_throttle_hit(cx->ports.store, cx, key, window, &count);
+    int count = 0, prev = 0;
+    int rc = ql_store_throttle_hit(cx->ports.store, cx, key, window, &count, &prev);
     if (rc)
         return rc;
-    if (count > cx->cfg->auth_ip_limit) {
+    /* A sliding window: the previous minute counts for the part of it still in view, so a
+     * burst across a minute boundary cannot get twice the allowance. */
+    double in_view = (double)(60000 - (now - window)) / 60000.0;
+    if (count + prev * in_view > cx->cfg->auth_ip_limit) {
         cx->err.retry_after_ms = window + 60000 - now;
         return ql_error_set(&cx->err, QL_ERATE_LIMITED,
                             "Too many signup and login attempts from this address.");

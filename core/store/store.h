@@ -142,9 +142,12 @@ struct ql_throttle_ops {
     int (*record_failure)(struct ql_store *self, struct ql_ctx *cx, const char *email,
                           int64_t now_ms);
     int (*clear_failures)(struct ql_store *self, struct ql_ctx *cx, const char *email);
-    /* Count one hit for key in the window starting at window_ms; *count is the new total. */
+    /*
+     * Count one hit for key in the one-minute window starting at window_ms; *count is the new
+     * total of that window and *prev the total of the window before it.
+     */
     int (*hit)(struct ql_store *self, struct ql_ctx *cx, const char *key, int64_t window_ms,
-               int *count);
+               int *count, int *prev);
 };
 
 struct ql_store_ops {
@@ -417,9 +420,9 @@ static inline int ql_store_throttle_clear_failures(struct ql_store *s, struct ql
 }
 
 static inline int ql_store_throttle_hit(struct ql_store *s, struct ql_ctx *cx, const char *key,
-                                        int64_t window_ms, int *count)
+                                        int64_t window_ms, int *count, int *prev)
 {
-    return s->ops->throttle->hit(s, cx, key, window_ms, count);
+    return s->ops->throttle->hit(s, cx, key, window_ms, count, prev);
 }
 
 #endif

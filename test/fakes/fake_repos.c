@@ -623,12 +623,16 @@ static int th_clear(struct ql_store *self, struct ql_ctx *cx, const char *email)
 }
 
 static int th_hit(struct ql_store *self, struct ql_ctx *cx, const char *key, int64_t window,
-                  int *count)
+                  int *count, int *prev)
 {
     struct fake_store *s = fs(self);
     int rc = enter(s, cx);
     if (rc)
         return rc;
+    *prev = 0;
+    for (int i = 0; i < s->ncounters; i++)
+        if (s->counters[i].window == window - 60000 && !strcmp(s->counters[i].key, key))
+            *prev = s->counters[i].count;
     for (int i = 0; i < s->ncounters; i++) {
         if (s->counters[i].window == window && !strcmp(s->counters[i].key, key)) {
             *count = ++s->counters[i].count;
