@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #define QL_OIDC_LEEWAY_S 60
-#define QL_OIDC_REFETCH_MS 5000
+#define QL_OIDC_REFETCH_MS 1000
 #define QL_OIDC_MAX_AGE_MS 600000
 
 struct ql_oidc;
