@@ -120,13 +120,96 @@ NGX
   kill "$(cat "$SCRATCH/nginx.pid")"; rm -f "$SCRATCH/nginx.pid"
 }
 
+# ---- the Fastify + pg peer ------------------------------------------------------------------
+PEERS=0
+PEERS_WRK="$PEERS_SRC/wrk"
+peers_setup() {
+  [ "$PEERS" -eq 1 ] && return 0
+  if [ ! -d "$PEERS_SRC" ]; then
+    log "no ../shared/peers here: printing Quill's own figures only"
+    return 1
+  fi
+  cp -r "$PEERS_SRC" "$SCRATCH/peers"
+  (cd "$SCRATCH/peers" && ./install.sh >/dev/null) || { log "peer install failed"; return 1; }
+  recreate_db peers
+  (cd "$SCRATCH/peers" && DATABASE_URL=$(pg_url peers) ./seed.sh >/dev/null) || { log "peer seed failed"; return 1; }
+  PEERS_WRK="$SCRATCH/peers/wrk"
+  PEERS=1
+}
+
+peer_start() {
+  (cd "$SCRATCH/peers" && DATABASE_URL=$(pg_url peers) PEERS_LISTEN=127.0.0.1:58081 PEERS_POOL=10 \
+    NODE_ENV=production exec node fastify-quill.js) > "$OUT/peer.log" 2>&1 &
+  PEER_PID=$!
+  PIDS+=("$PEER_PID")
+  for _ in $(seq 100); do curl -sf http://127.0.0.1:58081/livez >/dev/null && return; sleep 0.1; done
+  die "the peer did not start (see $OUT/peer.log)"
+}
+
+# Seed Quill's bench database with the SEED.md data set (users, sessions, teams, members).
+quill_seed() {
+  recreate_db quill_bench
+  DATABASE_URL=$(pg_url quill_bench) QUILL_MIGRATIONS_DIR="$ROOT/migrations" "$BUILD/apps/quill-migrate" up >/dev/null
+  seq 1000 | sed 's/^/peer-token-/' | QUILL_SECRET="$BENCH_SECRET" "$BUILD/apps/quill-admin" digest-tokens \
+    | awk '{print NR "\t" $1}' > "$SCRATCH/tokens.tsv"
+  {
+    echo "CREATE TEMP TABLE bench_tokens (u int, digest text);"
+    echo "\\copy bench_tokens FROM '$SCRATCH/tokens.tsv'"
+    cat "$ROOT/tools/bench/seed_quill.sql"
+    if [ -f "$ROOT/tools/bench/seed_entries.sql" ]; then cat "$ROOT/tools/bench/seed_entries.sql"; fi
+  } | PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 "$(pg_url quill_bench)" >/dev/null
+}
+
+QUILL_BENCH_ENV=(QUILL_RATE_LIMIT=1000000 QUILL_AUTH_IP_LIMIT=1000000)
+
+bench_me() {
+  log "GET /v1/me: quill-api vs Fastify + pg, the peers' wrk/me.lua over 1,000 users"
+  quill_seed
+  start_quill_api 58091 "${QUILL_BENCH_ENV[@]}"
+  if peers_setup; then
+    peer_start
+    compare "GET /v1/me" quill "http://127.0.0.1:58091" "$PEERS_WRK/me.lua" \
+      fastify "http://127.0.0.1:58081" "$PEERS_WRK/me.lua"
+    kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true
+  else
+    read -r rps p50 p99 bad errs < <(wrk_run "http://127.0.0.1:58091" "$ROOT/tools/bench/wrk/me_local.lua")
+    row "GET /v1/me | quill $(printf '%.0f' "$rps") req/s (p50 $p50 / p99 $p99 ms) | (no peer) | "
+  fi
+  kill "$QUILL_PID"; wait "$QUILL_PID" 2>/dev/null || true
+}
+
+# Logins run argon2id on the pool; /livez must stay fast on the loops meanwhile.
+bench_login() {
+  log "POST /v1/auth/login (argon2id) and /livez latency while logins saturate the pool"
+  quill_seed
+  start_quill_api 58091 "${QUILL_BENCH_ENV[@]}"
+  local n=64
+  for i in $(seq $n); do
+    curl -s -o /dev/null -X POST http://127.0.0.1:58091/v1/auth/signup -H 'content-type: application/json' \
+      -d "{\"email\":\"bench-login-$i@example.com\",\"password\":\"bench password 123\",\"displayName\":\"B\"}"
+  done
+  local idle
+  idle=$(wrk -t1 -c4 -d3s --latency http://127.0.0.1:58091/livez | awk '$1=="99%" {print $2}')
+  wrk -t1 -c16 -d6s -s "$ROOT/tools/bench/wrk/login.lua" http://127.0.0.1:58091 -- $n > "$SCRATCH/login.txt" 2>&1 &
+  local wpid=$!
+  sleep 1
+  local busy
+  busy=$(wrk -t1 -c4 -d3s --latency http://127.0.0.1:58091/livez | awk '$1=="99%" {print $2}')
+  wait $wpid
+  cat "$SCRATCH/login.txt" >> "$OUT/wrk.log"
+  local lps; lps=$(awk '/^Requests\/sec/ {print $2}' "$SCRATCH/login.txt")
+  row "POST /v1/auth/login (argon2id, 16 connections) | $(printf '%.0f' "$lps") logins/s | | "
+  row "GET /livez p99 while logins saturate the pool | $(to_ms "$busy") ms (idle: $(to_ms "$idle") ms) | | "
+  kill "$QUILL_PID"; wait "$QUILL_PID" 2>/dev/null || true
+}
+
 BENCH_SECRET=$(head -c 32 /dev/urandom | base64)
 pg_start >/dev/null
 create_db quill_bench
 DATABASE_URL=$(pg_url quill_bench) QUILL_MIGRATIONS_DIR="$ROOT/migrations" "$BUILD/apps/quill-migrate" up >/dev/null
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(livez)
+[ ${#names[@]} -gt 0 ] || names=(livez me login)
 {
   echo "Quill benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, rounds=$ROUNDS duration=$DURATION"
   echo
@@ -136,6 +219,8 @@ names=("$@")
 for n in "${names[@]}"; do
   case "$n" in
     livez) bench_livez ;;
+    me) bench_me ;;
+    login) bench_login ;;
     *) die "unknown benchmark: $n" ;;
   esac
 done
