@@ -107,25 +107,33 @@ static int u_set_password(struct ql_store *self, struct ql_ctx *cx, const struct
     return ql__pg_run(pg_of(self), cx, QL__ST_USER_SET_PASSWORD, &p);
 }
 
-static int u_teams(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
-                   struct ql_team_role **out, int *n)
+static int u_profile(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
+                     struct ql_user *user, struct ql_team_role **out, int *n)
 {
     struct ql__pg_params p = {0};
     ql__pg_p_uuid(&p, id);
     PGresult *r;
-    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_USER_TEAMS, &p, &r);
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_USER_PROFILE, &p, &r);
     if (rc)
         return rc;
     int rows = PQntuples(r);
+    if (rows == 0) {
+        PQclear(r);
+        return ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
+    }
+    if (user)
+        rc = read_user(cx, r, 0, user);
     *n = 0;
-    *out = ql_arena_calloc(cx->arena, (size_t)(rows ? rows : 1), sizeof(**out));
+    *out = ql_arena_calloc(cx->arena, (size_t)rows, sizeof(**out));
     if (*out == NULL)
         rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
     for (int i = 0; rc == QL_OK && i < rows; i++) {
-        struct ql_team_role *t = &(*out)[i];
-        ql__pg_uuid(r, i, 0, &t->team_id);
-        t->name = ql__pg_text(cx, r, i, 1);
-        t->role = ql_role_parse(PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
+        if (PQgetisnull(r, i, 6))
+            continue; /* the user belongs to no team: one row of NULLs */
+        struct ql_team_role *t = &(*out)[*n];
+        ql__pg_uuid(r, i, 6, &t->team_id);
+        t->name = ql__pg_text(cx, r, i, 7);
+        t->role = ql_role_parse(PQgetvalue(r, i, 8), (size_t)PQgetlength(r, i, 8));
         if (t->name == NULL)
             rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
         (*n)++;
@@ -141,7 +149,7 @@ const struct ql_users_ops ql__pg_users_ops = {
     .by_oidc = u_by_oidc,
     .update_name = u_rename,
     .set_password = u_set_password,
-    .teams = u_teams,
+    .profile = u_profile,
 };
 
 /* ---- sessions ---------------------------------------------------------------------------- */

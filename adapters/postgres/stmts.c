@@ -44,11 +44,12 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "UPDATE users SET password_hash = $2, updated_at = $3 WHERE user_id = $1 AND "
          "erased_at IS NULL",
          3},
-    [QL__ST_USER_TEAMS] =
-        {"user_teams",
-         "SELECT t.team_id, t.name, m.role FROM team_members m JOIN teams t ON t.team_id = "
-         "m.team_id WHERE m.user_id = $1 AND t.deleted_at IS NULL ORDER BY t.name, "
-         "t.team_id",
+    [QL__ST_USER_PROFILE] =
+        {"user_profile",
+         "SELECT u.user_id, u.email, u.display_name, u.password_hash, u.created_at, "
+         "u.updated_at, t.team_id, t.name, m.role FROM users u LEFT JOIN (team_members m "
+         "JOIN teams t ON t.team_id = m.team_id AND t.deleted_at IS NULL) ON m.user_id = "
+         "u.user_id WHERE u.user_id = $1 AND u.erased_at IS NULL ORDER BY t.name, t.team_id",
          1},
     [QL__ST_SESSION_INSERT] =
         {"session_insert",

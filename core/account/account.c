@@ -289,13 +289,10 @@ int ql_account_me(struct ql_ctx *cx, struct ql_user *user, struct ql_team_role *
     int rc = ql_account_require_user(cx);
     if (rc)
         return rc;
-    struct ql_store *st = cx->ports.store;
-    rc = ql_store_users_by_id(st, cx, &cx->principal->user_id, user);
+    rc = ql_store_users_profile(cx->ports.store, cx, &cx->principal->user_id, user, teams, n);
     if (rc == QL_ENOT_FOUND)
         return ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The account no longer exists.");
-    if (rc)
-        return rc;
-    return ql_store_users_teams(st, cx, &user->id, teams, n);
+    return rc;
 }
 
 int ql_account_rename(struct ql_ctx *cx, const char *name, size_t n, struct ql_user *out)

@@ -51,9 +51,12 @@ struct ql_users_ops {
                        const char *name, int64_t now_ms, struct ql_user *out);
     int (*set_password)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
                         const char *hash, int64_t now_ms);
-    /* Every live team the user belongs to, by name. */
-    int (*teams)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
-                 struct ql_team_role **out, int *n);
+    /*
+     * The user and every live team it belongs to, by name, in one round trip.  user may be
+     * NULL when only the teams are wanted.
+     */
+    int (*profile)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
+                   struct ql_user *user, struct ql_team_role **teams, int *n);
 };
 
 struct ql_sessions_ops {
@@ -239,10 +242,11 @@ static inline int ql_store_users_set_password(struct ql_store *s, struct ql_ctx 
     return s->ops->users->set_password(s, cx, id, hash, now_ms);
 }
 
-static inline int ql_store_users_teams(struct ql_store *s, struct ql_ctx *cx,
-                                       const struct ql_uuid *id, struct ql_team_role **out, int *n)
+static inline int ql_store_users_profile(struct ql_store *s, struct ql_ctx *cx,
+                                         const struct ql_uuid *id, struct ql_user *user,
+                                         struct ql_team_role **teams, int *n)
 {
-    return s->ops->users->teams(s, cx, id, out, n);
+    return s->ops->users->profile(s, cx, id, user, teams, n);
 }
 
 static inline int ql_store_sessions_insert(struct ql_store *s, struct ql_ctx *cx,

@@ -62,7 +62,10 @@ int ql_team_list_mine(struct ql_ctx *cx, struct ql_team_role **out, int *n)
     int rc = ql_account_require_user(cx);
     if (rc)
         return rc;
-    return ql_store_users_teams(cx->ports.store, cx, &cx->principal->user_id, out, n);
+    rc = ql_store_users_profile(cx->ports.store, cx, &cx->principal->user_id, NULL, out, n);
+    if (rc == QL_ENOT_FOUND)
+        return ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The account no longer exists.");
+    return rc;
 }
 
 int ql_team_get(struct ql_ctx *cx, const struct ql_uuid *team, struct ql_team *out)

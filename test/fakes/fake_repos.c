@@ -130,13 +130,18 @@ static int u_set_password(struct ql_store *self, struct ql_ctx *cx, const struct
     return rc ? rc : f ? QL_OK : ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
 }
 
-static int u_teams(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
-                   struct ql_team_role **out, int *n)
+static int u_profile(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
+                     struct ql_user *user, struct ql_team_role **out, int *n)
 {
     struct fake_store *s = fs(self);
     int rc = enter(s, cx);
     if (rc)
         return rc;
+    struct fake_user *u = user_by(s, id, NULL);
+    if (u == NULL)
+        return ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
+    if (user)
+        *user = u->u;
     *out = ql_arena_calloc(cx->arena, FAKE_MAX, sizeof(**out));
     *n = 0;
     for (int i = 0; i < s->nmembers; i++) {
@@ -155,8 +160,8 @@ static int u_teams(struct ql_store *self, struct ql_ctx *cx, const struct ql_uui
     return QL_OK;
 }
 
-static const struct ql_users_ops users_ops = {u_insert, u_by_email,     u_by_id, u_by_oidc,
-                                              u_rename, u_set_password, u_teams};
+static const struct ql_users_ops users_ops = {u_insert, u_by_email,     u_by_id,  u_by_oidc,
+                                              u_rename, u_set_password, u_profile};
 
 /* ---- sessions and principals ------------------------------------------------------------ */
 
