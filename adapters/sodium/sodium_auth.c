@@ -1,14 +1,39 @@
 /*
  * sodium_auth.c - libsodium behind the auth port.  sodium_init() is called by the
  * constructor (it is idempotent and thread-safe after the first call).
+ *
+ * Password hashing (argon2id) is deliberately slow and memory-hungry, so it does not run
+ * on the calling thread: a few "slow" threads, as many as there are cores, run it at a
+ * lower scheduling priority (nice +10) and the caller waits.  Two things follow: at most
+ * that many hashes (and their memory) are in flight however many pool threads log users
+ * in, and the event loops, at normal priority, keep getting the CPU while logins
+ * saturate it, so cheap requests stay fast.
  */
 #include "sodium_auth.h"
 
 #include "err/err.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define SLOW_NICE 10
+#define SLOW_MAX 16
+
+struct slow_job {
+    struct slow_job *next;
+    int verify; /* 0: hash into out; 1: verify against hash */
+    const char *pw;
+    size_t n;
+    const char *hash;
+    char *out;
+    int rc;
+    int done;
+    pthread_cond_t cond;
+};
 
 struct sodium_auth {
     struct ql_auth base;
@@ -16,7 +41,74 @@ struct sodium_auth {
     size_t keylen;
     unsigned long long opslimit;
     size_t memlimit;
+    pthread_mutex_t lock;
+    pthread_cond_t work;
+    struct slow_job *head, *tail;
+    int stopping;
+    int nthreads;
+    pthread_t threads[SLOW_MAX];
 };
+
+static void run_job(struct sodium_auth *a, struct slow_job *j)
+{
+    if (j->verify)
+        j->rc =
+            crypto_pwhash_str_verify(j->hash, j->pw, j->n) == 0 ? QL_OK : QL_EINVALID_CREDENTIALS;
+    else
+        j->rc = crypto_pwhash_str_alg(j->out, j->pw, j->n, a->opslimit, a->memlimit,
+                                      crypto_pwhash_ALG_ARGON2ID13)
+                    ? QL_ENOMEM
+                    : QL_OK;
+}
+
+static void *slow_main(void *arg)
+{
+    struct sodium_auth *a = arg;
+    /* Raising one's own nice value needs no privilege; it applies to this thread only. */
+    setpriority(PRIO_PROCESS, (id_t)gettid(), SLOW_NICE);
+    pthread_mutex_lock(&a->lock);
+    for (;;) {
+        while (a->head == NULL && !a->stopping)
+            pthread_cond_wait(&a->work, &a->lock);
+        struct slow_job *j = a->head;
+        if (j == NULL)
+            break;
+        a->head = j->next;
+        if (a->head == NULL)
+            a->tail = NULL;
+        pthread_mutex_unlock(&a->lock);
+        run_job(a, j);
+        pthread_mutex_lock(&a->lock);
+        j->done = 1;
+        pthread_cond_signal(&j->cond);
+    }
+    pthread_mutex_unlock(&a->lock);
+    return NULL;
+}
+
+/* Hand j to a slow thread and wait for it (or run it here when there are none). */
+static int slow(struct sodium_auth *a, struct slow_job *j)
+{
+    if (a->nthreads == 0) {
+        run_job(a, j);
+        return j->rc;
+    }
+    pthread_cond_init(&j->cond, NULL);
+    j->next = NULL;
+    j->done = 0;
+    pthread_mutex_lock(&a->lock);
+    if (a->tail)
+        a->tail->next = j;
+    else
+        a->head = j;
+    a->tail = j;
+    pthread_cond_signal(&a->work);
+    while (!j->done)
+        pthread_cond_wait(&j->cond, &a->lock);
+    pthread_mutex_unlock(&a->lock);
+    pthread_cond_destroy(&j->cond);
+    return j->rc;
+}
 
 static int s_random(struct ql_auth *self, void *buf, size_t n)
 {
@@ -27,17 +119,15 @@ static int s_random(struct ql_auth *self, void *buf, size_t n)
 
 static int s_pw_hash(struct ql_auth *self, const char *pw, size_t n, char out[QL_PWHASH_LEN])
 {
-    struct sodium_auth *a = (struct sodium_auth *)self;
     _Static_assert(crypto_pwhash_STRBYTES <= QL_PWHASH_LEN, "hash buffer too small");
-    if (crypto_pwhash_str_alg(out, pw, n, a->opslimit, a->memlimit, crypto_pwhash_ALG_ARGON2ID13))
-        return QL_ENOMEM;
-    return QL_OK;
+    struct slow_job j = {.verify = 0, .pw = pw, .n = n, .out = out};
+    return slow((struct sodium_auth *)self, &j);
 }
 
 static int s_pw_verify(struct ql_auth *self, const char *hash, const char *pw, size_t n)
 {
-    (void)self;
-    return crypto_pwhash_str_verify(hash, pw, n) == 0 ? QL_OK : QL_EINVALID_CREDENTIALS;
+    struct slow_job j = {.verify = 1, .pw = pw, .n = n, .hash = hash};
+    return slow((struct sodium_auth *)self, &j);
 }
 
 static int s_digest(struct ql_auth *self, const void *token, size_t n, uint8_t out[QL_DIGEST_LEN])
@@ -75,7 +165,7 @@ static const struct ql_auth_ops ops = {
 };
 
 int ql_sodium_auth_create(const uint8_t *secret, size_t secret_len, unsigned long long opslimit,
-                          size_t memlimit, struct ql_auth **out)
+                          size_t memlimit, int slow_threads, struct ql_auth **out)
 {
     *out = NULL;
     if (sodium_init() < 0)
@@ -89,8 +179,17 @@ int ql_sodium_auth_create(const uint8_t *secret, size_t secret_len, unsigned lon
     a->base.ops = &ops;
     memcpy(a->key, secret, secret_len);
     a->keylen = secret_len;
-    a->opslimit = opslimit ? opslimit : crypto_pwhash_OPSLIMIT_INTERACTIVE;
-    a->memlimit = memlimit ? memlimit : crypto_pwhash_MEMLIMIT_INTERACTIVE;
+    a->opslimit = opslimit ? opslimit : QL_ARGON2_PASSES;
+    a->memlimit = memlimit ? memlimit : QL_ARGON2_MEMORY;
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->work, NULL);
+    if (slow_threads > SLOW_MAX)
+        slow_threads = SLOW_MAX;
+    for (int i = 0; i < slow_threads; i++) {
+        if (pthread_create(&a->threads[i], NULL, slow_main, a) != 0)
+            break;
+        a->nthreads++;
+    }
     *out = &a->base;
     return QL_OK;
 }
@@ -100,6 +199,14 @@ void ql_sodium_auth_destroy(struct ql_auth *base)
     if (base == NULL)
         return;
     struct sodium_auth *a = (struct sodium_auth *)base;
+    pthread_mutex_lock(&a->lock);
+    a->stopping = 1;
+    pthread_cond_broadcast(&a->work);
+    pthread_mutex_unlock(&a->lock);
+    for (int i = 0; i < a->nthreads; i++)
+        pthread_join(a->threads[i], NULL);
+    pthread_mutex_destroy(&a->lock);
+    pthread_cond_destroy(&a->work);
     sodium_memzero(a->key, sizeof(a->key));
     free(a);
 }

@@ -33,7 +33,7 @@ static int digest_tokens(void)
         return 2;
     }
     struct ql_auth *auth;
-    if (ql_sodium_auth_create(cfg.secret, cfg.secret_len, 0, 0, &auth) != QL_OK) {
+    if (ql_sodium_auth_create(cfg.secret, cfg.secret_len, 0, 0, 0, &auth) != QL_OK) {
         fprintf(stderr, "quill-admin: cannot initialise libsodium\n");
         return 1;
     }

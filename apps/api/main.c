@@ -86,7 +86,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "quill-api: out of memory\n");
         goto out;
     }
-    if (ql_sodium_auth_create(cfg.secret, cfg.secret_len, 0, 0, &auth) != QL_OK) {
+    if (ql_sodium_auth_create(cfg.secret, cfg.secret_len, 0, 0, (int)ncpu, &auth) != QL_OK) {
         fprintf(stderr, "quill-api: cannot initialise libsodium\n");
         goto out;
     }
