@@ -485,6 +485,7 @@ static void task_run(struct ql__task *t, struct ql_ports *ports)
     struct ql_http_req *r = &c->req;
     r->cx.ports = *ports;
     ql__http_routes[r->route].fn(r);
+    ql__idem_end(r);
 }
 
 static void maybe_free(struct ql__conn *c);

@@ -29,6 +29,31 @@ static void set_cookie(struct ql_http_req *r, const char *token, int64_t max_age
 }
 
 /* {"user": User, "session": {...}} and the session cookie. */
+static void auth_response(struct ql_http_req *r, int status, const struct ql_auth_result *res);
+
+static void render_signup(struct ql_http_req *r, void *arg)
+{
+    auth_response(r, 201, arg);
+}
+
+static void render_login(struct ql_http_req *r, void *arg)
+{
+    auth_response(r, 200, arg);
+}
+
+static void render_logout(struct ql_http_req *r, void *arg)
+{
+    (void)arg;
+    set_cookie(r, "", 0);
+    r->status = 204;
+}
+
+static void render_no_content(struct ql_http_req *r, void *arg)
+{
+    (void)arg;
+    r->status = 204;
+}
+
 static void auth_response(struct ql_http_req *r, int status, const struct ql_auth_result *res)
 {
     struct ql_jw w;
@@ -72,18 +97,19 @@ void ql__h_signup(struct ql_http_req *r)
         {"displayName", QL__JSON_STRING, 1},
     };
     cJSON *body;
-    if (ql__body_parse(r, f, 3, &body))
+    if (ql__idem_begin(r, NULL) || ql__body_parse(r, f, 3, &body))
         return;
     struct ql_credentials in;
     char ip[64];
     credentials(r, body, &in, ip, sizeof(ip));
     struct ql_auth_result res;
+    ql__set_render(r, render_signup, &res);
     int rc = ql_account_signup(&r->cx, &in, &res);
     cJSON_Delete(body);
     if (rc)
         ql__res_problem(r, rc);
-    else
-        auth_response(r, 201, &res);
+    else if (!r->rendered)
+        render_signup(r, &res);
 }
 
 void ql__h_login(struct ql_http_req *r)
@@ -93,32 +119,32 @@ void ql__h_login(struct ql_http_req *r)
         {"password", QL__JSON_STRING, 1},
     };
     cJSON *body;
-    if (ql__body_parse(r, f, 2, &body))
+    if (ql__idem_begin(r, NULL) || ql__body_parse(r, f, 2, &body))
         return;
     struct ql_credentials in;
     char ip[64];
     credentials(r, body, &in, ip, sizeof(ip));
     struct ql_auth_result res;
+    ql__set_render(r, render_login, &res);
     int rc = ql_account_login(&r->cx, &in, &res);
     cJSON_Delete(body);
     if (rc)
         ql__res_problem(r, rc);
-    else
-        auth_response(r, 200, &res);
+    else if (!r->rendered)
+        render_login(r, &res);
 }
 
 void ql__h_logout(struct ql_http_req *r)
 {
     struct ql_principal p;
-    if (ql__authenticate(r, &p))
+    if (ql__authenticate(r, &p) || ql__idem_begin(r, &p))
         return;
+    ql__set_render(r, render_logout, NULL);
     int rc = ql_account_logout(&r->cx);
-    if (rc) {
+    if (rc)
         ql__res_problem(r, rc);
-        return;
-    }
-    set_cookie(r, "", 0);
-    r->status = 204;
+    else if (!r->rendered)
+        render_logout(r, NULL);
 }
 
 static void write_me(struct ql_http_req *r, const struct ql_user *u, const struct ql_team_role *t,
@@ -188,15 +214,16 @@ void ql__h_me_password(struct ql_http_req *r)
     };
     struct ql_principal p;
     cJSON *body;
-    if (ql__authenticate(r, &p) || ql__body_parse(r, f, 2, &body))
+    if (ql__authenticate(r, &p) || ql__idem_begin(r, &p) || ql__body_parse(r, f, 2, &body))
         return;
     size_t cn, nn;
     const char *cur = ql__json_str(body, "currentPassword", &cn);
     const char *next = ql__json_str(body, "newPassword", &nn);
+    ql__set_render(r, render_no_content, NULL);
     int rc = ql_account_change_password(&r->cx, cur, cn, next, nn);
     cJSON_Delete(body);
     if (rc)
         ql__res_problem(r, rc);
-    else
-        r->status = 204;
+    else if (!r->rendered)
+        render_no_content(r, NULL);
 }

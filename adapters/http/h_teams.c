@@ -49,27 +49,34 @@ static void team_response(struct ql_http_req *r, int status, const struct ql_tea
     ql__res_json(r, status);
 }
 
+static void render_team_created(struct ql_http_req *r, void *arg)
+{
+    const struct ql_team *t = arg;
+    char loc[64], id[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(&t->id, id);
+    snprintf(loc, sizeof(loc), "/v1/teams/%s", id);
+    ql__res_header(r, "Location", loc);
+    team_response(r, 201, t);
+}
+
 void ql__h_team_create(struct ql_http_req *r)
 {
     static const struct ql__field f[] = {{"name", QL__JSON_STRING, 1}};
     struct ql_principal p;
     cJSON *body;
-    if (prologue(r, &p, NULL, NULL, NULL) || ql__body_parse(r, f, 1, &body))
+    if (prologue(r, &p, NULL, NULL, NULL) || ql__idem_begin(r, &p) ||
+        ql__body_parse(r, f, 1, &body))
         return;
     size_t n;
     const char *name = ql__json_str(body, "name", &n);
     struct ql_team t;
+    ql__set_render(r, render_team_created, &t);
     int rc = ql_team_create(&r->cx, name, n, &t);
     cJSON_Delete(body);
-    if (rc) {
+    if (rc)
         ql__res_problem(r, rc);
-        return;
-    }
-    char loc[64], id[QL_UUID_STR_LEN + 1];
-    ql_uuid_format(&t.id, id);
-    snprintf(loc, sizeof(loc), "/v1/teams/%s", id);
-    ql__res_header(r, "Location", loc);
-    team_response(r, 201, &t);
+    else if (!r->rendered)
+        render_team_created(r, &t);
 }
 
 void ql__h_team_list(struct ql_http_req *r)
@@ -212,6 +219,11 @@ static void member_response(struct ql_http_req *r, int status, const struct ql_m
     ql__res_json(r, status);
 }
 
+static void render_member_added(struct ql_http_req *r, void *arg)
+{
+    member_response(r, 201, arg);
+}
+
 void ql__h_member_add(struct ql_http_req *r)
 {
     static const struct ql__field f[] = {{"email", QL__JSON_STRING, 1},
@@ -219,18 +231,20 @@ void ql__h_member_add(struct ql_http_req *r)
     struct ql_principal p;
     struct ql_uuid team;
     cJSON *body;
-    if (prologue(r, &p, &team, NULL, NULL) || ql__body_parse(r, f, 2, &body))
+    if (prologue(r, &p, &team, NULL, NULL) || ql__idem_begin(r, &p) ||
+        ql__body_parse(r, f, 2, &body))
         return;
     size_t en, rn;
     const char *email = ql__json_str(body, "email", &en);
     const char *role = ql__json_str(body, "role", &rn);
     struct ql_member m;
+    ql__set_render(r, render_member_added, &m);
     int rc = ql_member_add(&r->cx, &team, email, en, role, rn, &m);
     cJSON_Delete(body);
     if (rc)
         ql__res_problem(r, rc);
-    else
-        member_response(r, 201, &m);
+    else if (!r->rendered)
+        render_member_added(r, &m);
 }
 
 void ql__h_member_update(struct ql_http_req *r)
@@ -265,6 +279,19 @@ void ql__h_member_remove(struct ql_http_req *r)
         r->status = 204;
 }
 
+static void render_key_created(struct ql_http_req *r, void *arg)
+{
+    const struct ql_new_api_key *k = arg;
+    struct ql_jw w;
+    ql_jw_init(&w, &r->res_body);
+    ql_jw_obj(&w);
+    ql__jw_api_key_fields(&w, &k->key);
+    ql_jw_key(&w, "key");
+    ql_jw_str(&w, k->secret);
+    ql_jw_obj_end(&w);
+    ql__res_json(r, 201);
+}
+
 void ql__h_key_create(struct ql_http_req *r)
 {
     static const struct ql__field f[] = {
@@ -275,27 +302,21 @@ void ql__h_key_create(struct ql_http_req *r)
     struct ql_principal p;
     struct ql_uuid team;
     cJSON *body;
-    if (prologue(r, &p, &team, NULL, NULL) || ql__body_parse(r, f, 3, &body))
+    if (prologue(r, &p, &team, NULL, NULL) || ql__idem_begin(r, &p) ||
+        ql__body_parse(r, f, 3, &body))
         return;
     size_t nn, rn, en;
     const char *name = ql__json_str(body, "name", &nn);
     const char *role = ql__json_str(body, "role", &rn);
     const char *exp = ql__json_str(body, "expiresAt", &en);
     struct ql_new_api_key k;
+    ql__set_render(r, render_key_created, &k);
     int rc = ql_api_key_create(&r->cx, &team, name, nn, role, rn, exp, en, &k);
     cJSON_Delete(body);
-    if (rc) {
+    if (rc)
         ql__res_problem(r, rc);
-        return;
-    }
-    struct ql_jw w;
-    ql_jw_init(&w, &r->res_body);
-    ql_jw_obj(&w);
-    ql__jw_api_key_fields(&w, &k.key);
-    ql_jw_key(&w, "key");
-    ql_jw_str(&w, k.secret);
-    ql_jw_obj_end(&w);
-    ql__res_json(r, 201);
+    else if (!r->rendered)
+        render_key_created(r, &k);
 }
 
 void ql__h_key_list(struct ql_http_req *r)

@@ -15,6 +15,7 @@
 #include "ctx/ctx.h"
 #include "http.h"
 #include "log/fdlog.h"
+#include "tx/tx.h"
 
 /* ---- methods, routes ----------------------------------------------------------------- */
 
@@ -96,6 +97,20 @@ struct ql_http_req {
     int close;                 /* close the connection after this response */
     struct ql_buf res_headers; /* extra header lines, each with its CRLF */
     struct ql_buf res_body;
+    /* Idempotency-Key handling (idem.c) */
+    struct {
+        int active; /* a key was given and nothing is stored for it yet */
+        int stored;
+        char scope[80];
+        char key[256];
+        uint8_t fingerprint[32];
+    } idem;
+    struct ql_tx_hooks tx;
+    /* Renders the success response; called before commit when the response must be stored. */
+    void (*render)(struct ql_http_req *r, void *arg);
+    void *render_arg;
+    int rendered;
+    size_t render_mark; /* res_headers length before rendering, to undo on rollback */
 };
 
 /* Case-insensitive header lookup; NULL when absent.  The span is arena memory. */
@@ -158,6 +173,19 @@ int ql__authenticate(struct ql_http_req *r, struct ql_principal *p);
 /* The client address (behind trusted proxies) into out. */
 void ql__client_ip(struct ql_http_req *r, char *out, size_t cap);
 int ql__same_secret(const char *a, size_t an, const char *b, size_t bn);
+
+/* ---- idempotency (idem.c) --------------------------------------------------------------- */
+
+/*
+ * For a POST with Idempotency-Key: replay a stored response (-1, answered), refuse a reused
+ * key (-1, 422) or prepare to record this one (0) by hooking the use case's transaction.
+ * Call after authentication (p may be NULL for anonymous routes).
+ */
+int ql__idem_begin(struct ql_http_req *r, const struct ql_principal *p);
+/* After the handler: store a response that was not stored inside a transaction. */
+void ql__idem_end(struct ql_http_req *r);
+/* Set the success renderer (see render above); the handler calls it when not rendered yet. */
+void ql__set_render(struct ql_http_req *r, void (*fn)(struct ql_http_req *, void *), void *arg);
 
 /* ---- JSON output helpers (serialize.c) ------------------------------------------------- */
 

@@ -91,6 +91,11 @@ static void problem(struct ql_http_req *r, int status, const char *code, const c
 void ql__res_problem(struct ql_http_req *r, int code)
 {
     struct ql_error *e = &r->cx.err;
+    if (r->rendered) {
+        /* The success response was rendered before a commit that then failed: undo it. */
+        r->res_headers.len = r->render_mark;
+        r->rendered = 0;
+    }
     if (e->code != code) {
         e->code = code;
         e->msg[0] = '\0';

@@ -30,6 +30,14 @@ void ql__h_key_create(struct ql_http_req *r);
 void ql__h_key_list(struct ql_http_req *r);
 void ql__h_key_delete(struct ql_http_req *r);
 void ql__h_audit_list(struct ql_http_req *r);
+void ql__h_entry_create(struct ql_http_req *r);
+void ql__h_entry_list(struct ql_http_req *r);
+void ql__h_entry_get(struct ql_http_req *r);
+void ql__h_entry_update(struct ql_http_req *r);
+void ql__h_entry_delete(struct ql_http_req *r);
+void ql__h_prompt_list(struct ql_http_req *r);
+void ql__h_prompt_create(struct ql_http_req *r);
+void ql__h_prompt_delete(struct ql_http_req *r);
 
 #define GET QL_HTTP_GET
 #define POST QL_HTTP_POST
@@ -64,6 +72,14 @@ const struct ql_http_route ql__http_routes[] = {
     {GET, "/v1/teams/{teamId}/api-keys", ql__h_key_list, POOL},
     {DELETE, "/v1/teams/{teamId}/api-keys/{apiKeyId}", ql__h_key_delete, POOL},
     {GET, "/v1/teams/{teamId}/audit-log", ql__h_audit_list, POOL},
+    {POST, "/v1/teams/{teamId}/journal-entries", ql__h_entry_create, POOL | BODY},
+    {GET, "/v1/teams/{teamId}/journal-entries", ql__h_entry_list, POOL},
+    {GET, "/v1/teams/{teamId}/journal-entries/{journalEntryId}", ql__h_entry_get, POOL},
+    {PATCH, "/v1/teams/{teamId}/journal-entries/{journalEntryId}", ql__h_entry_update, POOL | BODY},
+    {DELETE, "/v1/teams/{teamId}/journal-entries/{journalEntryId}", ql__h_entry_delete, POOL},
+    {GET, "/v1/teams/{teamId}/prompts", ql__h_prompt_list, POOL},
+    {POST, "/v1/teams/{teamId}/prompts", ql__h_prompt_create, POOL | BODY},
+    {DELETE, "/v1/teams/{teamId}/prompts/{promptId}", ql__h_prompt_delete, POOL},
 };
 
 const int ql__http_nroutes = (int)(sizeof(ql__http_routes) / sizeof(ql__http_routes[0]));

@@ -317,3 +317,13 @@ const char *ql__pg_last_constraint(const struct ql_pg *pg)
 {
     return pg->last_constraint;
 }
+
+void ql__pg_p_ts_infinity(struct ql__pg_params *p, int sign)
+{
+    /* PostgreSQL's binary +infinity / -infinity timestamps are INT64_MAX / INT64_MIN. */
+    uint64_t v = sign > 0 ? (uint64_t)INT64_MAX : (uint64_t)INT64_MIN;
+    char *s = p->scratch[p->n];
+    for (int i = 0; i < 8; i++)
+        s[i] = (char)(v >> (56 - 8 * i));
+    param(p, s, 8, 1);
+}

@@ -59,6 +59,22 @@ enum ql__pg_stmt {
     QL__ST_FAILURE_RECORD,
     QL__ST_FAILURES_CLEAR,
     QL__ST_RATE_HIT,
+    QL__ST_ENTRY_INSERT,
+    QL__ST_ENTRY_GET,
+    QL__ST_ENTRY_LOCK,
+    QL__ST_ENTRY_LIST,
+    QL__ST_ENTRY_LIST_AUTHOR,
+    QL__ST_ENTRY_LIST_PROMPT,
+    QL__ST_ENTRY_LIST_BOTH,
+    QL__ST_ENTRY_UPDATE,
+    QL__ST_ENTRY_DELETE,
+    QL__ST_PROMPT_INSERT,
+    QL__ST_PROMPT_GET,
+    QL__ST_PROMPT_LIST,
+    QL__ST_PROMPT_DELETE,
+    QL__ST_IDEM_GET,
+    QL__ST_IDEM_LOCK,
+    QL__ST_IDEM_PUT,
     QL__ST_COUNT
 };
 
@@ -106,6 +122,7 @@ void ql__pg_p_bytes(struct ql__pg_params *p, const void *b, int n);   /* bytea *
 void ql__pg_p_ts(struct ql__pg_params *p, int64_t ms);                /* timestamptz */
 void ql__pg_p_ts_or_null(struct ql__pg_params *p, int64_t ms);        /* 0: SQL NULL */
 void ql__pg_p_int(struct ql__pg_params *p, int64_t v);
+void ql__pg_p_ts_infinity(struct ql__pg_params *p, int sign); /* +1 or -1 */
 void ql__pg_p_null(struct ql__pg_params *p);
 
 /* A text column as an arena copy, or NULL for SQL NULL (or out of memory: check err). */
@@ -133,6 +150,9 @@ extern const struct ql_members_ops ql__pg_members_ops;
 extern const struct ql_api_keys_ops ql__pg_api_keys_ops;
 extern const struct ql_audit_ops ql__pg_audit_ops;
 extern const struct ql_throttle_ops ql__pg_throttle_ops;
+extern const struct ql_entries_ops ql__pg_entries_ops;
+extern const struct ql_prompts_ops ql__pg_prompts_ops;
+extern const struct ql_idem_ops ql__pg_idem_ops;
 
 /* Run st with p and expect no rows back (or ignore them); a convenience for writes. */
 int ql__pg_run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,

@@ -177,4 +177,100 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "WHERE r.key = $1 AND r.window_start = $2::timestamptz - interval '1 minute'), 0) "
          "FROM hit",
          2},
+    [QL__ST_ENTRY_INSERT] =
+        {"entry_insert",
+         "INSERT INTO journal_entries (journal_entry_id, team_id, author_user_id, "
+         "author_api_key_id, prompt_id, content, version, created_at, updated_at) VALUES "
+         "($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         9},
+    [QL__ST_ENTRY_GET] =
+        {"entry_get",
+         "SELECT journal_entry_id, team_id, author_user_id, author_api_key_id, prompt_id, "
+         "content, version, created_at, updated_at, deleted_at FROM journal_entries WHERE "
+         "team_id = $1 AND journal_entry_id = $2 AND deleted_at IS NULL",
+         2},
+    [QL__ST_ENTRY_LOCK] =
+        {"entry_lock",
+         "SELECT journal_entry_id, team_id, author_user_id, author_api_key_id, prompt_id, "
+         "content, version, created_at, updated_at, deleted_at FROM journal_entries WHERE "
+         "team_id = $1 AND journal_entry_id = $2 AND deleted_at IS NULL FOR UPDATE",
+         2},
+    [QL__ST_ENTRY_LIST] =
+        {"entry_list",
+         "SELECT journal_entry_id, team_id, author_user_id, author_api_key_id, prompt_id, "
+         "content, version, created_at, updated_at, deleted_at FROM journal_entries WHERE "
+         "team_id = $1 AND deleted_at IS NULL AND (created_at, journal_entry_id) < ($2, "
+         "$3) ORDER BY created_at DESC, journal_entry_id DESC LIMIT $4",
+         4},
+    [QL__ST_ENTRY_LIST_AUTHOR] =
+        {"entry_list_author",
+         "SELECT journal_entry_id, team_id, author_user_id, author_api_key_id, prompt_id, "
+         "content, version, created_at, updated_at, deleted_at FROM journal_entries WHERE "
+         "team_id = $1 AND deleted_at IS NULL AND (created_at, journal_entry_id) < ($2, "
+         "$3) AND author_user_id = $5 ORDER BY created_at DESC, journal_entry_id DESC "
+         "LIMIT $4",
+         5},
+    [QL__ST_ENTRY_LIST_PROMPT] =
+        {"entry_list_prompt",
+         "SELECT journal_entry_id, team_id, author_user_id, author_api_key_id, prompt_id, "
+         "content, version, created_at, updated_at, deleted_at FROM journal_entries WHERE "
+         "team_id = $1 AND deleted_at IS NULL AND (created_at, journal_entry_id) < ($2, "
+         "$3) AND prompt_id = $5 ORDER BY created_at DESC, journal_entry_id DESC LIMIT $4",
+         5},
+    [QL__ST_ENTRY_LIST_BOTH] =
+        {"entry_list_both",
+         "SELECT journal_entry_id, team_id, author_user_id, author_api_key_id, prompt_id, "
+         "content, version, created_at, updated_at, deleted_at FROM journal_entries WHERE "
+         "team_id = $1 AND deleted_at IS NULL AND (created_at, journal_entry_id) < ($2, "
+         "$3) AND author_user_id = $5 AND prompt_id = $6 ORDER BY created_at DESC, "
+         "journal_entry_id DESC LIMIT $4",
+         6},
+    [QL__ST_ENTRY_UPDATE] =
+        {"entry_update",
+         "UPDATE journal_entries SET content = $3, prompt_id = $4, version = $5, "
+         "updated_at = $6 WHERE team_id = $1 AND journal_entry_id = $2",
+         6},
+    [QL__ST_ENTRY_DELETE] =
+        {"entry_delete",
+         "UPDATE journal_entries SET deleted_at = $3, updated_at = $3, version = version + "
+         "1 WHERE team_id = $1 AND journal_entry_id = $2 AND deleted_at IS NULL",
+         3},
+    [QL__ST_PROMPT_INSERT] =
+        {"prompt_insert",
+         "INSERT INTO prompts (prompt_id, team_id, text, category, created_at, updated_at) "
+         "VALUES ($1, $2, $3, $4, $5, $5)",
+         5},
+    [QL__ST_PROMPT_GET] =
+        {"prompt_get",
+         "SELECT prompt_id, team_id, text, category, created_at, updated_at, deleted_at "
+         "FROM prompts WHERE prompt_id = $2 AND (team_id IS NULL OR team_id = $1) AND "
+         "deleted_at IS NULL",
+         2},
+    [QL__ST_PROMPT_LIST] =
+        {"prompt_list",
+         "SELECT prompt_id, team_id, text, category, created_at, updated_at, deleted_at "
+         "FROM prompts WHERE (team_id IS NULL OR team_id = $1) AND deleted_at IS NULL AND "
+         "($2::text IS NULL OR category = $2) AND (created_at, prompt_id) > ($3, $4::uuid) "
+         "ORDER BY created_at, prompt_id LIMIT $5",
+         5},
+    [QL__ST_PROMPT_DELETE] =
+        {"prompt_delete",
+         "UPDATE prompts SET deleted_at = $3, updated_at = $3 WHERE team_id = $1 AND "
+         "prompt_id = $2 AND deleted_at IS NULL",
+         3},
+    [QL__ST_IDEM_GET] = {"idem_get",
+                         "SELECT fingerprint, status, response, created_at, expires_at FROM "
+                         "idempotency_keys WHERE scope = $1 AND key = $2 AND expires_at > $3",
+                         3},
+    [QL__ST_IDEM_LOCK] = {"idem_lock",
+                          "SELECT pg_try_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 7))",
+                          2},
+    [QL__ST_IDEM_PUT] =
+        {"idem_put",
+         "INSERT INTO idempotency_keys AS k (scope, key, fingerprint, status, response, "
+         "created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (scope, "
+         "key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, "
+         "response = EXCLUDED.response, created_at = EXCLUDED.created_at, expires_at = "
+         "EXCLUDED.expires_at WHERE k.expires_at <= EXCLUDED.created_at",
+         7},
 };

@@ -104,6 +104,9 @@ static const struct ql_store_ops ops = {
     .api_keys = &ql__pg_api_keys_ops,
     .audit = &ql__pg_audit_ops,
     .throttle = &ql__pg_throttle_ops,
+    .entries = &ql__pg_entries_ops,
+    .prompts = &ql__pg_prompts_ops,
+    .idem = &ql__pg_idem_ops,
 };
 
 void ql__pg_store_init(struct ql_pg *pg)

@@ -39,6 +39,7 @@ struct sodium_auth {
     struct ql_auth base;
     uint8_t key[crypto_generichash_KEYBYTES_MAX];
     size_t keylen;
+    uint8_t seal_key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
     unsigned long long opslimit;
     size_t memlimit;
     pthread_mutex_t lock;
@@ -155,6 +156,33 @@ static int s_sha256(struct ql_auth *self, const void *msg, size_t n, uint8_t out
     return crypto_hash_sha256(out, msg, n) ? QL_EINTERNAL : QL_OK;
 }
 
+/* XChaCha20-Poly1305: a random 24-byte nonce is safe for any number of boxes. */
+static int s_seal(struct ql_auth *self, const void *in, size_t n, uint8_t *out)
+{
+    struct sodium_auth *a = (struct sodium_auth *)self;
+    _Static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+                           crypto_aead_xchacha20poly1305_ietf_ABYTES ==
+                       QL_SEAL_OVERHEAD,
+                   "seal overhead");
+    uint8_t *nonce = out;
+    randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    unsigned long long clen;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(out + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+                                               &clen, in, n, NULL, 0, NULL, nonce, a->seal_key);
+    return QL_OK;
+}
+
+static int s_open(struct ql_auth *self, const uint8_t *in, size_t n, void *out)
+{
+    struct sodium_auth *a = (struct sodium_auth *)self;
+    unsigned long long mlen;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            out, &mlen, NULL, in + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+            n - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL, 0, in, a->seal_key) != 0)
+        return QL_EINTERNAL;
+    return QL_OK;
+}
+
 static const struct ql_auth_ops ops = {
     .random = s_random,
     .password_hash = s_pw_hash,
@@ -162,6 +190,8 @@ static const struct ql_auth_ops ops = {
     .token_digest = s_digest,
     .hmac_sha256 = s_hmac,
     .sha256 = s_sha256,
+    .seal = s_seal,
+    .open = s_open,
 };
 
 int ql_sodium_auth_create(const uint8_t *secret, size_t secret_len, unsigned long long opslimit,
@@ -179,6 +209,9 @@ int ql_sodium_auth_create(const uint8_t *secret, size_t secret_len, unsigned lon
     a->base.ops = &ops;
     memcpy(a->key, secret, secret_len);
     a->keylen = secret_len;
+    /* A separate key for sealing, so no key is used for two purposes. */
+    crypto_generichash(a->seal_key, sizeof(a->seal_key), (const uint8_t *)"quill-seal-v1", 13,
+                       secret, secret_len);
     a->opslimit = opslimit ? opslimit : QL_ARGON2_PASSES;
     a->memlimit = memlimit ? memlimit : QL_ARGON2_MEMORY;
     pthread_mutex_init(&a->lock, NULL);
@@ -208,5 +241,6 @@ void ql_sodium_auth_destroy(struct ql_auth *base)
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->work);
     sodium_memzero(a->key, sizeof(a->key));
+    sodium_memzero(a->seal_key, sizeof(a->seal_key));
     free(a);
 }

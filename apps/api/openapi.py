@@ -103,7 +103,16 @@ schemas.update({
                        'action': {'type': 'string'}, 'targetType': {'type': 'string'},
                        'targetId': {'type': 'string'}}),
 })
-for name in ['Team', 'Member', 'ApiKey', 'AuditEntry', 'TeamRole']:
+schemas.update({
+    'JournalEntry': obj({'journalEntryId': UUID, 'teamId': UUID, 'authorUserId': nullable(UUID),
+                         'authorApiKeyId': nullable(UUID), 'promptId': nullable(UUID),
+                         'content': {'type': 'string'}, 'createdAt': TIME, 'updatedAt': TIME,
+                         'deletedAt': nullable(TIME)}),
+    'Prompt': obj({'promptId': UUID, 'teamId': nullable(UUID), 'text': {'type': 'string'},
+                   'category': {'type': 'string'}, 'createdAt': TIME, 'updatedAt': TIME,
+                   'deletedAt': nullable(TIME)}),
+})
+for name in ['Team', 'Member', 'ApiKey', 'AuditEntry', 'TeamRole', 'JournalEntry', 'Prompt']:
     schemas[name + 'List'] = list_of(ref(name)) if False else list_of(
         {'$ref': '#/components/schemas/' + name})
 
@@ -270,6 +279,61 @@ paths.update({
     },
 })
 
+ENTRY = [path_param('journalEntryId')]
+ETAG = {'ETag': {'schema': {'type': 'string'}}}
+CONTENT = {'type': 'string', 'minLength': 1, 'maxLength': 100000}
+
+
+def header_param(name, description):
+    return {'name': name, 'in': 'header', 'required': False, 'schema': {'type': 'string'},
+            'description': description}
+
+
+paths.update({
+    '/v1/teams/{teamId}/journal-entries': {
+        'post': op('Write an entry', {'201': json_response('Created', ref('JournalEntry'), {
+            **ETAG, 'Location': {'schema': {'type': 'string'}}})}, 'journal',
+            errors=AUTH_ERRORS + [400, 404, 409, 413, 415, 422], op_id='createEntry',
+            params=TEAM + [idem_header()],
+            body=obj({'content': CONTENT, 'promptId': nullable(UUID)}, required=['content'])),
+        'get': op('Entries, newest first', ok(200, 'JournalEntryList'), 'journal',
+                  errors=AUTH_ERRORS + [404, 422], op_id='listEntries',
+                  params=TEAM + PAGING + [
+                      {'name': 'authorUserId', 'in': 'query', 'schema': UUID},
+                      {'name': 'promptId', 'in': 'query', 'schema': UUID}]),
+    },
+    '/v1/teams/{teamId}/journal-entries/{journalEntryId}': {
+        'get': op('An entry', {'200': json_response('The entry', ref('JournalEntry'), ETAG),
+                               '304': {'description': 'Not modified', 'headers': ETAG}},
+                  'journal', errors=AUTH_ERRORS + [404, 422], op_id='getEntry',
+                  params=TEAM + ENTRY + [header_param('If-None-Match', 'ETag of a cached copy')]),
+        'patch': op('Edit an entry', {'200': json_response('The entry', ref('JournalEntry'),
+                                                           ETAG)}, 'journal',
+                    errors=AUTH_ERRORS + [400, 404, 412, 415, 422], op_id='updateEntry',
+                    params=TEAM + ENTRY + [header_param('If-Match', 'ETag the edit is based on')],
+                    body=obj({'content': CONTENT, 'promptId': nullable(UUID)}, required=[])),
+        'delete': op('Delete an entry (soft)', NO_CONTENT, 'journal',
+                     errors=AUTH_ERRORS + [404, 412, 422], op_id='deleteEntry',
+                     params=TEAM + ENTRY + [header_param('If-Match', 'ETag the delete is based on')]),
+    },
+    '/v1/teams/{teamId}/prompts': {
+        'get': op('Global and team prompts', ok(200, 'PromptList'), 'prompts',
+                  errors=AUTH_ERRORS + [404, 422], op_id='listPrompts',
+                  params=TEAM + PAGING + [{'name': 'category', 'in': 'query',
+                                           'schema': {'type': 'string'}}]),
+        'post': op('Create a team prompt', ok(201, 'Prompt', 'Created'), 'prompts',
+                   errors=AUTH_ERRORS + [400, 404, 415, 422], op_id='createPrompt',
+                   params=TEAM + [idem_header()],
+                   body=obj({'text': {'type': 'string', 'minLength': 1, 'maxLength': 1000},
+                             'category': {'type': 'string', 'minLength': 1, 'maxLength': 50}})),
+    },
+    '/v1/teams/{teamId}/prompts/{promptId}': {
+        'delete': op('Delete a team prompt (soft)', NO_CONTENT, 'prompts',
+                     errors=AUTH_ERRORS + [404, 422], op_id='deletePrompt',
+                     params=TEAM + [path_param('promptId')]),
+    },
+})
+
 doc = {
     'openapi': '3.1.0',
     'info': {
@@ -278,7 +342,7 @@ doc = {
         'description': 'The HTTP contract of Quill, a team journaling backend.',
     },
     'servers': [{'url': '/'}],
-    'tags': [{'name': t} for t in ['service', 'accounts', 'teams', 'api-keys', 'audit']],
+    'tags': [{'name': t} for t in ['service', 'accounts', 'teams', 'api-keys', 'audit', 'journal', 'prompts']],
     'paths': paths,
     'components': {
         'schemas': schemas,

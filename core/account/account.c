@@ -14,6 +14,7 @@
 #include "err/err.h"
 #include "log/log.h"
 #include "store/store.h"
+#include "tx/tx.h"
 #include "validate/validate.h"
 
 #include <stdio.h>
@@ -117,7 +118,7 @@ int ql_account_signup(struct ql_ctx *cx, const struct ql_credentials *in,
     if (u->display_name == NULL)
         return ql_error_set(e, QL_ENOMEM, NULL);
     struct ql_store *st = cx->ports.store;
-    rc = ql_store_begin(st, cx);
+    rc = ql_tx_begin(cx);
     if (rc)
         return rc;
     rc = ql_store_users_insert(st, cx, u, NULL, NULL);
@@ -132,11 +133,7 @@ int ql_account_signup(struct ql_ctx *cx, const struct ql_credentials *in,
         snprintf(actor, sizeof(actor), "User:%s", id);
         rc = ql_audit(cx, NULL, "user.signup", "User", &u->id, actor);
     }
-    if (rc == QL_OK)
-        rc = ql_store_commit(st, cx);
-    if (rc)
-        ql_store_rollback(st, cx);
-    return rc;
+    return ql_tx_end(cx, rc);
 }
 
 int ql_account_login(struct ql_ctx *cx, const struct ql_credentials *in, struct ql_auth_result *out)
@@ -194,7 +191,7 @@ int ql_account_login(struct ql_ctx *cx, const struct ql_credentials *in, struct 
             return rc;
         return ql_error_set(e, QL_EINVALID_CREDENTIALS, "The email or password is wrong.");
     }
-    rc = ql_store_begin(st, cx);
+    rc = ql_tx_begin(cx);
     if (rc)
         return rc;
     rc = ql_store_throttle_clear_failures(st, cx, email);
@@ -206,11 +203,7 @@ int ql_account_login(struct ql_ctx *cx, const struct ql_credentials *in, struct 
         snprintf(actor, sizeof(actor), "User:%s", id);
         rc = ql_audit(cx, NULL, "session.login", "User", &u->id, actor);
     }
-    if (rc == QL_OK)
-        rc = ql_store_commit(st, cx);
-    if (rc)
-        ql_store_rollback(st, cx);
-    return rc;
+    return ql_tx_end(cx, rc);
 }
 
 int ql_account_require_user(struct ql_ctx *cx)
@@ -232,7 +225,7 @@ int ql_account_logout(struct ql_ctx *cx)
     if (p->via == QL_VIA_OIDC)
         return QL_OK; /* a JWT ends when it expires; there is no session to end */
     struct ql_store *st = cx->ports.store;
-    rc = ql_store_begin(st, cx);
+    rc = ql_tx_begin(cx);
     if (rc)
         return rc;
     rc = ql_store_sessions_remove(st, cx, p->digest);
@@ -240,11 +233,7 @@ int ql_account_logout(struct ql_ctx *cx)
         rc = QL_OK; /* a concurrent logout won: the end state is the same */
     if (rc == QL_OK)
         rc = ql_audit(cx, NULL, "session.logout", "User", &p->user_id, NULL);
-    if (rc == QL_OK)
-        rc = ql_store_commit(st, cx);
-    if (rc)
-        ql_store_rollback(st, cx);
-    return rc;
+    return ql_tx_end(cx, rc);
 }
 
 int ql_account_resolve(struct ql_ctx *cx, const char *token, size_t n, int via,
@@ -307,17 +296,13 @@ int ql_account_rename(struct ql_ctx *cx, const char *name, size_t n, struct ql_u
     if (copy == NULL)
         return ql_error_set(&cx->err, QL_ENOMEM, NULL);
     struct ql_store *st = cx->ports.store;
-    rc = ql_store_begin(st, cx);
+    rc = ql_tx_begin(cx);
     if (rc)
         return rc;
     rc = ql_store_users_update_name(st, cx, &cx->principal->user_id, copy, now_ms(cx), out);
     if (rc == QL_OK)
         rc = ql_audit(cx, NULL, "user.update", "User", &cx->principal->user_id, NULL);
-    if (rc == QL_OK)
-        rc = ql_store_commit(st, cx);
-    if (rc)
-        ql_store_rollback(st, cx);
-    return rc;
+    return ql_tx_end(cx, rc);
 }
 
 int ql_account_change_password(struct ql_ctx *cx, const char *current, size_t cn, const char *next,
@@ -347,7 +332,7 @@ int ql_account_change_password(struct ql_ctx *cx, const char *current, size_t cn
     rc = ql_auth_password_hash(cx->ports.auth, next, nn, hash);
     if (rc)
         return ql_error_set(e, rc, "cannot hash the password");
-    rc = ql_store_begin(st, cx);
+    rc = ql_tx_begin(cx);
     if (rc)
         return rc;
     rc = ql_store_users_set_password(st, cx, &p->user_id, hash, now_ms(cx));
@@ -356,11 +341,7 @@ int ql_account_change_password(struct ql_ctx *cx, const char *current, size_t cn
                                            p->via == QL_VIA_OIDC ? NULL : p->digest);
     if (rc == QL_OK)
         rc = ql_audit(cx, NULL, "user.password_change", "User", &p->user_id, NULL);
-    if (rc == QL_OK)
-        rc = ql_store_commit(st, cx);
-    if (rc)
-        ql_store_rollback(st, cx);
-    return rc;
+    return ql_tx_end(cx, rc);
 }
 
 int ql_account_oidc(struct ql_ctx *cx, const char *issuer, const char *subject, const char *email,
@@ -389,7 +370,7 @@ int ql_account_oidc(struct ql_ctx *cx, const char *issuer, const char *subject, 
         u.display_name = name && *name ? name : norm;
         u.password_hash = NULL;
         u.created_ms = u.updated_ms = now_ms(cx);
-        rc = ql_store_begin(st, cx);
+        rc = ql_tx_begin(cx);
         if (rc)
             return rc;
         rc = ql_store_users_insert(st, cx, &u, issuer, subject);
@@ -399,10 +380,8 @@ int ql_account_oidc(struct ql_ctx *cx, const char *issuer, const char *subject, 
             snprintf(actor, sizeof(actor), "User:%s", id);
             rc = ql_audit(cx, NULL, "user.signup_oidc", "User", &u.id, actor);
         }
-        if (rc == QL_OK)
-            rc = ql_store_commit(st, cx);
+        rc = ql_tx_end(cx, rc);
         if (rc) {
-            ql_store_rollback(st, cx);
             /* A concurrent first request created the same user: use that one. */
             if (rc == QL_EEMAIL_TAKEN || rc == QL_ECONFLICT) {
                 ql_error_clear(&cx->err);

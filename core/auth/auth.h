@@ -14,6 +14,8 @@
 #define QL_DIGEST_LEN 32
 /* Room for an encoded password hash, NUL included. */
 #define QL_PWHASH_LEN 128
+/* Bytes a sealed box adds to its plaintext (nonce and tag). */
+#define QL_SEAL_OVERHEAD 40
 
 struct ql_auth;
 
@@ -32,6 +34,12 @@ struct ql_auth_ops {
                        size_t n, uint8_t out[QL_DIGEST_LEN]);
     /* Plain SHA-256 of msg. */
     int (*sha256)(struct ql_auth *self, const void *msg, size_t n, uint8_t out[QL_DIGEST_LEN]);
+    /*
+     * Authenticated encryption under a key derived from the server secret: out gets
+     * n + QL_SEAL_OVERHEAD bytes.  open() reverses it, QL_EINTERNAL when the box was altered.
+     */
+    int (*seal)(struct ql_auth *self, const void *in, size_t n, uint8_t *out);
+    int (*open)(struct ql_auth *self, const uint8_t *in, size_t n, void *out);
 };
 
 struct ql_auth {
@@ -71,6 +79,18 @@ static inline int ql_auth_sha256(struct ql_auth *a, const void *msg, size_t n,
                                  uint8_t out[QL_DIGEST_LEN])
 {
     return a->ops->sha256(a, msg, n, out);
+}
+
+static inline int ql_auth_seal(struct ql_auth *a, const void *in, size_t n, uint8_t *out)
+{
+    return a->ops->seal(a, in, n, out);
+}
+
+static inline int ql_auth_open(struct ql_auth *a, const uint8_t *in, size_t n, void *out)
+{
+    if (n < QL_SEAL_OVERHEAD)
+        return -17; /* QL_EINTERNAL: a box cannot be shorter than its overhead */
+    return a->ops->open(a, in, n, out);
 }
 
 #endif

@@ -22,6 +22,7 @@ struct ql_auth;
 struct ql_logger;
 struct ql_principal;
 struct ql_config;
+struct ql_tx_hooks;
 
 struct ql_ports {
     struct ql_store *store;
@@ -37,8 +38,9 @@ struct ql_ctx {
     const struct ql_config *cfg; /* borrowed; the process configuration */
     int64_t deadline_ns;         /* monotonic; 0: none */
     const struct ql_principal *principal;
-    char trace_id[33]; /* W3C trace id, 32 hex digits */
-    char span_id[17];  /* this request's span id, 16 hex digits */
+    struct ql_tx_hooks *tx; /* borrowed; NULL: no hooks */
+    char trace_id[33];      /* W3C trace id, 32 hex digits */
+    char span_id[17];       /* this request's span id, 16 hex digits */
     char request_id[40];
     struct ql_error err;
 };

@@ -80,6 +80,44 @@ struct ql_audit_entry {
     const char *target_id;
 };
 
+struct ql_entry {
+    struct ql_uuid id;
+    struct ql_uuid team_id;
+    int has_author_user;
+    struct ql_uuid author_user;
+    int has_author_key;
+    struct ql_uuid author_key;
+    int has_prompt;
+    struct ql_uuid prompt;
+    const char *content;
+    size_t content_n;
+    int version; /* the ETag: bumped by every change */
+    int64_t created_ms;
+    int64_t updated_ms;
+    int64_t deleted_ms;
+};
+
+struct ql_prompt {
+    struct ql_uuid id;
+    int has_team; /* 0: a global prompt */
+    struct ql_uuid team_id;
+    const char *text;
+    const char *category;
+    int64_t created_ms;
+    int64_t updated_ms;
+    int64_t deleted_ms;
+};
+
+/* A stored idempotent response. */
+struct ql_idem_record {
+    uint8_t fingerprint[QL_DIGEST_LEN];
+    int status;
+    const uint8_t *sealed; /* the sealed response (status line aside), arena */
+    size_t sealed_n;
+    int64_t created_ms;
+    int64_t expires_ms;
+};
+
 enum ql_principal_kind {
     QL_PRINCIPAL_NONE = 0,
     QL_PRINCIPAL_USER = 1,     /* a session, or an OIDC user */

@@ -36,6 +36,9 @@ struct ql_member;
 struct ql_api_key;
 struct ql_audit_entry;
 struct ql_principal;
+struct ql_entry;
+struct ql_prompt;
+struct ql_idem_record;
 
 struct ql_users_ops {
     /* QL_EEMAIL_TAKEN when the email is in use. */
@@ -153,6 +156,60 @@ struct ql_throttle_ops {
                int *count, int *prev);
 };
 
+/* Filters and position of an entry page; NULL pointers mean "no filter" / "first page". */
+struct ql_entry_query {
+    const struct ql_uuid *author;
+    const struct ql_uuid *prompt;
+    int64_t after_ms;
+    const struct ql_uuid *after_id;
+    int limit;
+};
+
+struct ql_entries_ops {
+    int (*insert)(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *e);
+    /* A live entry of the team; QL_ENOT_FOUND otherwise. */
+    int (*get)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+               const struct ql_uuid *id, struct ql_entry *out);
+    /* Like get, and lock the row until the transaction ends. */
+    int (*lock)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                const struct ql_uuid *id, struct ql_entry *out);
+    /* Newest first. */
+    int (*list)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                const struct ql_entry_query *q, struct ql_entry **out, int *n, int *more);
+    /* Write content, prompt, version, updated_ms of e (a locked entry). */
+    int (*update)(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *e);
+    int (*remove)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                  const struct ql_uuid *id, int64_t now_ms);
+};
+
+struct ql_prompts_ops {
+    int (*insert)(struct ql_store *self, struct ql_ctx *cx, const struct ql_prompt *p);
+    /* A live prompt the team may use: global or its own.  QL_ENOT_FOUND otherwise. */
+    int (*get)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+               const struct ql_uuid *id, struct ql_prompt *out);
+    /* Global and team prompts, oldest first, optionally of one category (NULL: all). */
+    int (*list)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                const char *category, int64_t after_ms, const struct ql_uuid *after_id, int limit,
+                struct ql_prompt **out, int *n, int *more);
+    /* Soft-delete one of the team's own prompts. */
+    int (*remove)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                  const struct ql_uuid *id, int64_t now_ms);
+};
+
+struct ql_idem_ops {
+    /* The unexpired record of (scope, key); QL_ENOT_FOUND when there is none. */
+    int (*get)(struct ql_store *self, struct ql_ctx *cx, const char *scope, const char *key,
+               int64_t now_ms, struct ql_idem_record *out);
+    /*
+     * Take the transaction-scoped lock of (scope, key); QL_EIDEM_IN_PROGRESS when another
+     * transaction holds it.
+     */
+    int (*lock)(struct ql_store *self, struct ql_ctx *cx, const char *scope, const char *key);
+    /* Store a record (replacing an expired one); QL_ECONFLICT when a live one exists. */
+    int (*put)(struct ql_store *self, struct ql_ctx *cx, const char *scope, const char *key,
+               const struct ql_idem_record *r);
+};
+
 struct ql_store_ops {
     /* Round trip to the database. */
     int (*ping)(struct ql_store *self, struct ql_ctx *cx);
@@ -170,6 +227,9 @@ struct ql_store_ops {
     const struct ql_api_keys_ops *api_keys;
     const struct ql_audit_ops *audit;
     const struct ql_throttle_ops *throttle;
+    const struct ql_entries_ops *entries;
+    const struct ql_prompts_ops *prompts;
+    const struct ql_idem_ops *idem;
 };
 
 struct ql_store {
@@ -427,6 +487,92 @@ static inline int ql_store_throttle_hit(struct ql_store *s, struct ql_ctx *cx, c
                                         int64_t window_ms, int *count, int *prev)
 {
     return s->ops->throttle->hit(s, cx, key, window_ms, count, prev);
+}
+
+static inline int ql_store_entries_insert(struct ql_store *s, struct ql_ctx *cx,
+                                          const struct ql_entry *e)
+{
+    return s->ops->entries->insert(s, cx, e);
+}
+
+static inline int ql_store_entries_get(struct ql_store *s, struct ql_ctx *cx,
+                                       const struct ql_uuid *team, const struct ql_uuid *id,
+                                       struct ql_entry *out)
+{
+    return s->ops->entries->get(s, cx, team, id, out);
+}
+
+static inline int ql_store_entries_lock(struct ql_store *s, struct ql_ctx *cx,
+                                        const struct ql_uuid *team, const struct ql_uuid *id,
+                                        struct ql_entry *out)
+{
+    return s->ops->entries->lock(s, cx, team, id, out);
+}
+
+static inline int ql_store_entries_list(struct ql_store *s, struct ql_ctx *cx,
+                                        const struct ql_uuid *team, const struct ql_entry_query *q,
+                                        struct ql_entry **out, int *n, int *more)
+{
+    return s->ops->entries->list(s, cx, team, q, out, n, more);
+}
+
+static inline int ql_store_entries_update(struct ql_store *s, struct ql_ctx *cx,
+                                          const struct ql_entry *e)
+{
+    return s->ops->entries->update(s, cx, e);
+}
+
+static inline int ql_store_entries_remove(struct ql_store *s, struct ql_ctx *cx,
+                                          const struct ql_uuid *team, const struct ql_uuid *id,
+                                          int64_t now_ms)
+{
+    return s->ops->entries->remove(s, cx, team, id, now_ms);
+}
+
+static inline int ql_store_prompts_insert(struct ql_store *s, struct ql_ctx *cx,
+                                          const struct ql_prompt *p)
+{
+    return s->ops->prompts->insert(s, cx, p);
+}
+
+static inline int ql_store_prompts_get(struct ql_store *s, struct ql_ctx *cx,
+                                       const struct ql_uuid *team, const struct ql_uuid *id,
+                                       struct ql_prompt *out)
+{
+    return s->ops->prompts->get(s, cx, team, id, out);
+}
+
+static inline int ql_store_prompts_list(struct ql_store *s, struct ql_ctx *cx,
+                                        const struct ql_uuid *team, const char *category,
+                                        int64_t after_ms, const struct ql_uuid *after_id, int limit,
+                                        struct ql_prompt **out, int *n, int *more)
+{
+    return s->ops->prompts->list(s, cx, team, category, after_ms, after_id, limit, out, n, more);
+}
+
+static inline int ql_store_prompts_remove(struct ql_store *s, struct ql_ctx *cx,
+                                          const struct ql_uuid *team, const struct ql_uuid *id,
+                                          int64_t now_ms)
+{
+    return s->ops->prompts->remove(s, cx, team, id, now_ms);
+}
+
+static inline int ql_store_idem_get(struct ql_store *s, struct ql_ctx *cx, const char *scope,
+                                    const char *key, int64_t now_ms, struct ql_idem_record *out)
+{
+    return s->ops->idem->get(s, cx, scope, key, now_ms, out);
+}
+
+static inline int ql_store_idem_lock(struct ql_store *s, struct ql_ctx *cx, const char *scope,
+                                     const char *key)
+{
+    return s->ops->idem->lock(s, cx, scope, key);
+}
+
+static inline int ql_store_idem_put(struct ql_store *s, struct ql_ctx *cx, const char *scope,
+                                    const char *key, const struct ql_idem_record *r)
+{
+    return s->ops->idem->put(s, cx, scope, key, r);
 }
 
 #endif

@@ -13,6 +13,7 @@
 #include "err/err.h"
 #include "policy/policy.h"
 #include "store/store.h"
+#include "tx/tx.h"
 #include "validate/validate.h"
 
 #include <string.h>
@@ -20,16 +21,6 @@
 static int64_t now_ms(struct ql_ctx *cx)
 {
     return ql_clock_now_ms(cx->ports.clock);
-}
-
-/* Commit when rc is 0, else roll back; returns the final code. */
-static int finish(struct ql_ctx *cx, int rc)
-{
-    if (rc == QL_OK)
-        rc = ql_store_commit(cx->ports.store, cx);
-    if (rc)
-        ql_store_rollback(cx->ports.store, cx);
-    return rc;
 }
 
 int ql_team_create(struct ql_ctx *cx, const char *name, size_t n, struct ql_team *out)
@@ -48,13 +39,13 @@ int ql_team_create(struct ql_ctx *cx, const char *name, size_t n, struct ql_team
         return ql_error_set(&cx->err, QL_ENOMEM, NULL);
     out->created_ms = out->updated_ms = now_ms(cx);
     struct ql_store *st = cx->ports.store;
-    rc = ql_store_begin(st, cx);
+    rc = ql_tx_begin(cx);
     if (rc)
         return rc;
     rc = ql_store_teams_insert(st, cx, out, &cx->principal->user_id);
     if (rc == QL_OK)
         rc = ql_audit(cx, &out->id, "team.create", "Team", &out->id, NULL);
-    return finish(cx, rc);
+    return ql_tx_end(cx, rc);
 }
 
 int ql_team_list_mine(struct ql_ctx *cx, struct ql_team_role **out, int *n)
@@ -92,13 +83,13 @@ int ql_team_rename(struct ql_ctx *cx, const struct ql_uuid *team, const char *na
     if (copy == NULL)
         return ql_error_set(&cx->err, QL_ENOMEM, NULL);
     struct ql_store *st = cx->ports.store;
-    rc = ql_store_begin(st, cx);
+    rc = ql_tx_begin(cx);
     if (rc)
         return rc;
     rc = ql_store_teams_update_name(st, cx, team, copy, now_ms(cx), out);
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "team.update", "Team", team, NULL);
-    return finish(cx, rc);
+    return ql_tx_end(cx, rc);
 }
 
 int ql_team_delete(struct ql_ctx *cx, const struct ql_uuid *team)
@@ -107,13 +98,13 @@ int ql_team_delete(struct ql_ctx *cx, const struct ql_uuid *team)
     if (rc)
         return rc;
     struct ql_store *st = cx->ports.store;
-    rc = ql_store_begin(st, cx);
+    rc = ql_tx_begin(cx);
     if (rc)
         return rc;
     rc = ql_store_teams_remove(st, cx, team, now_ms(cx));
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "team.delete", "Team", team, NULL);
-    return finish(cx, rc);
+    return ql_tx_end(cx, rc);
 }
 
 int ql_member_list(struct ql_ctx *cx, const struct ql_uuid *team, const char *cursor,
@@ -184,7 +175,7 @@ int ql_member_add(struct ql_ctx *cx, const struct ql_uuid *team, const char *ema
         return ql_error_set(&cx->err, rc, "No user has this email.");
     if (rc)
         return rc;
-    rc = ql_store_begin(st, cx);
+    rc = ql_tx_begin(cx);
     if (rc)
         return rc;
     rc = ql_store_teams_lock(st, cx, team);
@@ -196,7 +187,7 @@ int ql_member_add(struct ql_ctx *cx, const struct ql_uuid *team, const char *ema
         rc = ql_audit(cx, team, "member.add", "User", &u.id, NULL);
     if (rc == QL_OK)
         rc = ql_store_members_get(st, cx, team, &u.id, out);
-    return finish(cx, rc);
+    return ql_tx_end(cx, rc);
 }
 
 int ql_member_set_role(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_uuid *user,
@@ -210,7 +201,7 @@ int ql_member_set_role(struct ql_ctx *cx, const struct ql_uuid *team, const stru
     if (rc)
         return rc;
     struct ql_store *st = cx->ports.store;
-    rc = ql_store_begin(st, cx);
+    rc = ql_tx_begin(cx);
     if (rc)
         return rc;
     rc = ql_store_teams_lock(st, cx, team);
@@ -232,7 +223,7 @@ int ql_member_set_role(struct ql_ctx *cx, const struct ql_uuid *team, const stru
             rc = ql_audit(cx, team, "member.update", "User", user, NULL);
         out->role = r;
     }
-    return finish(cx, rc);
+    return ql_tx_end(cx, rc);
 }
 
 int ql_member_remove(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_uuid *user)
@@ -244,7 +235,7 @@ int ql_member_remove(struct ql_ctx *cx, const struct ql_uuid *team, const struct
         return rc;
     struct ql_store *st = cx->ports.store;
     struct ql_member m;
-    rc = ql_store_begin(st, cx);
+    rc = ql_tx_begin(cx);
     if (rc)
         return rc;
     rc = ql_store_teams_lock(st, cx, team);
@@ -265,7 +256,7 @@ int ql_member_remove(struct ql_ctx *cx, const struct ql_uuid *team, const struct
         rc = ql_store_members_remove(st, cx, team, user);
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "member.remove", "User", user, NULL);
-    return finish(cx, rc);
+    return ql_tx_end(cx, rc);
 }
 
 int ql_api_key_create(struct ql_ctx *cx, const struct ql_uuid *team, const char *name,
@@ -312,13 +303,13 @@ int ql_api_key_create(struct ql_ctx *cx, const struct ql_uuid *team, const char 
     k->created_ms = now;
     out->secret = secret;
     struct ql_store *st = cx->ports.store;
-    rc = ql_store_begin(st, cx);
+    rc = ql_tx_begin(cx);
     if (rc)
         return rc;
     rc = ql_store_api_keys_insert(st, cx, k, digest, &cx->principal->user_id);
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "api_key.create", "ApiKey", &k->id, NULL);
-    return finish(cx, rc);
+    return ql_tx_end(cx, rc);
 }
 
 int ql_api_key_list(struct ql_ctx *cx, const struct ql_uuid *team, const char *cursor,
@@ -356,7 +347,7 @@ int ql_api_key_revoke(struct ql_ctx *cx, const struct ql_uuid *team, const struc
     if (rc)
         return rc;
     struct ql_store *st = cx->ports.store;
-    rc = ql_store_begin(st, cx);
+    rc = ql_tx_begin(cx);
     if (rc)
         return rc;
     rc = ql_store_api_keys_revoke(st, cx, team, id, now_ms(cx));
@@ -364,5 +355,5 @@ int ql_api_key_revoke(struct ql_ctx *cx, const struct ql_uuid *team, const struc
         ql_error_set(&cx->err, rc, "No such API key.");
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "api_key.revoke", "ApiKey", id, NULL);
-    return finish(cx, rc);
+    return ql_tx_end(cx, rc);
 }

@@ -101,6 +101,27 @@ static int fa_sha256(struct ql_auth *self, const void *msg, size_t n, uint8_t ou
     return QL_OK;
 }
 
+/* A reversible "box": 40 bytes of header, then the bytes XORed with 0x5a. */
+static int fa_seal(struct ql_auth *self, const void *in, size_t n, uint8_t *out)
+{
+    (void)self;
+    memset(out, 0xaa, QL_SEAL_OVERHEAD);
+    for (size_t i = 0; i < n; i++)
+        out[QL_SEAL_OVERHEAD + i] = ((const uint8_t *)in)[i] ^ 0x5a;
+    return QL_OK;
+}
+
+static int fa_open(struct ql_auth *self, const uint8_t *in, size_t n, void *out)
+{
+    (void)self;
+    for (size_t i = 0; i < QL_SEAL_OVERHEAD; i++)
+        if (in[i] != 0xaa)
+            return QL_EINTERNAL;
+    for (size_t i = QL_SEAL_OVERHEAD; i < n; i++)
+        ((uint8_t *)out)[i - QL_SEAL_OVERHEAD] = in[i] ^ 0x5a;
+    return QL_OK;
+}
+
 static const struct ql_auth_ops auth_ops = {
     .random = fa_random,
     .password_hash = fa_pw_hash,
@@ -108,6 +129,8 @@ static const struct ql_auth_ops auth_ops = {
     .token_digest = fa_digest,
     .hmac_sha256 = fa_hmac,
     .sha256 = fa_sha256,
+    .seal = fa_seal,
+    .open = fa_open,
 };
 
 void fake_auth_init(struct fake_auth *a)

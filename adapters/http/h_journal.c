@@ -1,0 +1,301 @@
+/*
+ * h_journal.c - handlers of journal entries and prompts under a team.
+ */
+#include "internal.h"
+
+#include "entry/entry.h"
+#include "err/err.h"
+#include "model/model.h"
+#include "prompt/prompt.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+void ql__h_entry_create(struct ql_http_req *r);
+void ql__h_entry_list(struct ql_http_req *r);
+void ql__h_entry_get(struct ql_http_req *r);
+void ql__h_entry_update(struct ql_http_req *r);
+void ql__h_entry_delete(struct ql_http_req *r);
+void ql__h_prompt_list(struct ql_http_req *r);
+void ql__h_prompt_create(struct ql_http_req *r);
+void ql__h_prompt_delete(struct ql_http_req *r);
+
+static void uuid_or_null(struct ql_jw *w, int has, const struct ql_uuid *u)
+{
+    if (has)
+        ql__jw_uuid(w, u);
+    else
+        ql_jw_null(w);
+}
+
+static void write_entry(struct ql_jw *w, const struct ql_entry *e)
+{
+    ql_jw_obj(w);
+    ql_jw_key(w, "journalEntryId");
+    ql__jw_uuid(w, &e->id);
+    ql_jw_key(w, "teamId");
+    ql__jw_uuid(w, &e->team_id);
+    ql_jw_key(w, "authorUserId");
+    uuid_or_null(w, e->has_author_user, &e->author_user);
+    ql_jw_key(w, "authorApiKeyId");
+    uuid_or_null(w, e->has_author_key, &e->author_key);
+    ql_jw_key(w, "promptId");
+    uuid_or_null(w, e->has_prompt, &e->prompt);
+    ql_jw_key(w, "content");
+    ql_jw_strn(w, e->content, e->content_n);
+    ql_jw_key(w, "createdAt");
+    ql__jw_time(w, e->created_ms);
+    ql_jw_key(w, "updatedAt");
+    ql__jw_time(w, e->updated_ms);
+    ql_jw_key(w, "deletedAt");
+    ql__jw_time_or_null(w, e->deleted_ms);
+    ql_jw_obj_end(w);
+}
+
+static void write_prompt(struct ql_jw *w, const struct ql_prompt *p)
+{
+    ql_jw_obj(w);
+    ql_jw_key(w, "promptId");
+    ql__jw_uuid(w, &p->id);
+    ql_jw_key(w, "teamId");
+    uuid_or_null(w, p->has_team, &p->team_id);
+    ql_jw_key(w, "text");
+    ql_jw_str(w, p->text);
+    ql_jw_key(w, "category");
+    ql_jw_str(w, p->category);
+    ql_jw_key(w, "createdAt");
+    ql__jw_time(w, p->created_ms);
+    ql_jw_key(w, "updatedAt");
+    ql__jw_time(w, p->updated_ms);
+    ql_jw_key(w, "deletedAt");
+    ql__jw_time_or_null(w, p->deleted_ms);
+    ql_jw_obj_end(w);
+}
+
+static void etag_header(struct ql_http_req *r, const struct ql_entry *e)
+{
+    char etag[24];
+    ql_entry_etag(e, etag, sizeof(etag));
+    ql__res_header(r, "ETag", etag);
+}
+
+static void entry_response(struct ql_http_req *r, int status, const struct ql_entry *e)
+{
+    etag_header(r, e);
+    struct ql_jw w;
+    ql_jw_init(&w, &r->res_body);
+    write_entry(&w, e);
+    ql__res_json(r, status);
+}
+
+static int prologue(struct ql_http_req *r, struct ql_principal *p, struct ql_uuid *team,
+                    const char *second, struct ql_uuid *id)
+{
+    if (ql__authenticate(r, p) || ql__param_uuid(r, 0, "teamId", team))
+        return -1;
+    if (second && ql__param_uuid(r, 1, second, id))
+        return -1;
+    return 0;
+}
+
+/* content and promptId of a create or patch body. */
+static void entry_input(cJSON *body, struct ql_entry_input *in)
+{
+    memset(in, 0, sizeof(*in));
+    in->content = ql__json_str(body, "content", &in->content_n);
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(body, "promptId");
+    in->prompt_given = p != NULL;
+    in->prompt_id = ql__json_str(body, "promptId", &in->prompt_id_n);
+}
+
+static void render_entry_created(struct ql_http_req *r, void *arg)
+{
+    const struct ql_entry *e = arg;
+    char loc[128], team[QL_UUID_STR_LEN + 1], id[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(&e->team_id, team);
+    ql_uuid_format(&e->id, id);
+    snprintf(loc, sizeof(loc), "/v1/teams/%s/journal-entries/%s", team, id);
+    ql__res_header(r, "Location", loc);
+    entry_response(r, 201, e);
+}
+
+void ql__h_entry_create(struct ql_http_req *r)
+{
+    static const struct ql__field f[] = {
+        {"content", QL__JSON_STRING, 1},
+        {"promptId", QL__JSON_STRING_OR_NULL, 0},
+    };
+    struct ql_principal p;
+    struct ql_uuid team;
+    cJSON *body;
+    if (prologue(r, &p, &team, NULL, NULL) || ql__idem_begin(r, &p) ||
+        ql__body_parse(r, f, 2, &body))
+        return;
+    struct ql_entry_input in;
+    entry_input(body, &in);
+    struct ql_entry e;
+    ql__set_render(r, render_entry_created, &e);
+    int rc = ql_entry_create(&r->cx, &team, &in, &e);
+    if (rc)
+        ql__res_problem(r, rc);
+    else if (!r->rendered)
+        render_entry_created(r, &e);
+    cJSON_Delete(body);
+}
+
+void ql__h_entry_get(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    struct ql_uuid team, id;
+    if (prologue(r, &p, &team, "journalEntryId", &id))
+        return;
+    const struct ql_span *inm = ql__req_header(r, "if-none-match");
+    struct ql_entry e;
+    int rc = ql_entry_get(&r->cx, &team, &id, inm ? inm->p : NULL, inm ? inm->n : 0, &e);
+    if (rc == QL_ENOT_MODIFIED) {
+        etag_header(r, &e);
+        r->status = 304;
+    } else if (rc) {
+        ql__res_problem(r, rc);
+    } else {
+        entry_response(r, 200, &e);
+    }
+}
+
+void ql__h_entry_list(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    struct ql_uuid team;
+    struct ql_entry_filter f = {0};
+    if (prologue(r, &p, &team, NULL, NULL) || ql__query_limit(r, &f.limit))
+        return;
+    f.author = ql__query(r, "authorUserId", &f.author_n);
+    f.prompt = ql__query(r, "promptId", &f.prompt_n);
+    f.cursor = ql__query(r, "cursor", &f.cursor_n);
+    struct ql_entry *items;
+    int n;
+    const char *next;
+    int rc = ql_entry_list(&r->cx, &team, &f, &items, &n, &next);
+    if (rc) {
+        ql__res_problem(r, rc);
+        return;
+    }
+    /* 50 entries of ~150 characters: reserve once instead of growing in steps. */
+    ql_buf_reserve(&r->res_body, (size_t)n * 460 + 64);
+    struct ql_jw w;
+    ql__jw_list_begin(&w, &r->res_body);
+    for (int i = 0; i < n; i++)
+        write_entry(&w, &items[i]);
+    ql__jw_list_end(&w, next);
+    ql__res_json(r, 200);
+}
+
+void ql__h_entry_update(struct ql_http_req *r)
+{
+    static const struct ql__field f[] = {
+        {"content", QL__JSON_STRING, 0},
+        {"promptId", QL__JSON_STRING_OR_NULL, 0},
+    };
+    struct ql_principal p;
+    struct ql_uuid team, id;
+    cJSON *body;
+    if (prologue(r, &p, &team, "journalEntryId", &id) || ql__body_parse(r, f, 2, &body))
+        return;
+    struct ql_entry_input in;
+    entry_input(body, &in);
+    const struct ql_span *im = ql__req_header(r, "if-match");
+    struct ql_entry e;
+    int rc = ql_entry_update(&r->cx, &team, &id, &in, im ? im->p : NULL, im ? im->n : 0, &e);
+    if (rc)
+        ql__res_problem(r, rc);
+    else
+        entry_response(r, 200, &e);
+    cJSON_Delete(body);
+}
+
+void ql__h_entry_delete(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    struct ql_uuid team, id;
+    if (prologue(r, &p, &team, "journalEntryId", &id))
+        return;
+    const struct ql_span *im = ql__req_header(r, "if-match");
+    int rc = ql_entry_delete(&r->cx, &team, &id, im ? im->p : NULL, im ? im->n : 0);
+    if (rc)
+        ql__res_problem(r, rc);
+    else
+        r->status = 204;
+}
+
+void ql__h_prompt_list(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    struct ql_uuid team;
+    int limit;
+    if (prologue(r, &p, &team, NULL, NULL) || ql__query_limit(r, &limit))
+        return;
+    size_t cn = 0, catn = 0;
+    const char *cursor = ql__query(r, "cursor", &cn);
+    const char *category = ql__query(r, "category", &catn);
+    struct ql_prompt *items;
+    int n;
+    const char *next;
+    int rc = ql_prompt_list(&r->cx, &team, category, catn, cursor, cn, limit, &items, &n, &next);
+    if (rc) {
+        ql__res_problem(r, rc);
+        return;
+    }
+    struct ql_jw w;
+    ql__jw_list_begin(&w, &r->res_body);
+    for (int i = 0; i < n; i++)
+        write_prompt(&w, &items[i]);
+    ql__jw_list_end(&w, next);
+    ql__res_json(r, 200);
+}
+
+static void render_prompt_created(struct ql_http_req *r, void *arg)
+{
+    struct ql_jw w;
+    ql_jw_init(&w, &r->res_body);
+    write_prompt(&w, arg);
+    ql__res_json(r, 201);
+}
+
+void ql__h_prompt_create(struct ql_http_req *r)
+{
+    static const struct ql__field f[] = {
+        {"text", QL__JSON_STRING, 1},
+        {"category", QL__JSON_STRING, 1},
+    };
+    struct ql_principal p;
+    struct ql_uuid team;
+    cJSON *body;
+    if (prologue(r, &p, &team, NULL, NULL) || ql__idem_begin(r, &p) ||
+        ql__body_parse(r, f, 2, &body))
+        return;
+    size_t tn, cn;
+    const char *text = ql__json_str(body, "text", &tn);
+    const char *cat = ql__json_str(body, "category", &cn);
+    struct ql_prompt pr;
+    ql__set_render(r, render_prompt_created, &pr);
+    int rc = ql_prompt_create(&r->cx, &team, text, tn, cat, cn, &pr);
+    if (rc)
+        ql__res_problem(r, rc);
+    else if (!r->rendered)
+        render_prompt_created(r, &pr);
+    cJSON_Delete(body);
+}
+
+void ql__h_prompt_delete(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    struct ql_uuid team, id;
+    if (prologue(r, &p, &team, "promptId", &id))
+        return;
+    int rc = ql_prompt_delete(&r->cx, &team, &id);
+    if (rc)
+        ql__res_problem(r, rc);
+    else
+        r->status = 204;
+}

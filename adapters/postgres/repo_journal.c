@@ -1,0 +1,336 @@
+/*
+ * repo_journal.c - journal entries, prompts and idempotency records over PostgreSQL.
+ * Entry pages are keyset queries on (created_at, id); the first page starts from
+ * +infinity so one index-friendly statement serves every page.
+ */
+#include "internal.h"
+
+#include "arena/arena.h"
+#include "ctx/ctx.h"
+#include "err/err.h"
+#include "model/model.h"
+#include "uuid/uuid.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static struct ql_pg *pg_of(struct ql_store *s)
+{
+    return (struct ql_pg *)s;
+}
+
+static const struct ql_uuid max_uuid = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                         0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+
+/* Columns: id, team, author user, author key, prompt, content, version, created, updated,
+ * deleted. */
+static int read_entry(struct ql_ctx *cx, const PGresult *r, int row, struct ql_entry *e)
+{
+    memset(e, 0, sizeof(*e));
+    ql__pg_uuid(r, row, 0, &e->id);
+    ql__pg_uuid(r, row, 1, &e->team_id);
+    if ((e->has_author_user = !PQgetisnull(r, row, 2)))
+        ql__pg_uuid(r, row, 2, &e->author_user);
+    if ((e->has_author_key = !PQgetisnull(r, row, 3)))
+        ql__pg_uuid(r, row, 3, &e->author_key);
+    if ((e->has_prompt = !PQgetisnull(r, row, 4)))
+        ql__pg_uuid(r, row, 4, &e->prompt);
+    e->content_n = (size_t)PQgetlength(r, row, 5);
+    e->content = ql__pg_text(cx, r, row, 5);
+    e->version = ql__pg_int4(r, row, 6);
+    e->created_ms = ql__pg_ts_ms(r, row, 7);
+    e->updated_ms = ql__pg_ts_ms(r, row, 8);
+    e->deleted_ms = ql__pg_ts_ms_or_0(r, row, 9);
+    return e->content ? QL_OK : ql_error_set(&cx->err, QL_ENOMEM, NULL);
+}
+
+static int one_entry(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                     const struct ql_uuid *team, const struct ql_uuid *id, struct ql_entry *out)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, team);
+    ql__pg_p_uuid(&p, id);
+    PGresult *r;
+    int rc = ql__pg_exec(pg, cx, st, &p, &r);
+    if (rc)
+        return rc;
+    rc = PQntuples(r) ? read_entry(cx, r, 0, out) : ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
+    PQclear(r);
+    return rc;
+}
+
+static int e_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *e)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, &e->id);
+    ql__pg_p_uuid(&p, &e->team_id);
+    ql__pg_p_uuid(&p, e->has_author_user ? &e->author_user : NULL);
+    ql__pg_p_uuid(&p, e->has_author_key ? &e->author_key : NULL);
+    ql__pg_p_uuid(&p, e->has_prompt ? &e->prompt : NULL);
+    ql__pg_p_bytes(&p, e->content, (int)e->content_n);
+    ql__pg_p_int(&p, e->version);
+    ql__pg_p_ts(&p, e->created_ms);
+    ql__pg_p_ts(&p, e->updated_ms);
+    int rc = ql__pg_run(pg_of(self), cx, QL__ST_ENTRY_INSERT, &p);
+    if (rc == QL_ECONFLICT && strstr(ql__pg_last_constraint(pg_of(self)), "team_id_fkey"))
+        return ql_error_set(&cx->err, QL_ENOT_FOUND, "No such team.");
+    return rc;
+}
+
+static int e_get(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                 const struct ql_uuid *id, struct ql_entry *out)
+{
+    return one_entry(pg_of(self), cx, QL__ST_ENTRY_GET, team, id, out);
+}
+
+static int e_lock(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                  const struct ql_uuid *id, struct ql_entry *out)
+{
+    return one_entry(pg_of(self), cx, QL__ST_ENTRY_LOCK, team, id, out);
+}
+
+static int e_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                  const struct ql_entry_query *q, struct ql_entry **out, int *n, int *more)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, team);
+    if (q->after_id) {
+        ql__pg_p_ts(&p, q->after_ms);
+        ql__pg_p_uuid(&p, q->after_id);
+    } else {
+        ql__pg_p_ts_infinity(&p, 1);
+        ql__pg_p_uuid(&p, &max_uuid);
+    }
+    ql__pg_p_int(&p, q->limit + 1);
+    enum ql__pg_stmt st = QL__ST_ENTRY_LIST;
+    if (q->author && q->prompt)
+        st = QL__ST_ENTRY_LIST_BOTH;
+    else if (q->author)
+        st = QL__ST_ENTRY_LIST_AUTHOR;
+    else if (q->prompt)
+        st = QL__ST_ENTRY_LIST_PROMPT;
+    if (q->author)
+        ql__pg_p_uuid(&p, q->author);
+    if (q->prompt)
+        ql__pg_p_uuid(&p, q->prompt);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, st, &p, &r);
+    if (rc)
+        return rc;
+    int rows = PQntuples(r);
+    *more = rows > q->limit;
+    if (rows > q->limit)
+        rows = q->limit;
+    *n = 0;
+    *out = ql_arena_alloc(cx->arena, sizeof(**out) * (size_t)(rows ? rows : 1));
+    if (*out == NULL)
+        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    for (int i = 0; rc == QL_OK && i < rows; i++, (*n)++)
+        rc = read_entry(cx, r, i, &(*out)[i]);
+    PQclear(r);
+    return rc;
+}
+
+static int e_update(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *e)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, &e->team_id);
+    ql__pg_p_uuid(&p, &e->id);
+    ql__pg_p_bytes(&p, e->content, (int)e->content_n);
+    ql__pg_p_uuid(&p, e->has_prompt ? &e->prompt : NULL);
+    ql__pg_p_int(&p, e->version);
+    ql__pg_p_ts(&p, e->updated_ms);
+    return ql__pg_run(pg_of(self), cx, QL__ST_ENTRY_UPDATE, &p);
+}
+
+static int e_remove(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                    const struct ql_uuid *id, int64_t now_ms)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, team);
+    ql__pg_p_uuid(&p, id);
+    ql__pg_p_ts(&p, now_ms);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_ENTRY_DELETE, &p, &r);
+    if (rc == QL_OK && atoi(PQcmdTuples(r)) == 0)
+        rc = ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
+    PQclear(r);
+    return rc;
+}
+
+const struct ql_entries_ops ql__pg_entries_ops = {
+    .insert = e_insert,
+    .get = e_get,
+    .lock = e_lock,
+    .list = e_list,
+    .update = e_update,
+    .remove = e_remove,
+};
+
+/* ---- prompts ------------------------------------------------------------------------------ */
+
+/* Columns: id, team, text, category, created, updated, deleted. */
+static int read_prompt(struct ql_ctx *cx, const PGresult *r, int row, struct ql_prompt *p)
+{
+    memset(p, 0, sizeof(*p));
+    ql__pg_uuid(r, row, 0, &p->id);
+    if ((p->has_team = !PQgetisnull(r, row, 1)))
+        ql__pg_uuid(r, row, 1, &p->team_id);
+    p->text = ql__pg_text(cx, r, row, 2);
+    p->category = ql__pg_text(cx, r, row, 3);
+    p->created_ms = ql__pg_ts_ms(r, row, 4);
+    p->updated_ms = ql__pg_ts_ms(r, row, 5);
+    p->deleted_ms = ql__pg_ts_ms_or_0(r, row, 6);
+    return p->text && p->category ? QL_OK : ql_error_set(&cx->err, QL_ENOMEM, NULL);
+}
+
+static int p_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_prompt *pr)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, &pr->id);
+    ql__pg_p_uuid(&p, pr->has_team ? &pr->team_id : NULL);
+    ql__pg_p_text(&p, pr->text);
+    ql__pg_p_text(&p, pr->category);
+    ql__pg_p_ts(&p, pr->created_ms);
+    return ql__pg_run(pg_of(self), cx, QL__ST_PROMPT_INSERT, &p);
+}
+
+static int p_get(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                 const struct ql_uuid *id, struct ql_prompt *out)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, team);
+    ql__pg_p_uuid(&p, id);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_PROMPT_GET, &p, &r);
+    if (rc)
+        return rc;
+    rc = PQntuples(r) ? read_prompt(cx, r, 0, out) : ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
+    PQclear(r);
+    return rc;
+}
+
+static int p_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                  const char *category, int64_t after_ms, const struct ql_uuid *after_id, int limit,
+                  struct ql_prompt **out, int *n, int *more)
+{
+    static const struct ql_uuid zero;
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, team);
+    ql__pg_p_text(&p, category);
+    if (after_id) {
+        ql__pg_p_ts(&p, after_ms);
+        ql__pg_p_uuid(&p, after_id);
+    } else {
+        ql__pg_p_ts_infinity(&p, -1);
+        ql__pg_p_uuid(&p, &zero);
+    }
+    ql__pg_p_int(&p, limit + 1);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_PROMPT_LIST, &p, &r);
+    if (rc)
+        return rc;
+    int rows = PQntuples(r);
+    *more = rows > limit;
+    if (rows > limit)
+        rows = limit;
+    *n = 0;
+    *out = ql_arena_alloc(cx->arena, sizeof(**out) * (size_t)(rows ? rows : 1));
+    if (*out == NULL)
+        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    for (int i = 0; rc == QL_OK && i < rows; i++, (*n)++)
+        rc = read_prompt(cx, r, i, &(*out)[i]);
+    PQclear(r);
+    return rc;
+}
+
+static int p_remove(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                    const struct ql_uuid *id, int64_t now_ms)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, team);
+    ql__pg_p_uuid(&p, id);
+    ql__pg_p_ts(&p, now_ms);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_PROMPT_DELETE, &p, &r);
+    if (rc == QL_OK && atoi(PQcmdTuples(r)) == 0)
+        rc = ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
+    PQclear(r);
+    return rc;
+}
+
+const struct ql_prompts_ops ql__pg_prompts_ops = {
+    .insert = p_insert,
+    .get = p_get,
+    .list = p_list,
+    .remove = p_remove,
+};
+
+/* ---- idempotency records ---------------------------------------------------------------- */
+
+static int i_get(struct ql_store *self, struct ql_ctx *cx, const char *scope, const char *key,
+                 int64_t now_ms, struct ql_idem_record *out)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_text(&p, scope);
+    ql__pg_p_text(&p, key);
+    ql__pg_p_ts(&p, now_ms);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_IDEM_GET, &p, &r);
+    if (rc)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
+    }
+    if (PQgetlength(r, 0, 0) == QL_DIGEST_LEN)
+        memcpy(out->fingerprint, PQgetvalue(r, 0, 0), QL_DIGEST_LEN);
+    out->status = ql__pg_int4(r, 0, 1);
+    out->sealed_n = (size_t)PQgetlength(r, 0, 2);
+    uint8_t *sealed = ql_arena_alloc(cx->arena, out->sealed_n + 1);
+    if (sealed)
+        memcpy(sealed, PQgetvalue(r, 0, 2), out->sealed_n);
+    out->sealed = sealed;
+    out->created_ms = ql__pg_ts_ms(r, 0, 3);
+    out->expires_ms = ql__pg_ts_ms(r, 0, 4);
+    PQclear(r);
+    return sealed ? QL_OK : ql_error_set(&cx->err, QL_ENOMEM, NULL);
+}
+
+static int i_lock(struct ql_store *self, struct ql_ctx *cx, const char *scope, const char *key)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_text(&p, scope);
+    ql__pg_p_text(&p, key);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_IDEM_LOCK, &p, &r);
+    if (rc == QL_OK && !ql__pg_bool(r, 0, 0))
+        rc = ql_error_set(&cx->err, QL_EIDEM_IN_PROGRESS, NULL);
+    PQclear(r);
+    return rc;
+}
+
+static int i_put(struct ql_store *self, struct ql_ctx *cx, const char *scope, const char *key,
+                 const struct ql_idem_record *rec)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_text(&p, scope);
+    ql__pg_p_text(&p, key);
+    ql__pg_p_bytes(&p, rec->fingerprint, QL_DIGEST_LEN);
+    ql__pg_p_int(&p, rec->status);
+    ql__pg_p_bytes(&p, rec->sealed, (int)rec->sealed_n);
+    ql__pg_p_ts(&p, rec->created_ms);
+    ql__pg_p_ts(&p, rec->expires_ms);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_IDEM_PUT, &p, &r);
+    if (rc == QL_OK && atoi(PQcmdTuples(r)) == 0)
+        rc = ql_error_set(&cx->err, QL_ECONFLICT, NULL);
+    PQclear(r);
+    return rc;
+}
+
+const struct ql_idem_ops ql__pg_idem_ops = {
+    .get = i_get,
+    .lock = i_lock,
+    .put = i_put,
+};
