@@ -202,7 +202,7 @@ static int fs_begin(struct ql_store *self, struct ql_ctx *cx)
     if (rc == QL_OK) {
         s->in_tx = 1;
         int *c = &s->nusers;
-        for (int i = 0; i < 8; i++)
+        for (int i = 0; i < 11; i++)
             s->saved[i] = c[i];
     }
     return rc;
@@ -227,7 +227,7 @@ static void fs_rollback(struct ql_store *self, struct ql_ctx *cx)
         /* Tables only grow by appending, so restoring the counts undoes the inserts. */
         s->rollbacks++;
         int *c = &s->nusers;
-        for (int i = 0; i < 8; i++)
+        for (int i = 0; i < 11; i++)
             c[i] = s->saved[i];
     }
     s->in_tx = 0;

@@ -84,6 +84,18 @@ struct fake_failure {
     char email[128];
     int64_t at;
 };
+struct fake_entry {
+    struct ql_entry e;
+};
+struct fake_prompt {
+    struct ql_prompt p;
+};
+struct fake_idem {
+    char scope[80];
+    char key[256];
+    struct ql_idem_record r;
+    uint8_t sealed[2048];
+};
 struct fake_counter {
     char key[96];
     int64_t window;
@@ -102,8 +114,9 @@ struct fake_store {
     int fail_call; /* >0: the Nth call from now fails with fail_code */
     int fail_code;
     int touches;
-    int nusers, nsessions, nteams, nmembers, nkeys, naudit, nfailures, ncounters;
-    int saved[8]; /* the counts above at begin(): rollback restores them */
+    int nusers, nsessions, nteams, nmembers, nkeys, naudit, nfailures, ncounters, nentries,
+        nprompts, nidem;
+    int saved[11]; /* the counts above at begin(): rollback restores them */
     struct fake_user users[FAKE_MAX];
     struct fake_session sessions[FAKE_MAX];
     struct fake_team teams[FAKE_MAX];
@@ -112,6 +125,10 @@ struct fake_store {
     struct fake_audit audit[FAKE_MAX];
     struct fake_failure failures[FAKE_MAX];
     struct fake_counter counters[FAKE_MAX];
+    struct fake_entry entries[FAKE_MAX];
+    struct fake_prompt prompts[FAKE_MAX];
+    struct fake_idem idem[8];
+    int idem_locked; /* 1: the idempotency lock is taken by "another" request */
 };
 void fake_store_init(struct fake_store *s);
 void fake_store_cleanup(struct fake_store *s);

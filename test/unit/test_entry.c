@@ -1,0 +1,318 @@
+/* Unit tests of journal entries, prompts and idempotency records against the fakes. */
+#include "account/account.h"
+#include "entry/entry.h"
+#include "err/err.h"
+#include "fixture.h"
+#include "idem/idem.h"
+#include "prompt/prompt.h"
+#include "team/team.h"
+#include "test.h"
+
+struct world {
+    struct fixture f;
+    struct ql_auth_result owner, member, viewer;
+    struct ql_principal po, pm, pv;
+    struct ql_team team;
+};
+
+static void as(struct world *w, struct ql_principal *p)
+{
+    fixture_next(&w->f);
+    w->f.cx.principal = p;
+}
+
+static void person(struct world *w, const char *email, struct ql_auth_result *r)
+{
+    struct ql_credentials c = {email, strlen(email), "correct horse battery", 21, "P", 1, NULL};
+    ASSERT_INT_EQ(ql_account_signup(&w->f.cx, &c, r), QL_OK);
+    fixture_next(&w->f);
+}
+
+static void resolve(struct world *w, struct ql_auth_result *r, struct ql_principal *p)
+{
+    fixture_next(&w->f);
+    ASSERT_INT_EQ(ql_account_resolve(&w->f.cx, r->session.token, 46, QL_VIA_BEARER, p), QL_OK);
+}
+
+static void setup(struct world *w)
+{
+    fixture_init(&w->f);
+    person(w, "own@example.com", &w->owner);
+    person(w, "mem@example.com", &w->member);
+    person(w, "vie@example.com", &w->viewer);
+    resolve(w, &w->owner, &w->po);
+    as(w, &w->po);
+    ASSERT_INT_EQ(ql_team_create(&w->f.cx, "T", 1, &w->team), QL_OK);
+    struct ql_member m;
+    resolve(w, &w->owner, &w->po);
+    as(w, &w->po);
+    ASSERT_INT_EQ(ql_member_add(&w->f.cx, &w->team.id, "mem@example.com", 15, "member", 6, &m),
+                  QL_OK);
+    as(w, &w->po);
+    ASSERT_INT_EQ(ql_member_add(&w->f.cx, &w->team.id, "vie@example.com", 15, "viewer", 6, &m),
+                  QL_OK);
+    resolve(w, &w->member, &w->pm);
+    resolve(w, &w->viewer, &w->pv);
+}
+
+static struct ql_entry_input text(const char *s)
+{
+    struct ql_entry_input in = {s, strlen(s), 0, NULL, 0};
+    return in;
+}
+
+static void test_create_writes_entry_audit_and_event_together(void)
+{
+    struct world w;
+    setup(&w);
+    as(&w, &w.pm);
+    struct ql_entry e;
+    struct ql_entry_input in = text("Dear diary");
+    int audits = w.f.store.naudit;
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &e), QL_OK);
+    ASSERT_INT_EQ(e.version, 1);
+    ASSERT_TRUE(e.has_author_user && !e.has_author_key);
+    ASSERT_MEM_EQ(e.author_user.b, w.member.user.id.b, 16);
+    ASSERT_INT_EQ(e.created_ms, T0);
+    ASSERT_INT_EQ(w.f.store.nentries, 1);
+    ASSERT_INT_EQ(w.f.store.naudit, audits + 1);
+    ASSERT_STR_EQ(w.f.store.audit[audits].e.action, "journal_entry.create");
+    ASSERT_INT_EQ(w.f.queue.n, 1);
+    ASSERT_STR_EQ(w.f.queue.jobs[0].kind, "event:journal_entry.created");
+    ASSERT_INT_EQ(w.f.queue.jobs[0].in_tx, 1);
+    fixture_cleanup(&w.f);
+}
+
+static void test_create_rules(void)
+{
+    struct world w;
+    setup(&w);
+    struct ql_entry e;
+    struct ql_entry_input in = text("x");
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &e), QL_EFORBIDDEN);
+    struct ql_uuid other = {{1}};
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &other, &in, &e), QL_ENOT_FOUND);
+    struct ql_entry_input empty = text("");
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &empty, &e), QL_EVALIDATION);
+    static char big[QL_ENTRY_MAX_CHARS + 2];
+    memset(big, 'a', QL_ENTRY_MAX_CHARS + 1);
+    struct ql_entry_input too_long = {big, QL_ENTRY_MAX_CHARS + 1, 0, NULL, 0};
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &too_long, &e), QL_EVALIDATION);
+    ASSERT_STR_EQ(w.f.cx.err.fields[0].code, "too_long");
+    struct ql_entry_input exact = {big, QL_ENTRY_MAX_CHARS, 0, NULL, 0};
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &exact, &e), QL_OK);
+    struct ql_entry_input bad_utf8 = {"\xff\xfe", 2, 0, NULL, 0};
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &bad_utf8, &e), QL_EVALIDATION);
+    struct ql_entry_input nul = {"a\0b", 3, 0, NULL, 0};
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &nul, &e), QL_EVALIDATION);
+    struct ql_entry_input bad_prompt = {"x", 1, 1, "01a22e21-c682-73c6-8d7f-e0cd0688b7b4", 36};
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &bad_prompt, &e), QL_EVALIDATION);
+    ASSERT_STR_EQ(w.f.cx.err.fields[0].field, "promptId");
+    fixture_cleanup(&w.f);
+}
+
+static void test_etags_and_preconditions(void)
+{
+    struct world w;
+    setup(&w);
+    struct ql_entry e, got;
+    struct ql_entry_input in = text("v1");
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &e), QL_OK);
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(ql_entry_get(&w.f.cx, &w.team.id, &e.id, "\"1\"", 3, &got), QL_ENOT_MODIFIED);
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(ql_entry_get(&w.f.cx, &w.team.id, &e.id, "W/\"1\", \"9\"", 10, &got),
+                  QL_ENOT_MODIFIED);
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(ql_entry_get(&w.f.cx, &w.team.id, &e.id, "\"2\"", 3, &got), QL_OK);
+    struct ql_entry_input v2 = text("v2");
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_update(&w.f.cx, &w.team.id, &e.id, &v2, "\"7\"", 3, &got),
+                  QL_EPRECONDITION);
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_update(&w.f.cx, &w.team.id, &e.id, &v2, "\"1\"", 3, &got), QL_OK);
+    ASSERT_INT_EQ(got.version, 2);
+    ASSERT_TRUE(got.updated_ms > e.updated_ms);
+    /* the old ETag no longer matches */
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_delete(&w.f.cx, &w.team.id, &e.id, "\"1\"", 3), QL_EPRECONDITION);
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_delete(&w.f.cx, &w.team.id, &e.id, "*", 1), QL_OK);
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(ql_entry_get(&w.f.cx, &w.team.id, &e.id, NULL, 0, &got), QL_ENOT_FOUND);
+    fixture_cleanup(&w.f);
+}
+
+static void test_author_or_admin_edits(void)
+{
+    struct world w;
+    setup(&w);
+    struct ql_entry e, got;
+    struct ql_entry_input in = text("mine");
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &e), QL_OK);
+    struct ql_entry_input edit = text("not yours");
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_update(&w.f.cx, &w.team.id, &e.id, &edit, NULL, 0, &got), QL_EFORBIDDEN);
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_delete(&w.f.cx, &w.team.id, &e.id, NULL, 0), QL_EFORBIDDEN);
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &e), QL_OK);
+    as(&w, &w.po); /* owners (and admins) may edit anyone's */
+    ASSERT_INT_EQ(ql_entry_update(&w.f.cx, &w.team.id, &e.id, &edit, NULL, 0, &got), QL_OK);
+    struct ql_entry_input nothing = {NULL, 0, 0, NULL, 0};
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_entry_update(&w.f.cx, &w.team.id, &e.id, &nothing, NULL, 0, &got),
+                  QL_EVALIDATION);
+    fixture_cleanup(&w.f);
+}
+
+static void test_pages_and_filters(void)
+{
+    struct world w;
+    setup(&w);
+    struct ql_entry e;
+    for (int i = 0; i < 7; i++) {
+        struct ql_entry_input in = text("entry");
+        as(&w, i % 2 ? &w.po : &w.pm);
+        fake_clock_advance(&w.f.clock, 1000);
+        ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &e), QL_OK);
+    }
+    struct ql_entry_filter f = {.limit = 3};
+    struct ql_entry *items;
+    int n, total = 0;
+    const char *next = NULL;
+    int64_t last = INT64_MAX;
+    do {
+        as(&w, &w.pv);
+        f.cursor = next;
+        f.cursor_n = next ? strlen(next) : 0;
+        ASSERT_INT_EQ(ql_entry_list(&w.f.cx, &w.team.id, &f, &items, &n, &next), QL_OK);
+        for (int i = 0; i < n; i++) {
+            ASSERT_TRUE(items[i].created_ms < last);
+            last = items[i].created_ms;
+        }
+        total += n;
+    } while (next);
+    ASSERT_INT_EQ(total, 7);
+    char author[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(&w.member.user.id, author);
+    struct ql_entry_filter by = {.limit = 50, .author = author, .author_n = 36};
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(ql_entry_list(&w.f.cx, &w.team.id, &by, &items, &n, &next), QL_OK);
+    ASSERT_INT_EQ(n, 4);
+    struct ql_entry_filter bad = {.limit = 50, .author = "nope", .author_n = 4};
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(ql_entry_list(&w.f.cx, &w.team.id, &bad, &items, &n, &next), QL_EVALIDATION);
+    struct ql_entry_filter badc = {.limit = 50, .cursor = "AAAA", .cursor_n = 4};
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(ql_entry_list(&w.f.cx, &w.team.id, &badc, &items, &n, &next), QL_EVALIDATION);
+    fixture_cleanup(&w.f);
+}
+
+static void test_prompts(void)
+{
+    struct world w;
+    setup(&w);
+    struct ql_prompt global = {.text = "Global?", .category = "reflection", .created_ms = 1};
+    global.id.b[0] = 7;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_store_prompts_insert(&w.f.store.base, &w.f.cx, &global), QL_OK);
+    struct ql_prompt p;
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_prompt_create(&w.f.cx, &w.team.id, "Q?", 2, "goals", 5, &p), QL_EFORBIDDEN);
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_prompt_create(&w.f.cx, &w.team.id, "Q?", 2, "goals", 5, &p), QL_OK);
+    struct ql_prompt *items;
+    int n;
+    const char *next;
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(ql_prompt_list(&w.f.cx, &w.team.id, NULL, 0, NULL, 0, 50, &items, &n, &next),
+                  QL_OK);
+    ASSERT_INT_EQ(n, 2);
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(ql_prompt_list(&w.f.cx, &w.team.id, "goals", 5, NULL, 0, 50, &items, &n, &next),
+                  QL_OK);
+    ASSERT_INT_EQ(n, 1);
+    /* an entry may use the team's prompt and a global one */
+    char pid[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(&p.id, pid);
+    struct ql_entry_input in = {"x", 1, 1, pid, 36};
+    struct ql_entry e;
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &e), QL_OK);
+    ASSERT_TRUE(e.has_prompt);
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_prompt_delete(&w.f.cx, &w.team.id, &global.id), QL_EFORBIDDEN);
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_prompt_delete(&w.f.cx, &w.team.id, &p.id), QL_OK);
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_prompt_delete(&w.f.cx, &w.team.id, &p.id), QL_ENOT_FOUND);
+    fixture_cleanup(&w.f);
+}
+
+static void test_etag_matching(void)
+{
+    ASSERT_TRUE(ql_etag_matches("\"3\"", 3, "\"3\"", 0));
+    ASSERT_TRUE(ql_etag_matches(" \"1\" , \"3\"", 10, "\"3\"", 0));
+    ASSERT_TRUE(ql_etag_matches("*", 1, "\"3\"", 0));
+    ASSERT_TRUE(!ql_etag_matches("W/\"3\"", 5, "\"3\"", 0));
+    ASSERT_TRUE(ql_etag_matches("W/\"3\"", 5, "\"3\"", 1));
+    ASSERT_TRUE(!ql_etag_matches("\"33\"", 4, "\"3\"", 1));
+    ASSERT_TRUE(!ql_etag_matches("", 0, "\"3\"", 1));
+}
+
+static void test_idempotency_records(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    ASSERT_INT_EQ(ql_idem_check_key(&f.cx, "abc-123", 7), QL_OK);
+    ASSERT_INT_EQ(ql_idem_check_key(&f.cx, "has space", 9), QL_EVALIDATION);
+    ASSERT_INT_EQ(ql_idem_check_key(&f.cx, "", 0), QL_EVALIDATION);
+    char big[300];
+    memset(big, 'k', sizeof(big));
+    ASSERT_INT_EQ(ql_idem_check_key(&f.cx, big, 256), QL_EVALIDATION);
+    uint8_t a[32], b[32], c[32];
+    ql_idem_fingerprint(&f.cx, "POST", "/x", 2, "{}", 2, a);
+    ql_idem_fingerprint(&f.cx, "POST", "/x", 2, "{}", 2, b);
+    ql_idem_fingerprint(&f.cx, "POST", "/x", 2, "{ }", 3, c);
+    ASSERT_MEM_EQ(a, b, 32);
+    ASSERT_TRUE(memcmp(a, c, 32) != 0);
+    struct ql_idem_record r;
+    ASSERT_INT_EQ(ql_idem_pack(&f.cx, 201, "ETag: \"1\"\r\n", 11, "{\"k\":1}", 7, &r), QL_OK);
+    ASSERT_INT_EQ(r.expires_ms - r.created_ms, QL_IDEM_TTL_MS);
+    const char *h, *body;
+    size_t hn, bn;
+    ASSERT_INT_EQ(ql_idem_unpack(&f.cx, &r, &h, &hn, &body, &bn), QL_OK);
+    ASSERT_INT_EQ(hn, 11);
+    ASSERT_TRUE(memcmp(h, "ETag: \"1\"\r\n", 11) == 0);
+    ASSERT_INT_EQ(bn, 7);
+    ASSERT_TRUE(memcmp(body, "{\"k\":1}", 7) == 0);
+    ((uint8_t *)r.sealed)[0] ^= 1; /* an altered record does not open */
+    ASSERT_INT_EQ(ql_idem_unpack(&f.cx, &r, &h, &hn, &body, &bn), QL_EINTERNAL);
+    fixture_cleanup(&f);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct ql_test tests[] = {
+        TEST(test_create_writes_entry_audit_and_event_together),
+        TEST(test_create_rules),
+        TEST(test_etags_and_preconditions),
+        TEST(test_author_or_admin_edits),
+        TEST(test_pages_and_filters),
+        TEST(test_prompts),
+        TEST(test_etag_matching),
+        TEST(test_idempotency_records),
+    };
+    return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
+}
