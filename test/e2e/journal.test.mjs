@@ -1,0 +1,270 @@
+// Journal entries, prompts and idempotent writes over real HTTP; every response is checked
+// against the OpenAPI document.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { start, stop, http, raw, sleep, signup, makeTeam, addMember, makeKey, uniq, sql } from './lib.mjs'
+import { contract } from './contract.mjs'
+
+let api, c, owner, member, viewer, admin, outsider, team, keyMember
+const ENV = { QUILL_AUTH_IP_LIMIT: '100000', QUILL_RATE_LIMIT: '100000' }
+before(async () => {
+  api = await start('quill-api', ENV)
+  c = await contract(api, http)
+  owner = await signup(api); member = await signup(api); viewer = await signup(api)
+  admin = await signup(api); outsider = await signup(api)
+  team = await makeTeam(api, owner.token)
+  await addMember(api, owner.token, team.teamId, member.email, 'member')
+  await addMember(api, owner.token, team.teamId, viewer.email, 'viewer')
+  await addMember(api, owner.token, team.teamId, admin.email, 'admin')
+  keyMember = (await makeKey(api, owner.token, team.teamId, 'member')).key
+})
+after(async () => { await stop(api) })
+
+const E = () => `/v1/teams/${team.teamId}/journal-entries`
+const problem = (r, status, code) => { assert.equal(r.status, status, r.text); assert.equal(r.body.code, code, r.text) }
+
+test('POST an entry: 201 with Location and ETag; GET it back; 304 on If-None-Match', async () => {
+  const r = await c.checked(api, 'POST', E(), { token: member.token, body: { content: 'First light 🌅' } })
+  assert.equal(r.status, 201)
+  assert.equal(r.headers.get('location'), `${E()}/${r.body.journalEntryId}`)
+  const etag = r.headers.get('etag')
+  assert.match(etag, /^"\d+"$/)
+  assert.equal(r.body.authorUserId, member.user.userId)
+  assert.equal(r.body.authorApiKeyId, null)
+  assert.equal(r.body.deletedAt, null)
+  const g = await c.checked(api, 'GET', `${E()}/${r.body.journalEntryId}`, { token: viewer.token })
+  assert.deepEqual(g.body, r.body)
+  assert.equal(g.headers.get('etag'), etag)
+  const nm = await c.checked(api, 'GET', `${E()}/${r.body.journalEntryId}`, { token: viewer.token, headers: { 'if-none-match': etag } })
+  assert.equal(nm.status, 304)
+  assert.equal(nm.text, '')
+  assert.equal(nm.headers.get('etag'), etag)
+})
+
+test('entries written with an API key carry authorApiKeyId', async () => {
+  const r = await c.checked(api, 'POST', E(), { token: keyMember, body: { content: 'from a key' } })
+  assert.equal(r.status, 201)
+  assert.equal(r.body.authorUserId, null)
+  assert.ok(r.body.authorApiKeyId)
+})
+
+test('content rules: 1 to 100,000 characters of UTF-8 without NUL; unknown fields refused', async () => {
+  problem(await c.checked(api, 'POST', E(), { token: member.token, body: { content: '' } }), 422, 'validation_failed')
+  problem(await c.checked(api, 'POST', E(), { token: member.token, body: {} }), 422, 'validation_failed')
+  problem(await c.checked(api, 'POST', E(), { token: member.token, body: { content: 5 } }), 422, 'validation_failed')
+  problem(await c.checked(api, 'POST', E(), { token: member.token, body: { content: 'x', mood: 'happy' } }), 422, 'validation_failed')
+  const max = await c.checked(api, 'POST', E(), { token: member.token, body: { content: 'é'.repeat(100000) } })
+  assert.equal(max.status, 201)
+  const over = await c.checked(api, 'POST', E(), { token: member.token, body: { content: 'a'.repeat(100001) } })
+  problem(over, 422, 'validation_failed')
+  assert.equal(over.body.errors[0].field, 'content')
+  assert.equal(over.body.errors[0].code, 'too_long')
+  problem(await c.checked(api, 'POST', E(), { token: member.token, raw: '{"content":"a\\u0000b"}', headers: { 'content-type': 'application/json' } }), 422, 'validation_failed')
+  // an invalid UTF-8 byte, sent as raw bytes
+  const bad = await raw(api.port, Buffer.from(`POST ${E()} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${member.token}\r\nContent-Type: application/json\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{"content":"\xff"}`, "latin1"))
+  assert.match(bad.data, /^HTTP\/1\.1 422 /)
+  problem(await c.checked(api, 'POST', E(), { token: member.token, raw: 'content=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'unsupported_media_type')
+  problem(await c.checked(api, 'POST', E(), { token: member.token, raw: '{"content":', headers: { 'content-type': 'application/json' } }), 400, 'malformed_json')
+})
+
+test('roles: viewers and outsiders cannot write; outsiders cannot read', async () => {
+  problem(await c.checked(api, 'POST', E(), { token: viewer.token, body: { content: 'x' } }), 403, 'forbidden')
+  problem(await c.checked(api, 'POST', E(), { token: outsider.token, body: { content: 'x' } }), 404, 'not_found')
+  problem(await c.checked(api, 'GET', E(), { token: outsider.token }), 404, 'not_found')
+  problem(await c.checked(api, 'GET', E()), 401, 'unauthenticated')
+})
+
+test('PATCH: author or admin; If-Match mismatch is 412; ETag changes with every edit', async () => {
+  const e = (await c.checked(api, 'POST', E(), { token: member.token, body: { content: 'draft' } })).body
+  const url = `${E()}/${e.journalEntryId}`
+  const first = (await c.checked(api, 'GET', url, { token: member.token })).headers.get('etag')
+  problem(await c.checked(api, 'PATCH', url, { token: viewer.token, body: { content: 'x' } }), 403, 'forbidden')
+  const other = await signup(api)
+  await addMember(api, owner.token, team.teamId, other.email, 'member')
+  problem(await c.checked(api, 'PATCH', url, { token: other.token, body: { content: 'x' } }), 403, 'forbidden')
+  problem(await c.checked(api, 'PATCH', url, { token: keyMember, body: { content: 'x' } }), 403, 'forbidden')
+  const p = await c.checked(api, 'PATCH', url, { token: member.token, headers: { 'if-match': first }, body: { content: 'final' } })
+  assert.equal(p.status, 200)
+  assert.equal(p.body.content, 'final')
+  const second = p.headers.get('etag')
+  assert.notEqual(second, first)
+  assert.ok(Date.parse(p.body.updatedAt) > Date.parse(p.body.createdAt))
+  problem(await c.checked(api, 'PATCH', url, { token: member.token, headers: { 'if-match': first }, body: { content: 'stale' } }), 412, 'precondition_failed')
+  const byAdmin = await c.checked(api, 'PATCH', url, { token: admin.token, body: { content: 'moderated' } })
+  assert.equal(byAdmin.status, 200)
+  problem(await c.checked(api, 'PATCH', url, { token: member.token, body: {} }), 422, 'validation_failed')
+  problem(await c.checked(api, 'PATCH', `${E()}/${uniqId()}`, { token: member.token, body: { content: 'x' } }), 404, 'not_found')
+})
+
+function uniqId () {
+  const h = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-7${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`
+}
+
+test('DELETE is a soft delete: later GET is 404 and the row stays with deleted_at', async () => {
+  const e = (await c.checked(api, 'POST', E(), { token: member.token, body: { content: 'to go' } })).body
+  const url = `${E()}/${e.journalEntryId}`
+  problem(await c.checked(api, 'DELETE', url, { token: member.token, headers: { 'if-match': '"999"' } }), 412, 'precondition_failed')
+  assert.equal((await c.checked(api, 'DELETE', url, { token: member.token })).status, 204)
+  problem(await c.checked(api, 'GET', url, { token: member.token }), 404, 'not_found')
+  problem(await c.checked(api, 'DELETE', url, { token: member.token }), 404, 'not_found')
+  assert.equal(sql(`SELECT deleted_at IS NOT NULL FROM journal_entries WHERE journal_entry_id = '${e.journalEntryId}'`), 't')
+  const list = (await c.checked(api, 'GET', `${E()}?limit=200`, { token: member.token })).body.items
+  assert.ok(!list.some((x) => x.journalEntryId === e.journalEntryId))
+})
+
+test('prompts: global ones and the team\'s own, merged; admins create and delete; globals are 403', async () => {
+  const all = await c.checked(api, 'GET', `/v1/teams/${team.teamId}/prompts?limit=200`, { token: viewer.token })
+  assert.ok(all.body.items.length >= 50)
+  assert.ok(all.body.items.every((p) => p.teamId === null))
+  const cats = new Set(all.body.items.map((p) => p.category))
+  assert.ok(cats.size >= 3)
+  const goals = await c.checked(api, 'GET', `/v1/teams/${team.teamId}/prompts?category=goals`, { token: viewer.token })
+  assert.ok(goals.body.items.length > 0 && goals.body.items.every((p) => p.category === 'goals'))
+  problem(await c.checked(api, 'POST', `/v1/teams/${team.teamId}/prompts`, { token: member.token, body: { text: 'Q?', category: 'team' } }), 403, 'forbidden')
+  const mine = await c.checked(api, 'POST', `/v1/teams/${team.teamId}/prompts`, { token: admin.token, body: { text: 'What did we ship?', category: 'team' } })
+  assert.equal(mine.status, 201)
+  assert.equal(mine.body.teamId, team.teamId)
+  const merged = await c.checked(api, 'GET', `/v1/teams/${team.teamId}/prompts?limit=200`, { token: viewer.token })
+  assert.ok(merged.body.items.some((p) => p.promptId === mine.body.promptId))
+  const other = await makeTeam(api, outsider.token)
+  const theirs = (await c.checked(api, 'GET', `/v1/teams/${other.teamId}/prompts?limit=200`, { token: outsider.token })).body.items
+  assert.ok(!theirs.some((p) => p.promptId === mine.body.promptId), 'team prompts stay in their team')
+  // entries may use a global prompt or the team's, and filter by it
+  const withPrompt = await c.checked(api, 'POST', E(), { token: member.token, body: { content: 'answer', promptId: mine.body.promptId } })
+  assert.equal(withPrompt.body.promptId, mine.body.promptId)
+  const byPrompt = await c.checked(api, 'GET', `${E()}?promptId=${mine.body.promptId}`, { token: member.token })
+  assert.deepEqual(byPrompt.body.items.map((x) => x.journalEntryId), [withPrompt.body.journalEntryId])
+  problem(await c.checked(api, 'POST', `/v1/teams/${other.teamId}/journal-entries`, { token: outsider.token, body: { content: 'x', promptId: mine.body.promptId } }), 422, 'validation_failed')
+  const globalId = all.body.items[0].promptId
+  problem(await c.checked(api, 'DELETE', `/v1/teams/${team.teamId}/prompts/${globalId}`, { token: admin.token }), 403, 'forbidden')
+  assert.equal((await c.checked(api, 'DELETE', `/v1/teams/${team.teamId}/prompts/${mine.body.promptId}`, { token: admin.token })).status, 204)
+  problem(await c.checked(api, 'DELETE', `/v1/teams/${team.teamId}/prompts/${mine.body.promptId}`, { token: admin.token }), 404, 'not_found')
+})
+
+test('keyset pages stay correct while another client inserts', async () => {
+  const t = await makeTeam(api, owner.token)
+  const url = `/v1/teams/${t.teamId}/journal-entries`
+  const before = []
+  for (let i = 0; i < 25; i++) before.push((await http(api, 'POST', url, { token: owner.token, body: { content: `old ${i}` } })).body.journalEntryId)
+  let stop = false
+  const inserted = []
+  const writer = (async () => {
+    while (!stop) {
+      const r = await http(api, 'POST', url, { token: owner.token, body: { content: 'concurrent' } })
+      if (r.status === 201) inserted.push(r.body.journalEntryId)
+    }
+  })()
+  const seen = []
+  let cursor = null
+  do {
+    const r = await c.checked(api, 'GET', `${url}?limit=4${cursor ? `&cursor=${cursor}` : ''}`, { token: owner.token })
+    seen.push(...r.body.items.map((x) => x.journalEntryId))
+    cursor = r.body.nextCursor
+    await sleep(5)
+  } while (cursor)
+  stop = true
+  await writer
+  assert.ok(inserted.length > 0, 'the writer inserted while paging')
+  assert.equal(new Set(seen).size, seen.length, 'no entry appears twice')
+  for (const id of before) assert.ok(seen.includes(id), 'every entry that existed is seen')
+  const times = seen.map((id) => id) // UUIDv7 ids sort like their creation times
+  assert.deepEqual([...times].sort().reverse(), times, 'newest first')
+  problem(await c.checked(api, 'GET', `${url}?limit=0`, { token: owner.token }), 422, 'validation_failed')
+  problem(await c.checked(api, 'GET', `${url}?cursor=not-a-cursor`, { token: owner.token }), 422, 'validation_failed')
+  const auditCursor = (await http(api, 'GET', `/v1/teams/${t.teamId}/audit-log?limit=1`, { token: owner.token })).body.nextCursor
+  problem(await c.checked(api, 'GET', `${url}?cursor=${auditCursor}`, { token: owner.token }), 422, 'validation_failed')
+  problem(await c.checked(api, 'GET', `${url}?authorUserId=zzz`, { token: owner.token }), 422, 'validation_failed')
+})
+
+test('every entry change writes its audit row', async () => {
+  const t = await makeTeam(api, owner.token)
+  const url = `/v1/teams/${t.teamId}/journal-entries`
+  const e = (await http(api, 'POST', url, { token: owner.token, body: { content: 'a' } })).body
+  await http(api, 'PATCH', `${url}/${e.journalEntryId}`, { token: owner.token, body: { content: 'b' } })
+  await http(api, 'DELETE', `${url}/${e.journalEntryId}`, { token: owner.token })
+  const log = (await http(api, 'GET', `/v1/teams/${t.teamId}/audit-log`, { token: owner.token })).body.items
+  assert.deepEqual(log.slice(0, 3).map((x) => [x.action, x.targetId]), [
+    ['journal_entry.delete', e.journalEntryId], ['journal_entry.update', e.journalEntryId], ['journal_entry.create', e.journalEntryId]])
+})
+
+test('Idempotency-Key: replay with Idempotent-Replayed, 422 for another body, scoped per caller', async () => {
+  const key = uniq('idem')
+  const a = await c.checked(api, 'POST', E(), { token: member.token, headers: { 'idempotency-key': key }, body: { content: 'once' } })
+  assert.equal(a.status, 201)
+  const b = await c.checked(api, 'POST', E(), { token: member.token, headers: { 'idempotency-key': key }, body: { content: 'once' } })
+  assert.equal(b.status, 201)
+  assert.equal(b.headers.get('idempotent-replayed'), 'true')
+  assert.deepEqual(b.body, a.body)
+  assert.equal(b.headers.get('location'), a.headers.get('location'))
+  assert.equal(b.headers.get('etag'), a.headers.get('etag'))
+  assert.equal(sql(`SELECT count(*) FROM journal_entries WHERE content = 'once' AND author_user_id = '${member.user.userId}'`), '1')
+  problem(await c.checked(api, 'POST', E(), { token: member.token, headers: { 'idempotency-key': key }, body: { content: 'twice' } }), 422, 'idempotency_key_reused')
+  // another caller with the same key is another request
+  const other = await c.checked(api, 'POST', E(), { token: owner.token, headers: { 'idempotency-key': key }, body: { content: 'once' } })
+  assert.equal(other.status, 201)
+  assert.notEqual(other.body.journalEntryId, a.body.journalEntryId)
+  problem(await c.checked(api, 'POST', E(), { token: member.token, headers: { 'idempotency-key': 'has space' }, body: { content: 'x' } }), 422, 'validation_failed')
+  // errors are replayed too
+  const k2 = uniq('idem')
+  problem(await c.checked(api, 'POST', E(), { token: member.token, headers: { 'idempotency-key': k2 }, body: { content: '' } }), 422, 'validation_failed')
+  const again = await c.checked(api, 'POST', E(), { token: member.token, headers: { 'idempotency-key': k2 }, body: { content: '' } })
+  assert.equal(again.status, 422)
+  assert.equal(again.headers.get('idempotent-replayed'), 'true')
+})
+
+test('Idempotency-Key on signup and API keys: replays without storing secrets in the clear', async () => {
+  const key = uniq('signup')
+  const email = `${uniq('idem')}@example.com`
+  const body = { email, password: 'correct horse battery', displayName: 'Idem' }
+  const a = await http(api, 'POST', '/v1/auth/signup', { headers: { 'idempotency-key': key }, body })
+  const b = await http(api, 'POST', '/v1/auth/signup', { headers: { 'idempotency-key': key }, body })
+  assert.equal(a.status, 201)
+  assert.equal(b.status, 201)
+  assert.equal(b.headers.get('idempotent-replayed'), 'true')
+  assert.equal(b.body.session.token, a.body.session.token)
+  const stored = sql(`SELECT encode(response, 'escape') FROM idempotency_keys WHERE key = '${key}'`)
+  assert.ok(stored.length > 0)
+  assert.ok(!stored.includes(a.body.session.token), 'the stored response is sealed')
+  const k = uniq('key')
+  const x = await http(api, 'POST', `/v1/teams/${team.teamId}/api-keys`, { token: owner.token, headers: { 'idempotency-key': k }, body: { name: 'ci', role: 'viewer' } })
+  const y = await http(api, 'POST', `/v1/teams/${team.teamId}/api-keys`, { token: owner.token, headers: { 'idempotency-key': k }, body: { name: 'ci', role: 'viewer' } })
+  assert.equal(y.body.key, x.body.key)
+  assert.equal(sql(`SELECT count(*) FROM api_keys WHERE api_key_id = '${x.body.apiKeyId}'`), '1')
+})
+
+test('two concurrent requests with one key: one runs, the other gets 409 or the replay', async () => {
+  for (let round = 0; round < 5; round++) {
+    const key = uniq('race')
+    const [a, b] = await Promise.all([
+      http(api, 'POST', E(), { token: member.token, headers: { 'idempotency-key': key }, body: { content: `race ${key}` } }),
+      http(api, 'POST', E(), { token: member.token, headers: { 'idempotency-key': key }, body: { content: `race ${key}` } })
+    ])
+    const statuses = [a.status, b.status].sort()
+    assert.ok(JSON.stringify(statuses) === '[201,201]' || JSON.stringify(statuses) === '[201,409]', `got ${statuses}`)
+    if (statuses[1] === 409) assert.equal([a, b].find((r) => r.status === 409).body.code, 'idempotency_in_progress')
+    else assert.equal(a.body.journalEntryId, b.body.journalEntryId)
+    assert.equal(sql(`SELECT count(*) FROM journal_entries WHERE content = 'race ${key}'`), '1')
+  }
+})
+
+test('an idempotent POST is replayed after the server restarts', async () => {
+  const key = uniq('restart')
+  const a = await http(api, 'POST', E(), { token: member.token, headers: { 'idempotency-key': key }, body: { content: 'survives restarts' } })
+  assert.equal(a.status, 201)
+  await stop(api)
+  api = await start('quill-api', ENV)
+  const b = await http(api, 'POST', E(), { token: member.token, headers: { 'idempotency-key': key }, body: { content: 'survives restarts' } })
+  assert.equal(b.status, 201)
+  assert.equal(b.headers.get('idempotent-replayed'), 'true')
+  assert.equal(b.body.journalEntryId, a.body.journalEntryId)
+})
+
+test('every journal operation was checked against the document', async () => {
+  for (const op of ['POST /v1/teams/{teamId}/journal-entries 201', 'GET /v1/teams/{teamId}/journal-entries 200',
+    'GET /v1/teams/{teamId}/journal-entries/{journalEntryId} 304', 'PATCH /v1/teams/{teamId}/journal-entries/{journalEntryId} 412',
+    'DELETE /v1/teams/{teamId}/journal-entries/{journalEntryId} 204', 'GET /v1/teams/{teamId}/prompts 200',
+    'POST /v1/teams/{teamId}/prompts 201', 'DELETE /v1/teams/{teamId}/prompts/{promptId} 403']) {
+    assert.ok(c.seen.has(op), op)
+  }
+})
