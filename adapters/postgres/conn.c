@@ -65,7 +65,10 @@ static void drop(struct ql_pg *pg)
         PQfinish(pg->conn);
     pg->conn = NULL;
     pg->in_tx = 0;
-    pg->npending = 0;
+    pg->ninval = 0;
+    pg->pipeline = 0;
+    pg->pending = 0;
+    pg->perr = 0;
     memset(pg->prepared, 0, sizeof(pg->prepared));
 }
 
@@ -124,9 +127,16 @@ int ql__pg_fail(struct ql_pg *pg, struct ql_ctx *cx, PGresult *res)
     size_t n = strlen(cx->err.msg);
     while (n > 0 && (cx->err.msg[n - 1] == '\n' || cx->err.msg[n - 1] == ' '))
         cx->err.msg[--n] = '\0';
-    if (code != QL_ECONFLICT && code != QL_EVALIDATION)
+    if (code == QL_ECONFLICT || code == QL_EVALIDATION) {
+        /* 4xx messages reach clients: keep the database's words (which may quote values)
+         * in a debug line and answer with the code's plain message. */
+        ql_log(pg->log, QL_LOG_DEBUG, "database refused a write", "sqlstate", st, "constraint",
+               pg->last_constraint, "trace_id", cx->trace_id, NULL);
+        ql_error_set(&cx->err, code, NULL);
+    } else {
         ql_log(pg->log, QL_LOG_WARN, "database error", "error", cx->err.msg, "trace_id",
                cx->trace_id, NULL);
+    }
     if (code == QL_EUNAVAILABLE && pg->conn && PQstatus(pg->conn) != CONNECTION_OK)
         drop(pg);
     return code;
@@ -169,6 +179,158 @@ static int run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     return QL_OK;
 }
 
+/* ---- pipeline mode (inside transactions) -------------------------------------------------- */
+
+/* The connection broke in the middle of a pipeline: nothing of the transaction survives. */
+static int pipeline_lost(struct ql_pg *pg, struct ql_ctx *cx)
+{
+    pg->errors++;
+    drop(pg);
+    return ql_error_set(&cx->err, QL_EUNAVAILABLE, "database connection lost");
+}
+
+/*
+ * Read the results of one sent statement.  When keep is set the first result is handed
+ * out in *out (or NULL on error); otherwise results are checked and freed.  The first
+ * failure of the transaction is remembered in pg->perr.
+ */
+static int read_one(struct ql_pg *pg, struct ql_ctx *cx, int keep, PGresult **out)
+{
+    PGresult *r;
+    int got = 0;
+    /* ql__pg_fail drops a broken connection, so check it on every turn */
+    while (pg->conn && (r = PQgetResult(pg->conn)) != NULL) {
+        ExecStatusType s = PQresultStatus(r);
+        if (s == PGRES_FATAL_ERROR && pg->perr == 0) {
+            struct ql_error saved = cx->err;
+            pg->perr = ql__pg_fail(pg, cx, r);
+            snprintf(pg->perr_msg, sizeof(pg->perr_msg), "%s", cx->err.msg);
+            cx->err = saved;
+        }
+        if (keep && !got && (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK)) {
+            *out = r;
+            got = 1;
+        } else {
+            PQclear(r);
+        }
+    }
+    if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK)
+        return pipeline_lost(pg, cx);
+    return QL_OK;
+}
+
+/* Make the server flush and read every pending result; returns the first error, if any. */
+static int drain(struct ql_pg *pg, struct ql_ctx *cx)
+{
+    if (pg->pending > 0 && (PQsendFlushRequest(pg->conn) != 1 || PQflush(pg->conn) != 0))
+        return pipeline_lost(pg, cx);
+    while (pg->pending > 0) {
+        pg->pending--;
+        int rc = read_one(pg, cx, 0, NULL);
+        if (rc)
+            return rc;
+    }
+    return QL_OK;
+}
+
+static int perr(struct ql_pg *pg, struct ql_ctx *cx)
+{
+    return ql_error_set(&cx->err, pg->perr, "%s", pg->perr_msg);
+}
+
+/* Send st in the pipeline; wait for its result unless it is deferred. */
+static int pipelined(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                     const struct ql__pg_params *p, PGresult **out)
+{
+    if (pg->perr)
+        return perr(pg, cx); /* the transaction already failed: the server skips the rest */
+    if (!pg->prepared[st]) {
+        const struct ql__pg_stmt_def *d = &ql__pg_stmts[st];
+        if (PQsendPrepare(pg->conn, d->name, d->sql, d->nparams, NULL) != 1)
+            return pipeline_lost(pg, cx);
+        pg->pending++;
+        int rc = drain(pg, cx);
+        if (rc)
+            return rc;
+        if (pg->perr)
+            return perr(pg, cx);
+        pg->prepared[st] = 1;
+    }
+    static const struct ql__pg_params none = {0};
+    if (p == NULL)
+        p = &none;
+    if (PQsendQueryPrepared(pg->conn, ql__pg_stmts[st].name, p->n, p->values, p->lengths,
+                            p->formats, 1) != 1)
+        return pipeline_lost(pg, cx);
+    if (ql__pg_deferred(st)) {
+        pg->pending++;
+        return QL_OK;
+    }
+    int rc = drain(pg, cx);
+    if (rc == QL_OK && (PQsendFlushRequest(pg->conn) != 1 || PQflush(pg->conn) != 0))
+        rc = pipeline_lost(pg, cx);
+    if (rc == QL_OK)
+        rc = read_one(pg, cx, 1, out);
+    if (rc == QL_OK && pg->perr) {
+        PQclear(*out);
+        *out = NULL;
+        rc = perr(pg, cx);
+    }
+    return rc;
+}
+
+/* Send a parameterless utility statement (BEGIN, COMMIT, ROLLBACK) without waiting. */
+static int send_plain(struct ql_pg *pg, struct ql_ctx *cx, const char *sql)
+{
+    if (PQsendQueryParams(pg->conn, sql, 0, NULL, NULL, NULL, NULL, 1) != 1)
+        return pipeline_lost(pg, cx);
+    pg->pending++;
+    return QL_OK;
+}
+
+/* BEGIN: enter pipeline mode and send BEGIN without waiting. */
+static int pipeline_begin(struct ql_pg *pg, struct ql_ctx *cx)
+{
+    if (PQenterPipelineMode(pg->conn) != 1)
+        return ql_error_set(&cx->err, QL_EINTERNAL, "cannot enter pipeline mode");
+    pg->pipeline = 1;
+    pg->pending = 0;
+    pg->perr = 0;
+    return send_plain(pg, cx, "BEGIN");
+}
+
+/* COMMIT or ROLLBACK, the sync point, every result, and back to normal mode. */
+static int pipeline_end(struct ql_pg *pg, struct ql_ctx *cx, int commit)
+{
+    int rc = send_plain(pg, cx, commit ? "COMMIT" : "ROLLBACK");
+    if (rc)
+        return rc;
+    if (PQpipelineSync(pg->conn) != 1)
+        return pipeline_lost(pg, cx);
+    while (pg->pending > 0) {
+        pg->pending--;
+        rc = read_one(pg, cx, 0, NULL);
+        if (rc)
+            return rc;
+    }
+    PGresult *sync = PQgetResult(pg->conn);
+    int synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    PQclear(sync);
+    if (!synced || PQexitPipelineMode(pg->conn) != 1)
+        return pipeline_lost(pg, cx);
+    pg->pipeline = 0;
+    if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE) {
+        /* An error made the server skip our COMMIT: the failed transaction is still open. */
+        PGresult *r = PQexec(pg->conn, "ROLLBACK");
+        PQclear(r);
+    }
+    if (pg->perr) {
+        rc = commit ? perr(pg, cx) : QL_OK;
+        pg->perr = 0;
+    }
+    return rc;
+}
+
 int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                 const struct ql__pg_params *p, PGresult **out)
 {
@@ -184,14 +346,22 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
             return rc;
         fresh = 1;
     }
+    if (st == QL__ST_BEGIN)
+        return pipeline_begin(pg, cx);
+    if (pg->pipeline) {
+        if (st == QL__ST_COMMIT || st == QL__ST_ROLLBACK)
+            return pipeline_end(pg, cx, st == QL__ST_COMMIT);
+        return pipelined(pg, cx, st, p, out);
+    }
     int rc = run(pg, cx, st, p, out);
     /*
      * A session whose server restarted only notices on its next statement.  Outside a
      * transaction, a statement that failed because the connection was gone is retried once
-     * on a new connection; BEGIN and plain reads are safe to repeat, and nothing else runs
-     * outside a transaction in this adapter.
+     * on a new connection: the statements this adapter runs on their own are reads or
+     * writes that are harmless to repeat (a rate hit or login failure counted twice errs on
+     * the strict side).
      */
-    if (rc == QL_EUNAVAILABLE && !fresh && !was_in_tx && st != QL__ST_COMMIT) {
+    if (rc == QL_EUNAVAILABLE && !fresh && !was_in_tx) {
         ql_error_clear(&cx->err);
         if (ql_pg_connect(pg, &cx->err) == QL_OK)
             rc = run(pg, cx, st, p, out);

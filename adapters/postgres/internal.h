@@ -84,6 +84,14 @@ struct ql__pg_stmt_def {
     int nparams;
 };
 
+/*
+ * Statements whose result a caller inside a transaction never looks at.  In a transaction
+ * they are sent without waiting (libpq pipeline mode): BEGIN, the writes and COMMIT of a
+ * typical use case then cost one round trip.  Their errors surface on the next statement
+ * that waits for a result, or at COMMIT.
+ */
+int ql__pg_deferred(enum ql__pg_stmt st);
+
 extern const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT];
 
 /* Invalidations made in the open transaction, applied locally once it commits. */
@@ -92,14 +100,18 @@ extern const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT];
 struct ql_pg {
     struct ql_store store; /* the port; first so a store pointer is a session pointer */
     struct ql_pg_cache *cache;
-    int npending;
-    char pending[QL__PG_PENDING][72];
+    int ninval;
+    char inval[QL__PG_PENDING][72];
     PGconn *conn;
     char *conninfo;
     struct ql_logger *log;
     struct ql_clock *clock;
     uint8_t prepared[QL__ST_COUNT];
     int in_tx;
+    int pipeline; /* in libpq pipeline mode (inside a transaction) */
+    int pending;  /* sent statements whose results are not read yet */
+    int perr;     /* first error among them (0: none) */
+    char perr_msg[256];
     int64_t retry_after_ns;
     _Atomic uint64_t errors;
     char last_constraint[64];

@@ -321,12 +321,9 @@ static int i_put(struct ql_store *self, struct ql_ctx *cx, const char *scope, co
     ql__pg_p_bytes(&p, rec->sealed, (int)rec->sealed_n);
     ql__pg_p_ts(&p, rec->created_ms);
     ql__pg_p_ts(&p, rec->expires_ms);
-    PGresult *r;
-    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_IDEM_PUT, &p, &r);
-    if (rc == QL_OK && atoi(PQcmdTuples(r)) == 0)
-        rc = ql_error_set(&cx->err, QL_ECONFLICT, NULL);
-    PQclear(r);
-    return rc;
+    /* Deferred inside a transaction: a live record cannot exist there, since the caller holds
+     * the key's lock and looked for one; outside, a lost race leaves the first record. */
+    return ql__pg_run(pg_of(self), cx, QL__ST_IDEM_PUT, &p);
 }
 
 const struct ql_idem_ops ql__pg_idem_ops = {

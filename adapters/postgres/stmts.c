@@ -274,3 +274,22 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "EXCLUDED.expires_at WHERE k.expires_at <= EXCLUDED.created_at",
          7},
 };
+
+int ql__pg_deferred(enum ql__pg_stmt st)
+{
+    switch (st) {
+    case QL__ST_BEGIN:
+    case QL__ST_NOTIFY:
+    case QL__ST_SESSION_INSERT:
+    case QL__ST_SESSIONS_DELETE_USER:
+    case QL__ST_USER_SET_PASSWORD:
+    case QL__ST_FAILURES_CLEAR:
+    case QL__ST_ENTRY_INSERT:
+    case QL__ST_ENTRY_UPDATE:
+    case QL__ST_AUDIT_APPEND:
+    case QL__ST_IDEM_PUT:
+        return 1;
+    default:
+        return 0;
+    }
+}

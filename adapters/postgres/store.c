@@ -52,9 +52,9 @@ static int s_commit(struct ql_store *self, struct ql_ctx *cx)
     PQclear(r);
     pg->in_tx = 0;
     /* Evict here at once; the NOTIFY reaches the other instances (and this one) shortly. */
-    for (int i = 0; i < pg->npending; i++)
-        ql__pg_cache_apply(pg->cache, pg->pending[i]);
-    pg->npending = 0;
+    for (int i = 0; i < pg->ninval; i++)
+        ql__pg_cache_apply(pg->cache, pg->inval[i]);
+    pg->ninval = 0;
     return rc;
 }
 
@@ -69,10 +69,10 @@ int ql__pg_invalidate(struct ql_pg *pg, struct ql_ctx *cx, const char *key)
         return rc;
     if (!pg->in_tx)
         ql__pg_cache_apply(pg->cache, key);
-    else if (pg->npending < QL__PG_PENDING)
-        snprintf(pg->pending[pg->npending++], sizeof(pg->pending[0]), "%s", key);
+    else if (pg->ninval < QL__PG_PENDING)
+        snprintf(pg->inval[pg->ninval++], sizeof(pg->inval[0]), "%s", key);
     else
-        snprintf(pg->pending[QL__PG_PENDING - 1], sizeof(pg->pending[0]), "*");
+        snprintf(pg->inval[QL__PG_PENDING - 1], sizeof(pg->inval[0]), "*");
     return QL_OK;
 }
 
@@ -86,7 +86,7 @@ static void s_rollback(struct ql_store *self, struct ql_ctx *cx)
     ql__pg_exec(pg, cx, QL__ST_ROLLBACK, NULL, &r);
     PQclear(r);
     pg->in_tx = 0;
-    pg->npending = 0;
+    pg->ninval = 0;
     cx->err = saved;
 }
 

@@ -178,6 +178,29 @@ bench_me() {
   kill "$QUILL_PID"; wait "$QUILL_PID" 2>/dev/null || true
 }
 
+# The journal routes against the peer: one entry, a page of 50, and POST (which adds rows,
+# so it runs last and both sides are reseeded before each comparison).
+bench_entries() {
+  log "journal entries: quill-api vs Fastify + pg with the peers' wrk scripts"
+  if ! peers_setup; then
+    log "no peer: skipping the entry comparisons"
+    return
+  fi
+  local name script
+  for pair in "GET one entry:get_entry.lua" "GET a page of 50:list_entries.lua" "POST an entry:post_entry.lua"; do
+    name=${pair%%:*}; script=${pair##*:}
+    quill_seed
+    (cd "$SCRATCH/peers" && DATABASE_URL=$(pg_url peers) ./seed.sh >/dev/null)
+    start_quill_api 58091 "${QUILL_BENCH_ENV[@]}"
+    peer_start
+    local before; before=$(rss_kb "$QUILL_PID")
+    compare "$name" quill "http://127.0.0.1:58091" "$PEERS_WRK/$script" \
+      fastify "http://127.0.0.1:58081" "$PEERS_WRK/$script"
+    row "quill-api RSS after $name | $(( $(rss_kb "$QUILL_PID") / 1024 )) MiB (idle $(( before / 1024 )) MiB) | | "
+    kill "$PEER_PID" "$QUILL_PID"; wait "$PEER_PID" "$QUILL_PID" 2>/dev/null || true
+  done
+}
+
 # Logins run argon2id on the pool; /livez must stay fast on the loops meanwhile.
 bench_login() {
   log "POST /v1/auth/login (argon2id) and /livez latency while logins saturate the pool"
@@ -209,7 +232,7 @@ create_db quill_bench
 DATABASE_URL=$(pg_url quill_bench) QUILL_MIGRATIONS_DIR="$ROOT/migrations" "$BUILD/apps/quill-migrate" up >/dev/null
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(livez me login)
+[ ${#names[@]} -gt 0 ] || names=(livez me entries login)
 {
   echo "Quill benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, rounds=$ROUNDS duration=$DURATION"
   echo
@@ -220,6 +243,7 @@ for n in "${names[@]}"; do
   case "$n" in
     livez) bench_livez ;;
     me) bench_me ;;
+    entries) bench_entries ;;
     login) bench_login ;;
     *) die "unknown benchmark: $n" ;;
   esac
