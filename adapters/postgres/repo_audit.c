@@ -11,6 +11,7 @@
 #include "model/model.h"
 #include "uuid/uuid.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,10 +44,12 @@ static int a_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
                   int64_t after_ms, const struct ql_uuid *after_id, int limit,
                   struct ql_audit_entry **out, int *n, int *more)
 {
+    /* A team's rows are its chain; pages go down its sequence ("after" is a seq). */
+    char chain[48] = "team:";
+    ql_uuid_format(team, chain + 5);
     struct ql__pg_params p = {0};
-    ql__pg_p_uuid(&p, team);
-    ql__pg_p_ts_or_null(&p, after_id ? after_ms : 0);
-    ql__pg_p_uuid(&p, after_id);
+    ql__pg_p_text(&p, chain);
+    ql__pg_p_int(&p, after_id ? after_ms : INT64_MAX);
     ql__pg_p_int(&p, limit + 1);
     PGresult *r;
     int rc = ql__pg_exec(pg_of(self), cx, QL__ST_AUDIT_LIST, &p, &r);
@@ -68,6 +71,7 @@ static int a_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
         e->action = ql__pg_text(cx, r, i, 3);
         e->target_type = ql__pg_text(cx, r, i, 4);
         e->target_id = ql__pg_text(cx, r, i, 5);
+        e->seq = ql__pg_int8(r, i, 6);
         if (!e->actor || !e->action || !e->target_type || !e->target_id)
             rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
     }

@@ -158,10 +158,9 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          8},
     [QL__ST_AUDIT_LIST] =
         {"audit_list",
-         "SELECT audit_id, at, actor, action, target_type, target_id FROM audit_log WHERE "
-         "team_id = $1 AND ($2::timestamptz IS NULL OR (at, audit_id) < ($2, $3::uuid)) "
-         "ORDER BY at DESC, audit_id DESC LIMIT $4",
-         4},
+         "SELECT audit_id, at, actor, action, target_type, target_id, seq FROM audit_log "
+         "WHERE chain = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+         3},
     [QL__ST_FAILURES] = {"failures",
                          "SELECT count(*), min(failed_at) FROM login_failures WHERE email = $1 AND "
                          "failed_at > $2",

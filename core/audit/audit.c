@@ -59,7 +59,7 @@ int ql_audit_list(struct ql_ctx *cx, const struct ql_uuid *team, const char *cur
     *next_cursor = NULL;
     if (more && *n > 0) {
         const struct ql_audit_entry *last = &(*out)[*n - 1];
-        *next_cursor = ql_cursor_encode(cx->arena, QL_CURSOR_AUDIT, last->at_ms, &last->id);
+        *next_cursor = ql_cursor_encode(cx->arena, QL_CURSOR_AUDIT, last->seq, &last->id);
         if (*next_cursor == NULL)
             return ql_error_set(&cx->err, QL_ENOMEM, NULL);
     }

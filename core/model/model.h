@@ -73,6 +73,7 @@ struct ql_api_key {
 
 struct ql_audit_entry {
     struct ql_uuid id;
+    int64_t seq; /* position in its chain (set when read back) */
     int64_t at_ms;
     const char *actor;       /* "User:<id>", "ApiKey:<id>", "Job:<name>", "Operator" */
     const char *action;      /* "team.create" */

@@ -135,7 +135,7 @@ struct ql_audit_ops {
     /* Append to the chain of team (NULL: the account chain) in the open transaction. */
     int (*append)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                   const struct ql_audit_entry *e);
-    /* A team's entries, newest first. */
+    /* A team's entries, newest first; after_ms carries the seq of the page's last row. */
     int (*list)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                 int64_t after_ms, const struct ql_uuid *after_id, int limit,
                 struct ql_audit_entry **out, int *n, int *more);
