@@ -279,10 +279,16 @@ static int pipelined(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     return rc;
 }
 
-/* Send a parameterless utility statement (BEGIN, COMMIT, ROLLBACK) without waiting. */
-static int send_plain(struct ql_pg *pg, struct ql_ctx *cx, const char *sql)
+/* Send BEGIN, COMMIT or ROLLBACK without waiting (prepared, so the server parses nothing). */
+static int send_plain(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st)
 {
-    if (PQsendQueryParams(pg->conn, sql, 0, NULL, NULL, NULL, NULL, 1) != 1)
+    if (!pg->prepared[st]) {
+        if (PQsendPrepare(pg->conn, ql__pg_stmts[st].name, ql__pg_stmts[st].sql, 0, NULL) != 1)
+            return pipeline_lost(pg, cx);
+        pg->pending++;
+        pg->prepared[st] = 1; /* a failure aborts the pipeline and resets the session */
+    }
+    if (PQsendQueryPrepared(pg->conn, ql__pg_stmts[st].name, 0, NULL, NULL, NULL, 1) != 1)
         return pipeline_lost(pg, cx);
     pg->pending++;
     return QL_OK;
@@ -296,13 +302,13 @@ static int pipeline_begin(struct ql_pg *pg, struct ql_ctx *cx)
     pg->pipeline = 1;
     pg->pending = 0;
     pg->perr = 0;
-    return send_plain(pg, cx, "BEGIN");
+    return send_plain(pg, cx, QL__ST_BEGIN);
 }
 
 /* COMMIT or ROLLBACK, the sync point, every result, and back to normal mode. */
 static int pipeline_end(struct ql_pg *pg, struct ql_ctx *cx, int commit)
 {
-    int rc = send_plain(pg, cx, commit ? "COMMIT" : "ROLLBACK");
+    int rc = send_plain(pg, cx, commit ? QL__ST_COMMIT : QL__ST_ROLLBACK);
     if (rc)
         return rc;
     if (PQpipelineSync(pg->conn) != 1)

@@ -124,10 +124,11 @@ int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
     if (rc)
         return rc;
     rc = ql_store_entries_insert(cx->ports.store, cx, out);
-    if (rc == QL_OK)
-        rc = ql_audit(cx, team, "journal_entry.create", "JournalEntry", &out->id, NULL);
+    /* The audit row goes last: appending locks the chain's head until COMMIT. */
     if (rc == QL_OK)
         rc = emit(cx, "journal_entry.created", out);
+    if (rc == QL_OK)
+        rc = ql_audit(cx, team, "journal_entry.create", "JournalEntry", &out->id, NULL);
     return ql_tx_end(cx, rc);
 }
 
@@ -251,9 +252,9 @@ int ql_entry_update(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
         rc = ql_store_entries_update(cx->ports.store, cx, out);
     }
     if (rc == QL_OK)
-        rc = ql_audit(cx, team, "journal_entry.update", "JournalEntry", id, NULL);
-    if (rc == QL_OK)
         rc = emit(cx, "journal_entry.updated", out);
+    if (rc == QL_OK)
+        rc = ql_audit(cx, team, "journal_entry.update", "JournalEntry", id, NULL);
     return ql_tx_end(cx, rc);
 }
 
@@ -272,8 +273,8 @@ int ql_entry_delete(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
         rc = ql_store_entries_remove(cx->ports.store, cx, team, id,
                                      ql_clock_now_ms(cx->ports.clock));
     if (rc == QL_OK)
-        rc = ql_audit(cx, team, "journal_entry.delete", "JournalEntry", id, NULL);
-    if (rc == QL_OK)
         rc = emit(cx, "journal_entry.deleted", &e);
+    if (rc == QL_OK)
+        rc = ql_audit(cx, team, "journal_entry.delete", "JournalEntry", id, NULL);
     return ql_tx_end(cx, rc);
 }
