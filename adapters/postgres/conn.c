@@ -35,6 +35,7 @@ int ql_pg_create(const char *conninfo, struct ql_logger *log, struct ql_clock *c
     pg->clock = clock;
     pg->cache = cache;
     ql__pg_store_init(pg);
+    ql__pg_queue_init(pg);
     *out = pg;
     return QL_OK;
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "clock/clock.h"
+#include "queue/queue.h"
 #include "store/store.h"
 
 struct ql_ctx;
@@ -75,6 +76,30 @@ enum ql__pg_stmt {
     QL__ST_IDEM_GET,
     QL__ST_IDEM_LOCK,
     QL__ST_IDEM_PUT,
+    QL__ST_JOB_INSERT,
+    QL__ST_JOB_INSERT_BATCH,
+    QL__ST_JOB_INSERT_MANY,
+    QL__ST_JOB_CLAIM,
+    QL__ST_JOB_COMPLETE,
+    QL__ST_JOB_FAIL,
+    QL__ST_JOB_HEARTBEAT,
+    QL__ST_JOB_RELEASE,
+    QL__ST_JOB_RESCUE,
+    QL__ST_JOB_PURGE,
+    QL__ST_JOB_PROGRESS,
+    QL__ST_JOB_LIST,
+    QL__ST_JOB_GET,
+    QL__ST_JOB_STATS,
+    QL__ST_JOB_RETRY,
+    QL__ST_JOB_CANCEL,
+    QL__ST_PURGE_IDEM,
+    QL__ST_PURGE_SESSIONS,
+    QL__ST_PURGE_THROTTLES,
+    QL__ST_PURGE_DELETED,
+    QL__ST_DAILY_PICK_ALL,
+    QL__ST_DAILY_PICK,
+    QL__ST_DAILY_GET,
+    QL__ST_ACTIVITY,
     QL__ST_COUNT
 };
 
@@ -99,6 +124,7 @@ extern const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT];
 
 struct ql_pg {
     struct ql_store store; /* the port; first so a store pointer is a session pointer */
+    struct ql_queue queue; /* the queue port over the same session */
     struct ql_pg_cache *cache;
     int ninval;
     char inval[QL__PG_PENDING][72];
@@ -152,6 +178,7 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
 int ql__pg_fail(struct ql_pg *pg, struct ql_ctx *cx, PGresult *res);
 
 void ql__pg_store_init(struct ql_pg *pg);
+void ql__pg_queue_init(struct ql_pg *pg);
 
 /* The repositories (repo_*.c). */
 extern const struct ql_users_ops ql__pg_users_ops;
@@ -165,6 +192,7 @@ extern const struct ql_throttle_ops ql__pg_throttle_ops;
 extern const struct ql_entries_ops ql__pg_entries_ops;
 extern const struct ql_prompts_ops ql__pg_prompts_ops;
 extern const struct ql_idem_ops ql__pg_idem_ops;
+extern const struct ql_maint_ops ql__pg_maint_ops;
 
 /* Run st with p and expect no rows back (or ignore them); a convenience for writes. */
 int ql__pg_run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,

@@ -39,6 +39,9 @@ int ql_pg_connect(struct ql_pg *pg, struct ql_error *err);
 /* The store port of this session (borrowed; lives as long as pg). */
 struct ql_store *ql_pg_store(struct ql_pg *pg);
 
+/* The queue port of this session (borrowed): jobs join the store's transactions. */
+struct ql_queue *ql_pg_queue(struct ql_pg *pg);
+
 /* Number of database errors seen by this session (for metrics). */
 uint64_t ql_pg_error_count(const struct ql_pg *pg);
 

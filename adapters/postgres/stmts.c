@@ -272,6 +272,186 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "response = EXCLUDED.response, created_at = EXCLUDED.created_at, expires_at = "
          "EXCLUDED.expires_at WHERE k.expires_at <= EXCLUDED.created_at",
          7},
+    [QL__ST_JOB_INSERT] =
+        {"job_insert",
+         "WITH j AS (INSERT INTO jobs (queue, kind, payload, priority, run_at, "
+         "max_attempts, unique_key, trace_id) VALUES ($1, $2, $3::jsonb, $4, coalesce($5, "
+         "now()), $6, $7, $8) ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO "
+         "UPDATE SET unique_key = EXCLUDED.unique_key RETURNING job_id, queue) SELECT "
+         "j.job_id, pg_notify('quill_jobs', j.queue)::text FROM j",
+         8},
+    [QL__ST_JOB_INSERT_BATCH] =
+        {"job_insert_batch",
+         "WITH j AS (INSERT INTO jobs (queue, kind, payload, priority, run_at, "
+         "max_attempts, unique_key, trace_id) SELECT q, k, p, pr, coalesce(ra, now()), ma, "
+         "uk, tr FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::int[], "
+         "$5::timestamptz[], $6::int[], $7::text[], $8::text[]) AS u (q, k, p, pr, ra, ma, "
+         "uk, tr) ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING "
+         "RETURNING job_id, queue), n AS (SELECT pg_notify('quill_jobs', q) FROM (SELECT "
+         "DISTINCT queue AS q FROM j) AS d) SELECT j.job_id, (SELECT count(*) FROM n) FROM "
+         "j",
+         8},
+    [QL__ST_JOB_INSERT_MANY] =
+        {"job_insert_many",
+         "WITH j AS (INSERT INTO jobs (queue, kind, payload, priority, run_at, "
+         "max_attempts, unique_key, trace_id) SELECT q, k, p, pr, coalesce(ra, now()), ma, "
+         "uk, tr FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::int[], "
+         "$5::timestamptz[], $6::int[], $7::text[], $8::text[]) AS u (q, k, p, pr, ra, ma, "
+         "uk, tr) ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING "
+         "RETURNING job_id, queue), n AS (SELECT pg_notify('quill_jobs', q) FROM (SELECT "
+         "DISTINCT queue AS q FROM j) AS d) SELECT j.job_id, (SELECT count(*) FROM n) FROM "
+         "j",
+         8},
+    [QL__ST_JOB_CLAIM] =
+        {"job_claim",
+         "WITH c AS (SELECT job_id FROM jobs WHERE state IN ('available', 'failed') AND "
+         "run_at <= now() AND ($2::text[] IS NULL OR queue = ANY ($2)) ORDER BY priority, "
+         "run_at, job_id LIMIT $3 FOR UPDATE SKIP LOCKED) UPDATE jobs j SET state = "
+         "'running', attempts = j.attempts + 1, locked_by = $1, locked_at = now(), "
+         "heartbeat_at = now() FROM c WHERE j.job_id = c.job_id RETURNING j.job_id, "
+         "j.queue, j.kind, j.payload::text, j.priority, j.attempts, j.max_attempts, "
+         "j.trace_id, j.created_at, j.run_at, j.locked_at",
+         3},
+    [QL__ST_JOB_COMPLETE] =
+        {"job_complete",
+         "UPDATE jobs j SET state = 'succeeded', finished_at = now(), locked_by = NULL, "
+         "heartbeat_at = NULL FROM unnest($2::bigint[], $3::int[]) AS d (id, attempt) "
+         "WHERE j.job_id = d.id AND j.attempts = d.attempt AND j.state = 'running' AND "
+         "j.locked_by = $1",
+         3},
+    [QL__ST_JOB_FAIL] =
+        {"job_fail",
+         "UPDATE jobs SET state = CASE WHEN $6 THEN 'discarded' ELSE 'failed' END, run_at "
+         "= coalesce($5, run_at), locked_by = NULL, heartbeat_at = NULL, finished_at = "
+         "CASE WHEN $6 THEN now() END, errors = errors || "
+         "jsonb_build_array(jsonb_build_object('attempt', $3::int, 'at', now(), 'error', "
+         "$4::text)) WHERE job_id = $2 AND attempts = $3 AND state = 'running' AND "
+         "locked_by = $1",
+         6},
+    [QL__ST_JOB_HEARTBEAT] =
+        {"job_heartbeat",
+         "UPDATE jobs SET heartbeat_at = now() WHERE job_id = ANY ($2::bigint[]) AND "
+         "locked_by = $1 AND state = 'running'",
+         2},
+    [QL__ST_JOB_RELEASE] =
+        {"job_release",
+         "UPDATE jobs j SET state = 'available', attempts = j.attempts - 1, locked_by = "
+         "NULL, heartbeat_at = NULL, run_at = now() FROM unnest($2::bigint[], $3::int[]) "
+         "AS d (id, attempt) WHERE j.job_id = d.id AND j.attempts = d.attempt AND j.state "
+         "= 'running' AND j.locked_by = $1",
+         3},
+    [QL__ST_JOB_RESCUE] =
+        {"job_rescue",
+         "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'discarded' ELSE "
+         "'failed' END, run_at = now(), finished_at = CASE WHEN attempts >= max_attempts "
+         "THEN now() END, errors = errors || "
+         "jsonb_build_array(jsonb_build_object('attempt', attempts, 'at', now(), 'error', "
+         "'worker ' || coalesce(locked_by, '?') || ' stopped sending heartbeats')), "
+         "locked_by = NULL, heartbeat_at = NULL WHERE state = 'running' AND heartbeat_at < "
+         "$1",
+         1},
+    [QL__ST_JOB_PURGE] =
+        {"job_purge",
+         "DELETE FROM jobs WHERE job_id IN (SELECT job_id FROM jobs WHERE state IN "
+         "('succeeded', 'discarded', 'cancelled') AND finished_at < $1 LIMIT 10000)",
+         1},
+    [QL__ST_JOB_PROGRESS] =
+        {"job_progress",
+         "UPDATE jobs SET progress = $3::jsonb WHERE job_id = $2 AND locked_by = $1 AND "
+         "state = 'running'",
+         3},
+    [QL__ST_JOB_LIST] =
+        {"job_list",
+         "SELECT job_id, queue, kind, payload::text, state, priority, attempts, "
+         "max_attempts, unique_key, trace_id, errors::text, progress::text, locked_by, "
+         "run_at, created_at, locked_at, finished_at FROM jobs WHERE ($1::text IS NULL OR "
+         "state = $1) AND ($2::text IS NULL OR queue = $2) AND ($3::text IS NULL OR kind = "
+         "$3) AND job_id < $4 ORDER BY job_id DESC LIMIT $5",
+         5},
+    [QL__ST_JOB_GET] =
+        {"job_get",
+         "SELECT job_id, queue, kind, payload::text, state, priority, attempts, "
+         "max_attempts, unique_key, trace_id, errors::text, progress::text, locked_by, "
+         "run_at, created_at, locked_at, finished_at FROM jobs WHERE job_id = $1",
+         1},
+    [QL__ST_JOB_STATS] =
+        {"job_stats",
+         "SELECT queue, state, count(*), min(run_at) FILTER (WHERE state = 'available' AND "
+         "run_at <= now()) FROM jobs GROUP BY queue, state ORDER BY queue",
+         0},
+    [QL__ST_JOB_RETRY] =
+        {"job_retry",
+         "UPDATE jobs SET state = 'available', run_at = now(), max_attempts = "
+         "greatest(max_attempts, attempts + 1), finished_at = NULL WHERE job_id = $1 AND "
+         "state IN ('failed', 'discarded')",
+         1},
+    [QL__ST_JOB_CANCEL] =
+        {"job_cancel",
+         "UPDATE jobs SET state = 'cancelled', finished_at = now(), locked_by = NULL, "
+         "heartbeat_at = NULL WHERE job_id = $1 AND state IN ('available', 'failed', "
+         "'running')",
+         1},
+    [QL__ST_PURGE_IDEM] = {"purge_idem", "DELETE FROM idempotency_keys WHERE expires_at <= $1", 1},
+    [QL__ST_PURGE_SESSIONS] =
+        {"purge_sessions",
+         "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $1 - $2::bigint * "
+         "interval '1 millisecond'",
+         2},
+    [QL__ST_PURGE_THROTTLES] =
+        {"purge_throttles",
+         "WITH a AS (DELETE FROM login_failures WHERE failed_at <= $1 - interval '15 "
+         "minutes' RETURNING 1), b AS (DELETE FROM rate_counters WHERE window_start <= $1 "
+         "- interval '2 minutes' RETURNING 1) SELECT (SELECT count(*) FROM a) + (SELECT "
+         "count(*) FROM b)",
+         1},
+    [QL__ST_PURGE_DELETED] =
+        {"purge_deleted",
+         "WITH e AS (DELETE FROM journal_entries WHERE deleted_at <= $1 RETURNING 1), d AS "
+         "(DELETE FROM daily_prompts WHERE prompt_id IN (SELECT prompt_id FROM prompts "
+         "WHERE deleted_at <= $1)), p AS (DELETE FROM prompts WHERE deleted_at <= $1 AND "
+         "prompt_id NOT IN (SELECT prompt_id FROM journal_entries WHERE prompt_id IS NOT "
+         "NULL AND (deleted_at IS NULL OR deleted_at > $1)) RETURNING 1), t AS (DELETE "
+         "FROM teams WHERE deleted_at <= $1 RETURNING 1) SELECT (SELECT count(*) FROM e) + "
+         "(SELECT count(*) FROM p) + (SELECT count(*) FROM t)",
+         1},
+    [QL__ST_DAILY_PICK_ALL] =
+        {"daily_pick_all",
+         "INSERT INTO daily_prompts (team_id, day, prompt_id, picked_at) SELECT t.team_id, "
+         "$1::date, (SELECT p.prompt_id FROM prompts p WHERE (p.team_id IS NULL OR "
+         "p.team_id = t.team_id) AND p.deleted_at IS NULL ORDER BY md5(t.team_id::text || "
+         "$1::date::text || p.prompt_id::text) LIMIT 1), $2 FROM teams t WHERE "
+         "t.deleted_at IS NULL AND EXISTS (SELECT 1 FROM prompts p WHERE (p.team_id IS "
+         "NULL OR p.team_id = t.team_id) AND p.deleted_at IS NULL) ON CONFLICT (team_id, "
+         "day) DO NOTHING",
+         2},
+    [QL__ST_DAILY_PICK] =
+        {"daily_pick",
+         "INSERT INTO daily_prompts (team_id, day, prompt_id, picked_at) SELECT $1, "
+         "$2::date, p.prompt_id, $3 FROM prompts p WHERE (p.team_id IS NULL OR p.team_id = "
+         "$1) AND p.deleted_at IS NULL ORDER BY md5($1::text || $2::date::text || "
+         "p.prompt_id::text) LIMIT 1 ON CONFLICT (team_id, day) DO NOTHING",
+         3},
+    [QL__ST_DAILY_GET] =
+        {"daily_get",
+         "SELECT p.prompt_id, p.team_id, p.text, p.category, p.created_at, p.updated_at, "
+         "p.deleted_at FROM daily_prompts d JOIN prompts p ON p.prompt_id = d.prompt_id "
+         "WHERE d.team_id = $1 AND d.day = $2::date",
+         2},
+    [QL__ST_ACTIVITY] =
+        {"activity",
+         "INSERT INTO team_activity AS a (team_id, entries_created, entries_updated, "
+         "entries_deleted, members_added, members_removed, last_activity_at) SELECT "
+         "t.team_id, ($2 = 'journal_entry.created')::int, ($2 = "
+         "'journal_entry.updated')::int, ($2 = 'journal_entry.deleted')::int, ($2 = "
+         "'member.added')::int, ($2 = 'member.removed')::int, $3 FROM teams t WHERE "
+         "t.team_id = $1 ON CONFLICT (team_id) DO UPDATE SET entries_created = "
+         "a.entries_created + EXCLUDED.entries_created, entries_updated = "
+         "a.entries_updated + EXCLUDED.entries_updated, entries_deleted = "
+         "a.entries_deleted + EXCLUDED.entries_deleted, members_added = a.members_added + "
+         "EXCLUDED.members_added, members_removed = a.members_removed + "
+         "EXCLUDED.members_removed, last_activity_at = greatest(a.last_activity_at, "
+         "EXCLUDED.last_activity_at)",
+         3},
 };
 
 int ql__pg_deferred(enum ql__pg_stmt st)
@@ -287,6 +467,7 @@ int ql__pg_deferred(enum ql__pg_stmt st)
     case QL__ST_ENTRY_UPDATE:
     case QL__ST_AUDIT_APPEND:
     case QL__ST_IDEM_PUT:
+    case QL__ST_JOB_INSERT_BATCH:
         return 1;
     default:
         return 0;

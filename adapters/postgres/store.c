@@ -107,6 +107,7 @@ static const struct ql_store_ops ops = {
     .entries = &ql__pg_entries_ops,
     .prompts = &ql__pg_prompts_ops,
     .idem = &ql__pg_idem_ops,
+    .maint = &ql__pg_maint_ops,
 };
 
 void ql__pg_store_init(struct ql_pg *pg)

@@ -108,6 +108,7 @@ int main(int argc, char **argv)
         }
         sessions.n++;
         ports[i] = (struct ql_ports){.store = ql_pg_store(sessions.pg[i]),
+                                     .queue = ql_pg_queue(sessions.pg[i]),
                                      .clock = ql_sysclock(),
                                      .auth = auth,
                                      .log = &log.base};

@@ -3,7 +3,12 @@
  *
  * enqueue() and emit() run inside the caller's open store transaction (the adapter shares
  * the store's database session), so a job exists if and only if the write that caused it
- * commits.  The claim/complete side of the port is used by quill-worker only.
+ * commits; outside a transaction each is a transaction of its own.  The rest of the port
+ * is the engine's side (claiming, finishing, heartbeats, rescue, retention) and the
+ * operator's (listing, stats, retry, cancel).
+ *
+ * Worker-side calls name their worker (worker_id) and the attempt they finish, so a worker
+ * that lost a job (rescued after a crash or a timeout) can never finish it a second time.
  */
 #ifndef QL_QUEUE_H
 #define QL_QUEUE_H
@@ -12,6 +17,7 @@
 
 struct ql_ctx;
 struct ql_queue;
+struct ql_job;
 
 /* What to enqueue.  Strings are borrowed for the call.  Zero fields take defaults. */
 struct ql_job_spec {
@@ -21,16 +27,70 @@ struct ql_job_spec {
     int priority;             /* lower runs first; default 0 */
     int64_t run_at_ms;        /* 0: now */
     int max_attempts;         /* 0: 25 */
-    const char *unique_key;   /* NULL: none; a live job with the same key is returned instead */
+    const char *unique_key;   /* NULL: none; while a job with this key exists it is returned */
+    const char *trace_id;     /* NULL: none */
 };
 
+/* Filter and position of an operator listing; NULL fields mean "any". */
+struct ql_job_filter {
+    const char *state;
+    const char *queue;
+    const char *kind;
+    int64_t before_id; /* 0: from the newest */
+    int limit;
+};
+
+#define QL_QUEUE_STATES 6
+struct ql_queue_stat {
+    const char *queue;
+    int64_t
+        counts[QL_QUEUE_STATES]; /* available, running, failed, succeeded, discarded, cancelled */
+    int64_t oldest_available_ms; /* 0: none available */
+};
+
+/* The state names in the order of ql_queue_stat.counts. */
+extern const char *const ql_job_states[QL_QUEUE_STATES];
+
 struct ql_queue_ops {
-    /* Insert one job in the caller's transaction; *id_out gets its id (or the live twin's). */
+    /* Insert one job; *id_out gets its id (or the id of the job holding its unique key). */
     int (*enqueue)(struct ql_queue *self, struct ql_ctx *cx, const struct ql_job_spec *spec,
                    int64_t *id_out);
-    /* Fan an event out to one job per subscribed handler, in the caller's transaction. */
+    /* Insert n jobs in one statement (unique keys allowed); ids may be NULL. */
+    int (*enqueue_batch)(struct ql_queue *self, struct ql_ctx *cx, const struct ql_job_spec *specs,
+                         int n, int64_t *ids);
+    /* Fan an event out to one job per subscribed handler. */
     int (*emit)(struct ql_queue *self, struct ql_ctx *cx, const char *event,
                 const char *payload_json);
+
+    /* Claim up to max runnable jobs of the queues (NULL: all) for worker_id. */
+    int (*claim)(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
+                 const char *const *queues, int max, struct ql_job **out, int *n);
+    /* Mark attempts succeeded (ids[i] at attempts[i]); stale ones are skipped. */
+    int (*complete)(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
+                    const int64_t *ids, const int *attempts, int n);
+    /* Record a failed attempt: retry at retry_at_ms, or discard when discard is set. */
+    int (*fail)(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id, int64_t id,
+                int attempt, const char *error, int64_t retry_at_ms, int discard);
+    int (*heartbeat)(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
+                     const int64_t *ids, int n);
+    /* Put running jobs back (shutdown): they count as not attempted. */
+    int (*release)(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
+                   const int64_t *ids, const int *attempts, int n);
+    /* Return jobs whose heartbeat is older than stale_ms to the queue (or discard them). */
+    int (*rescue)(struct ql_queue *self, struct ql_ctx *cx, int64_t stale_before_ms, int *n);
+    /* Delete finished jobs older than before_ms; *n gets how many. */
+    int (*purge)(struct ql_queue *self, struct ql_ctx *cx, int64_t before_ms, int *n);
+    int (*progress)(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id, int64_t id,
+                    const char *json);
+
+    int (*list)(struct ql_queue *self, struct ql_ctx *cx, const struct ql_job_filter *f,
+                struct ql_job **out, int *n, int *more);
+    int (*get)(struct ql_queue *self, struct ql_ctx *cx, int64_t id, struct ql_job *out);
+    int (*stats)(struct ql_queue *self, struct ql_ctx *cx, struct ql_queue_stat **out, int *n);
+    /* A failed or discarded job runs again now (with one more attempt allowed). */
+    int (*retry)(struct ql_queue *self, struct ql_ctx *cx, int64_t id);
+    /* An unfinished job is cancelled; QL_ECONFLICT when it already finished. */
+    int (*cancel)(struct ql_queue *self, struct ql_ctx *cx, int64_t id);
 };
 
 struct ql_queue {
@@ -43,10 +103,93 @@ static inline int ql_queue_enqueue(struct ql_queue *q, struct ql_ctx *cx,
     return q->ops->enqueue(q, cx, spec, id_out);
 }
 
+static inline int ql_queue_enqueue_batch(struct ql_queue *q, struct ql_ctx *cx,
+                                         const struct ql_job_spec *specs, int n, int64_t *ids)
+{
+    return q->ops->enqueue_batch(q, cx, specs, n, ids);
+}
+
 static inline int ql_queue_emit(struct ql_queue *q, struct ql_ctx *cx, const char *event,
                                 const char *payload_json)
 {
     return q->ops->emit(q, cx, event, payload_json);
+}
+
+static inline int ql_queue_claim(struct ql_queue *q, struct ql_ctx *cx, const char *worker_id,
+                                 const char *const *queues, int max, struct ql_job **out, int *n)
+{
+    return q->ops->claim(q, cx, worker_id, queues, max, out, n);
+}
+
+static inline int ql_queue_complete(struct ql_queue *q, struct ql_ctx *cx, const char *worker_id,
+                                    const int64_t *ids, const int *attempts, int n)
+{
+    return q->ops->complete(q, cx, worker_id, ids, attempts, n);
+}
+
+static inline int ql_queue_fail(struct ql_queue *q, struct ql_ctx *cx, const char *worker_id,
+                                int64_t id, int attempt, const char *error, int64_t retry_at_ms,
+                                int discard)
+{
+    return q->ops->fail(q, cx, worker_id, id, attempt, error, retry_at_ms, discard);
+}
+
+static inline int ql_queue_heartbeat(struct ql_queue *q, struct ql_ctx *cx, const char *worker_id,
+                                     const int64_t *ids, int n)
+{
+    return q->ops->heartbeat(q, cx, worker_id, ids, n);
+}
+
+static inline int ql_queue_release(struct ql_queue *q, struct ql_ctx *cx, const char *worker_id,
+                                   const int64_t *ids, const int *attempts, int n)
+{
+    return q->ops->release(q, cx, worker_id, ids, attempts, n);
+}
+
+static inline int ql_queue_rescue(struct ql_queue *q, struct ql_ctx *cx, int64_t stale_before_ms,
+                                  int *n)
+{
+    return q->ops->rescue(q, cx, stale_before_ms, n);
+}
+
+static inline int ql_queue_purge(struct ql_queue *q, struct ql_ctx *cx, int64_t before_ms, int *n)
+{
+    return q->ops->purge(q, cx, before_ms, n);
+}
+
+static inline int ql_queue_progress(struct ql_queue *q, struct ql_ctx *cx, const char *worker_id,
+                                    int64_t id, const char *json)
+{
+    return q->ops->progress(q, cx, worker_id, id, json);
+}
+
+static inline int ql_queue_list(struct ql_queue *q, struct ql_ctx *cx,
+                                const struct ql_job_filter *f, struct ql_job **out, int *n,
+                                int *more)
+{
+    return q->ops->list(q, cx, f, out, n, more);
+}
+
+static inline int ql_queue_get(struct ql_queue *q, struct ql_ctx *cx, int64_t id,
+                               struct ql_job *out)
+{
+    return q->ops->get(q, cx, id, out);
+}
+
+static inline int ql_queue_stats(struct ql_queue *q, struct ql_ctx *cx, struct ql_queue_stat **out,
+                                 int *n)
+{
+    return q->ops->stats(q, cx, out, n);
+}
+
+static inline int ql_queue_retry(struct ql_queue *q, struct ql_ctx *cx, int64_t id)
+{
+    return q->ops->retry(q, cx, id);
+}
+
+static inline int ql_queue_cancel(struct ql_queue *q, struct ql_ctx *cx, int64_t id)
+{
+    return q->ops->cancel(q, cx, id);
 }
 
 #endif

@@ -210,6 +210,27 @@ struct ql_idem_ops {
                const struct ql_idem_record *r);
 };
 
+/* Housekeeping and the data that jobs maintain. */
+struct ql_maint_ops {
+    int (*purge_idempotency)(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, int64_t *n);
+    /* Sessions past their absolute expiry or idle for idle_ms. */
+    int (*purge_sessions)(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, int64_t idle_ms,
+                          int64_t *n);
+    /* Login failures and rate counters too old to matter. */
+    int (*purge_throttles)(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, int64_t *n);
+    /* Entries, prompts and teams soft-deleted before before_ms. */
+    int (*purge_deleted)(struct ql_store *self, struct ql_ctx *cx, int64_t before_ms, int64_t *n);
+    /* Pick today's prompt (day_ms: 00:00 UTC) for every live team without one. */
+    int (*daily_pick_all)(struct ql_store *self, struct ql_ctx *cx, int64_t day_ms, int64_t now_ms,
+                          int64_t *n);
+    /* Today's prompt of a team, picking it the same way when there is none yet. */
+    int (*daily_get)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                     int64_t day_ms, int64_t now_ms, struct ql_prompt *out);
+    /* Count one event in the team's activity. */
+    int (*activity)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                    const char *event, int64_t at_ms);
+};
+
 struct ql_store_ops {
     /* Round trip to the database. */
     int (*ping)(struct ql_store *self, struct ql_ctx *cx);
@@ -230,6 +251,7 @@ struct ql_store_ops {
     const struct ql_entries_ops *entries;
     const struct ql_prompts_ops *prompts;
     const struct ql_idem_ops *idem;
+    const struct ql_maint_ops *maint;
 };
 
 struct ql_store {
@@ -573,6 +595,50 @@ static inline int ql_store_idem_put(struct ql_store *s, struct ql_ctx *cx, const
                                     const char *key, const struct ql_idem_record *r)
 {
     return s->ops->idem->put(s, cx, scope, key, r);
+}
+
+static inline int ql_store_maint_purge_idempotency(struct ql_store *s, struct ql_ctx *cx,
+                                                   int64_t now_ms, int64_t *n)
+{
+    return s->ops->maint->purge_idempotency(s, cx, now_ms, n);
+}
+
+static inline int ql_store_maint_purge_sessions(struct ql_store *s, struct ql_ctx *cx,
+                                                int64_t now_ms, int64_t idle_ms, int64_t *n)
+{
+    return s->ops->maint->purge_sessions(s, cx, now_ms, idle_ms, n);
+}
+
+static inline int ql_store_maint_purge_throttles(struct ql_store *s, struct ql_ctx *cx,
+                                                 int64_t now_ms, int64_t *n)
+{
+    return s->ops->maint->purge_throttles(s, cx, now_ms, n);
+}
+
+static inline int ql_store_maint_purge_deleted(struct ql_store *s, struct ql_ctx *cx,
+                                               int64_t before_ms, int64_t *n)
+{
+    return s->ops->maint->purge_deleted(s, cx, before_ms, n);
+}
+
+static inline int ql_store_maint_daily_pick_all(struct ql_store *s, struct ql_ctx *cx,
+                                                int64_t day_ms, int64_t now_ms, int64_t *n)
+{
+    return s->ops->maint->daily_pick_all(s, cx, day_ms, now_ms, n);
+}
+
+static inline int ql_store_maint_daily_get(struct ql_store *s, struct ql_ctx *cx,
+                                           const struct ql_uuid *team, int64_t day_ms,
+                                           int64_t now_ms, struct ql_prompt *out)
+{
+    return s->ops->maint->daily_get(s, cx, team, day_ms, now_ms, out);
+}
+
+static inline int ql_store_maint_activity(struct ql_store *s, struct ql_ctx *cx,
+                                          const struct ql_uuid *team, const char *event,
+                                          int64_t at_ms)
+{
+    return s->ops->maint->activity(s, cx, team, event, at_ms);
 }
 
 #endif

@@ -12,10 +12,12 @@
 #include "cursor/cursor.h"
 #include "err/err.h"
 #include "policy/policy.h"
+#include "queue/queue.h"
 #include "store/store.h"
 #include "tx/tx.h"
 #include "validate/validate.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static int64_t now_ms(struct ql_ctx *cx)
@@ -135,6 +137,19 @@ int ql_member_list(struct ql_ctx *cx, const struct ql_uuid *team, const char *cu
     return QL_OK;
 }
 
+/* member.added / member.removed, in the open transaction, when a queue is wired in. */
+static int emit_member(struct ql_ctx *cx, const char *event, const struct ql_uuid *team,
+                       const struct ql_uuid *user)
+{
+    if (cx->ports.queue == NULL)
+        return QL_OK;
+    char t[QL_UUID_STR_LEN + 1], u[QL_UUID_STR_LEN + 1], payload[128];
+    ql_uuid_format(team, t);
+    ql_uuid_format(user, u);
+    snprintf(payload, sizeof(payload), "{\"teamId\":\"%s\",\"userId\":\"%s\"}", t, u);
+    return ql_queue_emit(cx->ports.queue, cx, event, payload);
+}
+
 static int parse_role(struct ql_ctx *cx, const char *role, size_t n, int *out)
 {
     *out = ql_role_parse(role, n);
@@ -183,6 +198,8 @@ int ql_member_add(struct ql_ctx *cx, const struct ql_uuid *team, const char *ema
         rc = ql_store_members_insert(st, cx, team, &u.id, r, now_ms(cx));
     if (rc == QL_ECONFLICT)
         ql_error_set(&cx->err, rc, "This user is a member already.");
+    if (rc == QL_OK)
+        rc = emit_member(cx, "member.added", team, &u.id);
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "member.add", "User", &u.id, NULL);
     if (rc == QL_OK)
@@ -254,6 +271,8 @@ int ql_member_remove(struct ql_ctx *cx, const struct ql_uuid *team, const struct
     }
     if (rc == QL_OK)
         rc = ql_store_members_remove(st, cx, team, user);
+    if (rc == QL_OK)
+        rc = emit_member(cx, "member.removed", team, user);
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "member.remove", "User", user, NULL);
     return ql_tx_end(cx, rc);

@@ -5,6 +5,7 @@
 
 #include "ctx/ctx.h"
 #include "err/err.h"
+#include "jobs/jobs.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -288,17 +289,42 @@ static int fq_enqueue(struct ql_queue *self, struct ql_ctx *cx, const struct ql_
     return QL_OK;
 }
 
+static int fq_enqueue_batch(struct ql_queue *self, struct ql_ctx *cx,
+                            const struct ql_job_spec *specs, int n, int64_t *ids)
+{
+    for (int i = 0; i < n; i++) {
+        int64_t id;
+        int rc = fq_enqueue(self, cx, &specs[i], &id);
+        if (rc)
+            return rc;
+        if (ids)
+            ids[i] = id;
+    }
+    return QL_OK;
+}
+
+/* One job per subscriber, as the real adapter does. */
 static int fq_emit(struct ql_queue *self, struct ql_ctx *cx, const char *event,
                    const char *payload_json)
 {
-    char kind[64];
-    snprintf(kind, sizeof(kind), "event:%s", event);
-    struct ql_job_spec spec = {.kind = kind, .payload_json = payload_json};
-    int64_t id;
-    return fq_enqueue(self, cx, &spec, &id);
+    char payload[600];
+    snprintf(payload, sizeof(payload), "{\"event\":\"%s\",\"data\":%s}", event,
+             payload_json ? payload_json : "{}");
+    const char *const *subs = ql_event_subscribers(event);
+    for (int i = 0; subs[i]; i++) {
+        struct ql_job_spec spec = {.kind = subs[i], .queue = "events", .payload_json = payload};
+        int64_t id;
+        int rc = fq_enqueue(self, cx, &spec, &id);
+        if (rc)
+            return rc;
+    }
+    return QL_OK;
 }
 
-static const struct ql_queue_ops queue_ops = {.enqueue = fq_enqueue, .emit = fq_emit};
+/* The fake queue is for code that enqueues; the engine's side is tested against PostgreSQL
+ * (test/integration/test_queue.c), so those methods are absent here. */
+static const struct ql_queue_ops queue_ops = {
+    .enqueue = fq_enqueue, .enqueue_batch = fq_enqueue_batch, .emit = fq_emit};
 
 void fake_queue_init(struct fake_queue *q, struct fake_store *store)
 {

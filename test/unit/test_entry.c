@@ -68,7 +68,7 @@ static void test_create_writes_entry_audit_and_event_together(void)
     as(&w, &w.pm);
     struct ql_entry e;
     struct ql_entry_input in = text("Dear diary");
-    int audits = w.f.store.naudit;
+    int audits = w.f.store.naudit, jobs = w.f.queue.n;
     ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &e), QL_OK);
     ASSERT_INT_EQ(e.version, 1);
     ASSERT_TRUE(e.has_author_user && !e.has_author_key);
@@ -77,9 +77,12 @@ static void test_create_writes_entry_audit_and_event_together(void)
     ASSERT_INT_EQ(w.f.store.nentries, 1);
     ASSERT_INT_EQ(w.f.store.naudit, audits + 1);
     ASSERT_STR_EQ(w.f.store.audit[audits].e.action, "journal_entry.create");
-    ASSERT_INT_EQ(w.f.queue.n, 1);
-    ASSERT_STR_EQ(w.f.queue.jobs[0].kind, "event:journal_entry.created");
-    ASSERT_INT_EQ(w.f.queue.jobs[0].in_tx, 1);
+    ASSERT_INT_EQ(w.f.queue.n, jobs + 1);
+    const struct fake_job *j = &w.f.queue.jobs[jobs];
+    ASSERT_STR_EQ(j->kind, "activity.record");
+    ASSERT_STR_EQ(j->queue, "events");
+    ASSERT_TRUE(strstr(j->payload, "\"event\":\"journal_entry.created\"") != NULL);
+    ASSERT_INT_EQ(j->in_tx, 1);
     fixture_cleanup(&w.f);
 }
 

@@ -1,0 +1,472 @@
+/*
+ * queue.c - the queue port over PostgreSQL, on the same session as the store, so jobs
+ * enqueued inside a use case's transaction commit or vanish with it.
+ *
+ * Claims take a batch of runnable jobs with FOR UPDATE SKIP LOCKED (workers never wait for
+ * each other) and completions are written for a whole batch in one statement.  Every
+ * worker-side update names the worker and the attempt, so a stale worker cannot finish a
+ * job that was rescued or timed out.  Enqueues send NOTIFY quill_jobs with the queue name,
+ * which PostgreSQL delivers at commit.
+ */
+#include "internal.h"
+#include "pg.h"
+
+#include "arena/arena.h"
+#include "buf/buf.h"
+#include "clock/clock.h"
+#include "ctx/ctx.h"
+#include "err/err.h"
+#include "jobs/jobs.h"
+#include "uuid/uuid.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct ql_pg *pg_of(struct ql_queue *q)
+{
+    return (struct ql_pg *)((char *)q - offsetof(struct ql_pg, queue));
+}
+
+/* ---- array literals for unnest() --------------------------------------------------------- */
+
+static void arr_str(struct ql_buf *b, const char *s, int first)
+{
+    if (!first)
+        ql_buf_putc(b, ',');
+    if (s == NULL) {
+        ql_buf_puts(b, "NULL");
+        return;
+    }
+    ql_buf_putc(b, '"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            ql_buf_putc(b, '\\');
+        ql_buf_putc(b, *s);
+    }
+    ql_buf_putc(b, '"');
+}
+
+static void arr_int(struct ql_buf *b, int64_t v, int first)
+{
+    if (!first)
+        ql_buf_putc(b, ',');
+    ql_buf_i64(b, v);
+}
+
+static void arr_time(struct ql_buf *b, int64_t ms, int first)
+{
+    if (!first)
+        ql_buf_putc(b, ',');
+    if (ms == 0) {
+        ql_buf_puts(b, "NULL");
+        return;
+    }
+    char t[QL_TIME_LEN + 1];
+    ql_time_format(ms, t);
+    ql_buf_putc(b, '"');
+    ql_buf_puts(b, t);
+    ql_buf_putc(b, '"');
+}
+
+/* ---- enqueue ---------------------------------------------------------------------------- */
+
+static int q_enqueue(struct ql_queue *self, struct ql_ctx *cx, const struct ql_job_spec *s,
+                     int64_t *id_out)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_text(&p, s->queue ? s->queue : "default");
+    ql__pg_p_text(&p, s->kind);
+    ql__pg_p_text(&p, s->payload_json ? s->payload_json : "{}");
+    ql__pg_p_int(&p, s->priority);
+    ql__pg_p_ts_or_null(&p, s->run_at_ms);
+    ql__pg_p_int(&p, s->max_attempts > 0 ? s->max_attempts : 25);
+    ql__pg_p_text(&p, s->unique_key);
+    ql__pg_p_text(&p, s->trace_id);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_JOB_INSERT, &p, &r);
+    if (rc == QL_OK && id_out)
+        *id_out = PQntuples(r) ? ql__pg_int8(r, 0, 0) : 0;
+    PQclear(r);
+    return rc;
+}
+
+/* One INSERT ... SELECT FROM unnest(...) for n jobs. */
+static int insert_many(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                       const struct ql_job_spec *specs, int n, int64_t *ids)
+{
+    struct ql_buf cols[8];
+    for (int c = 0; c < 8; c++) {
+        ql_buf_init(&cols[c], cx->arena);
+        ql_buf_putc(&cols[c], '{');
+    }
+    for (int i = 0; i < n; i++) {
+        const struct ql_job_spec *s = &specs[i];
+        int first = i == 0;
+        arr_str(&cols[0], s->queue ? s->queue : "default", first);
+        arr_str(&cols[1], s->kind, first);
+        arr_str(&cols[2], s->payload_json ? s->payload_json : "{}", first);
+        arr_int(&cols[3], s->priority, first);
+        arr_time(&cols[4], s->run_at_ms, first);
+        arr_int(&cols[5], s->max_attempts > 0 ? s->max_attempts : 25, first);
+        arr_str(&cols[6], s->unique_key, first);
+        arr_str(&cols[7], s->trace_id, first);
+    }
+    struct ql__pg_params p = {0};
+    for (int c = 0; c < 8; c++) {
+        ql_buf_putc(&cols[c], '}');
+        if (ql_buf_cstr(&cols[c]) == NULL)
+            return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+        ql__pg_p_text(&p, cols[c].data);
+    }
+    PGresult *r;
+    int rc = ql__pg_exec(pg, cx, st, &p, &r);
+    if (rc == QL_OK && r && ids)
+        for (int i = 0; i < n; i++)
+            ids[i] = i < PQntuples(r) ? ql__pg_int8(r, i, 0) : 0;
+    PQclear(r);
+    return rc;
+}
+
+static int q_enqueue_batch(struct ql_queue *self, struct ql_ctx *cx,
+                           const struct ql_job_spec *specs, int n, int64_t *ids)
+{
+    if (n <= 0)
+        return QL_OK;
+    return insert_many(pg_of(self), cx, QL__ST_JOB_INSERT_MANY, specs, n, ids);
+}
+
+static int q_emit(struct ql_queue *self, struct ql_ctx *cx, const char *event,
+                  const char *payload_json)
+{
+    const char *const *subs = ql_event_subscribers(event);
+    int n = 0;
+    while (subs[n])
+        n++;
+    if (n == 0)
+        return QL_OK;
+    char *payload = ql_arena_sprintf(cx->arena, "{\"event\":\"%s\",\"data\":%s}", event,
+                                     payload_json ? payload_json : "{}");
+    struct ql_job_spec *specs = ql_arena_calloc(cx->arena, (size_t)n, sizeof(*specs));
+    if (payload == NULL || specs == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    for (int i = 0; i < n; i++) {
+        specs[i].kind = subs[i];
+        specs[i].queue = "events";
+        specs[i].payload_json = payload;
+        specs[i].trace_id = cx->trace_id[0] ? cx->trace_id : NULL;
+    }
+    /* Inside a transaction this is sent without waiting: it costs no round trip. */
+    return insert_many(pg_of(self), cx, QL__ST_JOB_INSERT_BATCH, specs, n, NULL);
+}
+
+/* ---- the engine's side -------------------------------------------------------------------- */
+
+static int q_claim(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
+                   const char *const *queues, int max, struct ql_job **out, int *n)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_text(&p, worker_id);
+    char *qarr = NULL;
+    if (queues) {
+        struct ql_buf b;
+        ql_buf_init(&b, cx->arena);
+        ql_buf_putc(&b, '{');
+        for (int i = 0; queues[i]; i++)
+            arr_str(&b, queues[i], i == 0);
+        ql_buf_putc(&b, '}');
+        qarr = ql_buf_cstr(&b);
+        if (qarr == NULL)
+            return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    }
+    ql__pg_p_text(&p, qarr);
+    ql__pg_p_int(&p, max);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_JOB_CLAIM, &p, &r);
+    if (rc)
+        return rc;
+    int rows = PQntuples(r);
+    *n = 0;
+    *out = ql_arena_calloc(cx->arena, (size_t)(rows ? rows : 1), sizeof(**out));
+    if (*out == NULL)
+        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    for (int i = 0; rc == QL_OK && i < rows; i++, (*n)++) {
+        struct ql_job *j = &(*out)[i];
+        j->id = ql__pg_int8(r, i, 0);
+        j->queue = ql__pg_text(cx, r, i, 1);
+        j->kind = ql__pg_text(cx, r, i, 2);
+        j->payload = ql__pg_text(cx, r, i, 3);
+        j->state = "running";
+        j->priority = ql__pg_int4(r, i, 4);
+        j->attempts = ql__pg_int4(r, i, 5);
+        j->max_attempts = ql__pg_int4(r, i, 6);
+        j->trace_id = ql__pg_text(cx, r, i, 7);
+        j->created_ms = ql__pg_ts_ms(r, i, 8);
+        j->run_at_ms = ql__pg_ts_ms(r, i, 9);
+        j->locked_ms = ql__pg_ts_ms(r, i, 10);
+        if (!j->queue || !j->kind || !j->payload)
+            rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* ids and attempts as two array literals. */
+static int id_arrays(struct ql_ctx *cx, const int64_t *ids, const int *attempts, int n,
+                     struct ql__pg_params *p)
+{
+    struct ql_buf a, b;
+    ql_buf_init(&a, cx->arena);
+    ql_buf_init(&b, cx->arena);
+    ql_buf_putc(&a, '{');
+    ql_buf_putc(&b, '{');
+    for (int i = 0; i < n; i++) {
+        arr_int(&a, ids[i], i == 0);
+        if (attempts)
+            arr_int(&b, attempts[i], i == 0);
+    }
+    ql_buf_putc(&a, '}');
+    ql_buf_putc(&b, '}');
+    if (ql_buf_cstr(&a) == NULL || ql_buf_cstr(&b) == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    ql__pg_p_text(p, a.data);
+    if (attempts)
+        ql__pg_p_text(p, b.data);
+    return QL_OK;
+}
+
+static int q_complete(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
+                      const int64_t *ids, const int *attempts, int n)
+{
+    if (n <= 0)
+        return QL_OK;
+    struct ql__pg_params p = {0};
+    ql__pg_p_text(&p, worker_id);
+    int rc = id_arrays(cx, ids, attempts, n, &p);
+    return rc ? rc : ql__pg_run(pg_of(self), cx, QL__ST_JOB_COMPLETE, &p);
+}
+
+static int q_fail(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id, int64_t id,
+                  int attempt, const char *error, int64_t retry_at_ms, int discard)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_text(&p, worker_id);
+    ql__pg_p_int(&p, id);
+    ql__pg_p_int(&p, attempt);
+    ql__pg_p_text(&p, error ? error : "failed");
+    ql__pg_p_ts_or_null(&p, discard ? 0 : retry_at_ms);
+    ql__pg_p_text(&p, discard ? "true" : "false");
+    return ql__pg_run(pg_of(self), cx, QL__ST_JOB_FAIL, &p);
+}
+
+static int q_heartbeat(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
+                       const int64_t *ids, int n)
+{
+    if (n <= 0)
+        return QL_OK;
+    struct ql__pg_params p = {0};
+    ql__pg_p_text(&p, worker_id);
+    int rc = id_arrays(cx, ids, NULL, n, &p);
+    return rc ? rc : ql__pg_run(pg_of(self), cx, QL__ST_JOB_HEARTBEAT, &p);
+}
+
+static int q_release(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
+                     const int64_t *ids, const int *attempts, int n)
+{
+    if (n <= 0)
+        return QL_OK;
+    struct ql__pg_params p = {0};
+    ql__pg_p_text(&p, worker_id);
+    int rc = id_arrays(cx, ids, attempts, n, &p);
+    return rc ? rc : ql__pg_run(pg_of(self), cx, QL__ST_JOB_RELEASE, &p);
+}
+
+static int affected(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                    const struct ql__pg_params *p, int *n)
+{
+    PGresult *r;
+    int rc = ql__pg_exec(pg, cx, st, p, &r);
+    if (rc == QL_OK)
+        *n = atoi(PQcmdTuples(r));
+    PQclear(r);
+    return rc;
+}
+
+static int q_rescue(struct ql_queue *self, struct ql_ctx *cx, int64_t stale_before_ms, int *n)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_ts(&p, stale_before_ms);
+    return affected(pg_of(self), cx, QL__ST_JOB_RESCUE, &p, n);
+}
+
+static int q_purge(struct ql_queue *self, struct ql_ctx *cx, int64_t before_ms, int *n)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_ts(&p, before_ms);
+    return affected(pg_of(self), cx, QL__ST_JOB_PURGE, &p, n);
+}
+
+static int q_progress(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id, int64_t id,
+                      const char *json)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_text(&p, worker_id);
+    ql__pg_p_int(&p, id);
+    ql__pg_p_text(&p, json);
+    return ql__pg_run(pg_of(self), cx, QL__ST_JOB_PROGRESS, &p);
+}
+
+/* ---- operators ------------------------------------------------------------------------------- */
+
+/* Columns of JOB_LIST / JOB_GET. */
+static int read_job(struct ql_ctx *cx, const PGresult *r, int i, struct ql_job *j)
+{
+    memset(j, 0, sizeof(*j));
+    j->id = ql__pg_int8(r, i, 0);
+    j->queue = ql__pg_text(cx, r, i, 1);
+    j->kind = ql__pg_text(cx, r, i, 2);
+    j->payload = ql__pg_text(cx, r, i, 3);
+    j->state = ql__pg_text(cx, r, i, 4);
+    j->priority = ql__pg_int4(r, i, 5);
+    j->attempts = ql__pg_int4(r, i, 6);
+    j->max_attempts = ql__pg_int4(r, i, 7);
+    j->unique_key = ql__pg_text(cx, r, i, 8);
+    j->trace_id = ql__pg_text(cx, r, i, 9);
+    j->errors = ql__pg_text(cx, r, i, 10);
+    j->progress = ql__pg_text(cx, r, i, 11);
+    j->locked_by = ql__pg_text(cx, r, i, 12);
+    j->run_at_ms = ql__pg_ts_ms(r, i, 13);
+    j->created_ms = ql__pg_ts_ms(r, i, 14);
+    j->locked_ms = ql__pg_ts_ms_or_0(r, i, 15);
+    j->finished_ms = ql__pg_ts_ms_or_0(r, i, 16);
+    if (!j->queue || !j->kind || !j->payload || !j->state || !j->errors)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    return QL_OK;
+}
+
+static int q_list(struct ql_queue *self, struct ql_ctx *cx, const struct ql_job_filter *f,
+                  struct ql_job **out, int *n, int *more)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_text(&p, f->state);
+    ql__pg_p_text(&p, f->queue);
+    ql__pg_p_text(&p, f->kind);
+    ql__pg_p_int(&p, f->before_id > 0 ? f->before_id : INT64_MAX);
+    ql__pg_p_int(&p, f->limit + 1);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_JOB_LIST, &p, &r);
+    if (rc)
+        return rc;
+    int rows = PQntuples(r);
+    *more = rows > f->limit;
+    if (rows > f->limit)
+        rows = f->limit;
+    *n = 0;
+    *out = ql_arena_calloc(cx->arena, (size_t)(rows ? rows : 1), sizeof(**out));
+    if (*out == NULL)
+        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    for (int i = 0; rc == QL_OK && i < rows; i++, (*n)++)
+        rc = read_job(cx, r, i, &(*out)[i]);
+    PQclear(r);
+    return rc;
+}
+
+static int q_get(struct ql_queue *self, struct ql_ctx *cx, int64_t id, struct ql_job *out)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_int(&p, id);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_JOB_GET, &p, &r);
+    if (rc)
+        return rc;
+    rc = PQntuples(r) ? read_job(cx, r, 0, out) : ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
+    PQclear(r);
+    return rc;
+}
+
+static int q_stats(struct ql_queue *self, struct ql_ctx *cx, struct ql_queue_stat **out, int *n)
+{
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_JOB_STATS, NULL, &r);
+    if (rc)
+        return rc;
+    int rows = PQntuples(r);
+    *n = 0;
+    *out = ql_arena_calloc(cx->arena, (size_t)(rows ? rows : 1), sizeof(**out));
+    if (*out == NULL)
+        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    for (int i = 0; rc == QL_OK && i < rows; i++) {
+        const char *queue = PQgetvalue(r, i, 0);
+        struct ql_queue_stat *st = *n ? &(*out)[*n - 1] : NULL;
+        if (st == NULL || strcmp(st->queue, queue) != 0) {
+            st = &(*out)[(*n)++];
+            st->queue = ql__pg_text(cx, r, i, 0);
+            if (st->queue == NULL)
+                rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+        }
+        const char *state = PQgetvalue(r, i, 1);
+        for (int s = 0; s < QL_QUEUE_STATES; s++)
+            if (strcmp(state, ql_job_states[s]) == 0)
+                st->counts[s] = ql__pg_int8(r, i, 2);
+        if (!PQgetisnull(r, i, 3))
+            st->oldest_available_ms = ql__pg_ts_ms(r, i, 3);
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* An update of one job by id: QL_ENOT_FOUND when there is none, QL_ECONFLICT when its state
+ * does not allow the change. */
+static int by_id(struct ql_queue *self, struct ql_ctx *cx, enum ql__pg_stmt st, int64_t id)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_int(&p, id);
+    int n = 0;
+    int rc = affected(pg_of(self), cx, st, &p, &n);
+    if (rc || n)
+        return rc;
+    struct ql_job j;
+    rc = q_get(self, cx, id, &j);
+    if (rc)
+        return rc;
+    return ql_error_set(&cx->err, QL_ECONFLICT, "Job %lld is %s.", (long long)id, j.state);
+}
+
+static int q_retry(struct ql_queue *self, struct ql_ctx *cx, int64_t id)
+{
+    return by_id(self, cx, QL__ST_JOB_RETRY, id);
+}
+
+static int q_cancel(struct ql_queue *self, struct ql_ctx *cx, int64_t id)
+{
+    return by_id(self, cx, QL__ST_JOB_CANCEL, id);
+}
+
+static const struct ql_queue_ops ops = {
+    .enqueue = q_enqueue,
+    .enqueue_batch = q_enqueue_batch,
+    .emit = q_emit,
+    .claim = q_claim,
+    .complete = q_complete,
+    .fail = q_fail,
+    .heartbeat = q_heartbeat,
+    .release = q_release,
+    .rescue = q_rescue,
+    .purge = q_purge,
+    .progress = q_progress,
+    .list = q_list,
+    .get = q_get,
+    .stats = q_stats,
+    .retry = q_retry,
+    .cancel = q_cancel,
+};
+
+void ql__pg_queue_init(struct ql_pg *pg)
+{
+    pg->queue.ops = &ops;
+}
+
+struct ql_queue *ql_pg_queue(struct ql_pg *pg)
+{
+    return &pg->queue;
+}

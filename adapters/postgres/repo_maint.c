@@ -1,0 +1,137 @@
+/*
+ * repo_maint.c - housekeeping statements run by jobs (purges), the daily prompt picks and
+ * the per-team activity counts.
+ */
+#include "internal.h"
+
+#include "ctx/ctx.h"
+#include "err/err.h"
+#include "model/model.h"
+#include "uuid/uuid.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static struct ql_pg *pg_of(struct ql_store *s)
+{
+    return (struct ql_pg *)s;
+}
+
+/* Run st; *n gets the rows it reported (a count column when it returns one). */
+static int count(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                 const struct ql__pg_params *p, int64_t *n)
+{
+    PGresult *r;
+    int rc = ql__pg_exec(pg, cx, st, p, &r);
+    if (rc == QL_OK && r) {
+        if (PQntuples(r) == 1 && PQnfields(r) == 1 && !PQgetisnull(r, 0, 0))
+            *n = ql__pg_int8(r, 0, 0);
+        else
+            *n = atoll(PQcmdTuples(r));
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int m_idem(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, int64_t *n)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_ts(&p, now_ms);
+    return count(pg_of(self), cx, QL__ST_PURGE_IDEM, &p, n);
+}
+
+static int m_sessions(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, int64_t idle_ms,
+                      int64_t *n)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_ts(&p, now_ms);
+    ql__pg_p_int(&p, idle_ms);
+    return count(pg_of(self), cx, QL__ST_PURGE_SESSIONS, &p, n);
+}
+
+static int m_throttles(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, int64_t *n)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_ts(&p, now_ms);
+    return count(pg_of(self), cx, QL__ST_PURGE_THROTTLES, &p, n);
+}
+
+static int m_deleted(struct ql_store *self, struct ql_ctx *cx, int64_t before_ms, int64_t *n)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_ts(&p, before_ms);
+    return count(pg_of(self), cx, QL__ST_PURGE_DELETED, &p, n);
+}
+
+static int m_pick_all(struct ql_store *self, struct ql_ctx *cx, int64_t day_ms, int64_t now_ms,
+                      int64_t *n)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_ts(&p, day_ms);
+    ql__pg_p_ts(&p, now_ms);
+    return count(pg_of(self), cx, QL__ST_DAILY_PICK_ALL, &p, n);
+}
+
+static int read_daily(struct ql_pg *pg, struct ql_ctx *cx, const struct ql_uuid *team,
+                      int64_t day_ms, struct ql_prompt *out)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, team);
+    ql__pg_p_ts(&p, day_ms);
+    PGresult *r;
+    int rc = ql__pg_exec(pg, cx, QL__ST_DAILY_GET, &p, &r);
+    if (rc)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
+    }
+    memset(out, 0, sizeof(*out));
+    ql__pg_uuid(r, 0, 0, &out->id);
+    if ((out->has_team = !PQgetisnull(r, 0, 1)))
+        ql__pg_uuid(r, 0, 1, &out->team_id);
+    out->text = ql__pg_text(cx, r, 0, 2);
+    out->category = ql__pg_text(cx, r, 0, 3);
+    out->created_ms = ql__pg_ts_ms(r, 0, 4);
+    out->updated_ms = ql__pg_ts_ms(r, 0, 5);
+    out->deleted_ms = ql__pg_ts_ms_or_0(r, 0, 6);
+    PQclear(r);
+    return out->text && out->category ? QL_OK : ql_error_set(&cx->err, QL_ENOMEM, NULL);
+}
+
+static int m_daily_get(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                       int64_t day_ms, int64_t now_ms, struct ql_prompt *out)
+{
+    struct ql_pg *pg = pg_of(self);
+    int rc = read_daily(pg, cx, team, day_ms, out);
+    if (rc != QL_ENOT_FOUND)
+        return rc;
+    /* No pick yet (a team created today): make it exactly as the midnight job would. */
+    ql_error_clear(&cx->err);
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, team);
+    ql__pg_p_ts(&p, day_ms);
+    ql__pg_p_ts(&p, now_ms);
+    rc = ql__pg_run(pg, cx, QL__ST_DAILY_PICK, &p);
+    return rc ? rc : read_daily(pg, cx, team, day_ms, out);
+}
+
+static int m_activity(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                      const char *event, int64_t at_ms)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, team);
+    ql__pg_p_text(&p, event);
+    ql__pg_p_ts(&p, at_ms);
+    return ql__pg_run(pg_of(self), cx, QL__ST_ACTIVITY, &p);
+}
+
+const struct ql_maint_ops ql__pg_maint_ops = {
+    .purge_idempotency = m_idem,
+    .purge_sessions = m_sessions,
+    .purge_throttles = m_throttles,
+    .purge_deleted = m_deleted,
+    .daily_pick_all = m_pick_all,
+    .daily_get = m_daily_get,
+    .activity = m_activity,
+};

@@ -1,0 +1,216 @@
+/*
+ * handlers.c - the catalogue of job kinds, event subscriptions and cron schedules, and the
+ * handlers themselves.  Every handler is idempotent (a job may run again after a crash)
+ * and writes its audit row in the transaction of its effect, as "Job:<kind>".
+ */
+#include "jobs/jobs.h"
+
+#include "audit/audit.h"
+#include "clock/clock.h"
+#include "config/config.h"
+#include "ctx/ctx.h"
+#include "err/err.h"
+#include "store/store.h"
+#include "tx/tx.h"
+#include "uuid/uuid.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define DAY_MS 86400000LL
+#define SOFT_DELETE_KEEP_MS (30 * DAY_MS)
+
+/* Run one housekeeping statement in a transaction with its audit row. */
+static int housekeeping(struct ql_ctx *cx, const struct ql_job *job,
+                        int (*work)(struct ql_ctx *cx, int64_t now, int64_t *n))
+{
+    char actor[96];
+    snprintf(actor, sizeof(actor), "Job:%s", job->kind);
+    int64_t n = 0;
+    int rc = ql_tx_begin(cx);
+    if (rc)
+        return rc;
+    rc = work(cx, ql_clock_now_ms(cx->ports.clock), &n);
+    if (rc == QL_OK)
+        rc = ql_audit(cx, NULL, job->kind, "Job", NULL, actor);
+    return ql_tx_end(cx, rc);
+}
+
+static int w_idempotency(struct ql_ctx *cx, int64_t now, int64_t *n)
+{
+    return ql_store_maint_purge_idempotency(cx->ports.store, cx, now, n);
+}
+
+static int w_sessions(struct ql_ctx *cx, int64_t now, int64_t *n)
+{
+    int64_t idle = cx->cfg ? cx->cfg->session_idle_ms : 7 * DAY_MS;
+    return ql_store_maint_purge_sessions(cx->ports.store, cx, now, idle, n);
+}
+
+static int w_throttles(struct ql_ctx *cx, int64_t now, int64_t *n)
+{
+    return ql_store_maint_purge_throttles(cx->ports.store, cx, now, n);
+}
+
+static int w_deleted(struct ql_ctx *cx, int64_t now, int64_t *n)
+{
+    return ql_store_maint_purge_deleted(cx->ports.store, cx, now - SOFT_DELETE_KEEP_MS, n);
+}
+
+static int w_daily(struct ql_ctx *cx, int64_t now, int64_t *n)
+{
+    return ql_store_maint_daily_pick_all(cx->ports.store, cx, now - now % DAY_MS, now, n);
+}
+
+static int h_purge_idempotency(struct ql_ctx *cx, const struct ql_job *job)
+{
+    return housekeeping(cx, job, w_idempotency);
+}
+
+static int h_purge_sessions(struct ql_ctx *cx, const struct ql_job *job)
+{
+    return housekeeping(cx, job, w_sessions);
+}
+
+static int h_purge_throttles(struct ql_ctx *cx, const struct ql_job *job)
+{
+    return housekeeping(cx, job, w_throttles);
+}
+
+static int h_purge_deleted(struct ql_ctx *cx, const struct ql_job *job)
+{
+    return housekeeping(cx, job, w_deleted);
+}
+
+static int h_daily_prompts(struct ql_ctx *cx, const struct ql_job *job)
+{
+    return housekeeping(cx, job, w_daily);
+}
+
+/* Events arrive as {"event": name, "data": {...}}; activity counts the team's events. */
+static int h_activity(struct ql_ctx *cx, const struct ql_job *job)
+{
+    cJSON *doc = cJSON_Parse(job->payload);
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(doc, "event");
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(doc, "data");
+    const cJSON *team = cJSON_GetObjectItemCaseSensitive(data, "teamId");
+    struct ql_uuid tid;
+    int rc;
+    if (!cJSON_IsString(ev) || !cJSON_IsString(team) ||
+        ql_uuid_parse(team->valuestring, strlen(team->valuestring), &tid) != QL_OK) {
+        /* A payload this handler cannot read will never get better: say so and stop. */
+        rc = ql_error_set(&cx->err, QL_EVALIDATION, "activity.record: unreadable payload");
+        goto out;
+    }
+    char actor[96];
+    snprintf(actor, sizeof(actor), "Job:%s", job->kind);
+    rc = ql_tx_begin(cx);
+    if (rc)
+        goto out;
+    rc = ql_store_maint_activity(cx->ports.store, cx, &tid, ev->valuestring, job->created_ms);
+    if (rc == QL_OK)
+        rc = ql_audit(cx, &tid, "activity.record", "Job", NULL, actor);
+    rc = ql_tx_end(cx, rc);
+out:
+    cJSON_Delete(doc);
+    return rc;
+}
+
+static int h_noop(struct ql_ctx *cx, const struct ql_job *job)
+{
+    (void)cx;
+    (void)job;
+    return QL_OK;
+}
+
+/* ---- debug kinds (QUILL_WORKER_DEBUG_JOBS=1): for fault tests and benchmarks ---------------- */
+
+/* Sleep payload.ms, in steps, giving up when the attempt's deadline passes. */
+static int h_debug_sleep(struct ql_ctx *cx, const struct ql_job *job)
+{
+    cJSON *doc = cJSON_Parse(job->payload);
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(doc, "ms");
+    int64_t left = cJSON_IsNumber(ms) ? (int64_t)ms->valuedouble : 100;
+    cJSON_Delete(doc);
+    while (left > 0) {
+        if (cx->deadline_ns && ql_clock_mono_ns(cx->ports.clock) > cx->deadline_ns)
+            return ql_error_set(&cx->err, QL_EUNAVAILABLE, "deadline exceeded");
+        struct timespec ts = {0, (left < 10 ? left : 10) * 1000000L};
+        nanosleep(&ts, NULL);
+        left -= 10;
+    }
+    return QL_OK;
+}
+
+static int h_debug_fail(struct ql_ctx *cx, const struct ql_job *job)
+{
+    return ql_error_set(&cx->err, QL_EINTERNAL, "deliberate failure of job %lld attempt %d",
+                        (long long)job->id, job->attempts);
+}
+
+static const struct ql_job_kind kinds[] = {
+    {"noop", h_noop, 5000, 3},
+    {"activity.record", h_activity, 30000, 10},
+    {"prompts.daily_pick", h_daily_prompts, 60000, 10},
+    {"purge.idempotency", h_purge_idempotency, 300000, 5},
+    {"purge.sessions", h_purge_sessions, 300000, 5},
+    {"purge.throttles", h_purge_throttles, 300000, 5},
+    {"purge.deleted", h_purge_deleted, 600000, 5},
+    /* debug kinds last: hidden unless asked for */
+    {"debug.sleep", h_debug_sleep, 1000, 3},
+    {"debug.fail", h_debug_fail, 1000, 3},
+};
+#define NKINDS ((int)(sizeof(kinds) / sizeof(kinds[0])))
+#define NDEBUG_KINDS 2
+
+const struct ql_job_kind *ql_job_kinds(int debug, int *n)
+{
+    *n = debug ? NKINDS : NKINDS - NDEBUG_KINDS;
+    return kinds;
+}
+
+const struct ql_job_kind *ql_job_kind_find(const char *kind, int debug)
+{
+    int n;
+    const struct ql_job_kind *k = ql_job_kinds(debug, &n);
+    for (int i = 0; i < n; i++)
+        if (strcmp(k[i].kind, kind) == 0)
+            return &k[i];
+    return NULL;
+}
+
+static const char *const activity[] = {"activity.record", NULL};
+static const char *const none[] = {NULL};
+
+static const struct {
+    const char *event;
+    const char *const *kinds;
+} subscriptions[] = {
+    {"journal_entry.created", activity}, {"journal_entry.updated", activity},
+    {"journal_entry.deleted", activity}, {"member.added", activity},
+    {"member.removed", activity},
+};
+
+const char *const *ql_event_subscribers(const char *event)
+{
+    for (size_t i = 0; i < sizeof(subscriptions) / sizeof(subscriptions[0]); i++)
+        if (strcmp(subscriptions[i].event, event) == 0)
+            return subscriptions[i].kinds;
+    return none;
+}
+
+static const struct ql_schedule schedules[] = {
+    {"daily-prompts", "0 0 * * *", "prompts.daily_pick"},
+    {"purge-idempotency", "17 * * * *", "purge.idempotency"},
+    {"purge-sessions", "23 * * * *", "purge.sessions"},
+    {"purge-throttles", "*/5 * * * *", "purge.throttles"},
+    {"purge-deleted", "41 3 * * *", "purge.deleted"},
+};
+
+const struct ql_schedule *ql_schedules(int *n)
+{
+    *n = (int)(sizeof(schedules) / sizeof(schedules[0]));
+    return schedules;
+}
