@@ -11,5 +11,7 @@ extern const char ql_version_json[];
 extern const long long ql_schema_version;
 /* The OpenAPI 3.1 document (apps/api/openapi.json), minified. */
 extern const char ql_openapi_json[];
+/* The operator dashboard page (apps/api/admin.html). */
+extern const char ql_admin_html[];
 
 #endif

@@ -33,6 +33,7 @@ struct ql_http_env {
     int64_t schema_version;       /* the migration version this build expects */
     const char *version_json;     /* the bill of materials */
     const char *openapi_json;     /* the OpenAPI document */
+    const char *admin_html;       /* the /admin dashboard page */
     struct ql_ratelimit *limiter; /* per-principal token buckets; NULL: no limit */
     struct ql_oidc *oidc;         /* OpenID Connect verifier; NULL: off */
     /* Database errors seen so far by all sessions (for /metrics); may be NULL. */

@@ -38,6 +38,12 @@ void ql__h_entry_delete(struct ql_http_req *r);
 void ql__h_prompt_list(struct ql_http_req *r);
 void ql__h_prompt_create(struct ql_http_req *r);
 void ql__h_prompt_delete(struct ql_http_req *r);
+void ql__h_prompt_daily(struct ql_http_req *r);
+void ql__h_admin_jobs(struct ql_http_req *r);
+void ql__h_admin_stats(struct ql_http_req *r);
+void ql__h_admin_retry(struct ql_http_req *r);
+void ql__h_admin_cancel(struct ql_http_req *r);
+void ql__h_admin_page(struct ql_http_req *r);
 
 #define GET QL_HTTP_GET
 #define POST QL_HTTP_POST
@@ -79,7 +85,13 @@ const struct ql_http_route ql__http_routes[] = {
     {DELETE, "/v1/teams/{teamId}/journal-entries/{journalEntryId}", ql__h_entry_delete, POOL},
     {GET, "/v1/teams/{teamId}/prompts", ql__h_prompt_list, POOL},
     {POST, "/v1/teams/{teamId}/prompts", ql__h_prompt_create, POOL | BODY},
+    {GET, "/v1/teams/{teamId}/prompts/daily", ql__h_prompt_daily, POOL},
     {DELETE, "/v1/teams/{teamId}/prompts/{promptId}", ql__h_prompt_delete, POOL},
+    {GET, "/v1/admin/jobs/stats", ql__h_admin_stats, POOL},
+    {GET, "/v1/admin/jobs", ql__h_admin_jobs, POOL},
+    {POST, "/v1/admin/jobs/{jobId}/retry", ql__h_admin_retry, POOL},
+    {POST, "/v1/admin/jobs/{jobId}/cancel", ql__h_admin_cancel, POOL},
+    {GET, "/admin", ql__h_admin_page, 0},
 };
 
 const int ql__http_nroutes = (int)(sizeof(ql__http_routes) / sizeof(ql__http_routes[0]));

@@ -100,6 +100,7 @@ enum ql__pg_stmt {
     QL__ST_DAILY_PICK,
     QL__ST_DAILY_GET,
     QL__ST_ACTIVITY,
+    QL__ST_JOB_LEAD,
     QL__ST_COUNT
 };
 

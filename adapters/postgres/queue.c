@@ -316,6 +316,16 @@ static int q_progress(struct ql_queue *self, struct ql_ctx *cx, const char *work
     return ql__pg_run(pg_of(self), cx, QL__ST_JOB_PROGRESS, &p);
 }
 
+/* The leader lock is a session-level advisory lock: it goes when the session goes. */
+static int q_lead(struct ql_queue *self, struct ql_ctx *cx, int *leader)
+{
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_JOB_LEAD, NULL, &r);
+    *leader = rc == QL_OK && ql__pg_bool(r, 0, 0);
+    PQclear(r);
+    return rc;
+}
+
 /* ---- operators ------------------------------------------------------------------------------- */
 
 /* Columns of JOB_LIST / JOB_GET. */
@@ -454,6 +464,7 @@ static const struct ql_queue_ops ops = {
     .rescue = q_rescue,
     .purge = q_purge,
     .progress = q_progress,
+    .lead = q_lead,
     .list = q_list,
     .get = q_get,
     .stats = q_stats,

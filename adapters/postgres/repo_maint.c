@@ -4,6 +4,7 @@
  */
 #include "internal.h"
 
+#include "clock/clock.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "model/model.h"
@@ -63,11 +64,22 @@ static int m_deleted(struct ql_store *self, struct ql_ctx *cx, int64_t before_ms
     return count(pg_of(self), cx, QL__ST_PURGE_DELETED, &p, n);
 }
 
+/* A UTC day as the text of a date ("2026-11-30"); the statements cast it. */
+static void p_day(struct ql__pg_params *p, int64_t day_ms, char *buf)
+{
+    char t[QL_TIME_LEN + 1];
+    ql_time_format(day_ms, t);
+    memcpy(buf, t, 10);
+    buf[10] = '\0';
+    ql__pg_p_text(p, buf);
+}
+
 static int m_pick_all(struct ql_store *self, struct ql_ctx *cx, int64_t day_ms, int64_t now_ms,
                       int64_t *n)
 {
     struct ql__pg_params p = {0};
-    ql__pg_p_ts(&p, day_ms);
+    char day[16];
+    p_day(&p, day_ms, day);
     ql__pg_p_ts(&p, now_ms);
     return count(pg_of(self), cx, QL__ST_DAILY_PICK_ALL, &p, n);
 }
@@ -76,8 +88,9 @@ static int read_daily(struct ql_pg *pg, struct ql_ctx *cx, const struct ql_uuid 
                       int64_t day_ms, struct ql_prompt *out)
 {
     struct ql__pg_params p = {0};
+    char day[16];
     ql__pg_p_uuid(&p, team);
-    ql__pg_p_ts(&p, day_ms);
+    p_day(&p, day_ms, day);
     PGresult *r;
     int rc = ql__pg_exec(pg, cx, QL__ST_DAILY_GET, &p, &r);
     if (rc)
@@ -109,8 +122,9 @@ static int m_daily_get(struct ql_store *self, struct ql_ctx *cx, const struct ql
     /* No pick yet (a team created today): make it exactly as the midnight job would. */
     ql_error_clear(&cx->err);
     struct ql__pg_params p = {0};
+    char day[16];
     ql__pg_p_uuid(&p, team);
-    ql__pg_p_ts(&p, day_ms);
+    p_day(&p, day_ms, day);
     ql__pg_p_ts(&p, now_ms);
     rc = ql__pg_run(pg, cx, QL__ST_DAILY_PICK, &p);
     return rc ? rc : read_daily(pg, cx, team, day_ms, out);

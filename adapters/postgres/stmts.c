@@ -392,14 +392,14 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "'running')",
          1},
     [QL__ST_PURGE_IDEM] = {"purge_idem", "DELETE FROM idempotency_keys WHERE expires_at <= $1", 1},
-    [QL__ST_PURGE_SESSIONS] =
-        {"purge_sessions",
-         "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $1 - $2::bigint * "
-         "interval '1 millisecond'",
-         2},
+    [QL__ST_PURGE_SESSIONS] = {"purge_sessions",
+                               "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= "
+                               "$1::timestamptz - $2::bigint * "
+                               "interval '1 millisecond'",
+                               2},
     [QL__ST_PURGE_THROTTLES] =
         {"purge_throttles",
-         "WITH a AS (DELETE FROM login_failures WHERE failed_at <= $1 - interval '15 "
+         "WITH a AS (DELETE FROM login_failures WHERE failed_at <= $1::timestamptz - interval '15 "
          "minutes' RETURNING 1), b AS (DELETE FROM rate_counters WHERE window_start <= $1 "
          "- interval '2 minutes' RETURNING 1) SELECT (SELECT count(*) FROM a) + (SELECT "
          "count(*) FROM b)",
@@ -452,6 +452,12 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "EXCLUDED.members_removed, last_activity_at = greatest(a.last_activity_at, "
          "EXCLUDED.last_activity_at)",
          3},
+    [QL__ST_JOB_LEAD] = {"job_lead",
+                         "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = "
+                         "'advisory' AND classid = 0 AND objid = 1364543820 AND objsubid = 1 "
+                         "AND pid = pg_backend_pid()) THEN true ELSE "
+                         "pg_try_advisory_lock(1364543820) END",
+                         0},
 };
 
 int ql__pg_deferred(enum ql__pg_stmt st)

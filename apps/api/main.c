@@ -128,6 +128,7 @@ int main(int argc, char **argv)
         .schema_version = ql_schema_version,
         .version_json = ql_version_json,
         .openapi_json = ql_openapi_json,
+        .admin_html = ql_admin_html,
         .limiter = limiter,
         .oidc = oidc,
         .db_errors = db_errors,

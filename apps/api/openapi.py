@@ -334,6 +334,59 @@ paths.update({
     },
 })
 
+JOB_STATE = {'type': 'string', 'enum': ['available', 'running', 'failed', 'succeeded',
+                                        'discarded', 'cancelled']}
+schemas.update({
+    'Job': obj({'jobId': {'type': 'string', 'pattern': '^[0-9]+$'}, 'queue': {'type': 'string'},
+                'kind': {'type': 'string'}, 'state': JOB_STATE, 'priority': {'type': 'integer'},
+                'attempts': {'type': 'integer'}, 'maxAttempts': {'type': 'integer'},
+                'uniqueKey': {'type': ['string', 'null']}, 'payload': {},
+                'errors': {'type': 'array', 'items': {'type': 'object'}},
+                'progress': {}, 'lockedBy': {'type': ['string', 'null']}, 'runAt': TIME,
+                'createdAt': TIME, 'lockedAt': nullable(TIME), 'finishedAt': nullable(TIME)}),
+    'QueueStats': obj({
+        'queues': {'type': 'array', 'items': obj({
+            'queue': {'type': 'string'}, 'available': {'type': 'integer'},
+            'running': {'type': 'integer'}, 'failed': {'type': 'integer'},
+            'succeeded': {'type': 'integer'}, 'discarded': {'type': 'integer'},
+            'cancelled': {'type': 'integer'}, 'oldestAvailableAgeSeconds': {'type': 'number'}})},
+        'totals': {'type': 'object', 'additionalProperties': {'type': 'integer'}},
+        'oldestAvailableAgeSeconds': {'type': 'number'}}),
+    'JobChange': obj({'jobId': {'type': 'string'}, 'state': JOB_STATE}),
+})
+schemas['JobList'] = list_of({'$ref': '#/components/schemas/Job'})
+ADMIN = [{'adminToken': []}]
+JOB = [{'name': 'jobId', 'in': 'path', 'required': True,
+        'schema': {'type': 'string', 'pattern': '^[0-9]+$'}}]
+paths.update({
+    '/v1/teams/{teamId}/prompts/daily': {
+        'get': op("Today's prompt", ok(200, 'Prompt'), 'prompts', errors=AUTH_ERRORS + [404, 422],
+                  op_id='getDailyPrompt', params=TEAM)},
+    '/v1/admin/jobs': {
+        'get': op('Jobs with attempts, errors and progress', ok(200, 'JobList'), 'operators',
+                  errors=[401, 403, 422], security=ADMIN, op_id='listJobs',
+                  params=PAGING + [{'name': n, 'in': 'query', 'schema': {'type': 'string'}}
+                                   for n in ('state', 'queue', 'kind')])},
+    '/v1/admin/jobs/stats': {
+        'get': op('Counts by queue and state', ok(200, 'QueueStats'), 'operators',
+                  errors=[401, 403], security=ADMIN, op_id='jobStats')},
+    '/v1/admin/jobs/{jobId}/retry': {
+        'post': op('Retry a failed or discarded job', ok(202, 'JobChange', 'Accepted'),
+                   'operators', errors=[401, 403, 404, 409, 422], security=ADMIN,
+                   op_id='retryJob', params=JOB + [idem_header()])},
+    '/v1/admin/jobs/{jobId}/cancel': {
+        'post': op('Cancel an unfinished job', ok(202, 'JobChange', 'Accepted'), 'operators',
+                   errors=[401, 403, 404, 409, 422], security=ADMIN, op_id='cancelJob',
+                   params=JOB + [idem_header()])},
+    '/admin': {
+        'get': op('The operator dashboard', {'200': {
+            'description': 'A self-contained HTML page',
+            'content': {'text/html': {'schema': {'type': 'string'}}}}}, 'operators',
+            errors=[401], security=ADMIN + [{'adminQueryToken': []}], op_id='dashboard',
+            params=[{'name': 'token', 'in': 'query', 'required': False,
+                     'schema': {'type': 'string'}}])},
+})
+
 doc = {
     'openapi': '3.1.0',
     'info': {
@@ -342,7 +395,7 @@ doc = {
         'description': 'The HTTP contract of Quill, a team journaling backend.',
     },
     'servers': [{'url': '/'}],
-    'tags': [{'name': t} for t in ['service', 'accounts', 'teams', 'api-keys', 'audit', 'journal', 'prompts']],
+    'tags': [{'name': t} for t in ['service', 'accounts', 'teams', 'api-keys', 'audit', 'journal', 'prompts', 'operators']],
     'paths': paths,
     'components': {
         'schemas': schemas,
@@ -353,6 +406,7 @@ doc = {
             'cookie': {'type': 'apiKey', 'in': 'cookie', 'name': 'quill_session'},
             'metricsToken': {'type': 'http', 'scheme': 'bearer'},
             'adminToken': {'type': 'http', 'scheme': 'bearer'},
+            'adminQueryToken': {'type': 'apiKey', 'in': 'query', 'name': 'token'},
         },
     },
     'security': [{'bearer': []}, {'cookie': []}],

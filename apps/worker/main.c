@@ -1,67 +1,31 @@
 /*
- * quill-worker - wiring for the background worker.  It connects to PostgreSQL, logs that
- * it is ready and runs until SIGTERM/SIGINT, keeping its database session alive (and
- * reconnecting after an outage).  The job engine plugs into this loop.
+ * quill-worker - wiring for the job engine: read the configuration, build the adapters,
+ * run the engine until SIGTERM/SIGINT (see adapters/jobs/engine.h).
+ *
+ *   quill-worker            run (configuration from the environment; see .env.sample)
+ *   quill-worker --kinds    list the job kinds this build runs
+ *   quill-worker --version  print the bill of materials
  */
 #include "build_info.h"
 
 #include "clock/sysclock.h"
 #include "config/config.h"
-#include "ctx/ctx.h"
 #include "err/err.h"
+#include "jobs/engine.h"
+#include "jobs/jobs.h"
 #include "log/fdlog.h"
-#include "postgres/pg.h"
-#include "store/store.h"
+#include "sodium/sodium_auth.h"
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <uv.h>
-
-struct worker {
-    struct ql_config cfg;
-    struct ql_fdlog log;
-    struct ql_pg *pg;
-    uv_loop_t loop;
-    uv_signal_t sigterm, sigint;
-    uv_timer_t tick;
-    int ready;
-};
 
 static const char *env_get(void *ud, const char *name)
 {
     (void)ud;
     return getenv(name);
-}
-
-/* Check the session every tick; log transitions between reachable and unreachable. */
-static void on_tick(uv_timer_t *t)
-{
-    struct worker *w = t->data;
-    struct ql_ctx cx = {0};
-    cx.ports.log = &w->log.base;
-    int rc = ql_store_ping(ql_pg_store(w->pg), &cx);
-    if (rc == QL_OK && !w->ready) {
-        w->ready = 1;
-        ql_log(&w->log.base, QL_LOG_INFO, "quill-worker ready", NULL);
-    } else if (rc != QL_OK && w->ready) {
-        w->ready = 0;
-        ql_log(&w->log.base, QL_LOG_WARN, "quill-worker lost the database", "error", cx.err.msg,
-               NULL);
-    }
-}
-
-static void on_signal(uv_signal_t *h, int signum)
-{
-    struct worker *w = h->data;
-    ql_log(&w->log.base, QL_LOG_INFO, "quill-worker stopping", "signal",
-           signum == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
-    uv_close((uv_handle_t *)&w->sigterm, NULL);
-    uv_close((uv_handle_t *)&w->sigint, NULL);
-    uv_close((uv_handle_t *)&w->tick, NULL);
 }
 
 int main(int argc, char **argv)
@@ -70,34 +34,51 @@ int main(int argc, char **argv)
         printf("%s\n", ql_version_json);
         return 0;
     }
-    static struct worker w;
+    if (argc > 1 && strcmp(argv[1], "--kinds") == 0) {
+        int n;
+        const struct ql_job_kind *k = ql_job_kinds(1, &n);
+        for (int i = 0; i < n; i++)
+            printf("%s\ttimeout %d ms\tmax attempts %d\n", k[i].kind, k[i].timeout_ms,
+                   k[i].max_attempts);
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "usage: quill-worker [--kinds | --version]\n");
+        return 2;
+    }
+    struct ql_config cfg;
     struct ql_config_errors errs;
-    if (ql_config_load(&w.cfg, env_get, NULL, QL_NEED_DATABASE, 1, &errs)) {
+    if (ql_config_load(&cfg, env_get, NULL, QL_NEED_DATABASE, 1, &errs)) {
         for (int i = 0; i < errs.n; i++)
             fprintf(stderr, "quill-worker: %s\n", errs.msg[i]);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
     pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-    ql_fdlog_init(&w.log, 1, w.cfg.log_level, ql_sysclock(), 0, &log_lock);
-    if (ql_pg_create(w.cfg.database_url, &w.log.base, ql_sysclock(), NULL, &w.pg) != QL_OK) {
-        fprintf(stderr, "quill-worker: out of memory\n");
+    struct ql_fdlog log;
+    ql_fdlog_init(&log, 1, cfg.log_level, ql_sysclock(), 0, &log_lock);
+    /* Jobs need randomness (ids) but no secret: a worker without QUILL_SECRET keys its
+     * digests with a random key, which it never uses for tokens. */
+    uint8_t key[32];
+    size_t keylen = cfg.secret_len ? cfg.secret_len : sizeof(key);
+    FILE *ur = fopen("/dev/urandom", "rb");
+    if (ur == NULL || fread(key, 1, sizeof(key), ur) != sizeof(key)) {
+        fprintf(stderr, "quill-worker: cannot read /dev/urandom\n");
         return 1;
     }
-    uv_loop_init(&w.loop);
-    uv_signal_init(&w.loop, &w.sigterm);
-    uv_signal_init(&w.loop, &w.sigint);
-    w.sigterm.data = w.sigint.data = &w;
-    uv_signal_start(&w.sigterm, on_signal, SIGTERM);
-    uv_signal_start(&w.sigint, on_signal, SIGINT);
-    uv_timer_init(&w.loop, &w.tick);
-    w.tick.data = &w;
-    uv_timer_start(&w.tick, on_tick, 0, 2000);
-    ql_log(&w.log.base, QL_LOG_INFO, "quill-worker starting", NULL);
-    uv_run(&w.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&w.loop);
-    ql_pg_destroy(w.pg);
-    ql_log(&w.log.base, QL_LOG_INFO, "quill-worker stopped", NULL);
-    ql_fdlog_cleanup(&w.log);
-    return 0;
+    fclose(ur);
+    struct ql_auth *auth = NULL;
+    struct ql_engine *engine = NULL;
+    int rc = 1;
+    if (ql_sodium_auth_create(cfg.secret_len ? cfg.secret : key, keylen, 0, 0, 0, &auth) != QL_OK ||
+        ql_engine_create(&cfg, &log.base, ql_sysclock(), auth, &engine) != QL_OK) {
+        fprintf(stderr, "quill-worker: cannot start (out of memory?)\n");
+        goto out;
+    }
+    rc = ql_engine_run(engine) == QL_OK ? 0 : 1;
+out:
+    ql_engine_destroy(engine);
+    ql_sodium_auth_destroy(auth);
+    ql_fdlog_cleanup(&log);
+    return rc;
 }

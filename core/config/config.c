@@ -116,6 +116,31 @@ static void read_listen(struct reader *r, struct ql_config *c)
     c->listen_port = (int)port;
 }
 
+/* host:port into host/port; "off" or "" leaves host empty. */
+static void read_hostport(struct reader *r, const char *name, const char *def, char *host,
+                          size_t cap, int *port)
+{
+    const char *v = value(r, name);
+    if (v == NULL)
+        v = def;
+    host[0] = '\0';
+    *port = 0;
+    if (strcmp(v, "off") == 0 || *v == '\0')
+        return;
+    const char *colon = strrchr(v, ':');
+    char *end;
+    long p = colon ? strtol(colon + 1, &end, 10) : -1;
+    size_t hn = colon ? (size_t)(colon - v) : 0;
+    if (colon == NULL || hn == 0 || hn >= cap || *end != '\0' || end == colon + 1 || p < 0 ||
+        p > 65535) {
+        problem(r, "%s: expected host:port or off, got '%.60s'", name, v);
+        return;
+    }
+    memcpy(host, v, hn);
+    host[hn] = '\0';
+    *port = (int)p;
+}
+
 static void read_secret(struct reader *r, struct ql_config *c, int required)
 {
     const char *name = "QUILL_SECRET";
@@ -217,5 +242,20 @@ int ql_config_load(struct ql_config *c, ql_getenv_fn get, void *ud, int need, in
     read_int(&r, "QUILL_SESSION_IDLE_HOURS", &idle_h, 168, 1, 87600);
     c->session_ttl_ms = (int64_t)ttl_h * 3600000;
     c->session_idle_ms = (int64_t)idle_h * 3600000;
+    read_hostport(&r, "QUILL_WORKER_LISTEN", "127.0.0.1:9464", c->worker_listen_host,
+                  sizeof(c->worker_listen_host), &c->worker_listen_port);
+    read_str(&r, "QUILL_JOB_QUEUES", c->job_queues, sizeof(c->job_queues), NULL, 0);
+    read_int(&r, "QUILL_JOB_BATCH", &c->job_batch, 100, 1, 1000);
+    read_int(&r, "QUILL_JOB_POLL_MS", &c->job_poll_ms, 1000, 10, 600000);
+    read_int(&r, "QUILL_JOB_HEARTBEAT_MS", &c->job_heartbeat_ms, 5000, 100, 600000);
+    read_int(&r, "QUILL_JOB_RESCUE_AFTER_MS", &c->job_rescue_after_ms, 30000, 500, 86400000);
+    int retention_h;
+    read_int(&r, "QUILL_JOB_RETENTION_HOURS", &retention_h, 168, 0, 87600);
+    c->job_retention_ms = (int64_t)retention_h * 3600000;
+    read_int(&r, "QUILL_JOB_BACKOFF_BASE_MS", &c->job_backoff_base_ms, 1000, 1, 3600000);
+    read_bool(&r, "QUILL_WORKER_DEBUG_JOBS", &c->worker_debug_jobs, 0);
+    if (c->job_rescue_after_ms <= c->job_heartbeat_ms)
+        problem(&r, "QUILL_JOB_RESCUE_AFTER_MS: must be longer than QUILL_JOB_HEARTBEAT_MS (%d)",
+                c->job_heartbeat_ms);
     return errs->n ? QL_ECONFIG : QL_OK;
 }

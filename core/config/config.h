@@ -54,6 +54,17 @@ struct ql_config {
     int access_log;
     int64_t session_ttl_ms;  /* absolute session lifetime */
     int64_t session_idle_ms; /* a session unused this long expires */
+    /* quill-worker */
+    char worker_listen_host[256]; /* "" : no metrics endpoint */
+    int worker_listen_port;
+    char job_queues[512]; /* comma-separated; "" : every queue */
+    int job_batch;
+    int job_poll_ms;
+    int job_heartbeat_ms;
+    int job_rescue_after_ms;
+    int64_t job_retention_ms;
+    int job_backoff_base_ms;
+    int worker_debug_jobs;
 };
 
 struct ql_config_errors {

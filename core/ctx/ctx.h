@@ -23,6 +23,7 @@ struct ql_logger;
 struct ql_principal;
 struct ql_config;
 struct ql_tx_hooks;
+struct ql_job;
 
 struct ql_ports {
     struct ql_store *store;
@@ -38,9 +39,11 @@ struct ql_ctx {
     const struct ql_config *cfg; /* borrowed; the process configuration */
     int64_t deadline_ns;         /* monotonic; 0: none */
     const struct ql_principal *principal;
-    struct ql_tx_hooks *tx; /* borrowed; NULL: no hooks */
-    char trace_id[33];      /* W3C trace id, 32 hex digits */
-    char span_id[17];       /* this request's span id, 16 hex digits */
+    struct ql_tx_hooks *tx;   /* borrowed; NULL: no hooks */
+    const struct ql_job *job; /* the job this attempt runs (worker only) */
+    const char *worker_id;    /* the worker running it (worker only) */
+    char trace_id[33];        /* W3C trace id, 32 hex digits */
+    char span_id[17];         /* this request's span id, 16 hex digits */
     char request_id[40];
     struct ql_error err;
 };

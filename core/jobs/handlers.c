@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
+#include "queue/queue.h"
 #include "store/store.h"
 #include "tx/tx.h"
 #include "uuid/uuid.h"
@@ -118,6 +119,13 @@ out:
     return rc;
 }
 
+int ql_job_progress(struct ql_ctx *cx, const char *json)
+{
+    if (cx->job == NULL || cx->ports.queue == NULL)
+        return ql_error_set(&cx->err, QL_EINTERNAL, "progress outside a job");
+    return ql_queue_progress(cx->ports.queue, cx, cx->worker_id, cx->job->id, json);
+}
+
 static int h_noop(struct ql_ctx *cx, const struct ql_job *job)
 {
     (void)cx;
@@ -134,6 +142,8 @@ static int h_debug_sleep(struct ql_ctx *cx, const struct ql_job *job)
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(doc, "ms");
     int64_t left = cJSON_IsNumber(ms) ? (int64_t)ms->valuedouble : 100;
     cJSON_Delete(doc);
+    if (cx->job && cx->ports.queue)
+        ql_job_progress(cx, "{\"phase\":\"sleeping\"}");
     while (left > 0) {
         if (cx->deadline_ns && ql_clock_mono_ns(cx->ports.clock) > cx->deadline_ns)
             return ql_error_set(&cx->err, QL_EUNAVAILABLE, "deadline exceeded");

@@ -63,6 +63,9 @@ const char *const *ql_event_subscribers(const char *event);
  */
 int64_t ql_job_backoff_ms(int failed, int64_t base_ms, uint64_t rnd);
 
+/* Report progress of the job this context runs (a JSON document, stored with the job). */
+int ql_job_progress(struct ql_ctx *cx, const char *json);
+
 /* ---- cron ---------------------------------------------------------------------------- */
 
 /* A parsed five-field expression (minute hour day-of-month month day-of-week), UTC. */

@@ -105,3 +105,15 @@ int ql_prompt_delete(struct ql_ctx *cx, const struct ql_uuid *team, const struct
         rc = ql_audit(cx, team, "prompt.delete", "Prompt", id, NULL);
     return ql_tx_end(cx, rc);
 }
+
+int ql_prompt_daily(struct ql_ctx *cx, const struct ql_uuid *team, struct ql_prompt *out)
+{
+    int rc = ql_authorize(cx, QL_ACT_PROMPT_READ, team);
+    if (rc)
+        return rc;
+    int64_t now = ql_clock_now_ms(cx->ports.clock);
+    rc = ql_store_maint_daily_get(cx->ports.store, cx, team, now - now % 86400000, now, out);
+    if (rc == QL_ENOT_FOUND)
+        ql_error_set(&cx->err, rc, "The team has no prompts to pick from.");
+    return rc;
+}

@@ -19,4 +19,7 @@ int ql_prompt_create(struct ql_ctx *cx, const struct ql_uuid *team, const char *
 /* QL_EFORBIDDEN for a global prompt; QL_ENOT_FOUND for none of the team's. */
 int ql_prompt_delete(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_uuid *id);
 
+/* Today's prompt (UTC day) of the team: the daily pick, made now if the job has not yet. */
+int ql_prompt_daily(struct ql_ctx *cx, const struct ql_uuid *team, struct ql_prompt *out);
+
 #endif

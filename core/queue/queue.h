@@ -82,6 +82,8 @@ struct ql_queue_ops {
     int (*purge)(struct ql_queue *self, struct ql_ctx *cx, int64_t before_ms, int *n);
     int (*progress)(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id, int64_t id,
                     const char *json);
+    /* Hold (or take) the leader lock on this session; *leader says whether we have it. */
+    int (*lead)(struct ql_queue *self, struct ql_ctx *cx, int *leader);
 
     int (*list)(struct ql_queue *self, struct ql_ctx *cx, const struct ql_job_filter *f,
                 struct ql_job **out, int *n, int *more);
@@ -161,6 +163,11 @@ static inline int ql_queue_progress(struct ql_queue *q, struct ql_ctx *cx, const
                                     int64_t id, const char *json)
 {
     return q->ops->progress(q, cx, worker_id, id, json);
+}
+
+static inline int ql_queue_lead(struct ql_queue *q, struct ql_ctx *cx, int *leader)
+{
+    return q->ops->lead(q, cx, leader);
 }
 
 static inline int ql_queue_list(struct ql_queue *q, struct ql_ctx *cx,
