@@ -9,10 +9,12 @@ export async function contract (api, http) {
   const ajv = new Ajv2020({ strict: false, allErrors: true })
   addFormats(ajv)
   ajv.addSchema({ ...doc, $id: 'openapi' })
+  // Literal segments win over parameters, as in the router: fewest parameters first.
   const templates = Object.keys(doc.paths).map((t) => ({
     t,
+    params: (t.match(/\{/g) || []).length,
     re: new RegExp('^' + t.replace(/\{[^}]+\}/g, '[^/]+') + '$')
-  }))
+  })).sort((a, b) => a.params - b.params)
   const seen = new Set()
   const esc = (s) => s.replace(/~/g, '~0').replace(/\//g, '~1')
   function check (method, path, r) {

@@ -45,9 +45,18 @@ test('every operation answers as the document says', async () => {
   const p = (await k(api, 'POST', `/v1/teams/${t.teamId}/prompts`, { token, body: { text: 'p?', category: 'x' } })).body
   await k(api, 'GET', `/v1/teams/${t.teamId}/prompts`, { token })
   await k(api, 'DELETE', `/v1/teams/${t.teamId}/prompts/${p.promptId}`, { token })
+  await k(api, 'GET', `/v1/teams/${t.teamId}/prompts/daily`, { token })
+  const admin = { token: ADMIN_TOKEN }
+  await k(api, 'GET', '/v1/admin/jobs/stats', admin)
+  const jobs = (await k(api, 'GET', '/v1/admin/jobs?limit=5', admin)).body.items
+  await k(api, 'GET', '/v1/admin/jobs', { token })
+  assert.ok(jobs.length > 0, 'the writes above enqueued event jobs')
+  await k(api, 'POST', `/v1/admin/jobs/${jobs[0].jobId}/cancel`, admin)
+  await k(api, 'POST', `/v1/admin/jobs/${jobs[0].jobId}/retry`, admin)
+  await k(api, 'POST', '/v1/admin/jobs/999999999/retry', admin)
+  await k(api, 'GET', `/admin?token=${ADMIN_TOKEN}`)
   await k(api, 'POST', '/v1/auth/logout', { token })
   await k(api, 'DELETE', `/v1/teams/${t.teamId}`, { token: l.body.session.token })
-  void ADMIN_TOKEN
   // every operation of the document was called at least once
   const called = new Set([...c.seen].map((s) => s.split(' ').slice(0, 2).join(' ')))
   const missing = []
