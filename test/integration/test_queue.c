@@ -1,0 +1,305 @@
+/*
+ * Integration tests of the queue port over PostgreSQL: transactional enqueue, unique keys,
+ * batch claims with SKIP LOCKED across sessions, completions that refuse stale attempts,
+ * failures, heartbeats and the rescuer, shutdown release, retention, leadership, and the
+ * operator's retry and cancel.
+ */
+#include "arena/arena.h"
+#include "clock/sysclock.h"
+#include "ctx/ctx.h"
+#include "err/err.h"
+#include "itest.h"
+#include "jobs/jobs.h"
+#include "postgres/pg.h"
+#include "queue/queue.h"
+#include "store/store.h"
+#include "test.h"
+
+#include <pthread.h>
+
+static const char *url;
+
+struct session {
+    struct ql_pg *pg;
+    struct ql_arena arena;
+    struct ql_ctx cx;
+};
+
+static void open_session(struct session *s)
+{
+    ASSERT_INT_EQ(ql_pg_create(url, NULL, ql_sysclock(), NULL, &s->pg), QL_OK);
+    ql_arena_init(&s->arena, 0, 0);
+    memset(&s->cx, 0, sizeof(s->cx));
+    s->cx.arena = &s->arena;
+    s->cx.ports.store = ql_pg_store(s->pg);
+    s->cx.ports.queue = ql_pg_queue(s->pg);
+    s->cx.ports.clock = ql_sysclock();
+}
+
+static void close_session(struct session *s)
+{
+    ql_pg_destroy(s->pg);
+    ql_arena_cleanup(&s->arena);
+}
+
+static struct ql_queue *q(struct session *s)
+{
+    return ql_pg_queue(s->pg);
+}
+
+static int64_t count(const char *where)
+{
+    char sql[512];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM jobs WHERE %s", where);
+    const char *v = itest_sql(url, sql);
+    return v ? atoll(v) : -1;
+}
+
+static void clean(void)
+{
+    ASSERT_NOT_NULL(itest_sql(url, "DELETE FROM jobs"));
+}
+
+static void test_enqueue_follows_the_transaction(void)
+{
+    clean();
+    struct session s;
+    open_session(&s);
+    struct ql_job_spec spec = {.kind = "noop", .payload_json = "{\"n\":1}"};
+    int64_t id;
+    ASSERT_INT_EQ(ql_store_begin(s.cx.ports.store, &s.cx), QL_OK);
+    ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &spec, &id), QL_OK);
+    ASSERT_TRUE(id > 0);
+    ql_store_rollback(s.cx.ports.store, &s.cx);
+    ASSERT_INT_EQ(count("true"), 0);
+    ASSERT_INT_EQ(ql_store_begin(s.cx.ports.store, &s.cx), QL_OK);
+    ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &spec, &id), QL_OK);
+    ASSERT_INT_EQ(ql_queue_emit(q(&s), &s.cx, "journal_entry.created", "{\"teamId\":\"x\"}"), QL_OK);
+    ASSERT_INT_EQ(ql_store_commit(s.cx.ports.store, &s.cx), QL_OK);
+    ASSERT_INT_EQ(count("kind = 'noop' AND state = 'available'"), 1);
+    ASSERT_INT_EQ(count("kind = 'activity.record' AND queue = 'events' AND payload->>'event' = "
+                        "'journal_entry.created'"),
+                  1);
+    close_session(&s);
+}
+
+static void test_unique_keys_and_batches(void)
+{
+    clean();
+    struct session s;
+    open_session(&s);
+    struct ql_job_spec spec = {.kind = "noop", .unique_key = "only-once"};
+    int64_t a, b;
+    ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &spec, &a), QL_OK);
+    ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &spec, &b), QL_OK);
+    ASSERT_INT_EQ(a, b);
+    struct ql_job_spec many[300];
+    for (int i = 0; i < 300; i++)
+        many[i] = (struct ql_job_spec){.kind = "noop", .queue = i % 2 ? "odd" : "even",
+                                       .payload_json = "{\"q\":\"a \\\"quoted\\\" \\\\ value\"}",
+                                       .priority = i % 3};
+    many[7].unique_key = "only-once"; /* a duplicate inside a batch is skipped */
+    int64_t ids[300];
+    ASSERT_INT_EQ(ql_queue_enqueue_batch(q(&s), &s.cx, many, 300, ids), QL_OK);
+    ASSERT_INT_EQ(count("true"), 300);
+    ASSERT_STR_EQ(itest_sql(url, "SELECT payload->>'q' FROM jobs WHERE queue = 'odd' LIMIT 1"),
+                  "a \"quoted\" \\ value");
+    close_session(&s);
+}
+
+struct claimer {
+    struct session s;
+    int64_t ids[2000];
+    int n;
+    char worker[16];
+};
+
+static void *claim_all(void *arg)
+{
+    struct claimer *c = arg;
+    for (;;) {
+        struct ql_job *jobs;
+        int n = 0;
+        if (ql_queue_claim(q(&c->s), &c->s.cx, c->worker, NULL, 25, &jobs, &n) != QL_OK || n == 0)
+            break;
+        for (int i = 0; i < n && c->n < 2000; i++)
+            c->ids[c->n++] = jobs[i].id;
+        ql_arena_reset(&c->s.arena);
+    }
+    return NULL;
+}
+
+static void test_concurrent_claims_never_overlap(void)
+{
+    clean();
+    ASSERT_NOT_NULL(itest_sql(url, "INSERT INTO jobs (kind) SELECT 'noop' FROM generate_series(1, 1000)"));
+    struct claimer c[3];
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) {
+        memset(&c[i], 0, sizeof(c[i]));
+        open_session(&c[i].s);
+        snprintf(c[i].worker, sizeof(c[i].worker), "w%d", i);
+        pthread_create(&t[i], NULL, claim_all, &c[i]);
+    }
+    int total = 0;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        total += c[i].n;
+    }
+    ASSERT_INT_EQ(total, 1000);
+    ASSERT_INT_EQ(count("state = 'running' AND attempts = 1"), 1000);
+    ASSERT_STR_EQ(itest_sql(url, "SELECT count(DISTINCT job_id) FROM jobs WHERE state = 'running'"),
+                  "1000");
+    for (int i = 0; i < 3; i++)
+        close_session(&c[i].s);
+}
+
+static struct ql_job claim_one(struct session *s, const char *worker)
+{
+    struct ql_job *jobs;
+    int n = 0;
+    int rc = ql_queue_claim(q(s), &s->cx, worker, NULL, 1, &jobs, &n);
+    struct ql_job none = {0};
+    if (rc != QL_OK || n != 1)
+        return none;
+    return jobs[0];
+}
+
+static void test_completion_names_worker_and_attempt(void)
+{
+    clean();
+    struct session s;
+    open_session(&s);
+    ASSERT_NOT_NULL(itest_sql(url, "INSERT INTO jobs (kind, priority) VALUES ('noop', 5), ('noop', 1)"));
+    struct ql_job j = claim_one(&s, "w1");
+    ASSERT_TRUE(j.id > 0);
+    ASSERT_STR_EQ(itest_sql(url, "SELECT priority FROM jobs WHERE state = 'running'"), "1");
+    int stale = j.attempts + 1;
+    ASSERT_INT_EQ(ql_queue_complete(q(&s), &s.cx, "w1", &j.id, &stale, 1), QL_OK);
+    ASSERT_INT_EQ(ql_queue_complete(q(&s), &s.cx, "w2", &j.id, &j.attempts, 1), QL_OK);
+    ASSERT_INT_EQ(count("state = 'running'"), 1); /* neither counted */
+    ASSERT_INT_EQ(ql_queue_complete(q(&s), &s.cx, "w1", &j.id, &j.attempts, 1), QL_OK);
+    ASSERT_INT_EQ(count("state = 'succeeded' AND finished_at IS NOT NULL"), 1);
+    close_session(&s);
+}
+
+static void test_failures_retry_then_discard(void)
+{
+    clean();
+    struct session s;
+    open_session(&s);
+    ASSERT_NOT_NULL(itest_sql(url, "INSERT INTO jobs (kind, max_attempts) VALUES ('noop', 2)"));
+    struct ql_job j = claim_one(&s, "w1");
+    int64_t later = ql_clock_now_ms(ql_sysclock()) + 60000;
+    ASSERT_INT_EQ(ql_queue_fail(q(&s), &s.cx, "w1", j.id, j.attempts, "boom 1", later, 0), QL_OK);
+    ASSERT_INT_EQ(count("state = 'failed' AND run_at > now() + interval '50 seconds'"), 1);
+    ASSERT_INT_EQ(claim_one(&s, "w1").id, 0); /* not before run_at */
+    ASSERT_NOT_NULL(itest_sql(url, "UPDATE jobs SET run_at = now()"));
+    j = claim_one(&s, "w1");
+    ASSERT_INT_EQ(j.attempts, 2);
+    ASSERT_INT_EQ(ql_queue_fail(q(&s), &s.cx, "w1", j.id, j.attempts, "boom 2", 0, 1), QL_OK);
+    ASSERT_INT_EQ(count("state = 'discarded' AND finished_at IS NOT NULL"), 1);
+    ASSERT_STR_EQ(itest_sql(url, "SELECT string_agg(e->>'error', ',') FROM jobs, "
+                                 "jsonb_array_elements(errors) e"),
+                  "boom 1,boom 2");
+    /* the operator retries it: one more attempt is allowed */
+    ASSERT_INT_EQ(ql_queue_retry(q(&s), &s.cx, j.id), QL_OK);
+    ASSERT_INT_EQ(count("state = 'available' AND max_attempts = 3"), 1);
+    ASSERT_INT_EQ(ql_queue_cancel(q(&s), &s.cx, j.id), QL_OK);
+    ASSERT_INT_EQ(ql_queue_cancel(q(&s), &s.cx, j.id), QL_ECONFLICT);
+    ASSERT_INT_EQ(ql_queue_retry(q(&s), &s.cx, 987654321), QL_ENOT_FOUND);
+    close_session(&s);
+}
+
+static void test_rescue_release_and_purge(void)
+{
+    clean();
+    struct session s;
+    open_session(&s);
+    ASSERT_NOT_NULL(itest_sql(url, "INSERT INTO jobs (kind, max_attempts) VALUES ('noop', 5), "
+                                   "('noop', 1), ('noop', 5)"));
+    struct ql_job a = claim_one(&s, "lost"), b = claim_one(&s, "lost"), c = claim_one(&s, "alive");
+    ASSERT_TRUE(a.id && b.id && c.id);
+    ASSERT_INT_EQ(ql_queue_heartbeat(q(&s), &s.cx, "alive", &c.id, 1), QL_OK);
+    ASSERT_NOT_NULL(itest_sql(url, "UPDATE jobs SET heartbeat_at = now() - interval '1 hour' "
+                                   "WHERE locked_by = 'lost'"));
+    int n = 0;
+    ASSERT_INT_EQ(ql_queue_rescue(q(&s), &s.cx, ql_clock_now_ms(ql_sysclock()) - 30000, &n), QL_OK);
+    ASSERT_INT_EQ(n, 2);
+    ASSERT_INT_EQ(count("state = 'failed' AND errors::text LIKE '%stopped sending heartbeats%'"), 1);
+    ASSERT_INT_EQ(count("state = 'discarded'"), 1); /* its one attempt was spent */
+    ASSERT_INT_EQ(count("state = 'running' AND locked_by = 'alive'"), 1);
+    /* a stale worker cannot finish a rescued job */
+    ASSERT_INT_EQ(ql_queue_complete(q(&s), &s.cx, "lost", &a.id, &a.attempts, 1), QL_OK);
+    ASSERT_INT_EQ(count("state = 'succeeded'"), 0);
+    /* shutdown: the running job goes back, its attempt not counted */
+    ASSERT_INT_EQ(ql_queue_release(q(&s), &s.cx, "alive", &c.id, &c.attempts, 1), QL_OK);
+    ASSERT_INT_EQ(count("state = 'available' AND attempts = 0"), 1);
+    ASSERT_NOT_NULL(itest_sql(url, "UPDATE jobs SET finished_at = now() - interval '10 days' "
+                                   "WHERE state = 'discarded'"));
+    ASSERT_INT_EQ(ql_queue_purge(q(&s), &s.cx, ql_clock_now_ms(ql_sysclock()) - 86400000, &n), QL_OK);
+    ASSERT_INT_EQ(n, 1);
+    ASSERT_INT_EQ(count("true"), 2);
+    close_session(&s);
+}
+
+static void test_one_leader_at_a_time(void)
+{
+    struct session a, b;
+    open_session(&a);
+    open_session(&b);
+    int la = 0, lb = 0;
+    ASSERT_INT_EQ(ql_queue_lead(q(&a), &a.cx, &la), QL_OK);
+    ASSERT_INT_EQ(ql_queue_lead(q(&b), &b.cx, &lb), QL_OK);
+    ASSERT_INT_EQ(la, 1);
+    ASSERT_INT_EQ(lb, 0);
+    ASSERT_INT_EQ(ql_queue_lead(q(&a), &a.cx, &la), QL_OK); /* still the leader */
+    ASSERT_INT_EQ(la, 1);
+    close_session(&a); /* the leader goes away: its lock goes with its session */
+    ASSERT_INT_EQ(ql_queue_lead(q(&b), &b.cx, &lb), QL_OK);
+    ASSERT_INT_EQ(lb, 1);
+    close_session(&b);
+}
+
+static void test_stats_and_listing(void)
+{
+    clean();
+    struct session s;
+    open_session(&s);
+    ASSERT_NOT_NULL(itest_sql(url, "INSERT INTO jobs (kind, queue, run_at) SELECT 'noop', 'q' || "
+                                   "(g % 2), now() - interval '5 seconds' FROM generate_series(1, 7) g"));
+    struct ql_queue_stat *st;
+    int n;
+    ASSERT_INT_EQ(ql_queue_stats(q(&s), &s.cx, &st, &n), QL_OK);
+    ASSERT_INT_EQ(n, 2);
+    ASSERT_INT_EQ(st[0].counts[0] + st[1].counts[0], 7);
+    ASSERT_TRUE(st[0].oldest_available_ms > 0);
+    struct ql_job_filter f = {.queue = "q1", .limit = 2};
+    struct ql_job *jobs;
+    int more;
+    ASSERT_INT_EQ(ql_queue_list(q(&s), &s.cx, &f, &jobs, &n, &more), QL_OK);
+    ASSERT_INT_EQ(n, 2);
+    ASSERT_INT_EQ(more, 1);
+    ASSERT_TRUE(jobs[0].id > jobs[1].id);
+    f.before_id = jobs[1].id;
+    ASSERT_INT_EQ(ql_queue_list(q(&s), &s.cx, &f, &jobs, &n, &more), QL_OK);
+    ASSERT_INT_EQ(n, 2);
+    ASSERT_INT_EQ(more, 0);
+    close_session(&s);
+}
+
+int main(int argc, char **argv)
+{
+    url = itest_url("QUILL_TEST_DATABASE_URL");
+    static const struct ql_test tests[] = {
+        TEST(test_enqueue_follows_the_transaction),
+        TEST(test_unique_keys_and_batches),
+        TEST(test_concurrent_claims_never_overlap),
+        TEST(test_completion_names_worker_and_attempt),
+        TEST(test_failures_retry_then_discard),
+        TEST(test_rescue_release_and_purge),
+        TEST(test_one_leader_at_a_time),
+        TEST(test_stats_and_listing),
+    };
+    return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
+}
