@@ -445,7 +445,7 @@ static void heartbeat(struct ql_engine *e)
 static void cron(struct ql_engine *e, int64_t now)
 {
     int n;
-    const struct ql_schedule *s = ql_schedules(&n);
+    const struct ql_schedule *s = ql_schedules(e->cfg->worker_debug_jobs, &n);
     int64_t from = e->cron_checked_ms;
     struct ql_ctx cx;
     main_ctx(e, &cx);

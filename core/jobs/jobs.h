@@ -99,7 +99,7 @@ struct ql_schedule {
     const char *kind;
 };
 
-/* The schedules quill-worker runs. */
-const struct ql_schedule *ql_schedules(int *n);
+/* The schedules quill-worker runs (with debug set, also "debug-tick": noop every minute). */
+const struct ql_schedule *ql_schedules(int debug, int *n);
 
 #endif

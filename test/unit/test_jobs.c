@@ -13,9 +13,9 @@ static int64_t at(int y, int mo, int d, int h, int mi)
 
 static void test_cron_parse_rejects(void)
 {
-    static const char *bad[] = {"",          "* * * *",     "* * * * * *", "60 * * * *",
-                                "* 24 * * *", "* * 0 * *",  "* * * 13 *",  "* * * * 8",
-                                "*/0 * * * *", "5-1 * * * *", "a * * * *",   "1,,2 * * * *"};
+    static const char *bad[] = {
+        "",           "* * * *",   "* * * * * *", "60 * * * *",  "* 24 * * *", "* * 0 * *",
+        "* * * 13 *", "* * * * 8", "*/0 * * * *", "5-1 * * * *", "a * * * *",  "1,,2 * * * *"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct ql_cron c;
         struct ql_error e;
@@ -48,8 +48,9 @@ static void test_cron_next_known_cases(void)
 /* Property: next() agrees with a minute-by-minute scan using matches(). */
 static void test_cron_next_matches_brute_force(void)
 {
-    static const char *exprs[] = {"*/7 * * * *", "3,17 */5 * * *", "0 0 13 * 5", "59 23 31 12 *",
-                                  "10-20/3 1-3 * 1,6 *", "0 6 * * 0,6", "* * * * *"};
+    static const char *exprs[] = {"*/7 * * * *",   "3,17 */5 * * *",      "0 0 13 * 5",
+                                  "59 23 31 12 *", "10-20/3 1-3 * 1,6 *", "0 6 * * 0,6",
+                                  "* * * * *"};
     uint64_t x = 42;
     for (size_t i = 0; i < sizeof(exprs) / sizeof(exprs[0]); i++) {
         struct ql_cron c;
@@ -96,14 +97,18 @@ static void test_catalogue(void)
     ASSERT_STR_EQ(subs[0], "activity.record");
     ASSERT_NULL(ql_event_subscribers("nobody.listens")[0]);
     int n;
-    const struct ql_schedule *s = ql_schedules(&n);
+    const struct ql_schedule *s = ql_schedules(0, &n);
     ASSERT_TRUE(n >= 4);
     for (int i = 0; i < n; i++) {
         struct ql_cron c;
         struct ql_error e;
         ASSERT_INT_EQ(ql_cron_parse(s[i].expr, &c, &e), QL_OK);
         ASSERT_NOT_NULL(ql_job_kind_find(s[i].kind, 0));
+        ASSERT_TRUE(strcmp(s[i].name, "debug-tick") != 0);
     }
+    int nd;
+    ASSERT_STR_EQ(ql_schedules(1, &nd)[0].name, "debug-tick");
+    ASSERT_INT_EQ(nd, n + 1);
 }
 
 static void test_job_ids(void)
@@ -122,9 +127,12 @@ static void test_job_ids(void)
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
-        TEST(test_cron_parse_rejects),        TEST(test_cron_next_known_cases),
-        TEST(test_cron_next_matches_brute_force), TEST(test_backoff_grows_with_jitter_and_cap),
-        TEST(test_catalogue),                 TEST(test_job_ids),
+        TEST(test_cron_parse_rejects),
+        TEST(test_cron_next_known_cases),
+        TEST(test_cron_next_matches_brute_force),
+        TEST(test_backoff_grows_with_jitter_and_cap),
+        TEST(test_catalogue),
+        TEST(test_job_ids),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
