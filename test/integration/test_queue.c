@@ -74,7 +74,8 @@ static void test_enqueue_follows_the_transaction(void)
     ASSERT_INT_EQ(count("true"), 0);
     ASSERT_INT_EQ(ql_store_begin(s.cx.ports.store, &s.cx), QL_OK);
     ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &spec, &id), QL_OK);
-    ASSERT_INT_EQ(ql_queue_emit(q(&s), &s.cx, "journal_entry.created", "{\"teamId\":\"x\"}"), QL_OK);
+    ASSERT_INT_EQ(ql_queue_emit(q(&s), &s.cx, "journal_entry.created", "{\"teamId\":\"x\"}"),
+                  QL_OK);
     ASSERT_INT_EQ(ql_store_commit(s.cx.ports.store, &s.cx), QL_OK);
     ASSERT_INT_EQ(count("kind = 'noop' AND state = 'available'"), 1);
     ASSERT_INT_EQ(count("kind = 'activity.record' AND queue = 'events' AND payload->>'event' = "
@@ -95,7 +96,8 @@ static void test_unique_keys_and_batches(void)
     ASSERT_INT_EQ(a, b);
     struct ql_job_spec many[300];
     for (int i = 0; i < 300; i++)
-        many[i] = (struct ql_job_spec){.kind = "noop", .queue = i % 2 ? "odd" : "even",
+        many[i] = (struct ql_job_spec){.kind = "noop",
+                                       .queue = i % 2 ? "odd" : "even",
                                        .payload_json = "{\"q\":\"a \\\"quoted\\\" \\\\ value\"}",
                                        .priority = i % 3};
     many[7].unique_key = "only-once"; /* a duplicate inside a batch is skipped */
@@ -132,7 +134,8 @@ static void *claim_all(void *arg)
 static void test_concurrent_claims_never_overlap(void)
 {
     clean();
-    ASSERT_NOT_NULL(itest_sql(url, "INSERT INTO jobs (kind) SELECT 'noop' FROM generate_series(1, 1000)"));
+    ASSERT_NOT_NULL(
+        itest_sql(url, "INSERT INTO jobs (kind) SELECT 'noop' FROM generate_series(1, 1000)"));
     struct claimer c[3];
     pthread_t t[3];
     for (int i = 0; i < 3; i++) {
@@ -170,7 +173,8 @@ static void test_completion_names_worker_and_attempt(void)
     clean();
     struct session s;
     open_session(&s);
-    ASSERT_NOT_NULL(itest_sql(url, "INSERT INTO jobs (kind, priority) VALUES ('noop', 5), ('noop', 1)"));
+    ASSERT_NOT_NULL(
+        itest_sql(url, "INSERT INTO jobs (kind, priority) VALUES ('noop', 5), ('noop', 1)"));
     struct ql_job j = claim_one(&s, "w1");
     ASSERT_TRUE(j.id > 0);
     ASSERT_STR_EQ(itest_sql(url, "SELECT priority FROM jobs WHERE state = 'running'"), "1");
@@ -226,7 +230,8 @@ static void test_rescue_release_and_purge(void)
     int n = 0;
     ASSERT_INT_EQ(ql_queue_rescue(q(&s), &s.cx, ql_clock_now_ms(ql_sysclock()) - 30000, &n), QL_OK);
     ASSERT_INT_EQ(n, 2);
-    ASSERT_INT_EQ(count("state = 'failed' AND errors::text LIKE '%stopped sending heartbeats%'"), 1);
+    ASSERT_INT_EQ(count("state = 'failed' AND errors::text LIKE '%stopped sending heartbeats%'"),
+                  1);
     ASSERT_INT_EQ(count("state = 'discarded'"), 1); /* its one attempt was spent */
     ASSERT_INT_EQ(count("state = 'running' AND locked_by = 'alive'"), 1);
     /* a stale worker cannot finish a rescued job */
@@ -237,7 +242,8 @@ static void test_rescue_release_and_purge(void)
     ASSERT_INT_EQ(count("state = 'available' AND attempts = 0"), 1);
     ASSERT_NOT_NULL(itest_sql(url, "UPDATE jobs SET finished_at = now() - interval '10 days' "
                                    "WHERE state = 'discarded'"));
-    ASSERT_INT_EQ(ql_queue_purge(q(&s), &s.cx, ql_clock_now_ms(ql_sysclock()) - 86400000, &n), QL_OK);
+    ASSERT_INT_EQ(ql_queue_purge(q(&s), &s.cx, ql_clock_now_ms(ql_sysclock()) - 86400000, &n),
+                  QL_OK);
     ASSERT_INT_EQ(n, 1);
     ASSERT_INT_EQ(count("true"), 2);
     close_session(&s);
@@ -266,8 +272,9 @@ static void test_stats_and_listing(void)
     clean();
     struct session s;
     open_session(&s);
-    ASSERT_NOT_NULL(itest_sql(url, "INSERT INTO jobs (kind, queue, run_at) SELECT 'noop', 'q' || "
-                                   "(g % 2), now() - interval '5 seconds' FROM generate_series(1, 7) g"));
+    ASSERT_NOT_NULL(
+        itest_sql(url, "INSERT INTO jobs (kind, queue, run_at) SELECT 'noop', 'q' || "
+                       "(g % 2), now() - interval '5 seconds' FROM generate_series(1, 7) g"));
     struct ql_queue_stat *st;
     int n;
     ASSERT_INT_EQ(ql_queue_stats(q(&s), &s.cx, &st, &n), QL_OK);
