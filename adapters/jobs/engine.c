@@ -3,18 +3,23 @@
  *
  * One libuv loop (the main thread) owns the engine's database session and does all the
  * bookkeeping: it claims jobs in batches (FOR UPDATE SKIP LOCKED), hands them to runner
- * threads, writes their outcomes in batches, sends heartbeats, enforces per-attempt
- * deadlines and, while it holds the leader lock, enqueues cron ticks, rescues the jobs of
- * workers that stopped sending heartbeats and deletes old finished jobs.  Runner threads
- * each own a database session of their own and do nothing but run handlers.
+ * threads, records failures, sends heartbeats, enforces per-attempt deadlines and, while it
+ * holds the leader lock, enqueues cron ticks, rescues the jobs of workers that stopped
+ * sending heartbeats and deletes old finished jobs.  Runner threads each own a database
+ * session of their own and do nothing but run handlers.  A recorder thread writes the
+ * successes in batches on its own session, so completions and claims run side by side on
+ * two database backends.
  *
  * Wake-ups: NOTIFY quill_jobs on a dedicated LISTEN connection (watched with uv_poll),
  * every completed job, and a polling timer as the fallback when notifications are lost.
  *
  * A run (one attempt of one job) lives from its claim until the main thread has recorded
- * its outcome.  A run whose handler overruns its deadline is recorded as failed at once
- * and marked abandoned: when the handler finally returns its result is dropped, and the
- * database would refuse it anyway, since every update names the worker and the attempt.
+ * its outcome.  While recent jobs finish quickly the engine holds a batch of claimed runs
+ * beyond its runners, so runners never wait for the next claim; its deadline starts when a
+ * runner takes it, and runs nobody started go back to the queue at shutdown.  A run whose handler
+ * overruns its deadline is recorded as failed at once and marked abandoned: when the handler
+ * finally returns its result is dropped, and the database would refuse it anyway, since every
+ * update names the worker and the attempt.
  */
 #include "engine.h"
 
@@ -45,6 +50,8 @@
 #define MAX_RUNNERS 256
 #define MAX_KINDS 32
 #define NBUCKETS 14
+/* Claim ahead of the runners only while the average attempt takes less than this. */
+#define PREFETCH_BELOW_MS 50.0
 
 struct run {
     struct run *next_todo;   /* runner queue */
@@ -53,10 +60,12 @@ struct run {
     struct ql_arena arena;
     struct ql_job job;
     const struct ql_job_kind *kind;
-    int64_t started_ns;
-    int64_t deadline_ns;
-    int64_t finished_ns;
-    int abandoned;
+    int64_t started_ns;  /* when a runner took it; 0 before (under lock) */
+    int64_t deadline_ns; /* set with started_ns */
+    int64_t finished_ns; /* when the handler returned; 0 before (under lock) */
+    int abandoned;       /* main thread: recorded as timed out */
+    int unrecorded;      /* recorder: its success could not be written */
+    int expired;         /* main thread: to be recorded as timed out */
     int rc;
     char error[320];
 };
@@ -100,10 +109,14 @@ struct ql_engine {
     struct ql_arena arena;
 
     pthread_mutex_t lock;
-    pthread_cond_t cond;
+    pthread_cond_t cond;               /* runners wait here for todo */
+    pthread_cond_t rec_cond;           /* the recorder waits here for done */
     struct run *todo_head, *todo_tail; /* claimed, waiting for a runner */
-    struct run *done_head;             /* finished, waiting to be recorded */
+    struct run *done_head;             /* finished, waiting for the recorder */
+    struct run *recorded_head;         /* recorded, waiting for the main thread */
     int runners_stop;
+    pthread_t recorder;
+    struct ql_pg *rec_pg; /* the recorder's session */
 
     struct run *runs; /* in flight (main thread only) */
     int in_flight;    /* runs not yet returned by a runner, abandoned ones included */
@@ -119,6 +132,8 @@ struct ql_engine {
     int64_t cron_checked_ms;
     int64_t last_heartbeat_ms, last_rescue_ms, last_purge_ms, last_lead_ms;
     uint64_t rng;
+    double avg_run_ms; /* moving average of attempt durations */
+    int dry;           /* the last claim found fewer jobs than it asked for */
 
     int nkinds;
     struct kind_stats kinds[MAX_KINDS];
@@ -190,10 +205,11 @@ static struct kind_stats *stats_for(struct ql_engine *e, const char *kind)
     return k;
 }
 
-static void observe(struct ql_engine *e, const struct run *r, const char *outcome)
+static void observe(struct ql_engine *e, const struct run *r, const char *outcome, int64_t end_ns)
 {
     struct kind_stats *k = stats_for(e, r->job.kind);
-    double s = (double)(r->finished_ns - r->started_ns) / 1e9;
+    double s = (double)(end_ns - r->started_ns) / 1e9;
+    e->avg_run_ms = e->avg_run_ms * 0.9 + s * 100.0; /* weight 0.1, in ms */
     k->count++;
     k->sum_s += s;
     for (int i = 0; i < NBUCKETS; i++) {
@@ -255,13 +271,16 @@ static void *runner_main(void *arg)
         e->todo_head = r->next_todo;
         if (e->todo_head == NULL)
             e->todo_tail = NULL;
+        r->started_ns = mono_ns(e);
+        r->deadline_ns = r->started_ns + (int64_t)(r->kind ? r->kind->timeout_ms : 1000) * 1000000;
         pthread_mutex_unlock(&e->lock);
         run_one(rn, r);
-        r->finished_ns = mono_ns(e);
+        int64_t t = mono_ns(e);
         pthread_mutex_lock(&e->lock);
+        r->finished_ns = t;
         r->next_done = e->done_head;
         e->done_head = r;
-        uv_async_send(&e->wake);
+        pthread_cond_signal(&e->rec_cond);
     }
     pthread_mutex_unlock(&e->lock);
     return NULL;
@@ -282,14 +301,15 @@ static void unlink_run(struct ql_engine *e, struct run *r)
 }
 
 /* Record a failed attempt: retry with backoff, or discard when attempts are spent. */
-static void record_failure(struct ql_engine *e, struct ql_ctx *cx, struct run *r, const char *why)
+static void record_failure(struct ql_engine *e, struct ql_ctx *cx, struct run *r, const char *why,
+                           int64_t end_ns)
 {
     int discard = r->job.attempts >= r->job.max_attempts;
     int64_t delay = ql_job_backoff_ms(r->job.attempts, e->cfg->job_backoff_base_ms, next_rand(e));
     int rc = ql_queue_fail(cx->ports.queue, cx, e->worker_id, r->job.id, r->job.attempts, why,
                            now_ms(e) + delay, discard);
     db_state(e, rc, cx);
-    observe(e, r, discard ? "discarded" : "failed");
+    observe(e, r, discard ? "discarded" : "failed", end_ns);
     char id[24], attempt[16];
     snprintf(id, sizeof(id), "%lld", (long long)r->job.id);
     snprintf(attempt, sizeof(attempt), "%d", r->job.attempts);
@@ -298,43 +318,83 @@ static void record_failure(struct ql_engine *e, struct ql_ctx *cx, struct run *r
            "attempt", attempt, "error", why, NULL);
 }
 
-/* Write the outcomes of every finished run: successes in one statement. */
-static void record_done(struct ql_engine *e)
+/*
+ * The recorder: marks every finished success succeeded, a batch per statement, then hands
+ * the runs to the main thread.  Runs the main thread already recorded as timed out are
+ * left alone (the database would refuse them anyway).
+ */
+static void *recorder_main(void *arg)
+{
+    struct ql_engine *e = arg;
+    struct ql_arena a;
+    ql_arena_init(&a, 16384, 0);
+    struct ql_ctx cx;
+    memset(&cx, 0, sizeof(cx));
+    cx.arena = &a;
+    cx.cfg = e->cfg;
+    cx.ports.queue = ql_pg_queue(e->rec_pg);
+    cx.ports.clock = e->clock;
+    cx.ports.log = e->log;
+    pthread_mutex_lock(&e->lock);
+    for (;;) {
+        while (e->done_head == NULL && !e->runners_stop)
+            pthread_cond_wait(&e->rec_cond, &e->lock);
+        struct run *done = e->done_head;
+        e->done_head = NULL;
+        if (done == NULL)
+            break;
+        int n = 0, k = 0;
+        for (struct run *r = done; r; r = r->next_done)
+            n++;
+        int64_t *ids = ql_arena_alloc(&a, sizeof(int64_t) * (size_t)n);
+        int *attempts = ql_arena_alloc(&a, sizeof(int) * (size_t)n);
+        for (struct run *r = done; r && ids && attempts; r = r->next_done) {
+            if (r->rc == QL_OK && !r->abandoned) {
+                ids[k] = r->job.id;
+                attempts[k++] = r->job.attempts;
+            }
+        }
+        pthread_mutex_unlock(&e->lock);
+        int rc = k ? ql_queue_complete(cx.ports.queue, &cx, e->worker_id, ids, attempts, k)
+                   : (ids && attempts ? QL_OK : QL_ENOMEM);
+        if (rc) /* they stay running; the rescuer gives them another attempt */
+            ql_log(e->log, QL_LOG_WARN, "cannot record completed jobs", "error",
+                   cx.err.msg[0] ? cx.err.msg : ql_strerror(rc), NULL);
+        ql_error_clear(&cx.err);
+        ql_arena_reset(&a);
+        pthread_mutex_lock(&e->lock);
+        for (struct run *r = done, *next; r; r = next) {
+            next = r->next_done;
+            r->unrecorded = rc != QL_OK;
+            r->next_done = e->recorded_head;
+            e->recorded_head = r;
+        }
+        uv_async_send(&e->wake);
+    }
+    pthread_mutex_unlock(&e->lock);
+    ql_arena_cleanup(&a);
+    return NULL;
+}
+
+/* The main thread's side: count what the recorder wrote, record failures, free the runs. */
+static void collect(struct ql_engine *e)
 {
     pthread_mutex_lock(&e->lock);
-    struct run *done = e->done_head;
-    e->done_head = NULL;
+    struct run *done = e->recorded_head;
+    e->recorded_head = NULL;
     pthread_mutex_unlock(&e->lock);
     if (done == NULL)
         return;
     struct ql_ctx cx;
     main_ctx(e, &cx);
-    int n = 0;
-    for (struct run *r = done; r; r = r->next_done)
-        n++;
-    int64_t *ids = ql_arena_alloc(&e->arena, sizeof(int64_t) * (size_t)n);
-    int *attempts = ql_arena_alloc(&e->arena, sizeof(int) * (size_t)n);
-    int ok = 0;
-    for (struct run *r = done; r; r = r->next_done) {
-        e->in_flight--;
-        if (r->abandoned)
-            continue; /* already recorded as timed out */
-        if (r->rc == QL_OK && ids && attempts) {
-            ids[ok] = r->job.id;
-            attempts[ok++] = r->job.attempts;
-            observe(e, r, "succeeded");
-        } else {
-            record_failure(e, &cx, r, r->rc ? r->error : "out of memory");
-        }
-    }
-    if (ok) {
-        int rc = ql_queue_complete(cx.ports.queue, &cx, e->worker_id, ids, attempts, ok);
-        db_state(e, rc, &cx);
-        if (rc)
-            ql_log(e->log, QL_LOG_WARN, "cannot record completed jobs", "error", cx.err.msg, NULL);
-    }
     for (struct run *r = done, *next; r; r = next) {
         next = r->next_done;
+        e->in_flight--;
+        /* an abandoned run was recorded as timed out already */
+        if (!r->abandoned && r->rc != QL_OK)
+            record_failure(e, &cx, r, r->error, r->finished_ns);
+        else if (!r->abandoned && !r->unrecorded)
+            observe(e, r, "succeeded", r->finished_ns);
         unlink_run(e, r);
     }
     ql_arena_reset(&e->arena);
@@ -347,14 +407,20 @@ static char *copy(struct ql_arena *a, const char *s)
     return s ? ql_arena_strdup(a, s) : NULL;
 }
 
-/* Claim as many jobs as there are idle runners (in batches) and queue them. */
+/*
+ * Claim jobs for the idle runners and, while jobs are short, a batch ahead of them; a long
+ * job is never held back from other workers behind a busy runner.  After a claim comes back
+ * short the engine waits for a notification or the poll before it asks again.
+ */
 static void claim(struct ql_engine *e)
 {
-    while (!e->stopping) {
-        int idle = e->nrunners - e->in_flight;
-        if (idle <= 0)
+    while (!e->stopping && !e->dry) {
+        int ahead = e->avg_run_ms < PREFETCH_BELOW_MS ? e->cfg->job_batch : 0;
+        int room = e->nrunners + ahead - e->in_flight;
+        /* with every runner still fed, wait until half a batch fits */
+        if (room <= 0 || (e->in_flight >= e->nrunners && room < ahead / 2))
             return;
-        int max = idle < e->cfg->job_batch ? idle : e->cfg->job_batch;
+        int max = room < e->cfg->job_batch ? room : e->cfg->job_batch;
         struct ql_ctx cx;
         main_ctx(e, &cx);
         struct ql_job *jobs;
@@ -362,12 +428,13 @@ static void claim(struct ql_engine *e)
         int rc = ql_queue_claim(cx.ports.queue, &cx, e->worker_id, e->queues[0] ? e->queues : NULL,
                                 max, &jobs, &n);
         db_state(e, rc, &cx);
+        if (rc || n < max)
+            e->dry = 1;
         if (rc || n == 0) {
             ql_arena_reset(&e->arena);
             return;
         }
         e->claims++;
-        int64_t t = mono_ns(e);
         pthread_mutex_lock(&e->lock);
         for (int i = 0; i < n; i++) {
             struct run *r = calloc(1, sizeof(*r));
@@ -380,9 +447,6 @@ static void claim(struct ql_engine *e)
             r->job.payload = copy(&r->arena, jobs[i].payload);
             r->job.trace_id = copy(&r->arena, jobs[i].trace_id);
             r->kind = ql_job_kind_find(jobs[i].kind, e->cfg->worker_debug_jobs);
-            int timeout = r->kind ? r->kind->timeout_ms : 1000;
-            r->started_ns = t;
-            r->deadline_ns = t + (int64_t)timeout * 1000000;
             r->next = e->runs;
             if (e->runs)
                 e->runs->prev = r;
@@ -397,9 +461,14 @@ static void claim(struct ql_engine *e)
         pthread_cond_broadcast(&e->cond);
         pthread_mutex_unlock(&e->lock);
         ql_arena_reset(&e->arena);
-        if (n < max)
-            return;
     }
+}
+
+/* New jobs may be there: a notification, the poll, a new LISTEN connection. */
+static void claim_fresh(struct ql_engine *e)
+{
+    e->dry = 0;
+    claim(e);
 }
 
 /* ---- timers: deadlines, heartbeats, leadership, cron, rescue, retention ------------------------
@@ -408,16 +477,27 @@ static void claim(struct ql_engine *e)
 static void check_deadlines(struct ql_engine *e)
 {
     int64_t t = mono_ns(e);
+    int n = 0;
+    pthread_mutex_lock(&e->lock);
+    for (struct run *r = e->runs; r; r = r->next) {
+        if (r->started_ns && !r->finished_ns && !r->abandoned &&
+            t >= r->deadline_ns + (int64_t)GRACE_MS * 1000000) {
+            r->abandoned = r->expired = 1;
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (n == 0)
+        return;
     struct ql_ctx cx;
     main_ctx(e, &cx);
     for (struct run *r = e->runs; r; r = r->next) {
-        if (r->abandoned || r->finished_ns || t < r->deadline_ns + (int64_t)GRACE_MS * 1000000)
+        if (!r->expired)
             continue;
-        r->abandoned = 1;
-        r->finished_ns = t;
+        r->expired = 0;
         char why[128];
         snprintf(why, sizeof(why), "timed out after %d ms", r->kind ? r->kind->timeout_ms : 1000);
-        record_failure(e, &cx, r, why);
+        record_failure(e, &cx, r, why, t);
     }
 }
 
@@ -554,7 +634,7 @@ static void listen_open(struct ql_engine *e)
     e->listen_poll.data = e;
     e->listen_polling = 1;
     uv_poll_start(&e->listen_poll, UV_READABLE, on_listen_readable);
-    claim(e); /* anything enqueued while nobody listened */
+    claim_fresh(e); /* anything enqueued while nobody listened */
 }
 
 static void on_listen_readable(uv_poll_t *h, int status, int events)
@@ -573,7 +653,7 @@ static void on_listen_readable(uv_poll_t *h, int status, int events)
         PQfreemem(n);
     }
     if (any)
-        claim(e);
+        claim_fresh(e);
 }
 
 /* ---- metrics endpoint ---------------------------------------------------------------------- */
@@ -758,6 +838,49 @@ static int metrics_open(struct ql_engine *e, char *addr, size_t cap)
 /* ---- the loop
  * ------------------------------------------------------------------------------------ */
 
+/*
+ * Hand runs back to the queue as not attempted: the ones no runner has taken and, with
+ * started_too (after the shutdown deadline), the ones still running.
+ */
+static void release(struct ql_engine *e, int started_too)
+{
+    int n = 0;
+    for (struct run *r = e->runs; r; r = r->next)
+        n++;
+    struct ql_ctx cx;
+    main_ctx(e, &cx);
+    int64_t *ids = ql_arena_alloc(&e->arena, sizeof(int64_t) * (size_t)(n ? n : 1));
+    int *att = ql_arena_alloc(&e->arena, sizeof(int) * (size_t)(n ? n : 1));
+    if (ids == NULL || att == NULL)
+        return; /* the rescuer returns them later */
+    int k = 0;
+    pthread_mutex_lock(&e->lock);
+    struct run *queued = e->todo_head; /* exactly the runs nobody started */
+    e->todo_head = e->todo_tail = NULL;
+    for (struct run *r = queued; r; r = r->next_todo) {
+        ids[k] = r->job.id;
+        att[k++] = r->job.attempts;
+    }
+    for (struct run *r = e->runs; started_too && r; r = r->next) {
+        if (r->started_ns && !r->finished_ns && !r->abandoned) {
+            ids[k] = r->job.id;
+            att[k++] = r->job.attempts;
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+    for (struct run *r = queued, *next; r; r = next) {
+        next = r->next_todo;
+        e->in_flight--;
+        unlink_run(e, r);
+    }
+    if (k == 0)
+        return;
+    ql_queue_release(cx.ports.queue, &cx, e->worker_id, ids, att, k);
+    char c[16];
+    snprintf(c, sizeof(c), "%d", k);
+    ql_log(e->log, QL_LOG_INFO, "returned unfinished jobs to the queue", "count", c, NULL);
+}
+
 static void begin_stop(struct ql_engine *e)
 {
     if (e->stopping)
@@ -767,31 +890,7 @@ static void begin_stop(struct ql_engine *e)
     char n[16];
     snprintf(n, sizeof(n), "%d", e->in_flight);
     ql_log(e->log, QL_LOG_INFO, "quill-worker stopping", "running", n, NULL);
-}
-
-/* After the shutdown deadline: hand every unfinished run back to the queue. */
-static void release_all(struct ql_engine *e)
-{
-    struct ql_ctx cx;
-    main_ctx(e, &cx);
-    int n = 0;
-    for (struct run *r = e->runs; r; r = r->next)
-        n++;
-    int64_t *ids = ql_arena_alloc(&e->arena, sizeof(int64_t) * (size_t)(n ? n : 1));
-    int *att = ql_arena_alloc(&e->arena, sizeof(int) * (size_t)(n ? n : 1));
-    int k = 0;
-    for (struct run *r = e->runs; r && ids && att; r = r->next) {
-        if (r->abandoned || r->finished_ns)
-            continue;
-        ids[k] = r->job.id;
-        att[k++] = r->job.attempts;
-    }
-    if (k) {
-        ql_queue_release(cx.ports.queue, &cx, e->worker_id, ids, att, k);
-        char c[16];
-        snprintf(c, sizeof(c), "%d", k);
-        ql_log(e->log, QL_LOG_WARN, "returned unfinished jobs to the queue", "count", c, NULL);
-    }
+    release(e, 0); /* claimed ahead: nobody started them */
 }
 
 static void close_all(struct ql_engine *e)
@@ -809,12 +908,12 @@ static void close_all(struct ql_engine *e)
 static void on_tick(uv_timer_t *t)
 {
     struct ql_engine *e = t->data;
-    record_done(e);
+    collect(e);
     if (e->stopping) {
         if (e->in_flight == 0) {
             close_all(e);
         } else if (now_ms(e) >= e->stop_deadline_ms) {
-            release_all(e);
+            release(e, 1);
             close_all(e);
         }
         return;
@@ -832,13 +931,13 @@ static void on_tick(uv_timer_t *t)
 
 static void on_poll(uv_timer_t *t)
 {
-    claim(t->data);
+    claim_fresh(t->data);
 }
 
 static void on_wake(uv_async_t *a)
 {
     struct ql_engine *e = a->data;
-    record_done(e);
+    collect(e);
     claim(e);
     if (e->stopping && e->in_flight == 0)
         on_tick(&e->tick);
@@ -870,6 +969,7 @@ int ql_engine_run(struct ql_engine *e)
     }
     for (int i = 0; i < e->nrunners; i++)
         pthread_create(&e->runners[i].thread, NULL, runner_main, &e->runners[i]);
+    pthread_create(&e->recorder, NULL, recorder_main, e);
     ql_log(e->log, QL_LOG_INFO, "quill-worker starting", "worker", e->worker_id, "metrics",
            addr[0] ? addr : NULL, NULL);
     uv_timer_start(&e->tick, on_tick, 0, TICK_MS);
@@ -879,10 +979,14 @@ int ql_engine_run(struct ql_engine *e)
     pthread_mutex_lock(&e->lock);
     e->runners_stop = 1;
     pthread_cond_broadcast(&e->cond);
+    pthread_cond_signal(&e->rec_cond);
     pthread_mutex_unlock(&e->lock);
+    pthread_join(e->recorder, NULL);
     int stuck = 0;
+    pthread_mutex_lock(&e->lock);
     for (struct run *r = e->runs; r; r = r->next)
-        stuck += !r->finished_ns;
+        stuck += r->started_ns && !r->finished_ns;
+    pthread_mutex_unlock(&e->lock);
     if (!stuck)
         for (int i = 0; i < e->nrunners; i++)
             pthread_join(e->runners[i].thread, NULL);
@@ -908,11 +1012,13 @@ int ql_engine_create(const struct ql_config *cfg, struct ql_logger *log, struct 
     ql_arena_init(&e->arena, 16384, 0);
     pthread_mutex_init(&e->lock, NULL);
     pthread_cond_init(&e->cond, NULL);
+    pthread_cond_init(&e->rec_cond, NULL);
     char host[64] = "host";
     gethostname(host, sizeof(host) - 1);
     uint64_t r;
     uv_random(NULL, NULL, &r, sizeof(r), 0, NULL);
     e->rng = r | 1;
+    e->avg_run_ms = 1000; /* no prefetch until jobs prove short */
     snprintf(e->worker_id, sizeof(e->worker_id), "%s:%d:%04x", host, (int)getpid(),
              (unsigned)(r & 0xffff));
     snprintf(e->queue_names, sizeof(e->queue_names), "%s", cfg->job_queues);
@@ -921,6 +1027,15 @@ int ql_engine_create(const struct ql_config *cfg, struct ql_logger *log, struct 
         e->queues[nq++] = s;
     e->queues[nq] = NULL;
     int rc = ql_pg_create(cfg->database_url, log, clock, NULL, &e->pg);
+    /*
+     * The engine's own statements are written for index scans.  Right after a burst of
+     * enqueues the table's statistics are stale and the planner would rather sort the whole
+     * backlog on every claim (a bitmap scan looks cheaper on a table it thinks is empty).
+     */
+    if (rc == QL_OK)
+        ql_pg_set_options(e->pg, "-c enable_bitmapscan=off -c enable_seqscan=off");
+    if (rc == QL_OK)
+        rc = ql_pg_create(cfg->database_url, log, clock, NULL, &e->rec_pg);
     e->nrunners = cfg->worker_concurrency > MAX_RUNNERS ? MAX_RUNNERS : cfg->worker_concurrency;
     for (int i = 0; rc == QL_OK && i < e->nrunners; i++) {
         e->runners[i].e = e;
@@ -941,7 +1056,8 @@ void ql_engine_destroy(struct ql_engine *e)
         return;
     for (struct run *r = e->runs, *next; r; r = next) {
         next = r->next;
-        if (r->finished_ns || e->nrunners) {
+        /* a stuck runner (nrunners == 0) may still use its run */
+        if (e->nrunners || r->finished_ns || !r->started_ns) {
             ql_arena_cleanup(&r->arena);
             free(r);
         }
@@ -949,9 +1065,11 @@ void ql_engine_destroy(struct ql_engine *e)
     for (int i = 0; i < e->nrunners; i++)
         ql_pg_destroy(e->runners[i].pg);
     ql_pg_destroy(e->pg);
+    ql_pg_destroy(e->rec_pg);
     listen_close(e);
     ql_arena_cleanup(&e->arena);
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->cond);
+    pthread_cond_destroy(&e->rec_cond);
     free(e);
 }

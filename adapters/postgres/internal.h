@@ -26,6 +26,7 @@ enum ql__pg_stmt {
     QL__ST_COMMIT,
     QL__ST_ROLLBACK,
     QL__ST_NOTIFY,
+    QL__ST_WAKE,
     QL__ST_USER_INSERT,
     QL__ST_USER_BY_EMAIL,
     QL__ST_USER_BY_ID,
@@ -122,6 +123,8 @@ extern const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT];
 
 /* Invalidations made in the open transaction, applied locally once it commits. */
 #define QL__PG_PENDING 8
+/* Queues to wake after the commit (more than this: one wake-up for any queue, "*"). */
+#define QL__PG_WAKE 4
 
 struct ql_pg {
     struct ql_store store; /* the port; first so a store pointer is a session pointer */
@@ -129,8 +132,11 @@ struct ql_pg {
     struct ql_pg_cache *cache;
     int ninval;
     char inval[QL__PG_PENDING][72];
+    int nwake;
+    char wake[QL__PG_WAKE][64];
     PGconn *conn;
     char *conninfo;
+    char options[256]; /* libpq "options" for new connections */
     struct ql_logger *log;
     struct ql_clock *clock;
     uint8_t prepared[QL__ST_COUNT];
@@ -174,6 +180,13 @@ const char *ql__pg_text(struct ql_ctx *cx, const PGresult *r, int row, int col);
  */
 int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                 const struct ql__pg_params *p, PGresult **out);
+
+/*
+ * Wake the workers of queue once the current write commits: NOTIFY quill_jobs with the
+ * queue name, sent in a transaction of its own right after the commit, in the same round
+ * trip (see conn.c for why not inside the transaction).
+ */
+void ql__pg_wake(struct ql_pg *pg, const char *queue);
 
 /* Map a failed result (or a NULL result) to a QL_E* code; logs and counts it. */
 int ql__pg_fail(struct ql_pg *pg, struct ql_ctx *cx, PGresult *res);

@@ -33,6 +33,12 @@ int ql_pg_create(const char *conninfo, struct ql_logger *log, struct ql_clock *c
                  struct ql_pg_cache *cache, struct ql_pg **out);
 void ql_pg_destroy(struct ql_pg *pg);
 
+/*
+ * Server settings for this session's connections from now on, in libpq's "options" form
+ * ("-c name=value ...", at most 255 bytes); applied at the next (re)connection.
+ */
+void ql_pg_set_options(struct ql_pg *pg, const char *options);
+
 /* Connect now (or check the connection); 0 or QL_EUNAVAILABLE with the reason in err. */
 int ql_pg_connect(struct ql_pg *pg, struct ql_error *err);
 

@@ -5,8 +5,8 @@
  * Claims take a batch of runnable jobs with FOR UPDATE SKIP LOCKED (workers never wait for
  * each other) and completions are written for a whole batch in one statement.  Every
  * worker-side update names the worker and the attempt, so a stale worker cannot finish a
- * job that was rescued or timed out.  Enqueues send NOTIFY quill_jobs with the queue name,
- * which PostgreSQL delivers at commit.
+ * job that was rescued or timed out.  Enqueues wake the workers of their queue with NOTIFY
+ * quill_jobs right after the commit (ql__pg_wake); jobs due later are found by polling.
  */
 #include "internal.h"
 #include "pg.h"
@@ -71,9 +71,17 @@ static void arr_time(struct ql_buf *b, int64_t ms, int first)
 
 /* ---- enqueue ---------------------------------------------------------------------------- */
 
+/* Jobs due now wake their queue's workers once they commit. */
+static void wake_for(struct ql_pg *pg, const struct ql_job_spec *s)
+{
+    if (s->run_at_ms == 0 || s->run_at_ms <= ql_clock_now_ms(pg->clock))
+        ql__pg_wake(pg, s->queue ? s->queue : "default");
+}
+
 static int q_enqueue(struct ql_queue *self, struct ql_ctx *cx, const struct ql_job_spec *s,
                      int64_t *id_out)
 {
+    wake_for(pg_of(self), s);
     struct ql__pg_params p = {0};
     ql__pg_p_text(&p, s->queue ? s->queue : "default");
     ql__pg_p_text(&p, s->kind);
@@ -103,6 +111,7 @@ static int insert_many(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     for (int i = 0; i < n; i++) {
         const struct ql_job_spec *s = &specs[i];
         int first = i == 0;
+        wake_for(pg, s);
         arr_str(&cols[0], s->queue ? s->queue : "default", first);
         arr_str(&cols[1], s->kind, first);
         arr_str(&cols[2], s->payload_json ? s->payload_json : "{}", first);
@@ -275,6 +284,7 @@ static int q_release(struct ql_queue *self, struct ql_ctx *cx, const char *worke
 {
     if (n <= 0)
         return QL_OK;
+    ql__pg_wake(pg_of(self), "*"); /* another worker may take them now */
     struct ql__pg_params p = {0};
     ql__pg_p_text(&p, worker_id);
     int rc = id_arrays(cx, ids, attempts, n, &p);
@@ -444,6 +454,7 @@ static int by_id(struct ql_queue *self, struct ql_ctx *cx, enum ql__pg_stmt st, 
 
 static int q_retry(struct ql_queue *self, struct ql_ctx *cx, int64_t id)
 {
+    ql__pg_wake(pg_of(self), "*");
     return by_id(self, cx, QL__ST_JOB_RETRY, id);
 }
 

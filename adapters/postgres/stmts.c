@@ -13,6 +13,7 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
     [QL__ST_COMMIT] = {"commit", "COMMIT", 0},
     [QL__ST_ROLLBACK] = {"rollback", "ROLLBACK", 0},
     [QL__ST_NOTIFY] = {"notify", "SELECT pg_notify('quill_auth', $1)", 1},
+    [QL__ST_WAKE] = {"wake", "SELECT pg_notify('quill_jobs', q) FROM unnest($1::text[]) AS q", 1},
     [QL__ST_USER_INSERT] =
         {"user_insert",
          "INSERT INTO users (user_id, email, display_name, password_hash, oidc_issuer, "
@@ -272,36 +273,23 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "response = EXCLUDED.response, created_at = EXCLUDED.created_at, expires_at = "
          "EXCLUDED.expires_at WHERE k.expires_at <= EXCLUDED.created_at",
          7},
+    /* Enqueues send no NOTIFY themselves: the session wakes workers after the commit. */
     [QL__ST_JOB_INSERT] =
         {"job_insert",
-         "WITH j AS (INSERT INTO jobs (queue, kind, payload, priority, run_at, "
-         "max_attempts, unique_key, trace_id) VALUES ($1, $2, $3::jsonb, $4, coalesce($5, "
-         "now()), $6, $7, $8) ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO "
-         "UPDATE SET unique_key = EXCLUDED.unique_key RETURNING job_id, queue) SELECT "
-         "j.job_id, pg_notify('quill_jobs', j.queue)::text FROM j",
+         "INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, "
+         "unique_key, trace_id) VALUES ($1, $2, $3::jsonb, $4, coalesce($5, now()), $6, $7, "
+         "$8) ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO UPDATE SET unique_key "
+         "= EXCLUDED.unique_key RETURNING job_id",
          8},
-    [QL__ST_JOB_INSERT_BATCH] =
-        {"job_insert_batch",
-         "WITH j AS (INSERT INTO jobs (queue, kind, payload, priority, run_at, "
-         "max_attempts, unique_key, trace_id) SELECT q, k, p, pr, coalesce(ra, now()), ma, "
-         "uk, tr FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::int[], "
-         "$5::timestamptz[], $6::int[], $7::text[], $8::text[]) AS u (q, k, p, pr, ra, ma, "
-         "uk, tr) ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING "
-         "RETURNING job_id, queue), n AS (SELECT pg_notify('quill_jobs', q) FROM (SELECT "
-         "DISTINCT queue AS q FROM j) AS d) SELECT j.job_id, (SELECT count(*) FROM n) FROM "
-         "j",
-         8},
-    [QL__ST_JOB_INSERT_MANY] =
-        {"job_insert_many",
-         "WITH j AS (INSERT INTO jobs (queue, kind, payload, priority, run_at, "
-         "max_attempts, unique_key, trace_id) SELECT q, k, p, pr, coalesce(ra, now()), ma, "
-         "uk, tr FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::int[], "
-         "$5::timestamptz[], $6::int[], $7::text[], $8::text[]) AS u (q, k, p, pr, ra, ma, "
-         "uk, tr) ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING "
-         "RETURNING job_id, queue), n AS (SELECT pg_notify('quill_jobs', q) FROM (SELECT "
-         "DISTINCT queue AS q FROM j) AS d) SELECT j.job_id, (SELECT count(*) FROM n) FROM "
-         "j",
-         8},
+#define JOB_INSERT_MANY                                                                            \
+    "INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, "         \
+    "trace_id) SELECT q, k, p, pr, coalesce(ra, now()), ma, uk, tr FROM unnest($1::text[], "       \
+    "$2::text[], $3::jsonb[], $4::int[], $5::timestamptz[], $6::int[], $7::text[], "               \
+    "$8::text[]) AS u (q, k, p, pr, ra, ma, uk, tr) ON CONFLICT (unique_key) WHERE "               \
+    "unique_key IS NOT NULL DO NOTHING RETURNING job_id"
+    /* The same statement twice: events send theirs without waiting (ql__pg_deferred). */
+    [QL__ST_JOB_INSERT_BATCH] = {"job_insert_batch", JOB_INSERT_MANY, 8},
+    [QL__ST_JOB_INSERT_MANY] = {"job_insert_many", JOB_INSERT_MANY, 8},
     [QL__ST_JOB_CLAIM] =
         {"job_claim",
          "WITH c AS (SELECT job_id FROM jobs WHERE state IN ('available', 'failed') AND "

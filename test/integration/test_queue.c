@@ -5,6 +5,7 @@
  * operator's retry and cancel.
  */
 #include "arena/arena.h"
+#include "clock/clock.h"
 #include "clock/sysclock.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
@@ -16,6 +17,7 @@
 #include "test.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 static const char *url;
 
@@ -82,6 +84,63 @@ static void test_enqueue_follows_the_transaction(void)
                         "'journal_entry.created'"),
                   1);
     close_session(&s);
+}
+
+/* Collect the notifications on a LISTEN quill_jobs connection for up to wait_ms: "a,b,". */
+static void notifications(PGconn *l, int wait_ms, char *out, size_t cap)
+{
+    out[0] = 0;
+    for (int t = 0; t < wait_ms; t += 10) {
+        usleep(10000);
+        PQconsumeInput(l);
+        PGnotify *n;
+        while ((n = PQnotifies(l)) != NULL) {
+            size_t len = strlen(out);
+            snprintf(out + len, cap - len, "%s,", n->extra);
+            PQfreemem(n);
+        }
+    }
+}
+
+static void test_enqueues_wake_workers_after_commit_only(void)
+{
+    clean();
+    PGconn *l = PQconnectdb(url);
+    ASSERT_INT_EQ(PQstatus(l), CONNECTION_OK);
+    PQclear(PQexec(l, "LISTEN quill_jobs"));
+    struct session s;
+    open_session(&s);
+    char got[256];
+    int64_t id;
+    /* outside a transaction: at once */
+    struct ql_job_spec now = {.kind = "noop", .queue = "mail"};
+    ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &now, &id), QL_OK);
+    notifications(l, 200, got, sizeof(got));
+    ASSERT_STR_EQ(got, "mail,");
+    /* inside one: nothing until the commit, nothing after a rollback */
+    ASSERT_INT_EQ(ql_store_begin(s.cx.ports.store, &s.cx), QL_OK);
+    ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &now, &id), QL_OK);
+    ql_store_rollback(s.cx.ports.store, &s.cx);
+    notifications(l, 200, got, sizeof(got));
+    ASSERT_STR_EQ(got, "");
+    ASSERT_INT_EQ(ql_store_begin(s.cx.ports.store, &s.cx), QL_OK);
+    ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &now, &id), QL_OK);
+    ASSERT_INT_EQ(ql_queue_emit(q(&s), &s.cx, "journal_entry.created", "{\"teamId\":\"x\"}"),
+                  QL_OK);
+    notifications(l, 100, got, sizeof(got));
+    ASSERT_STR_EQ(got, "");
+    ASSERT_INT_EQ(ql_store_commit(s.cx.ports.store, &s.cx), QL_OK);
+    notifications(l, 200, got, sizeof(got));
+    ASSERT_TRUE(strstr(got, "mail,") != NULL && strstr(got, "events,") != NULL);
+    /* a job due later wakes nobody; the next statement sends no stale wake-up */
+    struct ql_job_spec later = {.kind = "noop",
+                                .run_at_ms = ql_clock_now_ms(ql_sysclock()) + 60000};
+    ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &later, &id), QL_OK);
+    ASSERT_INT_EQ(count("true"), 4);
+    notifications(l, 200, got, sizeof(got));
+    ASSERT_STR_EQ(got, "");
+    close_session(&s);
+    PQfinish(l);
 }
 
 static void test_unique_keys_and_batches(void)
@@ -300,6 +359,7 @@ int main(int argc, char **argv)
     url = itest_url("QUILL_TEST_DATABASE_URL");
     static const struct ql_test tests[] = {
         TEST(test_enqueue_follows_the_transaction),
+        TEST(test_enqueues_wake_workers_after_commit_only),
         TEST(test_unique_keys_and_batches),
         TEST(test_concurrent_claims_never_overlap),
         TEST(test_completion_names_worker_and_attempt),

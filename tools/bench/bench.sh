@@ -123,14 +123,21 @@ NGX
 # ---- the Fastify + pg peer ------------------------------------------------------------------
 PEERS=0
 PEERS_WRK="$PEERS_SRC/wrk"
-peers_setup() {
-  [ "$PEERS" -eq 1 ] && return 0
+PEERS_INSTALLED=0
+peers_install() {
+  [ "$PEERS_INSTALLED" -eq 1 ] && return 0
   if [ ! -d "$PEERS_SRC" ]; then
     log "no ../shared/peers here: printing Quill's own figures only"
     return 1
   fi
   cp -r "$PEERS_SRC" "$SCRATCH/peers"
   (cd "$SCRATCH/peers" && ./install.sh >/dev/null) || { log "peer install failed"; return 1; }
+  PEERS_INSTALLED=1
+}
+
+peers_setup() {
+  [ "$PEERS" -eq 1 ] && return 0
+  peers_install || return 1
   recreate_db peers
   (cd "$SCRATCH/peers" && DATABASE_URL=$(pg_url peers) ./seed.sh >/dev/null) || { log "peer seed failed"; return 1; }
   PEERS_WRK="$SCRATCH/peers/wrk"
@@ -226,13 +233,66 @@ bench_login() {
   kill "$QUILL_PID"; wait "$QUILL_PID" 2>/dev/null || true
 }
 
+# kv LINE KEY -> the value of KEY=value in a result line
+kv() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1==k {print $2}'; }
+
+# The job queue: enqueue one at a time (10 in flight), in batches of 1,000, and drain with
+# 10-way concurrency, quill-worker against graphile-worker and pg-boss, alternating.
+bench_queue() {
+  log "job queue: quill-worker vs graphile-worker and pg-boss (peers/queue-bench.js)"
+  local jobs=${QUEUE_JOBS:-20000} rounds=${QUEUE_ROUNDS:-2} peers=()
+  recreate_db quill_qbench
+  DATABASE_URL=$(pg_url quill_qbench) QUILL_MIGRATIONS_DIR="$ROOT/migrations" "$BUILD/apps/quill-migrate" up >/dev/null
+  if peers_install; then
+    recreate_db peers_queue
+    peers=(graphile-worker pg-boss)
+  fi
+  local -A vals
+  local line p m
+  for r in $(seq "$rounds"); do
+    line=$(DATABASE_URL=$(pg_url quill_qbench) "$BUILD/tools/bench/quill-queue-bench" --jobs "$jobs" \
+      --worker "$BUILD/apps/quill-worker" --worker-log "$OUT/quill-worker.log" 2>>"$OUT/queue.log")
+    echo "$line" >> "$OUT/queue.log"
+    for m in enqueue_single_jobs_per_s enqueue_batch_jobs_per_s drain_jobs_per_s latency_p50_ms latency_p99_ms; do
+      vals[quill.$m]+="$(kv "$line" $m) "
+    done
+    for p in "${peers[@]}"; do
+      line=$(cd "$SCRATCH/peers" && DATABASE_URL=$(pg_url peers_queue) timeout 300 node queue-bench.js "$p" --jobs "$jobs" 2>>"$OUT/queue.log") || true
+      echo "$line" >> "$OUT/queue.log"
+      for m in enqueue_single_jobs_per_s enqueue_batch_jobs_per_s drain_jobs_per_s; do
+        vals[$p.$m]+="$(kv "$line" $m) "
+      done
+    done
+  done
+  med() { tr ' ' '\n' <<<"${vals[$1]:-}" | grep -E '^[0-9.]+$' | median; }
+  local title q best bl pv
+  for pair in "enqueue one at a time (10 in flight):enqueue_single_jobs_per_s" \
+              "enqueue in batches of 1,000:enqueue_batch_jobs_per_s" \
+              "drain, 10-way concurrency:drain_jobs_per_s"; do
+    title=${pair%%:*}; m=${pair##*:}
+    q=$(med "quill.$m"); best=0; bl=""
+    local peer_txt=""
+    for p in "${peers[@]}"; do
+      pv=$(med "$p.$m")
+      peer_txt+="$p $(printf '%.0f' "$pv") jobs/s; "
+      if awk -v a="$pv" -v b="$best" 'BEGIN{exit !(a>b)}'; then best=$pv; bl=$p; fi
+    done
+    if [ -n "$bl" ]; then
+      row "$title | quill $(printf '%.0f' "$q") jobs/s | ${peer_txt% } | **$(awk -v a="$q" -v b="$best" 'BEGIN{printf "%.2f", (b>0)?a/b:0}')x** vs $bl"
+    else
+      row "$title | quill $(printf '%.0f' "$q") jobs/s | (no peer) | "
+    fi
+  done
+  row "enqueue-to-claim latency, idle worker (NOTIFY) | p50 $(med quill.latency_p50_ms) ms, p99 $(med quill.latency_p99_ms) ms | | "
+}
+
 BENCH_SECRET=$(head -c 32 /dev/urandom | base64)
 pg_start >/dev/null
 create_db quill_bench
 DATABASE_URL=$(pg_url quill_bench) QUILL_MIGRATIONS_DIR="$ROOT/migrations" "$BUILD/apps/quill-migrate" up >/dev/null
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(livez me entries login)
+[ ${#names[@]} -gt 0 ] || names=(livez me entries login queue)
 {
   echo "Quill benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, rounds=$ROUNDS duration=$DURATION"
   echo
@@ -245,6 +305,7 @@ for n in "${names[@]}"; do
     me) bench_me ;;
     entries) bench_entries ;;
     login) bench_login ;;
+    queue) bench_queue ;;
     *) die "unknown benchmark: $n" ;;
   esac
 done
