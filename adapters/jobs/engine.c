@@ -117,6 +117,7 @@ struct ql_engine {
     int runners_stop;
     pthread_t recorder;
     struct ql_pg *rec_pg; /* the recorder's session */
+    struct ql_pg_waker *waker;
 
     struct run *runs; /* in flight (main thread only) */
     int in_flight;    /* runs not yet returned by a runner, abandoned ones included */
@@ -1026,14 +1027,18 @@ int ql_engine_create(const struct ql_config *cfg, struct ql_logger *log, struct 
     for (char *s = strtok(e->queue_names, ", "); s && nq < 32; s = strtok(NULL, ", "))
         e->queues[nq++] = s;
     e->queues[nq] = NULL;
-    int rc = ql_pg_create(cfg->database_url, log, clock, NULL, &e->pg);
+    int rc = ql_pg_waker_create(cfg->database_url, log, &e->waker);
+    if (rc == QL_OK)
+        rc = ql_pg_create(cfg->database_url, log, clock, NULL, &e->pg);
     /*
      * The engine's own statements are written for index scans.  Right after a burst of
      * enqueues the table's statistics are stale and the planner would rather sort the whole
      * backlog on every claim (a bitmap scan looks cheaper on a table it thinks is empty).
      */
-    if (rc == QL_OK)
+    if (rc == QL_OK) {
         ql_pg_set_options(e->pg, "-c enable_bitmapscan=off -c enable_seqscan=off");
+        ql_pg_set_waker(e->pg, e->waker); /* cron ticks, releases */
+    }
     if (rc == QL_OK)
         rc = ql_pg_create(cfg->database_url, log, clock, NULL, &e->rec_pg);
     e->nrunners = cfg->worker_concurrency > MAX_RUNNERS ? MAX_RUNNERS : cfg->worker_concurrency;
@@ -1041,6 +1046,8 @@ int ql_engine_create(const struct ql_config *cfg, struct ql_logger *log, struct 
         e->runners[i].e = e;
         e->runners[i].index = i;
         rc = ql_pg_create(cfg->database_url, log, clock, NULL, &e->runners[i].pg);
+        if (rc == QL_OK)
+            ql_pg_set_waker(e->runners[i].pg, e->waker); /* handlers may enqueue */
     }
     if (rc) {
         ql_engine_destroy(e);
@@ -1066,6 +1073,7 @@ void ql_engine_destroy(struct ql_engine *e)
         ql_pg_destroy(e->runners[i].pg);
     ql_pg_destroy(e->pg);
     ql_pg_destroy(e->rec_pg);
+    ql_pg_waker_destroy(e->waker);
     listen_close(e);
     ql_arena_cleanup(&e->arena);
     pthread_mutex_destroy(&e->lock);

@@ -314,114 +314,24 @@ static int pipeline_begin(struct ql_pg *pg, struct ql_ctx *cx)
     return send_plain(pg, cx, QL__ST_BEGIN);
 }
 
-/* ---- wake-ups after the commit ---------------------------------------------------------------
- * PostgreSQL serialises the commits of transactions that sent NOTIFY (a database-wide lock
- * held through the commit's WAL flush), so one NOTIFY inside every enqueuing transaction
- * would end group commit for all writers.  Instead the session remembers which queues got
- * jobs and sends NOTIFY in a transaction of its own right after the commit (a separate sync
- * point of the same pipeline, so no extra round trip).  A wake-up sent after a failed write
- * only makes a worker look and find nothing.
- */
+/* ---- wake-ups (see waker.c) ------------------------------------------------------------- */
 
 void ql__pg_wake(struct ql_pg *pg, const char *queue)
 {
-    for (int i = 0; i < pg->nwake; i++)
-        if (strcmp(pg->wake[i], queue) == 0)
-            return;
-    if (pg->nwake == QL__PG_WAKE || strlen(queue) >= sizeof(pg->wake[0]) ||
-        strpbrk(queue, "\"\\{},") != NULL) {
-        int last = pg->nwake == QL__PG_WAKE ? QL__PG_WAKE - 1 : pg->nwake++;
-        snprintf(pg->wake[last], sizeof(pg->wake[0]), "*"); /* any queue */
-        return;
-    }
-    snprintf(pg->wake[pg->nwake++], sizeof(pg->wake[0]), "%s", queue);
+    ql__pg_wake_merge(pg->wake, &pg->nwake, queue);
 }
 
-/*
- * In pipeline mode: send the wake-up and its own sync point.  *nres gets the number of
- * results to read before that sync point (read_wake).
- */
-static int send_wake(struct ql_pg *pg, struct ql_ctx *cx, int *nres)
+void ql_pg_set_waker(struct ql_pg *pg, struct ql_pg_waker *w)
 {
-    char lit[QL__PG_WAKE * 66 + 3], *w = lit;
-    *w++ = '{';
-    for (int i = 0; i < pg->nwake; i++)
-        w += sprintf(w, "%s%s", i ? "," : "", pg->wake[i]);
-    *w++ = '}';
-    *w = 0;
+    pg->waker = w;
+}
+
+/* The jobs of the queues in pg->wake committed (committed is 0: they did not). */
+static void wake_after(struct ql_pg *pg, int committed)
+{
+    if (committed && pg->nwake && pg->waker)
+        ql__pg_waker_post(pg->waker, pg->wake, pg->nwake);
     pg->nwake = 0;
-    *nres = 1;
-    if (!pg->prepared[QL__ST_WAKE]) {
-        const struct ql__pg_stmt_def *d = &ql__pg_stmts[QL__ST_WAKE];
-        if (PQsendPrepare(pg->conn, d->name, d->sql, d->nparams, NULL) != 1)
-            return pipeline_lost(pg, cx);
-        pg->prepared[QL__ST_WAKE] = 1;
-        *nres = 2;
-    }
-    const char *v[1] = {lit};
-    if (PQsendQueryPrepared(pg->conn, ql__pg_stmts[QL__ST_WAKE].name, 1, v, NULL, NULL, 1) != 1 ||
-        PQpipelineSync(pg->conn) != 1)
-        return pipeline_lost(pg, cx);
-    return QL_OK;
-}
-
-/* Read what send_wake sent: its results (a failure is only logged) and the sync point. */
-static int read_wake(struct ql_pg *pg, struct ql_ctx *cx, int nres)
-{
-    for (int i = 0; i < nres; i++) {
-        PGresult *r;
-        while (pg->conn && (r = PQgetResult(pg->conn)) != NULL) {
-            if (PQresultStatus(r) == PGRES_FATAL_ERROR) {
-                struct ql_error saved = cx->err;
-                ql__pg_fail(pg, cx, r);
-                cx->err = saved;
-            }
-            PQclear(r);
-        }
-    }
-    PGresult *sync = pg->conn ? PQgetResult(pg->conn) : NULL;
-    int synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-    PQclear(sync);
-    return synced ? QL_OK : pipeline_lost(pg, cx);
-}
-
-/* A statement outside a transaction, then the wake-up: one round trip, two transactions. */
-static int run_and_wake(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
-                        const struct ql__pg_params *p, PGresult **out)
-{
-    int rc, nres;
-    if (!pg->prepared[st] && (rc = prepare(pg, cx, st)) != QL_OK)
-        return rc;
-    if (PQenterPipelineMode(pg->conn) != 1)
-        return ql_error_set(&cx->err, QL_EINTERNAL, "cannot enter pipeline mode");
-    if (PQsendQueryPrepared(pg->conn, ql__pg_stmts[st].name, p->n, p->values, p->lengths,
-                            p->formats, 1) != 1 ||
-        PQpipelineSync(pg->conn) != 1)
-        return pipeline_lost(pg, cx);
-    if ((rc = send_wake(pg, cx, &nres)) != QL_OK)
-        return rc;
-    PGresult *r = NULL, *x;
-    while ((x = PQgetResult(pg->conn)) != NULL) {
-        if (r == NULL)
-            r = x;
-        else
-            PQclear(x);
-    }
-    x = PQgetResult(pg->conn);
-    int synced = x && PQresultStatus(x) == PGRES_PIPELINE_SYNC;
-    PQclear(x);
-    if (!synced || (rc = read_wake(pg, cx, nres)) != QL_OK || PQexitPipelineMode(pg->conn) != 1) {
-        PQclear(r);
-        return synced && rc ? rc : pipeline_lost(pg, cx);
-    }
-    ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
-        rc = ql__pg_fail(pg, cx, r);
-        PQclear(r);
-        return rc;
-    }
-    *out = r;
-    return QL_OK;
 }
 
 /* COMMIT or ROLLBACK, the sync point, every result, and back to normal mode. */
@@ -432,11 +342,6 @@ static int pipeline_end(struct ql_pg *pg, struct ql_ctx *cx, int commit)
         return rc;
     if (PQpipelineSync(pg->conn) != 1)
         return pipeline_lost(pg, cx);
-    int wake = commit && pg->nwake > 0 && pg->perr == 0, nres = 0;
-    if (!wake)
-        pg->nwake = 0; /* rolled back: nothing to wake */
-    if (wake && (rc = send_wake(pg, cx, &nres)) != QL_OK)
-        return rc;
     while (pg->pending > 0) {
         pg->pending--;
         rc = read_one(pg, cx, 0, NULL);
@@ -446,19 +351,20 @@ static int pipeline_end(struct ql_pg *pg, struct ql_ctx *cx, int commit)
     PGresult *sync = PQgetResult(pg->conn);
     int synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
     PQclear(sync);
-    if (!synced || (wake && (rc = read_wake(pg, cx, nres)) != QL_OK) ||
-        PQexitPipelineMode(pg->conn) != 1)
-        return rc ? rc : pipeline_lost(pg, cx);
+    if (!synced || PQexitPipelineMode(pg->conn) != 1)
+        return pipeline_lost(pg, cx);
     pg->pipeline = 0;
     if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE) {
         /* An error made the server skip our COMMIT: the failed transaction is still open. */
         PGresult *r = PQexec(pg->conn, "ROLLBACK");
         PQclear(r);
     }
+    int committed = commit && pg->perr == 0;
     if (pg->perr) {
         rc = commit ? perr(pg, cx) : QL_OK;
         pg->perr = 0;
     }
+    wake_after(pg, committed);
     return rc;
 }
 
@@ -473,8 +379,10 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
             return ql_error_set(&cx->err, QL_EUNAVAILABLE, "database connection lost");
         }
         int rc = ql_pg_connect(pg, &cx->err);
-        if (rc)
+        if (rc) {
+            wake_after(pg, 0);
             return rc;
+        }
         fresh = 1;
     }
     if (st == QL__ST_BEGIN)
@@ -484,12 +392,7 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
             return pipeline_end(pg, cx, st == QL__ST_COMMIT);
         return pipelined(pg, cx, st, p, out);
     }
-    static const struct ql__pg_params none = {0};
-    int nwake = pg->in_tx ? 0 : pg->nwake;
-    char wake[QL__PG_WAKE][64];
-    if (nwake)
-        memcpy(wake, pg->wake, sizeof(wake));
-    int rc = nwake ? run_and_wake(pg, cx, st, p ? p : &none, out) : run(pg, cx, st, p, out);
+    int rc = run(pg, cx, st, p, out);
     /*
      * A session whose server restarted only notices on its next statement.  Outside a
      * transaction, a statement that failed because the connection was gone is retried once
@@ -500,14 +403,11 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     if (rc == QL_EUNAVAILABLE && !fresh && !was_in_tx) {
         ql_error_clear(&cx->err);
         rc = ql_pg_connect(pg, &cx->err);
-        if (rc == QL_OK && nwake) {
-            memcpy(pg->wake, wake, sizeof(wake)); /* the lost connection forgot them */
-            pg->nwake = nwake;
-            rc = run_and_wake(pg, cx, st, p ? p : &none, out);
-        } else if (rc == QL_OK) {
+        if (rc == QL_OK)
             rc = run(pg, cx, st, p, out);
-        }
     }
+    if (!pg->in_tx)
+        wake_after(pg, rc == QL_OK);
     return rc;
 }
 

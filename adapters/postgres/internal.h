@@ -78,7 +78,7 @@ enum ql__pg_stmt {
     QL__ST_IDEM_LOCK,
     QL__ST_IDEM_PUT,
     QL__ST_JOB_INSERT,
-    QL__ST_JOB_INSERT_BATCH,
+    QL__ST_JOB_EMIT,
     QL__ST_JOB_INSERT_MANY,
     QL__ST_JOB_CLAIM,
     QL__ST_JOB_COMPLETE,
@@ -132,8 +132,9 @@ struct ql_pg {
     struct ql_pg_cache *cache;
     int ninval;
     char inval[QL__PG_PENDING][72];
-    int nwake;
+    int nwake; /* queues with jobs in the open transaction (or the next statement) */
     char wake[QL__PG_WAKE][64];
+    struct ql_pg_waker *waker; /* NULL: wake nobody (workers poll) */
     PGconn *conn;
     char *conninfo;
     char options[256]; /* libpq "options" for new connections */
@@ -182,11 +183,14 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                 const struct ql__pg_params *p, PGresult **out);
 
 /*
- * Wake the workers of queue once the current write commits: NOTIFY quill_jobs with the
- * queue name, sent in a transaction of its own right after the commit, in the same round
- * trip (see conn.c for why not inside the transaction).
+ * Wake the workers of queue once the current write commits (the open transaction, or the
+ * next statement outside one): the session hands the queue to its waker (waker.c).
  */
 void ql__pg_wake(struct ql_pg *pg, const char *queue);
+/* Add queue to a set of at most QL__PG_WAKE names ("*": any queue, past that). */
+void ql__pg_wake_merge(char (*set)[64], int *n, const char *queue);
+struct ql_pg_waker;
+void ql__pg_waker_post(struct ql_pg_waker *w, char (*names)[64], int n);
 
 /* Map a failed result (or a NULL result) to a QL_E* code; logs and counts it. */
 int ql__pg_fail(struct ql_pg *pg, struct ql_ctx *cx, PGresult *res);

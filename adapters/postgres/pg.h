@@ -58,6 +58,17 @@ uint64_t ql_pg_error_count(const struct ql_pg *pg);
 int ql_pg_audit_verify(const char *conninfo, FILE *out, struct ql_error *err);
 
 /*
+ * The waker of one process (waker.c): a thread with its own connection that sends NOTIFY
+ * quill_jobs after jobs commit.  Give it to every session that enqueues; a session without
+ * one wakes nobody, and workers find its jobs by polling.  Destroy it after those sessions
+ * (pending wake-ups are sent first).
+ */
+struct ql_pg_waker;
+int ql_pg_waker_create(const char *conninfo, struct ql_logger *log, struct ql_pg_waker **out);
+void ql_pg_waker_destroy(struct ql_pg_waker *w);
+void ql_pg_set_waker(struct ql_pg *pg, struct ql_pg_waker *w); /* borrowed */
+
+/*
  * The principal cache shared by the sessions of one process (see cache.c).  Starts a
  * listener thread with its own connection.  capacity is the number of principals kept.
  * On success *out owns the cache; destroy it after every session using it.

@@ -100,8 +100,8 @@ static int q_enqueue(struct ql_queue *self, struct ql_ctx *cx, const struct ql_j
 }
 
 /* One INSERT ... SELECT FROM unnest(...) for n jobs. */
-static int insert_many(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
-                       const struct ql_job_spec *specs, int n, int64_t *ids)
+static int insert_many(struct ql_pg *pg, struct ql_ctx *cx, const struct ql_job_spec *specs, int n,
+                       int64_t *ids)
 {
     struct ql_buf cols[8];
     for (int c = 0; c < 8; c++) {
@@ -129,7 +129,7 @@ static int insert_many(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
         ql__pg_p_text(&p, cols[c].data);
     }
     PGresult *r;
-    int rc = ql__pg_exec(pg, cx, st, &p, &r);
+    int rc = ql__pg_exec(pg, cx, QL__ST_JOB_INSERT_MANY, &p, &r);
     if (rc == QL_OK && r && ids)
         for (int i = 0; i < n; i++)
             ids[i] = i < PQntuples(r) ? ql__pg_int8(r, i, 0) : 0;
@@ -142,31 +142,34 @@ static int q_enqueue_batch(struct ql_queue *self, struct ql_ctx *cx,
 {
     if (n <= 0)
         return QL_OK;
-    return insert_many(pg_of(self), cx, QL__ST_JOB_INSERT_MANY, specs, n, ids);
+    return insert_many(pg_of(self), cx, specs, n, ids);
 }
 
 static int q_emit(struct ql_queue *self, struct ql_ctx *cx, const char *event,
                   const char *payload_json)
 {
     const char *const *subs = ql_event_subscribers(event);
-    int n = 0;
-    while (subs[n])
-        n++;
-    if (n == 0)
+    if (subs[0] == NULL)
         return QL_OK;
     char *payload = ql_arena_sprintf(cx->arena, "{\"event\":\"%s\",\"data\":%s}", event,
                                      payload_json ? payload_json : "{}");
-    struct ql_job_spec *specs = ql_arena_calloc(cx->arena, (size_t)n, sizeof(*specs));
-    if (payload == NULL || specs == NULL)
+    if (payload == NULL)
         return ql_error_set(&cx->err, QL_ENOMEM, NULL);
-    for (int i = 0; i < n; i++) {
-        specs[i].kind = subs[i];
-        specs[i].queue = "events";
-        specs[i].payload_json = payload;
-        specs[i].trace_id = cx->trace_id[0] ? cx->trace_id : NULL;
+    struct ql_pg *pg = pg_of(self);
+    ql__pg_wake(pg, "events");
+    /* One plain INSERT per subscriber: inside a transaction each is sent without waiting. */
+    for (int i = 0; subs[i]; i++) {
+        const struct ql_job_kind *k = ql_job_kind_find(subs[i], 0);
+        struct ql__pg_params p = {0};
+        ql__pg_p_text(&p, subs[i]);
+        ql__pg_p_text(&p, payload);
+        ql__pg_p_int(&p, k ? k->max_attempts : 25);
+        ql__pg_p_text(&p, cx->trace_id[0] ? cx->trace_id : NULL);
+        int rc = ql__pg_run(pg, cx, QL__ST_JOB_EMIT, &p);
+        if (rc)
+            return rc;
     }
-    /* Inside a transaction this is sent without waiting: it costs no round trip. */
-    return insert_many(pg_of(self), cx, QL__ST_JOB_INSERT_BATCH, specs, n, NULL);
+    return QL_OK;
 }
 
 /* ---- the engine's side -------------------------------------------------------------------- */

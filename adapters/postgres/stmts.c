@@ -281,15 +281,19 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "$8) ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO UPDATE SET unique_key "
          "= EXCLUDED.unique_key RETURNING job_id",
          8},
-#define JOB_INSERT_MANY                                                                            \
-    "INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, "         \
-    "trace_id) SELECT q, k, p, pr, coalesce(ra, now()), ma, uk, tr FROM unnest($1::text[], "       \
-    "$2::text[], $3::jsonb[], $4::int[], $5::timestamptz[], $6::int[], $7::text[], "               \
-    "$8::text[]) AS u (q, k, p, pr, ra, ma, uk, tr) ON CONFLICT (unique_key) WHERE "               \
-    "unique_key IS NOT NULL DO NOTHING RETURNING job_id"
-    /* The same statement twice: events send theirs without waiting (ql__pg_deferred). */
-    [QL__ST_JOB_INSERT_BATCH] = {"job_insert_batch", JOB_INSERT_MANY, 8},
-    [QL__ST_JOB_INSERT_MANY] = {"job_insert_many", JOB_INSERT_MANY, 8},
+    [QL__ST_JOB_INSERT_MANY] =
+        {"job_insert_many",
+         "INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, "
+         "trace_id) SELECT q, k, p, pr, coalesce(ra, now()), ma, uk, tr FROM unnest($1::text[], "
+         "$2::text[], $3::jsonb[], $4::int[], $5::timestamptz[], $6::int[], $7::text[], "
+         "$8::text[]) AS u (q, k, p, pr, ra, ma, uk, tr) ON CONFLICT (unique_key) WHERE "
+         "unique_key IS NOT NULL DO NOTHING RETURNING job_id",
+         8},
+    /* An event's job: no unique key, so no ON CONFLICT (a speculative insertion costs). */
+    [QL__ST_JOB_EMIT] = {"job_emit",
+                         "INSERT INTO jobs (queue, kind, payload, max_attempts, trace_id) VALUES "
+                         "('events', $1, $2::jsonb, $3, $4)",
+                         4},
     [QL__ST_JOB_CLAIM] =
         {"job_claim",
          "WITH c AS (SELECT job_id FROM jobs WHERE state IN ('available', 'failed') AND "
@@ -461,7 +465,7 @@ int ql__pg_deferred(enum ql__pg_stmt st)
     case QL__ST_ENTRY_UPDATE:
     case QL__ST_AUDIT_APPEND:
     case QL__ST_IDEM_PUT:
-    case QL__ST_JOB_INSERT_BATCH:
+    case QL__ST_JOB_EMIT:
         return 1;
     default:
         return 0;

@@ -77,6 +77,7 @@ int main(int argc, char **argv)
     struct ql_auth *auth = NULL;
     struct ql_http_server *server = NULL;
     struct ql_pg_cache *cache = NULL;
+    struct ql_pg_waker *waker = NULL;
     struct ql_ratelimit *limiter = NULL;
     struct ql_oidc *oidc = NULL;
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -91,6 +92,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (ql_pg_cache_create(cfg.database_url, &log.base, 65536, &cache) != QL_OK ||
+        ql_pg_waker_create(cfg.database_url, &log.base, &waker) != QL_OK ||
         ql_ratelimit_create(cfg.rate_limit, &limiter) != QL_OK) {
         fprintf(stderr, "quill-api: out of memory\n");
         goto out;
@@ -107,6 +109,7 @@ int main(int argc, char **argv)
             goto out;
         }
         sessions.n++;
+        ql_pg_set_waker(sessions.pg[i], waker);
         ports[i] = (struct ql_ports){.store = ql_pg_store(sessions.pg[i]),
                                      .queue = ql_pg_queue(sessions.pg[i]),
                                      .clock = ql_sysclock(),
@@ -146,6 +149,7 @@ out:
         ql_pg_destroy(sessions.pg[i]);
     free(sessions.pg);
     free(ports);
+    ql_pg_waker_destroy(waker);
     ql_pg_cache_destroy(cache);
     ql_ratelimit_destroy(limiter);
     ql_oidc_destroy(oidc);

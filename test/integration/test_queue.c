@@ -108,8 +108,11 @@ static void test_enqueues_wake_workers_after_commit_only(void)
     PGconn *l = PQconnectdb(url);
     ASSERT_INT_EQ(PQstatus(l), CONNECTION_OK);
     PQclear(PQexec(l, "LISTEN quill_jobs"));
+    struct ql_pg_waker *waker;
+    ASSERT_INT_EQ(ql_pg_waker_create(url, NULL, &waker), QL_OK);
     struct session s;
     open_session(&s);
+    ql_pg_set_waker(s.pg, waker);
     char got[256];
     int64_t id;
     /* outside a transaction: at once */
@@ -137,6 +140,13 @@ static void test_enqueues_wake_workers_after_commit_only(void)
                                 .run_at_ms = ql_clock_now_ms(ql_sysclock()) + 60000};
     ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &later, &id), QL_OK);
     ASSERT_INT_EQ(count("true"), 4);
+    notifications(l, 200, got, sizeof(got));
+    ASSERT_STR_EQ(got, "");
+    close_session(&s);
+    ql_pg_waker_destroy(waker);
+    /* a session without a waker wakes nobody */
+    open_session(&s);
+    ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &now, &id), QL_OK);
     notifications(l, 200, got, sizeof(got));
     ASSERT_STR_EQ(got, "");
     close_session(&s);

@@ -7,7 +7,8 @@
 # hold.  Names: livez (vs nginx), me, entries (vs the Fastify + pg peer in ../shared/peers,
 # when that folder exists), queue (vs graphile-worker and pg-boss).  Default: all.
 #
-# Environment: ROUNDS (3), DURATION (5s per run), WARMUP (2s).
+# Environment: ROUNDS (3), DURATION (5s per run), WARMUP (2s); ENTRIES picks among
+# get_entry list_entries post_entry; QUEUE_JOBS (20000) and QUEUE_ROUNDS (2) for the queue.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$ROOT/tools/lib.sh"
@@ -196,6 +197,7 @@ bench_entries() {
   local name script
   for pair in "GET one entry:get_entry.lua" "GET a page of 50:list_entries.lua" "POST an entry:post_entry.lua"; do
     name=${pair%%:*}; script=${pair##*:}
+    [[ " ${ENTRIES:-get_entry list_entries post_entry} " == *" ${script%.lua} "* ]] || continue
     quill_seed
     (cd "$SCRATCH/peers" && DATABASE_URL=$(pg_url peers) ./seed.sh >/dev/null)
     start_quill_api 58091 "${QUILL_BENCH_ENV[@]}"

@@ -90,6 +90,9 @@ static long unfinished(void)
                      v, sizeof(v)));
 }
 
+static struct ql_pg_waker *waker;
+
+/* A session like the API's: jobs wake the workers through the process's waker. */
 static struct ql_pg *session(void)
 {
     struct ql_pg *pg;
@@ -97,6 +100,7 @@ static struct ql_pg *session(void)
     if (ql_pg_create(o.url, &quiet.base, ql_sysclock(), NULL, &pg) != QL_OK ||
         ql_pg_connect(pg, &err) != QL_OK)
         die("cannot connect: %s", err.msg);
+    ql_pg_set_waker(pg, waker);
     return pg;
 }
 
@@ -309,6 +313,8 @@ int main(int argc, char **argv)
     admin = PQconnectdb(o.url);
     if (PQstatus(admin) != CONNECTION_OK)
         die("%s", PQerrorMessage(admin));
+    if (ql_pg_waker_create(o.url, &quiet.base, &waker) != QL_OK)
+        die("%s", "cannot start the waker");
     char v[64], partial[256] = "";
     sql1("TRUNCATE jobs", v, sizeof(v));
 
@@ -333,6 +339,7 @@ int main(int argc, char **argv)
             p50, p99);
     sql1("TRUNCATE jobs", v, sizeof(v));
     PQfinish(admin);
+    ql_pg_waker_destroy(waker);
 
     printf("peer=quill jobs=%d in_flight=%d batch=%d concurrency=%d "
            "enqueue_single_jobs_per_s=%.0f enqueue_batch_jobs_per_s=%.0f drain_jobs_per_s=%.0f "
