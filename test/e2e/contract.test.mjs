@@ -24,7 +24,6 @@ test('every operation answers as the document says', async () => {
   await k(api, 'POST', '/v1/auth/login', { body: { email, password: 'wrong password!' } })
   await k(api, 'GET', '/v1/me', { token }); await k(api, 'GET', '/v1/me')
   await k(api, 'PATCH', '/v1/me', { token, body: { displayName: 'C2' } })
-  await k(api, 'POST', '/v1/me/password', { token: l.body.session.token, body: { currentPassword: PASSWORD, newPassword: 'another good password' } })
   const t = (await k(api, 'POST', '/v1/teams', { token, body: { name: 'Contract' } })).body
   await k(api, 'GET', '/v1/teams', { token }); await k(api, 'GET', `/v1/teams/${t.teamId}`, { token })
   await k(api, 'PATCH', `/v1/teams/${t.teamId}`, { token, body: { name: 'Contract 2' } })
@@ -37,7 +36,9 @@ test('every operation answers as the document says', async () => {
   await k(api, 'GET', `/v1/teams/${t.teamId}/api-keys`, { token })
   await k(api, 'DELETE', `/v1/teams/${t.teamId}/api-keys/${key.apiKeyId}`, { token })
   await k(api, 'GET', `/v1/teams/${t.teamId}/audit-log`, { token })
+  assert.ok(t.teamId, 'the sweep runs with a live session')
   const e = (await k(api, 'POST', `/v1/teams/${t.teamId}/journal-entries`, { token, body: { content: 'c' } })).body
+  assert.ok(e.journalEntryId)
   await k(api, 'GET', `/v1/teams/${t.teamId}/journal-entries`, { token })
   await k(api, 'GET', `/v1/teams/${t.teamId}/journal-entries/${e.journalEntryId}`, { token })
   await k(api, 'PATCH', `/v1/teams/${t.teamId}/journal-entries/${e.journalEntryId}`, { token, body: { content: 'd' } })
@@ -55,8 +56,12 @@ test('every operation answers as the document says', async () => {
   await k(api, 'POST', `/v1/admin/jobs/${jobs[0].jobId}/retry`, admin)
   await k(api, 'POST', '/v1/admin/jobs/999999999/retry', admin)
   await k(api, 'GET', `/admin?token=${ADMIN_TOKEN}`)
+  // Last: a new password ends every other session, so `token` stops working here.
+  await k(api, 'POST', '/v1/me/password', { token: l.body.session.token, body: { currentPassword: PASSWORD, newPassword: 'another good password' } })
+  assert.equal((await http(api, 'GET', '/v1/me', { token })).status, 401)
   await k(api, 'POST', '/v1/auth/logout', { token })
   await k(api, 'DELETE', `/v1/teams/${t.teamId}`, { token: l.body.session.token })
+  await k(api, 'POST', '/v1/auth/logout', { token: l.body.session.token })
   // every operation of the document was called at least once
   const called = new Set([...c.seen].map((s) => s.split(' ').slice(0, 2).join(' ')))
   const missing = []
