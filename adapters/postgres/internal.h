@@ -76,6 +76,7 @@ enum ql__pg_stmt {
     QL__ST_PROMPT_DELETE,
     QL__ST_IDEM_GET,
     QL__ST_IDEM_LOCK,
+    QL__ST_IDEM_LIVE,
     QL__ST_IDEM_PUT,
     QL__ST_JOB_INSERT,
     QL__ST_JOB_EMIT,

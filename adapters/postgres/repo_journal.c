@@ -297,6 +297,12 @@ static int i_get(struct ql_store *self, struct ql_ctx *cx, const char *scope, co
     return sealed ? QL_OK : ql_error_set(&cx->err, QL_ENOMEM, NULL);
 }
 
+/*
+ * The key's lock for this transaction.  The caller looked for a record before BEGIN; a
+ * request with the same key may have committed one since and released the lock, so once the
+ * lock is ours a second statement (a newer snapshot) looks again.  Either way the answer is
+ * "in progress": a retry gets the replay.
+ */
 static int i_lock(struct ql_store *self, struct ql_ctx *cx, const char *scope, const char *key)
 {
     struct ql__pg_params p = {0};
@@ -304,10 +310,14 @@ static int i_lock(struct ql_store *self, struct ql_ctx *cx, const char *scope, c
     ql__pg_p_text(&p, key);
     PGresult *r;
     int rc = ql__pg_exec(pg_of(self), cx, QL__ST_IDEM_LOCK, &p, &r);
-    if (rc == QL_OK && !ql__pg_bool(r, 0, 0))
-        rc = ql_error_set(&cx->err, QL_EIDEM_IN_PROGRESS, NULL);
+    int busy = rc == QL_OK && !ql__pg_bool(r, 0, 0);
     PQclear(r);
-    return rc;
+    if (rc == QL_OK && !busy) {
+        rc = ql__pg_exec(pg_of(self), cx, QL__ST_IDEM_LIVE, &p, &r);
+        busy = rc == QL_OK && ql__pg_bool(r, 0, 0);
+        PQclear(r);
+    }
+    return busy ? ql_error_set(&cx->err, QL_EIDEM_IN_PROGRESS, NULL) : rc;
 }
 
 static int i_put(struct ql_store *self, struct ql_ctx *cx, const char *scope, const char *key,
@@ -322,7 +332,8 @@ static int i_put(struct ql_store *self, struct ql_ctx *cx, const char *scope, co
     ql__pg_p_ts(&p, rec->created_ms);
     ql__pg_p_ts(&p, rec->expires_ms);
     /* Deferred inside a transaction: a live record cannot exist there, since the caller holds
-     * the key's lock and looked for one; outside, a lost race leaves the first record. */
+     * the key's lock and looked for one after taking it; outside, a lost race leaves the
+     * first record. */
     return ql__pg_run(pg_of(self), cx, QL__ST_IDEM_PUT, &p);
 }
 

@@ -265,6 +265,11 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
     [QL__ST_IDEM_LOCK] = {"idem_lock",
                           "SELECT pg_try_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 7))",
                           2},
+    /* Run after IDEM_LOCK, so its snapshot sees a record committed before the lock was free. */
+    [QL__ST_IDEM_LIVE] = {"idem_live",
+                          "SELECT EXISTS (SELECT 1 FROM idempotency_keys WHERE scope = $1 AND key "
+                          "= $2 AND expires_at > now())",
+                          2},
     [QL__ST_IDEM_PUT] =
         {"idem_put",
          "INSERT INTO idempotency_keys AS k (scope, key, fingerprint, status, response, "

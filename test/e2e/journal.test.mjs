@@ -234,7 +234,7 @@ test('Idempotency-Key on signup and API keys: replays without storing secrets in
 })
 
 test('two concurrent requests with one key: one runs, the other gets 409 or the replay', async () => {
-  for (let round = 0; round < 5; round++) {
+  for (let round = 0; round < 20; round++) {
     const key = uniq('race')
     const [a, b] = await Promise.all([
       http(api, 'POST', E(), { token: member.token, headers: { 'idempotency-key': key }, body: { content: `race ${key}` } }),
