@@ -148,6 +148,18 @@ int ql__authenticate(struct ql_http_req *r, struct ql_principal *p)
     return 0;
 }
 
+int ql__authenticate_team(struct ql_http_req *r, struct ql_principal *p, struct ql_uuid *team,
+                          const char *second, struct ql_uuid *id)
+{
+    if (ql__authenticate(r, p))
+        return -1;
+    if (team && ql__param_uuid(r, 0, "teamId", team))
+        return -1;
+    if (second && ql__param_uuid(r, 1, second, id))
+        return -1;
+    return 0;
+}
+
 void ql__client_ip(struct ql_http_req *r, char *out, size_t cap)
 {
     const struct ql_span *xff = ql__req_header(r, "x-forwarded-for");

@@ -89,16 +89,6 @@ static void entry_response(struct ql_http_req *r, int status, const struct ql_en
     ql__res_json(r, status);
 }
 
-static int prologue(struct ql_http_req *r, struct ql_principal *p, struct ql_uuid *team,
-                    const char *second, struct ql_uuid *id)
-{
-    if (ql__authenticate(r, p) || ql__param_uuid(r, 0, "teamId", team))
-        return -1;
-    if (second && ql__param_uuid(r, 1, second, id))
-        return -1;
-    return 0;
-}
-
 /* content and promptId of a create or patch body. */
 static void entry_input(cJSON *body, struct ql_entry_input *in)
 {
@@ -129,7 +119,7 @@ void ql__h_entry_create(struct ql_http_req *r)
     struct ql_principal p;
     struct ql_uuid team;
     cJSON *body;
-    if (prologue(r, &p, &team, NULL, NULL) || ql__idem_begin(r, &p) ||
+    if (ql__authenticate_team(r, &p, &team, NULL, NULL) || ql__idem_begin(r, &p) ||
         ql__body_parse(r, f, 2, &body))
         return;
     struct ql_entry_input in;
@@ -148,7 +138,7 @@ void ql__h_entry_get(struct ql_http_req *r)
 {
     struct ql_principal p;
     struct ql_uuid team, id;
-    if (prologue(r, &p, &team, "journalEntryId", &id))
+    if (ql__authenticate_team(r, &p, &team, "journalEntryId", &id))
         return;
     const struct ql_span *inm = ql__req_header(r, "if-none-match");
     struct ql_entry e;
@@ -168,7 +158,7 @@ void ql__h_entry_list(struct ql_http_req *r)
     struct ql_principal p;
     struct ql_uuid team;
     struct ql_entry_filter f = {0};
-    if (prologue(r, &p, &team, NULL, NULL) || ql__query_limit(r, &f.limit))
+    if (ql__authenticate_team(r, &p, &team, NULL, NULL) || ql__query_limit(r, &f.limit))
         return;
     f.author = ql__query(r, "authorUserId", &f.author_n);
     f.prompt = ql__query(r, "promptId", &f.prompt_n);
@@ -200,7 +190,8 @@ void ql__h_entry_update(struct ql_http_req *r)
     struct ql_principal p;
     struct ql_uuid team, id;
     cJSON *body;
-    if (prologue(r, &p, &team, "journalEntryId", &id) || ql__body_parse(r, f, 2, &body))
+    if (ql__authenticate_team(r, &p, &team, "journalEntryId", &id) ||
+        ql__body_parse(r, f, 2, &body))
         return;
     struct ql_entry_input in;
     entry_input(body, &in);
@@ -218,14 +209,11 @@ void ql__h_entry_delete(struct ql_http_req *r)
 {
     struct ql_principal p;
     struct ql_uuid team, id;
-    if (prologue(r, &p, &team, "journalEntryId", &id))
+    if (ql__authenticate_team(r, &p, &team, "journalEntryId", &id))
         return;
     const struct ql_span *im = ql__req_header(r, "if-match");
     int rc = ql_entry_delete(&r->cx, &team, &id, im ? im->p : NULL, im ? im->n : 0);
-    if (rc)
-        ql__res_problem(r, rc);
-    else
-        r->status = 204;
+    ql__res_done(r, rc);
 }
 
 void ql__h_prompt_list(struct ql_http_req *r)
@@ -233,7 +221,7 @@ void ql__h_prompt_list(struct ql_http_req *r)
     struct ql_principal p;
     struct ql_uuid team;
     int limit;
-    if (prologue(r, &p, &team, NULL, NULL) || ql__query_limit(r, &limit))
+    if (ql__authenticate_team(r, &p, &team, NULL, NULL) || ql__query_limit(r, &limit))
         return;
     size_t cn = 0, catn = 0;
     const char *cursor = ql__query(r, "cursor", &cn);
@@ -271,7 +259,7 @@ void ql__h_prompt_create(struct ql_http_req *r)
     struct ql_principal p;
     struct ql_uuid team;
     cJSON *body;
-    if (prologue(r, &p, &team, NULL, NULL) || ql__idem_begin(r, &p) ||
+    if (ql__authenticate_team(r, &p, &team, NULL, NULL) || ql__idem_begin(r, &p) ||
         ql__body_parse(r, f, 2, &body))
         return;
     size_t tn, cn;
@@ -291,11 +279,8 @@ void ql__h_prompt_delete(struct ql_http_req *r)
 {
     struct ql_principal p;
     struct ql_uuid team, id;
-    if (prologue(r, &p, &team, "promptId", &id))
+    if (ql__authenticate_team(r, &p, &team, "promptId", &id))
         return;
     int rc = ql_prompt_delete(&r->cx, &team, &id);
-    if (rc)
-        ql__res_problem(r, rc);
-    else
-        r->status = 204;
+    ql__res_done(r, rc);
 }

@@ -28,19 +28,6 @@ void ql__h_key_list(struct ql_http_req *r);
 void ql__h_key_delete(struct ql_http_req *r);
 void ql__h_audit_list(struct ql_http_req *r);
 
-/* Authenticate and read {teamId} (and optionally a second id); -1 when answered. */
-static int prologue(struct ql_http_req *r, struct ql_principal *p, struct ql_uuid *team,
-                    const char *second, struct ql_uuid *id)
-{
-    if (ql__authenticate(r, p))
-        return -1;
-    if (team && ql__param_uuid(r, 0, "teamId", team))
-        return -1;
-    if (second && ql__param_uuid(r, 1, second, id))
-        return -1;
-    return 0;
-}
-
 static void team_response(struct ql_http_req *r, int status, const struct ql_team *t)
 {
     struct ql_jw w;
@@ -64,7 +51,7 @@ void ql__h_team_create(struct ql_http_req *r)
     static const struct ql__field f[] = {{"name", QL__JSON_STRING, 1}};
     struct ql_principal p;
     cJSON *body;
-    if (prologue(r, &p, NULL, NULL, NULL) || ql__idem_begin(r, &p) ||
+    if (ql__authenticate_team(r, &p, NULL, NULL, NULL) || ql__idem_begin(r, &p) ||
         ql__body_parse(r, f, 1, &body))
         return;
     size_t n;
@@ -83,7 +70,7 @@ void ql__h_team_list(struct ql_http_req *r)
 {
     struct ql_principal p;
     int limit;
-    if (prologue(r, &p, NULL, NULL, NULL) || ql__query_limit(r, &limit))
+    if (ql__authenticate_team(r, &p, NULL, NULL, NULL) || ql__query_limit(r, &limit))
         return;
     size_t cn = 0;
     const char *cursor = ql__query(r, "cursor", &cn);
@@ -144,7 +131,7 @@ void ql__h_team_get(struct ql_http_req *r)
 {
     struct ql_principal p;
     struct ql_uuid team;
-    if (prologue(r, &p, &team, NULL, NULL))
+    if (ql__authenticate_team(r, &p, &team, NULL, NULL))
         return;
     struct ql_team t;
     int rc = ql_team_get(&r->cx, &team, &t);
@@ -160,7 +147,7 @@ void ql__h_team_update(struct ql_http_req *r)
     struct ql_principal p;
     struct ql_uuid team;
     cJSON *body;
-    if (prologue(r, &p, &team, NULL, NULL) || ql__body_parse(r, f, 1, &body))
+    if (ql__authenticate_team(r, &p, &team, NULL, NULL) || ql__body_parse(r, f, 1, &body))
         return;
     size_t n;
     const char *name = ql__json_str(body, "name", &n);
@@ -177,13 +164,10 @@ void ql__h_team_delete(struct ql_http_req *r)
 {
     struct ql_principal p;
     struct ql_uuid team;
-    if (prologue(r, &p, &team, NULL, NULL))
+    if (ql__authenticate_team(r, &p, &team, NULL, NULL))
         return;
     int rc = ql_team_delete(&r->cx, &team);
-    if (rc)
-        ql__res_problem(r, rc);
-    else
-        r->status = 204;
+    ql__res_done(r, rc);
 }
 
 void ql__h_member_list(struct ql_http_req *r)
@@ -191,7 +175,7 @@ void ql__h_member_list(struct ql_http_req *r)
     struct ql_principal p;
     struct ql_uuid team;
     int limit;
-    if (prologue(r, &p, &team, NULL, NULL) || ql__query_limit(r, &limit))
+    if (ql__authenticate_team(r, &p, &team, NULL, NULL) || ql__query_limit(r, &limit))
         return;
     size_t cn = 0;
     const char *cursor = ql__query(r, "cursor", &cn);
@@ -231,7 +215,7 @@ void ql__h_member_add(struct ql_http_req *r)
     struct ql_principal p;
     struct ql_uuid team;
     cJSON *body;
-    if (prologue(r, &p, &team, NULL, NULL) || ql__idem_begin(r, &p) ||
+    if (ql__authenticate_team(r, &p, &team, NULL, NULL) || ql__idem_begin(r, &p) ||
         ql__body_parse(r, f, 2, &body))
         return;
     size_t en, rn;
@@ -253,7 +237,7 @@ void ql__h_member_update(struct ql_http_req *r)
     struct ql_principal p;
     struct ql_uuid team, user;
     cJSON *body;
-    if (prologue(r, &p, &team, "userId", &user) || ql__body_parse(r, f, 1, &body))
+    if (ql__authenticate_team(r, &p, &team, "userId", &user) || ql__body_parse(r, f, 1, &body))
         return;
     size_t rn;
     const char *role = ql__json_str(body, "role", &rn);
@@ -270,13 +254,10 @@ void ql__h_member_remove(struct ql_http_req *r)
 {
     struct ql_principal p;
     struct ql_uuid team, user;
-    if (prologue(r, &p, &team, "userId", &user))
+    if (ql__authenticate_team(r, &p, &team, "userId", &user))
         return;
     int rc = ql_member_remove(&r->cx, &team, &user);
-    if (rc)
-        ql__res_problem(r, rc);
-    else
-        r->status = 204;
+    ql__res_done(r, rc);
 }
 
 static void render_key_created(struct ql_http_req *r, void *arg)
@@ -302,7 +283,7 @@ void ql__h_key_create(struct ql_http_req *r)
     struct ql_principal p;
     struct ql_uuid team;
     cJSON *body;
-    if (prologue(r, &p, &team, NULL, NULL) || ql__idem_begin(r, &p) ||
+    if (ql__authenticate_team(r, &p, &team, NULL, NULL) || ql__idem_begin(r, &p) ||
         ql__body_parse(r, f, 3, &body))
         return;
     size_t nn, rn, en;
@@ -324,7 +305,7 @@ void ql__h_key_list(struct ql_http_req *r)
     struct ql_principal p;
     struct ql_uuid team;
     int limit;
-    if (prologue(r, &p, &team, NULL, NULL) || ql__query_limit(r, &limit))
+    if (ql__authenticate_team(r, &p, &team, NULL, NULL) || ql__query_limit(r, &limit))
         return;
     size_t cn = 0;
     const char *cursor = ql__query(r, "cursor", &cn);
@@ -351,13 +332,10 @@ void ql__h_key_delete(struct ql_http_req *r)
 {
     struct ql_principal p;
     struct ql_uuid team, id;
-    if (prologue(r, &p, &team, "apiKeyId", &id))
+    if (ql__authenticate_team(r, &p, &team, "apiKeyId", &id))
         return;
     int rc = ql_api_key_revoke(&r->cx, &team, &id);
-    if (rc)
-        ql__res_problem(r, rc);
-    else
-        r->status = 204;
+    ql__res_done(r, rc);
 }
 
 void ql__h_audit_list(struct ql_http_req *r)
@@ -365,7 +343,7 @@ void ql__h_audit_list(struct ql_http_req *r)
     struct ql_principal p;
     struct ql_uuid team;
     int limit;
-    if (prologue(r, &p, &team, NULL, NULL) || ql__query_limit(r, &limit))
+    if (ql__authenticate_team(r, &p, &team, NULL, NULL) || ql__query_limit(r, &limit))
         return;
     size_t cn = 0;
     const char *cursor = ql__query(r, "cursor", &cn);

@@ -122,6 +122,8 @@ void ql__res_json(struct ql_http_req *r, int status); /* body already in r->res_
 void ql__res_text(struct ql_http_req *r, int status, const char *ctype, const char *s, size_t n);
 /* Problem details for r->cx.err (or for code with the default message when err is unset). */
 void ql__res_problem(struct ql_http_req *r, int code);
+/* 204 No Content when rc is QL_OK, else the problem for rc. */
+void ql__res_done(struct ql_http_req *r, int rc);
 /* Problem with an explicit status/title (405, 431 and friends). */
 void ql__res_problem_status(struct ql_http_req *r, int status, const char *code,
                             const char *detail);
@@ -170,6 +172,12 @@ int ql__param_uuid(struct ql_http_req *r, int index, const char *name, struct ql
  * limit, and mark the response no-store.  -1 after answering 401/403/429.
  */
 int ql__authenticate(struct ql_http_req *r, struct ql_principal *p);
+/*
+ * ql__authenticate, then the path's UUIDs: {teamId} (param 0) into team unless team is NULL,
+ * and the parameter named second (param 1) into id unless second is NULL.  -1 after answering.
+ */
+int ql__authenticate_team(struct ql_http_req *r, struct ql_principal *p, struct ql_uuid *team,
+                          const char *second, struct ql_uuid *id);
 /* The client address (behind trusted proxies) into out. */
 void ql__client_ip(struct ql_http_req *r, char *out, size_t cap);
 int ql__same_secret(const char *a, size_t an, const char *b, size_t bn);

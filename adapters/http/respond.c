@@ -88,6 +88,14 @@ static void problem(struct ql_http_req *r, int status, const char *code, const c
     ql_jw_obj_end(&w);
 }
 
+void ql__res_done(struct ql_http_req *r, int rc)
+{
+    if (rc)
+        ql__res_problem(r, rc);
+    else
+        r->status = 204;
+}
+
 void ql__res_problem(struct ql_http_req *r, int code)
 {
     struct ql_error *e = &r->cx.err;

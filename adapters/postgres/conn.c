@@ -514,6 +514,31 @@ int64_t ql__pg_ts_ms_or_0(const PGresult *r, int row, int col)
     return PQgetisnull(r, row, col) ? 0 : ql__pg_ts_ms(r, row, col);
 }
 
+int ql__pg_page(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                const struct ql__pg_params *p, int limit, size_t size, ql__pg_row_fn read,
+                void **rows, int *n, int *more)
+{
+    *rows = NULL;
+    *n = 0;
+    *more = 0;
+    PGresult *r;
+    int rc = ql__pg_exec(pg, cx, st, p, &r);
+    if (rc)
+        return rc;
+    int got = PQntuples(r);
+    *more = got > limit;
+    if (got > limit)
+        got = limit;
+    char *out = ql_arena_calloc(cx->arena, (size_t)(got ? got : 1), size);
+    if (out == NULL)
+        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    for (int i = 0; rc == QL_OK && i < got; i++, (*n)++)
+        rc = read(cx, r, i, out + (size_t)i * size);
+    PQclear(r);
+    *rows = out;
+    return rc;
+}
+
 int ql__pg_run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                const struct ql__pg_params *p)
 {

@@ -213,6 +213,18 @@ extern const struct ql_prompts_ops ql__pg_prompts_ops;
 extern const struct ql_idem_ops ql__pg_idem_ops;
 extern const struct ql_maint_ops ql__pg_maint_ops;
 
+/* Read one row of a result into dst (a struct of the caller's type); arena copies in cx. */
+typedef int (*ql__pg_row_fn)(struct ql_ctx *cx, const PGresult *r, int row, void *dst);
+
+/*
+ * A page of a list: run st, whose parameters ask for limit + 1 rows, keep at most limit,
+ * set *more when there was one beyond, and read each row into a zeroed arena array of
+ * size-byte elements, returned in *rows (*n of them were read).
+ */
+int ql__pg_page(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                const struct ql__pg_params *p, int limit, size_t size, ql__pg_row_fn read,
+                void **rows, int *n, int *more);
+
 /* Run st with p and expect no rows back (or ignore them); a convenience for writes. */
 int ql__pg_run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                const struct ql__pg_params *p);

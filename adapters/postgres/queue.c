@@ -342,8 +342,9 @@ static int q_lead(struct ql_queue *self, struct ql_ctx *cx, int *leader)
 /* ---- operators ------------------------------------------------------------------------------- */
 
 /* Columns of JOB_LIST / JOB_GET. */
-static int read_job(struct ql_ctx *cx, const PGresult *r, int i, struct ql_job *j)
+static int read_job(struct ql_ctx *cx, const PGresult *r, int i, void *dst)
 {
+    struct ql_job *j = dst;
     memset(j, 0, sizeof(*j));
     j->id = ql__pg_int8(r, i, 0);
     j->queue = ql__pg_text(cx, r, i, 1);
@@ -376,21 +377,10 @@ static int q_list(struct ql_queue *self, struct ql_ctx *cx, const struct ql_job_
     ql__pg_p_text(&p, f->kind);
     ql__pg_p_int(&p, f->before_id > 0 ? f->before_id : INT64_MAX);
     ql__pg_p_int(&p, f->limit + 1);
-    PGresult *r;
-    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_JOB_LIST, &p, &r);
-    if (rc)
-        return rc;
-    int rows = PQntuples(r);
-    *more = rows > f->limit;
-    if (rows > f->limit)
-        rows = f->limit;
-    *n = 0;
-    *out = ql_arena_calloc(cx->arena, (size_t)(rows ? rows : 1), sizeof(**out));
-    if (*out == NULL)
-        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
-    for (int i = 0; rc == QL_OK && i < rows; i++, (*n)++)
-        rc = read_job(cx, r, i, &(*out)[i]);
-    PQclear(r);
+    void *rows;
+    int rc = ql__pg_page(pg_of(self), cx, QL__ST_JOB_LIST, &p, f->limit, sizeof(**out), read_job,
+                         &rows, n, more);
+    *out = rows;
     return rc;
 }
 

@@ -40,6 +40,22 @@ static int a_append(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
     return ql__pg_run(pg_of(self), cx, QL__ST_AUDIT_APPEND, &p);
 }
 
+/* Columns of AUDIT_LIST: audit_id, at, actor, action, target_type, target_id, seq. */
+static int read_audit(struct ql_ctx *cx, const PGresult *r, int i, void *dst)
+{
+    struct ql_audit_entry *e = dst;
+    ql__pg_uuid(r, i, 0, &e->id);
+    e->at_ms = ql__pg_ts_ms(r, i, 1);
+    e->actor = ql__pg_text(cx, r, i, 2);
+    e->action = ql__pg_text(cx, r, i, 3);
+    e->target_type = ql__pg_text(cx, r, i, 4);
+    e->target_id = ql__pg_text(cx, r, i, 5);
+    e->seq = ql__pg_int8(r, i, 6);
+    if (!e->actor || !e->action || !e->target_type || !e->target_id)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    return QL_OK;
+}
+
 static int a_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                   int64_t after_ms, const struct ql_uuid *after_id, int limit,
                   struct ql_audit_entry **out, int *n, int *more)
@@ -51,31 +67,10 @@ static int a_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     ql__pg_p_text(&p, chain);
     ql__pg_p_int(&p, after_id ? after_ms : INT64_MAX);
     ql__pg_p_int(&p, limit + 1);
-    PGresult *r;
-    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_AUDIT_LIST, &p, &r);
-    if (rc)
-        return rc;
-    int rows = PQntuples(r);
-    *more = rows > limit;
-    if (rows > limit)
-        rows = limit;
-    *n = 0;
-    *out = ql_arena_calloc(cx->arena, (size_t)(rows ? rows : 1), sizeof(**out));
-    if (*out == NULL)
-        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
-    for (int i = 0; rc == QL_OK && i < rows; i++, (*n)++) {
-        struct ql_audit_entry *e = &(*out)[i];
-        ql__pg_uuid(r, i, 0, &e->id);
-        e->at_ms = ql__pg_ts_ms(r, i, 1);
-        e->actor = ql__pg_text(cx, r, i, 2);
-        e->action = ql__pg_text(cx, r, i, 3);
-        e->target_type = ql__pg_text(cx, r, i, 4);
-        e->target_id = ql__pg_text(cx, r, i, 5);
-        e->seq = ql__pg_int8(r, i, 6);
-        if (!e->actor || !e->action || !e->target_type || !e->target_id)
-            rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
-    }
-    PQclear(r);
+    void *rows;
+    int rc = ql__pg_page(pg_of(self), cx, QL__ST_AUDIT_LIST, &p, limit, sizeof(**out), read_audit,
+                         &rows, n, more);
+    *out = rows;
     return rc;
 }
 

@@ -24,8 +24,9 @@ static const struct ql_uuid max_uuid = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf
 
 /* Columns: id, team, author user, author key, prompt, content, version, created, updated,
  * deleted. */
-static int read_entry(struct ql_ctx *cx, const PGresult *r, int row, struct ql_entry *e)
+static int read_entry(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
 {
+    struct ql_entry *e = dst;
     memset(e, 0, sizeof(*e));
     ql__pg_uuid(r, row, 0, &e->id);
     ql__pg_uuid(r, row, 1, &e->team_id);
@@ -113,21 +114,10 @@ static int e_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
         ql__pg_p_uuid(&p, q->author);
     if (q->prompt)
         ql__pg_p_uuid(&p, q->prompt);
-    PGresult *r;
-    int rc = ql__pg_exec(pg_of(self), cx, st, &p, &r);
-    if (rc)
-        return rc;
-    int rows = PQntuples(r);
-    *more = rows > q->limit;
-    if (rows > q->limit)
-        rows = q->limit;
-    *n = 0;
-    *out = ql_arena_alloc(cx->arena, sizeof(**out) * (size_t)(rows ? rows : 1));
-    if (*out == NULL)
-        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
-    for (int i = 0; rc == QL_OK && i < rows; i++, (*n)++)
-        rc = read_entry(cx, r, i, &(*out)[i]);
-    PQclear(r);
+    void *rows;
+    int rc =
+        ql__pg_page(pg_of(self), cx, st, &p, q->limit, sizeof(**out), read_entry, &rows, n, more);
+    *out = rows;
     return rc;
 }
 
@@ -170,8 +160,9 @@ const struct ql_entries_ops ql__pg_entries_ops = {
 /* ---- prompts ------------------------------------------------------------------------------ */
 
 /* Columns: id, team, text, category, created, updated, deleted. */
-static int read_prompt(struct ql_ctx *cx, const PGresult *r, int row, struct ql_prompt *p)
+static int read_prompt(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
 {
+    struct ql_prompt *p = dst;
     memset(p, 0, sizeof(*p));
     ql__pg_uuid(r, row, 0, &p->id);
     if ((p->has_team = !PQgetisnull(r, row, 1)))
@@ -226,21 +217,10 @@ static int p_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
         ql__pg_p_uuid(&p, &zero);
     }
     ql__pg_p_int(&p, limit + 1);
-    PGresult *r;
-    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_PROMPT_LIST, &p, &r);
-    if (rc)
-        return rc;
-    int rows = PQntuples(r);
-    *more = rows > limit;
-    if (rows > limit)
-        rows = limit;
-    *n = 0;
-    *out = ql_arena_alloc(cx->arena, sizeof(**out) * (size_t)(rows ? rows : 1));
-    if (*out == NULL)
-        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
-    for (int i = 0; rc == QL_OK && i < rows; i++, (*n)++)
-        rc = read_prompt(cx, r, i, &(*out)[i]);
-    PQclear(r);
+    void *rows;
+    int rc = ql__pg_page(pg_of(self), cx, QL__ST_PROMPT_LIST, &p, limit, sizeof(**out), read_prompt,
+                         &rows, n, more);
+    *out = rows;
     return rc;
 }
 

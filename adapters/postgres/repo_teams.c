@@ -121,8 +121,9 @@ const struct ql_teams_ops ql__pg_teams_ops = {
 /* ---- members ------------------------------------------------------------------------------ */
 
 /* Columns: user_id, email, display_name, role, joined_at. */
-static int read_member(struct ql_ctx *cx, const PGresult *r, int row, struct ql_member *m)
+static int read_member(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
 {
+    struct ql_member *m = dst;
     ql__pg_uuid(r, row, 0, &m->user_id);
     m->email = ql__pg_text(cx, r, row, 1);
     m->display_name = ql__pg_text(cx, r, row, 2);
@@ -138,21 +139,10 @@ static int m_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     ql__pg_p_uuid(&p, team);
     ql__pg_p_uuid(&p, after);
     ql__pg_p_int(&p, limit + 1);
-    PGresult *r;
-    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_MEMBERS_LIST, &p, &r);
-    if (rc)
-        return rc;
-    int rows = PQntuples(r);
-    *more = rows > limit;
-    if (rows > limit)
-        rows = limit;
-    *n = 0;
-    *out = ql_arena_calloc(cx->arena, (size_t)(rows ? rows : 1), sizeof(**out));
-    if (*out == NULL)
-        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
-    for (int i = 0; rc == QL_OK && i < rows; i++, (*n)++)
-        rc = read_member(cx, r, i, &(*out)[i]);
-    PQclear(r);
+    void *rows;
+    int rc = ql__pg_page(pg_of(self), cx, QL__ST_MEMBERS_LIST, &p, limit, sizeof(**out),
+                         read_member, &rows, n, more);
+    *out = rows;
     return rc;
 }
 
@@ -247,6 +237,23 @@ static int k_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_ap
     return ql__pg_run(pg_of(self), cx, QL__ST_KEY_INSERT, &p);
 }
 
+/* Columns of KEYS_LIST. */
+static int read_key(struct ql_ctx *cx, const PGresult *r, int i, void *dst)
+{
+    struct ql_api_key *k = dst;
+    ql__pg_uuid(r, i, 0, &k->id);
+    ql__pg_uuid(r, i, 1, &k->team_id);
+    k->name = ql__pg_text(cx, r, i, 2);
+    k->role = ql_role_parse(PQgetvalue(r, i, 3), (size_t)PQgetlength(r, i, 3));
+    k->prefix = ql__pg_text(cx, r, i, 4);
+    k->created_ms = ql__pg_ts_ms(r, i, 5);
+    k->expires_ms = ql__pg_ts_ms_or_0(r, i, 6);
+    k->last_used_ms = ql__pg_ts_ms_or_0(r, i, 7);
+    if (k->name == NULL || k->prefix == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    return QL_OK;
+}
+
 static int k_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                   int64_t after_ms, const struct ql_uuid *after_id, int limit,
                   struct ql_api_key **out, int *n, int *more)
@@ -256,32 +263,10 @@ static int k_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     ql__pg_p_ts_or_null(&p, after_id ? after_ms : 0);
     ql__pg_p_uuid(&p, after_id);
     ql__pg_p_int(&p, limit + 1);
-    PGresult *r;
-    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_KEYS_LIST, &p, &r);
-    if (rc)
-        return rc;
-    int rows = PQntuples(r);
-    *more = rows > limit;
-    if (rows > limit)
-        rows = limit;
-    *n = 0;
-    *out = ql_arena_calloc(cx->arena, (size_t)(rows ? rows : 1), sizeof(**out));
-    if (*out == NULL)
-        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
-    for (int i = 0; rc == QL_OK && i < rows; i++, (*n)++) {
-        struct ql_api_key *k = &(*out)[i];
-        ql__pg_uuid(r, i, 0, &k->id);
-        ql__pg_uuid(r, i, 1, &k->team_id);
-        k->name = ql__pg_text(cx, r, i, 2);
-        k->role = ql_role_parse(PQgetvalue(r, i, 3), (size_t)PQgetlength(r, i, 3));
-        k->prefix = ql__pg_text(cx, r, i, 4);
-        k->created_ms = ql__pg_ts_ms(r, i, 5);
-        k->expires_ms = ql__pg_ts_ms_or_0(r, i, 6);
-        k->last_used_ms = ql__pg_ts_ms_or_0(r, i, 7);
-        if (k->name == NULL || k->prefix == NULL)
-            rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
-    }
-    PQclear(r);
+    void *rows;
+    int rc = ql__pg_page(pg_of(self), cx, QL__ST_KEYS_LIST, &p, limit, sizeof(**out), read_key,
+                         &rows, n, more);
+    *out = rows;
     return rc;
 }
 

@@ -21,7 +21,7 @@ const FAST = {
 
 let api
 before(async () => {
-  api = await start('quill-api')
+  api = await start('quill-api', { QUILL_AUTH_IP_LIMIT: '100000', QUILL_RATE_LIMIT: '100000' })
   clearQueue()
 })
 after(async () => { await stop(api) })
