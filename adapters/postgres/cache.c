@@ -55,7 +55,6 @@ struct ql_pg_cache {
     struct ql_logger *log;
     pthread_t listener;
     int started;
-    atomic_uint_fast64_t hits, misses;
 };
 
 static int64_t mono_ms(void)
@@ -206,7 +205,6 @@ int ql__pg_cache_get(struct ql_pg_cache *c, struct ql_arena *a, const uint8_t *d
         break;
     }
     pthread_mutex_unlock(&s->lock);
-    atomic_fetch_add_explicit(found ? &c->hits : &c->misses, 1, memory_order_relaxed);
     return found;
 }
 
@@ -389,10 +387,4 @@ void ql_pg_cache_destroy(struct ql_pg_cache *c)
     }
     free(c->conninfo);
     free(c);
-}
-
-void ql_pg_cache_stats(struct ql_pg_cache *c, uint64_t *hits, uint64_t *misses)
-{
-    *hits = c ? atomic_load(&c->hits) : 0;
-    *misses = c ? atomic_load(&c->misses) : 0;
 }

@@ -493,11 +493,6 @@ void ql__pg_p_int(struct ql__pg_params *p, int64_t v)
     param(p, s, 0, 0);
 }
 
-void ql__pg_p_null(struct ql__pg_params *p)
-{
-    param(p, NULL, 0, 0);
-}
-
 const char *ql__pg_text(struct ql_ctx *cx, const PGresult *r, int row, int col)
 {
     if (PQgetisnull(r, row, col))

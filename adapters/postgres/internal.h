@@ -170,7 +170,6 @@ void ql__pg_p_ts(struct ql__pg_params *p, int64_t ms);                /* timesta
 void ql__pg_p_ts_or_null(struct ql__pg_params *p, int64_t ms);        /* 0: SQL NULL */
 void ql__pg_p_int(struct ql__pg_params *p, int64_t v);
 void ql__pg_p_ts_infinity(struct ql__pg_params *p, int sign); /* +1 or -1 */
-void ql__pg_p_null(struct ql__pg_params *p);
 
 /* A text column as an arena copy, or NULL for SQL NULL (or out of memory: check err). */
 const char *ql__pg_text(struct ql_ctx *cx, const PGresult *r, int row, int col);

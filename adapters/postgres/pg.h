@@ -76,6 +76,5 @@ void ql_pg_set_waker(struct ql_pg *pg, struct ql_pg_waker *w); /* borrowed */
 int ql_pg_cache_create(const char *conninfo, struct ql_logger *log, int capacity,
                        struct ql_pg_cache **out);
 void ql_pg_cache_destroy(struct ql_pg_cache *c);
-void ql_pg_cache_stats(struct ql_pg_cache *c, uint64_t *hits, uint64_t *misses);
 
 #endif

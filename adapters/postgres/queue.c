@@ -470,7 +470,6 @@ static const struct ql_queue_ops ops = {
     .progress = q_progress,
     .lead = q_lead,
     .list = q_list,
-    .get = q_get,
     .stats = q_stats,
     .retry = q_retry,
     .cancel = q_cancel,

@@ -56,7 +56,13 @@ static void notify(struct ql_pg_waker *w, char (*names)[64], int n)
         static const char *const keys[] = {"dbname", "connect_timeout", "application_name", NULL};
         const char *vals[] = {w->conninfo, "3", "quill-waker", NULL};
         w->conn = PQconnectdbParams(keys, vals, 1);
-        if (PQstatus(w->conn) != CONNECTION_OK) {
+        PGresult *r = NULL;
+        if (PQstatus(w->conn) == CONNECTION_OK)
+            r = PQprepare(w->conn, ql__pg_stmts[QL__ST_WAKE].name, ql__pg_stmts[QL__ST_WAKE].sql, 1,
+                          NULL);
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) {
             PQfinish(w->conn);
             w->conn = NULL;
             struct timespec ts = {0, QL_PG_RETRY_MS * 1000000L};
@@ -71,7 +77,7 @@ static void notify(struct ql_pg_waker *w, char (*names)[64], int n)
         len += (size_t)snprintf(lit + len, sizeof(lit) - len, "%s%s", i ? "," : "", names[i]);
     snprintf(lit + len, sizeof(lit) - len, "}");
     const char *v[1] = {lit};
-    PGresult *r = PQexecParams(w->conn, ql__pg_stmts[QL__ST_WAKE].sql, 1, NULL, v, NULL, NULL, 0);
+    PGresult *r = PQexecPrepared(w->conn, ql__pg_stmts[QL__ST_WAKE].name, 1, v, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         ql_log(w->log, QL_LOG_WARN, "cannot wake the workers", "error", PQerrorMessage(w->conn),
                NULL);

@@ -87,7 +87,6 @@ struct ql_queue_ops {
 
     int (*list)(struct ql_queue *self, struct ql_ctx *cx, const struct ql_job_filter *f,
                 struct ql_job **out, int *n, int *more);
-    int (*get)(struct ql_queue *self, struct ql_ctx *cx, int64_t id, struct ql_job *out);
     int (*stats)(struct ql_queue *self, struct ql_ctx *cx, struct ql_queue_stat **out, int *n);
     /* A failed or discarded job runs again now (with one more attempt allowed). */
     int (*retry)(struct ql_queue *self, struct ql_ctx *cx, int64_t id);
@@ -175,12 +174,6 @@ static inline int ql_queue_list(struct ql_queue *q, struct ql_ctx *cx,
                                 int *more)
 {
     return q->ops->list(q, cx, f, out, n, more);
-}
-
-static inline int ql_queue_get(struct ql_queue *q, struct ql_ctx *cx, int64_t id,
-                               struct ql_job *out)
-{
-    return q->ops->get(q, cx, id, out);
 }
 
 static inline int ql_queue_stats(struct ql_queue *q, struct ql_ctx *cx, struct ql_queue_stat **out,
