@@ -112,7 +112,7 @@ static int h_activity(struct ql_ctx *cx, const struct ql_job *job)
         goto out;
     rc = ql_store_maint_activity(cx->ports.store, cx, &tid, ev->valuestring, job->created_ms);
     if (rc == QL_OK)
-        rc = ql_audit(cx, &tid, "activity.record", "Job", NULL, actor);
+        rc = ql_audit(cx, &tid, "activity.record", "Team", &tid, actor);
     rc = ql_tx_end(cx, rc);
 out:
     cJSON_Delete(doc);

@@ -63,9 +63,10 @@ int ql_valid_text(struct ql_error *err, const char *field, const char *s, size_t
             return ql_error_field(err, field, "invalid_text",
                                   "must not contain control characters");
     }
+    if (count == 0 && min > 0)
+        return ql_error_field(err, field, "required", "must not be empty");
     if (count < min)
-        return ql_error_field(err, field, count == 0 ? "required" : "too_short",
-                              "must be at least %ld characters", min);
+        return ql_error_field(err, field, "too_short", "must be at least %ld characters", min);
     if (count > max)
         return ql_error_field(err, field, "too_long", "must be at most %ld characters", max);
     return QL_OK;

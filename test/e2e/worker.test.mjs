@@ -77,7 +77,7 @@ test('an entry write enqueues activity.record in its transaction and the worker 
     assert.ok(ok, 'team_activity counts the three entries')
     assert.equal(count(`kind = 'activity.record' AND payload->'data'->>'teamId' = '${tid}' AND payload->>'event' = 'journal_entry.created'`), 3)
     assert.equal(count(`kind = 'activity.record' AND state <> 'succeeded'`), 0)
-    assert.equal(sql(`SELECT count(*) FROM audit_log WHERE team_id = '${tid}' AND action = 'activity.record' AND actor = 'Job:activity.record'`), '3')
+    assert.equal(sql(`SELECT count(*) FROM audit_log WHERE team_id = '${tid}' AND action = 'activity.record' AND actor = 'Job:activity.record' AND target_type = 'Team' AND target_id = '${tid}'`), '3')
   } finally {
     assert.equal((await stop(w)).code, 0)
   }

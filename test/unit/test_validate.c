@@ -83,6 +83,11 @@ static void test_text_limits(void)
     ql_error_clear(&e);
     ASSERT_INT_EQ(ql_valid_text(&e, "content", "", 0, 1, 5, 0), QL_EVALIDATION);
     ASSERT_STR_EQ(e.fields[0].code, "required");
+    ASSERT_STR_EQ(e.fields[0].message, "must not be empty");
+    ql_error_clear(&e);
+    ASSERT_INT_EQ(ql_valid_text(&e, "name", "ab", 2, 3, 5, 1), QL_EVALIDATION);
+    ASSERT_STR_EQ(e.fields[0].code, "too_short");
+    ASSERT_STR_EQ(e.fields[0].message, "must be at least 3 characters");
     ql_error_clear(&e);
     ASSERT_INT_EQ(ql_valid_text(&e, "content", "a\nb\tc", 5, 1, 50, 0), QL_OK);
     ASSERT_INT_EQ(ql_valid_text(&e, "name", "a\nb", 3, 1, 50, 1), QL_EVALIDATION);
