@@ -205,9 +205,27 @@ bench_entries() {
     local before; before=$(rss_kb "$QUILL_PID")
     compare "$name" quill "http://127.0.0.1:58091" "$PEERS_WRK/$script" \
       fastify "http://127.0.0.1:58081" "$PEERS_WRK/$script"
+    [ "$script" = get_entry.lua ] && lookup_vs_pgbench
     row "quill-api RSS after $name | $(( $(rss_kb "$QUILL_PID") / 1024 )) MiB (idle $(( before / 1024 )) MiB) | | "
     kill "$PEER_PID" "$QUILL_PID"; wait "$PEER_PID" "$QUILL_PID" 2>/dev/null || true
   done
+}
+
+# The goal for single-entry reads: the rate `pgbench -M prepared` reaches with the bare lookup
+# statement and the same client count (tools/bench/lookup.pgbench), alternating with Quill.
+lookup_vs_pgbench() {
+  command -v pgbench >/dev/null || { log "no pgbench: skipping the bare-lookup comparison"; return; }
+  local qr=() pr=() rps rest
+  for _ in $(seq "$ROUNDS"); do
+    read -r rps rest < <(wrk_run "http://127.0.0.1:58091" "$PEERS_WRK/get_entry.lua")
+    qr+=("$rps")
+    rps=$(pgbench -n -M prepared -c 64 -j 2 -T "${DURATION%s}" -f "$ROOT/tools/bench/lookup.pgbench" \
+      "$(pg_url quill_bench)" 2>&1 | tee -a "$OUT/pgbench.log" | awk '/^tps/ {print $3}')
+    pr+=("${rps:-0}")
+  done
+  local qm pm
+  qm=$(printf '%s\n' "${qr[@]}" | median); pm=$(printf '%s\n' "${pr[@]}" | median)
+  row "GET one entry vs the bare lookup in pgbench -M prepared (64 clients) | quill $(printf '%.0f' "$qm") req/s | pgbench $(printf '%.0f' "$pm") tx/s | **$(awk -v a="$qm" -v b="$pm" 'BEGIN{printf "%.2f", (b>0)?a/b:0}')x**"
 }
 
 # Logins run argon2id on the pool; /livez must stay fast on the loops meanwhile.
