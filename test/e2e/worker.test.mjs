@@ -315,6 +315,7 @@ test('the /admin dashboard retries a discarded job in headless Chromium', async 
     assert.ok(await waitFor(() => sql(`SELECT state FROM jobs WHERE job_id = ${id}`) === 'available'))
     // The page refreshes and the job leaves the failed list.
     await page.locator(`tr[data-job-id="${id}"]`).waitFor({ state: 'detached', timeout: 10000 })
+    await page.getByText('No failed or discarded jobs.').waitFor({ timeout: 10000 })
     assert.deepEqual(outside, [], 'the page loads nothing from elsewhere')
   } finally {
     await browser.close()
