@@ -98,12 +98,18 @@ int ql__body_parse(struct ql_http_req *r, const struct ql__field *fields, int nf
         cJSON_Delete(root);
         return -1;
     }
+    /* A known member given twice is refused: parsers disagree on which one wins. */
+    unsigned long long seen = 0;
     for (cJSON *it = root->child; it; it = it->next) {
-        int known = 0;
-        for (int i = 0; i < nfields && !known; i++)
-            known = strcmp(it->string, fields[i].name) == 0;
-        if (!known)
+        int i = 0;
+        while (i < nfields && strcmp(it->string, fields[i].name) != 0)
+            i++;
+        if (i == nfields)
             ql_error_field(e, it->string, "unknown_field", "is not a known field");
+        else if (i < 64 && (seen >> i & 1))
+            ql_error_field(e, it->string, "duplicate_field", "appears more than once");
+        else if (i < 64)
+            seen |= 1ULL << i;
     }
     for (int i = 0; i < nfields; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, fields[i].name);

@@ -41,6 +41,10 @@ test('signup validates every field and refuses unknown ones', async () => {
   assert.equal(u.body.errors[0].code, 'unknown_field')
   problem(await http(api, 'POST', '/v1/auth/signup', { body: { email: 7, password: PASSWORD, displayName: 'x' } }), 422, 'validation_failed')
   problem(await http(api, 'POST', '/v1/auth/signup', { raw: '{"email":', headers: { 'content-type': 'application/json' } }), 400, 'malformed_json')
+  // A member given twice is ambiguous (parsers disagree on which one wins): refused, not guessed.
+  const dup = await http(api, 'POST', '/v1/auth/signup', { raw: '{"email":"dup@x.io","email":"other@x.io","password":"correct horse battery","displayName":"n"}', headers: { 'content-type': 'application/json' } })
+  problem(dup, 422, 'validation_failed')
+  assert.deepEqual(dup.body.errors.map((e) => [e.field, e.code]), [['email', 'duplicate_field']])
   problem(await http(api, 'POST', '/v1/auth/signup', { raw: '[1,2]', headers: { 'content-type': 'application/json' } }), 422, 'validation_failed')
   problem(await http(api, 'POST', '/v1/auth/signup', { raw: '{}', headers: { 'content-type': 'text/plain' } }), 415, 'unsupported_media_type')
   problem(await http(api, 'POST', '/v1/auth/signup', { raw: '{"email":"a\\u0000b@x.io","password":"correct horse battery","displayName":"n"}', headers: { 'content-type': 'application/json' } }), 422, 'validation_failed')
