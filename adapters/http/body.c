@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include "arena/arena.h"
+#include "b64/b64.h"
 #include "err/err.h"
 #include "uuid/uuid.h"
 
@@ -143,17 +144,6 @@ const char *ql__json_str(const cJSON *obj, const char *name, size_t *n)
     return v->valuestring;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 const char *ql__query(struct ql_http_req *r, const char *name, size_t *out_n)
 {
     size_t nl = strlen(name);
@@ -171,8 +161,9 @@ const char *ql__query(struct ql_http_req *r, const char *name, size_t *out_n)
                 return NULL;
             size_t o = 0;
             for (size_t i = 0; i < vn; i++) {
-                if (v[i] == '%' && i + 2 < vn && hexval(v[i + 1]) >= 0 && hexval(v[i + 2]) >= 0) {
-                    d[o++] = (char)(hexval(v[i + 1]) << 4 | hexval(v[i + 2]));
+                if (v[i] == '%' && i + 2 < vn && ql_hex_digit(v[i + 1]) >= 0 &&
+                    ql_hex_digit(v[i + 2]) >= 0) {
+                    d[o++] = (char)(ql_hex_digit(v[i + 1]) << 4 | ql_hex_digit(v[i + 2]));
                     i += 2;
                 } else {
                     d[o++] = v[i] == '+' ? ' ' : v[i];

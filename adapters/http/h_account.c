@@ -106,10 +106,7 @@ void ql__h_signup(struct ql_http_req *r)
     ql__set_render(r, render_signup, &res);
     int rc = ql_account_signup(&r->cx, &in, &res);
     cJSON_Delete(body);
-    if (rc)
-        ql__res_problem(r, rc);
-    else if (!r->rendered)
-        render_signup(r, &res);
+    ql__res_rendered(r, rc);
 }
 
 void ql__h_login(struct ql_http_req *r)
@@ -128,10 +125,7 @@ void ql__h_login(struct ql_http_req *r)
     ql__set_render(r, render_login, &res);
     int rc = ql_account_login(&r->cx, &in, &res);
     cJSON_Delete(body);
-    if (rc)
-        ql__res_problem(r, rc);
-    else if (!r->rendered)
-        render_login(r, &res);
+    ql__res_rendered(r, rc);
 }
 
 void ql__h_logout(struct ql_http_req *r)
@@ -141,10 +135,7 @@ void ql__h_logout(struct ql_http_req *r)
         return;
     ql__set_render(r, render_logout, NULL);
     int rc = ql_account_logout(&r->cx);
-    if (rc)
-        ql__res_problem(r, rc);
-    else if (!r->rendered)
-        render_logout(r, NULL);
+    ql__res_rendered(r, rc);
 }
 
 static void write_me(struct ql_http_req *r, const struct ql_user *u, const struct ql_team_role *t,
@@ -222,8 +213,5 @@ void ql__h_me_password(struct ql_http_req *r)
     ql__set_render(r, render_no_content, NULL);
     int rc = ql_account_change_password(&r->cx, cur, cn, next, nn);
     cJSON_Delete(body);
-    if (rc)
-        ql__res_problem(r, rc);
-    else if (!r->rendered)
-        render_no_content(r, NULL);
+    ql__res_rendered(r, rc);
 }

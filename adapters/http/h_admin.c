@@ -85,16 +85,12 @@ void ql__h_admin_jobs(struct ql_http_req *r)
     int n;
     const char *next;
     int rc = ql_ops_jobs(&r->cx, state, queue, kind, cursor, cn, limit, &jobs, &n, &next);
-    if (rc) {
-        ql__res_problem(r, rc);
-        return;
-    }
     struct ql_jw w;
-    ql__jw_list_begin(&w, &r->res_body);
+    if (ql__res_page_begin(r, rc, &w))
+        return;
     for (int i = 0; i < n; i++)
         write_job(&w, &jobs[i]);
-    ql__jw_list_end(&w, next);
-    ql__res_json(r, 200);
+    ql__res_page_end(r, &w, next);
 }
 
 void ql__h_admin_stats(struct ql_http_req *r)

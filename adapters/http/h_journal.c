@@ -127,10 +127,7 @@ void ql__h_entry_create(struct ql_http_req *r)
     struct ql_entry e;
     ql__set_render(r, render_entry_created, &e);
     int rc = ql_entry_create(&r->cx, &team, &in, &e);
-    if (rc)
-        ql__res_problem(r, rc);
-    else if (!r->rendered)
-        render_entry_created(r, &e);
+    ql__res_rendered(r, rc);
     cJSON_Delete(body);
 }
 
@@ -167,18 +164,14 @@ void ql__h_entry_list(struct ql_http_req *r)
     int n;
     const char *next;
     int rc = ql_entry_list(&r->cx, &team, &f, &items, &n, &next);
-    if (rc) {
-        ql__res_problem(r, rc);
+    struct ql_jw w;
+    if (ql__res_page_begin(r, rc, &w))
         return;
-    }
     /* 50 entries of ~150 characters: reserve once instead of growing in steps. */
     ql_buf_reserve(&r->res_body, (size_t)n * 460 + 64);
-    struct ql_jw w;
-    ql__jw_list_begin(&w, &r->res_body);
     for (int i = 0; i < n; i++)
         write_entry(&w, &items[i]);
-    ql__jw_list_end(&w, next);
-    ql__res_json(r, 200);
+    ql__res_page_end(r, &w, next);
 }
 
 void ql__h_entry_update(struct ql_http_req *r)
@@ -230,16 +223,12 @@ void ql__h_prompt_list(struct ql_http_req *r)
     int n;
     const char *next;
     int rc = ql_prompt_list(&r->cx, &team, category, catn, cursor, cn, limit, &items, &n, &next);
-    if (rc) {
-        ql__res_problem(r, rc);
-        return;
-    }
     struct ql_jw w;
-    ql__jw_list_begin(&w, &r->res_body);
+    if (ql__res_page_begin(r, rc, &w))
+        return;
     for (int i = 0; i < n; i++)
         write_prompt(&w, &items[i]);
-    ql__jw_list_end(&w, next);
-    ql__res_json(r, 200);
+    ql__res_page_end(r, &w, next);
 }
 
 static void render_prompt_created(struct ql_http_req *r, void *arg)
@@ -268,10 +257,7 @@ void ql__h_prompt_create(struct ql_http_req *r)
     struct ql_prompt pr;
     ql__set_render(r, render_prompt_created, &pr);
     int rc = ql_prompt_create(&r->cx, &team, text, tn, cat, cn, &pr);
-    if (rc)
-        ql__res_problem(r, rc);
-    else if (!r->rendered)
-        render_prompt_created(r, &pr);
+    ql__res_rendered(r, rc);
     cJSON_Delete(body);
 }
 

@@ -5,14 +5,12 @@
 
 #include "arena/arena.h"
 #include "audit/audit.h"
-#include "cursor/cursor.h"
 #include "err/err.h"
 #include "model/model.h"
 #include "team/team.h"
 
 #include <cJSON.h>
 #include <stdio.h>
-#include <string.h>
 
 void ql__h_team_create(struct ql_http_req *r);
 void ql__h_team_list(struct ql_http_req *r);
@@ -60,10 +58,7 @@ void ql__h_team_create(struct ql_http_req *r)
     ql__set_render(r, render_team_created, &t);
     int rc = ql_team_create(&r->cx, name, n, &t);
     cJSON_Delete(body);
-    if (rc)
-        ql__res_problem(r, rc);
-    else if (!r->rendered)
-        render_team_created(r, &t);
+    ql__res_rendered(r, rc);
 }
 
 void ql__h_team_list(struct ql_http_req *r)
@@ -74,57 +69,24 @@ void ql__h_team_list(struct ql_http_req *r)
         return;
     size_t cn = 0;
     const char *cursor = ql__query(r, "cursor", &cn);
-    struct ql_uuid after;
-    int64_t unused;
-    if (cursor &&
-        ql_cursor_decode(&r->cx.err, QL_CURSOR_TEAMS, cursor, cn, &unused, &after) != QL_OK) {
-        ql__res_problem(r, QL_EVALIDATION);
-        return;
-    }
     struct ql_team_role *teams;
     int n;
-    int rc = ql_team_list_mine(&r->cx, &teams, &n);
-    if (rc) {
-        ql__res_problem(r, rc);
-        return;
-    }
-    /* Pages by team id (creation order); a user's teams are few, so this is in memory. */
+    const char *next;
+    int rc = ql_team_list_mine(&r->cx, cursor, cn, limit, &teams, &n, &next);
     struct ql_jw w;
-    ql__jw_list_begin(&w, &r->res_body);
-    const struct ql_team_role *last = NULL;
-    int emitted = 0, more = 0;
-    for (int pass = 0; pass < n; pass++) {
-        const struct ql_team_role *best = NULL;
-        for (int i = 0; i < n; i++) {
-            const struct ql_team_role *t = &teams[i];
-            if (cursor && memcmp(t->team_id.b, after.b, 16) <= 0)
-                continue;
-            if (last && memcmp(t->team_id.b, last->team_id.b, 16) <= 0)
-                continue;
-            if (best == NULL || memcmp(t->team_id.b, best->team_id.b, 16) < 0)
-                best = t;
-        }
-        if (best == NULL)
-            break;
-        if (emitted == limit) {
-            more = 1;
-            break;
-        }
+    if (ql__res_page_begin(r, rc, &w))
+        return;
+    for (int i = 0; i < n; i++) {
         ql_jw_obj(&w);
         ql_jw_key(&w, "teamId");
-        ql__jw_uuid(&w, &best->team_id);
+        ql__jw_uuid(&w, &teams[i].team_id);
         ql_jw_key(&w, "name");
-        ql_jw_str(&w, best->name);
+        ql_jw_str(&w, teams[i].name);
         ql_jw_key(&w, "role");
-        ql_jw_str(&w, ql_role_name(best->role));
+        ql_jw_str(&w, ql_role_name(teams[i].role));
         ql_jw_obj_end(&w);
-        last = best;
-        emitted++;
     }
-    ql__jw_list_end(&w, more && last
-                            ? ql_cursor_encode(r->cx.arena, QL_CURSOR_TEAMS, 0, &last->team_id)
-                            : NULL);
-    ql__res_json(r, 200);
+    ql__res_page_end(r, &w, next);
 }
 
 void ql__h_team_get(struct ql_http_req *r)
@@ -183,16 +145,12 @@ void ql__h_member_list(struct ql_http_req *r)
     int n;
     const char *next;
     int rc = ql_member_list(&r->cx, &team, cursor, cn, limit, &m, &n, &next);
-    if (rc) {
-        ql__res_problem(r, rc);
-        return;
-    }
     struct ql_jw w;
-    ql__jw_list_begin(&w, &r->res_body);
+    if (ql__res_page_begin(r, rc, &w))
+        return;
     for (int i = 0; i < n; i++)
         ql__jw_member(&w, &m[i]);
-    ql__jw_list_end(&w, next);
-    ql__res_json(r, 200);
+    ql__res_page_end(r, &w, next);
 }
 
 static void member_response(struct ql_http_req *r, int status, const struct ql_member *m)
@@ -225,10 +183,7 @@ void ql__h_member_add(struct ql_http_req *r)
     ql__set_render(r, render_member_added, &m);
     int rc = ql_member_add(&r->cx, &team, email, en, role, rn, &m);
     cJSON_Delete(body);
-    if (rc)
-        ql__res_problem(r, rc);
-    else if (!r->rendered)
-        render_member_added(r, &m);
+    ql__res_rendered(r, rc);
 }
 
 void ql__h_member_update(struct ql_http_req *r)
@@ -294,10 +249,7 @@ void ql__h_key_create(struct ql_http_req *r)
     ql__set_render(r, render_key_created, &k);
     int rc = ql_api_key_create(&r->cx, &team, name, nn, role, rn, exp, en, &k);
     cJSON_Delete(body);
-    if (rc)
-        ql__res_problem(r, rc);
-    else if (!r->rendered)
-        render_key_created(r, &k);
+    ql__res_rendered(r, rc);
 }
 
 void ql__h_key_list(struct ql_http_req *r)
@@ -313,19 +265,15 @@ void ql__h_key_list(struct ql_http_req *r)
     int n;
     const char *next;
     int rc = ql_api_key_list(&r->cx, &team, cursor, cn, limit, &keys, &n, &next);
-    if (rc) {
-        ql__res_problem(r, rc);
-        return;
-    }
     struct ql_jw w;
-    ql__jw_list_begin(&w, &r->res_body);
+    if (ql__res_page_begin(r, rc, &w))
+        return;
     for (int i = 0; i < n; i++) {
         ql_jw_obj(&w);
         ql__jw_api_key_fields(&w, &keys[i]);
         ql_jw_obj_end(&w);
     }
-    ql__jw_list_end(&w, next);
-    ql__res_json(r, 200);
+    ql__res_page_end(r, &w, next);
 }
 
 void ql__h_key_delete(struct ql_http_req *r)
@@ -351,14 +299,10 @@ void ql__h_audit_list(struct ql_http_req *r)
     int n;
     const char *next;
     int rc = ql_audit_list(&r->cx, &team, cursor, cn, limit, &rows, &n, &next);
-    if (rc) {
-        ql__res_problem(r, rc);
-        return;
-    }
     struct ql_jw w;
-    ql__jw_list_begin(&w, &r->res_body);
+    if (ql__res_page_begin(r, rc, &w))
+        return;
     for (int i = 0; i < n; i++)
         ql__jw_audit(&w, &rows[i]);
-    ql__jw_list_end(&w, next);
-    ql__res_json(r, 200);
+    ql__res_page_end(r, &w, next);
 }

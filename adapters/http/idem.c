@@ -33,6 +33,14 @@ void ql__set_render(struct ql_http_req *r, void (*fn)(struct ql_http_req *, void
     r->render_mark = r->res_headers.len;
 }
 
+void ql__res_rendered(struct ql_http_req *r, int rc)
+{
+    if (rc)
+        ql__res_problem(r, rc);
+    else if (!r->rendered && r->render)
+        r->render(r, r->render_arg);
+}
+
 /* The header lines worth replaying, plus the content type, into b. */
 static void stored_headers(struct ql_http_req *r, struct ql_buf *b)
 {

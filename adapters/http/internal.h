@@ -192,8 +192,10 @@ int ql__same_secret(const char *a, size_t an, const char *b, size_t bn);
 int ql__idem_begin(struct ql_http_req *r, const struct ql_principal *p);
 /* After the handler: store a response that was not stored inside a transaction. */
 void ql__idem_end(struct ql_http_req *r);
-/* Set the success renderer (see render above); the handler calls it when not rendered yet. */
+/* Set the success renderer (see render above); ql__res_rendered finishes the handler. */
 void ql__set_render(struct ql_http_req *r, void (*fn)(struct ql_http_req *, void *), void *arg);
+/* The problem for rc, else the success response unless it was rendered before COMMIT. */
+void ql__res_rendered(struct ql_http_req *r, int rc);
 
 /* ---- JSON output helpers (serialize.c) ------------------------------------------------- */
 
@@ -211,10 +213,12 @@ void ql__jw_team(struct ql_jw *w, const struct ql_team *t);
 void ql__jw_member(struct ql_jw *w, const struct ql_member *m);
 void ql__jw_api_key_fields(struct ql_jw *w, const struct ql_api_key *k);
 void ql__jw_audit(struct ql_jw *w, const struct ql_audit_entry *e);
-/* Close an {"items":[ ... ] list with its nextCursor and the object. */
-void ql__jw_list_end(struct ql_jw *w, const char *next_cursor);
-/* Start {"items":[ */
-void ql__jw_list_begin(struct ql_jw *w, struct ql_buf *b);
+/*
+ * A page response {"items": [...], "nextCursor": ...}: begin answers the problem for rc and
+ * returns -1, or opens the items on w and returns 0; end closes them and answers 200.
+ */
+int ql__res_page_begin(struct ql_http_req *r, int rc, struct ql_jw *w);
+void ql__res_page_end(struct ql_http_req *r, struct ql_jw *w, const char *next_cursor);
 
 /* ---- the pool ------------------------------------------------------------------------ */
 

@@ -110,18 +110,24 @@ void ql__jw_audit(struct ql_jw *w, const struct ql_audit_entry *e)
     ql_jw_obj_end(w);
 }
 
-void ql__jw_list_begin(struct ql_jw *w, struct ql_buf *b)
+int ql__res_page_begin(struct ql_http_req *r, int rc, struct ql_jw *w)
 {
-    ql_jw_init(w, b);
+    if (rc) {
+        ql__res_problem(r, rc);
+        return -1;
+    }
+    ql_jw_init(w, &r->res_body);
     ql_jw_obj(w);
     ql_jw_key(w, "items");
     ql_jw_arr(w);
+    return 0;
 }
 
-void ql__jw_list_end(struct ql_jw *w, const char *next_cursor)
+void ql__res_page_end(struct ql_http_req *r, struct ql_jw *w, const char *next_cursor)
 {
     ql_jw_arr_end(w);
     ql_jw_key(w, "nextCursor");
     ql_jw_str_or_null(w, next_cursor);
     ql_jw_obj_end(w);
+    ql__res_json(r, 200);
 }

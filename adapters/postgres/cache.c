@@ -17,6 +17,7 @@
 #include "pg.h"
 
 #include "arena/arena.h"
+#include "b64/b64.h"
 #include "err/err.h"
 #include "log/log.h"
 #include "model/model.h"
@@ -135,8 +136,7 @@ static int unhex(const char *s, uint8_t *out, size_t n)
     for (size_t i = 0; i < n; i++) {
         int v = 0;
         for (int k = 0; k < 2; k++) {
-            char ch = s[2 * i + k];
-            int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+            int d = ql_hex_digit(s[2 * i + k]);
             if (d < 0)
                 return -1;
             v = v << 4 | d;

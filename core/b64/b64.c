@@ -79,3 +79,14 @@ int ql_b64_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *out
     *out_len = o;
     return QL_OK;
 }
+
+int ql_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

@@ -1,6 +1,7 @@
 /*
  * b64.h - base64 (RFC 4648): the standard alphabet with padding and the URL-safe
  * alphabet without it.  Decoding accepts either alphabet, with or without padding.
+ * Also the one base16 digit reader the hex parsers share.
  */
 #ifndef QL_B64_H
 #define QL_B64_H
@@ -19,5 +20,8 @@ size_t ql_b64_encode(const uint8_t *in, size_t n, char *out, int url);
  * QL_EVALIDATION on a bad character, bad length or too small an out.
  */
 int ql_b64_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *out_len);
+
+/* The value of the hex digit c (either case), or -1. */
+int ql_hex_digit(char c);
 
 #endif

@@ -18,6 +18,7 @@
 #include "validate/validate.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int64_t now_ms(struct ql_ctx *cx)
@@ -50,15 +51,47 @@ int ql_team_create(struct ql_ctx *cx, const char *name, size_t n, struct ql_team
     return ql_tx_end(cx, rc);
 }
 
-int ql_team_list_mine(struct ql_ctx *cx, struct ql_team_role **out, int *n)
+static int by_team_id(const void *a, const void *b)
+{
+    const struct ql_team_role *x = a, *y = b;
+    return memcmp(x->team_id.b, y->team_id.b, sizeof(x->team_id.b));
+}
+
+/* A user's teams come whole with the profile (they are few), so pages are cut here. */
+int ql_team_list_mine(struct ql_ctx *cx, const char *cursor, size_t cursor_n, int limit,
+                      struct ql_team_role **out, int *n, const char **next_cursor)
 {
     int rc = ql_account_require_user(cx);
     if (rc)
         return rc;
-    rc = ql_store_users_profile(cx->ports.store, cx, &cx->principal->user_id, NULL, out, n);
+    struct ql_uuid after;
+    int64_t unused;
+    if (cursor) {
+        rc = ql_cursor_decode(&cx->err, QL_CURSOR_TEAMS, cursor, cursor_n, &unused, &after);
+        if (rc)
+            return rc;
+    }
+    struct ql_team_role *all;
+    int total;
+    rc = ql_store_users_profile(cx->ports.store, cx, &cx->principal->user_id, NULL, &all, &total);
     if (rc == QL_ENOT_FOUND)
         return ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The account no longer exists.");
-    return rc;
+    if (rc)
+        return rc;
+    if (total > 1)
+        qsort(all, (size_t)total, sizeof(*all), by_team_id);
+    int start = 0;
+    while (cursor && start < total && memcmp(all[start].team_id.b, after.b, 16) <= 0)
+        start++;
+    *n = total - start < limit ? total - start : limit;
+    *out = total > 0 ? all + start : all;
+    *next_cursor = NULL;
+    if (start + *n<total && * n> 0) {
+        *next_cursor = ql_cursor_encode(cx->arena, QL_CURSOR_TEAMS, 0, &(*out)[*n - 1].team_id);
+        if (*next_cursor == NULL)
+            return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    }
+    return QL_OK;
 }
 
 int ql_team_get(struct ql_ctx *cx, const struct ql_uuid *team, struct ql_team *out)

@@ -18,8 +18,9 @@ struct ql_ctx;
 
 /* Create a team; the caller (a user) becomes its owner. */
 int ql_team_create(struct ql_ctx *cx, const char *name, size_t n, struct ql_team *out);
-/* The caller's teams with its role in each (paged by team id). */
-int ql_team_list_mine(struct ql_ctx *cx, struct ql_team_role **out, int *n);
+/* A page of the caller's teams with its role in each, by team id; cursor may be NULL. */
+int ql_team_list_mine(struct ql_ctx *cx, const char *cursor, size_t cursor_n, int limit,
+                      struct ql_team_role **out, int *n, const char **next_cursor);
 int ql_team_get(struct ql_ctx *cx, const struct ql_uuid *team, struct ql_team *out);
 int ql_team_rename(struct ql_ctx *cx, const struct ql_uuid *team, const char *name, size_t n,
                    struct ql_team *out);

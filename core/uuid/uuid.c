@@ -4,6 +4,7 @@
 #include "uuid/uuid.h"
 
 #include "auth/auth.h"
+#include "b64/b64.h"
 #include "clock/clock.h"
 #include "err/err.h"
 
@@ -42,17 +43,6 @@ void ql_uuid_format(const struct ql_uuid *u, char *out)
     *p = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int ql_uuid_parse(const char *s, size_t n, struct ql_uuid *out)
 {
     if (n != QL_UUID_STR_LEN)
@@ -65,7 +55,7 @@ int ql_uuid_parse(const char *s, size_t n, struct ql_uuid *out)
             i++;
             continue;
         }
-        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+        int hi = ql_hex_digit(s[i]), lo = ql_hex_digit(s[i + 1]);
         if (hi < 0 || lo < 0)
             return QL_EVALIDATION;
         out->b[j++] = (uint8_t)(hi << 4 | lo);

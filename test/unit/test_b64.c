@@ -3,6 +3,8 @@
 #include "err/err.h"
 #include "test.h"
 
+#include <string.h>
+
 static void test_rfc4648_vectors(void)
 {
     static const char *in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
@@ -27,6 +29,19 @@ static void test_rfc4648_vectors(void)
     }
 }
 
+static void test_hex_digits(void)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        ASSERT_INT_EQ(ql_hex_digit(digits[i]), i);
+        if (i >= 10)
+            ASSERT_INT_EQ(ql_hex_digit((char)(digits[i] - 'a' + 'A')), i);
+    }
+    for (int c = 1; c < 256; c++)
+        if (strchr("0123456789abcdefABCDEF", c) == NULL)
+            ASSERT_INT_EQ(ql_hex_digit((char)c), -1);
+}
+
 static void test_url_alphabet_and_errors(void)
 {
     uint8_t raw[3] = {0xfb, 0xff, 0xfe}, dec[8];
@@ -48,6 +63,7 @@ int main(int argc, char **argv)
     static const struct ql_test tests[] = {
         TEST(test_rfc4648_vectors),
         TEST(test_url_alphabet_and_errors),
+        TEST(test_hex_digits),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

@@ -5,6 +5,9 @@
 #include "team/team.h"
 #include "test.h"
 
+#include <stdio.h>
+#include <string.h>
+
 struct people {
     struct ql_auth_result owner, other;
     struct ql_principal po, px;
@@ -50,6 +53,52 @@ static void test_create_makes_the_caller_owner(void)
     as(&f, &pp.px);
     struct ql_team t;
     ASSERT_INT_EQ(ql_team_get(&f.cx, &pp.team.id, &t), QL_ENOT_FOUND);
+    fixture_cleanup(&f);
+}
+
+static void test_my_teams_page_by_id(void)
+{
+    struct fixture f;
+    struct people pp;
+    setup(&f, &pp);
+    static const char *names[] = {"Alpha", "Beta", "Gamma", "Delta"};
+    for (int i = 0; i < 4; i++) {
+        struct ql_team t;
+        as(&f, &pp.po);
+        ASSERT_INT_EQ(ql_team_create(&f.cx, names[i], strlen(names[i]), &t), QL_OK);
+    }
+    /* five teams in pages of two: every team once, ascending ids, a cursor until the last */
+    const char *cursor = NULL;
+    struct ql_uuid prev = {{0}};
+    int seen = 0, pages = 0;
+    do {
+        as(&f, &pp.po);
+        struct ql_team_role *teams;
+        int n;
+        const char *next;
+        ASSERT_INT_EQ(
+            ql_team_list_mine(&f.cx, cursor, cursor ? strlen(cursor) : 0, 2, &teams, &n, &next),
+            QL_OK);
+        for (int i = 0; i < n; i++) {
+            ASSERT_TRUE(memcmp(prev.b, teams[i].team_id.b, 16) < 0);
+            prev = teams[i].team_id;
+            ASSERT_INT_EQ(teams[i].role, QL_ROLE_OWNER);
+        }
+        seen += n;
+        pages++;
+        /* the cursor lives in the arena that the next request resets: keep a copy */
+        static char copy[128];
+        if (next)
+            snprintf(copy, sizeof(copy), "%s", next);
+        cursor = next ? copy : NULL;
+    } while (cursor && pages < 10);
+    ASSERT_INT_EQ(seen, 5);
+    ASSERT_INT_EQ(pages, 3);
+    as(&f, &pp.po);
+    struct ql_team_role *t;
+    int n;
+    const char *next;
+    ASSERT_INT_EQ(ql_team_list_mine(&f.cx, "bogus", 5, 2, &t, &n, &next), QL_EVALIDATION);
     fixture_cleanup(&f);
 }
 
@@ -148,6 +197,7 @@ int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
         TEST(test_create_makes_the_caller_owner),
+        TEST(test_my_teams_page_by_id),
         TEST(test_last_owner_is_kept),
         TEST(test_member_rules),
         TEST(test_api_keys),
