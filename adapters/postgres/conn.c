@@ -534,6 +534,18 @@ int ql__pg_page(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     return rc;
 }
 
+int ql__pg_one(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+               const struct ql__pg_params *p, ql__pg_row_fn read, void *dst)
+{
+    PGresult *r;
+    int rc = ql__pg_exec(pg, cx, st, p, &r);
+    if (rc)
+        return rc;
+    rc = PQntuples(r) ? read(cx, r, 0, dst) : ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
+    PQclear(r);
+    return rc;
+}
+
 int ql__pg_run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                const struct ql__pg_params *p)
 {

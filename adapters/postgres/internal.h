@@ -224,6 +224,10 @@ int ql__pg_page(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                 const struct ql__pg_params *p, int limit, size_t size, ql__pg_row_fn read,
                 void **rows, int *n, int *more);
 
+/* The first row of st into dst with read, or QL_ENOT_FOUND when st returns none. */
+int ql__pg_one(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+               const struct ql__pg_params *p, ql__pg_row_fn read, void *dst);
+
 /* Run st with p and expect no rows back (or ignore them); a convenience for writes. */
 int ql__pg_run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                const struct ql__pg_params *p);

@@ -388,13 +388,7 @@ static int q_get(struct ql_queue *self, struct ql_ctx *cx, int64_t id, struct ql
 {
     struct ql__pg_params p = {0};
     ql__pg_p_int(&p, id);
-    PGresult *r;
-    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_JOB_GET, &p, &r);
-    if (rc)
-        return rc;
-    rc = PQntuples(r) ? read_job(cx, r, 0, out) : ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
-    PQclear(r);
-    return rc;
+    return ql__pg_one(pg_of(self), cx, QL__ST_JOB_GET, &p, read_job, out);
 }
 
 static int q_stats(struct ql_queue *self, struct ql_ctx *cx, struct ql_queue_stat **out, int *n)

@@ -20,8 +20,9 @@ static struct ql_pg *pg_of(struct ql_store *s)
 }
 
 /* Columns: user_id, email, display_name, password_hash, created_at, updated_at. */
-static int read_user(struct ql_ctx *cx, const PGresult *r, int row, struct ql_user *u)
+static int read_user(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
 {
+    struct ql_user *u = dst;
     ql__pg_uuid(r, row, 0, &u->id);
     u->email = ql__pg_text(cx, r, row, 1);
     u->display_name = ql__pg_text(cx, r, row, 2);
@@ -36,13 +37,7 @@ static int read_user(struct ql_ctx *cx, const PGresult *r, int row, struct ql_us
 static int one_user(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                     const struct ql__pg_params *p, struct ql_user *out)
 {
-    PGresult *r;
-    int rc = ql__pg_exec(pg, cx, st, p, &r);
-    if (rc)
-        return rc;
-    rc = PQntuples(r) ? read_user(cx, r, 0, out) : ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
-    PQclear(r);
-    return rc;
+    return ql__pg_one(pg, cx, st, p, read_user, out);
 }
 
 static int u_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_user *u,

@@ -51,13 +51,7 @@ static int one_entry(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     struct ql__pg_params p = {0};
     ql__pg_p_uuid(&p, team);
     ql__pg_p_uuid(&p, id);
-    PGresult *r;
-    int rc = ql__pg_exec(pg, cx, st, &p, &r);
-    if (rc)
-        return rc;
-    rc = PQntuples(r) ? read_entry(cx, r, 0, out) : ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
-    PQclear(r);
-    return rc;
+    return ql__pg_one(pg, cx, st, &p, read_entry, out);
 }
 
 static int e_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *e)
@@ -133,19 +127,26 @@ static int e_update(struct ql_store *self, struct ql_ctx *cx, const struct ql_en
     return ql__pg_run(pg_of(self), cx, QL__ST_ENTRY_UPDATE, &p);
 }
 
-static int e_remove(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                    const struct ql_uuid *id, int64_t now_ms)
+/* Soft-delete a team's live row with st (team, id, now); QL_ENOT_FOUND when none was live. */
+static int soft_delete(struct ql_store *self, struct ql_ctx *cx, enum ql__pg_stmt st,
+                       const struct ql_uuid *team, const struct ql_uuid *id, int64_t now_ms)
 {
     struct ql__pg_params p = {0};
     ql__pg_p_uuid(&p, team);
     ql__pg_p_uuid(&p, id);
     ql__pg_p_ts(&p, now_ms);
     PGresult *r;
-    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_ENTRY_DELETE, &p, &r);
+    int rc = ql__pg_exec(pg_of(self), cx, st, &p, &r);
     if (rc == QL_OK && atoi(PQcmdTuples(r)) == 0)
         rc = ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
     PQclear(r);
     return rc;
+}
+
+static int e_remove(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                    const struct ql_uuid *id, int64_t now_ms)
+{
+    return soft_delete(self, cx, QL__ST_ENTRY_DELETE, team, id, now_ms);
 }
 
 const struct ql_entries_ops ql__pg_entries_ops = {
@@ -192,13 +193,7 @@ static int p_get(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid 
     struct ql__pg_params p = {0};
     ql__pg_p_uuid(&p, team);
     ql__pg_p_uuid(&p, id);
-    PGresult *r;
-    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_PROMPT_GET, &p, &r);
-    if (rc)
-        return rc;
-    rc = PQntuples(r) ? read_prompt(cx, r, 0, out) : ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
-    PQclear(r);
-    return rc;
+    return ql__pg_one(pg_of(self), cx, QL__ST_PROMPT_GET, &p, read_prompt, out);
 }
 
 static int p_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
@@ -227,16 +222,7 @@ static int p_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
 static int p_remove(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                     const struct ql_uuid *id, int64_t now_ms)
 {
-    struct ql__pg_params p = {0};
-    ql__pg_p_uuid(&p, team);
-    ql__pg_p_uuid(&p, id);
-    ql__pg_p_ts(&p, now_ms);
-    PGresult *r;
-    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_PROMPT_DELETE, &p, &r);
-    if (rc == QL_OK && atoi(PQcmdTuples(r)) == 0)
-        rc = ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
-    PQclear(r);
-    return rc;
+    return soft_delete(self, cx, QL__ST_PROMPT_DELETE, team, id, now_ms);
 }
 
 const struct ql_prompts_ops ql__pg_prompts_ops = {

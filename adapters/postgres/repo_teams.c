@@ -152,13 +152,7 @@ static int m_get(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid 
     struct ql__pg_params p = {0};
     ql__pg_p_uuid(&p, team);
     ql__pg_p_uuid(&p, user);
-    PGresult *r;
-    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_MEMBER_GET, &p, &r);
-    if (rc)
-        return rc;
-    rc = PQntuples(r) ? read_member(cx, r, 0, out) : ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
-    PQclear(r);
-    return rc;
+    return ql__pg_one(pg_of(self), cx, QL__ST_MEMBER_GET, &p, read_member, out);
 }
 
 static int m_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,

@@ -83,11 +83,13 @@ int ql_team_list_mine(struct ql_ctx *cx, const char *cursor, size_t cursor_n, in
     int start = 0;
     while (cursor && start < total && memcmp(all[start].team_id.b, after.b, 16) <= 0)
         start++;
-    *n = total - start < limit ? total - start : limit;
+    int count = total - start < limit ? total - start : limit;
+    *n = count;
     *out = total > 0 ? all + start : all;
     *next_cursor = NULL;
-    if (start + *n<total && * n> 0) {
-        *next_cursor = ql_cursor_encode(cx->arena, QL_CURSOR_TEAMS, 0, &(*out)[*n - 1].team_id);
+    if (count > 0 && start + count < total) {
+        *next_cursor =
+            ql_cursor_encode(cx->arena, QL_CURSOR_TEAMS, 0, &all[start + count - 1].team_id);
         if (*next_cursor == NULL)
             return ql_error_set(&cx->err, QL_ENOMEM, NULL);
     }
