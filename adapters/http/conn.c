@@ -570,7 +570,10 @@ static void dispatch(struct ql__conn *c)
     c->phase = PH_BUSY;
     c->deadline_ms = 0;
     atomic_fetch_add_explicit(&l->metrics.inflight, 1, memory_order_relaxed);
-    if (ql__pool_submit(&l->server->pool, &c->task) != QL_OK) {
+    struct ql__pool *pool = &l->server->pool;
+    if ((rt->flags & QL_ROUTE_GROUP) && l->server->writes.nthreads > 0)
+        pool = &l->server->writes;
+    if (ql__pool_submit(pool, &c->task) != QL_OK) {
         atomic_fetch_sub_explicit(&l->metrics.inflight, 1, memory_order_relaxed);
         c->busy = 0;
         ql__res_header(r, "Retry-After", "1");

@@ -23,6 +23,7 @@ struct ql_logger;
 struct ql_http_server;
 struct ql_ratelimit;
 struct ql_oidc;
+struct ql_group_queue;
 
 /* What the handlers may use besides their request; everything is borrowed. */
 struct ql_http_env {
@@ -36,6 +37,7 @@ struct ql_http_env {
     const char *admin_html;       /* the /admin dashboard page */
     struct ql_ratelimit *limiter; /* per-principal token buckets; NULL: no limit */
     struct ql_oidc *oidc;         /* OpenID Connect verifier; NULL: off */
+    struct ql_group_queue *group; /* group commit of the pool's ports; NULL: off */
     /* Database errors seen so far by all sessions (for /metrics); may be NULL. */
     uint64_t (*db_errors)(void *ud);
     void *db_errors_ud;
@@ -43,11 +45,14 @@ struct ql_http_env {
 
 /*
  * Build a server for env (borrowed; must outlive the server).  pool_ports holds one set of
- * ports per pool thread (borrowed); npool is the pool size.  Binds the listeners, so a
- * bad address fails here with QL_EIO and a message in msg.  On success *out owns the server.
+ * ports per pool thread (borrowed): npool for the pool that runs most routes, then nwrite
+ * for the write pool that runs the routes whose writes are group-committed (their threads
+ * wait in the group while other batches commit, so they must not hold up reads; 0: those
+ * routes run on the first pool).  Binds the listeners, so a bad address fails here with
+ * QL_EIO and a message in msg.  On success *out owns the server.
  */
 int ql_http_server_create(const struct ql_http_env *env, struct ql_ports *pool_ports, int npool,
-                          struct ql_http_server **out, char *msg, size_t msgcap);
+                          int nwrite, struct ql_http_server **out, char *msg, size_t msgcap);
 
 /* Serve until SIGTERM/SIGINT, then drain.  Returns 0 after a clean shutdown. */
 int ql_http_server_run(struct ql_http_server *s);

@@ -32,8 +32,9 @@ enum {
 
 /* Route flags. */
 enum {
-    QL_ROUTE_POOL = 1 << 0, /* the handler runs on the pool (database or slow crypto) */
-    QL_ROUTE_BODY = 1 << 1, /* takes a JSON body: other content types get 415 */
+    QL_ROUTE_POOL = 1 << 0,  /* the handler runs on the pool (database or slow crypto) */
+    QL_ROUTE_BODY = 1 << 1,  /* takes a JSON body: other content types get 415 */
+    QL_ROUTE_GROUP = 1 << 2, /* its writes are group-committed: runs on the write pool */
 };
 
 #define QL_HTTP_MAX_PARAMS 4
@@ -309,6 +310,7 @@ struct ql_http_server {
     int nloops;
     struct ql__loop *loops;
     struct ql__pool pool;
+    struct ql__pool writes; /* for QL_ROUTE_GROUP routes; no threads: they use pool */
     int listen_port;
     atomic_int nconns;
     pthread_mutex_t log_lock;

@@ -6,6 +6,8 @@
  */
 #include "internal.h"
 
+#include "group/group_queue.h"
+
 #include "err/err.h"
 
 #include <stdlib.h>
@@ -153,6 +155,16 @@ void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b)
     gauge(b, "quill_db_pool_queued", "gauge", "Tasks waiting for a pool thread.", queued);
     gauge(b, "quill_db_errors_total", "counter", "Database errors seen by all sessions.",
           (double)dberr);
+    if (env->group) {
+        uint64_t batches, items;
+        int waiting;
+        ql_group_queue_stats(env->group, &batches, &items, &waiting);
+        gauge(b, "quill_group_commit_batches_total", "counter",
+              "Transactions written for groups of concurrent writes.", (double)batches);
+        gauge(b, "quill_group_commit_items_total", "counter",
+              "Writes in those transactions (items / batches: the mean group).", (double)items);
+        gauge(b, "quill_group_commit_waiting", "gauge", "Writes waiting for a group now.", waiting);
+    }
     gauge(b, "quill_process_start_time_seconds", "gauge", "Start time of the process.",
           (double)s->started_ms / 1000.0);
 }

@@ -51,6 +51,7 @@ void ql__h_admin_page(struct ql_http_req *r);
 #define PUT QL_HTTP_PUT
 #define DELETE QL_HTTP_DELETE
 #define POOL QL_ROUTE_POOL
+#define GROUP QL_ROUTE_GROUP
 #define BODY QL_ROUTE_BODY
 
 const struct ql_http_route ql__http_routes[] = {
@@ -78,7 +79,7 @@ const struct ql_http_route ql__http_routes[] = {
     {GET, "/v1/teams/{teamId}/api-keys", ql__h_key_list, POOL},
     {DELETE, "/v1/teams/{teamId}/api-keys/{apiKeyId}", ql__h_key_delete, POOL},
     {GET, "/v1/teams/{teamId}/audit-log", ql__h_audit_list, POOL},
-    {POST, "/v1/teams/{teamId}/journal-entries", ql__h_entry_create, POOL | BODY},
+    {POST, "/v1/teams/{teamId}/journal-entries", ql__h_entry_create, POOL | BODY | GROUP},
     {GET, "/v1/teams/{teamId}/journal-entries", ql__h_entry_list, POOL},
     {GET, "/v1/teams/{teamId}/journal-entries/{journalEntryId}", ql__h_entry_get, POOL},
     {PATCH, "/v1/teams/{teamId}/journal-entries/{journalEntryId}", ql__h_entry_update, POOL | BODY},

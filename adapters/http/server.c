@@ -190,7 +190,7 @@ fail:
 }
 
 int ql_http_server_create(const struct ql_http_env *env, struct ql_ports *pool_ports, int npool,
-                          struct ql_http_server **out, char *msg, size_t msgcap)
+                          int nwrite, struct ql_http_server **out, char *msg, size_t msgcap)
 {
     *out = NULL;
     const struct ql_config *cfg = env->cfg;
@@ -220,7 +220,9 @@ int ql_http_server_create(const struct ql_http_env *env, struct ql_ports *pool_p
         if (rc)
             break;
     }
-    if (rc == QL_OK && ql__pool_start(&s->pool, pool_ports, npool, cfg->pool_queue) != QL_OK) {
+    if (rc == QL_OK && (ql__pool_start(&s->pool, pool_ports, npool, cfg->pool_queue) != QL_OK ||
+                        (nwrite > 0 && ql__pool_start(&s->writes, pool_ports + npool, nwrite,
+                                                      cfg->pool_queue) != QL_OK))) {
         snprintf(msg, msgcap, "cannot start the database pool");
         rc = QL_ENOMEM;
     }
@@ -257,16 +259,18 @@ int ql_http_server_run(struct ql_http_server *s)
     for (int i = 0; i < s->nloops; i++)
         pthread_create(&s->loops[i].thread, NULL, loop_main, &s->loops[i]);
     const struct ql_config *cfg = s->env->cfg;
-    char addr[300], threads[16], pool[16];
+    char addr[300], threads[16], pool[16], writes[16];
     snprintf(addr, sizeof(addr), "%s:%d", cfg->listen_host, s->listen_port);
     snprintf(threads, sizeof(threads), "%d", s->nloops);
     snprintf(pool, sizeof(pool), "%d", s->pool.nthreads);
+    snprintf(writes, sizeof(writes), "%d", s->writes.nthreads);
     ql_log(s->env->log, QL_LOG_INFO, "quill-api listening", "addr", addr, "threads", threads,
-           "pool", pool, NULL);
+           "pool", pool, "write_pool", writes, NULL);
     uv_run(&s->main_loop, UV_RUN_DEFAULT);
     for (int i = 0; i < s->nloops; i++)
         pthread_join(s->loops[i].thread, NULL);
     ql__pool_stop(&s->pool);
+    ql__pool_stop(&s->writes);
     uv_loop_close(&s->main_loop);
     ql_log(s->env->log, QL_LOG_INFO, "quill-api stopped", NULL);
     return QL_OK;
@@ -284,6 +288,7 @@ void ql_http_server_destroy(struct ql_http_server *s)
     if (s == NULL)
         return;
     ql__pool_stop(&s->pool);
+    ql__pool_stop(&s->writes);
     for (int i = 0; i < s->nloops; i++) {
         struct ql__loop *l = &s->loops[i];
         uv_walk(&l->loop, close_walk, NULL);

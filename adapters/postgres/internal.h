@@ -56,12 +56,14 @@ enum ql__pg_stmt {
     QL__ST_KEY_REVOKE,
     QL__ST_KEY_TOUCH,
     QL__ST_AUDIT_APPEND,
+    QL__ST_AUDIT_APPEND_MANY,
     QL__ST_AUDIT_LIST,
     QL__ST_FAILURES,
     QL__ST_FAILURE_RECORD,
     QL__ST_FAILURES_CLEAR,
     QL__ST_RATE_HIT,
     QL__ST_ENTRY_INSERT,
+    QL__ST_ENTRY_INSERT_MANY,
     QL__ST_ENTRY_GET,
     QL__ST_ENTRY_LOCK,
     QL__ST_ENTRY_LIST,
@@ -80,6 +82,7 @@ enum ql__pg_stmt {
     QL__ST_IDEM_PUT,
     QL__ST_JOB_INSERT,
     QL__ST_JOB_EMIT,
+    QL__ST_JOB_EMIT_MANY,
     QL__ST_JOB_INSERT_MANY,
     QL__ST_JOB_CLAIM,
     QL__ST_JOB_COMPLETE,
@@ -170,6 +173,19 @@ void ql__pg_p_ts(struct ql__pg_params *p, int64_t ms);                /* timesta
 void ql__pg_p_ts_or_null(struct ql__pg_params *p, int64_t ms);        /* 0: SQL NULL */
 void ql__pg_p_int(struct ql__pg_params *p, int64_t v);
 void ql__pg_p_ts_infinity(struct ql__pg_params *p, int sign); /* +1 or -1 */
+
+/*
+ * Array literals for unnest(): begin ncols columns, append one element per row to each
+ * (first: the row is the first), then close them into text parameters of p.
+ */
+struct ql_buf;
+void ql__pg_arr_begin(struct ql_ctx *cx, struct ql_buf *cols, int ncols);
+void ql__pg_arr_str(struct ql_buf *b, const char *s, int first); /* NULL: SQL NULL */
+void ql__pg_arr_strn(struct ql_buf *b, const char *s, size_t n, int first);
+void ql__pg_arr_int(struct ql_buf *b, int64_t v, int first);
+void ql__pg_arr_time(struct ql_buf *b, int64_t ms, int first); /* 0: SQL NULL */
+void ql__pg_arr_uuid(struct ql_buf *b, const struct ql_uuid *u, int first);
+int ql__pg_arr_params(struct ql_ctx *cx, struct ql_buf *cols, int ncols, struct ql__pg_params *p);
 
 /* A text column as an arena copy, or NULL for SQL NULL (or out of memory: check err). */
 const char *ql__pg_text(struct ql_ctx *cx, const PGresult *r, int row, int col);

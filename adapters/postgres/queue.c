@@ -28,47 +28,6 @@ static struct ql_pg *pg_of(struct ql_queue *q)
     return (struct ql_pg *)((char *)q - offsetof(struct ql_pg, queue));
 }
 
-/* ---- array literals for unnest() --------------------------------------------------------- */
-
-static void arr_str(struct ql_buf *b, const char *s, int first)
-{
-    if (!first)
-        ql_buf_putc(b, ',');
-    if (s == NULL) {
-        ql_buf_puts(b, "NULL");
-        return;
-    }
-    ql_buf_putc(b, '"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            ql_buf_putc(b, '\\');
-        ql_buf_putc(b, *s);
-    }
-    ql_buf_putc(b, '"');
-}
-
-static void arr_int(struct ql_buf *b, int64_t v, int first)
-{
-    if (!first)
-        ql_buf_putc(b, ',');
-    ql_buf_i64(b, v);
-}
-
-static void arr_time(struct ql_buf *b, int64_t ms, int first)
-{
-    if (!first)
-        ql_buf_putc(b, ',');
-    if (ms == 0) {
-        ql_buf_puts(b, "NULL");
-        return;
-    }
-    char t[QL_TIME_LEN + 1];
-    ql_time_format(ms, t);
-    ql_buf_putc(b, '"');
-    ql_buf_puts(b, t);
-    ql_buf_putc(b, '"');
-}
-
 /* ---- enqueue ---------------------------------------------------------------------------- */
 
 /* Jobs due now wake their queue's workers once they commit. */
@@ -104,32 +63,26 @@ static int insert_many(struct ql_pg *pg, struct ql_ctx *cx, const struct ql_job_
                        int64_t *ids)
 {
     struct ql_buf cols[8];
-    for (int c = 0; c < 8; c++) {
-        ql_buf_init(&cols[c], cx->arena);
-        ql_buf_putc(&cols[c], '{');
-    }
+    ql__pg_arr_begin(cx, cols, 8);
     for (int i = 0; i < n; i++) {
         const struct ql_job_spec *s = &specs[i];
         int first = i == 0;
         wake_for(pg, s);
-        arr_str(&cols[0], s->queue ? s->queue : "default", first);
-        arr_str(&cols[1], s->kind, first);
-        arr_str(&cols[2], s->payload_json ? s->payload_json : "{}", first);
-        arr_int(&cols[3], s->priority, first);
-        arr_time(&cols[4], s->run_at_ms, first);
-        arr_int(&cols[5], s->max_attempts > 0 ? s->max_attempts : 25, first);
-        arr_str(&cols[6], s->unique_key, first);
-        arr_str(&cols[7], s->trace_id, first);
+        ql__pg_arr_str(&cols[0], s->queue ? s->queue : "default", first);
+        ql__pg_arr_str(&cols[1], s->kind, first);
+        ql__pg_arr_str(&cols[2], s->payload_json ? s->payload_json : "{}", first);
+        ql__pg_arr_int(&cols[3], s->priority, first);
+        ql__pg_arr_time(&cols[4], s->run_at_ms, first);
+        ql__pg_arr_int(&cols[5], s->max_attempts > 0 ? s->max_attempts : 25, first);
+        ql__pg_arr_str(&cols[6], s->unique_key, first);
+        ql__pg_arr_str(&cols[7], s->trace_id, first);
     }
     struct ql__pg_params p = {0};
-    for (int c = 0; c < 8; c++) {
-        ql_buf_putc(&cols[c], '}');
-        if (ql_buf_cstr(&cols[c]) == NULL)
-            return ql_error_set(&cx->err, QL_ENOMEM, NULL);
-        ql__pg_p_text(&p, cols[c].data);
-    }
+    int rc = ql__pg_arr_params(cx, cols, 8, &p);
+    if (rc)
+        return rc;
     PGresult *r;
-    int rc = ql__pg_exec(pg, cx, QL__ST_JOB_INSERT_MANY, &p, &r);
+    rc = ql__pg_exec(pg, cx, QL__ST_JOB_INSERT_MANY, &p, &r);
     if (rc == QL_OK && r && ids)
         for (int i = 0; i < n; i++)
             ids[i] = i < PQntuples(r) ? ql__pg_int8(r, i, 0) : 0;
@@ -172,6 +125,43 @@ static int q_emit(struct ql_queue *self, struct ql_ctx *cx, const char *event,
     return QL_OK;
 }
 
+static int q_emit_many(struct ql_queue *self, struct ql_ctx *cx, const char *event,
+                       const char *const *payloads, const char *const *traces, int n)
+{
+    const char *const *subs = ql_event_subscribers(event);
+    if (subs[0] == NULL || n <= 0)
+        return QL_OK;
+    struct ql_buf cols[2];
+    ql__pg_arr_begin(cx, cols, 2);
+    for (int i = 0; i < n; i++) {
+        char *payload = ql_arena_sprintf(cx->arena, "{\"event\":\"%s\",\"data\":%s}", event,
+                                         payloads[i] ? payloads[i] : "{}");
+        if (payload == NULL)
+            return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+        ql__pg_arr_str(&cols[0], payload, i == 0);
+        ql__pg_arr_str(&cols[1], traces && traces[i] && traces[i][0] ? traces[i] : NULL, i == 0);
+    }
+    struct ql__pg_params arrays = {0};
+    int rc = ql__pg_arr_params(cx, cols, 2, &arrays);
+    if (rc)
+        return rc;
+    struct ql_pg *pg = pg_of(self);
+    ql__pg_wake(pg, "events");
+    /* One INSERT per subscriber for all n events: each is sent without waiting. */
+    for (int i = 0; subs[i]; i++) {
+        const struct ql_job_kind *k = ql_job_kind_find(subs[i], 0);
+        struct ql__pg_params p = {0};
+        ql__pg_p_text(&p, subs[i]);
+        ql__pg_p_text(&p, arrays.values[0]);
+        ql__pg_p_int(&p, k ? k->max_attempts : 25);
+        ql__pg_p_text(&p, arrays.values[1]);
+        rc = ql__pg_run(pg, cx, QL__ST_JOB_EMIT_MANY, &p);
+        if (rc)
+            return rc;
+    }
+    return QL_OK;
+}
+
 /* ---- the engine's side -------------------------------------------------------------------- */
 
 static int q_claim(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
@@ -179,19 +169,16 @@ static int q_claim(struct ql_queue *self, struct ql_ctx *cx, const char *worker_
 {
     struct ql__pg_params p = {0};
     ql__pg_p_text(&p, worker_id);
-    char *qarr = NULL;
     if (queues) {
         struct ql_buf b;
-        ql_buf_init(&b, cx->arena);
-        ql_buf_putc(&b, '{');
+        ql__pg_arr_begin(cx, &b, 1);
         for (int i = 0; queues[i]; i++)
-            arr_str(&b, queues[i], i == 0);
-        ql_buf_putc(&b, '}');
-        qarr = ql_buf_cstr(&b);
-        if (qarr == NULL)
-            return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+            ql__pg_arr_str(&b, queues[i], i == 0);
+        if (ql__pg_arr_params(cx, &b, 1, &p))
+            return cx->err.code;
+    } else {
+        ql__pg_p_text(&p, NULL);
     }
-    ql__pg_p_text(&p, qarr);
     ql__pg_p_int(&p, max);
     PGresult *r;
     int rc = ql__pg_exec(pg_of(self), cx, QL__ST_JOB_CLAIM, &p, &r);
@@ -227,24 +214,15 @@ static int q_claim(struct ql_queue *self, struct ql_ctx *cx, const char *worker_
 static int id_arrays(struct ql_ctx *cx, const int64_t *ids, const int *attempts, int n,
                      struct ql__pg_params *p)
 {
-    struct ql_buf a, b;
-    ql_buf_init(&a, cx->arena);
-    ql_buf_init(&b, cx->arena);
-    ql_buf_putc(&a, '{');
-    ql_buf_putc(&b, '{');
+    struct ql_buf cols[2];
+    int ncols = attempts ? 2 : 1;
+    ql__pg_arr_begin(cx, cols, ncols);
     for (int i = 0; i < n; i++) {
-        arr_int(&a, ids[i], i == 0);
+        ql__pg_arr_int(&cols[0], ids[i], i == 0);
         if (attempts)
-            arr_int(&b, attempts[i], i == 0);
+            ql__pg_arr_int(&cols[1], attempts[i], i == 0);
     }
-    ql_buf_putc(&a, '}');
-    ql_buf_putc(&b, '}');
-    if (ql_buf_cstr(&a) == NULL || ql_buf_cstr(&b) == NULL)
-        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
-    ql__pg_p_text(p, a.data);
-    if (attempts)
-        ql__pg_p_text(p, b.data);
-    return QL_OK;
+    return ql__pg_arr_params(cx, cols, ncols, p);
 }
 
 static int q_complete(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
@@ -454,6 +432,7 @@ static const struct ql_queue_ops ops = {
     .enqueue = q_enqueue,
     .enqueue_batch = q_enqueue_batch,
     .emit = q_emit,
+    .emit_many = q_emit_many,
     .claim = q_claim,
     .complete = q_complete,
     .fail = q_fail,

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include "arena/arena.h"
+#include "buf/buf.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "model/model.h"
@@ -20,14 +21,21 @@ static struct ql_pg *pg_of(struct ql_store *s)
     return (struct ql_pg *)s;
 }
 
-static int a_append(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                    const struct ql_audit_entry *e)
+/* The chain a team's rows (team NULL: the account's rows) are appended to. */
+static void chain_of(const struct ql_uuid *team, char chain[48])
 {
-    char chain[48] = "account";
+    strcpy(chain, "account");
     if (team) {
         memcpy(chain, "team:", 5);
         ql_uuid_format(team, chain + 5);
     }
+}
+
+static int a_append(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                    const struct ql_audit_entry *e)
+{
+    char chain[48];
+    chain_of(team, chain);
     struct ql__pg_params p = {0};
     ql__pg_p_uuid(&p, &e->id);
     ql__pg_p_text(&p, chain);
@@ -38,6 +46,32 @@ static int a_append(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
     ql__pg_p_text(&p, e->target_type);
     ql__pg_p_text(&p, e->target_id);
     return ql__pg_run(pg_of(self), cx, QL__ST_AUDIT_APPEND, &p);
+}
+
+static int a_append_many(struct ql_store *self, struct ql_ctx *cx,
+                         const struct ql_uuid *const *teams, const struct ql_audit_entry *es, int n)
+{
+    struct ql_buf cols[8];
+    ql__pg_arr_begin(cx, cols, 8);
+    for (int i = 0; i < n; i++) {
+        const struct ql_audit_entry *e = &es[i];
+        int first = i == 0;
+        char chain[48];
+        chain_of(teams[i], chain);
+        ql__pg_arr_uuid(&cols[0], &e->id, first);
+        ql__pg_arr_str(&cols[1], chain, first);
+        ql__pg_arr_uuid(&cols[2], teams[i], first);
+        ql__pg_arr_time(&cols[3], e->at_ms, first);
+        ql__pg_arr_str(&cols[4], e->actor, first);
+        ql__pg_arr_str(&cols[5], e->action, first);
+        ql__pg_arr_str(&cols[6], e->target_type, first);
+        ql__pg_arr_str(&cols[7], e->target_id, first);
+    }
+    struct ql__pg_params p = {0};
+    int rc = ql__pg_arr_params(cx, cols, 8, &p);
+    if (rc == QL_OK)
+        rc = ql__pg_run(pg_of(self), cx, QL__ST_AUDIT_APPEND_MANY, &p);
+    return rc;
 }
 
 /* Columns of AUDIT_LIST: audit_id, at, actor, action, target_type, target_id, seq. */
@@ -76,6 +110,7 @@ static int a_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
 
 const struct ql_audit_ops ql__pg_audit_ops = {
     .append = a_append,
+    .append_many = a_append_many,
     .list = a_list,
 };
 

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include "arena/arena.h"
+#include "buf/buf.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "model/model.h"
@@ -69,6 +70,31 @@ static int e_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_en
     int rc = ql__pg_run(pg_of(self), cx, QL__ST_ENTRY_INSERT, &p);
     if (rc == QL_ECONFLICT && strstr(ql__pg_last_constraint(pg_of(self)), "team_id_fkey"))
         return ql_error_set(&cx->err, QL_ENOT_FOUND, "No such team.");
+    return rc;
+}
+
+static int e_insert_many(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *const *es,
+                         int n)
+{
+    struct ql_buf cols[9];
+    ql__pg_arr_begin(cx, cols, 9);
+    for (int i = 0; i < n; i++) {
+        const struct ql_entry *e = es[i];
+        int first = i == 0;
+        ql__pg_arr_uuid(&cols[0], &e->id, first);
+        ql__pg_arr_uuid(&cols[1], &e->team_id, first);
+        ql__pg_arr_uuid(&cols[2], e->has_author_user ? &e->author_user : NULL, first);
+        ql__pg_arr_uuid(&cols[3], e->has_author_key ? &e->author_key : NULL, first);
+        ql__pg_arr_uuid(&cols[4], e->has_prompt ? &e->prompt : NULL, first);
+        ql__pg_arr_strn(&cols[5], e->content, e->content_n, first);
+        ql__pg_arr_int(&cols[6], e->version, first);
+        ql__pg_arr_time(&cols[7], e->created_ms, first);
+        ql__pg_arr_time(&cols[8], e->updated_ms, first);
+    }
+    struct ql__pg_params p = {0};
+    int rc = ql__pg_arr_params(cx, cols, 9, &p);
+    if (rc == QL_OK)
+        rc = ql__pg_run(pg_of(self), cx, QL__ST_ENTRY_INSERT_MANY, &p);
     return rc;
 }
 
@@ -151,6 +177,7 @@ static int e_remove(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
 
 const struct ql_entries_ops ql__pg_entries_ops = {
     .insert = e_insert,
+    .insert_many = e_insert_many,
     .get = e_get,
     .lock = e_lock,
     .list = e_list,

@@ -157,6 +157,18 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "target_id, seq, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, '', "
          "'')",
          8},
+    /*
+     * The chain trigger fires once per row in the order the SELECT yields them: WITH
+     * ORDINALITY and ORDER BY keep the caller's order, which is what locks the heads.
+     */
+    [QL__ST_AUDIT_APPEND_MANY] =
+        {"audit_append_many",
+         "INSERT INTO audit_log (audit_id, chain, team_id, at, actor, action, target_type, "
+         "target_id, seq, prev_hash, hash) SELECT id, ch, t, at, ac, act, tt, ti, 0, '', '' FROM "
+         "unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[], "
+         "$7::text[], $8::text[]) WITH ORDINALITY AS u (id, ch, t, at, ac, act, tt, ti, o) "
+         "ORDER BY o",
+         8},
     [QL__ST_AUDIT_LIST] =
         {"audit_list",
          "SELECT audit_id, at, actor, action, target_type, target_id, seq FROM audit_log "
@@ -182,6 +194,15 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "INSERT INTO journal_entries (journal_entry_id, team_id, author_user_id, "
          "author_api_key_id, prompt_id, content, version, created_at, updated_at) VALUES "
          "($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         9},
+    /* Rows in the order of the arrays (unnest keeps it), content as text. */
+    [QL__ST_ENTRY_INSERT_MANY] =
+        {"entry_insert_many",
+         "INSERT INTO journal_entries (journal_entry_id, team_id, author_user_id, "
+         "author_api_key_id, prompt_id, content, version, created_at, updated_at) SELECT id, t, "
+         "au, ak, pr, c, v, ca, ua FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], "
+         "$5::uuid[], $6::text[], $7::int[], $8::timestamptz[], $9::timestamptz[]) AS u (id, t, "
+         "au, ak, pr, c, v, ca, ua)",
          9},
     [QL__ST_ENTRY_GET] =
         {"entry_get",
@@ -299,6 +320,11 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
                          "INSERT INTO jobs (queue, kind, payload, max_attempts, trace_id) VALUES "
                          "('events', $1, $2::jsonb, $3, $4)",
                          4},
+    [QL__ST_JOB_EMIT_MANY] = {"job_emit_many",
+                              "INSERT INTO jobs (queue, kind, payload, max_attempts, trace_id) "
+                              "SELECT 'events', $1, p, $3, t FROM unnest($2::jsonb[], $4::text[]) "
+                              "AS u (p, t)",
+                              4},
     [QL__ST_JOB_CLAIM] =
         {"job_claim",
          "WITH c AS (SELECT job_id FROM jobs WHERE state IN ('available', 'failed') AND "
@@ -471,6 +497,9 @@ int ql__pg_deferred(enum ql__pg_stmt st)
     case QL__ST_AUDIT_APPEND:
     case QL__ST_IDEM_PUT:
     case QL__ST_JOB_EMIT:
+    case QL__ST_JOB_EMIT_MANY:
+    case QL__ST_ENTRY_INSERT_MANY:
+    case QL__ST_AUDIT_APPEND_MANY:
         return 1;
     default:
         return 0;

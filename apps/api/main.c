@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
+#include "group/group_queue.h"
 #include "http/http.h"
 #include "http/ratelimit.h"
 #include "log/fdlog.h"
@@ -80,9 +81,12 @@ int main(int argc, char **argv)
     struct ql_pg_waker *waker = NULL;
     struct ql_ratelimit *limiter = NULL;
     struct ql_oidc *oidc = NULL;
+    struct ql_group_queue *group = NULL;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    struct sessions sessions = {calloc((size_t)cfg.db_pool, sizeof(struct ql_pg *)), 0};
-    struct ql_ports *ports = calloc((size_t)cfg.db_pool, sizeof(*ports));
+    /* Sessions 0..db_pool-1 serve the pool, the rest the write pool (see http.h). */
+    int nsessions = cfg.db_pool + cfg.write_pool;
+    struct sessions sessions = {calloc((size_t)nsessions, sizeof(struct ql_pg *)), 0};
+    struct ql_ports *ports = calloc((size_t)nsessions, sizeof(*ports));
     if (sessions.pg == NULL || ports == NULL) {
         fprintf(stderr, "quill-api: out of memory\n");
         goto out;
@@ -93,7 +97,9 @@ int main(int argc, char **argv)
     }
     if (ql_pg_cache_create(cfg.database_url, &log.base, 65536, &cache) != QL_OK ||
         ql_pg_waker_create(cfg.database_url, &log.base, &waker) != QL_OK ||
-        ql_ratelimit_create(cfg.rate_limit, &limiter) != QL_OK) {
+        ql_ratelimit_create(cfg.rate_limit, &limiter) != QL_OK ||
+        (cfg.group_commit > 0 &&
+         ql_group_queue_create(cfg.group_commit, QL_GROUP_MAX_BATCH, &group) != QL_OK)) {
         fprintf(stderr, "quill-api: out of memory\n");
         goto out;
     }
@@ -102,7 +108,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "quill-api: cannot set up OpenID Connect\n");
         goto out;
     }
-    for (int i = 0; i < cfg.db_pool; i++) {
+    for (int i = 0; i < nsessions; i++) {
         if (ql_pg_create(cfg.database_url, &log.base, ql_sysclock(), cache, &sessions.pg[i]) !=
             QL_OK) {
             fprintf(stderr, "quill-api: out of memory\n");
@@ -114,7 +120,8 @@ int main(int argc, char **argv)
                                      .queue = ql_pg_queue(sessions.pg[i]),
                                      .clock = ql_sysclock(),
                                      .auth = auth,
-                                     .log = &log.base};
+                                     .log = &log.base,
+                                     .group = group ? ql_group_queue_port(group) : NULL};
     }
     /* Connect one session up front so a wrong DATABASE_URL shows at start, not per request;
      * the server still starts when the database is down and /readyz reports it. */
@@ -134,11 +141,13 @@ int main(int argc, char **argv)
         .admin_html = ql_admin_html,
         .limiter = limiter,
         .oidc = oidc,
+        .group = group,
         .db_errors = db_errors,
         .db_errors_ud = &sessions,
     };
     char msg[512] = "";
-    if (ql_http_server_create(&env, ports, cfg.db_pool, &server, msg, sizeof(msg)) != QL_OK) {
+    if (ql_http_server_create(&env, ports, cfg.db_pool, cfg.write_pool, &server, msg,
+                              sizeof(msg)) != QL_OK) {
         fprintf(stderr, "quill-api: %s\n", msg[0] ? msg : "cannot start the server");
         goto out;
     }
@@ -152,6 +161,7 @@ out:
     ql_pg_waker_destroy(waker);
     ql_pg_cache_destroy(cache);
     ql_ratelimit_destroy(limiter);
+    ql_group_queue_destroy(group);
     ql_oidc_destroy(oidc);
     curl_global_cleanup();
     ql_sodium_auth_destroy(auth);

@@ -14,25 +14,42 @@
 #include "store/store.h"
 #include "uuid/uuid.h"
 
+int ql_audit_row(struct ql_ctx *cx, const struct ql_principal *who, const char *action,
+                 const char *target_type, const struct ql_uuid *target_id, const char *actor,
+                 struct ql_audit_entry *out)
+{
+    int rc = ql_uuid7_new(cx->ports.clock, cx->ports.auth, &out->id);
+    if (rc)
+        return ql_error_set(&cx->err, rc, "no randomness for an audit id");
+    char *target = ql_arena_alloc(cx->arena, QL_UUID_STR_LEN + 1);
+    if (target == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    target[0] = 0;
+    if (target_id)
+        ql_uuid_format(target_id, target);
+    if (actor == NULL) {
+        char who_s[64];
+        ql_principal_actor(who, who_s, sizeof(who_s));
+        actor = ql_arena_strdup(cx->arena, who_s);
+        if (actor == NULL)
+            return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    }
+    out->seq = 0;
+    out->at_ms = ql_clock_now_ms(cx->ports.clock);
+    out->actor = actor;
+    out->action = action;
+    out->target_type = target_type;
+    out->target_id = target;
+    return QL_OK;
+}
+
 int ql_audit(struct ql_ctx *cx, const struct ql_uuid *team, const char *action,
              const char *target_type, const struct ql_uuid *target_id, const char *actor)
 {
     struct ql_audit_entry e;
-    int rc = ql_uuid7_new(cx->ports.clock, cx->ports.auth, &e.id);
+    int rc = ql_audit_row(cx, cx->principal, action, target_type, target_id, actor, &e);
     if (rc)
-        return ql_error_set(&cx->err, rc, "no randomness for an audit id");
-    char who[64], target[QL_UUID_STR_LEN + 1] = "";
-    if (actor == NULL) {
-        ql_principal_actor(cx->principal, who, sizeof(who));
-        actor = who;
-    }
-    if (target_id)
-        ql_uuid_format(target_id, target);
-    e.at_ms = ql_clock_now_ms(cx->ports.clock);
-    e.actor = actor;
-    e.action = action;
-    e.target_type = target_type;
-    e.target_id = target;
+        return rc;
     return ql_store_audit_append(cx->ports.store, cx, team, &e);
 }
 

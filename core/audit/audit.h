@@ -17,6 +17,7 @@ struct ql_ctx;
 struct ql_uuid;
 struct ql_buf;
 struct ql_audit_entry;
+struct ql_principal;
 
 /*
  * Append a row for the current principal (or actor, when not NULL: e.g. "Job:cron") to the
@@ -24,6 +25,15 @@ struct ql_audit_entry;
  */
 int ql_audit(struct ql_ctx *cx, const struct ql_uuid *team, const char *action,
              const char *target_type, const struct ql_uuid *target_id, const char *actor);
+
+/*
+ * The row ql_audit appends, without appending it: for writers that append many rows in one
+ * statement.  who is the principal acting (ignored when actor is given); strings go in the
+ * arena of cx.
+ */
+int ql_audit_row(struct ql_ctx *cx, const struct ql_principal *who, const char *action,
+                 const char *target_type, const struct ql_uuid *target_id, const char *actor,
+                 struct ql_audit_entry *out);
 
 /* A team's audit rows, newest first, for admins.  cursor may be NULL. */
 int ql_audit_list(struct ql_ctx *cx, const struct ql_uuid *team, const char *cursor,

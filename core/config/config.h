@@ -35,6 +35,8 @@ struct ql_config {
     int log_level;
     int threads;
     int db_pool;
+    int write_pool;   /* threads (sessions) for group-committed routes; 0: they use db_pool */
+    int group_commit; /* group transactions in flight at once; 0: every write alone */
     int pool_queue;
     int worker_concurrency;
     char oidc_issuer[512];

@@ -24,6 +24,7 @@ struct ql_principal;
 struct ql_config;
 struct ql_tx_hooks;
 struct ql_job;
+struct ql_group;
 
 struct ql_ports {
     struct ql_store *store;
@@ -31,6 +32,7 @@ struct ql_ports {
     struct ql_clock *clock;
     struct ql_auth *auth;
     struct ql_logger *log;
+    struct ql_group *group; /* shared by the process's threads; NULL: no group commit */
 };
 
 struct ql_ctx {

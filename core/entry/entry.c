@@ -1,14 +1,18 @@
 /*
  * entry.c - the journal entry use cases.  A write runs in one transaction with its audit
- * row (and, with the job engine, its event); reads are single statements.
+ * row (and, with the job engine, its event); reads are single statements.  New entries
+ * without an idempotency key are group-committed when the ports offer it: entries created
+ * at the same moment share one transaction and one INSERT per table.
  */
 #include "entry/entry.h"
 
+#include "arena/arena.h"
 #include "audit/audit.h"
 #include "clock/clock.h"
 #include "ctx/ctx.h"
 #include "cursor/cursor.h"
 #include "err/err.h"
+#include "group/group.h"
 #include "policy/policy.h"
 #include "queue/queue.h"
 #include "store/store.h"
@@ -16,7 +20,11 @@
 #include "validate/validate.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* {"teamId":"<uuid>","journalEntryId":"<uuid>"} and its NUL */
+#define QL_ENTRY_PAYLOAD_LEN 112
 
 void ql_entry_etag(const struct ql_entry *e, char *out, size_t cap)
 {
@@ -72,16 +80,85 @@ static int check_prompt(struct ql_ctx *cx, const struct ql_uuid *team, const str
     return rc;
 }
 
+/* The payload of an entry's events. */
+static void event_payload(const struct ql_entry *e, char *out, size_t cap)
+{
+    char id[QL_UUID_STR_LEN + 1], team[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(&e->id, id);
+    ql_uuid_format(&e->team_id, team);
+    snprintf(out, cap, "{\"teamId\":\"%s\",\"journalEntryId\":\"%s\"}", team, id);
+}
+
 /* Emit a domain event in the open transaction, when a queue is wired in. */
 static int emit(struct ql_ctx *cx, const char *event, const struct ql_entry *e)
 {
     if (cx->ports.queue == NULL)
         return QL_OK;
-    char id[QL_UUID_STR_LEN + 1], team[QL_UUID_STR_LEN + 1], payload[160];
-    ql_uuid_format(&e->id, id);
-    ql_uuid_format(&e->team_id, team);
-    snprintf(payload, sizeof(payload), "{\"teamId\":\"%s\",\"journalEntryId\":\"%s\"}", team, id);
+    char payload[QL_ENTRY_PAYLOAD_LEN];
+    event_payload(e, payload, sizeof(payload));
     return ql_queue_emit(cx->ports.queue, cx, event, payload);
+}
+
+static int by_team(const void *a, const void *b)
+{
+    const struct ql_entry *x = (*(struct ql_group_item *const *)a)->arg;
+    const struct ql_entry *y = (*(struct ql_group_item *const *)b)->arg;
+    return memcmp(x->team_id.b, y->team_id.b, sizeof(x->team_id.b));
+}
+
+/* What a group of creations writes, in arrays of cx's arena, items sorted by team. */
+static int created_rows(struct ql_ctx *cx, struct ql_group_item **items, int n,
+                        const struct ql_entry **es, const struct ql_uuid **teams,
+                        struct ql_audit_entry *audit, const char **payloads, const char **traces)
+{
+    for (int i = 0; i < n; i++) {
+        const struct ql_entry *e = items[i]->arg;
+        es[i] = e;
+        teams[i] = &e->team_id;
+        int rc = ql_audit_row(cx, items[i]->cx->principal, "journal_entry.create", "JournalEntry",
+                              &e->id, NULL, &audit[i]);
+        if (rc)
+            return rc;
+        char *p = ql_arena_alloc(cx->arena, QL_ENTRY_PAYLOAD_LEN);
+        if (p == NULL)
+            return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+        event_payload(e, p, QL_ENTRY_PAYLOAD_LEN);
+        payloads[i] = p;
+        traces[i] = items[i]->cx->trace_id;
+    }
+    return QL_OK;
+}
+
+/*
+ * The group write of ql_entry_create: the same rows as a lone creation, one statement per
+ * table for the whole group.  Audit rows go in team order, so that concurrent groups lock
+ * the chain heads they append to in one order and cannot deadlock each other.
+ */
+static void write_created(struct ql_ctx *cx, struct ql_group_item **items, int n)
+{
+    qsort(items, (size_t)n, sizeof(*items), by_team);
+    const struct ql_entry **es = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*es));
+    const struct ql_uuid **teams = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*teams));
+    struct ql_audit_entry *audit = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*audit));
+    const char **payloads = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*payloads));
+    const char **traces = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*traces));
+    int rc = es && teams && audit && payloads && traces ? QL_OK
+                                                        : ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    if (rc == QL_OK)
+        rc = created_rows(cx, items, n, es, teams, audit, payloads, traces);
+    if (rc == QL_OK)
+        rc = ql_tx_begin(cx);
+    if (rc == QL_OK) {
+        rc = ql_store_entries_insert_many(cx->ports.store, cx, es, n);
+        if (rc == QL_OK && cx->ports.queue)
+            rc = ql_queue_emit_many(cx->ports.queue, cx, "journal_entry.created", payloads, traces,
+                                    n);
+        if (rc == QL_OK)
+            rc = ql_store_audit_append_many(cx->ports.store, cx, teams, audit, n);
+        rc = ql_tx_end(cx, rc);
+    }
+    for (int i = 0; i < n; i++)
+        items[i]->rc = rc == QL_OK ? QL_OK : QL_ERETRY;
 }
 
 int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_entry_input *in,
@@ -120,6 +197,18 @@ int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
     out->version = 1;
     /* The id's timestamp is the creation time, as in every UUIDv7 Quill makes. */
     out->created_ms = out->updated_ms = ql_uuid7_ms(&out->id);
+    /*
+     * Hooks (an idempotency record) belong to this request's own transaction, so only a
+     * creation without them joins a group.  A group that did not commit leaves nothing
+     * behind; the entry is then written alone below, where its own error (if any) shows.
+     * The key is the team: its audit chain's head is what the write locks.
+     */
+    if (cx->ports.group && cx->tx == NULL) {
+        struct ql_group_item item = {.cx = cx, .arg = out, .key = ql_uuid_hash(team)};
+        if (ql_group_join(cx->ports.group, cx, &item, write_created) == QL_OK)
+            return QL_OK;
+        ql_error_clear(&cx->err);
+    }
     rc = ql_tx_begin(cx);
     if (rc)
         return rc;

@@ -61,6 +61,12 @@ struct ql_queue_ops {
     /* Fan an event out to one job per subscribed handler. */
     int (*emit)(struct ql_queue *self, struct ql_ctx *cx, const char *event,
                 const char *payload_json);
+    /*
+     * emit() for n events of one kind at once: payloads[i] as payload_json, traces[i] the
+     * trace id of the request that caused it ("" or NULL: none).
+     */
+    int (*emit_many)(struct ql_queue *self, struct ql_ctx *cx, const char *event,
+                     const char *const *payloads, const char *const *traces, int n);
 
     /* Claim up to max runnable jobs of the queues (NULL: all) for worker_id. */
     int (*claim)(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
@@ -114,6 +120,12 @@ static inline int ql_queue_emit(struct ql_queue *q, struct ql_ctx *cx, const cha
                                 const char *payload_json)
 {
     return q->ops->emit(q, cx, event, payload_json);
+}
+
+static inline int ql_queue_emit_many(struct ql_queue *q, struct ql_ctx *cx, const char *event,
+                                     const char *const *payloads, const char *const *traces, int n)
+{
+    return q->ops->emit_many(q, cx, event, payloads, traces, n);
 }
 
 static inline int ql_queue_claim(struct ql_queue *q, struct ql_ctx *cx, const char *worker_id,

@@ -135,6 +135,13 @@ struct ql_audit_ops {
     /* Append to the chain of team (NULL: the account chain) in the open transaction. */
     int (*append)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                   const struct ql_audit_entry *e);
+    /*
+     * Append es[i] to the chain of teams[i] for every i, in this order, in the open
+     * transaction.  Callers order the rows by chain so that batches lock chain heads in
+     * one order and never deadlock each other.
+     */
+    int (*append_many)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *const *teams,
+                       const struct ql_audit_entry *es, int n);
     /* A team's entries, newest first; after_ms carries the seq of the page's last row. */
     int (*list)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                 int64_t after_ms, const struct ql_uuid *after_id, int limit,
@@ -167,6 +174,9 @@ struct ql_entry_query {
 
 struct ql_entries_ops {
     int (*insert)(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *e);
+    /* Insert es[0..n) in one statement. */
+    int (*insert_many)(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *const *es,
+                       int n);
     /* A live entry of the team; QL_ENOT_FOUND otherwise. */
     int (*get)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                const struct ql_uuid *id, struct ql_entry *out);
@@ -478,6 +488,13 @@ static inline int ql_store_audit_append(struct ql_store *s, struct ql_ctx *cx,
     return s->ops->audit->append(s, cx, team, e);
 }
 
+static inline int ql_store_audit_append_many(struct ql_store *s, struct ql_ctx *cx,
+                                             const struct ql_uuid *const *teams,
+                                             const struct ql_audit_entry *es, int n)
+{
+    return s->ops->audit->append_many(s, cx, teams, es, n);
+}
+
 static inline int ql_store_audit_list(struct ql_store *s, struct ql_ctx *cx,
                                       const struct ql_uuid *team, int64_t after_ms,
                                       const struct ql_uuid *after_id, int limit,
@@ -515,6 +532,12 @@ static inline int ql_store_entries_insert(struct ql_store *s, struct ql_ctx *cx,
                                           const struct ql_entry *e)
 {
     return s->ops->entries->insert(s, cx, e);
+}
+
+static inline int ql_store_entries_insert_many(struct ql_store *s, struct ql_ctx *cx,
+                                               const struct ql_entry *const *es, int n)
+{
+    return s->ops->entries->insert_many(s, cx, es, n);
 }
 
 static inline int ql_store_entries_get(struct ql_store *s, struct ql_ctx *cx,

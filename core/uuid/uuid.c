@@ -71,3 +71,13 @@ int64_t ql_uuid7_ms(const struct ql_uuid *u)
         t = t << 8 | u->b[i];
     return (int64_t)t;
 }
+
+uint64_t ql_uuid_hash(const struct ql_uuid *u)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (int i = 0; i < 16; i++) {
+        h ^= u->b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}

@@ -36,4 +36,7 @@ int ql_uuid_parse(const char *s, size_t n, struct ql_uuid *out);
 /* The millisecond timestamp of a UUIDv7. */
 int64_t ql_uuid7_ms(const struct ql_uuid *u);
 
+/* A 64-bit FNV-1a hash of the 16 bytes: for keying, not for security. */
+uint64_t ql_uuid_hash(const struct ql_uuid *u);
+
 #endif

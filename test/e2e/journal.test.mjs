@@ -2,7 +2,7 @@
 // against the OpenAPI document.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { start, stop, http, raw, sleep, signup, makeTeam, addMember, makeKey, uniq, sql } from './lib.mjs'
+import { start, stop, http, raw, sleep, signup, makeTeam, addMember, makeKey, uniq, sql, run, BIN, DB } from './lib.mjs'
 import { contract } from './contract.mjs'
 
 let api, c, owner, member, viewer, admin, outsider, team, keyMember
@@ -175,6 +175,40 @@ test('keyset pages stay correct while another client inserts', async () => {
   const auditCursor = (await http(api, 'GET', `/v1/teams/${t.teamId}/audit-log?limit=1`, { token: owner.token })).body.nextCursor
   problem(await c.checked(api, 'GET', `${url}?cursor=${auditCursor}`, { token: owner.token }), 422, 'validation_failed')
   problem(await c.checked(api, 'GET', `${url}?authorUserId=zzz`, { token: owner.token }), 422, 'validation_failed')
+})
+
+const counter = (text, name) => Number((text.match(new RegExp(`^${name} (\\S+)$`, 'm')) || [])[1])
+
+test('concurrent creations are group-committed: each one whole, with its event and audit row', async () => {
+  const teams = [await makeTeam(api, owner.token), await makeTeam(api, owner.token), team]
+  const before = (await http(api, 'GET', '/metrics')).text
+  const posts = []
+  for (let i = 0; i < 120; i++) {
+    const t = teams[i % 3]
+    const token = t === team && i % 2 ? member.token : owner.token
+    posts.push(c.checked(api, 'POST', `/v1/teams/${t.teamId}/journal-entries`, { token, body: { content: `group ${i} "q" \\ {x,y}` } })
+      .then((r) => ({ r, i, t })))
+  }
+  const done = await Promise.all(posts)
+  for (const { r, i, t } of done) {
+    assert.equal(r.status, 201, r.text)
+    assert.equal(r.body.content, `group ${i} "q" \\ {x,y}`)
+    const got = await http(api, 'GET', `/v1/teams/${t.teamId}/journal-entries/${r.body.journalEntryId}`, { token: owner.token })
+    assert.equal(got.status, 200)
+    assert.deepEqual(got.body, r.body)
+    assert.equal(got.headers.get('etag'), '"1"')
+    assert.equal(r.headers.get('location'), `/v1/teams/${t.teamId}/journal-entries/${r.body.journalEntryId}`)
+  }
+  const ids = done.map(({ r }) => `'${r.body.journalEntryId}'`).join(',')
+  assert.equal(sql(`SELECT count(*) FROM audit_log WHERE action = 'journal_entry.create' AND target_id IN (${ids})`), '120')
+  assert.equal(sql(`SELECT count(*) FROM jobs WHERE kind = 'activity.record' AND payload->'data'->>'journalEntryId' IN (${ids})`), '120')
+  const after = (await http(api, 'GET', '/metrics')).text
+  const items = counter(after, 'quill_group_commit_items_total') - counter(before, 'quill_group_commit_items_total')
+  const batches = counter(after, 'quill_group_commit_batches_total') - counter(before, 'quill_group_commit_batches_total')
+  assert.equal(items, 120)
+  assert.ok(batches < items, `${batches} batches for ${items} entries: nothing was grouped`)
+  const verify = await run(`${BIN}/quill-admin`, ['audit-verify'], { DATABASE_URL: DB })
+  assert.equal(verify.code, 0, verify.stdout + verify.stderr)
 })
 
 test('every entry change writes its audit row', async () => {

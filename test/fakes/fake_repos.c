@@ -538,13 +538,9 @@ static const struct ql_api_keys_ops keys_ops = {k_insert, k_list, k_revoke, k_to
 
 /* ---- audit and throttles --------------------------------------------------------------- */
 
-static int a_append(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                    const struct ql_audit_entry *e)
+static void put_audit(struct fake_store *s, const struct ql_uuid *team,
+                      const struct ql_audit_entry *e)
 {
-    struct fake_store *s = fs(self);
-    int rc = enter(s, cx);
-    if (rc)
-        return rc;
     struct fake_audit *a = &s->audit[s->naudit++ % FAKE_MAX];
     a->e = *e;
     a->e.actor = keep(s, e->actor);
@@ -555,7 +551,27 @@ static int a_append(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
     if (team)
         a->team = *team;
     a->in_tx = s->in_tx;
-    return QL_OK;
+}
+
+static int a_append(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                    const struct ql_audit_entry *e)
+{
+    struct fake_store *s = fs(self);
+    int rc = enter(s, cx);
+    if (rc == QL_OK)
+        put_audit(s, team, e);
+    return rc;
+}
+
+/* One call, as one statement: it fails whole or appends every row. */
+static int a_append_many(struct ql_store *self, struct ql_ctx *cx,
+                         const struct ql_uuid *const *teams, const struct ql_audit_entry *es, int n)
+{
+    struct fake_store *s = fs(self);
+    int rc = enter(s, cx);
+    for (int i = 0; rc == QL_OK && i < n; i++)
+        put_audit(s, teams[i], &es[i]);
+    return rc;
 }
 
 static int a_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
@@ -583,7 +599,7 @@ static int a_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     return QL_OK;
 }
 
-static const struct ql_audit_ops audit_ops = {a_append, a_list};
+static const struct ql_audit_ops audit_ops = {a_append, a_append_many, a_list};
 
 static int th_failures(struct ql_store *self, struct ql_ctx *cx, const char *email, int64_t since,
                        int *count, int64_t *oldest)
@@ -667,18 +683,26 @@ static struct fake_entry *entry_by(struct fake_store *s, const struct ql_uuid *t
     return NULL;
 }
 
-static int e_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *e)
+static int e_insert_many(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *const *es,
+                         int n)
 {
     struct fake_store *s = fs(self);
     int rc = enter(s, cx);
     if (rc)
         return rc;
-    if (s->nentries == FAKE_MAX)
+    if (s->nentries + n > FAKE_MAX)
         return ql_error_set(&cx->err, QL_EINTERNAL, "fake table full");
-    struct ql_entry *f = &s->entries[s->nentries++].e;
-    *f = *e;
-    f->content = ql_arena_strndup(&s->mem, e->content, e->content_n);
+    for (int i = 0; i < n; i++) {
+        struct ql_entry *f = &s->entries[s->nentries++].e;
+        *f = *es[i];
+        f->content = ql_arena_strndup(&s->mem, es[i]->content, es[i]->content_n);
+    }
     return QL_OK;
+}
+
+static int e_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *e)
+{
+    return e_insert_many(self, cx, &e, 1);
 }
 
 static int e_get(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
@@ -748,8 +772,8 @@ static int e_remove(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
     return rc ? rc : f ? QL_OK : ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
 }
 
-static const struct ql_entries_ops entries_ops = {e_insert, e_get,    e_get,
-                                                  e_list,   e_update, e_remove};
+static const struct ql_entries_ops entries_ops = {e_insert, e_insert_many, e_get,   e_get,
+                                                  e_list,   e_update,      e_remove};
 
 static int pr_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_prompt *p)
 {

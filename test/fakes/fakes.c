@@ -321,10 +321,24 @@ static int fq_emit(struct ql_queue *self, struct ql_ctx *cx, const char *event,
     return QL_OK;
 }
 
+static int fq_emit_many(struct ql_queue *self, struct ql_ctx *cx, const char *event,
+                        const char *const *payloads, const char *const *traces, int n)
+{
+    (void)traces;
+    for (int i = 0; i < n; i++) {
+        int rc = fq_emit(self, cx, event, payloads[i]);
+        if (rc)
+            return rc;
+    }
+    return QL_OK;
+}
+
 /* The fake queue is for code that enqueues; the engine's side is tested against PostgreSQL
  * (test/integration/test_queue.c), so those methods are absent here. */
-static const struct ql_queue_ops queue_ops = {
-    .enqueue = fq_enqueue, .enqueue_batch = fq_enqueue_batch, .emit = fq_emit};
+static const struct ql_queue_ops queue_ops = {.enqueue = fq_enqueue,
+                                              .enqueue_batch = fq_enqueue_batch,
+                                              .emit = fq_emit,
+                                              .emit_many = fq_emit_many};
 
 void fake_queue_init(struct fake_queue *q, struct fake_store *store)
 {

@@ -6,10 +6,14 @@
 #include "itest.h"
 #include "postgres/pg.h"
 #include "arena/arena.h"
+#include "model/model.h"
+#include "queue/queue.h"
 #include "store/store.h"
+#include "uuid/uuid.h"
 #include "test.h"
 
 #include <time.h>
+#include <unistd.h>
 
 static const char *url;
 
@@ -102,6 +106,136 @@ static void kill_sessions(void)
     nanosleep(&ts, NULL);
 }
 
+/* A fresh UUIDv7 for rows of this run (the test database outlives runs in development). */
+static struct ql_uuid fresh_id(void)
+{
+    static unsigned counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned pid = (unsigned)getpid();
+    counter++;
+    uint8_t rnd[10] = {
+        (uint8_t)counter,           (uint8_t)(counter >> 8), (uint8_t)pid,
+        (uint8_t)(pid >> 8),        (uint8_t)(ts.tv_nsec),   (uint8_t)(ts.tv_nsec >> 8),
+        (uint8_t)(ts.tv_nsec >> 16)};
+    struct ql_uuid u;
+    ql_uuid7_from(&u, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, rnd);
+    return u;
+}
+
+static void insert_team(const struct ql_uuid *id)
+{
+    char sql[256], s[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(id, s);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO teams (team_id, name, created_at, updated_at) VALUES ('%s', 't', now(), "
+             "now())",
+             s);
+    ASSERT_NOT_NULL(itest_sql(url, sql));
+}
+
+static const char *entry_content(const struct ql_uuid *id)
+{
+    char sql[160], s[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(id, s);
+    snprintf(sql, sizeof(sql), "SELECT content FROM journal_entries WHERE journal_entry_id = '%s'",
+             s);
+    return itest_sql(url, sql);
+}
+
+static void entry_in(struct ql_entry *e, const struct ql_uuid *team, const char *content)
+{
+    memset(e, 0, sizeof(*e));
+    e->id = fresh_id();
+    e->team_id = *team;
+    e->content = content;
+    e->content_n = strlen(content);
+    e->version = 1;
+    e->created_ms = e->updated_ms = ql_uuid7_ms(&e->id);
+}
+
+/*
+ * The group commit's statements: many entries, events and audit rows, one statement per
+ * table, in one transaction.  Content survives the array literals byte for byte, audit rows
+ * chain in the order given, and a batch with one bad row leaves nothing behind.
+ */
+static void test_many_rows_in_one_statement_each(void)
+{
+    struct ql_uuid t1 = fresh_id(), t2 = fresh_id(), nowhere = fresh_id();
+    insert_team(&t1);
+    insert_team(&t2);
+    struct ql_pg *pg = session();
+    struct ql_store *s = ql_pg_store(pg);
+    struct ql_arena arena;
+    ql_arena_init(&arena, 0, 0);
+    struct ql_ctx cx = {.arena = &arena};
+    static const char *contents[3] = {"quotes \" and \\ back\\slash, {braces} and commas", "NULL",
+                                      "line\nbreak, tab\t, \xc3\xa9t\xc3\xa9 \xe2\x9c\x93"};
+    struct ql_entry e[3];
+    entry_in(&e[0], &t1, contents[0]);
+    entry_in(&e[1], &t1, contents[1]);
+    entry_in(&e[2], &t2, contents[2]);
+    const struct ql_entry *es[3] = {&e[0], &e[1], &e[2]};
+    const struct ql_uuid *teams[3] = {&t1, &t1, &t2};
+    struct ql_audit_entry a[3];
+    char targets[3][QL_UUID_STR_LEN + 1];
+    for (int i = 0; i < 3; i++) {
+        ql_uuid_format(&e[i].id, targets[i]);
+        a[i] = (struct ql_audit_entry){
+            fresh_id(),     0,         e[i].created_ms, "User:x", "journal_entry.create",
+            "JournalEntry", targets[i]};
+    }
+    char first[80], team1[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(&t1, team1);
+    snprintf(first, sizeof(first), "{\"team\":\"%s\"}", team1);
+    const char *payloads[3] = {first, "{\"n\":2}", "{\"n\":3}"};
+    const char *traces[3] = {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1", "", NULL};
+    ASSERT_INT_EQ(ql_store_begin(s, &cx), QL_OK);
+    ASSERT_INT_EQ(ql_store_entries_insert_many(s, &cx, es, 3), QL_OK);
+    ASSERT_INT_EQ(
+        ql_queue_emit_many(ql_pg_queue(pg), &cx, "journal_entry.created", payloads, traces, 3),
+        QL_OK);
+    ASSERT_INT_EQ(ql_store_audit_append_many(s, &cx, teams, a, 3), QL_OK);
+    ASSERT_INT_EQ(ql_store_commit(s, &cx), QL_OK);
+    for (int i = 0; i < 3; i++)
+        ASSERT_STR_EQ(entry_content(&e[i].id), contents[i]);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT string_agg(target_id, ',' ORDER BY seq) FROM audit_log WHERE chain = "
+             "'team:%s'",
+             team1);
+    char want[2 * QL_UUID_STR_LEN + 2];
+    snprintf(want, sizeof(want), "%s,%s", targets[0], targets[1]);
+    ASSERT_STR_EQ(itest_sql(url, sql), want);
+    snprintf(sql, sizeof(sql),
+             "SELECT trace_id FROM jobs WHERE payload->'data'->>'team' = '%s' AND "
+             "payload->>'event' = 'journal_entry.created'",
+             team1);
+    ASSERT_STR_EQ(itest_sql(url, sql), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1");
+    struct ql_error err;
+    ql_error_clear(&err);
+    FILE *out = fopen("/dev/null", "w");
+    ASSERT_INT_EQ(ql_pg_audit_verify(url, out, &err), QL_OK);
+    fclose(out);
+
+    /* One entry of a team that does not exist: the whole batch fails, nothing is written. */
+    struct ql_entry ok, bad;
+    entry_in(&ok, &t2, "fine");
+    entry_in(&bad, &nowhere, "orphan");
+    const struct ql_entry *batch[2] = {&ok, &bad};
+    ASSERT_INT_EQ(ql_store_begin(s, &cx), QL_OK);
+    ASSERT_INT_EQ(ql_store_entries_insert_many(s, &cx, batch, 2), QL_OK); /* deferred */
+    ASSERT_TRUE(ql_store_commit(s, &cx) != QL_OK);
+    ql_store_rollback(s, &cx);
+    char okid[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(&ok.id, okid);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM journal_entries WHERE journal_entry_id = '%s'",
+             okid);
+    ASSERT_STR_EQ(itest_sql(url, sql), "0");
+    ql_arena_cleanup(&arena);
+    ql_pg_destroy(pg);
+}
+
 static void test_reconnects_after_server_side_kill(void)
 {
     struct ql_pg *pg = session();
@@ -150,6 +284,7 @@ int main(int argc, char **argv)
         TEST(test_ping_and_schema_version),
         TEST(test_transactions),
         TEST(test_idempotency_lock_sees_a_record_committed_meanwhile),
+        TEST(test_many_rows_in_one_statement_each),
         TEST(test_reconnects_after_server_side_kill),
         TEST(test_lost_connection_inside_transaction_fails),
         TEST(test_unreachable_database_fails_fast),

@@ -39,6 +39,8 @@ static void test_defaults(void)
     ASSERT_INT_EQ(c.secret_len, 32);
     ASSERT_INT_EQ(c.threads, 2);
     ASSERT_INT_EQ(c.db_pool, 8);
+    ASSERT_INT_EQ(c.write_pool, 32);
+    ASSERT_INT_EQ(c.group_commit, 2);
     ASSERT_INT_EQ(c.worker_concurrency, 10);
     ASSERT_INT_EQ(c.auth_ip_limit, 30);
     ASSERT_INT_EQ(c.rate_limit, 50);
@@ -65,7 +67,8 @@ static void test_every_bad_value_reported(void)
     struct env e = {{"DATABASE_URL=x", "QUILL_SECRET=c2hvcnQ=", "QUILL_LISTEN=nohostport",
                      "QUILL_DB_POOL=zero", "QUILL_THREADS=0", "QUILL_LOG_LEVEL=loud",
                      "QUILL_PUBLIC_URL=ftp://x", "QUILL_WEBHOOK_ALLOW_PRIVATE=yes",
-                     "QUILL_OIDC_ISSUER=https://idp", "QUILL_ADMIN_TOKEN=short", NULL}};
+                     "QUILL_OIDC_ISSUER=https://idp", "QUILL_ADMIN_TOKEN=short",
+                     "QUILL_WRITE_POOL=-1", "QUILL_GROUP_COMMIT=lots", NULL}};
     struct ql_config c;
     struct ql_config_errors errs;
     ASSERT_INT_EQ(ql_config_load(&c, get, &e, QL_NEED_DATABASE | QL_NEED_SECRET, 1, &errs),
@@ -80,7 +83,11 @@ static void test_every_bad_value_reported(void)
     ASSERT_TRUE(has_message(&errs, "QUILL_WEBHOOK_ALLOW_PRIVATE"));
     ASSERT_TRUE(has_message(&errs, "QUILL_OIDC_ISSUER, QUILL_OIDC_AUDIENCE"));
     ASSERT_TRUE(has_message(&errs, "QUILL_ADMIN_TOKEN"));
-    ASSERT_INT_EQ(errs.n, 9);
+    ASSERT_TRUE(
+        has_message(&errs, "QUILL_WRITE_POOL: expected an integer from 0 to 1000, got '-1'"));
+    ASSERT_TRUE(
+        has_message(&errs, "QUILL_GROUP_COMMIT: expected an integer from 0 to 1000, got 'lots'"));
+    ASSERT_INT_EQ(errs.n, 11);
 }
 
 static void test_listen_forms(void)

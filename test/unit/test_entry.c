@@ -3,9 +3,11 @@
 #include "entry/entry.h"
 #include "err/err.h"
 #include "fixture.h"
+#include "group/group.h"
 #include "idem/idem.h"
 #include "prompt/prompt.h"
 #include "team/team.h"
+#include "tx/tx.h"
 #include "test.h"
 
 struct world {
@@ -83,6 +85,163 @@ static void test_create_writes_entry_audit_and_event_together(void)
     ASSERT_STR_EQ(j->queue, "events");
     ASSERT_TRUE(strstr(j->payload, "\"event\":\"journal_entry.created\"") != NULL);
     ASSERT_INT_EQ(j->in_tx, 1);
+    fixture_cleanup(&w.f);
+}
+
+/*
+ * A group port for tests: the items in `waiting` stand for creations joined by other
+ * threads; the next join writes them together with its own item, as a leader would.
+ */
+struct test_group {
+    struct ql_group base;
+    struct ql_group_item *waiting[4];
+    int nwaiting;
+    int joins;
+    int last_n;
+};
+
+static int tg_join(struct ql_group *self, struct ql_ctx *cx, struct ql_group_item *item,
+                   ql_group_write_fn write)
+{
+    struct test_group *g = (struct test_group *)self;
+    struct ql_group_item *batch[5];
+    int n = 0;
+    for (int i = 0; i < g->nwaiting; i++)
+        batch[n++] = g->waiting[i];
+    batch[n++] = item;
+    g->nwaiting = 0;
+    g->joins++;
+    g->last_n = n;
+    write(cx, batch, n);
+    return item->rc;
+}
+
+static const struct ql_group_ops tg_ops = {tg_join};
+
+/* An entry another thread prepared: what ql_entry_create hands to the group. */
+static void peer_entry(struct ql_entry *e, const struct ql_uuid *team, const struct ql_uuid *user,
+                       uint8_t id, const char *content)
+{
+    memset(e, 0, sizeof(*e));
+    ql_uuid7_from(&e->id, T0, (const uint8_t[10]){id});
+    e->team_id = *team;
+    e->has_author_user = 1;
+    e->author_user = *user;
+    e->content = content;
+    e->content_n = strlen(content);
+    e->version = 1;
+    e->created_ms = e->updated_ms = T0;
+}
+
+static void test_group_writes_concurrent_creations_in_one_transaction(void)
+{
+    struct world w;
+    setup(&w);
+    struct ql_team other;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_team_create(&w.f.cx, "U", 1, &other), QL_OK);
+    resolve(&w, &w.owner, &w.po);
+    struct test_group g = {.base = {&tg_ops}};
+    w.f.cx.ports.group = &g.base;
+    /* Two creations by the owner, in the other team and in ours, wait for a leader. */
+    struct ql_ctx peer = w.f.cx;
+    peer.principal = &w.po;
+    memcpy(peer.trace_id, "fedcba9876543210fedcba9876543210", 33);
+    struct ql_entry e1, e2, mine;
+    peer_entry(&e1, &other.id, &w.owner.user.id, 1, "first \"quoted\" \\ one");
+    peer_entry(&e2, &w.team.id, &w.owner.user.id, 2, "second");
+    struct ql_group_item i1 = {.cx = &peer, .arg = &e1}, i2 = {.cx = &peer, .arg = &e2};
+    /* The greater team first, so that only sorting puts the rows in team order. */
+    int other_first = memcmp(other.id.b, w.team.id.b, 16) > 0;
+    g.waiting[g.nwaiting++] = other_first ? &i1 : &i2;
+    g.waiting[g.nwaiting++] = other_first ? &i2 : &i1;
+    int entries = w.f.store.nentries, audits = w.f.store.naudit, jobs = w.f.queue.n;
+    as(&w, &w.pm);
+    struct ql_entry_input in = text("mine");
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &mine), QL_OK);
+    ASSERT_INT_EQ(g.joins, 1);
+    ASSERT_INT_EQ(g.last_n, 3);
+    ASSERT_INT_EQ(i1.rc, QL_OK);
+    ASSERT_INT_EQ(i2.rc, QL_OK);
+    ASSERT_INT_EQ(w.f.store.nentries, entries + 3);
+    ASSERT_INT_EQ(w.f.queue.n, jobs + 3);
+    for (int i = jobs; i < jobs + 3; i++)
+        ASSERT_INT_EQ(w.f.queue.jobs[i].in_tx, 1);
+    ASSERT_INT_EQ(w.f.store.naudit, audits + 3);
+    /* Audit rows in team order (what keeps concurrent groups from deadlocking), each with
+     * the actor of its own request. */
+    int owner_rows = 0, member_rows = 0;
+    char owner_actor[64], member_actor[64];
+    ql_principal_actor(&w.po, owner_actor, sizeof(owner_actor));
+    ql_principal_actor(&w.pm, member_actor, sizeof(member_actor));
+    for (int i = audits; i < audits + 3; i++) {
+        const struct fake_audit *a = &w.f.store.audit[i];
+        ASSERT_STR_EQ(a->e.action, "journal_entry.create");
+        ASSERT_INT_EQ(a->in_tx, 1);
+        if (i > audits)
+            ASSERT_TRUE(memcmp(w.f.store.audit[i - 1].team.b, a->team.b, 16) <= 0);
+        owner_rows += strcmp(a->e.actor, owner_actor) == 0;
+        member_rows += strcmp(a->e.actor, member_actor) == 0;
+    }
+    ASSERT_INT_EQ(owner_rows, 2);
+    ASSERT_INT_EQ(member_rows, 1);
+    fixture_cleanup(&w.f);
+}
+
+static void test_group_that_fails_leaves_nothing_and_each_writes_alone(void)
+{
+    struct world w;
+    setup(&w);
+    struct test_group g = {.base = {&tg_ops}};
+    w.f.cx.ports.group = &g.base;
+    struct ql_ctx peer = w.f.cx;
+    peer.principal = &w.po;
+    struct ql_entry e1, mine;
+    peer_entry(&e1, &w.team.id, &w.owner.user.id, 1, "peer");
+    struct ql_group_item i1 = {.cx = &peer, .arg = &e1};
+    g.waiting[g.nwaiting++] = &i1;
+    int entries = w.f.store.nentries, audits = w.f.store.naudit, jobs = w.f.queue.n;
+    as(&w, &w.pm);
+    w.f.store.fail_call = 3; /* BEGIN, the entries, then the audit rows fail */
+    struct ql_entry_input in = text("mine");
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &mine), QL_OK);
+    ASSERT_INT_EQ(g.last_n, 2);
+    ASSERT_INT_EQ(i1.rc, QL_ERETRY); /* its own thread writes it again, alone */
+    ASSERT_INT_EQ(w.f.cx.err.code, QL_OK);
+    /* Only the joiner's entry, written alone after the group rolled back. */
+    ASSERT_INT_EQ(w.f.store.nentries, entries + 1);
+    ASSERT_MEM_EQ(w.f.store.entries[entries].e.id.b, mine.id.b, 16);
+    ASSERT_INT_EQ(w.f.store.naudit, audits + 1);
+    ASSERT_INT_EQ(w.f.queue.n, jobs + 1);
+    fixture_cleanup(&w.f);
+}
+
+static int no_hook(struct ql_ctx *cx, void *ud)
+{
+    (void)cx;
+    (void)ud;
+    return QL_OK;
+}
+
+static void test_creation_with_hooks_is_not_grouped(void)
+{
+    struct world w;
+    setup(&w);
+    struct test_group g = {.base = {&tg_ops}};
+    w.f.cx.ports.group = &g.base;
+    struct ql_tx_hooks hooks = {no_hook, no_hook, NULL, 0};
+    as(&w, &w.pm);
+    w.f.cx.tx = &hooks; /* an idempotency record shares this request's transaction */
+    struct ql_entry e;
+    struct ql_entry_input in = text("keyed");
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &e), QL_OK);
+    ASSERT_INT_EQ(g.joins, 0);
+    ASSERT_INT_EQ(hooks.committed, 1);
+    w.f.cx.tx = NULL;
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &e), QL_OK);
+    ASSERT_INT_EQ(g.joins, 1);
+    ASSERT_INT_EQ(g.last_n, 1);
     fixture_cleanup(&w.f);
 }
 
@@ -309,6 +468,9 @@ int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
         TEST(test_create_writes_entry_audit_and_event_together),
+        TEST(test_group_writes_concurrent_creations_in_one_transaction),
+        TEST(test_group_that_fails_leaves_nothing_and_each_writes_alone),
+        TEST(test_creation_with_hooks_is_not_grouped),
         TEST(test_create_rules),
         TEST(test_etags_and_preconditions),
         TEST(test_author_or_admin_edits),

@@ -1,0 +1,178 @@
+/*
+ * group_queue.c - group commit for the threads of a pool (LevelDB's write queue, with more than
+ * one writer at a time).
+ *
+ * Joining threads append their item to one FIFO.  A thread that finds fewer than
+ * `writers` batches in flight becomes a leader: it takes up to `batch` items of one write
+ * function, oldest first (its own among them or not), writes them with its own context and
+ * marks them done.  Items whose key a batch in flight holds stay queued: the keys name
+ * what a write locks (a team's audit chain), so concurrent batches never wait for each
+ * other's locks and really run side by side.  Every other thread sleeps on the condition variable
+ * until its item is done or a writer's slot frees up.  There is no timer: batches are made of the
+ * writes that arrived while earlier batches were in flight, so a write that finds the database idle
+ * is written at once and a busy database sees fewer, larger transactions.
+ */
+#include "group/group_queue.h"
+
+#include "err/err.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+/* A batch being written, on its leader's stack. */
+struct flight {
+    struct ql_group_item *items[QL_GROUP_MAX_BATCH];
+    int n;
+    struct flight *next;
+};
+
+struct ql_group_queue {
+    struct ql_group base;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct ql_group_item *head, *tail; /* waiting, not yet taken */
+    int waiting;                       /* how many */
+    struct flight *flying;             /* batches in flight */
+    int writing;                       /* how many */
+    int writers;                       /* at most this many in flight */
+    int batch;                         /* items per batch at most */
+    _Atomic uint64_t batches, items;
+};
+
+/* Is key in a batch in flight?  Two batches with one key would wait on each other's locks. */
+static int flying(const struct ql_group_queue *g, uint64_t key)
+{
+    for (const struct flight *f = g->flying; f; f = f->next)
+        for (int i = 0; i < f->n; i++)
+            if (f->items[i]->key == key)
+                return 1;
+    return 0;
+}
+
+/*
+ * Take into f up to g->batch waiting items, oldest first, that share the write function of
+ * the first one taken and whose keys no batch in flight holds (lock held).
+ */
+static void take(struct ql_group_queue *g, struct flight *f)
+{
+    ql_group_write_fn write = NULL;
+    struct ql_group_item **link = &g->head;
+    f->n = 0;
+    g->tail = NULL;
+    while (*link) {
+        struct ql_group_item *it = *link;
+        if (f->n < g->batch && (write == NULL || it->write == write) && !flying(g, it->key)) {
+            write = it->write;
+            *link = it->next;
+            f->items[f->n++] = it;
+            g->waiting--;
+        } else {
+            g->tail = it;
+            link = &it->next;
+        }
+    }
+}
+
+static void unlink_flight(struct ql_group_queue *g, struct flight *f)
+{
+    struct flight **link = &g->flying;
+    while (*link != f)
+        link = &(*link)->next;
+    *link = f->next;
+}
+
+static int join(struct ql_group *self, struct ql_ctx *cx, struct ql_group_item *item,
+                ql_group_write_fn write)
+{
+    struct ql_group_queue *g = (struct ql_group_queue *)self;
+    item->write = write;
+    item->rc = QL_ERETRY;
+    item->done = 0;
+    item->next = NULL;
+    pthread_mutex_lock(&g->lock);
+    if (g->tail)
+        g->tail->next = item;
+    else
+        g->head = item;
+    g->tail = item;
+    g->waiting++;
+    while (!item->done) {
+        struct flight f;
+        f.n = 0;
+        if (g->head && g->writing < g->writers)
+            take(g, &f);
+        if (f.n == 0) {
+            /* Nothing this thread may write now: a batch in flight will wake it. */
+            pthread_cond_wait(&g->cond, &g->lock);
+            continue;
+        }
+        f.next = g->flying;
+        g->flying = &f;
+        g->writing++;
+        pthread_mutex_unlock(&g->lock);
+        f.items[0]->write(cx, f.items, f.n);
+        atomic_fetch_add_explicit(&g->batches, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&g->items, (uint64_t)f.n, memory_order_relaxed);
+        pthread_mutex_lock(&g->lock);
+        unlink_flight(g, &f);
+        g->writing--;
+        for (int i = 0; i < f.n; i++)
+            f.items[i]->done = 1;
+        pthread_cond_broadcast(&g->cond);
+    }
+    pthread_mutex_unlock(&g->lock);
+    return item->rc;
+}
+
+static const struct ql_group_ops ops = {.join = join};
+
+int ql_group_queue_create(int writers, int batch, struct ql_group_queue **out)
+{
+    *out = NULL;
+    if (writers < 1 || batch < 1)
+        return QL_EINTERNAL;
+    struct ql_group_queue *g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return QL_ENOMEM;
+    if (pthread_mutex_init(&g->lock, NULL) != 0) {
+        free(g);
+        return QL_ENOMEM;
+    }
+    if (pthread_cond_init(&g->cond, NULL) != 0) {
+        pthread_mutex_destroy(&g->lock);
+        free(g);
+        return QL_ENOMEM;
+    }
+    g->base.ops = &ops;
+    g->writers = writers;
+    g->batch = batch < QL_GROUP_MAX_BATCH ? batch : QL_GROUP_MAX_BATCH;
+    atomic_init(&g->batches, 0);
+    atomic_init(&g->items, 0);
+    *out = g;
+    return QL_OK;
+}
+
+void ql_group_queue_destroy(struct ql_group_queue *g)
+{
+    if (g == NULL)
+        return;
+    pthread_cond_destroy(&g->cond);
+    pthread_mutex_destroy(&g->lock);
+    free(g);
+}
+
+struct ql_group *ql_group_queue_port(struct ql_group_queue *g)
+{
+    return &g->base;
+}
+
+void ql_group_queue_stats(struct ql_group_queue *g, uint64_t *batches, uint64_t *items,
+                          int *waiting)
+{
+    pthread_mutex_lock(&g->lock);
+    *waiting = g->waiting;
+    pthread_mutex_unlock(&g->lock);
+    *batches = atomic_load_explicit(&g->batches, memory_order_relaxed);
+    *items = atomic_load_explicit(&g->items, memory_order_relaxed);
+}
