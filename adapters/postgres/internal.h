@@ -81,7 +81,6 @@ enum ql__pg_stmt {
     QL__ST_IDEM_LIVE,
     QL__ST_IDEM_PUT,
     QL__ST_JOB_INSERT,
-    QL__ST_JOB_EMIT,
     QL__ST_JOB_EMIT_MANY,
     QL__ST_JOB_INSERT_MANY,
     QL__ST_JOB_CLAIM,

@@ -98,33 +98,6 @@ static int q_enqueue_batch(struct ql_queue *self, struct ql_ctx *cx,
     return insert_many(pg_of(self), cx, specs, n, ids);
 }
 
-static int q_emit(struct ql_queue *self, struct ql_ctx *cx, const char *event,
-                  const char *payload_json)
-{
-    const char *const *subs = ql_event_subscribers(event);
-    if (subs[0] == NULL)
-        return QL_OK;
-    char *payload = ql_arena_sprintf(cx->arena, "{\"event\":\"%s\",\"data\":%s}", event,
-                                     payload_json ? payload_json : "{}");
-    if (payload == NULL)
-        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
-    struct ql_pg *pg = pg_of(self);
-    ql__pg_wake(pg, "events");
-    /* One plain INSERT per subscriber: inside a transaction each is sent without waiting. */
-    for (int i = 0; subs[i]; i++) {
-        const struct ql_job_kind *k = ql_job_kind_find(subs[i], 0);
-        struct ql__pg_params p = {0};
-        ql__pg_p_text(&p, subs[i]);
-        ql__pg_p_text(&p, payload);
-        ql__pg_p_int(&p, k ? k->max_attempts : 25);
-        ql__pg_p_text(&p, cx->trace_id[0] ? cx->trace_id : NULL);
-        int rc = ql__pg_run(pg, cx, QL__ST_JOB_EMIT, &p);
-        if (rc)
-            return rc;
-    }
-    return QL_OK;
-}
-
 static int q_emit_many(struct ql_queue *self, struct ql_ctx *cx, const char *event,
                        const char *const *payloads, const char *const *traces, int n)
 {
@@ -160,6 +133,13 @@ static int q_emit_many(struct ql_queue *self, struct ql_ctx *cx, const char *eve
             return rc;
     }
     return QL_OK;
+}
+
+static int q_emit(struct ql_queue *self, struct ql_ctx *cx, const char *event,
+                  const char *payload_json)
+{
+    const char *trace = cx->trace_id;
+    return q_emit_many(self, cx, event, &payload_json, &trace, 1);
 }
 
 /* ---- the engine's side -------------------------------------------------------------------- */

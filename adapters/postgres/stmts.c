@@ -315,11 +315,7 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "$8::text[]) AS u (q, k, p, pr, ra, ma, uk, tr) ON CONFLICT (unique_key) WHERE "
          "unique_key IS NOT NULL DO NOTHING RETURNING job_id",
          8},
-    /* An event's job: no unique key, so no ON CONFLICT (a speculative insertion costs). */
-    [QL__ST_JOB_EMIT] = {"job_emit",
-                         "INSERT INTO jobs (queue, kind, payload, max_attempts, trace_id) VALUES "
-                         "('events', $1, $2::jsonb, $3, $4)",
-                         4},
+    /* Events' jobs: no unique key, so no ON CONFLICT (a speculative insertion costs). */
     [QL__ST_JOB_EMIT_MANY] = {"job_emit_many",
                               "INSERT INTO jobs (queue, kind, payload, max_attempts, trace_id) "
                               "SELECT 'events', $1, p, $3, t FROM unnest($2::jsonb[], $4::text[]) "
@@ -496,7 +492,6 @@ int ql__pg_deferred(enum ql__pg_stmt st)
     case QL__ST_ENTRY_UPDATE:
     case QL__ST_AUDIT_APPEND:
     case QL__ST_IDEM_PUT:
-    case QL__ST_JOB_EMIT:
     case QL__ST_JOB_EMIT_MANY:
     case QL__ST_ENTRY_INSERT_MANY:
     case QL__ST_AUDIT_APPEND_MANY:
