@@ -1,16 +1,17 @@
 /*
- * group_queue.c - group commit for the threads of a pool (LevelDB's write queue, with more than
- * one writer at a time).
+ * group_queue.c - group commit for the threads of a pool (LevelDB's write queue, with
+ * more than one writer at a time).
  *
  * Joining threads append their item to one FIFO.  A thread that finds fewer than
  * `writers` batches in flight becomes a leader: it takes up to `batch` items of one write
- * function, oldest first (its own among them or not), writes them with its own context and
- * marks them done.  Items whose key a batch in flight holds stay queued: the keys name
- * what a write locks (a team's audit chain), so concurrent batches never wait for each
- * other's locks and really run side by side.  Every other thread sleeps on the condition variable
- * until its item is done or a writer's slot frees up.  There is no timer: batches are made of the
- * writes that arrived while earlier batches were in flight, so a write that finds the database idle
- * is written at once and a busy database sees fewer, larger transactions.
+ * function, oldest first (its own among them or not), writes them with its own context,
+ * marks them done and wakes their threads, and one more thread to lead when a writer's
+ * slot is free and items wait.  Every other thread sleeps on its own condition variable.
+ * Items whose key a batch in flight holds stay queued: keys name what a write locks (a
+ * team's audit chain), so batches in flight never wait for each other's locks.  There is
+ * no timer: batches are made of the writes that arrived while earlier batches were in
+ * flight, so a write that finds the database idle is written at once and a busy database
+ * sees fewer, larger transactions.
  */
 #include "group/group_queue.h"
 
@@ -30,7 +31,6 @@ struct flight {
 struct ql_group_queue {
     struct ql_group base;
     pthread_mutex_t lock;
-    pthread_cond_t cond;
     struct ql_group_item *head, *tail; /* waiting, not yet taken */
     int waiting;                       /* how many */
     struct flight *flying;             /* batches in flight */
@@ -82,11 +82,26 @@ static void unlink_flight(struct ql_group_queue *g, struct flight *f)
     *link = f->next;
 }
 
+/*
+ * Wake one waiting thread to lead, if a writer's slot is free and items wait (lock held).
+ * One, not all: a broadcast would have every waiting thread fight for the lock only to find
+ * nothing to do, and under load that fight cost more CPU than the writes themselves.
+ */
+static void wake_leader(struct ql_group_queue *g)
+{
+    if (g->head && g->writing < g->writers)
+        pthread_cond_signal(g->head->wait);
+}
+
 static int join(struct ql_group *self, struct ql_ctx *cx, struct ql_group_item *item,
                 ql_group_write_fn write)
 {
     struct ql_group_queue *g = (struct ql_group_queue *)self;
+    pthread_cond_t wait; /* this thread's own: it is woken when its item is done */
+    if (pthread_cond_init(&wait, NULL) != 0)
+        return item->rc = QL_ERETRY; /* not grouped: the caller writes it alone */
     item->write = write;
+    item->wait = &wait;
     item->rc = QL_ERETRY;
     item->done = 0;
     item->next = NULL;
@@ -103,13 +118,14 @@ static int join(struct ql_group *self, struct ql_ctx *cx, struct ql_group_item *
         if (g->head && g->writing < g->writers)
             take(g, &f);
         if (f.n == 0) {
-            /* Nothing this thread may write now: a batch in flight will wake it. */
-            pthread_cond_wait(&g->cond, &g->lock);
+            /* Nothing this thread may write now: a batch ending will wake it. */
+            pthread_cond_wait(&wait, &g->lock);
             continue;
         }
         f.next = g->flying;
         g->flying = &f;
         g->writing++;
+        wake_leader(g); /* another slot may be free for items this batch left */
         pthread_mutex_unlock(&g->lock);
         f.items[0]->write(cx, f.items, f.n);
         atomic_fetch_add_explicit(&g->batches, 1, memory_order_relaxed);
@@ -117,11 +133,15 @@ static int join(struct ql_group *self, struct ql_ctx *cx, struct ql_group_item *
         pthread_mutex_lock(&g->lock);
         unlink_flight(g, &f);
         g->writing--;
-        for (int i = 0; i < f.n; i++)
+        for (int i = 0; i < f.n; i++) {
             f.items[i]->done = 1;
-        pthread_cond_broadcast(&g->cond);
+            if (f.items[i] != item)
+                pthread_cond_signal(f.items[i]->wait);
+        }
+        wake_leader(g);
     }
     pthread_mutex_unlock(&g->lock);
+    pthread_cond_destroy(&wait);
     return item->rc;
 }
 
@@ -139,11 +159,6 @@ int ql_group_queue_create(int writers, int batch, struct ql_group_queue **out)
         free(g);
         return QL_ENOMEM;
     }
-    if (pthread_cond_init(&g->cond, NULL) != 0) {
-        pthread_mutex_destroy(&g->lock);
-        free(g);
-        return QL_ENOMEM;
-    }
     g->base.ops = &ops;
     g->writers = writers;
     g->batch = batch < QL_GROUP_MAX_BATCH ? batch : QL_GROUP_MAX_BATCH;
@@ -157,7 +172,6 @@ void ql_group_queue_destroy(struct ql_group_queue *g)
 {
     if (g == NULL)
         return;
-    pthread_cond_destroy(&g->cond);
     pthread_mutex_destroy(&g->lock);
     free(g);
 }

@@ -27,11 +27,15 @@ void ql__pg_arr_strn(struct ql_buf *b, const char *s, size_t n, int first)
         return;
     }
     ql_buf_putc(b, '"');
+    size_t from = 0; /* copy runs between the characters that need a backslash */
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"' || s[i] == '\\')
+        if (s[i] == '"' || s[i] == '\\') {
+            ql_buf_append(b, s + from, i - from);
             ql_buf_putc(b, '\\');
-        ql_buf_putc(b, s[i]);
+            from = i;
+        }
     }
+    ql_buf_append(b, s + from, n - from);
     ql_buf_putc(b, '"');
 }
 

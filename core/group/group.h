@@ -36,6 +36,7 @@ struct ql_group_item {
     int rc;            /* set by write() */
     /* owned by the port while the item waits */
     ql_group_write_fn write;
+    void *wait; /* how the port wakes the joining thread */
     int done;
     struct ql_group_item *next;
 };
