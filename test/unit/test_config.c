@@ -39,7 +39,7 @@ static void test_defaults(void)
     ASSERT_INT_EQ(c.secret_len, 32);
     ASSERT_INT_EQ(c.threads, 2);
     ASSERT_INT_EQ(c.db_pool, 8);
-    ASSERT_INT_EQ(c.write_pool, 32);
+    ASSERT_INT_EQ(c.write_pool, 48);
     ASSERT_INT_EQ(c.group_commit, 2);
     ASSERT_INT_EQ(c.worker_concurrency, 10);
     ASSERT_INT_EQ(c.auth_ip_limit, 30);
