@@ -8,7 +8,8 @@
 # when that folder exists), queue (vs graphile-worker and pg-boss).  Default: all.
 #
 # Environment: ROUNDS (3), DURATION (5s per run; POST_DURATION 10s for POST), WARMUP (2s); ENTRIES picks among
-# get_entry list_entries post_entry; QUEUE_JOBS (20000) and QUEUE_ROUNDS (2) for the queue.
+# get_entry list_entries post_entry; PEERS_POOL (10) sizes the Fastify peer's pg.Pool; QUEUE_JOBS
+# (20000) and QUEUE_ROUNDS (2) for the queue.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$ROOT/tools/lib.sh"
@@ -150,7 +151,7 @@ peers_setup() {
 }
 
 peer_start() {
-  (cd "$SCRATCH/peers" && DATABASE_URL=$(pg_url peers) PEERS_LISTEN=127.0.0.1:58081 PEERS_POOL=10 \
+  (cd "$SCRATCH/peers" && DATABASE_URL=$(pg_url peers) PEERS_LISTEN=127.0.0.1:58081 PEERS_POOL=${PEERS_POOL:-10} \
     NODE_ENV=production exec node fastify-quill.js) > "$OUT/peer.log" 2>&1 &
   PEER_PID=$!
   PIDS+=("$PEER_PID")
