@@ -18,7 +18,6 @@
 #include "err/err.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 
 /* A batch being written, on its leader's stack. */
@@ -37,7 +36,7 @@ struct ql_group_queue {
     int writing;                       /* how many */
     int writers;                       /* at most this many in flight */
     int batch;                         /* items per batch at most */
-    _Atomic uint64_t batches, items;
+    uint64_t batches, items;           /* written so far */
 };
 
 /* Is key in a batch in flight?  Two batches with one key would wait on each other's locks. */
@@ -128,11 +127,11 @@ static int join(struct ql_group *self, struct ql_ctx *cx, struct ql_group_item *
         wake_leader(g); /* another slot may be free for items this batch left */
         pthread_mutex_unlock(&g->lock);
         f.items[0]->write(cx, f.items, f.n);
-        atomic_fetch_add_explicit(&g->batches, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&g->items, (uint64_t)f.n, memory_order_relaxed);
         pthread_mutex_lock(&g->lock);
         unlink_flight(g, &f);
         g->writing--;
+        g->batches++;
+        g->items += (uint64_t)f.n;
         for (int i = 0; i < f.n; i++) {
             f.items[i]->done = 1;
             if (f.items[i] != item)
@@ -162,8 +161,6 @@ int ql_group_queue_create(int writers, int batch, struct ql_group_queue **out)
     g->base.ops = &ops;
     g->writers = writers;
     g->batch = batch < QL_GROUP_MAX_BATCH ? batch : QL_GROUP_MAX_BATCH;
-    atomic_init(&g->batches, 0);
-    atomic_init(&g->items, 0);
     *out = g;
     return QL_OK;
 }
@@ -186,7 +183,7 @@ void ql_group_queue_stats(struct ql_group_queue *g, uint64_t *batches, uint64_t 
 {
     pthread_mutex_lock(&g->lock);
     *waiting = g->waiting;
+    *batches = g->batches;
+    *items = g->items;
     pthread_mutex_unlock(&g->lock);
-    *batches = atomic_load_explicit(&g->batches, memory_order_relaxed);
-    *items = atomic_load_explicit(&g->items, memory_order_relaxed);
 }

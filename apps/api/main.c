@@ -83,8 +83,12 @@ int main(int argc, char **argv)
     struct ql_oidc *oidc = NULL;
     struct ql_group_queue *group = NULL;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    /* Sessions 0..db_pool-1 serve the pool, the rest the write pool (see http.h). */
-    int nsessions = cfg.db_pool + cfg.write_pool;
+    /*
+     * Sessions 0..db_pool-1 serve the pool, the rest the write pool (see http.h).  Without
+     * group commit nothing waits in a group, so grouped routes need no pool of their own.
+     */
+    int nwrite = cfg.group_commit > 0 ? cfg.write_pool : 0;
+    int nsessions = cfg.db_pool + nwrite;
     struct sessions sessions = {calloc((size_t)nsessions, sizeof(struct ql_pg *)), 0};
     struct ql_ports *ports = calloc((size_t)nsessions, sizeof(*ports));
     if (sessions.pg == NULL || ports == NULL) {
@@ -146,8 +150,8 @@ int main(int argc, char **argv)
         .db_errors_ud = &sessions,
     };
     char msg[512] = "";
-    if (ql_http_server_create(&env, ports, cfg.db_pool, cfg.write_pool, &server, msg,
-                              sizeof(msg)) != QL_OK) {
+    if (ql_http_server_create(&env, ports, cfg.db_pool, nwrite, &server, msg, sizeof(msg)) !=
+        QL_OK) {
         fprintf(stderr, "quill-api: %s\n", msg[0] ? msg : "cannot start the server");
         goto out;
     }
