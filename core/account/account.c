@@ -264,6 +264,8 @@ int ql_account_resolve(struct ql_ctx *cx, const char *token, size_t n, int via,
         struct ql_error saved = cx->err;
         int trc = is_session ? ql_store_sessions_touch(st, cx, digest, now)
                              : ql_store_api_keys_touch(st, cx, &out->credential_id, now);
+        if (trc == QL_EWOULD_BLOCK)
+            return trc; /* not lost: the caller resolves again where the touch can wait */
         if (trc)
             ql_log(cx->ports.log, QL_LOG_WARN, "cannot record token use", "error", cx->err.msg,
                    "trace_id", cx->trace_id, NULL);

@@ -221,22 +221,56 @@ int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
     return ql_tx_end(cx, rc);
 }
 
+struct get_state {
+    const char *inm;
+    size_t inm_n;
+    struct ql_entry *out;
+    ql_store_done done;
+    void *arg;
+};
+
+static void got(struct ql_ctx *cx, int rc, void *arg)
+{
+    struct get_state *g = arg;
+    if (rc == QL_ENOT_FOUND) {
+        rc = ql_error_set(&cx->err, rc, "No such journal entry.");
+    } else if (rc == QL_OK && g->inm) {
+        char etag[24];
+        ql_entry_etag(g->out, etag, sizeof(etag));
+        if (ql_etag_matches(g->inm, g->inm_n, etag, 1))
+            rc = QL_ENOT_MODIFIED;
+    }
+    g->done(cx, rc, g->arg);
+}
+
+void ql_entry_get_async(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_uuid *id,
+                        const char *if_none_match, size_t inm_n, struct ql_entry *out,
+                        ql_store_done done, void *arg)
+{
+    int rc = ql_authorize(cx, QL_ACT_ENTRY_READ, team);
+    struct get_state *g = rc ? NULL : ql_arena_alloc(cx->arena, sizeof(*g));
+    if (rc == QL_OK && g == NULL)
+        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    if (rc) {
+        done(cx, rc, arg);
+        return;
+    }
+    *g = (struct get_state){if_none_match, inm_n, out, done, arg};
+    ql_store_entries_get_async(cx->ports.store, cx, team, id, out, got, g);
+}
+
+static void got_at_once(struct ql_ctx *cx, int rc, void *arg)
+{
+    (void)cx;
+    *(int *)arg = rc;
+}
+
 int ql_entry_get(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_uuid *id,
                  const char *if_none_match, size_t inm_n, struct ql_entry *out)
 {
-    int rc = ql_authorize(cx, QL_ACT_ENTRY_READ, team);
-    if (rc)
-        return rc;
-    rc = ql_store_entries_get(cx->ports.store, cx, team, id, out);
-    if (rc == QL_ENOT_FOUND)
-        return ql_error_set(&cx->err, rc, "No such journal entry.");
-    if (rc)
-        return rc;
-    char etag[24];
-    ql_entry_etag(out, etag, sizeof(etag));
-    if (if_none_match && ql_etag_matches(if_none_match, inm_n, etag, 1))
-        return QL_ENOT_MODIFIED;
-    return QL_OK;
+    int rc = QL_EWOULD_BLOCK; /* stays so only if the store answers later, which it must not */
+    ql_entry_get_async(cx, team, id, if_none_match, inm_n, out, got_at_once, &rc);
+    return rc;
 }
 
 int ql_entry_list(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_entry_filter *f,

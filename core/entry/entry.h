@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "model/model.h"
+#include "store/store.h"
 
 struct ql_ctx;
 
@@ -37,9 +38,21 @@ struct ql_entry_input {
 int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_entry_input *in,
                     struct ql_entry *out);
 
-/* if_none_match may be NULL; QL_ENOT_MODIFIED (with *out filled) when it matches. */
+/*
+ * One entry.  if_none_match may be NULL; QL_ENOT_MODIFIED (with *out filled) when it
+ * matches.  The store must answer at once (see ql_entry_get_async otherwise).
+ */
 int ql_entry_get(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_uuid *id,
                  const char *if_none_match, size_t inm_n, struct ql_entry *out);
+
+/*
+ * ql_entry_get for a store that may answer later: done gets what ql_entry_get would return,
+ * exactly once (at once when authorization fails or the store answers at once).
+ * if_none_match and *out must stay valid until then; they live in cx's arena typically.
+ */
+void ql_entry_get_async(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_uuid *id,
+                        const char *if_none_match, size_t inm_n, struct ql_entry *out,
+                        ql_store_done done, void *arg);
 
 struct ql_entry_filter {
     const char *author; /* authorUserId text, or NULL */

@@ -9,6 +9,10 @@
  * Detail travels in a struct ql_error that lives in the request or job context: a
  * message and up to QL_ERROR_MAX_FIELDS field errors, all in fixed-size arrays, so
  * reporting an error never allocates and never fails.
+ *
+ * QL_EWOULD_BLOCK stays inside the process: a port that must not wait (an event loop's
+ * database session) refuses a call that would, and the caller runs the whole request again
+ * where waiting is allowed.  Should it ever escape, clients see a 503.
  */
 #ifndef QL_ERR_H
 #define QL_ERR_H
@@ -44,7 +48,8 @@
     X(HEADERS_TOO_LARGE, -22, "headers_too_large", 431, "The request headers are too large.")      \
     X(NOT_MODIFIED, -23, "not_modified", 304, "Not modified.")                                     \
     X(CONFIG, -24, "config", 500, "Invalid configuration.")                                        \
-    X(IO, -25, "internal", 500, "An I/O error occurred.")
+    X(IO, -25, "internal", 500, "An I/O error occurred.")                                          \
+    X(WOULD_BLOCK, -26, "unavailable", 503, "This step must run where it may wait.")
 
 enum ql_err {
     QL_OK = 0,

@@ -172,6 +172,13 @@ struct ql_entry_query {
     int limit;
 };
 
+/*
+ * The continuation of an asynchronous read: it runs exactly once, with the call's context
+ * and its result (QL_EWOULD_BLOCK: the store could not take the read; run it again where
+ * waiting is allowed).
+ */
+typedef void (*ql_store_done)(struct ql_ctx *cx, int rc, void *arg);
+
 struct ql_entries_ops {
     int (*insert)(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *e);
     /* Insert es[0..n) in one statement. */
@@ -190,6 +197,13 @@ struct ql_entries_ops {
     int (*update)(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *e);
     int (*remove)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                   const struct ql_uuid *id, int64_t now_ms);
+    /*
+     * Like get, but the answer may come later, from the event loop that drives the store;
+     * *out must stay valid until done runs.  NULL: get answers at once.
+     */
+    void (*get_async)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                      const struct ql_uuid *id, struct ql_entry *out, ql_store_done done,
+                      void *arg);
 };
 
 struct ql_prompts_ops {
@@ -545,6 +559,16 @@ static inline int ql_store_entries_get(struct ql_store *s, struct ql_ctx *cx,
                                        struct ql_entry *out)
 {
     return s->ops->entries->get(s, cx, team, id, out);
+}
+
+static inline void ql_store_entries_get_async(struct ql_store *s, struct ql_ctx *cx,
+                                              const struct ql_uuid *team, const struct ql_uuid *id,
+                                              struct ql_entry *out, ql_store_done done, void *arg)
+{
+    if (s->ops->entries->get_async)
+        s->ops->entries->get_async(s, cx, team, id, out, done, arg);
+    else
+        done(cx, s->ops->entries->get(s, cx, team, id, out), arg);
 }
 
 static inline int ql_store_entries_lock(struct ql_store *s, struct ql_ctx *cx,

@@ -207,6 +207,35 @@ static void test_resolve_expiry_idle_and_touch(void)
     fixture_cleanup(&f);
 }
 
+/*
+ * A store that must not wait (an event loop's session) refuses the touch with
+ * QL_EWOULD_BLOCK: resolving fails with it, so the request runs again where the touch can
+ * be written, instead of losing the touch as it loses a failed one.
+ */
+static void test_resolve_hands_back_a_touch_that_would_block(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    struct ql_auth_result r;
+    signup(&f, "gus@example.com", &r);
+    const char *tok = r.session.token;
+    struct ql_principal p;
+    fake_clock_advance(&f.clock, QL_TOUCH_INTERVAL_MS);
+    f.store.fail_call = 2; /* the load answers, the touch does not */
+    f.store.fail_code = QL_EWOULD_BLOCK;
+    ASSERT_INT_EQ(ql_account_resolve(&f.cx, tok, strlen(tok), QL_VIA_BEARER, &p), QL_EWOULD_BLOCK);
+    fixture_next(&f);
+    ASSERT_INT_EQ(ql_account_resolve(&f.cx, tok, strlen(tok), QL_VIA_BEARER, &p), QL_OK);
+    ASSERT_INT_EQ(f.store.touches, 2); /* the refused one, then the written one */
+    /* any other failure of the touch is logged and the request goes on */
+    fake_clock_advance(&f.clock, QL_TOUCH_INTERVAL_MS);
+    fixture_next(&f);
+    f.store.fail_call = 2;
+    f.store.fail_code = QL_EUNAVAILABLE;
+    ASSERT_INT_EQ(ql_account_resolve(&f.cx, tok, strlen(tok), QL_VIA_BEARER, &p), QL_OK);
+    fixture_cleanup(&f);
+}
+
 static void test_absolute_expiry(void)
 {
     struct fixture f;
@@ -296,6 +325,7 @@ int main(int argc, char **argv)
         TEST(test_unknown_emails_lock_out_too),
         TEST(test_per_address_limit),
         TEST(test_resolve_expiry_idle_and_touch),
+        TEST(test_resolve_hands_back_a_touch_that_would_block),
         TEST(test_absolute_expiry),
         TEST(test_logout_and_password_change_revoke),
         TEST(test_csrf_is_derived_from_the_session),

@@ -464,6 +464,95 @@ static void test_idempotency_records(void)
     fixture_cleanup(&f);
 }
 
+/* A store that answers entry reads later, as an event loop's session does. */
+struct later {
+    struct ql_store *store;
+    struct ql_ctx *cx;
+    struct ql_uuid team, id;
+    struct ql_entry *out;
+    ql_store_done done;
+    void *arg;
+    int asked;
+};
+static struct later later;
+
+static void get_later(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                      const struct ql_uuid *id, struct ql_entry *out, ql_store_done done, void *arg)
+{
+    later = (struct later){self, cx, *team, *id, out, done, arg, later.asked + 1};
+}
+
+static void answer_later(void)
+{
+    later.done(
+        later.cx,
+        later.store->ops->entries->get(later.store, later.cx, &later.team, &later.id, later.out),
+        later.arg);
+}
+
+struct got {
+    int calls, rc;
+};
+
+static void record(struct ql_ctx *cx, int rc, void *arg)
+{
+    (void)cx;
+    struct got *g = arg;
+    g->calls++;
+    g->rc = rc;
+}
+
+static void test_get_async_answers_once_when_the_store_does(void)
+{
+    struct world w;
+    setup(&w);
+    struct ql_entry e, got;
+    struct ql_entry_input in = text("later");
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &e), QL_OK);
+    struct ql_auth_result out;
+    struct ql_principal po;
+    person(&w, "out@example.com", &out);
+    resolve(&w, &out, &po);
+    struct ql_entries_ops ops = *w.f.store.ops.entries;
+    ops.get_async = get_later;
+    w.f.store.ops.entries = &ops;
+    memset(&later, 0, sizeof(later));
+    /* the read waits for the store; the ETag is checked when the row comes */
+    struct got g = {0};
+    as(&w, &w.pv);
+    ql_entry_get_async(&w.f.cx, &w.team.id, &e.id, "\"1\"", 3, &got, record, &g);
+    ASSERT_INT_EQ(later.asked, 1);
+    ASSERT_INT_EQ(g.calls, 0);
+    answer_later();
+    ASSERT_INT_EQ(g.calls, 1);
+    ASSERT_INT_EQ(g.rc, QL_ENOT_MODIFIED);
+    ASSERT_MEM_EQ(got.id.b, e.id.b, 16);
+    /* a missing entry gets the use case's message */
+    struct ql_uuid other = e.id;
+    other.b[15] ^= 1;
+    g = (struct got){0};
+    as(&w, &w.pv);
+    ql_entry_get_async(&w.f.cx, &w.team.id, &other, NULL, 0, &got, record, &g);
+    answer_later();
+    ASSERT_INT_EQ(g.rc, QL_ENOT_FOUND);
+    ASSERT_STR_EQ(w.f.cx.err.msg, "No such journal entry.");
+    /* someone outside the team is refused at once: the store is never asked */
+    g = (struct got){0};
+    as(&w, &po);
+    ql_entry_get_async(&w.f.cx, &w.team.id, &e.id, NULL, 0, &got, record, &g);
+    ASSERT_INT_EQ(g.calls, 1);
+    ASSERT_INT_EQ(g.rc, QL_ENOT_FOUND);
+    ASSERT_INT_EQ(later.asked, 2);
+    /* a store that cannot take the read says so, and the caller sees it unchanged */
+    g = (struct got){0};
+    as(&w, &w.pv);
+    ql_entry_get_async(&w.f.cx, &w.team.id, &e.id, NULL, 0, &got, record, &g);
+    later.done(later.cx, QL_EWOULD_BLOCK, later.arg);
+    ASSERT_INT_EQ(g.rc, QL_EWOULD_BLOCK);
+    fixture_cleanup(&w.f);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -473,6 +562,7 @@ int main(int argc, char **argv)
         TEST(test_creation_with_hooks_is_not_grouped),
         TEST(test_create_rules),
         TEST(test_etags_and_preconditions),
+        TEST(test_get_async_answers_once_when_the_store_does),
         TEST(test_author_or_admin_edits),
         TEST(test_pages_and_filters),
         TEST(test_prompts),
