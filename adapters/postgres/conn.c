@@ -44,8 +44,7 @@ void ql_pg_destroy(struct ql_pg *pg)
 {
     if (pg == NULL)
         return;
-    if (pg->conn)
-        PQfinish(pg->conn);
+    ql_pg_loop_close(pg);
     free(pg->conninfo);
     free(pg);
 }
@@ -372,6 +371,8 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                 const struct ql__pg_params *p, PGresult **out)
 {
     *out = NULL;
+    if (pg->loop) /* an event loop's session: see pipe.c */
+        return ql_error_set(&cx->err, QL_EWOULD_BLOCK, "the event loop does not wait");
     int fresh = 0, was_in_tx = pg->in_tx;
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
         if (pg->in_tx) {

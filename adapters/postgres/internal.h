@@ -152,6 +152,11 @@ struct ql_pg {
     int64_t retry_after_ns;
     _Atomic uint64_t errors;
     char last_constraint[64];
+    /* An event loop's session (pipe.c): statements never wait; reads are pipelined. */
+    int loop;
+    struct ql__pg_read *reads, *reads_tail; /* sent, oldest first */
+    int nreads;
+    int unsynced; /* reads sent since the last sync point */
 };
 
 /* Parameters of one statement call: values with lengths and formats (1 = binary). */
@@ -207,6 +212,19 @@ void ql__pg_wake_merge(char (*set)[64], int *n, const char *queue);
 struct ql_pg_waker;
 void ql__pg_waker_post(struct ql_pg_waker *w, char (*names)[64], int n);
 
+/* Read one row of a result into dst (a struct of the caller's type); arena copies in cx. */
+typedef int (*ql__pg_row_fn)(struct ql_ctx *cx, const PGresult *r, int row, void *dst);
+
+/*
+ * Read the first row of st into dst with read (QL_ENOT_FOUND when there is none), then call
+ * done.  An event loop's session sends st in its pipeline and calls done when the row comes
+ * (QL_EWOULD_BLOCK when it cannot); any other session runs st at once.
+ */
+struct ql__pg_read;
+void ql__pg_read_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                       const struct ql__pg_params *p, ql__pg_row_fn read, void *dst,
+                       ql_store_done done, void *arg);
+
 /* Map a failed result (or a NULL result) to a QL_E* code; logs and counts it. */
 int ql__pg_fail(struct ql_pg *pg, struct ql_ctx *cx, PGresult *res);
 
@@ -226,9 +244,6 @@ extern const struct ql_entries_ops ql__pg_entries_ops;
 extern const struct ql_prompts_ops ql__pg_prompts_ops;
 extern const struct ql_idem_ops ql__pg_idem_ops;
 extern const struct ql_maint_ops ql__pg_maint_ops;
-
-/* Read one row of a result into dst (a struct of the caller's type); arena copies in cx. */
-typedef int (*ql__pg_row_fn)(struct ql_ctx *cx, const PGresult *r, int row, void *dst);
 
 /*
  * A page of a list: run st, whose parameters ask for limit + 1 rows, keep at most limit,

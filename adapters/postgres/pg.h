@@ -52,6 +52,29 @@ struct ql_queue *ql_pg_queue(struct ql_pg *pg);
 uint64_t ql_pg_error_count(const struct ql_pg *pg);
 
 /*
+ * The session of an event loop (pipe.c).  It never waits: its store answers principals
+ * from the cache and entry reads asynchronously (get_async), pipelined on one non-blocking
+ * connection that the loop drives; every other call fails at once with QL_EWOULD_BLOCK.
+ *   ql_pg_loop_connect  blocks: call it off the loop, while the loop leaves the session be.
+ *   ql_pg_loop_fd       the socket to watch for reading (-1: not connected).
+ *   ql_pg_loop_flush    after every turn of the loop: sends the reads of the turn.  Returns
+ *                       1 while data is left to send (watch for writing and call it again).
+ *   ql_pg_loop_input    when the socket is readable: answers the reads whose rows came.
+ * Either of the last two returns -1 when the connection is lost: stop watching the socket,
+ * then call ql_pg_loop_close, which answers the reads still waiting with QL_EWOULD_BLOCK
+ * (the loop runs those requests again on its pool).  ql_pg_destroy closes it too.
+ */
+int ql_pg_loop_create(const char *conninfo, struct ql_logger *log, struct ql_clock *clock,
+                      struct ql_pg_cache *cache, struct ql_pg **out);
+int ql_pg_loop_connect(struct ql_pg *pg, struct ql_error *err);
+int ql_pg_loop_fd(const struct ql_pg *pg);
+int ql_pg_loop_flush(struct ql_pg *pg);
+int ql_pg_loop_input(struct ql_pg *pg);
+void ql_pg_loop_close(struct ql_pg *pg);
+/* Reads sent and not yet answered. */
+int ql_pg_loop_waiting(const struct ql_pg *pg);
+
+/*
  * Recompute every audit chain; print the first broken row of the log (or a summary) to
  * out.  0 when everything verifies, QL_ECONFLICT when a chain is broken.
  */

@@ -1,0 +1,218 @@
+/*
+ * pipe.c - the session of an event loop: it never waits.
+ *
+ * An HTTP loop that answers a read itself saves the two thread hand-offs of the pool and,
+ * more, lets one connection carry the reads of many requests: they are sent in libpq's
+ * pipeline mode as they come, one sync point per turn of the loop, and PostgreSQL answers
+ * them with one read and one write of its socket for the lot instead of one each.
+ *
+ * Such a session is a struct ql_pg with loop set.  Its store answers principals from the
+ * cache (the cache is consulted before any statement) and entry reads through
+ * ql__pg_read_async; every statement that would wait fails at once with QL_EWOULD_BLOCK
+ * (conn.c), and the caller runs the request again on the pool.  The connection is opened
+ * by a blocking call, made off the loop, and then driven by the loop (see pg.h).
+ *
+ * Reads live in their caller's arena and are answered in the order they were sent, which
+ * is the order of the results.  A read whose statement failed, or that was aborted with its
+ * pipeline, is answered QL_EWOULD_BLOCK: the pool runs the request again and reports the
+ * error properly.
+ */
+#include "internal.h"
+#include "pg.h"
+
+#include "arena/arena.h"
+#include "ctx/ctx.h"
+#include "err/err.h"
+#include "log/log.h"
+
+#include <string.h>
+
+/* More reads than this waiting on one connection: the rest go to the pool. */
+#define MAX_READS 1024
+
+/* The statements a loop session may run: prepared when it connects. */
+static const enum ql__pg_stmt loop_stmts[] = {QL__ST_ENTRY_GET};
+
+struct ql__pg_read {
+    struct ql__pg_read *next;
+    struct ql_ctx *cx;
+    ql__pg_row_fn read;
+    void *dst;
+    ql_store_done done;
+    void *arg;
+    int rc;
+    int answered; /* its result came; done runs at the NULL that ends it */
+};
+
+int ql_pg_loop_create(const char *conninfo, struct ql_logger *log, struct ql_clock *clock,
+                      struct ql_pg_cache *cache, struct ql_pg **out)
+{
+    int rc = ql_pg_create(conninfo, log, clock, cache, out);
+    if (rc == QL_OK)
+        (*out)->loop = 1;
+    return rc;
+}
+
+int ql_pg_loop_connect(struct ql_pg *pg, struct ql_error *err)
+{
+    int rc = ql_pg_connect(pg, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < sizeof(loop_stmts) / sizeof(loop_stmts[0]); i++) {
+        const struct ql__pg_stmt_def *d = &ql__pg_stmts[loop_stmts[i]];
+        PGresult *r = PQprepare(pg->conn, d->name, d->sql, d->nparams, NULL);
+        int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok)
+            ql_error_set(err, QL_EUNAVAILABLE, "cannot prepare %s: %s", d->name,
+                         PQerrorMessage(pg->conn));
+        PQclear(r);
+        if (!ok) {
+            ql_pg_loop_close(pg);
+            return QL_EUNAVAILABLE;
+        }
+        pg->prepared[loop_stmts[i]] = 1;
+    }
+    if (PQsetnonblocking(pg->conn, 1) != 0 || PQenterPipelineMode(pg->conn) != 1) {
+        ql_error_set(err, QL_EUNAVAILABLE, "cannot enter pipeline mode: %s",
+                     PQerrorMessage(pg->conn));
+        ql_pg_loop_close(pg);
+        return QL_EUNAVAILABLE;
+    }
+    return QL_OK;
+}
+
+int ql_pg_loop_fd(const struct ql_pg *pg)
+{
+    return pg->conn ? PQsocket(pg->conn) : -1;
+}
+
+int ql_pg_loop_waiting(const struct ql_pg *pg)
+{
+    return pg->nreads;
+}
+
+static void answer(struct ql__pg_read *rd, int rc)
+{
+    rd->done(rd->cx, rc, rd->arg);
+}
+
+void ql__pg_read_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                       const struct ql__pg_params *p, ql__pg_row_fn read, void *dst,
+                       ql_store_done done, void *arg)
+{
+    if (!pg->loop) {
+        done(cx, ql__pg_one(pg, cx, st, p, read, dst), arg);
+        return;
+    }
+    struct ql__pg_read *rd = NULL;
+    if (pg->conn && pg->prepared[st] && pg->nreads < MAX_READS)
+        rd = ql_arena_calloc(cx->arena, 1, sizeof(*rd));
+    if (rd == NULL || PQsendQueryPrepared(pg->conn, ql__pg_stmts[st].name, p->n, p->values,
+                                          p->lengths, p->formats, 1) != 1) {
+        done(cx, ql_error_set(&cx->err, QL_EWOULD_BLOCK, "the loop's session cannot take it"), arg);
+        return;
+    }
+    *rd = (struct ql__pg_read){NULL, cx, read, dst, done, arg, QL_OK, 0};
+    if (pg->reads_tail)
+        pg->reads_tail->next = rd;
+    else
+        pg->reads = rd;
+    pg->reads_tail = rd;
+    pg->nreads++;
+    pg->unsynced = 1;
+}
+
+static int lost(struct ql_pg *pg)
+{
+    pg->errors++;
+    ql_log(pg->log, QL_LOG_WARN, "the event loop lost its database connection", "error",
+           pg->conn ? PQerrorMessage(pg->conn) : "not connected", NULL);
+    return -1;
+}
+
+int ql_pg_loop_flush(struct ql_pg *pg)
+{
+    if (pg->conn == NULL)
+        return -1;
+    if (pg->unsynced) {
+        if (PQpipelineSync(pg->conn) != 1)
+            return lost(pg);
+        pg->unsynced = 0;
+    }
+    int r = PQflush(pg->conn);
+    return r < 0 ? lost(pg) : r;
+}
+
+static struct ql__pg_read *take_first(struct ql_pg *pg)
+{
+    struct ql__pg_read *rd = pg->reads;
+    pg->reads = rd->next;
+    if (pg->reads == NULL)
+        pg->reads_tail = NULL;
+    pg->nreads--;
+    return rd;
+}
+
+/* Record the result of the oldest read; its done runs at the NULL that follows. */
+static void take_result(struct ql_pg *pg, PGresult *r)
+{
+    struct ql__pg_read *rd = pg->reads;
+    if (rd->answered)
+        return; /* one result per statement; anything more is ignored */
+    rd->answered = 1;
+    ExecStatusType s = PQresultStatus(r);
+    if (s == PGRES_TUPLES_OK && PQntuples(r) > 0) {
+        rd->rc = rd->read(rd->cx, r, 0, rd->dst);
+    } else if (s == PGRES_TUPLES_OK) {
+        rd->rc = ql_error_set(&rd->cx->err, QL_ENOT_FOUND, NULL);
+    } else {
+        if (s != PGRES_PIPELINE_ABORTED)
+            ql_log(pg->log, QL_LOG_WARN, "a pipelined read failed; the pool runs it again", "error",
+                   PQresultErrorMessage(r), "trace_id", rd->cx->trace_id, NULL);
+        rd->rc = ql_error_set(&rd->cx->err, QL_EWOULD_BLOCK, "the read failed on the loop");
+    }
+}
+
+int ql_pg_loop_input(struct ql_pg *pg)
+{
+    if (pg->conn == NULL)
+        return -1;
+    if (PQconsumeInput(pg->conn) != 1)
+        return lost(pg);
+    int idle = 0;
+    while (pg->reads && !PQisBusy(pg->conn)) {
+        PGresult *r = PQgetResult(pg->conn);
+        if (r == NULL) {
+            /* the end of one statement's results, or libpq moving to the next statement */
+            if (!pg->reads->answered) {
+                if (++idle > 1)
+                    break;
+                continue;
+            }
+            idle = 0;
+            struct ql__pg_read *rd = take_first(pg);
+            answer(rd, rd->rc);
+            continue;
+        }
+        idle = 0;
+        if (PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+            take_result(pg, r);
+        PQclear(r);
+    }
+    if (PQstatus(pg->conn) != CONNECTION_OK)
+        return lost(pg);
+    return 0;
+}
+
+void ql_pg_loop_close(struct ql_pg *pg)
+{
+    if (pg->conn)
+        PQfinish(pg->conn);
+    pg->conn = NULL;
+    pg->unsynced = 0;
+    memset(pg->prepared, 0, sizeof(pg->prepared));
+    while (pg->reads) {
+        struct ql__pg_read *rd = take_first(pg);
+        answer(rd, ql_error_set(&rd->cx->err, QL_EWOULD_BLOCK, "database connection lost"));
+    }
+}

@@ -1,0 +1,238 @@
+/*
+ * Integration tests of an event loop's database session (adapters/postgres/pipe.c) against
+ * a real PostgreSQL: reads pipelined on one connection and answered in order, nothing that
+ * would wait, and a lost connection handing its reads back.  The tests drive the session
+ * with poll(2) the way quill-api's loops drive it with libuv.
+ */
+#include "arena/arena.h"
+#include "clock/sysclock.h"
+#include "ctx/ctx.h"
+#include "err/err.h"
+#include "itest.h"
+#include "model/model.h"
+#include "postgres/pg.h"
+#include "store/store.h"
+#include "uuid/uuid.h"
+#include "test.h"
+
+#include <poll.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+static const char *url;
+
+static const char *sqlf(const char *fmt, ...)
+{
+    char sql[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    return itest_sql(url, sql);
+}
+
+static struct ql_uuid uuid_of(const char *s)
+{
+    struct ql_uuid u;
+    ASSERT_NOT_NULL(s);
+    ASSERT_INT_EQ(ql_uuid_parse(s, strlen(s), &u), QL_OK);
+    return u;
+}
+
+/* A team with a live entry per content and one deleted entry; ids into ids[0..n]. */
+static struct ql_uuid team_with_entries(const char *const *contents, int n, struct ql_uuid *ids)
+{
+    struct ql_uuid team = uuid_of(sqlf("INSERT INTO teams (team_id, name, created_at, "
+                                       "updated_at) VALUES (gen_random_uuid(), 't', now(), "
+                                       "now()) RETURNING team_id"));
+    char t[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(&team, t);
+    for (int i = 0; i <= n; i++)
+        ids[i] = uuid_of(sqlf("INSERT INTO journal_entries (journal_entry_id, team_id, content, "
+                              "created_at, updated_at, deleted_at) VALUES (gen_random_uuid(), "
+                              "'%s', '%s', now(), now(), %s) RETURNING journal_entry_id",
+                              t, i < n ? contents[i] : "gone", i < n ? "NULL" : "now()"));
+    return team;
+}
+
+struct answer {
+    int calls;
+    int rc;
+    struct ql_entry e;
+    struct ql_ctx cx;
+};
+
+static void on_answer(struct ql_ctx *cx, int rc, void *arg)
+{
+    (void)cx;
+    struct answer *a = arg;
+    a->calls++;
+    a->rc = rc;
+}
+
+static void ask(struct ql_pg *pg, struct ql_arena *arena, const struct ql_uuid *team,
+                const struct ql_uuid *id, struct answer *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->cx.arena = arena;
+    ql_store_entries_get_async(ql_pg_store(pg), &a->cx, team, id, &a->e, on_answer, a);
+}
+
+/* Run the session until no read waits (0) or the connection is lost (-1); 5 s at most. */
+static int drive(struct ql_pg *pg)
+{
+    for (int turn = 0; turn < 500 && ql_pg_loop_waiting(pg) > 0; turn++) {
+        int more = ql_pg_loop_flush(pg);
+        if (more < 0)
+            return -1;
+        struct pollfd p = {ql_pg_loop_fd(pg), (short)(POLLIN | (more ? POLLOUT : 0)), 0};
+        if (poll(&p, 1, 10) > 0 && (p.revents & (POLLIN | POLLERR | POLLHUP)) &&
+            ql_pg_loop_input(pg) < 0)
+            return -1;
+    }
+    return ql_pg_loop_waiting(pg) == 0 ? 0 : -2;
+}
+
+static struct ql_pg *loop_session(void)
+{
+    struct ql_pg *pg;
+    ASSERT_INT_EQ(ql_pg_loop_create(url, NULL, ql_sysclock(), NULL, &pg), QL_OK);
+    return pg;
+}
+
+#define NREADS 60
+
+static void test_reads_are_pipelined_and_answered_in_order(void)
+{
+    static const char *const contents[2] = {"one", "two \xe2\x9c\x93"};
+    struct ql_uuid ids[3], missing;
+    struct ql_uuid team = team_with_entries(contents, 2, ids);
+    missing = ids[0];
+    missing.b[15] ^= 0x5a;
+    struct ql_pg *pg = loop_session();
+    struct ql_error err;
+    ql_error_clear(&err);
+    ASSERT_INT_EQ(ql_pg_loop_connect(pg, &err), QL_OK);
+    ASSERT_TRUE(ql_pg_loop_fd(pg) >= 0);
+    struct ql_arena arena;
+    ql_arena_init(&arena, 0, 0);
+    static struct answer a[NREADS];
+    for (int i = 0; i < NREADS; i++)
+        ask(pg, &arena, &team, i % 4 == 3 ? &missing : &ids[i % 4 == 2 ? 2 : i % 2], &a[i]);
+    /* all sent on the one connection, none answered before the loop reads */
+    ASSERT_INT_EQ(ql_pg_loop_waiting(pg), NREADS);
+    for (int i = 0; i < NREADS; i++)
+        ASSERT_INT_EQ(a[i].calls, 0);
+    ASSERT_INT_EQ(drive(pg), 0);
+    for (int i = 0; i < NREADS; i++) {
+        ASSERT_INT_EQ(a[i].calls, 1);
+        if (i % 4 >= 2) { /* the deleted entry and the missing one */
+            ASSERT_INT_EQ(a[i].rc, QL_ENOT_FOUND);
+            continue;
+        }
+        ASSERT_INT_EQ(a[i].rc, QL_OK);
+        ASSERT_MEM_EQ(a[i].e.id.b, ids[i % 2].b, 16);
+        ASSERT_MEM_EQ(a[i].e.team_id.b, team.b, 16);
+        ASSERT_STR_EQ(a[i].e.content, contents[i % 2]);
+        ASSERT_INT_EQ(a[i].e.version, 1);
+    }
+    /* the session stays usable for the next turn */
+    ask(pg, &arena, &team, &ids[1], &a[0]);
+    ASSERT_INT_EQ(drive(pg), 0);
+    ASSERT_INT_EQ(a[0].rc, QL_OK);
+    ASSERT_STR_EQ(a[0].e.content, contents[1]);
+    ql_arena_cleanup(&arena);
+    ql_pg_destroy(pg);
+}
+
+static void test_the_loop_session_never_waits(void)
+{
+    static const char *const contents[1] = {"x"};
+    struct ql_uuid ids[2];
+    struct ql_uuid team = team_with_entries(contents, 1, ids);
+    struct ql_pg *pg = loop_session();
+    struct ql_arena arena;
+    ql_arena_init(&arena, 0, 0);
+    struct answer a;
+    /* not connected: refused at once */
+    ask(pg, &arena, &team, &ids[0], &a);
+    ASSERT_INT_EQ(a.calls, 1);
+    ASSERT_INT_EQ(a.rc, QL_EWOULD_BLOCK);
+    struct ql_error err;
+    ql_error_clear(&err);
+    ASSERT_INT_EQ(ql_pg_loop_connect(pg, &err), QL_OK);
+    /* connected: every statement that would wait is refused without touching the socket */
+    struct ql_ctx cx = {.arena = &arena};
+    struct ql_store *s = ql_pg_store(pg);
+    ASSERT_INT_EQ(ql_store_ping(s, &cx), QL_EWOULD_BLOCK);
+    ASSERT_INT_EQ(ql_store_begin(s, &cx), QL_EWOULD_BLOCK);
+    uint8_t digest[QL_DIGEST_LEN] = {1};
+    struct ql_principal p;
+    ASSERT_INT_EQ(ql_store_principals_load(s, &cx, digest, &p), QL_EWOULD_BLOCK);
+    ASSERT_INT_EQ(ql_store_sessions_touch(s, &cx, digest, 1), QL_EWOULD_BLOCK);
+    struct ql_entry e;
+    ASSERT_INT_EQ(ql_store_entries_get(s, &cx, &team, &ids[0], &e), QL_EWOULD_BLOCK);
+    ASSERT_INT_EQ(ql_pg_loop_waiting(pg), 0);
+    /* and the pipeline still works after the refusals */
+    ask(pg, &arena, &team, &ids[0], &a);
+    ASSERT_INT_EQ(drive(pg), 0);
+    ASSERT_INT_EQ(a.rc, QL_OK);
+    ql_arena_cleanup(&arena);
+    ql_pg_destroy(pg);
+}
+
+static void test_lost_connection_hands_its_reads_back(void)
+{
+    static const char *const contents[1] = {"kept"};
+    struct ql_uuid ids[2];
+    struct ql_uuid team = team_with_entries(contents, 1, ids);
+    struct ql_pg *pg = loop_session();
+    struct ql_error err;
+    ql_error_clear(&err);
+    ASSERT_INT_EQ(ql_pg_loop_connect(pg, &err), QL_OK);
+    struct ql_arena arena;
+    ql_arena_init(&arena, 0, 0);
+    struct answer a[5];
+    for (int i = 0; i < 5; i++)
+        ask(pg, &arena, &team, &ids[0], &a[i]);
+    /* the server goes away before the turn ends: the reads are sent into a dead socket */
+    ASSERT_NOT_NULL(sqlf("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                         "application_name = 'quill' AND datname = current_database()"));
+    struct timespec ts = {0, 50 * 1000000};
+    nanosleep(&ts, NULL);
+    /* every read is answered "run it elsewhere", by the server's farewell or at close */
+    int d = drive(pg);
+    ASSERT_TRUE(d == 0 || d == -1);
+    if (d == 0) { /* the farewell answered them; the end of the stream says it is over */
+        struct pollfd p = {ql_pg_loop_fd(pg), POLLIN, 0};
+        ASSERT_INT_EQ(poll(&p, 1, 2000), 1);
+        ASSERT_INT_EQ(ql_pg_loop_input(pg), -1);
+    }
+    ql_pg_loop_close(pg);
+    for (int i = 0; i < 5; i++) {
+        ASSERT_INT_EQ(a[i].calls, 1);
+        ASSERT_INT_EQ(a[i].rc, QL_EWOULD_BLOCK);
+    }
+    ASSERT_INT_EQ(ql_pg_loop_fd(pg), -1);
+    ASSERT_TRUE(ql_pg_error_count(pg) >= 1);
+    /* a new connection serves again */
+    ASSERT_INT_EQ(ql_pg_loop_connect(pg, &err), QL_OK);
+    ask(pg, &arena, &team, &ids[0], &a[0]);
+    ASSERT_INT_EQ(drive(pg), 0);
+    ASSERT_INT_EQ(a[0].rc, QL_OK);
+    ASSERT_STR_EQ(a[0].e.content, "kept");
+    ql_arena_cleanup(&arena);
+    ql_pg_destroy(pg);
+}
+
+int main(int argc, char **argv)
+{
+    url = itest_url("QUILL_TEST_DATABASE_URL");
+    static const struct ql_test tests[] = {
+        TEST(test_reads_are_pipelined_and_answered_in_order),
+        TEST(test_the_loop_session_never_waits),
+        TEST(test_lost_connection_hands_its_reads_back),
+    };
+    return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
+}
