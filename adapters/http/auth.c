@@ -2,7 +2,8 @@
  * auth.c - who is calling: bearer tokens (sessions, API keys, the operator token, OIDC
  * JWTs) and the session cookie, CSRF for cookie-authenticated writes, and the
  * per-principal rate limit with its RateLimit-* headers.  Runs on the pool thread of the
- * request, because resolving a token may need the database.
+ * request, because resolving a token may need the database, or on the loop for routes that
+ * try it first: there a token that needs the database sends the request to the pool.
  */
 #include "internal.h"
 
@@ -91,6 +92,8 @@ static int resolve(struct ql_http_req *r, struct ql_principal *p)
             return QL_OK;
         }
         if (env->oidc && is_jwt(tok, n)) {
+            if (r->on_loop) /* verifying may fetch the issuer's keys */
+                return ql_error_set(&r->cx.err, QL_EWOULD_BLOCK, NULL);
             struct ql_oidc_claims claims;
             int rc = ql_oidc_verify(env->oidc, tok, n, &claims, &r->cx.err);
             if (rc)
@@ -124,6 +127,10 @@ int ql__authenticate(struct ql_http_req *r, struct ql_principal *p)
 {
     r->no_store = 1;
     int rc = resolve(r, p);
+    if (rc == QL_EWOULD_BLOCK) {
+        r->to_pool = 1; /* the loop's session cannot resolve it without waiting */
+        return -1;
+    }
     if (rc) {
         if (rc == QL_EUNAUTHENTICATED)
             ql__res_header(r, "WWW-Authenticate", "Bearer");

@@ -517,6 +517,10 @@ static int is_json(const struct ql_span *ct)
     return ct->n == n || ct->p[n] == ';' || ct->p[n] == ' ';
 }
 
+static void run_on_loop(struct ql__conn *c, const struct ql_http_route *rt);
+static int submit(struct ql__conn *c, const struct ql_http_route *rt);
+static void finish(struct ql__conn *c, int in_dispatch);
+
 static void dispatch(struct ql__conn *c)
 {
     struct ql_http_req *r = &c->req;
@@ -563,24 +567,109 @@ static void dispatch(struct ql__conn *c)
         complete(c);
         return;
     }
-    c->task.run = task_run;
-    c->task.done = task_done;
-    c->task.owner = l;
     c->busy = 1;
     c->phase = PH_BUSY;
     c->deadline_ms = 0;
     atomic_fetch_add_explicit(&l->metrics.inflight, 1, memory_order_relaxed);
+    if ((rt->flags & QL_ROUTE_LOOP) && ql__loopdb_ready(l))
+        run_on_loop(c, rt);
+    else if (submit(c, rt) != QL_OK)
+        finish(c, 1);
+}
+
+/* Run the handler on the loop with the loop's session as the store (see loopdb.c). */
+static void loop_finish(struct ql__conn *c, int in_dispatch);
+
+static void run_on_loop(struct ql__conn *c, const struct ql_http_route *rt)
+{
+    struct ql_http_req *r = &c->req;
+    const struct ql_http_loopdb *db = c->loop->server->env->loopdb;
+    r->cx.ports.store = db->store(c->loop->db);
+    r->cx.ports.queue = NULL; /* nothing on the loop enqueues */
+    r->on_loop = 1;
+    r->in_handler = 1;
+    rt->fn(r);
+    r->in_handler = 0;
+    if (!r->waiting)
+        loop_finish(c, 1);
+}
+
+/* Forget what the loop's attempt wrote, so the pool answers as if it had come first. */
+static void reset_response(struct ql_http_req *r)
+{
+    r->status = 0;
+    r->content_type = NULL;
+    r->no_store = 0;
+    r->close = 0;
+    r->res_headers.len = 0;
+    r->res_body.len = 0;
+    r->res_headers.failed = r->res_body.failed = 0;
+    r->cx.principal = NULL;
+    ql_error_clear(&r->cx.err);
+    r->on_loop = r->waiting = r->to_pool = 0;
+}
+
+/* A request run on the loop is answered, or goes to the pool when the session refused. */
+static void loop_finish(struct ql__conn *c, int in_dispatch)
+{
+    struct ql_http_req *r = &c->req;
+    struct ql__metrics *m = &c->loop->metrics;
+    if (r->to_pool && !c->closing) {
+        atomic_fetch_add_explicit(&m->loop_misses, 1, memory_order_relaxed);
+        reset_response(r);
+        if (submit(c, &ql__http_routes[r->route]) == QL_OK)
+            return;
+    } else if (!r->to_pool) {
+        atomic_fetch_add_explicit(&m->loop_reads, 1, memory_order_relaxed);
+    }
+    finish(c, in_dispatch);
+}
+
+void ql__req_wait(struct ql_http_req *r)
+{
+    r->waiting = 1;
+}
+
+void ql__req_resume(struct ql_http_req *r)
+{
+    r->waiting = 0;
+    if (!r->on_loop || r->in_handler)
+        return; /* the handler is still on the stack and returns normally */
+    loop_finish((struct ql__conn *)((char *)r - offsetof(struct ql__conn, req)), 0);
+}
+
+/*
+ * Queue the request on its pool (the connection is busy and counted in flight).  A full
+ * pool: the response is a 503 and the caller finishes the request.
+ */
+static int submit(struct ql__conn *c, const struct ql_http_route *rt)
+{
+    struct ql_http_req *r = &c->req;
+    struct ql__loop *l = c->loop;
+    c->task.run = task_run;
+    c->task.done = task_done;
+    c->task.owner = l;
     struct ql__pool *pool = &l->server->pool;
     if ((rt->flags & QL_ROUTE_GROUP) && l->server->writes.nthreads > 0)
         pool = &l->server->writes;
-    if (ql__pool_submit(pool, &c->task) != QL_OK) {
-        atomic_fetch_sub_explicit(&l->metrics.inflight, 1, memory_order_relaxed);
-        c->busy = 0;
-        ql__res_header(r, "Retry-After", "1");
-        ql_error_set(&r->cx.err, QL_EUNAVAILABLE, "The server is busy; try again shortly.");
-        ql__res_problem(r, QL_EUNAVAILABLE);
-        complete(c);
+    if (ql__pool_submit(pool, &c->task) == QL_OK)
+        return QL_OK;
+    ql__res_header(r, "Retry-After", "1");
+    ql_error_set(&r->cx.err, QL_EUNAVAILABLE, "The server is busy; try again shortly.");
+    ql__res_problem(r, QL_EUNAVAILABLE);
+    return QL_EUNAVAILABLE;
+}
+
+/* The request is answered: from dispatch (inside the parser's loop) or later. */
+static void finish(struct ql__conn *c, int in_dispatch)
+{
+    if (!in_dispatch) {
+        task_done(&c->task);
+        return;
     }
+    atomic_fetch_sub_explicit(&c->loop->metrics.inflight, 1, memory_order_relaxed);
+    c->busy = 0;
+    complete(c);
 }
 
 /* A parse error: answer with a problem (400, 413 or 431) and close after writing. */

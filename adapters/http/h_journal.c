@@ -131,23 +131,46 @@ void ql__h_entry_create(struct ql_http_req *r)
     cJSON_Delete(body);
 }
 
-void ql__h_entry_get(struct ql_http_req *r)
-{
+struct entry_get {
+    struct ql_http_req *r;
     struct ql_principal p;
-    struct ql_uuid team, id;
-    if (ql__authenticate_team(r, &p, &team, "journalEntryId", &id))
-        return;
-    const struct ql_span *inm = ql__req_header(r, "if-none-match");
     struct ql_entry e;
-    int rc = ql_entry_get(&r->cx, &team, &id, inm ? inm->p : NULL, inm ? inm->n : 0, &e);
-    if (rc == QL_ENOT_MODIFIED) {
-        etag_header(r, &e);
+};
+
+static void entry_got(struct ql_ctx *cx, int rc, void *arg)
+{
+    (void)cx;
+    struct entry_get *g = arg;
+    struct ql_http_req *r = g->r;
+    if (rc == QL_EWOULD_BLOCK) {
+        r->to_pool = 1;
+    } else if (rc == QL_ENOT_MODIFIED) {
+        etag_header(r, &g->e);
         r->status = 304;
     } else if (rc) {
         ql__res_problem(r, rc);
     } else {
-        entry_response(r, 200, &e);
+        entry_response(r, 200, &g->e);
     }
+    ql__req_resume(r);
+}
+
+/* Runs on the loop when it can (QL_ROUTE_LOOP): the row may come after this returns. */
+void ql__h_entry_get(struct ql_http_req *r)
+{
+    struct entry_get *g = ql_arena_alloc(r->cx.arena, sizeof(*g));
+    if (g == NULL) {
+        ql__res_problem(r, QL_ENOMEM);
+        return;
+    }
+    g->r = r;
+    struct ql_uuid team, id;
+    if (ql__authenticate_team(r, &g->p, &team, "journalEntryId", &id))
+        return;
+    const struct ql_span *inm = ql__req_header(r, "if-none-match");
+    ql__req_wait(r);
+    ql_entry_get_async(&r->cx, &team, &id, inm ? inm->p : NULL, inm ? inm->n : 0, &g->e, entry_got,
+                       g);
 }
 
 void ql__h_entry_list(struct ql_http_req *r)

@@ -25,19 +25,40 @@ struct ql_ratelimit;
 struct ql_oidc;
 struct ql_group_queue;
 
+/*
+ * The database sessions of the event loops (optional; see ql_pg_loop_* in pg.h for the
+ * contract of each call).  Each loop opens one and answers the reads of QL_ROUTE_LOOP
+ * routes on it, pipelined, without the pool; whatever such a session refuses with
+ * QL_EWOULD_BLOCK runs again on the pool.
+ */
+struct ql_error;
+struct ql_store;
+struct ql_http_loopdb {
+    void *ud;
+    int (*open)(void *ud, void **db);
+    void (*destroy)(void *db);
+    struct ql_store *(*store)(void *db);
+    int (*connect)(void *db, struct ql_error *err); /* blocks: runs on a pool thread */
+    int (*fd)(void *db);
+    int (*flush)(void *db);
+    int (*input)(void *db);
+    void (*close)(void *db);
+};
+
 /* What the handlers may use besides their request; everything is borrowed. */
 struct ql_http_env {
     const struct ql_config *cfg;
     struct ql_clock *clock;
-    struct ql_auth *auth;         /* thread-safe */
-    struct ql_logger *log;        /* thread-safe (unbuffered) */
-    int64_t schema_version;       /* the migration version this build expects */
-    const char *version_json;     /* the bill of materials */
-    const char *openapi_json;     /* the OpenAPI document */
-    const char *admin_html;       /* the /admin dashboard page */
-    struct ql_ratelimit *limiter; /* per-principal token buckets; NULL: no limit */
-    struct ql_oidc *oidc;         /* OpenID Connect verifier; NULL: off */
-    struct ql_group_queue *group; /* group commit of the pool's ports; NULL: off */
+    struct ql_auth *auth;                /* thread-safe */
+    struct ql_logger *log;               /* thread-safe (unbuffered) */
+    int64_t schema_version;              /* the migration version this build expects */
+    const char *version_json;            /* the bill of materials */
+    const char *openapi_json;            /* the OpenAPI document */
+    const char *admin_html;              /* the /admin dashboard page */
+    struct ql_ratelimit *limiter;        /* per-principal token buckets; NULL: no limit */
+    struct ql_oidc *oidc;                /* OpenID Connect verifier; NULL: off */
+    struct ql_group_queue *group;        /* group commit of the pool's ports; NULL: off */
+    const struct ql_http_loopdb *loopdb; /* reads on the loops; NULL: off */
     /* Database errors seen so far by all sessions (for /metrics); may be NULL. */
     uint64_t (*db_errors)(void *ud);
     void *db_errors_ud;

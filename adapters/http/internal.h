@@ -35,6 +35,7 @@ enum {
     QL_ROUTE_POOL = 1 << 0,  /* the handler runs on the pool (database or slow crypto) */
     QL_ROUTE_BODY = 1 << 1,  /* takes a JSON body: other content types get 415 */
     QL_ROUTE_GROUP = 1 << 2, /* its writes are group-committed: runs on the write pool */
+    QL_ROUTE_LOOP = 1 << 3,  /* tries the loop's own session first (loopdb.c), then the pool */
 };
 
 #define QL_HTTP_MAX_PARAMS 4
@@ -112,7 +113,20 @@ struct ql_http_req {
     void *render_arg;
     int rendered;
     size_t render_mark; /* res_headers length before rendering, to undo on rollback */
+    /* On the loop (QL_ROUTE_LOOP): see ql__req_wait */
+    int on_loop;    /* running on the loop with its session as the store */
+    int in_handler; /* the loop is inside the handler */
+    int waiting;    /* an asynchronous call will finish the response */
+    int to_pool;    /* the loop's session refused: run the whole request again on the pool */
 };
+
+/*
+ * For handlers that call a use case with a continuation: wait before the call, resume in
+ * the continuation once the response (or r->to_pool) is set.  On the pool the
+ * continuation runs inside the call; on the loop it may run later.
+ */
+void ql__req_wait(struct ql_http_req *r);
+void ql__req_resume(struct ql_http_req *r);
 
 /* Case-insensitive header lookup; NULL when absent.  The span is arena memory. */
 const struct ql_span *ql__req_header(const struct ql_http_req *r, const char *name);
@@ -269,6 +283,8 @@ struct ql__metrics_cell {
 struct ql__metrics {
     struct ql__metrics_cell *cells; /* [nroutes + 1][QL_METRIC_STATUSES] */
     atomic_int inflight;
+    _Atomic uint64_t loop_reads;  /* requests answered with the loop's session */
+    _Atomic uint64_t loop_misses; /* requests it handed to the pool */
 };
 
 int ql__metrics_init(struct ql__metrics *m);
@@ -302,6 +318,17 @@ struct ql__loop {
     size_t date_len;
     int64_t date_sec;
     uint64_t rng[4]; /* xoshiro256** state for request and trace ids */
+    /* the loop's database session (loopdb.c) */
+    void *db;
+    int db_state;
+    uint64_t db_retry_ms;
+    uv_poll_t db_poll;
+    int db_polling; /* db_poll is open (its close may still be pending) */
+    int db_writing;
+    uv_check_t db_check;
+    int db_check_open;
+    struct ql__task db_task;
+    int db_rc;
     char readbuf[65536];
 };
 
@@ -327,6 +354,14 @@ void ql__conn_drain_all(struct ql__loop *l, int force);
 void ql__conn_sweep(struct ql__loop *l, uint64_t now_ms);
 /* Run the completions posted to the loop by the pool. */
 void ql__loop_run_done(struct ql__loop *l);
+
+/* The loop's database session (loopdb.c). */
+void ql__loopdb_init(struct ql__loop *l);
+/* 1 when reads may run on the loop now; otherwise 0, and a connection may be on its way. */
+int ql__loopdb_ready(struct ql__loop *l);
+/* 0 once nothing of the session keeps the loop alive (it is closed on the way). */
+int ql__loopdb_stop(struct ql__loop *l);
+void ql__loopdb_destroy(struct ql__loop *l);
 
 /* Random 64 bits from the loop's generator (not for secrets). */
 uint64_t ql__loop_rand(struct ql__loop *l);

@@ -32,6 +32,8 @@ int ql__metrics_init(struct ql__metrics *m)
 {
     m->cells = calloc((size_t)(ql__http_nroutes + 1) * QL_METRIC_STATUSES, sizeof(*m->cells));
     atomic_init(&m->inflight, 0);
+    atomic_init(&m->loop_reads, 0);
+    atomic_init(&m->loop_misses, 0);
     return m->cells ? QL_OK : QL_ENOMEM;
 }
 
@@ -139,8 +141,13 @@ void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b)
 {
     render_requests(s, b);
     int inflight = 0, conns = atomic_load(&s->nconns);
-    for (int l = 0; l < s->nloops; l++)
-        inflight += atomic_load_explicit(&s->loops[l].metrics.inflight, memory_order_relaxed);
+    uint64_t loop_reads = 0, loop_misses = 0;
+    for (int l = 0; l < s->nloops; l++) {
+        const struct ql__metrics *m = &s->loops[l].metrics;
+        inflight += atomic_load_explicit(&m->inflight, memory_order_relaxed);
+        loop_reads += load(&m->loop_reads);
+        loop_misses += load(&m->loop_misses);
+    }
     pthread_mutex_lock(&s->pool.lock);
     int queued = s->pool.queued;
     pthread_mutex_unlock(&s->pool.lock);
@@ -155,6 +162,14 @@ void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b)
     gauge(b, "quill_db_pool_queued", "gauge", "Tasks waiting for a pool thread.", queued);
     gauge(b, "quill_db_errors_total", "counter", "Database errors seen by all sessions.",
           (double)dberr);
+    if (env->loopdb) {
+        gauge(b, "quill_loop_reads_total", "counter",
+              "Requests answered with an event loop's own database session.", (double)loop_reads);
+        gauge(b, "quill_loop_reads_to_pool_total", "counter",
+              "Requests that session handed to the pool (principal not cached, "
+              "session down or busy).",
+              (double)loop_misses);
+    }
     if (env->group) {
         uint64_t batches, items;
         int waiting;

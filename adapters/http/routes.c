@@ -52,6 +52,7 @@ void ql__h_admin_page(struct ql_http_req *r);
 #define DELETE QL_HTTP_DELETE
 #define POOL QL_ROUTE_POOL
 #define GROUP QL_ROUTE_GROUP
+#define LOOP QL_ROUTE_LOOP
 #define BODY QL_ROUTE_BODY
 
 const struct ql_http_route ql__http_routes[] = {
@@ -81,7 +82,7 @@ const struct ql_http_route ql__http_routes[] = {
     {GET, "/v1/teams/{teamId}/audit-log", ql__h_audit_list, POOL},
     {POST, "/v1/teams/{teamId}/journal-entries", ql__h_entry_create, POOL | BODY | GROUP},
     {GET, "/v1/teams/{teamId}/journal-entries", ql__h_entry_list, POOL},
-    {GET, "/v1/teams/{teamId}/journal-entries/{journalEntryId}", ql__h_entry_get, POOL},
+    {GET, "/v1/teams/{teamId}/journal-entries/{journalEntryId}", ql__h_entry_get, POOL | LOOP},
     {PATCH, "/v1/teams/{teamId}/journal-entries/{journalEntryId}", ql__h_entry_update, POOL | BODY},
     {DELETE, "/v1/teams/{teamId}/journal-entries/{journalEntryId}", ql__h_entry_delete, POOL},
     {GET, "/v1/teams/{teamId}/prompts", ql__h_prompt_list, POOL},

@@ -71,8 +71,11 @@ static void check_stop(struct ql__loop *l)
     if (!l->stopping)
         return;
     uint64_t now = uv_now(&l->loop);
-    ql__conn_drain_all(l, now >= (uint64_t)l->stop_deadline_ms);
-    if (l->nconns == 0 && atomic_load(&l->metrics.inflight) == 0)
+    int late = now >= (uint64_t)l->stop_deadline_ms;
+    ql__conn_drain_all(l, late);
+    if (late)
+        ql__loopdb_stop(l); /* reads still waiting go to the pool, which finishes them */
+    if (l->nconns == 0 && atomic_load(&l->metrics.inflight) == 0 && ql__loopdb_stop(l) == 0)
         close_loop_handles(l);
 }
 
@@ -183,6 +186,7 @@ static int loop_init(struct ql_http_server *s, struct ql__loop *l, int index, in
     l->rng[0] |= 1;
     l->date_sec = -1;
     update_date(l);
+    ql__loopdb_init(l);
     return QL_OK;
 fail:
     snprintf(msg, cap, "cannot start event loop %d", index);
@@ -294,6 +298,7 @@ void ql_http_server_destroy(struct ql_http_server *s)
         uv_walk(&l->loop, close_walk, NULL);
         uv_run(&l->loop, UV_RUN_DEFAULT);
         uv_loop_close(&l->loop);
+        ql__loopdb_destroy(l);
         ql_fdlog_cleanup(&l->log);
         ql__metrics_cleanup(&l->metrics);
         pthread_mutex_destroy(&l->done_lock);

@@ -47,6 +47,54 @@ static uint64_t db_errors(void *ud)
     return n;
 }
 
+/* The event loops' own sessions (see ql_http_loopdb and ql_pg_loop_* in pg.h). */
+struct loop_sessions {
+    const char *url;
+    struct ql_logger *log;
+    struct ql_pg_cache *cache;
+};
+
+static int ld_open(void *ud, void **db)
+{
+    const struct loop_sessions *l = ud;
+    return ql_pg_loop_create(l->url, l->log, ql_sysclock(), l->cache, (struct ql_pg **)db);
+}
+
+static void ld_destroy(void *db)
+{
+    ql_pg_destroy(db);
+}
+
+static struct ql_store *ld_store(void *db)
+{
+    return ql_pg_store(db);
+}
+
+static int ld_connect(void *db, struct ql_error *err)
+{
+    return ql_pg_loop_connect(db, err);
+}
+
+static int ld_fd(void *db)
+{
+    return ql_pg_loop_fd(db);
+}
+
+static int ld_flush(void *db)
+{
+    return ql_pg_loop_flush(db);
+}
+
+static int ld_input(void *db)
+{
+    return ql_pg_loop_input(db);
+}
+
+static void ld_close(void *db)
+{
+    ql_pg_loop_close(db);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--routes") == 0) {
@@ -134,6 +182,9 @@ int main(int argc, char **argv)
     if (ql_pg_connect(sessions.pg[0], &err) != QL_OK)
         ql_log(&log.base, QL_LOG_WARN, "database not reachable at start", "error", err.msg, NULL);
 
+    struct loop_sessions loops = {cfg.database_url, &log.base, cache};
+    const struct ql_http_loopdb loopdb = {&loops, ld_open,  ld_destroy, ld_store, ld_connect,
+                                          ld_fd,  ld_flush, ld_input,   ld_close};
     struct ql_http_env env = {
         .cfg = &cfg,
         .clock = ql_sysclock(),
@@ -146,6 +197,7 @@ int main(int argc, char **argv)
         .limiter = limiter,
         .oidc = oidc,
         .group = group,
+        .loopdb = cfg.loop_reads ? &loopdb : NULL,
         .db_errors = db_errors,
         .db_errors_ud = &sessions,
     };

@@ -215,6 +215,7 @@ int ql_config_load(struct ql_config *c, ql_getenv_fn get, void *ud, int need, in
     read_int(&r, "QUILL_DB_POOL", &c->db_pool, 8, 1, 1000);
     read_int(&r, "QUILL_WRITE_POOL", &c->write_pool, 48, 0, 1000);
     read_int(&r, "QUILL_GROUP_COMMIT", &c->group_commit, 2, 0, 1000);
+    read_int(&r, "QUILL_LOOP_READS", &c->loop_reads, 1, 0, 1);
     read_int(&r, "QUILL_POOL_QUEUE", &c->pool_queue, 4096, 1, 1000000);
     read_int(&r, "QUILL_WORKER_CONCURRENCY", &c->worker_concurrency, 10, 1, 1000);
     read_oidc(&r, c);

@@ -37,6 +37,7 @@ struct ql_config {
     int db_pool;
     int write_pool;   /* threads (sessions) for group-committed routes; 0: they use db_pool */
     int group_commit; /* group transactions in flight at once; 0: every write alone */
+    int loop_reads;   /* 1: loops answer entry reads on their own sessions; 0: on the pool */
     int pool_queue;
     int worker_concurrency;
     char oidc_issuer[512];

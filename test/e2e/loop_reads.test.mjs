@@ -1,0 +1,115 @@
+// Single-entry reads on the event loop (QUILL_LOOP_READS): the loop answers them on its
+// own pipelined database session when the caller's principal is cached, and hands the rest
+// to the pool.  Every answer must be the one the pool gives, revocation must reach it, and
+// a database restart must only cost the loop its session for a moment.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { start, stop, http, sleep, signup, makeTeam, addMember, pg, waitFor } from './lib.mjs'
+
+const ENV = { QUILL_AUTH_IP_LIMIT: '100000', QUILL_RATE_LIMIT: '100000' }
+let loop, pool
+before(async () => {
+  loop = await start('quill-api', ENV)
+  pool = await start('quill-api', { ...ENV, QUILL_LOOP_READS: '0' })
+})
+after(async () => { await stop(loop); await stop(pool) })
+
+async function metric (h, name) {
+  const r = await http(h, 'GET', '/metrics')
+  const line = r.text.split('\n').find((l) => l.startsWith(name + ' '))
+  return line === undefined ? null : Number(line.split(' ')[1])
+}
+
+// The parts of a response that must not depend on where it was answered.
+function shape (r) {
+  const body = { ...(r.body || {}) }
+  delete body.traceId // problem details name the request
+  return { status: r.status, etag: r.headers.get('etag'), type: r.headers.get('content-type'), body }
+}
+
+test('the loop answers every case of GET one entry exactly as the pool does', async () => {
+  const owner = await signup(loop)
+  const viewer = await signup(loop)
+  const outsider = await signup(loop)
+  const team = await makeTeam(loop, owner.token)
+  await addMember(loop, owner.token, team.teamId, viewer.email, 'viewer')
+  const base = `/v1/teams/${team.teamId}/journal-entries`
+  const made = await http(loop, 'POST', base, { token: owner.token, body: { content: 'on the loop ✓' } })
+  assert.equal(made.status, 201)
+  const gone = await http(loop, 'POST', base, { token: owner.token, body: { content: 'deleted' } })
+  assert.equal((await http(loop, 'DELETE', `${base}/${gone.body.journalEntryId}`, { token: owner.token })).status, 204)
+  const id = made.body.journalEntryId
+  const etag = made.headers.get('etag')
+  const cases = [
+    ['a member reads it', viewer.token, `${base}/${id}`, {}],
+    ['the same ETag', viewer.token, `${base}/${id}`, { 'if-none-match': etag }],
+    ['another ETag', viewer.token, `${base}/${id}`, { 'if-none-match': '"99"' }],
+    ['a deleted entry', viewer.token, `${base}/${gone.body.journalEntryId}`, {}],
+    ['an unknown entry', viewer.token, `${base}/018f0000-0000-7000-8000-000000000000`, {}],
+    ['not a member', outsider.token, `${base}/${id}`, {}],
+    ['a bad id', viewer.token, `${base}/not-a-uuid`, {}],
+    ['no token', null, `${base}/${id}`, {}],
+    ['a wrong token', 'qs_not-a-token-at-all-000000000000000000', `${base}/${id}`, {}]
+  ]
+  const before = await metric(loop, 'quill_loop_reads_total')
+  for (const [what, token, path, headers] of cases) {
+    // twice on the loop: the first may load the principal on the pool, the second is cached
+    for (let i = 0; i < 2; i++) {
+      const a = await http(loop, 'GET', path, { token, headers })
+      const b = await http(pool, 'GET', path, { token, headers })
+      assert.deepEqual(shape(a), shape(b), what)
+    }
+  }
+  const r = await http(loop, 'GET', `${base}/${id}`, { token: viewer.token })
+  assert.equal(r.status, 200)
+  assert.equal(r.body.content, 'on the loop ✓')
+  assert.equal(r.headers.get('cache-control'), 'no-store')
+  assert.ok(r.headers.get('ratelimit-remaining'), 'the rate limit applies on the loop too')
+  const after = await metric(loop, 'quill_loop_reads_total')
+  assert.ok(after - before >= 8, `reads answered on the loop: ${after - before}`)
+  assert.equal(await metric(pool, 'quill_loop_reads_total'), null, 'QUILL_LOOP_READS=0 turns it off')
+})
+
+test('a revoked session or membership stops reads on the loop at once, on every instance', async () => {
+  const owner = await signup(loop)
+  const m = await signup(loop)
+  const team = await makeTeam(loop, owner.token)
+  await addMember(loop, owner.token, team.teamId, m.email, 'member')
+  const made = await http(loop, 'POST', `/v1/teams/${team.teamId}/journal-entries`, { token: owner.token, body: { content: 'x' } })
+  const path = `/v1/teams/${team.teamId}/journal-entries/${made.body.journalEntryId}`
+  for (let i = 0; i < 3; i++) assert.equal((await http(loop, 'GET', path, { token: m.token })).status, 200)
+  // removed through the other instance: the loop's cached principal is evicted
+  assert.equal((await http(pool, 'DELETE', `/v1/teams/${team.teamId}/members/${m.user.userId}`, { token: owner.token })).status, 204)
+  assert.ok(await waitFor(async () => (await http(loop, 'GET', path, { token: m.token })).status === 404, { timeout: 1000, every: 10 }))
+  for (let i = 0; i < 3; i++) assert.equal((await http(loop, 'GET', path, { token: owner.token })).status, 200)
+  assert.equal((await http(loop, 'POST', '/v1/auth/logout', { token: owner.token })).status, 204)
+  assert.equal((await http(loop, 'GET', path, { token: owner.token })).status, 401)
+})
+
+test('a database restart: reads fail over to the pool, then the loop reconnects', async () => {
+  const owner = await signup(loop)
+  const team = await makeTeam(loop, owner.token)
+  const made = await http(loop, 'POST', `/v1/teams/${team.teamId}/journal-entries`, { token: owner.token, body: { content: 'durable' } })
+  const path = `/v1/teams/${team.teamId}/journal-entries/${made.body.journalEntryId}`
+  for (let i = 0; i < 3; i++) assert.equal((await http(loop, 'GET', path, { token: owner.token })).status, 200)
+  try {
+    await pg('stop')
+    const down = await waitFor(async () => { const r = await http(loop, 'GET', path, { token: owner.token }); return r.status !== 200 && r }, { timeout: 10000 })
+    assert.ok(down, 'reads fail while the database is down')
+    assert.ok([401, 503].includes(down.status), `${down.status} ${down.text}`)
+    if (down.status === 503) assert.equal(down.body.code, 'unavailable')
+  } finally {
+    await pg('start')
+  }
+  const up = await waitFor(async () => (await http(loop, 'GET', path, { token: owner.token })).status === 200, { timeout: 15000 })
+  assert.ok(up, 'reads work again')
+  await sleep(1200) // the loop retries its session once a second
+  const before = await metric(loop, 'quill_loop_reads_total')
+  for (let i = 0; i < 20; i++) {
+    const r = await http(loop, 'GET', path, { token: owner.token })
+    assert.equal(r.status, 200)
+    assert.equal(r.body.content, 'durable')
+  }
+  const after = await metric(loop, 'quill_loop_reads_total')
+  assert.ok(after - before >= 15, `the loop answers again after the restart: ${after - before} of 20`)
+})
