@@ -585,7 +585,7 @@ static void run_on_loop(struct ql__conn *c, const struct ql_http_route *rt)
     struct ql_http_req *r = &c->req;
     const struct ql_http_loopdb *db = c->loop->server->env->loopdb;
     r->cx.ports.store = db->store(c->loop->db);
-    r->cx.ports.queue = NULL; /* nothing on the loop enqueues */
+    r->cx.ports.queue = db->queue(c->loop->db); /* refuses everything: it would wait */
     r->on_loop = 1;
     r->in_handler = 1;
     rt->fn(r);

@@ -33,11 +33,13 @@ struct ql_group_queue;
  */
 struct ql_error;
 struct ql_store;
+struct ql_queue;
 struct ql_http_loopdb {
     void *ud;
     int (*open)(void *ud, void **db);
     void (*destroy)(void *db);
     struct ql_store *(*store)(void *db);
+    struct ql_queue *(*queue)(void *db);
     int (*connect)(void *db, struct ql_error *err); /* blocks: runs on a pool thread */
     int (*fd)(void *db);
     int (*flush)(void *db);

@@ -70,6 +70,11 @@ static struct ql_store *ld_store(void *db)
     return ql_pg_store(db);
 }
 
+static struct ql_queue *ld_queue(void *db)
+{
+    return ql_pg_queue(db);
+}
+
 static int ld_connect(void *db, struct ql_error *err)
 {
     return ql_pg_loop_connect(db, err);
@@ -183,8 +188,8 @@ int main(int argc, char **argv)
         ql_log(&log.base, QL_LOG_WARN, "database not reachable at start", "error", err.msg, NULL);
 
     struct loop_sessions loops = {cfg.database_url, &log.base, cache};
-    const struct ql_http_loopdb loopdb = {&loops, ld_open,  ld_destroy, ld_store, ld_connect,
-                                          ld_fd,  ld_flush, ld_input,   ld_close};
+    const struct ql_http_loopdb loopdb = {&loops,     ld_open, ld_destroy, ld_store, ld_queue,
+                                          ld_connect, ld_fd,   ld_flush,   ld_input, ld_close};
     struct ql_http_env env = {
         .cfg = &cfg,
         .clock = ql_sysclock(),
