@@ -8,8 +8,8 @@
  * session is an optimisation, never a requirement: while it is down every request takes
  * the pool.
  *
- * States: DOWN -> (a request comes, the retry time passed) CONNECTING: the blocking
- * connect runs as a pool task -> UP: the socket is watched with a uv_poll, a uv_check
+ * States: DOWN -> (the loop starts, or a request comes after the retry time) CONNECTING: the
+ * blocking connect runs as a pool task -> UP: the socket is watched with a uv_poll, a uv_check
  * sends each turn's reads -> lost: back to DOWN, the waiting reads go to the pool.
  */
 #include "internal.h"

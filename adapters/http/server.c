@@ -120,6 +120,7 @@ static void on_connection(uv_stream_t *server, int status)
 static void *loop_main(void *arg)
 {
     struct ql__loop *l = arg;
+    ql__loopdb_ready(l); /* open the loop's session now rather than on the first read */
     uv_run(&l->loop, UV_RUN_DEFAULT);
     ql_fdlog_flush(&l->log);
     return NULL;

@@ -70,6 +70,20 @@ test('the loop answers every case of GET one entry exactly as the pool does', as
   assert.equal(await metric(pool, 'quill_loop_reads_total'), null, 'QUILL_LOOP_READS=0 turns it off')
 })
 
+test('each loop opens its session at start: the first read already runs on the loop', async () => {
+  const h = await start('quill-api', ENV)
+  try {
+    const u = await signup(h)
+    const team = await makeTeam(h, u.token)
+    const made = await http(h, 'POST', `/v1/teams/${team.teamId}/journal-entries`, { token: u.token, body: { content: 'first' } })
+    const tried = async () => (await metric(h, 'quill_loop_reads_total')) + (await metric(h, 'quill_loop_reads_to_pool_total'))
+    assert.equal(await tried(), 0)
+    const r = await http(h, 'GET', `/v1/teams/${team.teamId}/journal-entries/${made.body.journalEntryId}`, { token: u.token })
+    assert.equal(r.status, 200)
+    assert.equal(await tried(), 1, 'the first read was tried on the loop')
+  } finally { await stop(h) }
+})
+
 test('a revoked session or membership stops reads on the loop at once, on every instance', async () => {
   const owner = await signup(loop)
   const m = await signup(loop)
