@@ -577,9 +577,9 @@ static void dispatch(struct ql__conn *c)
         finish(c, 1);
 }
 
-/* Run the handler on the loop with the loop's session as the store (see loopdb.c). */
 static void loop_finish(struct ql__conn *c, int in_dispatch);
 
+/* Run the handler on the loop with the loop's session as the store (see loopdb.c). */
 static void run_on_loop(struct ql__conn *c, const struct ql_http_route *rt)
 {
     struct ql_http_req *r = &c->req;

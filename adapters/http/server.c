@@ -73,9 +73,9 @@ static void check_stop(struct ql__loop *l)
     uint64_t now = uv_now(&l->loop);
     int late = now >= (uint64_t)l->stop_deadline_ms;
     ql__conn_drain_all(l, late);
-    if (late)
-        ql__loopdb_stop(l); /* reads still waiting go to the pool, which finishes them */
-    if (l->nconns == 0 && atomic_load(&l->metrics.inflight) == 0 && ql__loopdb_stop(l) == 0)
+    int idle = l->nconns == 0 && atomic_load(&l->metrics.inflight) == 0;
+    /* late: reads still waiting on the loop's session go to the pool, which finishes them */
+    if ((idle || late) && ql__loopdb_stop(l) == 0 && idle)
         close_loop_handles(l);
 }
 

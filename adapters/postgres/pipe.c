@@ -91,11 +91,6 @@ int ql_pg_loop_waiting(const struct ql_pg *pg)
     return pg->nreads;
 }
 
-static void answer(struct ql__pg_read *rd, int rc)
-{
-    rd->done(rd->cx, rc, rd->arg);
-}
-
 void ql__pg_read_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                        const struct ql__pg_params *p, ql__pg_row_fn read, void *dst,
                        ql_store_done done, void *arg)
@@ -191,7 +186,7 @@ int ql_pg_loop_input(struct ql_pg *pg)
             }
             idle = 0;
             struct ql__pg_read *rd = take_first(pg);
-            answer(rd, rd->rc);
+            rd->done(rd->cx, rd->rc, rd->arg);
             continue;
         }
         idle = 0;
@@ -213,6 +208,7 @@ void ql_pg_loop_close(struct ql_pg *pg)
     memset(pg->prepared, 0, sizeof(pg->prepared));
     while (pg->reads) {
         struct ql__pg_read *rd = take_first(pg);
-        answer(rd, ql_error_set(&rd->cx->err, QL_EWOULD_BLOCK, "database connection lost"));
+        rd->done(rd->cx, ql_error_set(&rd->cx->err, QL_EWOULD_BLOCK, "database connection lost"),
+                 rd->arg);
     }
 }
