@@ -20,6 +20,7 @@
 
 #include "clock/clock.h"
 #include "config/config.h"
+#include "db/db.h"
 #include "err/err.h"
 #include "log/log.h"
 
@@ -485,6 +486,7 @@ static void task_run(struct ql__task *t, struct ql_ports *ports)
     struct ql_http_req *r = &c->req;
     r->cx.ports = *ports;
     ql__http_routes[r->route].fn(r);
+    ql_ctx_run_deferred(&r->cx);
     ql__idem_end(r);
 }
 
@@ -583,12 +585,12 @@ static void loop_finish(struct ql__conn *c, int in_dispatch);
 static void run_on_loop(struct ql__conn *c, const struct ql_http_route *rt)
 {
     struct ql_http_req *r = &c->req;
-    const struct ql_http_loopdb *db = c->loop->server->env->loopdb;
-    r->cx.ports.store = db->store(c->loop->db);
-    r->cx.ports.queue = db->queue(c->loop->db); /* refuses everything: it would wait */
+    r->cx.ports.store = ql_db_store(c->loop->db);
+    r->cx.ports.queue = ql_db_queue(c->loop->db); /* refuses everything: it would wait */
     r->on_loop = 1;
     r->in_handler = 1;
     rt->fn(r);
+    ql_ctx_run_deferred(&r->cx);
     r->in_handler = 0;
     if (!r->waiting)
         loop_finish(c, 1);

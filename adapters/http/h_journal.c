@@ -169,8 +169,10 @@ void ql__h_entry_get(struct ql_http_req *r)
         return;
     const struct ql_span *inm = ql__req_header(r, "if-none-match");
     ql__req_wait(r);
-    ql_entry_get_async(&r->cx, &team, &id, inm ? inm->p : NULL, inm ? inm->n : 0, &g->e, entry_got,
-                       g);
+    int rc = ql_entry_get_async(&r->cx, &team, &id, inm ? inm->p : NULL, inm ? inm->n : 0, &g->e,
+                                entry_got, g);
+    if (rc)
+        entry_got(&r->cx, rc, g); /* refused now: answer as the continuation would have */
 }
 
 void ql__h_entry_list(struct ql_http_req *r)

@@ -14,7 +14,7 @@
 #include "buf/buf.h"
 #include "ctx/ctx.h"
 #include "http.h"
-#include "log/fdlog.h"
+#include "fdlog/fdlog.h"
 #include "tx/tx.h"
 
 /* ---- methods, routes ----------------------------------------------------------------- */
@@ -255,14 +255,21 @@ struct ql__pool {
     struct ql__task *head, *tail;
     int queued;
     int cap;
+    int started; /* lock and cond exist: ql__pool_stop has work to do */
     int stopping;
     int nthreads;
     pthread_t *threads;
-    struct ql_ports *ports;
+    struct ql_ports *ports;          /* one per thread */
+    struct ql_db_session **sessions; /* owned: one per thread */
+    int nsessions;
     atomic_int busy;
 };
 
-int ql__pool_start(struct ql__pool *p, struct ql_ports *ports, int n, int cap);
+/*
+ * Start n threads, each with its own database session from env->db and ports over it;
+ * tasks wait in a queue of at most cap.
+ */
+int ql__pool_start(struct ql__pool *p, const struct ql_http_env *env, int n, int cap);
 /* Queue t; QL_EUNAVAILABLE when the queue is full (the caller sheds the request). */
 int ql__pool_submit(struct ql__pool *p, struct ql__task *t);
 /* Let queued tasks finish, then join the threads. */
@@ -319,7 +326,7 @@ struct ql__loop {
     int64_t date_sec;
     uint64_t rng[4]; /* xoshiro256** state for request and trace ids */
     /* the loop's database session (loopdb.c) */
-    void *db;
+    struct ql_db_session *db;
     int db_state;
     uint64_t db_retry_ms;
     uv_poll_t db_poll;

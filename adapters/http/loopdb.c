@@ -1,5 +1,5 @@
 /*
- * loopdb.c - the database session of one event loop (optional, env->loopdb).
+ * loopdb.c - the database session of one event loop (QUILL_LOOP_READS).
  *
  * Routes marked QL_ROUTE_LOOP run their handler on the loop with this session as the
  * store: a request whose principal is cached and whose read the session can pipeline is
@@ -14,6 +14,8 @@
  */
 #include "internal.h"
 
+#include "config/config.h"
+#include "db/db.h"
 #include "err/err.h"
 #include "log/log.h"
 
@@ -23,16 +25,11 @@ enum { DB_OFF, DB_DOWN, DB_CONNECTING, DB_UP };
 
 #define RETRY_MS 1000
 
-static const struct ql_http_loopdb *ops(struct ql__loop *l)
-{
-    return l->server->env->loopdb;
-}
-
 void ql__loopdb_init(struct ql__loop *l)
 {
     l->db_state = DB_OFF;
-    const struct ql_http_loopdb *o = ops(l);
-    if (o == NULL || o->open(o->ud, &l->db) != QL_OK)
+    if (!l->server->env->cfg->loop_reads ||
+        ql_db_open(l->server->env->db, QL_DB_LOOP, 0, &l->db) != QL_OK)
         return;
     uv_check_init(&l->loop, &l->db_check);
     l->db_check.data = l;
@@ -56,7 +53,7 @@ static void go_down(struct ql__loop *l, uint64_t retry_in_ms)
     uv_check_stop(&l->db_check);
     uv_close((uv_handle_t *)&l->db_poll, on_poll_closed); /* before the descriptor closes */
     l->db_writing = 0;
-    ops(l)->close(l->db);
+    ql_db_disconnect(l->db);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events);
@@ -82,13 +79,13 @@ static void on_poll(uv_poll_t *h, int status, int events)
     }
     if (events & UV_WRITABLE)
         send_turn(l);
-    if (l->db_state == DB_UP && (events & UV_READABLE) && ops(l)->input(l->db) < 0)
+    if (l->db_state == DB_UP && (events & UV_READABLE) && ql_db_input(l->db) < 0)
         go_down(l, 0);
 }
 
 static void send_turn(struct ql__loop *l)
 {
-    int more = ops(l)->flush(l->db);
+    int more = ql_db_flush(l->db);
     if (more < 0)
         go_down(l, 0);
     else
@@ -108,7 +105,7 @@ static void connect_run(struct ql__task *t, struct ql_ports *ports)
     struct ql__loop *l = (struct ql__loop *)((char *)t - offsetof(struct ql__loop, db_task));
     struct ql_error err;
     ql_error_clear(&err);
-    l->db_rc = ops(l)->connect(l->db, &err);
+    l->db_rc = ql_db_connect(l->db, &err);
     if (l->db_rc)
         ql_log(l->server->env->log, QL_LOG_WARN,
                "an event loop cannot open its database session; its reads use the pool", "error",
@@ -120,7 +117,7 @@ static void connect_done(struct ql__task *t)
     struct ql__loop *l = (struct ql__loop *)((char *)t - offsetof(struct ql__loop, db_task));
     l->db_state = DB_DOWN;
     if (l->db_rc == QL_OK && !l->stopping &&
-        uv_poll_init(&l->loop, &l->db_poll, ops(l)->fd(l->db)) == 0) {
+        uv_poll_init(&l->loop, &l->db_poll, ql_db_fd(l->db)) == 0) {
         l->db_poll.data = l;
         l->db_polling = 1;
         l->db_writing = -1;
@@ -130,7 +127,7 @@ static void connect_done(struct ql__task *t)
         return;
     }
     if (l->db_rc == QL_OK)
-        ops(l)->close(l->db);
+        ql_db_disconnect(l->db);
     l->db_retry_ms = uv_now(&l->loop) + RETRY_MS;
     if (l->stopping)
         ql__loopdb_stop(l);
@@ -169,7 +166,6 @@ int ql__loopdb_stop(struct ql__loop *l)
 
 void ql__loopdb_destroy(struct ql__loop *l)
 {
-    if (l->db)
-        ops(l)->destroy(l->db);
+    ql_db_session_destroy(l->db);
     l->db = NULL;
 }

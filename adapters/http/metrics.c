@@ -6,7 +6,9 @@
  */
 #include "internal.h"
 
-#include "group/group_queue.h"
+#include "config/config.h"
+#include "db/db.h"
+#include "group/group.h"
 
 #include "err/err.h"
 
@@ -152,7 +154,7 @@ void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b)
     int queued = s->pool.queued;
     pthread_mutex_unlock(&s->pool.lock);
     const struct ql_http_env *env = s->env;
-    uint64_t dberr = env->db_errors ? env->db_errors(env->db_errors_ud) : 0;
+    uint64_t dberr = ql_db_errors(env->db);
     gauge(b, "quill_http_requests_in_flight", "gauge", "Requests being handled now.", inflight);
     gauge(b, "quill_http_connections", "gauge", "Open client connections.", conns);
     gauge(b, "quill_db_pool_size", "gauge", "Threads (database sessions) in the pool.",
@@ -162,7 +164,7 @@ void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b)
     gauge(b, "quill_db_pool_queued", "gauge", "Tasks waiting for a pool thread.", queued);
     gauge(b, "quill_db_errors_total", "counter", "Database errors seen by all sessions.",
           (double)dberr);
-    if (env->loopdb) {
+    if (env->cfg->loop_reads) {
         gauge(b, "quill_loop_reads_total", "counter",
               "Requests answered with an event loop's own database session.", (double)loop_reads);
         gauge(b, "quill_loop_reads_to_pool_total", "counter",
@@ -171,9 +173,10 @@ void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b)
               (double)loop_misses);
     }
     if (env->group) {
-        uint64_t batches, items;
-        int waiting;
-        ql_group_queue_stats(env->group, &batches, &items, &waiting);
+        struct ql_group_stats st;
+        ql_group_stats(env->group, &st);
+        uint64_t batches = st.batches, items = st.items;
+        int waiting = st.waiting;
         gauge(b, "quill_group_commit_batches_total", "counter",
               "Transactions written for groups of concurrent writes.", (double)batches);
         gauge(b, "quill_group_commit_items_total", "counter",

@@ -1,14 +1,16 @@
 /*
  * pool.c - the bounded pool of threads that run blocking work (database calls, argon2id).
  *
- * Each thread owns one struct ql_ports (its own database session) for its whole life.
- * Tasks wait in one FIFO protected by a mutex; a full FIFO refuses new tasks so the loop
- * can answer 503 instead of letting memory grow.  A finished task is handed back to the
- * loop that submitted it through that loop's completion list and uv_async_send, which
- * coalesces wake-ups while the loop is busy.
+ * Each thread owns one database session, opened from the server's database port, and the
+ * ports over it, for its whole life.  Tasks wait in one FIFO protected by a mutex; a full
+ * FIFO refuses new tasks so the loop can answer 503 instead of letting memory grow.  A
+ * finished task is handed back to the loop that submitted it through that loop's
+ * completion list and uv_async_send, which coalesces wake-ups while the loop is busy.
  */
 #include "internal.h"
 
+#include "ctx/ctx.h"
+#include "db/db.h"
 #include "err/err.h"
 
 #include <stdlib.h>
@@ -60,20 +62,28 @@ static void *worker(void *arg)
     return NULL;
 }
 
-int ql__pool_start(struct ql__pool *p, struct ql_ports *ports, int n, int cap)
+int ql__pool_start(struct ql__pool *p, const struct ql_http_env *env, int n, int cap)
 {
-    p->head = p->tail = NULL;
-    p->queued = 0;
-    p->cap = cap;
-    p->stopping = 0;
-    p->nthreads = 0;
-    p->ports = ports;
+    *p = (struct ql__pool){.cap = cap};
     atomic_init(&p->busy, 0);
-    p->threads = calloc((size_t)n, sizeof(pthread_t));
-    if (p->threads == NULL)
-        return QL_ENOMEM;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
+    p->started = 1;
+    p->threads = calloc((size_t)n, sizeof(pthread_t));
+    p->ports = calloc((size_t)n, sizeof(*p->ports));
+    p->sessions = calloc((size_t)n, sizeof(*p->sessions));
+    if (p->threads == NULL || p->ports == NULL || p->sessions == NULL)
+        goto fail;
+    for (int i = 0; i < n; i++, p->nsessions++) {
+        if (ql_db_open(env->db, QL_DB_BLOCKING, 0, &p->sessions[i]) != QL_OK)
+            goto fail;
+        p->ports[i] = (struct ql_ports){.store = ql_db_store(p->sessions[i]),
+                                        .queue = ql_db_queue(p->sessions[i]),
+                                        .clock = env->clock,
+                                        .auth = env->auth,
+                                        .log = env->log,
+                                        .group = env->group};
+    }
     for (int i = 0; i < n; i++) {
         struct thread_arg *a = malloc(sizeof(*a));
         if (a == NULL)
@@ -96,7 +106,7 @@ int ql__pool_submit(struct ql__pool *p, struct ql__task *t)
 {
     t->next = NULL;
     pthread_mutex_lock(&p->lock);
-    if (p->queued >= p->cap || p->stopping) {
+    if (p->queued >= p->cap || p->stopping || p->nthreads == 0) {
         pthread_mutex_unlock(&p->lock);
         return QL_EUNAVAILABLE;
     }
@@ -113,7 +123,7 @@ int ql__pool_submit(struct ql__pool *p, struct ql__task *t)
 
 void ql__pool_stop(struct ql__pool *p)
 {
-    if (p->threads == NULL)
+    if (!p->started)
         return;
     pthread_mutex_lock(&p->lock);
     p->stopping = 1;
@@ -121,8 +131,12 @@ void ql__pool_stop(struct ql__pool *p)
     pthread_mutex_unlock(&p->lock);
     for (int i = 0; i < p->nthreads; i++)
         pthread_join(p->threads[i], NULL);
+    for (int i = 0; i < p->nsessions; i++)
+        ql_db_session_destroy(p->sessions[i]);
     free(p->threads);
-    p->threads = NULL;
+    free(p->ports);
+    free(p->sessions);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->cond);
+    *p = (struct ql__pool){0};
 }

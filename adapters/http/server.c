@@ -194,8 +194,8 @@ fail:
     return QL_EIO;
 }
 
-int ql_http_server_create(const struct ql_http_env *env, struct ql_ports *pool_ports, int npool,
-                          int nwrite, struct ql_http_server **out, char *msg, size_t msgcap)
+int ql_http_server_create(const struct ql_http_env *env, struct ql_http_server **out, char *msg,
+                          size_t msgcap)
 {
     *out = NULL;
     const struct ql_config *cfg = env->cfg;
@@ -225,9 +225,11 @@ int ql_http_server_create(const struct ql_http_env *env, struct ql_ports *pool_p
         if (rc)
             break;
     }
-    if (rc == QL_OK && (ql__pool_start(&s->pool, pool_ports, npool, cfg->pool_queue) != QL_OK ||
-                        (nwrite > 0 && ql__pool_start(&s->writes, pool_ports + npool, nwrite,
-                                                      cfg->pool_queue) != QL_OK))) {
+    /* Without group commit nothing waits in a group: grouped routes share the pool. */
+    int nwrite = env->group ? cfg->write_pool : 0;
+    if (rc == QL_OK &&
+        (ql__pool_start(&s->pool, env, cfg->db_pool, cfg->pool_queue) != QL_OK ||
+         (nwrite > 0 && ql__pool_start(&s->writes, env, nwrite, cfg->pool_queue) != QL_OK))) {
         snprintf(msg, msgcap, "cannot start the database pool");
         rc = QL_ENOMEM;
     }

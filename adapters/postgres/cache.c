@@ -1,17 +1,18 @@
 /*
  * cache.c - the principal cache: what principals.load returned, by token digest, shared
- * by every session of one process, kept coherent across processes with LISTEN/NOTIFY.
+ * by every session of one process, kept coherent across processes with notifications.
  *
  * Writers that change a credential or a membership send NOTIFY quill_auth with a key
- * ("d:<digest hex>", "u:<user>", "k:<api key>", "t:<team>") in their transaction; a
- * listener thread per process receives them and evicts matching entries, and the writing
- * session also evicts locally right after its commit.  Three rules keep it from serving
- * a revoked credential:
+ * ("d:<digest hex>", "u:<user>", "k:<api key>", "t:<team>") in their transaction; the
+ * process's notification port delivers them here and matching entries are evicted, and the
+ * writing session also evicts locally right after its commit.  Three rules keep it from
+ * serving a revoked credential:
  *   - a lookup that missed inserts its result only if no invalidation happened while it
  *     read the database (the generation counter), so a stale read cannot be cached;
- *   - while the listener is not connected nothing is cached or served from the cache, and
- *     everything is flushed when it reconnects (a notification may have been missed);
+ *   - while the port is not listening nothing is cached or served from the cache, and
+ *     everything is flushed when it listens again (a notification may have been missed);
  *   - entries expire after QL_PG_CACHE_TTL_MS anyway.
+ * Time comes from the clock port, so tests can age entries without sleeping.
  */
 #include "internal.h"
 #include "pg.h"
@@ -21,14 +22,12 @@
 #include "err/err.h"
 #include "log/log.h"
 #include "model/model.h"
+#include "notify/notify.h"
 #include "uuid/uuid.h"
 
-#include <errno.h>
 #include <pthread.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define STRIPES 64
 #define PROBE 8
@@ -51,18 +50,14 @@ struct ql_pg_cache {
     int per_stripe;
     atomic_uint_fast64_t gen;
     atomic_int enabled;
-    atomic_int stop;
-    char *conninfo;
-    struct ql_logger *log;
-    pthread_t listener;
-    int started;
+    struct ql_clock *clock;
+    struct ql_notify *notify;
+    int sub; /* the subscription to QL_NOTIFY_AUTH; 0: none */
 };
 
-static int64_t mono_ms(void)
+static int64_t mono_ms(struct ql_pg_cache *c)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return ql_clock_mono_ns(c->clock) / 1000000;
 }
 
 static uint32_t hash_digest(const uint8_t *d)
@@ -182,7 +177,7 @@ int ql__pg_cache_get(struct ql_pg_cache *c, struct ql_arena *a, const uint8_t *d
     struct stripe *s = &c->stripes[hash_digest(digest) % STRIPES];
     uint32_t h = hash_digest(digest + 4);
     int found = 0;
-    int64_t now = mono_ms();
+    int64_t now = mono_ms(c);
     pthread_mutex_lock(&s->lock);
     for (int k = 0; k < PROBE; k++) {
         struct centry *e = &s->slots[(h + (uint32_t)k) % (uint32_t)c->per_stripe];
@@ -222,7 +217,7 @@ void ql__pg_cache_put(struct ql_pg_cache *c, uint64_t gen, const uint8_t *digest
     }
     struct stripe *s = &c->stripes[hash_digest(digest) % STRIPES];
     uint32_t h = hash_digest(digest + 4);
-    int64_t now = mono_ms();
+    int64_t now = mono_ms(c);
     pthread_mutex_lock(&s->lock);
     if (atomic_load(&c->gen) != gen) {
         /* Something was invalidated while this principal was read: do not cache it. */
@@ -275,107 +270,61 @@ void ql__pg_cache_touch(struct ql_pg_cache *c, const uint8_t *digest, const stru
     }
 }
 
-/* ---- the listener ---------------------------------------------------------------------- */
+/* ---- coherence ----------------------------------------------------------------------------- */
 
-static void nap(int ms)
+static void on_auth(void *ud, enum ql_notify_event ev, const char *payload)
 {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
+    struct ql_pg_cache *c = ud;
+    switch (ev) {
+    case QL_NOTIFY_LISTENING: /* anything may have changed while nobody listened */
+        flush_all(c);
+        atomic_store(&c->enabled, 1);
+        break;
+    case QL_NOTIFY_LOST:
+        atomic_store(&c->enabled, 0);
+        flush_all(c);
+        break;
+    case QL_NOTIFY_MESSAGE:
+        ql__pg_cache_apply(c, payload);
+        break;
+    }
 }
 
-static PGconn *listen_connect(struct ql_pg_cache *c)
-{
-    static const char *const keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *vals[] = {c->conninfo, "3", "quill-listener", NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(conn) != CONNECTION_OK) {
-        PQfinish(conn);
-        return NULL;
-    }
-    PGresult *r = PQexec(conn, "LISTEN quill_auth");
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    if (!ok) {
-        PQfinish(conn);
-        return NULL;
-    }
-    return conn;
-}
-
-static void *listener_main(void *arg)
-{
-    struct ql_pg_cache *c = arg;
-    PGconn *conn = NULL;
-    while (!atomic_load(&c->stop)) {
-        if (conn == NULL) {
-            conn = listen_connect(c);
-            if (conn == NULL) {
-                nap(250);
-                continue;
-            }
-            /* Anything may have changed while nobody listened. */
-            flush_all(c);
-            atomic_store(&c->enabled, 1);
-            ql_log(c->log, QL_LOG_DEBUG, "principal cache listening", NULL);
-        }
-        struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
-        int pr = poll(&pfd, 1, 200);
-        if (pr < 0 && errno != EINTR)
-            pr = 0;
-        if (pr > 0 && PQconsumeInput(conn) == 0) {
-            atomic_store(&c->enabled, 0);
-            flush_all(c);
-            PQfinish(conn);
-            conn = NULL;
-            ql_log(c->log, QL_LOG_WARN, "principal cache listener lost its connection", NULL);
-            continue;
-        }
-        PGnotify *n;
-        while ((n = PQnotifies(conn)) != NULL) {
-            ql__pg_cache_apply(c, n->extra);
-            PQfreemem(n);
-        }
-    }
-    if (conn)
-        PQfinish(conn);
-    return NULL;
-}
-
-int ql_pg_cache_create(const char *conninfo, struct ql_logger *log, int capacity,
-                       struct ql_pg_cache **out)
+int ql__pg_cache_create(struct ql_notify *notify, struct ql_clock *clock, int capacity,
+                        struct ql_pg_cache **out)
 {
     *out = NULL;
     struct ql_pg_cache *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return QL_ENOMEM;
     c->per_stripe = capacity / STRIPES > PROBE ? capacity / STRIPES : PROBE;
-    c->log = log;
-    c->conninfo = strdup(conninfo);
-    int rc = c->conninfo ? QL_OK : QL_ENOMEM;
+    c->clock = clock;
+    int rc = QL_OK;
     for (int s = 0; s < STRIPES && rc == QL_OK; s++) {
         pthread_mutex_init(&c->stripes[s].lock, NULL);
         c->stripes[s].slots = calloc((size_t)c->per_stripe, sizeof(struct centry));
         if (c->stripes[s].slots == NULL)
             rc = QL_ENOMEM;
     }
-    if (rc == QL_OK && pthread_create(&c->listener, NULL, listener_main, c) != 0)
-        rc = QL_ENOMEM;
+    /* Without notifications nothing could ever be invalidated: the cache stays off. */
+    if (rc == QL_OK && notify) {
+        rc = ql_notify_subscribe(notify, QL_NOTIFY_AUTH, on_auth, c, &c->sub);
+        c->notify = rc == QL_OK ? notify : NULL;
+    }
     if (rc) {
-        ql_pg_cache_destroy(c);
+        ql__pg_cache_destroy(c);
         return rc;
     }
-    c->started = 1;
     *out = c;
     return QL_OK;
 }
 
-void ql_pg_cache_destroy(struct ql_pg_cache *c)
+void ql__pg_cache_destroy(struct ql_pg_cache *c)
 {
     if (c == NULL)
         return;
-    atomic_store(&c->stop, 1);
-    if (c->started)
-        pthread_join(c->listener, NULL);
+    if (c->notify)
+        ql_notify_unsubscribe(c->notify, c->sub);
     for (int s = 0; s < STRIPES; s++) {
         if (c->stripes[s].slots == NULL)
             continue;
@@ -385,6 +334,5 @@ void ql_pg_cache_destroy(struct ql_pg_cache *c)
         free(c->stripes[s].slots);
         pthread_mutex_destroy(&c->stripes[s].lock);
     }
-    free(c->conninfo);
     free(c);
 }

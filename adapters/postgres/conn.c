@@ -9,6 +9,7 @@
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "log/log.h"
+#include "notify/notify.h"
 #include "uuid/uuid.h"
 
 #include <arpa/inet.h>
@@ -19,49 +20,102 @@
 /* PostgreSQL's binary timestamptz is microseconds since 2000-01-01T00:00:00Z. */
 #define PG_EPOCH_MS INT64_C(946684800000)
 
-int ql_pg_create(const char *conninfo, struct ql_logger *log, struct ql_clock *clock,
-                 struct ql_pg_cache *cache, struct ql_pg **out)
+/* ---- the session port -------------------------------------------------------------------- */
+
+static struct ql_pg *of_session(struct ql_db_session *s)
+{
+    return (struct ql_pg *)((char *)s - offsetof(struct ql_pg, session));
+}
+
+static struct ql_store *s_store(struct ql_db_session *s)
+{
+    return &of_session(s)->store;
+}
+
+static struct ql_queue *s_queue(struct ql_db_session *s)
+{
+    return &of_session(s)->queue;
+}
+
+static int s_connect(struct ql_db_session *s, struct ql_error *err)
+{
+    return ql__pg_connect(of_session(s), err);
+}
+
+static int s_loop_connect(struct ql_db_session *s, struct ql_error *err)
+{
+    return ql__pg_loop_connect(of_session(s), err);
+}
+
+static int s_fd(struct ql_db_session *s)
+{
+    return ql__pg_loop_fd(of_session(s));
+}
+
+static int s_flush(struct ql_db_session *s)
+{
+    return ql__pg_loop_flush(of_session(s));
+}
+
+static int s_input(struct ql_db_session *s)
+{
+    return ql__pg_loop_input(of_session(s));
+}
+
+static void s_disconnect(struct ql_db_session *s)
+{
+    ql__pg_loop_close(of_session(s));
+}
+
+static void s_destroy(struct ql_db_session *s)
+{
+    ql__pg_session_destroy(of_session(s));
+}
+
+static const struct ql_db_session_ops blocking_ops = {
+    .store = s_store,
+    .queue = s_queue,
+    .connect = s_connect,
+    .destroy = s_destroy,
+};
+
+static const struct ql_db_session_ops loop_ops = {
+    .store = s_store,
+    .queue = s_queue,
+    .connect = s_loop_connect,
+    .fd = s_fd,
+    .flush = s_flush,
+    .input = s_input,
+    .disconnect = s_disconnect,
+    .destroy = s_destroy,
+};
+
+int ql__pg_session_create(struct ql_pg_db *db, enum ql_db_kind kind, unsigned hints,
+                          struct ql_pg **out)
 {
     *out = NULL;
     struct ql_pg *pg = calloc(1, sizeof(*pg));
     if (pg == NULL)
         return QL_ENOMEM;
-    pg->conninfo = strdup(conninfo);
-    if (pg->conninfo == NULL) {
-        free(pg);
-        return QL_ENOMEM;
-    }
-    pg->log = log;
-    pg->clock = clock;
-    pg->cache = cache;
+    pg->db = db;
+    pg->log = db->log;
+    pg->clock = db->clock;
+    pg->cache = db->cache;
+    pg->hints = hints;
+    pg->loop = kind == QL_DB_LOOP;
+    pg->session.ops = pg->loop ? &loop_ops : &blocking_ops;
     ql__pg_store_init(pg);
     ql__pg_queue_init(pg);
     *out = pg;
     return QL_OK;
 }
 
-void ql_pg_destroy(struct ql_pg *pg)
+void ql__pg_session_destroy(struct ql_pg *pg)
 {
     if (pg == NULL)
         return;
-    ql_pg_loop_close(pg);
-    free(pg->conninfo);
+    ql__pg_loop_close(pg);
     free(pg);
-}
-
-void ql_pg_set_options(struct ql_pg *pg, const char *options)
-{
-    snprintf(pg->options, sizeof(pg->options), "%s", options ? options : "");
-}
-
-struct ql_store *ql_pg_store(struct ql_pg *pg)
-{
-    return &pg->store;
-}
-
-uint64_t ql_pg_error_count(const struct ql_pg *pg)
-{
-    return atomic_load_explicit(&pg->errors, memory_order_relaxed);
 }
 
 static void drop(struct ql_pg *pg)
@@ -79,7 +133,7 @@ static void drop(struct ql_pg *pg)
     memset(pg->prepared, 0, sizeof(pg->prepared));
 }
 
-int ql_pg_connect(struct ql_pg *pg, struct ql_error *err)
+int ql__pg_connect(struct ql_pg *pg, struct ql_error *err)
 {
     if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK)
         return QL_OK;
@@ -89,12 +143,14 @@ int ql_pg_connect(struct ql_pg *pg, struct ql_error *err)
     drop(pg);
     static const char *const keys[] = {"dbname", "connect_timeout", "application_name", "options",
                                        NULL};
-    const char *vals[] = {pg->conninfo, "3", "quill", pg->options[0] ? pg->options : NULL, NULL};
+    const char *options =
+        (pg->hints & QL_DB_INDEX_SCANS) ? "-c enable_bitmapscan=off -c enable_seqscan=off" : NULL;
+    const char *vals[] = {pg->db->conninfo, "3", "quill", options, NULL};
     pg->conn = PQconnectdbParams(keys, vals, 1);
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
         const char *why = pg->conn ? PQerrorMessage(pg->conn) : "out of memory";
         ql_error_set(err, QL_EUNAVAILABLE, "database connection failed: %s", why);
-        pg->errors++;
+        ql__pg_count_error(pg);
         drop(pg);
         pg->retry_after_ns = now + (int64_t)QL_PG_RETRY_MS * 1000000;
         return QL_EUNAVAILABLE;
@@ -127,7 +183,7 @@ int ql__pg_fail(struct ql_pg *pg, struct ql_ctx *cx, PGresult *res)
     else
         code = QL_EINTERNAL;
     if (code != QL_ECONFLICT && code != QL_EVALIDATION)
-        pg->errors++;
+        ql__pg_count_error(pg);
     const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
     snprintf(pg->last_constraint, sizeof(pg->last_constraint), "%s", cons ? cons : "");
     ql_error_set(&cx->err, code, "database: %s%s%s", st ? st : "", st ? " " : "",
@@ -192,7 +248,7 @@ static int run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
 /* The connection broke in the middle of a pipeline: nothing of the transaction survives. */
 static int pipeline_lost(struct ql_pg *pg, struct ql_ctx *cx)
 {
-    pg->errors++;
+    ql__pg_count_error(pg);
     drop(pg);
     return ql_error_set(&cx->err, QL_EUNAVAILABLE, "database connection lost");
 }
@@ -313,23 +369,27 @@ static int pipeline_begin(struct ql_pg *pg, struct ql_ctx *cx)
     return send_plain(pg, cx, QL__ST_BEGIN);
 }
 
-/* ---- wake-ups (see waker.c) ------------------------------------------------------------- */
+/* ---- wake-ups ------------------------------------------------------------------------- */
 
 void ql__pg_wake(struct ql_pg *pg, const char *queue)
 {
-    ql__pg_wake_merge(pg->wake, &pg->nwake, queue);
-}
-
-void ql_pg_set_waker(struct ql_pg *pg, struct ql_pg_waker *w)
-{
-    pg->waker = w;
+    if (strlen(queue) >= sizeof(pg->wake[0]) || strpbrk(queue, "\"\\{},") != NULL)
+        queue = "*"; /* any queue */
+    for (int i = 0; i < pg->nwake; i++)
+        if (strcmp(pg->wake[i], queue) == 0)
+            return;
+    if (pg->nwake == QL__PG_WAKE) {
+        snprintf(pg->wake[pg->nwake - 1], sizeof(pg->wake[0]), "*"); /* the last stands for any */
+        return;
+    }
+    snprintf(pg->wake[pg->nwake++], sizeof(pg->wake[0]), "%s", queue);
 }
 
 /* The jobs of the queues in pg->wake committed (committed is 0: they did not). */
 static void wake_after(struct ql_pg *pg, int committed)
 {
-    if (committed && pg->nwake && pg->waker)
-        ql__pg_waker_post(pg->waker, pg->wake, pg->nwake);
+    for (int i = 0; committed && pg->db->notify && i < pg->nwake; i++)
+        ql_notify_post(pg->db->notify, QL_NOTIFY_JOBS, pg->wake[i]);
     pg->nwake = 0;
 }
 
@@ -379,7 +439,7 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
             drop(pg);
             return ql_error_set(&cx->err, QL_EUNAVAILABLE, "database connection lost");
         }
-        int rc = ql_pg_connect(pg, &cx->err);
+        int rc = ql__pg_connect(pg, &cx->err);
         if (rc) {
             wake_after(pg, 0);
             return rc;
@@ -403,7 +463,7 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
      */
     if (rc == QL_EUNAVAILABLE && !fresh && !was_in_tx) {
         ql_error_clear(&cx->err);
-        rc = ql_pg_connect(pg, &cx->err);
+        rc = ql__pg_connect(pg, &cx->err);
         if (rc == QL_OK)
             rc = run(pg, cx, st, p, out);
     }

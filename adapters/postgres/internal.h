@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "clock/clock.h"
+#include "db/db.h"
 #include "queue/queue.h"
 #include "store/store.h"
 
@@ -26,7 +27,6 @@ enum ql__pg_stmt {
     QL__ST_COMMIT,
     QL__ST_ROLLBACK,
     QL__ST_NOTIFY,
-    QL__ST_WAKE,
     QL__ST_USER_INSERT,
     QL__ST_USER_BY_EMAIL,
     QL__ST_USER_BY_ID,
@@ -129,18 +129,34 @@ extern const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT];
 /* Queues to wake after the commit (more than this: one wake-up for any queue, "*"). */
 #define QL__PG_WAKE 4
 
+struct ql_notify;
+
+/*
+ * The session factory (db.c): what every session of a process shares.  Sessions keep a
+ * pointer to it; it outlives them.
+ */
+struct ql_pg_db {
+    struct ql_db base;
+    char *conninfo;
+    struct ql_logger *log;
+    struct ql_clock *clock;
+    struct ql_notify *notify;  /* borrowed; NULL: wake nobody (workers poll) */
+    struct ql_pg_cache *cache; /* owned; NULL: no principal cache */
+    _Atomic uint64_t errors;
+};
+
 struct ql_pg {
     struct ql_store store; /* the port; first so a store pointer is a session pointer */
     struct ql_queue queue; /* the queue port over the same session */
-    struct ql_pg_cache *cache;
+    struct ql_db_session session;
+    struct ql_pg_db *db;
+    struct ql_pg_cache *cache; /* db->cache */
     int ninval;
     char inval[QL__PG_PENDING][72];
     int nwake; /* queues with jobs in the open transaction (or the next statement) */
     char wake[QL__PG_WAKE][64];
-    struct ql_pg_waker *waker; /* NULL: wake nobody (workers poll) */
     PGconn *conn;
-    char *conninfo;
-    char options[256]; /* libpq "options" for new connections */
+    unsigned hints;
     struct ql_logger *log;
     struct ql_clock *clock;
     uint8_t prepared[QL__ST_COUNT];
@@ -150,7 +166,6 @@ struct ql_pg {
     int perr;     /* first error among them (0: none) */
     char perr_msg[256];
     int64_t retry_after_ns;
-    _Atomic uint64_t errors;
     char last_constraint[64];
     /* An event loop's session (pipe.c): statements never wait; reads are pipelined. */
     int loop;
@@ -158,6 +173,23 @@ struct ql_pg {
     int nreads;
     int unsynced; /* reads sent since the last sync point */
 };
+
+/* Count a database error for metrics. */
+static inline void ql__pg_count_error(struct ql_pg *pg)
+{
+    atomic_fetch_add_explicit(&pg->db->errors, 1, memory_order_relaxed);
+}
+
+/* Sessions (conn.c, pipe.c). */
+int ql__pg_session_create(struct ql_pg_db *db, enum ql_db_kind kind, unsigned hints,
+                          struct ql_pg **out);
+void ql__pg_session_destroy(struct ql_pg *pg);
+int ql__pg_connect(struct ql_pg *pg, struct ql_error *err);
+int ql__pg_loop_connect(struct ql_pg *pg, struct ql_error *err);
+int ql__pg_loop_fd(struct ql_pg *pg);
+int ql__pg_loop_flush(struct ql_pg *pg);
+int ql__pg_loop_input(struct ql_pg *pg);
+void ql__pg_loop_close(struct ql_pg *pg);
 
 /* Parameters of one statement call: values with lengths and formats (1 = binary). */
 #define QL__PG_MAX_PARAMS 16
@@ -204,26 +236,24 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
 
 /*
  * Wake the workers of queue once the current write commits (the open transaction, or the
- * next statement outside one): the session hands the queue to its waker (waker.c).
+ * next statement outside one): the session posts the queue's name on the notification
+ * port after the commit.
  */
 void ql__pg_wake(struct ql_pg *pg, const char *queue);
-/* Add queue to a set of at most QL__PG_WAKE names ("*": any queue, past that). */
-void ql__pg_wake_merge(char (*set)[64], int *n, const char *queue);
-struct ql_pg_waker;
-void ql__pg_waker_post(struct ql_pg_waker *w, char (*names)[64], int n);
 
 /* Read one row of a result into dst (a struct of the caller's type); arena copies in cx. */
 typedef int (*ql__pg_row_fn)(struct ql_ctx *cx, const PGresult *r, int row, void *dst);
 
 /*
  * Read the first row of st into dst with read (QL_ENOT_FOUND when there is none), then call
- * done.  An event loop's session sends st in its pipeline and calls done when the row comes
- * (QL_EWOULD_BLOCK when it cannot); any other session runs st at once.
+ * done, later (see ql_done_fn).  An event loop's session sends st in its pipeline and calls
+ * done when the row comes, or refuses at once with QL_EWOULD_BLOCK; any other session runs
+ * st now and defers done on cx.
  */
 struct ql__pg_read;
-void ql__pg_read_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
-                       const struct ql__pg_params *p, ql__pg_row_fn read, void *dst,
-                       ql_store_done done, void *arg);
+int ql__pg_read_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                      const struct ql__pg_params *p, ql__pg_row_fn read, void *dst, ql_done_fn done,
+                      void *arg);
 
 /* Map a failed result (or a NULL result) to a QL_E* code; logs and counts it. */
 int ql__pg_fail(struct ql_pg *pg, struct ql_ctx *cx, PGresult *res);
@@ -264,9 +294,12 @@ int ql__pg_run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
 /* The SQLSTATE's constraint name of the last failed statement ("" when none). */
 const char *ql__pg_last_constraint(const struct ql_pg *pg);
 
-/* Principal cache (cache.c). */
+/* Principal cache (cache.c), kept coherent through the notification port. */
 struct ql_pg_cache;
 struct ql_arena;
+int ql__pg_cache_create(struct ql_notify *notify, struct ql_clock *clock, int capacity,
+                        struct ql_pg_cache **out);
+void ql__pg_cache_destroy(struct ql_pg_cache *c);
 void ql__pg_cache_apply(struct ql_pg_cache *c, const char *key);
 uint64_t ql__pg_cache_gen(struct ql_pg_cache *c);
 int ql__pg_cache_get(struct ql_pg_cache *c, struct ql_arena *a, const uint8_t *digest,

@@ -38,24 +38,15 @@ struct ql__pg_read {
     struct ql_ctx *cx;
     ql__pg_row_fn read;
     void *dst;
-    ql_store_done done;
+    ql_done_fn done;
     void *arg;
     int rc;
     int answered; /* its result came; done runs at the NULL that ends it */
 };
 
-int ql_pg_loop_create(const char *conninfo, struct ql_logger *log, struct ql_clock *clock,
-                      struct ql_pg_cache *cache, struct ql_pg **out)
+int ql__pg_loop_connect(struct ql_pg *pg, struct ql_error *err)
 {
-    int rc = ql_pg_create(conninfo, log, clock, cache, out);
-    if (rc == QL_OK)
-        (*out)->loop = 1;
-    return rc;
-}
-
-int ql_pg_loop_connect(struct ql_pg *pg, struct ql_error *err)
-{
-    int rc = ql_pg_connect(pg, err);
+    int rc = ql__pg_connect(pg, err);
     if (rc)
         return rc;
     for (size_t i = 0; i < sizeof(loop_stmts) / sizeof(loop_stmts[0]); i++) {
@@ -67,7 +58,7 @@ int ql_pg_loop_connect(struct ql_pg *pg, struct ql_error *err)
                          PQerrorMessage(pg->conn));
         PQclear(r);
         if (!ok) {
-            ql_pg_loop_close(pg);
+            ql__pg_loop_close(pg);
             return QL_EUNAVAILABLE;
         }
         pg->prepared[loop_stmts[i]] = 1;
@@ -75,38 +66,35 @@ int ql_pg_loop_connect(struct ql_pg *pg, struct ql_error *err)
     if (PQsetnonblocking(pg->conn, 1) != 0 || PQenterPipelineMode(pg->conn) != 1) {
         ql_error_set(err, QL_EUNAVAILABLE, "cannot enter pipeline mode: %s",
                      PQerrorMessage(pg->conn));
-        ql_pg_loop_close(pg);
+        ql__pg_loop_close(pg);
         return QL_EUNAVAILABLE;
     }
     return QL_OK;
 }
 
-int ql_pg_loop_fd(const struct ql_pg *pg)
+int ql__pg_loop_fd(struct ql_pg *pg)
 {
     return pg->conn ? PQsocket(pg->conn) : -1;
 }
 
-int ql_pg_loop_waiting(const struct ql_pg *pg)
+int ql_pg_session_waiting(struct ql_db_session *s)
 {
+    const struct ql_pg *pg = (const struct ql_pg *)((char *)s - offsetof(struct ql_pg, session));
     return pg->nreads;
 }
 
-void ql__pg_read_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
-                       const struct ql__pg_params *p, ql__pg_row_fn read, void *dst,
-                       ql_store_done done, void *arg)
+int ql__pg_read_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                      const struct ql__pg_params *p, ql__pg_row_fn read, void *dst, ql_done_fn done,
+                      void *arg)
 {
-    if (!pg->loop) {
-        done(cx, ql__pg_one(pg, cx, st, p, read, dst), arg);
-        return;
-    }
+    if (!pg->loop)
+        return ql_ctx_defer(cx, done, ql__pg_one(pg, cx, st, p, read, dst), arg);
     struct ql__pg_read *rd = NULL;
     if (pg->conn && pg->prepared[st] && pg->nreads < MAX_READS)
         rd = ql_arena_calloc(cx->arena, 1, sizeof(*rd));
     if (rd == NULL || PQsendQueryPrepared(pg->conn, ql__pg_stmts[st].name, p->n, p->values,
-                                          p->lengths, p->formats, 1) != 1) {
-        done(cx, ql_error_set(&cx->err, QL_EWOULD_BLOCK, "the loop's session cannot take it"), arg);
-        return;
-    }
+                                          p->lengths, p->formats, 1) != 1)
+        return ql_error_set(&cx->err, QL_EWOULD_BLOCK, "the loop's session cannot take it");
     *rd = (struct ql__pg_read){NULL, cx, read, dst, done, arg, QL_OK, 0};
     if (pg->reads_tail)
         pg->reads_tail->next = rd;
@@ -115,17 +103,18 @@ void ql__pg_read_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     pg->reads_tail = rd;
     pg->nreads++;
     pg->unsynced = 1;
+    return QL_OK;
 }
 
 static int lost(struct ql_pg *pg)
 {
-    pg->errors++;
+    ql__pg_count_error(pg);
     ql_log(pg->log, QL_LOG_WARN, "the event loop lost its database connection", "error",
            pg->conn ? PQerrorMessage(pg->conn) : "not connected", NULL);
     return -1;
 }
 
-int ql_pg_loop_flush(struct ql_pg *pg)
+int ql__pg_loop_flush(struct ql_pg *pg)
 {
     if (pg->conn == NULL)
         return -1;
@@ -168,7 +157,7 @@ static void take_result(struct ql_pg *pg, PGresult *r)
     }
 }
 
-int ql_pg_loop_input(struct ql_pg *pg)
+int ql__pg_loop_input(struct ql_pg *pg)
 {
     if (pg->conn == NULL)
         return -1;
@@ -199,7 +188,7 @@ int ql_pg_loop_input(struct ql_pg *pg)
     return 0;
 }
 
-void ql_pg_loop_close(struct ql_pg *pg)
+void ql__pg_loop_close(struct ql_pg *pg)
 {
     if (pg->conn)
         PQfinish(pg->conn);

@@ -432,8 +432,3 @@ void ql__pg_queue_init(struct ql_pg *pg)
 {
     pg->queue.ops = &ops;
 }
-
-struct ql_queue *ql_pg_queue(struct ql_pg *pg)
-{
-    return &pg->queue;
-}

@@ -104,14 +104,13 @@ static int e_get(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid 
     return one_entry(pg_of(self), cx, QL__ST_ENTRY_GET, team, id, out);
 }
 
-static void e_get_async(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                        const struct ql_uuid *id, struct ql_entry *out, ql_store_done done,
-                        void *arg)
+static int e_get_async(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                       const struct ql_uuid *id, struct ql_entry *out, ql_done_fn done, void *arg)
 {
     struct ql__pg_params p = {0};
     ql__pg_p_uuid(&p, team);
     ql__pg_p_uuid(&p, id);
-    ql__pg_read_async(pg_of(self), cx, QL__ST_ENTRY_GET, &p, read_entry, out, done, arg);
+    return ql__pg_read_async(pg_of(self), cx, QL__ST_ENTRY_GET, &p, read_entry, out, done, arg);
 }
 
 static int e_lock(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,

@@ -13,7 +13,6 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
     [QL__ST_COMMIT] = {"commit", "COMMIT", 0},
     [QL__ST_ROLLBACK] = {"rollback", "ROLLBACK", 0},
     [QL__ST_NOTIFY] = {"notify", "SELECT pg_notify('quill_auth', $1)", 1},
-    [QL__ST_WAKE] = {"wake", "SELECT pg_notify('quill_jobs', q) FROM unnest($1::text[]) AS q", 1},
     [QL__ST_USER_INSERT] =
         {"user_insert",
          "INSERT INTO users (user_id, email, display_name, password_hash, oidc_issuer, "

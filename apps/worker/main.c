@@ -8,12 +8,13 @@
  */
 #include "build_info.h"
 
-#include "clock/sysclock.h"
+#include "sysclock/sysclock.h"
 #include "config/config.h"
 #include "err/err.h"
-#include "jobs/engine.h"
+#include "engine/engine.h"
 #include "jobs/jobs.h"
-#include "log/fdlog.h"
+#include "fdlog/fdlog.h"
+#include "postgres/pg.h"
 #include "sodium/sodium_auth.h"
 
 #include <pthread.h>
@@ -68,16 +69,36 @@ int main(int argc, char **argv)
     }
     fclose(ur);
     struct ql_auth *auth = NULL;
+    struct ql_pg_notify *notify = NULL;
+    struct ql_pg_db *db = NULL;
     struct ql_engine *engine = NULL;
     int rc = 1;
     if (ql_sodium_auth_create(cfg.secret_len ? cfg.secret : key, keylen, 0, 0, 0, &auth) != QL_OK ||
-        ql_engine_create(&cfg, &log.base, ql_sysclock(), auth, &engine) != QL_OK) {
-        fprintf(stderr, "quill-worker: cannot start (out of memory?)\n");
-        goto out;
-    }
+        ql_pg_notify_create(cfg.database_url, &log.base, &notify) != QL_OK)
+        goto fail;
+    /* Jobs read no credentials: no principal cache. */
+    const struct ql_pg_db_config dbcfg = {.conninfo = cfg.database_url,
+                                          .log = &log.base,
+                                          .clock = ql_sysclock(),
+                                          .notify = ql_pg_notify_port(notify),
+                                          .cache_capacity = 0};
+    if (ql_pg_db_create(&dbcfg, &db) != QL_OK)
+        goto fail;
+    const struct ql_engine_ports ports = {.db = ql_pg_db_port(db),
+                                          .notify = ql_pg_notify_port(notify),
+                                          .clock = ql_sysclock(),
+                                          .auth = auth,
+                                          .log = &log.base};
+    if (ql_engine_create(&cfg, &ports, &engine) != QL_OK)
+        goto fail;
     rc = ql_engine_run(engine) == QL_OK ? 0 : 1;
+    goto out;
+fail:
+    fprintf(stderr, "quill-worker: cannot start (out of memory?)\n");
 out:
     ql_engine_destroy(engine);
+    ql_pg_db_destroy(db);
+    ql_pg_notify_destroy(notify);
     ql_sodium_auth_destroy(auth);
     ql_fdlog_cleanup(&log);
     return rc;

@@ -26,6 +26,23 @@ struct ql_tx_hooks;
 struct ql_job;
 struct ql_group;
 
+struct ql_ctx;
+
+/*
+ * The continuation of an asynchronous call: it runs exactly once, later (never inside the
+ * call that started it), with the call's context and its result.  A call that returns an
+ * error never runs its continuation.
+ */
+typedef void (*ql_done_fn)(struct ql_ctx *cx, int rc, void *arg);
+
+/* A continuation waiting for its context's owner to run it (ql_ctx_defer). */
+struct ql_deferred {
+    struct ql_deferred *next;
+    ql_done_fn fn;
+    int rc;
+    void *arg;
+};
+
 struct ql_ports {
     struct ql_store *store;
     struct ql_queue *queue;
@@ -48,6 +65,21 @@ struct ql_ctx {
     char span_id[17];         /* this request's span id, 16 hex digits */
     char request_id[40];
     struct ql_error err;
+    struct ql_deferred *deferred; /* continuations to run once the current call returns */
 };
+
+/*
+ * Queue fn(cx, rc, arg) to run when the owner of cx next calls ql_ctx_run_deferred: how a
+ * port that answers at once still answers an asynchronous call later.  The record lives in
+ * cx's arena.  QL_ENOMEM (and fn never runs) when it cannot be allocated.
+ */
+int ql_ctx_defer(struct ql_ctx *cx, ql_done_fn fn, int rc, void *arg);
+
+/*
+ * Run the queued continuations, oldest first, including any they queue themselves.
+ * Returns how many ran.  Whoever runs calls on cx (a pool thread, a job runner, a test)
+ * calls this after each call that may have deferred one.
+ */
+int ql_ctx_run_deferred(struct ql_ctx *cx);
 
 #endif

@@ -225,7 +225,7 @@ struct get_state {
     const char *inm;
     size_t inm_n;
     struct ql_entry *out;
-    ql_store_done done;
+    ql_done_fn done;
     void *arg;
 };
 
@@ -243,20 +243,18 @@ static void got(struct ql_ctx *cx, int rc, void *arg)
     g->done(cx, rc, g->arg);
 }
 
-void ql_entry_get_async(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_uuid *id,
-                        const char *if_none_match, size_t inm_n, struct ql_entry *out,
-                        ql_store_done done, void *arg)
+int ql_entry_get_async(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_uuid *id,
+                       const char *if_none_match, size_t inm_n, struct ql_entry *out,
+                       ql_done_fn done, void *arg)
 {
     int rc = ql_authorize(cx, QL_ACT_ENTRY_READ, team);
-    struct get_state *g = rc ? NULL : ql_arena_alloc(cx->arena, sizeof(*g));
-    if (rc == QL_OK && g == NULL)
-        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
-    if (rc) {
-        done(cx, rc, arg);
-        return;
-    }
+    if (rc)
+        return rc;
+    struct get_state *g = ql_arena_alloc(cx->arena, sizeof(*g));
+    if (g == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
     *g = (struct get_state){if_none_match, inm_n, out, done, arg};
-    ql_store_entries_get_async(cx->ports.store, cx, team, id, out, got, g);
+    return ql_store_entries_get_async(cx->ports.store, cx, team, id, out, got, g);
 }
 
 static void got_at_once(struct ql_ctx *cx, int rc, void *arg)
@@ -269,7 +267,10 @@ int ql_entry_get(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_
                  const char *if_none_match, size_t inm_n, struct ql_entry *out)
 {
     int rc = QL_EWOULD_BLOCK; /* stays so only if the store answers later, which it must not */
-    ql_entry_get_async(cx, team, id, if_none_match, inm_n, out, got_at_once, &rc);
+    int started = ql_entry_get_async(cx, team, id, if_none_match, inm_n, out, got_at_once, &rc);
+    if (started)
+        return started;
+    ql_ctx_run_deferred(cx);
     return rc;
 }
 

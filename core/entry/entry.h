@@ -46,13 +46,15 @@ int ql_entry_get(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_
                  const char *if_none_match, size_t inm_n, struct ql_entry *out);
 
 /*
- * ql_entry_get for a store that may answer later: done gets what ql_entry_get would return,
- * exactly once (at once when authorization fails or the store answers at once).
- * if_none_match and *out must stay valid until then; they live in cx's arena typically.
+ * ql_entry_get with its answer in a continuation (see ql_done_fn): 0 when done will run
+ * later with what ql_entry_get would return, or the error now (authorization, or a store
+ * that cannot take the read) and done never runs.  A store that answers at once defers its
+ * answer on cx (ql_ctx_run_deferred).  if_none_match and *out must stay valid until done
+ * runs; they live in cx's arena typically.
  */
-void ql_entry_get_async(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_uuid *id,
-                        const char *if_none_match, size_t inm_n, struct ql_entry *out,
-                        ql_store_done done, void *arg);
+int ql_entry_get_async(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_uuid *id,
+                       const char *if_none_match, size_t inm_n, struct ql_entry *out,
+                       ql_done_fn done, void *arg);
 
 struct ql_entry_filter {
     const char *author; /* authorUserId text, or NULL */

@@ -41,6 +41,13 @@ struct ql_group_item {
     struct ql_group_item *next;
 };
 
+/* What a group port has done since it started. */
+struct ql_group_stats {
+    uint64_t batches; /* transactions written */
+    uint64_t items;   /* writes in them (items / batches: the mean group) */
+    int waiting;      /* writes waiting for a group now */
+};
+
 struct ql_group_ops {
     /*
      * Write item together with concurrent items of the same write function; return when it
@@ -48,6 +55,8 @@ struct ql_group_ops {
      */
     int (*join)(struct ql_group *self, struct ql_ctx *cx, struct ql_group_item *item,
                 ql_group_write_fn write);
+    /* Counters for metrics; safe from any thread. */
+    void (*stats)(struct ql_group *self, struct ql_group_stats *out);
 };
 
 struct ql_group {
@@ -58,6 +67,11 @@ static inline int ql_group_join(struct ql_group *g, struct ql_ctx *cx, struct ql
                                 ql_group_write_fn write)
 {
     return g->ops->join(g, cx, item, write);
+}
+
+static inline void ql_group_stats(struct ql_group *g, struct ql_group_stats *out)
+{
+    g->ops->stats(g, out);
 }
 
 #endif

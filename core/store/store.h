@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "auth/auth.h"
+#include "ctx/ctx.h"
 
 struct ql_ctx;
 struct ql_store;
@@ -172,13 +173,6 @@ struct ql_entry_query {
     int limit;
 };
 
-/*
- * The continuation of an asynchronous read: it runs exactly once, with the call's context
- * and its result (QL_EWOULD_BLOCK: the store could not take the read; run it again where
- * waiting is allowed).
- */
-typedef void (*ql_store_done)(struct ql_ctx *cx, int rc, void *arg);
-
 struct ql_entries_ops {
     int (*insert)(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *e);
     /* Insert es[0..n) in one statement. */
@@ -198,12 +192,14 @@ struct ql_entries_ops {
     int (*remove)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                   const struct ql_uuid *id, int64_t now_ms);
     /*
-     * Like get, but the answer may come later, from the event loop that drives the store;
-     * *out must stay valid until done runs.  NULL: get answers at once.
+     * Like get, with the answer in a continuation (see ql_done_fn): 0 when done will run,
+     * later, with get's result (QL_EWOULD_BLOCK: the read failed where it ran; run the request
+     * again where waiting is allowed), or an error now (QL_EWOULD_BLOCK: the session cannot
+     * take the read) and done never runs.  *out must stay valid until done runs.  NULL: the
+     * wrapper runs get and defers its answer on cx.
      */
-    void (*get_async)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                      const struct ql_uuid *id, struct ql_entry *out, ql_store_done done,
-                      void *arg);
+    int (*get_async)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                     const struct ql_uuid *id, struct ql_entry *out, ql_done_fn done, void *arg);
 };
 
 struct ql_prompts_ops {
@@ -561,14 +557,13 @@ static inline int ql_store_entries_get(struct ql_store *s, struct ql_ctx *cx,
     return s->ops->entries->get(s, cx, team, id, out);
 }
 
-static inline void ql_store_entries_get_async(struct ql_store *s, struct ql_ctx *cx,
-                                              const struct ql_uuid *team, const struct ql_uuid *id,
-                                              struct ql_entry *out, ql_store_done done, void *arg)
+static inline int ql_store_entries_get_async(struct ql_store *s, struct ql_ctx *cx,
+                                             const struct ql_uuid *team, const struct ql_uuid *id,
+                                             struct ql_entry *out, ql_done_fn done, void *arg)
 {
     if (s->ops->entries->get_async)
-        s->ops->entries->get_async(s, cx, team, id, out, done, arg);
-    else
-        done(cx, s->ops->entries->get(s, cx, team, id, out), arg);
+        return s->ops->entries->get_async(s, cx, team, id, out, done, arg);
+    return ql_ctx_defer(cx, done, s->ops->entries->get(s, cx, team, id, out), arg);
 }
 
 static inline int ql_store_entries_lock(struct ql_store *s, struct ql_ctx *cx,

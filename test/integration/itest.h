@@ -8,6 +8,11 @@
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "postgres/pg.h"
+#include "sysclock/sysclock.h"
 
 static inline const char *itest_url(const char *var)
 {
@@ -45,6 +50,44 @@ static inline const char *itest_sql(const char *url, const char *sql)
     PQclear(r);
     PQfinish(c);
     return ret;
+}
+
+/*
+ * The session factory of url for this test program: no notifications, no principal cache.
+ * Made on first use and kept for the life of the process (reachable, so not a leak).
+ */
+static inline struct ql_pg_db *itest_factory(const char *url)
+{
+    static struct {
+        const char *url;
+        struct ql_pg_db *db;
+    } made[4];
+    for (int i = 0; i < 4; i++) {
+        if (made[i].db && strcmp(made[i].url, url) == 0)
+            return made[i].db;
+        if (made[i].db == NULL) {
+            const struct ql_pg_db_config c = {.conninfo = url, .clock = ql_sysclock()};
+            if (ql_pg_db_create(&c, &made[i].db) != 0) {
+                printf("Bail out! cannot create a session factory\n");
+                exit(1);
+            }
+            made[i].url = url;
+            return made[i].db;
+        }
+    }
+    printf("Bail out! too many session factories\n");
+    exit(1);
+}
+
+/* A new session of kind on url; never NULL (bails out). */
+static inline struct ql_db_session *itest_session(const char *url, enum ql_db_kind kind)
+{
+    struct ql_db_session *s;
+    if (ql_db_open(ql_pg_db_port(itest_factory(url)), kind, 0, &s) != 0) {
+        printf("Bail out! cannot open a session\n");
+        exit(1);
+    }
+    return s;
 }
 
 #endif

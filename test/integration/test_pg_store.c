@@ -1,5 +1,5 @@
 /* Integration tests of the PostgreSQL session: round trips, transactions, reconnection. */
-#include "clock/sysclock.h"
+#include "sysclock/sysclock.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "fakes/fakes.h"
@@ -17,30 +17,30 @@
 
 static const char *url;
 
-static struct ql_pg *session(void)
+static struct ql_db_session *session(void)
 {
-    struct ql_pg *pg;
-    ASSERT_INT_EQ(ql_pg_create(url, NULL, ql_sysclock(), NULL, &pg), QL_OK);
+    struct ql_db_session *pg;
+    pg = itest_session(url, QL_DB_BLOCKING);
     return pg;
 }
 
 static void test_ping_and_schema_version(void)
 {
-    struct ql_pg *pg = session();
+    struct ql_db_session *pg = session();
     struct ql_ctx cx = {0};
-    ASSERT_INT_EQ(ql_store_ping(ql_pg_store(pg), &cx), QL_OK);
+    ASSERT_INT_EQ(ql_store_ping(ql_db_store(pg), &cx), QL_OK);
     int64_t v = -1;
-    ASSERT_INT_EQ(ql_store_schema_version(ql_pg_store(pg), &cx, &v), QL_OK);
+    ASSERT_INT_EQ(ql_store_schema_version(ql_db_store(pg), &cx, &v), QL_OK);
     const char *want = itest_sql(url, "SELECT coalesce(max(version),0) FROM schema_migrations");
     ASSERT_NOT_NULL(want);
     ASSERT_INT_EQ(v, atoll(want));
-    ql_pg_destroy(pg);
+    ql_db_session_destroy(pg);
 }
 
 static void test_transactions(void)
 {
-    struct ql_pg *pg = session();
-    struct ql_store *s = ql_pg_store(pg);
+    struct ql_db_session *pg = session();
+    struct ql_store *s = ql_db_store(pg);
     struct ql_ctx cx = {0};
     ASSERT_INT_EQ(ql_store_begin(s, &cx), QL_OK);
     ASSERT_INT_EQ(ql_store_ping(s, &cx), QL_OK);
@@ -50,7 +50,7 @@ static void test_transactions(void)
     ASSERT_INT_EQ(cx.err.code, 0);
     /* after a rollback the session is usable again */
     ASSERT_INT_EQ(ql_store_ping(s, &cx), QL_OK);
-    ql_pg_destroy(pg);
+    ql_db_session_destroy(pg);
 }
 
 /*
@@ -60,7 +60,7 @@ static void test_transactions(void)
  */
 static void test_idempotency_lock_sees_a_record_committed_meanwhile(void)
 {
-    struct ql_pg *a = session(), *b = session();
+    struct ql_db_session *a = session(), *b = session();
     struct ql_arena arena;
     ql_arena_init(&arena, 0, 0);
     struct ql_ctx cx = {.arena = &arena};
@@ -71,30 +71,30 @@ static void test_idempotency_lock_sees_a_record_committed_meanwhile(void)
                                  .sealed_n = 34,
                                  .created_ms = 1,
                                  .expires_ms = INT64_C(4102444800000)};
-    ASSERT_INT_EQ(ql_store_begin(ql_pg_store(a), &cx), QL_OK);
-    ASSERT_INT_EQ(ql_store_idem_lock(ql_pg_store(a), &cx, "user:t", key), QL_OK);
-    ASSERT_INT_EQ(ql_store_idem_put(ql_pg_store(a), &cx, "user:t", key, &rec), QL_OK);
+    ASSERT_INT_EQ(ql_store_begin(ql_db_store(a), &cx), QL_OK);
+    ASSERT_INT_EQ(ql_store_idem_lock(ql_db_store(a), &cx, "user:t", key), QL_OK);
+    ASSERT_INT_EQ(ql_store_idem_put(ql_db_store(a), &cx, "user:t", key, &rec), QL_OK);
     struct ql_idem_record got;
-    ASSERT_INT_EQ(ql_store_idem_get(ql_pg_store(b), &cx, "user:t", key, 2, &got), QL_ENOT_FOUND);
+    ASSERT_INT_EQ(ql_store_idem_get(ql_db_store(b), &cx, "user:t", key, 2, &got), QL_ENOT_FOUND);
     ql_error_clear(&cx.err);
     /* while A holds the lock */
-    ASSERT_INT_EQ(ql_store_begin(ql_pg_store(b), &cx), QL_OK);
-    ASSERT_INT_EQ(ql_store_idem_lock(ql_pg_store(b), &cx, "user:t", key), QL_EIDEM_IN_PROGRESS);
-    ql_store_rollback(ql_pg_store(b), &cx);
+    ASSERT_INT_EQ(ql_store_begin(ql_db_store(b), &cx), QL_OK);
+    ASSERT_INT_EQ(ql_store_idem_lock(ql_db_store(b), &cx, "user:t", key), QL_EIDEM_IN_PROGRESS);
+    ql_store_rollback(ql_db_store(b), &cx);
     ql_error_clear(&cx.err);
-    ASSERT_INT_EQ(ql_store_commit(ql_pg_store(a), &cx), QL_OK);
+    ASSERT_INT_EQ(ql_store_commit(ql_db_store(a), &cx), QL_OK);
     /* after A committed: the lock is free, but the record says the request already ran */
-    ASSERT_INT_EQ(ql_store_begin(ql_pg_store(b), &cx), QL_OK);
-    ASSERT_INT_EQ(ql_store_idem_lock(ql_pg_store(b), &cx, "user:t", key), QL_EIDEM_IN_PROGRESS);
-    ql_store_rollback(ql_pg_store(b), &cx);
+    ASSERT_INT_EQ(ql_store_begin(ql_db_store(b), &cx), QL_OK);
+    ASSERT_INT_EQ(ql_store_idem_lock(ql_db_store(b), &cx, "user:t", key), QL_EIDEM_IN_PROGRESS);
+    ql_store_rollback(ql_db_store(b), &cx);
     ql_error_clear(&cx.err);
     /* another key is free */
-    ASSERT_INT_EQ(ql_store_begin(ql_pg_store(b), &cx), QL_OK);
-    ASSERT_INT_EQ(ql_store_idem_lock(ql_pg_store(b), &cx, "user:t", "another-key"), QL_OK);
-    ql_store_rollback(ql_pg_store(b), &cx);
+    ASSERT_INT_EQ(ql_store_begin(ql_db_store(b), &cx), QL_OK);
+    ASSERT_INT_EQ(ql_store_idem_lock(ql_db_store(b), &cx, "user:t", "another-key"), QL_OK);
+    ql_store_rollback(ql_db_store(b), &cx);
     ql_arena_cleanup(&arena);
-    ql_pg_destroy(a);
-    ql_pg_destroy(b);
+    ql_db_session_destroy(a);
+    ql_db_session_destroy(b);
 }
 
 static void kill_sessions(void)
@@ -164,8 +164,8 @@ static void test_many_rows_in_one_statement_each(void)
     struct ql_uuid t1 = fresh_id(), t2 = fresh_id(), nowhere = fresh_id();
     insert_team(&t1);
     insert_team(&t2);
-    struct ql_pg *pg = session();
-    struct ql_store *s = ql_pg_store(pg);
+    struct ql_db_session *pg = session();
+    struct ql_store *s = ql_db_store(pg);
     struct ql_arena arena;
     ql_arena_init(&arena, 0, 0);
     struct ql_ctx cx = {.arena = &arena};
@@ -193,7 +193,7 @@ static void test_many_rows_in_one_statement_each(void)
     ASSERT_INT_EQ(ql_store_begin(s, &cx), QL_OK);
     ASSERT_INT_EQ(ql_store_entries_insert_many(s, &cx, es, 3), QL_OK);
     ASSERT_INT_EQ(
-        ql_queue_emit_many(ql_pg_queue(pg), &cx, "journal_entry.created", payloads, traces, 3),
+        ql_queue_emit_many(ql_db_queue(pg), &cx, "journal_entry.created", payloads, traces, 3),
         QL_OK);
     ASSERT_INT_EQ(ql_store_audit_append_many(s, &cx, teams, a, 3), QL_OK);
     ASSERT_INT_EQ(ql_store_commit(s, &cx), QL_OK);
@@ -233,48 +233,46 @@ static void test_many_rows_in_one_statement_each(void)
              okid);
     ASSERT_STR_EQ(itest_sql(url, sql), "0");
     ql_arena_cleanup(&arena);
-    ql_pg_destroy(pg);
+    ql_db_session_destroy(pg);
 }
 
 static void test_reconnects_after_server_side_kill(void)
 {
-    struct ql_pg *pg = session();
-    struct ql_store *s = ql_pg_store(pg);
+    struct ql_db_session *pg = session();
+    struct ql_store *s = ql_db_store(pg);
     struct ql_ctx cx = {0};
     ASSERT_INT_EQ(ql_store_ping(s, &cx), QL_OK);
     kill_sessions();
     /* outside a transaction the lost connection is replaced transparently */
     ASSERT_INT_EQ(ql_store_ping(s, &cx), QL_OK);
-    ASSERT_TRUE(ql_pg_error_count(pg) >= 1);
-    ql_pg_destroy(pg);
+    ASSERT_TRUE(ql_db_errors(ql_pg_db_port(itest_factory(url))) >= 1);
+    ql_db_session_destroy(pg);
 }
 
 static void test_lost_connection_inside_transaction_fails(void)
 {
-    struct ql_pg *pg = session();
-    struct ql_store *s = ql_pg_store(pg);
+    struct ql_db_session *pg = session();
+    struct ql_store *s = ql_db_store(pg);
     struct ql_ctx cx = {0};
     ASSERT_INT_EQ(ql_store_begin(s, &cx), QL_OK);
     kill_sessions();
     ASSERT_INT_EQ(ql_store_commit(s, &cx), QL_EUNAVAILABLE);
     ql_store_rollback(s, &cx);
     ASSERT_INT_EQ(ql_store_ping(s, &cx), QL_OK);
-    ql_pg_destroy(pg);
+    ql_db_session_destroy(pg);
 }
 
 static void test_unreachable_database_fails_fast(void)
 {
-    struct ql_pg *pg;
-    ASSERT_INT_EQ(
-        ql_pg_create("postgresql://postgres@127.0.0.1:1/none", NULL, ql_sysclock(), NULL, &pg),
-        QL_OK);
+    struct ql_db_session *pg =
+        itest_session("postgresql://postgres@127.0.0.1:1/none", QL_DB_BLOCKING);
     struct ql_ctx cx = {0};
-    ASSERT_INT_EQ(ql_store_ping(ql_pg_store(pg), &cx), QL_EUNAVAILABLE);
+    ASSERT_INT_EQ(ql_store_ping(ql_db_store(pg), &cx), QL_EUNAVAILABLE);
     ASSERT_TRUE(strstr(cx.err.msg, "database connection failed") != NULL);
     /* within the retry floor the next call does not even try to connect */
-    ASSERT_INT_EQ(ql_store_ping(ql_pg_store(pg), &cx), QL_EUNAVAILABLE);
+    ASSERT_INT_EQ(ql_store_ping(ql_db_store(pg), &cx), QL_EUNAVAILABLE);
     ASSERT_TRUE(strstr(cx.err.msg, "retrying shortly") != NULL);
-    ql_pg_destroy(pg);
+    ql_db_session_destroy(pg);
 }
 
 int main(int argc, char **argv)

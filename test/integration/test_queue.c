@@ -6,7 +6,7 @@
  */
 #include "arena/arena.h"
 #include "clock/clock.h"
-#include "clock/sysclock.h"
+#include "sysclock/sysclock.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "itest.h"
@@ -23,31 +23,40 @@
 static const char *url;
 
 struct session {
-    struct ql_pg *pg;
+    struct ql_db_session *pg;
     struct ql_arena arena;
     struct ql_ctx cx;
 };
 
-static void open_session(struct session *s)
+/* A session of db (NULL: the test's factory, which wakes nobody). */
+static void open_session_of(struct session *s, struct ql_pg_db *db)
 {
-    ASSERT_INT_EQ(ql_pg_create(url, NULL, ql_sysclock(), NULL, &s->pg), QL_OK);
+    if (db)
+        ASSERT_INT_EQ(ql_db_open(ql_pg_db_port(db), QL_DB_BLOCKING, 0, &s->pg), QL_OK);
+    else
+        s->pg = itest_session(url, QL_DB_BLOCKING);
     ql_arena_init(&s->arena, 0, 0);
     memset(&s->cx, 0, sizeof(s->cx));
     s->cx.arena = &s->arena;
-    s->cx.ports.store = ql_pg_store(s->pg);
-    s->cx.ports.queue = ql_pg_queue(s->pg);
+    s->cx.ports.store = ql_db_store(s->pg);
+    s->cx.ports.queue = ql_db_queue(s->pg);
     s->cx.ports.clock = ql_sysclock();
+}
+
+static void open_session(struct session *s)
+{
+    open_session_of(s, NULL);
 }
 
 static void close_session(struct session *s)
 {
-    ql_pg_destroy(s->pg);
+    ql_db_session_destroy(s->pg);
     ql_arena_cleanup(&s->arena);
 }
 
 static struct ql_queue *q(struct session *s)
 {
-    return ql_pg_queue(s->pg);
+    return ql_db_queue(s->pg);
 }
 
 static int64_t count(const char *where)
@@ -109,11 +118,14 @@ static void test_enqueues_wake_workers_after_commit_only(void)
     PGconn *l = PQconnectdb(url);
     ASSERT_INT_EQ(PQstatus(l), CONNECTION_OK);
     PQclear(PQexec(l, "LISTEN quill_jobs"));
-    struct ql_pg_waker *waker;
-    ASSERT_INT_EQ(ql_pg_waker_create(url, NULL, &waker), QL_OK);
+    struct ql_pg_notify *notify;
+    ASSERT_INT_EQ(ql_pg_notify_create(url, NULL, &notify), QL_OK);
+    const struct ql_pg_db_config c = {
+        .conninfo = url, .clock = ql_sysclock(), .notify = ql_pg_notify_port(notify)};
+    struct ql_pg_db *db;
+    ASSERT_INT_EQ(ql_pg_db_create(&c, &db), QL_OK);
     struct session s;
-    open_session(&s);
-    ql_pg_set_waker(s.pg, waker);
+    open_session_of(&s, db);
     char got[256];
     int64_t id;
     /* outside a transaction: at once */
@@ -144,8 +156,9 @@ static void test_enqueues_wake_workers_after_commit_only(void)
     notifications(l, 200, got, sizeof(got));
     ASSERT_STR_EQ(got, "");
     close_session(&s);
-    ql_pg_waker_destroy(waker);
-    /* a session without a waker wakes nobody */
+    ql_pg_db_destroy(db);
+    ql_pg_notify_destroy(notify);
+    /* a session of a factory without notifications wakes nobody */
     open_session(&s);
     ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &now, &id), QL_OK);
     notifications(l, 200, got, sizeof(got));

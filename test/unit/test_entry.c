@@ -470,16 +470,23 @@ struct later {
     struct ql_ctx *cx;
     struct ql_uuid team, id;
     struct ql_entry *out;
-    ql_store_done done;
+    ql_done_fn done;
     void *arg;
     int asked;
+    int refuse; /* answer the next call with this error now */
 };
 static struct later later;
 
-static void get_later(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                      const struct ql_uuid *id, struct ql_entry *out, ql_store_done done, void *arg)
+static int get_later(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                     const struct ql_uuid *id, struct ql_entry *out, ql_done_fn done, void *arg)
 {
-    later = (struct later){self, cx, *team, *id, out, done, arg, later.asked + 1};
+    if (later.refuse) {
+        int rc = later.refuse;
+        later.refuse = 0;
+        return rc;
+    }
+    later = (struct later){self, cx, *team, *id, out, done, arg, later.asked + 1, 0};
+    return QL_OK;
 }
 
 static void answer_later(void)
@@ -521,7 +528,8 @@ static void test_get_async_answers_once_when_the_store_does(void)
     /* the read waits for the store; the ETag is checked when the row comes */
     struct got g = {0};
     as(&w, &w.pv);
-    ql_entry_get_async(&w.f.cx, &w.team.id, &e.id, "\"1\"", 3, &got, record, &g);
+    ASSERT_INT_EQ(ql_entry_get_async(&w.f.cx, &w.team.id, &e.id, "\"1\"", 3, &got, record, &g),
+                  QL_OK);
     ASSERT_INT_EQ(later.asked, 1);
     ASSERT_INT_EQ(g.calls, 0);
     answer_later();
@@ -533,23 +541,52 @@ static void test_get_async_answers_once_when_the_store_does(void)
     other.b[15] ^= 1;
     g = (struct got){0};
     as(&w, &w.pv);
-    ql_entry_get_async(&w.f.cx, &w.team.id, &other, NULL, 0, &got, record, &g);
+    ASSERT_INT_EQ(ql_entry_get_async(&w.f.cx, &w.team.id, &other, NULL, 0, &got, record, &g),
+                  QL_OK);
     answer_later();
     ASSERT_INT_EQ(g.rc, QL_ENOT_FOUND);
     ASSERT_STR_EQ(w.f.cx.err.msg, "No such journal entry.");
-    /* someone outside the team is refused at once: the store is never asked */
+    /* someone outside the team is refused at once: the store is never asked, and the
+     * continuation never runs */
     g = (struct got){0};
     as(&w, &po);
-    ql_entry_get_async(&w.f.cx, &w.team.id, &e.id, NULL, 0, &got, record, &g);
-    ASSERT_INT_EQ(g.calls, 1);
-    ASSERT_INT_EQ(g.rc, QL_ENOT_FOUND);
+    ASSERT_INT_EQ(ql_entry_get_async(&w.f.cx, &w.team.id, &e.id, NULL, 0, &got, record, &g),
+                  QL_ENOT_FOUND);
+    ASSERT_INT_EQ(g.calls, 0);
     ASSERT_INT_EQ(later.asked, 2);
-    /* a store that cannot take the read says so, and the caller sees it unchanged */
+    /* a store that cannot take the read refuses now, and the caller sees it unchanged */
     g = (struct got){0};
     as(&w, &w.pv);
-    ql_entry_get_async(&w.f.cx, &w.team.id, &e.id, NULL, 0, &got, record, &g);
+    later.refuse = QL_EWOULD_BLOCK;
+    ASSERT_INT_EQ(ql_entry_get_async(&w.f.cx, &w.team.id, &e.id, NULL, 0, &got, record, &g),
+                  QL_EWOULD_BLOCK);
+    ASSERT_INT_EQ(g.calls, 0);
+    /* a read that failed where it ran answers later, and the caller sees that unchanged */
+    ASSERT_INT_EQ(ql_entry_get_async(&w.f.cx, &w.team.id, &e.id, NULL, 0, &got, record, &g), QL_OK);
     later.done(later.cx, QL_EWOULD_BLOCK, later.arg);
+    ASSERT_INT_EQ(g.calls, 1);
     ASSERT_INT_EQ(g.rc, QL_EWOULD_BLOCK);
+    fixture_cleanup(&w.f);
+}
+
+/* A store without get_async: the wrapper runs get and the answer still comes later. */
+static void test_get_async_over_a_store_that_answers_at_once_defers(void)
+{
+    struct world w;
+    setup(&w);
+    struct ql_entry e, got;
+    struct ql_entry_input in = text("now");
+    as(&w, &w.pm);
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &e), QL_OK);
+    struct got g = {0};
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(ql_entry_get_async(&w.f.cx, &w.team.id, &e.id, NULL, 0, &got, record, &g), QL_OK);
+    ASSERT_INT_EQ(g.calls, 0); /* not inside the call */
+    ASSERT_INT_EQ(ql_ctx_run_deferred(&w.f.cx), 1);
+    ASSERT_INT_EQ(g.calls, 1);
+    ASSERT_INT_EQ(g.rc, QL_OK);
+    ASSERT_MEM_EQ(got.id.b, e.id.b, 16);
+    ASSERT_INT_EQ(ql_ctx_run_deferred(&w.f.cx), 0);
     fixture_cleanup(&w.f);
 }
 
@@ -563,6 +600,7 @@ int main(int argc, char **argv)
         TEST(test_create_rules),
         TEST(test_etags_and_preconditions),
         TEST(test_get_async_answers_once_when_the_store_does),
+        TEST(test_get_async_over_a_store_that_answers_at_once_defers),
         TEST(test_author_or_admin_edits),
         TEST(test_pages_and_filters),
         TEST(test_prompts),

@@ -3,7 +3,7 @@
  * written exactly once, in batches of one write function, and two batches in flight never
  * share a key.  Worker threads only count what they see; the main thread asserts.
  */
-#include "group/group_queue.h"
+#include "groupq/group_queue.h"
 
 #include "err/err.h"
 #include "test.h"
@@ -41,12 +41,11 @@ static void test_lone_item_is_written_at_once(void)
     struct ql_group_item it = {.arg = &want, .key = 1};
     ASSERT_INT_EQ(ql_group_join(ql_group_queue_port(q), NULL, &it, write_one), QL_ECONFLICT);
     ASSERT_INT_EQ(seen_n, 1);
-    uint64_t batches, items;
-    int waiting;
-    ql_group_queue_stats(q, &batches, &items, &waiting);
-    ASSERT_INT_EQ((int)batches, 1);
-    ASSERT_INT_EQ((int)items, 1);
-    ASSERT_INT_EQ(waiting, 0);
+    struct ql_group_stats st;
+    ql_group_stats(ql_group_queue_port(q), &st);
+    ASSERT_INT_EQ((int)st.batches, 1);
+    ASSERT_INT_EQ((int)st.items, 1);
+    ASSERT_INT_EQ(st.waiting, 0);
     ql_group_queue_destroy(q);
     ASSERT_INT_EQ(ql_group_queue_create(0, 8, &q), QL_EINTERNAL);
 }
@@ -100,11 +99,10 @@ static void test_items_that_wait_are_written_together(void)
         ids[i] = i;
         ASSERT_INT_EQ(pthread_create(&t[i], NULL, gather_thread, &ids[i]), 0);
     }
-    uint64_t batches, items;
-    int waiting = 0;
-    while (waiting < NTHREADS - 1) {
+    struct ql_group_stats st = {0};
+    while (st.waiting < NTHREADS - 1) {
         pause_ms(1);
-        ql_group_queue_stats(gather.q, &batches, &items, &waiting);
+        ql_group_stats(ql_group_queue_port(gather.q), &st);
     }
     atomic_store(&gather.first_may_end, 1);
     int ok = 0;
@@ -203,12 +201,11 @@ static void test_batches_in_flight_never_share_a_key(void)
     ASSERT_INT_EQ(atomic_load(&keys.overlaps), 0);
     ASSERT_INT_EQ(atomic_load(&keys.mixed), 0);
     ASSERT_TRUE(atomic_load(&keys.batches) < NTHREADS * ROUNDS); /* some were grouped */
-    uint64_t batches, items;
-    int waiting;
-    ql_group_queue_stats(keys.q, &batches, &items, &waiting);
-    ASSERT_INT_EQ((int)items, NTHREADS * ROUNDS);
-    ASSERT_INT_EQ((int)batches, atomic_load(&keys.batches));
-    ASSERT_INT_EQ(waiting, 0);
+    struct ql_group_stats st;
+    ql_group_stats(ql_group_queue_port(keys.q), &st);
+    ASSERT_INT_EQ((int)st.items, NTHREADS * ROUNDS);
+    ASSERT_INT_EQ((int)st.batches, atomic_load(&keys.batches));
+    ASSERT_INT_EQ(st.waiting, 0);
     ql_group_queue_destroy(keys.q);
     pthread_mutex_destroy(&keys.lock);
 }

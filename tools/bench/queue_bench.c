@@ -15,10 +15,11 @@
  * stderr, one line on stdout in the peers' format plus the latency fields.
  */
 #include "arena/arena.h"
-#include "clock/sysclock.h"
+#include "sysclock/sysclock.h"
 #include "ctx/ctx.h"
+#include "db/db.h"
 #include "err/err.h"
-#include "log/fdlog.h"
+#include "fdlog/fdlog.h"
 #include "postgres/pg.h"
 #include "queue/queue.h"
 
@@ -90,26 +91,26 @@ static long unfinished(void)
                      v, sizeof(v)));
 }
 
-static struct ql_pg_waker *waker;
+static struct ql_pg_notify *notify;
+static struct ql_pg_db *db;
 
-/* A session like the API's: jobs wake the workers through the process's waker. */
-static struct ql_pg *session(void)
+/* A session like the API's: jobs wake the workers through the process's notifications. */
+static struct ql_db_session *session(void)
 {
-    struct ql_pg *pg;
+    struct ql_db_session *pg;
     struct ql_error err = {0};
-    if (ql_pg_create(o.url, &quiet.base, ql_sysclock(), NULL, &pg) != QL_OK ||
-        ql_pg_connect(pg, &err) != QL_OK)
+    if (ql_db_open(ql_pg_db_port(db), QL_DB_BLOCKING, 0, &pg) != QL_OK ||
+        ql_db_connect(pg, &err) != QL_OK)
         die("cannot connect: %s", err.msg);
-    ql_pg_set_waker(pg, waker);
     return pg;
 }
 
-static void ctx_for(struct ql_ctx *cx, struct ql_arena *a, struct ql_pg *pg)
+static void ctx_for(struct ql_ctx *cx, struct ql_arena *a, struct ql_db_session *pg)
 {
     memset(cx, 0, sizeof(*cx));
     cx->arena = a;
-    cx->ports.store = ql_pg_store(pg);
-    cx->ports.queue = ql_pg_queue(pg);
+    cx->ports.store = ql_db_store(pg);
+    cx->ports.queue = ql_db_queue(pg);
     cx->ports.clock = ql_sysclock();
     cx->ports.log = &quiet.base;
 }
@@ -124,7 +125,7 @@ static double deadline;
 static void *lane(void *arg)
 {
     (void)arg;
-    struct ql_pg *pg = session();
+    struct ql_db_session *pg = session();
     struct ql_arena a;
     ql_arena_init(&a, 4096, 0);
     struct ql_ctx cx;
@@ -137,7 +138,7 @@ static void *lane(void *arg)
         ql_arena_reset(&a);
     }
     ql_arena_cleanup(&a);
-    ql_pg_destroy(pg);
+    ql_db_session_destroy(pg);
     return NULL;
 }
 
@@ -161,7 +162,7 @@ static void enqueue_single(struct phase *p)
 
 static void enqueue_batch(struct phase *p)
 {
-    struct ql_pg *pg = session();
+    struct ql_db_session *pg = session();
     struct ql_arena a;
     ql_arena_init(&a, 1 << 20, 0);
     struct ql_ctx cx;
@@ -184,7 +185,7 @@ static void enqueue_batch(struct phase *p)
     p->done = done;
     free(specs);
     ql_arena_cleanup(&a);
-    ql_pg_destroy(pg);
+    ql_db_session_destroy(pg);
 }
 
 /* ---- the worker -------------------------------------------------------------------------- */
@@ -239,7 +240,7 @@ static void latency(double *p50, double *p99)
 {
     pid_t w = worker_start();
     usleep(1000 * 1000); /* connected, listening, idle */
-    struct ql_pg *pg = session();
+    struct ql_db_session *pg = session();
     struct ql_arena a;
     ql_arena_init(&a, 4096, 0);
     struct ql_ctx cx;
@@ -262,7 +263,7 @@ static void latency(double *p50, double *p99)
                      "locked_at - created_at) * 1000) FROM jobs WHERE queue = '" QUEUE "'",
                      v, sizeof(v)));
     ql_arena_cleanup(&a);
-    ql_pg_destroy(pg);
+    ql_db_session_destroy(pg);
     worker_stop(w);
 }
 
@@ -313,8 +314,14 @@ int main(int argc, char **argv)
     admin = PQconnectdb(o.url);
     if (PQstatus(admin) != CONNECTION_OK)
         die("%s", PQerrorMessage(admin));
-    if (ql_pg_waker_create(o.url, &quiet.base, &waker) != QL_OK)
-        die("%s", "cannot start the waker");
+    if (ql_pg_notify_create(o.url, &quiet.base, &notify) != QL_OK)
+        die("%s", "cannot start the notification port");
+    const struct ql_pg_db_config dbc = {.conninfo = o.url,
+                                        .log = &quiet.base,
+                                        .clock = ql_sysclock(),
+                                        .notify = ql_pg_notify_port(notify)};
+    if (ql_pg_db_create(&dbc, &db) != QL_OK)
+        die("%s", "cannot make the session factory");
     char v[64], partial[256] = "";
     sql1("TRUNCATE jobs", v, sizeof(v));
 
@@ -339,7 +346,8 @@ int main(int argc, char **argv)
             p50, p99);
     sql1("TRUNCATE jobs", v, sizeof(v));
     PQfinish(admin);
-    ql_pg_waker_destroy(waker);
+    ql_pg_db_destroy(db);
+    ql_pg_notify_destroy(notify);
 
     printf("peer=quill jobs=%d in_flight=%d batch=%d concurrency=%d "
            "enqueue_single_jobs_per_s=%.0f enqueue_batch_jobs_per_s=%.0f drain_jobs_per_s=%.0f "

@@ -8,7 +8,7 @@
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "log/log.h"
-#include "postgres/pg.h"
+#include "notify/notify.h"
 #include "queue/queue.h"
 
 #include <stdio.h>
@@ -87,65 +87,34 @@ void ql__eng_leader_duties(struct ql_engine *e)
     }
 }
 
-/* ---- LISTEN ------------------------------------------------------------------------------- */
+/* ---- wake-ups ------------------------------------------------------------------------------ */
 
-static void on_listen_readable(uv_poll_t *h, int status, int events);
-
-void ql__eng_listen_close(struct ql_engine *e)
+/*
+ * On the notification port's thread: jobs were committed (a message), or nothing was
+ * heard for a while (listening again): either way the loop should claim now.
+ */
+static void on_jobs(void *ud, enum ql_notify_event ev, const char *payload)
 {
-    if (e->listen_polling) {
-        uv_poll_stop(&e->listen_poll);
-        uv_close((uv_handle_t *)&e->listen_poll, NULL);
-        e->listen_polling = 0;
-    }
-    if (e->listen)
-        PQfinish(e->listen);
-    e->listen = NULL;
+    struct ql_engine *e = ud;
+    (void)payload;
+    if (ev == QL_NOTIFY_LOST)
+        return; /* polling covers the gap */
+    if (ev == QL_NOTIFY_MESSAGE)
+        atomic_fetch_add_explicit(&e->notifications, 1, memory_order_relaxed);
+    atomic_store(&e->notified, 1);
+    uv_async_send(&e->wake);
 }
 
-void ql__eng_listen_open(struct ql_engine *e)
+int ql__eng_listen_start(struct ql_engine *e)
 {
-    int64_t now = ql__eng_now_ms(e);
-    if (e->listen || now < e->listen_retry_ms || e->stopping)
-        return;
-    e->listen_retry_ms = now + 500;
-    static const char *const keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *vals[] = {e->cfg->database_url, "3", "quill-worker-listen", NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(c) != CONNECTION_OK) {
-        PQfinish(c);
-        return;
-    }
-    PGresult *r = PQexec(c, "LISTEN quill_jobs");
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    if (!ok || PQsetnonblocking(c, 1) != 0 ||
-        uv_poll_init(&e->loop, &e->listen_poll, PQsocket(c)) != 0) {
-        PQfinish(c);
-        return;
-    }
-    e->listen = c;
-    e->listen_poll.data = e;
-    e->listen_polling = 1;
-    uv_poll_start(&e->listen_poll, UV_READABLE, on_listen_readable);
-    ql__eng_claim_fresh(e); /* anything enqueued while nobody listened */
+    if (e->notify == NULL)
+        return QL_OK; /* polling only */
+    return ql_notify_subscribe(e->notify, QL_NOTIFY_JOBS, on_jobs, e, &e->sub);
 }
 
-static void on_listen_readable(uv_poll_t *h, int status, int events)
+void ql__eng_listen_stop(struct ql_engine *e)
 {
-    struct ql_engine *e = h->data;
-    (void)events;
-    if (status < 0 || PQconsumeInput(e->listen) == 0) {
-        ql__eng_listen_close(e);
-        return;
-    }
-    PGnotify *n;
-    int any = 0;
-    while ((n = PQnotifies(e->listen)) != NULL) {
-        any = 1;
-        e->notifications++;
-        PQfreemem(n);
-    }
-    if (any)
-        ql__eng_claim_fresh(e);
+    if (e->notify && e->sub)
+        ql_notify_unsubscribe(e->notify, e->sub);
+    e->sub = 0;
 }

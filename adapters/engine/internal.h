@@ -13,8 +13,8 @@
 #include "clock/clock.h"
 #include "jobs/jobs.h"
 
-#include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -22,8 +22,9 @@ struct ql_ctx;
 struct ql_config;
 struct ql_logger;
 struct ql_auth;
-struct ql_pg;
-struct ql_pg_waker;
+struct ql_db;
+struct ql_db_session;
+struct ql_notify;
 
 #define TICK_MS 250
 #define GRACE_MS 500 /* after a deadline, before a run is abandoned */
@@ -56,7 +57,7 @@ struct run {
 struct runner {
     struct ql_engine *e;
     pthread_t thread;
-    struct ql_pg *pg;
+    struct ql_db_session *db;
     int index;
 };
 
@@ -73,6 +74,10 @@ struct ql_engine {
     struct ql_logger *log;
     struct ql_clock *clock;
     struct ql_auth *auth;
+    struct ql_db *dbs;
+    struct ql_notify *notify;
+    int sub;             /* the subscription to the jobs channel; 0: none */
+    atomic_int notified; /* set by the notification port's thread */
     char worker_id[128];
     const char *queues[33]; /* NULL-terminated; queues[0] == NULL: every queue */
     char queue_names[512];
@@ -81,14 +86,10 @@ struct ql_engine {
     uv_signal_t sigterm, sigint;
     uv_timer_t tick, poll;
     uv_async_t wake;
-    uv_poll_t listen_poll;
-    int listen_polling;
-    PGconn *listen;
-    int64_t listen_retry_ms;
     uv_tcp_t metrics;
     int metrics_open;
 
-    struct ql_pg *pg; /* the main thread's session */
+    struct ql_db_session *db; /* the main thread's session */
     struct ql_arena arena;
 
     pthread_mutex_t lock;
@@ -99,8 +100,7 @@ struct ql_engine {
     struct run *recorded_head;         /* recorded, waiting for the main thread */
     int runners_stop;
     pthread_t recorder;
-    struct ql_pg *rec_pg; /* the recorder's session */
-    struct ql_pg_waker *waker;
+    struct ql_db_session *rec_db; /* the recorder's session */
 
     struct run *runs; /* in flight (main thread only) */
     int in_flight;    /* runs not yet returned by a runner, abandoned ones included */
@@ -121,7 +121,8 @@ struct ql_engine {
 
     int nkinds;
     struct kind_stats kinds[MAX_KINDS];
-    uint64_t claims, notifications;
+    uint64_t claims;
+    atomic_uint_fast64_t notifications;
 };
 
 static inline int64_t ql__eng_now_ms(struct ql_engine *e)
@@ -153,8 +154,9 @@ void ql__eng_heartbeat(struct ql_engine *e);
 
 /* leader.c */
 void ql__eng_leader_duties(struct ql_engine *e);
-void ql__eng_listen_open(struct ql_engine *e);
-void ql__eng_listen_close(struct ql_engine *e);
+/* Subscribe to the jobs channel: a notification wakes the loop to claim. */
+int ql__eng_listen_start(struct ql_engine *e);
+void ql__eng_listen_stop(struct ql_engine *e);
 
 /* metrics.c */
 void ql__eng_observe(struct ql_engine *e, const struct run *r, const char *outcome, int64_t end_ns);

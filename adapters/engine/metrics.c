@@ -8,7 +8,6 @@
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "log/log.h"
-#include "postgres/pg.h"
 #include "queue/queue.h"
 
 #include <stdio.h>

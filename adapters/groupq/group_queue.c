@@ -13,7 +13,7 @@
  * flight, so a write that finds the database idle is written at once and a busy database
  * sees fewer, larger transactions.
  */
-#include "group/group_queue.h"
+#include "groupq/group_queue.h"
 
 #include "err/err.h"
 
@@ -144,7 +144,17 @@ static int join(struct ql_group *self, struct ql_ctx *cx, struct ql_group_item *
     return item->rc;
 }
 
-static const struct ql_group_ops ops = {.join = join};
+static void stats(struct ql_group *self, struct ql_group_stats *out)
+{
+    struct ql_group_queue *g = (struct ql_group_queue *)self;
+    pthread_mutex_lock(&g->lock);
+    out->waiting = g->waiting;
+    out->batches = g->batches;
+    out->items = g->items;
+    pthread_mutex_unlock(&g->lock);
+}
+
+static const struct ql_group_ops ops = {.join = join, .stats = stats};
 
 int ql_group_queue_create(int writers, int batch, struct ql_group_queue **out)
 {
@@ -176,14 +186,4 @@ void ql_group_queue_destroy(struct ql_group_queue *g)
 struct ql_group *ql_group_queue_port(struct ql_group_queue *g)
 {
     return &g->base;
-}
-
-void ql_group_queue_stats(struct ql_group_queue *g, uint64_t *batches, uint64_t *items,
-                          int *waiting)
-{
-    pthread_mutex_lock(&g->lock);
-    *waiting = g->waiting;
-    *batches = g->batches;
-    *items = g->items;
-    pthread_mutex_unlock(&g->lock);
 }

@@ -9,7 +9,7 @@
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "log/log.h"
-#include "postgres/pg.h"
+#include "db/db.h"
 #include "queue/queue.h"
 
 #include <stdio.h>
@@ -25,8 +25,8 @@ static void run_one(struct runner *rn, struct run *r)
     memset(&cx, 0, sizeof(cx));
     cx.arena = &r->arena;
     cx.cfg = e->cfg;
-    cx.ports.store = ql_pg_store(rn->pg);
-    cx.ports.queue = ql_pg_queue(rn->pg);
+    cx.ports.store = ql_db_store(rn->db);
+    cx.ports.queue = ql_db_queue(rn->db);
     cx.ports.clock = e->clock;
     cx.ports.auth = e->auth;
     cx.ports.log = e->log;
@@ -42,6 +42,7 @@ static void run_one(struct runner *rn, struct run *r)
         return;
     }
     r->rc = r->kind->fn(&cx, &r->job);
+    ql_ctx_run_deferred(&cx);
     if (r->rc)
         snprintf(r->error, sizeof(r->error), "%s: %s", ql_err_name(r->rc),
                  cx.err.msg[0] ? cx.err.msg : ql_strerror(r->rc));
@@ -123,7 +124,7 @@ void *ql__eng_recorder_main(void *arg)
     memset(&cx, 0, sizeof(cx));
     cx.arena = &a;
     cx.cfg = e->cfg;
-    cx.ports.queue = ql_pg_queue(e->rec_pg);
+    cx.ports.queue = ql_db_queue(e->rec_db);
     cx.ports.clock = e->clock;
     cx.ports.log = e->log;
     pthread_mutex_lock(&e->lock);

@@ -15,11 +15,25 @@ struct ql_config;
 struct ql_logger;
 struct ql_clock;
 struct ql_auth;
+struct ql_db;
+struct ql_notify;
 struct ql_engine;
 
-/* Build an engine; nothing connects yet.  *out owns it; NULL on failure (QL_E* returned). */
-int ql_engine_create(const struct ql_config *cfg, struct ql_logger *log, struct ql_clock *clock,
-                     struct ql_auth *auth, struct ql_engine **out);
+/* What the engine runs on; every pointer is borrowed and must outlive the engine. */
+struct ql_engine_ports {
+    struct ql_db *db;         /* sessions: one per runner, the claimer's, the recorder's */
+    struct ql_notify *notify; /* wake-ups on "quill_jobs"; NULL: poll only */
+    struct ql_clock *clock;
+    struct ql_auth *auth;
+    struct ql_logger *log;
+};
+
+/*
+ * Build an engine; its sessions are opened but nothing connects yet.  *out owns it; NULL on
+ * failure (QL_E* returned).
+ */
+int ql_engine_create(const struct ql_config *cfg, const struct ql_engine_ports *ports,
+                     struct ql_engine **out);
 
 /* Run until SIGTERM or SIGINT; 0 after a clean shutdown. */
 int ql_engine_run(struct ql_engine *e);

@@ -10,8 +10,8 @@
  * successes in batches on its own session, so completions and claims run side by side on
  * two database backends.
  *
- * Wake-ups: NOTIFY quill_jobs on a dedicated LISTEN connection (watched with uv_poll),
- * every completed job, and a polling timer as the fallback when notifications are lost.
+ * Wake-ups: the notification port's "quill_jobs" channel (jobs committed anywhere), every
+ * completed job, and a polling timer as the fallback when notifications are lost.
  *
  * A run (one attempt of one job) lives from its claim until the main thread has recorded
  * its outcome.  While recent jobs finish quickly the engine holds a batch of claimed runs
@@ -28,7 +28,7 @@
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "log/log.h"
-#include "postgres/pg.h"
+#include "db/db.h"
 #include "queue/queue.h"
 
 #include <stdio.h>
@@ -52,8 +52,8 @@ void ql__eng_main_ctx(struct ql_engine *e, struct ql_ctx *cx)
     memset(cx, 0, sizeof(*cx));
     cx->arena = &e->arena;
     cx->cfg = e->cfg;
-    cx->ports.store = ql_pg_store(e->pg);
-    cx->ports.queue = ql_pg_queue(e->pg);
+    cx->ports.store = ql_db_store(e->db);
+    cx->ports.queue = ql_db_queue(e->db);
     cx->ports.clock = e->clock;
     cx->ports.auth = e->auth;
     cx->ports.log = e->log;
@@ -136,7 +136,7 @@ static void begin_stop(struct ql_engine *e)
 
 static void close_all(struct ql_engine *e)
 {
-    ql__eng_listen_close(e);
+    ql__eng_listen_stop(e); /* before the wake handle it sends to closes */
     uv_close((uv_handle_t *)&e->tick, NULL);
     uv_close((uv_handle_t *)&e->poll, NULL);
     uv_close((uv_handle_t *)&e->wake, NULL);
@@ -166,7 +166,6 @@ static void on_tick(uv_timer_t *t)
         e->last_heartbeat_ms = now;
     }
     ql__eng_leader_duties(e);
-    ql__eng_listen_open(e);
     ql_arena_reset(&e->arena);
 }
 
@@ -179,7 +178,10 @@ static void on_wake(uv_async_t *a)
 {
     struct ql_engine *e = a->data;
     ql__eng_collect(e);
-    ql__eng_claim(e);
+    if (atomic_exchange(&e->notified, 0))
+        ql__eng_claim_fresh(e);
+    else
+        ql__eng_claim(e);
     if (e->stopping && e->in_flight == 0)
         on_tick(&e->tick);
 }
@@ -208,6 +210,8 @@ int ql_engine_run(struct ql_engine *e)
         ql_log(e->log, QL_LOG_ERROR, "QUILL_WORKER_LISTEN: cannot listen", NULL);
         return QL_EIO;
     }
+    if (ql__eng_listen_start(e) != QL_OK)
+        ql_log(e->log, QL_LOG_WARN, "quill-worker cannot subscribe to wake-ups; it polls", NULL);
     for (int i = 0; i < e->nrunners; i++)
         pthread_create(&e->runners[i].thread, NULL, ql__eng_runner_main, &e->runners[i]);
     pthread_create(&e->recorder, NULL, ql__eng_recorder_main, e);
@@ -238,17 +242,19 @@ int ql_engine_run(struct ql_engine *e)
     return QL_OK;
 }
 
-int ql_engine_create(const struct ql_config *cfg, struct ql_logger *log, struct ql_clock *clock,
-                     struct ql_auth *auth, struct ql_engine **out)
+int ql_engine_create(const struct ql_config *cfg, const struct ql_engine_ports *ports,
+                     struct ql_engine **out)
 {
     *out = NULL;
     struct ql_engine *e = calloc(1, sizeof(*e));
     if (e == NULL)
         return QL_ENOMEM;
     e->cfg = cfg;
-    e->log = log;
-    e->clock = clock;
-    e->auth = auth;
+    e->log = ports->log;
+    e->clock = ports->clock;
+    e->auth = ports->auth;
+    e->dbs = ports->db;
+    e->notify = ports->notify;
     e->db_ok = 1;
     ql_arena_init(&e->arena, 16384, 0);
     pthread_mutex_init(&e->lock, NULL);
@@ -267,27 +273,15 @@ int ql_engine_create(const struct ql_config *cfg, struct ql_logger *log, struct 
     for (char *s = strtok(e->queue_names, ", "); s && nq < 32; s = strtok(NULL, ", "))
         e->queues[nq++] = s;
     e->queues[nq] = NULL;
-    int rc = ql_pg_waker_create(cfg->database_url, log, &e->waker);
+    /* The main session claims: see QL_DB_INDEX_SCANS. */
+    int rc = ql_db_open(e->dbs, QL_DB_BLOCKING, QL_DB_INDEX_SCANS, &e->db);
     if (rc == QL_OK)
-        rc = ql_pg_create(cfg->database_url, log, clock, NULL, &e->pg);
-    /*
-     * The engine's own statements are written for index scans.  Right after a burst of
-     * enqueues the table's statistics are stale and the planner would rather sort the whole
-     * backlog on every claim (a bitmap scan looks cheaper on a table it thinks is empty).
-     */
-    if (rc == QL_OK) {
-        ql_pg_set_options(e->pg, "-c enable_bitmapscan=off -c enable_seqscan=off");
-        ql_pg_set_waker(e->pg, e->waker); /* cron ticks, releases */
-    }
-    if (rc == QL_OK)
-        rc = ql_pg_create(cfg->database_url, log, clock, NULL, &e->rec_pg);
+        rc = ql_db_open(e->dbs, QL_DB_BLOCKING, 0, &e->rec_db);
     e->nrunners = cfg->worker_concurrency > MAX_RUNNERS ? MAX_RUNNERS : cfg->worker_concurrency;
     for (int i = 0; rc == QL_OK && i < e->nrunners; i++) {
         e->runners[i].e = e;
         e->runners[i].index = i;
-        rc = ql_pg_create(cfg->database_url, log, clock, NULL, &e->runners[i].pg);
-        if (rc == QL_OK)
-            ql_pg_set_waker(e->runners[i].pg, e->waker); /* handlers may enqueue */
+        rc = ql_db_open(e->dbs, QL_DB_BLOCKING, 0, &e->runners[i].db);
     }
     if (rc) {
         ql_engine_destroy(e);
@@ -310,11 +304,10 @@ void ql_engine_destroy(struct ql_engine *e)
         }
     }
     for (int i = 0; i < e->nrunners; i++)
-        ql_pg_destroy(e->runners[i].pg);
-    ql_pg_destroy(e->pg);
-    ql_pg_destroy(e->rec_pg);
-    ql_pg_waker_destroy(e->waker);
-    ql__eng_listen_close(e);
+        ql_db_session_destroy(e->runners[i].db);
+    ql_db_session_destroy(e->db);
+    ql_db_session_destroy(e->rec_db);
+    ql__eng_listen_stop(e);
     ql_arena_cleanup(&e->arena);
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->cond);

@@ -21,11 +21,4 @@ int ql_group_queue_create(int writers, int batch, struct ql_group_queue **out);
 void ql_group_queue_destroy(struct ql_group_queue *q);
 struct ql_group *ql_group_queue_port(struct ql_group_queue *q);
 
-/*
- * Batches written and items in them since start (items / batches is the mean batch), and
- * the items waiting for a batch now.
- */
-void ql_group_queue_stats(struct ql_group_queue *q, uint64_t *batches, uint64_t *items,
-                          int *waiting);
-
 #endif

@@ -1,0 +1,69 @@
+/*
+ * db.c - the database port (core/db/db.h): the factory every session of a process comes
+ * from.  It holds what the sessions share: the connection string, the logger and clock,
+ * the principal cache and the notification port that wakes workers after commits.
+ */
+#include "internal.h"
+#include "pg.h"
+
+#include "err/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int d_open(struct ql_db *self, enum ql_db_kind kind, unsigned hints,
+                  struct ql_db_session **out)
+{
+    struct ql_pg *pg;
+    int rc = ql__pg_session_create((struct ql_pg_db *)self, kind, hints, &pg);
+    if (rc)
+        return rc;
+    *out = &pg->session;
+    return QL_OK;
+}
+
+static uint64_t d_errors(struct ql_db *self)
+{
+    return atomic_load_explicit(&((struct ql_pg_db *)self)->errors, memory_order_relaxed);
+}
+
+static const struct ql_db_ops ops = {
+    .open = d_open,
+    .errors = d_errors,
+};
+
+int ql_pg_db_create(const struct ql_pg_db_config *cfg, struct ql_pg_db **out)
+{
+    *out = NULL;
+    struct ql_pg_db *db = calloc(1, sizeof(*db));
+    if (db == NULL)
+        return QL_ENOMEM;
+    db->base.ops = &ops;
+    db->log = cfg->log;
+    db->clock = cfg->clock;
+    db->notify = cfg->notify;
+    db->conninfo = strdup(cfg->conninfo);
+    int rc = db->conninfo ? QL_OK : QL_ENOMEM;
+    if (rc == QL_OK && cfg->cache_capacity > 0)
+        rc = ql__pg_cache_create(cfg->notify, cfg->clock, cfg->cache_capacity, &db->cache);
+    if (rc) {
+        ql_pg_db_destroy(db);
+        return rc;
+    }
+    *out = db;
+    return QL_OK;
+}
+
+void ql_pg_db_destroy(struct ql_pg_db *db)
+{
+    if (db == NULL)
+        return;
+    ql__pg_cache_destroy(db->cache);
+    free(db->conninfo);
+    free(db);
+}
+
+struct ql_db *ql_pg_db_port(struct ql_pg_db *db)
+{
+    return &db->base;
+}
