@@ -8,6 +8,7 @@
 #include "internal.h"
 
 #include "account/account.h"
+#include "clock/clock.h"
 #include "config/config.h"
 #include "err/err.h"
 #include "model/model.h"
@@ -92,7 +93,7 @@ static int resolve(struct ql_http_req *r, struct ql_principal *p)
             return QL_OK;
         }
         if (env->oidc && is_jwt(tok, n)) {
-            if (r->on_loop) /* verifying may fetch the issuer's keys */
+            if (r->state == QL__REQ_LOOP) /* verifying may fetch the issuer's keys */
                 return ql_error_set(&r->cx.err, QL_EWOULD_BLOCK, NULL);
             struct ql_oidc_claims claims;
             int rc = ql_oidc_verify(env->oidc, tok, n, &claims, &r->cx.err);
@@ -127,10 +128,6 @@ int ql__authenticate(struct ql_http_req *r, struct ql_principal *p)
 {
     r->no_store = 1;
     int rc = resolve(r, p);
-    if (rc == QL_EWOULD_BLOCK) {
-        r->to_pool = 1; /* the loop's session cannot resolve it without waiting */
-        return -1;
-    }
     if (rc) {
         if (rc == QL_EUNAUTHENTICATED)
             ql__res_header(r, "WWW-Authenticate", "Bearer");
@@ -141,7 +138,7 @@ int ql__authenticate(struct ql_http_req *r, struct ql_principal *p)
     if (r->env->limiter && p->kind != QL_PRINCIPAL_OPERATOR) {
         const uint8_t *key = p->kind == QL_PRINCIPAL_USER ? p->user_id.b : p->credential_id.b;
         struct ql_rate_result rr;
-        ql_ratelimit_take(r->env->limiter, key, (int64_t)uv_hrtime(), &rr);
+        ql_ratelimit_take(r->env->limiter, key, ql_clock_mono_ns(r->env->clock), &rr);
         rate_headers(r, &rr);
         if (!rr.allowed) {
             char s[16];

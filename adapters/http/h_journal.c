@@ -142,9 +142,7 @@ static void entry_got(struct ql_ctx *cx, int rc, void *arg)
     (void)cx;
     struct entry_get *g = arg;
     struct ql_http_req *r = g->r;
-    if (rc == QL_EWOULD_BLOCK) {
-        r->to_pool = 1;
-    } else if (rc == QL_ENOT_MODIFIED) {
+    if (rc == QL_ENOT_MODIFIED) {
         etag_header(r, &g->e);
         r->status = 304;
     } else if (rc) {

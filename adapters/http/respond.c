@@ -5,8 +5,10 @@
  * Problem bodies never carry internal detail: for codes that map to 5xx the default
  * message of the code is sent and the internal message goes to the log with the trace id.
  */
-#include "internal.h"
+#include "h1.h"
+#include "req.h"
 
+#include "config/config.h"
 #include "err/err.h"
 #include "log/log.h"
 
@@ -14,7 +16,31 @@
 #include <string.h>
 #include <strings.h>
 
-const char *ql__http_reason(int status);
+void ql__req_reset(struct ql_http_req *r, struct ql_arena *arena)
+{
+    /* What belongs to the connection survives; everything of the last request goes. */
+    const struct ql_http_env *env = r->env;
+    struct ql_http_server *server = r->server;
+    struct ql__h1 *conn = r->conn;
+    struct ql__exec *exec = r->exec;
+    const char *peer = r->peer;
+    memset(r, 0, sizeof(*r));
+    r->env = env;
+    r->server = server;
+    r->conn = conn;
+    r->exec = exec;
+    r->peer = peer;
+    r->cx.arena = arena;
+    if (env) {
+        r->cx.cfg = env->cfg;
+        r->cx.ports.clock = env->clock;
+        r->cx.ports.auth = env->auth;
+        r->cx.ports.log = env->log;
+    }
+    r->route = -1;
+    ql_buf_init(&r->res_headers, arena);
+    ql_buf_init(&r->res_body, arena);
+}
 
 const struct ql_span *ql__req_header(const struct ql_http_req *r, const char *name)
 {
@@ -98,6 +124,8 @@ void ql__res_done(struct ql_http_req *r, int rc)
 
 void ql__res_problem(struct ql_http_req *r, int code)
 {
+    if (code == QL_EWOULD_BLOCK && ql__req_refuse(r))
+        return; /* the loop's port refused: the request runs again on the pool */
     struct ql_error *e = &r->cx.err;
     if (r->rendered) {
         /* The success response was rendered before a commit that then failed: undo it. */

@@ -61,7 +61,7 @@ int main(int argc, char **argv)
     int rc = 1;
     pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
     struct ql_fdlog log;
-    ql_fdlog_init(&log, 1, cfg.log_level, ql_sysclock(), 0, &log_lock);
+    ql_fdlog_init(&log, 1, cfg.log_level, ql_sysclock(), &log_lock);
 
     struct ql_auth *auth = NULL;
     struct ql_http_server *server = NULL;
@@ -135,6 +135,5 @@ out:
     ql_oidc_destroy(oidc);
     curl_global_cleanup();
     ql_sodium_auth_destroy(auth);
-    ql_fdlog_cleanup(&log);
     return rc;
 }

@@ -57,7 +57,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
     struct ql_fdlog log;
-    ql_fdlog_init(&log, 1, cfg.log_level, ql_sysclock(), 0, &log_lock);
+    ql_fdlog_init(&log, 1, cfg.log_level, ql_sysclock(), &log_lock);
     /* Jobs need randomness (ids) but no secret: a worker without QUILL_SECRET keys its
      * digests with a random key, which it never uses for tokens. */
     uint8_t key[32];
@@ -100,6 +100,5 @@ out:
     ql_pg_db_destroy(db);
     ql_pg_notify_destroy(notify);
     ql_sodium_auth_destroy(auth);
-    ql_fdlog_cleanup(&log);
     return rc;
 }

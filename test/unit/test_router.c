@@ -7,12 +7,15 @@ static void test_literal_routes(void)
     struct ql_span p[QL_HTTP_MAX_PARAMS];
     int np = 0;
     unsigned allow;
-    int i = ql__router_match(QL_HTTP_GET, "/livez", 6, p, &np, &allow);
+    int i = ql__router_match(ql__http_routes, ql__http_nroutes, QL_HTTP_GET, "/livez", 6, p, &np,
+                             &allow);
     ASSERT_TRUE(i >= 0);
     ASSERT_STR_EQ(ql__http_routes[i].tmpl, "/livez");
     ASSERT_INT_EQ(np, 0);
     /* HEAD is served by the GET route */
-    ASSERT_INT_EQ(ql__router_match(QL_HTTP_HEAD, "/livez", 6, p, &np, &allow), i);
+    ASSERT_INT_EQ(ql__router_match(ql__http_routes, ql__http_nroutes, QL_HTTP_HEAD, "/livez", 6, p,
+                                   &np, &allow),
+                  i);
 }
 
 static void test_not_found_and_method_not_allowed(void)
@@ -20,10 +23,16 @@ static void test_not_found_and_method_not_allowed(void)
     struct ql_span p[QL_HTTP_MAX_PARAMS];
     int np;
     unsigned allow;
-    ASSERT_INT_EQ(ql__router_match(QL_HTTP_GET, "/nope", 5, p, &np, &allow), -1);
+    ASSERT_INT_EQ(ql__router_match(ql__http_routes, ql__http_nroutes, QL_HTTP_GET, "/nope", 5, p,
+                                   &np, &allow),
+                  -1);
     ASSERT_INT_EQ(allow, 0);
-    ASSERT_INT_EQ(ql__router_match(QL_HTTP_GET, "/livez/", 7, p, &np, &allow), -1);
-    ASSERT_INT_EQ(ql__router_match(QL_HTTP_POST, "/livez", 6, p, &np, &allow), -1);
+    ASSERT_INT_EQ(ql__router_match(ql__http_routes, ql__http_nroutes, QL_HTTP_GET, "/livez/", 7, p,
+                                   &np, &allow),
+                  -1);
+    ASSERT_INT_EQ(ql__router_match(ql__http_routes, ql__http_nroutes, QL_HTTP_POST, "/livez", 6, p,
+                                   &np, &allow),
+                  -1);
     ASSERT_INT_EQ(allow, QL_HTTP_GET | QL_HTTP_HEAD);
     struct ql_buf b;
     ql_buf_init(&b, NULL);
@@ -53,7 +62,8 @@ static void test_every_route_matches_itself(void)
         struct ql_span p[QL_HTTP_MAX_PARAMS];
         int np;
         unsigned allow;
-        int got = ql__router_match(r->method, path, n, p, &np, &allow);
+        int got =
+            ql__router_match(ql__http_routes, ql__http_nroutes, r->method, path, n, p, &np, &allow);
         ASSERT_TRUE(got >= 0);
         ASSERT_STR_EQ(ql__http_routes[got].tmpl, r->tmpl);
         ASSERT_INT_EQ(ql__http_routes[got].method, r->method);
