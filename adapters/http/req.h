@@ -193,6 +193,9 @@ void ql__req_stream_end(struct ql_http_req *r);
 /* Case-insensitive header lookup; NULL when absent.  The span is arena memory. */
 const struct ql_span *ql__req_header(const struct ql_http_req *r, const char *name);
 
+/* The HTTP status of an error code (QL_ENOT_FOUND: 404); 500 for unknown codes. */
+int ql__http_status(int code);
+
 /* Response helpers for handlers. */
 void ql__res_header(struct ql_http_req *r, const char *name, const char *value);
 void ql__res_json(struct ql_http_req *r, int status); /* body already in r->res_body */

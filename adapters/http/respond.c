@@ -16,6 +16,50 @@
 #include <string.h>
 #include <strings.h>
 
+int ql__http_status(int code)
+{
+    switch (code) {
+    case QL_EMALFORMED_JSON:
+    case QL_EBAD_REQUEST:
+        return 400;
+    case QL_EUNAUTHENTICATED:
+    case QL_EINVALID_CREDENTIALS:
+        return 401;
+    case QL_EFORBIDDEN:
+        return 403;
+    case QL_ENOT_FOUND:
+        return 404;
+    case QL_EMETHOD_NOT_ALLOWED:
+        return 405;
+    case QL_ECONFLICT:
+    case QL_EEMAIL_TAKEN:
+    case QL_EIDEM_IN_PROGRESS:
+        return 409;
+    case QL_EPRECONDITION:
+        return 412;
+    case QL_ETOO_LARGE:
+        return 413;
+    case QL_EMEDIA_TYPE:
+        return 415;
+    case QL_EVALIDATION:
+    case QL_EIDEM_REUSED:
+        return 422;
+    case QL_ERATE_LIMITED:
+    case QL_EQUOTA:
+        return 429;
+    case QL_EHEADERS_TOO_LARGE:
+        return 431;
+    case QL_ENOT_MODIFIED:
+        return 304;
+    case QL_EUNAVAILABLE:
+    case QL_ERETRY:
+    case QL_EWOULD_BLOCK:
+        return 503;
+    default:
+        return 500; /* QL_EINTERNAL, QL_ENOMEM, QL_EIO, QL_ECONFIG and anything unknown */
+    }
+}
+
 void ql__req_reset(struct ql_http_req *r, struct ql_arena *arena)
 {
     /* What belongs to the connection survives; everything of the last request goes. */
@@ -138,7 +182,7 @@ void ql__res_problem(struct ql_http_req *r, int code)
         e->nfields = 0;
         e->retry_after_ms = 0;
     }
-    int status = ql_err_status(code);
+    int status = ql__http_status(code);
     if ((code == QL_ERATE_LIMITED || code == QL_EQUOTA) && e->retry_after_ms > 0) {
         char v[24];
         snprintf(v, sizeof(v), "%lld", (long long)((e->retry_after_ms + 999) / 1000));
