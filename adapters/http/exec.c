@@ -141,7 +141,6 @@ static void pool_run(struct ql__task *t, struct ql_ports *ports)
     r->cx.ports = *ports;
     r->exec->routes[r->route].fn(r);
     ql_ctx_run_deferred(&r->cx); /* continuations of calls answered at once */
-    ql__idem_end(r);
 }
 
 static void pool_done(struct ql__task *t)

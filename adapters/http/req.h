@@ -16,7 +16,6 @@
 #include "buf/buf.h"
 #include "ctx/ctx.h"
 #include "http.h"
-#include "tx/tx.h"
 
 /* ---- methods, routes ----------------------------------------------------------------- */
 
@@ -145,20 +144,6 @@ struct ql_http_req {
     int close;                 /* close the connection after this response */
     struct ql_buf res_headers; /* extra header lines, each with its CRLF */
     struct ql_buf res_body;
-    /* Idempotency-Key handling (idem.c) */
-    struct {
-        int active; /* a key was given and nothing is stored for it yet */
-        int stored;
-        char scope[80];
-        char key[256];
-        uint8_t fingerprint[32];
-    } idem;
-    struct ql_tx_hooks tx;
-    /* Renders the success response; called before commit when the response must be stored. */
-    void (*render)(struct ql_http_req *r, void *arg);
-    void *render_arg;
-    int rendered;
-    size_t render_mark; /* res_headers length before rendering, to undo on rollback */
 };
 
 /* Empty the request for the next message, with its memory in arena (h1.c calls it). */
@@ -262,20 +247,18 @@ int ql__authenticate_team(struct ql_http_req *r, struct ql_principal *p, struct 
 void ql__client_ip(struct ql_http_req *r, char *out, size_t cap);
 int ql__same_secret(const char *a, size_t an, const char *b, size_t bn);
 
-/* ---- idempotency (idem.c) --------------------------------------------------------------- */
+/* ---- running the use case (idem.c) ------------------------------------------------------ */
 
 /*
- * For a POST with Idempotency-Key: replay a stored response (-1, answered), refuse a reused
- * key (-1, 422) or prepare to record this one (0) by hooking the use case's transaction.
- * Call after authentication (p may be NULL for anonymous routes).
+ * Run run(r, arg) as the handler's one use case and answer: render(r, arg) when it returns
+ * 0, the problem for its code otherwise.  A POST with an Idempotency-Key runs under the
+ * core's idempotency wrapper (core/idem/idem.h), scoped to p (NULL: the client's address):
+ * a repeated request gets the recorded response with Idempotent-Replayed: true.  run may
+ * parse the body (its failures are recorded like any outcome).
  */
-int ql__idem_begin(struct ql_http_req *r, const struct ql_principal *p);
-/* After the handler: store a response that was not stored inside a transaction. */
-void ql__idem_end(struct ql_http_req *r);
-/* Set the success renderer (see render above); ql__res_rendered finishes the handler. */
-void ql__set_render(struct ql_http_req *r, void (*fn)(struct ql_http_req *, void *), void *arg);
-/* The problem for rc, else the success response unless it was rendered before COMMIT. */
-void ql__res_rendered(struct ql_http_req *r, int rc);
+void ql__run(struct ql_http_req *r, const struct ql_principal *p,
+             int (*run)(struct ql_http_req *r, void *arg),
+             void (*render)(struct ql_http_req *r, void *arg), void *arg);
 
 /* ---- JSON output helpers (serialize.c) ------------------------------------------------- */
 

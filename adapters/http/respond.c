@@ -171,11 +171,6 @@ void ql__res_problem(struct ql_http_req *r, int code)
     if (code == QL_EWOULD_BLOCK && ql__req_refuse(r))
         return; /* the loop's port refused: the request runs again on the pool */
     struct ql_error *e = &r->cx.err;
-    if (r->rendered) {
-        /* The success response was rendered before a commit that then failed: undo it. */
-        r->res_headers.len = r->render_mark;
-        r->rendered = 0;
-    }
     if (e->code != code) {
         e->code = code;
         e->msg[0] = '\0';

@@ -23,33 +23,33 @@
 
 /* X(enum suffix, value, wire code, default message) */
 #define QL_ERR_MAP(X)                                                                              \
-    X(MALFORMED_JSON, -1, "malformed_json", "The request body is not valid JSON.")            \
-    X(VALIDATION, -2, "validation_failed", "The request is not valid.")                       \
-    X(UNAUTHENTICATED, -3, "unauthenticated", "Authentication is required.")                  \
-    X(INVALID_CREDENTIALS, -4, "invalid_credentials", "The email or password is wrong.")      \
-    X(FORBIDDEN, -5, "forbidden", "You may not do this.")                                     \
-    X(NOT_FOUND, -6, "not_found", "No such resource.")                                        \
-    X(METHOD_NOT_ALLOWED, -7, "method_not_allowed", "This method is not allowed here.")       \
-    X(CONFLICT, -8, "conflict", "The request conflicts with the current state.")              \
-    X(EMAIL_TAKEN, -9, "email_taken", "An account with this email already exists.")           \
-    X(IDEM_IN_PROGRESS, -10, "idempotency_in_progress",                                       \
+    X(MALFORMED_JSON, -1, "malformed_json", "The request body is not valid JSON.")                 \
+    X(VALIDATION, -2, "validation_failed", "The request is not valid.")                            \
+    X(UNAUTHENTICATED, -3, "unauthenticated", "Authentication is required.")                       \
+    X(INVALID_CREDENTIALS, -4, "invalid_credentials", "The email or password is wrong.")           \
+    X(FORBIDDEN, -5, "forbidden", "You may not do this.")                                          \
+    X(NOT_FOUND, -6, "not_found", "No such resource.")                                             \
+    X(METHOD_NOT_ALLOWED, -7, "method_not_allowed", "This method is not allowed here.")            \
+    X(CONFLICT, -8, "conflict", "The request conflicts with the current state.")                   \
+    X(EMAIL_TAKEN, -9, "email_taken", "An account with this email already exists.")                \
+    X(IDEM_IN_PROGRESS, -10, "idempotency_in_progress",                                            \
       "A request with this idempotency key is still running.")                                     \
-    X(PRECONDITION, -11, "precondition_failed", "The resource has changed.")                  \
-    X(TOO_LARGE, -12, "payload_too_large", "The request body is too large.")                  \
-    X(MEDIA_TYPE, -13, "unsupported_media_type", "The body must be application/json.")        \
-    X(IDEM_REUSED, -14, "idempotency_key_reused",                                             \
+    X(PRECONDITION, -11, "precondition_failed", "The resource has changed.")                       \
+    X(TOO_LARGE, -12, "payload_too_large", "The request body is too large.")                       \
+    X(MEDIA_TYPE, -13, "unsupported_media_type", "The body must be application/json.")             \
+    X(IDEM_REUSED, -14, "idempotency_key_reused",                                                  \
       "This idempotency key was used with a different request.")                                   \
-    X(RATE_LIMITED, -15, "rate_limited", "Too many requests.")                                \
-    X(QUOTA, -16, "quota_exceeded", "The monthly quota is used up.")                          \
-    X(INTERNAL, -17, "internal", "An internal error occurred.")                               \
-    X(UNAVAILABLE, -18, "unavailable", "The service is unavailable; try again shortly.")      \
-    X(NOMEM, -19, "internal", "Out of memory.")                                               \
-    X(RETRY, -20, "unavailable", "A transient conflict occurred; try again.")                 \
-    X(BAD_REQUEST, -21, "bad_request", "The request is malformed.")                           \
-    X(HEADERS_TOO_LARGE, -22, "headers_too_large", "The request headers are too large.")      \
-    X(NOT_MODIFIED, -23, "not_modified", "Not modified.")                                     \
-    X(CONFIG, -24, "config", "Invalid configuration.")                                        \
-    X(IO, -25, "internal", "An I/O error occurred.")                                          \
+    X(RATE_LIMITED, -15, "rate_limited", "Too many requests.")                                     \
+    X(QUOTA, -16, "quota_exceeded", "The monthly quota is used up.")                               \
+    X(INTERNAL, -17, "internal", "An internal error occurred.")                                    \
+    X(UNAVAILABLE, -18, "unavailable", "The service is unavailable; try again shortly.")           \
+    X(NOMEM, -19, "internal", "Out of memory.")                                                    \
+    X(RETRY, -20, "unavailable", "A transient conflict occurred; try again.")                      \
+    X(BAD_REQUEST, -21, "bad_request", "The request is malformed.")                                \
+    X(HEADERS_TOO_LARGE, -22, "headers_too_large", "The request headers are too large.")           \
+    X(NOT_MODIFIED, -23, "not_modified", "Not modified.")                                          \
+    X(CONFIG, -24, "config", "Invalid configuration.")                                             \
+    X(IO, -25, "internal", "An I/O error occurred.")                                               \
     X(WOULD_BLOCK, -26, "unavailable", "This step must run where it may wait.")
 
 enum ql_err {

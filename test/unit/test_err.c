@@ -66,8 +66,7 @@ static void test_field_errors_bounded(void)
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
-        TEST(test_names_and_transience),
-        TEST(test_every_code_has_a_name_and_message),
+        TEST(test_names_and_transience),         TEST(test_every_code_has_a_name_and_message),
         TEST(test_set_returns_code_and_formats), TEST(test_long_messages_truncate),
         TEST(test_field_errors_bounded),
     };
