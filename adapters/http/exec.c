@@ -110,6 +110,7 @@ static void complete(struct ql__exec *x, struct ql_http_req *r)
     }
     if (x->stopping)
         ql__h1_no_more(r->conn);
+    ql__req_release(r);
     x->ops->finished(x, r, ql_clock_mono_ns(x->env->clock) - r->start_ns);
     if (r->state == QL__REQ_STREAM) {
         ql__h1_stream_open(r->conn);

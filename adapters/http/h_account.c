@@ -81,7 +81,7 @@ static void auth_response(struct ql_http_req *r, int status, const struct ql_aut
     ql_jw_str(&w, res->session.csrf);
     ql_jw_obj_end(&w);
     ql_jw_obj_end(&w);
-    set_cookie(r, res->session.token, r->env->cfg->session_ttl_ms / 1000);
+    set_cookie(r, res->session.token, r->env->core->session_ttl_ms / 1000);
     r->no_store = 1;
     ql__res_json(r, status);
 }
@@ -107,7 +107,6 @@ static int run_sign(struct ql_http_req *r, void *arg)
     char ip[64];
     credentials(r, body, &in, ip, sizeof(ip));
     int rc = s->use_case(&r->cx, &in, &s->res);
-    cJSON_Delete(body);
     return rc;
 }
 
@@ -198,7 +197,6 @@ void ql__h_me_update(struct ql_http_req *r)
     const char *name = ql__json_str(body, "displayName", &n);
     struct ql_user u;
     int rc = ql_account_rename(&r->cx, name, n, &u);
-    cJSON_Delete(body);
     if (rc)
         ql__res_problem(r, rc);
     else
@@ -219,7 +217,6 @@ static int run_password(struct ql_http_req *r, void *arg)
     const char *cur = ql__json_str(body, "currentPassword", &cn);
     const char *next = ql__json_str(body, "newPassword", &nn);
     int rc = ql_account_change_password(&r->cx, cur, cn, next, nn);
-    cJSON_Delete(body);
     return rc;
 }
 

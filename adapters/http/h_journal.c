@@ -130,7 +130,6 @@ static int run_entry_create(struct ql_http_req *r, void *arg)
     struct ql_entry_input in;
     entry_input(body, &in);
     int rc = ql_entry_create(&r->cx, &c->team, &in, &c->e);
-    cJSON_Delete(body);
     return rc;
 }
 
@@ -230,7 +229,6 @@ void ql__h_entry_update(struct ql_http_req *r)
         ql__res_problem(r, rc);
     else
         entry_response(r, 200, &e);
-    cJSON_Delete(body);
 }
 
 void ql__h_entry_delete(struct ql_http_req *r)
@@ -288,7 +286,6 @@ static int run_prompt_create(struct ql_http_req *r, void *arg)
     const char *text = ql__json_str(body, "text", &tn);
     const char *cat = ql__json_str(body, "category", &cn);
     int rc = ql_prompt_create(&r->cx, &c->team, text, tn, cat, cn, &c->p);
-    cJSON_Delete(body);
     return rc;
 }
 

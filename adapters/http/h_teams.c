@@ -53,7 +53,6 @@ static int run_team_create(struct ql_http_req *r, void *arg)
     size_t n;
     const char *name = ql__json_str(body, "name", &n);
     int rc = ql_team_create(&r->cx, name, n, arg);
-    cJSON_Delete(body);
     return rc;
 }
 
@@ -120,7 +119,6 @@ void ql__h_team_update(struct ql_http_req *r)
     const char *name = ql__json_str(body, "name", &n);
     struct ql_team t;
     int rc = ql_team_rename(&r->cx, &team, name, n, &t);
-    cJSON_Delete(body);
     if (rc)
         ql__res_problem(r, rc);
     else
@@ -190,7 +188,6 @@ static int run_member_add(struct ql_http_req *r, void *arg)
     const char *email = ql__json_str(body, "email", &en);
     const char *role = ql__json_str(body, "role", &rn);
     int rc = ql_member_add(&r->cx, &a->team, email, en, role, rn, &a->m);
-    cJSON_Delete(body);
     return rc;
 }
 
@@ -215,7 +212,6 @@ void ql__h_member_update(struct ql_http_req *r)
     const char *role = ql__json_str(body, "role", &rn);
     struct ql_member m;
     int rc = ql_member_set_role(&r->cx, &team, &user, role, rn, &m);
-    cJSON_Delete(body);
     if (rc)
         ql__res_problem(r, rc);
     else
@@ -261,7 +257,6 @@ static int run_key_create(struct ql_http_req *r, void *arg)
     const char *role = ql__json_str(body, "role", &rn);
     const char *exp = ql__json_str(body, "expiresAt", &en);
     int rc = ql_api_key_create(&r->cx, &a->team, name, nn, role, rn, exp, en, &a->k);
-    cJSON_Delete(body);
     return rc;
 }
 

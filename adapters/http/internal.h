@@ -162,8 +162,11 @@ struct ql__loop {
     char readbuf[65536];
 };
 
+struct ql_ratelimit;
+
 struct ql_http_server {
     const struct ql_http_env *env;
+    struct ql_ratelimit *limiter; /* per-principal token buckets (QUILL_RATE_LIMIT) */
     int nloops;
     struct ql__loop *loops;
     struct ql__pool pool;

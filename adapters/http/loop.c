@@ -10,6 +10,7 @@
  */
 #include "internal.h"
 
+#include "auth/auth.h"
 #include "clock/clock.h"
 #include "config/config.h"
 #include "db/db.h"
@@ -65,6 +66,17 @@ static int x_submit(struct ql__exec *x, struct ql__task *t, int grouped)
     return ql__pool_submit(p, t);
 }
 
+/* The loop's identity provider: verifying may fetch the provider's keys, so it refuses. */
+static int refuse_verify(struct ql_idp *self, struct ql_ctx *cx, const char *token, size_t n,
+                         struct ql_idp_claims *out)
+{
+    (void)self, (void)token, (void)n, (void)out;
+    return ql_error_set(&cx->err, QL_EWOULD_BLOCK, NULL);
+}
+
+static const struct ql_idp_ops refusing_idp_ops = {.verify = refuse_verify};
+static struct ql_idp refusing_idp = {&refusing_idp_ops}; /* stateless: never written */
+
 static int x_loop_ports(struct ql__exec *x, struct ql_ports *out)
 {
     struct ql__loop *l = of_exec(x);
@@ -75,7 +87,8 @@ static int x_loop_ports(struct ql__exec *x, struct ql_ports *out)
                              .queue = ql_db_queue(l->db), /* refuses everything: it would wait */
                              .clock = env->clock,
                              .auth = env->auth,
-                             .log = env->log};
+                             .log = env->log,
+                             .idp = env->idp ? &refusing_idp : NULL};
     return 1;
 }
 
@@ -250,7 +263,7 @@ int ql__loop_init(struct ql_http_server *s, struct ql__loop *l, int index, int f
                   size_t cap)
 {
     const struct ql_http_env *env = s->env;
-    const struct ql_config *cfg = env->cfg;
+    const struct ql_http_config *cfg = env->cfg;
     ql__exec_init(&l->exec, &exec_ops, env, s, ql__http_routes, ql__http_nroutes);
     l->server = s;
     l->index = index;

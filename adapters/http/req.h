@@ -102,6 +102,7 @@ enum ql__req_state {
 struct ql__task;
 struct ql__loop;
 struct ql__exec;
+struct cJSON;
 typedef void (*ql__task_fn)(struct ql__task *t, struct ql_ports *ports);
 typedef void (*ql__task_done)(struct ql__task *t);
 
@@ -126,6 +127,7 @@ struct ql_http_req {
     struct ql_http_req *ready; /* the loop's ready list (exec.c) */
     void (*stream_close)(struct ql_http_req *r, void *ud); /* a stream's end (exec.c) */
     void *stream_ud;
+    struct cJSON *json; /* the parsed body (ql__body_parse), owned until the response */
     unsigned method;
     struct ql_span path;
     struct ql_span query;
@@ -216,11 +218,14 @@ struct ql__field {
 
 /*
  * Parse the JSON body as an object with exactly these fields (unknown ones: 422).  On
- * success *out owns the document (cJSON_Delete it); on failure the problem is already
- * the response and -1 is returned.
+ * success *out is the document, which the request owns until its response is written
+ * (strings borrowed from it stay valid for rendering); on failure the problem is already the
+ * response, the code is in r->cx.err and -1 is returned.
  */
 int ql__body_parse(struct ql_http_req *r, const struct ql__field *fields, int nfields,
                    struct cJSON **out);
+/* Free what the request owns beyond its arena (the executor calls it once answered). */
+void ql__req_release(struct ql_http_req *r);
 /* A string member (borrowed from the document) or NULL; *n gets its length. */
 const char *ql__json_str(const struct cJSON *obj, const char *name, size_t *n);
 /* A decoded query parameter (arena) or NULL when absent. */

@@ -76,7 +76,7 @@ void ql__req_reset(struct ql_http_req *r, struct ql_arena *arena)
     r->peer = peer;
     r->cx.arena = arena;
     if (env) {
-        r->cx.cfg = env->cfg;
+        r->cx.cfg = env->core;
         r->cx.ports.clock = env->clock;
         r->cx.ports.auth = env->auth;
         r->cx.ports.log = env->log;

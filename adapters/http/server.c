@@ -10,6 +10,7 @@
  * once QUILL_SHUTDOWN_TIMEOUT_MS has passed.
  */
 #include "internal.h"
+#include "ratelimit.h"
 
 #include "clock/clock.h"
 #include "config/config.h"
@@ -65,7 +66,7 @@ int ql_http_server_create(const struct ql_http_env *env, struct ql_http_server *
                           size_t msgcap)
 {
     *out = NULL;
-    const struct ql_config *cfg = env->cfg;
+    const struct ql_http_config *cfg = env->cfg;
     int nloops = cfg->threads > 256 ? 256 : cfg->threads;
     struct ql_http_server *s = calloc(1, sizeof(*s));
     if (s == NULL)
@@ -78,6 +79,11 @@ int ql_http_server_create(const struct ql_http_env *env, struct ql_http_server *
     }
     atomic_init(&s->nconns, 0);
     s->started_ms = ql_clock_now_ms(env->clock);
+    if (ql_ratelimit_create(cfg->rate_limit, &s->limiter) != QL_OK) {
+        free(s->loops);
+        free(s);
+        return QL_ENOMEM;
+    }
     int port = cfg->listen_port, rc = QL_OK;
     for (int i = 0; i < nloops; i++) {
         int fd, bound;
@@ -131,7 +137,7 @@ int ql_http_server_run(struct ql_http_server *s)
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     for (int i = 0; i < s->nloops; i++)
         pthread_create(&s->loops[i].thread, NULL, ql__loop_main, &s->loops[i]);
-    const struct ql_config *cfg = s->env->cfg;
+    const struct ql_http_config *cfg = s->env->cfg;
     char addr[300], threads[16], pool[16], writes[16];
     snprintf(addr, sizeof(addr), "%s:%d", cfg->listen_host, s->listen_port);
     snprintf(threads, sizeof(threads), "%d", s->nloops);
@@ -157,6 +163,7 @@ void ql_http_server_destroy(struct ql_http_server *s)
     ql__pool_stop(&s->writes);
     for (int i = 0; i < s->nloops; i++)
         ql__loop_cleanup(&s->loops[i]);
+    ql_ratelimit_destroy(s->limiter);
     free(s->loops);
     free(s);
 }

@@ -193,6 +193,37 @@ static void test_bad_keys_are_refused_before_running(void)
     fixture_cleanup(&f);
 }
 
+static void test_idempotency_records(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    ASSERT_INT_EQ(ql_idem_check_key(&f.cx, "abc-123", 7), QL_OK);
+    ASSERT_INT_EQ(ql_idem_check_key(&f.cx, "has space", 9), QL_EVALIDATION);
+    ASSERT_INT_EQ(ql_idem_check_key(&f.cx, "", 0), QL_EVALIDATION);
+    char big[300];
+    memset(big, 'k', sizeof(big));
+    ASSERT_INT_EQ(ql_idem_check_key(&f.cx, big, 256), QL_EVALIDATION);
+    uint8_t a[32], b[32], c[32];
+    ql_idem_fingerprint(&f.cx, "POST", "/x", 2, "{}", 2, a);
+    ql_idem_fingerprint(&f.cx, "POST", "/x", 2, "{}", 2, b);
+    ql_idem_fingerprint(&f.cx, "POST", "/x", 2, "{ }", 3, c);
+    ASSERT_MEM_EQ(a, b, 32);
+    ASSERT_TRUE(memcmp(a, c, 32) != 0);
+    struct ql_idem_record r;
+    ASSERT_INT_EQ(ql_idem_pack(&f.cx, 201, "ETag: \"1\"\r\n", 11, "{\"k\":1}", 7, &r), QL_OK);
+    ASSERT_INT_EQ(r.expires_ms - r.created_ms, QL_IDEM_TTL_MS);
+    const char *h, *body;
+    size_t hn, bn;
+    ASSERT_INT_EQ(ql_idem_unpack(&f.cx, &r, &h, &hn, &body, &bn), QL_OK);
+    ASSERT_INT_EQ(hn, 11);
+    ASSERT_TRUE(memcmp(h, "ETag: \"1\"\r\n", 11) == 0);
+    ASSERT_INT_EQ(bn, 7);
+    ASSERT_TRUE(memcmp(body, "{\"k\":1}", 7) == 0);
+    ((uint8_t *)r.sealed)[0] ^= 1; /* an altered record does not open */
+    ASSERT_INT_EQ(ql_idem_unpack(&f.cx, &r, &h, &hn, &body, &bn), QL_EINTERNAL);
+    fixture_cleanup(&f);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -203,6 +234,7 @@ int main(int argc, char **argv)
         TEST(test_a_key_in_use_by_another_transaction_is_in_progress),
         TEST(test_a_commit_that_fails_leaves_no_record),
         TEST(test_bad_keys_are_refused_before_running),
+        TEST(test_idempotency_records),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
