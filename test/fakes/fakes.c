@@ -1,7 +1,7 @@
 /*
  * fakes.c - the in-memory ports of fakes.h.
  */
-#include "fakes.h"
+#include "fake_internal.h"
 
 #include "ctx/ctx.h"
 #include "err/err.h"
@@ -172,7 +172,7 @@ void fake_log_cleanup(struct fake_log *l)
 /* ---- store ------------------------------------------------------------------------------------
  */
 
-static int fs_enter(struct fake_store *s, struct ql_ctx *cx)
+int fake__enter(struct fake_store *s, struct ql_ctx *cx)
 {
     if (s->down)
         return ql_error_set(&cx->err, QL_EUNAVAILABLE, "fake store is down");
@@ -184,13 +184,13 @@ static int fs_enter(struct fake_store *s, struct ql_ctx *cx)
 
 static int fs_ping(struct ql_store *self, struct ql_ctx *cx)
 {
-    return fs_enter((struct fake_store *)self, cx);
+    return fake__enter((struct fake_store *)self, cx);
 }
 
 static int fs_schema(struct ql_store *self, struct ql_ctx *cx, int64_t *out)
 {
     struct fake_store *s = (struct fake_store *)self;
-    int rc = fs_enter(s, cx);
+    int rc = fake__enter(s, cx);
     if (rc == QL_OK)
         *out = s->schema_version;
     return rc;
@@ -199,7 +199,7 @@ static int fs_schema(struct ql_store *self, struct ql_ctx *cx, int64_t *out)
 static int fs_begin(struct ql_store *self, struct ql_ctx *cx)
 {
     struct fake_store *s = (struct fake_store *)self;
-    int rc = fs_enter(s, cx);
+    int rc = fake__enter(s, cx);
     if (rc == QL_OK) {
         s->in_tx = 1;
         int *c = &s->nusers;
@@ -212,7 +212,7 @@ static int fs_begin(struct ql_store *self, struct ql_ctx *cx)
 static int fs_commit(struct ql_store *self, struct ql_ctx *cx)
 {
     struct fake_store *s = (struct fake_store *)self;
-    int rc = fs_enter(s, cx);
+    int rc = fake__enter(s, cx);
     if (rc == QL_OK) {
         s->in_tx = 0;
         s->commits++;
@@ -242,6 +242,21 @@ static const struct ql_store_ops store_ops = {
     .rollback = fs_rollback,
 };
 
+void fake_store_wire_repos(struct ql_store_ops *ops)
+{
+    ops->users = &fake__users_ops;
+    ops->sessions = &fake__sessions_ops;
+    ops->principals = &fake__principals_ops;
+    ops->teams = &fake__teams_ops;
+    ops->members = &fake__members_ops;
+    ops->api_keys = &fake__keys_ops;
+    ops->audit = &fake__audit_ops;
+    ops->throttle = &fake__throttle_ops;
+    ops->entries = &fake__entries_ops;
+    ops->prompts = &fake__prompts_ops;
+    ops->idem = &fake__idem_ops;
+}
+
 void fake_store_init(struct fake_store *s)
 {
     memset(s, 0, sizeof(*s));
@@ -263,7 +278,7 @@ static int fq_enqueue(struct ql_queue *self, struct ql_ctx *cx, const struct ql_
                       int64_t *id_out)
 {
     struct fake_queue *q = (struct fake_queue *)self;
-    int rc = fs_enter(q->store, cx);
+    int rc = fake__enter(q->store, cx);
     if (rc)
         return rc;
     if (spec->unique_key) {

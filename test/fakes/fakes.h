@@ -47,7 +47,10 @@ struct fake_log {
 void fake_log_init(struct fake_log *l, struct ql_clock *clock);
 void fake_log_cleanup(struct fake_log *l);
 
-/* The store: session state plus in-memory repositories (fake_repos.c). */
+/*
+ * The store: session state plus in-memory repositories (fake_identity.c, fake_teams.c and
+ * fake_journal.c).
+ */
 #define FAKE_MAX 64
 
 struct fake_user {
