@@ -31,15 +31,14 @@ static struct fake_member *member_by(struct fake_store *s, const struct ql_uuid 
     return NULL;
 }
 
-static int m_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                    const struct ql_uuid *user, int role, int64_t now)
+/* Add a membership; QL_ECONFLICT when there is one.  Not a store call of its own. */
+static int add_member(struct fake_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
+                      const struct ql_uuid *user, int role, int64_t now)
 {
-    struct fake_store *s = fake__store(self);
-    int rc = fake__enter(s, cx);
-    if (rc)
-        return rc;
     if (member_by(s, team, user))
         return ql_error_set(&cx->err, QL_ECONFLICT, NULL);
+    if (s->nmembers == FAKE_MAX)
+        return ql_error_set(&cx->err, QL_EINTERNAL, "fake table full");
     struct fake_member *m = &s->members[s->nmembers++];
     m->team = *team;
     m->user = *user;
@@ -48,6 +47,15 @@ static int m_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
     return QL_OK;
 }
 
+static int m_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                    const struct ql_uuid *user, int role, int64_t now)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    return rc ? rc : add_member(s, cx, team, user, role, now);
+}
+
+/* The team and its first owner in one call, as the adapter's one statement. */
 static int t_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_team *t,
                     const struct ql_uuid *owner)
 {
@@ -55,11 +63,13 @@ static int t_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_te
     int rc = fake__enter(s, cx);
     if (rc)
         return rc;
+    if (s->nteams == FAKE_MAX)
+        return ql_error_set(&cx->err, QL_EINTERNAL, "fake table full");
     struct fake_team *f = &s->teams[s->nteams++];
     f->t = *t;
     f->t.name = fake__keep(s, t->name);
     f->deleted = 0;
-    return m_insert(self, cx, &t->id, owner, QL_ROLE_OWNER, t->created_ms);
+    return add_member(s, cx, &t->id, owner, QL_ROLE_OWNER, t->created_ms);
 }
 
 static int t_get(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,

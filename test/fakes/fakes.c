@@ -7,7 +7,9 @@
 #include "err/err.h"
 #include "jobs/jobs.h"
 
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- clock ---------------------------------------------------------------------------------- */
@@ -174,13 +176,20 @@ void fake_log_cleanup(struct fake_log *l)
 
 int fake__enter(struct fake_store *s, struct ql_ctx *cx)
 {
+    s->calls++;
     if (s->down)
         return ql_error_set(&cx->err, QL_EUNAVAILABLE, "fake store is down");
-    if (s->fail_call > 0 && --s->fail_call == 0)
+    if (s->fail_call > 0 && --s->fail_call == 0) {
+        s->fail_hits++;
         return ql_error_set(&cx->err, s->fail_code ? s->fail_code : QL_EINTERNAL,
                             "fake store failure");
+    }
     return QL_OK;
 }
+
+/* The tables of fakes.h, as one range of bytes. */
+#define TABLES_AT offsetof(struct fake_store, nusers)
+#define TABLES_SIZE (offsetof(struct fake_store, idem_locked) - TABLES_AT)
 
 static int fs_ping(struct ql_store *self, struct ql_ctx *cx)
 {
@@ -200,11 +209,12 @@ static int fs_begin(struct ql_store *self, struct ql_ctx *cx)
 {
     struct fake_store *s = (struct fake_store *)self;
     int rc = fake__enter(s, cx);
+    if (rc == QL_OK && s->saved == NULL && (s->saved = malloc(TABLES_SIZE)) == NULL)
+        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
     if (rc == QL_OK) {
         s->in_tx = 1;
-        int *c = &s->nusers;
-        for (int i = 0; i < 11; i++)
-            s->saved[i] = c[i];
+        memcpy(s->saved, (char *)s + TABLES_AT, TABLES_SIZE);
+        s->saved_jobs = s->queue ? s->queue->n : 0;
     }
     return rc;
 }
@@ -225,11 +235,11 @@ static void fs_rollback(struct ql_store *self, struct ql_ctx *cx)
     (void)cx;
     struct fake_store *s = (struct fake_store *)self;
     if (s->in_tx) {
-        /* Tables only grow by appending, so restoring the counts undoes the inserts. */
+        /* Strings stay in the store's arena, so the old rows' pointers are still good. */
         s->rollbacks++;
-        int *c = &s->nusers;
-        for (int i = 0; i < 11; i++)
-            c[i] = s->saved[i];
+        memcpy((char *)s + TABLES_AT, s->saved, TABLES_SIZE);
+        if (s->queue)
+            s->queue->n = s->saved_jobs; /* jobs are only ever appended */
     }
     s->in_tx = 0;
 }
@@ -268,6 +278,8 @@ void fake_store_init(struct fake_store *s)
 
 void fake_store_cleanup(struct fake_store *s)
 {
+    free(s->saved);
+    s->saved = NULL;
     ql_arena_cleanup(&s->mem);
 }
 
@@ -360,4 +372,5 @@ void fake_queue_init(struct fake_queue *q, struct fake_store *store)
     memset(q, 0, sizeof(*q));
     q->base.ops = &queue_ops;
     q->store = store;
+    store->queue = q;
 }

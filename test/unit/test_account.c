@@ -224,6 +224,7 @@ static void test_resolve_hands_back_a_touch_that_would_block(void)
     f.store.fail_call = 2; /* the load answers, the touch does not */
     f.store.fail_code = QL_EWOULD_BLOCK;
     ASSERT_INT_EQ(ql_account_resolve(&f.cx, tok, strlen(tok), QL_VIA_BEARER, &p), QL_EWOULD_BLOCK);
+    ASSERT_INT_EQ(f.store.fail_hits, 1);
     fixture_next(&f);
     ASSERT_INT_EQ(ql_account_resolve(&f.cx, tok, strlen(tok), QL_VIA_BEARER, &p), QL_OK);
     ASSERT_INT_EQ(f.store.touches, 2); /* the refused one, then the written one */
@@ -233,6 +234,7 @@ static void test_resolve_hands_back_a_touch_that_would_block(void)
     f.store.fail_call = 2;
     f.store.fail_code = QL_EUNAVAILABLE;
     ASSERT_INT_EQ(ql_account_resolve(&f.cx, tok, strlen(tok), QL_VIA_BEARER, &p), QL_OK);
+    ASSERT_INT_EQ(f.store.fail_hits, 2);
     fixture_cleanup(&f);
 }
 

@@ -205,6 +205,7 @@ static void test_group_that_fails_leaves_nothing_and_each_writes_alone(void)
     w.f.store.fail_call = 3; /* BEGIN, the entries, then the audit rows fail */
     struct ql_entry_input in = text("mine");
     ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &mine), QL_OK);
+    ASSERT_INT_EQ(w.f.store.fail_hits, 1);
     ASSERT_INT_EQ(g.last_n, 2);
     ASSERT_INT_EQ(i1.rc, QL_ERETRY); /* its own thread writes it again, alone */
     ASSERT_INT_EQ(w.f.cx.err.code, QL_OK);
