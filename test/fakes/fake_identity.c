@@ -210,8 +210,11 @@ static int memberships(struct fake_store *s, struct ql_ctx *cx, const struct ql_
     struct ql_membership *m = ql_arena_calloc(cx->arena, FAKE_MAX, sizeof(*m));
     out->teams = m;
     out->nteams = 0;
+    if (m == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
     for (int i = 0; i < s->nmembers; i++) {
-        if (!fake__same(&s->members[i].user, uid))
+        /* a soft-deleted team's memberships are gone with it */
+        if (!fake__same(&s->members[i].user, uid) || !fake__team_live(s, &s->members[i].team))
             continue;
         m[out->nteams].team_id = s->members[i].team;
         m[out->nteams].role = s->members[i].role;
@@ -241,7 +244,8 @@ static int p_load(struct ql_store *self, struct ql_ctx *cx, const uint8_t d[QL_D
     }
     for (int i = 0; i < s->nkeys; i++) {
         struct fake_key *k = &s->keys[i];
-        if (k->revoked || memcmp(k->digest, d, QL_DIGEST_LEN) != 0)
+        if (k->revoked || memcmp(k->digest, d, QL_DIGEST_LEN) != 0 ||
+            !fake__team_live(s, &k->k.team_id))
             continue;
         out->kind = QL_PRINCIPAL_API_KEY;
         out->credential_id = k->k.id;

@@ -5,6 +5,7 @@
 #ifndef QL_FAKE_INTERNAL_H
 #define QL_FAKE_INTERNAL_H
 
+#include <stdint.h>
 #include <string.h>
 
 #include "arena/arena.h"
@@ -34,8 +35,18 @@ static inline int fake__same(const struct ql_uuid *a, const struct ql_uuid *b)
     return memcmp(a->b, b->b, 16) == 0;
 }
 
+/* Keyset positions (time, id) compared as PostgreSQL compares row values: <0, 0 or >0. */
+static inline int fake__cmp_pos(int64_t a_ms, const struct ql_uuid *a, int64_t b_ms,
+                                const struct ql_uuid *b)
+{
+    return a_ms < b_ms ? -1 : a_ms > b_ms ? 1 : memcmp(a->b, b->b, 16);
+}
+
 /* The user with this id or this email (either may be NULL), or NULL. */
 struct fake_user *fake__user_by(struct fake_store *s, const struct ql_uuid *id, const char *email);
+
+/* 1 when the team exists and is not soft-deleted. */
+int fake__team_live(struct fake_store *s, const struct ql_uuid *id);
 
 /* The repositories, one table each. */
 extern const struct ql_users_ops fake__users_ops;

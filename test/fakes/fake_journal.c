@@ -58,7 +58,32 @@ static int e_get(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid 
     return rc ? rc : f ? QL_OK : ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
 }
 
-/* Newest first by (created, id); the fake keeps insertion order, which matches time order. */
+/* Does e pass q's filters (team, liveness, author, prompt; not the position)? */
+static int entry_matches(const struct ql_entry *e, const struct ql_uuid *team,
+                         const struct ql_entry_query *q)
+{
+    return fake__same(&e->team_id, team) && e->deleted_ms == 0 &&
+           (!q->author || (e->has_author_user && fake__same(&e->author_user, q->author))) &&
+           (!q->prompt || (e->has_prompt && fake__same(&e->prompt, q->prompt)));
+}
+
+/* The matching entry with the greatest (created, id) below (ms, id) (id NULL: any), or NULL. */
+static struct ql_entry *next_entry(struct fake_store *s, const struct ql_uuid *team,
+                                   const struct ql_entry_query *q, int64_t ms,
+                                   const struct ql_uuid *id)
+{
+    struct ql_entry *best = NULL;
+    for (int i = 0; i < s->nentries; i++) {
+        struct ql_entry *e = &s->entries[i].e;
+        if (!entry_matches(e, team, q) || (id && fake__cmp_pos(e->created_ms, &e->id, ms, id) >= 0))
+            continue;
+        if (best == NULL || fake__cmp_pos(e->created_ms, &e->id, best->created_ms, &best->id) > 0)
+            best = e;
+    }
+    return best;
+}
+
+/* Newest first by (created, id) in keyset pages, as the adapter: not in insertion order. */
 static int e_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                   const struct ql_entry_query *q, struct ql_entry **out, int *n, int *more)
 {
@@ -67,19 +92,11 @@ static int e_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     if (rc)
         return rc;
     *out = ql_arena_calloc(cx->arena, FAKE_MAX, sizeof(**out));
+    if (*out == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
     *n = *more = 0;
-    for (int i = s->nentries - 1; i >= 0; i--) {
-        struct ql_entry *e = &s->entries[i].e;
-        if (!fake__same(&e->team_id, team) || e->deleted_ms)
-            continue;
-        if (q->after_id &&
-            (e->created_ms > q->after_ms ||
-             (e->created_ms == q->after_ms && memcmp(e->id.b, q->after_id->b, 16) >= 0)))
-            continue;
-        if (q->author && !(e->has_author_user && fake__same(&e->author_user, q->author)))
-            continue;
-        if (q->prompt && !(e->has_prompt && fake__same(&e->prompt, q->prompt)))
-            continue;
+    for (struct ql_entry *e = next_entry(s, team, q, q->after_ms, q->after_id); e;
+         e = next_entry(s, team, q, e->created_ms, &e->id)) {
         if (*n == q->limit) {
             *more = 1;
             break;
@@ -153,23 +170,41 @@ static int pr_get(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     return rc ? rc : p ? QL_OK : ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
 }
 
+/*
+ * The live prompt team may see (global or its own), of category (NULL: any), with the least
+ * (created, id) above (ms, id) (id NULL: any), or NULL.
+ */
+static struct ql_prompt *next_prompt(struct fake_store *s, const struct ql_uuid *team,
+                                     const char *category, int64_t ms, const struct ql_uuid *id)
+{
+    struct ql_prompt *best = NULL;
+    for (int i = 0; i < s->nprompts; i++) {
+        struct ql_prompt *p = &s->prompts[i].p;
+        if (p->deleted_ms || (p->has_team && !fake__same(&p->team_id, team)) ||
+            (category && strcmp(category, p->category) != 0) ||
+            (id && fake__cmp_pos(p->created_ms, &p->id, ms, id) <= 0))
+            continue;
+        if (best == NULL || fake__cmp_pos(p->created_ms, &p->id, best->created_ms, &best->id) < 0)
+            best = p;
+    }
+    return best;
+}
+
+/* Oldest first by (created, id) in keyset pages, as the adapter. */
 static int pr_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                    const char *category, int64_t after_ms, const struct ql_uuid *after_id,
                    int limit, struct ql_prompt **out, int *n, int *more)
 {
     struct fake_store *s = fake__store(self);
     int rc = fake__enter(s, cx);
-    (void)after_ms;
-    (void)after_id;
     if (rc)
         return rc;
     *out = ql_arena_calloc(cx->arena, FAKE_MAX, sizeof(**out));
+    if (*out == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
     *n = *more = 0;
-    for (int i = 0; i < s->nprompts; i++) {
-        struct ql_prompt *p = &s->prompts[i].p;
-        if (p->deleted_ms || (p->has_team && !fake__same(&p->team_id, team)) ||
-            (category && strcmp(category, p->category) != 0))
-            continue;
+    for (struct ql_prompt *p = next_prompt(s, team, category, after_ms, after_id); p;
+         p = next_prompt(s, team, category, p->created_ms, &p->id)) {
         if (*n == limit) {
             *more = 1;
             break;
@@ -216,6 +251,12 @@ static int i_lock(struct ql_store *self, struct ql_ctx *cx, const char *scope, c
     return rc ? rc : s->idem_locked ? ql_error_set(&cx->err, QL_EIDEM_IN_PROGRESS, NULL) : QL_OK;
 }
 
+/*
+ * One record per (scope, key), as the adapter's primary key: a record that expired by the new
+ * one's creation is replaced; a live one is kept and the call still answers QL_OK, as the
+ * adapter's INSERT ... ON CONFLICT DO UPDATE ... WHERE does (store.h promises QL_ECONFLICT:
+ * see the FIXME in test/contract/store_contract_journal.c).
+ */
 static int i_put(struct ql_store *self, struct ql_ctx *cx, const char *scope, const char *key,
                  const struct ql_idem_record *r)
 {
@@ -223,9 +264,18 @@ static int i_put(struct ql_store *self, struct ql_ctx *cx, const char *scope, co
     int rc = fake__enter(s, cx);
     if (rc)
         return rc;
-    if (s->nidem == 8 || r->sealed_n > sizeof(s->idem[0].sealed))
+    if (r->sealed_n > sizeof(s->idem[0].sealed))
+        return ql_error_set(&cx->err, QL_EINTERNAL, "fake record too large");
+    struct fake_idem *f = NULL;
+    for (int i = 0; i < s->nidem && f == NULL; i++)
+        if (!strcmp(s->idem[i].scope, scope) && !strcmp(s->idem[i].key, key))
+            f = &s->idem[i];
+    if (f && f->r.expires_ms > r->created_ms)
+        return QL_OK;
+    if (f == NULL && s->nidem == 8)
         return ql_error_set(&cx->err, QL_EINTERNAL, "fake table full");
-    struct fake_idem *f = &s->idem[s->nidem++];
+    if (f == NULL)
+        f = &s->idem[s->nidem++];
     snprintf(f->scope, sizeof(f->scope), "%s", scope);
     snprintf(f->key, sizeof(f->key), "%s", key);
     f->r = *r;

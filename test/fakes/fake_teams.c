@@ -22,6 +22,11 @@ static struct fake_team *team_by(struct fake_store *s, const struct ql_uuid *id)
     return NULL;
 }
 
+int fake__team_live(struct fake_store *s, const struct ql_uuid *id)
+{
+    return team_by(s, id) != NULL;
+}
+
 static struct fake_member *member_by(struct fake_store *s, const struct ql_uuid *team,
                                      const struct ql_uuid *user)
 {
@@ -126,6 +131,22 @@ static int fill_member(struct fake_store *s, struct fake_member *m, struct ql_me
     return QL_OK;
 }
 
+/* The member of team with the least user id above after (NULL: any), or NULL. */
+static struct fake_member *next_member(struct fake_store *s, const struct ql_uuid *team,
+                                       const struct ql_uuid *after)
+{
+    struct fake_member *best = NULL;
+    for (int i = 0; i < s->nmembers; i++) {
+        struct fake_member *m = &s->members[i];
+        if (!fake__same(&m->team, team) || (after && memcmp(m->user.b, after->b, 16) <= 0))
+            continue;
+        if (best == NULL || memcmp(m->user.b, best->user.b, 16) < 0)
+            best = m;
+    }
+    return best;
+}
+
+/* By user id, as the adapter's ORDER BY. */
 static int m_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                   const struct ql_uuid *after, int limit, struct ql_member **out, int *n, int *more)
 {
@@ -134,12 +155,12 @@ static int m_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     if (rc)
         return rc;
     *out = ql_arena_calloc(cx->arena, FAKE_MAX, sizeof(**out));
+    if (*out == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
     *n = 0;
     *more = 0;
-    for (int i = 0; i < s->nmembers; i++) {
-        struct fake_member *m = &s->members[i];
-        if (!fake__same(&m->team, team) || (after && memcmp(m->user.b, after->b, 16) <= 0))
-            continue;
+    for (struct fake_member *m = next_member(s, team, after); m;
+         m = next_member(s, team, &m->user)) {
         if (*n == limit) {
             *more = 1;
             break;
@@ -212,26 +233,43 @@ static int k_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_ap
     return QL_OK;
 }
 
+/* The live key of team with the greatest (created, id) below (ms, id) (id NULL: any), or NULL. */
+static struct fake_key *next_key(struct fake_store *s, const struct ql_uuid *team, int64_t ms,
+                                 const struct ql_uuid *id)
+{
+    struct fake_key *best = NULL;
+    for (int i = 0; i < s->nkeys; i++) {
+        struct fake_key *k = &s->keys[i];
+        if (k->revoked || !fake__same(&k->k.team_id, team) ||
+            (id && fake__cmp_pos(k->k.created_ms, &k->k.id, ms, id) >= 0))
+            continue;
+        if (best == NULL ||
+            fake__cmp_pos(k->k.created_ms, &k->k.id, best->k.created_ms, &best->k.id) > 0)
+            best = k;
+    }
+    return best;
+}
+
+/* Newest first by (created, id), keyset pages, as the adapter. */
 static int k_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                   int64_t after_ms, const struct ql_uuid *after_id, int limit,
                   struct ql_api_key **out, int *n, int *more)
 {
     struct fake_store *s = fake__store(self);
     int rc = fake__enter(s, cx);
-    (void)after_ms;
-    (void)after_id;
     if (rc)
         return rc;
     *out = ql_arena_calloc(cx->arena, FAKE_MAX, sizeof(**out));
+    if (*out == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
     *n = *more = 0;
-    for (int i = s->nkeys - 1; i >= 0; i--) {
-        if (s->keys[i].revoked || !fake__same(&s->keys[i].k.team_id, team))
-            continue;
+    for (struct fake_key *k = next_key(s, team, after_ms, after_id); k;
+         k = next_key(s, team, k->k.created_ms, &k->k.id)) {
         if (*n == limit) {
             *more = 1;
             break;
         }
-        (*out)[(*n)++] = s->keys[i].k;
+        (*out)[(*n)++] = k->k;
     }
     return QL_OK;
 }
@@ -270,8 +308,18 @@ const struct ql_api_keys_ops fake__keys_ops = {k_insert, k_list, k_revoke, k_tou
 static void put_audit(struct fake_store *s, const struct ql_uuid *team,
                       const struct ql_audit_entry *e)
 {
+    /* The next number of the row's chain (a team's, or the account chain). */
+    int64_t seq = 1;
+    for (int i = s->naudit - 1; i >= 0 && i >= s->naudit - FAKE_MAX; i--) {
+        struct fake_audit *prev = &s->audit[i % FAKE_MAX];
+        if (prev->has_team == (team != NULL) && (!team || fake__same(&prev->team, team))) {
+            seq = prev->e.seq + 1;
+            break;
+        }
+    }
     struct fake_audit *a = &s->audit[s->naudit++ % FAKE_MAX];
     a->e = *e;
+    a->e.seq = seq;
     a->e.actor = fake__keep(s, e->actor);
     a->e.action = fake__keep(s, e->action);
     a->e.target_type = fake__keep(s, e->target_type);
@@ -309,15 +357,16 @@ static int a_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
 {
     struct fake_store *s = fake__store(self);
     int rc = fake__enter(s, cx);
-    (void)after_ms;
-    (void)after_id;
     if (rc)
         return rc;
     *out = ql_arena_calloc(cx->arena, FAKE_MAX, sizeof(**out));
+    if (*out == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
     *n = *more = 0;
+    /* Rows of a chain sit in the ring in sequence order: walking back is newest first. */
     for (int i = s->naudit - 1; i >= 0 && i >= s->naudit - FAKE_MAX; i--) {
         struct fake_audit *a = &s->audit[i % FAKE_MAX];
-        if (!a->has_team || !fake__same(&a->team, team))
+        if (!a->has_team || !fake__same(&a->team, team) || (after_id && a->e.seq >= after_ms))
             continue;
         if (*n == limit) {
             *more = 1;
