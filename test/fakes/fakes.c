@@ -44,8 +44,10 @@ void fake_clock_advance(struct fake_clock *c, int64_t ms)
 static int fa_random(struct ql_auth *self, void *buf, size_t n)
 {
     struct fake_auth *a = (struct fake_auth *)self;
-    if (a->fail_random > 0 && --a->fail_random == 0)
+    if (a->fail_random > 0 && --a->fail_random == 0) {
+        a->fail_hits++;
         return QL_EINTERNAL;
+    }
     uint8_t *p = buf;
     for (size_t i = 0; i < n; i++)
         p[i] = ++a->counter;

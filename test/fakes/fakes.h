@@ -35,6 +35,7 @@ struct fake_auth {
     struct ql_auth base;
     uint8_t counter;
     int fail_random; /* >0: the Nth random() call from now fails */
+    int fail_hits;   /* injected failures that fired */
 };
 void fake_auth_init(struct fake_auth *a);
 

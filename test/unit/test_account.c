@@ -68,28 +68,6 @@ static void test_duplicate_email_case_insensitive(void)
     fixture_cleanup(&f);
 }
 
-/* Every store call of signup failing in turn leaves nothing behind. */
-static void test_signup_failure_at_any_step_writes_nothing(void)
-{
-    for (int n = 1; n <= 8; n++) {
-        struct fixture f;
-        fixture_init(&f);
-        f.store.fail_call = n;
-        struct ql_auth_result r;
-        struct ql_credentials c = creds("carol@example.com", "correct horse battery", "Carol");
-        int rc = ql_account_signup(&f.cx, &c, &r);
-        if (rc != QL_OK) {
-            ASSERT_INT_EQ(f.store.nusers, 0);
-            ASSERT_INT_EQ(f.store.nsessions, 0);
-            ASSERT_INT_EQ(f.store.naudit, 0);
-            ASSERT_INT_EQ(f.store.in_tx, 0);
-        } else {
-            ASSERT_INT_EQ(f.store.nusers, 1);
-        }
-        fixture_cleanup(&f);
-    }
-}
-
 static void test_login_and_alike_failures(void)
 {
     struct fixture f;
@@ -321,7 +299,6 @@ int main(int argc, char **argv)
         TEST(test_signup_creates_user_session_and_audit_in_one_transaction),
         TEST(test_signup_validation_reports_every_field),
         TEST(test_duplicate_email_case_insensitive),
-        TEST(test_signup_failure_at_any_step_writes_nothing),
         TEST(test_login_and_alike_failures),
         TEST(test_lockout_after_five_failures_until_window_passes),
         TEST(test_unknown_emails_lock_out_too),
