@@ -51,7 +51,7 @@ void ql__eng_main_ctx(struct ql_engine *e, struct ql_ctx *cx)
 {
     memset(cx, 0, sizeof(*cx));
     cx->arena = &e->arena;
-    cx->cfg = e->cfg;
+    cx->cfg = e->core;
     cx->ports.store = ql_db_store(e->db);
     cx->ports.queue = ql_db_queue(e->db);
     cx->ports.clock = e->clock;
@@ -177,6 +177,8 @@ static void on_poll(uv_timer_t *t)
 static void on_wake(uv_async_t *a)
 {
     struct ql_engine *e = a->data;
+    if (atomic_load(&e->stop_requested))
+        begin_stop(e);
     ql__eng_collect(e);
     if (atomic_exchange(&e->notified, 0))
         ql__eng_claim_fresh(e);
@@ -192,16 +194,19 @@ static void on_signal(uv_signal_t *h, int signum)
     begin_stop(h->data);
 }
 
+void ql_engine_stop(struct ql_engine *e)
+{
+    atomic_store(&e->stop_requested, 1);
+    uv_async_send(&e->wake);
+}
+
 int ql_engine_run(struct ql_engine *e)
 {
-    uv_loop_init(&e->loop);
     uv_signal_init(&e->loop, &e->sigterm);
     uv_signal_init(&e->loop, &e->sigint);
     e->sigterm.data = e->sigint.data = e;
     uv_signal_start(&e->sigterm, on_signal, SIGTERM);
     uv_signal_start(&e->sigint, on_signal, SIGINT);
-    uv_async_init(&e->loop, &e->wake, on_wake);
-    e->wake.data = e;
     uv_timer_init(&e->loop, &e->tick);
     uv_timer_init(&e->loop, &e->poll);
     e->tick.data = e->poll.data = e;
@@ -237,24 +242,31 @@ int ql_engine_run(struct ql_engine *e)
             pthread_join(e->runners[i].thread, NULL);
     else
         e->nrunners = 0; /* do not free sessions a stuck runner may still use */
-    uv_loop_close(&e->loop);
     ql_log(e->log, QL_LOG_INFO, "quill-worker stopped", NULL);
     return QL_OK;
 }
 
-int ql_engine_create(const struct ql_config *cfg, const struct ql_engine_ports *ports,
-                     struct ql_engine **out)
+int ql_engine_create(const struct ql_engine_config *cfg, const struct ql_config *core,
+                     const struct ql_engine_ports *ports, struct ql_engine **out)
 {
     *out = NULL;
     struct ql_engine *e = calloc(1, sizeof(*e));
     if (e == NULL)
         return QL_ENOMEM;
     e->cfg = cfg;
+    e->core = core;
     e->log = ports->log;
     e->clock = ports->clock;
     e->auth = ports->auth;
     e->dbs = ports->db;
     e->notify = ports->notify;
+    /* The loop and its wake-up exist from here, so ql_engine_stop works before run too. */
+    if (uv_loop_init(&e->loop) != 0) {
+        free(e);
+        return QL_ENOMEM;
+    }
+    uv_async_init(&e->loop, &e->wake, on_wake);
+    e->wake.data = e;
     e->db_ok = 1;
     ql_arena_init(&e->arena, 16384, 0);
     pthread_mutex_init(&e->lock, NULL);
@@ -308,6 +320,10 @@ void ql_engine_destroy(struct ql_engine *e)
     ql_db_session_destroy(e->db);
     ql_db_session_destroy(e->rec_db);
     ql__eng_listen_stop(e);
+    if (!uv_is_closing((uv_handle_t *)&e->wake))
+        uv_close((uv_handle_t *)&e->wake, NULL); /* run never ran */
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&e->loop);
     ql_arena_cleanup(&e->arena);
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->cond);

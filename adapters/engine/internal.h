@@ -9,6 +9,8 @@
 #ifndef QL_ENGINE_INTERNAL_H
 #define QL_ENGINE_INTERNAL_H
 
+#include "engine.h"
+
 #include "arena/arena.h"
 #include "clock/clock.h"
 #include "jobs/jobs.h"
@@ -20,6 +22,7 @@
 
 struct ql_ctx;
 struct ql_config;
+struct ql_engine_config;
 struct ql_logger;
 struct ql_auth;
 struct ql_db;
@@ -70,14 +73,16 @@ struct kind_stats {
 };
 
 struct ql_engine {
-    const struct ql_config *cfg;
+    const struct ql_engine_config *cfg;
+    const struct ql_config *core; /* the jobs' contexts' cfg */
     struct ql_logger *log;
     struct ql_clock *clock;
     struct ql_auth *auth;
     struct ql_db *dbs;
     struct ql_notify *notify;
-    int sub;             /* the subscription to the jobs channel; 0: none */
-    atomic_int notified; /* set by the notification port's thread */
+    int sub;                   /* the subscription to the jobs channel; 0: none */
+    atomic_int notified;       /* set by the notification port's thread */
+    atomic_int stop_requested; /* ql_engine_stop, from any thread */
     char worker_id[128];
     const char *queues[33]; /* NULL-terminated; queues[0] == NULL: every queue */
     char queue_names[512];

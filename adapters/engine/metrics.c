@@ -203,7 +203,7 @@ static void on_metrics_conn(uv_stream_t *server, int status)
 
 int ql__eng_metrics_open(struct ql_engine *e, char *addr, size_t cap)
 {
-    const struct ql_config *cfg = e->cfg;
+    const struct ql_engine_config *cfg = e->cfg;
     if (cfg->worker_listen_host[0] == '\0')
         return QL_OK;
     struct sockaddr_storage ss;

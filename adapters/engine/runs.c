@@ -24,7 +24,7 @@ static void run_one(struct runner *rn, struct run *r)
     struct ql_ctx cx;
     memset(&cx, 0, sizeof(cx));
     cx.arena = &r->arena;
-    cx.cfg = e->cfg;
+    cx.cfg = e->core;
     cx.ports.store = ql_db_store(rn->db);
     cx.ports.queue = ql_db_queue(rn->db);
     cx.ports.clock = e->clock;
@@ -123,7 +123,7 @@ void *ql__eng_recorder_main(void *arg)
     struct ql_ctx cx;
     memset(&cx, 0, sizeof(cx));
     cx.arena = &a;
-    cx.cfg = e->cfg;
+    cx.cfg = e->core;
     cx.ports.queue = ql_db_queue(e->rec_db);
     cx.ports.clock = e->clock;
     cx.ports.log = e->log;

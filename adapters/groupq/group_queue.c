@@ -13,7 +13,7 @@
  * flight, so a write that finds the database idle is written at once and a busy database
  * sees fewer, larger transactions.
  */
-#include "groupq/group_queue.h"
+#include "group_queue.h"
 
 #include "err/err.h"
 

@@ -1,18 +1,19 @@
 /*
- * auth.c - who is calling: bearer tokens (sessions, API keys, the operator token, OIDC
- * JWTs) and the session cookie, CSRF for cookie-authenticated writes, and the
- * per-principal rate limit with its RateLimit-* headers.  Runs on the pool thread of the
- * request, because resolving a token may need the database, or on the loop for routes that
- * try it first: there a token that needs the database sends the request to the pool.
+ * auth.c - who is calling: bearer tokens (sessions, API keys and OIDC JWTs through the
+ * account use case, the operator token here) and the session cookie, CSRF for
+ * cookie-authenticated writes, and the per-principal rate limit with its RateLimit-*
+ * headers.  Runs with the request's ports: on a pool thread, or on the loop for routes that
+ * try it first, where a token that needs the database or the identity provider is refused
+ * by the loop's ports and sends the request to the pool.
  */
 #include "internal.h"
 
 #include "account/account.h"
+#include "clock/clock.h"
 #include "config/config.h"
 #include "err/err.h"
 #include "model/model.h"
 #include "netaddr/netaddr.h"
-#include "oidc/oidc.h"
 #include "ratelimit.h"
 
 #include <stdio.h>
@@ -55,14 +56,6 @@ static int unsafe_method(unsigned m)
     return m == QL_HTTP_POST || m == QL_HTTP_PUT || m == QL_HTTP_PATCH || m == QL_HTTP_DELETE;
 }
 
-static int is_jwt(const char *t, size_t n)
-{
-    int dots = 0;
-    for (size_t i = 0; i < n; i++)
-        dots += t[i] == '.';
-    return dots == 2;
-}
-
 static void rate_headers(struct ql_http_req *r, const struct ql_rate_result *rr)
 {
     char v[24];
@@ -91,17 +84,7 @@ static int resolve(struct ql_http_req *r, struct ql_principal *p)
             p->via = QL_VIA_ADMIN;
             return QL_OK;
         }
-        if (env->oidc && is_jwt(tok, n)) {
-            if (r->on_loop) /* verifying may fetch the issuer's keys */
-                return ql_error_set(&r->cx.err, QL_EWOULD_BLOCK, NULL);
-            struct ql_oidc_claims claims;
-            int rc = ql_oidc_verify(env->oidc, tok, n, &claims, &r->cx.err);
-            if (rc)
-                return rc;
-            return ql_account_oidc(&r->cx, claims.issuer, claims.subject,
-                                   claims.email[0] ? claims.email : NULL, claims.name, p);
-        }
-        return ql_account_resolve(&r->cx, tok, n, QL_VIA_BEARER, p);
+        return ql_account_bearer(&r->cx, tok, n, p);
     }
     size_t n;
     const char *tok = cookie(r, "quill_session", &n);
@@ -127,10 +110,6 @@ int ql__authenticate(struct ql_http_req *r, struct ql_principal *p)
 {
     r->no_store = 1;
     int rc = resolve(r, p);
-    if (rc == QL_EWOULD_BLOCK) {
-        r->to_pool = 1; /* the loop's session cannot resolve it without waiting */
-        return -1;
-    }
     if (rc) {
         if (rc == QL_EUNAUTHENTICATED)
             ql__res_header(r, "WWW-Authenticate", "Bearer");
@@ -138,10 +117,10 @@ int ql__authenticate(struct ql_http_req *r, struct ql_principal *p)
         return -1;
     }
     r->cx.principal = p;
-    if (r->env->limiter && p->kind != QL_PRINCIPAL_OPERATOR) {
+    if (r->server && r->server->limiter && p->kind != QL_PRINCIPAL_OPERATOR) {
         const uint8_t *key = p->kind == QL_PRINCIPAL_USER ? p->user_id.b : p->credential_id.b;
         struct ql_rate_result rr;
-        ql_ratelimit_take(r->env->limiter, key, (int64_t)uv_hrtime(), &rr);
+        ql_ratelimit_take(r->server->limiter, key, ql_clock_mono_ns(r->env->clock), &rr);
         rate_headers(r, &rr);
         if (!rr.allowed) {
             char s[16];

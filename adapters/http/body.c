@@ -127,8 +127,15 @@ int ql__body_parse(struct ql_http_req *r, const struct ql__field *fields, int nf
         cJSON_Delete(root);
         return -1;
     }
+    r->json = root; /* the request owns it: freed when the response is written */
     *out = root;
     return 0;
+}
+
+void ql__req_release(struct ql_http_req *r)
+{
+    cJSON_Delete(r->json);
+    r->json = NULL;
 }
 
 const char *ql__json_str(const cJSON *obj, const char *name, size_t *n)

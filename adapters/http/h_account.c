@@ -31,14 +31,22 @@ static void set_cookie(struct ql_http_req *r, const char *token, int64_t max_age
 /* {"user": User, "session": {...}} and the session cookie. */
 static void auth_response(struct ql_http_req *r, int status, const struct ql_auth_result *res);
 
+/* Signup and login: the body's credentials and the use case's result. */
+struct sign {
+    struct ql_auth_result res;
+    int (*use_case)(struct ql_ctx *cx, const struct ql_credentials *in, struct ql_auth_result *out);
+    const struct ql__field *fields;
+    int nfields;
+};
+
 static void render_signup(struct ql_http_req *r, void *arg)
 {
-    auth_response(r, 201, arg);
+    auth_response(r, 201, &((struct sign *)arg)->res);
 }
 
 static void render_login(struct ql_http_req *r, void *arg)
 {
-    auth_response(r, 200, arg);
+    auth_response(r, 200, &((struct sign *)arg)->res);
 }
 
 static void render_logout(struct ql_http_req *r, void *arg)
@@ -73,7 +81,7 @@ static void auth_response(struct ql_http_req *r, int status, const struct ql_aut
     ql_jw_str(&w, res->session.csrf);
     ql_jw_obj_end(&w);
     ql_jw_obj_end(&w);
-    set_cookie(r, res->session.token, r->env->cfg->session_ttl_ms / 1000);
+    set_cookie(r, res->session.token, r->env->core->session_ttl_ms / 1000);
     r->no_store = 1;
     ql__res_json(r, status);
 }
@@ -89,6 +97,19 @@ static void credentials(struct ql_http_req *r, cJSON *body, struct ql_credential
     in->client_ip = ip;
 }
 
+static int run_sign(struct ql_http_req *r, void *arg)
+{
+    struct sign *s = arg;
+    cJSON *body;
+    if (ql__body_parse(r, s->fields, s->nfields, &body))
+        return r->cx.err.code;
+    struct ql_credentials in;
+    char ip[64];
+    credentials(r, body, &in, ip, sizeof(ip));
+    int rc = s->use_case(&r->cx, &in, &s->res);
+    return rc;
+}
+
 void ql__h_signup(struct ql_http_req *r)
 {
     static const struct ql__field f[] = {
@@ -96,17 +117,8 @@ void ql__h_signup(struct ql_http_req *r)
         {"password", QL__JSON_STRING, 1},
         {"displayName", QL__JSON_STRING, 1},
     };
-    cJSON *body;
-    if (ql__idem_begin(r, NULL) || ql__body_parse(r, f, 3, &body))
-        return;
-    struct ql_credentials in;
-    char ip[64];
-    credentials(r, body, &in, ip, sizeof(ip));
-    struct ql_auth_result res;
-    ql__set_render(r, render_signup, &res);
-    int rc = ql_account_signup(&r->cx, &in, &res);
-    cJSON_Delete(body);
-    ql__res_rendered(r, rc);
+    struct sign s = {.use_case = ql_account_signup, .fields = f, .nfields = 3};
+    ql__run(r, NULL, run_sign, render_signup, &s);
 }
 
 void ql__h_login(struct ql_http_req *r)
@@ -115,27 +127,22 @@ void ql__h_login(struct ql_http_req *r)
         {"email", QL__JSON_STRING, 1},
         {"password", QL__JSON_STRING, 1},
     };
-    cJSON *body;
-    if (ql__idem_begin(r, NULL) || ql__body_parse(r, f, 2, &body))
-        return;
-    struct ql_credentials in;
-    char ip[64];
-    credentials(r, body, &in, ip, sizeof(ip));
-    struct ql_auth_result res;
-    ql__set_render(r, render_login, &res);
-    int rc = ql_account_login(&r->cx, &in, &res);
-    cJSON_Delete(body);
-    ql__res_rendered(r, rc);
+    struct sign s = {.use_case = ql_account_login, .fields = f, .nfields = 2};
+    ql__run(r, NULL, run_sign, render_login, &s);
+}
+
+static int run_logout(struct ql_http_req *r, void *arg)
+{
+    (void)arg;
+    return ql_account_logout(&r->cx);
 }
 
 void ql__h_logout(struct ql_http_req *r)
 {
     struct ql_principal p;
-    if (ql__authenticate(r, &p) || ql__idem_begin(r, &p))
+    if (ql__authenticate(r, &p))
         return;
-    ql__set_render(r, render_logout, NULL);
-    int rc = ql_account_logout(&r->cx);
-    ql__res_rendered(r, rc);
+    ql__run(r, &p, run_logout, render_logout, NULL);
 }
 
 static void write_me(struct ql_http_req *r, const struct ql_user *u, const struct ql_team_role *t,
@@ -190,28 +197,33 @@ void ql__h_me_update(struct ql_http_req *r)
     const char *name = ql__json_str(body, "displayName", &n);
     struct ql_user u;
     int rc = ql_account_rename(&r->cx, name, n, &u);
-    cJSON_Delete(body);
     if (rc)
         ql__res_problem(r, rc);
     else
         write_me(r, &u, NULL, 0);
 }
 
-void ql__h_me_password(struct ql_http_req *r)
+static int run_password(struct ql_http_req *r, void *arg)
 {
     static const struct ql__field f[] = {
         {"currentPassword", QL__JSON_STRING, 1},
         {"newPassword", QL__JSON_STRING, 1},
     };
-    struct ql_principal p;
+    (void)arg;
     cJSON *body;
-    if (ql__authenticate(r, &p) || ql__idem_begin(r, &p) || ql__body_parse(r, f, 2, &body))
-        return;
+    if (ql__body_parse(r, f, 2, &body))
+        return r->cx.err.code;
     size_t cn, nn;
     const char *cur = ql__json_str(body, "currentPassword", &cn);
     const char *next = ql__json_str(body, "newPassword", &nn);
-    ql__set_render(r, render_no_content, NULL);
     int rc = ql_account_change_password(&r->cx, cur, cn, next, nn);
-    cJSON_Delete(body);
-    ql__res_rendered(r, rc);
+    return rc;
+}
+
+void ql__h_me_password(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    if (ql__authenticate(r, &p))
+        return;
+    ql__run(r, &p, run_password, render_no_content, NULL);
 }

@@ -141,32 +141,43 @@ void ql__h_admin_stats(struct ql_http_req *r)
     ql__res_json(r, 200);
 }
 
-static void change(struct ql_http_req *r, int retry)
-{
-    struct ql_principal p;
-    if (ql__authenticate(r, &p) || ql__idem_begin(r, &p))
-        return;
+/* A retry or a cancel of one job. */
+struct change {
+    int retry;
     int64_t id;
-    if (r->nparams < 1 || ql_ops_job_id(&r->cx, r->params[0].p, r->params[0].n, &id) != QL_OK) {
-        ql__res_problem(r, QL_EVALIDATION);
-        return;
-    }
-    int rc = retry ? ql_ops_retry(&r->cx, id) : ql_ops_cancel(&r->cx, id);
-    if (rc) {
-        ql__res_problem(r, rc);
-        return;
-    }
+};
+
+static int run_change(struct ql_http_req *r, void *arg)
+{
+    struct change *c = arg;
+    if (r->nparams < 1 || ql_ops_job_id(&r->cx, r->params[0].p, r->params[0].n, &c->id) != QL_OK)
+        return r->cx.err.code ? r->cx.err.code : QL_EVALIDATION;
+    return c->retry ? ql_ops_retry(&r->cx, c->id) : ql_ops_cancel(&r->cx, c->id);
+}
+
+static void render_change(struct ql_http_req *r, void *arg)
+{
+    const struct change *c = arg;
     char sid[24];
-    snprintf(sid, sizeof(sid), "%lld", (long long)id);
+    snprintf(sid, sizeof(sid), "%lld", (long long)c->id);
     struct ql_jw w;
     ql_jw_init(&w, &r->res_body);
     ql_jw_obj(&w);
     ql_jw_key(&w, "jobId");
     ql_jw_str(&w, sid);
     ql_jw_key(&w, "state");
-    ql_jw_str(&w, retry ? "available" : "cancelled");
+    ql_jw_str(&w, c->retry ? "available" : "cancelled");
     ql_jw_obj_end(&w);
     ql__res_json(r, 202);
+}
+
+static void change(struct ql_http_req *r, int retry)
+{
+    struct ql_principal p;
+    if (ql__authenticate(r, &p))
+        return;
+    struct change c = {retry, 0};
+    ql__run(r, &p, run_change, render_change, &c);
 }
 
 void ql__h_admin_retry(struct ql_http_req *r)

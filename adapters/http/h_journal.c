@@ -99,9 +99,16 @@ static void entry_input(cJSON *body, struct ql_entry_input *in)
     in->prompt_id = ql__json_str(body, "promptId", &in->prompt_id_n);
 }
 
+/* A creation: its team, and the entry once created. */
+struct create {
+    struct ql_uuid team;
+    struct ql_entry e;
+    struct ql_prompt p;
+};
+
 static void render_entry_created(struct ql_http_req *r, void *arg)
 {
-    const struct ql_entry *e = arg;
+    const struct ql_entry *e = &((struct create *)arg)->e;
     char loc[128], team[QL_UUID_STR_LEN + 1], id[QL_UUID_STR_LEN + 1];
     ql_uuid_format(&e->team_id, team);
     ql_uuid_format(&e->id, id);
@@ -110,25 +117,29 @@ static void render_entry_created(struct ql_http_req *r, void *arg)
     entry_response(r, 201, e);
 }
 
-void ql__h_entry_create(struct ql_http_req *r)
+static int run_entry_create(struct ql_http_req *r, void *arg)
 {
     static const struct ql__field f[] = {
         {"content", QL__JSON_STRING, 1},
         {"promptId", QL__JSON_STRING_OR_NULL, 0},
     };
-    struct ql_principal p;
-    struct ql_uuid team;
+    struct create *c = arg;
     cJSON *body;
-    if (ql__authenticate_team(r, &p, &team, NULL, NULL) || ql__idem_begin(r, &p) ||
-        ql__body_parse(r, f, 2, &body))
-        return;
+    if (ql__body_parse(r, f, 2, &body))
+        return r->cx.err.code;
     struct ql_entry_input in;
     entry_input(body, &in);
-    struct ql_entry e;
-    ql__set_render(r, render_entry_created, &e);
-    int rc = ql_entry_create(&r->cx, &team, &in, &e);
-    ql__res_rendered(r, rc);
-    cJSON_Delete(body);
+    int rc = ql_entry_create(&r->cx, &c->team, &in, &c->e);
+    return rc;
+}
+
+void ql__h_entry_create(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    struct create c;
+    if (ql__authenticate_team(r, &p, &c.team, NULL, NULL))
+        return;
+    ql__run(r, &p, run_entry_create, render_entry_created, &c);
 }
 
 struct entry_get {
@@ -142,9 +153,7 @@ static void entry_got(struct ql_ctx *cx, int rc, void *arg)
     (void)cx;
     struct entry_get *g = arg;
     struct ql_http_req *r = g->r;
-    if (rc == QL_EWOULD_BLOCK) {
-        r->to_pool = 1;
-    } else if (rc == QL_ENOT_MODIFIED) {
+    if (rc == QL_ENOT_MODIFIED) {
         etag_header(r, &g->e);
         r->status = 304;
     } else if (rc) {
@@ -220,7 +229,6 @@ void ql__h_entry_update(struct ql_http_req *r)
         ql__res_problem(r, rc);
     else
         entry_response(r, 200, &e);
-    cJSON_Delete(body);
 }
 
 void ql__h_entry_delete(struct ql_http_req *r)
@@ -260,30 +268,34 @@ static void render_prompt_created(struct ql_http_req *r, void *arg)
 {
     struct ql_jw w;
     ql_jw_init(&w, &r->res_body);
-    write_prompt(&w, arg);
+    write_prompt(&w, &((struct create *)arg)->p);
     ql__res_json(r, 201);
 }
 
-void ql__h_prompt_create(struct ql_http_req *r)
+static int run_prompt_create(struct ql_http_req *r, void *arg)
 {
     static const struct ql__field f[] = {
         {"text", QL__JSON_STRING, 1},
         {"category", QL__JSON_STRING, 1},
     };
-    struct ql_principal p;
-    struct ql_uuid team;
+    struct create *c = arg;
     cJSON *body;
-    if (ql__authenticate_team(r, &p, &team, NULL, NULL) || ql__idem_begin(r, &p) ||
-        ql__body_parse(r, f, 2, &body))
-        return;
+    if (ql__body_parse(r, f, 2, &body))
+        return r->cx.err.code;
     size_t tn, cn;
     const char *text = ql__json_str(body, "text", &tn);
     const char *cat = ql__json_str(body, "category", &cn);
-    struct ql_prompt pr;
-    ql__set_render(r, render_prompt_created, &pr);
-    int rc = ql_prompt_create(&r->cx, &team, text, tn, cat, cn, &pr);
-    ql__res_rendered(r, rc);
-    cJSON_Delete(body);
+    int rc = ql_prompt_create(&r->cx, &c->team, text, tn, cat, cn, &c->p);
+    return rc;
+}
+
+void ql__h_prompt_create(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    struct create c;
+    if (ql__authenticate_team(r, &p, &c.team, NULL, NULL))
+        return;
+    ql__run(r, &p, run_prompt_create, render_prompt_created, &c);
 }
 
 void ql__h_prompt_delete(struct ql_http_req *r)

@@ -44,21 +44,25 @@ static void render_team_created(struct ql_http_req *r, void *arg)
     team_response(r, 201, t);
 }
 
-void ql__h_team_create(struct ql_http_req *r)
+static int run_team_create(struct ql_http_req *r, void *arg)
 {
     static const struct ql__field f[] = {{"name", QL__JSON_STRING, 1}};
-    struct ql_principal p;
     cJSON *body;
-    if (ql__authenticate_team(r, &p, NULL, NULL, NULL) || ql__idem_begin(r, &p) ||
-        ql__body_parse(r, f, 1, &body))
-        return;
+    if (ql__body_parse(r, f, 1, &body))
+        return r->cx.err.code;
     size_t n;
     const char *name = ql__json_str(body, "name", &n);
+    int rc = ql_team_create(&r->cx, name, n, arg);
+    return rc;
+}
+
+void ql__h_team_create(struct ql_http_req *r)
+{
+    struct ql_principal p;
     struct ql_team t;
-    ql__set_render(r, render_team_created, &t);
-    int rc = ql_team_create(&r->cx, name, n, &t);
-    cJSON_Delete(body);
-    ql__res_rendered(r, rc);
+    if (ql__authenticate_team(r, &p, NULL, NULL, NULL))
+        return;
+    ql__run(r, &p, run_team_create, render_team_created, &t);
 }
 
 void ql__h_team_list(struct ql_http_req *r)
@@ -115,7 +119,6 @@ void ql__h_team_update(struct ql_http_req *r)
     const char *name = ql__json_str(body, "name", &n);
     struct ql_team t;
     int rc = ql_team_rename(&r->cx, &team, name, n, &t);
-    cJSON_Delete(body);
     if (rc)
         ql__res_problem(r, rc);
     else
@@ -161,29 +164,40 @@ static void member_response(struct ql_http_req *r, int status, const struct ql_m
     ql__res_json(r, status);
 }
 
+/* Adding a member or a key: its team, and what was made. */
+struct add {
+    struct ql_uuid team;
+    struct ql_member m;
+    struct ql_new_api_key k;
+};
+
 static void render_member_added(struct ql_http_req *r, void *arg)
 {
-    member_response(r, 201, arg);
+    member_response(r, 201, &((struct add *)arg)->m);
+}
+
+static int run_member_add(struct ql_http_req *r, void *arg)
+{
+    static const struct ql__field f[] = {{"email", QL__JSON_STRING, 1},
+                                         {"role", QL__JSON_STRING, 1}};
+    struct add *a = arg;
+    cJSON *body;
+    if (ql__body_parse(r, f, 2, &body))
+        return r->cx.err.code;
+    size_t en, rn;
+    const char *email = ql__json_str(body, "email", &en);
+    const char *role = ql__json_str(body, "role", &rn);
+    int rc = ql_member_add(&r->cx, &a->team, email, en, role, rn, &a->m);
+    return rc;
 }
 
 void ql__h_member_add(struct ql_http_req *r)
 {
-    static const struct ql__field f[] = {{"email", QL__JSON_STRING, 1},
-                                         {"role", QL__JSON_STRING, 1}};
     struct ql_principal p;
-    struct ql_uuid team;
-    cJSON *body;
-    if (ql__authenticate_team(r, &p, &team, NULL, NULL) || ql__idem_begin(r, &p) ||
-        ql__body_parse(r, f, 2, &body))
+    struct add a;
+    if (ql__authenticate_team(r, &p, &a.team, NULL, NULL))
         return;
-    size_t en, rn;
-    const char *email = ql__json_str(body, "email", &en);
-    const char *role = ql__json_str(body, "role", &rn);
-    struct ql_member m;
-    ql__set_render(r, render_member_added, &m);
-    int rc = ql_member_add(&r->cx, &team, email, en, role, rn, &m);
-    cJSON_Delete(body);
-    ql__res_rendered(r, rc);
+    ql__run(r, &p, run_member_add, render_member_added, &a);
 }
 
 void ql__h_member_update(struct ql_http_req *r)
@@ -198,7 +212,6 @@ void ql__h_member_update(struct ql_http_req *r)
     const char *role = ql__json_str(body, "role", &rn);
     struct ql_member m;
     int rc = ql_member_set_role(&r->cx, &team, &user, role, rn, &m);
-    cJSON_Delete(body);
     if (rc)
         ql__res_problem(r, rc);
     else
@@ -217,7 +230,7 @@ void ql__h_member_remove(struct ql_http_req *r)
 
 static void render_key_created(struct ql_http_req *r, void *arg)
 {
-    const struct ql_new_api_key *k = arg;
+    const struct ql_new_api_key *k = &((struct add *)arg)->k;
     struct ql_jw w;
     ql_jw_init(&w, &r->res_body);
     ql_jw_obj(&w);
@@ -228,28 +241,32 @@ static void render_key_created(struct ql_http_req *r, void *arg)
     ql__res_json(r, 201);
 }
 
-void ql__h_key_create(struct ql_http_req *r)
+static int run_key_create(struct ql_http_req *r, void *arg)
 {
     static const struct ql__field f[] = {
         {"name", QL__JSON_STRING, 1},
         {"role", QL__JSON_STRING, 1},
         {"expiresAt", QL__JSON_STRING_OR_NULL, 0},
     };
-    struct ql_principal p;
-    struct ql_uuid team;
+    struct add *a = arg;
     cJSON *body;
-    if (ql__authenticate_team(r, &p, &team, NULL, NULL) || ql__idem_begin(r, &p) ||
-        ql__body_parse(r, f, 3, &body))
-        return;
+    if (ql__body_parse(r, f, 3, &body))
+        return r->cx.err.code;
     size_t nn, rn, en;
     const char *name = ql__json_str(body, "name", &nn);
     const char *role = ql__json_str(body, "role", &rn);
     const char *exp = ql__json_str(body, "expiresAt", &en);
-    struct ql_new_api_key k;
-    ql__set_render(r, render_key_created, &k);
-    int rc = ql_api_key_create(&r->cx, &team, name, nn, role, rn, exp, en, &k);
-    cJSON_Delete(body);
-    ql__res_rendered(r, rc);
+    int rc = ql_api_key_create(&r->cx, &a->team, name, nn, role, rn, exp, en, &a->k);
+    return rc;
+}
+
+void ql__h_key_create(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    struct add a;
+    if (ql__authenticate_team(r, &p, &a.team, NULL, NULL))
+        return;
+    ql__run(r, &p, run_key_create, render_key_created, &a);
 }
 
 void ql__h_key_list(struct ql_http_req *r)

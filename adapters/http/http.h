@@ -15,30 +15,61 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "netaddr/netaddr.h"
+
 struct ql_config;
+struct ql_env;
 struct ql_clock;
 struct ql_auth;
 struct ql_logger;
 struct ql_http_server;
-struct ql_ratelimit;
-struct ql_oidc;
+struct ql_idp;
 struct ql_group;
 struct ql_db;
 
+/* quill-api's settings (the variables named; .env.sample has them all with defaults). */
+struct ql_http_config {
+    char listen_host[256]; /* QUILL_LISTEN */
+    int listen_port;
+    char admin_token[256];   /* QUILL_ADMIN_TOKEN; "": operator API off */
+    char metrics_token[256]; /* QUILL_METRICS_TOKEN; "": /metrics open */
+    char public_url[512];    /* QUILL_PUBLIC_URL */
+    int public_https;        /* it is https: Secure cookies, HSTS */
+    int threads;             /* QUILL_THREADS: event loops */
+    int db_pool;             /* QUILL_DB_POOL */
+    int write_pool;          /* QUILL_WRITE_POOL: threads of group-committed routes */
+    int group_commit;        /* QUILL_GROUP_COMMIT: group transactions at once; 0: none */
+    int loop_reads;          /* QUILL_LOOP_READS */
+    int pool_queue;          /* QUILL_POOL_QUEUE */
+    int rate_limit;          /* QUILL_RATE_LIMIT: per principal a second */
+    struct ql_cidr_list trusted_proxies; /* QUILL_TRUSTED_PROXIES */
+    size_t max_body;                     /* QUILL_MAX_BODY */
+    int max_connections;                 /* QUILL_MAX_CONNECTIONS */
+    int header_timeout_ms;               /* QUILL_HEADER_TIMEOUT_MS */
+    int body_timeout_ms;                 /* QUILL_BODY_TIMEOUT_MS */
+    int idle_timeout_ms;                 /* QUILL_IDLE_TIMEOUT_MS */
+    int write_timeout_ms;                /* QUILL_WRITE_TIMEOUT_MS */
+    int shutdown_timeout_ms;             /* QUILL_SHUTDOWN_TIMEOUT_MS */
+    int access_log;                      /* QUILL_ACCESS_LOG */
+};
+
+/* Read c from the environment (ncpu: the default of QUILL_THREADS); problems go to e. */
+void ql_http_config_read(struct ql_env *e, int ncpu, struct ql_http_config *c);
+
 /* What the server runs on; everything is borrowed and must outlive the server. */
 struct ql_http_env {
-    const struct ql_config *cfg;
-    struct ql_db *db; /* sessions of the pools and of the loops */
+    const struct ql_http_config *cfg;
+    const struct ql_config *core; /* the use cases' settings (their contexts' cfg) */
+    struct ql_db *db;             /* sessions of the pools and of the loops */
     struct ql_clock *clock;
-    struct ql_auth *auth;         /* thread-safe */
-    struct ql_logger *log;        /* thread-safe (unbuffered) */
-    int64_t schema_version;       /* the migration version this build expects */
-    const char *version_json;     /* the bill of materials */
-    const char *openapi_json;     /* the OpenAPI document */
-    const char *admin_html;       /* the /admin dashboard page */
-    struct ql_ratelimit *limiter; /* per-principal token buckets; NULL: no limit */
-    struct ql_oidc *oidc;         /* OpenID Connect verifier; NULL: off */
-    struct ql_group *group;       /* group commit for the write pool; NULL: off */
+    struct ql_auth *auth;     /* thread-safe */
+    struct ql_logger *log;    /* thread-safe (unbuffered) */
+    int64_t schema_version;   /* the migration version this build expects */
+    const char *version_json; /* the bill of materials */
+    const char *openapi_json; /* the OpenAPI document */
+    const char *admin_html;   /* the /admin dashboard page */
+    struct ql_idp *idp;       /* OpenID Connect verification; NULL: off */
+    struct ql_group *group;   /* group commit for the write pool; NULL: off */
 };
 
 /*

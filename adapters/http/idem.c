@@ -1,44 +1,51 @@
 /*
- * idem.c - Idempotency-Key for POST requests (the contract's "Idempotency" section).
+ * idem.c - running a handler's use case, under its Idempotency-Key when a POST has one.
  *
- * A request with a key first looks for a stored record of (caller, key): a match with the
- * same fingerprint is replayed with Idempotent-Replayed: true, a different fingerprint is
- * 422 idempotency_key_reused.  Otherwise the use case's transaction is hooked: right after
- * BEGIN a transaction-scoped advisory lock on (caller, key) is taken (another request
- * holding it means the first is still running: 409 idempotency_in_progress), and right
- * before COMMIT the success response is rendered and stored, so the effect and its record
- * commit together.  Responses produced without a transaction (validation errors and the
- * like) are stored afterwards on their own; 5xx, 409-in-progress and 429 are never stored,
- * so a client may retry them.
+ * The core's wrapper (core/idem/idem.h) does the work: lookup, replay, the lock after
+ * BEGIN, the record before COMMIT.  This file only says whose key it is (the scope), gives
+ * the request's method, path and body for the fingerprint, renders responses when the
+ * wrapper asks for them, and sends back a recorded response as it was, with
+ * Idempotent-Replayed: true.
  */
-#include "internal.h"
+#include "req.h"
 
 #include "arena/arena.h"
-#include "clock/clock.h"
 #include "err/err.h"
-#include "log/log.h"
 #include "idem/idem.h"
 #include "model/model.h"
-#include "store/store.h"
 #include "uuid/uuid.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-void ql__set_render(struct ql_http_req *r, void (*fn)(struct ql_http_req *, void *), void *arg)
-{
-    r->render = fn;
-    r->render_arg = arg;
-    r->render_mark = r->res_headers.len;
-}
+/* What the wrapper calls back into, for one request. */
+struct call {
+    struct ql_http_req *r;
+    int (*run)(struct ql_http_req *r, void *arg);
+    void (*render)(struct ql_http_req *r, void *arg);
+    void *arg;
+    int rendered_rc; /* the outcome whose response is in r; 1: none yet */
+    size_t mark;     /* res_headers before it, to undo a success that did not commit */
+};
 
-void ql__res_rendered(struct ql_http_req *r, int rc)
+/* Put the response for rc into r, unless it is there already. */
+static void answer(struct call *c, int rc)
 {
+    struct ql_http_req *r = c->r;
+    if (c->rendered_rc == rc)
+        return;
+    if (c->rendered_rc != 1) {
+        /* A success rendered before a COMMIT that then failed: undo it. */
+        r->res_headers.len = c->mark;
+        r->res_body.len = 0;
+    }
+    c->mark = r->res_headers.len;
     if (rc)
         ql__res_problem(r, rc);
-    else if (!r->rendered && r->render)
-        r->render(r, r->render_arg);
+    else
+        c->render(r, c->arg);
+    c->rendered_rc = rc;
 }
 
 /* The header lines worth replaying, plus the content type, into b. */
@@ -58,50 +65,32 @@ static void stored_headers(struct ql_http_req *r, struct ql_buf *b)
     }
 }
 
-static int store(struct ql_http_req *r)
+static int render(struct ql_ctx *cx, int rc, void *ud, struct ql_idem_response *out)
 {
+    struct call *c = ud;
+    struct ql_http_req *r = c->r;
+    answer(c, rc);
     struct ql_buf h;
-    ql_buf_init(&h, r->cx.arena);
+    ql_buf_init(&h, cx->arena);
     stored_headers(r, &h);
-    if (ql_buf_ok(&h))
-        return ql_error_set(&r->cx.err, QL_ENOMEM, NULL);
-    struct ql_idem_record rec;
-    memcpy(rec.fingerprint, r->idem.fingerprint, sizeof(rec.fingerprint));
-    int rc =
-        ql_idem_pack(&r->cx, r->status, h.data, h.len, r->res_body.data, r->res_body.len, &rec);
-    if (rc == QL_OK)
-        rc = ql_store_idem_put(r->cx.ports.store, &r->cx, r->idem.scope, r->idem.key, &rec);
-    if (rc == QL_OK)
-        r->idem.stored = 1;
-    return rc;
+    if (ql_buf_ok(&h) || ql_buf_ok(&r->res_body))
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    *out = (struct ql_idem_response){r->status, h.data, h.len, r->res_body.data, r->res_body.len};
+    return QL_OK;
 }
 
-static int after_begin(struct ql_ctx *cx, void *ud)
+static int run(struct ql_ctx *cx, void *ud)
 {
-    struct ql_http_req *r = ud;
-    return ql_store_idem_lock(cx->ports.store, cx, r->idem.scope, r->idem.key);
-}
-
-static int before_commit(struct ql_ctx *cx, void *ud)
-{
-    struct ql_http_req *r = ud;
     (void)cx;
-    if (r->render == NULL)
-        return QL_OK; /* nothing to render yet: stored after the handler instead */
-    r->render(r, r->render_arg);
-    r->rendered = 1;
-    return store(r);
+    struct call *c = ud;
+    return c->run(c->r, c->arg);
 }
 
-static void replay(struct ql_http_req *r, const struct ql_idem_record *rec)
+/* Send a recorded response as it was recorded. */
+static void replay(struct ql_http_req *r, const struct ql_idem_response *rec)
 {
-    const char *h, *body;
-    size_t hn, bn;
-    if (ql_idem_unpack(&r->cx, rec, &h, &hn, &body, &bn) != QL_OK) {
-        ql__res_problem(r, QL_EINTERNAL);
-        return;
-    }
-    const char *p = h, *end = h + hn;
+    const char *p = rec->headers, *end = p + rec->headers_n;
+    r->res_headers.len = 0;
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         const char *next = eol ? eol + 1 : end;
@@ -118,78 +107,48 @@ static void replay(struct ql_http_req *r, const struct ql_idem_record *rec)
     }
     ql__res_header(r, "Idempotent-Replayed", "true");
     r->res_body.len = 0;
-    ql_buf_append(&r->res_body, body, bn);
+    ql_buf_append(&r->res_body, rec->body, rec->body_n);
     r->status = rec->status;
 }
 
-int ql__idem_begin(struct ql_http_req *r, const struct ql_principal *p)
+/* Whose key it is: the caller, or the client's address for anonymous routes. */
+static void scope_of(struct ql_http_req *r, const struct ql_principal *p, char *out, size_t cap)
 {
-    const struct ql_span *k = ql__req_header(r, "idempotency-key");
-    if (k == NULL || r->method != QL_HTTP_POST)
-        return 0;
-    if (ql_idem_check_key(&r->cx, k->p, k->n) != QL_OK) {
-        ql__res_problem(r, QL_EVALIDATION);
-        return -1;
-    }
     char id[QL_UUID_STR_LEN + 1];
     if (p && p->kind == QL_PRINCIPAL_USER) {
         ql_uuid_format(&p->user_id, id);
-        snprintf(r->idem.scope, sizeof(r->idem.scope), "user:%s", id);
+        snprintf(out, cap, "user:%s", id);
     } else if (p && p->kind == QL_PRINCIPAL_API_KEY) {
         ql_uuid_format(&p->credential_id, id);
-        snprintf(r->idem.scope, sizeof(r->idem.scope), "key:%s", id);
+        snprintf(out, cap, "key:%s", id);
     } else if (p && p->kind == QL_PRINCIPAL_OPERATOR) {
-        snprintf(r->idem.scope, sizeof(r->idem.scope), "operator");
+        snprintf(out, cap, "operator");
     } else {
         char ip[64];
         ql__client_ip(r, ip, sizeof(ip));
-        snprintf(r->idem.scope, sizeof(r->idem.scope), "addr:%s", ip);
+        snprintf(out, cap, "addr:%s", ip);
     }
-    memcpy(r->idem.key, k->p, k->n);
-    r->idem.key[k->n] = '\0';
-    if (ql_idem_fingerprint(&r->cx, "POST", r->path.p, r->path.n, r->body.p, r->body.n,
-                            r->idem.fingerprint) != QL_OK) {
-        ql__res_problem(r, r->cx.err.code);
-        return -1;
-    }
-    struct ql_idem_record rec;
-    int rc = ql_store_idem_get(r->cx.ports.store, &r->cx, r->idem.scope, r->idem.key,
-                               ql_clock_now_ms(r->cx.ports.clock), &rec);
-    if (rc == QL_OK) {
-        if (memcmp(rec.fingerprint, r->idem.fingerprint, sizeof(rec.fingerprint)) != 0) {
-            ql_error_set(&r->cx.err, QL_EIDEM_REUSED,
-                         "This Idempotency-Key was used with a different request.");
-            ql__res_problem(r, QL_EIDEM_REUSED);
-        } else {
-            replay(r, &rec);
-        }
-        return -1;
-    }
-    if (rc != QL_ENOT_FOUND) {
-        ql__res_problem(r, rc);
-        return -1;
-    }
-    ql_error_clear(&r->cx.err);
-    r->idem.active = 1;
-    r->tx.after_begin = after_begin;
-    r->tx.before_commit = before_commit;
-    r->tx.ud = r;
-    r->cx.tx = &r->tx;
-    return 0;
 }
 
-void ql__idem_end(struct ql_http_req *r)
+void ql__run(struct ql_http_req *r, const struct ql_principal *p,
+             int (*run_fn)(struct ql_http_req *r, void *arg),
+             void (*render_fn)(struct ql_http_req *r, void *arg), void *arg)
 {
-    if (!r->idem.active || r->idem.stored)
+    struct call c = {r, run_fn, render_fn, arg, 1, r->res_headers.len};
+    const struct ql_span *k = ql__req_header(r, "idempotency-key");
+    if (k == NULL || r->method != QL_HTTP_POST) {
+        answer(&c, run_fn(r, arg));
         return;
-    int s = r->status;
-    if (s >= 500 || s == 429 || (s == 409 && r->cx.err.code == QL_EIDEM_IN_PROGRESS))
-        return;
-    if (r->tx.committed)
-        return; /* committed without a renderer: nothing consistent to store */
-    struct ql_error saved = r->cx.err;
-    if (store(r) != QL_OK && r->cx.err.code != QL_ECONFLICT)
-        ql_log(r->env->log, QL_LOG_WARN, "cannot store an idempotent response", "error",
-               r->cx.err.msg, "trace_id", r->cx.trace_id, NULL);
-    r->cx.err = saved;
+    }
+    char scope[80];
+    scope_of(r, p, scope, sizeof(scope));
+    const struct ql_idem_call call = {scope,     k->p,      k->n,      "POST", r->path.p,
+                                      r->path.n, r->body.p, r->body.n, render, &c};
+    int replayed;
+    struct ql_idem_response rec;
+    int rc = ql_idem_run(&r->cx, &call, run, &c, &replayed, &rec);
+    if (replayed)
+        replay(r, &rec);
+    else
+        answer(&c, rc);
 }

@@ -33,9 +33,6 @@ static int status_index(int status)
 int ql__metrics_init(struct ql__metrics *m)
 {
     m->cells = calloc((size_t)(ql__http_nroutes + 1) * QL_METRIC_STATUSES, sizeof(*m->cells));
-    atomic_init(&m->inflight, 0);
-    atomic_init(&m->loop_reads, 0);
-    atomic_init(&m->loop_misses, 0);
     return m->cells ? QL_OK : QL_ENOMEM;
 }
 
@@ -145,10 +142,10 @@ void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b)
     int inflight = 0, conns = atomic_load(&s->nconns);
     uint64_t loop_reads = 0, loop_misses = 0;
     for (int l = 0; l < s->nloops; l++) {
-        const struct ql__metrics *m = &s->loops[l].metrics;
-        inflight += atomic_load_explicit(&m->inflight, memory_order_relaxed);
-        loop_reads += load(&m->loop_reads);
-        loop_misses += load(&m->loop_misses);
+        struct ql__exec *x = &s->loops[l].exec;
+        inflight += atomic_load_explicit(&x->inflight, memory_order_relaxed);
+        loop_reads += load(&x->loop_reads);
+        loop_misses += load(&x->loop_misses);
     }
     pthread_mutex_lock(&s->pool.lock);
     int queued = s->pool.queued;

@@ -5,8 +5,10 @@
  * Problem bodies never carry internal detail: for codes that map to 5xx the default
  * message of the code is sent and the internal message goes to the log with the trace id.
  */
-#include "internal.h"
+#include "h1.h"
+#include "req.h"
 
+#include "config/config.h"
 #include "err/err.h"
 #include "log/log.h"
 
@@ -14,7 +16,75 @@
 #include <string.h>
 #include <strings.h>
 
-const char *ql__http_reason(int status);
+int ql__http_status(int code)
+{
+    switch (code) {
+    case QL_EMALFORMED_JSON:
+    case QL_EBAD_REQUEST:
+        return 400;
+    case QL_EUNAUTHENTICATED:
+    case QL_EINVALID_CREDENTIALS:
+        return 401;
+    case QL_EFORBIDDEN:
+        return 403;
+    case QL_ENOT_FOUND:
+        return 404;
+    case QL_EMETHOD_NOT_ALLOWED:
+        return 405;
+    case QL_ECONFLICT:
+    case QL_EEMAIL_TAKEN:
+    case QL_EIDEM_IN_PROGRESS:
+        return 409;
+    case QL_EPRECONDITION:
+        return 412;
+    case QL_ETOO_LARGE:
+        return 413;
+    case QL_EMEDIA_TYPE:
+        return 415;
+    case QL_EVALIDATION:
+    case QL_EIDEM_REUSED:
+        return 422;
+    case QL_ERATE_LIMITED:
+    case QL_EQUOTA:
+        return 429;
+    case QL_EHEADERS_TOO_LARGE:
+        return 431;
+    case QL_ENOT_MODIFIED:
+        return 304;
+    case QL_EUNAVAILABLE:
+    case QL_ERETRY:
+    case QL_EWOULD_BLOCK:
+        return 503;
+    default:
+        return 500; /* QL_EINTERNAL, QL_ENOMEM, QL_EIO, QL_ECONFIG and anything unknown */
+    }
+}
+
+void ql__req_reset(struct ql_http_req *r, struct ql_arena *arena)
+{
+    /* What belongs to the connection survives; everything of the last request goes. */
+    const struct ql_http_env *env = r->env;
+    struct ql_http_server *server = r->server;
+    struct ql__h1 *conn = r->conn;
+    struct ql__exec *exec = r->exec;
+    const char *peer = r->peer;
+    memset(r, 0, sizeof(*r));
+    r->env = env;
+    r->server = server;
+    r->conn = conn;
+    r->exec = exec;
+    r->peer = peer;
+    r->cx.arena = arena;
+    if (env) {
+        r->cx.cfg = env->core;
+        r->cx.ports.clock = env->clock;
+        r->cx.ports.auth = env->auth;
+        r->cx.ports.log = env->log;
+    }
+    r->route = -1;
+    ql_buf_init(&r->res_headers, arena);
+    ql_buf_init(&r->res_body, arena);
+}
 
 const struct ql_span *ql__req_header(const struct ql_http_req *r, const char *name)
 {
@@ -98,19 +168,16 @@ void ql__res_done(struct ql_http_req *r, int rc)
 
 void ql__res_problem(struct ql_http_req *r, int code)
 {
+    if (code == QL_EWOULD_BLOCK && ql__req_refuse(r))
+        return; /* the loop's port refused: the request runs again on the pool */
     struct ql_error *e = &r->cx.err;
-    if (r->rendered) {
-        /* The success response was rendered before a commit that then failed: undo it. */
-        r->res_headers.len = r->render_mark;
-        r->rendered = 0;
-    }
     if (e->code != code) {
         e->code = code;
         e->msg[0] = '\0';
         e->nfields = 0;
         e->retry_after_ms = 0;
     }
-    int status = ql_err_status(code);
+    int status = ql__http_status(code);
     if ((code == QL_ERATE_LIMITED || code == QL_EQUOTA) && e->retry_after_ms > 0) {
         char v[24];
         snprintf(v, sizeof(v), "%lld", (long long)((e->retry_after_ms + 999) / 1000));

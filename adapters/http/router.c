@@ -5,7 +5,7 @@
  * a tree; routes are ordered so literal templates come before parameterised ones that
  * could shadow them (e.g. ".../prompts/daily" before ".../prompts/{promptId}").
  */
-#include "internal.h"
+#include "req.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -43,14 +43,15 @@ static int match(const char *tmpl, const char *path, size_t n, struct ql_span *p
     return 1;
 }
 
-int ql__router_match(unsigned method, const char *path, size_t n, struct ql_span *params,
-                     int *nparams, unsigned *allow)
+int ql__router_match(const struct ql_http_route *routes, int nroutes, unsigned method,
+                     const char *path, size_t n, struct ql_span *params, int *nparams,
+                     unsigned *allow)
 {
     unsigned want = method == QL_HTTP_HEAD ? QL_HTTP_GET : method;
     *allow = 0;
     const char *matched_tmpl = NULL;
-    for (int i = 0; i < ql__http_nroutes; i++) {
-        const struct ql_http_route *r = &ql__http_routes[i];
+    for (int i = 0; i < nroutes; i++) {
+        const struct ql_http_route *r = &routes[i];
         /* A template that already matched a path shadows later, more general ones. */
         if (matched_tmpl && strcmp(matched_tmpl, r->tmpl) != 0)
             continue;

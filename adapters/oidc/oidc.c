@@ -5,7 +5,10 @@
  */
 #include "oidc.h"
 
+#include "auth/auth.h"
 #include "b64/b64.h"
+#include "clock/clock.h"
+#include "ctx/ctx.h"
 #include "err/err.h"
 #include "log/log.h"
 
@@ -20,7 +23,6 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 enum { ALG_RS256 = 1, ALG_ES256 = 2, ALG_EDDSA = 3 };
 
@@ -38,19 +40,20 @@ struct keyset {
 };
 
 struct ql_oidc {
+    struct ql_idp base;
     char *issuer, *audience, *url;
     struct ql_logger *log;
+    struct ql_clock *clock;
     pthread_mutex_t lock;     /* guards set and fetched_ms */
     pthread_mutex_t fetching; /* one fetch at a time */
     struct keyset *set;
     int64_t fetched_ms;
 };
 
-static int64_t now_ms(void)
+/* Monotonic ms, for the age of the key set. */
+static int64_t mono_ms(struct ql_oidc *o)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return ql_clock_mono_ns(o->clock) / 1000000;
 }
 
 static void keyset_release(struct keyset *s)
@@ -205,16 +208,24 @@ static int refetch(struct ql_oidc *o)
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(c);
-    struct keyset *s = rc == CURLE_OK && status == 200 ? parse_jwks(b.data, b.len) : NULL;
+    int ok = rc == CURLE_OK && status == 200 && ql_oidc_install_jwks(o, b.data, b.len) == 0;
     free(b.data);
-    if (s == NULL) {
+    if (!ok) {
         ql_log(o->log, QL_LOG_WARN, "cannot fetch the OIDC key set", "url", o->url, NULL);
         return -1;
     }
+    return 0;
+}
+
+int ql_oidc_install_jwks(struct ql_oidc *o, const char *jwks, size_t n)
+{
+    struct keyset *s = jwks ? parse_jwks(jwks, n) : NULL;
+    if (s == NULL)
+        return -1;
     pthread_mutex_lock(&o->lock);
     struct keyset *old = o->set;
     o->set = s;
-    o->fetched_ms = now_ms();
+    o->fetched_ms = mono_ms(o);
     pthread_mutex_unlock(&o->lock);
     keyset_release(old);
     return 0;
@@ -226,7 +237,7 @@ static struct keyset *find(struct ql_oidc *o, const char *kid, int alg, struct j
     pthread_mutex_lock(&o->lock);
     struct keyset *s = o->set;
     *out = NULL;
-    if (s && now_ms() - o->fetched_ms < QL_OIDC_MAX_AGE_MS) {
+    if (s && mono_ms(o) - o->fetched_ms < QL_OIDC_MAX_AGE_MS) {
         for (int i = 0; i < s->n && *out == NULL; i++)
             if (s->keys[i].alg == alg && (kid[0] == '\0' || strcmp(s->keys[i].kid, kid) == 0))
                 *out = &s->keys[i];
@@ -277,7 +288,7 @@ static int fail(struct ql_error *err, const char *why)
     return ql_error_set(err, QL_EUNAUTHENTICATED, "The token is not valid: %s.", why);
 }
 
-static int check_claims(struct ql_oidc *o, const cJSON *c, struct ql_oidc_claims *out,
+static int check_claims(struct ql_oidc *o, const cJSON *c, struct ql_idp_claims *out,
                         struct ql_error *err)
 {
     const cJSON *iss = cJSON_GetObjectItemCaseSensitive(c, "iss");
@@ -294,7 +305,7 @@ static int check_claims(struct ql_oidc *o, const cJSON *c, struct ql_oidc_claims
             cJSON_IsString(a) && !strcmp(a->valuestring, o->audience);
     if (!aud_ok)
         return fail(err, "wrong audience");
-    double now = (double)time(NULL);
+    double now = (double)(ql_clock_now_ms(o->clock) / 1000);
     if (!cJSON_IsNumber(exp) || exp->valuedouble + QL_OIDC_LEEWAY_S <= now)
         return fail(err, "expired");
     if (nbf && (!cJSON_IsNumber(nbf) || nbf->valuedouble - QL_OIDC_LEEWAY_S > now))
@@ -310,9 +321,11 @@ static int check_claims(struct ql_oidc *o, const cJSON *c, struct ql_oidc_claims
     return QL_OK;
 }
 
-int ql_oidc_verify(struct ql_oidc *o, const char *token, size_t n, struct ql_oidc_claims *out,
-                   struct ql_error *err)
+static int verify(struct ql_idp *self, struct ql_ctx *cx, const char *token, size_t n,
+                  struct ql_idp_claims *out)
 {
+    struct ql_oidc *o = (struct ql_oidc *)self;
+    struct ql_error *err = &cx->err;
     if (n > 16384)
         return fail(err, "too long");
     const char *d1 = memchr(token, '.', n);
@@ -349,7 +362,7 @@ int ql_oidc_verify(struct ql_oidc *o, const char *token, size_t n, struct ql_oid
         set = find(o, kid, a, &key);
         if (set == NULL) {
             pthread_mutex_lock(&o->lock);
-            int64_t age = now_ms() - o->fetched_ms;
+            int64_t age = mono_ms(o) - o->fetched_ms;
             int have = o->set != NULL;
             pthread_mutex_unlock(&o->lock);
             if (!have || age >= QL_OIDC_REFETCH_MS)
@@ -384,8 +397,15 @@ int ql_oidc_verify(struct ql_oidc *o, const char *token, size_t n, struct ql_oid
     return rc;
 }
 
+static const struct ql_idp_ops ops = {.verify = verify};
+
+struct ql_idp *ql_oidc_port(struct ql_oidc *o)
+{
+    return &o->base;
+}
+
 int ql_oidc_create(const char *issuer, const char *audience, const char *jwks_url,
-                   struct ql_logger *log, struct ql_oidc **out)
+                   struct ql_logger *log, struct ql_clock *clock, struct ql_oidc **out)
 {
     *out = NULL;
     if (sodium_init() < 0)
@@ -396,7 +416,9 @@ int ql_oidc_create(const char *issuer, const char *audience, const char *jwks_ur
     o->issuer = strdup(issuer);
     o->audience = strdup(audience);
     o->url = strdup(jwks_url);
+    o->base.ops = &ops;
     o->log = log;
+    o->clock = clock;
     pthread_mutex_init(&o->lock, NULL);
     pthread_mutex_init(&o->fetching, NULL);
     if (o->issuer == NULL || o->audience == NULL || o->url == NULL) {

@@ -12,13 +12,9 @@
 #include "notify/notify.h"
 #include "uuid/uuid.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* PostgreSQL's binary timestamptz is microseconds since 2000-01-01T00:00:00Z. */
-#define PG_EPOCH_MS INT64_C(946684800000)
 
 /* ---- the session port -------------------------------------------------------------------- */
 
@@ -472,104 +468,6 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     return rc;
 }
 
-int64_t ql__pg_int8(const PGresult *r, int row, int col)
-{
-    const unsigned char *p = (const unsigned char *)PQgetvalue(r, row, col);
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return (int64_t)v;
-}
-
-int32_t ql__pg_int4(const PGresult *r, int row, int col)
-{
-    uint32_t v;
-    memcpy(&v, PQgetvalue(r, row, col), 4);
-    return (int32_t)ntohl(v);
-}
-
-int ql__pg_bool(const PGresult *r, int row, int col)
-{
-    return PQgetvalue(r, row, col)[0] != 0;
-}
-
-int64_t ql__pg_ts_ms(const PGresult *r, int row, int col)
-{
-    int64_t us = ql__pg_int8(r, row, col);
-    int64_t ms = us >= 0 ? us / 1000 : -((-us + 999) / 1000);
-    return ms + PG_EPOCH_MS;
-}
-
-void ql__pg_uuid(const PGresult *r, int row, int col, struct ql_uuid *out)
-{
-    memcpy(out->b, PQgetvalue(r, row, col), 16);
-}
-
-/* ---- parameters --------------------------------------------------------------------------- */
-
-static void param(struct ql__pg_params *p, const char *v, int len, int fmt)
-{
-    p->values[p->n] = v;
-    p->lengths[p->n] = len;
-    p->formats[p->n] = fmt;
-    p->n++;
-}
-
-void ql__pg_p_uuid(struct ql__pg_params *p, const struct ql_uuid *u)
-{
-    param(p, u ? (const char *)u->b : NULL, 16, 1);
-}
-
-void ql__pg_p_text(struct ql__pg_params *p, const char *s)
-{
-    param(p, s, 0, 0);
-}
-
-void ql__pg_p_bytes(struct ql__pg_params *p, const void *b, int n)
-{
-    param(p, b, n, 1);
-}
-
-void ql__pg_p_ts(struct ql__pg_params *p, int64_t ms)
-{
-    uint64_t us = (uint64_t)((ms - PG_EPOCH_MS) * 1000);
-    char *s = p->scratch[p->n];
-    for (int i = 0; i < 8; i++)
-        s[i] = (char)(us >> (56 - 8 * i));
-    param(p, s, 8, 1);
-}
-
-void ql__pg_p_ts_or_null(struct ql__pg_params *p, int64_t ms)
-{
-    if (ms)
-        ql__pg_p_ts(p, ms);
-    else
-        param(p, NULL, 0, 1);
-}
-
-void ql__pg_p_int(struct ql__pg_params *p, int64_t v)
-{
-    char *s = p->scratch[p->n];
-    snprintf(s, sizeof(p->scratch[0]), "%lld", (long long)v);
-    param(p, s, 0, 0);
-}
-
-const char *ql__pg_text(struct ql_ctx *cx, const PGresult *r, int row, int col)
-{
-    if (PQgetisnull(r, row, col))
-        return NULL;
-    const char *s =
-        ql_arena_strndup(cx->arena, PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
-    if (s == NULL)
-        ql_error_set(&cx->err, QL_ENOMEM, NULL);
-    return s;
-}
-
-int64_t ql__pg_ts_ms_or_0(const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? 0 : ql__pg_ts_ms(r, row, col);
-}
-
 int ql__pg_page(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                 const struct ql__pg_params *p, int limit, size_t size, ql__pg_row_fn read,
                 void **rows, int *n, int *more)
@@ -619,14 +517,4 @@ int ql__pg_run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
 const char *ql__pg_last_constraint(const struct ql_pg *pg)
 {
     return pg->last_constraint;
-}
-
-void ql__pg_p_ts_infinity(struct ql__pg_params *p, int sign)
-{
-    /* PostgreSQL's binary +infinity / -infinity timestamps are INT64_MAX / INT64_MIN. */
-    uint64_t v = sign > 0 ? (uint64_t)INT64_MAX : (uint64_t)INT64_MIN;
-    char *s = p->scratch[p->n];
-    for (int i = 0; i < 8; i++)
-        s[i] = (char)(v >> (56 - 8 * i));
-    param(p, s, 8, 1);
 }

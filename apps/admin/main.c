@@ -25,9 +25,12 @@ static const char *env_get(void *ud, const char *name)
 
 static int digest_tokens(void)
 {
-    struct ql_config cfg;
+    struct ql_config_common cfg;
     struct ql_config_errors errs;
-    if (ql_config_load(&cfg, env_get, NULL, QL_NEED_SECRET, 1, &errs)) {
+    struct ql_env env;
+    ql_env_init(&env, env_get, NULL, &errs);
+    ql_config_common_read(&env, QL_NEED_SECRET, &cfg);
+    if (ql_env_status(&env)) {
         for (int i = 0; i < errs.n; i++)
             fprintf(stderr, "quill-admin: %s\n", errs.msg[i]);
         return 2;

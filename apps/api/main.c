@@ -1,7 +1,7 @@
 /*
  * quill-api - wiring only: read the configuration, build the adapters (the notification
- * port, the database port, crypto, group commit), hand them to the HTTP server and serve
- * until SIGTERM.
+ * port, the database port, crypto, group commit, OpenID Connect), hand them to the HTTP
+ * server and serve until SIGTERM.
  *
  *   quill-api            serve (configuration from the environment; see .env.sample)
  *   quill-api --routes   print the routing table and exit
@@ -9,18 +9,18 @@
  */
 #include "build_info.h"
 
-#include "sysclock/sysclock.h"
 #include "config/config.h"
 #include "ctx/ctx.h"
 #include "db/db.h"
 #include "err/err.h"
+#include "fdlog/fdlog.h"
 #include "groupq/group_queue.h"
 #include "http/http.h"
-#include "http/ratelimit.h"
-#include "fdlog/fdlog.h"
+#include "log/log.h"
 #include "oidc/oidc.h"
 #include "postgres/pg.h"
 #include "sodium/sodium_auth.h"
+#include "sysclock/sysclock.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -33,6 +33,45 @@ static const char *env_get(void *ud, const char *name)
 {
     (void)ud;
     return getenv(name);
+}
+
+/* Everything quill-api reads from its environment. */
+struct settings {
+    struct ql_config_common common;
+    struct ql_config core;
+    struct ql_http_config http;
+    char oidc_issuer[512]; /* QUILL_OIDC_ISSUER, _AUDIENCE, _JWKS_URL: all or none */
+    char oidc_audience[512];
+    char oidc_jwks_url[512];
+};
+
+static int read_settings(struct settings *s, int ncpu, struct ql_config_errors *errs)
+{
+    struct ql_env e;
+    ql_env_init(&e, env_get, NULL, errs);
+    ql_config_common_read(&e, QL_NEED_DATABASE | QL_NEED_SECRET, &s->common);
+    ql_config_read(&e, &s->core);
+    ql_http_config_read(&e, ncpu, &s->http);
+    ql_env_str(&e, "QUILL_OIDC_ISSUER", s->oidc_issuer, sizeof(s->oidc_issuer), NULL, 0);
+    ql_env_str(&e, "QUILL_OIDC_AUDIENCE", s->oidc_audience, sizeof(s->oidc_audience), NULL, 0);
+    ql_env_str(&e, "QUILL_OIDC_JWKS_URL", s->oidc_jwks_url, sizeof(s->oidc_jwks_url), NULL, 0);
+    int set = !!s->oidc_issuer[0] + !!s->oidc_audience[0] + !!s->oidc_jwks_url[0];
+    if (set != 0 && set != 3)
+        ql_env_problem(&e, "QUILL_OIDC_ISSUER, QUILL_OIDC_AUDIENCE, QUILL_OIDC_JWKS_URL: set "
+                           "all three or none");
+    return ql_env_status(&e);
+}
+
+/* Connect once up front so a wrong DATABASE_URL shows at start, not per request; the
+ * server still starts when the database is down and /readyz reports it. */
+static void probe_database(struct ql_db *db, struct ql_logger *log)
+{
+    struct ql_db_session *probe = NULL;
+    struct ql_error err;
+    ql_error_clear(&err);
+    if (ql_db_open(db, QL_DB_BLOCKING, 0, &probe) == QL_OK && ql_db_connect(probe, &err) != QL_OK)
+        ql_log(log, QL_LOG_WARN, "database not reachable at start", "error", err.msg, NULL);
+    ql_db_session_destroy(probe);
 }
 
 int main(int argc, char **argv)
@@ -49,10 +88,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: quill-api [--routes | --version]\n");
         return 2;
     }
-    struct ql_config cfg;
+    static struct settings cfg;
     struct ql_config_errors errs;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    if (ql_config_load(&cfg, env_get, NULL, QL_NEED_DATABASE | QL_NEED_SECRET, (int)ncpu, &errs)) {
+    if (read_settings(&cfg, (int)ncpu, &errs)) {
         for (int i = 0; i < errs.n; i++)
             fprintf(stderr, "quill-api: %s\n", errs.msg[i]);
         return 2;
@@ -61,53 +100,41 @@ int main(int argc, char **argv)
     int rc = 1;
     pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
     struct ql_fdlog log;
-    ql_fdlog_init(&log, 1, cfg.log_level, ql_sysclock(), 0, &log_lock);
-
+    ql_fdlog_init(&log, 1, cfg.common.log_level, ql_sysclock(), &log_lock);
     struct ql_auth *auth = NULL;
     struct ql_http_server *server = NULL;
     struct ql_pg_notify *notify = NULL;
     struct ql_pg_db *db = NULL;
-    struct ql_ratelimit *limiter = NULL;
     struct ql_oidc *oidc = NULL;
     struct ql_group_queue *group = NULL;
+    const char *fail = "out of memory";
+    char msg[512] = "";
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (ql_sodium_auth_create(cfg.secret, cfg.secret_len, 0, 0, (int)ncpu, &auth) != QL_OK) {
-        fprintf(stderr, "quill-api: cannot initialise libsodium\n");
+    if (ql_sodium_auth_create(cfg.common.secret, cfg.common.secret_len, 0, 0, (int)ncpu, &auth) !=
+        QL_OK) {
+        fail = "cannot initialise libsodium";
         goto out;
     }
-    if (ql_pg_notify_create(cfg.database_url, &log.base, &notify) != QL_OK ||
-        ql_ratelimit_create(cfg.rate_limit, &limiter) != QL_OK ||
-        (cfg.group_commit > 0 &&
-         ql_group_queue_create(cfg.group_commit, QL_GROUP_MAX_BATCH, &group) != QL_OK)) {
-        fprintf(stderr, "quill-api: out of memory\n");
+    if (ql_pg_notify_create(cfg.common.database_url, &log.base, &notify) != QL_OK ||
+        (cfg.http.group_commit > 0 &&
+         ql_group_queue_create(cfg.http.group_commit, QL_GROUP_MAX_BATCH, &group) != QL_OK))
         goto out;
-    }
-    const struct ql_pg_db_config dbcfg = {.conninfo = cfg.database_url,
+    const struct ql_pg_db_config dbcfg = {.conninfo = cfg.common.database_url,
                                           .log = &log.base,
                                           .clock = ql_sysclock(),
                                           .notify = ql_pg_notify_port(notify),
                                           .cache_capacity = 65536};
-    if (ql_pg_db_create(&dbcfg, &db) != QL_OK) {
-        fprintf(stderr, "quill-api: out of memory\n");
+    if (ql_pg_db_create(&dbcfg, &db) != QL_OK)
         goto out;
-    }
     if (cfg.oidc_issuer[0] && ql_oidc_create(cfg.oidc_issuer, cfg.oidc_audience, cfg.oidc_jwks_url,
-                                             &log.base, &oidc) != QL_OK) {
-        fprintf(stderr, "quill-api: cannot set up OpenID Connect\n");
+                                             &log.base, ql_sysclock(), &oidc) != QL_OK) {
+        fail = "cannot set up OpenID Connect";
         goto out;
     }
-    /* Connect once up front so a wrong DATABASE_URL shows at start, not per request; the
-     * server still starts when the database is down and /readyz reports it. */
-    struct ql_db_session *probe = NULL;
-    struct ql_error err;
-    ql_error_clear(&err);
-    if (ql_db_open(ql_pg_db_port(db), QL_DB_BLOCKING, 0, &probe) == QL_OK &&
-        ql_db_connect(probe, &err) != QL_OK)
-        ql_log(&log.base, QL_LOG_WARN, "database not reachable at start", "error", err.msg, NULL);
-    ql_db_session_destroy(probe);
-
-    struct ql_http_env env = {
-        .cfg = &cfg,
+    probe_database(ql_pg_db_port(db), &log.base);
+    const struct ql_http_env env = {
+        .cfg = &cfg.http,
+        .core = &cfg.core,
         .db = ql_pg_db_port(db),
         .clock = ql_sysclock(),
         .auth = auth,
@@ -116,25 +143,24 @@ int main(int argc, char **argv)
         .version_json = ql_version_json,
         .openapi_json = ql_openapi_json,
         .admin_html = ql_admin_html,
-        .limiter = limiter,
-        .oidc = oidc,
+        .idp = oidc ? ql_oidc_port(oidc) : NULL,
         .group = group ? ql_group_queue_port(group) : NULL,
     };
-    char msg[512] = "";
     if (ql_http_server_create(&env, &server, msg, sizeof(msg)) != QL_OK) {
-        fprintf(stderr, "quill-api: %s\n", msg[0] ? msg : "cannot start the server");
+        fail = msg[0] ? msg : "cannot start the server";
         goto out;
     }
     rc = ql_http_server_run(server) == QL_OK ? 0 : 1;
+    fail = NULL;
 out:
+    if (rc && fail)
+        fprintf(stderr, "quill-api: %s\n", fail);
     ql_http_server_destroy(server);
     ql_pg_db_destroy(db);
     ql_pg_notify_destroy(notify);
-    ql_ratelimit_destroy(limiter);
     ql_group_queue_destroy(group);
     ql_oidc_destroy(oidc);
     curl_global_cleanup();
     ql_sodium_auth_destroy(auth);
-    ql_fdlog_cleanup(&log);
     return rc;
 }

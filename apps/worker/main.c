@@ -47,9 +47,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: quill-worker [--kinds | --version]\n");
         return 2;
     }
-    struct ql_config cfg;
+    struct ql_config_common common;
+    struct ql_config core;
+    struct ql_engine_config cfg;
     struct ql_config_errors errs;
-    if (ql_config_load(&cfg, env_get, NULL, QL_NEED_DATABASE, 1, &errs)) {
+    struct ql_env env;
+    ql_env_init(&env, env_get, NULL, &errs);
+    ql_config_common_read(&env, QL_NEED_DATABASE, &common);
+    ql_config_read(&env, &core);
+    ql_engine_config_read(&env, &cfg);
+    if (ql_env_status(&env)) {
         for (int i = 0; i < errs.n; i++)
             fprintf(stderr, "quill-worker: %s\n", errs.msg[i]);
         return 2;
@@ -57,11 +64,11 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
     struct ql_fdlog log;
-    ql_fdlog_init(&log, 1, cfg.log_level, ql_sysclock(), 0, &log_lock);
+    ql_fdlog_init(&log, 1, common.log_level, ql_sysclock(), &log_lock);
     /* Jobs need randomness (ids) but no secret: a worker without QUILL_SECRET keys its
      * digests with a random key, which it never uses for tokens. */
     uint8_t key[32];
-    size_t keylen = cfg.secret_len ? cfg.secret_len : sizeof(key);
+    size_t keylen = common.secret_len ? common.secret_len : sizeof(key);
     FILE *ur = fopen("/dev/urandom", "rb");
     if (ur == NULL || fread(key, 1, sizeof(key), ur) != sizeof(key)) {
         fprintf(stderr, "quill-worker: cannot read /dev/urandom\n");
@@ -73,11 +80,12 @@ int main(int argc, char **argv)
     struct ql_pg_db *db = NULL;
     struct ql_engine *engine = NULL;
     int rc = 1;
-    if (ql_sodium_auth_create(cfg.secret_len ? cfg.secret : key, keylen, 0, 0, 0, &auth) != QL_OK ||
-        ql_pg_notify_create(cfg.database_url, &log.base, &notify) != QL_OK)
+    if (ql_sodium_auth_create(common.secret_len ? common.secret : key, keylen, 0, 0, 0, &auth) !=
+            QL_OK ||
+        ql_pg_notify_create(common.database_url, &log.base, &notify) != QL_OK)
         goto fail;
     /* Jobs read no credentials: no principal cache. */
-    const struct ql_pg_db_config dbcfg = {.conninfo = cfg.database_url,
+    const struct ql_pg_db_config dbcfg = {.conninfo = common.database_url,
                                           .log = &log.base,
                                           .clock = ql_sysclock(),
                                           .notify = ql_pg_notify_port(notify),
@@ -89,7 +97,7 @@ int main(int argc, char **argv)
                                           .clock = ql_sysclock(),
                                           .auth = auth,
                                           .log = &log.base};
-    if (ql_engine_create(&cfg, &ports, &engine) != QL_OK)
+    if (ql_engine_create(&cfg, &core, &ports, &engine) != QL_OK)
         goto fail;
     rc = ql_engine_run(engine) == QL_OK ? 0 : 1;
     goto out;
@@ -100,6 +108,5 @@ out:
     ql_pg_db_destroy(db);
     ql_pg_notify_destroy(notify);
     ql_sodium_auth_destroy(auth);
-    ql_fdlog_cleanup(&log);
     return rc;
 }

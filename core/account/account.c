@@ -346,6 +346,26 @@ int ql_account_change_password(struct ql_ctx *cx, const char *current, size_t cn
     return ql_tx_end(cx, rc);
 }
 
+/* Three base64url segments: the shape of a JWT, which Quill's own tokens never have. */
+static int is_jwt(const char *t, size_t n)
+{
+    int dots = 0;
+    for (size_t i = 0; i < n; i++)
+        dots += t[i] == '.';
+    return dots == 2;
+}
+
+int ql_account_bearer(struct ql_ctx *cx, const char *token, size_t n, struct ql_principal *out)
+{
+    if (cx->ports.idp == NULL || !is_jwt(token, n))
+        return ql_account_resolve(cx, token, n, QL_VIA_BEARER, out);
+    struct ql_idp_claims c;
+    int rc = ql_idp_verify(cx->ports.idp, cx, token, n, &c);
+    if (rc)
+        return rc;
+    return ql_account_oidc(cx, c.issuer, c.subject, c.email[0] ? c.email : NULL, c.name, out);
+}
+
 int ql_account_oidc(struct ql_ctx *cx, const char *issuer, const char *subject, const char *email,
                     const char *name, struct ql_principal *out)
 {

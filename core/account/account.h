@@ -67,6 +67,12 @@ int ql_account_logout(struct ql_ctx *cx);
 int ql_account_resolve(struct ql_ctx *cx, const char *token, size_t n, int via,
                        struct ql_principal *out);
 
+/*
+ * Resolve a bearer token: a JWT of the identity provider (when the ports have one) into its
+ * user's principal (ql_account_oidc), anything else as ql_account_resolve does.
+ */
+int ql_account_bearer(struct ql_ctx *cx, const char *token, size_t n, struct ql_principal *out);
+
 /* The CSRF token of a session principal into out (at least 44 bytes). */
 int ql_account_csrf(struct ql_ctx *cx, const uint8_t digest[QL_DIGEST_LEN], char *out);
 

@@ -93,4 +93,40 @@ static inline int ql_auth_open(struct ql_auth *a, const uint8_t *in, size_t n, v
     return a->ops->open(a, in, n, out);
 }
 
+/*
+ * The identity-provider port: verification of bearer JWTs from an external OpenID Connect
+ * provider (adapters/oidc).  NULL in the ports when none is configured.
+ */
+struct ql_ctx;
+struct ql_idp;
+
+/* What a verified token says about its holder (NUL-terminated; "" when absent). */
+struct ql_idp_claims {
+    char issuer[512];
+    char subject[256];
+    char email[256];
+    char name[128];
+};
+
+struct ql_idp_ops {
+    /*
+     * Verify token (n bytes) at the current time.  0 with the claims in *out;
+     * QL_EUNAUTHENTICATED with a client-safe reason in cx->err; QL_EUNAVAILABLE when the
+     * provider's keys cannot be fetched at all; QL_EWOULD_BLOCK from a port that may not wait
+     * (an event loop's).
+     */
+    int (*verify)(struct ql_idp *self, struct ql_ctx *cx, const char *token, size_t n,
+                  struct ql_idp_claims *out);
+};
+
+struct ql_idp {
+    const struct ql_idp_ops *ops;
+};
+
+static inline int ql_idp_verify(struct ql_idp *p, struct ql_ctx *cx, const char *token, size_t n,
+                                struct ql_idp_claims *out)
+{
+    return p->ops->verify(p, cx, token, n, out);
+}
+
 #endif

@@ -1,10 +1,13 @@
 /*
- * config.h - Quill's configuration, read from environment variables.
+ * config.h - configuration from environment variables: the reader every binary uses, the
+ * settings every binary shares, and the settings of the core's use cases.
  *
- * Every binary calls ql_config_load with the variables it needs marked required.  Each
- * problem becomes one line naming the variable ("QUILL_DB_POOL: expected an integer from
- * 1 to 1000, got 'x'"); the caller prints them all and exits with status 2.  Values are
- * copied into the struct, so nothing refers back to the environment.
+ * Each binary reads what it needs: these parts, plus the settings of the adapters it runs
+ * (struct ql_http_config of adapters/http, struct ql_engine_config of adapters/engine),
+ * all through one reader.  Each problem becomes one line naming the variable
+ * ("QUILL_DB_POOL: expected an integer from 1 to 1000, got 'x'"), reading goes on so an
+ * operator sees every mistake in one run, and the binary prints them all and exits with
+ * status 2.  Values are copied, so nothing refers back to the environment.
  */
 #ifndef QL_CONFIG_H
 #define QL_CONFIG_H
@@ -12,63 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "netaddr/netaddr.h"
-
 #define QL_CONFIG_MAX_ERRORS 24
-
-/* Which variables a binary insists on. */
-enum {
-    QL_NEED_DATABASE = 1 << 0,
-    QL_NEED_SECRET = 1 << 1,
-};
-
-struct ql_config {
-    char database_url[1024];
-    char listen_host[256];
-    int listen_port;
-    uint8_t secret[64];
-    size_t secret_len;
-    char admin_token[256];   /* "" when unset: operator API off */
-    char metrics_token[256]; /* "" when unset: /metrics open */
-    char public_url[512];
-    int public_https;
-    int log_level;
-    int threads;
-    int db_pool;
-    int write_pool;   /* threads (sessions) for group-committed routes; 0: they use db_pool */
-    int group_commit; /* group transactions in flight at once; 0: every write alone */
-    int loop_reads;   /* 1: loops answer entry reads on their own sessions; 0: on the pool */
-    int pool_queue;
-    int worker_concurrency;
-    char oidc_issuer[512];
-    char oidc_audience[512];
-    char oidc_jwks_url[512];
-    int auth_ip_limit;
-    int rate_limit;
-    struct ql_cidr_list trusted_proxies;
-    int webhook_allow_private;
-    size_t max_body;
-    int max_connections;
-    int header_timeout_ms;
-    int body_timeout_ms;
-    int idle_timeout_ms;
-    int write_timeout_ms;
-    int shutdown_timeout_ms;
-    int access_log;
-    int64_t session_ttl_ms;  /* absolute session lifetime */
-    int64_t session_idle_ms; /* a session unused this long expires */
-    /* quill-worker */
-    char worker_listen_host[256]; /* "" : no metrics endpoint */
-    int worker_listen_port;
-    char job_queues[512]; /* comma-separated; "" : every queue */
-    int job_batch;
-    int job_poll_ms;
-    int job_heartbeat_ms;
-    int job_rescue_after_ms;
-    int64_t job_retention_ms;
-    int job_backoff_base_ms;
-    int worker_debug_jobs;
-};
 
 struct ql_config_errors {
     int n;
@@ -78,11 +25,57 @@ struct ql_config_errors {
 /* Looks a variable up; returns NULL when it is unset.  The result is borrowed. */
 typedef const char *(*ql_getenv_fn)(void *ud, const char *name);
 
+struct ql_env {
+    ql_getenv_fn get;
+    void *ud;
+    struct ql_config_errors *errs;
+};
+
+/* Start reading with get; errs collects the problems (emptied here). */
+void ql_env_init(struct ql_env *e, ql_getenv_fn get, void *ud, struct ql_config_errors *errs);
+/* 0 when nothing was wrong so far, else QL_ECONFIG. */
+int ql_env_status(const struct ql_env *e);
+/* Record a problem of the caller's own (a rule between variables). */
+void ql_env_problem(struct ql_env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A variable's value, or NULL when it is unset or empty. */
+const char *ql_env_value(struct ql_env *e, const char *name);
+/* A string into dst (cap bytes): def when unset; required: unset is a problem. */
+void ql_env_str(struct ql_env *e, const char *name, char *dst, size_t cap, const char *def,
+                int required);
+/* An integer from lo to hi, def when unset. */
+void ql_env_int(struct ql_env *e, const char *name, int *dst, int def, int lo, int hi);
+/* 0 or 1 (also "false", "true"), def when unset. */
+void ql_env_bool(struct ql_env *e, const char *name, int *dst, int def);
 /*
- * Fill cfg from the environment.  ncpu is the default for QUILL_THREADS.  Returns 0, or
- * QL_ECONFIG with every problem described in errs.
+ * host:port (an IPv6 host in brackets) into host (cap bytes) and port, def when unset.
+ * With allow_off, "off" leaves host empty.
  */
-int ql_config_load(struct ql_config *cfg, ql_getenv_fn get, void *ud, int need, int ncpu,
-                   struct ql_config_errors *errs);
+void ql_env_hostport(struct ql_env *e, const char *name, const char *def, int allow_off, char *host,
+                     size_t cap, int *port);
+
+/* What every binary reads.  need: which of these must be set. */
+enum {
+    QL_NEED_DATABASE = 1 << 0,
+    QL_NEED_SECRET = 1 << 1,
+};
+
+struct ql_config_common {
+    char database_url[1024]; /* DATABASE_URL */
+    int log_level;           /* QUILL_LOG_LEVEL */
+    uint8_t secret[64];      /* QUILL_SECRET, decoded; secret_len 0 when unset */
+    size_t secret_len;
+};
+
+void ql_config_common_read(struct ql_env *e, int need, struct ql_config_common *c);
+
+/* What the core's use cases read (struct ql_ctx's cfg). */
+struct ql_config {
+    int auth_ip_limit;       /* QUILL_AUTH_IP_LIMIT: signups and logins per address a minute */
+    int64_t session_ttl_ms;  /* QUILL_SESSION_TTL_HOURS: absolute session lifetime */
+    int64_t session_idle_ms; /* QUILL_SESSION_IDLE_HOURS: unused this long, a session expires */
+};
+
+void ql_config_read(struct ql_env *e, struct ql_config *c);
 
 #endif

@@ -25,6 +25,7 @@ struct ql_config;
 struct ql_tx_hooks;
 struct ql_job;
 struct ql_group;
+struct ql_idp;
 
 struct ql_ctx;
 
@@ -50,6 +51,7 @@ struct ql_ports {
     struct ql_auth *auth;
     struct ql_logger *log;
     struct ql_group *group; /* shared by the process's threads; NULL: no group commit */
+    struct ql_idp *idp;     /* external identity provider; NULL: none */
 };
 
 struct ql_ctx {

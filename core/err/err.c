@@ -1,5 +1,5 @@
 /*
- * err.c - names, messages and statuses of the error codes, and the error record helpers.
+ * err.c - names and messages of the error codes, and the error record helpers.
  * Everything here is table lookups and bounded string copies: reporting an error must
  * never itself fail.
  */
@@ -11,12 +11,11 @@
 struct err_info {
     int code;
     const char *wire;
-    int status;
     const char *msg;
 };
 
 static const struct err_info infos[] = {
-#define QL__ERR_INFO(name, val, wire, status, msg) {(val), (wire), (status), (msg)},
+#define QL__ERR_INFO(name, val, wire, msg) {(val), (wire), (msg)},
     QL_ERR_MAP(QL__ERR_INFO)
 #undef QL__ERR_INFO
 };
@@ -43,10 +42,22 @@ const char *ql_strerror(int code)
     return i ? i->msg : "An internal error occurred.";
 }
 
-int ql_err_status(int code)
+int ql_err_transient(int code)
 {
-    const struct err_info *i = find(code);
-    return i ? i->status : 500;
+    switch (code) {
+    case QL_EINTERNAL:
+    case QL_EUNAVAILABLE:
+    case QL_ENOMEM:
+    case QL_ERETRY:
+    case QL_EIO:
+    case QL_EWOULD_BLOCK:
+    case QL_ERATE_LIMITED:
+    case QL_EQUOTA:
+    case QL_EIDEM_IN_PROGRESS:
+        return 1;
+    default:
+        return code < 0 && find(code) == NULL; /* an unknown code: assume the worst */
+    }
 }
 
 void ql_error_clear(struct ql_error *e)

@@ -3,8 +3,9 @@
  *
  * Every fallible function in Quill returns an int: 0 (QL_OK) on success or one of the
  * negative codes below.  The codes are generated from one X-macro table, together with
- * their stable wire names (the "code" member of a problem-details body) and the HTTP
- * status an adapter maps them to, so the three can never drift apart.
+ * their stable wire names (the "code" member of a problem-details body) and default
+ * messages, so they can never drift apart.  Which HTTP status a code becomes is the HTTP
+ * adapter's business (adapters/http/respond.c), not the core's.
  *
  * Detail travels in a struct ql_error that lives in the request or job context: a
  * message and up to QL_ERROR_MAX_FIELDS field errors, all in fixed-size arrays, so
@@ -20,40 +21,40 @@
 #include <stdarg.h>
 #include <stdint.h>
 
-/* X(enum suffix, value, wire code, http status, default message) */
+/* X(enum suffix, value, wire code, default message) */
 #define QL_ERR_MAP(X)                                                                              \
-    X(MALFORMED_JSON, -1, "malformed_json", 400, "The request body is not valid JSON.")            \
-    X(VALIDATION, -2, "validation_failed", 422, "The request is not valid.")                       \
-    X(UNAUTHENTICATED, -3, "unauthenticated", 401, "Authentication is required.")                  \
-    X(INVALID_CREDENTIALS, -4, "invalid_credentials", 401, "The email or password is wrong.")      \
-    X(FORBIDDEN, -5, "forbidden", 403, "You may not do this.")                                     \
-    X(NOT_FOUND, -6, "not_found", 404, "No such resource.")                                        \
-    X(METHOD_NOT_ALLOWED, -7, "method_not_allowed", 405, "This method is not allowed here.")       \
-    X(CONFLICT, -8, "conflict", 409, "The request conflicts with the current state.")              \
-    X(EMAIL_TAKEN, -9, "email_taken", 409, "An account with this email already exists.")           \
-    X(IDEM_IN_PROGRESS, -10, "idempotency_in_progress", 409,                                       \
+    X(MALFORMED_JSON, -1, "malformed_json", "The request body is not valid JSON.")                 \
+    X(VALIDATION, -2, "validation_failed", "The request is not valid.")                            \
+    X(UNAUTHENTICATED, -3, "unauthenticated", "Authentication is required.")                       \
+    X(INVALID_CREDENTIALS, -4, "invalid_credentials", "The email or password is wrong.")           \
+    X(FORBIDDEN, -5, "forbidden", "You may not do this.")                                          \
+    X(NOT_FOUND, -6, "not_found", "No such resource.")                                             \
+    X(METHOD_NOT_ALLOWED, -7, "method_not_allowed", "This method is not allowed here.")            \
+    X(CONFLICT, -8, "conflict", "The request conflicts with the current state.")                   \
+    X(EMAIL_TAKEN, -9, "email_taken", "An account with this email already exists.")                \
+    X(IDEM_IN_PROGRESS, -10, "idempotency_in_progress",                                            \
       "A request with this idempotency key is still running.")                                     \
-    X(PRECONDITION, -11, "precondition_failed", 412, "The resource has changed.")                  \
-    X(TOO_LARGE, -12, "payload_too_large", 413, "The request body is too large.")                  \
-    X(MEDIA_TYPE, -13, "unsupported_media_type", 415, "The body must be application/json.")        \
-    X(IDEM_REUSED, -14, "idempotency_key_reused", 422,                                             \
+    X(PRECONDITION, -11, "precondition_failed", "The resource has changed.")                       \
+    X(TOO_LARGE, -12, "payload_too_large", "The request body is too large.")                       \
+    X(MEDIA_TYPE, -13, "unsupported_media_type", "The body must be application/json.")             \
+    X(IDEM_REUSED, -14, "idempotency_key_reused",                                                  \
       "This idempotency key was used with a different request.")                                   \
-    X(RATE_LIMITED, -15, "rate_limited", 429, "Too many requests.")                                \
-    X(QUOTA, -16, "quota_exceeded", 429, "The monthly quota is used up.")                          \
-    X(INTERNAL, -17, "internal", 500, "An internal error occurred.")                               \
-    X(UNAVAILABLE, -18, "unavailable", 503, "The service is unavailable; try again shortly.")      \
-    X(NOMEM, -19, "internal", 500, "Out of memory.")                                               \
-    X(RETRY, -20, "unavailable", 503, "A transient conflict occurred; try again.")                 \
-    X(BAD_REQUEST, -21, "bad_request", 400, "The request is malformed.")                           \
-    X(HEADERS_TOO_LARGE, -22, "headers_too_large", 431, "The request headers are too large.")      \
-    X(NOT_MODIFIED, -23, "not_modified", 304, "Not modified.")                                     \
-    X(CONFIG, -24, "config", 500, "Invalid configuration.")                                        \
-    X(IO, -25, "internal", 500, "An I/O error occurred.")                                          \
-    X(WOULD_BLOCK, -26, "unavailable", 503, "This step must run where it may wait.")
+    X(RATE_LIMITED, -15, "rate_limited", "Too many requests.")                                     \
+    X(QUOTA, -16, "quota_exceeded", "The monthly quota is used up.")                               \
+    X(INTERNAL, -17, "internal", "An internal error occurred.")                                    \
+    X(UNAVAILABLE, -18, "unavailable", "The service is unavailable; try again shortly.")           \
+    X(NOMEM, -19, "internal", "Out of memory.")                                                    \
+    X(RETRY, -20, "unavailable", "A transient conflict occurred; try again.")                      \
+    X(BAD_REQUEST, -21, "bad_request", "The request is malformed.")                                \
+    X(HEADERS_TOO_LARGE, -22, "headers_too_large", "The request headers are too large.")           \
+    X(NOT_MODIFIED, -23, "not_modified", "Not modified.")                                          \
+    X(CONFIG, -24, "config", "Invalid configuration.")                                             \
+    X(IO, -25, "internal", "An I/O error occurred.")                                               \
+    X(WOULD_BLOCK, -26, "unavailable", "This step must run where it may wait.")
 
 enum ql_err {
     QL_OK = 0,
-#define QL__ERR_ENUM(name, val, wire, status, msg) QL_E##name = (val),
+#define QL__ERR_ENUM(name, val, wire, msg) QL_E##name = (val),
     QL_ERR_MAP(QL__ERR_ENUM)
 #undef QL__ERR_ENUM
 };
@@ -81,8 +82,12 @@ const char *ql_err_name(int code);
 /* Default human message of a code.  Never NULL. */
 const char *ql_strerror(int code);
 
-/* HTTP status for a code; 500 for unknown codes. */
-int ql_err_status(int code);
+/*
+ * 1 when the code says "not now" rather than "no": the same request may succeed later
+ * (unavailable, a transient conflict, a rate limit, a request still in progress, an
+ * internal failure).  Such outcomes are never recorded as a request's final answer.
+ */
+int ql_err_transient(int code);
 
 /* Reset an error record to "no error". */
 void ql_error_clear(struct ql_error *e);

@@ -1,6 +1,7 @@
 /*
- * idem.c - idempotency records.  The plaintext of a sealed record is the header block
- * length (4 bytes, big-endian), the header lines, then the body.
+ * idem.c - idempotency: the wrapper use cases run under, and its records.  The plaintext
+ * of a sealed record is the header block length (4 bytes, big-endian), the header lines,
+ * then the body.
  */
 #include "idem/idem.h"
 
@@ -9,7 +10,10 @@
 #include "clock/clock.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
+#include "log/log.h"
 #include "model/model.h"
+#include "store/store.h"
+#include "tx/tx.h"
 
 #include <string.h>
 
@@ -90,4 +94,95 @@ int ql_idem_unpack(struct ql_ctx *cx, const struct ql_idem_record *r, const char
     *body = (const char *)plain + 4 + hn;
     *body_n = n - 4 - hn;
     return QL_OK;
+}
+
+/* ---- the wrapper ------------------------------------------------------------------------------
+ */
+
+struct run {
+    const struct ql_idem_call *call;
+    uint8_t fingerprint[QL_DIGEST_LEN];
+    int recorded; /* stored by before_commit of a transaction that then committed */
+    char key[256];
+};
+
+/* Render the outcome rc and store it (in the open transaction, or on its own). */
+static int record(struct ql_ctx *cx, struct run *ru, int rc)
+{
+    struct ql_idem_response res;
+    int r = ru->call->render(cx, rc, ru->call->ud, &res);
+    if (r)
+        return r;
+    struct ql_idem_record rec;
+    memcpy(rec.fingerprint, ru->fingerprint, sizeof(rec.fingerprint));
+    r = ql_idem_pack(cx, res.status, res.headers, res.headers_n, res.body, res.body_n, &rec);
+    if (r == QL_OK)
+        r = ql_store_idem_put(cx->ports.store, cx, ru->call->scope, ru->key, &rec);
+    return r;
+}
+
+static int after_begin(struct ql_ctx *cx, void *ud)
+{
+    struct run *ru = ud;
+    return ql_store_idem_lock(cx->ports.store, cx, ru->call->scope, ru->key);
+}
+
+static int before_commit(struct ql_ctx *cx, void *ud)
+{
+    struct run *ru = ud;
+    if (ru->recorded)
+        return QL_OK; /* a second transaction of the same use case: recorded already */
+    int rc = record(cx, ru, QL_OK);
+    if (rc == QL_OK)
+        ru->recorded = 1;
+    return rc;
+}
+
+int ql_idem_run(struct ql_ctx *cx, const struct ql_idem_call *call,
+                int (*fn)(struct ql_ctx *cx, void *arg), void *arg, int *replayed,
+                struct ql_idem_response *replay)
+{
+    *replayed = 0;
+    struct run ru = {.call = call};
+    int rc = ql_idem_check_key(cx, call->key, call->key_n);
+    if (rc)
+        return rc;
+    memcpy(ru.key, call->key, call->key_n);
+    ru.key[call->key_n] = '\0';
+    rc = ql_idem_fingerprint(cx, call->method, call->path, call->path_n, call->body, call->body_n,
+                             ru.fingerprint);
+    if (rc)
+        return rc;
+    struct ql_idem_record rec;
+    rc = ql_store_idem_get(cx->ports.store, cx, call->scope, ru.key,
+                           ql_clock_now_ms(cx->ports.clock), &rec);
+    if (rc == QL_OK) {
+        if (memcmp(rec.fingerprint, ru.fingerprint, sizeof(rec.fingerprint)) != 0)
+            return ql_error_set(&cx->err, QL_EIDEM_REUSED,
+                                "This Idempotency-Key was used with a different request.");
+        replay->status = rec.status;
+        rc = ql_idem_unpack(cx, &rec, &replay->headers, &replay->headers_n, &replay->body,
+                            &replay->body_n);
+        *replayed = rc == QL_OK;
+        return rc;
+    }
+    if (rc != QL_ENOT_FOUND)
+        return rc;
+    ql_error_clear(&cx->err);
+    struct ql_tx_hooks hooks = {after_begin, before_commit, &ru, 0};
+    struct ql_tx_hooks *saved = cx->tx;
+    cx->tx = &hooks;
+    rc = fn(cx, arg);
+    cx->tx = saved;
+    ru.recorded = ru.recorded && hooks.committed;
+    if (ru.recorded || ql_err_transient(rc) || (rc == QL_OK && hooks.committed))
+        return rc;
+    /* An outcome without a transaction of its own (a refusal, a validation error). */
+    struct ql_error err = cx->err;
+    int r = record(cx, &ru, rc);
+    if (r != QL_OK && r != QL_ECONFLICT) /* QL_ECONFLICT: a concurrent twin stored it first */
+        ql_log(cx->ports.log, QL_LOG_WARN, "cannot store an idempotent response", "error",
+               cx->err.msg, "trace_id", cx->trace_id, NULL);
+    cx->err = err;
+    return rc;
 }

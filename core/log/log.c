@@ -72,3 +72,59 @@ void ql_log(struct ql_logger *l, int level, const char *msg, ...)
     ql_log_end(l, &w);
     ql_buf_cleanup(&b);
 }
+
+/* ---- batches ------------------------------------------------------------------------------- */
+
+#define BATCH_FLUSH_AT (32 * 1024)
+
+static void batch_write(struct ql_logger *self, const char *line, size_t n)
+{
+    struct ql_log_batch *b = (struct ql_log_batch *)self;
+    ql_buf_append(&b->pending, line, n);
+    ql_buf_putc(&b->pending, '\n');
+    if (b->pending.failed) {
+        ql_buf_cleanup(&b->pending);
+        ql_buf_init(&b->pending, NULL);
+        return;
+    }
+    if (b->pending.len >= BATCH_FLUSH_AT)
+        ql_log_batch_flush(b);
+}
+
+static const struct ql_logger_ops batch_ops = {.write = batch_write};
+
+void ql_log_batch_init(struct ql_log_batch *b, struct ql_logger *sink)
+{
+    b->base.ops = &batch_ops;
+    b->base.level = sink ? sink->level : QL_LOG_ERROR + 1;
+    b->base.clock = sink ? sink->clock : NULL;
+    b->sink = sink;
+    ql_buf_init(&b->pending, NULL);
+}
+
+void ql_log_batch_flush(struct ql_log_batch *b)
+{
+    if (b->pending.len == 0 || b->sink == NULL) {
+        b->pending.len = 0;
+        return;
+    }
+    const struct ql_logger_ops *o = b->sink->ops;
+    if (o->write_lines) {
+        o->write_lines(b->sink, b->pending.data, b->pending.len);
+    } else {
+        const char *p = b->pending.data, *end = p + b->pending.len;
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+            o->write(b->sink, p, n);
+            p += n + 1;
+        }
+    }
+    b->pending.len = 0;
+}
+
+void ql_log_batch_cleanup(struct ql_log_batch *b)
+{
+    ql_log_batch_flush(b);
+    ql_buf_cleanup(&b->pending);
+}

@@ -21,6 +21,8 @@ struct ql_logger;
 struct ql_logger_ops {
     /* Take one complete line (no trailing newline); must not fail loudly. */
     void (*write)(struct ql_logger *self, const char *line, size_t n);
+    /* Take many lines at once, each ending in '\n' (NULL: write is called per line). */
+    void (*write_lines)(struct ql_logger *self, const char *text, size_t n);
 };
 
 struct ql_logger {
@@ -53,5 +55,23 @@ void ql_log_end(struct ql_logger *l, struct ql_jw *w);
  * ql_log(l, QL_LOG_INFO, "listening", "addr", "127.0.0.1:8080", NULL).
  */
 void ql_log(struct ql_logger *l, int level, const char *msg, ...);
+
+/*
+ * A logger that batches: the lines it takes are collected and handed to sink in one
+ * write_lines call when ql_log_batch_flush runs or 32 KiB are pending, so an event loop that
+ * logs a line per request pays one write per batch.  It belongs to one thread; sink (borrowed)
+ * may be shared.  A line that cannot be kept (out of memory) is dropped, never blocked on.
+ * A zeroed ql_log_batch may be cleaned up.
+ */
+struct ql_log_batch {
+    struct ql_logger base;
+    struct ql_logger *sink;
+    struct ql_buf pending;
+};
+
+void ql_log_batch_init(struct ql_log_batch *b, struct ql_logger *sink);
+void ql_log_batch_flush(struct ql_log_batch *b);
+/* Flush, then free the buffer. */
+void ql_log_batch_cleanup(struct ql_log_batch *b);
 
 #endif

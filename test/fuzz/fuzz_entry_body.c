@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fake_log_init(&log, &clock.base);
         log.base.level = QL_LOG_ERROR + 1; /* keep the fuzzer quiet */
         fake_store_init(&store);
-        env.cfg = &cfg;
+        env.core = &cfg;
         env.log = &log.base;
         cfg.session_idle_ms = 86400000;
         cfg.session_ttl_ms = 86400000;
@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int rc = ql_entry_create(&r.cx, &team.id, &in, &e);
         if (rc != QL_OK && rc != QL_EVALIDATION)
             abort(); /* a valid body can only be refused for its values */
-        cJSON_Delete(body);
+        ql__req_release(&r);
         /* keep the fake store from filling up */
         store.nentries = 0;
         store.naudit = 0;

@@ -40,7 +40,9 @@ static inline void fixture_init(struct fixture *f)
     fake_queue_init(&f->queue, &f->store);
     fake_log_init(&f->log, &f->clock.base);
     struct ql_config_errors errs;
-    ql_config_load(&f->cfg, fixture_env, NULL, 0, 1, &errs);
+    struct ql_env env;
+    ql_env_init(&env, fixture_env, NULL, &errs);
+    ql_config_read(&env, &f->cfg);
     ql_arena_init(&f->arena, 0, 0);
     memset(&f->cx, 0, sizeof(f->cx));
     f->cx.arena = &f->arena;

@@ -1,10 +1,9 @@
-/* Unit tests of journal entries, prompts and idempotency records against the fakes. */
+/* Unit tests of journal entries and prompts against the fakes. */
 #include "account/account.h"
 #include "entry/entry.h"
 #include "err/err.h"
 #include "fixture.h"
 #include "group/group.h"
-#include "idem/idem.h"
 #include "prompt/prompt.h"
 #include "team/team.h"
 #include "tx/tx.h"
@@ -435,37 +434,6 @@ static void test_etag_matching(void)
     ASSERT_TRUE(!ql_etag_matches("", 0, "\"3\"", 1));
 }
 
-static void test_idempotency_records(void)
-{
-    struct fixture f;
-    fixture_init(&f);
-    ASSERT_INT_EQ(ql_idem_check_key(&f.cx, "abc-123", 7), QL_OK);
-    ASSERT_INT_EQ(ql_idem_check_key(&f.cx, "has space", 9), QL_EVALIDATION);
-    ASSERT_INT_EQ(ql_idem_check_key(&f.cx, "", 0), QL_EVALIDATION);
-    char big[300];
-    memset(big, 'k', sizeof(big));
-    ASSERT_INT_EQ(ql_idem_check_key(&f.cx, big, 256), QL_EVALIDATION);
-    uint8_t a[32], b[32], c[32];
-    ql_idem_fingerprint(&f.cx, "POST", "/x", 2, "{}", 2, a);
-    ql_idem_fingerprint(&f.cx, "POST", "/x", 2, "{}", 2, b);
-    ql_idem_fingerprint(&f.cx, "POST", "/x", 2, "{ }", 3, c);
-    ASSERT_MEM_EQ(a, b, 32);
-    ASSERT_TRUE(memcmp(a, c, 32) != 0);
-    struct ql_idem_record r;
-    ASSERT_INT_EQ(ql_idem_pack(&f.cx, 201, "ETag: \"1\"\r\n", 11, "{\"k\":1}", 7, &r), QL_OK);
-    ASSERT_INT_EQ(r.expires_ms - r.created_ms, QL_IDEM_TTL_MS);
-    const char *h, *body;
-    size_t hn, bn;
-    ASSERT_INT_EQ(ql_idem_unpack(&f.cx, &r, &h, &hn, &body, &bn), QL_OK);
-    ASSERT_INT_EQ(hn, 11);
-    ASSERT_TRUE(memcmp(h, "ETag: \"1\"\r\n", 11) == 0);
-    ASSERT_INT_EQ(bn, 7);
-    ASSERT_TRUE(memcmp(body, "{\"k\":1}", 7) == 0);
-    ((uint8_t *)r.sealed)[0] ^= 1; /* an altered record does not open */
-    ASSERT_INT_EQ(ql_idem_unpack(&f.cx, &r, &h, &hn, &body, &bn), QL_EINTERNAL);
-    fixture_cleanup(&f);
-}
-
 /* A store that answers entry reads later, as an event loop's session does. */
 struct later {
     struct ql_store *store;
@@ -607,7 +575,6 @@ int main(int argc, char **argv)
         TEST(test_pages_and_filters),
         TEST(test_prompts),
         TEST(test_etag_matching),
-        TEST(test_idempotency_records),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

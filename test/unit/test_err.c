@@ -1,26 +1,32 @@
-/* Unit tests of core/err: code names, statuses and the bounded error record. */
+/* Unit tests of core/err: code names, transience and the bounded error record. */
 #include "err/err.h"
 #include "test.h"
 
-static void test_names_and_statuses(void)
+static void test_names_and_transience(void)
 {
     ASSERT_STR_EQ(ql_err_name(QL_EVALIDATION), "validation_failed");
-    ASSERT_INT_EQ(ql_err_status(QL_EVALIDATION), 422);
     ASSERT_STR_EQ(ql_err_name(QL_ENOT_FOUND), "not_found");
-    ASSERT_INT_EQ(ql_err_status(QL_EIDEM_IN_PROGRESS), 409);
-    ASSERT_INT_EQ(ql_err_status(QL_EQUOTA), 429);
     ASSERT_STR_EQ(ql_err_name(QL_ENOMEM), "internal");
-    ASSERT_INT_EQ(ql_err_status(-9999), 500);
     ASSERT_STR_EQ(ql_err_name(-9999), "internal");
     ASSERT_STR_EQ(ql_strerror(QL_OK), "Success.");
+    ASSERT_INT_EQ(ql_err_transient(QL_EUNAVAILABLE), 1);
+    ASSERT_INT_EQ(ql_err_transient(QL_EIDEM_IN_PROGRESS), 1);
+    ASSERT_INT_EQ(ql_err_transient(QL_ERATE_LIMITED), 1);
+    ASSERT_INT_EQ(ql_err_transient(QL_EINTERNAL), 1);
+    ASSERT_INT_EQ(ql_err_transient(-9999), 1);
+    ASSERT_INT_EQ(ql_err_transient(QL_EVALIDATION), 0);
+    ASSERT_INT_EQ(ql_err_transient(QL_ECONFLICT), 0);
+    ASSERT_INT_EQ(ql_err_transient(QL_OK), 0);
 }
 
-static void test_every_code_has_a_name_and_status(void)
+static void test_every_code_has_a_name_and_message(void)
 {
-    for (int c = -1; c >= -25; c--) {
-        ASSERT_TRUE(ql_err_name(c)[0] != '\0');
-        ASSERT_TRUE(ql_err_status(c) >= 300 && ql_err_status(c) < 600);
+    for (int c = -1; c >= -26; c--) {
+        ASSERT_TRUE(strcmp(ql_err_name(c), "internal") != 0 || c == QL_EINTERNAL ||
+                    c == QL_ENOMEM || c == QL_EIO);
         ASSERT_TRUE(ql_strerror(c)[0] != '\0');
+        ASSERT_TRUE(strcmp(ql_strerror(c), "An internal error occurred.") != 0 ||
+                    c == QL_EINTERNAL);
     }
 }
 
@@ -60,7 +66,7 @@ static void test_field_errors_bounded(void)
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
-        TEST(test_names_and_statuses),           TEST(test_every_code_has_a_name_and_status),
+        TEST(test_names_and_transience),         TEST(test_every_code_has_a_name_and_message),
         TEST(test_set_returns_code_and_formats), TEST(test_long_messages_truncate),
         TEST(test_field_errors_bounded),
     };

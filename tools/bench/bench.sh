@@ -5,9 +5,13 @@
 # reference peer in the same run, alternating A and B for several rounds, and prints the
 # median ratio.  Absolute numbers drift on shared machines; ratios measured side by side
 # hold.  Names: livez (vs nginx), me, entries (vs the Fastify + pg peer in ../shared/peers,
-# when that folder exists), queue (vs graphile-worker and pg-boss).  Default: all.
+# when that folder exists; Quill's own figures otherwise), login, queue (vs graphile-worker
+# and pg-boss).  Default: all.  The HTTP traffic comes from Quill's own wrk scripts
+# (tools/bench/wrk/), the same against both sides.  Write benchmarks run quill-worker beside
+# quill-api and report the job backlog before and after each Quill round.
 #
-# Environment: ROUNDS (3), DURATION (5s per run; POST_DURATION 10s for POST), WARMUP (2s); ENTRIES picks among
+# Environment: ROUNDS (3), DURATION (5s per run; POST_DURATION 10s for POST), WARMUP (2s); DRAIN_TIMEOUT
+# (300 s: longest wait for quill-worker to drain the job backlog between write runs); ENTRIES picks among
 # get_entry list_entries post_entry; PEERS_POOL (10) sizes the Fastify peer's pg.Pool; QUEUE_JOBS
 # (20000) and QUEUE_ROUNDS (2) for the queue.
 set -euo pipefail
@@ -38,20 +42,34 @@ TABLE="$OUT/table.md"
 : > "$TABLE"
 row() { printf '| %s |\n' "$*" | tee -a "$TABLE"; }
 
-# wrk_run URL [script] [args...] -> prints "rps p50_ms p99_ms non2xx errors"
+WRK="$ROOT/tools/bench/wrk"
+
+# kv LINE KEY -> the value of KEY=value in a result line
+kv() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1==k {print $2}'; }
+
+# wrk_run URL [script] [args...] -> prints one line:
+#   rps p50_ms p99_ms non2xx socket_errors warm_non2xx backlog_before backlog_after
+# The warm-up runs the script with BENCH_CHECK=1, which looks at every status: warm_non2xx
+# counts its answers outside 200..299 ("-" without a script, "?" if it printed no result).
+# With BACKLOG_DB set, the job backlog of that database is read between the warm-up and the
+# measured run and right after the measured run ("-" otherwise).
 wrk_run() {
   local url=$1 script=${2:-} ; shift 2 || shift $#
-  local sargs=()
+  local sargs=() out r warm=- b0=- b1=-
   [ -n "$script" ] && sargs=(-s "$script")
-  wrk -t2 -c64 -d"$WARMUP" "${sargs[@]}" "$url" -- "$@" >/dev/null 2>&1 || true
-  local out
-  out=$(wrk -t2 -c64 -d"$DURATION" --latency "${sargs[@]}" "$url" -- "$@" 2>&1)
+  out=$(BENCH_CHECK=1 wrk -t2 -c64 -d"$WARMUP" "${sargs[@]}" "$url" -- "$@" 2>&1) || true
+  printf '%s\n' "$out" | sed 's/^/warm-up: /' >> "$OUT/wrk.log"
+  if [ -n "$script" ]; then
+    warm=$(kv "$(grep '^result ' <<<"$out" || true)" non_2xx); warm=${warm:-?}
+    if grep -q '^first_non_2xx ' <<<"$out"; then log "$(grep '^first_non_2xx ' <<<"$out" | head -1) ($url)"; fi
+  fi
+  [ -z "${BACKLOG_DB:-}" ] || b0=$(backlog "$BACKLOG_DB")
+  out=$(wrk -t2 -c64 -d"$DURATION" --latency "${sargs[@]}" "$url" -- "$@" 2>&1) || true
+  [ -z "${BACKLOG_DB:-}" ] || b1=$(backlog "$BACKLOG_DB")
   printf '%s\n' "$out" >> "$OUT/wrk.log"
-  if grep -q '^result ' <<<"$out"; then
-    local r; r=$(grep '^result ' <<<"$out")
-    printf '%s %s %s %s %s\n' "$(sed -E 's/.*requests_per_s=([0-9.]+).*/\1/' <<<"$r")" \
-      "$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$r")" "$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$r")" \
-      "$(sed -E 's/.*non_2xx_3xx=([0-9]+).*/\1/' <<<"$r")" "$(sed -E 's/.*socket_errors=([0-9]+).*/\1/' <<<"$r")"
+  if r=$(grep '^result ' <<<"$out"); then
+    printf '%s %s %s %s %s %s %s %s\n' "$(kv "$r" requests_per_s)" "$(kv "$r" p50_ms)" "$(kv "$r" p99_ms)" \
+      "$(kv "$r" non_2xx_3xx)" "$(kv "$r" socket_errors)" "$warm" "$b0" "$b1"
     return
   fi
   local rps p50 p99 non2xx errs
@@ -60,7 +78,7 @@ wrk_run() {
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); non2xx=${non2xx:-0}
   errs=$(awk '/Socket errors/ {s=0; for(i=1;i<=NF;i++) if ($i ~ /^[0-9]+,?$/) s+=$i; print s}' <<<"$out"); errs=${errs:-0}
-  printf '%s %s %s %s %s\n' "$rps" "$(to_ms "$p50")" "$(to_ms "$p99")" "$non2xx" "$errs"
+  printf '%s %s %s %s %s %s %s %s\n' "${rps:-0}" "$(to_ms "$p50")" "$(to_ms "$p99")" "$non2xx" "$errs" "$warm" "$b0" "$b1"
 }
 
 to_ms() {
@@ -82,24 +100,109 @@ start_quill_api() {
   die "quill-api did not start (see $OUT/quill-api.log)"
 }
 
+# ---- quill-worker beside quill-api, and the job backlog ------------------------------------------
+# A write rate counts only if the work it leaves behind is done as fast as it comes: Quill's
+# POST enqueues an activity.record event job with every entry.  So write benchmarks run
+# quill-worker (same database and secret as the API) throughout, and report the backlog.
+
+# The backlog: jobs not finished yet, i.e. waiting, running, or failed and waiting to retry.
+backlog() {
+  psql -X -tAq "$(pg_url "$1")" -c "SELECT count(*) FROM jobs WHERE state IN ('available', 'running', 'failed')" \
+    2>/dev/null || echo '?'
+}
+
+discarded() { psql -X -tAq "$(pg_url "$1")" -c "SELECT count(*) FROM jobs WHERE state = 'discarded'" 2>/dev/null || echo '?'; }
+
+start_quill_worker() {
+  env DATABASE_URL="$(pg_url "$1")" QUILL_SECRET="$BENCH_SECRET" QUILL_WORKER_LISTEN=off \
+    QUILL_MIGRATIONS_DIR="$ROOT/migrations" "$BUILD/apps/quill-worker" > "$OUT/quill-worker-beside-api.log" 2>&1 &
+  WORKER_PID=$!
+  PIDS+=("$WORKER_PID")
+  sleep 0.5
+  kill -0 "$WORKER_PID" 2>/dev/null || die "quill-worker did not start (see $OUT/quill-worker-beside-api.log)"
+}
+
+stop_quill_worker() {
+  kill -TERM "$WORKER_PID" 2>/dev/null || true
+  wait "$WORKER_PID" 2>/dev/null || true
+}
+
+# wait_drained DB: wait (up to DRAIN_TIMEOUT seconds, 300 by default) until the backlog is 0.
+wait_drained() {
+  local start=$EPOCHREALTIME n
+  while n=$(backlog "$1"); [ "$n" != 0 ]; do
+    if awk -v a="$start" -v b="$EPOCHREALTIME" -v t="${DRAIN_TIMEOUT:-300}" 'BEGIN { exit !(b - a >= t) }'; then
+      log "backlog still $n after ${DRAIN_TIMEOUT:-300} s: going on"
+      return
+    fi
+    sleep 0.1
+  done
+  awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { exit !(b - a >= 0.05) }' || return 0
+  log "quill-worker drained the backlog in $(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
+}
+
+# 1234567 -> 1,234,567
+commas() { sed -E ':a; s/^([0-9]+)([0-9]{3})/\1,\2/; ta' <<<"$1"; }
+
+# check_round LABEL ROUND NON2XX ERRORS WARM_NON2XX: say what went wrong in a round.
+check_round() {
+  local what=""
+  [ "${3:-0}" = 0 ] || what+=" $3 answers above 399,"
+  [ "${4:-0}" = 0 ] || what+=" $4 socket errors,"
+  case "${5:--}" in 0|-) ;; *) what+=" $5 warm-up answers outside 2xx," ;; esac
+  [ -z "$what" ] || log "$1 round $2:${what%,}"
+}
+
 # compare NAME A_LABEL A_URL A_SCRIPT B_LABEL B_URL B_SCRIPT [wrk args...]
-# Runs ROUNDS alternating rounds; prints a table row with medians and the ratio A/B.
+# Runs ROUNDS alternating rounds, A then B; prints a table row with medians and the ratio A/B.
+# With B_LABEL empty, A runs alone (no peer).  With BACKLOG_DB set (a write benchmark, with
+# quill-worker running on that database), A's cell shows the job backlog before -> after
+# each of its measured runs, and the bench waits for the worker to drain the backlog before
+# every run, so that A's leftover work never lands on B's time.  If the backlog grew in any
+# round, the row says so: that rate is not sustainable and is not a result.
 compare() {
   local name=$1 al=$2 au=$3 as=$4 bl=$5 bu=$6 bs=$7; shift 7
-  local ar=() br=() a99=() b99=() a50=() b50=()
+  local ar=() br=() a99=() b99=() a50=() b50=() backlogs=() grew=0
+  local rps p50 p99 bad errs warm b0 b1 d0 d1
+  [ -z "${BACKLOG_DB:-}" ] || d0=$(discarded "$BACKLOG_DB")
   for r in $(seq "$ROUNDS"); do
-    read -r rps p50 p99 bad errs < <(wrk_run "$au" "$as" "$@")
-    [ "${bad:-0}" = 0 ] && [ "${errs:-0}" = 0 ] || log "$name/$al round $r: $bad non-2xx, $errs socket errors"
+    [ -z "${BACKLOG_DB:-}" ] || wait_drained "$BACKLOG_DB"
+    read -r rps p50 p99 bad errs warm b0 b1 < <(wrk_run "$au" "$as" "$@")
+    check_round "$name/$al" "$r" "$bad" "$errs" "$warm"
     ar+=("$rps"); a50+=("$p50"); a99+=("$p99")
-    read -r rps p50 p99 bad errs < <(wrk_run "$bu" "$bs" "$@")
-    [ "${bad:-0}" = 0 ] && [ "${errs:-0}" = 0 ] || log "$name/$bl round $r: $bad non-2xx, $errs socket errors"
+    if [ -n "${BACKLOG_DB:-}" ]; then
+      backlogs+=("$(commas "$b0") -> $(commas "$b1")")
+      log "$name/$al round $r: backlog $b0 -> $b1"
+      awk -v a="$b0" -v b="$b1" 'BEGIN { exit !(a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ && b + 0 <= a + 0) }' || grew=1
+    fi
+    [ -n "$bl" ] || continue
+    [ -z "${BACKLOG_DB:-}" ] || wait_drained "$BACKLOG_DB"
+    read -r rps p50 p99 bad errs warm b0 b1 < <(wrk_run "$bu" "$bs" "$@")
+    check_round "$name/$bl" "$r" "$bad" "$errs" "$warm"
     br+=("$rps"); b50+=("$p50"); b99+=("$p99")
   done
-  local am bm a99m b99m a50m b50m
-  am=$(printf '%s\n' "${ar[@]}" | median); bm=$(printf '%s\n' "${br[@]}" | median)
-  a50m=$(printf '%s\n' "${a50[@]}" | median); b50m=$(printf '%s\n' "${b50[@]}" | median)
-  a99m=$(printf '%s\n' "${a99[@]}" | median); b99m=$(printf '%s\n' "${b99[@]}" | median)
-  row "$name | $al $(printf '%.0f' "$am") req/s (p50 $a50m / p99 $a99m ms) | $bl $(printf '%.0f' "$bm") req/s (p50 $b50m / p99 $b99m ms) | **$(awk -v a="$am" -v b="$bm" 'BEGIN{printf "%.2f", (b>0)?a/b:0}')x**"
+  local am a99m a50m acell bcell ratio
+  am=$(printf '%s\n' "${ar[@]}" | median)
+  a50m=$(printf '%s\n' "${a50[@]}" | median); a99m=$(printf '%s\n' "${a99[@]}" | median)
+  acell="$al $(printf '%.0f' "$am") req/s (p50 $a50m / p99 $a99m ms"
+  if [ -n "${BACKLOG_DB:-}" ]; then
+    acell+="; backlog $(printf '%s; ' "${backlogs[@]}")"; acell=${acell%; }
+    wait_drained "$BACKLOG_DB"
+    d1=$(discarded "$BACKLOG_DB")
+    [ "$d1" = "$d0" ] || log "$name: $d0 -> $d1 discarded jobs (see $OUT/quill-worker-beside-api.log)"
+  fi
+  acell+=")"
+  if [ -n "$bl" ]; then
+    local bm b50m b99m
+    bm=$(printf '%s\n' "${br[@]}" | median)
+    b50m=$(printf '%s\n' "${b50[@]}" | median); b99m=$(printf '%s\n' "${b99[@]}" | median)
+    bcell="$bl $(printf '%.0f' "$bm") req/s (p50 $b50m / p99 $b99m ms)"
+    ratio="**$(awk -v a="$am" -v b="$bm" 'BEGIN{printf "%.2f", (b>0)?a/b:0}')x**"
+  else
+    bcell="(no peer)"; ratio=""
+  fi
+  [ "$grew" = 0 ] || ratio="${ratio:+$ratio }(backlog grew: not a sustainable rate)"
+  row "$name | $acell | $bcell | $ratio"
 }
 
 bench_livez() {
@@ -128,7 +231,6 @@ NGX
 
 # ---- the Fastify + pg peer ------------------------------------------------------------------
 PEERS=0
-PEERS_WRK="$PEERS_SRC/wrk"
 PEERS_INSTALLED=0
 peers_install() {
   [ "$PEERS_INSTALLED" -eq 1 ] && return 0
@@ -146,7 +248,6 @@ peers_setup() {
   peers_install || return 1
   recreate_db peers
   (cd "$SCRATCH/peers" && DATABASE_URL=$(pg_url peers) ./seed.sh >/dev/null) || { log "peer seed failed"; return 1; }
-  PEERS_WRK="$SCRATCH/peers/wrk"
   PEERS=1
 }
 
@@ -176,45 +277,54 @@ quill_seed() {
 QUILL_BENCH_ENV=(QUILL_RATE_LIMIT=1000000 QUILL_AUTH_IP_LIMIT=1000000)
 
 bench_me() {
-  log "GET /v1/me: quill-api vs Fastify + pg, the peers' wrk/me.lua over 1,000 users"
+  log "GET /v1/me: quill-api (vs Fastify + pg when the peer is here), tools/bench/wrk/me.lua over the 1,000 users"
   quill_seed
   start_quill_api 58091 "${QUILL_BENCH_ENV[@]}"
   if peers_setup; then
     peer_start
-    compare "GET /v1/me" quill "http://127.0.0.1:58091" "$PEERS_WRK/me.lua" \
-      fastify "http://127.0.0.1:58081" "$PEERS_WRK/me.lua"
+    compare "GET /v1/me" quill "http://127.0.0.1:58091" "$WRK/me.lua" fastify "http://127.0.0.1:58081" "$WRK/me.lua"
     kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true
   else
-    read -r rps p50 p99 bad errs < <(wrk_run "http://127.0.0.1:58091" "$ROOT/tools/bench/wrk/me_local.lua")
-    row "GET /v1/me | quill $(printf '%.0f' "$rps") req/s (p50 $p50 / p99 $p99 ms) | (no peer) | "
+    compare "GET /v1/me" quill "http://127.0.0.1:58091" "$WRK/me.lua" "" "" ""
   fi
   kill "$QUILL_PID"; wait "$QUILL_PID" 2>/dev/null || true
 }
 
-# The journal routes against the peer: one entry, a page of 50, and POST (which adds rows,
-# so it runs last and both sides are reseeded before each comparison).
+# The journal routes: one entry, a page of 50, and POST (which adds rows, so it runs last,
+# and both sides are reseeded before each comparison).  POST is a write benchmark:
+# quill-worker runs beside quill-api and the job backlog is reported (see compare).
 bench_entries() {
-  log "journal entries: quill-api vs Fastify + pg with the peers' wrk scripts"
-  if ! peers_setup; then
-    log "no peer: skipping the entry comparisons"
-    return
+  local peer=1
+  if peers_setup; then
+    log "journal entries: quill-api vs Fastify + pg, with tools/bench/wrk/ on both"
+  else
+    log "journal entries: no peer, Quill's own figures only"
+    peer=0
   fi
-  local name script
+  local name script d backlog_db peer_side
   for pair in "GET one entry:get_entry.lua" "GET a page of 50:list_entries.lua" "POST an entry:post_entry.lua"; do
     name=${pair%%:*}; script=${pair##*:}
     [[ " ${ENTRIES:-get_entry list_entries post_entry} " == *" ${script%.lua} "* ]] || continue
     quill_seed
-    (cd "$SCRATCH/peers" && DATABASE_URL=$(pg_url peers) ./seed.sh >/dev/null)
     start_quill_api 58091 "${QUILL_BENCH_ENV[@]}"
-    peer_start
+    peer_side=("" "" "")
+    if [ "$peer" = 1 ]; then
+      (cd "$SCRATCH/peers" && DATABASE_URL=$(pg_url peers) ./seed.sh >/dev/null)
+      peer_start
+      peer_side=(fastify "http://127.0.0.1:58081" "$WRK/$script")
+    fi
     local before; before=$(rss_kb "$QUILL_PID")
-    local d=$DURATION
-    [ "$script" = post_entry.lua ] && d=$POST_DURATION
-    DURATION=$d compare "$name" quill "http://127.0.0.1:58091" "$PEERS_WRK/$script" \
-      fastify "http://127.0.0.1:58081" "$PEERS_WRK/$script"
+    d=$DURATION; backlog_db=""
+    if [ "$script" = post_entry.lua ]; then
+      d=$POST_DURATION; backlog_db=quill_bench
+      start_quill_worker quill_bench
+    fi
+    DURATION=$d BACKLOG_DB=$backlog_db compare "$name" quill "http://127.0.0.1:58091" "$WRK/$script" "${peer_side[@]}"
+    [ -z "$backlog_db" ] || stop_quill_worker
     [ "$script" = get_entry.lua ] && lookup_vs_pgbench
     row "quill-api RSS after $name | $(( $(rss_kb "$QUILL_PID") / 1024 )) MiB (idle $(( before / 1024 )) MiB) | | "
-    kill "$PEER_PID" "$QUILL_PID"; wait "$PEER_PID" "$QUILL_PID" 2>/dev/null || true
+    [ "$peer" = 0 ] || { kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true; }
+    kill "$QUILL_PID"; wait "$QUILL_PID" 2>/dev/null || true
   done
 }
 
@@ -224,7 +334,7 @@ lookup_vs_pgbench() {
   command -v pgbench >/dev/null || { log "no pgbench: skipping the bare-lookup comparison"; return; }
   local qr=() pr=() rps rest
   for _ in $(seq "$ROUNDS"); do
-    read -r rps rest < <(wrk_run "http://127.0.0.1:58091" "$PEERS_WRK/get_entry.lua")
+    read -r rps rest < <(wrk_run "http://127.0.0.1:58091" "$WRK/get_entry.lua")
     qr+=("$rps")
     rps=$(pgbench -n -M prepared -c 64 -j 2 -T "${DURATION%s}" -f "$ROOT/tools/bench/lookup.pgbench" \
       "$(pg_url quill_bench)" 2>&1 | tee -a "$OUT/pgbench.log" | awk '/^tps/ {print $3}')
@@ -259,9 +369,6 @@ bench_login() {
   row "GET /livez p99 while logins saturate the pool | $(to_ms "$busy") ms (idle: $(to_ms "$idle") ms) | | "
   kill "$QUILL_PID"; wait "$QUILL_PID" 2>/dev/null || true
 }
-
-# kv LINE KEY -> the value of KEY=value in a result line
-kv() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1==k {print $2}'; }
 
 # The job queue: enqueue one at a time (10 in flight), in batches of 1,000, and drain with
 # 10-way concurrency, quill-worker against graphile-worker and pg-boss, alternating.

@@ -310,7 +310,7 @@ int main(int argc, char **argv)
         die("%s", "usage: DATABASE_URL=... quill-queue-bench --worker PATH [--jobs N] "
                   "[--in-flight N] [--batch N] [--concurrency N] [--timeout S] [--latency N]");
     pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-    ql_fdlog_init(&quiet, 2, QL_LOG_ERROR, ql_sysclock(), 0, &log_lock);
+    ql_fdlog_init(&quiet, 2, QL_LOG_ERROR, ql_sysclock(), &log_lock);
     admin = PQconnectdb(o.url);
     if (PQstatus(admin) != CONNECTION_OK)
         die("%s", PQerrorMessage(admin));
@@ -356,6 +356,5 @@ int main(int argc, char **argv)
            single.secs > 0 ? (double)single.done / single.secs : 0,
            batch.secs > 0 ? (double)batch.done / batch.secs : 0,
            dr.secs > 0 ? (double)dr.done / dr.secs : 0, p50, p99, partial[0] ? partial : "none");
-    ql_fdlog_cleanup(&quiet);
     return 0;
 }

@@ -1,5 +1,5 @@
--- The deterministic data set of ../shared/peers/SEED.md, in Quill's own schema, so the
--- peers' wrk scripts drive Quill unchanged.  Written from SEED.md's description; psql
+-- The deterministic data set of ../shared/peers/SEED.md, in Quill's own schema, so that
+-- tools/bench/wrk/ drives Quill and the peer alike.  Written from SEED.md's description; psql
 -- variables: none.  Expects a temporary table bench_tokens(u int, digest text) holding the
 -- keyed digest of each user's token (made by `quill-admin digest-tokens`).
 --   user u (1..1000)    uuid7(T0 + u s, 1, u), peer-user-<u>@example.com, "Peer User <u>"

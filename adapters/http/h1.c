@@ -1,0 +1,481 @@
+/*
+ * h1.c - the HTTP/1.1 protocol of one connection: llhttp callbacks that assemble a request,
+ * the limits, pipelining order, keep-alive, and the bytes of each response (see h1.h).
+ *
+ * Everything a request allocates lives in the connection's arena, reset when the next
+ * message begins; that is safe because the next message is only parsed once the previous
+ * one has been answered.  Header names and values are collected as offsets into one buffer
+ * (`head`) and turned into spans when the head is complete, since the buffer may move while
+ * it grows.
+ */
+#include "h1.h"
+#include "req.h"
+
+#include "clock/clock.h"
+#include "err/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int64_t now_ms(struct ql__h1 *c)
+{
+    return ql_clock_mono_ns(c->clock) / 1000000;
+}
+
+static void set_deadline(struct ql__h1 *c, int ms)
+{
+    c->deadline_ms = ms > 0 ? now_ms(c) + ms : 0;
+}
+
+const char *ql__http_reason(int status)
+{
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
+    }
+}
+
+/* ---- parser callbacks ---------------------------------------------------------------------- */
+
+static struct ql__h1 *conn_of(llhttp_t *p)
+{
+    return p->data;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct ql__h1 *c = conn_of(p);
+    ql_arena_reset(&c->arena);
+    ql__req_reset(c->req, &c->arena);
+    ql_buf_init(&c->head, &c->arena);
+    ql_buf_init(&c->body, &c->arena);
+    c->url_len = 0;
+    c->nh = 0;
+    c->last_was_value = 0;
+    c->state = QL__H1_HEAD;
+    set_deadline(c, c->lim->header_timeout_ms);
+    return 0;
+}
+
+static int head_append(struct ql__h1 *c, const char *at, size_t n)
+{
+    if (c->head.len + n > QL__H1_HEAD_MAX) {
+        c->error_status = 431;
+        return -1;
+    }
+    ql_buf_append(&c->head, at, n);
+    return c->head.failed ? -1 : 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t n)
+{
+    struct ql__h1 *c = conn_of(p);
+    c->url_len += (uint32_t)n;
+    return head_append(c, at, n);
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t n)
+{
+    struct ql__h1 *c = conn_of(p);
+    if (c->nh == 0 || c->last_was_value) {
+        if (c->nh == QL__H1_MAX_HEADERS) {
+            c->error_status = 431;
+            return -1;
+        }
+        c->hoff[c->nh] = (struct ql__h1_hoff){(uint32_t)c->head.len, 0, 0, 0};
+        c->nh++;
+        c->last_was_value = 0;
+    }
+    c->hoff[c->nh - 1].nl += (uint32_t)n;
+    return head_append(c, at, n);
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t n)
+{
+    struct ql__h1 *c = conn_of(p);
+    struct ql__h1_hoff *h = &c->hoff[c->nh - 1];
+    if (!c->last_was_value) {
+        h->vo = (uint32_t)c->head.len;
+        c->last_was_value = 1;
+    }
+    h->vl += (uint32_t)n;
+    return head_append(c, at, n);
+}
+
+static unsigned method_of(uint8_t m)
+{
+    switch (m) {
+    case HTTP_GET:
+        return QL_HTTP_GET;
+    case HTTP_HEAD:
+        return QL_HTTP_HEAD;
+    case HTTP_POST:
+        return QL_HTTP_POST;
+    case HTTP_PUT:
+        return QL_HTTP_PUT;
+    case HTTP_PATCH:
+        return QL_HTTP_PATCH;
+    case HTTP_DELETE:
+        return QL_HTTP_DELETE;
+    case HTTP_OPTIONS:
+        return QL_HTTP_OPTIONS;
+    default:
+        return QL_HTTP_OTHER;
+    }
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct ql__h1 *c = conn_of(p);
+    struct ql_http_req *r = c->req;
+    /* The head buffer no longer grows, so spans into it are stable from here on. */
+    const char *base = c->head.data;
+    r->nheaders = c->nh;
+    for (int i = 0; i < c->nh; i++) {
+        r->headers[i].name = (struct ql_span){base + c->hoff[i].no, c->hoff[i].nl};
+        r->headers[i].value =
+            (struct ql_span){c->hoff[i].vl ? base + c->hoff[i].vo : "", c->hoff[i].vl};
+    }
+    r->method = method_of(llhttp_get_method(p));
+    int has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length);
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->lim->max_body) {
+        c->error_status = 413;
+        return -1;
+    }
+    if (has_body) {
+        if (p->flags & F_CONTENT_LENGTH)
+            ql_buf_reserve(&c->body, (size_t)p->content_length);
+        const struct ql_span *ex = ql__req_header(r, "expect");
+        if (ex && ex->n == 12 && strncasecmp(ex->p, "100-continue", 12) == 0) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            ql_buf_append(&c->out, cont, sizeof(cont) - 1);
+            c->ops->output(c);
+        }
+        c->state = QL__H1_BODY;
+        set_deadline(c, c->lim->body_timeout_ms);
+    }
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t n)
+{
+    struct ql__h1 *c = conn_of(p);
+    if (c->body.len + n > c->lim->max_body) {
+        c->error_status = 413;
+        return -1;
+    }
+    ql_buf_append(&c->body, at, n);
+    return c->body.failed ? -1 : 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    struct ql__h1 *c = conn_of(p);
+    c->keepalive = llhttp_should_keep_alive(p);
+    return HPE_PAUSED;
+}
+
+static const llhttp_settings_t settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- requests ------------------------------------------------------------------------------- */
+
+/* A whole request was parsed: point the request at its parts and hand it over. */
+static void hand_over(struct ql__h1 *c)
+{
+    struct ql_http_req *r = c->req;
+    const char *url = c->head.data ? c->head.data : "";
+    size_t n = c->url_len;
+    const char *q = memchr(url, '?', n);
+    r->path = (struct ql_span){url, q ? (size_t)(q - url) : n};
+    r->query = q ? (struct ql_span){q + 1, n - r->path.n - 1} : (struct ql_span){"", 0};
+    r->body = (struct ql_span){c->body.data ? c->body.data : "", c->body.len};
+    c->state = QL__H1_BUSY;
+    c->deadline_ms = 0;
+    c->ops->request(c);
+}
+
+/* A request that cannot be parsed: hand over what there is, to be answered with an error. */
+static void parse_failed(struct ql__h1 *c)
+{
+    if (c->error_status == 0)
+        c->error_status = 400;
+    if (c->state == QL__H1_IDLE) { /* failed before a message began: nothing was reset */
+        ql_arena_reset(&c->arena);
+        ql__req_reset(c->req, &c->arena);
+    }
+    c->keepalive = 0;
+    c->state = QL__H1_BUSY;
+    c->deadline_ms = 0;
+    c->ops->request(c);
+}
+
+/* Parse what is held, one request at a time, while nothing is being answered. */
+static void parse_held(struct ql__h1 *c)
+{
+    while (c->held.len > c->held_off &&
+           (c->state == QL__H1_IDLE || c->state == QL__H1_HEAD || c->state == QL__H1_BODY) &&
+           c->out.len + c->in_flight <= QL__H1_OUT_MAX) {
+        const char *data = c->held.data + c->held_off;
+        size_t len = c->held.len - c->held_off;
+        enum llhttp_errno e = llhttp_execute(&c->parser, data, len);
+        if (e == HPE_OK) {
+            c->held_off = c->held.len;
+        } else if (e == HPE_PAUSED) {
+            c->held_off += (size_t)(llhttp_get_error_pos(&c->parser) - data);
+            llhttp_resume(&c->parser);
+            hand_over(c);
+        } else {
+            c->held_off = c->held.len;
+            parse_failed(c);
+        }
+    }
+    if (c->held_off == c->held.len) {
+        c->held.len = 0;
+        c->held_off = 0;
+    }
+}
+
+void ql__h1_input(struct ql__h1 *c, const char *data, size_t n)
+{
+    if (c->state == QL__H1_CLOSING || n == 0)
+        return;
+    if (c->state == QL__H1_IDLE)
+        set_deadline(c, c->lim->header_timeout_ms);
+    /* Everything goes through `held`: one path for parsing, and its bound is the backlog's. */
+    if (c->held_off > 0 && c->held_off == c->held.len)
+        c->held.len = c->held_off = 0;
+    ql_buf_append(&c->held, data, n);
+    if (c->held.failed) {
+        ql__h1_shutdown(c);
+        return;
+    }
+    parse_held(c);
+}
+
+int ql__h1_wants_input(const struct ql__h1 *c)
+{
+    return c->state != QL__H1_CLOSING && c->held.len - c->held_off < QL__H1_HELD_MAX &&
+           c->out.len + c->in_flight <= QL__H1_OUT_MAX;
+}
+
+/* ---- responses ------------------------------------------------------------------------------ */
+
+/* Status line, the headers every response carries, and the response's own. */
+static void write_head(struct ql__h1 *c, const struct ql_http_req *r, int chunked)
+{
+    struct ql_buf *o = &c->out;
+    ql_buf_puts(o, "HTTP/1.1 ");
+    ql_buf_u64(o, (uint64_t)r->status);
+    ql_buf_putc(o, ' ');
+    ql_buf_puts(o, ql__http_reason(r->status));
+    ql_buf_append(o, "\r\n", 2);
+    ql_buf_append(o, c->date, *c->date_len);
+    int bodyless = r->status == 204 || r->status == 304;
+    if (!bodyless) {
+        ql_buf_puts(o, "Content-Type: ");
+        ql_buf_puts(o, r->content_type ? r->content_type : "application/json");
+        if (chunked) {
+            ql_buf_puts(o, "\r\nTransfer-Encoding: chunked\r\n");
+        } else {
+            ql_buf_puts(o, "\r\nContent-Length: ");
+            ql_buf_u64(o, r->res_body.len);
+            ql_buf_append(o, "\r\n", 2);
+        }
+    }
+    ql_buf_puts(o, "X-Request-Id: ");
+    ql_buf_puts(o, r->cx.request_id);
+    static const char sec[] = "\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: "
+                              "no-referrer\r\nX-Frame-Options: DENY\r\n";
+    ql_buf_append(o, sec, sizeof(sec) - 1);
+    if (r->no_store)
+        ql_buf_puts(o, "Cache-Control: no-store\r\n");
+    if (c->lim->hsts)
+        ql_buf_puts(o, "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n");
+    if (r->res_headers.len)
+        ql_buf_append(o, r->res_headers.data, r->res_headers.len);
+    if (!c->keepalive)
+        ql_buf_puts(o, "Connection: close\r\n");
+    ql_buf_append(o, "\r\n", 2);
+}
+
+/* After a response: the next request, or the end of the connection. */
+static void next(struct ql__h1 *c)
+{
+    if (c->out.failed) {
+        /* Out of memory for the output: nothing sensible can be sent on this connection. */
+        c->out.failed = 0;
+        c->out.len = 0;
+        c->keepalive = 0;
+    }
+    if (!c->keepalive || c->error_status) {
+        c->state = QL__H1_CLOSING;
+        c->deadline_ms = 0;
+    } else {
+        c->state = QL__H1_IDLE;
+        set_deadline(c, c->lim->idle_timeout_ms);
+        parse_held(c);
+    }
+    c->ops->output(c);
+}
+
+void ql__h1_no_more(struct ql__h1 *c)
+{
+    c->keepalive = 0;
+}
+
+void ql__h1_respond(struct ql__h1 *c)
+{
+    struct ql_http_req *r = c->req;
+    if (r->close)
+        c->keepalive = 0;
+    write_head(c, r, 0);
+    int bodyless = r->status == 204 || r->status == 304;
+    if (!bodyless && r->method != QL_HTTP_HEAD && r->res_body.len)
+        ql_buf_append(&c->out, r->res_body.data, r->res_body.len);
+    next(c);
+}
+
+void ql__h1_stream_open(struct ql__h1 *c)
+{
+    struct ql_http_req *r = c->req;
+    if (r->close)
+        c->keepalive = 0;
+    write_head(c, r, 1);
+    c->state = QL__H1_STREAM;
+    c->deadline_ms = 0;
+    c->ops->output(c);
+}
+
+int ql__h1_stream_write(struct ql__h1 *c, const char *data, size_t n, size_t max)
+{
+    if (c->state != QL__H1_STREAM || c->out.len + c->in_flight > max)
+        return -1;
+    if (n == 0)
+        return 0; /* a zero-length chunk would end the body */
+    char len[24];
+    int ln = snprintf(len, sizeof(len), "%zx\r\n", n);
+    ql_buf_append(&c->out, len, (size_t)ln);
+    ql_buf_append(&c->out, data, n);
+    ql_buf_append(&c->out, "\r\n", 2);
+    c->ops->output(c);
+    return c->out.failed ? -1 : 0;
+}
+
+void ql__h1_stream_close(struct ql__h1 *c)
+{
+    if (c->state != QL__H1_STREAM)
+        return;
+    ql_buf_puts(&c->out, "0\r\n\r\n");
+    next(c);
+}
+
+void ql__h1_sent(struct ql__h1 *c, size_t n)
+{
+    c->in_flight = n <= c->in_flight ? c->in_flight - n : 0;
+    if (c->state == QL__H1_IDLE || c->state == QL__H1_HEAD || c->state == QL__H1_BODY)
+        parse_held(c);
+    if (c->state == QL__H1_IDLE && c->out.len == 0 && c->in_flight == 0)
+        set_deadline(c, c->lim->idle_timeout_ms);
+}
+
+/* ---- lifetime ------------------------------------------------------------------------------- */
+
+void ql__h1_shutdown(struct ql__h1 *c)
+{
+    if (c->state == QL__H1_CLOSING)
+        return;
+    c->state = QL__H1_CLOSING;
+    c->deadline_ms = 0;
+    c->ops->output(c);
+}
+
+int ql__h1_expired(const struct ql__h1 *c, int64_t now)
+{
+    return c->deadline_ms != 0 && now >= c->deadline_ms;
+}
+
+int ql__h1_init(struct ql__h1 *c, const struct ql__h1_ops *ops, const struct ql__h1_limits *lim,
+                struct ql_clock *clock, const char *date, const size_t *date_len,
+                struct ql_http_req *req)
+{
+    memset(c, 0, sizeof(*c));
+    c->ops = ops;
+    c->lim = lim;
+    c->clock = clock;
+    c->date = date;
+    c->date_len = date_len;
+    c->req = req;
+    /* An arena big enough for the largest body, its JSON and the response, in a few blocks. */
+    ql_arena_init(&c->arena, 4096, lim->max_body * 3 + (256 << 10));
+    ql_buf_init(&c->held, NULL);
+    ql_buf_init(&c->out, NULL);
+    llhttp_init(&c->parser, HTTP_REQUEST, &settings);
+    c->parser.data = c;
+    ql__req_reset(req, &c->arena);
+    c->state = QL__H1_IDLE;
+    set_deadline(c, lim->header_timeout_ms);
+    return QL_OK;
+}
+
+void ql__h1_cleanup(struct ql__h1 *c)
+{
+    ql_arena_cleanup(&c->arena);
+    ql_buf_cleanup(&c->held);
+    ql_buf_cleanup(&c->out);
+}

@@ -1,0 +1,407 @@
+/*
+ * Unit tests of the request executor (adapters/http/exec.c) and its states, over a real
+ * HTTP/1.1 connection (h1.c) without sockets, a fake loop and a fake pool: where each kind
+ * of route runs, that no request is ever completed inside the call that started it, the
+ * loop handing a refused request to the pool, continuations that resume later, a full pool,
+ * parse errors, and streams.
+ */
+#include "fakes/fakes.h"
+#include "http/internal.h"
+#include "test.h"
+
+#include <stdio.h>
+
+static const char date[] = "Date: Thu, 01 Jan 2026 00:00:00 GMT\r\n";
+static const size_t date_len = sizeof(date) - 1;
+
+/* Markers for the store each place runs with, so a handler can say where it ran. */
+static struct ql_store loop_store, pool_store;
+static struct ql_http_req *parked; /* a request whose continuation the test runs */
+
+/* ---- handlers ------------------------------------------------------------------------------ */
+
+static void say(struct ql_http_req *r, const char *what)
+{
+    ql_buf_puts(&r->res_body, what);
+    r->status = 200;
+    r->content_type = "text/plain";
+}
+
+static void h_inline(struct ql_http_req *r)
+{
+    say(r, "inline");
+}
+
+static void h_where(struct ql_http_req *r)
+{
+    say(r, r->cx.ports.store == &loop_store ? "loop" : "pool");
+}
+
+/* Reads on the loop: the loop's store refuses, so only the pool answers. */
+static void h_refused(struct ql_http_req *r)
+{
+    if (r->cx.ports.store == &loop_store) {
+        ql__res_problem(r, QL_EWOULD_BLOCK);
+        return;
+    }
+    say(r, "pool after refusal");
+}
+
+/* A handler that waits for a continuation the test runs later. */
+static void h_async(struct ql_http_req *r)
+{
+    ql__req_wait(r);
+    parked = r;
+}
+
+static void h_nothing(struct ql_http_req *r)
+{
+    (void)r;
+}
+
+static void on_stream_close(struct ql_http_req *r, void *ud)
+{
+    (void)r;
+    (*(int *)ud)++;
+}
+
+static int stream_closed;
+
+static void h_stream(struct ql_http_req *r)
+{
+    r->content_type = "text/event-stream";
+    ql__req_stream_begin(r, on_stream_close, &stream_closed);
+}
+
+static const struct ql_http_route routes[] = {
+    {QL_HTTP_GET, "/inline", h_inline, 0},
+    {QL_HTTP_GET, "/pool", h_where, QL_ROUTE_POOL},
+    {QL_HTTP_GET, "/loop", h_where, QL_ROUTE_POOL | QL_ROUTE_LOOP},
+    {QL_HTTP_GET, "/refused", h_refused, QL_ROUTE_POOL | QL_ROUTE_LOOP},
+    {QL_HTTP_GET, "/async", h_async, QL_ROUTE_POOL | QL_ROUTE_LOOP},
+    {QL_HTTP_GET, "/nothing", h_nothing, QL_ROUTE_POOL},
+    {QL_HTTP_GET, "/stream", h_stream, QL_ROUTE_POOL},
+};
+
+/* ---- a fake loop ----------------------------------------------------------------------------- */
+
+struct world {
+    struct ql__exec x; /* first, as in a loop */
+    struct fake_clock clock;
+    struct ql_http_env env;
+    struct ql__h1 h1;
+    struct ql_http_req req;
+    struct ql__h1_limits lim;
+    struct ql__task *queued; /* the fake pool: one task at a time */
+    int pool_full;
+    int loop_ready; /* the loop's session is up */
+    int readies, finished, settled;
+    int in_call; /* inside ql__exec_request or a handler's call */
+    uint64_t seed;
+};
+
+static struct world *of(struct ql__exec *x)
+{
+    return (struct world *)x;
+}
+
+static int w_submit(struct ql__exec *x, struct ql__task *t, int grouped)
+{
+    (void)grouped;
+    struct world *w = of(x);
+    if (w->pool_full)
+        return QL_EUNAVAILABLE;
+    ASSERT_NULL(w->queued);
+    w->queued = t;
+    return QL_OK;
+}
+
+static int w_loop_ports(struct ql__exec *x, struct ql_ports *out)
+{
+    struct world *w = of(x);
+    if (!w->loop_ready)
+        return 0;
+    *out = (struct ql_ports){.store = &loop_store, .clock = &w->clock.base};
+    return 1;
+}
+
+static void w_ready(struct ql__exec *x)
+{
+    of(x)->readies++;
+}
+
+static void w_finished(struct ql__exec *x, struct ql_http_req *r, int64_t ns)
+{
+    (void)r;
+    ASSERT_TRUE(ns >= 0);
+    of(x)->finished++;
+}
+
+static void w_settled(struct ql__exec *x, struct ql_http_req *r)
+{
+    (void)r;
+    of(x)->settled++;
+}
+
+static uint64_t w_rand(struct ql__exec *x)
+{
+    return ++of(x)->seed * 0x9e3779b97f4a7c15ull;
+}
+
+static const struct ql__exec_ops xops = {w_submit,   w_loop_ports, w_ready,
+                                         w_finished, w_settled,    w_rand};
+
+static void c_request(struct ql__h1 *h)
+{
+    struct world *w = (struct world *)((char *)h - offsetof(struct world, h1));
+    w->in_call = 1;
+    ql__exec_request(&w->x, &w->req);
+    w->in_call = 0;
+}
+
+static void c_output(struct ql__h1 *h)
+{
+    struct world *w = (struct world *)((char *)h - offsetof(struct world, h1));
+    ASSERT_INT_EQ(w->in_call, 0); /* a response is never written inside the call */
+}
+
+static const struct ql__h1_ops cops = {c_request, c_output};
+
+static void setup(struct world *w)
+{
+    memset(w, 0, sizeof(*w));
+    fake_clock_init(&w->clock, 1767225600000LL);
+    w->env.clock = &w->clock.base;
+    w->lim = (struct ql__h1_limits){1024, 1000, 1000, 1000, 1000, 0};
+    ql__exec_init(&w->x, &xops, &w->env, NULL, routes, QL_NTESTS(routes));
+    w->req.env = &w->env;
+    w->req.exec = &w->x;
+    w->req.conn = &w->h1;
+    ql__h1_init(&w->h1, &cops, &w->lim, &w->clock.base, date, &date_len, &w->req);
+    parked = NULL;
+    stream_closed = 0;
+}
+
+static void get(struct world *w, const char *path)
+{
+    char req[256];
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", path);
+    ql__h1_input(&w->h1, req, strlen(req));
+}
+
+/* Run the queued pool task as a pool thread would, then its completion on the loop. */
+static void run_pool(struct world *w)
+{
+    struct ql__task *t = w->queued;
+    ASSERT_NOT_NULL(t);
+    w->queued = NULL;
+    struct ql_ports ports = {.store = &pool_store, .clock = &w->clock.base};
+    t->run(t, &ports);
+    t->done(t);
+}
+
+static const char *out(struct world *w)
+{
+    ql_buf_cstr(&w->h1.out);
+    return w->h1.out.data ? w->h1.out.data : "";
+}
+
+static int ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), k = strlen(tail);
+    return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
+/* ---- tests ---------------------------------------------------------------------------------- */
+
+static void test_inline_routes_complete_later_on_the_loop(void)
+{
+    struct world w;
+    setup(&w);
+    get(&w, "/inline");
+    ASSERT_INT_EQ(w.req.state, QL__REQ_DONE);
+    ASSERT_INT_EQ(w.readies, 1);
+    ASSERT_STR_EQ(out(&w), ""); /* not inside the call */
+    ASSERT_INT_EQ(atomic_load(&w.x.inflight), 1);
+    ql__exec_run_ready(&w.x);
+    ASSERT_TRUE(ends_with(out(&w), "\r\n\r\ninline"));
+    ASSERT_INT_EQ(w.req.state, QL__REQ_IDLE);
+    ASSERT_INT_EQ(w.finished, 1);
+    ASSERT_INT_EQ(w.settled, 1);
+    ASSERT_INT_EQ(atomic_load(&w.x.inflight), 0);
+    ql__h1_cleanup(&w.h1);
+}
+
+static void test_pool_routes_run_on_a_pool_thread(void)
+{
+    struct world w;
+    setup(&w);
+    w.loop_ready = 1; /* not a loop route: the pool anyway */
+    get(&w, "/pool");
+    ASSERT_INT_EQ(w.req.state, QL__REQ_POOL);
+    ASSERT_INT_EQ(w.readies, 0);
+    run_pool(&w);
+    ASSERT_INT_EQ(w.req.state, QL__REQ_DONE);
+    ASSERT_INT_EQ(w.readies, 1);
+    ql__exec_run_ready(&w.x);
+    ASSERT_TRUE(ends_with(out(&w), "\r\n\r\npool"));
+    ASSERT_INT_EQ(w.req.state, QL__REQ_IDLE);
+    ql__h1_cleanup(&w.h1);
+}
+
+static void test_loop_routes_run_on_the_loop_when_its_session_is_up(void)
+{
+    struct world w;
+    setup(&w);
+    get(&w, "/loop"); /* session down: the pool */
+    ASSERT_INT_EQ(w.req.state, QL__REQ_POOL);
+    run_pool(&w);
+    ql__exec_run_ready(&w.x);
+    ASSERT_TRUE(ends_with(out(&w), "pool"));
+    w.loop_ready = 1;
+    get(&w, "/loop");
+    ASSERT_INT_EQ(w.req.state, QL__REQ_DONE);
+    ASSERT_NULL(w.queued);
+    ql__exec_run_ready(&w.x);
+    ASSERT_TRUE(ends_with(out(&w), "loop"));
+    ASSERT_INT_EQ(atomic_load(&w.x.loop_reads), 1);
+    ASSERT_INT_EQ(atomic_load(&w.x.loop_misses), 0);
+    ql__h1_cleanup(&w.h1);
+}
+
+static void test_a_refusal_on_the_loop_runs_the_whole_request_on_the_pool(void)
+{
+    struct world w;
+    setup(&w);
+    w.loop_ready = 1;
+    get(&w, "/refused");
+    ASSERT_INT_EQ(w.req.state, QL__REQ_POOL);
+    ASSERT_INT_EQ(w.req.status, 0); /* the loop's attempt left nothing behind */
+    ASSERT_INT_EQ(w.readies, 0);
+    run_pool(&w);
+    ql__exec_run_ready(&w.x);
+    ASSERT_TRUE(ends_with(out(&w), "\r\n\r\npool after refusal"));
+    ASSERT_NULL(strstr(out(&w), "503"));
+    ASSERT_INT_EQ(atomic_load(&w.x.loop_misses), 1);
+    ql__h1_cleanup(&w.h1);
+}
+
+static void test_a_continuation_finishes_the_request_later(void)
+{
+    struct world w;
+    setup(&w);
+    w.loop_ready = 1;
+    get(&w, "/async");
+    ASSERT_INT_EQ(w.req.state, QL__REQ_WAIT);
+    ASSERT_INT_EQ(w.readies, 0);
+    ASSERT_NOT_NULL(parked);
+    /* the answer comes (from the loop's session, in production) */
+    say(parked, "answered");
+    ql__req_resume(parked);
+    ASSERT_INT_EQ(w.req.state, QL__REQ_DONE);
+    ASSERT_STR_EQ(out(&w), "");
+    ql__exec_run_ready(&w.x);
+    ASSERT_TRUE(ends_with(out(&w), "answered"));
+    /* a continuation that was refused where it ran sends the request to the pool */
+    get(&w, "/async");
+    ASSERT_INT_EQ(w.req.state, QL__REQ_WAIT);
+    ql__res_problem(parked, QL_EWOULD_BLOCK);
+    ql__req_resume(parked);
+    ASSERT_INT_EQ(w.req.state, QL__REQ_POOL);
+    ql__h1_cleanup(&w.h1);
+}
+
+static void test_a_full_pool_answers_503_with_retry_after(void)
+{
+    struct world w;
+    setup(&w);
+    w.pool_full = 1;
+    get(&w, "/pool");
+    ASSERT_INT_EQ(w.req.state, QL__REQ_DONE);
+    ql__exec_run_ready(&w.x);
+    ASSERT_TRUE(strncmp(out(&w), "HTTP/1.1 503 ", 13) == 0);
+    ASSERT_NOT_NULL(strstr(out(&w), "\r\nRetry-After: 1\r\n"));
+    ASSERT_NOT_NULL(strstr(out(&w), "\"code\":\"unavailable\""));
+    ql__h1_cleanup(&w.h1);
+}
+
+static void test_unroutable_and_unparsable_requests(void)
+{
+    struct world w;
+    setup(&w);
+    get(&w, "/nowhere");
+    ql__exec_run_ready(&w.x);
+    ASSERT_TRUE(strncmp(out(&w), "HTTP/1.1 404 ", 13) == 0);
+    w.h1.out.len = 0;
+    const char *post = "POST /inline HTTP/1.1\r\nHost: h\r\n\r\n";
+    ql__h1_input(&w.h1, post, strlen(post));
+    ql__exec_run_ready(&w.x);
+    ASSERT_TRUE(strncmp(out(&w), "HTTP/1.1 405 ", 13) == 0);
+    ASSERT_NOT_NULL(strstr(out(&w), "\r\nAllow: GET, HEAD\r\n"));
+    w.h1.out.len = 0;
+    ql__h1_input(&w.h1, "GARBAGE\r\n\r\n", strlen("GARBAGE\r\n\r\n"));
+    ASSERT_INT_EQ(w.req.state, QL__REQ_DONE);
+    ql__exec_run_ready(&w.x);
+    ASSERT_TRUE(strncmp(out(&w), "HTTP/1.1 400 ", 13) == 0);
+    ASSERT_NOT_NULL(strstr(out(&w), "Connection: close"));
+    ASSERT_INT_EQ(w.h1.state, QL__H1_CLOSING);
+    ql__h1_cleanup(&w.h1);
+}
+
+static void test_a_handler_that_answers_nothing_gets_500(void)
+{
+    struct world w;
+    setup(&w);
+    get(&w, "/nothing");
+    run_pool(&w);
+    ql__exec_run_ready(&w.x);
+    ASSERT_TRUE(strncmp(out(&w), "HTTP/1.1 500 ", 13) == 0);
+    ql__h1_cleanup(&w.h1);
+}
+
+static void test_a_stream_stays_in_flight_until_it_ends(void)
+{
+    struct world w;
+    setup(&w);
+    get(&w, "/stream");
+    get(&w, "/inline"); /* pipelined behind the stream */
+    run_pool(&w);
+    ASSERT_INT_EQ(w.req.state, QL__REQ_STREAM);
+    ql__exec_run_ready(&w.x);
+    ASSERT_INT_EQ(w.h1.state, QL__H1_STREAM);
+    ASSERT_NOT_NULL(strstr(out(&w), "Content-Type: text/event-stream\r\n"));
+    ASSERT_INT_EQ(atomic_load(&w.x.inflight), 1);
+    w.h1.out.len = 0;
+    ASSERT_INT_EQ(ql__req_stream_write(&w.req, "data: x\n\n", 9), 0);
+    ASSERT_STR_EQ(out(&w), "9\r\ndata: x\n\n\r\n");
+    w.h1.out.len = 0;
+    ql__req_stream_end(&w.req);
+    ASSERT_INT_EQ(stream_closed, 1);
+    ASSERT_INT_EQ(w.settled, 1);
+    ASSERT_TRUE(strncmp(out(&w), "0\r\n\r\n", 5) == 0);
+    /* the pipelined request was handed over after the stream ended */
+    ASSERT_INT_EQ(w.req.state, QL__REQ_DONE);
+    ql__exec_run_ready(&w.x);
+    ASSERT_TRUE(ends_with(out(&w), "inline"));
+    /* ending twice, or aborting an ended stream, does nothing */
+    ql__req_stream_end(&w.req);
+    ql__exec_stream_abort(&w.req);
+    ASSERT_INT_EQ(stream_closed, 1);
+    ql__h1_cleanup(&w.h1);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct ql_test tests[] = {
+        TEST(test_inline_routes_complete_later_on_the_loop),
+        TEST(test_pool_routes_run_on_a_pool_thread),
+        TEST(test_loop_routes_run_on_the_loop_when_its_session_is_up),
+        TEST(test_a_refusal_on_the_loop_runs_the_whole_request_on_the_pool),
+        TEST(test_a_continuation_finishes_the_request_later),
+        TEST(test_a_full_pool_answers_503_with_retry_after),
+        TEST(test_unroutable_and_unparsable_requests),
+        TEST(test_a_handler_that_answers_nothing_gets_500),
+        TEST(test_a_stream_stays_in_flight_until_it_ends),
+    };
+    return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
+}

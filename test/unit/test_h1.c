@@ -1,0 +1,332 @@
+/*
+ * Unit tests of the HTTP/1.1 connection (adapters/http/h1.c) without sockets: bytes in,
+ * requests handed over, responses out.  Split reads, pipelining order, the limits, keep-alive,
+ * timeouts on a manual clock, backpressure when the client does not read, and streams.
+ */
+#include "fakes/fakes.h"
+#include "http/h1.h"
+#include "http/req.h"
+#include "test.h"
+
+#include <stdio.h>
+
+static const char date[] = "Date: Thu, 01 Jan 2026 00:00:00 GMT\r\n";
+static const size_t date_len = sizeof(date) - 1;
+
+struct tconn {
+    struct ql__h1 h1;
+    struct ql_http_req req;
+    struct fake_clock clock;
+    struct ql__h1_limits lim;
+    int requests;   /* ops->request calls */
+    int outputs;    /* ops->output calls */
+    int in_request; /* inside ops->request now */
+    char paths[16][64];
+    int errors[16];
+};
+
+static struct tconn *of(struct ql__h1 *h)
+{
+    return (struct tconn *)h;
+}
+
+static void t_request(struct ql__h1 *h)
+{
+    struct tconn *t = of(h);
+    ASSERT_INT_EQ(t->in_request, 0); /* never re-entered */
+    t->in_request = 1;
+    if (t->requests < 16) {
+        snprintf(t->paths[t->requests], sizeof(t->paths[0]), "%.*s", (int)t->req.path.n,
+                 t->req.path.p);
+        t->errors[t->requests] = h->error_status;
+    }
+    t->requests++;
+    t->in_request = 0;
+}
+
+static void t_output(struct ql__h1 *h)
+{
+    of(h)->outputs++;
+}
+
+static const struct ql__h1_ops ops = {.request = t_request, .output = t_output};
+
+static void open_conn(struct tconn *t, size_t max_body)
+{
+    memset(t, 0, sizeof(*t));
+    fake_clock_init(&t->clock, 1767225600000LL);
+    t->lim = (struct ql__h1_limits){max_body, 1000, 2000, 3000, 4000, 0};
+    ASSERT_INT_EQ(ql__h1_init(&t->h1, &ops, &t->lim, &t->clock.base, date, &date_len, &t->req), 0);
+}
+
+static void feed(struct tconn *t, const char *s)
+{
+    ql__h1_input(&t->h1, s, strlen(s));
+}
+
+/* Answer the current request with a text body. */
+static void answer(struct tconn *t, int status, const char *body)
+{
+    t->req.status = status;
+    t->req.content_type = "text/plain";
+    memcpy(t->req.cx.request_id, "rid", 4);
+    ql_buf_puts(&t->req.res_body, body);
+    ql__h1_respond(&t->h1);
+}
+
+/* The output so far as a string (the connection keeps it). */
+static const char *out(struct tconn *t)
+{
+    ql_buf_cstr(&t->h1.out);
+    return t->h1.out.data ? t->h1.out.data : "";
+}
+
+static void test_a_request_split_into_single_bytes(void)
+{
+    struct tconn t;
+    open_conn(&t, 1024);
+    const char *req = "GET /a?x=1 HTTP/1.1\r\nHost: h\r\nX-Long-Name: v a l\r\n\r\n";
+    for (size_t i = 0; req[i]; i++) {
+        ASSERT_INT_EQ(t.requests, 0);
+        ql__h1_input(&t.h1, req + i, 1);
+    }
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_STR_EQ(t.paths[0], "/a");
+    ASSERT_INT_EQ(t.req.query.n, 3);
+    ASSERT_INT_EQ(t.req.method, QL_HTTP_GET);
+    const struct ql_span *v = ql__req_header(&t.req, "x-long-name");
+    ASSERT_NOT_NULL(v);
+    ASSERT_INT_EQ(v->n, 5);
+    ASSERT_INT_EQ(memcmp(v->p, "v a l", 5), 0);
+    ASSERT_INT_EQ(t.h1.state, QL__H1_BUSY);
+    ASSERT_STR_EQ(out(&t), ""); /* nothing until the answer */
+    answer(&t, 200, "hi");
+    ASSERT_TRUE(strncmp(out(&t), "HTTP/1.1 200 OK\r\n", 17) == 0);
+    ASSERT_NOT_NULL(strstr(out(&t), "\r\nContent-Length: 2\r\n"));
+    ASSERT_NOT_NULL(strstr(out(&t), "\r\nX-Request-Id: rid\r\n"));
+    ASSERT_NOT_NULL(strstr(out(&t), "\r\nX-Content-Type-Options: nosniff\r\n"));
+    ASSERT_NULL(strstr(out(&t), "Connection: close"));
+    ASSERT_TRUE(strcmp(out(&t) + t.h1.out.len - 6, "\r\n\r\nhi") == 0);
+    ASSERT_INT_EQ(t.h1.state, QL__H1_IDLE);
+    ql__h1_cleanup(&t.h1);
+}
+
+static void test_a_body_in_pieces_and_chunked(void)
+{
+    struct tconn t;
+    open_conn(&t, 1024);
+    feed(&t, "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n01234");
+    ASSERT_INT_EQ(t.requests, 0);
+    ASSERT_INT_EQ(t.h1.state, QL__H1_BODY);
+    feed(&t, "56789");
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.req.body.n, 10);
+    ASSERT_INT_EQ(memcmp(t.req.body.p, "0123456789", 10), 0);
+    answer(&t, 204, "");
+    feed(&t, "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
+    ASSERT_INT_EQ(t.requests, 1);
+    feed(&t, "2\r\nde\r\n0\r\n\r\n");
+    ASSERT_INT_EQ(t.requests, 2);
+    ASSERT_INT_EQ(t.req.body.n, 5);
+    ASSERT_INT_EQ(memcmp(t.req.body.p, "abcde", 5), 0);
+    ql__h1_cleanup(&t.h1);
+}
+
+static void test_pipelined_requests_are_answered_in_order(void)
+{
+    struct tconn t;
+    open_conn(&t, 1024);
+    feed(&t, "GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n"
+             "GET /3 HTTP/1.1\r\nHost: h\r\n\r\n");
+    /* one at a time: the others wait until the first is answered */
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_STR_EQ(t.paths[0], "/1");
+    answer(&t, 200, "one");
+    ASSERT_INT_EQ(t.requests, 2);
+    ASSERT_STR_EQ(t.paths[1], "/2");
+    answer(&t, 200, "two");
+    ASSERT_INT_EQ(t.requests, 3);
+    answer(&t, 200, "three");
+    const char *o = out(&t), *a = strstr(o, "one"), *b = strstr(o, "two"), *c = strstr(o, "three");
+    ASSERT_TRUE(a && b && c && a < b && b < c);
+    ASSERT_INT_EQ(t.h1.state, QL__H1_IDLE);
+    ql__h1_cleanup(&t.h1);
+}
+
+static void test_limits_are_answered_and_close(void)
+{
+    struct tconn t;
+    /* a body over the limit announced by Content-Length */
+    open_conn(&t, 16);
+    feed(&t, "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 17\r\n\r\n");
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.errors[0], 413);
+    answer(&t, 413, "too large");
+    ASSERT_NOT_NULL(strstr(out(&t), "Connection: close"));
+    ASSERT_INT_EQ(t.h1.state, QL__H1_CLOSING);
+    feed(&t, "GET /more HTTP/1.1\r\n\r\n"); /* nothing more is parsed */
+    ASSERT_INT_EQ(t.requests, 1);
+    ql__h1_cleanup(&t.h1);
+    /* a chunked body that passes the limit over several chunks is a 413 too */
+    open_conn(&t, 16);
+    feed(&t, "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "a\r\n0123456789\r\n");
+    ASSERT_INT_EQ(t.requests, 0);
+    feed(&t, "a\r\n0123456789\r\n");
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.errors[0], 413);
+    ql__h1_cleanup(&t.h1);
+    /* a header block over 16 KiB */
+    open_conn(&t, 16);
+    feed(&t, "GET / HTTP/1.1\r\nX-Big: ");
+    char big[QL__H1_HEAD_MAX + 10];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    feed(&t, big);
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.errors[0], 431);
+    ql__h1_cleanup(&t.h1);
+    /* more than 64 headers */
+    open_conn(&t, 16);
+    feed(&t, "GET / HTTP/1.1\r\n");
+    for (int i = 0; i <= QL__H1_MAX_HEADERS; i++)
+        feed(&t, "X-H: 1\r\n");
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.errors[0], 431);
+    ql__h1_cleanup(&t.h1);
+    /* a request line that is not HTTP */
+    open_conn(&t, 16);
+    feed(&t, "NOT A REQUEST\r\n\r\n");
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.errors[0], 400);
+    ql__h1_cleanup(&t.h1);
+}
+
+static void test_http_1_0_closes_unless_kept_alive(void)
+{
+    struct tconn t;
+    open_conn(&t, 16);
+    feed(&t, "GET /x HTTP/1.0\r\n\r\n");
+    answer(&t, 200, "x");
+    ASSERT_NOT_NULL(strstr(out(&t), "Connection: close"));
+    ASSERT_INT_EQ(t.h1.state, QL__H1_CLOSING);
+    ql__h1_cleanup(&t.h1);
+    open_conn(&t, 16);
+    feed(&t, "GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    answer(&t, 200, "x");
+    ASSERT_INT_EQ(t.h1.state, QL__H1_IDLE);
+    ql__h1_cleanup(&t.h1);
+}
+
+static void test_deadlines_follow_the_phase(void)
+{
+    struct tconn t;
+    open_conn(&t, 16);
+    /* a new connection must send its head within the header timeout */
+    ASSERT_INT_EQ(ql__h1_expired(&t.h1, t.clock.mono_ns / 1000000 + 999), 0);
+    ASSERT_INT_EQ(ql__h1_expired(&t.h1, t.clock.mono_ns / 1000000 + 1000), 1);
+    fake_clock_advance(&t.clock, 500);
+    feed(&t, "POST /p HTTP/1.1\r\nContent-Length: 4\r\n\r\n");
+    /* in the body: the body timeout, from now */
+    int64_t now = t.clock.mono_ns / 1000000;
+    ASSERT_INT_EQ(t.h1.deadline_ms, now + 2000);
+    feed(&t, "abcd");
+    ASSERT_INT_EQ(t.h1.deadline_ms, 0); /* answering has no deadline */
+    fake_clock_advance(&t.clock, 100000);
+    ASSERT_INT_EQ(ql__h1_expired(&t.h1, t.clock.mono_ns / 1000000), 0);
+    answer(&t, 204, "");
+    ASSERT_INT_EQ(t.h1.deadline_ms, t.clock.mono_ns / 1000000 + 3000); /* idle */
+    ql__h1_cleanup(&t.h1);
+}
+
+/* A client that pipelines and never reads: output and held input stay bounded. */
+static void test_unread_output_stops_parsing_until_sent(void)
+{
+    struct tconn t;
+    open_conn(&t, 16);
+    char body[60001]; /* with its head, a little over 60,000 bytes per response */
+    memset(body, 'b', sizeof(body) - 1);
+    body[sizeof(body) - 1] = '\0';
+    for (int i = 0; i < 20; i++)
+        feed(&t, "GET /big HTTP/1.1\r\nHost: h\r\n\r\n");
+    int answered = 0;
+    while (t.requests > answered) {
+        answer(&t, 200, body);
+        answered++;
+        /* the owner hands everything to the socket, which takes nothing */
+        t.h1.in_flight += t.h1.out.len;
+        t.h1.out.len = 0;
+    }
+    /* it stopped once more than QL__H1_OUT_MAX was unsent, with requests still held */
+    ASSERT_INT_EQ(answered, (int)(QL__H1_OUT_MAX / sizeof(body)) + 1);
+    ASSERT_TRUE(t.h1.held.len > t.h1.held_off);
+    ASSERT_INT_EQ(ql__h1_wants_input(&t.h1), 0);
+    /* the socket drains: parsing goes on */
+    ql__h1_sent(&t.h1, t.h1.in_flight);
+    ASSERT_INT_EQ(t.requests, answered + 1);
+    ASSERT_INT_EQ(ql__h1_wants_input(&t.h1), 1);
+    ql__h1_cleanup(&t.h1);
+}
+
+static void test_input_held_while_answering_is_bounded(void)
+{
+    struct tconn t;
+    open_conn(&t, 16);
+    feed(&t, "GET /slow HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_INT_EQ(ql__h1_wants_input(&t.h1), 1);
+    char chunk[4096];
+    memset(chunk, 'x', sizeof(chunk));
+    size_t fed = 0;
+    while (ql__h1_wants_input(&t.h1)) {
+        ql__h1_input(&t.h1, chunk, sizeof(chunk));
+        fed += sizeof(chunk);
+        ASSERT_TRUE(fed <= QL__H1_HELD_MAX + sizeof(chunk));
+    }
+    ASSERT_INT_EQ(t.requests, 1);
+    ql__h1_cleanup(&t.h1);
+}
+
+static void test_a_stream_is_chunked_and_the_connection_goes_on(void)
+{
+    struct tconn t;
+    open_conn(&t, 16);
+    feed(&t, "GET /s HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n");
+    t.req.status = 200;
+    t.req.content_type = "text/event-stream";
+    ql__h1_stream_open(&t.h1);
+    ASSERT_INT_EQ(t.h1.state, QL__H1_STREAM);
+    ASSERT_NOT_NULL(strstr(out(&t), "Transfer-Encoding: chunked\r\n"));
+    ASSERT_NULL(strstr(out(&t), "Content-Length"));
+    t.h1.out.len = 0;
+    ASSERT_INT_EQ(ql__h1_stream_write(&t.h1, "data: 1\n\n", 9, QL__H1_OUT_MAX), 0);
+    ASSERT_STR_EQ(out(&t), "9\r\ndata: 1\n\n\r\n");
+    ASSERT_INT_EQ(t.requests, 1); /* the next request waits for the stream's end */
+    /* a reader too slow for the bound: the write is refused, nothing is added */
+    t.h1.in_flight = QL__H1_OUT_MAX;
+    size_t before = t.h1.out.len;
+    ASSERT_INT_EQ(ql__h1_stream_write(&t.h1, "x", 1, QL__H1_OUT_MAX), -1);
+    ASSERT_INT_EQ(t.h1.out.len, before);
+    t.h1.in_flight = 0;
+    t.h1.out.len = 0;
+    ql__h1_stream_close(&t.h1);
+    ASSERT_TRUE(strncmp(out(&t), "0\r\n\r\n", 5) == 0);
+    ASSERT_INT_EQ(t.requests, 2);
+    ASSERT_STR_EQ(t.paths[1], "/after");
+    ql__h1_cleanup(&t.h1);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct ql_test tests[] = {
+        TEST(test_a_request_split_into_single_bytes),
+        TEST(test_a_body_in_pieces_and_chunked),
+        TEST(test_pipelined_requests_are_answered_in_order),
+        TEST(test_limits_are_answered_and_close),
+        TEST(test_http_1_0_closes_unless_kept_alive),
+        TEST(test_deadlines_follow_the_phase),
+        TEST(test_unread_output_stops_parsing_until_sent),
+        TEST(test_input_held_while_answering_is_bounded),
+        TEST(test_a_stream_is_chunked_and_the_connection_goes_on),
+    };
+    return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
+}

@@ -1,0 +1,175 @@
+/*
+ * Unit tests of the OpenID Connect verifier (adapters/oidc) on a manual clock: EdDSA tokens
+ * signed here, a key set installed as a fetch would, expiry and not-before with their
+ * leeway, a key set that grows too old, and every claim that must match.  Nothing sleeps;
+ * the provider's URL is a closed local port, so a refetch fails at once.
+ */
+#include "auth/auth.h"
+#include "b64/b64.h"
+#include "ctx/ctx.h"
+#include "err/err.h"
+#include "fakes/fakes.h"
+#include "oidc/oidc.h"
+#include "test.h"
+
+#include <sodium.h>
+#include <stdio.h>
+
+#define ISS "https://idp.example"
+#define AUD "quill"
+
+struct world {
+    struct fake_clock clock;
+    struct ql_oidc *oidc;
+    struct ql_ctx cx;
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+};
+
+static void b64url(const void *in, size_t n, char *out)
+{
+    ql_b64_encode(in, n, out, 1);
+}
+
+static void setup(struct world *w)
+{
+    memset(w, 0, sizeof(*w));
+    ASSERT_TRUE(sodium_init() >= 0);
+    fake_clock_init(&w->clock, 1767225600000LL);
+    ASSERT_INT_EQ(
+        ql_oidc_create(ISS, AUD, "http://127.0.0.1:1/jwks", NULL, &w->clock.base, &w->oidc), QL_OK);
+    crypto_sign_keypair(w->pk, w->sk);
+    char x[64], jwks[256];
+    b64url(w->pk, sizeof(w->pk), x);
+    snprintf(jwks, sizeof(jwks),
+             "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"k1\",\"x\":\"%s\"}]}", x);
+    ASSERT_INT_EQ(ql_oidc_install_jwks(w->oidc, jwks, strlen(jwks)), 0);
+}
+
+/* A token signed with the world's key; claims is the payload's JSON. */
+static const char *token(struct world *w, const char *alg, const char *claims, char *out,
+                         size_t cap)
+{
+    char header[128], h64[256], p64[1024], s64[128];
+    snprintf(header, sizeof(header), "{\"alg\":\"%s\",\"kid\":\"k1\"}", alg);
+    b64url(header, strlen(header), h64);
+    b64url(claims, strlen(claims), p64);
+    char msg[1400];
+    int n = snprintf(msg, sizeof(msg), "%s.%s", h64, p64);
+    uint8_t sig[crypto_sign_BYTES];
+    crypto_sign_detached(sig, NULL, (const uint8_t *)msg, (unsigned long long)n, w->sk);
+    b64url(sig, sizeof(sig), s64);
+    snprintf(out, cap, "%s.%s", msg, s64);
+    return out;
+}
+
+static long long now_s(struct world *w)
+{
+    return w->clock.now_ms / 1000;
+}
+
+static int verify(struct world *w, const char *tok, struct ql_idp_claims *c)
+{
+    ql_error_clear(&w->cx.err);
+    return ql_idp_verify(ql_oidc_port(w->oidc), &w->cx, tok, strlen(tok), c);
+}
+
+static void test_a_valid_token_gives_its_claims(void)
+{
+    struct world w;
+    setup(&w);
+    char claims[512], tok[2048];
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"" ISS "\",\"aud\":\"" AUD
+             "\",\"sub\":\"ada\",\"email\":\"ada@example.com\","
+             "\"name\":\"Ada\",\"exp\":%lld,\"nbf\":%lld}",
+             now_s(&w) + 300, now_s(&w) - 10);
+    struct ql_idp_claims c;
+    ASSERT_INT_EQ(verify(&w, token(&w, "EdDSA", claims, tok, sizeof(tok)), &c), QL_OK);
+    ASSERT_STR_EQ(c.issuer, ISS);
+    ASSERT_STR_EQ(c.subject, "ada");
+    ASSERT_STR_EQ(c.email, "ada@example.com");
+    ASSERT_STR_EQ(c.name, "Ada");
+    ql_oidc_destroy(w.oidc);
+}
+
+static void test_expiry_and_not_before_move_with_the_clock(void)
+{
+    struct world w;
+    setup(&w);
+    char claims[512], tok[2048];
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"exp\":%lld,\"nbf\":%lld}",
+             now_s(&w) + 100, now_s(&w) + 100);
+    token(&w, "EdDSA", claims, tok, sizeof(tok));
+    struct ql_idp_claims c;
+    /* not before: 100 s ahead is more than the leeway */
+    ASSERT_INT_EQ(verify(&w, tok, &c), QL_EUNAUTHENTICATED);
+    ASSERT_NOT_NULL(strstr(w.cx.err.msg, "not valid yet"));
+    /* within the leeway of nbf, it is good */
+    fake_clock_advance(&w.clock, (100 - QL_OIDC_LEEWAY_S + 1) * 1000);
+    ASSERT_INT_EQ(verify(&w, tok, &c), QL_OK);
+    /* past exp plus the leeway, it is not */
+    fake_clock_advance(&w.clock, (QL_OIDC_LEEWAY_S * 2) * 1000);
+    ASSERT_INT_EQ(verify(&w, tok, &c), QL_EUNAUTHENTICATED);
+    ASSERT_NOT_NULL(strstr(w.cx.err.msg, "expired"));
+    ql_oidc_destroy(w.oidc);
+}
+
+static void test_a_key_set_too_old_is_not_trusted(void)
+{
+    struct world w;
+    setup(&w);
+    char claims[512], tok[2048];
+    fake_clock_advance(&w.clock, QL_OIDC_MAX_AGE_MS);
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"exp\":%lld}",
+             now_s(&w) + 300);
+    struct ql_idp_claims c;
+    /* the set is as old as allowed: the refetch fails, and the old keys are not used */
+    ASSERT_INT_EQ(verify(&w, token(&w, "EdDSA", claims, tok, sizeof(tok)), &c),
+                  QL_EUNAUTHENTICATED);
+    ASSERT_NOT_NULL(strstr(w.cx.err.msg, "unknown signing key"));
+    ql_oidc_destroy(w.oidc);
+}
+
+static void test_claims_and_signatures_must_match(void)
+{
+    struct world w;
+    setup(&w);
+    char claims[512], tok[2048];
+    struct ql_idp_claims c;
+    long long exp = now_s(&w) + 300;
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"https://other\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"exp\":%lld}", exp);
+    ASSERT_INT_EQ(verify(&w, token(&w, "EdDSA", claims, tok, sizeof(tok)), &c),
+                  QL_EUNAUTHENTICATED);
+    ASSERT_NOT_NULL(strstr(w.cx.err.msg, "wrong issuer"));
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"" ISS "\",\"aud\":[\"a\",\"b\"],\"sub\":\"s\",\"exp\":%lld}", exp);
+    ASSERT_INT_EQ(verify(&w, token(&w, "EdDSA", claims, tok, sizeof(tok)), &c),
+                  QL_EUNAUTHENTICATED);
+    ASSERT_NOT_NULL(strstr(w.cx.err.msg, "wrong audience"));
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"" ISS "\",\"aud\":[\"a\",\"" AUD "\"],\"sub\":\"s\",\"exp\":%lld}", exp);
+    ASSERT_INT_EQ(verify(&w, token(&w, "EdDSA", claims, tok, sizeof(tok)), &c), QL_OK);
+    /* "none" and other algorithms are refused */
+    ASSERT_INT_EQ(verify(&w, token(&w, "none", claims, tok, sizeof(tok)), &c), QL_EUNAUTHENTICATED);
+    ASSERT_NOT_NULL(strstr(w.cx.err.msg, "unsupported algorithm"));
+    /* a changed payload breaks the signature */
+    token(&w, "EdDSA", claims, tok, sizeof(tok));
+    char *dot = strchr(tok, '.');
+    dot[1] = dot[1] == 'A' ? 'B' : 'A';
+    ASSERT_INT_EQ(verify(&w, tok, &c), QL_EUNAUTHENTICATED);
+    ql_oidc_destroy(w.oidc);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct ql_test tests[] = {
+        TEST(test_a_valid_token_gives_its_claims),
+        TEST(test_expiry_and_not_before_move_with_the_clock),
+        TEST(test_a_key_set_too_old_is_not_trusted),
+        TEST(test_claims_and_signatures_must_match),
+    };
+    return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
+}
