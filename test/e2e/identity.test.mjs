@@ -230,18 +230,29 @@ test('authorization matrix: owner, admin, member, viewer, API keys, non-member, 
     ['DELETE', `${T}/api-keys/KEY`, null, { owner: 'delkey', admin: 'delkey', member: 403, viewer: 403, keyMember: 403, keyViewer: 403, outsider: 404, anonymous: 401 }],
     ['DELETE', T, null, { owner: 'last', admin: 403, member: 403, viewer: 403, keyMember: 403, keyViewer: 403, outsider: 404, anonymous: 401 }]
   ]
+  // Whether the target is a member is tracked, so that every step that sets it up answers
+  // exactly what that state implies.
+  let targetIn = false
+  const setTarget = async (member) => {
+    if (member === targetIn) return
+    const r = member
+      ? await http(api, 'POST', `${T}/members`, { token: owner.token, body: { email: target.email, role: 'viewer' } })
+      : await http(api, 'DELETE', `${T}/members/${target.user.userId}`, { token: owner.token })
+    assert.equal(r.status, member ? 201 : 204, r.text)
+    targetIn = member
+  }
   const failures = []
   for (const [method, path, body, expect] of rows) {
     for (const [who, token] of Object.entries(callers)) {
       let want = expect[who]
       let p = path
       if (want === 'last') continue // the owner deletes the team after the loop
-      if (want === 'add') { // make sure the target is not a member yet
-        await http(api, 'DELETE', `${T}/members/${target.user.userId}`, { token: owner.token })
+      if (want === 'add') { // the target must not be a member yet
+        await setTarget(false)
         want = 201
       }
       if (want === 'tgt' || want === 'rm') {
-        await http(api, 'POST', `${T}/members`, { token: owner.token, body: { email: target.email, role: 'viewer' } })
+        await setTarget(true)
         want = want === 'tgt' ? 200 : 204
       }
       if (want === 'delkey' || p.endsWith('/KEY')) {
@@ -251,6 +262,8 @@ test('authorization matrix: owner, admin, member, viewer, API keys, non-member, 
       }
       const r = await http(api, method, p, { token: token ?? undefined, body: body ?? undefined })
       if (r.status !== want) failures.push(`${method} ${path} as ${who}: ${r.status} (want ${want}) ${r.text.slice(0, 120)}`)
+      if (p === `${T}/members` && method === 'POST' && r.status === 201) targetIn = true
+      if (p === `${T}/members/${target.user.userId}` && method === 'DELETE' && r.status === 204) targetIn = false
     }
   }
   assert.deepEqual(failures, [])

@@ -1,13 +1,15 @@
 /*
  * fakes.c - the in-memory ports of fakes.h.
  */
-#include "fakes.h"
+#include "fake_internal.h"
 
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "jobs/jobs.h"
 
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- clock ---------------------------------------------------------------------------------- */
@@ -42,8 +44,10 @@ void fake_clock_advance(struct fake_clock *c, int64_t ms)
 static int fa_random(struct ql_auth *self, void *buf, size_t n)
 {
     struct fake_auth *a = (struct fake_auth *)self;
-    if (a->fail_random > 0 && --a->fail_random == 0)
+    if (a->fail_random > 0 && --a->fail_random == 0) {
+        a->fail_hits++;
         return QL_EINTERNAL;
+    }
     uint8_t *p = buf;
     for (size_t i = 0; i < n; i++)
         p[i] = ++a->counter;
@@ -172,25 +176,32 @@ void fake_log_cleanup(struct fake_log *l)
 /* ---- store ------------------------------------------------------------------------------------
  */
 
-static int fs_enter(struct fake_store *s, struct ql_ctx *cx)
+int fake__enter(struct fake_store *s, struct ql_ctx *cx)
 {
+    s->calls++;
     if (s->down)
         return ql_error_set(&cx->err, QL_EUNAVAILABLE, "fake store is down");
-    if (s->fail_call > 0 && --s->fail_call == 0)
+    if (s->fail_call > 0 && --s->fail_call == 0) {
+        s->fail_hits++;
         return ql_error_set(&cx->err, s->fail_code ? s->fail_code : QL_EINTERNAL,
                             "fake store failure");
+    }
     return QL_OK;
 }
 
+/* The tables of fakes.h, as one range of bytes. */
+#define TABLES_AT offsetof(struct fake_store, nusers)
+#define TABLES_SIZE (offsetof(struct fake_store, idem_locked) - TABLES_AT)
+
 static int fs_ping(struct ql_store *self, struct ql_ctx *cx)
 {
-    return fs_enter((struct fake_store *)self, cx);
+    return fake__enter((struct fake_store *)self, cx);
 }
 
 static int fs_schema(struct ql_store *self, struct ql_ctx *cx, int64_t *out)
 {
     struct fake_store *s = (struct fake_store *)self;
-    int rc = fs_enter(s, cx);
+    int rc = fake__enter(s, cx);
     if (rc == QL_OK)
         *out = s->schema_version;
     return rc;
@@ -199,12 +210,13 @@ static int fs_schema(struct ql_store *self, struct ql_ctx *cx, int64_t *out)
 static int fs_begin(struct ql_store *self, struct ql_ctx *cx)
 {
     struct fake_store *s = (struct fake_store *)self;
-    int rc = fs_enter(s, cx);
+    int rc = fake__enter(s, cx);
+    if (rc == QL_OK && s->saved == NULL && (s->saved = malloc(TABLES_SIZE)) == NULL)
+        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
     if (rc == QL_OK) {
         s->in_tx = 1;
-        int *c = &s->nusers;
-        for (int i = 0; i < 11; i++)
-            s->saved[i] = c[i];
+        memcpy(s->saved, (char *)s + TABLES_AT, TABLES_SIZE);
+        s->saved_jobs = s->queue ? s->queue->n : 0;
     }
     return rc;
 }
@@ -212,7 +224,7 @@ static int fs_begin(struct ql_store *self, struct ql_ctx *cx)
 static int fs_commit(struct ql_store *self, struct ql_ctx *cx)
 {
     struct fake_store *s = (struct fake_store *)self;
-    int rc = fs_enter(s, cx);
+    int rc = fake__enter(s, cx);
     if (rc == QL_OK) {
         s->in_tx = 0;
         s->commits++;
@@ -225,11 +237,11 @@ static void fs_rollback(struct ql_store *self, struct ql_ctx *cx)
     (void)cx;
     struct fake_store *s = (struct fake_store *)self;
     if (s->in_tx) {
-        /* Tables only grow by appending, so restoring the counts undoes the inserts. */
+        /* Strings stay in the store's arena, so the old rows' pointers are still good. */
         s->rollbacks++;
-        int *c = &s->nusers;
-        for (int i = 0; i < 11; i++)
-            c[i] = s->saved[i];
+        memcpy((char *)s + TABLES_AT, s->saved, TABLES_SIZE);
+        if (s->queue)
+            s->queue->n = s->saved_jobs; /* jobs are only ever appended */
     }
     s->in_tx = 0;
 }
@@ -242,6 +254,21 @@ static const struct ql_store_ops store_ops = {
     .rollback = fs_rollback,
 };
 
+void fake_store_wire_repos(struct ql_store_ops *ops)
+{
+    ops->users = &fake__users_ops;
+    ops->sessions = &fake__sessions_ops;
+    ops->principals = &fake__principals_ops;
+    ops->teams = &fake__teams_ops;
+    ops->members = &fake__members_ops;
+    ops->api_keys = &fake__keys_ops;
+    ops->audit = &fake__audit_ops;
+    ops->throttle = &fake__throttle_ops;
+    ops->entries = &fake__entries_ops;
+    ops->prompts = &fake__prompts_ops;
+    ops->idem = &fake__idem_ops;
+}
+
 void fake_store_init(struct fake_store *s)
 {
     memset(s, 0, sizeof(*s));
@@ -253,6 +280,8 @@ void fake_store_init(struct fake_store *s)
 
 void fake_store_cleanup(struct fake_store *s)
 {
+    free(s->saved);
+    s->saved = NULL;
     ql_arena_cleanup(&s->mem);
 }
 
@@ -263,7 +292,7 @@ static int fq_enqueue(struct ql_queue *self, struct ql_ctx *cx, const struct ql_
                       int64_t *id_out)
 {
     struct fake_queue *q = (struct fake_queue *)self;
-    int rc = fs_enter(q->store, cx);
+    int rc = fake__enter(q->store, cx);
     if (rc)
         return rc;
     if (spec->unique_key) {
@@ -345,4 +374,5 @@ void fake_queue_init(struct fake_queue *q, struct fake_store *store)
     memset(q, 0, sizeof(*q));
     q->base.ops = &queue_ops;
     q->store = store;
+    store->queue = q;
 }

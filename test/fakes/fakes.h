@@ -35,6 +35,7 @@ struct fake_auth {
     struct ql_auth base;
     uint8_t counter;
     int fail_random; /* >0: the Nth random() call from now fails */
+    int fail_hits;   /* injected failures that fired */
 };
 void fake_auth_init(struct fake_auth *a);
 
@@ -47,7 +48,10 @@ struct fake_log {
 void fake_log_init(struct fake_log *l, struct ql_clock *clock);
 void fake_log_cleanup(struct fake_log *l);
 
-/* The store: session state plus in-memory repositories (fake_repos.c). */
+/*
+ * The store: session state plus in-memory repositories (fake_identity.c, fake_teams.c and
+ * fake_journal.c).
+ */
 #define FAKE_MAX 64
 
 struct fake_user {
@@ -102,10 +106,13 @@ struct fake_counter {
     int count;
 };
 
+struct fake_queue;
+
 struct fake_store {
     struct ql_store base;
-    struct ql_store_ops ops; /* per instance, so tests may swap single methods */
-    struct ql_arena mem;     /* copies of strings the store keeps */
+    struct ql_store_ops ops;  /* per instance, so tests may swap single methods */
+    struct ql_arena mem;      /* copies of strings the store keeps */
+    struct fake_queue *queue; /* the queue sharing our transactions (fake_queue_init) */
     int64_t schema_version;
     int in_tx;
     int commits;
@@ -113,10 +120,18 @@ struct fake_store {
     int down;      /* 1: every call answers QL_EUNAVAILABLE */
     int fail_call; /* >0: the Nth call from now fails with fail_code */
     int fail_code;
+    int fail_hits; /* injected failures that fired: proof that a test reached its fault */
+    int calls;     /* store and queue calls so far (rollback is not counted: it cannot fail) */
     int touches;
+    void *saved; /* the tables at begin(), restored by rollback (owned) */
+    int saved_jobs;
+    /*
+     * The tables: every member from nusers up to idem_locked is what a transaction changes,
+     * and begin() copies that range whole, so rollback undoes updates and deletes as well as
+     * inserts.  New tables go inside the range.
+     */
     int nusers, nsessions, nteams, nmembers, nkeys, naudit, nfailures, ncounters, nentries,
         nprompts, nidem;
-    int saved[11]; /* the counts above at begin(): rollback restores them */
     struct fake_user users[FAKE_MAX];
     struct fake_session sessions[FAKE_MAX];
     struct fake_team teams[FAKE_MAX];

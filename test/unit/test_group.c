@@ -200,7 +200,8 @@ static void test_batches_in_flight_never_share_a_key(void)
     ASSERT_INT_EQ(atomic_load(&keys.written), NTHREADS * ROUNDS);
     ASSERT_INT_EQ(atomic_load(&keys.overlaps), 0);
     ASSERT_INT_EQ(atomic_load(&keys.mixed), 0);
-    ASSERT_TRUE(atomic_load(&keys.batches) < NTHREADS * ROUNDS); /* some were grouped */
+    /* How many items shared a batch depends on the scheduler, so it is not asserted here:
+     * test_items_that_wait_are_written_together pins grouping down deterministically. */
     struct ql_group_stats st;
     ql_group_stats(ql_group_queue_port(keys.q), &st);
     ASSERT_INT_EQ((int)st.items, NTHREADS * ROUNDS);

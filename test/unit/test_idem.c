@@ -171,6 +171,7 @@ static void test_a_commit_that_fails_leaves_no_record(void)
     f.store.fail_call = 5;
     f.store.fail_code = QL_EUNAVAILABLE;
     ASSERT_INT_EQ(ql_idem_run(&f.cx, &c, use_case, &u, &replayed, &rep), QL_EUNAVAILABLE);
+    ASSERT_INT_EQ(f.store.fail_hits, 1);
     ASSERT_INT_EQ(u.renders, 1); /* rendered for the record, which was rolled back */
     ASSERT_INT_EQ(f.store.nidem, 0);
     fixture_cleanup(&f);

@@ -39,6 +39,7 @@ static void test_random_failure_propagates(void)
     a.fail_random = 1;
     struct ql_uuid u;
     ASSERT_INT_EQ(ql_uuid7_new(&c.base, &a.base, &u), QL_EINTERNAL);
+    ASSERT_INT_EQ(a.fail_hits, 1);
 }
 
 static void test_parse_round_trip_and_rejects(void)
