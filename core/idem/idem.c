@@ -180,7 +180,7 @@ int ql_idem_run(struct ql_ctx *cx, const struct ql_idem_call *call,
     /* An outcome without a transaction of its own (a refusal, a validation error). */
     struct ql_error err = cx->err;
     int r = record(cx, &ru, rc);
-    if (r != QL_OK && r != QL_ECONFLICT) /* QL_ECONFLICT: a concurrent twin stored it first */
+    if (r != QL_OK) /* a concurrent twin that stored first is not an error: put keeps it */
         ql_log(cx->ports.log, QL_LOG_WARN, "cannot store an idempotent response", "error",
                cx->err.msg, "trace_id", cx->trace_id, NULL);
     cx->err = err;

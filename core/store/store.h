@@ -225,7 +225,10 @@ struct ql_idem_ops {
      * transaction holds it.
      */
     int (*lock)(struct ql_store *self, struct ql_ctx *cx, const char *scope, const char *key);
-    /* Store a record (replacing an expired one); QL_ECONFLICT when a live one exists. */
+    /*
+     * Store a record, replacing an expired one.  A live one is kept as it is (the request
+     * it records ran first) and the call still answers 0.
+     */
     int (*put)(struct ql_store *self, struct ql_ctx *cx, const char *scope, const char *key,
                const struct ql_idem_record *r);
 };

@@ -129,8 +129,5 @@ int store_contract_run(const struct contract_backend *b, int argc, char **argv)
         all[n++] = contract_journal_tests[i];
     contract_be = b;
     printf("# store contract: %s\n", b->name);
-    const char *fixme = getenv("QUILL_TEST_FIXME");
-    if (fixme && *fixme && strcmp(fixme, "0") != 0)
-        return ql_test_run(contract_journal_fixme, contract_journal_nfixme, argc, argv);
     return ql_test_run(all, n, argc, argv);
 }

