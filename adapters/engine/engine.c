@@ -10,6 +10,8 @@
  * successes in batches on its own session, so completions and claims run side by side on
  * two database backends.
  *
+ * A fourth kind of thread runs the change log's consumers (consumers.c).
+ *
  * Wake-ups: the notification port's "quill_jobs" channel (jobs committed anywhere), every
  * completed job, and a polling timer as the fallback when notifications are lost.
  *
@@ -220,11 +222,13 @@ int ql_engine_run(struct ql_engine *e)
     for (int i = 0; i < e->nrunners; i++)
         pthread_create(&e->runners[i].thread, NULL, ql__eng_runner_main, &e->runners[i]);
     pthread_create(&e->recorder, NULL, ql__eng_recorder_main, e);
+    ql__eng_consumers_start(e);
     ql_log(e->log, QL_LOG_INFO, "quill-worker starting", "worker", e->worker_id, "metrics",
            addr[0] ? addr : NULL, NULL);
     uv_timer_start(&e->tick, on_tick, 0, TICK_MS);
     uv_timer_start(&e->poll, on_poll, 0, (uint64_t)e->cfg->job_poll_ms);
     uv_run(&e->loop, UV_RUN_DEFAULT);
+    ql__eng_consumers_stop(e); /* it finishes its transaction first */
     /* Runners still inside a handler past the deadline are left to the process exit. */
     pthread_mutex_lock(&e->lock);
     e->runners_stop = 1;
@@ -289,6 +293,8 @@ int ql_engine_create(const struct ql_engine_config *cfg, const struct ql_config 
     int rc = ql_db_open(e->dbs, QL_DB_BLOCKING, QL_DB_INDEX_SCANS, &e->db);
     if (rc == QL_OK)
         rc = ql_db_open(e->dbs, QL_DB_BLOCKING, 0, &e->rec_db);
+    if (rc == QL_OK)
+        rc = ql_db_open(e->dbs, QL_DB_BLOCKING, 0, &e->cons_db);
     e->nrunners = cfg->worker_concurrency > MAX_RUNNERS ? MAX_RUNNERS : cfg->worker_concurrency;
     for (int i = 0; rc == QL_OK && i < e->nrunners; i++) {
         e->runners[i].e = e;
@@ -319,6 +325,7 @@ void ql_engine_destroy(struct ql_engine *e)
         ql_db_session_destroy(e->runners[i].db);
     ql_db_session_destroy(e->db);
     ql_db_session_destroy(e->rec_db);
+    ql_db_session_destroy(e->cons_db);
     ql__eng_listen_stop(e);
     if (!uv_is_closing((uv_handle_t *)&e->wake))
         uv_close((uv_handle_t *)&e->wake, NULL); /* run never ran */

@@ -4,6 +4,7 @@
  *   runs.c     claiming, runner threads, the recorder, deadlines and heartbeats
  *   leader.c   leader duties (cron, rescue, retention) and the LISTEN connection
  *   metrics.c  per-kind statistics and the /metrics endpoint
+ *   consumers.c  the thread that runs the change log's consumers
  * Everything here is owned by the main thread unless a field says otherwise.
  */
 #ifndef QL_ENGINE_INTERNAL_H
@@ -128,6 +129,18 @@ struct ql_engine {
     struct kind_stats kinds[MAX_KINDS];
     uint64_t claims;
     atomic_uint_fast64_t notifications;
+
+    /* the change consumers' thread (consumers.c) */
+    struct ql_db_session *cons_db; /* its session */
+    pthread_t cons_thread;
+    pthread_mutex_t cons_lock;
+    pthread_cond_t cons_cond; /* on CLOCK_MONOTONIC */
+    int cons_notified;        /* under cons_lock */
+    int cons_stop;            /* under cons_lock */
+    int cons_started, cons_running, cons_failing;
+    int cons_sub;               /* the subscription to QL_NOTIFY_CHANGES; 0: none */
+    struct ql_arena cons_arena; /* the thread's */
+    _Atomic uint64_t consumed;  /* changes applied by this worker */
 };
 
 static inline int64_t ql__eng_now_ms(struct ql_engine *e)
@@ -162,6 +175,10 @@ void ql__eng_leader_duties(struct ql_engine *e);
 /* Subscribe to the jobs channel: a notification wakes the loop to claim. */
 int ql__eng_listen_start(struct ql_engine *e);
 void ql__eng_listen_stop(struct ql_engine *e);
+
+/* consumers.c: start the thread (after the loop exists), stop and join it. */
+int ql__eng_consumers_start(struct ql_engine *e);
+void ql__eng_consumers_stop(struct ql_engine *e);
 
 /* metrics.c */
 void ql__eng_observe(struct ql_engine *e, const struct run *r, const char *outcome, int64_t end_ns);

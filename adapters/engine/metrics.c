@@ -132,6 +132,11 @@ static void render_metrics(struct ql_engine *e, struct ql_buf *b)
                   "# HELP quill_worker_leader 1 while this worker holds the leader lock.\n"
                   "# TYPE quill_worker_leader gauge\nquill_worker_leader %d\n",
                   e->nrunners, e->in_flight, e->leader);
+    ql_buf_printf(b,
+                  "# HELP quill_changes_consumed_total Changes of the log applied by this "
+                  "worker's consumers.\n# TYPE quill_changes_consumed_total counter\n"
+                  "quill_changes_consumed_total %llu\n",
+                  (unsigned long long)atomic_load(&e->consumed));
     ql_arena_reset(&e->arena);
 }
 

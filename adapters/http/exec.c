@@ -87,8 +87,7 @@ static void trace_ids(struct ql__exec *x, struct ql_http_req *r)
 static void ready(struct ql_http_req *r)
 {
     struct ql__exec *x = r->exec;
-    if (r->state != QL__REQ_STREAM)
-        r->state = QL__REQ_DONE;
+    r->state = QL__REQ_DONE;
     r->ready = NULL;
     if (x->ready_tail)
         x->ready_tail->ready = r;
@@ -112,10 +111,15 @@ static void complete(struct ql__exec *x, struct ql_http_req *r)
         ql__h1_no_more(r->conn);
     ql__req_release(r);
     x->ops->finished(x, r, ql_clock_mono_ns(x->env->clock) - r->start_ns);
-    if (r->state == QL__REQ_STREAM) {
+    if (r->streaming && r->status == 200 && r->conn->state == QL__H1_BUSY) {
+        r->state = QL__REQ_STREAM;
         ql__h1_stream_open(r->conn);
-        return; /* in flight until it ends */
+        if (r->stream_open)
+            r->stream_open(r, r->stream_ud); /* may end it at once */
+        return;                              /* in flight until it ends */
     }
+    if (r->streaming && r->stream_close)
+        r->stream_close(r, r->stream_ud); /* its connection went first, or it became an error */
     atomic_fetch_sub_explicit(&x->inflight, 1, memory_order_relaxed);
     r->state = QL__REQ_IDLE;
     ql__h1_respond(r->conn); /* may hand over the next pipelined request at once */
@@ -147,7 +151,7 @@ static void pool_run(struct ql__task *t, struct ql_ports *ports)
 static void pool_done(struct ql__task *t)
 {
     struct ql_http_req *r = (struct ql_http_req *)((char *)t - offsetof(struct ql_http_req, task));
-    ready(r); /* POOL, or STREAM when the handler began one */
+    ready(r);
 }
 
 /* Queue the request on its pool; a full pool answers 503 at once. */
@@ -176,6 +180,8 @@ static void reset_response(struct ql_http_req *r)
     r->res_headers.failed = r->res_body.failed = 0;
     r->cx.principal = NULL;
     r->cx.deferred = NULL;
+    r->streaming = 0;
+    r->stream_open = r->stream_close = NULL;
     ql_error_clear(&r->cx.err);
 }
 
@@ -186,7 +192,7 @@ static void after_loop(struct ql__exec *x, struct ql_http_req *r)
         atomic_fetch_add_explicit(&x->loop_misses, 1, memory_order_relaxed);
         reset_response(r);
         to_pool(x, r);
-    } else if (r->status != 0 || r->state == QL__REQ_STREAM) {
+    } else if (r->status != 0) {
         atomic_fetch_add_explicit(&x->loop_reads, 1, memory_order_relaxed);
         ready(r);
     } else if (r->state != QL__REQ_WAIT) {
@@ -330,14 +336,15 @@ int ql__req_refuse(struct ql_http_req *r)
 
 /* ---- streams -------------------------------------------------------------------------------- */
 
-int ql__req_stream_begin(struct ql_http_req *r, void (*on_close)(struct ql_http_req *r, void *ud),
+int ql__req_stream_begin(struct ql_http_req *r, ql__stream_fn on_open, ql__stream_fn on_close,
                          void *ud)
 {
     if (r->status == 0)
         r->status = 200;
+    r->stream_open = on_open;
     r->stream_close = on_close;
     r->stream_ud = ud;
-    r->state = QL__REQ_STREAM;
+    r->streaming = 1;
     return QL_OK;
 }
 
@@ -345,7 +352,7 @@ int ql__req_stream_write(struct ql_http_req *r, const char *data, size_t n)
 {
     if (r->state != QL__REQ_STREAM || r->conn->state != QL__H1_STREAM)
         return -1;
-    return ql__h1_stream_write(r->conn, data, n, QL__H1_OUT_MAX);
+    return ql__h1_stream_write(r->conn, data, n, QL__STREAM_OUT_MAX);
 }
 
 /* End the stream: its owner hears of it once, the connection goes on or closes. */
@@ -355,9 +362,10 @@ static void stream_finish(struct ql_http_req *r, int abort)
     if (r->state != QL__REQ_STREAM)
         return;
     r->state = QL__REQ_IDLE;
+    r->streaming = 0;
     atomic_fetch_sub_explicit(&x->inflight, 1, memory_order_relaxed);
     if (r->stream_close) {
-        void (*fn)(struct ql_http_req *, void *) = r->stream_close;
+        ql__stream_fn fn = r->stream_close;
         r->stream_close = NULL;
         fn(r, r->stream_ud);
     }

@@ -21,58 +21,6 @@ void ql__h_prompt_list(struct ql_http_req *r);
 void ql__h_prompt_create(struct ql_http_req *r);
 void ql__h_prompt_delete(struct ql_http_req *r);
 
-static void uuid_or_null(struct ql_jw *w, int has, const struct ql_uuid *u)
-{
-    if (has)
-        ql__jw_uuid(w, u);
-    else
-        ql_jw_null(w);
-}
-
-static void write_entry(struct ql_jw *w, const struct ql_entry *e)
-{
-    ql_jw_obj(w);
-    ql_jw_key(w, "journalEntryId");
-    ql__jw_uuid(w, &e->id);
-    ql_jw_key(w, "teamId");
-    ql__jw_uuid(w, &e->team_id);
-    ql_jw_key(w, "authorUserId");
-    uuid_or_null(w, e->has_author_user, &e->author_user);
-    ql_jw_key(w, "authorApiKeyId");
-    uuid_or_null(w, e->has_author_key, &e->author_key);
-    ql_jw_key(w, "promptId");
-    uuid_or_null(w, e->has_prompt, &e->prompt);
-    ql_jw_key(w, "content");
-    ql_jw_strn(w, e->content, e->content_n);
-    ql_jw_key(w, "createdAt");
-    ql__jw_time(w, e->created_ms);
-    ql_jw_key(w, "updatedAt");
-    ql__jw_time(w, e->updated_ms);
-    ql_jw_key(w, "deletedAt");
-    ql__jw_time_or_null(w, e->deleted_ms);
-    ql_jw_obj_end(w);
-}
-
-static void write_prompt(struct ql_jw *w, const struct ql_prompt *p)
-{
-    ql_jw_obj(w);
-    ql_jw_key(w, "promptId");
-    ql__jw_uuid(w, &p->id);
-    ql_jw_key(w, "teamId");
-    uuid_or_null(w, p->has_team, &p->team_id);
-    ql_jw_key(w, "text");
-    ql_jw_str(w, p->text);
-    ql_jw_key(w, "category");
-    ql_jw_str(w, p->category);
-    ql_jw_key(w, "createdAt");
-    ql__jw_time(w, p->created_ms);
-    ql_jw_key(w, "updatedAt");
-    ql__jw_time(w, p->updated_ms);
-    ql_jw_key(w, "deletedAt");
-    ql__jw_time_or_null(w, p->deleted_ms);
-    ql_jw_obj_end(w);
-}
-
 static void etag_header(struct ql_http_req *r, const struct ql_entry *e)
 {
     char etag[24];
@@ -85,7 +33,7 @@ static void entry_response(struct ql_http_req *r, int status, const struct ql_en
     etag_header(r, e);
     struct ql_jw w;
     ql_jw_init(&w, &r->res_body);
-    write_entry(&w, e);
+    ql__jw_entry(&w, e);
     ql__res_json(r, status);
 }
 
@@ -204,7 +152,7 @@ void ql__h_entry_list(struct ql_http_req *r)
     /* 50 entries of ~150 characters: reserve once instead of growing in steps. */
     ql_buf_reserve(&r->res_body, (size_t)n * 460 + 64);
     for (int i = 0; i < n; i++)
-        write_entry(&w, &items[i]);
+        ql__jw_entry(&w, &items[i]);
     ql__res_page_end(r, &w, next);
 }
 
@@ -260,7 +208,7 @@ void ql__h_prompt_list(struct ql_http_req *r)
     if (ql__res_page_begin(r, rc, &w))
         return;
     for (int i = 0; i < n; i++)
-        write_prompt(&w, &items[i]);
+        ql__jw_prompt(&w, &items[i]);
     ql__res_page_end(r, &w, next);
 }
 
@@ -268,7 +216,7 @@ static void render_prompt_created(struct ql_http_req *r, void *arg)
 {
     struct ql_jw w;
     ql_jw_init(&w, &r->res_body);
-    write_prompt(&w, &((struct create *)arg)->p);
+    ql__jw_prompt(&w, &((struct create *)arg)->p);
     ql__res_json(r, 201);
 }
 

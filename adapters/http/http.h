@@ -26,6 +26,7 @@ struct ql_http_server;
 struct ql_idp;
 struct ql_group;
 struct ql_db;
+struct ql_notify;
 
 /* quill-api's settings (the variables named; .env.sample has them all with defaults). */
 struct ql_http_config {
@@ -51,6 +52,8 @@ struct ql_http_config {
     int write_timeout_ms;                /* QUILL_WRITE_TIMEOUT_MS */
     int shutdown_timeout_ms;             /* QUILL_SHUTDOWN_TIMEOUT_MS */
     int access_log;                      /* QUILL_ACCESS_LOG */
+    int max_streams;                     /* QUILL_MAX_STREAMS: live sync streams */
+    int sse_heartbeat_ms;                /* QUILL_SSE_HEARTBEAT_MS: comment on quiet streams */
 };
 
 /* Read c from the environment (ncpu: the default of QUILL_THREADS); problems go to e. */
@@ -70,6 +73,7 @@ struct ql_http_env {
     const char *admin_html;   /* the /admin dashboard page */
     struct ql_idp *idp;       /* OpenID Connect verification; NULL: off */
     struct ql_group *group;   /* group commit for the write pool; NULL: off */
+    struct ql_notify *notify; /* wakes live streams; NULL: no live streams (503) */
 };
 
 /*

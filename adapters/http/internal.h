@@ -7,6 +7,7 @@
  *   exec.c      the request executor: routing, loop or pool, completion, streams
  *   loop.c      an event loop: its ready list, its database session's turn, its clock
  *   loopdb.c    that database session's connection state
+ *   stream.c    live sync streams: topics per team, fed from the change log
  *   server.c    listeners, loop threads, signals, shutdown
  *   pool.c      the threads that run blocking work
  *   metrics.c   per-loop counters and /metrics
@@ -120,6 +121,54 @@ void ql__metrics_observe(struct ql__metrics *m, int route, int status, int64_t n
 /* Prometheus text of every loop's metrics plus the server gauges into b. */
 void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b);
 
+/* ---- live streams (stream.c) --------------------------------------------------------------- */
+
+/* Notifications for one loop, queued by the notification port's thread. */
+#define QL__INBOX_MAX 64
+struct ql__inbox {
+    char keys[QL__INBOX_MAX][72]; /* a team id, or an invalidation key of QL_NOTIFY_AUTH */
+    int n;
+    int overflow; /* more came than fit: treat every topic (or stream) as named */
+    uint64_t seq; /* QL_NOTIFY_AUTH: the number of the newest revocation in it */
+};
+
+/* A revocation the loop took, kept for streams whose handler ran before it arrived. */
+#define QL__HISTORY_MAX 32
+struct ql__revocation {
+    uint64_t seq;
+    char key[72]; /* "": every stream */
+};
+
+struct ql__topic;
+
+/* A loop's streams, by team. */
+struct ql__hub {
+    struct ql__topic *topics;
+    int nstreams;
+    int fetching;       /* topics reading the log on the pool: the loop may not end yet */
+    uint64_t events;    /* changes sent */
+    uv_timer_t retry;   /* reads again topics whose changes wait for an older transaction */
+    int64_t retry_at;   /* when it is due; 0: not armed */
+    uint64_t taken_seq; /* the newest revocation taken from the inbox */
+    uint64_t nhistory;  /* revocations taken so far; the last QL__HISTORY_MAX are kept */
+    struct ql__revocation history[QL__HISTORY_MAX];
+};
+
+struct ql__loop;
+struct ql_http_server;
+
+/* Subscribe the server to QL_NOTIFY_CHANGES and QL_NOTIFY_AUTH (before the loops run). */
+int ql__streams_subscribe(struct ql_http_server *s);
+void ql__streams_unsubscribe(struct ql_http_server *s);
+void ql__streams_init(struct ql__loop *l);
+/* On the loop's wake-up: take the inbox, end revoked streams, read what changed. */
+void ql__streams_wake(struct ql__loop *l);
+/* On the loop's sweep: heartbeats, and a periodic read in case a notification was lost. */
+void ql__streams_sweep(struct ql__loop *l);
+/* The loop stops: no more notifications (streams end with their connections). */
+void ql__streams_close(struct ql__loop *l);
+void ql__streams_cleanup(struct ql__loop *l);
+
 /* ---- loops and the server ------------------------------------------------------------------ */
 
 struct ql__conn;
@@ -159,6 +208,11 @@ struct ql__loop {
     int db_events; /* what db_poll watches (UV_READABLE, UV_WRITABLE); -1: closed */
     struct ql__task db_task;
     int db_rc;
+    /* live streams (stream.c) */
+    struct ql__hub hub;
+    pthread_mutex_t inbox_lock;
+    struct ql__inbox change_inbox, auth_inbox;
+    int inbox_closed;
     char readbuf[65536];
 };
 
@@ -173,6 +227,10 @@ struct ql_http_server {
     struct ql__pool writes; /* for QL_ROUTE_GROUP routes; no threads: they use pool */
     int listen_port;
     atomic_int nconns;
+    atomic_int nstreams;       /* live streams on every loop (QUILL_MAX_STREAMS) */
+    int sub_changes, sub_auth; /* notification subscriptions of stream.c (0: none) */
+    _Atomic uint64_t auth_seq; /* revocations numbered as they arrive (stream.c) */
+    atomic_int auth_lost;      /* the notification port lost its connection since */
     uv_loop_t main_loop;
     uv_signal_t sigterm, sigint;
     int64_t started_ms;

@@ -183,6 +183,7 @@ static void on_check(uv_check_t *h)
 
 static void close_handles(struct ql__loop *l)
 {
+    ql__streams_close(l);
     uv_handle_t *hs[] = {(uv_handle_t *)&l->wake, (uv_handle_t *)&l->sweep,
                          (uv_handle_t *)&l->check, (uv_handle_t *)&l->idle};
     for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
@@ -197,7 +198,7 @@ static void check_stop(struct ql__loop *l)
         return;
     int late = ql__loop_now_ms(l) >= l->stop_deadline_ms;
     ql__conn_drain_all(l, late);
-    int idle = l->nconns == 0 && atomic_load(&l->exec.inflight) == 0;
+    int idle = l->nconns == 0 && atomic_load(&l->exec.inflight) == 0 && l->hub.fetching == 0;
     /* late: reads still waiting on the loop's session go to the pool, which finishes them */
     if ((idle || late) && ql__loopdb_stop(l) == 0 && idle)
         close_handles(l);
@@ -208,6 +209,7 @@ static void on_sweep(uv_timer_t *t)
     struct ql__loop *l = t->data;
     update_date(l);
     ql__conn_sweep(l, ql__loop_now_ms(l));
+    ql__streams_sweep(l);
     ql_log_batch_flush(&l->log);
     check_stop(l);
 }
@@ -236,6 +238,7 @@ static void on_wake(uv_async_t *a)
         t->done(t);
         t = next;
     }
+    ql__streams_wake(l);
     if (atomic_load(&l->stop_flag))
         begin_stop(l);
     else
@@ -275,6 +278,7 @@ int ql__loop_init(struct ql_http_server *s, struct ql__loop *l, int index, int f
         return QL_EIO;
     }
     pthread_mutex_init(&l->done_lock, NULL);
+    ql__streams_init(l);
     ql_log_batch_init(&l->log, env->log);
     uv_tcp_init(&l->loop, &l->listener);
     l->listener.data = l;
@@ -322,5 +326,6 @@ void ql__loop_cleanup(struct ql__loop *l)
     ql__loopdb_destroy(l);
     ql_log_batch_cleanup(&l->log);
     ql__metrics_cleanup(&l->metrics);
+    ql__streams_cleanup(l);
     pthread_mutex_destroy(&l->done_lock);
 }

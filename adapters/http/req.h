@@ -87,7 +87,7 @@ struct ql_http_header {
  *   REFUSED  a loop port would have waited: the whole request goes to the pool
  *   POOL     queued for, or running on, a pool thread
  *   DONE     answered; its completion waits on the loop's ready list
- *   STREAM   answered with a stream that stays open (events are written as they come)
+ *   STREAM   its stream is open and stays open (events are written as they come)
  */
 enum ql__req_state {
     QL__REQ_IDLE,
@@ -115,17 +115,22 @@ struct ql__task {
 };
 
 struct ql__h1;
+struct ql_http_req;
+
+typedef void (*ql__stream_fn)(struct ql_http_req *r, void *ud);
 
 struct ql_http_req {
     struct ql_ctx cx; /* arena, ports (the loop's or a pool thread's), trace, error */
     const struct ql_http_env *env;
     struct ql_http_server *server;
     enum ql__req_state state;
-    struct ql__h1 *conn;       /* the connection it came on */
-    struct ql__exec *exec;     /* the executor of the loop that owns that connection */
-    struct ql__task task;      /* its turn on the pool */
-    struct ql_http_req *ready; /* the loop's ready list (exec.c) */
-    void (*stream_close)(struct ql_http_req *r, void *ud); /* a stream's end (exec.c) */
+    struct ql__h1 *conn;        /* the connection it came on */
+    struct ql__exec *exec;      /* the executor of the loop that owns that connection */
+    struct ql__task task;       /* its turn on the pool */
+    struct ql_http_req *ready;  /* the loop's ready list (exec.c) */
+    int streaming;              /* the handler began a stream (exec.c) */
+    ql__stream_fn stream_open;  /* a stream's start, on the loop */
+    ql__stream_fn stream_close; /* a stream's end */
     void *stream_ud;
     struct cJSON *json; /* the parsed body (ql__body_parse), owned until the response */
     unsigned method;
@@ -167,12 +172,15 @@ void ql__req_wait(struct ql_http_req *r);
 void ql__req_resume(struct ql_http_req *r);
 
 /*
- * Streaming responses (loop only, after the handler): begin sends the head of a chunked
- * response with r's status, content type and headers and keeps the request in flight;
- * write sends one chunk (-1: the client reads too slowly, end the stream); end finishes
- * the body.  on_close (may be NULL) runs once when the stream ends for any reason.
+ * Streaming responses.  A handler (on the loop or the pool) calls begin instead of
+ * answering; once the handler is done, the loop sends the head of a chunked response with
+ * r's status, content type and headers, keeps the request in flight and calls on_open.
+ * From then on, on the loop only: write sends one chunk (-1: the client has more than
+ * QL__STREAM_OUT_MAX unread, end the stream); end finishes the body.  on_close runs once
+ * when the stream ends for any reason.  Either callback may be NULL.
  */
-int ql__req_stream_begin(struct ql_http_req *r, void (*on_close)(struct ql_http_req *r, void *ud),
+#define QL__STREAM_OUT_MAX (64 * 1024)
+int ql__req_stream_begin(struct ql_http_req *r, ql__stream_fn on_open, ql__stream_fn on_close,
                          void *ud);
 int ql__req_stream_write(struct ql_http_req *r, const char *data, size_t n);
 void ql__req_stream_end(struct ql_http_req *r);
@@ -281,6 +289,13 @@ void ql__jw_team(struct ql_jw *w, const struct ql_team *t);
 void ql__jw_member(struct ql_jw *w, const struct ql_member *m);
 void ql__jw_api_key_fields(struct ql_jw *w, const struct ql_api_key *k);
 void ql__jw_audit(struct ql_jw *w, const struct ql_audit_entry *e);
+struct ql_entry;
+struct ql_prompt;
+struct ql_sync_item;
+void ql__jw_entry(struct ql_jw *w, const struct ql_entry *e);
+void ql__jw_prompt(struct ql_jw *w, const struct ql_prompt *p);
+/* {"type","operation","id","data"}: one change of a sync page or stream. */
+void ql__jw_sync_item(struct ql_jw *w, const struct ql_sync_item *it);
 /*
  * A page response {"items": [...], "nextCursor": ...}: begin answers the problem for rc and
  * returns -1, or opens the items on w and returns 0; end closes them and answers 200.

@@ -35,6 +35,8 @@ int ql__http_status(int code)
     case QL_EEMAIL_TAKEN:
     case QL_EIDEM_IN_PROGRESS:
         return 409;
+    case QL_ECURSOR_EXPIRED:
+        return 410;
     case QL_EPRECONDITION:
         return 412;
     case QL_ETOO_LARGE:

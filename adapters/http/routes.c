@@ -39,6 +39,9 @@ void ql__h_prompt_list(struct ql_http_req *r);
 void ql__h_prompt_create(struct ql_http_req *r);
 void ql__h_prompt_delete(struct ql_http_req *r);
 void ql__h_prompt_daily(struct ql_http_req *r);
+void ql__h_sync(struct ql_http_req *r);
+void ql__h_sync_stream(struct ql_http_req *r);
+void ql__h_team_activity(struct ql_http_req *r);
 void ql__h_admin_jobs(struct ql_http_req *r);
 void ql__h_admin_stats(struct ql_http_req *r);
 void ql__h_admin_retry(struct ql_http_req *r);
@@ -89,6 +92,9 @@ const struct ql_http_route ql__http_routes[] = {
     {POST, "/v1/teams/{teamId}/prompts", ql__h_prompt_create, POOL | BODY},
     {GET, "/v1/teams/{teamId}/prompts/daily", ql__h_prompt_daily, POOL},
     {DELETE, "/v1/teams/{teamId}/prompts/{promptId}", ql__h_prompt_delete, POOL},
+    {GET, "/v1/teams/{teamId}/sync/stream", ql__h_sync_stream, POOL},
+    {GET, "/v1/teams/{teamId}/sync", ql__h_sync, POOL},
+    {GET, "/v1/teams/{teamId}/activity", ql__h_team_activity, POOL},
     {GET, "/v1/admin/jobs/stats", ql__h_admin_stats, POOL},
     {GET, "/v1/admin/jobs", ql__h_admin_jobs, POOL},
     {POST, "/v1/admin/jobs/{jobId}/retry", ql__h_admin_retry, POOL},

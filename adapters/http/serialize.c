@@ -1,9 +1,11 @@
 /*
- * serialize.c - the JSON shapes of the contract (User, Team, member, API key, audit row,
- * list envelope), written straight into the response buffer with the streaming writer.
+ * serialize.c - the JSON shapes of the contract (User, JournalEntry, prompt, Team, member,
+ * API key, audit row, sync change, list envelope), written straight into the response
+ * buffer with the streaming writer.
  */
 #include "internal.h"
 
+#include "changes/changes.h"
 #include "clock/clock.h"
 #include "model/model.h"
 #include "uuid/uuid.h"
@@ -42,6 +44,58 @@ void ql__jw_user_fields(struct ql_jw *w, const struct ql_user *u)
     ql__jw_time(w, u->created_ms);
     ql_jw_key(w, "updatedAt");
     ql__jw_time(w, u->updated_ms);
+}
+
+static void uuid_or_null(struct ql_jw *w, int has, const struct ql_uuid *u)
+{
+    if (has)
+        ql__jw_uuid(w, u);
+    else
+        ql_jw_null(w);
+}
+
+void ql__jw_entry(struct ql_jw *w, const struct ql_entry *e)
+{
+    ql_jw_obj(w);
+    ql_jw_key(w, "journalEntryId");
+    ql__jw_uuid(w, &e->id);
+    ql_jw_key(w, "teamId");
+    ql__jw_uuid(w, &e->team_id);
+    ql_jw_key(w, "authorUserId");
+    uuid_or_null(w, e->has_author_user, &e->author_user);
+    ql_jw_key(w, "authorApiKeyId");
+    uuid_or_null(w, e->has_author_key, &e->author_key);
+    ql_jw_key(w, "promptId");
+    uuid_or_null(w, e->has_prompt, &e->prompt);
+    ql_jw_key(w, "content");
+    ql_jw_strn(w, e->content, e->content_n);
+    ql_jw_key(w, "createdAt");
+    ql__jw_time(w, e->created_ms);
+    ql_jw_key(w, "updatedAt");
+    ql__jw_time(w, e->updated_ms);
+    ql_jw_key(w, "deletedAt");
+    ql__jw_time_or_null(w, e->deleted_ms);
+    ql_jw_obj_end(w);
+}
+
+void ql__jw_prompt(struct ql_jw *w, const struct ql_prompt *p)
+{
+    ql_jw_obj(w);
+    ql_jw_key(w, "promptId");
+    ql__jw_uuid(w, &p->id);
+    ql_jw_key(w, "teamId");
+    uuid_or_null(w, p->has_team, &p->team_id);
+    ql_jw_key(w, "text");
+    ql_jw_str(w, p->text);
+    ql_jw_key(w, "category");
+    ql_jw_str(w, p->category);
+    ql_jw_key(w, "createdAt");
+    ql__jw_time(w, p->created_ms);
+    ql_jw_key(w, "updatedAt");
+    ql__jw_time(w, p->updated_ms);
+    ql_jw_key(w, "deletedAt");
+    ql__jw_time_or_null(w, p->deleted_ms);
+    ql_jw_obj_end(w);
 }
 
 void ql__jw_team(struct ql_jw *w, const struct ql_team *t)
@@ -130,4 +184,26 @@ void ql__res_page_end(struct ql_http_req *r, struct ql_jw *w, const char *next_c
     ql_jw_str_or_null(w, next_cursor);
     ql_jw_obj_end(w);
     ql__res_json(r, 200);
+}
+
+void ql__jw_sync_item(struct ql_jw *w, const struct ql_sync_item *it)
+{
+    static const char *const types[] = {"", "journalEntry", "prompt", "member"};
+    ql_jw_obj(w);
+    ql_jw_key(w, "type");
+    ql_jw_str(w, types[it->kind >= 1 && it->kind <= 3 ? it->kind : 0]);
+    ql_jw_key(w, "operation");
+    ql_jw_str(w, it->deleted ? "delete" : "upsert");
+    ql_jw_key(w, "id");
+    ql__jw_uuid(w, &it->id);
+    ql_jw_key(w, "data");
+    if (it->entry)
+        ql__jw_entry(w, it->entry);
+    else if (it->prompt)
+        ql__jw_prompt(w, it->prompt);
+    else if (it->member)
+        ql__jw_member(w, it->member);
+    else
+        ql_jw_null(w);
+    ql_jw_obj_end(w);
 }

@@ -135,6 +135,8 @@ int ql_http_server_run(struct ql_http_server *s)
     s->sigterm.data = s->sigint.data = s;
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_start(&s->sigint, on_signal, SIGINT);
+    if (ql__streams_subscribe(s) != QL_OK)
+        ql_log(s->env->log, QL_LOG_ERROR, "live streams are off: cannot subscribe", NULL);
     for (int i = 0; i < s->nloops; i++)
         pthread_create(&s->loops[i].thread, NULL, ql__loop_main, &s->loops[i]);
     const struct ql_http_config *cfg = s->env->cfg;
@@ -148,6 +150,7 @@ int ql_http_server_run(struct ql_http_server *s)
     uv_run(&s->main_loop, UV_RUN_DEFAULT);
     for (int i = 0; i < s->nloops; i++)
         pthread_join(s->loops[i].thread, NULL);
+    ql__streams_unsubscribe(s);
     ql__pool_stop(&s->pool);
     ql__pool_stop(&s->writes);
     uv_loop_close(&s->main_loop);

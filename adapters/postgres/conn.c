@@ -120,7 +120,7 @@ static void drop(struct ql_pg *pg)
         PQfinish(pg->conn);
     pg->conn = NULL;
     if (pg->in_tx)
-        pg->nwake = 0; /* the transaction is lost; outside one they wait for the next statement */
+        pg->nwake = pg->nchanged = 0; /* the transaction is lost */
     pg->in_tx = 0;
     pg->ninval = 0;
     pg->pipeline = 0;
@@ -381,12 +381,38 @@ void ql__pg_wake(struct ql_pg *pg, const char *queue)
     snprintf(pg->wake[pg->nwake++], sizeof(pg->wake[0]), "%s", queue);
 }
 
-/* The jobs of the queues in pg->wake committed (committed is 0: they did not). */
+void ql__pg_changed(struct ql_pg *pg, const struct ql_uuid *team)
+{
+    if (pg->nchanged < 0)
+        return; /* already "*" */
+    for (int i = 0; i < pg->nchanged; i++)
+        if (memcmp(pg->changed[i].b, team->b, 16) == 0)
+            return;
+    if (pg->nchanged == QL__PG_CHANGED)
+        pg->nchanged = -1;
+    else
+        pg->changed[pg->nchanged++] = *team;
+}
+
+/*
+ * The writes of the open transaction (or of the last statement) are over: when they
+ * committed, wake the workers of the queues that got jobs and announce the teams that got
+ * changes.  Either way, forget them.
+ */
 static void wake_after(struct ql_pg *pg, int committed)
 {
-    for (int i = 0; committed && pg->db->notify && i < pg->nwake; i++)
-        ql_notify_post(pg->db->notify, QL_NOTIFY_JOBS, pg->wake[i]);
+    struct ql_notify *n = pg->db->notify;
+    for (int i = 0; committed && n && i < pg->nwake; i++)
+        ql_notify_post(n, QL_NOTIFY_JOBS, pg->wake[i]);
+    if (committed && n && pg->nchanged < 0)
+        ql_notify_post(n, QL_NOTIFY_CHANGES, "*");
+    for (int i = 0; committed && n && i < pg->nchanged; i++) {
+        char id[QL_UUID_STR_LEN + 1];
+        ql_uuid_format(&pg->changed[i], id);
+        ql_notify_post(n, QL_NOTIFY_CHANGES, id);
+    }
     pg->nwake = 0;
+    pg->nchanged = 0;
 }
 
 /* COMMIT or ROLLBACK, the sync point, every result, and back to normal mode. */

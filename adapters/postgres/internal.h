@@ -12,6 +12,7 @@
 #include "db/db.h"
 #include "queue/queue.h"
 #include "store/store.h"
+#include "uuid/uuid.h"
 
 struct ql_ctx;
 struct ql_error;
@@ -81,7 +82,6 @@ enum ql__pg_stmt {
     QL__ST_IDEM_LIVE,
     QL__ST_IDEM_PUT,
     QL__ST_JOB_INSERT,
-    QL__ST_JOB_EMIT_MANY,
     QL__ST_JOB_INSERT_MANY,
     QL__ST_JOB_CLAIM,
     QL__ST_JOB_COMPLETE,
@@ -103,7 +103,19 @@ enum ql__pg_stmt {
     QL__ST_DAILY_PICK_ALL,
     QL__ST_DAILY_PICK,
     QL__ST_DAILY_GET,
-    QL__ST_ACTIVITY,
+    QL__ST_ACTIVITY_ADD,
+    QL__ST_ACTIVITY_GET,
+    QL__ST_CHANGE_APPEND,
+    QL__ST_CHANGE_APPEND_MANY,
+    QL__ST_CHANGES_PAGE,
+    QL__ST_CHANGES_BOUNDS,
+    QL__ST_LIVE_ENTRIES,
+    QL__ST_LIVE_PROMPTS,
+    QL__ST_CONSUMER_LOCK,
+    QL__ST_CONSUMER_READ,
+    QL__ST_CONSUMER_ADVANCE,
+    QL__ST_CHANGES_MARK,
+    QL__ST_CHANGES_COMPACT,
     QL__ST_JOB_LEAD,
     QL__ST_COUNT
 };
@@ -128,6 +140,8 @@ extern const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT];
 #define QL__PG_PENDING 8
 /* Queues to wake after the commit (more than this: one wake-up for any queue, "*"). */
 #define QL__PG_WAKE 4
+/* Teams whose changes are announced after the commit (more than this: "*", every team). */
+#define QL__PG_CHANGED 16
 
 struct ql_notify;
 
@@ -155,6 +169,8 @@ struct ql_pg {
     char inval[QL__PG_PENDING][72];
     int nwake; /* queues with jobs in the open transaction (or the next statement) */
     char wake[QL__PG_WAKE][64];
+    int nchanged; /* teams with changes in the open transaction; -1: too many, say "*" */
+    struct ql_uuid changed[QL__PG_CHANGED];
     PGconn *conn;
     unsigned hints;
     struct ql_logger *log;
@@ -274,6 +290,22 @@ extern const struct ql_entries_ops ql__pg_entries_ops;
 extern const struct ql_prompts_ops ql__pg_prompts_ops;
 extern const struct ql_idem_ops ql__pg_idem_ops;
 extern const struct ql_maint_ops ql__pg_maint_ops;
+extern const struct ql_changes_ops ql__pg_changes_ops;
+
+/* Row readers shared by the repositories (repo_journal.c, repo_teams.c). */
+int ql__pg_read_entry(struct ql_ctx *cx, const PGresult *r, int row, void *dst);
+int ql__pg_read_prompt(struct ql_ctx *cx, const PGresult *r, int row, void *dst);
+int ql__pg_read_member(struct ql_ctx *cx, const PGresult *r, int row, void *dst);
+/* Read an entry, prompt or member from columns starting at col (ql__pg_read_* at an offset). */
+int ql__pg_entry_at(struct ql_ctx *cx, const PGresult *r, int row, int col, struct ql_entry *e);
+int ql__pg_prompt_at(struct ql_ctx *cx, const PGresult *r, int row, int col, struct ql_prompt *p);
+int ql__pg_member_at(struct ql_ctx *cx, const PGresult *r, int row, int col, struct ql_member *m);
+
+/*
+ * Announce a change of team once the current write commits (the open transaction, or the
+ * next statement outside one): the session posts the team on the notification port.
+ */
+void ql__pg_changed(struct ql_pg *pg, const struct ql_uuid *team);
 
 /*
  * A page of a list: run st, whose parameters ask for limit + 1 rows, keep at most limit,

@@ -98,50 +98,6 @@ static int q_enqueue_batch(struct ql_queue *self, struct ql_ctx *cx,
     return insert_many(pg_of(self), cx, specs, n, ids);
 }
 
-static int q_emit_many(struct ql_queue *self, struct ql_ctx *cx, const char *event,
-                       const char *const *payloads, const char *const *traces, int n)
-{
-    const char *const *subs = ql_event_subscribers(event);
-    if (subs[0] == NULL || n <= 0)
-        return QL_OK;
-    struct ql_buf cols[2];
-    ql__pg_arr_begin(cx, cols, 2);
-    for (int i = 0; i < n; i++) {
-        char *payload = ql_arena_sprintf(cx->arena, "{\"event\":\"%s\",\"data\":%s}", event,
-                                         payloads[i] ? payloads[i] : "{}");
-        if (payload == NULL)
-            return ql_error_set(&cx->err, QL_ENOMEM, NULL);
-        ql__pg_arr_str(&cols[0], payload, i == 0);
-        ql__pg_arr_str(&cols[1], traces && traces[i] && traces[i][0] ? traces[i] : NULL, i == 0);
-    }
-    struct ql__pg_params arrays = {0};
-    int rc = ql__pg_arr_params(cx, cols, 2, &arrays);
-    if (rc)
-        return rc;
-    struct ql_pg *pg = pg_of(self);
-    ql__pg_wake(pg, "events");
-    /* One INSERT per subscriber for all n events: each is sent without waiting. */
-    for (int i = 0; subs[i]; i++) {
-        const struct ql_job_kind *k = ql_job_kind_find(subs[i], 0);
-        struct ql__pg_params p = {0};
-        ql__pg_p_text(&p, subs[i]);
-        ql__pg_p_text(&p, arrays.values[0]);
-        ql__pg_p_int(&p, k ? k->max_attempts : 25);
-        ql__pg_p_text(&p, arrays.values[1]);
-        rc = ql__pg_run(pg, cx, QL__ST_JOB_EMIT_MANY, &p);
-        if (rc)
-            return rc;
-    }
-    return QL_OK;
-}
-
-static int q_emit(struct ql_queue *self, struct ql_ctx *cx, const char *event,
-                  const char *payload_json)
-{
-    const char *trace = cx->trace_id;
-    return q_emit_many(self, cx, event, &payload_json, &trace, 1);
-}
-
 /* ---- the engine's side -------------------------------------------------------------------- */
 
 static int q_claim(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
@@ -411,8 +367,6 @@ static int q_cancel(struct ql_queue *self, struct ql_ctx *cx, int64_t id)
 static const struct ql_queue_ops ops = {
     .enqueue = q_enqueue,
     .enqueue_batch = q_enqueue_batch,
-    .emit = q_emit,
-    .emit_many = q_emit_many,
     .claim = q_claim,
     .complete = q_complete,
     .fail = q_fail,

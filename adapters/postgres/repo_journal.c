@@ -25,25 +25,29 @@ static const struct ql_uuid max_uuid = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf
 
 /* Columns: id, team, author user, author key, prompt, content, version, created, updated,
  * deleted. */
-static int read_entry(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
+int ql__pg_entry_at(struct ql_ctx *cx, const PGresult *r, int row, int c, struct ql_entry *e)
 {
-    struct ql_entry *e = dst;
     memset(e, 0, sizeof(*e));
-    ql__pg_uuid(r, row, 0, &e->id);
-    ql__pg_uuid(r, row, 1, &e->team_id);
-    if ((e->has_author_user = !PQgetisnull(r, row, 2)))
-        ql__pg_uuid(r, row, 2, &e->author_user);
-    if ((e->has_author_key = !PQgetisnull(r, row, 3)))
-        ql__pg_uuid(r, row, 3, &e->author_key);
-    if ((e->has_prompt = !PQgetisnull(r, row, 4)))
-        ql__pg_uuid(r, row, 4, &e->prompt);
-    e->content_n = (size_t)PQgetlength(r, row, 5);
-    e->content = ql__pg_text(cx, r, row, 5);
-    e->version = ql__pg_int4(r, row, 6);
-    e->created_ms = ql__pg_ts_ms(r, row, 7);
-    e->updated_ms = ql__pg_ts_ms(r, row, 8);
-    e->deleted_ms = ql__pg_ts_ms_or_0(r, row, 9);
+    ql__pg_uuid(r, row, c, &e->id);
+    ql__pg_uuid(r, row, c + 1, &e->team_id);
+    if ((e->has_author_user = !PQgetisnull(r, row, c + 2)))
+        ql__pg_uuid(r, row, c + 2, &e->author_user);
+    if ((e->has_author_key = !PQgetisnull(r, row, c + 3)))
+        ql__pg_uuid(r, row, c + 3, &e->author_key);
+    if ((e->has_prompt = !PQgetisnull(r, row, c + 4)))
+        ql__pg_uuid(r, row, c + 4, &e->prompt);
+    e->content_n = (size_t)PQgetlength(r, row, c + 5);
+    e->content = ql__pg_text(cx, r, row, c + 5);
+    e->version = ql__pg_int4(r, row, c + 6);
+    e->created_ms = ql__pg_ts_ms(r, row, c + 7);
+    e->updated_ms = ql__pg_ts_ms(r, row, c + 8);
+    e->deleted_ms = ql__pg_ts_ms_or_0(r, row, c + 9);
     return e->content ? QL_OK : ql_error_set(&cx->err, QL_ENOMEM, NULL);
+}
+
+int ql__pg_read_entry(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
+{
+    return ql__pg_entry_at(cx, r, row, 0, dst);
 }
 
 static int one_entry(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
@@ -52,7 +56,7 @@ static int one_entry(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     struct ql__pg_params p = {0};
     ql__pg_p_uuid(&p, team);
     ql__pg_p_uuid(&p, id);
-    return ql__pg_one(pg, cx, st, &p, read_entry, out);
+    return ql__pg_one(pg, cx, st, &p, ql__pg_read_entry, out);
 }
 
 static int e_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *e)
@@ -110,7 +114,8 @@ static int e_get_async(struct ql_store *self, struct ql_ctx *cx, const struct ql
     struct ql__pg_params p = {0};
     ql__pg_p_uuid(&p, team);
     ql__pg_p_uuid(&p, id);
-    return ql__pg_read_async(pg_of(self), cx, QL__ST_ENTRY_GET, &p, read_entry, out, done, arg);
+    return ql__pg_read_async(pg_of(self), cx, QL__ST_ENTRY_GET, &p, ql__pg_read_entry, out, done,
+                             arg);
 }
 
 static int e_lock(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
@@ -144,8 +149,8 @@ static int e_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     if (q->prompt)
         ql__pg_p_uuid(&p, q->prompt);
     void *rows;
-    int rc =
-        ql__pg_page(pg_of(self), cx, st, &p, q->limit, sizeof(**out), read_entry, &rows, n, more);
+    int rc = ql__pg_page(pg_of(self), cx, st, &p, q->limit, sizeof(**out), ql__pg_read_entry, &rows,
+                         n, more);
     *out = rows;
     return rc;
 }
@@ -198,19 +203,23 @@ const struct ql_entries_ops ql__pg_entries_ops = {
 /* ---- prompts ------------------------------------------------------------------------------ */
 
 /* Columns: id, team, text, category, created, updated, deleted. */
-static int read_prompt(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
+int ql__pg_prompt_at(struct ql_ctx *cx, const PGresult *r, int row, int c, struct ql_prompt *p)
 {
-    struct ql_prompt *p = dst;
     memset(p, 0, sizeof(*p));
-    ql__pg_uuid(r, row, 0, &p->id);
-    if ((p->has_team = !PQgetisnull(r, row, 1)))
-        ql__pg_uuid(r, row, 1, &p->team_id);
-    p->text = ql__pg_text(cx, r, row, 2);
-    p->category = ql__pg_text(cx, r, row, 3);
-    p->created_ms = ql__pg_ts_ms(r, row, 4);
-    p->updated_ms = ql__pg_ts_ms(r, row, 5);
-    p->deleted_ms = ql__pg_ts_ms_or_0(r, row, 6);
+    ql__pg_uuid(r, row, c, &p->id);
+    if ((p->has_team = !PQgetisnull(r, row, c + 1)))
+        ql__pg_uuid(r, row, c + 1, &p->team_id);
+    p->text = ql__pg_text(cx, r, row, c + 2);
+    p->category = ql__pg_text(cx, r, row, c + 3);
+    p->created_ms = ql__pg_ts_ms(r, row, c + 4);
+    p->updated_ms = ql__pg_ts_ms(r, row, c + 5);
+    p->deleted_ms = ql__pg_ts_ms_or_0(r, row, c + 6);
     return p->text && p->category ? QL_OK : ql_error_set(&cx->err, QL_ENOMEM, NULL);
+}
+
+int ql__pg_read_prompt(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
+{
+    return ql__pg_prompt_at(cx, r, row, 0, dst);
 }
 
 static int p_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_prompt *pr)
@@ -230,7 +239,7 @@ static int p_get(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid 
     struct ql__pg_params p = {0};
     ql__pg_p_uuid(&p, team);
     ql__pg_p_uuid(&p, id);
-    return ql__pg_one(pg_of(self), cx, QL__ST_PROMPT_GET, &p, read_prompt, out);
+    return ql__pg_one(pg_of(self), cx, QL__ST_PROMPT_GET, &p, ql__pg_read_prompt, out);
 }
 
 static int p_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
@@ -250,8 +259,8 @@ static int p_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     }
     ql__pg_p_int(&p, limit + 1);
     void *rows;
-    int rc = ql__pg_page(pg_of(self), cx, QL__ST_PROMPT_LIST, &p, limit, sizeof(**out), read_prompt,
-                         &rows, n, more);
+    int rc = ql__pg_page(pg_of(self), cx, QL__ST_PROMPT_LIST, &p, limit, sizeof(**out),
+                         ql__pg_read_prompt, &rows, n, more);
     *out = rows;
     return rc;
 }

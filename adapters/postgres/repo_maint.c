@@ -4,6 +4,8 @@
  */
 #include "internal.h"
 
+#include "buf/buf.h"
+
 #include "clock/clock.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
@@ -130,14 +132,52 @@ static int m_daily_get(struct ql_store *self, struct ql_ctx *cx, const struct ql
     return rc ? rc : read_daily(pg, cx, team, day_ms, out);
 }
 
-static int m_activity(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                      const char *event, int64_t at_ms)
+static int m_activity_add(struct ql_store *self, struct ql_ctx *cx, const struct ql_activity *rows,
+                          int n)
+{
+    struct ql_buf cols[6];
+    ql__pg_arr_begin(cx, cols, 6);
+    int64_t last = 0;
+    for (int i = 0; i < n; i++) {
+        const struct ql_activity *a = &rows[i];
+        ql__pg_arr_uuid(&cols[0], &a->team, i == 0);
+        ql__pg_arr_int(&cols[1], a->entries_created, i == 0);
+        ql__pg_arr_int(&cols[2], a->entries_updated, i == 0);
+        ql__pg_arr_int(&cols[3], a->entries_deleted, i == 0);
+        ql__pg_arr_int(&cols[4], a->members_added, i == 0);
+        ql__pg_arr_int(&cols[5], a->members_removed, i == 0);
+        if (a->last_ms > last)
+            last = a->last_ms;
+    }
+    struct ql__pg_params p = {0};
+    int rc = ql__pg_arr_params(cx, cols, 6, &p);
+    if (rc)
+        return rc;
+    ql__pg_p_ts(&p, last);
+    return ql__pg_run(pg_of(self), cx, QL__ST_ACTIVITY_ADD, &p);
+}
+
+static int m_activity_get(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                          struct ql_activity *out)
 {
     struct ql__pg_params p = {0};
     ql__pg_p_uuid(&p, team);
-    ql__pg_p_text(&p, event);
-    ql__pg_p_ts(&p, at_ms);
-    return ql__pg_run(pg_of(self), cx, QL__ST_ACTIVITY, &p);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_ACTIVITY_GET, &p, &r);
+    if (rc)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    out->team = *team;
+    if (PQntuples(r) == 1) {
+        out->entries_created = ql__pg_int8(r, 0, 0);
+        out->entries_updated = ql__pg_int8(r, 0, 1);
+        out->entries_deleted = ql__pg_int8(r, 0, 2);
+        out->members_added = ql__pg_int8(r, 0, 3);
+        out->members_removed = ql__pg_int8(r, 0, 4);
+        out->last_ms = ql__pg_ts_ms_or_0(r, 0, 5);
+    }
+    PQclear(r);
+    return QL_OK;
 }
 
 const struct ql_maint_ops ql__pg_maint_ops = {
@@ -147,5 +187,6 @@ const struct ql_maint_ops ql__pg_maint_ops = {
     .purge_deleted = m_deleted,
     .daily_pick_all = m_pick_all,
     .daily_get = m_daily_get,
-    .activity = m_activity,
+    .activity_add = m_activity_add,
+    .activity_get = m_activity_get,
 };

@@ -121,15 +121,19 @@ const struct ql_teams_ops ql__pg_teams_ops = {
 /* ---- members ------------------------------------------------------------------------------ */
 
 /* Columns: user_id, email, display_name, role, joined_at. */
-static int read_member(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
+int ql__pg_member_at(struct ql_ctx *cx, const PGresult *r, int row, int c, struct ql_member *m)
 {
-    struct ql_member *m = dst;
-    ql__pg_uuid(r, row, 0, &m->user_id);
-    m->email = ql__pg_text(cx, r, row, 1);
-    m->display_name = ql__pg_text(cx, r, row, 2);
-    m->role = ql_role_parse(PQgetvalue(r, row, 3), (size_t)PQgetlength(r, row, 3));
-    m->joined_ms = ql__pg_ts_ms(r, row, 4);
+    ql__pg_uuid(r, row, c, &m->user_id);
+    m->email = ql__pg_text(cx, r, row, c + 1);
+    m->display_name = ql__pg_text(cx, r, row, c + 2);
+    m->role = ql_role_parse(PQgetvalue(r, row, c + 3), (size_t)PQgetlength(r, row, c + 3));
+    m->joined_ms = ql__pg_ts_ms(r, row, c + 4);
     return m->email && m->display_name ? QL_OK : ql_error_set(&cx->err, QL_ENOMEM, NULL);
+}
+
+int ql__pg_read_member(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
+{
+    return ql__pg_member_at(cx, r, row, 0, dst);
 }
 
 static int m_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
@@ -141,7 +145,7 @@ static int m_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     ql__pg_p_int(&p, limit + 1);
     void *rows;
     int rc = ql__pg_page(pg_of(self), cx, QL__ST_MEMBERS_LIST, &p, limit, sizeof(**out),
-                         read_member, &rows, n, more);
+                         ql__pg_read_member, &rows, n, more);
     *out = rows;
     return rc;
 }
@@ -152,7 +156,7 @@ static int m_get(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid 
     struct ql__pg_params p = {0};
     ql__pg_p_uuid(&p, team);
     ql__pg_p_uuid(&p, user);
-    return ql__pg_one(pg_of(self), cx, QL__ST_MEMBER_GET, &p, read_member, out);
+    return ql__pg_one(pg_of(self), cx, QL__ST_MEMBER_GET, &p, ql__pg_read_member, out);
 }
 
 static int m_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,

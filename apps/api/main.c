@@ -145,6 +145,7 @@ int main(int argc, char **argv)
         .admin_html = ql_admin_html,
         .idp = oidc ? ql_oidc_port(oidc) : NULL,
         .group = group ? ql_group_queue_port(group) : NULL,
+        .notify = ql_pg_notify_port(notify),
     };
     if (ql_http_server_create(&env, &server, msg, sizeof(msg)) != QL_OK) {
         fail = msg[0] ? msg : "cannot start the server";

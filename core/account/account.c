@@ -7,6 +7,7 @@
 
 #include "arena/arena.h"
 #include "audit/audit.h"
+#include "changes/changes.h"
 #include "b64/b64.h"
 #include "clock/clock.h"
 #include "config/config.h"
@@ -286,6 +287,27 @@ int ql_account_me(struct ql_ctx *cx, struct ql_user *user, struct ql_team_role *
     return rc;
 }
 
+/* A user's name shows in the member lists of its teams: each gets a member change. */
+static int member_changes(struct ql_ctx *cx, const struct ql_uuid *user)
+{
+    struct ql_team_role *teams;
+    int n;
+    int rc = ql_store_users_profile(cx->ports.store, cx, user, NULL, &teams, &n);
+    const struct ql_uuid **tids = ql_arena_alloc(cx->arena, sizeof(*tids) * (size_t)(n + 1));
+    const struct ql_uuid **uids = ql_arena_alloc(cx->arena, sizeof(*uids) * (size_t)(n + 1));
+    int *events = ql_arena_alloc(cx->arena, sizeof(*events) * (size_t)(n + 1));
+    if (rc == QL_OK && (tids == NULL || uids == NULL || events == NULL))
+        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    for (int i = 0; rc == QL_OK && i < n; i++) {
+        tids[i] = &teams[i].team_id;
+        uids[i] = user;
+        events[i] = QL_EVENT_MEMBER_CHANGED;
+    }
+    if (rc == QL_OK)
+        rc = ql_store_changes_append_many(cx->ports.store, cx, tids, events, uids, n);
+    return rc;
+}
+
 int ql_account_rename(struct ql_ctx *cx, const char *name, size_t n, struct ql_user *out)
 {
     int rc = ql_account_require_user(cx);
@@ -304,6 +326,8 @@ int ql_account_rename(struct ql_ctx *cx, const char *name, size_t n, struct ql_u
     rc = ql_store_users_update_name(st, cx, &cx->principal->user_id, copy, now_ms(cx), out);
     if (rc == QL_OK)
         rc = ql_audit(cx, NULL, "user.update", "User", &cx->principal->user_id, NULL);
+    if (rc == QL_OK)
+        rc = member_changes(cx, &cx->principal->user_id);
     return ql_tx_end(cx, rc);
 }
 

@@ -168,4 +168,7 @@ void ql_config_read(struct ql_env *e, struct ql_config *c)
     ql_env_int(e, "QUILL_SESSION_IDLE_HOURS", &idle_h, 168, 1, 87600);
     c->session_ttl_ms = (int64_t)ttl_h * 3600000;
     c->session_idle_ms = (int64_t)idle_h * 3600000;
+    int keep_h;
+    ql_env_int(e, "QUILL_CHANGE_RETENTION_HOURS", &keep_h, 168, 1, 87600);
+    c->change_retention_ms = (int64_t)keep_h * 3600000;
 }

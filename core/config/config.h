@@ -71,9 +71,10 @@ void ql_config_common_read(struct ql_env *e, int need, struct ql_config_common *
 
 /* What the core's use cases read (struct ql_ctx's cfg). */
 struct ql_config {
-    int auth_ip_limit;       /* QUILL_AUTH_IP_LIMIT: signups and logins per address a minute */
-    int64_t session_ttl_ms;  /* QUILL_SESSION_TTL_HOURS: absolute session lifetime */
-    int64_t session_idle_ms; /* QUILL_SESSION_IDLE_HOURS: unused this long, a session expires */
+    int auth_ip_limit;           /* QUILL_AUTH_IP_LIMIT: signups and logins per address a minute */
+    int64_t session_ttl_ms;      /* QUILL_SESSION_TTL_HOURS: absolute session lifetime */
+    int64_t session_idle_ms;     /* QUILL_SESSION_IDLE_HOURS: unused this long, a session expires */
+    int64_t change_retention_ms; /* QUILL_CHANGE_RETENTION_HOURS: how long the change log keeps */
 };
 
 void ql_config_read(struct ql_env *e, struct ql_config *c);

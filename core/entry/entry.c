@@ -1,6 +1,6 @@
 /*
  * entry.c - the journal entry use cases.  A write runs in one transaction with its audit
- * row (and, with the job engine, its event); reads are single statements.  New entries
+ * row and its change (the change log); reads are single statements.  New entries
  * without an idempotency key are group-committed when the ports offer it: entries created
  * at the same moment share one transaction and one INSERT per table.
  */
@@ -8,13 +8,13 @@
 
 #include "arena/arena.h"
 #include "audit/audit.h"
+#include "changes/changes.h"
 #include "clock/clock.h"
 #include "ctx/ctx.h"
 #include "cursor/cursor.h"
 #include "err/err.h"
 #include "group/group.h"
 #include "policy/policy.h"
-#include "queue/queue.h"
 #include "store/store.h"
 #include "tx/tx.h"
 #include "validate/validate.h"
@@ -22,9 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* {"teamId":"<uuid>","journalEntryId":"<uuid>"} and its NUL */
-#define QL_ENTRY_PAYLOAD_LEN 112
 
 void ql_entry_etag(const struct ql_entry *e, char *out, size_t cap)
 {
@@ -80,25 +77,6 @@ static int check_prompt(struct ql_ctx *cx, const struct ql_uuid *team, const str
     return rc;
 }
 
-/* The payload of an entry's events. */
-static void event_payload(const struct ql_entry *e, char *out, size_t cap)
-{
-    char id[QL_UUID_STR_LEN + 1], team[QL_UUID_STR_LEN + 1];
-    ql_uuid_format(&e->id, id);
-    ql_uuid_format(&e->team_id, team);
-    snprintf(out, cap, "{\"teamId\":\"%s\",\"journalEntryId\":\"%s\"}", team, id);
-}
-
-/* Emit a domain event in the open transaction, when a queue is wired in. */
-static int emit(struct ql_ctx *cx, const char *event, const struct ql_entry *e)
-{
-    if (cx->ports.queue == NULL)
-        return QL_OK;
-    char payload[QL_ENTRY_PAYLOAD_LEN];
-    event_payload(e, payload, sizeof(payload));
-    return ql_queue_emit(cx->ports.queue, cx, event, payload);
-}
-
 static int by_team(const void *a, const void *b)
 {
     const struct ql_entry *x = (*(struct ql_group_item *const *)a)->arg;
@@ -109,22 +87,18 @@ static int by_team(const void *a, const void *b)
 /* What a group of creations writes, in arrays of cx's arena, items sorted by team. */
 static int created_rows(struct ql_ctx *cx, struct ql_group_item **items, int n,
                         const struct ql_entry **es, const struct ql_uuid **teams,
-                        struct ql_audit_entry *audit, const char **payloads, const char **traces)
+                        const struct ql_uuid **ids, int *events, struct ql_audit_entry *audit)
 {
     for (int i = 0; i < n; i++) {
         const struct ql_entry *e = items[i]->arg;
         es[i] = e;
         teams[i] = &e->team_id;
+        ids[i] = &e->id;
+        events[i] = QL_EVENT_ENTRY_CREATED;
         int rc = ql_audit_row(cx, items[i]->cx->principal, "journal_entry.create", "JournalEntry",
                               &e->id, NULL, &audit[i]);
         if (rc)
             return rc;
-        char *p = ql_arena_alloc(cx->arena, QL_ENTRY_PAYLOAD_LEN);
-        if (p == NULL)
-            return ql_error_set(&cx->err, QL_ENOMEM, NULL);
-        event_payload(e, p, QL_ENTRY_PAYLOAD_LEN);
-        payloads[i] = p;
-        traces[i] = items[i]->cx->trace_id;
     }
     return QL_OK;
 }
@@ -139,20 +113,19 @@ static void write_created(struct ql_ctx *cx, struct ql_group_item **items, int n
     qsort(items, (size_t)n, sizeof(*items), by_team);
     const struct ql_entry **es = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*es));
     const struct ql_uuid **teams = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*teams));
+    const struct ql_uuid **ids = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*ids));
+    int *events = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*events));
     struct ql_audit_entry *audit = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*audit));
-    const char **payloads = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*payloads));
-    const char **traces = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*traces));
-    int rc = es && teams && audit && payloads && traces ? QL_OK
-                                                        : ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    int rc =
+        es && teams && ids && events && audit ? QL_OK : ql_error_set(&cx->err, QL_ENOMEM, NULL);
     if (rc == QL_OK)
-        rc = created_rows(cx, items, n, es, teams, audit, payloads, traces);
+        rc = created_rows(cx, items, n, es, teams, ids, events, audit);
     if (rc == QL_OK)
         rc = ql_tx_begin(cx);
     if (rc == QL_OK) {
         rc = ql_store_entries_insert_many(cx->ports.store, cx, es, n);
-        if (rc == QL_OK && cx->ports.queue)
-            rc = ql_queue_emit_many(cx->ports.queue, cx, "journal_entry.created", payloads, traces,
-                                    n);
+        if (rc == QL_OK)
+            rc = ql_store_changes_append_many(cx->ports.store, cx, teams, events, ids, n);
         if (rc == QL_OK)
             rc = ql_store_audit_append_many(cx->ports.store, cx, teams, audit, n);
         rc = ql_tx_end(cx, rc);
@@ -215,7 +188,7 @@ int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
     rc = ql_store_entries_insert(cx->ports.store, cx, out);
     /* The audit row goes last: appending locks the chain's head until COMMIT. */
     if (rc == QL_OK)
-        rc = emit(cx, "journal_entry.created", out);
+        rc = ql_change(cx, team, QL_EVENT_ENTRY_CREATED, &out->id);
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "journal_entry.create", "JournalEntry", &out->id, NULL);
     return ql_tx_end(cx, rc);
@@ -376,7 +349,7 @@ int ql_entry_update(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
         rc = ql_store_entries_update(cx->ports.store, cx, out);
     }
     if (rc == QL_OK)
-        rc = emit(cx, "journal_entry.updated", out);
+        rc = ql_change(cx, team, QL_EVENT_ENTRY_UPDATED, &out->id);
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "journal_entry.update", "JournalEntry", id, NULL);
     return ql_tx_end(cx, rc);
@@ -397,7 +370,7 @@ int ql_entry_delete(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
         rc = ql_store_entries_remove(cx->ports.store, cx, team, id,
                                      ql_clock_now_ms(cx->ports.clock));
     if (rc == QL_OK)
-        rc = emit(cx, "journal_entry.deleted", &e);
+        rc = ql_change(cx, team, QL_EVENT_ENTRY_DELETED, &e.id);
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "journal_entry.delete", "JournalEntry", id, NULL);
     return ql_tx_end(cx, rc);

@@ -50,7 +50,8 @@
     X(NOT_MODIFIED, -23, "not_modified", "Not modified.")                                          \
     X(CONFIG, -24, "config", "Invalid configuration.")                                             \
     X(IO, -25, "internal", "An I/O error occurred.")                                               \
-    X(WOULD_BLOCK, -26, "unavailable", "This step must run where it may wait.")
+    X(WOULD_BLOCK, -26, "unavailable", "This step must run where it may wait.")                    \
+    X(CURSOR_EXPIRED, -27, "cursor_expired", "The cursor is older than the change log keeps.")
 
 enum ql_err {
     QL_OK = 0,

@@ -1,11 +1,12 @@
 /*
- * handlers.c - the catalogue of job kinds, event subscriptions and cron schedules, and the
- * handlers themselves.  Every handler is idempotent (a job may run again after a crash)
- * and writes its audit row in the transaction of its effect, as "Job:<kind>".
+ * handlers.c - the catalogue of job kinds and cron schedules, and the handlers themselves.  Every
+ * handler is idempotent (a job may run again after a crash) and writes its audit row in the
+ * transaction of its effect, as "Job:<kind>".
  */
 #include "jobs/jobs.h"
 
 #include "audit/audit.h"
+#include "changes/changes.h"
 #include "clock/clock.h"
 #include "config/config.h"
 #include "ctx/ctx.h"
@@ -13,7 +14,6 @@
 #include "queue/queue.h"
 #include "store/store.h"
 #include "tx/tx.h"
-#include "uuid/uuid.h"
 
 #include <cJSON.h>
 #include <stdio.h>
@@ -90,33 +90,16 @@ static int h_daily_prompts(struct ql_ctx *cx, const struct ql_job *job)
     return housekeeping(cx, job, w_daily);
 }
 
-/* Events arrive as {"event": name, "data": {...}}; activity counts the team's events. */
-static int h_activity(struct ql_ctx *cx, const struct ql_job *job)
+static int w_changes(struct ql_ctx *cx, int64_t now, int64_t *n)
 {
-    cJSON *doc = cJSON_Parse(job->payload);
-    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(doc, "event");
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(doc, "data");
-    const cJSON *team = cJSON_GetObjectItemCaseSensitive(data, "teamId");
-    struct ql_uuid tid;
-    int rc;
-    if (!cJSON_IsString(ev) || !cJSON_IsString(team) ||
-        ql_uuid_parse(team->valuestring, strlen(team->valuestring), &tid) != QL_OK) {
-        /* A payload this handler cannot read will never get better: say so and stop. */
-        rc = ql_error_set(&cx->err, QL_EVALIDATION, "activity.record: unreadable payload");
-        goto out;
-    }
-    char actor[96];
-    snprintf(actor, sizeof(actor), "Job:%s", job->kind);
-    rc = ql_tx_begin(cx);
-    if (rc)
-        goto out;
-    rc = ql_store_maint_activity(cx->ports.store, cx, &tid, ev->valuestring, job->created_ms);
-    if (rc == QL_OK)
-        rc = ql_audit(cx, &tid, "activity.record", "Team", &tid, actor);
-    rc = ql_tx_end(cx, rc);
-out:
-    cJSON_Delete(doc);
-    return rc;
+    (void)now;
+    int64_t keep = cx->cfg ? cx->cfg->change_retention_ms : 7 * DAY_MS;
+    return ql_changes_compact(cx, keep, n);
+}
+
+static int h_purge_changes(struct ql_ctx *cx, const struct ql_job *job)
+{
+    return housekeeping(cx, job, w_changes);
 }
 
 int ql_job_progress(struct ql_ctx *cx, const char *json)
@@ -162,7 +145,7 @@ static int h_debug_fail(struct ql_ctx *cx, const struct ql_job *job)
 
 static const struct ql_job_kind kinds[] = {
     {"noop", h_noop, 5000, 3},
-    {"activity.record", h_activity, 30000, 10},
+    {"purge.changes", h_purge_changes, 600000, 5},
     {"prompts.daily_pick", h_daily_prompts, 60000, 10},
     {"purge.idempotency", h_purge_idempotency, 300000, 5},
     {"purge.sessions", h_purge_sessions, 300000, 5},
@@ -191,26 +174,6 @@ const struct ql_job_kind *ql_job_kind_find(const char *kind, int debug)
     return NULL;
 }
 
-static const char *const activity[] = {"activity.record", NULL};
-static const char *const none[] = {NULL};
-
-static const struct {
-    const char *event;
-    const char *const *kinds;
-} subscriptions[] = {
-    {"journal_entry.created", activity}, {"journal_entry.updated", activity},
-    {"journal_entry.deleted", activity}, {"member.added", activity},
-    {"member.removed", activity},
-};
-
-const char *const *ql_event_subscribers(const char *event)
-{
-    for (size_t i = 0; i < sizeof(subscriptions) / sizeof(subscriptions[0]); i++)
-        if (strcmp(subscriptions[i].event, event) == 0)
-            return subscriptions[i].kinds;
-    return none;
-}
-
 static const struct ql_schedule schedules[] = {
     {"debug-tick", "* * * * *", "noop"}, /* first: hidden unless debug is set */
     {"daily-prompts", "0 0 * * *", "prompts.daily_pick"},
@@ -218,6 +181,7 @@ static const struct ql_schedule schedules[] = {
     {"purge-sessions", "23 * * * *", "purge.sessions"},
     {"purge-throttles", "*/5 * * * *", "purge.throttles"},
     {"purge-deleted", "41 3 * * *", "purge.deleted"},
+    {"purge-changes", "31 * * * *", "purge.changes"},
 };
 
 const struct ql_schedule *ql_schedules(int debug, int *n)

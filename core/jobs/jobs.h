@@ -1,7 +1,8 @@
 /*
- * jobs.h - the job model shared by quill-api (enqueue, events, the operator API) and
- * quill-worker (the engine): job records, the catalogue of kinds and event
- * subscriptions, retry backoff, and five-field cron expressions.
+ * jobs.h - the job model shared by quill-api (enqueue, the operator API) and quill-worker
+ * (the engine): job records, the catalogue of kinds, retry backoff, and five-field cron
+ * expressions.  Reactions to changes are not jobs: they read the change log
+ * (core/changes/changes.h).
  *
  * Handlers are plain functions of a context and a job, written to be idempotent: the
  * engine runs each job at least once and may run it again after a crash.
@@ -50,12 +51,6 @@ struct ql_job_kind {
 const struct ql_job_kind *ql_job_kind_find(const char *kind, int debug);
 /* Every kind, for listing; *n gets the count. */
 const struct ql_job_kind *ql_job_kinds(int debug, int *n);
-
-/*
- * The handler kinds subscribed to an event, as a NULL-terminated list (static).  Events
- * fan out to one job per subscriber, in the emitting transaction.
- */
-const char *const *ql_event_subscribers(const char *event);
 
 /*
  * Delay before attempt `failed + 1` after `failed` failures: base_ms * 2^(failed-1),

@@ -160,4 +160,15 @@ int ql_principal_role(const struct ql_principal *p, const struct ql_uuid *team);
 /* "User:<id>", "ApiKey:<id>" or "Operator" into out (at least 48 bytes). */
 void ql_principal_actor(const struct ql_principal *p, char *out, size_t cap);
 
+/* A team's activity: what the activity consumer counted from the change log. */
+struct ql_activity {
+    struct ql_uuid team;
+    int64_t entries_created;
+    int64_t entries_updated;
+    int64_t entries_deleted;
+    int64_t members_added;
+    int64_t members_removed;
+    int64_t last_ms; /* when something was last counted; 0: never */
+};
+
 #endif

@@ -32,8 +32,9 @@ enum ql_notify_event { QL_NOTIFY_LISTENING, QL_NOTIFY_LOST, QL_NOTIFY_MESSAGE };
 typedef void (*ql_notify_fn)(void *ud, enum ql_notify_event ev, const char *payload);
 
 /* The channels of a deployment and what their payloads name. */
-#define QL_NOTIFY_JOBS "quill_jobs" /* jobs committed: the queue's name ("*": any) */
-#define QL_NOTIFY_AUTH "quill_auth" /* credentials changed: a principal-cache key */
+#define QL_NOTIFY_JOBS "quill_jobs"       /* jobs committed: the queue's name ("*": any) */
+#define QL_NOTIFY_AUTH "quill_auth"       /* credentials changed: a principal-cache key */
+#define QL_NOTIFY_CHANGES "quill_changes" /* a team's log grew: its id ("*": any team) */
 
 /* Longest channel name and payload the port carries, NUL excluded. */
 #define QL_NOTIFY_CHANNEL_MAX 63

@@ -5,6 +5,7 @@
 
 #include "arena/arena.h"
 #include "audit/audit.h"
+#include "changes/changes.h"
 #include "clock/clock.h"
 #include "ctx/ctx.h"
 #include "cursor/cursor.h"
@@ -78,6 +79,8 @@ int ql_prompt_create(struct ql_ctx *cx, const struct ql_uuid *team, const char *
         return rc;
     rc = ql_store_prompts_insert(cx->ports.store, cx, out);
     if (rc == QL_OK)
+        rc = ql_change(cx, team, QL_EVENT_PROMPT_CREATED, &out->id);
+    if (rc == QL_OK)
         rc = ql_audit(cx, team, "prompt.create", "Prompt", &out->id, NULL);
     return ql_tx_end(cx, rc);
 }
@@ -99,6 +102,8 @@ int ql_prompt_delete(struct ql_ctx *cx, const struct ql_uuid *team, const struct
     if (rc)
         return rc;
     rc = ql_store_prompts_remove(cx->ports.store, cx, team, id, ql_clock_now_ms(cx->ports.clock));
+    if (rc == QL_OK)
+        rc = ql_change(cx, team, QL_EVENT_PROMPT_DELETED, id);
     if (rc == QL_ENOT_FOUND)
         ql_error_set(&cx->err, rc, "No such prompt.");
     if (rc == QL_OK)

@@ -1,7 +1,7 @@
 /*
  * queue.h - the queue port: background jobs and domain events.
  *
- * enqueue() and emit() run inside the caller's open store transaction (the adapter shares
+ * enqueue() runs inside the caller's open store transaction (the adapter shares
  * the store's database session), so a job exists if and only if the write that caused it
  * commits; outside a transaction each is a transaction of its own.  The rest of the port
  * is the engine's side (claiming, finishing, heartbeats, rescue, retention) and the
@@ -58,16 +58,6 @@ struct ql_queue_ops {
     /* Insert n jobs in one statement (unique keys allowed); ids may be NULL. */
     int (*enqueue_batch)(struct ql_queue *self, struct ql_ctx *cx, const struct ql_job_spec *specs,
                          int n, int64_t *ids);
-    /* Fan an event out to one job per subscribed handler. */
-    int (*emit)(struct ql_queue *self, struct ql_ctx *cx, const char *event,
-                const char *payload_json);
-    /*
-     * emit() for n events of one kind at once: payloads[i] as payload_json, traces[i] the
-     * trace id of the request that caused it ("" or NULL: none).
-     */
-    int (*emit_many)(struct ql_queue *self, struct ql_ctx *cx, const char *event,
-                     const char *const *payloads, const char *const *traces, int n);
-
     /* Claim up to max runnable jobs of the queues (NULL: all) for worker_id. */
     int (*claim)(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
                  const char *const *queues, int max, struct ql_job **out, int *n);
@@ -114,18 +104,6 @@ static inline int ql_queue_enqueue_batch(struct ql_queue *q, struct ql_ctx *cx,
                                          const struct ql_job_spec *specs, int n, int64_t *ids)
 {
     return q->ops->enqueue_batch(q, cx, specs, n, ids);
-}
-
-static inline int ql_queue_emit(struct ql_queue *q, struct ql_ctx *cx, const char *event,
-                                const char *payload_json)
-{
-    return q->ops->emit(q, cx, event, payload_json);
-}
-
-static inline int ql_queue_emit_many(struct ql_queue *q, struct ql_ctx *cx, const char *event,
-                                     const char *const *payloads, const char *const *traces, int n)
-{
-    return q->ops->emit_many(q, cx, event, payloads, traces, n);
 }
 
 static inline int ql_queue_claim(struct ql_queue *q, struct ql_ctx *cx, const char *worker_id,

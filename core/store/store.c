@@ -372,8 +372,72 @@ int ql_store_maint_daily_get(struct ql_store *s, struct ql_ctx *cx, const struct
     return s->ops->maint->daily_get(s, cx, team, day_ms, now_ms, out);
 }
 
-int ql_store_maint_activity(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
-                            const char *event, int64_t at_ms)
+int ql_store_maint_activity_add(struct ql_store *s, struct ql_ctx *cx,
+                                const struct ql_activity *rows, int n)
 {
-    return s->ops->maint->activity(s, cx, team, event, at_ms);
+    return n > 0 ? s->ops->maint->activity_add(s, cx, rows, n) : QL_OK;
+}
+
+int ql_store_maint_activity_get(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
+                                struct ql_activity *out)
+{
+    return s->ops->maint->activity_get(s, cx, team, out);
+}
+
+int ql_store_changes_append(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
+                            int event, const struct ql_uuid *id)
+{
+    return s->ops->changes->append(s, cx, team, event, id);
+}
+
+int ql_store_changes_append_many(struct ql_store *s, struct ql_ctx *cx,
+                                 const struct ql_uuid *const *teams, const int *events,
+                                 const struct ql_uuid *const *ids, int n)
+{
+    return n > 0 ? s->ops->changes->append_many(s, cx, teams, events, ids, n) : QL_OK;
+}
+
+int ql_store_changes_page(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
+                          const struct ql_change_pos *after, int limit, struct ql_sync_item **out,
+                          int *n, int *more, int *held)
+{
+    return s->ops->changes->page(s, cx, team, after, limit, out, n, more, held);
+}
+
+int ql_store_changes_bounds(struct ql_store *s, struct ql_ctx *cx, struct ql_change_pos *start,
+                            struct ql_change_pos *floor)
+{
+    return s->ops->changes->bounds(s, cx, start, floor);
+}
+
+int ql_store_changes_live(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
+                          int kind, int64_t num, const struct ql_uuid *after, int limit,
+                          struct ql_sync_item **out, int *n, int *more)
+{
+    return s->ops->changes->live(s, cx, team, kind, num, after, limit, out, n, more);
+}
+
+int ql_store_changes_consumer_lock(struct ql_store *s, struct ql_ctx *cx, const char *name,
+                                   struct ql_change_pos *pos)
+{
+    return s->ops->changes->consumer_lock(s, cx, name, pos);
+}
+
+int ql_store_changes_consumer_read(struct ql_store *s, struct ql_ctx *cx,
+                                   const struct ql_change_pos *after, int limit,
+                                   struct ql_change **out, int *n)
+{
+    return s->ops->changes->consumer_read(s, cx, after, limit, out, n);
+}
+
+int ql_store_changes_consumer_advance(struct ql_store *s, struct ql_ctx *cx, const char *name,
+                                      const struct ql_change_pos *pos)
+{
+    return s->ops->changes->consumer_advance(s, cx, name, pos);
+}
+
+int ql_store_changes_compact(struct ql_store *s, struct ql_ctx *cx, int64_t now_ms,
+                             int64_t before_ms, int64_t *n)
+{
+    return s->ops->changes->compact(s, cx, now_ms, before_ms, n);
 }

@@ -40,6 +40,10 @@ struct ql_principal;
 struct ql_entry;
 struct ql_prompt;
 struct ql_idem_record;
+struct ql_change_pos;
+struct ql_change;
+struct ql_sync_item;
+struct ql_activity;
 
 struct ql_users_ops {
     /* QL_EEMAIL_TAKEN when the email is in use. */
@@ -249,9 +253,63 @@ struct ql_maint_ops {
     /* Today's prompt of a team, picking it the same way when there is none yet. */
     int (*daily_get)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                      int64_t day_ms, int64_t now_ms, struct ql_prompt *out);
-    /* Count one event in the team's activity. */
-    int (*activity)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                    const char *event, int64_t at_ms);
+    /* Add rows[i]'s counts to team rows[i].team's activity, for every i (teams gone: skipped). */
+    int (*activity_add)(struct ql_store *self, struct ql_ctx *cx, const struct ql_activity *rows,
+                        int n);
+    /* A team's activity counts (all zero when nothing was counted yet). */
+    int (*activity_get)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                        struct ql_activity *out);
+};
+
+/* The change log (core/changes/changes.h). */
+struct ql_changes_ops {
+    /* Record a change of team in the open transaction: it commits with it. */
+    int (*append)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team, int event,
+                  const struct ql_uuid *id);
+    /* append of teams[i], events[i], ids[i] for every i, in one statement. */
+    int (*append_many)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *const *teams,
+                       const int *events, const struct ql_uuid *const *ids, int n);
+    /*
+     * The changes of team after *after, oldest first, at most limit of them (*more when
+     * others follow), each with the current state of its thing, or a tombstone when the
+     * thing is gone.  Only changes of transactions older than every one still running;
+     * *held is 1 when committed changes after the page wait for such a transaction to end.
+     */
+    int (*page)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                const struct ql_change_pos *after, int limit, struct ql_sync_item **out, int *n,
+                int *more, int *held);
+    /*
+     * Where a snapshot taken now continues (*start: every change before it is in the
+     * tables), and the oldest position the log still keeps (*floor).
+     */
+    int (*bounds)(struct ql_store *self, struct ql_ctx *cx, struct ql_change_pos *start,
+                  struct ql_change_pos *floor);
+    /*
+     * The live things of kind in team, in keyset order after (num, after) (NULL: from the
+     * first): entries newest first by (created_ms, id), prompts (the team's and the global
+     * ones) and members by id.  At most limit, *more when others follow.
+     */
+    int (*live)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team, int kind,
+                int64_t num, const struct ql_uuid *after, int limit, struct ql_sync_item **out,
+                int *n, int *more);
+    /*
+     * Hold consumer name for the open transaction and read its position; QL_ENOT_FOUND when
+     * another transaction holds it (or there is no such consumer).
+     */
+    int (*consumer_lock)(struct ql_store *self, struct ql_ctx *cx, const char *name,
+                         struct ql_change_pos *pos);
+    /* The changes of every team after *after, oldest first, at most limit. */
+    int (*consumer_read)(struct ql_store *self, struct ql_ctx *cx,
+                         const struct ql_change_pos *after, int limit, struct ql_change **out,
+                         int *n);
+    int (*consumer_advance)(struct ql_store *self, struct ql_ctx *cx, const char *name,
+                            const struct ql_change_pos *pos);
+    /*
+     * Retention: note the log's end at now_ms, delete the changes before the latest note
+     * older than before_ms that every consumer has passed, and raise the floor to there.
+     */
+    int (*compact)(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, int64_t before_ms,
+                   int64_t *n);
 };
 
 struct ql_store_ops {
@@ -275,6 +333,7 @@ struct ql_store_ops {
     const struct ql_prompts_ops *prompts;
     const struct ql_idem_ops *idem;
     const struct ql_maint_ops *maint;
+    const struct ql_changes_ops *changes;
 };
 
 struct ql_store {
@@ -403,8 +462,32 @@ int ql_store_maint_daily_pick_all(struct ql_store *s, struct ql_ctx *cx, int64_t
                                   int64_t now_ms, int64_t *n);
 int ql_store_maint_daily_get(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
                              int64_t day_ms, int64_t now_ms, struct ql_prompt *out);
-int ql_store_maint_activity(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
-                            const char *event, int64_t at_ms);
+int ql_store_maint_activity_add(struct ql_store *s, struct ql_ctx *cx,
+                                const struct ql_activity *rows, int n);
+int ql_store_maint_activity_get(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
+                                struct ql_activity *out);
+int ql_store_changes_append(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
+                            int event, const struct ql_uuid *id);
+int ql_store_changes_append_many(struct ql_store *s, struct ql_ctx *cx,
+                                 const struct ql_uuid *const *teams, const int *events,
+                                 const struct ql_uuid *const *ids, int n);
+int ql_store_changes_page(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
+                          const struct ql_change_pos *after, int limit, struct ql_sync_item **out,
+                          int *n, int *more, int *held);
+int ql_store_changes_bounds(struct ql_store *s, struct ql_ctx *cx, struct ql_change_pos *start,
+                            struct ql_change_pos *floor);
+int ql_store_changes_live(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
+                          int kind, int64_t num, const struct ql_uuid *after, int limit,
+                          struct ql_sync_item **out, int *n, int *more);
+int ql_store_changes_consumer_lock(struct ql_store *s, struct ql_ctx *cx, const char *name,
+                                   struct ql_change_pos *pos);
+int ql_store_changes_consumer_read(struct ql_store *s, struct ql_ctx *cx,
+                                   const struct ql_change_pos *after, int limit,
+                                   struct ql_change **out, int *n);
+int ql_store_changes_consumer_advance(struct ql_store *s, struct ql_ctx *cx, const char *name,
+                                      const struct ql_change_pos *pos);
+int ql_store_changes_compact(struct ql_store *s, struct ql_ctx *cx, int64_t now_ms,
+                             int64_t before_ms, int64_t *n);
 
 /* ---- repository wrappers: the core calls the store only through these ---- */
 

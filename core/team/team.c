@@ -6,6 +6,7 @@
 #include "account/account.h"
 #include "arena/arena.h"
 #include "audit/audit.h"
+#include "changes/changes.h"
 #include "b64/b64.h"
 #include "clock/clock.h"
 #include "ctx/ctx.h"
@@ -46,6 +47,8 @@ int ql_team_create(struct ql_ctx *cx, const char *name, size_t n, struct ql_team
     if (rc)
         return rc;
     rc = ql_store_teams_insert(st, cx, out, &cx->principal->user_id);
+    if (rc == QL_OK)
+        rc = ql_change(cx, &out->id, QL_EVENT_MEMBER_ADDED, &cx->principal->user_id);
     if (rc == QL_OK)
         rc = ql_audit(cx, &out->id, "team.create", "Team", &out->id, NULL);
     return ql_tx_end(cx, rc);
@@ -105,6 +108,12 @@ int ql_team_get(struct ql_ctx *cx, const struct ql_uuid *team, struct ql_team *o
     if (rc == QL_ENOT_FOUND)
         ql_error_set(&cx->err, rc, "No such team.");
     return rc;
+}
+
+int ql_team_activity(struct ql_ctx *cx, const struct ql_uuid *team, struct ql_activity *out)
+{
+    int rc = ql_authorize(cx, QL_ACT_TEAM_READ, team);
+    return rc ? rc : ql_store_maint_activity_get(cx->ports.store, cx, team, out);
 }
 
 int ql_team_rename(struct ql_ctx *cx, const struct ql_uuid *team, const char *name, size_t n,
@@ -172,19 +181,6 @@ int ql_member_list(struct ql_ctx *cx, const struct ql_uuid *team, const char *cu
     return QL_OK;
 }
 
-/* member.added / member.removed, in the open transaction, when a queue is wired in. */
-static int emit_member(struct ql_ctx *cx, const char *event, const struct ql_uuid *team,
-                       const struct ql_uuid *user)
-{
-    if (cx->ports.queue == NULL)
-        return QL_OK;
-    char t[QL_UUID_STR_LEN + 1], u[QL_UUID_STR_LEN + 1], payload[128];
-    ql_uuid_format(team, t);
-    ql_uuid_format(user, u);
-    snprintf(payload, sizeof(payload), "{\"teamId\":\"%s\",\"userId\":\"%s\"}", t, u);
-    return ql_queue_emit(cx->ports.queue, cx, event, payload);
-}
-
 static int parse_role(struct ql_ctx *cx, const char *role, size_t n, int *out)
 {
     *out = ql_role_parse(role, n);
@@ -234,7 +230,7 @@ int ql_member_add(struct ql_ctx *cx, const struct ql_uuid *team, const char *ema
     if (rc == QL_ECONFLICT)
         ql_error_set(&cx->err, rc, "This user is a member already.");
     if (rc == QL_OK)
-        rc = emit_member(cx, "member.added", team, &u.id);
+        rc = ql_change(cx, team, QL_EVENT_MEMBER_ADDED, &u.id);
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "member.add", "User", &u.id, NULL);
     if (rc == QL_OK)
@@ -272,6 +268,8 @@ int ql_member_set_role(struct ql_ctx *cx, const struct ql_uuid *team, const stru
     if (rc == QL_OK && out->role != r) {
         rc = ql_store_members_set_role(st, cx, team, user, r);
         if (rc == QL_OK)
+            rc = ql_change(cx, team, QL_EVENT_MEMBER_CHANGED, user);
+        if (rc == QL_OK)
             rc = ql_audit(cx, team, "member.update", "User", user, NULL);
         out->role = r;
     }
@@ -307,7 +305,7 @@ int ql_member_remove(struct ql_ctx *cx, const struct ql_uuid *team, const struct
     if (rc == QL_OK)
         rc = ql_store_members_remove(st, cx, team, user);
     if (rc == QL_OK)
-        rc = emit_member(cx, "member.removed", team, user);
+        rc = ql_change(cx, team, QL_EVENT_MEMBER_REMOVED, user);
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "member.remove", "User", user, NULL);
     return ql_tx_end(cx, rc);

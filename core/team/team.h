@@ -22,6 +22,12 @@ int ql_team_create(struct ql_ctx *cx, const char *name, size_t n, struct ql_team
 int ql_team_list_mine(struct ql_ctx *cx, const char *cursor, size_t cursor_n, int limit,
                       struct ql_team_role **out, int *n, const char **next_cursor);
 int ql_team_get(struct ql_ctx *cx, const struct ql_uuid *team, struct ql_team *out);
+
+/*
+ * What the activity consumer counted for the team from the change log (it trails the log
+ * by the worker's pace).  Viewers and up.
+ */
+int ql_team_activity(struct ql_ctx *cx, const struct ql_uuid *team, struct ql_activity *out);
 int ql_team_rename(struct ql_ctx *cx, const struct ql_uuid *team, const char *name, size_t n,
                    struct ql_team *out);
 int ql_team_delete(struct ql_ctx *cx, const struct ql_uuid *team);

@@ -1,7 +1,8 @@
 /*
  * store_contract.c - the runner of the store contract (store_contract.h) and the helpers its
  * cases share.  The cases are in store_contract_identity.c and store_contract_journal.c; each
- * asserts exact values, so a store that gets one wrong fails.
+ * asserts exact values, so a store that gets one wrong fails.  store_contract_changes.c has
+ * the change log's.
  */
 #include "contract/store_contract.h"
 
@@ -118,7 +119,8 @@ struct ql_team cc_team(struct cc *c, const char *name, const struct ql_user *own
 int store_contract_run(const struct contract_backend *b, int argc, char **argv)
 {
     static struct ql_test all[64];
-    if (contract_identity_ntests + contract_journal_ntests > QL_NTESTS(all)) {
+    if (contract_identity_ntests + contract_journal_ntests + contract_changes_ntests >
+        QL_NTESTS(all)) {
         printf("Bail out! more cases than store_contract_run has room for\n");
         return 1;
     }
@@ -127,6 +129,8 @@ int store_contract_run(const struct contract_backend *b, int argc, char **argv)
         all[n++] = contract_identity_tests[i];
     for (int i = 0; i < contract_journal_ntests; i++)
         all[n++] = contract_journal_tests[i];
+    for (int i = 0; i < contract_changes_ntests; i++)
+        all[n++] = contract_changes_tests[i];
     contract_be = b;
     printf("# store contract: %s\n", b->name);
     return ql_test_run(all, n, argc, argv);

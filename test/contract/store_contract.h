@@ -78,4 +78,8 @@ extern const int contract_identity_ntests;
 extern const struct ql_test contract_journal_tests[];
 extern const int contract_journal_ntests;
 
+/* The cases of store_contract_changes.c: the change log and consumers' positions. */
+extern const struct ql_test contract_changes_tests[];
+extern const int contract_changes_ntests;
+
 #endif

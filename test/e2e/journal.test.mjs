@@ -203,7 +203,7 @@ test('concurrent creations are group-committed: each one whole, with its event a
   }
   const ids = done.map(({ r }) => `'${r.body.journalEntryId}'`).join(',')
   assert.equal(sql(`SELECT count(*) FROM audit_log WHERE action = 'journal_entry.create' AND target_id IN (${ids})`), '120')
-  assert.equal(sql(`SELECT count(*) FROM jobs WHERE kind = 'activity.record' AND payload->'data'->>'journalEntryId' IN (${ids})`), '120')
+  assert.equal(sql(`SELECT count(*) FROM changes WHERE event = 1 AND entity_id IN (${ids})`), '120')
   const after = (await http(api, 'GET', '/metrics')).text
   // how many batches those took depends on timing; the next test groups deterministically
   const items = counter(after, 'quill_group_commit_items_total') - counter(before, 'quill_group_commit_items_total')

@@ -23,7 +23,6 @@ export async function start (name, env = {}, ready = 'quill-api listening') {
       QUILL_THREADS: '2',
       QUILL_DB_POOL: '4',
       QUILL_ADMIN_TOKEN: ADMIN_TOKEN,
-      QUILL_WEBHOOK_ALLOW_PRIVATE: '1',
       ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']

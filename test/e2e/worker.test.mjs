@@ -59,7 +59,7 @@ function assertAttemptsMatchErrors (where) {
   assert.equal(bad, '', 'jobs whose attempts and recorded errors disagree')
 }
 
-test('an entry write enqueues activity.record in its transaction and the worker runs it', async () => {
+test('an entry write records its change in its transaction and the activity consumer counts it once', async () => {
   clearQueue()
   const w = await worker()
   try {
@@ -70,16 +70,65 @@ test('an entry write enqueues activity.record in its transaction and the worker 
       const r = await http(api, 'POST', `/v1/teams/${tid}/journal-entries`, { token: u.token, body: { content: `day ${i}` } })
       assert.equal(r.status, 201, r.text)
     }
-    // A rejected write leaves no job behind.
+    // A rejected write leaves no change behind.
     const bad = await http(api, 'POST', `/v1/teams/${tid}/journal-entries`, { token: u.token, body: { content: '' } })
     assert.equal(bad.status, 422)
-    const ok = await waitFor(() => sql(`SELECT entries_created FROM team_activity WHERE team_id = '${tid}'`) === '3')
-    assert.ok(ok, 'team_activity counts the three entries')
-    assert.equal(count(`kind = 'activity.record' AND payload->'data'->>'teamId' = '${tid}' AND payload->>'event' = 'journal_entry.created'`), 3)
-    assert.equal(count(`kind = 'activity.record' AND state <> 'succeeded'`), 0)
-    assert.equal(sql(`SELECT count(*) FROM audit_log WHERE team_id = '${tid}' AND action = 'activity.record' AND actor = 'Job:activity.record' AND target_type = 'Team' AND target_id = '${tid}'`), '3')
+    assert.equal(sql(`SELECT count(*) FROM changes WHERE team_id = '${tid}' AND event = 1`), '3')
+    const ok = await waitFor(async () => (await http(api, 'GET', `/v1/teams/${tid}/activity`, { token: u.token })).body.entriesCreated === 3)
+    assert.ok(ok, 'the activity summary counts the three entries')
+    const act = await http(api, 'GET', `/v1/teams/${tid}/activity`, { token: u.token })
+    assert.equal(act.status, 200)
+    assert.deepEqual({ ...act.body, lastActivityAt: null }, {
+      teamId: tid, entriesCreated: 3, entriesUpdated: 0, entriesDeleted: 0, membersAdded: 1, membersRemoved: 0, lastActivityAt: null
+    })
+    assert.ok(Date.parse(act.body.lastActivityAt) > 0)
+    // No job per event any more.
+    assert.equal(count('true'), count(`queue = 'cron'`))
+    const m = await http({ url: w.url }, 'GET', '/metrics')
+    assert.match(m.text, /quill_changes_consumed_total [1-9]/)
   } finally {
     assert.equal((await stop(w)).code, 0)
+  }
+})
+
+// Changes inserted with SQL for a team of this test, in one transaction.
+function bulkChanges (tid, n) {
+  sql(`INSERT INTO changes (team_id, kind, event, entity_id)
+    SELECT '${tid}', 1, 1, gen_random_uuid() FROM generate_series(1, ${n})`)
+  sql(`SELECT pg_notify('quill_changes', '${tid}')`)
+}
+const created = (tid) => Number(sql(`SELECT coalesce((SELECT entries_created FROM team_activity WHERE team_id = '${tid}'), 0)`))
+const consumerAt = () => sql("SELECT txid::text || '/' || seq FROM change_consumers WHERE name = 'activity'")
+
+test('a consumer killed with SIGKILL mid-batch: after restart every change counts exactly once', async () => {
+  const u = await signup(api)
+  const { teamId: tid } = await makeTeam(api, u.token)
+  const n = 200000
+  bulkChanges(tid, n)
+  const a = await worker()
+  const moving = await waitFor(() => created(tid) > 0, { timeout: 20000, every: 5 })
+  assert.ok(moving, 'worker A consumes')
+  a.proc.kill('SIGKILL')
+  await a.exit
+  const before = created(tid)
+  assert.ok(before > 0 && before < n, `killed mid-way (${before} of ${n})`)
+  // What was counted is exactly what lies behind the stored position: the batch that was
+  // running when A died left neither counts nor a position.
+  assert.equal(String(before), sql(`SELECT count(*) FROM changes c, change_consumers p
+    WHERE p.name = 'activity' AND c.team_id = '${tid}' AND c.event = 1 AND (c.txid, c.seq) <= (p.txid, p.seq)`))
+  // Two workers share the consumer from here; neither counts a change twice.
+  const b = await worker()
+  const c = await worker()
+  try {
+    const done = await waitFor(() => created(tid) === n, { timeout: 30000 })
+    assert.ok(done, `all counted: ${created(tid)} of ${n}`)
+    const end = consumerAt()
+    await sleep(300)
+    assert.equal(created(tid), n, 'nothing counted twice')
+    assert.equal(consumerAt(), end)
+  } finally {
+    assert.equal((await stop(b)).code, 0)
+    assert.equal((await stop(c)).code, 0)
   }
 })
 

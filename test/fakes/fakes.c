@@ -217,6 +217,7 @@ static int fs_begin(struct ql_store *self, struct ql_ctx *cx)
         s->in_tx = 1;
         memcpy(s->saved, (char *)s + TABLES_AT, TABLES_SIZE);
         s->saved_jobs = s->queue ? s->queue->n : 0;
+        s->txno++; /* the transaction's id: what the change log orders by */
     }
     return rc;
 }
@@ -267,6 +268,8 @@ void fake_store_wire_repos(struct ql_store_ops *ops)
     ops->entries = &fake__entries_ops;
     ops->prompts = &fake__prompts_ops;
     ops->idem = &fake__idem_ops;
+    ops->changes = &fake__changes_ops;
+    ops->maint = &fake__maint_ops;
 }
 
 void fake_store_init(struct fake_store *s)
@@ -332,42 +335,10 @@ static int fq_enqueue_batch(struct ql_queue *self, struct ql_ctx *cx,
     return QL_OK;
 }
 
-/* One job per subscriber, as the real adapter does. */
-static int fq_emit(struct ql_queue *self, struct ql_ctx *cx, const char *event,
-                   const char *payload_json)
-{
-    char payload[600];
-    snprintf(payload, sizeof(payload), "{\"event\":\"%s\",\"data\":%s}", event,
-             payload_json ? payload_json : "{}");
-    const char *const *subs = ql_event_subscribers(event);
-    for (int i = 0; subs[i]; i++) {
-        struct ql_job_spec spec = {.kind = subs[i], .queue = "events", .payload_json = payload};
-        int64_t id;
-        int rc = fq_enqueue(self, cx, &spec, &id);
-        if (rc)
-            return rc;
-    }
-    return QL_OK;
-}
-
-static int fq_emit_many(struct ql_queue *self, struct ql_ctx *cx, const char *event,
-                        const char *const *payloads, const char *const *traces, int n)
-{
-    (void)traces;
-    for (int i = 0; i < n; i++) {
-        int rc = fq_emit(self, cx, event, payloads[i]);
-        if (rc)
-            return rc;
-    }
-    return QL_OK;
-}
-
 /* The fake queue is for code that enqueues; the engine's side is tested against PostgreSQL
  * (test/integration/test_queue.c), so those methods are absent here. */
 static const struct ql_queue_ops queue_ops = {.enqueue = fq_enqueue,
-                                              .enqueue_batch = fq_enqueue_batch,
-                                              .emit = fq_emit,
-                                              .emit_many = fq_emit_many};
+                                              .enqueue_batch = fq_enqueue_batch};
 
 void fake_queue_init(struct fake_queue *q, struct fake_store *store)
 {

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "auth/auth.h"
+#include "changes/changes.h"
 #include "buf/buf.h"
 #include "clock/clock.h"
 #include "arena/arena.h"
@@ -106,6 +107,17 @@ struct fake_counter {
     int count;
 };
 
+/* A row of the change log; txid is the number of the transaction that wrote it. */
+struct fake_change {
+    struct ql_change_pos pos;
+    struct ql_uuid team;
+    int event;
+    struct ql_uuid id;
+    int64_t at_ms;
+    int in_tx; /* written inside a transaction */
+};
+#define FAKE_CHANGES_MAX 256
+
 struct fake_queue;
 
 struct fake_store {
@@ -143,13 +155,23 @@ struct fake_store {
     struct fake_entry entries[FAKE_MAX];
     struct fake_prompt prompts[FAKE_MAX];
     struct fake_idem idem[8];
-    int idem_locked; /* 1: the idempotency lock is taken by "another" request */
+    int nchanges;
+    struct fake_change changes[FAKE_CHANGES_MAX];
+    uint64_t txno; /* the current (or last) transaction's number: the fake's txid */
+    int64_t seq;
+    struct ql_change_pos consumer; /* the one consumer the fake knows: "activity" */
+    int consumer_busy;             /* 1: "another worker" holds it */
+    struct ql_change_pos floor;
+    int nactivity;
+    struct ql_activity activity[FAKE_MAX];
+    int idem_locked;  /* 1: the idempotency lock is taken by "another" request */
+    uint64_t horizon; /* not 0: changes of this txno on wait for "an older transaction" */
 };
 void fake_store_init(struct fake_store *s);
 void fake_store_cleanup(struct fake_store *s);
 void fake_store_wire_repos(struct ql_store_ops *ops);
 
-/* The queue: jobs enqueued are kept in an array; emits are recorded as jobs of kind "event:<name>".
+/* The queue: jobs enqueued are kept in an array.
  */
 #define FAKE_QUEUE_MAX 64
 struct fake_job {

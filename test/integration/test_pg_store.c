@@ -1,5 +1,6 @@
 /* Integration tests of the PostgreSQL session: round trips, transactions, reconnection. */
 #include "sysclock/sysclock.h"
+#include "changes/changes.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "fakes/fakes.h"
@@ -158,7 +159,7 @@ static void entry_in(struct ql_entry *e, const struct ql_uuid *team, const char 
 }
 
 /*
- * The group commit's statements: many entries, events and audit rows, one statement per
+ * The group commit's statements: many entries, changes and audit rows, one statement per
  * table, in one transaction.  Content survives the array literals byte for byte, audit rows
  * chain in the order given, and a batch with one bad row leaves nothing behind.
  */
@@ -188,16 +189,13 @@ static void test_many_rows_in_one_statement_each(void)
             fresh_id(),     0,         e[i].created_ms, "User:x", "journal_entry.create",
             "JournalEntry", targets[i]};
     }
-    char first[80], team1[QL_UUID_STR_LEN + 1];
+    char team1[QL_UUID_STR_LEN + 1];
     ql_uuid_format(&t1, team1);
-    snprintf(first, sizeof(first), "{\"team\":\"%s\"}", team1);
-    const char *payloads[3] = {first, "{\"n\":2}", "{\"n\":3}"};
-    const char *traces[3] = {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1", "", NULL};
+    const struct ql_uuid *ids[3] = {&e[0].id, &e[1].id, &e[2].id};
+    const int events[3] = {QL_EVENT_ENTRY_CREATED, QL_EVENT_ENTRY_CREATED, QL_EVENT_ENTRY_CREATED};
     ASSERT_INT_EQ(ql_store_begin(s, &cx), QL_OK);
     ASSERT_INT_EQ(ql_store_entries_insert_many(s, &cx, es, 3), QL_OK);
-    ASSERT_INT_EQ(
-        ql_queue_emit_many(ql_db_queue(pg), &cx, "journal_entry.created", payloads, traces, 3),
-        QL_OK);
+    ASSERT_INT_EQ(ql_store_changes_append_many(s, &cx, teams, events, ids, 3), QL_OK);
     ASSERT_INT_EQ(ql_store_audit_append_many(s, &cx, teams, a, 3), QL_OK);
     ASSERT_INT_EQ(ql_store_commit(s, &cx), QL_OK);
     for (int i = 0; i < 3; i++)
@@ -211,10 +209,11 @@ static void test_many_rows_in_one_statement_each(void)
     snprintf(want, sizeof(want), "%s,%s", targets[0], targets[1]);
     ASSERT_STR_EQ(itest_sql(url, sql), want);
     snprintf(sql, sizeof(sql),
-             "SELECT trace_id FROM jobs WHERE payload->'data'->>'team' = '%s' AND "
-             "payload->>'event' = 'journal_entry.created'",
-             team1);
-    ASSERT_STR_EQ(itest_sql(url, sql), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1");
+             "SELECT string_agg(entity_id::text, ',' ORDER BY seq) FROM changes WHERE team_id = "
+             "'%s' AND event = %d",
+             team1, QL_EVENT_ENTRY_CREATED);
+    snprintf(want, sizeof(want), "%s,%s", targets[0], targets[1]);
+    ASSERT_STR_EQ(itest_sql(url, sql), want); /* the changes, in the batch's order */
     struct ql_error err;
     ql_error_clear(&err);
     FILE *out = fopen("/dev/null", "w");

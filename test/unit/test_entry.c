@@ -1,5 +1,6 @@
 /* Unit tests of journal entries and prompts against the fakes. */
 #include "account/account.h"
+#include "changes/changes.h"
 #include "entry/entry.h"
 #include "err/err.h"
 #include "fixture.h"
@@ -69,7 +70,7 @@ static void test_create_writes_entry_audit_and_event_together(void)
     as(&w, &w.pm);
     struct ql_entry e;
     struct ql_entry_input in = text("Dear diary");
-    int audits = w.f.store.naudit, jobs = w.f.queue.n;
+    int audits = w.f.store.naudit, changes = w.f.store.nchanges;
     ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &e), QL_OK);
     ASSERT_INT_EQ(e.version, 1);
     ASSERT_TRUE(e.has_author_user && !e.has_author_key);
@@ -78,12 +79,12 @@ static void test_create_writes_entry_audit_and_event_together(void)
     ASSERT_INT_EQ(w.f.store.nentries, 1);
     ASSERT_INT_EQ(w.f.store.naudit, audits + 1);
     ASSERT_STR_EQ(w.f.store.audit[audits].e.action, "journal_entry.create");
-    ASSERT_INT_EQ(w.f.queue.n, jobs + 1);
-    const struct fake_job *j = &w.f.queue.jobs[jobs];
-    ASSERT_STR_EQ(j->kind, "activity.record");
-    ASSERT_STR_EQ(j->queue, "events");
-    ASSERT_TRUE(strstr(j->payload, "\"event\":\"journal_entry.created\"") != NULL);
-    ASSERT_INT_EQ(j->in_tx, 1);
+    ASSERT_INT_EQ(w.f.store.nchanges, changes + 1);
+    const struct fake_change *c = &w.f.store.changes[changes];
+    ASSERT_INT_EQ(c->event, QL_EVENT_ENTRY_CREATED);
+    ASSERT_MEM_EQ(c->team.b, w.team.id.b, 16);
+    ASSERT_MEM_EQ(c->id.b, e.id.b, 16);
+    ASSERT_INT_EQ(c->in_tx, 1);
     fixture_cleanup(&w.f);
 }
 
@@ -154,7 +155,7 @@ static void test_group_writes_concurrent_creations_in_one_transaction(void)
     int other_first = memcmp(other.id.b, w.team.id.b, 16) > 0;
     g.waiting[g.nwaiting++] = other_first ? &i1 : &i2;
     g.waiting[g.nwaiting++] = other_first ? &i2 : &i1;
-    int entries = w.f.store.nentries, audits = w.f.store.naudit, jobs = w.f.queue.n;
+    int entries = w.f.store.nentries, audits = w.f.store.naudit, changes = w.f.store.nchanges;
     as(&w, &w.pm);
     struct ql_entry_input in = text("mine");
     ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &mine), QL_OK);
@@ -163,9 +164,12 @@ static void test_group_writes_concurrent_creations_in_one_transaction(void)
     ASSERT_INT_EQ(i1.rc, QL_OK);
     ASSERT_INT_EQ(i2.rc, QL_OK);
     ASSERT_INT_EQ(w.f.store.nentries, entries + 3);
-    ASSERT_INT_EQ(w.f.queue.n, jobs + 3);
-    for (int i = jobs; i < jobs + 3; i++)
-        ASSERT_INT_EQ(w.f.queue.jobs[i].in_tx, 1);
+    ASSERT_INT_EQ(w.f.store.nchanges, changes + 3); /* one statement, in the transaction */
+    for (int i = changes; i < changes + 3; i++) {
+        ASSERT_INT_EQ(w.f.store.changes[i].in_tx, 1);
+        ASSERT_INT_EQ(w.f.store.changes[i].event, QL_EVENT_ENTRY_CREATED);
+        ASSERT_TRUE(w.f.store.changes[i].pos.txid == w.f.store.changes[changes].pos.txid);
+    }
     ASSERT_INT_EQ(w.f.store.naudit, audits + 3);
     /* Audit rows in team order (what keeps concurrent groups from deadlocking), each with
      * the actor of its own request. */
@@ -199,7 +203,7 @@ static void test_group_that_fails_leaves_nothing_and_each_writes_alone(void)
     peer_entry(&e1, &w.team.id, &w.owner.user.id, 1, "peer");
     struct ql_group_item i1 = {.cx = &peer, .arg = &e1};
     g.waiting[g.nwaiting++] = &i1;
-    int entries = w.f.store.nentries, audits = w.f.store.naudit, jobs = w.f.queue.n;
+    int entries = w.f.store.nentries, audits = w.f.store.naudit, changes = w.f.store.nchanges;
     as(&w, &w.pm);
     w.f.store.fail_call = 3; /* BEGIN, the entries, then the audit rows fail */
     struct ql_entry_input in = text("mine");
@@ -212,7 +216,7 @@ static void test_group_that_fails_leaves_nothing_and_each_writes_alone(void)
     ASSERT_INT_EQ(w.f.store.nentries, entries + 1);
     ASSERT_MEM_EQ(w.f.store.entries[entries].e.id.b, mine.id.b, 16);
     ASSERT_INT_EQ(w.f.store.naudit, audits + 1);
-    ASSERT_INT_EQ(w.f.queue.n, jobs + 1);
+    ASSERT_INT_EQ(w.f.store.nchanges, changes + 1);
     fixture_cleanup(&w.f);
 }
 

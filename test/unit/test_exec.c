@@ -59,18 +59,25 @@ static void h_nothing(struct ql_http_req *r)
     (void)r;
 }
 
+static int stream_opened, stream_closed;
+
+static void on_stream_open(struct ql_http_req *r, void *ud)
+{
+    (void)ud;
+    stream_opened++;
+    ql__req_stream_write(r, ": hello\n\n", 9); /* the head is out: events may follow */
+}
+
 static void on_stream_close(struct ql_http_req *r, void *ud)
 {
     (void)r;
     (*(int *)ud)++;
 }
 
-static int stream_closed;
-
 static void h_stream(struct ql_http_req *r)
 {
     r->content_type = "text/event-stream";
-    ql__req_stream_begin(r, on_stream_close, &stream_closed);
+    ql__req_stream_begin(r, on_stream_open, on_stream_close, &stream_closed);
 }
 
 static const struct ql_http_route routes[] = {
@@ -179,7 +186,7 @@ static void setup(struct world *w)
     w->req.conn = &w->h1;
     ql__h1_init(&w->h1, &cops, &w->lim, &w->clock.base, date, &date_len, &w->req);
     parked = NULL;
-    stream_closed = 0;
+    stream_opened = stream_closed = 0;
 }
 
 static void get(struct world *w, const char *path)
@@ -366,14 +373,25 @@ static void test_a_stream_stays_in_flight_until_it_ends(void)
     get(&w, "/stream");
     get(&w, "/inline"); /* pipelined behind the stream */
     run_pool(&w);
-    ASSERT_INT_EQ(w.req.state, QL__REQ_STREAM);
+    ASSERT_INT_EQ(w.req.state, QL__REQ_DONE);
+    ASSERT_INT_EQ(stream_opened, 0); /* not before the loop sent the head */
     ql__exec_run_ready(&w.x);
+    ASSERT_INT_EQ(w.req.state, QL__REQ_STREAM);
+    ASSERT_INT_EQ(stream_opened, 1);
     ASSERT_INT_EQ(w.h1.state, QL__H1_STREAM);
     ASSERT_NOT_NULL(strstr(out(&w), "Content-Type: text/event-stream\r\n"));
+    ASSERT_TRUE(ends_with(out(&w), "\r\n9\r\n: hello\n\n\r\n"));
     ASSERT_INT_EQ(atomic_load(&w.x.inflight), 1);
     w.h1.out.len = 0;
     ASSERT_INT_EQ(ql__req_stream_write(&w.req, "data: x\n\n", 9), 0);
     ASSERT_STR_EQ(out(&w), "9\r\ndata: x\n\n\r\n");
+    /* a reader that takes nothing: writes fail once QL__STREAM_OUT_MAX is unsent */
+    static char kib[1024];
+    memset(kib, 'x', sizeof(kib));
+    int ok = 0;
+    while (ok < 1000 && ql__req_stream_write(&w.req, kib, sizeof(kib)) == 0)
+        ok++;
+    ASSERT_TRUE(ok >= QL__STREAM_OUT_MAX / 1024 - 1 && ok <= QL__STREAM_OUT_MAX / 1024 + 1);
     w.h1.out.len = 0;
     ql__req_stream_end(&w.req);
     ASSERT_INT_EQ(stream_closed, 1);
@@ -390,6 +408,23 @@ static void test_a_stream_stays_in_flight_until_it_ends(void)
     ql__h1_cleanup(&w.h1);
 }
 
+static void test_a_stream_whose_connection_closed_first_never_opens(void)
+{
+    struct world w;
+    setup(&w);
+    get(&w, "/stream");
+    ql__exec_stream_abort(&w.req); /* the socket closes while the handler runs: no stream yet */
+    ql__h1_shutdown(&w.h1);
+    run_pool(&w);
+    ql__exec_run_ready(&w.x);
+    ASSERT_INT_EQ(stream_opened, 0);
+    ASSERT_INT_EQ(stream_closed, 1); /* its owner still hears that it ended */
+    ASSERT_INT_EQ(atomic_load(&w.x.inflight), 0);
+    ASSERT_INT_EQ(w.req.state, QL__REQ_IDLE);
+    ASSERT_INT_EQ(w.settled, 1);
+    ql__h1_cleanup(&w.h1);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -402,6 +437,7 @@ int main(int argc, char **argv)
         TEST(test_unroutable_and_unparsable_requests),
         TEST(test_a_handler_that_answers_nothing_gets_500),
         TEST(test_a_stream_stays_in_flight_until_it_ends),
+        TEST(test_a_stream_whose_connection_closed_first_never_opens),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

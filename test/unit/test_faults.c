@@ -89,9 +89,11 @@ static void world_init(struct world *w)
     fake_clock_advance(&w->f.clock, 1000);
 }
 
-/* What a use case may change: the tables of the fake store and the jobs of the fake queue. */
+/* What a use case may change: the tables of the fake store and the jobs of the fake queue (the
+ * change log is a table). */
 struct rows {
-    int nusers, nsessions, nteams, nmembers, nkeys, naudit, nentries, nprompts, nidem, njobs;
+    int nusers, nsessions, nteams, nmembers, nkeys, naudit, nentries, nprompts, nidem, njobs,
+        nchanges;
     struct fake_user users[FAKE_MAX];
     struct fake_session sessions[FAKE_MAX];
     struct fake_team teams[FAKE_MAX];
@@ -120,6 +122,7 @@ static void rows_take(const struct world *w, struct rows *r)
     r->nprompts = s->nprompts;
     r->nidem = s->nidem;
     r->njobs = w->f.queue.n;
+    r->nchanges = s->nchanges;
     memcpy(r->users, s->users, sizeof(r->users));
     memcpy(r->sessions, s->sessions, sizeof(r->sessions));
     memcpy(r->teams, s->teams, sizeof(r->teams));
@@ -234,7 +237,7 @@ static void test_password_change_failure_at_any_step_writes_nothing(void)
     walk_faults("change password", STORE, change_password, 6);
 }
 
-/* BEGIN, team insert (with its owner), audit append, COMMIT */
+/* BEGIN, team insert (with its owner), change (owner added), audit append, COMMIT */
 static int create_team(struct world *w)
 {
     struct ql_team t;
@@ -244,11 +247,11 @@ static int create_team(struct world *w)
 
 static void test_team_create_failure_at_any_step_writes_nothing(void)
 {
-    walk_faults("team create", STORE, create_team, 4);
+    walk_faults("team create", STORE, create_team, 5);
     walk_faults("team create", RANDOM, create_team, 2); /* the team id, the audit row id */
 }
 
-/* users by email, BEGIN, team lock, member insert, event, audit append, member get, COMMIT */
+/* users by email, BEGIN, team lock, member insert, change, audit append, member get, COMMIT */
 static int add_member(struct world *w)
 {
     struct ql_member m;
@@ -261,7 +264,7 @@ static void test_member_add_failure_at_any_step_writes_nothing(void)
     walk_faults("member add", STORE, add_member, 8);
 }
 
-/* BEGIN, team lock, member get, set role, audit append, COMMIT */
+/* BEGIN, team lock, member get, set role, change, audit append, COMMIT */
 static int demote_member(struct world *w)
 {
     struct ql_member m;
@@ -271,10 +274,10 @@ static int demote_member(struct world *w)
 
 static void test_member_role_failure_at_any_step_writes_nothing(void)
 {
-    walk_faults("member set role", STORE, demote_member, 6);
+    walk_faults("member set role", STORE, demote_member, 7);
 }
 
-/* BEGIN, team lock, member get, member remove, event, audit append, COMMIT */
+/* BEGIN, team lock, member get, member remove, change, audit append, COMMIT */
 static int remove_member(struct world *w)
 {
     by(w, &w->po);
@@ -313,7 +316,7 @@ static void test_api_key_revoke_failure_at_any_step_writes_nothing(void)
     walk_faults("api key revoke", STORE, revoke_key, 4);
 }
 
-/* prompt get, BEGIN, entry insert, event, audit append, COMMIT (no group port: alone) */
+/* prompt get, BEGIN, entry insert, change, audit append, COMMIT (no group port: alone) */
 static int create_entry(struct world *w)
 {
     char pid[QL_UUID_STR_LEN + 1];
@@ -330,7 +333,7 @@ static void test_entry_create_failure_at_any_step_writes_nothing(void)
     walk_faults("entry create", RANDOM, create_entry, 2); /* the entry id, the audit row id */
 }
 
-/* BEGIN, entry lock, prompt get, entry update, event, audit append, COMMIT */
+/* BEGIN, entry lock, prompt get, entry update, change, audit append, COMMIT */
 static int update_entry(struct world *w)
 {
     char pid[QL_UUID_STR_LEN + 1];
@@ -347,7 +350,7 @@ static void test_entry_update_failure_at_any_step_writes_nothing(void)
     walk_faults("entry update", RANDOM, update_entry, 1); /* the audit row id */
 }
 
-/* BEGIN, entry lock, entry remove, event, audit append, COMMIT */
+/* BEGIN, entry lock, entry remove, change, audit append, COMMIT */
 static int delete_entry(struct world *w)
 {
     by(w, &w->pm);

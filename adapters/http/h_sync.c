@@ -1,0 +1,77 @@
+/*
+ * h_sync.c - handlers of a team's change feed: delta sync and the activity counts.
+ */
+#include "internal.h"
+
+#include "changes/changes.h"
+#include "err/err.h"
+#include "model/model.h"
+#include "team/team.h"
+
+void ql__h_sync(struct ql_http_req *r);
+void ql__h_team_activity(struct ql_http_req *r);
+
+void ql__h_sync(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    struct ql_uuid team;
+    int limit;
+    if (ql__authenticate_team(r, &p, &team, NULL, NULL) || ql__query_limit(r, &limit))
+        return;
+    size_t sn = 0;
+    const char *since = ql__query(r, "since", &sn);
+    struct ql_sync_page page;
+    int rc = ql_sync(&r->cx, &team, since, sn, limit, &page);
+    if (rc) {
+        ql__res_problem(r, rc);
+        return;
+    }
+    struct ql_jw w;
+    ql_buf_reserve(&r->res_body, (size_t)page.n * 460 + 96);
+    ql_jw_init(&w, &r->res_body);
+    ql_jw_obj(&w);
+    ql_jw_key(&w, "changes");
+    ql_jw_arr(&w);
+    for (int i = 0; i < page.n; i++)
+        ql__jw_sync_item(&w, &page.items[i]);
+    ql_jw_arr_end(&w);
+    ql_jw_key(&w, "nextCursor");
+    ql_jw_str(&w, page.cursor);
+    ql_jw_key(&w, "hasMore");
+    ql_jw_bool(&w, page.more);
+    ql_jw_obj_end(&w);
+    ql__res_json(r, 200);
+}
+
+void ql__h_team_activity(struct ql_http_req *r)
+{
+    struct ql_principal p;
+    struct ql_uuid team;
+    if (ql__authenticate_team(r, &p, &team, NULL, NULL))
+        return;
+    struct ql_activity a;
+    int rc = ql_team_activity(&r->cx, &team, &a);
+    if (rc) {
+        ql__res_problem(r, rc);
+        return;
+    }
+    struct ql_jw w;
+    ql_jw_init(&w, &r->res_body);
+    ql_jw_obj(&w);
+    ql_jw_key(&w, "teamId");
+    ql__jw_uuid(&w, &team);
+    ql_jw_key(&w, "entriesCreated");
+    ql_jw_int(&w, a.entries_created);
+    ql_jw_key(&w, "entriesUpdated");
+    ql_jw_int(&w, a.entries_updated);
+    ql_jw_key(&w, "entriesDeleted");
+    ql_jw_int(&w, a.entries_deleted);
+    ql_jw_key(&w, "membersAdded");
+    ql_jw_int(&w, a.members_added);
+    ql_jw_key(&w, "membersRemoved");
+    ql_jw_int(&w, a.members_removed);
+    ql_jw_key(&w, "lastActivityAt");
+    ql__jw_time_or_null(&w, a.last_ms);
+    ql_jw_obj_end(&w);
+    ql__res_json(r, 200);
+}

@@ -1,0 +1,304 @@
+/*
+ * repo_changes.c - the change log over PostgreSQL (core/changes/changes.h; the table and
+ * why positions are safe to page by are in migrations/0007_changes.up.sql).
+ *
+ * Appends are sent without waiting inside the writer's transaction, and note the team so
+ * that, once the transaction commits, the session announces the change on the
+ * notification port (conn.c): live streams on every instance then read the log.
+ */
+#include "internal.h"
+
+#include "arena/arena.h"
+#include "buf/buf.h"
+#include "changes/changes.h"
+#include "ctx/ctx.h"
+#include "err/err.h"
+#include "model/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct ql_pg *pg_of(struct ql_store *s)
+{
+    return (struct ql_pg *)s;
+}
+
+/* A position as the text of an xid8 and a seq (s: at least 24 bytes). */
+static void pos_params(struct ql__pg_params *p, const struct ql_change_pos *pos, char *s)
+{
+    snprintf(s, 24, "%llu", (unsigned long long)pos->txid);
+    ql__pg_p_text(p, s);
+    ql__pg_p_int(p, pos->seq);
+}
+
+/* An xid8 column, as text. */
+static uint64_t txid_at(const PGresult *r, int row, int col)
+{
+    return strtoull(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int c_append(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team, int event,
+                    const struct ql_uuid *id)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, team);
+    ql__pg_p_int(&p, ql_change_kind_of(event));
+    ql__pg_p_int(&p, event);
+    ql__pg_p_uuid(&p, id);
+    int rc = ql__pg_run(pg_of(self), cx, QL__ST_CHANGE_APPEND, &p);
+    if (rc == QL_OK)
+        ql__pg_changed(pg_of(self), team);
+    return rc;
+}
+
+static int c_append_many(struct ql_store *self, struct ql_ctx *cx,
+                         const struct ql_uuid *const *teams, const int *events,
+                         const struct ql_uuid *const *ids, int n)
+{
+    struct ql_buf cols[4];
+    ql__pg_arr_begin(cx, cols, 4);
+    for (int i = 0; i < n; i++) {
+        ql__pg_arr_uuid(&cols[0], teams[i], i == 0);
+        ql__pg_arr_int(&cols[1], ql_change_kind_of(events[i]), i == 0);
+        ql__pg_arr_int(&cols[2], events[i], i == 0);
+        ql__pg_arr_uuid(&cols[3], ids[i], i == 0);
+    }
+    struct ql__pg_params p = {0};
+    int rc = ql__pg_arr_params(cx, cols, 4, &p);
+    if (rc == QL_OK)
+        rc = ql__pg_run(pg_of(self), cx, QL__ST_CHANGE_APPEND_MANY, &p);
+    for (int i = 0; rc == QL_OK && i < n; i++)
+        ql__pg_changed(pg_of(self), teams[i]);
+    return rc;
+}
+
+/* A row of changes_page: the change, and its thing's state when it still exists. */
+static int read_item(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
+{
+    struct ql_sync_item *it = dst;
+    memset(it, 0, sizeof(*it));
+    it->pos.txid = txid_at(r, row, 0);
+    it->pos.seq = ql__pg_int8(r, row, 1);
+    it->kind = ql__pg_int4(r, row, 2);
+    ql__pg_uuid(r, row, 3, &it->id);
+    int rc = QL_OK;
+    if (it->kind == QL_CHANGE_ENTRY && !PQgetisnull(r, row, 4)) {
+        struct ql_entry *e = ql_arena_alloc(cx->arena, sizeof(*e));
+        rc = e ? ql__pg_entry_at(cx, r, row, 4, e) : ql_error_set(&cx->err, QL_ENOMEM, NULL);
+        it->entry = e;
+    } else if (it->kind == QL_CHANGE_PROMPT && !PQgetisnull(r, row, 14)) {
+        struct ql_prompt *p = ql_arena_alloc(cx->arena, sizeof(*p));
+        rc = p ? ql__pg_prompt_at(cx, r, row, 14, p) : ql_error_set(&cx->err, QL_ENOMEM, NULL);
+        it->prompt = p;
+    } else if (it->kind == QL_CHANGE_MEMBER && !PQgetisnull(r, row, 21)) {
+        struct ql_member *m = ql_arena_alloc(cx->arena, sizeof(*m));
+        rc = m ? ql__pg_member_at(cx, r, row, 21, m) : ql_error_set(&cx->err, QL_ENOMEM, NULL);
+        it->member = m;
+    } else {
+        it->deleted = 1; /* gone now, whatever this change did */
+    }
+    return rc;
+}
+
+#define PAGE_VISIBLE 26 /* the column that says a row may be given out */
+
+static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                  const struct ql_change_pos *after, int limit, struct ql_sync_item **out, int *n,
+                  int *more, int *held)
+{
+    struct ql__pg_params p = {0};
+    char txid[24];
+    ql__pg_p_uuid(&p, team);
+    pos_params(&p, after, txid);
+    ql__pg_p_int(&p, limit + 1);
+    *out = NULL;
+    *n = *more = *held = 0;
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_CHANGES_PAGE, &p, &r);
+    if (rc)
+        return rc;
+    int got = PQntuples(r);
+    *out = ql_arena_calloc(cx->arena, (size_t)(got ? got : 1), sizeof(**out));
+    if (*out == NULL)
+        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    for (int i = 0; rc == QL_OK && i < got; i++) {
+        if (!ql__pg_bool(r, i, PAGE_VISIBLE)) {
+            *held = 1;
+            break;
+        }
+        if (i == limit) {
+            *more = 1;
+            break;
+        }
+        rc = read_item(cx, r, i, &(*out)[i]);
+        (*n)++;
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int c_bounds(struct ql_store *self, struct ql_ctx *cx, struct ql_change_pos *start,
+                    struct ql_change_pos *floor)
+{
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_CHANGES_BOUNDS, NULL, &r);
+    if (rc)
+        return rc;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return ql_error_set(&cx->err, QL_EINTERNAL, "change_floor has no row");
+    }
+    *start = (struct ql_change_pos){txid_at(r, 0, 0), 0};
+    *floor = (struct ql_change_pos){txid_at(r, 0, 1), ql__pg_int8(r, 0, 2)};
+    PQclear(r);
+    return QL_OK;
+}
+
+/* Live things as sync items: the row readers of each kind, wrapped. */
+static int read_live_entry(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
+{
+    struct ql_sync_item *it = dst;
+    struct ql_entry *e = ql_arena_alloc(cx->arena, sizeof(*e));
+    if (e == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    *it = (struct ql_sync_item){.kind = QL_CHANGE_ENTRY, .entry = e};
+    int rc = ql__pg_entry_at(cx, r, row, 0, e);
+    it->id = e->id;
+    return rc;
+}
+
+static int read_live_prompt(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
+{
+    struct ql_sync_item *it = dst;
+    struct ql_prompt *p = ql_arena_alloc(cx->arena, sizeof(*p));
+    if (p == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    *it = (struct ql_sync_item){.kind = QL_CHANGE_PROMPT, .prompt = p};
+    int rc = ql__pg_prompt_at(cx, r, row, 0, p);
+    it->id = p->id;
+    return rc;
+}
+
+static int read_live_member(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
+{
+    struct ql_sync_item *it = dst;
+    struct ql_member *m = ql_arena_alloc(cx->arena, sizeof(*m));
+    if (m == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    *it = (struct ql_sync_item){.kind = QL_CHANGE_MEMBER, .member = m};
+    int rc = ql__pg_member_at(cx, r, row, 0, m);
+    it->id = m->user_id;
+    return rc;
+}
+
+static int c_live(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team, int kind,
+                  int64_t num, const struct ql_uuid *after, int limit, struct ql_sync_item **out,
+                  int *n, int *more)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, team);
+    ql__pg_p_uuid(&p, after);
+    enum ql__pg_stmt st;
+    ql__pg_row_fn read;
+    if (kind == QL_CHANGE_ENTRY) {
+        ql__pg_p_ts(&p, num);
+        st = QL__ST_LIVE_ENTRIES;
+        read = read_live_entry;
+    } else if (kind == QL_CHANGE_PROMPT) {
+        st = QL__ST_LIVE_PROMPTS;
+        read = read_live_prompt;
+    } else {
+        st = QL__ST_MEMBERS_LIST;
+        read = read_live_member;
+    }
+    ql__pg_p_int(&p, limit + 1);
+    void *rows;
+    int rc = ql__pg_page(pg_of(self), cx, st, &p, limit, sizeof(**out), read, &rows, n, more);
+    *out = rows;
+    return rc;
+}
+
+static int c_consumer_lock(struct ql_store *self, struct ql_ctx *cx, const char *name,
+                           struct ql_change_pos *pos)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_text(&p, name);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_CONSUMER_LOCK, &p, &r);
+    if (rc)
+        return rc;
+    if (PQntuples(r) == 0)
+        rc = ql_error_set(&cx->err, QL_ENOT_FOUND, "consumer %s is busy or unknown", name);
+    else
+        *pos = (struct ql_change_pos){txid_at(r, 0, 0), ql__pg_int8(r, 0, 1)};
+    PQclear(r);
+    return rc;
+}
+
+static int read_change(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
+{
+    (void)cx;
+    struct ql_change *c = dst;
+    c->pos = (struct ql_change_pos){txid_at(r, row, 0), ql__pg_int8(r, row, 1)};
+    ql__pg_uuid(r, row, 2, &c->team);
+    c->event = ql__pg_int4(r, row, 3);
+    ql__pg_uuid(r, row, 4, &c->id);
+    return QL_OK;
+}
+
+static int c_consumer_read(struct ql_store *self, struct ql_ctx *cx,
+                           const struct ql_change_pos *after, int limit, struct ql_change **out,
+                           int *n)
+{
+    struct ql__pg_params p = {0};
+    char txid[24];
+    pos_params(&p, after, txid);
+    ql__pg_p_int(&p, limit);
+    void *rows;
+    int more;
+    int rc = ql__pg_page(pg_of(self), cx, QL__ST_CONSUMER_READ, &p, limit, sizeof(**out),
+                         read_change, &rows, n, &more);
+    *out = rows;
+    return rc;
+}
+
+static int c_consumer_advance(struct ql_store *self, struct ql_ctx *cx, const char *name,
+                              const struct ql_change_pos *pos)
+{
+    struct ql__pg_params p = {0};
+    char txid[24];
+    ql__pg_p_text(&p, name);
+    pos_params(&p, pos, txid);
+    return ql__pg_run(pg_of(self), cx, QL__ST_CONSUMER_ADVANCE, &p);
+}
+
+static int c_compact(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, int64_t before_ms,
+                     int64_t *n)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_ts(&p, now_ms);
+    int rc = ql__pg_run(pg_of(self), cx, QL__ST_CHANGES_MARK, &p);
+    if (rc)
+        return rc;
+    struct ql__pg_params q = {0};
+    ql__pg_p_ts(&q, before_ms);
+    PGresult *r;
+    rc = ql__pg_exec(pg_of(self), cx, QL__ST_CHANGES_COMPACT, &q, &r);
+    if (rc == QL_OK)
+        *n = PQntuples(r) ? ql__pg_int8(r, 0, 0) : 0;
+    PQclear(r);
+    return rc;
+}
+
+const struct ql_changes_ops ql__pg_changes_ops = {
+    .append = c_append,
+    .append_many = c_append_many,
+    .page = c_page,
+    .bounds = c_bounds,
+    .live = c_live,
+    .consumer_lock = c_consumer_lock,
+    .consumer_read = c_consumer_read,
+    .consumer_advance = c_consumer_advance,
+    .compact = c_compact,
+};

@@ -1,0 +1,243 @@
+/*
+ * store_contract_changes.c - the store contract's cases for the change log: appending in a
+ * transaction, paging a team's changes with the current state of their things, where a
+ * snapshot starts, live things for snapshots, and a consumer's position (store_contract.h).
+ *
+ * Another test may run a transaction beside these (the database is shared), and a change
+ * behind a running transaction is held back: reads retry for a while when told so.
+ */
+#include "contract/store_contract.h"
+
+#include "changes/changes.h"
+
+#include <string.h>
+#include <time.h>
+
+static struct ql_entry entry_of(struct cc *c, const struct ql_team *t, const struct ql_user *by,
+                                int64_t at, const char *content)
+{
+    struct ql_entry e = {.id = cc_id(), .team_id = t->id, .has_author_user = 1};
+    e.author_user = by->id;
+    e.content = content;
+    e.content_n = strlen(content);
+    e.version = 1;
+    e.created_ms = e.updated_ms = c->now + at;
+    return e;
+}
+
+static void nap_ms(int ms)
+{
+    struct timespec ts = {0, (long)ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* A page of t's changes after pos, read again while changes are held (up to 5 s). */
+static void page(struct cc *c, const struct ql_team *t, const struct ql_change_pos *pos, int limit,
+                 struct ql_sync_item **items, int *n, int *more)
+{
+    int held = 1;
+    for (int tries = 0; held && tries < 500; tries++) {
+        if (tries)
+            nap_ms(10);
+        ASSERT_INT_EQ(
+            ql_store_changes_page(c->s, &c->cx, &t->id, pos, limit, items, n, more, &held), QL_OK);
+        if (*n == limit && *more)
+            break; /* a full page: what is held lies beyond it */
+    }
+}
+
+static void append_committed(struct cc *c, const struct ql_team *t, int event,
+                             const struct ql_uuid *id)
+{
+    ASSERT_INT_EQ(ql_store_begin(c->s, &c->cx), QL_OK);
+    ASSERT_INT_EQ(ql_store_changes_append(c->s, &c->cx, &t->id, event, id), QL_OK);
+    ASSERT_INT_EQ(ql_store_commit(c->s, &c->cx), QL_OK);
+}
+
+/*
+ * Changes come in commit order after a position, each with its thing as it is now: an
+ * entry changed twice reads its current content both times, a deleted one reads as a
+ * tombstone, a member as the member.  Positions grow; limit and more page through them.
+ */
+static void test_changes_page_in_order_with_current_state(void)
+{
+    struct cc c;
+    cc_open(&c);
+    struct ql_user a = cc_user(&c, "A");
+    struct ql_team t = cc_team(&c, "T", &a), other = cc_team(&c, "O", &a);
+    struct ql_change_pos start, floor;
+    ASSERT_INT_EQ(ql_store_changes_bounds(c.s, &c.cx, &start, &floor), QL_OK);
+    ASSERT_TRUE(ql_change_pos_cmp(&floor, &start) <= 0);
+    struct ql_entry e1 = entry_of(&c, &t, &a, 0, "first"), e2 = entry_of(&c, &t, &a, 1, "gone");
+    const struct ql_entry *both[2] = {&e1, &e2};
+    ASSERT_INT_EQ(ql_store_begin(c.s, &c.cx), QL_OK);
+    ASSERT_INT_EQ(ql_store_entries_insert_many(c.s, &c.cx, both, 2), QL_OK);
+    const struct ql_uuid *teams[3] = {&t.id, &t.id, &other.id};
+    const struct ql_uuid *ids[3] = {&e1.id, &e2.id, &e1.id};
+    const int events[3] = {QL_EVENT_ENTRY_CREATED, QL_EVENT_ENTRY_CREATED, QL_EVENT_ENTRY_CREATED};
+    ASSERT_INT_EQ(ql_store_changes_append_many(c.s, &c.cx, teams, events, ids, 3), QL_OK);
+    ASSERT_INT_EQ(ql_store_commit(c.s, &c.cx), QL_OK);
+    ASSERT_INT_EQ(ql_store_begin(c.s, &c.cx), QL_OK);
+    ASSERT_INT_EQ(ql_store_entries_remove(c.s, &c.cx, &t.id, &e2.id, c.now + 5), QL_OK);
+    ASSERT_INT_EQ(ql_store_changes_append(c.s, &c.cx, &t.id, QL_EVENT_ENTRY_DELETED, &e2.id),
+                  QL_OK);
+    ASSERT_INT_EQ(ql_store_commit(c.s, &c.cx), QL_OK);
+    append_committed(&c, &t, QL_EVENT_MEMBER_ADDED, &a.id);
+    /* A transaction that rolls back leaves no change. */
+    ASSERT_INT_EQ(ql_store_begin(c.s, &c.cx), QL_OK);
+    ASSERT_INT_EQ(ql_store_changes_append(c.s, &c.cx, &t.id, QL_EVENT_ENTRY_UPDATED, &e1.id),
+                  QL_OK);
+    ql_store_rollback(c.s, &c.cx);
+
+    struct ql_sync_item *items;
+    int n, more;
+    page(&c, &t, &start, 10, &items, &n, &more);
+    ASSERT_INT_EQ(n, 4);
+    ASSERT_INT_EQ(more, 0);
+    ASSERT_INT_EQ(items[0].kind, QL_CHANGE_ENTRY);
+    ASSERT_ID_EQ(&items[0].id, &e1.id);
+    ASSERT_INT_EQ(items[0].deleted, 0);
+    ASSERT_NOT_NULL(items[0].entry);
+    ASSERT_STR_EQ(items[0].entry->content, "first");
+    ASSERT_ID_EQ(&items[1].id, &e2.id); /* created, but deleted since */
+    ASSERT_INT_EQ(items[1].deleted, 1);
+    ASSERT_NULL(items[1].entry);
+    ASSERT_INT_EQ(items[2].deleted, 1);
+    ASSERT_INT_EQ(items[3].kind, QL_CHANGE_MEMBER);
+    ASSERT_NOT_NULL(items[3].member);
+    ASSERT_ID_EQ(&items[3].member->user_id, &a.id);
+    ASSERT_INT_EQ(items[3].member->role, QL_ROLE_OWNER);
+    for (int i = 1; i < n; i++)
+        ASSERT_TRUE(ql_change_pos_cmp(&items[i - 1].pos, &items[i].pos) < 0);
+    ASSERT_TRUE(ql_change_pos_cmp(&start, &items[0].pos) < 0);
+    /* Pages of two, from the first page's last position. */
+    struct ql_change_pos mid = items[1].pos, last = items[3].pos;
+    page(&c, &t, &start, 2, &items, &n, &more);
+    ASSERT_INT_EQ(n, 2);
+    ASSERT_INT_EQ(more, 1);
+    page(&c, &t, &mid, 2, &items, &n, &more);
+    ASSERT_INT_EQ(n, 2);
+    ASSERT_INT_EQ(more, 0);
+    ASSERT_INT_EQ(ql_change_pos_cmp(&items[1].pos, &last), 0);
+    page(&c, &t, &last, 2, &items, &n, &more);
+    ASSERT_INT_EQ(n, 0);
+    /* The other team sees only its own. */
+    page(&c, &other, &start, 10, &items, &n, &more);
+    ASSERT_INT_EQ(n, 1);
+    ASSERT_ID_EQ(&items[0].id, &e1.id);
+    ASSERT_INT_EQ(items[0].deleted, 1); /* e1 is not other's entry */
+    cc_close(&c);
+}
+
+/* What a snapshot taken now misses comes after its start; nothing before it is new. */
+static void test_a_snapshot_start_comes_after_every_committed_change(void)
+{
+    struct cc c;
+    cc_open(&c);
+    struct ql_user a = cc_user(&c, "A");
+    struct ql_team t = cc_team(&c, "T", &a);
+    append_committed(&c, &t, QL_EVENT_MEMBER_ADDED, &a.id);
+    struct ql_sync_item *items;
+    int n, more;
+    struct ql_change_pos zero = {0, 0};
+    page(&c, &t, &zero, 10, &items, &n, &more);
+    ASSERT_INT_EQ(n, 1);
+    struct ql_change_pos start, floor;
+    ASSERT_INT_EQ(ql_store_changes_bounds(c.s, &c.cx, &start, &floor), QL_OK);
+    ASSERT_TRUE(ql_change_pos_cmp(&items[0].pos, &start) < 0);
+    append_committed(&c, &t, QL_EVENT_MEMBER_CHANGED, &a.id);
+    page(&c, &t, &start, 10, &items, &n, &more);
+    ASSERT_INT_EQ(n, 1);
+    ASSERT_TRUE(ql_change_pos_cmp(&start, &items[0].pos) < 0);
+    cc_close(&c);
+}
+
+/* Live things for snapshots: entries newest first in keyset pages, members by id. */
+static void test_live_things_page_in_keyset_order(void)
+{
+    struct cc c;
+    cc_open(&c);
+    struct ql_user a = cc_user(&c, "A"), b = cc_user(&c, "B");
+    struct ql_team t = cc_team(&c, "T", &a);
+    ASSERT_INT_EQ(ql_store_members_insert(c.s, &c.cx, &t.id, &b.id, QL_ROLE_VIEWER, c.now), QL_OK);
+    struct ql_entry e[3] = {entry_of(&c, &t, &a, 10, "old"), entry_of(&c, &t, &a, 30, "new"),
+                            entry_of(&c, &t, &a, 20, "deleted")};
+    for (int i = 0; i < 3; i++)
+        ASSERT_INT_EQ(ql_store_entries_insert(c.s, &c.cx, &e[i]), QL_OK);
+    ASSERT_INT_EQ(ql_store_entries_remove(c.s, &c.cx, &t.id, &e[2].id, c.now + 40), QL_OK);
+    struct ql_sync_item *items;
+    int n, more;
+    ASSERT_INT_EQ(
+        ql_store_changes_live(c.s, &c.cx, &t.id, QL_CHANGE_ENTRY, 0, NULL, 1, &items, &n, &more),
+        QL_OK);
+    ASSERT_INT_EQ(n, 1);
+    ASSERT_INT_EQ(more, 1);
+    ASSERT_ID_EQ(&items[0].id, &e[1].id);
+    ASSERT_STR_EQ(items[0].entry->content, "new");
+    struct ql_uuid after = items[0].id;
+    ASSERT_INT_EQ(ql_store_changes_live(c.s, &c.cx, &t.id, QL_CHANGE_ENTRY,
+                                        items[0].entry->created_ms, &after, 5, &items, &n, &more),
+                  QL_OK);
+    ASSERT_INT_EQ(n, 1);
+    ASSERT_INT_EQ(more, 0);
+    ASSERT_ID_EQ(&items[0].id, &e[0].id);
+    ASSERT_INT_EQ(
+        ql_store_changes_live(c.s, &c.cx, &t.id, QL_CHANGE_MEMBER, 0, NULL, 5, &items, &n, &more),
+        QL_OK);
+    ASSERT_INT_EQ(n, 2);
+    ASSERT_ID_EQ(&items[0].id, &a.id); /* a's id was made first: it sorts first */
+    ASSERT_ID_EQ(&items[1].id, &b.id);
+    ASSERT_INT_EQ(items[1].member->role, QL_ROLE_VIEWER);
+    cc_close(&c);
+}
+
+/* A consumer's position: read it under its lock, read what follows, advance, read again. */
+static void test_a_consumer_reads_from_its_position_and_advances(void)
+{
+    struct cc c;
+    cc_open(&c);
+    struct ql_user a = cc_user(&c, "A");
+    struct ql_team t = cc_team(&c, "T", &a);
+    append_committed(&c, &t, QL_EVENT_MEMBER_ADDED, &a.id);
+    append_committed(&c, &t, QL_EVENT_MEMBER_CHANGED, &a.id);
+    struct ql_sync_item *items;
+    int n, more;
+    struct ql_change_pos zero = {0, 0};
+    page(&c, &t, &zero, 10, &items, &n, &more);
+    ASSERT_INT_EQ(n, 2);
+    struct ql_change_pos first = items[0].pos, second = items[1].pos;
+
+    ASSERT_INT_EQ(ql_store_begin(c.s, &c.cx), QL_OK);
+    struct ql_change_pos at;
+    ASSERT_INT_EQ(ql_store_changes_consumer_lock(c.s, &c.cx, "activity", &at), QL_OK);
+    struct ql_change *ch;
+    int k;
+    /* Read every team's changes after the first of ours: ours is among them, in order. */
+    ASSERT_INT_EQ(ql_store_changes_consumer_read(c.s, &c.cx, &first, 1000, &ch, &k), QL_OK);
+    int found = -1;
+    for (int i = 0; i < k && found < 0; i++)
+        if (ql_change_pos_cmp(&ch[i].pos, &second) == 0)
+            found = i;
+    ASSERT_TRUE(found >= 0);
+    ASSERT_ID_EQ(&ch[found].team, &t.id);
+    ASSERT_ID_EQ(&ch[found].id, &a.id);
+    ASSERT_INT_EQ(ch[found].event, QL_EVENT_MEMBER_CHANGED);
+    for (int i = 1; i < k; i++)
+        ASSERT_TRUE(ql_change_pos_cmp(&ch[i - 1].pos, &ch[i].pos) < 0);
+    /* The position is only read and given back: other runs share this consumer. */
+    ASSERT_INT_EQ(ql_store_changes_consumer_advance(c.s, &c.cx, "activity", &at), QL_OK);
+    ql_store_rollback(c.s, &c.cx);
+    ASSERT_INT_EQ(ql_store_begin(c.s, &c.cx), QL_OK);
+    CC_FAILS(&c, ql_store_changes_consumer_lock(c.s, &c.cx, "no-such-consumer", &at),
+             QL_ENOT_FOUND);
+    ql_store_rollback(c.s, &c.cx);
+    cc_close(&c);
+}
+
+const struct ql_test contract_changes_tests[] = {
+    TEST(test_changes_page_in_order_with_current_state),
+    TEST(test_a_snapshot_start_comes_after_every_committed_change),
+    TEST(test_live_things_page_in_keyset_order),
+    TEST(test_a_consumer_reads_from_its_position_and_advances),
+};
+const int contract_changes_ntests = QL_NTESTS(contract_changes_tests);

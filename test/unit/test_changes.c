@@ -1,0 +1,471 @@
+/*
+ * test_changes.c - the change log's use cases over the fake store: delta sync and its
+ * cursors, snapshots that continue as deltas, tombstones, expiry, the consumer loop and
+ * the activity consumer.
+ */
+#include "account/account.h"
+#include "changes/changes.h"
+#include "entry/entry.h"
+#include "err/err.h"
+#include "fixture.h"
+#include "prompt/prompt.h"
+#include "team/team.h"
+#include "test.h"
+
+#include <stdio.h>
+
+struct world {
+    struct fixture f;
+    struct ql_auth_result owner, viewer, outsider;
+    struct ql_principal po, pv, px;
+    struct ql_team team;
+};
+
+static void as(struct world *w, struct ql_principal *p)
+{
+    fixture_next(&w->f);
+    w->f.cx.principal = p;
+}
+
+static void person(struct world *w, const char *email, struct ql_auth_result *r)
+{
+    struct ql_credentials c = {email, strlen(email), "correct horse battery", 21, "P", 1, NULL};
+    ASSERT_INT_EQ(ql_account_signup(&w->f.cx, &c, r), QL_OK);
+    fixture_next(&w->f);
+}
+
+static void resolve(struct world *w, struct ql_auth_result *r, struct ql_principal *p)
+{
+    fixture_next(&w->f);
+    ASSERT_INT_EQ(ql_account_resolve(&w->f.cx, r->session.token, 46, QL_VIA_BEARER, p), QL_OK);
+}
+
+static void setup(struct world *w)
+{
+    fixture_init(&w->f);
+    person(w, "own@example.com", &w->owner);
+    person(w, "vie@example.com", &w->viewer);
+    person(w, "out@example.com", &w->outsider);
+    resolve(w, &w->owner, &w->po);
+    as(w, &w->po);
+    ASSERT_INT_EQ(ql_team_create(&w->f.cx, "T", 1, &w->team), QL_OK);
+    struct ql_member m;
+    resolve(w, &w->owner, &w->po);
+    as(w, &w->po);
+    ASSERT_INT_EQ(ql_member_add(&w->f.cx, &w->team.id, "vie@example.com", 15, "viewer", 6, &m),
+                  QL_OK);
+    resolve(w, &w->viewer, &w->pv);
+    resolve(w, &w->outsider, &w->px);
+}
+
+static struct ql_entry write_entry(struct world *w, const char *text)
+{
+    struct ql_entry e;
+    struct ql_entry_input in = {text, strlen(text), 0, NULL, 0};
+    as(w, &w->po);
+    ASSERT_INT_EQ(ql_entry_create(&w->f.cx, &w->team.id, &in, &e), QL_OK);
+    w->f.clock.now_ms += 1000;
+    return e;
+}
+
+static int sync_page(struct world *w, const char *since, int limit, struct ql_sync_page *pg)
+{
+    as(w, &w->pv);
+    return ql_sync(&w->f.cx, &w->team.id, since, since ? strlen(since) : 0, limit, pg);
+}
+
+/* ---- a client's replica: what it knows after applying pages -----------------------------------
+ */
+
+#define REPLICA_MAX 64
+
+struct replica {
+    int n;
+    struct {
+        int kind;
+        struct ql_uuid id;
+        int64_t version; /* entries: their version; others 0 */
+    } rows[REPLICA_MAX];
+};
+
+static int find(const struct replica *r, int kind, const struct ql_uuid *id)
+{
+    for (int i = 0; i < r->n; i++)
+        if (r->rows[i].kind == kind && memcmp(r->rows[i].id.b, id->b, 16) == 0)
+            return i;
+    return -1;
+}
+
+static void apply(struct replica *r, const struct ql_sync_page *pg)
+{
+    for (int i = 0; i < pg->n; i++) {
+        const struct ql_sync_item *it = &pg->items[i];
+        int at = find(r, it->kind, &it->id);
+        if (it->deleted) {
+            if (at >= 0)
+                r->rows[at] = r->rows[--r->n];
+            continue;
+        }
+        if (at < 0) {
+            ASSERT_TRUE(r->n < REPLICA_MAX);
+            at = r->n++;
+        }
+        r->rows[at].kind = it->kind;
+        r->rows[at].id = it->id;
+        r->rows[at].version = it->entry ? it->entry->version : 0;
+    }
+}
+
+/* Read every page from since (NULL: a snapshot) into r; the last cursor into cursor. */
+static void drain(struct world *w, const char *since, int limit, struct replica *r, char *cursor)
+{
+    char at[QL_SYNC_CURSOR_MAX];
+    snprintf(at, sizeof(at), "%s", since ? since : "");
+    for (int guard = 0; guard < 100; guard++) {
+        struct ql_sync_page pg;
+        ASSERT_INT_EQ(sync_page(w, at[0] ? at : NULL, limit, &pg), QL_OK);
+        apply(r, &pg);
+        snprintf(at, sizeof(at), "%s", pg.cursor);
+        if (!pg.more)
+            break;
+    }
+    snprintf(cursor, QL_SYNC_CURSOR_MAX, "%s", at);
+}
+
+static void assert_same(const struct replica *a, const struct replica *b)
+{
+    ASSERT_INT_EQ(a->n, b->n);
+    for (int i = 0; i < a->n; i++) {
+        int at = find(b, a->rows[i].kind, &a->rows[i].id);
+        ASSERT_TRUE(at >= 0);
+        ASSERT_INT_EQ(a->rows[i].version, b->rows[at].version);
+    }
+}
+
+/* ---- tests ----------------------------------------------------------------------------------- */
+
+static void test_a_snapshot_holds_everything_live_and_continues_as_deltas(void)
+{
+    struct world w;
+    setup(&w);
+    struct ql_entry e1 = write_entry(&w, "one");
+    write_entry(&w, "two");
+    write_entry(&w, "three");
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_entry_delete(&w.f.cx, &w.team.id, &e1.id, NULL, 0), QL_OK);
+    struct replica r = {0};
+    char cursor[QL_SYNC_CURSOR_MAX];
+    drain(&w, NULL, 2, &r, cursor); /* pages of two: entries, then prompts, then members */
+    int entries = 0, members = 0;
+    for (int i = 0; i < r.n; i++) {
+        entries += r.rows[i].kind == QL_CHANGE_ENTRY;
+        members += r.rows[i].kind == QL_CHANGE_MEMBER;
+    }
+    ASSERT_INT_EQ(entries, 2); /* the deleted one is not in a snapshot */
+    ASSERT_INT_EQ(members, 2);
+    ASSERT_INT_EQ(find(&r, QL_CHANGE_ENTRY, &e1.id), -1);
+    /* The snapshot's last cursor reads what changed after it, and nothing before. */
+    struct ql_sync_page pg;
+    ASSERT_INT_EQ(sync_page(&w, cursor, 50, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.n, 0);
+    ASSERT_INT_EQ(pg.more, 0);
+    struct ql_entry e4 = write_entry(&w, "four");
+    ASSERT_INT_EQ(sync_page(&w, cursor, 50, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.n, 1);
+    ASSERT_INT_EQ(pg.items[0].kind, QL_CHANGE_ENTRY);
+    ASSERT_MEM_EQ(pg.items[0].id.b, e4.id.b, 16);
+    ASSERT_NOT_NULL(pg.items[0].entry);
+    ASSERT_STR_EQ(pg.items[0].entry->content, "four");
+    fixture_cleanup(&w.f);
+}
+
+static void test_deltas_bring_a_replica_to_the_live_state(void)
+{
+    struct world w;
+    setup(&w);
+    struct replica r = {0}, fresh = {0};
+    char cursor[QL_SYNC_CURSOR_MAX], ignored[QL_SYNC_CURSOR_MAX];
+    drain(&w, NULL, 3, &r, cursor);
+    struct ql_entry a = write_entry(&w, "a");
+    struct ql_entry b = write_entry(&w, "b");
+    struct ql_entry_input in = {"a2", 2, 0, NULL, 0};
+    struct ql_entry out;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_entry_update(&w.f.cx, &w.team.id, &a.id, &in, NULL, 0, &out), QL_OK);
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_entry_delete(&w.f.cx, &w.team.id, &b.id, NULL, 0), QL_OK);
+    struct ql_prompt p;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_prompt_create(&w.f.cx, &w.team.id, "Why?", 4, "why", 3, &p), QL_OK);
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_member_remove(&w.f.cx, &w.team.id, &w.viewer.user.id), QL_OK);
+    /* the viewer is gone; the owner reads on */
+    w.pv = w.po;
+    drain(&w, cursor, 2, &r, cursor);
+    drain(&w, NULL, 5, &fresh, ignored);
+    assert_same(&r, &fresh);
+    ASSERT_INT_EQ(r.rows[find(&r, QL_CHANGE_ENTRY, &a.id)].version, 2);
+    ASSERT_INT_EQ(find(&r, QL_CHANGE_ENTRY, &b.id), -1);
+    ASSERT_INT_EQ(find(&r, QL_CHANGE_MEMBER, &w.viewer.user.id), -1);
+    ASSERT_TRUE(find(&r, QL_CHANGE_PROMPT, &p.id) >= 0);
+    fixture_cleanup(&w.f);
+}
+
+static void test_a_change_to_a_thing_gone_since_reads_as_a_tombstone(void)
+{
+    struct world w;
+    setup(&w);
+    struct replica r = {0};
+    char cursor[QL_SYNC_CURSOR_MAX];
+    drain(&w, NULL, 50, &r, cursor);
+    struct ql_entry e = write_entry(&w, "short-lived");
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_entry_delete(&w.f.cx, &w.team.id, &e.id, NULL, 0), QL_OK);
+    struct ql_sync_page pg;
+    ASSERT_INT_EQ(sync_page(&w, cursor, 50, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.n, 2);
+    for (int i = 0; i < 2; i++) { /* created, then deleted: both say it is gone now */
+        ASSERT_INT_EQ(pg.items[i].deleted, 1);
+        ASSERT_NULL(pg.items[i].entry);
+        ASSERT_MEM_EQ(pg.items[i].id.b, e.id.b, 16);
+    }
+    ASSERT_TRUE(ql_change_pos_cmp(&pg.items[0].pos, &pg.items[1].pos) < 0);
+    fixture_cleanup(&w.f);
+}
+
+static void test_limit_and_has_more_page_through_the_log(void)
+{
+    struct world w;
+    setup(&w);
+    struct replica r = {0};
+    char cursor[QL_SYNC_CURSOR_MAX];
+    drain(&w, NULL, 50, &r, cursor);
+    for (int i = 0; i < 5; i++)
+        write_entry(&w, "x");
+    struct ql_sync_page pg;
+    ASSERT_INT_EQ(sync_page(&w, cursor, 2, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.n, 2);
+    ASSERT_INT_EQ(pg.more, 1);
+    char next[QL_SYNC_CURSOR_MAX];
+    snprintf(next, sizeof(next), "%s", pg.cursor);
+    ASSERT_INT_EQ(sync_page(&w, next, 3, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.n, 3);
+    ASSERT_INT_EQ(pg.more, 0);
+    /* an empty page keeps the cursor where it was */
+    snprintf(next, sizeof(next), "%s", pg.cursor);
+    ASSERT_INT_EQ(sync_page(&w, next, 3, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.n, 0);
+    ASSERT_STR_EQ(pg.cursor, next);
+    fixture_cleanup(&w.f);
+}
+
+static void test_committed_changes_behind_a_running_transaction_are_held(void)
+{
+    struct world w;
+    setup(&w);
+    struct replica r = {0};
+    char cursor[QL_SYNC_CURSOR_MAX];
+    drain(&w, NULL, 50, &r, cursor);
+    write_entry(&w, "visible");
+    w.f.store.horizon = w.f.store.txno + 1; /* an older transaction is still running */
+    write_entry(&w, "held");
+    struct ql_sync_page pg;
+    ASSERT_INT_EQ(sync_page(&w, cursor, 50, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.n, 1);
+    ASSERT_INT_EQ(pg.held, 1);
+    ASSERT_STR_EQ(pg.items[0].entry->content, "visible");
+    char next[QL_SYNC_CURSOR_MAX];
+    snprintf(next, sizeof(next), "%s", pg.cursor);
+    w.f.store.horizon = 0; /* it ended */
+    ASSERT_INT_EQ(sync_page(&w, next, 50, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.n, 1);
+    ASSERT_INT_EQ(pg.held, 0);
+    ASSERT_STR_EQ(pg.items[0].entry->content, "held");
+    fixture_cleanup(&w.f);
+}
+
+static void test_cursors_are_checked(void)
+{
+    struct world w;
+    setup(&w);
+    struct ql_sync_page pg;
+    ASSERT_INT_EQ(sync_page(&w, "not-a-cursor", 50, &pg), QL_EVALIDATION);
+    ASSERT_INT_EQ(sync_page(&w, "AWQAAAAAAAAAAQ", 50, &pg), QL_EVALIDATION); /* too short */
+    char forged[QL_SYNC_CURSOR_MAX];
+    struct ql_change_pos pos = {5, -1};
+    ql_sync_cursor(&pos, forged);
+    ASSERT_INT_EQ(sync_page(&w, forged, 50, &pg), QL_EVALIDATION); /* negative seq */
+    pos.seq = 3;
+    ql_sync_cursor(&pos, forged);
+    struct ql_change_pos back;
+    ASSERT_INT_EQ(ql_sync_cursor_parse(&w.f.cx, forged, strlen(forged), &back), QL_OK);
+    ASSERT_TRUE(back.txid == 5 && back.seq == 3);
+    /* a snapshot cursor is not a stream position */
+    char snap[QL_SYNC_CURSOR_MAX];
+    ASSERT_INT_EQ(sync_page(&w, NULL, 1, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.more, 1);
+    snprintf(snap, sizeof(snap), "%s", pg.cursor);
+    ASSERT_INT_EQ(ql_sync_cursor_parse(&w.f.cx, snap, strlen(snap), &back), QL_EVALIDATION);
+    fixture_cleanup(&w.f);
+}
+
+static void test_only_members_read_a_teams_feed(void)
+{
+    struct world w;
+    setup(&w);
+    struct ql_sync_page pg;
+    as(&w, &w.px);
+    int rc = ql_sync(&w.f.cx, &w.team.id, NULL, 0, 50, &pg);
+    ASSERT_TRUE(rc == QL_ENOT_FOUND || rc == QL_EFORBIDDEN);
+    struct ql_change_pos pos;
+    as(&w, &w.px);
+    rc = ql_sync_stream_start(&w.f.cx, &w.team.id, NULL, 0, &pos);
+    ASSERT_TRUE(rc == QL_ENOT_FOUND || rc == QL_EFORBIDDEN);
+    as(&w, &w.pv); /* viewers may */
+    ASSERT_INT_EQ(ql_sync_stream_start(&w.f.cx, &w.team.id, NULL, 0, &pos), QL_OK);
+    fixture_cleanup(&w.f);
+}
+
+static void test_a_cursor_older_than_the_log_keeps_has_expired(void)
+{
+    struct world w;
+    setup(&w);
+    struct replica r = {0};
+    char cursor[QL_SYNC_CURSOR_MAX];
+    drain(&w, NULL, 50, &r, cursor);
+    write_entry(&w, "old");
+    write_entry(&w, "old too");
+    struct ql_sync_page pg;
+    ASSERT_INT_EQ(sync_page(&w, cursor, 1, &pg), QL_OK); /* a client one change in */
+    char mid[QL_SYNC_CURSOR_MAX];
+    snprintf(mid, sizeof(mid), "%s", pg.cursor);
+    /* The activity consumer has read everything; a week passes; compaction runs. */
+    int n;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_consume(&w.f.cx, "activity", 100, ql_activity_consume, &n), QL_OK);
+    w.f.clock.now_ms += 8 * 24 * 3600 * 1000LL;
+    write_entry(&w, "new");
+    int64_t gone;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_changes_compact(&w.f.cx, 7 * 24 * 3600 * 1000LL, &gone), QL_OK);
+    ASSERT_TRUE(gone >= 2);
+    ASSERT_INT_EQ(sync_page(&w, mid, 50, &pg), QL_ECURSOR_EXPIRED);
+    struct ql_change_pos pos;
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(ql_sync_stream_start(&w.f.cx, &w.team.id, mid, strlen(mid), &pos),
+                  QL_ECURSOR_EXPIRED);
+    /* a new snapshot works, and holds the new entry */
+    struct replica fresh = {0};
+    drain(&w, NULL, 50, &fresh, cursor);
+    int entries = 0;
+    for (int i = 0; i < fresh.n; i++)
+        entries += fresh.rows[i].kind == QL_CHANGE_ENTRY;
+    ASSERT_INT_EQ(entries, 3);
+    fixture_cleanup(&w.f);
+}
+
+static void test_compaction_keeps_what_a_consumer_has_not_read(void)
+{
+    struct world w;
+    setup(&w);
+    write_entry(&w, "unread");
+    int before = w.f.store.nchanges;
+    w.f.clock.now_ms += 8 * 24 * 3600 * 1000LL;
+    int64_t gone;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_changes_compact(&w.f.cx, 7 * 24 * 3600 * 1000LL, &gone), QL_OK);
+    ASSERT_INT_EQ(gone, 0);
+    ASSERT_INT_EQ(w.f.store.nchanges, before);
+    fixture_cleanup(&w.f);
+}
+
+static void test_a_consumer_applies_each_change_once_and_advances(void)
+{
+    struct world w;
+    setup(&w);
+    struct ql_entry a = write_entry(&w, "a");
+    write_entry(&w, "b");
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_entry_delete(&w.f.cx, &w.team.id, &a.id, NULL, 0), QL_OK);
+    int n;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_consume(&w.f.cx, "activity", 2, ql_activity_consume, &n), QL_OK);
+    ASSERT_INT_EQ(n, 2); /* a batch of two: the owner added, the viewer added */
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_consume(&w.f.cx, "activity", 100, ql_activity_consume, &n), QL_OK);
+    ASSERT_INT_EQ(n, 3);
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_consume(&w.f.cx, "activity", 100, ql_activity_consume, &n), QL_OK);
+    ASSERT_INT_EQ(n, 0); /* nothing new: nothing counted twice */
+    struct ql_activity act;
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(ql_team_activity(&w.f.cx, &w.team.id, &act), QL_OK);
+    ASSERT_INT_EQ(act.entries_created, 2);
+    ASSERT_INT_EQ(act.entries_deleted, 1);
+    ASSERT_INT_EQ(act.entries_updated, 0);
+    ASSERT_INT_EQ(act.members_added, 2);
+    ASSERT_INT_EQ(act.members_removed, 0);
+    ASSERT_TRUE(act.last_ms > 0);
+    fixture_cleanup(&w.f);
+}
+
+static void test_a_failed_batch_leaves_the_consumer_where_it_was(void)
+{
+    struct world w;
+    setup(&w);
+    write_entry(&w, "a");
+    struct ql_change_pos at = w.f.store.consumer;
+    int n;
+    /* BEGIN, lock, read, then the counts fail */
+    w.f.store.fail_call = 4;
+    w.f.store.fail_code = QL_EUNAVAILABLE;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_consume(&w.f.cx, "activity", 100, ql_activity_consume, &n), QL_EUNAVAILABLE);
+    ASSERT_INT_EQ(w.f.store.fail_hits, 1);
+    ASSERT_INT_EQ(n, 0);
+    ASSERT_INT_EQ(ql_change_pos_cmp(&w.f.store.consumer, &at), 0);
+    ASSERT_INT_EQ(w.f.store.nactivity, 0);
+    ASSERT_INT_EQ(w.f.store.in_tx, 0);
+    w.f.store.fail_call = 0;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_consume(&w.f.cx, "activity", 100, ql_activity_consume, &n), QL_OK);
+    ASSERT_INT_EQ(n, 3);
+    fixture_cleanup(&w.f);
+}
+
+static void test_a_consumer_another_worker_holds_is_skipped(void)
+{
+    struct world w;
+    setup(&w);
+    write_entry(&w, "a");
+    w.f.store.consumer_busy = 1;
+    int n = -1;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_consume(&w.f.cx, "activity", 100, ql_activity_consume, &n), QL_OK);
+    ASSERT_INT_EQ(n, 0);
+    ASSERT_INT_EQ(w.f.store.nactivity, 0);
+    int k;
+    const struct ql_consumer *all = ql_consumers(&k);
+    ASSERT_INT_EQ(k, 1);
+    ASSERT_STR_EQ(all[0].name, "activity");
+    fixture_cleanup(&w.f);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct ql_test tests[] = {
+        TEST(test_a_snapshot_holds_everything_live_and_continues_as_deltas),
+        TEST(test_deltas_bring_a_replica_to_the_live_state),
+        TEST(test_a_change_to_a_thing_gone_since_reads_as_a_tombstone),
+        TEST(test_limit_and_has_more_page_through_the_log),
+        TEST(test_committed_changes_behind_a_running_transaction_are_held),
+        TEST(test_cursors_are_checked),
+        TEST(test_only_members_read_a_teams_feed),
+        TEST(test_a_cursor_older_than_the_log_keeps_has_expired),
+        TEST(test_compaction_keeps_what_a_consumer_has_not_read),
+        TEST(test_a_consumer_applies_each_change_once_and_advances),
+        TEST(test_a_failed_batch_leaves_the_consumer_where_it_was),
+        TEST(test_a_consumer_another_worker_holds_is_skipped),
+    };
+    return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
+}
