@@ -8,6 +8,7 @@
  *   loop.c      an event loop: its ready list, its database session's turn, its clock
  *   loopdb.c    that database session's connection state
  *   stream.c    live sync streams: topics per team, fed from the change log
+ *   inbox.c     notifications into the loops, and which streams a revocation names
  *   server.c    listeners, loop threads, signals, shutdown
  *   pool.c      the threads that run blocking work
  *   metrics.c   per-loop counters and /metrics
@@ -24,6 +25,7 @@
 #include "h1.h"
 #include "log/log.h"
 #include "req.h"
+#include "uuid/uuid.h"
 
 /* ---- the executor (exec.c) ----------------------------------------------------------------- */
 
@@ -157,9 +159,26 @@ struct ql__hub {
 struct ql__loop;
 struct ql_http_server;
 
-/* Subscribe the server to QL_NOTIFY_CHANGES and QL_NOTIFY_AUTH (before the loops run). */
+/* Whose stream it is, as revocations name it. */
+struct ql__reader {
+    struct ql_uuid team;
+    int kind; /* QL_PRINCIPAL_* */
+    struct ql_uuid user, credential;
+    uint8_t digest[32]; /* QL_DIGEST_LEN */
+    uint64_t auth_seq;  /* the newest revocation numbered before its handler authenticated */
+};
+
+/* inbox.c: subscribe the server to QL_NOTIFY_CHANGES and QL_NOTIFY_AUTH (before the loops run). */
 int ql__streams_subscribe(struct ql_http_server *s);
 void ql__streams_unsubscribe(struct ql_http_server *s);
+/* On the loop: take both inboxes (emptying them); revocations go into the hub's history. */
+void ql__inbox_take(struct ql__loop *l, struct ql__inbox *changes, struct ql__inbox *auth);
+/* Does the principal-cache key name the reader's credential, user or team? */
+int ql__revoked(const struct ql__reader *who, const char *key);
+/* Was the reader revoked by what the loop took since its handler authenticated? */
+int ql__revoked_since(const struct ql__hub *h, const struct ql__reader *who);
+
+/* stream.c */
 void ql__streams_init(struct ql__loop *l);
 /* On the loop's wake-up: take the inbox, end revoked streams, read what changed. */
 void ql__streams_wake(struct ql__loop *l);

@@ -18,24 +18,19 @@
  * the server stops.  A comment line goes out whenever a stream was quiet for the heartbeat
  * period, so proxies and clients know it is alive.
  *
- * Notifications arrive on the notification port's thread; they are queued in each loop's
- * inbox under its lock and the loop takes them on its wake-up.  A revocation numbered
- * after the one a stream's handler saw when it authenticated, but taken by the loop before
- * the stream joined, is found in the loop's short history of recent revocations.
+ * Notifications reach the loop through its inbox (inbox.c), which also says which streams
+ * a revocation names, including those whose handler ran before it arrived.
  */
 #include "internal.h"
 
 #include "arena/arena.h"
-#include "b64/b64.h"
 #include "changes/changes.h"
 #include "clock/clock.h"
 #include "config/config.h"
 #include "err/err.h"
 #include "model/model.h"
-#include "notify/notify.h"
 #include "uuid/uuid.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,12 +43,8 @@ struct ql__stream {
     struct ql_http_req *r;
     struct ql__topic *topic;
     struct ql__stream *prev, *next;
-    struct ql_uuid team;
+    struct ql__reader who;    /* whose stream, for revocations (inbox.c) */
     struct ql_change_pos pos; /* the last change it was sent */
-    int kind;                 /* whose credential: QL_PRINCIPAL_* */
-    struct ql_uuid user, credential;
-    uint8_t digest[QL_DIGEST_LEN];
-    uint64_t auth_seq; /* the last revocation numbered before its handler authenticated */
     int64_t last_write_ms;
 };
 
@@ -78,130 +69,6 @@ struct ql__topic {
     struct ql_sync_page page;
     int rc;
 };
-
-/* ---- the inbox (the notification port's thread -> the loop) -------------------------------- */
-
-static void inbox_put(struct ql__loop *l, struct ql__inbox *in, uint64_t seq, const char *key)
-{
-    pthread_mutex_lock(&l->inbox_lock);
-    if (!l->inbox_closed) {
-        int dup = 0;
-        for (int i = 0; key && i < in->n && !dup; i++)
-            dup = strcmp(in->keys[i], key) == 0;
-        if (key == NULL || (!dup && in->n == QL__INBOX_MAX))
-            in->overflow = 1;
-        else if (!dup)
-            snprintf(in->keys[in->n++], sizeof(in->keys[0]), "%s", key);
-        if (seq > in->seq)
-            in->seq = seq;
-        uv_async_send(&l->wake);
-    }
-    pthread_mutex_unlock(&l->inbox_lock);
-}
-
-static void on_changes(void *ud, enum ql_notify_event ev, const char *payload)
-{
-    struct ql_http_server *s = ud;
-    if (ev == QL_NOTIFY_LOST)
-        return; /* the heartbeat reads cover the gap; LISTENING then reads everything */
-    for (int i = 0; i < s->nloops; i++)
-        inbox_put(&s->loops[i], &s->loops[i].change_inbox, 0,
-                  ev == QL_NOTIFY_MESSAGE ? payload : "*");
-}
-
-/*
- * Revocations.  One may have been missed while the port was not listening: after the
- * connection came back, every stream ends (and resumes, authenticated again).
- */
-static void on_auth(void *ud, enum ql_notify_event ev, const char *payload)
-{
-    struct ql_http_server *s = ud;
-    if (ev == QL_NOTIFY_LOST)
-        atomic_store(&s->auth_lost, 1);
-    if (ev == QL_NOTIFY_LOST || (ev == QL_NOTIFY_LISTENING && !atomic_exchange(&s->auth_lost, 0)))
-        return; /* lost, or listening for the first time: nothing was missed yet */
-    uint64_t seq = atomic_fetch_add(&s->auth_seq, 1) + 1;
-    for (int i = 0; i < s->nloops; i++)
-        inbox_put(&s->loops[i], &s->loops[i].auth_inbox, seq,
-                  ev == QL_NOTIFY_MESSAGE ? payload : NULL);
-}
-
-int ql__streams_subscribe(struct ql_http_server *s)
-{
-    if (s->env->notify == NULL)
-        return QL_OK; /* no notification port: no live streams (the handler answers 503) */
-    int rc = ql_notify_subscribe(s->env->notify, QL_NOTIFY_CHANGES, on_changes, s, &s->sub_changes);
-    if (rc == QL_OK)
-        rc = ql_notify_subscribe(s->env->notify, QL_NOTIFY_AUTH, on_auth, s, &s->sub_auth);
-    return rc;
-}
-
-void ql__streams_unsubscribe(struct ql_http_server *s)
-{
-    if (s->env->notify && s->sub_changes)
-        ql_notify_unsubscribe(s->env->notify, s->sub_changes);
-    if (s->env->notify && s->sub_auth)
-        ql_notify_unsubscribe(s->env->notify, s->sub_auth);
-    s->sub_changes = s->sub_auth = 0;
-}
-
-/* ---- revocations ------------------------------------------------------------------------------
- */
-
-/* Does the invalidation key name this stream's credential or user? */
-static int revoked(const struct ql__stream *st, const char *key)
-{
-    size_t n = strlen(key);
-    struct ql_uuid u;
-    if (n == 2 + QL_UUID_STR_LEN && key[1] == ':' &&
-        ql_uuid_parse(key + 2, QL_UUID_STR_LEN, &u) == QL_OK) {
-        if (key[0] == 'u')
-            return st->kind == QL_PRINCIPAL_USER && memcmp(u.b, st->user.b, 16) == 0;
-        if (key[0] == 'k')
-            return st->kind == QL_PRINCIPAL_API_KEY && memcmp(u.b, st->credential.b, 16) == 0;
-        if (key[0] == 't')
-            return memcmp(u.b, st->team.b, 16) == 0;
-    }
-    if (n == 2 + 2 * QL_DIGEST_LEN && key[0] == 'd' && key[1] == ':') {
-        for (int i = 0; i < QL_DIGEST_LEN; i++) {
-            int hi = ql_hex_digit(key[2 + 2 * i]), lo = ql_hex_digit(key[3 + 2 * i]);
-            if (hi < 0 || lo < 0 || (uint8_t)(hi << 4 | lo) != st->digest[i])
-                return 0;
-        }
-        return 1;
-    }
-    return 1; /* a key it cannot read: end it, as the cache forgets everything */
-}
-
-/* Remember a revocation the loop took, for streams that join after it. */
-static void history_add(struct ql__hub *h, uint64_t seq, const char *key)
-{
-    struct ql__revocation *v = &h->history[h->nhistory++ % QL__HISTORY_MAX];
-    v->seq = seq;
-    snprintf(v->key, sizeof(v->key), "%s", key ? key : "");
-}
-
-/*
- * Was st revoked by what the loop took since its handler authenticated?  The revocation
- * numbered last when the handler looked counts too: its subscriber may have numbered it
- * before the principal cache forgot the credential.
- */
-static int revoked_since(const struct ql__hub *h, const struct ql__stream *st)
-{
-    if (h->nhistory == 0 || h->taken_seq < st->auth_seq)
-        return 0;
-    int wrapped = h->nhistory > QL__HISTORY_MAX;
-    int kept = wrapped ? QL__HISTORY_MAX : (int)h->nhistory;
-    uint64_t oldest = UINT64_MAX;
-    for (int i = 0; i < kept; i++) {
-        const struct ql__revocation *v = &h->history[i];
-        if (v->seq < oldest)
-            oldest = v->seq;
-        if (v->seq >= st->auth_seq && (v->key[0] == '\0' || revoked(st, v->key)))
-            return 1;
-    }
-    return wrapped && oldest >= st->auth_seq; /* what it forgot may have named st */
-}
 
 /* ---- writing -----------------------------------------------------------------------------------
  */
@@ -441,8 +308,9 @@ static void join(struct ql_http_req *r, void *ud)
 {
     struct ql__stream *st = ud;
     struct ql__loop *l = (struct ql__loop *)r->exec;
-    struct ql__topic *t =
-        l->stop_deadline_ms || revoked_since(&l->hub, st) ? NULL : topic_of(l, &st->team);
+    struct ql__topic *t = l->stop_deadline_ms || ql__revoked_since(&l->hub, &st->who)
+                              ? NULL
+                              : topic_of(l, &st->who.team);
     if (t == NULL) {
         ql__exec_stream_abort(r);
         return;
@@ -475,12 +343,12 @@ void ql__h_sync_stream(struct ql_http_req *r)
         ql__res_problem(r, QL_ENOMEM);
         return;
     }
-    st->auth_seq = atomic_load(&s->auth_seq); /* before the credential is checked */
+    st->who.auth_seq = atomic_load(&s->auth_seq); /* before the credential is checked */
     struct ql_principal p;
-    if (ql__authenticate_team(r, &p, &st->team, NULL, NULL))
+    if (ql__authenticate_team(r, &p, &st->who.team, NULL, NULL))
         return;
     const struct ql_span *last = ql__req_header(r, "last-event-id");
-    int rc = ql_sync_stream_start(&r->cx, &st->team, last ? last->p : NULL, last ? last->n : 0,
+    int rc = ql_sync_stream_start(&r->cx, &st->who.team, last ? last->p : NULL, last ? last->n : 0,
                                   &st->pos);
     if (rc) {
         ql__res_problem(r, rc);
@@ -495,10 +363,10 @@ void ql__h_sync_stream(struct ql_http_req *r)
         return;
     }
     st->r = r;
-    st->kind = p.kind;
-    st->user = p.user_id;
-    st->credential = p.credential_id;
-    memcpy(st->digest, p.digest, sizeof(st->digest));
+    st->who.kind = p.kind;
+    st->who.user = p.user_id;
+    st->who.credential = p.credential_id;
+    memcpy(st->who.digest, p.digest, sizeof(st->who.digest));
     r->content_type = "text/event-stream";
     ql__res_header(r, "X-Accel-Buffering", "no");
     ql__req_stream_begin(r, join, leave, st); /* counted in nstreams until leave() */
@@ -517,26 +385,14 @@ void ql__streams_init(struct ql__loop *l)
 void ql__streams_wake(struct ql__loop *l)
 {
     struct ql__inbox changes, auth;
-    pthread_mutex_lock(&l->inbox_lock);
-    changes = l->change_inbox;
-    auth = l->auth_inbox;
-    l->change_inbox.n = l->auth_inbox.n = 0;
-    l->change_inbox.overflow = l->auth_inbox.overflow = 0;
-    pthread_mutex_unlock(&l->inbox_lock);
+    ql__inbox_take(l, &changes, &auth);
     struct ql__hub *h = &l->hub;
-    if (auth.n || auth.overflow) {
-        for (int i = 0; i < auth.n; i++)
-            history_add(h, auth.seq, auth.keys[i]);
-        if (auth.overflow)
-            history_add(h, auth.seq, NULL);
-        h->taken_seq = auth.seq;
-    }
     for (struct ql__topic *t = h->topics; t && (auth.n || auth.overflow); t = t->next) {
         for (struct ql__stream *st = t->streams, *next; st; st = next) {
             next = st->next;
             int end = auth.overflow;
             for (int i = 0; !end && i < auth.n; i++)
-                end = revoked(st, auth.keys[i]);
+                end = ql__revoked(&st->who, auth.keys[i]);
             if (end)
                 stream_end(st);
         }
