@@ -10,7 +10,7 @@ PROBLEM_CODES = [
     'forbidden', 'not_found', 'method_not_allowed', 'conflict', 'email_taken',
     'idempotency_in_progress', 'precondition_failed', 'payload_too_large',
     'unsupported_media_type', 'idempotency_key_reused', 'rate_limited', 'quota_exceeded',
-    'internal', 'unavailable',
+    'internal', 'unavailable', 'cursor_expired',
     # HTTP-level codes for requests that never reach a route
     'bad_request', 'headers_too_large',
 ]
@@ -119,7 +119,8 @@ for name in ['Team', 'Member', 'ApiKey', 'AuditEntry', 'TeamRole', 'JournalEntry
 STATUS_TEXT = {
     400: 'Malformed request or JSON', 401: 'Not authenticated', 403: 'Forbidden',
     404: 'Not found', 405: 'Method not allowed', 409: 'Conflict',
-    412: 'Precondition failed', 413: 'Body too large', 415: 'Body is not JSON',
+    410: 'Cursor older than the change log keeps', 412: 'Precondition failed',
+    413: 'Body too large', 415: 'Body is not JSON',
     422: 'Validation failed', 429: 'Rate limited', 500: 'Internal error',
     503: 'Unavailable',
 }
@@ -334,6 +335,40 @@ paths.update({
     },
 })
 
+schemas.update({
+    'SyncChange': obj({
+        'type': {'type': 'string', 'enum': ['journalEntry', 'prompt', 'member']},
+        'operation': {'type': 'string', 'enum': ['upsert', 'delete']},
+        'id': UUID,
+        'data': {'oneOf': [ref('JournalEntry'), ref('Prompt'), ref('Member'), {'type': 'null'}],
+                 'description': 'The thing as it is now; null for a delete.'}}),
+    'SyncPage': obj({'changes': {'type': 'array', 'items': ref('SyncChange')},
+                     'nextCursor': {'type': 'string'}, 'hasMore': {'type': 'boolean'}}),
+    'Activity': obj({'teamId': UUID, 'entriesCreated': {'type': 'integer'},
+                     'entriesUpdated': {'type': 'integer'}, 'entriesDeleted': {'type': 'integer'},
+                     'membersAdded': {'type': 'integer'}, 'membersRemoved': {'type': 'integer'},
+                     'lastActivityAt': nullable(TIME)}),
+})
+paths.update({
+    '/v1/teams/{teamId}/sync': {
+        'get': op('Delta sync: a snapshot, then the changes since a cursor', ok(200, 'SyncPage'),
+                  'sync', errors=AUTH_ERRORS + [404, 410, 422], op_id='sync',
+                  params=TEAM + [
+                      {'name': 'since', 'in': 'query', 'schema': {'type': 'string'},
+                       'description': 'nextCursor of the last page; absent: a new snapshot'},
+                      PAGING[0]])},
+    '/v1/teams/{teamId}/sync/stream': {
+        'get': op('The live change stream (Server-Sent Events)', {'200': {
+            'description': 'Events "change" with id: <cursor> and data: <SyncChange>; a comment '
+                           'when quiet',
+            'content': {'text/event-stream': {'schema': {'type': 'string'}}}}},
+            'sync', errors=AUTH_ERRORS + [404, 410, 422, 503], op_id='syncStream',
+            params=TEAM + [header_param('Last-Event-ID', 'Resume after this cursor')])},
+    '/v1/teams/{teamId}/activity': {
+        'get': op("The team's activity counts", ok(200, 'Activity'), 'sync',
+                  errors=AUTH_ERRORS + [404, 422], op_id='teamActivity', params=TEAM)},
+})
+
 JOB_STATE = {'type': 'string', 'enum': ['available', 'running', 'failed', 'succeeded',
                                         'discarded', 'cancelled']}
 schemas.update({
@@ -395,7 +430,7 @@ doc = {
         'description': 'The HTTP contract of Quill, a team journaling backend.',
     },
     'servers': [{'url': '/'}],
-    'tags': [{'name': t} for t in ['service', 'accounts', 'teams', 'api-keys', 'audit', 'journal', 'prompts', 'operators']],
+    'tags': [{'name': t} for t in ['service', 'accounts', 'teams', 'api-keys', 'audit', 'journal', 'prompts', 'sync', 'operators']],
     'paths': paths,
     'components': {
         'schemas': schemas,
