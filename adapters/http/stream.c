@@ -183,7 +183,8 @@ static void deliver(struct ql__topic *t)
             continue;
         }
         st->pos = pg->items[pg->n - 1].pos;
-        t->loop->hub.events += (uint64_t)(pg->n - i);
+        atomic_fetch_add_explicit(&t->loop->hub.events, (uint64_t)(pg->n - i),
+                                  memory_order_relaxed);
     }
 }
 
