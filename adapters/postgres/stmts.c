@@ -483,7 +483,8 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
      * joins find nothing when it is gone: a tombstone).  The last column says whether the
      * row may be given out: only rows of transactions older than every running one (see
      * migrations/0007_changes.up.sql).  Those come first; a row after them is committed
-     * but held back, and tells the reader to look again soon.
+     * but held back, and tells the reader to look again soon.  Nothing when ($2, $3) lies
+     * below the floor: what followed it was compacted away.
      */
     [QL__ST_CHANGES_PAGE] =
         {"changes_page",
@@ -497,8 +498,8 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "e.deleted_at IS NULL LEFT JOIN prompts p ON c.kind = 2 AND p.prompt_id = c.entity_id "
          "AND p.deleted_at IS NULL LEFT JOIN team_members m ON c.kind = 3 AND m.team_id = "
          "c.team_id AND m.user_id = c.entity_id LEFT JOIN users u ON u.user_id = m.user_id "
-         "WHERE c.team_id = $1 AND (c.txid, c.seq) > ($2::xid8, $3) ORDER BY c.txid, c.seq "
-         "LIMIT $4",
+         "WHERE c.team_id = $1 AND (c.txid, c.seq) > ($2::xid8, $3) AND ($2::xid8, $3) >= "
+         "(SELECT f.txid, f.seq FROM change_floor f) ORDER BY c.txid, c.seq LIMIT $4",
          4},
     [QL__ST_CHANGES_BOUNDS] = {"changes_bounds",
                                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "

@@ -274,6 +274,8 @@ struct ql_changes_ops {
      * others follow), each with the current state of its thing, or a tombstone when the
      * thing is gone.  Only changes of transactions older than every one still running;
      * *held is 1 when committed changes after the page wait for such a transaction to end.
+     * Nothing at all when *after lies below the floor (see bounds): the log no longer
+     * holds what followed it.
      */
     int (*page)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                 const struct ql_change_pos *after, int limit, struct ql_sync_item **out, int *n,

@@ -104,7 +104,8 @@ static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     *out = rc ? NULL : ql_arena_calloc(cx->arena, (size_t)limit + 1, sizeof(**out));
     if (rc == QL_OK && *out == NULL)
         rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
-    for (int i = 0; rc == QL_OK && i < s->nchanges; i++) {
+    int below_floor = ql_change_pos_cmp(after, &s->floor) < 0;
+    for (int i = 0; rc == QL_OK && !below_floor && i < s->nchanges; i++) {
         const struct fake_change *c = &s->changes[i];
         if (!fake__same(&c->team, team) || ql_change_pos_cmp(&c->pos, after) <= 0 ||
             (s->in_tx && c->pos.txid == s->txno))

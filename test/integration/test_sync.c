@@ -49,15 +49,21 @@ static struct ql_uuid fresh_id(unsigned salt)
     unsigned n = atomic_fetch_add(&seq, 1);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint8_t rnd[10] = {(uint8_t)(n >> 8), (uint8_t)n,         0x80, (uint8_t)salt,
-                       (uint8_t)(n >> 16), (uint8_t)ts.tv_nsec, (uint8_t)(ts.tv_nsec >> 8),
+    uint8_t rnd[10] = {(uint8_t)(n >> 8),
+                       (uint8_t)n,
+                       0x80,
+                       (uint8_t)salt,
+                       (uint8_t)(n >> 16),
+                       (uint8_t)ts.tv_nsec,
+                       (uint8_t)(ts.tv_nsec >> 8),
                        (uint8_t)(ts.tv_nsec >> 16)};
     struct ql_uuid u;
     ql_uuid7_from(&u, wall_ms(), rnd);
     return u;
 }
 
-/* ---- writers ----------------------------------------------------------------------------------- */
+/* ---- writers -----------------------------------------------------------------------------------
+ */
 
 struct writer {
     pthread_t thread;
@@ -149,7 +155,8 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* ---- the reader's replica ----------------------------------------------------------------------- */
+/* ---- the reader's replica -----------------------------------------------------------------------
+ */
 
 struct replica {
     int n;
@@ -240,7 +247,8 @@ static void catch_up(struct reader *rd, struct replica *r, int snapshot)
     ASSERT_TRUE(!"the feed never settled");
 }
 
-/* ---- a round ----------------------------------------------------------------------------------- */
+/* ---- a round -----------------------------------------------------------------------------------
+ */
 
 static void round_once(int round)
 {
