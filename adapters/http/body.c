@@ -12,17 +12,52 @@
 #include "uuid/uuid.h"
 
 #include <cJSON.h>
+#include <stdio.h>
 #include <string.h>
 
-/* cJSON decodes "\u0000" into a NUL that silently truncates the string: find it first. */
-static int has_escaped_nul(const char *s, size_t n)
+/*
+ * cJSON's strings end at a NUL, whether it came raw or as "\u0000": the text would be
+ * stored cut short.  Find one first, and the top-level member it is in (into key, "body"
+ * when it is in none), walking the body as JSON tokens: strings, and the nesting around
+ * them.  1 when there is a NUL.
+ */
+static int nul_field(const char *s, size_t n, char *key, size_t cap)
 {
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (s[i] != '\\')
+    int depth = 0, expect_key = 0, in_str = 0, is_key = 0;
+    size_t start = 0;
+    snprintf(key, cap, "body");
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (in_str) {
+            if (ch == '\\' && i + 1 < n) {
+                if (s[i + 1] == 'u' && i + 5 < n && memcmp(s + i + 2, "0000", 4) == 0)
+                    return 1;
+                i++; /* the escaped character, so "\\u0000" is not taken for an escape */
+            } else if (ch == '\0') {
+                return 1;
+            } else if (ch == '"') {
+                in_str = 0;
+                if (is_key)
+                    snprintf(key, cap, "%.*s", (int)(i - start), s + start);
+            }
             continue;
-        if (s[i + 1] == 'u' && i + 5 < n && memcmp(s + i + 2, "0000", 4) == 0)
+        }
+        if (ch == '\0')
             return 1;
-        i++; /* skip the escaped character, so "\\u0000" is not taken for an escape */
+        if (ch == '"') {
+            in_str = 1;
+            is_key = depth == 1 && expect_key;
+            if (is_key)
+                snprintf(key, cap, "body"); /* a NUL inside the key itself */
+            start = i + 1;
+        } else if (ch == '{' || ch == '[') {
+            depth++;
+            expect_key = depth == 1 && ch == '{';
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+        } else if (depth == 1 && (ch == ',' || ch == ':')) {
+            expect_key = ch == ',';
+        }
     }
     return 0;
 }
@@ -72,8 +107,9 @@ int ql__body_parse(struct ql_http_req *r, const struct ql__field *fields, int nf
         ql__res_problem(r, QL_EMALFORMED_JSON);
         return -1;
     }
-    if (has_escaped_nul(r->body.p, r->body.n)) {
-        ql_error_field(e, "body", "invalid_text", "must not contain NUL characters");
+    char field[64];
+    if (nul_field(r->body.p, r->body.n, field, sizeof(field))) {
+        ql_error_field(e, field, "invalid_text", "must not contain NUL characters");
         ql__res_problem(r, QL_EVALIDATION);
         return -1;
     }

@@ -222,7 +222,7 @@ static int is_json(const struct ql_span *ct)
 static int route(struct ql__exec *x, struct ql_http_req *r)
 {
     if (r->path.n == 0 || r->path.p[0] != '/') {
-        ql__res_problem_status(r, 400, "bad_request", "The request target must be a path.");
+        ql__res_problem_status(r, 400, "malformed_request", "The request target must be a path.");
         return -1;
     }
     unsigned allow;
@@ -257,8 +257,12 @@ static void parse_error(struct ql_http_req *r, int status)
         ql__res_problem(r, QL_ETOO_LARGE);
     else if (status == 431)
         ql__res_problem(r, QL_EHEADERS_TOO_LARGE);
+    else if (status == 501)
+        ql__res_problem_status(r, 501, "not_implemented",
+                               "Transfer codings other than chunked are not supported.");
     else
-        ql__res_problem_status(r, 400, "bad_request", "The request could not be parsed.");
+        ql__res_problem_status(r, 400, "malformed_request",
+                               "The request is malformed or ambiguous (RFC 9112).");
 }
 
 void ql__exec_request(struct ql__exec *x, struct ql_http_req *r)

@@ -85,6 +85,8 @@ struct ql__h1 {
     uint32_t url_len;
     int nh;
     int last_was_value;
+    const char *exec_start; /* the data of the llhttp_execute running now */
+    char last_byte;         /* the last byte an earlier llhttp_execute consumed */
     struct ql__h1_hoff hoff[QL__H1_MAX_HEADERS];
     int error_status; /* 400, 413, 431, 501 decided inside a parser callback */
     struct ql_buf body;

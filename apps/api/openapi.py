@@ -12,7 +12,7 @@ PROBLEM_CODES = [
     'unsupported_media_type', 'idempotency_key_reused', 'rate_limited', 'quota_exceeded',
     'internal', 'unavailable', 'cursor_expired',
     # HTTP-level codes for requests that never reach a route
-    'bad_request', 'headers_too_large',
+    'malformed_request', 'headers_too_large', 'not_implemented',
 ]
 
 schemas = {

@@ -64,6 +64,7 @@ void ql_error_clear(struct ql_error *e)
 {
     e->code = QL_OK;
     e->retry_after_ms = 0;
+    e->rate_limit = 0;
     e->msg[0] = '\0';
     e->nfields = 0;
 }

@@ -59,7 +59,15 @@ test('content rules: 1 to 100,000 characters of UTF-8 without NUL; unknown field
   problem(over, 422, 'validation_failed')
   assert.equal(over.body.errors[0].field, 'content')
   assert.equal(over.body.errors[0].code, 'too_long')
-  problem(await c.checked(api, 'POST', E(), { token: member.token, raw: '{"content":"a\\u0000b"}', headers: { 'content-type': 'application/json' } }), 422, 'validation_failed')
+  const escaped = await c.checked(api, 'POST', E(), { token: member.token, raw: '{"content":"a\\u0000b"}', headers: { 'content-type': 'application/json' } })
+  problem(escaped, 422, 'validation_failed')
+  assert.equal(escaped.body.errors[0].field, 'content')
+  // a raw NUL byte inside the string: refused as well, never stored cut short
+  const before = sql('SELECT count(*) FROM journal_entries')
+  const rawNul = await c.checked(api, 'POST', E(), { token: member.token, raw: Buffer.from('{"content":"ab\u0000cd"}', 'latin1'), headers: { 'content-type': 'application/json' } })
+  problem(rawNul, 422, 'validation_failed')
+  assert.equal(rawNul.body.errors[0].field, 'content')
+  assert.equal(sql('SELECT count(*) FROM journal_entries'), before)
   // an invalid UTF-8 byte, sent as raw bytes
   const bad = await raw(api.port, Buffer.from(`POST ${E()} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${member.token}\r\nContent-Type: application/json\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{"content":"\xff"}`, "latin1"))
   assert.match(bad.data, /^HTTP\/1\.1 422 /)

@@ -226,7 +226,7 @@ static void test_deadlines_follow_the_phase(void)
     ASSERT_INT_EQ(ql__h1_expired(&t.h1, t.clock.mono_ns / 1000000 + 999), 0);
     ASSERT_INT_EQ(ql__h1_expired(&t.h1, t.clock.mono_ns / 1000000 + 1000), 1);
     fake_clock_advance(&t.clock, 500);
-    feed(&t, "POST /p HTTP/1.1\r\nContent-Length: 4\r\n\r\n");
+    feed(&t, "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\n");
     /* in the body: the body timeout, from now */
     int64_t now = t.clock.mono_ns / 1000000;
     ASSERT_INT_EQ(t.h1.deadline_ms, now + 2000);
@@ -315,10 +315,72 @@ static void test_a_stream_is_chunked_and_the_connection_goes_on(void)
     ql__h1_cleanup(&t.h1);
 }
 
+/* What a lenient parser lets through, and a proxy in front may read otherwise (smuggling). */
+static void test_ambiguous_requests_are_refused(void)
+{
+    static const struct {
+        const char *req;
+        int status;
+    } cases[] = {
+        /* a folded (obs-fold) Transfer-Encoding */
+        {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip,\r\n chunked\r\n\r\n", 400},
+        /* a coding other than chunked: not implemented (RFC 9112 6.1) */
+        {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501},
+        /* chunked not last: the length cannot be known (RFC 9112 6.3) */
+        {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\n\r\n", 400},
+        /* a space in a header name */
+        {"GET / HTTP/1.1\r\nHost: h\r\nX Bad: 1\r\n\r\n", 400},
+        /* HTTP/1.1 without Host, or with two */
+        {"GET / HTTP/1.1\r\nX-A: 1\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+        /* an HTTP/0.9 request line */
+        {"GET /\r\n\r\n", 400},
+        /* two Authorization headers, two Content-Lengths, both lengths and chunked */
+        {"GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n",
+         400},
+        {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", 400},
+        {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nTransfer-Encoding: "
+         "chunked\r\n\r\n0\r\n\r\n",
+         400},
+        /* a control byte in a header value */
+        {"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x01b\r\n\r\n", 400},
+    };
+    int wrong = 0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tconn t;
+        open_conn(&t, 1024);
+        feed(&t, cases[i].req);
+        if (t.requests != 1 || t.errors[0] != cases[i].status || t.h1.keepalive) {
+            printf("# case %zu: %d requests, status %d, keep-alive %d\n", i, t.requests,
+                   t.errors[0], t.h1.keepalive);
+            wrong++;
+        }
+        ql__h1_cleanup(&t.h1);
+    }
+    ASSERT_INT_EQ(wrong, 0); /* each is answered with its status, and the connection closes */
+    /* a fold is found when it arrives a byte at a time, too */
+    struct tconn f;
+    open_conn(&f, 1024);
+    const char *fold = "GET / HTTP/1.1\r\nHost: h\r\nX-A: a,\r\n\tb\r\n\r\n";
+    for (size_t i = 0; fold[i]; i++)
+        ql__h1_input(&f.h1, fold + i, 1);
+    ASSERT_INT_EQ(f.requests, 1);
+    ASSERT_INT_EQ(f.errors[0], 400);
+    ql__h1_cleanup(&f.h1);
+    /* HTTP/1.0 may leave Host out; one Authorization is fine */
+    struct tconn t;
+    open_conn(&t, 1024);
+    feed(&t, "GET / HTTP/1.0\r\nAuthorization: Bearer a\r\n\r\n");
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.errors[0], 0);
+    ql__h1_cleanup(&t.h1);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
         TEST(test_a_request_split_into_single_bytes),
+        TEST(test_ambiguous_requests_are_refused),
         TEST(test_a_body_in_pieces_and_chunked),
         TEST(test_pipelined_requests_are_answered_in_order),
         TEST(test_limits_are_answered_and_close),
