@@ -36,6 +36,7 @@ struct ql_engine_config {
     int job_backoff_base_ms;  /* QUILL_JOB_BACKOFF_BASE_MS */
     int worker_debug_jobs;    /* QUILL_WORKER_DEBUG_JOBS */
     int shutdown_timeout_ms;  /* QUILL_SHUTDOWN_TIMEOUT_MS */
+    int statement_timeout_ms; /* QUILL_WORKER_STATEMENT_TIMEOUT_MS */
 };
 
 /* Read c from the environment; problems go to e. */

@@ -89,7 +89,9 @@ int main(int argc, char **argv)
                                           .log = &log.base,
                                           .clock = ql_sysclock(),
                                           .notify = ql_pg_notify_port(notify),
-                                          .cache_capacity = 0};
+                                          .cache_capacity = 0,
+                                          .statement_timeout_ms = cfg.statement_timeout_ms,
+                                          .idle_tx_timeout_ms = common.idle_tx_timeout_ms};
     if (ql_pg_db_create(&dbcfg, &db) != QL_OK)
         goto fail;
     const struct ql_engine_ports ports = {.db = ql_pg_db_port(db),

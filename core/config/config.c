@@ -157,6 +157,8 @@ void ql_config_common_read(struct ql_env *e, int need, struct ql_config_common *
     ql_env_str(e, "QUILL_LOG_LEVEL", level, sizeof(level), "info", 0);
     if (ql_log_level_parse(level, &c->log_level) != QL_OK)
         ql_env_problem(e, "QUILL_LOG_LEVEL: expected debug, info, warn or error, got '%s'", level);
+    ql_env_int(e, "QUILL_IDLE_IN_TRANSACTION_TIMEOUT_MS", &c->idle_tx_timeout_ms, 60000, 0,
+               86400000);
 }
 
 void ql_config_read(struct ql_env *e, struct ql_config *c)

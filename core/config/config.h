@@ -65,6 +65,7 @@ struct ql_config_common {
     int log_level;           /* QUILL_LOG_LEVEL */
     uint8_t secret[64];      /* QUILL_SECRET, decoded; secret_len 0 when unset */
     size_t secret_len;
+    int idle_tx_timeout_ms; /* QUILL_IDLE_IN_TRANSACTION_TIMEOUT_MS */
 };
 
 void ql_config_common_read(struct ql_env *e, int need, struct ql_config_common *c);

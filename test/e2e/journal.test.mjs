@@ -345,6 +345,33 @@ test('an idempotent POST is replayed after the server restarts', async () => {
   assert.equal(b.body.journalEntryId, a.body.journalEntryId)
 })
 
+test('a statement past QUILL_STATEMENT_TIMEOUT_MS answers 503 and is counted; the pool thread is free again', async () => {
+  const h = await start('quill-api', { ...ENV, QUILL_STATEMENT_TIMEOUT_MS: '300', QUILL_DB_POOL: '1' })
+  const locker = psqlSession()
+  try {
+    const e = await http(h, 'POST', E(), { token: member.token, body: { content: 'locked away' } })
+    assert.equal(e.status, 201)
+    locker.write(`BEGIN; SELECT 1 FROM journal_entries WHERE journal_entry_id = '${e.body.journalEntryId}' FOR UPDATE; SELECT 'locked';`)
+    assert.ok(await waitFor(() => locker.output().includes('locked')))
+    const t0 = Date.now()
+    const r = await http(h, 'PATCH', `${E()}/${e.body.journalEntryId}`, { token: member.token, body: { content: 'never' } })
+    assert.equal(r.status, 503, r.text)
+    assert.equal(r.body.code, 'unavailable')
+    assert.ok(r.headers.get('retry-after'))
+    assert.ok(Date.now() - t0 < 5000)
+    const m = (await http(h, 'GET', '/metrics')).text
+    assert.ok(counter(m, 'quill_db_statement_timeouts_total') >= 1)
+    // the one pool thread serves the next request
+    const g = await http(h, 'GET', E(), { token: member.token })
+    assert.equal(g.status, 200)
+    locker.write('ROLLBACK;')
+    assert.equal(sql(`SELECT content FROM journal_entries WHERE journal_entry_id = '${e.body.journalEntryId}'`), 'locked away')
+  } finally {
+    await locker.close()
+    await stop(h)
+  }
+})
+
 test('every journal operation was checked against the document', async () => {
   for (const op of ['POST /v1/teams/{teamId}/journal-entries 201', 'GET /v1/teams/{teamId}/journal-entries 200',
     'GET /v1/teams/{teamId}/journal-entries/{journalEntryId} 304', 'PATCH /v1/teams/{teamId}/journal-entries/{journalEntryId} 412',
