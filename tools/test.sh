@@ -5,6 +5,7 @@
 #   3. end-to-end tests: the real binaries over real sockets (node --test)
 #   4. unit and integration suites again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   5. bounded fuzzing of the request-body parsers
+#   6. static analysis: cppcheck and clang-tidy (test/check_static.sh)
 # and ends with one line "N passed, N failed".  Exits non-zero on any failure.
 #   tools/quill test [--quick]     --quick skips the sanitizer build and fuzzing
 set -uo pipefail
@@ -45,6 +46,12 @@ grep -E '^# (pass|fail)' "$RESULTS/e2e.tap" >&2
 files+=("$RESULTS/e2e.tap")
 
 if [ "$quick" -eq 0 ]; then
+  log "static analysis: cppcheck and clang-tidy"
+  meson test -C "$BUILD" --suite static --print-errorlogs --logbase static \
+    >"$RESULTS/meson-static.txt" 2>&1
+  tail -n 12 "$RESULTS/meson-static.txt" | grep -E '^(Ok|Fail|Timeout):' >&2
+  files+=("$BUILD/meson-logs/static.json")
+
   log "sanitizer build (ASan + UBSan): unit and integration suites"
   if build_san >"$RESULTS/san-build.txt" 2>&1; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

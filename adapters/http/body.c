@@ -206,10 +206,14 @@ const char *ql__query(struct ql_http_req *r, const char *name, size_t *out_n)
             for (size_t i = 0; i < vn; i++) {
                 if (v[i] == '%' && i + 2 < vn && ql_hex_digit(v[i + 1]) >= 0 &&
                     ql_hex_digit(v[i + 2]) >= 0) {
-                    d[o++] = (char)(ql_hex_digit(v[i + 1]) << 4 | ql_hex_digit(v[i + 2]));
+                    unsigned hi = (unsigned)ql_hex_digit(v[i + 1]);
+                    unsigned lo = (unsigned)ql_hex_digit(v[i + 2]);
+                    d[o++] = (char)(unsigned char)(hi << 4 | lo);
                     i += 2;
+                } else if (v[i] == '+') {
+                    d[o++] = ' ';
                 } else {
-                    d[o++] = v[i] == '+' ? ' ' : v[i];
+                    d[o++] = v[i];
                 }
             }
             d[o] = '\0';

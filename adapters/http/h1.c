@@ -148,7 +148,9 @@ static int folded(const struct ql__h1 *c, const char *at)
     const char *p = at;
     while (p > c->exec_start && (p[-1] == ' ' || p[-1] == '\t'))
         p--;
-    char before = p > c->exec_start ? p[-1] : c->last_byte;
+    char before = c->last_byte;
+    if (p > c->exec_start)
+        before = p[-1];
     return before == '\n';
 }
 

@@ -264,7 +264,7 @@ static void fetch(struct ql__topic *t)
         t->state = TOPIC_FETCHING_AGAIN;
         return;
     }
-    if (t->nstreams == 0 || t->loop->stop_deadline_ms)
+    if (t->streams == NULL || t->loop->stop_deadline_ms)
         return;
     t->from = t->streams->pos;
     for (struct ql__stream *st = t->streams; st; st = st->next)
@@ -447,7 +447,11 @@ void ql__streams_close(struct ql__loop *l)
 /* After the loop ended: topics left by streams that never settled (none in a clean stop). */
 void ql__streams_cleanup(struct ql__loop *l)
 {
-    while (l->hub.topics)
-        topic_free(l->hub.topics);
+    for (struct ql__topic *t = l->hub.topics, *next; t; t = next) {
+        next = t->next;
+        ql_arena_cleanup(&t->arena);
+        free(t);
+    }
+    l->hub.topics = NULL;
     pthread_mutex_destroy(&l->inbox_lock);
 }

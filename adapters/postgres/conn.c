@@ -169,12 +169,12 @@ int ql__pg_fail(struct ql_pg *pg, struct ql_ctx *cx, PGresult *res)
     const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn);
     int code;
-    if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK || is_connection_state(st))
+    int timeout = st && strcmp(st, "57014") == 0; /* the statement timeout */
+    if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK || is_connection_state(st) ||
+        timeout)
         code = QL_EUNAVAILABLE;
     else if (st && (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0))
         code = QL_ERETRY;
-    else if (st && strcmp(st, "57014") == 0) /* the statement timeout */
-        code = QL_EUNAVAILABLE;
     else if (st && strncmp(st, "23", 2) == 0)
         code = QL_ECONFLICT;
     else if (st && strncmp(st, "22", 2) == 0)
@@ -183,7 +183,7 @@ int ql__pg_fail(struct ql_pg *pg, struct ql_ctx *cx, PGresult *res)
         code = QL_EINTERNAL;
     if (code != QL_ECONFLICT && code != QL_EVALIDATION)
         ql__pg_count_error(pg);
-    if (st && strcmp(st, "57014") == 0)
+    if (timeout)
         atomic_fetch_add_explicit(&pg->db->timeouts, 1, memory_order_relaxed);
     const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
     snprintf(pg->last_constraint, sizeof(pg->last_constraint), "%s", cons ? cons : "");

@@ -352,6 +352,8 @@ int ql__pg_invalidate(struct ql_pg *pg, struct ql_ctx *cx, const char *key);
 int64_t ql__pg_int8(const PGresult *r, int row, int col);
 int32_t ql__pg_int4(const PGresult *r, int row, int col);
 int ql__pg_bool(const PGresult *r, int row, int col);
+/* The rows a command touched (PQcmdTuples as a number; 0 when it says nothing). */
+int64_t ql__pg_affected(PGresult *r);
 /* timestamptz as ms since the Unix epoch. */
 int64_t ql__pg_ts_ms(const PGresult *r, int row, int col);
 /* timestamptz as ms, or 0 when NULL. */

@@ -121,7 +121,7 @@ static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     int got = PQntuples(r);
     *out = ql_arena_calloc(cx->arena, (size_t)(got ? got : 1), sizeof(**out));
     if (*out == NULL)
-        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+        rc = ql_error_nomem(&cx->err);
     for (int i = 0; rc == QL_OK && i < got; i++) {
         if (!ql__pg_bool(r, i, PAGE_VISIBLE)) {
             *held = 1;

@@ -299,7 +299,7 @@ static int member_changes(struct ql_ctx *cx, const struct ql_uuid *user)
     const struct ql_uuid **uids = ql_arena_alloc(cx->arena, sizeof(*uids) * (size_t)(n + 1));
     int *events = ql_arena_alloc(cx->arena, sizeof(*events) * (size_t)(n + 1));
     if (rc == QL_OK && (tids == NULL || uids == NULL || events == NULL))
-        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+        rc = ql_error_nomem(&cx->err);
     for (int i = 0; rc == QL_OK && i < n; i++) {
         tids[i] = &teams[i].team_id;
         uids[i] = user;

@@ -140,7 +140,7 @@ static int parse(struct ql_ctx *cx, const char *s, size_t n, struct ql_change_po
 int ql_sync_cursor_parse(struct ql_ctx *cx, const char *s, size_t n, struct ql_change_pos *out)
 {
     struct snap snap;
-    int snapshot;
+    int snapshot = 0;
     int rc = parse(cx, s, n, out, &snap, &snapshot);
     return rc ? rc : snapshot ? bad_cursor(cx) : QL_OK;
 }

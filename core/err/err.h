@@ -110,4 +110,11 @@ int ql_error_set(struct ql_error *e, int code, const char *fmt, ...)
 int ql_error_field(struct ql_error *e, const char *field, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Out of memory: record it in e and return QL_ENOMEM (inline, so static analysis sees it). */
+static inline int ql_error_nomem(struct ql_error *e)
+{
+    ql_error_set(e, QL_ENOMEM, (const char *)0);
+    return QL_ENOMEM;
+}
+
 #endif

@@ -121,7 +121,7 @@ static int day_matches(const struct ql_cron *c, int64_t days)
     civil(days, &month, &mday, &wday);
     if (!(c->months & (1u << month)))
         return 0;
-    int dm = (c->mdays >> mday) & 1, dw = (c->wdays >> wday) & 1;
+    int dm = (int)((c->mdays >> mday) & 1), dw = (int)((c->wdays >> wday) & 1);
     if (c->mday_any && c->wday_any)
         return 1;
     if (c->mday_any)
