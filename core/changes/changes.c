@@ -103,25 +103,26 @@ static void snapshot_cursor(const struct snap *s, char *out)
     ql_b64_encode(raw, sizeof(raw), out, 1);
 }
 
-static int bad_cursor(struct ql_ctx *cx)
+/* field: where the cursor came from, as the client named it ("since", "Last-Event-ID"). */
+static int bad_cursor(struct ql_ctx *cx, const char *field)
 {
-    return ql_error_field(&cx->err, "since", "invalid_cursor", "is not a cursor this team issued");
+    return ql_error_field(&cx->err, field, "invalid_cursor", "is not a cursor this team issued");
 }
 
-/* Decode since: a delta position (*snapshot 0) or a snapshot's place (*snapshot 1). */
-static int parse(struct ql_ctx *cx, const char *s, size_t n, struct ql_change_pos *pos,
-                 struct snap *snap, int *snapshot)
+/* Decode a cursor: a delta position (*snapshot 0) or a snapshot's place (*snapshot 1). */
+static int parse(struct ql_ctx *cx, const char *field, const char *s, size_t n,
+                 struct ql_change_pos *pos, struct snap *snap, int *snapshot)
 {
     uint8_t raw[SNAPSHOT_LEN + 2];
     size_t len;
     if (n > QL_SYNC_CURSOR_MAX || ql_b64_decode(s, n, raw, sizeof(raw), &len) != QL_OK || len < 2 ||
         raw[0] != CURSOR_VERSION)
-        return bad_cursor(cx);
+        return bad_cursor(cx, field);
     if (raw[1] == 'd' && len == DELTA_LEN) {
         *snapshot = 0;
         pos->txid = get64(raw + 2);
         pos->seq = (int64_t)get64(raw + 10);
-        return pos->seq >= 0 ? QL_OK : bad_cursor(cx);
+        return pos->seq >= 0 ? QL_OK : bad_cursor(cx, field);
     }
     if (raw[1] == 's' && len == SNAPSHOT_LEN && raw[10] >= QL_CHANGE_ENTRY &&
         raw[10] <= QL_CHANGE_MEMBER) {
@@ -134,15 +135,22 @@ static int parse(struct ql_ctx *cx, const char *s, size_t n, struct ql_change_po
         snap->has_after = 1;
         return QL_OK;
     }
-    return bad_cursor(cx);
+    return bad_cursor(cx, field);
+}
+
+/* A delta cursor only. */
+static int parse_delta(struct ql_ctx *cx, const char *field, const char *s, size_t n,
+                       struct ql_change_pos *out)
+{
+    struct snap snap;
+    int snapshot;
+    int rc = parse(cx, field, s, n, out, &snap, &snapshot);
+    return rc ? rc : snapshot ? bad_cursor(cx, field) : QL_OK;
 }
 
 int ql_sync_cursor_parse(struct ql_ctx *cx, const char *s, size_t n, struct ql_change_pos *out)
 {
-    struct snap snap;
-    int snapshot;
-    int rc = parse(cx, s, n, out, &snap, &snapshot);
-    return rc ? rc : snapshot ? bad_cursor(cx) : QL_OK;
+    return parse_delta(cx, "since", s, n, out);
 }
 
 /* ---- sync ------------------------------------------------------------------------------------ */
@@ -223,7 +231,7 @@ int ql_sync_stream_start(struct ql_ctx *cx, const struct ql_uuid *team, const ch
     int rc = ql_authorize(cx, QL_ACT_SYNC_READ, team);
     if (rc)
         return rc;
-    if (last_event_id && (rc = ql_sync_cursor_parse(cx, last_event_id, n, out)) != QL_OK)
+    if (last_event_id && (rc = parse_delta(cx, "Last-Event-ID", last_event_id, n, out)) != QL_OK)
         return rc;
     struct ql_change_pos start, floor;
     rc = ql_store_changes_bounds(cx->ports.store, cx, &start, &floor);
@@ -246,7 +254,7 @@ int ql_sync(struct ql_ctx *cx, const struct ql_uuid *team, const char *since, si
     struct ql_change_pos pos;
     struct snap s = {.kind = QL_CHANGE_ENTRY};
     int is_snapshot = 1;
-    if (since && (rc = parse(cx, since, since_n, &pos, &s, &is_snapshot)) != QL_OK)
+    if (since && (rc = parse(cx, "since", since, since_n, &pos, &s, &is_snapshot)) != QL_OK)
         return rc;
     if (!is_snapshot)
         return delta(cx, team, &pos, limit, out);

@@ -104,8 +104,8 @@ int ql_sync(struct ql_ctx *cx, const struct ql_uuid *team, const char *since, si
 
 /*
  * Where a live stream of team starts: after last_event_id (n bytes, a cursor of this team's
- * feed; NULL: from now on).  Viewers and up; QL_ECURSOR_EXPIRED and QL_EVALIDATION as
- * ql_sync.
+ * feed; NULL: from now on).  Viewers and up; QL_ECURSOR_EXPIRED as ql_sync, QL_EVALIDATION
+ * (field "Last-Event-ID") for a cursor Quill did not issue or a snapshot's.
  */
 int ql_sync_stream_start(struct ql_ctx *cx, const struct ql_uuid *team, const char *last_event_id,
                          size_t n, struct ql_change_pos *out);

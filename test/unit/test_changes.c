@@ -306,6 +306,14 @@ static void test_cursors_are_checked(void)
     ASSERT_INT_EQ(pg.more, 1);
     snprintf(snap, sizeof(snap), "%s", pg.cursor);
     ASSERT_INT_EQ(ql_sync_cursor_parse(&w.f.cx, snap, strlen(snap), &back), QL_EVALIDATION);
+    /* each names where the client put it */
+    ASSERT_INT_EQ(sync_page(&w, "x", 50, &pg), QL_EVALIDATION);
+    ASSERT_STR_EQ(w.f.cx.err.fields[0].field, "since");
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(ql_sync_stream_start(&w.f.cx, &w.team.id, snap, strlen(snap), &back),
+                  QL_EVALIDATION);
+    ASSERT_INT_EQ(w.f.cx.err.nfields, 1);
+    ASSERT_STR_EQ(w.f.cx.err.fields[0].field, "Last-Event-ID");
     fixture_cleanup(&w.f);
 }
 
