@@ -175,7 +175,17 @@ static int delta(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_
                                &out->more, &out->held);
     if (rc)
         return rc;
-    ql_sync_cursor(out->n ? &out->items[out->n - 1].pos : pos, out->cursor);
+    /*
+     * A page that holds every change after pos the team has so far also holds every one
+     * before start: the transactions older than start had all finished when this began.  So
+     * the cursor moves on to start, and a client of a quiet team, however often it reads,
+     * does not keep a cursor that expires as the log of other teams is compacted.
+     */
+    struct ql_change_pos next = out->n ? out->items[out->n - 1].pos : *pos;
+    struct ql_change_pos horizon = {start.txid, 0};
+    if (!out->more && !out->held && ql_change_pos_cmp(&next, &horizon) < 0)
+        next = horizon;
+    ql_sync_cursor(&next, out->cursor);
     return QL_OK;
 }
 
