@@ -4,7 +4,7 @@
 // read with a real SSE client and with a raw reader (see feed.mjs).
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { start, stop, http, sleep, waitFor, signup, addMember, makeKey, PASSWORD } from './lib.mjs'
+import { start, stop, http, sleep, waitFor, signup, addMember, makeKey, psqlSession, PASSWORD } from './lib.mjs'
 import {
   EventSource, ENV, problem, addEntry, editEntry, dropEntry, addPrompt, setRole, dropMember, dropKey,
   S, syncPage, syncAll, assertIncreasing, streamPath, openStream, openLive, endedWithin,
@@ -74,6 +74,10 @@ test('a stream is for viewers and keys of the team; others get the problem befor
     assert.equal(s.status, 200)
     s.close()
   }
+  // A browser's EventSource sends the session cookie (a GET needs no CSRF token).
+  const cookie = await fetch(api.url + streamPath(tid), { headers: { cookie: viewer.cookie.split(';')[0] } })
+  assert.equal(cookie.status, 200)
+  await cookie.body.cancel()
   const checks = [
     [await openStream(api, outsider.token, tid), 404, 'not_found'],
     [await openStream(api, null, tid), 401, 'unauthenticated'],
@@ -161,6 +165,47 @@ test('the hello carries where the stream starts: a client that saw no change yet
     r.close()
   } finally {
     await stop(a)
+  }
+})
+
+test('a change committed behind an older open transaction waits for it, then both come in log order', async () => {
+  const { owner, viewer, tid } = await fixture(api)
+  const { cursor } = await syncAll(api, viewer.token, tid)
+  const s = await openLive(api, viewer.token, tid)
+  // (The fixture's own changes may come too, when another transaction ran as they committed.)
+  const entries = () => s.events.filter((x) => x.data.type === 'journalEntry')
+  // An older transaction writes a change of the team and stays open; a newer one commits.
+  const older = psqlSession()
+  const rolledBack = psqlSession()
+  try {
+    older.write(`BEGIN; INSERT INTO changes (team_id, kind, event, entity_id) VALUES ('${tid}', 1, 3, gen_random_uuid()) RETURNING 'in';`)
+    assert.ok(await waitFor(() => older.output().includes('in'), { every: 10 }))
+    const e = await addEntry(api, owner.token, tid, 'behind')
+    await sleep(500)
+    assert.deepEqual(entries(), [], 'held while the older transaction runs')
+    const held = await syncPage(api, viewer.token, tid, { since: cursor })
+    assert.deepEqual([held.changes.filter((x) => x.type === 'journalEntry'), held.hasMore], [[], false])
+    if (held.changes.length === 0) assert.equal(held.nextCursor, cursor, 'the cursor does not pass what is held')
+    older.write('COMMIT;')
+    assert.ok(await s.wait(() => entries().length >= 2, 3000), `both came after the commit: ${entries().length}`)
+    assert.deepEqual(entries().map((x) => x.data.operation), ['delete', 'upsert'])
+    assert.equal(entries()[1].data.id, e.journalEntryId)
+    const d = await syncAll(api, viewer.token, tid, { since: cursor })
+    assert.deepEqual(d.items.filter((x) => x.type === 'journalEntry').map((x) => x.id), entries().map((x) => x.data.id))
+    // One that rolls back leaves nothing: the newer change comes alone.
+    rolledBack.write(`BEGIN; INSERT INTO changes (team_id, kind, event, entity_id) VALUES ('${tid}', 1, 3, gen_random_uuid()) RETURNING 'in';`)
+    assert.ok(await waitFor(() => rolledBack.output().includes('in'), { every: 10 }))
+    const e2 = await addEntry(api, owner.token, tid, 'behind a rollback')
+    await sleep(300)
+    assert.equal(entries().length, 2)
+    rolledBack.write('ROLLBACK;')
+    assert.ok(await s.wait(() => entries().length >= 3, 3000))
+    await sleep(300)
+    assert.deepEqual(entries().slice(2).map((x) => x.data.id), [e2.journalEntryId])
+    assertIncreasing(s.events.map((x) => x.id))
+  } finally {
+    s.close()
+    await older.close(); await rolledBack.close()
   }
 })
 

@@ -49,8 +49,12 @@ test('delta sync: snapshot pages, then deltas; the replica equals a fresh snapsh
   assert.deepEqual(members.map((c) => c.id).sort(), [owner.user.userId, viewer.user.userId].sort())
   assert.deepEqual(members.find((c) => c.id === viewer.user.userId).data,
     (await http(api, 'GET', `/v1/teams/${tid}/members`, { token: viewer.token })).body.items.find((m) => m.userId === viewer.user.userId))
-  // The whole snapshot at once is the same.
-  assert.deepEqual((await syncAll(api, viewer.token, tid, { limit: 200 })).items, snap.items)
+  // The whole snapshot at once is the same, and so are pages that end where a kind ends.
+  for (const limit of [200, total, total - 1, 5, 7]) {
+    const other = await syncAll(api, viewer.token, tid, { limit })
+    assert.deepEqual(other.items, snap.items, `limit ${limit}`)
+    assert.equal(other.pages.length, Math.ceil(total / limit), `limit ${limit}`)
+  }
   // Nothing happened since: the delta is empty and stays so.
   const quiet = await syncPage(api, viewer.token, tid, { since: snap.cursor })
   assert.deepEqual([quiet.changes, quiet.hasMore], [[], false])
@@ -144,6 +148,10 @@ test('entries written side by side (one group commit) each come once in the delt
   const made = await Promise.all(Array.from({ length: 24 }, (_, i) => addEntry(api, owner.token, tid, `burst ${i}`)))
   const d = await syncAll(api, viewer.token, tid, { since: cursor, limit: 5 })
   assert.equal(d.items.length, 24)
+  // Many share a millisecond: the snapshot pages through them without a gap or a repeat.
+  const snap = await syncAll(api, viewer.token, tid, { limit: 5 })
+  const ids = snap.items.filter((c) => c.type === 'journalEntry').map((c) => c.id)
+  assert.deepEqual([...ids].sort(), made.map((e) => e.journalEntryId).sort())
   assert.deepEqual(d.items.map((c) => c.id).sort(), made.map((e) => e.journalEntryId).sort())
   assert.ok(d.items.every((c) => c.type === 'journalEntry' && c.operation === 'upsert'))
 })
