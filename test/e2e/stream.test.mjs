@@ -100,9 +100,10 @@ test('the SSE client resumes across a restart of quill-api with Last-Event-ID: e
   // A: the instance the client reads, restarted on its port; B writes while A is down.
   let a = await start('quill-api', ENV)
   const port = a.port
-  const b = await start('quill-api', ENV)
-  const c = eventSource(`http://127.0.0.1:${port}${streamPath(tid)}`, viewer.token)
+  let b, c
   try {
+    b = await start('quill-api', ENV)
+    c = eventSource(`http://127.0.0.1:${port}${streamPath(tid)}`, viewer.token)
     assert.ok(await c.waitOpens(1), 'the client connects')
     const { cursor } = await syncAll(b, viewer.token, tid)
     const written = []
@@ -138,8 +139,9 @@ test('the SSE client resumes across a restart of quill-api with Last-Event-ID: e
     assert.equal(c.events[8].item.operation, 'delete')
     assert.equal(c.events[9].item.data.content, 'after')
   } finally {
-    c.close()
-    await stop(a); await stop(b)
+    c?.close()
+    await stop(a)
+    if (b) await stop(b)
   }
 })
 
@@ -404,15 +406,16 @@ test('QUILL_SSE_HEARTBEAT_MS=1000: a quiet stream gets a keep-alive comment with
 
 test('SIGTERM with open streams: each ends cleanly and the process exits 0 within the shutdown timeout', async () => {
   const h = await start('quill-api', { ...ENV, QUILL_SHUTDOWN_TIMEOUT_MS: '5000' })
-  const { owner, viewer, tid } = await fixture(h)
-  const streams = [await openLive(h, viewer.token, tid), await openLive(h, owner.token, tid)]
-  const c = eventSource(`${h.url}${streamPath(tid)}`, viewer.token)
-  assert.ok(await c.waitOpens(1))
-  await addEntry(h, owner.token, tid, 'last words')
-  for (const s of streams) assert.ok(await s.waitEvents(1))
-  const t0 = Date.now()
-  h.proc.kill('SIGTERM')
+  let c
   try {
+    const { owner, viewer, tid } = await fixture(h)
+    const streams = [await openLive(h, viewer.token, tid), await openLive(h, owner.token, tid)]
+    c = eventSource(`${h.url}${streamPath(tid)}`, viewer.token)
+    assert.ok(await c.waitOpens(1))
+    await addEntry(h, owner.token, tid, 'last words')
+    for (const s of streams) assert.ok(await s.waitEvents(1))
+    const t0 = Date.now()
+    h.proc.kill('SIGTERM')
     for (const s of streams) {
       const end = await endedWithin(s, 5000)
       assert.ok(end, 'the stream ended')
@@ -426,7 +429,7 @@ test('SIGTERM with open streams: each ends cleanly and the process exits 0 withi
     assert.ok(await waitFor(() => c.errors.length >= 1, { every: 10 }), 'the SSE client saw the end and will reconnect')
     assert.equal(c.es.readyState, EventSource.CONNECTING)
   } finally {
-    c.close()
+    c?.close()
     await stop(h)
   }
 })
