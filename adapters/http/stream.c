@@ -31,6 +31,7 @@
 #include "model/model.h"
 #include "uuid/uuid.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -324,8 +325,15 @@ static void join(struct ql_http_req *r, void *ud)
     t->streams = st;
     t->nstreams++;
     l->hub.nstreams++;
-    static const char hello[] = "retry: 1000\n: connected\n\n";
-    if (send_text(st, hello, sizeof(hello) - 1) != 0) {
+    /*
+     * The hello names where the stream starts in an id without data, which a browser keeps
+     * as the last event id: a client that saw no change before the stream ended resumes
+     * from there, not from its reconnection (what came between would be lost).
+     */
+    char cursor[QL_SYNC_CURSOR_MAX], hello[QL_SYNC_CURSOR_MAX + 64];
+    ql_sync_cursor(&st->pos, cursor);
+    int n = snprintf(hello, sizeof(hello), "retry: 1000\n: connected\nid: %s\n\n", cursor);
+    if (send_text(st, hello, (size_t)n) != 0) {
         stream_end(st);
         return;
     }

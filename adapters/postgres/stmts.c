@@ -480,26 +480,29 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          4},
     /*
      * A team's changes after ($2, $3), each with the current state of its thing (the
-     * joins find nothing when it is gone: a tombstone).  The last column says whether the
-     * row may be given out: only rows of transactions older than every running one (see
-     * migrations/0007_changes.up.sql).  Those come first; a row after them is committed
-     * but held back, and tells the reader to look again soon.  Nothing when ($2, $3) lies
-     * below the floor: what followed it was compacted away.
+     * joins find nothing when it is gone: a tombstone), and first, from the same snapshot,
+     * its horizon and the log's floor (one row with the change's columns NULL when there
+     * is no change).  The last column says whether a change may be given out: only those
+     * of transactions older than every running one (see migrations/0007_changes.up.sql).
+     * Those come first; one after them is committed but held back, and tells the reader to
+     * look again soon.  No change when ($2, $3) lies below the floor: what followed it was
+     * compacted away.
      */
     [QL__ST_CHANGES_PAGE] =
         {"changes_page",
-         "SELECT c.txid::text, c.seq, c.kind::int4, c.entity_id, e.journal_entry_id, e.team_id, "
-         "e.author_user_id, e.author_api_key_id, e.prompt_id, e.content, e.version, "
-         "e.created_at, e.updated_at, e.deleted_at, p.prompt_id, p.team_id, p.text, "
-         "p.category, p.created_at, p.updated_at, p.deleted_at, m.user_id, u.email, "
-         "u.display_name, m.role, m.joined_at, c.txid < pg_snapshot_xmin(pg_current_snapshot()) "
-         "FROM changes c LEFT JOIN journal_entries e ON "
-         "c.kind = 1 AND e.journal_entry_id = c.entity_id AND e.team_id = c.team_id AND "
-         "e.deleted_at IS NULL LEFT JOIN prompts p ON c.kind = 2 AND p.prompt_id = c.entity_id "
-         "AND p.deleted_at IS NULL LEFT JOIN team_members m ON c.kind = 3 AND m.team_id = "
-         "c.team_id AND m.user_id = c.entity_id LEFT JOIN users u ON u.user_id = m.user_id "
-         "WHERE c.team_id = $1 AND (c.txid, c.seq) > ($2::xid8, $3) AND ($2::xid8, $3) >= "
-         "(SELECT f.txid, f.seq FROM change_floor f) ORDER BY c.txid, c.seq LIMIT $4",
+         "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x, f.txid AS ft, f.seq "
+         "AS fs FROM change_floor f) SELECT h.x::text, h.ft::text, h.fs, c.txid::text, c.seq, "
+         "c.kind::int4, c.entity_id, e.journal_entry_id, e.team_id, e.author_user_id, "
+         "e.author_api_key_id, e.prompt_id, e.content, e.version, e.created_at, e.updated_at, "
+         "e.deleted_at, p.prompt_id, p.team_id, p.text, p.category, p.created_at, p.updated_at, "
+         "p.deleted_at, m.user_id, u.email, u.display_name, m.role, m.joined_at, c.txid < h.x "
+         "FROM h LEFT JOIN LATERAL (SELECT * FROM changes c WHERE c.team_id = $1 AND (c.txid, "
+         "c.seq) > ($2::xid8, $3) AND ($2::xid8, $3) >= (h.ft, h.fs) ORDER BY c.txid, c.seq "
+         "LIMIT $4) c ON true LEFT JOIN journal_entries e ON c.kind = 1 AND "
+         "e.journal_entry_id = c.entity_id AND e.team_id = c.team_id AND e.deleted_at IS NULL "
+         "LEFT JOIN prompts p ON c.kind = 2 AND p.prompt_id = c.entity_id AND p.deleted_at IS "
+         "NULL LEFT JOIN team_members m ON c.kind = 3 AND m.team_id = c.team_id AND m.user_id = "
+         "c.entity_id LEFT JOIN users u ON u.user_id = m.user_id ORDER BY c.txid, c.seq",
          4},
     [QL__ST_CHANGES_BOUNDS] = {"changes_bounds",
                                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "

@@ -126,6 +126,7 @@ int main(int argc, char **argv)
                                           .cache_capacity = 65536,
                                           .statement_timeout_ms = cfg.http.statement_timeout_ms,
                                           .idle_tx_timeout_ms = cfg.common.idle_tx_timeout_ms};
+    /* before the server: its streams count on the principal cache hearing revocations first */
     if (ql_pg_db_create(&dbcfg, &db) != QL_OK)
         goto out;
     if (cfg.oidc_issuer[0] && ql_oidc_create(cfg.oidc_issuer, cfg.oidc_audience, cfg.oidc_jwks_url,

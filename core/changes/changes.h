@@ -77,6 +77,19 @@ struct ql_sync_item {
     const struct ql_member *member;
 };
 
+/*
+ * What the store gives for a page of a team's changes: the changes, and the log's bounds
+ * as the page's own snapshot saw them (so they agree with what it returned).
+ */
+struct ql_change_page {
+    struct ql_sync_item *items; /* arena */
+    int n;
+    int more;                   /* another page follows at once */
+    int held;                   /* committed changes after it wait for an older transaction */
+    struct ql_change_pos start; /* every transaction before it had finished */
+    struct ql_change_pos floor; /* the oldest position the log keeps */
+};
+
 /* Record a change of team in the open transaction. */
 int ql_change(struct ql_ctx *cx, const struct ql_uuid *team, int event, const struct ql_uuid *id);
 
@@ -104,8 +117,8 @@ int ql_sync(struct ql_ctx *cx, const struct ql_uuid *team, const char *since, si
 
 /*
  * Where a live stream of team starts: after last_event_id (n bytes, a cursor of this team's
- * feed; NULL: from now on).  Viewers and up; QL_ECURSOR_EXPIRED and QL_EVALIDATION as
- * ql_sync.
+ * feed; NULL: from now on).  Viewers and up; QL_ECURSOR_EXPIRED as ql_sync, QL_EVALIDATION
+ * (field "Last-Event-ID") for a cursor Quill did not issue or a snapshot's.
  */
 int ql_sync_stream_start(struct ql_ctx *cx, const struct ql_uuid *team, const char *last_event_id,
                          size_t n, struct ql_change_pos *out);

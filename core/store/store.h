@@ -43,6 +43,7 @@ struct ql_idem_record;
 struct ql_change_pos;
 struct ql_change;
 struct ql_sync_item;
+struct ql_change_page;
 struct ql_activity;
 
 struct ql_users_ops {
@@ -270,16 +271,15 @@ struct ql_changes_ops {
     int (*append_many)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *const *teams,
                        const int *events, const struct ql_uuid *const *ids, int n);
     /*
-     * The changes of team after *after, oldest first, at most limit of them (*more when
+     * The changes of team after *after, oldest first, at most limit of them (more when
      * others follow), each with the current state of its thing, or a tombstone when the
-     * thing is gone.  Only changes of transactions older than every one still running;
-     * *held is 1 when committed changes after the page wait for such a transaction to end.
-     * Nothing at all when *after lies below the floor (see bounds): the log no longer
-     * holds what followed it.
+     * thing is gone.  Only changes of transactions older than every one still running
+     * (out->start); held is 1 when committed changes after the page wait for such a
+     * transaction to end.  Nothing at all when *after lies below out->floor: the log no
+     * longer holds what followed it.  start and floor are read in the page's own snapshot.
      */
     int (*page)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                const struct ql_change_pos *after, int limit, struct ql_sync_item **out, int *n,
-                int *more, int *held);
+                const struct ql_change_pos *after, int limit, struct ql_change_page *out);
     /*
      * Where a snapshot taken now continues (*start: every change before it is in the
      * tables), and the oldest position the log still keeps (*floor).
@@ -474,8 +474,7 @@ int ql_store_changes_append_many(struct ql_store *s, struct ql_ctx *cx,
                                  const struct ql_uuid *const *teams, const int *events,
                                  const struct ql_uuid *const *ids, int n);
 int ql_store_changes_page(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
-                          const struct ql_change_pos *after, int limit, struct ql_sync_item **out,
-                          int *n, int *more, int *held);
+                          const struct ql_change_pos *after, int limit, struct ql_change_page *out);
 int ql_store_changes_bounds(struct ql_store *s, struct ql_ctx *cx, struct ql_change_pos *start,
                             struct ql_change_pos *floor);
 int ql_store_changes_live(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,

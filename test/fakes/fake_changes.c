@@ -94,32 +94,44 @@ static int item_of(struct fake_store *s, struct ql_ctx *cx, const struct ql_uuid
     return QL_OK;
 }
 
+/* Where a snapshot taken now starts: after the last transaction, or at the horizon. */
+static struct ql_change_pos start_now(const struct fake_store *s)
+{
+    struct ql_change_pos p = {s->in_tx ? s->txno : s->txno + 1, 0};
+    if (s->horizon && s->horizon < p.txid)
+        p.txid = s->horizon; /* as if the transaction "horizon" were still running */
+    return p;
+}
+
 static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                  const struct ql_change_pos *after, int limit, struct ql_sync_item **out, int *n,
-                  int *more, int *held)
+                  const struct ql_change_pos *after, int limit, struct ql_change_page *out)
 {
     struct fake_store *s = fake__store(self);
     int rc = fake__enter(s, cx);
-    *n = *more = *held = 0;
-    *out = rc ? NULL : ql_arena_calloc(cx->arena, (size_t)limit + 1, sizeof(**out));
-    if (rc == QL_OK && *out == NULL)
-        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    memset(out, 0, sizeof(*out));
+    if (rc)
+        return rc;
+    out->start = start_now(s);
+    out->floor = s->floor;
+    out->items = ql_arena_calloc(cx->arena, (size_t)limit + 1, sizeof(*out->items));
+    if (out->items == NULL)
+        return ql_error_nomem(&cx->err);
     int below_floor = ql_change_pos_cmp(after, &s->floor) < 0;
     for (int i = 0; rc == QL_OK && !below_floor && i < s->nchanges; i++) {
         const struct fake_change *c = &s->changes[i];
         if (!fake__same(&c->team, team) || ql_change_pos_cmp(&c->pos, after) <= 0 ||
             (s->in_tx && c->pos.txid == s->txno))
             continue;
-        if (s->horizon && c->pos.txid >= s->horizon) {
-            *held = 1; /* as if an older transaction were still running */
+        if (c->pos.txid >= out->start.txid) {
+            out->held = 1; /* committed, behind a transaction still running */
             break;
         }
-        if (*n == limit) {
-            *more = 1;
+        if (out->n == limit) {
+            out->more = 1;
             break;
         }
-        rc = item_of(s, cx, team, ql_change_kind_of(c->event), &c->id, &(*out)[*n]);
-        (*out)[(*n)++].pos = c->pos;
+        rc = item_of(s, cx, team, ql_change_kind_of(c->event), &c->id, &out->items[out->n]);
+        out->items[out->n++].pos = c->pos;
     }
     return rc;
 }
@@ -131,7 +143,7 @@ static int c_bounds(struct ql_store *self, struct ql_ctx *cx, struct ql_change_p
     int rc = fake__enter(s, cx);
     if (rc)
         return rc;
-    *start = (struct ql_change_pos){s->in_tx ? s->txno : s->txno + 1, 0};
+    *start = start_now(s);
     *floor = s->floor;
     return QL_OK;
 }
