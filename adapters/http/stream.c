@@ -356,9 +356,18 @@ void ql__h_sync_stream(struct ql_http_req *r)
     struct ql_principal p;
     if (ql__authenticate_team(r, &p, &st->who.team, NULL, NULL))
         return;
+    /* A reconnect's Last-Event-ID wins over the since a client opened the stream with
+     * (browsers cannot set the header on the first request, only the address). */
+    size_t n = 0;
+    const char *from = NULL, *field = "Last-Event-ID";
     const struct ql_span *last = ql__req_header(r, "last-event-id");
-    int rc = ql_sync_stream_start(&r->cx, &st->who.team, last ? last->p : NULL, last ? last->n : 0,
-                                  &st->pos);
+    if (last) {
+        from = last->p;
+        n = last->n;
+    } else if ((from = ql__query(r, "since", &n)) != NULL) {
+        field = "since";
+    }
+    int rc = ql_sync_stream_start(&r->cx, &st->who.team, from, n, field, &st->pos);
     if (rc) {
         ql__res_problem(r, rc);
         return;

@@ -363,7 +363,9 @@ paths.update({
                            'when quiet',
             'content': {'text/event-stream': {'schema': {'type': 'string'}}}}},
             'sync', errors=AUTH_ERRORS + [404, 410, 422, 503], op_id='syncStream',
-            params=TEAM + [header_param('Last-Event-ID', 'Resume after this cursor')])},
+            params=TEAM + [header_param('Last-Event-ID', 'Resume after this cursor'),
+                           {'name': 'since', 'in': 'query', 'schema': {'type': 'string'},
+                            'description': 'Start after this delta cursor (Last-Event-ID wins)'}])},
     '/v1/teams/{teamId}/activity': {
         'get': op("The team's activity counts", ok(200, 'Activity'), 'sync',
                   errors=AUTH_ERRORS + [404, 422], op_id='teamActivity', params=TEAM)},

@@ -240,19 +240,19 @@ int ql_sync_changes(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
     return delta(cx, team, pos, limit, out);
 }
 
-int ql_sync_stream_start(struct ql_ctx *cx, const struct ql_uuid *team, const char *last_event_id,
-                         size_t n, struct ql_change_pos *out)
+int ql_sync_stream_start(struct ql_ctx *cx, const struct ql_uuid *team, const char *from, size_t n,
+                         const char *field, struct ql_change_pos *out)
 {
     int rc = ql_authorize(cx, QL_ACT_SYNC_READ, team);
     if (rc)
         return rc;
-    if (last_event_id && (rc = parse_delta(cx, "Last-Event-ID", last_event_id, n, out)) != QL_OK)
+    if (from && (rc = parse_delta(cx, field, from, n, out)) != QL_OK)
         return rc;
     struct ql_change_pos start, floor;
     rc = ql_store_changes_bounds(cx->ports.store, cx, &start, &floor);
     if (rc)
         return rc;
-    if (last_event_id == NULL)
+    if (from == NULL)
         *out = start; /* from now on: every change not yet in the tables comes */
     else if (ql_change_pos_cmp(out, &floor) < 0)
         return expired(cx);

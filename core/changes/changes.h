@@ -116,12 +116,13 @@ int ql_sync(struct ql_ctx *cx, const struct ql_uuid *team, const char *since, si
             int limit, struct ql_sync_page *out);
 
 /*
- * Where a live stream of team starts: after last_event_id (n bytes, a cursor of this team's
- * feed; NULL: from now on).  Viewers and up; QL_ECURSOR_EXPIRED as ql_sync, QL_EVALIDATION
- * (field "Last-Event-ID") for a cursor Quill did not issue or a snapshot's.
+ * Where a live stream of team starts: after the delta cursor from (n bytes; NULL: from
+ * now on), which the client sent as field ("Last-Event-ID", or "since" after a snapshot).
+ * Viewers and up; QL_ECURSOR_EXPIRED as ql_sync, QL_EVALIDATION (naming field) for a
+ * cursor Quill did not issue or a snapshot's.
  */
-int ql_sync_stream_start(struct ql_ctx *cx, const struct ql_uuid *team, const char *last_event_id,
-                         size_t n, struct ql_change_pos *out);
+int ql_sync_stream_start(struct ql_ctx *cx, const struct ql_uuid *team, const char *from, size_t n,
+                         const char *field, struct ql_change_pos *out);
 
 /*
  * The changes of team after *pos, at most limit, for a reader authorized when it began (a

@@ -125,12 +125,13 @@ function sseParser (s) {
 
 // A raw stream reader: resolves once the head is in.  s.ended resolves with {clean} when the
 // body ends: clean when the chunked body was terminated, not when the connection was cut.
-export async function openStream (h, token, tid, { lastEventId, url } = {}) {
+export async function openStream (h, token, tid, { lastEventId, url, since } = {}) {
   const ac = new AbortController()
   const headers = { accept: 'text/event-stream' }
   if (token) headers.authorization = `Bearer ${token}`
   if (lastEventId !== undefined) headers['last-event-id'] = lastEventId
-  const res = await fetch((url ?? h.url) + streamPath(tid), { headers, signal: ac.signal })
+  const query = since !== undefined ? `?since=${encodeURIComponent(since)}` : ''
+  const res = await fetch((url ?? h.url) + streamPath(tid) + query, { headers, signal: ac.signal })
   const s = { status: res.status, headers: res.headers, events: [], comments: [], retry: null, text: '', lastId: undefined, endedAt: null }
   s.close = () => ac.abort()
   if (res.status !== 200) {

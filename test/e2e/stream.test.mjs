@@ -63,7 +63,19 @@ test('a stream sends the hello, then each change made after connecting, in order
   assert.ok(await r.waitEvents(3))
   await sleep(200)
   assert.deepEqual(r.events.map((e) => e.id), s.events.slice(2).map((e) => e.id))
-  s.close(); r.close()
+  // A browser cannot set Last-Event-ID on its first request: ?since= starts after a cursor
+  // too (here the end of a snapshot, with changes made before the stream opened).
+  const q = await openLive(api, viewer.token, tid, { since: cursor })
+  assert.ok(await q.waitEvents(5))
+  await sleep(200)
+  assert.deepEqual(q.events.map((e) => e.id), s.events.map((e) => e.id))
+  // and the header wins over it, as on a reconnect
+  const both = await openLive(api, viewer.token, tid, { since: cursor, lastEventId: s.events[3].id })
+  assert.ok(await both.waitEvents(1))
+  await sleep(200)
+  assert.deepEqual(both.events.map((e) => e.id), [s.events[4].id])
+  problem(await http(api, 'GET', `${streamPath(tid)}?since=nonsense`, { token: viewer.token }), 422, 'validation_failed')
+  s.close(); r.close(); q.close(); both.close()
 })
 
 test('a stream is for viewers and keys of the team; others get the problem before any byte of a stream', async () => {

@@ -310,10 +310,15 @@ static void test_cursors_are_checked(void)
     ASSERT_INT_EQ(sync_page(&w, "x", 50, &pg), QL_EVALIDATION);
     ASSERT_STR_EQ(w.f.cx.err.fields[0].field, "since");
     as(&w, &w.pv);
-    ASSERT_INT_EQ(ql_sync_stream_start(&w.f.cx, &w.team.id, snap, strlen(snap), &back),
-                  QL_EVALIDATION);
+    ASSERT_INT_EQ(
+        ql_sync_stream_start(&w.f.cx, &w.team.id, snap, strlen(snap), "Last-Event-ID", &back),
+        QL_EVALIDATION);
     ASSERT_INT_EQ(w.f.cx.err.nfields, 1);
     ASSERT_STR_EQ(w.f.cx.err.fields[0].field, "Last-Event-ID");
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(ql_sync_stream_start(&w.f.cx, &w.team.id, "x", 1, "since", &back),
+                  QL_EVALIDATION);
+    ASSERT_STR_EQ(w.f.cx.err.fields[0].field, "since");
     fixture_cleanup(&w.f);
 }
 
@@ -327,10 +332,10 @@ static void test_only_members_read_a_teams_feed(void)
     ASSERT_TRUE(rc == QL_ENOT_FOUND || rc == QL_EFORBIDDEN);
     struct ql_change_pos pos;
     as(&w, &w.px);
-    rc = ql_sync_stream_start(&w.f.cx, &w.team.id, NULL, 0, &pos);
+    rc = ql_sync_stream_start(&w.f.cx, &w.team.id, NULL, 0, NULL, &pos);
     ASSERT_TRUE(rc == QL_ENOT_FOUND || rc == QL_EFORBIDDEN);
     as(&w, &w.pv); /* viewers may */
-    ASSERT_INT_EQ(ql_sync_stream_start(&w.f.cx, &w.team.id, NULL, 0, &pos), QL_OK);
+    ASSERT_INT_EQ(ql_sync_stream_start(&w.f.cx, &w.team.id, NULL, 0, NULL, &pos), QL_OK);
     fixture_cleanup(&w.f);
 }
 
@@ -360,8 +365,9 @@ static void test_a_cursor_older_than_the_log_keeps_has_expired(void)
     ASSERT_INT_EQ(sync_page(&w, mid, 50, &pg), QL_ECURSOR_EXPIRED);
     struct ql_change_pos pos;
     as(&w, &w.pv);
-    ASSERT_INT_EQ(ql_sync_stream_start(&w.f.cx, &w.team.id, mid, strlen(mid), &pos),
-                  QL_ECURSOR_EXPIRED);
+    ASSERT_INT_EQ(
+        ql_sync_stream_start(&w.f.cx, &w.team.id, mid, strlen(mid), "Last-Event-ID", &pos),
+        QL_ECURSOR_EXPIRED);
     /* a new snapshot works, and holds the new entry */
     struct replica fresh = {0};
     drain(&w, NULL, 50, &fresh, cursor);
@@ -409,7 +415,9 @@ static void test_a_quiet_teams_cursor_keeps_up_with_the_log(void)
     ASSERT_INT_EQ(pg.n, 0);
     struct ql_change_pos pos;
     as(&w, &w.pv);
-    ASSERT_INT_EQ(ql_sync_stream_start(&w.f.cx, &w.team.id, polled, strlen(polled), &pos), QL_OK);
+    ASSERT_INT_EQ(
+        ql_sync_stream_start(&w.f.cx, &w.team.id, polled, strlen(polled), "Last-Event-ID", &pos),
+        QL_OK);
     /* and what the team writes next comes after it */
     struct ql_entry e = write_entry(&w, "at last");
     ASSERT_INT_EQ(sync_page(&w, polled, 50, &pg), QL_OK);
