@@ -162,30 +162,33 @@ static void deliver(struct ql__topic *t)
     const struct ql_sync_page *pg = &t->page;
     size_t *off = NULL;
     const char *text = t->rc == QL_OK && pg->n > 0 ? render(t, &off) : NULL;
+    /* the read reached the team's end: it holds every change before pg->next */
+    int whole = t->rc == QL_OK && !pg->more && !pg->held;
     for (struct ql__stream *st = t->streams, *next; st; st = next) {
         next = st->next;
-        if (t->rc == QL_ECURSOR_EXPIRED && ql_change_pos_cmp(&st->pos, &t->from) <= 0) {
+        int covered = ql_change_pos_cmp(&st->pos, &t->from) >= 0; /* (not joined since) */
+        if (t->rc == QL_ECURSOR_EXPIRED && !covered) {
             stream_end(st); /* the log moved past it: the client takes a new snapshot */
             continue;
         }
-        if (t->rc != QL_OK || pg->n == 0)
+        if (t->rc != QL_OK)
             continue;
-        if (text == NULL) {
-            stream_end(st); /* out of memory: it resumes from where it was */
-            continue;
-        }
         int i = 0;
         while (i < pg->n && ql_change_pos_cmp(&pg->items[i].pos, &st->pos) <= 0)
             i++;
-        if (i == pg->n)
-            continue;
-        if (send_text(st, text + off[i], off[pg->n] - off[i]) != 0) {
-            stream_end(st);
-            continue;
+        if (i < pg->n) {
+            if (text == NULL || send_text(st, text + off[i], off[pg->n] - off[i]) != 0) {
+                stream_end(st); /* too slow, or out of memory: it resumes from where it was */
+                continue;
+            }
+            st->pos = pg->items[pg->n - 1].pos;
+            atomic_fetch_add_explicit(&t->loop->hub.events, (uint64_t)(pg->n - i),
+                                      memory_order_relaxed);
         }
-        st->pos = pg->items[pg->n - 1].pos;
-        atomic_fetch_add_explicit(&t->loop->hub.events, (uint64_t)(pg->n - i),
-                                  memory_order_relaxed);
+        /* A quiet team's streams move on with the log (the heartbeat tells the client), so
+         * their position does not expire while other teams' changes are compacted. */
+        if (whole && covered && ql_change_pos_cmp(&st->pos, &pg->next) < 0)
+            st->pos = pg->next;
     }
 }
 
@@ -429,11 +432,23 @@ void ql__streams_wake(struct ql__loop *l)
     }
 }
 
+/*
+ * A comment, and the stream's position as its id with no data: a client keeps the id as
+ * its Last-Event-ID (browsers do) without seeing an event.
+ */
+static int heartbeat(struct ql__stream *st)
+{
+    char text[32 + QL_SYNC_CURSOR_MAX];
+    char cursor[QL_SYNC_CURSOR_MAX];
+    ql_sync_cursor(&st->pos, cursor);
+    int n = snprintf(text, sizeof(text), ": keep-alive\nid: %s\n\n", cursor);
+    return send_text(st, text, (size_t)n);
+}
+
 void ql__streams_sweep(struct ql__loop *l)
 {
     int64_t now = now_ms(l);
     int every = l->server->env->cfg->sse_heartbeat_ms;
-    static const char beat[] = ": keep-alive\n\n";
     int quiet = every - every / 10; /* the sweep's period is a fraction of it */
     for (struct ql__topic *t = l->hub.topics, *next; t; t = next) {
         next = t->next;
@@ -443,7 +458,7 @@ void ql__streams_sweep(struct ql__loop *l)
         }
         for (struct ql__stream *st = t->streams, *n2; st; st = n2) {
             n2 = st->next;
-            if (now - st->last_write_ms >= quiet && send_text(st, beat, sizeof(beat) - 1) != 0)
+            if (now - st->last_write_ms >= quiet && heartbeat(st) != 0)
                 stream_end(st);
         }
         if (t->pending || now - t->last_read_ms >= every)

@@ -190,6 +190,7 @@ static int delta(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_
     struct ql_change_pos horizon = {pg.start.txid, 0};
     if (!out->more && !out->held && ql_change_pos_cmp(&next, &horizon) < 0)
         next = horizon;
+    out->next = next;
     ql_sync_cursor(&next, out->cursor);
     return QL_OK;
 }

@@ -102,6 +102,7 @@ struct ql_sync_page {
     int n;
     int more; /* another page follows at once */
     int held; /* committed changes follow but wait for an older transaction: read again soon */
+    struct ql_change_pos next;       /* where the next page starts (cursor says the same) */
     char cursor[QL_SYNC_CURSOR_MAX]; /* what to pass as since next */
 };
 

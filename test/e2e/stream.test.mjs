@@ -399,6 +399,7 @@ test('QUILL_SSE_HEARTBEAT_MS=1000: a quiet stream gets a keep-alive comment with
   const h = await start('quill-api', { ...ENV, QUILL_SSE_HEARTBEAT_MS: '1000' })
   try {
     const { viewer, tid } = await fixture(h)
+    const other = await fixture(h)
     const s = await openLive(h, viewer.token, tid)
     const t0 = s.comments[0].at
     assert.ok(await s.wait(() => s.comments.length >= 2, 1500), 'a keep-alive within 1.5 s')
@@ -407,7 +408,15 @@ test('QUILL_SSE_HEARTBEAT_MS=1000: a quiet stream gets a keep-alive comment with
     assert.ok(await s.wait(() => s.comments.length >= 4, 3500), 'and again')
     assert.ok(s.comments.slice(1).every((c) => c.text === 'keep-alive'))
     assert.deepEqual(s.events, [])
-    assert.ok(s.text.endsWith(': keep-alive\n\n'))
+    // each carries the stream's position as an id without data (a client keeps it as its
+    // Last-Event-ID), and a quiet team's position moves on with the log
+    assert.match(s.text, /: keep-alive\nid: [A-Za-z0-9_-]+\n\n$/)
+    const ids = [...s.text.matchAll(/\nid: ([A-Za-z0-9_-]+)\n/g)].map((m) => m[1])
+    assert.ok(ids.length >= 4)
+    await http(h, 'POST', `/v1/teams/${other.tid}/journal-entries`, { token: other.owner.token, body: { content: 'elsewhere' } })
+    const before = ids[ids.length - 1]
+    assert.ok(await s.wait(() => !s.text.endsWith(`id: ${before}\n\n`) && s.text.endsWith('\n\n'), 3500), 'the position moved')
+    assert.deepEqual(s.events, [])
     s.close()
   } finally {
     await stop(h)
