@@ -492,8 +492,10 @@ int ql__h1_stream_write(struct ql__h1 *c, const char *data, size_t n, size_t max
 {
     if (c->state != QL__H1_STREAM || c->out.len + c->in_flight > max)
         return -1;
-    if (n == 0)
-        return 0; /* a zero-length chunk would end the body */
+    /* A zero-length chunk would end the body; a HEAD response (HEAD finds GET's routes) has
+     * none, so its chunks are dropped as ql__h1_respond drops a body. */
+    if (n == 0 || c->req->method == QL_HTTP_HEAD)
+        return 0;
     char len[24];
     int ln = snprintf(len, sizeof(len), "%zx\r\n", n);
     ql_buf_append(&c->out, len, (size_t)ln);
@@ -507,7 +509,8 @@ void ql__h1_stream_close(struct ql__h1 *c)
 {
     if (c->state != QL__H1_STREAM)
         return;
-    ql_buf_puts(&c->out, "0\r\n\r\n");
+    if (c->req->method != QL_HTTP_HEAD)
+        ql_buf_puts(&c->out, "0\r\n\r\n");
     next(c);
 }
 

@@ -121,7 +121,8 @@ void ql__h1_respond(struct ql__h1 *c);
  * Instead of ql__h1_respond: send the response head of c->req with a chunked body that
  * stays open.  Writes are chunks; close ends the body (and, after that, the connection
  * goes on like after any response).  write returns -1 (and writes nothing) when the
- * output not yet sent is past max: the reader is too slow, close the stream.
+ * output not yet sent is past max: the reader is too slow, close the stream.  The stream of
+ * a HEAD request sends its head only: its writes and its end add nothing.
  */
 void ql__h1_stream_open(struct ql__h1 *c);
 int ql__h1_stream_write(struct ql__h1 *c, const char *data, size_t n, size_t max);

@@ -315,6 +315,25 @@ static void test_a_stream_is_chunked_and_the_connection_goes_on(void)
     ql__h1_cleanup(&t.h1);
 }
 
+/* HEAD maps to GET routes, so a stream may answer one: its head goes out, never a body. */
+static void test_a_stream_answering_head_sends_no_body(void)
+{
+    struct tconn t;
+    open_conn(&t, 16);
+    feed(&t, "HEAD /s HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n");
+    t.req.status = 200;
+    t.req.content_type = "text/event-stream";
+    ql__h1_stream_open(&t.h1);
+    ASSERT_NOT_NULL(strstr(out(&t), "Transfer-Encoding: chunked\r\n")); /* the head a GET gets */
+    size_t head = t.h1.out.len;
+    ASSERT_INT_EQ(ql__h1_stream_write(&t.h1, "data: 1\n\n", 9, QL__H1_OUT_MAX), 0);
+    ql__h1_stream_close(&t.h1);
+    ASSERT_INT_EQ(t.h1.out.len, head); /* no chunk and no last chunk */
+    ASSERT_INT_EQ(t.requests, 2);
+    ASSERT_STR_EQ(t.paths[1], "/after");
+    ql__h1_cleanup(&t.h1);
+}
+
 /* What a lenient parser lets through, and a proxy in front may read otherwise (smuggling). */
 static void test_ambiguous_requests_are_refused(void)
 {
@@ -389,6 +408,7 @@ int main(int argc, char **argv)
         TEST(test_unread_output_stops_parsing_until_sent),
         TEST(test_input_held_while_answering_is_bounded),
         TEST(test_a_stream_is_chunked_and_the_connection_goes_on),
+        TEST(test_a_stream_answering_head_sends_no_body),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
