@@ -449,7 +449,8 @@ static void next(struct ql__h1 *c)
         c->out.len = 0;
         c->keepalive = 0;
     }
-    if (!c->keepalive || c->error_status) {
+    /* CLOSING already: the socket went (ql__h1_shutdown) while this was answered. */
+    if (c->state == QL__H1_CLOSING || !c->keepalive || c->error_status) {
         c->state = QL__H1_CLOSING;
         c->deadline_ms = 0;
     } else {

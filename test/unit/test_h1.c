@@ -315,6 +315,21 @@ static void test_a_stream_is_chunked_and_the_connection_goes_on(void)
     ql__h1_cleanup(&t.h1);
 }
 
+/* The socket closes while a request is answered: its answer is the last, nothing more is parsed. */
+static void test_nothing_is_parsed_after_a_shutdown(void)
+{
+    struct tconn t;
+    open_conn(&t, 16);
+    feed(&t, "GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_INT_EQ(t.requests, 1);
+    ql__h1_shutdown(&t.h1);
+    ASSERT_INT_EQ(t.h1.state, QL__H1_CLOSING);
+    answer(&t, 200, "one");
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.h1.state, QL__H1_CLOSING);
+    ql__h1_cleanup(&t.h1);
+}
+
 /* HEAD maps to GET routes, so a stream may answer one: its head goes out, never a body. */
 static void test_a_stream_answering_head_sends_no_body(void)
 {
@@ -409,6 +424,7 @@ int main(int argc, char **argv)
         TEST(test_input_held_while_answering_is_bounded),
         TEST(test_a_stream_is_chunked_and_the_connection_goes_on),
         TEST(test_a_stream_answering_head_sends_no_body),
+        TEST(test_nothing_is_parsed_after_a_shutdown),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
