@@ -456,9 +456,11 @@ static void next(struct ql__h1 *c)
     } else {
         c->state = QL__H1_IDLE;
         set_deadline(c, c->lim->idle_timeout_ms);
-        parse_held(c);
     }
+    /* The owner sends first: what it writes at once no longer counts against QL__H1_OUT_MAX. */
     c->ops->output(c);
+    if (c->state == QL__H1_IDLE)
+        parse_held(c);
 }
 
 void ql__h1_no_more(struct ql__h1 *c)
@@ -518,8 +520,11 @@ void ql__h1_stream_close(struct ql__h1 *c)
 void ql__h1_sent(struct ql__h1 *c, size_t n)
 {
     c->in_flight = n <= c->in_flight ? c->in_flight - n : 0;
-    if (c->state == QL__H1_IDLE || c->state == QL__H1_HEAD || c->state == QL__H1_BODY)
+    if (c->state == QL__H1_IDLE || c->state == QL__H1_HEAD || c->state == QL__H1_BODY) {
+        if (c->out.len)
+            c->ops->output(c); /* what waited for the socket may go out at once, as in next() */
         parse_held(c);
+    }
     if (c->state == QL__H1_IDLE && c->out.len == 0 && c->in_flight == 0)
         set_deadline(c, c->lim->idle_timeout_ms);
 }
