@@ -10,6 +10,7 @@
 #include "b64/b64.h"
 #include "err/err.h"
 #include "uuid/uuid.h"
+#include "validate/validate.h"
 
 #include <cJSON.h>
 #include <stdio.h>
@@ -62,6 +63,12 @@ static int nul_field(const char *s, size_t n, char *key, size_t cap)
     return 0;
 }
 
+/* The name a field error gives a member: its own, or "body" when it is not UTF-8 text. */
+static const char *member_name(const char *key)
+{
+    return ql_utf8_count(key, strlen(key)) >= 0 ? key : "body";
+}
+
 static const char *type_name(int type)
 {
     switch (type) {
@@ -107,9 +114,9 @@ int ql__body_parse(struct ql_http_req *r, const struct ql__field *fields, int nf
         ql__res_problem(r, QL_EMALFORMED_JSON);
         return -1;
     }
-    char field[64];
+    char field[256]; /* more than a field error keeps: it cuts the name between characters */
     if (nul_field(r->body.p, r->body.n, field, sizeof(field))) {
-        ql_error_field(e, field, "invalid_text", "must not contain NUL characters");
+        ql_error_field(e, member_name(field), "invalid_text", "must not contain NUL characters");
         ql__res_problem(r, QL_EVALIDATION);
         return -1;
     }
@@ -142,7 +149,7 @@ int ql__body_parse(struct ql_http_req *r, const struct ql__field *fields, int nf
         while (i < nfields && strcmp(it->string, fields[i].name) != 0)
             i++;
         if (i == nfields)
-            ql_error_field(e, it->string, "unknown_field", "is not a known field");
+            ql_error_field(e, member_name(it->string), "unknown_field", "is not a known field");
         else if (i < 64 && (seen >> i & 1))
             ql_error_field(e, it->string, "duplicate_field", "appears more than once");
         else if (i < 64)

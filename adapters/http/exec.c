@@ -116,7 +116,9 @@ static void complete(struct ql__exec *x, struct ql_http_req *r)
         ql__h1_stream_open(r->conn);
         if (r->stream_open)
             r->stream_open(r, r->stream_ud); /* may end it at once */
-        return;                              /* in flight until it ends */
+        if (r->method == QL_HTTP_HEAD)
+            ql__req_stream_end(r); /* HEAD finds GET's routes: its head is all it gets */
+        return;                    /* in flight until it ends */
     }
     if (r->streaming && r->stream_close)
         r->stream_close(r, r->stream_ud); /* its connection went first, or it became an error */

@@ -451,15 +451,18 @@ static void next(struct ql__h1 *c)
         c->out.len = 0;
         c->keepalive = 0;
     }
-    if (!c->keepalive || c->error_status) {
+    /* CLOSING already: the socket went (ql__h1_shutdown) while this was answered. */
+    if (c->state == QL__H1_CLOSING || !c->keepalive || c->error_status) {
         c->state = QL__H1_CLOSING;
         c->deadline_ms = 0;
     } else {
         c->state = QL__H1_IDLE;
         set_deadline(c, c->lim->idle_timeout_ms);
-        parse_held(c);
     }
+    /* The owner sends first: what it writes at once no longer counts against QL__H1_OUT_MAX. */
     c->ops->output(c);
+    if (c->state == QL__H1_IDLE)
+        parse_held(c);
 }
 
 void ql__h1_no_more(struct ql__h1 *c)
@@ -494,8 +497,10 @@ int ql__h1_stream_write(struct ql__h1 *c, const char *data, size_t n, size_t max
 {
     if (c->state != QL__H1_STREAM || c->out.len + c->in_flight > max)
         return -1;
-    if (n == 0)
-        return 0; /* a zero-length chunk would end the body */
+    /* A zero-length chunk would end the body; a HEAD response (HEAD finds GET's routes) has
+     * none, so its chunks are dropped as ql__h1_respond drops a body. */
+    if (n == 0 || c->req->method == QL_HTTP_HEAD)
+        return 0;
     char len[24];
     int ln = snprintf(len, sizeof(len), "%zx\r\n", n);
     ql_buf_append(&c->out, len, (size_t)ln);
@@ -509,15 +514,19 @@ void ql__h1_stream_close(struct ql__h1 *c)
 {
     if (c->state != QL__H1_STREAM)
         return;
-    ql_buf_puts(&c->out, "0\r\n\r\n");
+    if (c->req->method != QL_HTTP_HEAD)
+        ql_buf_puts(&c->out, "0\r\n\r\n");
     next(c);
 }
 
 void ql__h1_sent(struct ql__h1 *c, size_t n)
 {
     c->in_flight = n <= c->in_flight ? c->in_flight - n : 0;
-    if (c->state == QL__H1_IDLE || c->state == QL__H1_HEAD || c->state == QL__H1_BODY)
+    if (c->state == QL__H1_IDLE || c->state == QL__H1_HEAD || c->state == QL__H1_BODY) {
+        if (c->out.len)
+            c->ops->output(c); /* what waited for the socket may go out at once, as in next() */
         parse_held(c);
+    }
     if (c->state == QL__H1_IDLE && c->out.len == 0 && c->in_flight == 0)
         set_deadline(c, c->lim->idle_timeout_ms);
 }

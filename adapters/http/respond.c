@@ -164,7 +164,7 @@ static void problem(struct ql_http_req *r, int status, const char *code, const c
 static int has_header(const struct ql_http_req *r, const char *name)
 {
     size_t n = strlen(name);
-    const char *p = r->res_headers.data, *end = p + r->res_headers.len;
+    const char *p = r->res_headers.data, *end = p ? p + r->res_headers.len : NULL;
     while (p && p + n < end) {
         if (strncmp(p, name, n) == 0 && p[n] == ':')
             return 1;

@@ -1,6 +1,6 @@
 /*
  * outbound.h - the outbound HTTP port: one POST to a URL outside Quill (webhook
- * deliveries).  The adapter (adapters/outbound, libcurl) guards against server-side request
+ * deliveries).  The adapter (adapters/curl) guards against server-side request
  * forgery: it resolves the host once, refuses addresses that are not public unless the
  * operator allows private targets, and connects to exactly the address it checked; it
  * follows no redirects and reads at most QL_OUT_BODY_MAX bytes of the answer.
@@ -24,11 +24,11 @@ struct ql_out_request {
 };
 
 struct ql_out_response {
-    int status;                       /* the HTTP status; 0 when none came */
-    int64_t duration_ms;              /* from the start to the end of the exchange */
-    char body[QL_OUT_BODY_MAX + 1];   /* the start of the answer's body, NUL-terminated */
+    int status;                     /* the HTTP status; 0 when none came */
+    int64_t duration_ms;            /* from the start to the end of the exchange */
+    char body[QL_OUT_BODY_MAX + 1]; /* the start of the answer's body, NUL-terminated */
     size_t body_n;
-    char error[256];                  /* why there is no answer; "" when there is one */
+    char error[256]; /* why there is no answer; "" when there is one */
 };
 
 struct ql_outbound;

@@ -425,6 +425,27 @@ static void test_a_stream_stays_in_flight_until_it_ends(void)
     ql__h1_cleanup(&w.h1);
 }
 
+/* HEAD finds GET's routes: a stream answering one sends its head and ends at once. */
+static void test_a_stream_answering_head_ends_with_its_head(void)
+{
+    struct world w;
+    setup(&w);
+    const char *head = "HEAD /stream HTTP/1.1\r\nHost: h\r\n\r\n";
+    ql__h1_input(&w.h1, head, strlen(head));
+    get(&w, "/inline"); /* pipelined behind it */
+    run_pool(&w);
+    ql__exec_run_ready(&w.x);
+    ASSERT_INT_EQ(stream_opened, 1);
+    ASSERT_INT_EQ(stream_closed, 1);
+    ASSERT_NOT_NULL(strstr(out(&w), "Content-Type: text/event-stream\r\n"));
+    ASSERT_NULL(strstr(out(&w), "hello")); /* what the stream wrote is no part of it */
+    /* the request behind it was handed over, and answered in the same turn */
+    ASSERT_TRUE(ends_with(out(&w), "\r\n\r\ninline"));
+    ASSERT_INT_EQ(w.req.state, QL__REQ_IDLE);
+    ASSERT_INT_EQ(atomic_load(&w.x.inflight), 0);
+    ql__h1_cleanup(&w.h1);
+}
+
 static void test_a_stream_whose_connection_closed_first_never_opens(void)
 {
     struct world w;
@@ -474,6 +495,7 @@ int main(int argc, char **argv)
         TEST(test_unroutable_and_unparsable_requests),
         TEST(test_a_handler_that_answers_nothing_gets_500),
         TEST(test_a_stream_stays_in_flight_until_it_ends),
+        TEST(test_a_stream_answering_head_ends_with_its_head),
         TEST(test_a_stream_whose_connection_closed_first_never_opens),
         TEST(test_every_429_and_503_says_when_to_come_back),
     };

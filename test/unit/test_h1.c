@@ -18,9 +18,10 @@ struct tconn {
     struct ql_http_req req;
     struct fake_clock clock;
     struct ql__h1_limits lim;
-    int requests;   /* ops->request calls */
-    int outputs;    /* ops->output calls */
-    int in_request; /* inside ops->request now */
+    int socket_busy; /* for writing_ops: a write is in flight, new output waits in out */
+    int requests;    /* ops->request calls */
+    int outputs;     /* ops->output calls */
+    int in_request;  /* inside ops->request now */
     char paths[16][64];
     int errors[16];
 };
@@ -50,6 +51,16 @@ static void t_output(struct ql__h1 *h)
 }
 
 static const struct ql__h1_ops ops = {.request = t_request, .output = t_output};
+
+/* An owner like conn.c: inside ops->output the socket takes all there is, unless busy. */
+static void t_output_writes(struct ql__h1 *h)
+{
+    of(h)->outputs++;
+    if (!of(h)->socket_busy)
+        h->out.len = 0;
+}
+
+static const struct ql__h1_ops writing_ops = {.request = t_request, .output = t_output_writes};
 
 static void open_conn(struct tconn *t, size_t max_body)
 {
@@ -268,6 +279,34 @@ static void test_unread_output_stops_parsing_until_sent(void)
     ql__h1_cleanup(&t.h1);
 }
 
+/*
+ * A response past QL__H1_OUT_MAX pauses parsing; an owner that writes it all inside
+ * ops->output (as conn.c does when the socket takes it) reports nothing, and the requests
+ * held behind it must still be parsed: after the answer, and after a write that finished.
+ */
+static void test_output_written_at_once_lets_parsing_go_on(void)
+{
+    static char big[QL__H1_OUT_MAX + 1];
+    memset(big, 'b', sizeof(big) - 1);
+    struct tconn t;
+    open_conn(&t, sizeof(big)); /* an arena with room for the response */
+    t.h1.ops = &writing_ops;
+    for (int i = 0; i < 3; i++)
+        feed(&t, "GET /big HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_INT_EQ(t.requests, 1);
+    answer(&t, 200, big); /* written at once */
+    ASSERT_INT_EQ(t.requests, 2);
+    /* a write is in flight: the next response waits in out, past the bound */
+    t.socket_busy = 1;
+    t.h1.in_flight = 10;
+    answer(&t, 200, big);
+    ASSERT_INT_EQ(t.requests, 2);
+    t.socket_busy = 0;
+    ql__h1_sent(&t.h1, 10); /* the write finished: what waited goes out at once */
+    ASSERT_INT_EQ(t.requests, 3);
+    ql__h1_cleanup(&t.h1);
+}
+
 static void test_input_held_while_answering_is_bounded(void)
 {
     struct tconn t;
@@ -310,6 +349,40 @@ static void test_a_stream_is_chunked_and_the_connection_goes_on(void)
     t.h1.out.len = 0;
     ql__h1_stream_close(&t.h1);
     ASSERT_TRUE(strncmp(out(&t), "0\r\n\r\n", 5) == 0);
+    ASSERT_INT_EQ(t.requests, 2);
+    ASSERT_STR_EQ(t.paths[1], "/after");
+    ql__h1_cleanup(&t.h1);
+}
+
+/* The socket closes while a request is answered: its answer is the last, nothing more is parsed. */
+static void test_nothing_is_parsed_after_a_shutdown(void)
+{
+    struct tconn t;
+    open_conn(&t, 16);
+    feed(&t, "GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_INT_EQ(t.requests, 1);
+    ql__h1_shutdown(&t.h1);
+    ASSERT_INT_EQ(t.h1.state, QL__H1_CLOSING);
+    answer(&t, 200, "one");
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.h1.state, QL__H1_CLOSING);
+    ql__h1_cleanup(&t.h1);
+}
+
+/* HEAD maps to GET routes, so a stream may answer one: its head goes out, never a body. */
+static void test_a_stream_answering_head_sends_no_body(void)
+{
+    struct tconn t;
+    open_conn(&t, 16);
+    feed(&t, "HEAD /s HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n");
+    t.req.status = 200;
+    t.req.content_type = "text/event-stream";
+    ql__h1_stream_open(&t.h1);
+    ASSERT_NOT_NULL(strstr(out(&t), "Transfer-Encoding: chunked\r\n")); /* the head a GET gets */
+    size_t head = t.h1.out.len;
+    ASSERT_INT_EQ(ql__h1_stream_write(&t.h1, "data: 1\n\n", 9, QL__H1_OUT_MAX), 0);
+    ql__h1_stream_close(&t.h1);
+    ASSERT_INT_EQ(t.h1.out.len, head); /* no chunk and no last chunk */
     ASSERT_INT_EQ(t.requests, 2);
     ASSERT_STR_EQ(t.paths[1], "/after");
     ql__h1_cleanup(&t.h1);
@@ -387,8 +460,11 @@ int main(int argc, char **argv)
         TEST(test_http_1_0_closes_unless_kept_alive),
         TEST(test_deadlines_follow_the_phase),
         TEST(test_unread_output_stops_parsing_until_sent),
+        TEST(test_output_written_at_once_lets_parsing_go_on),
         TEST(test_input_held_while_answering_is_bounded),
         TEST(test_a_stream_is_chunked_and_the_connection_goes_on),
+        TEST(test_a_stream_answering_head_sends_no_body),
+        TEST(test_nothing_is_parsed_after_a_shutdown),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
