@@ -35,6 +35,8 @@ int ql_change_kind_of(int event)
     case QL_EVENT_PROMPT_CREATED:
     case QL_EVENT_PROMPT_DELETED:
         return QL_CHANGE_PROMPT;
+    case QL_EVENT_USAGE_ALERT:
+        return QL_CHANGE_TEAM;
     default:
         return QL_CHANGE_MEMBER;
     }

@@ -28,6 +28,7 @@ enum ql_change_kind {
     QL_CHANGE_ENTRY = 1,
     QL_CHANGE_PROMPT = 2,
     QL_CHANGE_MEMBER = 3,
+    QL_CHANGE_TEAM = 4, /* about the team as a whole: not part of its synced data */
 };
 
 /* What happened; the number is stored, so never renumber. */
@@ -40,6 +41,7 @@ enum ql_change_event {
     QL_EVENT_MEMBER_ADDED = 6,
     QL_EVENT_MEMBER_CHANGED = 7, /* role, or the user's name */
     QL_EVENT_MEMBER_REMOVED = 8,
+    QL_EVENT_USAGE_ALERT = 9, /* the team's API usage crossed 90 % of its quota (id: the team) */
 };
 
 /* The kind an event is about, and whether it removes the thing (1) or not (0). */

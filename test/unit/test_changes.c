@@ -513,6 +513,26 @@ static void test_a_consumer_another_worker_holds_is_skipped(void)
     fixture_cleanup(&w.f);
 }
 
+static void test_team_events_are_for_webhooks_not_for_sync(void)
+{
+    struct world w;
+    setup(&w);
+    struct replica r = {0};
+    char cursor[QL_SYNC_CURSOR_MAX];
+    drain(&w, NULL, 50, &r, cursor);
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_change(&w.f.cx, &w.team.id, QL_EVENT_USAGE_ALERT, &w.team.id), QL_OK);
+    ASSERT_INT_EQ(ql_change_kind_of(QL_EVENT_USAGE_ALERT), QL_CHANGE_TEAM);
+    struct ql_sync_page pg;
+    ASSERT_INT_EQ(sync_page(&w, cursor, 50, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.n, 0);
+    ASSERT_INT_EQ(pg.held, 0);
+    write_entry(&w, "after");
+    ASSERT_INT_EQ(sync_page(&w, cursor, 50, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.n, 1);
+    fixture_cleanup(&w.f);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -529,6 +549,7 @@ int main(int argc, char **argv)
         TEST(test_a_consumer_applies_each_change_once_and_advances),
         TEST(test_a_failed_batch_leaves_the_consumer_where_it_was),
         TEST(test_a_consumer_another_worker_holds_is_skipped),
+        TEST(test_team_events_are_for_webhooks_not_for_sync),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
