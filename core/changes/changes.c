@@ -325,6 +325,8 @@ int ql_activity_consume(struct ql_ctx *cx, const struct ql_change *changes, int 
     int k = 0;
     for (int i = 0; i < n; i++) {
         const struct ql_change *c = &changes[i];
+        if (ql_change_kind_of(c->event) == QL_CHANGE_TEAM)
+            continue; /* not the team's journal activity */
         int j = 0;
         while (j < k && memcmp(rows[j].team.b, c->team.b, 16) != 0)
             j++;
