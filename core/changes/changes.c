@@ -18,6 +18,7 @@
 #include "policy/policy.h"
 #include "store/store.h"
 #include "tx/tx.h"
+#include "webhook/webhook.h"
 
 #include <string.h>
 
@@ -349,6 +350,7 @@ const struct ql_consumer *ql_consumers(int *n)
 {
     static const struct ql_consumer all[] = {
         {"activity", ql_activity_consume},
+        {"webhooks", ql_webhooks_consume},
     };
     *n = (int)(sizeof(all) / sizeof(all[0]));
     return all;
