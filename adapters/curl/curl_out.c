@@ -45,7 +45,10 @@ static int fail(struct ql_out_response *res, int code, const char *fmt, const ch
     return code;
 }
 
-/* Where to connect: the URL's host resolved and checked.  pin gets "host:port:address". */
+/*
+ * Where to connect: the URL's host resolved and checked.  pin gets "host:port:address" for
+ * CURLOPT_RESOLVE, or "" when the host is an address already.
+ */
 static int target(const struct ql_curl_out *c, const char *url, char *pin, size_t cap,
                   struct ql_out_response *res)
 {
@@ -92,7 +95,11 @@ static int target(const struct ql_curl_out *c, const char *url, char *pin, size_
     }
     if (rc == QL_OK && first[0] == '\0')
         rc = fail(res, QL_EUNAVAILABLE, "%s has no address", name);
-    if (rc == QL_OK)
+    unsigned char literal[16];
+    if (rc == QL_OK &&
+        (inet_pton(AF_INET, name, literal) == 1 || inet_pton(AF_INET6, name, literal) == 1))
+        pin[0] = '\0'; /* an address already: libcurl resolves nothing */
+    else if (rc == QL_OK)
         snprintf(pin, cap, "%s:%s:%s", host, port, first);
     if (ai)
         freeaddrinfo(ai);
@@ -128,11 +135,11 @@ static int c_post(struct ql_outbound *self, const struct ql_out_request *req,
         return rc;
     }
     CURL *h = curl_easy_init();
-    struct curl_slist *pins = curl_slist_append(NULL, pin), *hdrs = NULL;
+    struct curl_slist *pins = pin[0] ? curl_slist_append(NULL, pin) : NULL, *hdrs = NULL;
     for (int i = 0; i < QL_OUT_HEADERS_MAX && req->headers[i]; i++)
         hdrs = curl_slist_append(hdrs, req->headers[i]);
     hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
-    if (h == NULL || pins == NULL || hdrs == NULL) {
+    if (h == NULL || (pin[0] && pins == NULL) || hdrs == NULL) {
         curl_easy_cleanup(h);
         curl_slist_free_all(pins);
         curl_slist_free_all(hdrs);

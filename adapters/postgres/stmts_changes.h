@@ -4,19 +4,19 @@
  * repository's SQL can sit in a file of its own while the table stays one array indexed by
  * enum ql__pg_stmt).  Not a header to include anywhere else.
  */
-    [QL__ST_ACTIVITY_ADD] =
-        {"activity_add",
-         "INSERT INTO team_activity AS a (team_id, entries_created, entries_updated, "
-         "entries_deleted, members_added, members_removed, last_activity_at) SELECT u.t, u.c, "
-         "u.up, u.d, u.ma, u.mr, $7 FROM unnest($1::uuid[], $2::int8[], $3::int8[], "
-         "$4::int8[], $5::int8[], $6::int8[]) AS u(t, c, up, d, ma, mr) JOIN teams ON "
-         "teams.team_id = u.t ON CONFLICT (team_id) DO UPDATE SET entries_created = "
-         "a.entries_created + EXCLUDED.entries_created, entries_updated = a.entries_updated + "
-         "EXCLUDED.entries_updated, entries_deleted = a.entries_deleted + "
-         "EXCLUDED.entries_deleted, members_added = a.members_added + EXCLUDED.members_added, "
-         "members_removed = a.members_removed + EXCLUDED.members_removed, last_activity_at = "
-         "greatest(a.last_activity_at, EXCLUDED.last_activity_at)",
-         7},
+[QL__ST_ACTIVITY_ADD] =
+    {"activity_add",
+     "INSERT INTO team_activity AS a (team_id, entries_created, entries_updated, "
+     "entries_deleted, members_added, members_removed, last_activity_at) SELECT u.t, u.c, "
+     "u.up, u.d, u.ma, u.mr, $7 FROM unnest($1::uuid[], $2::int8[], $3::int8[], "
+     "$4::int8[], $5::int8[], $6::int8[]) AS u(t, c, up, d, ma, mr) JOIN teams ON "
+     "teams.team_id = u.t ON CONFLICT (team_id) DO UPDATE SET entries_created = "
+     "a.entries_created + EXCLUDED.entries_created, entries_updated = a.entries_updated + "
+     "EXCLUDED.entries_updated, entries_deleted = a.entries_deleted + "
+     "EXCLUDED.entries_deleted, members_added = a.members_added + EXCLUDED.members_added, "
+     "members_removed = a.members_removed + EXCLUDED.members_removed, last_activity_at = "
+     "greatest(a.last_activity_at, EXCLUDED.last_activity_at)",
+     7},
     [QL__ST_ACTIVITY_GET] = {"activity_get",
                              "SELECT entries_created, entries_updated, entries_deleted, "
                              "members_added, members_removed, last_activity_at FROM "
@@ -99,12 +99,12 @@
      * Cut below the newest mark older than $1 that every consumer has passed; raise the
      * floor there, and drop the marks older than the one used.
      */
-    [QL__ST_CHANGES_COMPACT] =
-        {"changes_compact",
-         "WITH m AS (SELECT at, txid FROM change_marks WHERE at < $1 ORDER BY at DESC LIMIT 1), "
-         "cut AS (SELECT m.at, least(m.txid, (SELECT min(txid) FROM change_consumers)) AS txid "
-         "FROM m), gone AS (DELETE FROM changes c USING cut WHERE c.txid < cut.txid RETURNING "
-         "1), raised AS (UPDATE change_floor f SET txid = cut.txid, seq = 0 FROM cut WHERE "
-         "cut.txid > f.txid RETURNING 1), old AS (DELETE FROM change_marks k USING cut WHERE "
-         "k.at < cut.at RETURNING 1) SELECT count(*)::int8 FROM gone",
-         1},
+    [QL__ST_CHANGES_COMPACT] = {
+        "changes_compact",
+        "WITH m AS (SELECT at, txid FROM change_marks WHERE at < $1 ORDER BY at DESC LIMIT 1), "
+        "cut AS (SELECT m.at, least(m.txid, (SELECT min(txid) FROM change_consumers)) AS txid "
+        "FROM m), gone AS (DELETE FROM changes c USING cut WHERE c.txid < cut.txid RETURNING "
+        "1), raised AS (UPDATE change_floor f SET txid = cut.txid, seq = 0 FROM cut WHERE "
+        "cut.txid > f.txid RETURNING 1), old AS (DELETE FROM change_marks k USING cut WHERE "
+        "k.at < cut.at RETURNING 1) SELECT count(*)::int8 FROM gone",
+        1},

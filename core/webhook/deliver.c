@@ -6,7 +6,8 @@
  * outbound port, and records what happened.  A 2xx answer ends the delivery.  Anything
  * else fails the attempt, and the job is tried again after the schedule's next delay
  * (QUILL_WEBHOOK_RETRY_SCHEDULE, +/-10 % jitter so that many failed deliveries do not
- * return at one instant); after the last, the delivery has failed.  An endpoint whose
+ * return at one instant); after the last, the delivery has failed.  A target the outbound
+ * port refuses (an address that is not public) is not tried again.  An endpoint whose
  * attempts fail QUILL_WEBHOOK_DISABLE_AFTER times in a row is disabled, with an audit row:
  * the fan-out skips it from then on.
  */
@@ -54,9 +55,13 @@ static int64_t next_delay(struct ql_ctx *cx, int attempt)
     return base - spread + (spread ? (int64_t)(r % (uint32_t)(2 * spread + 1)) : 0);
 }
 
-/* Post the body, signed; *ok when a 2xx came.  res tells the rest. */
+/*
+ * Post the body, signed; *ok when a 2xx came, *refused when the target may never be
+ * reached (a private address, a URL that cannot be read): trying again would not help.
+ * res tells the rest.
+ */
 static int post(struct ql_ctx *cx, const struct ql_delivery *d, const struct ql_webhook *w,
-                const char *secret, struct ql_out_response *res, int *ok)
+                const char *secret, struct ql_out_response *res, int *ok, int *refused)
 {
     char id[QL_UUID_STR_LEN + 5];
     memcpy(id, "msg_", 4);
@@ -79,6 +84,7 @@ static int post(struct ql_ctx *cx, const struct ql_delivery *d, const struct ql_
                                  .timeout_ms = cx->cfg->webhook_timeout_ms};
     rc = ql_outbound_post(cx->ports.outbound, &req, res);
     *ok = rc == QL_OK && res->status >= 200 && res->status < 300;
+    *refused = rc == QL_EFORBIDDEN || rc == QL_EVALIDATION;
     return QL_OK; /* a failed exchange is a failed attempt, not a failed job step */
 }
 
@@ -125,7 +131,7 @@ int ql_webhook_deliver(struct ql_ctx *cx, const struct ql_job *job)
                                     .at_ms = ql_clock_now_ms(cx->ports.clock)};
     struct ql_out_response res;
     memset(&res, 0, sizeof(res));
-    int ok = 0;
+    int ok = 0, refused = 0;
     if (deleted || w.disabled_ms) {
         a.error = deleted ? "the endpoint was deleted" : "the endpoint is disabled";
     } else if (box_n <= QL_SEAL_OVERHEAD || box_n - QL_SEAL_OVERHEAD >= QL_WEBHOOK_SECRET_LEN) {
@@ -134,7 +140,7 @@ int ql_webhook_deliver(struct ql_ctx *cx, const struct ql_job *job)
         char secret[QL_WEBHOOK_SECRET_LEN] = {0};
         rc = ql_auth_open(cx->ports.auth, box, box_n, secret);
         if (rc == QL_OK)
-            rc = post(cx, &d, &w, secret, &res, &ok);
+            rc = post(cx, &d, &w, secret, &res, &ok, &refused);
         if (rc)
             return rc;
         a.ok = ok;
@@ -144,16 +150,17 @@ int ql_webhook_deliver(struct ql_ctx *cx, const struct ql_job *job)
             a.error = res.status ? ql_arena_sprintf(cx->arena, "HTTP %d", res.status)
                                  : ql_arena_strdup(cx->arena, res.error);
     }
-    int stop = deleted || w.disabled_ms;
+    int stop = deleted || w.disabled_ms || refused;
     int final = ok || stop || job->attempts >= job->max_attempts;
     int failures = 0;
     rc = QL__HOOKS(cx)->attempt_add(cx->ports.store, cx, &a, final, &failures);
     if (rc)
         return rc;
-    if (ok || stop)
-        return QL_OK;
-    if (failures >= cx->cfg->webhook_disable_after && (rc = disable(cx, &w)) != QL_OK)
+    if (failures >= cx->cfg->webhook_disable_after && !ok && !deleted && !w.disabled_ms &&
+        (rc = disable(cx, &w)) != QL_OK)
         return rc;
+    if (ok || stop)
+        return QL_OK; /* done: delivered, refused for good, or nowhere to go */
     cx->err.retry_after_ms = next_delay(cx, job->attempts);
     return ql_error_set(&cx->err, QL_EUNAVAILABLE, "delivery attempt %d failed: %s", a.attempt,
                         a.error ? a.error : "no answer");
