@@ -146,7 +146,7 @@ static int parse_delta(struct ql_ctx *cx, const char *field, const char *s, size
                        struct ql_change_pos *out)
 {
     struct snap snap;
-    int snapshot;
+    int snapshot = 0;
     int rc = parse(cx, field, s, n, out, &snap, &snapshot);
     return rc ? rc : snapshot ? bad_cursor(cx, field) : QL_OK;
 }
