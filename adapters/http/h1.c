@@ -547,8 +547,13 @@ int ql__h1_init(struct ql__h1 *c, const struct ql__h1_ops *ops, const struct ql_
     c->date = date;
     c->date_len = date_len;
     c->req = req;
-    /* An arena big enough for the largest body, its JSON and the response, in a few blocks. */
-    ql_arena_init(&c->arena, 4096, lim->max_body * 3 + (256 << 10));
+    /*
+     * An arena big enough for the largest body, its JSON and the response, in a few blocks.
+     * A body without a length (chunked) grows by doubling, and the blocks it outgrew stay in
+     * the arena: with them it takes up to four times its size, so one of exactly max_body
+     * bytes would otherwise fail as if it were malformed.
+     */
+    ql_arena_init(&c->arena, 4096, lim->max_body * 6 + (256 << 10));
     ql_buf_init(&c->held, NULL);
     ql_buf_init(&c->out, NULL);
     llhttp_init(&c->parser, HTTP_REQUEST, &settings);

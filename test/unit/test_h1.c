@@ -202,6 +202,36 @@ static void test_limits_are_answered_and_close(void)
     ql__h1_cleanup(&t.h1);
 }
 
+/* Feed a chunked body of n chunks of `size` bytes each, then its end. */
+static void feed_chunked(struct tconn *t, int n, size_t size)
+{
+    static char chunk[65536 + 16];
+    feed(t, "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
+    int hn = snprintf(chunk, sizeof(chunk), "%zx\r\n", size);
+    memset(chunk + hn, 'x', size);
+    memcpy(chunk + hn + size, "\r\n", 2);
+    for (int i = 0; i < n && t->requests == 0; i++)
+        ql__h1_input(&t->h1, chunk, (size_t)hn + size + 2);
+    feed(t, "0\r\n\r\n");
+}
+
+/* A chunked body grows as it comes; one of exactly the limit fits, one byte more is a 413. */
+static void test_a_chunked_body_of_exactly_the_limit(void)
+{
+    struct tconn t;
+    open_conn(&t, 1 << 20);
+    feed_chunked(&t, 16, 65536);
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.errors[0], 0);
+    ASSERT_INT_EQ(t.req.body.n, 1 << 20);
+    ql__h1_cleanup(&t.h1);
+    open_conn(&t, (1 << 20) - 1);
+    feed_chunked(&t, 16, 65536);
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.errors[0], 413);
+    ql__h1_cleanup(&t.h1);
+}
+
 static void test_http_1_0_closes_unless_kept_alive(void)
 {
     struct tconn t;
@@ -384,6 +414,7 @@ int main(int argc, char **argv)
         TEST(test_a_body_in_pieces_and_chunked),
         TEST(test_pipelined_requests_are_answered_in_order),
         TEST(test_limits_are_answered_and_close),
+        TEST(test_a_chunked_body_of_exactly_the_limit),
         TEST(test_http_1_0_closes_unless_kept_alive),
         TEST(test_deadlines_follow_the_phase),
         TEST(test_unread_output_stops_parsing_until_sent),
