@@ -232,6 +232,33 @@ static void test_a_chunked_body_of_exactly_the_limit(void)
     ql__h1_cleanup(&t.h1);
 }
 
+/* Once answered, a request's memory (its body, say) is not kept while the connection idles. */
+static void test_an_idle_connection_keeps_nothing_of_its_request(void)
+{
+    struct tconn t;
+    open_conn(&t, 1 << 20);
+    feed_chunked(&t, 8, 65536);
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_TRUE(ql_arena_held(&t.h1.arena) > (512 << 10));
+    answer(&t, 422, "no");
+    ASSERT_INT_EQ(t.h1.state, QL__H1_IDLE);
+    ASSERT_TRUE(ql_arena_held(&t.h1.arena) <= 4096);
+    /* and the next request on it is read as usual */
+    feed(&t, "GET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_INT_EQ(t.requests, 2);
+    ASSERT_STR_EQ(t.paths[1], "/next");
+    ql__h1_cleanup(&t.h1);
+    /* nor while it closes after refusing a body that grew too large */
+    open_conn(&t, 1 << 20);
+    feed_chunked(&t, 20, 65536);
+    ASSERT_INT_EQ(t.errors[0], 413);
+    ASSERT_TRUE(ql_arena_held(&t.h1.arena) > (1 << 20));
+    answer(&t, 413, "too large");
+    ASSERT_INT_EQ(t.h1.state, QL__H1_CLOSING);
+    ASSERT_TRUE(ql_arena_held(&t.h1.arena) <= 4096);
+    ql__h1_cleanup(&t.h1);
+}
+
 static void test_http_1_0_closes_unless_kept_alive(void)
 {
     struct tconn t;
@@ -415,6 +442,7 @@ int main(int argc, char **argv)
         TEST(test_pipelined_requests_are_answered_in_order),
         TEST(test_limits_are_answered_and_close),
         TEST(test_a_chunked_body_of_exactly_the_limit),
+        TEST(test_an_idle_connection_keeps_nothing_of_its_request),
         TEST(test_http_1_0_closes_unless_kept_alive),
         TEST(test_deadlines_follow_the_phase),
         TEST(test_unread_output_stops_parsing_until_sent),
