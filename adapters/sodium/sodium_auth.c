@@ -10,6 +10,7 @@
  * saturate it, so cheap requests stay fast.
  */
 #include "sodium_auth.h"
+#include "sha1.h"
 
 #include "err/err.h"
 
@@ -150,6 +151,15 @@ static int s_hmac(struct ql_auth *self, const void *key, size_t keylen, const vo
     return QL_OK;
 }
 
+/* libsodium has no SHA-1: sha1.c computes it (TOTP only). */
+static int s_hmac_sha1(struct ql_auth *self, const void *key, size_t keylen, const void *msg,
+                       size_t n, uint8_t out[QL_SHA1_LEN])
+{
+    (void)self;
+    ql__hmac_sha1(key, keylen, msg, n, out);
+    return QL_OK;
+}
+
 static int s_sha256(struct ql_auth *self, const void *msg, size_t n, uint8_t out[QL_DIGEST_LEN])
 {
     (void)self;
@@ -189,6 +199,7 @@ static const struct ql_auth_ops ops = {
     .password_verify = s_pw_verify,
     .token_digest = s_digest,
     .hmac_sha256 = s_hmac,
+    .hmac_sha1 = s_hmac_sha1,
     .sha256 = s_sha256,
     .seal = s_seal,
     .open = s_open,

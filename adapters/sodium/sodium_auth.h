@@ -1,6 +1,7 @@
 /*
  * sodium_auth.h - the auth port implemented with libsodium: argon2id password hashes,
- * randombytes, keyed BLAKE2b token digests, HMAC-SHA-256 and SHA-256.
+ * randombytes, keyed BLAKE2b token digests, HMAC-SHA-256, SHA-256, sealed boxes, and
+ * HMAC-SHA-1 for TOTP (sha1.c: libsodium has no SHA-1).
  */
 #ifndef QL_SODIUM_AUTH_H
 #define QL_SODIUM_AUTH_H

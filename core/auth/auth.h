@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #define QL_DIGEST_LEN 32
+/* Length of an HMAC-SHA-1 (TOTP, RFC 6238). */
+#define QL_SHA1_LEN 20
 /* Room for an encoded password hash, NUL included. */
 #define QL_PWHASH_LEN 128
 /* Bytes a sealed box adds to its plaintext (nonce and tag). */
@@ -32,6 +34,13 @@ struct ql_auth_ops {
     /* HMAC-SHA-256 of msg under key. */
     int (*hmac_sha256)(struct ql_auth *self, const void *key, size_t keylen, const void *msg,
                        size_t n, uint8_t out[QL_DIGEST_LEN]);
+    /*
+     * HMAC-SHA-1 of msg under key: what TOTP (RFC 6238) and every authenticator app compute.
+     * Only for that: SHA-1's weakness to collisions does not reach HMAC, but nothing new
+     * should choose it.
+     */
+    int (*hmac_sha1)(struct ql_auth *self, const void *key, size_t keylen, const void *msg,
+                     size_t n, uint8_t out[QL_SHA1_LEN]);
     /* Plain SHA-256 of msg. */
     int (*sha256)(struct ql_auth *self, const void *msg, size_t n, uint8_t out[QL_DIGEST_LEN]);
     /*
@@ -73,6 +82,12 @@ static inline int ql_auth_hmac_sha256(struct ql_auth *a, const void *key, size_t
                                       const void *msg, size_t n, uint8_t out[QL_DIGEST_LEN])
 {
     return a->ops->hmac_sha256(a, key, keylen, msg, n, out);
+}
+
+static inline int ql_auth_hmac_sha1(struct ql_auth *a, const void *key, size_t keylen,
+                                    const void *msg, size_t n, uint8_t out[QL_SHA1_LEN])
+{
+    return a->ops->hmac_sha1(a, key, keylen, msg, n, out);
 }
 
 static inline int ql_auth_sha256(struct ql_auth *a, const void *msg, size_t n,

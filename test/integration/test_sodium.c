@@ -101,13 +101,42 @@ static void test_sha256_and_hmac_vectors(void)
     ql_sodium_auth_destroy(a);
 }
 
+/* RFC 2202's HMAC-SHA-1 cases 1, 2, 3, 6 and 7: short, long (hashed) and multi-block input. */
+static void test_hmac_sha1_vectors(void)
+{
+    struct ql_auth *a;
+    ASSERT_INT_EQ(ql_sodium_auth_create(secret, 32, 0, 0, 0, &a), QL_OK);
+    uint8_t k[80], m[50], d[QL_SHA1_LEN];
+    char h[41];
+    memset(k, 0x0b, 20);
+    ASSERT_INT_EQ(ql_auth_hmac_sha1(a, k, 20, "Hi There", 8, d), QL_OK);
+    hex(d, 20, h);
+    ASSERT_STR_EQ(h, "b617318655057264e28bc0b6fb378c8ef146be00");
+    ql_auth_hmac_sha1(a, "Jefe", 4, "what do ya want for nothing?", 28, d);
+    hex(d, 20, h);
+    ASSERT_STR_EQ(h, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+    memset(k, 0xaa, sizeof(k));
+    memset(m, 0xdd, sizeof(m));
+    ql_auth_hmac_sha1(a, k, 20, m, 50, d);
+    hex(d, 20, h);
+    ASSERT_STR_EQ(h, "125d7342b9ac11cd91a39af48aa17b4f63f175d3");
+    const char *m6 = "Test Using Larger Than Block-Size Key - Hash Key First";
+    ql_auth_hmac_sha1(a, k, 80, m6, strlen(m6), d);
+    hex(d, 20, h);
+    ASSERT_STR_EQ(h, "aa4ae5e15272d00e95705637ce8a3b55ed402112");
+    const char *m7 = "Test Using Larger Than Block-Size Key and Larger Than One Block-Size Data";
+    ql_auth_hmac_sha1(a, k, 80, m7, strlen(m7), d);
+    hex(d, 20, h);
+    ASSERT_STR_EQ(h, "e8e99d0f45237d786d6bbaa7965c7808bbff1a91");
+    ql_sodium_auth_destroy(a);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
-        TEST(test_password_round_trip),
-        TEST(test_slow_threads_serve_concurrent_callers),
-        TEST(test_digests_are_keyed),
-        TEST(test_sha256_and_hmac_vectors),
+        TEST(test_password_round_trip), TEST(test_slow_threads_serve_concurrent_callers),
+        TEST(test_digests_are_keyed),   TEST(test_sha256_and_hmac_vectors),
+        TEST(test_hmac_sha1_vectors),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
