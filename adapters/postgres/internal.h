@@ -11,7 +11,9 @@
 #include "clock/clock.h"
 #include "db/db.h"
 #include "queue/queue.h"
+#include "stmts_security.h"
 #include "store/store.h"
+#include "store/store_security.h"
 #include "uuid/uuid.h"
 
 struct ql_ctx;
@@ -128,6 +130,11 @@ enum ql__pg_stmt {
     QL__ST_ATTEMPTS_LIST,
     QL__ST_DELIVERY_REOPEN,
     QL__ST_ATTEMPT_FAILURES,
+/* clang-format off */
+#define QL__ST_SECURITY_ENUM(e, name, nparams, sql) QL__ST_##e,
+    QL__PG_SECURITY_STMTS(QL__ST_SECURITY_ENUM) /* stmts_security.h */
+#undef QL__ST_SECURITY_ENUM
+    /* clang-format on */
     QL__ST_JOB_LEAD,
     QL__ST_COUNT
 };
@@ -306,6 +313,7 @@ extern const struct ql_idem_ops ql__pg_idem_ops;
 extern const struct ql_maint_ops ql__pg_maint_ops;
 extern const struct ql_changes_ops ql__pg_changes_ops;
 extern const struct ql_webhooks_ops ql__pg_webhooks_ops;
+extern const struct ql_security_ops ql__pg_security_ops; /* repo_security.c */
 
 /* Row readers shared by the repositories (repo_journal.c, repo_teams.c). */
 int ql__pg_read_entry(struct ql_ctx *cx, const PGresult *r, int row, void *dst);

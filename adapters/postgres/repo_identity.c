@@ -19,7 +19,7 @@ static struct ql_pg *pg_of(struct ql_store *s)
     return (struct ql_pg *)s;
 }
 
-/* Columns: user_id, email, display_name, password_hash, created_at, updated_at. */
+/* Columns: user_id, email, display_name, password_hash, created_at, updated_at, MFA on. */
 static int read_user(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
 {
     struct ql_user *u = dst;
@@ -29,6 +29,7 @@ static int read_user(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
     u->password_hash = ql__pg_text(cx, r, row, 3);
     u->created_ms = ql__pg_ts_ms(r, row, 4);
     u->updated_ms = ql__pg_ts_ms(r, row, 5);
+    u->mfa_enabled = ql__pg_bool(r, row, 6);
     if (u->email == NULL || u->display_name == NULL)
         return ql_error_set(&cx->err, QL_ENOMEM, NULL);
     return QL_OK;
@@ -123,12 +124,12 @@ static int u_profile(struct ql_store *self, struct ql_ctx *cx, const struct ql_u
     if (*out == NULL)
         rc = ql_error_nomem(&cx->err);
     for (int i = 0; rc == QL_OK && i < rows; i++) {
-        if (PQgetisnull(r, i, 6))
+        if (PQgetisnull(r, i, 7))
             continue; /* the user belongs to no team: one row of NULLs */
         struct ql_team_role *t = &(*out)[*n];
-        ql__pg_uuid(r, i, 6, &t->team_id);
-        t->name = ql__pg_text(cx, r, i, 7);
-        t->role = ql_role_parse(PQgetvalue(r, i, 8), (size_t)PQgetlength(r, i, 8));
+        ql__pg_uuid(r, i, 7, &t->team_id);
+        t->name = ql__pg_text(cx, r, i, 8);
+        t->role = ql_role_parse(PQgetvalue(r, i, 9), (size_t)PQgetlength(r, i, 9));
         if (t->name == NULL)
             rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
         (*n)++;
@@ -170,7 +171,7 @@ static void uuid_key(char kind, const struct ql_uuid *u, char *out)
 
 static int s_insert(struct ql_store *self, struct ql_ctx *cx, const uint8_t digest[QL_DIGEST_LEN],
                     const struct ql_uuid *session_id, const struct ql_uuid *user_id, int64_t now_ms,
-                    int64_t expires_ms)
+                    int64_t expires_ms, const char *user_agent, const char *client_ip)
 {
     struct ql__pg_params p = {0};
     ql__pg_p_bytes(&p, digest, QL_DIGEST_LEN);
@@ -178,6 +179,8 @@ static int s_insert(struct ql_store *self, struct ql_ctx *cx, const uint8_t dige
     ql__pg_p_uuid(&p, user_id);
     ql__pg_p_ts(&p, now_ms);
     ql__pg_p_ts(&p, expires_ms);
+    ql__pg_p_text(&p, user_agent);
+    ql__pg_p_text(&p, client_ip);
     return ql__pg_run(pg_of(self), cx, QL__ST_SESSION_INSERT, &p);
 }
 

@@ -5,6 +5,11 @@
  */
 #include "internal.h"
 
+/* A users row's mfaEnabled: a confirmed TOTP enrolment exists (the profile spells it for u). */
+#define QL__PG_MFA_ON                                                                              \
+    "EXISTS (SELECT 1 FROM mfa_totp m WHERE m.user_id = users.user_id AND m.confirmed_at IS NOT "  \
+    "NULL)"
+
 const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
     [QL__ST_PING] = {"ping", "SELECT 1", 0},
     [QL__ST_SCHEMA_VERSION] = {"schema_version",
@@ -18,26 +23,28 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "INSERT INTO users (user_id, email, display_name, password_hash, oidc_issuer, "
          "oidc_subject, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
          7},
-    [QL__ST_USER_BY_EMAIL] =
-        {"user_by_email",
-         "SELECT user_id, email, display_name, password_hash, created_at, updated_at FROM "
-         "users WHERE email = $1 AND erased_at IS NULL",
-         1},
-    [QL__ST_USER_BY_ID] =
-        {"user_by_id",
-         "SELECT user_id, email, display_name, password_hash, created_at, updated_at FROM "
-         "users WHERE user_id = $1 AND erased_at IS NULL",
-         1},
+    [QL__ST_USER_BY_EMAIL] = {"user_by_email",
+                              "SELECT user_id, email, display_name, password_hash, created_at, "
+                              "updated_at, " QL__PG_MFA_ON
+                              " FROM users WHERE email = $1 AND erased_at IS NULL",
+                              1},
+    [QL__ST_USER_BY_ID] = {"user_by_id",
+                           "SELECT user_id, email, display_name, password_hash, created_at, "
+                           "updated_at, " QL__PG_MFA_ON
+                           " FROM users WHERE user_id = $1 AND erased_at IS NULL",
+                           1},
     [QL__ST_USER_BY_OIDC] =
         {"user_by_oidc",
-         "SELECT user_id, email, display_name, password_hash, created_at, updated_at FROM "
-         "users WHERE oidc_issuer = $1 AND oidc_subject = $2 AND erased_at IS NULL",
+         "SELECT user_id, email, display_name, password_hash, created_at, "
+         "updated_at, " QL__PG_MFA_ON
+         " FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2 AND erased_at "
+         "IS NULL",
          2},
     [QL__ST_USER_RENAME] =
         {"user_rename",
          "UPDATE users SET display_name = $2, updated_at = $3 WHERE user_id = $1 AND "
          "erased_at IS NULL RETURNING user_id, email, display_name, password_hash, "
-         "created_at, updated_at",
+         "created_at, updated_at, " QL__PG_MFA_ON,
          3},
     [QL__ST_USER_SET_PASSWORD] =
         {"user_set_password",
@@ -47,15 +54,18 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
     [QL__ST_USER_PROFILE] =
         {"user_profile",
          "SELECT u.user_id, u.email, u.display_name, u.password_hash, u.created_at, "
-         "u.updated_at, t.team_id, t.name, m.role FROM users u LEFT JOIN (team_members m "
-         "JOIN teams t ON t.team_id = m.team_id AND t.deleted_at IS NULL) ON m.user_id = "
-         "u.user_id WHERE u.user_id = $1 AND u.erased_at IS NULL ORDER BY t.name, t.team_id",
+         "u.updated_at, EXISTS (SELECT 1 FROM mfa_totp x WHERE x.user_id = u.user_id AND "
+         "x.confirmed_at IS NOT NULL), t.team_id, t.name, m.role FROM users u LEFT JOIN "
+         "(team_members m JOIN teams t ON t.team_id = m.team_id AND t.deleted_at IS NULL) ON "
+         "m.user_id = u.user_id WHERE u.user_id = $1 AND u.erased_at IS NULL ORDER BY t.name, "
+         "t.team_id",
          1},
     [QL__ST_SESSION_INSERT] =
         {"session_insert",
          "INSERT INTO sessions (token_digest, session_id, user_id, created_at, "
-         "last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $4, $5)",
-         5},
+         "last_seen_at, expires_at, user_agent, client_ip) VALUES ($1, $2, $3, $4, $4, $5, $6, "
+         "$7)",
+         7},
     [QL__ST_SESSION_DELETE] = {"session_delete",
                                "DELETE FROM sessions WHERE token_digest = $1 RETURNING user_id", 1},
     [QL__ST_SESSIONS_DELETE_USER] =
@@ -458,6 +468,9 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
                          "AND pid = pg_backend_pid()) THEN true ELSE "
                          "pg_try_advisory_lock(1364543820) END",
                          0},
+#define QL__ST_SECURITY_DEF(e, name, nparams, sql) [QL__ST_##e] = {name, sql, nparams},
+    QL__PG_SECURITY_STMTS(QL__ST_SECURITY_DEF) /* stmts_security.h */
+#undef QL__ST_SECURITY_DEF
 };
 
 int ql__pg_deferred(enum ql__pg_stmt st)

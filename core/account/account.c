@@ -4,6 +4,7 @@
  * session idles inside a transaction while argon2id runs.
  */
 #include "account/account.h"
+#include "account/internal.h"
 
 #include "arena/arena.h"
 #include "audit/audit.h"
@@ -14,6 +15,7 @@
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "log/log.h"
+#include "mfa/mfa.h"
 #include "store/store.h"
 #include "tx/tx.h"
 #include "validate/validate.h"
@@ -27,7 +29,7 @@ static int64_t now_ms(struct ql_ctx *cx)
 }
 
 /* Per-address limit on signup and login, counted in PostgreSQL so instances agree. */
-static int ip_limit(struct ql_ctx *cx, const char *ip)
+int ql__account_ip_limit(struct ql_ctx *cx, const char *ip)
 {
     if (ip == NULL || cx->cfg == NULL)
         return QL_OK;
@@ -50,8 +52,28 @@ static int ip_limit(struct ql_ctx *cx, const char *ip)
     return QL_OK;
 }
 
-/* A fresh "qs_" token, its digest and its CSRF token. */
-static int new_session(struct ql_ctx *cx, const struct ql_uuid *user, struct ql_new_session *out)
+void ql__account_actor(const struct ql_uuid *user, char out[64])
+{
+    char id[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(user, id);
+    snprintf(out, 64, "User:%s", id);
+}
+
+const char *ql__account_user_agent(struct ql_ctx *cx, const char *s, size_t n)
+{
+    if (s == NULL || n == 0)
+        return NULL;
+    if (n > QL_USER_AGENT_MAX)
+        n = QL_USER_AGENT_MAX;
+    char *out = ql_arena_strndup(cx->arena, s, n);
+    for (size_t i = 0; out && i < n; i++)
+        if ((unsigned char)out[i] < 0x20 || (unsigned char)out[i] > 0x7e)
+            out[i] = '?'; /* stored as text and shown back: printable ASCII only */
+    return out;
+}
+
+int ql__account_new_session(struct ql_ctx *cx, const struct ql_uuid *user, const char *user_agent,
+                            const char *client_ip, struct ql_new_session *out)
 {
     uint8_t raw[32], digest[QL_DIGEST_LEN];
     struct ql_uuid sid;
@@ -75,7 +97,8 @@ static int new_session(struct ql_ctx *cx, const struct ql_uuid *user, struct ql_
     out->token = token;
     out->csrf = csrf;
     out->expires_ms = now + (cx->cfg ? cx->cfg->session_ttl_ms : 30LL * 86400000);
-    return ql_store_sessions_insert(cx->ports.store, cx, digest, &sid, user, now, out->expires_ms);
+    return ql_store_sessions_insert(cx->ports.store, cx, digest, &sid, user, now, out->expires_ms,
+                                    user_agent, client_ip);
 }
 
 int ql_account_csrf(struct ql_ctx *cx, const uint8_t digest[QL_DIGEST_LEN], char *out)
@@ -90,6 +113,29 @@ int ql_account_csrf(struct ql_ctx *cx, const uint8_t digest[QL_DIGEST_LEN], char
     return QL_OK;
 }
 
+int ql__account_lockout(struct ql_ctx *cx, const char *email)
+{
+    struct ql_error *e = &cx->err;
+    int64_t now = now_ms(cx);
+    int failures = 0;
+    int64_t oldest = 0;
+    int rc = ql_store_throttle_failures(cx->ports.store, cx, email, now - QL_LOGIN_WINDOW_MS,
+                                        &failures, &oldest);
+    if (rc || failures < QL_LOGIN_MAX_FAILURES)
+        return rc;
+    e->retry_after_ms = oldest + QL_LOGIN_WINDOW_MS - now;
+    if (e->retry_after_ms < 1000)
+        e->retry_after_ms = 1000;
+    e->rate_limit = QL_LOGIN_MAX_FAILURES;
+    return ql_error_set(e, QL_ERATE_LIMITED,
+                        "Too many failed logins for this account; try again later.");
+}
+
+static const char *user_agent(struct ql_ctx *cx, const struct ql_credentials *in)
+{
+    return ql__account_user_agent(cx, in->user_agent, in->user_agent_n);
+}
+
 int ql_account_signup(struct ql_ctx *cx, const struct ql_credentials *in,
                       struct ql_auth_result *out)
 {
@@ -100,7 +146,8 @@ int ql_account_signup(struct ql_ctx *cx, const struct ql_credentials *in,
     ql_valid_text(e, "displayName", in->display_name, in->display_name_n, 1, 100, 1);
     if (e->code)
         return e->code;
-    int rc = ip_limit(cx, in->client_ip);
+    out->mfa_token = NULL;
+    int rc = ql__account_ip_limit(cx, in->client_ip);
     if (rc)
         return rc;
     char *hash = ql_arena_alloc(cx->arena, QL_PWHASH_LEN);
@@ -117,6 +164,7 @@ int ql_account_signup(struct ql_ctx *cx, const struct ql_credentials *in,
     u->display_name = ql_arena_strndup(cx->arena, in->display_name, in->display_name_n);
     u->password_hash = hash;
     u->created_ms = u->updated_ms = now_ms(cx);
+    u->mfa_enabled = 0;
     if (u->display_name == NULL)
         return ql_error_set(e, QL_ENOMEM, NULL);
     struct ql_store *st = cx->ports.store;
@@ -127,12 +175,10 @@ int ql_account_signup(struct ql_ctx *cx, const struct ql_credentials *in,
     if (rc == QL_EEMAIL_TAKEN)
         ql_error_set(e, rc, "An account with this email already exists.");
     if (rc == QL_OK)
-        rc = new_session(cx, &u->id, &out->session);
+        rc = ql__account_new_session(cx, &u->id, user_agent(cx, in), in->client_ip, &out->session);
     if (rc == QL_OK) {
         char actor[64];
-        char id[QL_UUID_STR_LEN + 1];
-        ql_uuid_format(&u->id, id);
-        snprintf(actor, sizeof(actor), "User:%s", id);
+        ql__account_actor(&u->id, actor);
         rc = ql_audit(cx, NULL, "user.signup", "User", &u->id, actor);
     }
     return ql_tx_end(cx, rc);
@@ -155,24 +201,14 @@ int ql_account_login(struct ql_ctx *cx, const struct ql_credentials *in, struct 
         email = ql_arena_strndup(cx->arena, in->email, in->email_n > 254 ? 254 : in->email_n);
     if (email == NULL)
         return ql_error_set(e, QL_ENOMEM, NULL);
-    int rc = ip_limit(cx, in->client_ip);
+    out->mfa_token = NULL;
+    int rc = ql__account_ip_limit(cx, in->client_ip);
+    if (rc == QL_OK)
+        rc = ql__account_lockout(cx, email);
     if (rc)
         return rc;
     struct ql_store *st = cx->ports.store;
     int64_t now = now_ms(cx);
-    int failures = 0;
-    int64_t oldest = 0;
-    rc = ql_store_throttle_failures(st, cx, email, now - QL_LOGIN_WINDOW_MS, &failures, &oldest);
-    if (rc)
-        return rc;
-    if (failures >= QL_LOGIN_MAX_FAILURES) {
-        e->retry_after_ms = oldest + QL_LOGIN_WINDOW_MS - now;
-        if (e->retry_after_ms < 1000)
-            e->retry_after_ms = 1000;
-        e->rate_limit = QL_LOGIN_MAX_FAILURES;
-        return ql_error_set(e, QL_ERATE_LIMITED,
-                            "Too many failed logins for this account; try again later.");
-    }
     struct ql_user *u = &out->user;
     rc = ql_store_users_by_email(st, cx, email, u);
     if (rc && rc != QL_ENOT_FOUND)
@@ -194,19 +230,34 @@ int ql_account_login(struct ql_ctx *cx, const struct ql_credentials *in, struct 
             return rc;
         return ql_error_set(e, QL_EINVALID_CREDENTIALS, "The email or password is wrong.");
     }
-    rc = ql_tx_begin(cx);
-    if (rc)
-        return rc;
-    rc = ql_store_throttle_clear_failures(st, cx, email);
+    /* The failures stay counted until the second factor is right too: knowing the
+     * password must not buy fresh guesses at the code. */
+    if (u->mfa_enabled)
+        return ql_mfa_challenge(cx, u, out);
+    return ql__account_open(cx, u, user_agent(cx, in), in->client_ip, &out->session);
+}
+
+int ql__account_login_rows(struct ql_ctx *cx, const struct ql_user *u, const char *user_agent,
+                           const char *client_ip, struct ql_new_session *out)
+{
+    int rc = ql_store_throttle_clear_failures(cx->ports.store, cx, u->email);
     if (rc == QL_OK)
-        rc = new_session(cx, &u->id, &out->session);
+        rc = ql__account_new_session(cx, &u->id, user_agent, client_ip, out);
     if (rc == QL_OK) {
-        char actor[64], id[QL_UUID_STR_LEN + 1];
-        ql_uuid_format(&u->id, id);
-        snprintf(actor, sizeof(actor), "User:%s", id);
+        char actor[64];
+        ql__account_actor(&u->id, actor);
         rc = ql_audit(cx, NULL, "session.login", "User", &u->id, actor);
     }
-    return ql_tx_end(cx, rc);
+    return rc;
+}
+
+int ql__account_open(struct ql_ctx *cx, const struct ql_user *u, const char *user_agent,
+                     const char *client_ip, struct ql_new_session *out)
+{
+    int rc = ql_tx_begin(cx);
+    if (rc == QL_OK)
+        rc = ql_tx_end(cx, ql__account_login_rows(cx, u, user_agent, client_ip, out));
+    return rc;
 }
 
 int ql_account_require_user(struct ql_ctx *cx)
@@ -423,9 +474,8 @@ int ql_account_oidc(struct ql_ctx *cx, const char *issuer, const char *subject, 
             return rc;
         rc = ql_store_users_insert(st, cx, &u, issuer, subject);
         if (rc == QL_OK) {
-            char actor[64], id[QL_UUID_STR_LEN + 1];
-            ql_uuid_format(&u.id, id);
-            snprintf(actor, sizeof(actor), "User:%s", id);
+            char actor[64];
+            ql__account_actor(&u.id, actor);
             rc = ql_audit(cx, NULL, "user.signup_oidc", "User", &u.id, actor);
         }
         rc = ql_tx_end(cx, rc);

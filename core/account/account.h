@@ -29,9 +29,16 @@ struct ql_new_session {
     int64_t expires_ms;
 };
 
+/*
+ * What a login answers.  With MFA on, a right password opens no session: mfa_token (arena,
+ * shown to the client once) names the second step instead (core/mfa/mfa.h), and session
+ * and user are unset.  mfa_token is NULL otherwise.
+ */
 struct ql_auth_result {
     struct ql_user user;
     struct ql_new_session session;
+    const char *mfa_token;
+    int64_t mfa_expires_ms;
 };
 
 /* Signup input; strings are borrowed, with lengths. */
@@ -42,7 +49,9 @@ struct ql_credentials {
     size_t password_n;
     const char *display_name; /* signup only */
     size_t display_name_n;
-    const char *client_ip; /* for the per-address limit; may be NULL */
+    const char *client_ip;  /* for the per-address limit and the sessions list; may be NULL */
+    const char *user_agent; /* the User-Agent header, for the sessions list; may be NULL */
+    size_t user_agent_n;
 };
 
 /* Create a user and a first session.  QL_EEMAIL_TAKEN, QL_EVALIDATION, QL_ERATE_LIMITED. */
@@ -50,8 +59,9 @@ int ql_account_signup(struct ql_ctx *cx, const struct ql_credentials *in,
                       struct ql_auth_result *out);
 
 /*
- * Check email and password and open a session.  A wrong password and an unknown email
- * give the same QL_EINVALID_CREDENTIALS after the same work; QL_ERATE_LIMITED (with
+ * Check email and password and open a session (or, with MFA on, a challenge: see
+ * struct ql_auth_result).  A wrong password and an unknown email give the same
+ * QL_EINVALID_CREDENTIALS after the same work; QL_ERATE_LIMITED (with
  * cx->err.retry_after_ms) while the email is locked or the address is over its limit.
  */
 int ql_account_login(struct ql_ctx *cx, const struct ql_credentials *in,

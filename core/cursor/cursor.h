@@ -27,6 +27,7 @@ enum ql_cursor_kind {
     QL_CURSOR_JOBS = 7,
     QL_CURSOR_WEBHOOKS = 8,
     QL_CURSOR_DELIVERIES = 9,
+    QL_CURSOR_SESSIONS = 10,
 };
 
 /* Encode into the arena; NULL when out of memory. */

@@ -14,6 +14,7 @@
 #include "err/err.h"
 #include "queue/queue.h"
 #include "store/store.h"
+#include "store/store_security.h"
 #include "tx/tx.h"
 
 #include <cJSON.h>
@@ -45,10 +46,15 @@ static int w_idempotency(struct ql_ctx *cx, int64_t now, int64_t *n)
     return ql_store_maint_purge_idempotency(cx->ports.store, cx, now, n);
 }
 
+/* Sessions past their expiry, and the MFA challenges of logins that were never finished. */
 static int w_sessions(struct ql_ctx *cx, int64_t now, int64_t *n)
 {
-    int64_t idle = cx->cfg ? cx->cfg->session_idle_ms : 7 * DAY_MS;
-    return ql_store_maint_purge_sessions(cx->ports.store, cx, now, idle, n);
+    int64_t idle = cx->cfg ? cx->cfg->session_idle_ms : 7 * DAY_MS, challenges = 0;
+    int rc = ql_store_maint_purge_sessions(cx->ports.store, cx, now, idle, n);
+    if (rc == QL_OK)
+        rc = ql_store_challenge_purge(cx->ports.store, cx, now, &challenges);
+    *n += challenges;
+    return rc;
 }
 
 static int w_throttles(struct ql_ctx *cx, int64_t now, int64_t *n)

@@ -36,6 +36,7 @@ struct ql_user {
     const char *password_hash; /* NULL when the user has no password (OIDC only) */
     int64_t created_ms;
     int64_t updated_ms;
+    int mfa_enabled; /* a confirmed TOTP enrolment exists (read back; ignored on insert) */
 };
 
 struct ql_team {

@@ -77,9 +77,11 @@ int ql_store_users_profile(struct ql_store *s, struct ql_ctx *cx, const struct q
 
 int ql_store_sessions_insert(struct ql_store *s, struct ql_ctx *cx,
                              const uint8_t digest[QL_DIGEST_LEN], const struct ql_uuid *session_id,
-                             const struct ql_uuid *user_id, int64_t now_ms, int64_t expires_ms)
+                             const struct ql_uuid *user_id, int64_t now_ms, int64_t expires_ms,
+                             const char *user_agent, const char *client_ip)
 {
-    return s->ops->sessions->insert(s, cx, digest, session_id, user_id, now_ms, expires_ms);
+    return s->ops->sessions->insert(s, cx, digest, session_id, user_id, now_ms, expires_ms,
+                                    user_agent, client_ip);
 }
 
 int ql_store_sessions_remove(struct ql_store *s, struct ql_ctx *cx,

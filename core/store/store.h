@@ -48,6 +48,7 @@ struct ql_activity;
 struct ql_webhook;
 struct ql_delivery;
 struct ql_delivery_attempt;
+struct ql_security_ops;
 
 struct ql_users_ops {
     /* QL_EEMAIL_TAKEN when the email is in use. */
@@ -72,9 +73,10 @@ struct ql_users_ops {
 };
 
 struct ql_sessions_ops {
+    /* user_agent and client_ip (either NULL: unknown) are what the sessions list shows. */
     int (*insert)(struct ql_store *self, struct ql_ctx *cx, const uint8_t digest[QL_DIGEST_LEN],
                   const struct ql_uuid *session_id, const struct ql_uuid *user_id, int64_t now_ms,
-                  int64_t expires_ms);
+                  int64_t expires_ms, const char *user_agent, const char *client_ip);
     int (*remove)(struct ql_store *self, struct ql_ctx *cx, const uint8_t digest[QL_DIGEST_LEN]);
     /* Delete every session of the user but the one with digest keep (NULL: all). */
     int (*remove_user)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *user_id,
@@ -396,6 +398,7 @@ struct ql_store_ops {
     const struct ql_maint_ops *maint;
     const struct ql_changes_ops *changes;
     const struct ql_webhooks_ops *webhooks;
+    const struct ql_security_ops *security; /* store_security.h */
 };
 
 struct ql_store {
@@ -427,7 +430,8 @@ int ql_store_users_profile(struct ql_store *s, struct ql_ctx *cx, const struct q
                            struct ql_user *user, struct ql_team_role **teams, int *n);
 int ql_store_sessions_insert(struct ql_store *s, struct ql_ctx *cx,
                              const uint8_t digest[QL_DIGEST_LEN], const struct ql_uuid *session_id,
-                             const struct ql_uuid *user_id, int64_t now_ms, int64_t expires_ms);
+                             const struct ql_uuid *user_id, int64_t now_ms, int64_t expires_ms,
+                             const char *user_agent, const char *client_ip);
 int ql_store_sessions_remove(struct ql_store *s, struct ql_ctx *cx,
                              const uint8_t digest[QL_DIGEST_LEN]);
 int ql_store_sessions_remove_user(struct ql_store *s, struct ql_ctx *cx,

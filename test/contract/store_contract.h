@@ -86,4 +86,8 @@ extern const int contract_changes_ntests;
 extern const struct ql_test contract_webhooks_tests[];
 extern const int contract_webhooks_ntests;
 
+/* The cases of store_contract_security.c: sessions list, TOTP, recovery codes, challenges. */
+extern const struct ql_test contract_security_tests[];
+extern const int contract_security_ntests;
+
 #endif

@@ -66,8 +66,9 @@ static void test_sessions_load_principals_with_live_memberships(void)
     cc_digest(d);
     cc_digest(unknown);
     struct ql_uuid sid = cc_id();
-    ASSERT_INT_EQ(ql_store_sessions_insert(c.s, &c.cx, d, &sid, &u.id, c.now, c.now + 3600000),
-                  QL_OK);
+    ASSERT_INT_EQ(
+        ql_store_sessions_insert(c.s, &c.cx, d, &sid, &u.id, c.now, c.now + 3600000, NULL, NULL),
+        QL_OK);
     struct ql_principal p;
     ASSERT_INT_EQ(ql_store_principals_load(c.s, &c.cx, d, &p), QL_OK);
     ASSERT_INT_EQ(p.kind, QL_PRINCIPAL_USER);
@@ -112,7 +113,8 @@ static void test_sessions_remove_user_keeps_the_one_asked_for(void)
         cc_digest(d[i]);
         struct ql_uuid sid = cc_id();
         const struct ql_uuid *who = i == 3 ? &o.id : &u.id;
-        ASSERT_INT_EQ(ql_store_sessions_insert(c.s, &c.cx, d[i], &sid, who, c.now, c.now + 60000),
+        ASSERT_INT_EQ(ql_store_sessions_insert(c.s, &c.cx, d[i], &sid, who, c.now, c.now + 60000,
+                                               "agent", "192.0.2.1"),
                       QL_OK);
     }
     struct ql_principal p;

@@ -45,11 +45,13 @@ static int u_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_us
     return QL_OK;
 }
 
-static int found_user(struct ql_ctx *cx, struct fake_user *f, struct ql_user *out)
+static int found_user(struct fake_store *s, struct ql_ctx *cx, struct fake_user *f,
+                      struct ql_user *out)
 {
     if (f == NULL)
         return ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
     *out = f->u;
+    out->mfa_enabled = fake__mfa_on(s, &f->u.id);
     return QL_OK;
 }
 
@@ -57,14 +59,17 @@ static int u_by_email(struct ql_store *self, struct ql_ctx *cx, const char *emai
                       struct ql_user *out)
 {
     int rc = fake__enter(fake__store(self), cx);
-    return rc ? rc : found_user(cx, fake__user_by(fake__store(self), NULL, email), out);
+    return rc ? rc
+              : found_user(fake__store(self), cx, fake__user_by(fake__store(self), NULL, email),
+                           out);
 }
 
 static int u_by_id(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
                    struct ql_user *out)
 {
     int rc = fake__enter(fake__store(self), cx);
-    return rc ? rc : found_user(cx, fake__user_by(fake__store(self), id, NULL), out);
+    return rc ? rc
+              : found_user(fake__store(self), cx, fake__user_by(fake__store(self), id, NULL), out);
 }
 
 static int u_by_oidc(struct ql_store *self, struct ql_ctx *cx, const char *iss, const char *sub,
@@ -76,8 +81,8 @@ static int u_by_oidc(struct ql_store *self, struct ql_ctx *cx, const char *iss, 
         return rc;
     for (int i = 0; i < s->nusers; i++)
         if (s->users[i].iss && !strcmp(s->users[i].iss, iss) && !strcmp(s->users[i].sub, sub))
-            return found_user(cx, &s->users[i], out);
-    return found_user(cx, NULL, out);
+            return found_user(s, cx, &s->users[i], out);
+    return found_user(s, cx, NULL, out);
 }
 
 static int u_rename(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
@@ -90,7 +95,7 @@ static int u_rename(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
         f->u.display_name = fake__keep(s, name);
         f->u.updated_ms = now;
     }
-    return rc ? rc : found_user(cx, f, out);
+    return rc ? rc : found_user(s, cx, f, out);
 }
 
 static int u_set_password(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
@@ -116,8 +121,10 @@ static int u_profile(struct ql_store *self, struct ql_ctx *cx, const struct ql_u
     struct fake_user *u = fake__user_by(s, id, NULL);
     if (u == NULL)
         return ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
-    if (user)
+    if (user) {
         *user = u->u;
+        user->mfa_enabled = fake__mfa_on(s, id);
+    }
     *out = ql_arena_calloc(cx->arena, FAKE_MAX, sizeof(**out));
     *n = 0;
     for (int i = 0; i < s->nmembers; i++) {
@@ -143,7 +150,7 @@ const struct ql_users_ops fake__users_ops = {u_insert, u_by_email,     u_by_id, 
 
 static int s_insert(struct ql_store *self, struct ql_ctx *cx, const uint8_t d[QL_DIGEST_LEN],
                     const struct ql_uuid *sid, const struct ql_uuid *uid, int64_t now,
-                    int64_t expires)
+                    int64_t expires, const char *user_agent, const char *client_ip)
 {
     struct fake_store *s = fake__store(self);
     int rc = fake__enter(s, cx);
@@ -155,6 +162,8 @@ static int s_insert(struct ql_store *self, struct ql_ctx *cx, const uint8_t d[QL
     f->user = *uid;
     f->created = f->last_seen = now;
     f->expires = expires;
+    f->user_agent = fake__keep(s, user_agent);
+    f->client_ip = fake__keep(s, client_ip);
     f->live = 1;
     return QL_OK;
 }

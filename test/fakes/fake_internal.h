@@ -10,6 +10,7 @@
 
 #include "arena/arena.h"
 #include "fakes.h"
+#include "store/store_security.h"
 
 struct ql_ctx;
 
@@ -45,6 +46,9 @@ static inline int fake__cmp_pos(int64_t a_ms, const struct ql_uuid *a, int64_t b
 /* The user with this id or this email (either may be NULL), or NULL. */
 struct fake_user *fake__user_by(struct fake_store *s, const struct ql_uuid *id, const char *email);
 
+/* 1 when the user has a confirmed TOTP enrolment (fake_security.c). */
+int fake__mfa_on(struct fake_store *s, const struct ql_uuid *user);
+
 /* 1 when the team exists and is not soft-deleted. */
 int fake__team_live(struct fake_store *s, const struct ql_uuid *id);
 
@@ -62,6 +66,7 @@ extern const struct ql_prompts_ops fake__prompts_ops;
 extern const struct ql_idem_ops fake__idem_ops;
 extern const struct ql_changes_ops fake__changes_ops;
 extern const struct ql_webhooks_ops fake__webhooks_ops;
+extern const struct ql_security_ops fake__security_ops;
 extern const struct ql_maint_ops fake__maint_ops; /* the activity counts only */
 
 #endif

@@ -285,6 +285,7 @@ void fake_store_wire_repos(struct ql_store_ops *ops)
     ops->idem = &fake__idem_ops;
     ops->changes = &fake__changes_ops;
     ops->webhooks = &fake__webhooks_ops;
+    ops->security = &fake__security_ops;
     ops->maint = &fake__maint_ops;
 }
 

@@ -63,6 +63,7 @@ struct fake_session {
     uint8_t digest[QL_DIGEST_LEN];
     struct ql_uuid id, user;
     int64_t created, last_seen, expires;
+    const char *user_agent, *client_ip;
     int live;
 };
 struct fake_team {
@@ -129,6 +130,26 @@ struct fake_delivery {
     const char *state;
 };
 
+/* The security repository (fake_security.c): TOTP enrolments, recovery codes, challenges. */
+struct fake_totp {
+    struct ql_uuid user;
+    uint8_t sealed[128];
+    size_t sealed_n;
+    int64_t created, confirmed, last_step;
+};
+struct fake_recovery {
+    struct ql_uuid user;
+    uint8_t digest[QL_DIGEST_LEN];
+    int64_t created, used;
+};
+struct fake_challenge {
+    uint8_t digest[QL_DIGEST_LEN];
+    struct ql_uuid user;
+    int64_t created, expires;
+    int failures;
+};
+#define FAKE_RECOVERY_MAX 128
+
 struct fake_queue;
 
 struct fake_store {
@@ -180,6 +201,10 @@ struct fake_store {
     struct fake_webhook webhooks[FAKE_MAX];
     struct fake_delivery deliveries[FAKE_MAX];
     struct ql_delivery_attempt attempts[FAKE_MAX];
+    int ntotp, nrecovery, nchallenges;
+    struct fake_totp totp[FAKE_MAX];
+    struct fake_recovery recovery[FAKE_RECOVERY_MAX];
+    struct fake_challenge challenges[FAKE_MAX];
     int idem_locked;  /* 1: the idempotency lock is taken by "another" request */
     uint64_t horizon; /* not 0: changes of this txno on wait for "an older transaction" */
 };
