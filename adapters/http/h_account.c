@@ -28,8 +28,12 @@ static void set_cookie(struct ql_http_req *r, const char *token, int64_t max_age
     ql__res_header(r, "Set-Cookie", v);
 }
 
-/* {"user": User, "session": {...}} and the session cookie. */
-static void auth_response(struct ql_http_req *r, int status, const struct ql_auth_result *res);
+/*
+ * {"user": User, "session": {...}} and the session cookie; with MFA on, the password's answer
+ * {"mfaRequired": true, "mfaToken", "expiresAt"} instead (h_security.c answers its second step
+ * with this too).
+ */
+void ql__auth_response(struct ql_http_req *r, int status, const struct ql_auth_result *res);
 
 /* Signup and login: the body's credentials and the use case's result. */
 struct sign {
@@ -41,12 +45,12 @@ struct sign {
 
 static void render_signup(struct ql_http_req *r, void *arg)
 {
-    auth_response(r, 201, &((struct sign *)arg)->res);
+    ql__auth_response(r, 201, &((struct sign *)arg)->res);
 }
 
 static void render_login(struct ql_http_req *r, void *arg)
 {
-    auth_response(r, 200, &((struct sign *)arg)->res);
+    ql__auth_response(r, 200, &((struct sign *)arg)->res);
 }
 
 static void render_logout(struct ql_http_req *r, void *arg)
@@ -62,11 +66,23 @@ static void render_no_content(struct ql_http_req *r, void *arg)
     r->status = 204;
 }
 
-static void auth_response(struct ql_http_req *r, int status, const struct ql_auth_result *res)
+void ql__auth_response(struct ql_http_req *r, int status, const struct ql_auth_result *res)
 {
     struct ql_jw w;
     ql_jw_init(&w, &r->res_body);
     ql_jw_obj(&w);
+    r->no_store = 1;
+    if (res->mfa_token) { /* no session yet, so no cookie */
+        ql_jw_key(&w, "mfaRequired");
+        ql_jw_bool(&w, 1);
+        ql_jw_key(&w, "mfaToken");
+        ql_jw_str(&w, res->mfa_token);
+        ql_jw_key(&w, "expiresAt");
+        ql__jw_time(&w, res->mfa_expires_ms);
+        ql_jw_obj_end(&w);
+        ql__res_json(r, status);
+        return;
+    }
     ql_jw_key(&w, "user");
     ql_jw_obj(&w);
     ql__jw_user_fields(&w, &res->user);
@@ -82,7 +98,6 @@ static void auth_response(struct ql_http_req *r, int status, const struct ql_aut
     ql_jw_obj_end(&w);
     ql_jw_obj_end(&w);
     set_cookie(r, res->session.token, r->env->core->session_ttl_ms / 1000);
-    r->no_store = 1;
     ql__res_json(r, status);
 }
 
@@ -95,6 +110,11 @@ static void credentials(struct ql_http_req *r, cJSON *body, struct ql_credential
     in->display_name = ql__json_str(body, "displayName", &in->display_name_n);
     ql__client_ip(r, ip, ipcap);
     in->client_ip = ip;
+    const struct ql_span *ua = ql__req_header(r, "user-agent");
+    if (ua) {
+        in->user_agent = ua->p;
+        in->user_agent_n = ua->n;
+    }
 }
 
 static int run_sign(struct ql_http_req *r, void *arg)

@@ -17,6 +17,13 @@ void ql__h_logout(struct ql_http_req *r);
 void ql__h_me(struct ql_http_req *r);
 void ql__h_me_update(struct ql_http_req *r);
 void ql__h_me_password(struct ql_http_req *r);
+void ql__h_sessions_list(struct ql_http_req *r);
+void ql__h_sessions_revoke(struct ql_http_req *r);
+void ql__h_sessions_revoke_others(struct ql_http_req *r);
+void ql__h_totp_enrol(struct ql_http_req *r);
+void ql__h_totp_confirm(struct ql_http_req *r);
+void ql__h_totp_disable(struct ql_http_req *r);
+void ql__h_auth_mfa(struct ql_http_req *r);
 void ql__h_team_create(struct ql_http_req *r);
 void ql__h_team_list(struct ql_http_req *r);
 void ql__h_team_get(struct ql_http_req *r);
@@ -76,6 +83,13 @@ const struct ql_http_route ql__http_routes[] = {
     {GET, "/v1/me", ql__h_me, POOL},
     {PATCH, "/v1/me", ql__h_me_update, POOL | BODY},
     {POST, "/v1/me/password", ql__h_me_password, POOL | BODY},
+    {GET, "/v1/me/sessions", ql__h_sessions_list, POOL},
+    {DELETE, "/v1/me/sessions", ql__h_sessions_revoke_others, POOL},
+    {DELETE, "/v1/me/sessions/{sessionId}", ql__h_sessions_revoke, POOL},
+    {POST, "/v1/me/mfa/totp", ql__h_totp_enrol, POOL | BODY},
+    {DELETE, "/v1/me/mfa/totp", ql__h_totp_disable, POOL | BODY},
+    {POST, "/v1/me/mfa/totp/confirm", ql__h_totp_confirm, POOL | BODY},
+    {POST, "/v1/auth/mfa", ql__h_auth_mfa, POOL | BODY},
     {POST, "/v1/teams", ql__h_team_create, POOL | BODY},
     {GET, "/v1/teams", ql__h_team_list, POOL},
     {GET, "/v1/teams/{teamId}", ql__h_team_get, POOL},

@@ -77,9 +77,9 @@ def list_of(schema):
 
 schemas.update({
     'User': obj({'userId': UUID, 'email': {'type': 'string'}, 'displayName': {'type': 'string'},
-                 'createdAt': TIME, 'updatedAt': TIME}),
+                 'mfaEnabled': {'type': 'boolean'}, 'createdAt': TIME, 'updatedAt': TIME}),
     'Me': obj({'userId': UUID, 'email': {'type': 'string'}, 'displayName': {'type': 'string'},
-               'createdAt': TIME, 'updatedAt': TIME,
+               'mfaEnabled': {'type': 'boolean'}, 'createdAt': TIME, 'updatedAt': TIME,
                'teams': {'type': 'array', 'items': {'$ref': '#/components/schemas/TeamRole'}}}),
     'TeamRole': obj({'teamId': UUID, 'name': {'type': 'string'}, 'role': ROLE}),
     'Session': obj({'token': {'type': 'string'}, 'expiresAt': TIME,
@@ -209,7 +209,9 @@ paths.update({
         body=obj({'email': {'type': 'string'}, 'password': {'type': 'string', 'minLength': 12,
                                                              'maxLength': 128},
                   'displayName': {'type': 'string', 'minLength': 1, 'maxLength': 100}}))},
-    '/v1/auth/login': {'post': op('Log in', ok(200, 'AuthResult'), 'accounts',
+    '/v1/auth/login': {'post': op('Log in', {'200': json_response(
+        'A session, or with MFA on the challenge of POST /v1/auth/mfa',
+        {'oneOf': [ref('AuthResult'), ref('MfaChallenge')]})}, 'accounts',
         errors=[400, 401, 413, 415, 422, 429], security=[], op_id='login',
         params=[idem_header()],
         body=obj({'email': {'type': 'string'}, 'password': {'type': 'string'}}))},
@@ -421,6 +423,50 @@ paths.update({
         'get': op('The newest failed delivery attempts of every team', ok(200, 'FailedDeliveryList'),
                   'operators', errors=[401, 403, 422], security=ADMIN_SEC,
                   op_id='webhookFailures', params=[PAGING[0]])},
+})
+
+# Account security: the caller's sessions, TOTP, and the second step of a login.
+CODE = {'type': 'string', 'description': 'A 6-digit TOTP code, or a recovery code'}
+schemas.update({
+    'SessionInfo': obj({'sessionId': UUID, 'createdAt': TIME, 'lastUsedAt': TIME,
+                        'expiresAt': TIME, 'userAgent': {'type': ['string', 'null']},
+                        'ip': {'type': ['string', 'null']}, 'current': {'type': 'boolean'}}),
+    'MfaChallenge': obj({'mfaRequired': {'const': True}, 'mfaToken': {'type': 'string'},
+                         'expiresAt': TIME}),
+    'TotpEnrolment': obj({'secret': {'type': 'string', 'pattern': '^[A-Z2-7]+$'},
+                          'otpauthUri': {'type': 'string', 'pattern': '^otpauth://totp/'}}),
+    'RecoveryCodes': obj({'recoveryCodes': {'type': 'array', 'items': {'type': 'string'},
+                                            'minItems': 10, 'maxItems': 10}}),
+})
+schemas['SessionInfoList'] = list_of(ref('SessionInfo'))
+paths.update({
+    '/v1/me/sessions': {
+        'get': op("The caller's live sessions, newest first", ok(200, 'SessionInfoList'),
+                  'accounts', errors=AUTH_ERRORS + [422], op_id='listSessions', params=PAGING),
+        'delete': op('End every session but the current one', NO_CONTENT, 'accounts',
+                     errors=AUTH_ERRORS, op_id='revokeOtherSessions')},
+    '/v1/me/sessions/{sessionId}': {
+        'delete': op('End one of your sessions', NO_CONTENT, 'accounts',
+                     errors=AUTH_ERRORS + [404, 422], op_id='revokeSession',
+                     params=[path_param('sessionId')])},
+    '/v1/me/mfa/totp': {
+        'post': op('Start a TOTP enrolment (not in force until confirmed)',
+                   ok(201, 'TotpEnrolment', 'Created'), 'accounts',
+                   errors=AUTH_ERRORS + [400, 409, 415, 422], op_id='enrolTotp',
+                   params=[idem_header()], body=obj({'password': {'type': 'string'}})),
+        'delete': op('Turn MFA off', NO_CONTENT, 'accounts',
+                     errors=AUTH_ERRORS + [400, 409, 415, 422], op_id='disableTotp',
+                     body=obj({'password': {'type': 'string'}, 'code': CODE},
+                              required=['password']))},
+    '/v1/me/mfa/totp/confirm': {
+        'post': op('Confirm the enrolment with a first code: MFA is on', ok(200, 'RecoveryCodes'),
+                   'accounts', errors=AUTH_ERRORS + [400, 409, 415, 422], op_id='confirmTotp',
+                   params=[idem_header()], body=obj({'code': CODE}))},
+    '/v1/auth/mfa': {
+        'post': op("A login's second step: the mfaToken and a code for the session",
+                   ok(200, 'AuthResult'), 'accounts', errors=[400, 401, 413, 415, 422, 429],
+                   security=[], op_id='loginMfa', params=[idem_header()],
+                   body=obj({'mfaToken': {'type': 'string'}, 'code': CODE}))},
 })
 
 JOB_STATE = {'type': 'string', 'enum': ['available', 'running', 'failed', 'succeeded',

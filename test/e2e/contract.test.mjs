@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { start, stop, http, signup, uniq, sql, ADMIN_TOKEN, PASSWORD } from './lib.mjs'
 import { contract } from './contract.mjs'
+import { sweepSecurity } from './contract_security.mjs'
 
 let api, c
 before(async () => {
@@ -82,6 +83,7 @@ test('every operation answers as the document says', async () => {
   await k(409, api, 'POST', `/v1/admin/jobs/${mine[0]}/retry`, admin) // a cancelled job stays cancelled
   await k(404, api, 'POST', '/v1/admin/jobs/999999999/retry', admin)
   await k(200, api, 'GET', `/admin?token=${ADMIN_TOKEN}`)
+  await sweepSecurity(k, api)
   // Last: a new password ends every other session, so `token` stops working here.
   await k(204, api, 'POST', '/v1/me/password', { token: l.body.session.token, body: { currentPassword: PASSWORD, newPassword: 'another good password' } })
   assert.equal((await http(api, 'GET', '/v1/me', { token })).status, 401)
