@@ -83,13 +83,6 @@ const struct ql_http_route ql__http_routes[] = {
     {GET, "/v1/me", ql__h_me, POOL},
     {PATCH, "/v1/me", ql__h_me_update, POOL | BODY},
     {POST, "/v1/me/password", ql__h_me_password, POOL | BODY},
-    {GET, "/v1/me/sessions", ql__h_sessions_list, POOL},
-    {DELETE, "/v1/me/sessions", ql__h_sessions_revoke_others, POOL},
-    {DELETE, "/v1/me/sessions/{sessionId}", ql__h_sessions_revoke, POOL},
-    {POST, "/v1/me/mfa/totp", ql__h_totp_enrol, POOL | BODY},
-    {DELETE, "/v1/me/mfa/totp", ql__h_totp_disable, POOL | BODY},
-    {POST, "/v1/me/mfa/totp/confirm", ql__h_totp_confirm, POOL | BODY},
-    {POST, "/v1/auth/mfa", ql__h_auth_mfa, POOL | BODY},
     {POST, "/v1/teams", ql__h_team_create, POOL | BODY},
     {GET, "/v1/teams", ql__h_team_list, POOL},
     {GET, "/v1/teams/{teamId}", ql__h_team_get, POOL},
@@ -127,6 +120,15 @@ const struct ql_http_route ql__http_routes[] = {
     {POST, "/v1/admin/jobs/{jobId}/retry", ql__h_admin_retry, POOL},
     {POST, "/v1/admin/jobs/{jobId}/cancel", ql__h_admin_cancel, POOL},
     {GET, "/admin", ql__h_admin_page, 0},
+    /* Account security.  New routes go last: fuzz_body's corpus names a body route by its
+     * place among them in this table. */
+    {GET, "/v1/me/sessions", ql__h_sessions_list, POOL},
+    {DELETE, "/v1/me/sessions", ql__h_sessions_revoke_others, POOL},
+    {DELETE, "/v1/me/sessions/{sessionId}", ql__h_sessions_revoke, POOL},
+    {POST, "/v1/me/mfa/totp", ql__h_totp_enrol, POOL | BODY},
+    {DELETE, "/v1/me/mfa/totp", ql__h_totp_disable, POOL | BODY},
+    {POST, "/v1/me/mfa/totp/confirm", ql__h_totp_confirm, POOL | BODY},
+    {POST, "/v1/auth/mfa", ql__h_auth_mfa, POOL | BODY},
 };
 
 const int ql__http_nroutes = (int)(sizeof(ql__http_routes) / sizeof(ql__http_routes[0]));

@@ -24,8 +24,13 @@
 
 /* The sealed plaintext: the user's id, then the secret. */
 #define PLAIN_LEN (16 + QL_TOTP_SECRET_LEN)
-/* A recovery code: 10 base32 characters (50 bits), shown as two groups of five. */
-#define RECOVERY_LEN 10
+/*
+ * A recovery code: 15 random bytes, 24 base32 characters shown in four groups of six.  120
+ * bits, past the 112 from which OWASP ASVS (6.5.2) lets a lookup secret be kept as a plain
+ * (here keyed) digest rather than a slow salted hash.
+ */
+#define RECOVERY_RAW 15
+#define RECOVERY_LEN 24
 /* Longest code looked at: anything longer is wrong without being read. */
 #define CODE_MAX 32
 
@@ -251,15 +256,16 @@ static int make_recovery(struct ql_ctx *cx, struct ql_recovery_codes *out,
                          uint8_t (*d)[QL_DIGEST_LEN])
 {
     for (int i = 0; i < QL_MFA_RECOVERY_CODES; i++) {
-        uint8_t raw[7];
-        char b32[16];
+        uint8_t raw[RECOVERY_RAW];
+        char b32[RECOVERY_LEN + 1];
         int rc = ql_auth_random(cx->ports.auth, raw, sizeof(raw));
         if (rc)
             return ql_error_set(&cx->err, rc, "no randomness for recovery codes");
-        ql_b32_encode(raw, sizeof(raw), b32, 0); /* 12 characters: the first 10 are 50 bits */
+        ql_b32_encode(raw, sizeof(raw), b32, 0);
         char norm[CODE_MAX + 1];
         normalize(b32, RECOVERY_LEN, norm);
-        char *shown = ql_arena_sprintf(cx->arena, "%.5s-%.5s", norm, norm + 5);
+        char *shown = ql_arena_sprintf(cx->arena, "%.6s-%.6s-%.6s-%.6s", norm, norm + 6, norm + 12,
+                                       norm + 18);
         rc = shown ? recovery_digest(cx, norm, RECOVERY_LEN, d[i]) : QL_ENOMEM;
         wipe(raw, sizeof(raw));
         if (rc)

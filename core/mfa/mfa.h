@@ -46,7 +46,7 @@ struct ql_totp_enrolment {
     const char *uri;    /* otpauth://totp/Quill:<email>?secret=...&issuer=Quill&... */
 };
 
-/* The recovery codes confirmation shows, once (arena strings, "xxxxx-xxxxx"). */
+/* The recovery codes confirmation shows, once (arena strings, "xxxxxx-xxxxxx-xxxxxx-xxxxxx"). */
 struct ql_recovery_codes {
     const char *codes[QL_MFA_RECOVERY_CODES];
 };

@@ -25,7 +25,7 @@ export async function sweepSecurity (k, api) {
   await k(409, api, 'POST', '/v1/me/mfa/totp', { token, body: { password: PASSWORD } })
   const l = await k(200, api, 'POST', '/v1/auth/login', { body: { email: u.email, password: PASSWORD } })
   assert.equal(l.body.mfaRequired, true)
-  await k(401, api, 'POST', '/v1/auth/mfa', { body: { mfaToken: l.body.mfaToken, code: 'aaaaa-aaaaa' } })
+  await k(401, api, 'POST', '/v1/auth/mfa', { body: { mfaToken: l.body.mfaToken, code: 'aaaaaa-aaaaaa-aaaaaa-aaaaaa' } })
   await k(200, api, 'POST', '/v1/auth/mfa', { body: { mfaToken: l.body.mfaToken, code: c.body.recoveryCodes[0] } })
   await k(422, api, 'DELETE', '/v1/me/mfa/totp', { token, body: { password: PASSWORD } })
   await k(204, api, 'DELETE', '/v1/me/mfa/totp', { token, body: { password: PASSWORD, code: await freshCode(e.body.secret, state) } })

@@ -155,8 +155,11 @@ static void test_enrol_confirm_and_recovery_codes(void)
     as(&f, &a);
     ASSERT_INT_EQ(ql_mfa_confirm(&f.cx, code(&f, &a, 0), 6, &a.codes), QL_OK);
     for (int i = 0; i < QL_MFA_RECOVERY_CODES; i++) {
-        ASSERT_INT_EQ(strlen(a.codes.codes[i]), 11);
-        ASSERT_INT_EQ(a.codes.codes[i][5], '-');
+        ASSERT_INT_EQ(strlen(a.codes.codes[i]), 27);
+        for (int k = 0; k < 27; k++)
+            ASSERT_TRUE(k % 7 == 6 ? a.codes.codes[i][k] == '-'
+                                   : strchr("abcdefghijklmnopqrstuvwxyz234567",
+                                            a.codes.codes[i][k]) != NULL);
         for (int j = 0; j < i; j++)
             ASSERT_TRUE(strcmp(a.codes.codes[i], a.codes.codes[j]) != 0);
     }
@@ -306,8 +309,9 @@ static void test_recovery_codes_work_once(void)
     ASSERT_INT_EQ(audited(&f, "mfa.recovery_code_used"), 1);
     t = challenge(&f, &a);
     ASSERT_INT_EQ(answer(&f, t, a.codes.codes[0], &r), QL_EINVALID_CREDENTIALS);
-    char typed[16];
-    snprintf(typed, sizeof(typed), "%.5s %s", a.codes.codes[1], a.codes.codes[1] + 6);
+    char typed[32]; /* upper case, one space instead of the dashes */
+    snprintf(typed, sizeof(typed), "%.6s%.6s %.6s%.6s", a.codes.codes[1], a.codes.codes[1] + 7,
+             a.codes.codes[1] + 14, a.codes.codes[1] + 21);
     for (char *p = typed; *p; p++)
         *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
     ASSERT_INT_EQ(answer(&f, t, typed, &r), QL_OK);
@@ -380,7 +384,7 @@ static void test_disable(void)
     ASSERT_NULL(r.mfa_token);
     ASSERT_INT_EQ(r.user.mfa_enabled, 0);
     as(&f, &b);
-    ASSERT_INT_EQ(ql_mfa_disable(&f.cx, PW, strlen(PW), b.codes.codes[3], 11), QL_OK);
+    ASSERT_INT_EQ(ql_mfa_disable(&f.cx, PW, strlen(PW), b.codes.codes[3], 27), QL_OK);
     ASSERT_INT_EQ(audited(&f, "mfa.recovery_code_used"), 1);
     ASSERT_INT_EQ(f.store.ntotp, 0);
     ASSERT_INT_EQ(f.store.nrecovery, 0);
