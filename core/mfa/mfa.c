@@ -72,7 +72,9 @@ static size_t normalize(const char *code, size_t n, char *out)
             continue;
         if (o == CODE_MAX)
             return CODE_MAX + 1; /* too long to be a code */
-        out[o++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        out[o++] = c;
     }
     out[o] = '\0';
     return o;
@@ -207,14 +209,14 @@ static int reauth(struct ql_ctx *cx, const struct ql_user *u, const char *passwo
 int ql_mfa_reauthenticate(struct ql_ctx *cx, const char *password, size_t pn, const char *code,
                           size_t cn)
 {
-    struct ql_user u;
+    struct ql_user u = {0};
     int rc = caller(cx, &u);
     return rc ? rc : reauth(cx, &u, password, pn, code, cn);
 }
 
 int ql_mfa_enrol(struct ql_ctx *cx, const char *password, size_t pn, struct ql_totp_enrolment *out)
 {
-    struct ql_user u;
+    struct ql_user u = {0};
     int rc = caller(cx, &u);
     if (rc)
         return rc;
@@ -321,7 +323,7 @@ int ql_mfa_confirm(struct ql_ctx *cx, const char *code, size_t cn, struct ql_rec
 
 int ql_mfa_disable(struct ql_ctx *cx, const char *password, size_t pn, const char *code, size_t cn)
 {
-    struct ql_user u;
+    struct ql_user u = {0};
     int rc = caller(cx, &u);
     struct ql_totp_row row;
     if (rc == QL_OK)
