@@ -125,7 +125,13 @@ static int h_noop(struct ql_ctx *cx, const struct ql_job *job)
 
 /* ---- debug kinds (QUILL_WORKER_DEBUG_JOBS=1): for fault tests and benchmarks ---------------- */
 
-/* Sleep payload.ms, in steps, giving up when the attempt's deadline passes. */
+/*
+ * Sleep payload.ms, in steps of at most 10 ms, giving up when the attempt's deadline passes.
+ * A step counts for the time the clock says it took, and for at least its length: on a loaded
+ * machine every nanosleep oversleeps, and 90 steps of "10 ms" then added up to well over
+ * 900 ms (past the kind's 1 s deadline), while a manual clock that does not move must still
+ * see the sleep end.
+ */
 static int h_debug_sleep(struct ql_ctx *cx, const struct ql_job *job)
 {
     cJSON *doc = cJSON_Parse(job->payload);
@@ -134,12 +140,16 @@ static int h_debug_sleep(struct ql_ctx *cx, const struct ql_job *job)
     cJSON_Delete(doc);
     if (cx->job && cx->ports.queue)
         ql_job_progress(cx, "{\"phase\":\"sleeping\"}");
+    int64_t last = ql_clock_mono_ns(cx->ports.clock);
     while (left > 0) {
-        if (cx->deadline_ns && ql_clock_mono_ns(cx->ports.clock) > cx->deadline_ns)
+        if (cx->deadline_ns && last > cx->deadline_ns)
             return ql_error_set(&cx->err, QL_EUNAVAILABLE, "deadline exceeded");
-        struct timespec ts = {0, (left < 10 ? left : 10) * 1000000L};
+        int64_t step = left < 10 ? left : 10;
+        struct timespec ts = {0, step * 1000000L};
         nanosleep(&ts, NULL);
-        left -= 10;
+        int64_t now = ql_clock_mono_ns(cx->ports.clock), took = (now - last) / 1000000;
+        left -= took > step ? took : step;
+        last = now;
     }
     return QL_OK;
 }

@@ -135,6 +135,49 @@ static void test_job_ids(void)
     fixture_cleanup(&f);
 }
 
+/* A monotonic clock that moves 15 ms at every read: a machine where 10 ms sleeps take 15. */
+struct slow_clock {
+    struct ql_clock base;
+    int64_t mono_ns;
+};
+
+static int64_t slow_now(struct ql_clock *self)
+{
+    (void)self;
+    return T0;
+}
+
+static int64_t slow_mono(struct ql_clock *self)
+{
+    struct slow_clock *c = (struct slow_clock *)self;
+    c->mono_ns += 15000000;
+    return c->mono_ns;
+}
+
+/*
+ * debug.sleep sleeps its payload's time as the clock measures it: 300 ms within a 350 ms
+ * deadline however long each step takes.  (It used to count 10 ms a step, and on a loaded
+ * machine its 900 ms jobs overran the kind's 1 s deadline: the e2e SIGTERM test failed.)
+ */
+static void test_debug_sleep_counts_the_time_it_took(void)
+{
+    static const struct ql_clock_ops ops = {slow_now, slow_mono};
+    struct fixture f;
+    fixture_init(&f);
+    struct slow_clock clock = {{&ops}, 1000000000};
+    f.cx.ports.clock = &clock.base;
+    f.cx.deadline_ns = clock.mono_ns + 350000000;
+    const struct ql_job_kind *k = ql_job_kind_find("debug.sleep", 1);
+    ASSERT_NOT_NULL(k);
+    struct ql_job job = {.kind = "debug.sleep", .payload = "{\"ms\":300}"};
+    ASSERT_INT_EQ(k->fn(&f.cx, &job), QL_OK);
+    ASSERT_TRUE(clock.mono_ns - 1000000000 <= 330000000); /* 20 steps of 15 ms, plus one */
+    /* and past the deadline it gives up */
+    f.cx.deadline_ns = clock.mono_ns + 100000000;
+    ASSERT_INT_EQ(k->fn(&f.cx, &job), QL_EUNAVAILABLE);
+    fixture_cleanup(&f);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -145,6 +188,7 @@ int main(int argc, char **argv)
         TEST(test_backoff_grows_with_jitter_and_cap),
         TEST(test_catalogue),
         TEST(test_job_ids),
+        TEST(test_debug_sleep_counts_the_time_it_took),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
