@@ -103,12 +103,21 @@ static int sink(void *ud, const char *data, size_t n)
     struct ql_buf *b = &s->r->res_body;
     if (!s->started) {
         export_fields(&s->w, s->e);
-        /* One allocation for the whole document: the arena's limit is lifted for it. */
-        struct ql_arena *a = s->r->cx.arena;
-        size_t want = (size_t)s->e->bytes + 64;
-        if (a->limit && a->limit < a->total + want + (64 << 10))
-            a->limit = a->total + want + (64 << 10);
-        ql_buf_reserve(b, want);
+        /*
+         * One allocation of exactly the size the answer needs (the document, bounded by
+         * QUILL_EXPORT_MAX_MB, and its closing brace): the arena's limit is lifted for it.
+         */
+        struct ql_arena *a = b->arena; /* the request's: cx's is a scratch arena meanwhile */
+        size_t cap = b->len + (size_t)s->e->bytes + 64;
+        if (a->limit && a->limit < a->total + cap + (64 << 10))
+            a->limit = a->total + cap + (64 << 10);
+        char *p = ql_arena_alloc(a, cap);
+        if (p == NULL)
+            return -1;
+        if (b->len)
+            memcpy(p, b->data, b->len);
+        b->data = p;
+        b->cap = cap;
         ql_jw_key(&s->w, "data");
         ql_jw_raw(&s->w, data, n);
         s->started = 1;
@@ -127,9 +136,10 @@ void ql__h_export_get(struct ql_http_req *r)
     struct ql_export e;
     struct serve s = {.r = r, .e = &e};
     ql_jw_init(&s.w, &r->res_body);
-    size_t limit = r->cx.arena->limit;
+    struct ql_arena *arena = r->res_body.arena;
+    size_t limit = arena->limit;
     int rc = ql_export_get(&r->cx, &id, &e, sink, &s);
-    r->cx.arena->limit = limit;
+    arena->limit = limit;
     if (rc) {
         r->res_body.len = 0;
         ql__res_problem(r, rc);

@@ -55,8 +55,8 @@ static int erase_reauth(struct ql_ctx *cx, const struct ql_user *u,
     int64_t now = ql_clock_now_ms(cx->ports.clock);
     int failures = 0;
     int64_t oldest = 0;
-    int rc = ql_store_throttle_failures(st, cx, u->email, now - QL_LOGIN_WINDOW_MS, &failures,
-                                        &oldest);
+    int rc =
+        ql_store_throttle_failures(st, cx, u->email, now - QL_LOGIN_WINDOW_MS, &failures, &oldest);
     if (rc)
         return rc;
     if (failures >= QL_LOGIN_MAX_FAILURES) {
@@ -66,8 +66,8 @@ static int erase_reauth(struct ql_ctx *cx, const struct ql_user *u,
         e->rate_limit = QL_LOGIN_MAX_FAILURES;
         return ql_error_set(e, QL_ERATE_LIMITED, "Too many wrong passwords; try again later.");
     }
-    if (ql_auth_password_verify(cx->ports.auth, u->password_hash, in->password,
-                                in->password_n) == QL_OK)
+    if (ql_auth_password_verify(cx->ports.auth, u->password_hash, in->password, in->password_n) ==
+        QL_OK)
         return QL_OK;
     rc = ql_store_throttle_record_failure(st, cx, u->email, now);
     if (rc)

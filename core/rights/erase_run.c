@@ -146,9 +146,8 @@ static int scrub_deliveries(struct ql_ctx *cx, const struct marks *mk)
     while (rc == QL_OK && scanned == SCAN_PAGE) {
         int deleted = 0;
         struct ql_uuid last;
-        rc = QL__RT(cx)->scrub_deliveries(cx->ports.store, cx, has_after ? &after : NULL,
-                                          SCAN_PAGE, mk->person, mk->author, &last, &scanned,
-                                          &deleted);
+        rc = QL__RT(cx)->scrub_deliveries(cx->ports.store, cx, has_after ? &after : NULL, SCAN_PAGE,
+                                          mk->person, mk->author, &last, &scanned, &deleted);
         if (rc == QL_OK && scanned > 0) {
             after = last;
             has_after = 1;

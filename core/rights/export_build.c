@@ -61,8 +61,8 @@ static int flush(struct builder *b, int last)
         return ql_error_set(&b->cx->err, QL_ETOO_LARGE, "the export is larger than %lld MiB",
                             (long long)(b->max >> 20));
     struct ql_ctx *cx = b->cx;
-    int rc = QL__RT(cx)->export_append(cx->ports.store, cx, &b->e->id, b->part, b->buf.data,
-                                       b->buf.len);
+    int rc =
+        QL__RT(cx)->export_append(cx->ports.store, cx, &b->e->id, b->part, b->buf.data, b->buf.len);
     b->part++;
     b->buf.len = 0;
     return rc;
@@ -137,8 +137,8 @@ static int memberships(struct builder *b, const struct ql_uuid *user)
     while (rc == QL_OK && more) {
         struct ql_rights_membership *m;
         int n = 0;
-        rc = QL__RT(cx)->memberships(cx->ports.store, cx, user, has_after ? &after : NULL, PAGE,
-                                     &m, &n, &more);
+        rc = QL__RT(cx)->memberships(cx->ports.store, cx, user, has_after ? &after : NULL, PAGE, &m,
+                                     &n, &more);
         for (int i = 0; rc == QL_OK && i < n; i++) {
             if (m[i].team_deleted)
                 continue; /* a deleted team is gone for its members too */
@@ -449,11 +449,11 @@ int ql_export_build(struct ql_ctx *cx, const struct ql_job *job)
         return QL_OK;
     }
     if (rc == QL_ETOO_LARGE) {
-        const char *kept =
-            ql_arena_sprintf(cx->arena, "The export is larger than %lld MiB, the most this "
-                                        "server keeps; ask its operator to raise "
-                                        "QUILL_EXPORT_MAX_MB.",
-                             (long long)(b.max >> 20));
+        const char *kept = ql_arena_sprintf(cx->arena,
+                                            "The export is larger than %lld MiB, the most this "
+                                            "server keeps; ask its operator to raise "
+                                            "QUILL_EXPORT_MAX_MB.",
+                                            (long long)(b.max >> 20));
         ql_error_clear(&cx->err);
         rc = QL__RT(cx)->export_reset(cx->ports.store, cx, &id);
         if (rc == QL_OK && kept == NULL)

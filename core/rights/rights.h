@@ -55,7 +55,9 @@ typedef int (*ql_export_sink)(void *ud, const char *data, size_t n);
 /*
  * One of the caller's exports into *out; QL_ENOT_FOUND when it is not theirs (or gone).
  * When it is ready, sink then receives its document in order (a JSON object), in pieces
- * read through a scratch arena, so cx's arena holds only what sink keeps.
+ * read through a scratch arena, so the document is never in cx's arena unless sink puts it
+ * there.  While sink runs, cx->arena is that scratch arena, emptied between pieces: sink
+ * keeps what it needs in memory of its own (the pieces are borrowed for the call).
  */
 int ql_export_get(struct ql_ctx *cx, const struct ql_uuid *id, struct ql_export *out,
                   ql_export_sink sink, void *ud);

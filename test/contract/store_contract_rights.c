@@ -370,14 +370,13 @@ static void test_rights_scrub_deliveries_and_idempotency(void)
     ASSERT_INT_EQ(QL__HOOKS_OF(&c)->deliveries_add(c.s, &c.cx, d, 4), QL_OK);
     ASSERT_INT_EQ(ql_store_commit(c.s, &c.cx), QL_OK);
     /* from just before the first of ours, two at a time: the positions move on */
-    int scanned, deleted, total = 0;
+    int scanned, deleted;
     ASSERT_INT_EQ(RT(&c)->scrub_deliveries(c.s, &c.cx, &after, 2, mark, "no such thing", &last,
                                            &scanned, &deleted),
                   QL_OK);
     ASSERT_INT_EQ(scanned, 2);
     ASSERT_INT_EQ(deleted, 1);
     ASSERT_ID_EQ(&last, &d[1].id);
-    total += deleted;
     ASSERT_INT_EQ(RT(&c)->scrub_deliveries(c.s, &c.cx, &last, 2, "no such thing", mark, &last,
                                            &scanned, &deleted),
                   QL_OK);

@@ -225,7 +225,9 @@ static void test_a_build_runs_again_harmlessly(void)
     struct ql_export got;
     static struct doc d;
     ASSERT_INT_EQ(fetch(&w, &w.pa, &e.id, &got, &d), QL_OK);
-    ASSERT_TRUE(cJSON_Parse(d.text) != NULL);
+    cJSON *doc = cJSON_Parse(d.text);
+    ASSERT_TRUE(doc != NULL);
+    cJSON_Delete(doc);
     int parts = w.f.store.nparts, events = w.f.store.nchanges;
     /* once built, running it again changes nothing */
     w.f.queue.jobs[j].done = 0;
