@@ -425,9 +425,11 @@ int ql_export_build(struct ql_ctx *cx, const struct ql_job *job)
         return rc;
     struct ql_export e;
     rc = QL__RT(cx)->export_get(cx->ports.store, cx, &id, &e);
-    if (rc == QL_ENOT_FOUND || (rc == QL_OK && e.status != QL_EXPORT_PENDING)) {
+    if (rc == QL_ENOT_FOUND ||
+        (rc == QL_OK &&
+         (e.status != QL_EXPORT_PENDING || e.expires_ms <= ql_clock_now_ms(cx->ports.clock)))) {
         ql_error_clear(&cx->err);
-        return QL_OK; /* gone (expired, erased) or built already */
+        return QL_OK; /* gone (purged, erased), built already, or expired while it waited */
     }
     if (rc == QL_OK)
         rc = QL__RT(cx)->export_reset(cx->ports.store, cx, &id);

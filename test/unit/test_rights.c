@@ -169,6 +169,22 @@ static void test_only_the_owner_reads_it_and_pending_has_no_data(void)
     fixture_cleanup(&w.f);
 }
 
+static void test_an_export_that_expired_while_waiting_is_not_built(void)
+{
+    static struct world w;
+    world_init(&w);
+    struct ql_export e = ask(&w, &w.pa, 1), got;
+    fake_clock_advance(&w.f.clock, w.f.cfg.export_retention_ms);
+    build_all(&w);
+    ASSERT_INT_EQ(w.f.store.nparts, 0);
+    fixture_next(&w.f);
+    ASSERT_INT_EQ(QL__RIGHTS(&w.f.store.base)->export_get(&w.f.store.base, &w.f.cx, &e.id, &got),
+                  QL_OK);
+    ASSERT_INT_EQ(got.status, QL_EXPORT_PENDING);
+    ask(&w, &w.pa, 1); /* and the user may ask again */
+    fixture_cleanup(&w.f);
+}
+
 static void test_a_large_document_is_written_in_parts(void)
 {
     static struct world w;
@@ -325,6 +341,7 @@ int main(int argc, char **argv)
         TEST(test_asking_twice_gives_the_pending_export),
         TEST(test_the_document_holds_exactly_the_users_data),
         TEST(test_only_the_owner_reads_it_and_pending_has_no_data),
+        TEST(test_an_export_that_expired_while_waiting_is_not_built),
         TEST(test_a_large_document_is_written_in_parts),
         TEST(test_too_large_fails_and_keeps_nothing),
         TEST(test_a_build_runs_again_harmlessly),
