@@ -123,7 +123,7 @@ static long rows_holding(const char *s)
         const char *v[1] = {s};
         PGresult *r = PQexecParams(c, sql, 1, NULL, v, NULL, NULL, 0);
         ASSERT_INT_EQ(PQresultStatus(r), PGRES_TUPLES_OK);
-        long n = atol(PQgetvalue(r, 0, 0));
+        long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
         if (n)
             printf("# %s: %ld rows hold '%s'\n", PQgetvalue(t, i, 0), n, s);
         found += n;
@@ -140,7 +140,7 @@ static long count(const char *fmt, const char *id)
     snprintf(sql, sizeof(sql), fmt, id);
     const char *v = itest_sql(url, sql);
     ASSERT_TRUE(v != NULL);
-    return atol(v);
+    return strtol(v, NULL, 10);
 }
 
 static void test_export_is_built_in_parts_and_read_back(void)
