@@ -1,9 +1,9 @@
 /*
  * erase.c - DELETE /v1/me: the part of an erasure that happens at once, in one transaction.
  *
- * The user re-authenticates (erase_reauth).  Then, under the lock of the users row and of
- * every live team the user belongs to (taken in team order, the order every other writer
- * takes one team in), the last-owner rule is checked: a team must keep an owner, so a user
+ * The user re-authenticates (erase_reauth).  Then, under the lock of every live team the
+ * user belongs to (taken in team order; every other writer takes one team) and of the users
+ * row, the last-owner rule is checked: a team must keep an owner, so a user
  * who is the only owner of a live team is refused (409, naming the teams) and nothing
  * changes.  Otherwise memberships are removed here rather than in the job, because the
  * check is only true while these locks are held.  In the same transaction every session
@@ -217,16 +217,22 @@ int ql_account_erase(struct ql_ctx *cx, const struct ql_erase_request *in)
     rc = ql_tx_begin(cx);
     if (rc)
         return rc;
+    /*
+     * Teams first, then the users row: a member being added holds its team's lock and then
+     * takes a share lock on the users row (its foreign key), so taking the row first and the
+     * teams after could wait on each other.  A membership added to another team meanwhile
+     * commits after this transaction and is removed by the job.
+     */
     const char *email = NULL;
     struct ql_rights_membership *m = NULL;
     int n = 0;
-    rc = QL__RT(cx)->erase_user(st, cx, user, ql_clock_now_ms(cx->ports.clock), &email);
-    if (rc == QL_ENOT_FOUND)
-        rc = ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The account no longer exists.");
-    if (rc == QL_OK)
-        rc = all_memberships(cx, user, &m, &n);
+    rc = all_memberships(cx, user, &m, &n);
     if (rc == QL_OK)
         rc = check_owners(cx, m, n);
+    if (rc == QL_OK)
+        rc = QL__RT(cx)->erase_user(st, cx, user, ql_clock_now_ms(cx->ports.clock), &email);
+    if (rc == QL_ENOT_FOUND)
+        rc = ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The account no longer exists.");
     if (rc == QL_OK)
         rc = ql__erase_memberships(cx, user, m, n, NULL);
     if (rc == QL_OK)

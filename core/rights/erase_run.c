@@ -7,7 +7,8 @@
  *      pages, each page one transaction with a `journal_entry.erase` audit row per entry
  *      and, for entries that were live, a delete in the change log: sync and streams show
  *      tombstones, and webhooks send `journal_entry.deleted`;
- *   2. any membership added while the request ran is removed like the others;
+ *   2. any membership added while the request ran is removed like the others, and any
+ *      session a login that waited on the users row added (unusable, but it is a row);
  *   3. the user's exports go;
  *   4. stored webhook bodies that show the user go: a member or user object with the
  *      user's id ("userId":"<id>","email": is how every such object starts) or an entry
@@ -223,6 +224,8 @@ int ql_account_erase_run(struct ql_ctx *cx, const struct ql_job *job)
     rc = erase_entries(cx, &user, actor);
     if (rc == QL_OK)
         rc = leftover_memberships(cx, &user, actor);
+    if (rc == QL_OK) /* a login that waited on the users row may have added one since */
+        rc = ql_store_sessions_remove_user(cx->ports.store, cx, &user, NULL);
     int64_t gone = 0;
     if (rc == QL_OK)
         rc = QL__RT(cx)->exports_remove_user(cx->ports.store, cx, &user, &gone);

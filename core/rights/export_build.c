@@ -84,8 +84,7 @@ static void progress(struct builder *b, const char *section)
         return;
     char json[128];
     int64_t bytes = b->bytes + (int64_t)b->buf.len;
-    snprintf(json, sizeof(json), "{\"section\":\"%s\",\"bytes\":%lld}", section,
-             (long long)bytes);
+    snprintf(json, sizeof(json), "{\"section\":\"%s\",\"bytes\":%lld}", section, (long long)bytes);
     struct ql_error saved = cx->err;
     ql_job_progress(cx, json); /* best effort: the build does not depend on it */
     cx->err = saved;

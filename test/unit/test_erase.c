@@ -235,18 +235,26 @@ static void test_the_job_refuses_an_account_that_is_not_erased(void)
     fixture_cleanup(&w.f);
 }
 
-static void test_a_membership_added_meanwhile_is_removed_by_the_job(void)
+static void test_a_membership_or_session_added_meanwhile_is_removed_by_the_job(void)
 {
     static struct world w;
     world_init(&w);
     ASSERT_INT_EQ(erase(&w, &w.pb, "correct horse battery"), QL_OK);
-    /* as if an admin's insert had waited on the users row and committed after the erasure */
+    /* as if an admin's insert, and a login, had waited on the users row and committed after
+     * the erasure */
     w.f.store.members[w.f.store.nmembers++] =
         (struct fake_member){w.team.id, w.bo.user.id, QL_ROLE_VIEWER, T0};
+    struct fake_session *late = &w.f.store.sessions[w.f.store.nsessions++];
+    memset(late, 0, sizeof(*late));
+    late->user = w.bo.user.id;
+    late->live = 1;
     ASSERT_INT_EQ(run_job(&w, job_of(&w, "account.erase"), ql_account_erase_run), QL_OK);
     for (int i = 0; i < w.f.store.nmembers; i++)
         ASSERT_TRUE(memcmp(w.f.store.members[i].user.b, w.bo.user.id.b, 16) != 0);
     ASSERT_INT_EQ(changes_of(&w, &w.team.id, QL_EVENT_MEMBER_REMOVED, &w.bo.user.id), 2);
+    for (int i = 0; i < w.f.store.nsessions; i++)
+        ASSERT_TRUE(!w.f.store.sessions[i].live ||
+                    memcmp(w.f.store.sessions[i].user.b, w.bo.user.id.b, 16) != 0);
     fixture_cleanup(&w.f);
 }
 
@@ -318,7 +326,7 @@ int main(int argc, char **argv)
         TEST(test_the_request_ends_sessions_and_identity_at_once),
         TEST(test_the_job_erases_entries_bodies_and_records_and_keeps_the_rest),
         TEST(test_the_job_refuses_an_account_that_is_not_erased),
-        TEST(test_a_membership_added_meanwhile_is_removed_by_the_job),
+        TEST(test_a_membership_or_session_added_meanwhile_is_removed_by_the_job),
         TEST(test_every_failed_store_call_of_the_request_changes_nothing),
         TEST(test_every_failed_store_call_of_the_job_is_retried_to_the_end),
     };
