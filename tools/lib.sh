@@ -14,7 +14,8 @@ die() { printf 'quill: %s\n' "$*" >&2; exit 1; }
 # ---- packages ------------------------------------------------------------------------
 PKGS=(build-essential pkg-config meson ninja-build python3 git curl ca-certificates
       libuv1-dev libpq-dev libcjson-dev libsodium-dev libcurl4-openssl-dev libssl-dev
-      node-llhttp postgresql-15 postgresql-client-15 clang clang-format libclang-rt-dev
+      node-llhttp postgresql-15 postgresql-client-15 clang clang-format clang-tidy cppcheck
+      libclang-rt-dev
       prometheus wrk nginx-light chromium)
 
 install_deps() {

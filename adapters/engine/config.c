@@ -24,6 +24,9 @@ void ql_engine_config_read(struct ql_env *e, struct ql_engine_config *c)
     ql_env_int(e, "QUILL_JOB_BACKOFF_BASE_MS", &c->job_backoff_base_ms, 1000, 1, 3600000);
     ql_env_bool(e, "QUILL_WORKER_DEBUG_JOBS", &c->worker_debug_jobs, 0);
     ql_env_int(e, "QUILL_SHUTDOWN_TIMEOUT_MS", &c->shutdown_timeout_ms, 10000, 0, 3600000);
+    /* jobs may run long statements (purges): the longest job timeout by default */
+    ql_env_int(e, "QUILL_WORKER_STATEMENT_TIMEOUT_MS", &c->statement_timeout_ms, 600000, 0,
+               86400000);
     if (c->job_rescue_after_ms <= c->job_heartbeat_ms)
         ql_env_problem(e,
                        "QUILL_JOB_RESCUE_AFTER_MS: must be longer than QUILL_JOB_HEARTBEAT_MS (%d)",

@@ -20,6 +20,7 @@ struct ql_clock;
 struct ql_auth;
 struct ql_db;
 struct ql_notify;
+struct ql_outbound;
 struct ql_engine;
 
 /* quill-worker's settings (the variables named; .env.sample has them all with defaults). */
@@ -36,6 +37,7 @@ struct ql_engine_config {
     int job_backoff_base_ms;  /* QUILL_JOB_BACKOFF_BASE_MS */
     int worker_debug_jobs;    /* QUILL_WORKER_DEBUG_JOBS */
     int shutdown_timeout_ms;  /* QUILL_SHUTDOWN_TIMEOUT_MS */
+    int statement_timeout_ms; /* QUILL_WORKER_STATEMENT_TIMEOUT_MS */
 };
 
 /* Read c from the environment; problems go to e. */
@@ -48,6 +50,7 @@ struct ql_engine_ports {
     struct ql_clock *clock;
     struct ql_auth *auth;
     struct ql_logger *log;
+    struct ql_outbound *outbound; /* HTTP to the outside (webhook deliveries) */
 };
 
 /*

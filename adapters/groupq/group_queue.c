@@ -100,6 +100,7 @@ static int join(struct ql_group *self, struct ql_ctx *cx, struct ql_group_item *
     if (pthread_cond_init(&wait, NULL) != 0)
         return item->rc = QL_ERETRY; /* not grouped: the caller writes it alone */
     item->write = write;
+    /* cppcheck-suppress autoVariables ; the item leaves the queue (done) before join returns */
     item->wait = &wait;
     item->rc = QL_ERETRY;
     item->done = 0;
@@ -139,6 +140,7 @@ static int join(struct ql_group *self, struct ql_ctx *cx, struct ql_group_item *
         }
         wake_leader(g);
     }
+    item->wait = NULL;
     pthread_mutex_unlock(&g->lock);
     pthread_cond_destroy(&wait);
     return item->rc;

@@ -10,21 +10,63 @@
 #include "b64/b64.h"
 #include "err/err.h"
 #include "uuid/uuid.h"
+#include "validate/validate.h"
 
 #include <cJSON.h>
+#include <stdio.h>
 #include <string.h>
 
-/* cJSON decodes "\u0000" into a NUL that silently truncates the string: find it first. */
-static int has_escaped_nul(const char *s, size_t n)
+/*
+ * cJSON's strings end at a NUL, whether it came raw or as "\u0000": the text would be
+ * stored cut short.  Find one first, and the top-level member it is in (into key, "body"
+ * when it is in none), walking the body as JSON tokens: strings, and the nesting around
+ * them.  1 when there is a NUL.
+ */
+static int nul_field(const char *s, size_t n, char *key, size_t cap)
 {
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (s[i] != '\\')
+    int depth = 0, expect_key = 0, in_str = 0, is_key = 0;
+    size_t start = 0;
+    snprintf(key, cap, "body");
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (in_str) {
+            if (ch == '\\' && i + 1 < n) {
+                if (s[i + 1] == 'u' && i + 5 < n && memcmp(s + i + 2, "0000", 4) == 0)
+                    return 1;
+                i++; /* the escaped character, so "\\u0000" is not taken for an escape */
+            } else if (ch == '\0') {
+                return 1;
+            } else if (ch == '"') {
+                in_str = 0;
+                if (is_key)
+                    snprintf(key, cap, "%.*s", (int)(i - start), s + start);
+            }
             continue;
-        if (s[i + 1] == 'u' && i + 5 < n && memcmp(s + i + 2, "0000", 4) == 0)
+        }
+        if (ch == '\0')
             return 1;
-        i++; /* skip the escaped character, so "\\u0000" is not taken for an escape */
+        if (ch == '"') {
+            in_str = 1;
+            is_key = depth == 1 && expect_key;
+            if (is_key)
+                snprintf(key, cap, "body"); /* a NUL inside the key itself */
+            start = i + 1;
+        } else if (ch == '{' || ch == '[') {
+            depth++;
+            expect_key = depth == 1 && ch == '{';
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+        } else if (depth == 1 && (ch == ',' || ch == ':')) {
+            expect_key = ch == ',';
+        }
     }
     return 0;
+}
+
+/* The name a field error gives a member: its own, or "body" when it is not UTF-8 text. */
+static const char *member_name(const char *key)
+{
+    return ql_utf8_count(key, strlen(key)) >= 0 ? key : "body";
 }
 
 static const char *type_name(int type)
@@ -72,8 +114,9 @@ int ql__body_parse(struct ql_http_req *r, const struct ql__field *fields, int nf
         ql__res_problem(r, QL_EMALFORMED_JSON);
         return -1;
     }
-    if (has_escaped_nul(r->body.p, r->body.n)) {
-        ql_error_field(e, "body", "invalid_text", "must not contain NUL characters");
+    char field[256]; /* more than a field error keeps: it cuts the name between characters */
+    if (nul_field(r->body.p, r->body.n, field, sizeof(field))) {
+        ql_error_field(e, member_name(field), "invalid_text", "must not contain NUL characters");
         ql__res_problem(r, QL_EVALIDATION);
         return -1;
     }
@@ -106,7 +149,7 @@ int ql__body_parse(struct ql_http_req *r, const struct ql__field *fields, int nf
         while (i < nfields && strcmp(it->string, fields[i].name) != 0)
             i++;
         if (i == nfields)
-            ql_error_field(e, it->string, "unknown_field", "is not a known field");
+            ql_error_field(e, member_name(it->string), "unknown_field", "is not a known field");
         else if (i < 64 && (seen >> i & 1))
             ql_error_field(e, it->string, "duplicate_field", "appears more than once");
         else if (i < 64)
@@ -170,10 +213,14 @@ const char *ql__query(struct ql_http_req *r, const char *name, size_t *out_n)
             for (size_t i = 0; i < vn; i++) {
                 if (v[i] == '%' && i + 2 < vn && ql_hex_digit(v[i + 1]) >= 0 &&
                     ql_hex_digit(v[i + 2]) >= 0) {
-                    d[o++] = (char)(ql_hex_digit(v[i + 1]) << 4 | ql_hex_digit(v[i + 2]));
+                    unsigned hi = (unsigned)ql_hex_digit(v[i + 1]);
+                    unsigned lo = (unsigned)ql_hex_digit(v[i + 2]);
+                    d[o++] = (char)(unsigned char)(hi << 4 | lo);
                     i += 2;
+                } else if (v[i] == '+') {
+                    d[o++] = ' ';
                 } else {
-                    d[o++] = v[i] == '+' ? ' ' : v[i];
+                    d[o++] = v[i];
                 }
             }
             d[o] = '\0';

@@ -53,4 +53,5 @@ void ql_http_config_read(struct ql_env *e, int ncpu, struct ql_http_config *c)
     ql_env_bool(e, "QUILL_ACCESS_LOG", &c->access_log, 1);
     ql_env_int(e, "QUILL_MAX_STREAMS", &c->max_streams, 10000, 0, 1000000);
     ql_env_int(e, "QUILL_SSE_HEARTBEAT_MS", &c->sse_heartbeat_ms, 15000, 1000, 3600000);
+    ql_env_int(e, "QUILL_STATEMENT_TIMEOUT_MS", &c->statement_timeout_ms, 5000, 0, 3600000);
 }

@@ -8,6 +8,12 @@
  * stops whenever the protocol does not want input (a request is being answered and enough
  * is held, or too much output waits) and starts again when it does.
  *
+ * A connection closed because its request was refused unread (413, a parse error) lingers
+ * first, as nginx's lingering close does: its write side is shut down after the answer and
+ * whatever the client still sends is read and dropped, for at most LINGER_MS and
+ * LINGER_MAX bytes.  Otherwise a client still sending its body would get a reset instead of
+ * the answer.
+ *
  * Lifetime: the socket is OPEN, then CLOSING (uv_close called), then CLOSED.  A connection
  * is freed only when its socket is CLOSED and its request is settled (not running on a
  * pool thread, not waiting for the loop's session, no stream open), so nothing ever writes
@@ -24,7 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum sock_state { SOCK_OPEN, SOCK_CLOSING, SOCK_CLOSED };
+enum sock_state { SOCK_OPEN, SOCK_LINGER, SOCK_CLOSING, SOCK_CLOSED };
+
+#define LINGER_MS 2000
+#define LINGER_MAX (8u << 20)
 
 struct ql__conn {
     struct ql__h1 h1;
@@ -35,6 +44,9 @@ struct ql__conn {
     enum sock_state sock;
     struct ql_buf wbuf; /* the bytes of the write in flight (heap); empty: none */
     uv_write_t wreq;
+    int64_t write_deadline_ms; /* when the write in flight must be done (the write timeout) */
+    uv_shutdown_t shut;
+    size_t lingered; /* bytes dropped while lingering */
     char peer[64];
 };
 
@@ -75,7 +87,13 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct ql__conn *c = s->data;
     if (nread < 0) {
-        sock_close(c); /* the client went away */
+        sock_close(c); /* the client went away (or, lingering, finished sending) */
+        return;
+    }
+    if (c->sock == SOCK_LINGER) {
+        c->lingered += (size_t)nread;
+        if (c->lingered > LINGER_MAX)
+            sock_close(c);
         return;
     }
     if (nread > 0)
@@ -126,9 +144,26 @@ static int flush(struct ql__conn *c)
         return -1;
     }
     c->h1.in_flight = c->wbuf.len;
-    if (c->h1.state == QL__H1_IDLE || c->h1.state == QL__H1_CLOSING)
-        c->h1.deadline_ms = ql__loop_now_ms(c->loop) + c->h1.lim->write_timeout_ms;
+    c->write_deadline_ms = ql__loop_now_ms(c->loop) + c->h1.lim->write_timeout_ms;
     return 0;
+}
+
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+    (void)req;
+    (void)status; /* UV_ECANCELED when the socket closed first: nothing to do either way */
+}
+
+/* The answer is sent: say so (FIN), and read what the client still sends, then close. */
+static void linger(struct ql__conn *c)
+{
+    c->sock = SOCK_LINGER;
+    c->h1.deadline_ms = ql__loop_now_ms(c->loop) + LINGER_MS;
+    int rc = uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, shutdown_cb);
+    if (rc == 0)
+        rc = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+    if (rc != 0 && rc != UV_EALREADY)
+        sock_close(c);
 }
 
 /* Send what is pending, close when the protocol is done, read when it wants input. */
@@ -140,11 +175,18 @@ static void pump(struct ql__conn *c)
         sock_close(c);
         return;
     }
+    /* Waiting for the client to take a write: the write timeout, counted from the write's
+     * start, whatever deadline the protocol set since (the idle one after a pipelined
+     * answer, none when closing), or a client that stops reading would be kept for good. */
+    if (c->wbuf.len > 0 && (c->h1.state == QL__H1_IDLE || c->h1.state == QL__H1_CLOSING))
+        c->h1.deadline_ms = c->write_deadline_ms;
     if (c->h1.state == QL__H1_CLOSING) {
-        if (c->h1.out.len == 0 && c->wbuf.len == 0)
-            sock_close(c);
-        else
+        if (c->h1.out.len != 0 || c->wbuf.len != 0)
             uv_read_stop((uv_stream_t *)&c->tcp);
+        else if (c->h1.error_status)
+            linger(c);
+        else
+            sock_close(c);
         return;
     }
     if (ql__h1_wants_input(&c->h1))
@@ -200,7 +242,7 @@ static void on_close(uv_handle_t *h)
 /* Close the socket.  An open stream ends with it; a request in flight finishes first. */
 static void sock_close(struct ql__conn *c)
 {
-    if (c->sock != SOCK_OPEN)
+    if (c->sock != SOCK_OPEN && c->sock != SOCK_LINGER)
         return;
     c->sock = SOCK_CLOSING; /* from here the protocol's output callback is a no-op */
     ql__exec_stream_abort(&c->req);
@@ -270,6 +312,8 @@ void ql__conn_drain_all(struct ql__loop *l, int force)
 {
     for (struct ql__conn *c = l->conns, *next; c; c = next) {
         next = c->next;
+        if (c->sock == SOCK_LINGER && force)
+            sock_close(c);
         if (c->sock != SOCK_OPEN)
             continue;
         if (c->req.state == QL__REQ_STREAM)
@@ -285,7 +329,7 @@ void ql__conn_sweep(struct ql__loop *l, int64_t now_ms)
 {
     for (struct ql__conn *c = l->conns, *next; c; c = next) {
         next = c->next;
-        if (c->sock == SOCK_OPEN && ql__h1_expired(&c->h1, now_ms))
+        if ((c->sock == SOCK_OPEN || c->sock == SOCK_LINGER) && ql__h1_expired(&c->h1, now_ms))
             sock_close(c);
     }
 }

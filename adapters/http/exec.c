@@ -116,7 +116,9 @@ static void complete(struct ql__exec *x, struct ql_http_req *r)
         ql__h1_stream_open(r->conn);
         if (r->stream_open)
             r->stream_open(r, r->stream_ud); /* may end it at once */
-        return;                              /* in flight until it ends */
+        if (r->method == QL_HTTP_HEAD)
+            ql__req_stream_end(r); /* HEAD finds GET's routes: its head is all it gets */
+        return;                    /* in flight until it ends */
     }
     if (r->streaming && r->stream_close)
         r->stream_close(r, r->stream_ud); /* its connection went first, or it became an error */
@@ -222,7 +224,7 @@ static int is_json(const struct ql_span *ct)
 static int route(struct ql__exec *x, struct ql_http_req *r)
 {
     if (r->path.n == 0 || r->path.p[0] != '/') {
-        ql__res_problem_status(r, 400, "bad_request", "The request target must be a path.");
+        ql__res_problem_status(r, 400, "malformed_request", "The request target must be a path.");
         return -1;
     }
     unsigned allow;
@@ -257,8 +259,12 @@ static void parse_error(struct ql_http_req *r, int status)
         ql__res_problem(r, QL_ETOO_LARGE);
     else if (status == 431)
         ql__res_problem(r, QL_EHEADERS_TOO_LARGE);
+    else if (status == 501)
+        ql__res_problem_status(r, 501, "not_implemented",
+                               "Transfer codings other than chunked are not supported.");
     else
-        ql__res_problem_status(r, 400, "bad_request", "The request could not be parsed.");
+        ql__res_problem_status(r, 400, "malformed_request",
+                               "The request is malformed or ambiguous (RFC 9112).");
 }
 
 void ql__exec_request(struct ql__exec *x, struct ql_http_req *r)

@@ -2,9 +2,10 @@
  * h1.c - the HTTP/1.1 protocol of one connection: llhttp callbacks that assemble a request,
  * the limits, pipelining order, keep-alive, and the bytes of each response (see h1.h).
  *
- * Everything a request allocates lives in the connection's arena, reset when the next
- * message begins; that is safe because the next message is only parsed once the previous
- * one has been answered.  Header names and values are collected as offsets into one buffer
+ * Everything a request allocates lives in the connection's arena, reset once the request
+ * is answered (its response is in `out` by then) and again when the next message begins;
+ * that is safe because the next message is only parsed once the previous one has been
+ * answered.  Header names and values are collected as offsets into one buffer
  * (`head`) and turned into spans when the head is complete, since the buffer may move while
  * it grows.
  */
@@ -90,13 +91,19 @@ static struct ql__h1 *conn_of(llhttp_t *p)
     return p->data;
 }
 
-static int on_message_begin(llhttp_t *p)
+/* Let go of the last request: its memory goes back to the arena's first chunk. */
+static void forget_request(struct ql__h1 *c)
 {
-    struct ql__h1 *c = conn_of(p);
     ql_arena_reset(&c->arena);
     ql__req_reset(c->req, &c->arena);
     ql_buf_init(&c->head, &c->arena);
     ql_buf_init(&c->body, &c->arena);
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct ql__h1 *c = conn_of(p);
+    forget_request(c);
     c->url_len = 0;
     c->nh = 0;
     c->last_was_value = 0;
@@ -138,6 +145,22 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
     return head_append(c, at, n);
 }
 
+/*
+ * llhttp accepts a value folded onto the next line (obs-fold) and hands it over in two
+ * spans; the second one follows the line break.  A proxy may read such a header otherwise,
+ * so it is refused (RFC 9112 5.2 allows that).
+ */
+static int folded(const struct ql__h1 *c, const char *at)
+{
+    const char *p = at;
+    while (p > c->exec_start && (p[-1] == ' ' || p[-1] == '\t'))
+        p--;
+    char before = c->last_byte;
+    if (p > c->exec_start)
+        before = p[-1];
+    return before == '\n';
+}
+
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     struct ql__h1 *c = conn_of(p);
@@ -145,6 +168,9 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
     if (!c->last_was_value) {
         h->vo = (uint32_t)c->head.len;
         c->last_was_value = 1;
+    } else if (folded(c, at)) {
+        c->error_status = 400;
+        return -1;
     }
     h->vl += (uint32_t)n;
     return head_append(c, at, n);
@@ -172,6 +198,69 @@ static unsigned method_of(uint8_t m)
     }
 }
 
+/* A token character of RFC 9110 5.6.2 (header names, transfer codings). */
+static int is_tchar(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+static int named(const struct ql_span *s, const char *name)
+{
+    return s->n == strlen(name) && strncasecmp(s->p, name, s->n) == 0;
+}
+
+/*
+ * What llhttp lets through but a stricter proxy in front of Quill might read otherwise, so
+ * that the two disagree on where a request ends or who sent it: refused (400, or 501 for a
+ * transfer coding other than chunked), and the connection closes.
+ */
+static int codings(const struct ql_span *v)
+{
+    int unknown = 0, last_chunked = 0;
+    for (size_t k = 0; k < v->n;) {
+        while (k < v->n && (v->p[k] == ' ' || v->p[k] == '\t' || v->p[k] == ','))
+            k++;
+        size_t start = k;
+        while (k < v->n && v->p[k] != ',' && v->p[k] != ' ' && v->p[k] != '\t')
+            k++;
+        struct ql_span coding = {v->p + start, k - start};
+        if (coding.n == 0)
+            continue;
+        last_chunked = named(&coding, "chunked");
+        unknown |= !last_chunked;
+    }
+    if (!last_chunked)
+        return 400; /* the body's length cannot be known (RFC 9112 6.3) */
+    return unknown ? 501 : 0;
+}
+
+static int strict(const llhttp_t *p, const struct ql_http_req *r)
+{
+    int rc;
+    if (p->http_major != 1)
+        return 400; /* HTTP/0.9, or a version this server does not speak */
+    int hosts = 0, auths = 0;
+    for (int i = 0; i < r->nheaders; i++) {
+        const struct ql_span *n = &r->headers[i].name, *v = &r->headers[i].value;
+        if (n->n == 0)
+            return 400;
+        for (size_t k = 0; k < n->n; k++)
+            if (!is_tchar(n->p[k]))
+                return 400;
+        for (size_t k = 0; k < v->n; k++)
+            if (v->p[k] == '\r' || v->p[k] == '\n')
+                return 400; /* a folded line (obs-fold) */
+        hosts += named(n, "host");
+        auths += named(n, "authorization");
+        if (named(n, "transfer-encoding") && (rc = codings(v)) != 0)
+            return rc;
+    }
+    if (hosts > 1 || auths > 1 || (p->http_minor >= 1 && hosts == 0))
+        return 400;
+    return 0;
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
     struct ql__h1 *c = conn_of(p);
@@ -185,6 +274,8 @@ static int on_headers_complete(llhttp_t *p)
             (struct ql_span){c->hoff[i].vl ? base + c->hoff[i].vo : "", c->hoff[i].vl};
     }
     r->method = method_of(llhttp_get_method(p));
+    if ((c->error_status = strict(p, r)) != 0)
+        return -1;
     int has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length);
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->lim->max_body) {
         c->error_status = 413;
@@ -255,10 +346,8 @@ static void parse_failed(struct ql__h1 *c)
 {
     if (c->error_status == 0)
         c->error_status = 400;
-    if (c->state == QL__H1_IDLE) { /* failed before a message began: nothing was reset */
-        ql_arena_reset(&c->arena);
-        ql__req_reset(c->req, &c->arena);
-    }
+    if (c->state == QL__H1_IDLE) /* failed before a message began: nothing was reset */
+        forget_request(c);
     c->keepalive = 0;
     c->state = QL__H1_BUSY;
     c->deadline_ms = 0;
@@ -273,7 +362,11 @@ static void parse_held(struct ql__h1 *c)
            c->out.len + c->in_flight <= QL__H1_OUT_MAX) {
         const char *data = c->held.data + c->held_off;
         size_t len = c->held.len - c->held_off;
+        c->exec_start = data;
         enum llhttp_errno e = llhttp_execute(&c->parser, data, len);
+        const char *end = e == HPE_OK ? data + len : llhttp_get_error_pos(&c->parser);
+        if (end && end > data)
+            c->last_byte = end[-1];
         if (e == HPE_OK) {
             c->held_off = c->held.len;
         } else if (e == HPE_PAUSED) {
@@ -363,15 +456,22 @@ static void next(struct ql__h1 *c)
         c->out.len = 0;
         c->keepalive = 0;
     }
-    if (!c->keepalive || c->error_status) {
+    /* The response is in out: the connection keeps none of its request's memory (a 1 MiB
+     * body, say) while it idles until the next request, which may never come, or while it
+     * sends the answer and lingers before it closes. CLOSING already: the socket went
+     * (ql__h1_shutdown) while this was answered. */
+    forget_request(c);
+    if (c->state == QL__H1_CLOSING || !c->keepalive || c->error_status) {
         c->state = QL__H1_CLOSING;
         c->deadline_ms = 0;
     } else {
         c->state = QL__H1_IDLE;
         set_deadline(c, c->lim->idle_timeout_ms);
-        parse_held(c);
     }
+    /* The owner sends first: what it writes at once no longer counts against QL__H1_OUT_MAX. */
     c->ops->output(c);
+    if (c->state == QL__H1_IDLE)
+        parse_held(c);
 }
 
 void ql__h1_no_more(struct ql__h1 *c)
@@ -406,8 +506,10 @@ int ql__h1_stream_write(struct ql__h1 *c, const char *data, size_t n, size_t max
 {
     if (c->state != QL__H1_STREAM || c->out.len + c->in_flight > max)
         return -1;
-    if (n == 0)
-        return 0; /* a zero-length chunk would end the body */
+    /* A zero-length chunk would end the body; a HEAD response (HEAD finds GET's routes) has
+     * none, so its chunks are dropped as ql__h1_respond drops a body. */
+    if (n == 0 || c->req->method == QL_HTTP_HEAD)
+        return 0;
     char len[24];
     int ln = snprintf(len, sizeof(len), "%zx\r\n", n);
     ql_buf_append(&c->out, len, (size_t)ln);
@@ -421,15 +523,19 @@ void ql__h1_stream_close(struct ql__h1 *c)
 {
     if (c->state != QL__H1_STREAM)
         return;
-    ql_buf_puts(&c->out, "0\r\n\r\n");
+    if (c->req->method != QL_HTTP_HEAD)
+        ql_buf_puts(&c->out, "0\r\n\r\n");
     next(c);
 }
 
 void ql__h1_sent(struct ql__h1 *c, size_t n)
 {
     c->in_flight = n <= c->in_flight ? c->in_flight - n : 0;
-    if (c->state == QL__H1_IDLE || c->state == QL__H1_HEAD || c->state == QL__H1_BODY)
+    if (c->state == QL__H1_IDLE || c->state == QL__H1_HEAD || c->state == QL__H1_BODY) {
+        if (c->out.len)
+            c->ops->output(c); /* what waited for the socket may go out at once, as in next() */
         parse_held(c);
+    }
     if (c->state == QL__H1_IDLE && c->out.len == 0 && c->in_flight == 0)
         set_deadline(c, c->lim->idle_timeout_ms);
 }
@@ -461,8 +567,13 @@ int ql__h1_init(struct ql__h1 *c, const struct ql__h1_ops *ops, const struct ql_
     c->date = date;
     c->date_len = date_len;
     c->req = req;
-    /* An arena big enough for the largest body, its JSON and the response, in a few blocks. */
-    ql_arena_init(&c->arena, 4096, lim->max_body * 3 + (256 << 10));
+    /*
+     * An arena big enough for the largest body, its JSON and the response, in a few blocks.
+     * A body without a length (chunked) grows by doubling, and the blocks it outgrew stay in
+     * the arena: with them it takes up to four times its size, so one of exactly max_body
+     * bytes would otherwise fail as if it were malformed.
+     */
+    ql_arena_init(&c->arena, 4096, lim->max_body * 6 + (256 << 10));
     ql_buf_init(&c->held, NULL);
     ql_buf_init(&c->out, NULL);
     llhttp_init(&c->parser, HTTP_REQUEST, &settings);

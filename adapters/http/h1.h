@@ -9,10 +9,13 @@
  *
  * Pipelining: the parser pauses after every complete request, which is handed to
  * ops->request; bytes that arrive while it is answered wait in `held`.  When the answer
- * comes (ql__h1_respond, always later, never inside ops->request) the next held request is
- * parsed, unless the output not yet sent has passed QL__H1_OUT_MAX: then parsing waits
- * until the owner reports the output sent (ql__h1_sent).  So a client that pipelines
- * without reading costs at most QL__H1_HELD_MAX of input and QL__H1_OUT_MAX of output.
+ * comes (ql__h1_respond, always later, never inside ops->request) the owner gets its turn to
+ * send (ops->output), then the next held request is parsed, unless the output not yet sent
+ * has passed QL__H1_OUT_MAX: then parsing waits until the owner reports the output sent
+ * (ql__h1_sent).  What the owner takes from `out` inside ops->output is sent as far as the
+ * connection knows, less what it counts in `in_flight`; what it writes later it reports.
+ * So a client that pipelines without reading costs at most QL__H1_HELD_MAX of input and
+ * QL__H1_OUT_MAX of output.
  *
  * States (enum ql__h1_state) and what moves between them:
  *   IDLE  --first byte-->  HEAD  --headers-->  BODY  --complete-->  BUSY  (ops->request)
@@ -43,9 +46,13 @@ enum ql__h1_state {
     QL__H1_CLOSING, /* no more requests: send what is in out, then close */
 };
 
-/* Input held while a request is answered, and output not yet sent, past which we wait. */
+/*
+ * Input held while a request is answered, and output not yet sent, past which we wait.  The
+ * kernel's send buffer is the real output buffer; what waits here beyond it is only memory,
+ * which a hundred clients that do not read multiply (test/e2e/hostile.test.mjs).
+ */
 #define QL__H1_HELD_MAX (256 * 1024)
-#define QL__H1_OUT_MAX (256 * 1024)
+#define QL__H1_OUT_MAX (64 * 1024)
 #define QL__H1_HEAD_MAX (16 * 1024)
 #define QL__H1_MAX_HEADERS 64
 
@@ -85,6 +92,8 @@ struct ql__h1 {
     uint32_t url_len;
     int nh;
     int last_was_value;
+    const char *exec_start; /* the data of the llhttp_execute running now */
+    char last_byte;         /* the last byte an earlier llhttp_execute consumed */
     struct ql__h1_hoff hoff[QL__H1_MAX_HEADERS];
     int error_status; /* 400, 413, 431, 501 decided inside a parser callback */
     struct ql_buf body;
@@ -119,13 +128,17 @@ void ql__h1_respond(struct ql__h1 *c);
  * Instead of ql__h1_respond: send the response head of c->req with a chunked body that
  * stays open.  Writes are chunks; close ends the body (and, after that, the connection
  * goes on like after any response).  write returns -1 (and writes nothing) when the
- * output not yet sent is past max: the reader is too slow, close the stream.
+ * output not yet sent is past max: the reader is too slow, close the stream.  The stream of
+ * a HEAD request sends its head only: its writes and its end add nothing.
  */
 void ql__h1_stream_open(struct ql__h1 *c);
 int ql__h1_stream_write(struct ql__h1 *c, const char *data, size_t n, size_t max);
 void ql__h1_stream_close(struct ql__h1 *c);
 
-/* The owner wrote n bytes of what it took from out: resume parsing if output was the limit. */
+/*
+ * The owner wrote n bytes of what it took from out: it gets its turn to send what waited in
+ * out meanwhile, and parsing resumes if output was the limit.  Not inside ops->output.
+ */
 void ql__h1_sent(struct ql__h1 *c, size_t n);
 
 /* 1 when the owner should read from the socket now. */

@@ -54,6 +54,7 @@ struct ql_http_config {
     int access_log;                      /* QUILL_ACCESS_LOG */
     int max_streams;                     /* QUILL_MAX_STREAMS: live sync streams */
     int sse_heartbeat_ms;                /* QUILL_SSE_HEARTBEAT_MS: comment on quiet streams */
+    int statement_timeout_ms;            /* QUILL_STATEMENT_TIMEOUT_MS */
 };
 
 /* Read c from the environment (ncpu: the default of QUILL_THREADS); problems go to e. */

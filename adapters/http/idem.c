@@ -53,7 +53,7 @@ static void stored_headers(struct ql_http_req *r, struct ql_buf *b)
 {
     ql_buf_printf(b, "Content-Type: %s\r\n",
                   r->content_type ? r->content_type : "application/json");
-    const char *p = r->res_headers.data, *end = p + r->res_headers.len;
+    const char *p = r->res_headers.data, *end = p ? p + r->res_headers.len : NULL;
     static const char *const keep[] = {"Location:", "ETag:", "Set-Cookie:"};
     while (p && p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));

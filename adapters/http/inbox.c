@@ -123,13 +123,16 @@ static void history_add(struct ql__hub *h, uint64_t seq, const char *key)
 }
 
 /*
- * Was st revoked by what the loop took since its handler authenticated?  The revocation
- * numbered last when the handler looked counts too: its subscriber may have numbered it
- * before the principal cache forgot the credential.
+ * Was st revoked by what the loop took since its handler authenticated: by a revocation
+ * numbered after the handler looked?  The one numbered last when it looked does not count:
+ * the principal cache subscribed before the server (apps/api/main.c opens the database
+ * first) and the port tells subscribers in that order, so the cache had forgotten the
+ * credential and the handler checked it afresh.  Counting it would end at once every stream
+ * its user opens until someone else's credential changes (each reconnection too).
  */
 int ql__revoked_since(const struct ql__hub *h, const struct ql__reader *st)
 {
-    if (h->nhistory == 0 || h->taken_seq < st->auth_seq)
+    if (h->nhistory == 0 || h->taken_seq <= st->auth_seq)
         return 0;
     int wrapped = h->nhistory > QL__HISTORY_MAX;
     int kept = wrapped ? QL__HISTORY_MAX : (int)h->nhistory;
@@ -138,10 +141,10 @@ int ql__revoked_since(const struct ql__hub *h, const struct ql__reader *st)
         const struct ql__revocation *v = &h->history[i];
         if (v->seq < oldest)
             oldest = v->seq;
-        if (v->seq >= st->auth_seq && (v->key[0] == '\0' || ql__revoked(st, v->key)))
+        if (v->seq > st->auth_seq && (v->key[0] == '\0' || ql__revoked(st, v->key)))
             return 1;
     }
-    return wrapped && oldest >= st->auth_seq; /* what it forgot may have named st */
+    return wrapped && oldest > st->auth_seq; /* what it forgot may have named st */
 }
 
 void ql__inbox_take(struct ql__loop *l, struct ql__inbox *changes, struct ql__inbox *auth)

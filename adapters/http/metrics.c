@@ -151,7 +151,7 @@ void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b)
     int queued = s->pool.queued;
     pthread_mutex_unlock(&s->pool.lock);
     const struct ql_http_env *env = s->env;
-    uint64_t dberr = ql_db_errors(env->db);
+    struct ql_db_stats db = ql_db_stats(env->db);
     gauge(b, "quill_http_requests_in_flight", "gauge", "Requests being handled now.", inflight);
     gauge(b, "quill_http_connections", "gauge", "Open client connections.", conns);
     gauge(b, "quill_db_pool_size", "gauge", "Threads (database sessions) in the pool.",
@@ -160,7 +160,9 @@ void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b)
           atomic_load(&s->pool.busy));
     gauge(b, "quill_db_pool_queued", "gauge", "Tasks waiting for a pool thread.", queued);
     gauge(b, "quill_db_errors_total", "counter", "Database errors seen by all sessions.",
-          (double)dberr);
+          (double)db.errors);
+    gauge(b, "quill_db_statement_timeouts_total", "counter",
+          "Statements cancelled by the statement timeout (answered 503).", (double)db.timeouts);
     if (env->cfg->loop_reads) {
         gauge(b, "quill_loop_reads_total", "counter",
               "Requests answered with an event loop's own database session.", (double)loop_reads);
@@ -180,6 +182,12 @@ void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b)
               "Writes in those transactions (items / batches: the mean group).", (double)items);
         gauge(b, "quill_group_commit_waiting", "gauge", "Writes waiting for a group now.", waiting);
     }
+    uint64_t events = 0;
+    for (int i = 0; i < s->nloops; i++)
+        events += atomic_load_explicit(&s->loops[i].hub.events, memory_order_relaxed);
+    gauge(b, "quill_sse_streams", "gauge", "Open live sync streams.", atomic_load(&s->nstreams));
+    gauge(b, "quill_sse_events_total", "counter", "Changes sent on live sync streams.",
+          (double)events);
     gauge(b, "quill_process_start_time_seconds", "gauge", "Start time of the process.",
           (double)s->started_ms / 1000.0);
 }

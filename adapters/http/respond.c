@@ -160,6 +160,40 @@ static void problem(struct ql_http_req *r, int status, const char *code, const c
     ql_jw_obj_end(&w);
 }
 
+/* Does the response have header name already?  (names as this adapter writes them) */
+static int has_header(const struct ql_http_req *r, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = r->res_headers.data, *end = p ? p + r->res_headers.len : NULL;
+    while (p && p + n < end) {
+        if (strncmp(p, name, n) == 0 && p[n] == ':')
+            return 1;
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        p = nl ? nl + 1 : end;
+    }
+    return 0;
+}
+
+/*
+ * Every 429 says when to come back and which allowance ran out (RateLimit-*), and every
+ * 503 says when to retry; handlers that know better have set these already.
+ */
+static void retry_headers(struct ql_http_req *r, int status, const struct ql_error *e)
+{
+    int64_t secs = e->retry_after_ms > 0 ? (e->retry_after_ms + 999) / 1000 : 1;
+    char v[24];
+    snprintf(v, sizeof(v), "%lld", (long long)secs);
+    if (!has_header(r, "Retry-After"))
+        ql__res_header(r, "Retry-After", v);
+    if (status != 429 || has_header(r, "RateLimit-Limit"))
+        return;
+    char lim[24];
+    snprintf(lim, sizeof(lim), "%d", e->rate_limit > 0 ? e->rate_limit : 1);
+    ql__res_header(r, "RateLimit-Limit", lim);
+    ql__res_header(r, "RateLimit-Remaining", "0");
+    ql__res_header(r, "RateLimit-Reset", v);
+}
+
 void ql__res_done(struct ql_http_req *r, int rc)
 {
     if (rc)
@@ -178,13 +212,11 @@ void ql__res_problem(struct ql_http_req *r, int code)
         e->msg[0] = '\0';
         e->nfields = 0;
         e->retry_after_ms = 0;
+        e->rate_limit = 0;
     }
     int status = ql__http_status(code);
-    if ((code == QL_ERATE_LIMITED || code == QL_EQUOTA) && e->retry_after_ms > 0) {
-        char v[24];
-        snprintf(v, sizeof(v), "%lld", (long long)((e->retry_after_ms + 999) / 1000));
-        ql__res_header(r, "Retry-After", v);
-    }
+    if (status == 429 || status == 503)
+        retry_headers(r, status, e);
     const char *detail = e->msg[0] ? e->msg : ql_strerror(code);
     if (status >= 500) {
         if (e->msg[0])

@@ -54,8 +54,13 @@ static int make_listener(const char *host, int port, int *fd_out, int *port_out,
     }
     freeaddrinfo(res);
     struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
     socklen_t sl = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        snprintf(msg, cap, "cannot read the address of the listener on %s:%d", host, port);
+        close(fd);
+        return QL_EIO;
+    }
     *port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                : ((struct sockaddr_in *)&ss)->sin_port);
     *fd_out = fd;

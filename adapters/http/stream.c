@@ -31,6 +31,7 @@
 #include "model/model.h"
 #include "uuid/uuid.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,29 +162,33 @@ static void deliver(struct ql__topic *t)
     const struct ql_sync_page *pg = &t->page;
     size_t *off = NULL;
     const char *text = t->rc == QL_OK && pg->n > 0 ? render(t, &off) : NULL;
+    /* the read reached the team's end: it holds every change before pg->next */
+    int whole = t->rc == QL_OK && !pg->more && !pg->held;
     for (struct ql__stream *st = t->streams, *next; st; st = next) {
         next = st->next;
-        if (t->rc == QL_ECURSOR_EXPIRED && ql_change_pos_cmp(&st->pos, &t->from) <= 0) {
+        int covered = ql_change_pos_cmp(&st->pos, &t->from) >= 0; /* (not joined since) */
+        if (t->rc == QL_ECURSOR_EXPIRED && !covered) {
             stream_end(st); /* the log moved past it: the client takes a new snapshot */
             continue;
         }
-        if (t->rc != QL_OK || pg->n == 0)
+        if (t->rc != QL_OK)
             continue;
-        if (text == NULL) {
-            stream_end(st); /* out of memory: it resumes from where it was */
-            continue;
-        }
         int i = 0;
         while (i < pg->n && ql_change_pos_cmp(&pg->items[i].pos, &st->pos) <= 0)
             i++;
-        if (i == pg->n)
-            continue;
-        if (send_text(st, text + off[i], off[pg->n] - off[i]) != 0) {
-            stream_end(st);
-            continue;
+        if (i < pg->n) {
+            if (text == NULL || send_text(st, text + off[i], off[pg->n] - off[i]) != 0) {
+                stream_end(st); /* too slow, or out of memory: it resumes from where it was */
+                continue;
+            }
+            st->pos = pg->items[pg->n - 1].pos;
+            atomic_fetch_add_explicit(&t->loop->hub.events, (uint64_t)(pg->n - i),
+                                      memory_order_relaxed);
         }
-        st->pos = pg->items[pg->n - 1].pos;
-        t->loop->hub.events += (uint64_t)(pg->n - i);
+        /* A quiet team's streams move on with the log (the heartbeat tells the client), so
+         * their position does not expire while other teams' changes are compacted. */
+        if (whole && covered && ql_change_pos_cmp(&st->pos, &pg->next) < 0)
+            st->pos = pg->next;
     }
 }
 
@@ -263,7 +268,7 @@ static void fetch(struct ql__topic *t)
         t->state = TOPIC_FETCHING_AGAIN;
         return;
     }
-    if (t->nstreams == 0 || t->loop->stop_deadline_ms)
+    if (t->streams == NULL || t->loop->stop_deadline_ms)
         return;
     t->from = t->streams->pos;
     for (struct ql__stream *st = t->streams; st; st = st->next)
@@ -323,8 +328,15 @@ static void join(struct ql_http_req *r, void *ud)
     t->streams = st;
     t->nstreams++;
     l->hub.nstreams++;
-    static const char hello[] = "retry: 1000\n: connected\n\n";
-    if (send_text(st, hello, sizeof(hello) - 1) != 0) {
+    /*
+     * The hello names where the stream starts in an id without data, which a browser keeps
+     * as the last event id: a client that saw no change before the stream ended resumes
+     * from there, not from its reconnection (what came between would be lost).
+     */
+    char cursor[QL_SYNC_CURSOR_MAX], hello[QL_SYNC_CURSOR_MAX + 64];
+    ql_sync_cursor(&st->pos, cursor);
+    int n = snprintf(hello, sizeof(hello), "retry: 1000\n: connected\nid: %s\n\n", cursor);
+    if (send_text(st, hello, (size_t)n) != 0) {
         stream_end(st);
         return;
     }
@@ -347,9 +359,18 @@ void ql__h_sync_stream(struct ql_http_req *r)
     struct ql_principal p;
     if (ql__authenticate_team(r, &p, &st->who.team, NULL, NULL))
         return;
+    /* A reconnect's Last-Event-ID wins over the since a client opened the stream with
+     * (browsers cannot set the header on the first request, only the address). */
+    size_t n = 0;
+    const char *from = NULL, *field = "Last-Event-ID";
     const struct ql_span *last = ql__req_header(r, "last-event-id");
-    int rc = ql_sync_stream_start(&r->cx, &st->who.team, last ? last->p : NULL, last ? last->n : 0,
-                                  &st->pos);
+    if (last) {
+        from = last->p;
+        n = last->n;
+    } else if ((from = ql__query(r, "since", &n)) != NULL) {
+        field = "since";
+    }
+    int rc = ql_sync_stream_start(&r->cx, &st->who.team, from, n, field, &st->pos);
     if (rc) {
         ql__res_problem(r, rc);
         return;
@@ -411,11 +432,23 @@ void ql__streams_wake(struct ql__loop *l)
     }
 }
 
+/*
+ * A comment, and the stream's position as its id with no data: a client keeps the id as
+ * its Last-Event-ID (browsers do) without seeing an event.
+ */
+static int heartbeat(struct ql__stream *st)
+{
+    char text[32 + QL_SYNC_CURSOR_MAX];
+    char cursor[QL_SYNC_CURSOR_MAX];
+    ql_sync_cursor(&st->pos, cursor);
+    int n = snprintf(text, sizeof(text), ": keep-alive\nid: %s\n\n", cursor);
+    return send_text(st, text, (size_t)n);
+}
+
 void ql__streams_sweep(struct ql__loop *l)
 {
     int64_t now = now_ms(l);
     int every = l->server->env->cfg->sse_heartbeat_ms;
-    static const char beat[] = ": keep-alive\n\n";
     int quiet = every - every / 10; /* the sweep's period is a fraction of it */
     for (struct ql__topic *t = l->hub.topics, *next; t; t = next) {
         next = t->next;
@@ -425,7 +458,7 @@ void ql__streams_sweep(struct ql__loop *l)
         }
         for (struct ql__stream *st = t->streams, *n2; st; st = n2) {
             n2 = st->next;
-            if (now - st->last_write_ms >= quiet && send_text(st, beat, sizeof(beat) - 1) != 0)
+            if (now - st->last_write_ms >= quiet && heartbeat(st) != 0)
                 stream_end(st);
         }
         if (t->pending || now - t->last_read_ms >= every)
@@ -446,7 +479,11 @@ void ql__streams_close(struct ql__loop *l)
 /* After the loop ended: topics left by streams that never settled (none in a clean stop). */
 void ql__streams_cleanup(struct ql__loop *l)
 {
-    while (l->hub.topics)
-        topic_free(l->hub.topics);
+    for (struct ql__topic *t = l->hub.topics, *next; t; t = next) {
+        next = t->next;
+        ql_arena_cleanup(&t->arena);
+        free(t);
+    }
+    l->hub.topics = NULL;
     pthread_mutex_destroy(&l->inbox_lock);
 }

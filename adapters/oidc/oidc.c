@@ -132,7 +132,7 @@ static struct keyset *parse_jwks(const char *text, size_t len)
         goto out;
     s = calloc(1, sizeof(*s));
     int max = cJSON_GetArraySize(keys);
-    if (s == NULL || (max > 0 && (s->keys = calloc((size_t)max, sizeof(struct jwk))) == NULL)) {
+    if (s == NULL || max <= 0 || (s->keys = calloc((size_t)max, sizeof(struct jwk))) == NULL) {
         free(s);
         s = NULL;
         goto out;
@@ -144,8 +144,11 @@ static struct keyset *parse_jwks(const char *text, size_t len)
         const cJSON *kty = cJSON_GetObjectItemCaseSensitive(k, "kty");
         const cJSON *kid = cJSON_GetObjectItemCaseSensitive(k, "kid");
         const cJSON *use = cJSON_GetObjectItemCaseSensitive(k, "use");
-        if (!cJSON_IsString(kty) || (cJSON_IsString(use) && strcmp(use->valuestring, "sig")))
+        if (!cJSON_IsString(kty) || kty->valuestring == NULL ||
+            (cJSON_IsString(use) && use->valuestring && strcmp(use->valuestring, "sig") != 0))
             continue;
+        if (s->keys == NULL || s->n >= max)
+            break;
         struct jwk *j = &s->keys[s->n];
         memset(j, 0, sizeof(*j));
         if (cJSON_IsString(kid))
@@ -305,7 +308,7 @@ static int check_claims(struct ql_oidc *o, const cJSON *c, struct ql_idp_claims 
             cJSON_IsString(a) && !strcmp(a->valuestring, o->audience);
     if (!aud_ok)
         return fail(err, "wrong audience");
-    double now = (double)(ql_clock_now_ms(o->clock) / 1000);
+    double now = (double)ql_clock_now_ms(o->clock) / 1000.0;
     if (!cJSON_IsNumber(exp) || exp->valuedouble + QL_OIDC_LEEWAY_S <= now)
         return fail(err, "expired");
     if (nbf && (!cJSON_IsNumber(nbf) || nbf->valuedouble - QL_OIDC_LEEWAY_S > now))

@@ -139,8 +139,10 @@ int ql__pg_connect(struct ql_pg *pg, struct ql_error *err)
     drop(pg);
     static const char *const keys[] = {"dbname", "connect_timeout", "application_name", "options",
                                        NULL};
-    const char *options =
-        (pg->hints & QL_DB_INDEX_SCANS) ? "-c enable_bitmapscan=off -c enable_seqscan=off" : NULL;
+    char options[256];
+    snprintf(options, sizeof(options), "%s%s", pg->db->options,
+             (pg->hints & QL_DB_INDEX_SCANS) ? " -c enable_bitmapscan=off -c enable_seqscan=off"
+                                             : "");
     const char *vals[] = {pg->db->conninfo, "3", "quill", options, NULL};
     pg->conn = PQconnectdbParams(keys, vals, 1);
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
@@ -158,7 +160,8 @@ int ql__pg_connect(struct ql_pg *pg, struct ql_error *err)
 static int is_connection_state(const char *st)
 {
     return st && (strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 ||
-                  strcmp(st, "57P02") == 0 || strcmp(st, "57P03") == 0);
+                  strcmp(st, "57P02") == 0 || strcmp(st, "57P03") == 0 ||
+                  strcmp(st, "25P03") == 0); /* idle_in_transaction_session_timeout */
 }
 
 int ql__pg_fail(struct ql_pg *pg, struct ql_ctx *cx, PGresult *res)
@@ -166,12 +169,12 @@ int ql__pg_fail(struct ql_pg *pg, struct ql_ctx *cx, PGresult *res)
     const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn);
     int code;
-    if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK || is_connection_state(st))
+    int timeout = st && strcmp(st, "57014") == 0; /* the statement timeout */
+    if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK || is_connection_state(st) ||
+        timeout)
         code = QL_EUNAVAILABLE;
     else if (st && (strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0))
         code = QL_ERETRY;
-    else if (st && strcmp(st, "57014") == 0)
-        code = QL_EUNAVAILABLE;
     else if (st && strncmp(st, "23", 2) == 0)
         code = QL_ECONFLICT;
     else if (st && strncmp(st, "22", 2) == 0)
@@ -180,6 +183,8 @@ int ql__pg_fail(struct ql_pg *pg, struct ql_ctx *cx, PGresult *res)
         code = QL_EINTERNAL;
     if (code != QL_ECONFLICT && code != QL_EVALIDATION)
         ql__pg_count_error(pg);
+    if (timeout)
+        atomic_fetch_add_explicit(&pg->db->timeouts, 1, memory_order_relaxed);
     const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
     snprintf(pg->last_constraint, sizeof(pg->last_constraint), "%s", cons ? cons : "");
     ql_error_set(&cx->err, code, "database: %s%s%s", st ? st : "", st ? " " : "",

@@ -8,6 +8,7 @@
 
 #include "err/err.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,14 +23,16 @@ static int d_open(struct ql_db *self, enum ql_db_kind kind, unsigned hints,
     return QL_OK;
 }
 
-static uint64_t d_errors(struct ql_db *self)
+static void d_stats(struct ql_db *self, struct ql_db_stats *out)
 {
-    return atomic_load_explicit(&((struct ql_pg_db *)self)->errors, memory_order_relaxed);
+    struct ql_pg_db *db = (struct ql_pg_db *)self;
+    out->errors = atomic_load_explicit(&db->errors, memory_order_relaxed);
+    out->timeouts = atomic_load_explicit(&db->timeouts, memory_order_relaxed);
 }
 
 static const struct ql_db_ops ops = {
     .open = d_open,
-    .errors = d_errors,
+    .stats = d_stats,
 };
 
 int ql_pg_db_create(const struct ql_pg_db_config *cfg, struct ql_pg_db **out)
@@ -44,6 +47,11 @@ int ql_pg_db_create(const struct ql_pg_db_config *cfg, struct ql_pg_db **out)
     db->notify = cfg->notify;
     db->conninfo = strdup(cfg->conninfo);
     int rc = db->conninfo ? QL_OK : QL_ENOMEM;
+    /* Every session runs with these: a slow statement or a forgotten transaction cannot
+     * hold a connection (and a pool thread) for ever. */
+    snprintf(db->options, sizeof(db->options),
+             "-c statement_timeout=%d -c idle_in_transaction_session_timeout=%d",
+             cfg->statement_timeout_ms, cfg->idle_tx_timeout_ms);
     if (rc == QL_OK && cfg->cache_capacity > 0)
         rc = ql__pg_cache_create(cfg->notify, cfg->clock, cfg->cache_capacity, &db->cache);
     if (rc) {

@@ -116,6 +116,18 @@ enum ql__pg_stmt {
     QL__ST_CONSUMER_ADVANCE,
     QL__ST_CHANGES_MARK,
     QL__ST_CHANGES_COMPACT,
+    QL__ST_WEBHOOK_INSERT,
+    QL__ST_WEBHOOKS_LIST,
+    QL__ST_WEBHOOK_GET,
+    QL__ST_WEBHOOK_REMOVE,
+    QL__ST_WEBHOOKS_SUBSCRIBED,
+    QL__ST_DELIVERIES_ADD,
+    QL__ST_DELIVERY_TARGET,
+    QL__ST_ATTEMPT_ADD,
+    QL__ST_WEBHOOK_DISABLE,
+    QL__ST_ATTEMPTS_LIST,
+    QL__ST_DELIVERY_REOPEN,
+    QL__ST_ATTEMPT_FAILURES,
     QL__ST_JOB_LEAD,
     QL__ST_COUNT
 };
@@ -156,7 +168,9 @@ struct ql_pg_db {
     struct ql_clock *clock;
     struct ql_notify *notify;  /* borrowed; NULL: wake nobody (workers poll) */
     struct ql_pg_cache *cache; /* owned; NULL: no principal cache */
+    char options[128];         /* the sessions' settings (libpq "options") */
     _Atomic uint64_t errors;
+    _Atomic uint64_t timeouts; /* statement timeouts, among errors */
 };
 
 struct ql_pg {
@@ -291,6 +305,7 @@ extern const struct ql_prompts_ops ql__pg_prompts_ops;
 extern const struct ql_idem_ops ql__pg_idem_ops;
 extern const struct ql_maint_ops ql__pg_maint_ops;
 extern const struct ql_changes_ops ql__pg_changes_ops;
+extern const struct ql_webhooks_ops ql__pg_webhooks_ops;
 
 /* Row readers shared by the repositories (repo_journal.c, repo_teams.c). */
 int ql__pg_read_entry(struct ql_ctx *cx, const PGresult *r, int row, void *dst);
@@ -350,6 +365,8 @@ int ql__pg_invalidate(struct ql_pg *pg, struct ql_ctx *cx, const char *key);
 int64_t ql__pg_int8(const PGresult *r, int row, int col);
 int32_t ql__pg_int4(const PGresult *r, int row, int col);
 int ql__pg_bool(const PGresult *r, int row, int col);
+/* The rows a command touched (PQcmdTuples as a number; 0 when it says nothing). */
+int64_t ql__pg_affected(PGresult *r);
 /* timestamptz as ms since the Unix epoch. */
 int64_t ql__pg_ts_ms(const PGresult *r, int row, int col);
 /* timestamptz as ms, or 0 when NULL. */

@@ -78,8 +78,8 @@ static void hex(const unsigned char *d, size_t n, char *out)
 
 static int checksum(const char *path, char out[65], struct ql_error *err)
 {
-    char *sql;
-    size_t len;
+    char *sql = NULL;
+    size_t len = 0;
     int rc = read_file(path, &sql, &len, err);
     if (rc)
         return rc;

@@ -176,18 +176,31 @@ static const struct ql_notify_ops ops = {
 
 /* ---- the thread ---------------------------------------------------------------------------- */
 
-/* Tell every subscriber of channel (NULL: all) about ev. */
+/*
+ * Tell every subscriber of channel (NULL: all) about ev, in the order they subscribed (by id:
+ * a freed slot may be taken by a later subscription).
+ */
 static void deliver(struct ql_pg_notify *n, const char *channel, enum ql_notify_event ev,
                     const char *payload)
 {
     pthread_mutex_lock(&n->dispatch);
-    for (int i = 0; i < MAX_SUBS; i++) {
+    for (int last = 0;;) {
         pthread_mutex_lock(&n->lock);
-        struct sub s = n->subs[i];
-        if (s.id && ev == QL_NOTIFY_LOST)
-            n->subs[i].listening = 0;
+        int k = -1;
+        for (int i = 0; i < MAX_SUBS; i++)
+            if (n->subs[i].id > last && (k < 0 || n->subs[i].id < n->subs[k].id))
+                k = i;
+        struct sub s = {0};
+        if (k >= 0) {
+            s = n->subs[k];
+            if (ev == QL_NOTIFY_LOST)
+                n->subs[k].listening = 0;
+            last = s.id;
+        }
         pthread_mutex_unlock(&n->lock);
-        if (s.id && (channel == NULL || strcmp(s.channel, channel) == 0))
+        if (k < 0)
+            break;
+        if (channel == NULL || strcmp(s.channel, channel) == 0)
             s.fn(s.ud, ev, payload);
     }
     pthread_mutex_unlock(&n->dispatch);

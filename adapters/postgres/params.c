@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* PostgreSQL's binary timestamptz is microseconds since 2000-01-01T00:00:00Z. */
@@ -30,6 +31,14 @@ int32_t ql__pg_int4(const PGresult *r, int row, int col)
     uint32_t v;
     memcpy(&v, PQgetvalue(r, row, col), 4);
     return (int32_t)ntohl(v);
+}
+
+int64_t ql__pg_affected(PGresult *r)
+{
+    const char *s = PQcmdTuples(r);
+    char *end;
+    long long n = strtoll(s, &end, 10);
+    return end != s && n > 0 ? (int64_t)n : 0;
 }
 
 int ql__pg_bool(const PGresult *r, int row, int col)

@@ -124,7 +124,7 @@ static int q_claim(struct ql_queue *self, struct ql_ctx *cx, const char *worker_
     *n = 0;
     *out = ql_arena_calloc(cx->arena, (size_t)(rows ? rows : 1), sizeof(**out));
     if (*out == NULL)
-        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+        rc = ql_error_nomem(&cx->err);
     for (int i = 0; rc == QL_OK && i < rows; i++, (*n)++) {
         struct ql_job *j = &(*out)[i];
         j->id = ql__pg_int8(r, i, 0);
@@ -214,7 +214,7 @@ static int affected(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     PGresult *r;
     int rc = ql__pg_exec(pg, cx, st, p, &r);
     if (rc == QL_OK)
-        *n = atoi(PQcmdTuples(r));
+        *n = (int)ql__pg_affected(r);
     PQclear(r);
     return rc;
 }
@@ -315,7 +315,7 @@ static int q_stats(struct ql_queue *self, struct ql_ctx *cx, struct ql_queue_sta
     *n = 0;
     *out = ql_arena_calloc(cx->arena, (size_t)(rows ? rows : 1), sizeof(**out));
     if (*out == NULL)
-        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+        rc = ql_error_nomem(&cx->err);
     for (int i = 0; rc == QL_OK && i < rows; i++) {
         const char *queue = PQgetvalue(r, i, 0);
         struct ql_queue_stat *st = *n ? &(*out)[*n - 1] : NULL;

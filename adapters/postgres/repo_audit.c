@@ -24,7 +24,7 @@ static struct ql_pg *pg_of(struct ql_store *s)
 /* The chain a team's rows (team NULL: the account's rows) are appended to. */
 static void chain_of(const struct ql_uuid *team, char chain[48])
 {
-    strcpy(chain, "account");
+    snprintf(chain, 48, "account");
     if (team) {
         memcpy(chain, "team:", 5);
         ql_uuid_format(team, chain + 5);

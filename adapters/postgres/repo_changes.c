@@ -73,70 +73,80 @@ static int c_append_many(struct ql_store *self, struct ql_ctx *cx,
     return rc;
 }
 
-/* A row of changes_page: the change, and its thing's state when it still exists. */
-static int read_item(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
+/*
+ * A row of changes_page: the change (its columns from C on), and its thing's state when it
+ * still exists.
+ */
+#define C 3
+static int read_item(struct ql_ctx *cx, const PGresult *r, int row, struct ql_sync_item *it)
 {
-    struct ql_sync_item *it = dst;
     memset(it, 0, sizeof(*it));
-    it->pos.txid = txid_at(r, row, 0);
-    it->pos.seq = ql__pg_int8(r, row, 1);
-    it->kind = ql__pg_int4(r, row, 2);
-    ql__pg_uuid(r, row, 3, &it->id);
+    it->pos.txid = txid_at(r, row, C);
+    it->pos.seq = ql__pg_int8(r, row, C + 1);
+    it->kind = ql__pg_int4(r, row, C + 2);
+    ql__pg_uuid(r, row, C + 3, &it->id);
     int rc = QL_OK;
-    if (it->kind == QL_CHANGE_ENTRY && !PQgetisnull(r, row, 4)) {
+    if (it->kind == QL_CHANGE_ENTRY && !PQgetisnull(r, row, C + 4)) {
         struct ql_entry *e = ql_arena_alloc(cx->arena, sizeof(*e));
-        rc = e ? ql__pg_entry_at(cx, r, row, 4, e) : ql_error_set(&cx->err, QL_ENOMEM, NULL);
+        rc = e ? ql__pg_entry_at(cx, r, row, C + 4, e) : ql_error_nomem(&cx->err);
         it->entry = e;
-    } else if (it->kind == QL_CHANGE_PROMPT && !PQgetisnull(r, row, 14)) {
+    } else if (it->kind == QL_CHANGE_PROMPT && !PQgetisnull(r, row, C + 14)) {
         struct ql_prompt *p = ql_arena_alloc(cx->arena, sizeof(*p));
-        rc = p ? ql__pg_prompt_at(cx, r, row, 14, p) : ql_error_set(&cx->err, QL_ENOMEM, NULL);
+        rc = p ? ql__pg_prompt_at(cx, r, row, C + 14, p) : ql_error_nomem(&cx->err);
         it->prompt = p;
-    } else if (it->kind == QL_CHANGE_MEMBER && !PQgetisnull(r, row, 21)) {
+    } else if (it->kind == QL_CHANGE_MEMBER && !PQgetisnull(r, row, C + 21)) {
         struct ql_member *m = ql_arena_alloc(cx->arena, sizeof(*m));
-        rc = m ? ql__pg_member_at(cx, r, row, 21, m) : ql_error_set(&cx->err, QL_ENOMEM, NULL);
+        rc = m ? ql__pg_member_at(cx, r, row, C + 21, m) : ql_error_nomem(&cx->err);
         it->member = m;
     } else {
         it->deleted = 1; /* gone now, whatever this change did */
     }
     return rc;
 }
-
-#define PAGE_VISIBLE 26 /* the column that says a row may be given out */
+#define VISIBLE (C + 26) /* the column that says a change may be given out */
 
 static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                  const struct ql_change_pos *after, int limit, struct ql_sync_item **out, int *n,
-                  int *more, int *held)
+                  const struct ql_change_pos *after, int limit, struct ql_change_page *out)
 {
     struct ql__pg_params p = {0};
     char txid[24];
     ql__pg_p_uuid(&p, team);
     pos_params(&p, after, txid);
     ql__pg_p_int(&p, limit + 1);
-    *out = NULL;
-    *n = *more = *held = 0;
+    memset(out, 0, sizeof(*out));
     PGresult *r;
     int rc = ql__pg_exec(pg_of(self), cx, QL__ST_CHANGES_PAGE, &p, &r);
     if (rc)
         return rc;
     int got = PQntuples(r);
-    *out = ql_arena_calloc(cx->arena, (size_t)(got ? got : 1), sizeof(**out));
-    if (*out == NULL)
-        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    if (got == 0) { /* change_floor lost its row */
+        PQclear(r);
+        return ql_error_set(&cx->err, QL_EINTERNAL, "change_floor has no row");
+    }
+    out->start = (struct ql_change_pos){txid_at(r, 0, 0), 0};
+    out->floor = (struct ql_change_pos){txid_at(r, 0, 1), ql__pg_int8(r, 0, 2)};
+    if (PQgetisnull(r, 0, C))
+        got = 0; /* the one row of no change */
+    out->items = ql_arena_calloc(cx->arena, (size_t)(got ? got : 1), sizeof(*out->items));
+    if (out->items == NULL)
+        rc = ql_error_nomem(&cx->err);
     for (int i = 0; rc == QL_OK && i < got; i++) {
-        if (!ql__pg_bool(r, i, PAGE_VISIBLE)) {
-            *held = 1;
+        if (!ql__pg_bool(r, i, VISIBLE)) {
+            out->held = 1;
             break;
         }
         if (i == limit) {
-            *more = 1;
+            out->more = 1;
             break;
         }
-        rc = read_item(cx, r, i, &(*out)[i]);
-        (*n)++;
+        rc = read_item(cx, r, i, &out->items[i]);
+        out->n++;
     }
     PQclear(r);
     return rc;
 }
+#undef C
+#undef VISIBLE
 
 static int c_bounds(struct ql_store *self, struct ql_ctx *cx, struct ql_change_pos *start,
                     struct ql_change_pos *floor)

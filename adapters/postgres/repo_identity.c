@@ -121,7 +121,7 @@ static int u_profile(struct ql_store *self, struct ql_ctx *cx, const struct ql_u
     *n = 0;
     *out = ql_arena_calloc(cx->arena, (size_t)rows, sizeof(**out));
     if (*out == NULL)
-        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+        rc = ql_error_nomem(&cx->err);
     for (int i = 0; rc == QL_OK && i < rows; i++) {
         if (PQgetisnull(r, i, 6))
             continue; /* the user belongs to no team: one row of NULLs */

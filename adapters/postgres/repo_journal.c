@@ -177,7 +177,7 @@ static int soft_delete(struct ql_store *self, struct ql_ctx *cx, enum ql__pg_stm
     ql__pg_p_ts(&p, now_ms);
     PGresult *r;
     int rc = ql__pg_exec(pg_of(self), cx, st, &p, &r);
-    if (rc == QL_OK && atoi(PQcmdTuples(r)) == 0)
+    if (rc == QL_OK && ql__pg_affected(r) == 0)
         rc = ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
     PQclear(r);
     return rc;

@@ -30,7 +30,7 @@ static int count(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
         if (PQntuples(r) == 1 && PQnfields(r) == 1 && !PQgetisnull(r, 0, 0))
             *n = ql__pg_int8(r, 0, 0);
         else
-            *n = atoll(PQcmdTuples(r));
+            *n = ql__pg_affected(r);
     }
     PQclear(r);
     return rc;

@@ -103,7 +103,7 @@ static int t_remove(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
     int rc = ql__pg_exec(pg, cx, QL__ST_TEAM_DELETE, &p, &r);
     if (rc)
         return rc;
-    int changed = atoi(PQcmdTuples(r));
+    int64_t changed = ql__pg_affected(r);
     PQclear(r);
     if (changed == 0)
         return ql_error_set(&cx->err, QL_ENOT_FOUND, "No such team.");
@@ -280,7 +280,7 @@ static int k_revoke(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
     int rc = ql__pg_exec(pg, cx, QL__ST_KEY_REVOKE, &p, &r);
     if (rc)
         return rc;
-    int changed = atoi(PQcmdTuples(r));
+    int64_t changed = ql__pg_affected(r);
     PQclear(r);
     if (changed == 0)
         return ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);

@@ -123,7 +123,10 @@ int main(int argc, char **argv)
                                           .log = &log.base,
                                           .clock = ql_sysclock(),
                                           .notify = ql_pg_notify_port(notify),
-                                          .cache_capacity = 65536};
+                                          .cache_capacity = 65536,
+                                          .statement_timeout_ms = cfg.http.statement_timeout_ms,
+                                          .idle_tx_timeout_ms = cfg.common.idle_tx_timeout_ms};
+    /* before the server: its streams count on the principal cache hearing revocations first */
     if (ql_pg_db_create(&dbcfg, &db) != QL_OK)
         goto out;
     if (cfg.oidc_issuer[0] && ql_oidc_create(cfg.oidc_issuer, cfg.oidc_audience, cfg.oidc_jwks_url,

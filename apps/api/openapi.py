@@ -10,9 +10,9 @@ PROBLEM_CODES = [
     'forbidden', 'not_found', 'method_not_allowed', 'conflict', 'email_taken',
     'idempotency_in_progress', 'precondition_failed', 'payload_too_large',
     'unsupported_media_type', 'idempotency_key_reused', 'rate_limited', 'quota_exceeded',
-    'internal', 'unavailable',
+    'internal', 'unavailable', 'cursor_expired',
     # HTTP-level codes for requests that never reach a route
-    'bad_request', 'headers_too_large',
+    'malformed_request', 'headers_too_large', 'not_implemented',
 ]
 
 schemas = {
@@ -119,7 +119,8 @@ for name in ['Team', 'Member', 'ApiKey', 'AuditEntry', 'TeamRole', 'JournalEntry
 STATUS_TEXT = {
     400: 'Malformed request or JSON', 401: 'Not authenticated', 403: 'Forbidden',
     404: 'Not found', 405: 'Method not allowed', 409: 'Conflict',
-    412: 'Precondition failed', 413: 'Body too large', 415: 'Body is not JSON',
+    410: 'Cursor older than the change log keeps', 412: 'Precondition failed',
+    413: 'Body too large', 415: 'Body is not JSON',
     422: 'Validation failed', 429: 'Rate limited', 500: 'Internal error',
     503: 'Unavailable',
 }
@@ -334,6 +335,94 @@ paths.update({
     },
 })
 
+schemas.update({
+    'SyncChange': obj({
+        'type': {'type': 'string', 'enum': ['journalEntry', 'prompt', 'member']},
+        'operation': {'type': 'string', 'enum': ['upsert', 'delete']},
+        'id': UUID,
+        'data': {'oneOf': [ref('JournalEntry'), ref('Prompt'), ref('Member'), {'type': 'null'}],
+                 'description': 'The thing as it is now; null for a delete.'}}),
+    'SyncPage': obj({'changes': {'type': 'array', 'items': ref('SyncChange')},
+                     'nextCursor': {'type': 'string'}, 'hasMore': {'type': 'boolean'}}),
+    'Activity': obj({'teamId': UUID, 'entriesCreated': {'type': 'integer'},
+                     'entriesUpdated': {'type': 'integer'}, 'entriesDeleted': {'type': 'integer'},
+                     'membersAdded': {'type': 'integer'}, 'membersRemoved': {'type': 'integer'},
+                     'lastActivityAt': nullable(TIME)}),
+})
+paths.update({
+    '/v1/teams/{teamId}/sync': {
+        'get': op('Delta sync: a snapshot, then the changes since a cursor', ok(200, 'SyncPage'),
+                  'sync', errors=AUTH_ERRORS + [404, 410, 422], op_id='sync',
+                  params=TEAM + [
+                      {'name': 'since', 'in': 'query', 'schema': {'type': 'string'},
+                       'description': 'nextCursor of the last page; absent: a new snapshot'},
+                      PAGING[0]])},
+    '/v1/teams/{teamId}/sync/stream': {
+        'get': op('The live change stream (Server-Sent Events)', {'200': {
+            'description': 'Events "change" with id: <cursor> and data: <SyncChange>; a comment '
+                           'when quiet',
+            'content': {'text/event-stream': {'schema': {'type': 'string'}}}}},
+            'sync', errors=AUTH_ERRORS + [404, 410, 422, 503], op_id='syncStream',
+            params=TEAM + [header_param('Last-Event-ID', 'Resume after this cursor'),
+                           {'name': 'since', 'in': 'query', 'schema': {'type': 'string'},
+                            'description': 'Start after this delta cursor (Last-Event-ID wins)'}])},
+    '/v1/teams/{teamId}/activity': {
+        'get': op("The team's activity counts", ok(200, 'Activity'), 'sync',
+                  errors=AUTH_ERRORS + [404, 422], op_id='teamActivity', params=TEAM)},
+})
+
+WEBHOOK_EVENT = {'type': 'string', 'enum': [
+    'journal_entry.created', 'journal_entry.updated', 'journal_entry.deleted', 'member.added',
+    'member.removed', 'subscription.usage_alert', 'export.ready']}
+WEBHOOK_FIELDS = {'webhookId': UUID, 'url': {'type': 'string'},
+                  'events': {'type': 'array', 'items': WEBHOOK_EVENT},
+                  'description': {'type': 'string'}, 'createdAt': TIME,
+                  'disabledAt': nullable(TIME)}
+ATTEMPT_FIELDS = {'deliveryId': UUID, 'event': WEBHOOK_EVENT, 'attempt': {'type': 'integer'},
+                  'status': {'type': 'string', 'enum': ['succeeded', 'failed']},
+                  'responseStatus': {'type': ['integer', 'null']},
+                  'error': {'type': ['string', 'null']}, 'durationMs': {'type': 'integer'},
+                  'createdAt': TIME}
+schemas.update({
+    'Webhook': obj(WEBHOOK_FIELDS),
+    'NewWebhook': obj({**WEBHOOK_FIELDS, 'secret': {'type': 'string', 'pattern': '^whsec_'}}),
+    'DeliveryAttempt': obj(ATTEMPT_FIELDS),
+    'FailedDelivery': obj({'teamId': UUID, 'webhookId': UUID, **ATTEMPT_FIELDS}),
+    'Redelivery': obj({'deliveryId': UUID, 'status': {'type': 'string', 'enum': ['pending']}}),
+})
+for name in ['Webhook', 'DeliveryAttempt', 'FailedDelivery']:
+    schemas[name + 'List'] = list_of(ref(name))
+HOOK = [path_param('webhookId')]
+ADMIN_SEC = [{'adminToken': []}]
+paths.update({
+    '/v1/teams/{teamId}/webhooks': {
+        'post': op('Register a webhook endpoint', ok(201, 'NewWebhook', 'Created'), 'webhooks',
+                   errors=AUTH_ERRORS + [400, 404, 415, 422], op_id='createWebhook',
+                   params=TEAM + [idem_header()],
+                   body=obj({'url': {'type': 'string', 'maxLength': 2000},
+                             'events': {'type': 'array', 'items': WEBHOOK_EVENT, 'minItems': 1},
+                             'description': {'type': ['string', 'null'], 'maxLength': 500}},
+                            required=['url', 'events'])),
+        'get': op("The team's webhook endpoints, newest first", ok(200, 'WebhookList'),
+                  'webhooks', errors=AUTH_ERRORS + [404, 422], op_id='listWebhooks',
+                  params=TEAM + PAGING)},
+    '/v1/teams/{teamId}/webhooks/{webhookId}': {
+        'delete': op('Delete a webhook endpoint', NO_CONTENT, 'webhooks',
+                     errors=AUTH_ERRORS + [404, 422], op_id='deleteWebhook', params=TEAM + HOOK)},
+    '/v1/teams/{teamId}/webhooks/{webhookId}/deliveries': {
+        'get': op('Delivery attempts, newest first', ok(200, 'DeliveryAttemptList'), 'webhooks',
+                  errors=AUTH_ERRORS + [404, 422], op_id='listDeliveries',
+                  params=TEAM + HOOK + PAGING)},
+    '/v1/teams/{teamId}/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver': {
+        'post': op('Send a delivery again', ok(202, 'Redelivery', 'Accepted'), 'webhooks',
+                   errors=AUTH_ERRORS + [404, 422], op_id='redeliver',
+                   params=TEAM + HOOK + [path_param('deliveryId'), idem_header()])},
+    '/v1/admin/webhooks/failures': {
+        'get': op('The newest failed delivery attempts of every team', ok(200, 'FailedDeliveryList'),
+                  'operators', errors=[401, 403, 422], security=ADMIN_SEC,
+                  op_id='webhookFailures', params=[PAGING[0]])},
+})
+
 JOB_STATE = {'type': 'string', 'enum': ['available', 'running', 'failed', 'succeeded',
                                         'discarded', 'cancelled']}
 schemas.update({
@@ -395,7 +484,7 @@ doc = {
         'description': 'The HTTP contract of Quill, a team journaling backend.',
     },
     'servers': [{'url': '/'}],
-    'tags': [{'name': t} for t in ['service', 'accounts', 'teams', 'api-keys', 'audit', 'journal', 'prompts', 'operators']],
+    'tags': [{'name': t} for t in ['service', 'accounts', 'teams', 'api-keys', 'audit', 'journal', 'prompts', 'sync', 'webhooks', 'operators']],
     'paths': paths,
     'components': {
         'schemas': schemas,

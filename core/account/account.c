@@ -43,6 +43,7 @@ static int ip_limit(struct ql_ctx *cx, const char *ip)
     double in_view = (double)(60000 - (now - window)) / 60000.0;
     if (count + prev * in_view > cx->cfg->auth_ip_limit) {
         cx->err.retry_after_ms = window + 60000 - now;
+        cx->err.rate_limit = cx->cfg->auth_ip_limit;
         return ql_error_set(&cx->err, QL_ERATE_LIMITED,
                             "Too many signup and login attempts from this address.");
     }
@@ -168,6 +169,7 @@ int ql_account_login(struct ql_ctx *cx, const struct ql_credentials *in, struct 
         e->retry_after_ms = oldest + QL_LOGIN_WINDOW_MS - now;
         if (e->retry_after_ms < 1000)
             e->retry_after_ms = 1000;
+        e->rate_limit = QL_LOGIN_MAX_FAILURES;
         return ql_error_set(e, QL_ERATE_LIMITED,
                             "Too many failed logins for this account; try again later.");
     }
@@ -297,7 +299,7 @@ static int member_changes(struct ql_ctx *cx, const struct ql_uuid *user)
     const struct ql_uuid **uids = ql_arena_alloc(cx->arena, sizeof(*uids) * (size_t)(n + 1));
     int *events = ql_arena_alloc(cx->arena, sizeof(*events) * (size_t)(n + 1));
     if (rc == QL_OK && (tids == NULL || uids == NULL || events == NULL))
-        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+        rc = ql_error_nomem(&cx->err);
     for (int i = 0; rc == QL_OK && i < n; i++) {
         tids[i] = &teams[i].team_id;
         uids[i] = user;

@@ -18,6 +18,7 @@
 #include "policy/policy.h"
 #include "store/store.h"
 #include "tx/tx.h"
+#include "webhook/webhook.h"
 
 #include <string.h>
 
@@ -35,6 +36,8 @@ int ql_change_kind_of(int event)
     case QL_EVENT_PROMPT_CREATED:
     case QL_EVENT_PROMPT_DELETED:
         return QL_CHANGE_PROMPT;
+    case QL_EVENT_USAGE_ALERT:
+        return QL_CHANGE_TEAM;
     default:
         return QL_CHANGE_MEMBER;
     }
@@ -103,25 +106,26 @@ static void snapshot_cursor(const struct snap *s, char *out)
     ql_b64_encode(raw, sizeof(raw), out, 1);
 }
 
-static int bad_cursor(struct ql_ctx *cx)
+/* field: where the cursor came from, as the client named it ("since", "Last-Event-ID"). */
+static int bad_cursor(struct ql_ctx *cx, const char *field)
 {
-    return ql_error_field(&cx->err, "since", "invalid_cursor", "is not a cursor this team issued");
+    return ql_error_field(&cx->err, field, "invalid_cursor", "is not a cursor this team issued");
 }
 
-/* Decode since: a delta position (*snapshot 0) or a snapshot's place (*snapshot 1). */
-static int parse(struct ql_ctx *cx, const char *s, size_t n, struct ql_change_pos *pos,
-                 struct snap *snap, int *snapshot)
+/* Decode a cursor: a delta position (*snapshot 0) or a snapshot's place (*snapshot 1). */
+static int parse(struct ql_ctx *cx, const char *field, const char *s, size_t n,
+                 struct ql_change_pos *pos, struct snap *snap, int *snapshot)
 {
     uint8_t raw[SNAPSHOT_LEN + 2];
     size_t len;
     if (n > QL_SYNC_CURSOR_MAX || ql_b64_decode(s, n, raw, sizeof(raw), &len) != QL_OK || len < 2 ||
         raw[0] != CURSOR_VERSION)
-        return bad_cursor(cx);
+        return bad_cursor(cx, field);
     if (raw[1] == 'd' && len == DELTA_LEN) {
         *snapshot = 0;
         pos->txid = get64(raw + 2);
         pos->seq = (int64_t)get64(raw + 10);
-        return pos->seq >= 0 ? QL_OK : bad_cursor(cx);
+        return pos->seq >= 0 ? QL_OK : bad_cursor(cx, field);
     }
     if (raw[1] == 's' && len == SNAPSHOT_LEN && raw[10] >= QL_CHANGE_ENTRY &&
         raw[10] <= QL_CHANGE_MEMBER) {
@@ -134,15 +138,22 @@ static int parse(struct ql_ctx *cx, const char *s, size_t n, struct ql_change_po
         snap->has_after = 1;
         return QL_OK;
     }
-    return bad_cursor(cx);
+    return bad_cursor(cx, field);
+}
+
+/* A delta cursor only. */
+static int parse_delta(struct ql_ctx *cx, const char *field, const char *s, size_t n,
+                       struct ql_change_pos *out)
+{
+    struct snap snap;
+    int snapshot = 0;
+    int rc = parse(cx, field, s, n, out, &snap, &snapshot);
+    return rc ? rc : snapshot ? bad_cursor(cx, field) : QL_OK;
 }
 
 int ql_sync_cursor_parse(struct ql_ctx *cx, const char *s, size_t n, struct ql_change_pos *out)
 {
-    struct snap snap;
-    int snapshot;
-    int rc = parse(cx, s, n, out, &snap, &snapshot);
-    return rc ? rc : snapshot ? bad_cursor(cx) : QL_OK;
+    return parse_delta(cx, "since", s, n, out);
 }
 
 /* ---- sync ------------------------------------------------------------------------------------ */
@@ -153,21 +164,37 @@ static int expired(struct ql_ctx *cx)
                         "This cursor is older than the change log keeps; take a new snapshot.");
 }
 
-/* The changes after pos. */
+/*
+ * The changes after pos.  A page with changes proves pos is still in the log (the store
+ * gives nothing below the floor); only an empty one needs the floor to tell "nothing new"
+ * from "expired", so a busy reader costs one statement a page.
+ */
 static int delta(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_change_pos *pos,
                  int limit, struct ql_sync_page *out)
 {
-    struct ql_change_pos start, floor;
-    int rc = ql_store_changes_bounds(cx->ports.store, cx, &start, &floor);
+    struct ql_change_page pg;
+    int rc = ql_store_changes_page(cx->ports.store, cx, team, pos, limit, &pg);
     if (rc)
         return rc;
-    if (ql_change_pos_cmp(pos, &floor) < 0)
+    if (ql_change_pos_cmp(pos, &pg.floor) < 0)
         return expired(cx);
-    rc = ql_store_changes_page(cx->ports.store, cx, team, pos, limit, &out->items, &out->n,
-                               &out->more, &out->held);
-    if (rc)
-        return rc;
-    ql_sync_cursor(out->n ? &out->items[out->n - 1].pos : pos, out->cursor);
+    out->items = pg.items;
+    out->n = pg.n;
+    out->more = pg.more;
+    out->held = pg.held;
+    /*
+     * A page that holds every change after pos the team has so far also holds every one
+     * before start: the transactions older than start had all finished when its snapshot
+     * was taken.  So the cursor moves on to start, and a client of a quiet team, however
+     * often it reads, does not keep a cursor that expires as the log of other teams is
+     * compacted.  One statement a page: the store reads start and floor with it.
+     */
+    struct ql_change_pos next = out->n ? out->items[out->n - 1].pos : *pos;
+    struct ql_change_pos horizon = {pg.start.txid, 0};
+    if (!out->more && !out->held && ql_change_pos_cmp(&next, &horizon) < 0)
+        next = horizon;
+    out->next = next;
+    ql_sync_cursor(&next, out->cursor);
     return QL_OK;
 }
 
@@ -217,19 +244,19 @@ int ql_sync_changes(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
     return delta(cx, team, pos, limit, out);
 }
 
-int ql_sync_stream_start(struct ql_ctx *cx, const struct ql_uuid *team, const char *last_event_id,
-                         size_t n, struct ql_change_pos *out)
+int ql_sync_stream_start(struct ql_ctx *cx, const struct ql_uuid *team, const char *from, size_t n,
+                         const char *field, struct ql_change_pos *out)
 {
     int rc = ql_authorize(cx, QL_ACT_SYNC_READ, team);
     if (rc)
         return rc;
-    if (last_event_id && (rc = ql_sync_cursor_parse(cx, last_event_id, n, out)) != QL_OK)
+    if (from && (rc = parse_delta(cx, field, from, n, out)) != QL_OK)
         return rc;
     struct ql_change_pos start, floor;
     rc = ql_store_changes_bounds(cx->ports.store, cx, &start, &floor);
     if (rc)
         return rc;
-    if (last_event_id == NULL)
+    if (from == NULL)
         *out = start; /* from now on: every change not yet in the tables comes */
     else if (ql_change_pos_cmp(out, &floor) < 0)
         return expired(cx);
@@ -246,7 +273,7 @@ int ql_sync(struct ql_ctx *cx, const struct ql_uuid *team, const char *since, si
     struct ql_change_pos pos;
     struct snap s = {.kind = QL_CHANGE_ENTRY};
     int is_snapshot = 1;
-    if (since && (rc = parse(cx, since, since_n, &pos, &s, &is_snapshot)) != QL_OK)
+    if (since && (rc = parse(cx, "since", since, since_n, &pos, &s, &is_snapshot)) != QL_OK)
         return rc;
     if (!is_snapshot)
         return delta(cx, team, &pos, limit, out);
@@ -299,6 +326,8 @@ int ql_activity_consume(struct ql_ctx *cx, const struct ql_change *changes, int 
     int k = 0;
     for (int i = 0; i < n; i++) {
         const struct ql_change *c = &changes[i];
+        if (ql_change_kind_of(c->event) == QL_CHANGE_TEAM)
+            continue; /* not the team's journal activity */
         int j = 0;
         while (j < k && memcmp(rows[j].team.b, c->team.b, 16) != 0)
             j++;
@@ -321,6 +350,7 @@ const struct ql_consumer *ql_consumers(int *n)
 {
     static const struct ql_consumer all[] = {
         {"activity", ql_activity_consume},
+        {"webhooks", ql_webhooks_consume},
     };
     *n = (int)(sizeof(all) / sizeof(all[0]));
     return all;

@@ -28,6 +28,7 @@ enum ql_change_kind {
     QL_CHANGE_ENTRY = 1,
     QL_CHANGE_PROMPT = 2,
     QL_CHANGE_MEMBER = 3,
+    QL_CHANGE_TEAM = 4, /* about the team as a whole: not part of its synced data */
 };
 
 /* What happened; the number is stored, so never renumber. */
@@ -40,6 +41,7 @@ enum ql_change_event {
     QL_EVENT_MEMBER_ADDED = 6,
     QL_EVENT_MEMBER_CHANGED = 7, /* role, or the user's name */
     QL_EVENT_MEMBER_REMOVED = 8,
+    QL_EVENT_USAGE_ALERT = 9, /* the team's API usage crossed 90 % of its quota (id: the team) */
 };
 
 /* The kind an event is about, and whether it removes the thing (1) or not (0). */
@@ -77,6 +79,19 @@ struct ql_sync_item {
     const struct ql_member *member;
 };
 
+/*
+ * What the store gives for a page of a team's changes: the changes, and the log's bounds
+ * as the page's own snapshot saw them (so they agree with what it returned).
+ */
+struct ql_change_page {
+    struct ql_sync_item *items; /* arena */
+    int n;
+    int more;                   /* another page follows at once */
+    int held;                   /* committed changes after it wait for an older transaction */
+    struct ql_change_pos start; /* every transaction before it had finished */
+    struct ql_change_pos floor; /* the oldest position the log keeps */
+};
+
 /* Record a change of team in the open transaction. */
 int ql_change(struct ql_ctx *cx, const struct ql_uuid *team, int event, const struct ql_uuid *id);
 
@@ -89,6 +104,7 @@ struct ql_sync_page {
     int n;
     int more; /* another page follows at once */
     int held; /* committed changes follow but wait for an older transaction: read again soon */
+    struct ql_change_pos next;       /* where the next page starts (cursor says the same) */
     char cursor[QL_SYNC_CURSOR_MAX]; /* what to pass as since next */
 };
 
@@ -103,12 +119,13 @@ int ql_sync(struct ql_ctx *cx, const struct ql_uuid *team, const char *since, si
             int limit, struct ql_sync_page *out);
 
 /*
- * Where a live stream of team starts: after last_event_id (n bytes, a cursor of this team's
- * feed; NULL: from now on).  Viewers and up; QL_ECURSOR_EXPIRED and QL_EVALIDATION as
- * ql_sync.
+ * Where a live stream of team starts: after the delta cursor from (n bytes; NULL: from
+ * now on), which the client sent as field ("Last-Event-ID", or "since" after a snapshot).
+ * Viewers and up; QL_ECURSOR_EXPIRED as ql_sync, QL_EVALIDATION (naming field) for a
+ * cursor Quill did not issue or a snapshot's.
  */
-int ql_sync_stream_start(struct ql_ctx *cx, const struct ql_uuid *team, const char *last_event_id,
-                         size_t n, struct ql_change_pos *out);
+int ql_sync_stream_start(struct ql_ctx *cx, const struct ql_uuid *team, const char *from, size_t n,
+                         const char *field, struct ql_change_pos *out);
 
 /*
  * The changes of team after *pos, at most limit, for a reader authorized when it began (a

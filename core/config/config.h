@@ -65,9 +65,12 @@ struct ql_config_common {
     int log_level;           /* QUILL_LOG_LEVEL */
     uint8_t secret[64];      /* QUILL_SECRET, decoded; secret_len 0 when unset */
     size_t secret_len;
+    int idle_tx_timeout_ms; /* QUILL_IDLE_IN_TRANSACTION_TIMEOUT_MS */
 };
 
 void ql_config_common_read(struct ql_env *e, int need, struct ql_config_common *c);
+
+#define QL_WEBHOOK_RETRIES_MAX 16
 
 /* What the core's use cases read (struct ql_ctx's cfg). */
 struct ql_config {
@@ -75,6 +78,12 @@ struct ql_config {
     int64_t session_ttl_ms;      /* QUILL_SESSION_TTL_HOURS: absolute session lifetime */
     int64_t session_idle_ms;     /* QUILL_SESSION_IDLE_HOURS: unused this long, a session expires */
     int64_t change_retention_ms; /* QUILL_CHANGE_RETENTION_HOURS: how long the change log keeps */
+    /* webhooks */
+    int webhook_allow_private; /* QUILL_WEBHOOK_ALLOW_PRIVATE: loopback/private targets, http */
+    int webhook_timeout_ms;    /* QUILL_WEBHOOK_TIMEOUT_MS: one attempt, connecting included */
+    int webhook_disable_after; /* QUILL_WEBHOOK_DISABLE_AFTER: failed attempts in a row */
+    int webhook_nretries;      /* QUILL_WEBHOOK_RETRY_SCHEDULE: the delays between attempts */
+    int64_t webhook_retry_ms[QL_WEBHOOK_RETRIES_MAX];
 };
 
 void ql_config_read(struct ql_env *e, struct ql_config *c);

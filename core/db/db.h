@@ -67,12 +67,17 @@ struct ql_db_session {
     const struct ql_db_session_ops *ops;
 };
 
+struct ql_db_stats {
+    uint64_t errors;   /* database errors: connections lost, statements that failed */
+    uint64_t timeouts; /* statements cancelled by the statement timeout (among errors) */
+};
+
 struct ql_db_ops {
     /* A new session of kind with hints; nothing connects yet.  *out owns it (destroy). */
     int (*open)(struct ql_db *self, enum ql_db_kind kind, unsigned hints,
                 struct ql_db_session **out);
-    /* Database errors seen by every session of this factory so far (for metrics). */
-    uint64_t (*errors)(struct ql_db *self);
+    /* What every session of this factory has seen so far (for metrics). */
+    void (*stats)(struct ql_db *self, struct ql_db_stats *out);
 };
 
 struct ql_db {
@@ -87,9 +92,11 @@ static inline int ql_db_open(struct ql_db *db, enum ql_db_kind kind, unsigned hi
     return db->ops->open(db, kind, hints, out);
 }
 
-static inline uint64_t ql_db_errors(struct ql_db *db)
+static inline struct ql_db_stats ql_db_stats(struct ql_db *db)
 {
-    return db->ops->errors(db);
+    struct ql_db_stats s = {0, 0};
+    db->ops->stats(db, &s);
+    return s;
 }
 
 static inline struct ql_store *ql_db_store(struct ql_db_session *s)

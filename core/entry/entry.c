@@ -116,8 +116,7 @@ static void write_created(struct ql_ctx *cx, struct ql_group_item **items, int n
     const struct ql_uuid **ids = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*ids));
     int *events = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*events));
     struct ql_audit_entry *audit = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*audit));
-    int rc =
-        es && teams && ids && events && audit ? QL_OK : ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    int rc = es && teams && ids && events && audit ? QL_OK : ql_error_nomem(&cx->err);
     if (rc == QL_OK)
         rc = created_rows(cx, items, n, es, teams, ids, events, audit);
     if (rc == QL_OK)

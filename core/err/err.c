@@ -64,6 +64,7 @@ void ql_error_clear(struct ql_error *e)
 {
     e->code = QL_OK;
     e->retry_after_ms = 0;
+    e->rate_limit = 0;
     e->msg[0] = '\0';
     e->nfields = 0;
 }
@@ -82,6 +83,19 @@ int ql_error_set(struct ql_error *e, int code, const char *fmt, ...)
     return code;
 }
 
+/* s into out (cap bytes), cut short between UTF-8 characters when it does not fit. */
+static void copy_name(char *out, size_t cap, const char *s)
+{
+    size_t n = strlen(s);
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--; /* s[n] would be the rest of a character: leave the whole character out */
+    }
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
 int ql_error_field(struct ql_error *e, const char *field, const char *code, const char *fmt, ...)
 {
     if (e->code == QL_OK) {
@@ -91,7 +105,7 @@ int ql_error_field(struct ql_error *e, const char *field, const char *code, cons
     if (e->nfields >= QL_ERROR_MAX_FIELDS)
         return QL_EVALIDATION;
     struct ql_field_error *f = &e->fields[e->nfields++];
-    snprintf(f->field, sizeof(f->field), "%s", field);
+    copy_name(f->field, sizeof(f->field), field); /* a client's name, for a JSON document */
     snprintf(f->code, sizeof(f->code), "%s", code);
     va_list ap;
     va_start(ap, fmt);

@@ -45,7 +45,7 @@
     X(UNAVAILABLE, -18, "unavailable", "The service is unavailable; try again shortly.")           \
     X(NOMEM, -19, "internal", "Out of memory.")                                                    \
     X(RETRY, -20, "unavailable", "A transient conflict occurred; try again.")                      \
-    X(BAD_REQUEST, -21, "bad_request", "The request is malformed.")                                \
+    X(BAD_REQUEST, -21, "malformed_request", "The request is malformed.")                          \
     X(HEADERS_TOO_LARGE, -22, "headers_too_large", "The request headers are too large.")           \
     X(NOT_MODIFIED, -23, "not_modified", "Not modified.")                                          \
     X(CONFIG, -24, "config", "Invalid configuration.")                                             \
@@ -72,6 +72,7 @@ struct ql_field_error {
 struct ql_error {
     int code;
     int64_t retry_after_ms; /* rate limits: when trying again makes sense (0: unknown) */
+    int rate_limit;         /* rate limits: the allowance that was used up (0: unknown) */
     char msg[256];
     int nfields;
     struct ql_field_error fields[QL_ERROR_MAX_FIELDS];
@@ -108,5 +109,12 @@ int ql_error_set(struct ql_error *e, int code, const char *fmt, ...)
  */
 int ql_error_field(struct ql_error *e, const char *field, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Out of memory: record it in e and return QL_ENOMEM (inline, so static analysis sees it). */
+static inline int ql_error_nomem(struct ql_error *e)
+{
+    ql_error_set(e, QL_ENOMEM, (const char *)0);
+    return QL_ENOMEM;
+}
 
 #endif

@@ -121,7 +121,7 @@ static int day_matches(const struct ql_cron *c, int64_t days)
     civil(days, &month, &mday, &wday);
     if (!(c->months & (1u << month)))
         return 0;
-    int dm = (c->mdays >> mday) & 1, dw = (c->wdays >> wday) & 1;
+    int dm = (int)((c->mdays >> mday) & 1), dw = (int)((c->wdays >> wday) & 1);
     if (c->mday_any && c->wday_any)
         return 1;
     if (c->mday_any)
@@ -142,7 +142,7 @@ int ql_cron_matches(const struct ql_cron *c, int64_t ms)
 int64_t ql_cron_next(const struct ql_cron *c, int64_t after_ms)
 {
     int64_t minute = (after_ms >= 0 ? after_ms / 60000 : -((-after_ms + 59999) / 60000)) + 1;
-    int64_t day = minute / 1440;
+    int64_t day = minute >= 0 ? minute / 1440 : -((-minute + 1439) / 1440); /* floor */
     int start = (int)(minute - day * 1440);
     for (int i = 0; i < 366 * 5; i++, day++, start = 0) {
         if (!day_matches(c, day))

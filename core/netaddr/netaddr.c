@@ -62,6 +62,79 @@ int ql_cidr_list_parse(const char *s, struct ql_cidr_list *out)
     return QL_OK;
 }
 
+static int prefix(const uint8_t *a, const uint8_t *p, int bits)
+{
+    int full = bits / 8, rest = bits % 8;
+    if (memcmp(a, p, (size_t)full) != 0)
+        return 0;
+    return rest == 0 || ((a[full] ^ p[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+static int v4_is_public(const uint8_t *a)
+{
+    static const struct {
+        uint8_t p[4];
+        int bits;
+    } deny[] = {
+        {{0, 0, 0, 0}, 8},       /* "this network", unspecified */
+        {{10, 0, 0, 0}, 8},      /* private */
+        {{100, 64, 0, 0}, 10},   /* carrier-grade NAT */
+        {{127, 0, 0, 0}, 8},     /* loopback */
+        {{169, 254, 0, 0}, 16},  /* link-local: 169.254.169.254 is cloud metadata */
+        {{172, 16, 0, 0}, 12},   /* private */
+        {{192, 0, 0, 0}, 24},    /* IETF protocol assignments */
+        {{192, 0, 2, 0}, 24},    /* documentation */
+        {{192, 88, 99, 0}, 24},  /* 6to4 relay anycast */
+        {{192, 168, 0, 0}, 16},  /* private */
+        {{198, 18, 0, 0}, 15},   /* benchmarking */
+        {{198, 51, 100, 0}, 24}, /* documentation */
+        {{203, 0, 113, 0}, 24},  /* documentation */
+        {{224, 0, 0, 0}, 4},     /* multicast */
+        {{240, 0, 0, 0}, 4},     /* reserved, and broadcast */
+    };
+    for (size_t i = 0; i < sizeof(deny) / sizeof(deny[0]); i++)
+        if (prefix(a, deny[i].p, deny[i].bits))
+            return 0;
+    return 1;
+}
+
+int ql_addr_is_public(const uint8_t *addr, int v6)
+{
+    if (!v6)
+        return v4_is_public(addr);
+    static const uint8_t zero[16] = {0};
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(addr, mapped, 12) == 0 || memcmp(addr, zero, 12) == 0)
+        return memcmp(addr, zero, 16) != 0 && v4_is_public(addr + 12); /* ::a.b.c.d too */
+    static const struct {
+        uint8_t p[16];
+        int bits;
+    } deny[] = {
+        {{0x00, 0x64, 0xff, 0x9b}, 96}, /* NAT64: could reach any IPv4 address */
+        {{0x01, 0x00}, 64},             /* discard-only */
+        {{0x20, 0x01, 0x00, 0x00}, 32}, /* Teredo */
+        {{0x20, 0x01, 0x0d, 0xb8}, 32}, /* documentation */
+        {{0x20, 0x02}, 16},             /* 6to4: carries IPv4 addresses */
+        {{0xfc}, 7},                    /* unique local (fd00:ec2::254 is cloud metadata) */
+        {{0xfe, 0x80}, 10},             /* link-local */
+        {{0xfe, 0xc0}, 10},             /* site-local (deprecated) */
+        {{0xff}, 8},                    /* multicast */
+    };
+    for (size_t i = 0; i < sizeof(deny) / sizeof(deny[0]); i++)
+        if (prefix(addr, deny[i].p, deny[i].bits))
+            return 0;
+    return 1;
+}
+
+int ql_addr_text_is_public(const char *ip)
+{
+    int v6;
+    uint8_t a[16];
+    if (ip == NULL || parse_ip(ip, strlen(ip), &v6, a) != 0)
+        return 0;
+    return ql_addr_is_public(a, v6);
+}
+
 static int in_cidr(const struct ql_cidr *c, int v6, const uint8_t *a)
 {
     if (c->v6 != v6)

@@ -35,4 +35,16 @@ int ql_cidr_list_contains(const struct ql_cidr_list *l, const char *ip, size_t n
 void ql_client_address(const struct ql_cidr_list *trusted, const char *peer, const char *xff,
                        size_t xff_n, char *out, size_t cap);
 
+/*
+ * Is an address one that outbound requests (webhooks) may reach: 1 for a public unicast
+ * address; 0 for loopback, private (RFC 1918, unique local), link-local (cloud metadata
+ * lives there), carrier-grade NAT, multicast, broadcast, unspecified, reserved and
+ * documentation ranges, in IPv4 and IPv6, IPv4-mapped and IPv4-compatible IPv6 included.
+ * addr is 4 bytes (v6 0) or 16 (v6 1), in network order.
+ */
+int ql_addr_is_public(const uint8_t *addr, int v6);
+
+/* The same for an address in text; 0 for text that is not an address. */
+int ql_addr_text_is_public(const char *ip);
+
 #endif

@@ -21,6 +21,8 @@
  *
  * fn runs on the port's thread: it must be quick, must not block, and must be safe to
  * run beside the subscriber's own threads (typically it sets a flag and wakes a loop).
+ * The subscribers of a channel hear of each event one after another, in the order they
+ * subscribed: one that subscribed later may count on the earlier ones having seen it.
  */
 #ifndef QL_NOTIFY_H
 #define QL_NOTIFY_H

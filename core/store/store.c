@@ -398,10 +398,9 @@ int ql_store_changes_append_many(struct ql_store *s, struct ql_ctx *cx,
 }
 
 int ql_store_changes_page(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
-                          const struct ql_change_pos *after, int limit, struct ql_sync_item **out,
-                          int *n, int *more, int *held)
+                          const struct ql_change_pos *after, int limit, struct ql_change_page *out)
 {
-    return s->ops->changes->page(s, cx, team, after, limit, out, n, more, held);
+    return s->ops->changes->page(s, cx, team, after, limit, out);
 }
 
 int ql_store_changes_bounds(struct ql_store *s, struct ql_ctx *cx, struct ql_change_pos *start,

@@ -43,7 +43,11 @@ struct ql_idem_record;
 struct ql_change_pos;
 struct ql_change;
 struct ql_sync_item;
+struct ql_change_page;
 struct ql_activity;
+struct ql_webhook;
+struct ql_delivery;
+struct ql_delivery_attempt;
 
 struct ql_users_ops {
     /* QL_EEMAIL_TAKEN when the email is in use. */
@@ -270,14 +274,15 @@ struct ql_changes_ops {
     int (*append_many)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *const *teams,
                        const int *events, const struct ql_uuid *const *ids, int n);
     /*
-     * The changes of team after *after, oldest first, at most limit of them (*more when
+     * The changes of team after *after, oldest first, at most limit of them (more when
      * others follow), each with the current state of its thing, or a tombstone when the
-     * thing is gone.  Only changes of transactions older than every one still running;
-     * *held is 1 when committed changes after the page wait for such a transaction to end.
+     * thing is gone.  Only changes of transactions older than every one still running
+     * (out->start); held is 1 when committed changes after the page wait for such a
+     * transaction to end.  Nothing at all when *after lies below out->floor: the log no
+     * longer holds what followed it.  start and floor are read in the page's own snapshot.
      */
     int (*page)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                const struct ql_change_pos *after, int limit, struct ql_sync_item **out, int *n,
-                int *more, int *held);
+                const struct ql_change_pos *after, int limit, struct ql_change_page *out);
     /*
      * Where a snapshot taken now continues (*start: every change before it is in the
      * tables), and the oldest position the log still keeps (*floor).
@@ -312,6 +317,62 @@ struct ql_changes_ops {
                    int64_t *n);
 };
 
+/*
+ * Webhook endpoints, their deliveries and every attempt (core/webhook calls these through
+ * the table, without wrappers).  Team-scoped methods find nothing outside their team.
+ */
+struct ql_webhooks_ops {
+    /* Add an endpoint; secret is its signing secret sealed by the auth port (n bytes). */
+    int (*insert)(struct ql_store *self, struct ql_ctx *cx, const struct ql_webhook *w,
+                  const uint8_t *secret, size_t n);
+    /* A team's endpoints, newest first, after (after_ms, after) (after NULL: the first). */
+    int (*list)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                int64_t after_ms, const struct ql_uuid *after, int limit, struct ql_webhook **out,
+                int *n, int *more);
+    /* One endpoint that is not deleted; QL_ENOT_FOUND otherwise. */
+    int (*get)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+               const struct ql_uuid *id, struct ql_webhook *out);
+    /* Delete (soft: its deliveries stay readable by nobody); QL_ENOT_FOUND. */
+    int (*remove)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                  const struct ql_uuid *id, int64_t now_ms);
+    /* The enabled endpoints of teams[0..nteams). */
+    int (*subscribed)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *teams,
+                      int nteams, struct ql_webhook **out, int *n);
+    /* Record deliveries made by the fan-out (in the caller's transaction). */
+    int (*deliveries_add)(struct ql_store *self, struct ql_ctx *cx, const struct ql_delivery *d,
+                          int n);
+    /*
+     * A delivery with its endpoint (deleted ones too) and the endpoint's sealed secret
+     * (*secret arena, *secret_n bytes); QL_ENOT_FOUND when the delivery is gone.
+     */
+    int (*target)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *delivery,
+                  struct ql_delivery *d, struct ql_webhook *w, int *deleted, uint8_t **secret,
+                  size_t *secret_n);
+    /*
+     * Record an attempt: its row, the delivery's attempts and state (succeeded when ok,
+     * failed when final, else pending), and the endpoint's failures in a row (0 when ok);
+     * *failures gets that count.
+     */
+    int (*attempt_add)(struct ql_store *self, struct ql_ctx *cx,
+                       const struct ql_delivery_attempt *a, int final, int *failures);
+    /* Disable an endpoint (too many failures in a row). */
+    int (*disable)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *webhook,
+                   int64_t now_ms);
+    /*
+     * The attempts of a team's endpoint, newest first, in keyset pages after *after (the
+     * last one of the previous page; NULL: the first page).
+     */
+    int (*attempts)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                    const struct ql_uuid *webhook, const struct ql_delivery_attempt *after,
+                    int limit, struct ql_delivery_attempt **out, int *n, int *more);
+    /* Put a delivery of a team's endpoint back to pending, for a redelivery; QL_ENOT_FOUND. */
+    int (*reopen)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                  const struct ql_uuid *webhook, const struct ql_uuid *delivery);
+    /* The newest failed attempts of every team (the operators' dashboard). */
+    int (*failures)(struct ql_store *self, struct ql_ctx *cx, int limit,
+                    struct ql_delivery_attempt **out, int *n);
+};
+
 struct ql_store_ops {
     /* Round trip to the database. */
     int (*ping)(struct ql_store *self, struct ql_ctx *cx);
@@ -334,6 +395,7 @@ struct ql_store_ops {
     const struct ql_idem_ops *idem;
     const struct ql_maint_ops *maint;
     const struct ql_changes_ops *changes;
+    const struct ql_webhooks_ops *webhooks;
 };
 
 struct ql_store {
@@ -472,8 +534,7 @@ int ql_store_changes_append_many(struct ql_store *s, struct ql_ctx *cx,
                                  const struct ql_uuid *const *teams, const int *events,
                                  const struct ql_uuid *const *ids, int n);
 int ql_store_changes_page(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
-                          const struct ql_change_pos *after, int limit, struct ql_sync_item **out,
-                          int *n, int *more, int *held);
+                          const struct ql_change_pos *after, int limit, struct ql_change_page *out);
 int ql_store_changes_bounds(struct ql_store *s, struct ql_ctx *cx, struct ql_change_pos *start,
                             struct ql_change_pos *floor);
 int ql_store_changes_live(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,

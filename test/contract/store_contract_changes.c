@@ -35,15 +35,21 @@ static void nap_ms(int ms)
 static void page(struct cc *c, const struct ql_team *t, const struct ql_change_pos *pos, int limit,
                  struct ql_sync_item **items, int *n, int *more)
 {
-    int held = 1;
-    for (int tries = 0; held && tries < 500; tries++) {
+    struct ql_change_page pg = {.held = 1};
+    for (int tries = 0; pg.held && tries < 500; tries++) {
         if (tries)
             nap_ms(10);
-        ASSERT_INT_EQ(
-            ql_store_changes_page(c->s, &c->cx, &t->id, pos, limit, items, n, more, &held), QL_OK);
-        if (*n == limit && *more)
+        ASSERT_INT_EQ(ql_store_changes_page(c->s, &c->cx, &t->id, pos, limit, &pg), QL_OK);
+        if (pg.n == limit && pg.more)
             break; /* a full page: what is held lies beyond it */
     }
+    *items = pg.items;
+    *n = pg.n;
+    *more = pg.more;
+    /* the page's bounds agree with it: its changes lie between the floor and the start */
+    ASSERT_TRUE(ql_change_pos_cmp(&pg.floor, &pg.start) <= 0);
+    for (int i = 0; i < pg.n; i++)
+        ASSERT_TRUE(ql_change_pos_cmp(&pg.items[i].pos, &pg.start) < 0);
 }
 
 static void append_committed(struct cc *c, const struct ql_team *t, int event,

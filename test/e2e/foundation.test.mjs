@@ -89,6 +89,27 @@ test('a body over 1 MiB gets 413 and the connection closes', async () => {
   assert.match(c.data, /^HTTP\/1\.1 413 /)
 })
 
+test('a client still sending an oversize body reads the 413 (lingering close)', async () => {
+  // Node's HTTP client writes the whole body before it reads; a server that closes at once
+  // makes it fail with EPIPE or ECONNRESET instead of showing the 413.
+  const { request } = await import('node:http')
+  const body = Buffer.alloc(4 << 20, 'x')
+  for (let i = 0; i < 5; i++) {
+    const got = await new Promise((resolve) => {
+      const req = request({ host: '127.0.0.1', port: api.port, method: 'POST', path: '/v1/auth/login',
+        headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+        let text = ''
+        res.on('data', (d) => { text += d })
+        res.on('end', () => resolve({ status: res.statusCode, text }))
+      })
+      req.on('error', (e) => resolve({ error: e.code }))
+      req.end(body)
+    })
+    assert.equal(got.status, 413, `attempt ${i}: ${JSON.stringify(got)}`)
+    assert.match(got.text, /"code":"payload_too_large"/)
+  }
+})
+
 test('a header block over 16 KiB gets 431', async () => {
   const r = await raw(api.port, `GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17000)}\r\n\r\n`)
   assert.match(r.data, /^HTTP\/1\.1 431 /)

@@ -59,7 +59,15 @@ test('content rules: 1 to 100,000 characters of UTF-8 without NUL; unknown field
   problem(over, 422, 'validation_failed')
   assert.equal(over.body.errors[0].field, 'content')
   assert.equal(over.body.errors[0].code, 'too_long')
-  problem(await c.checked(api, 'POST', E(), { token: member.token, raw: '{"content":"a\\u0000b"}', headers: { 'content-type': 'application/json' } }), 422, 'validation_failed')
+  const escaped = await c.checked(api, 'POST', E(), { token: member.token, raw: '{"content":"a\\u0000b"}', headers: { 'content-type': 'application/json' } })
+  problem(escaped, 422, 'validation_failed')
+  assert.equal(escaped.body.errors[0].field, 'content')
+  // a raw NUL byte inside the string: refused as well, never stored cut short
+  const before = sql('SELECT count(*) FROM journal_entries')
+  const rawNul = await c.checked(api, 'POST', E(), { token: member.token, raw: Buffer.from('{"content":"ab\u0000cd"}', 'latin1'), headers: { 'content-type': 'application/json' } })
+  problem(rawNul, 422, 'validation_failed')
+  assert.equal(rawNul.body.errors[0].field, 'content')
+  assert.equal(sql('SELECT count(*) FROM journal_entries'), before)
   // an invalid UTF-8 byte, sent as raw bytes
   const bad = await raw(api.port, Buffer.from(`POST ${E()} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${member.token}\r\nContent-Type: application/json\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{"content":"\xff"}`, "latin1"))
   assert.match(bad.data, /^HTTP\/1\.1 422 /)
@@ -335,6 +343,33 @@ test('an idempotent POST is replayed after the server restarts', async () => {
   assert.equal(b.status, 201)
   assert.equal(b.headers.get('idempotent-replayed'), 'true')
   assert.equal(b.body.journalEntryId, a.body.journalEntryId)
+})
+
+test('a statement past QUILL_STATEMENT_TIMEOUT_MS answers 503 and is counted; the pool thread is free again', async () => {
+  const h = await start('quill-api', { ...ENV, QUILL_STATEMENT_TIMEOUT_MS: '300', QUILL_DB_POOL: '1' })
+  const locker = psqlSession()
+  try {
+    const e = await http(h, 'POST', E(), { token: member.token, body: { content: 'locked away' } })
+    assert.equal(e.status, 201)
+    locker.write(`BEGIN; SELECT 1 FROM journal_entries WHERE journal_entry_id = '${e.body.journalEntryId}' FOR UPDATE; SELECT 'locked';`)
+    assert.ok(await waitFor(() => locker.output().includes('locked')))
+    const t0 = Date.now()
+    const r = await http(h, 'PATCH', `${E()}/${e.body.journalEntryId}`, { token: member.token, body: { content: 'never' } })
+    assert.equal(r.status, 503, r.text)
+    assert.equal(r.body.code, 'unavailable')
+    assert.ok(r.headers.get('retry-after'))
+    assert.ok(Date.now() - t0 < 5000)
+    const m = (await http(h, 'GET', '/metrics')).text
+    assert.ok(counter(m, 'quill_db_statement_timeouts_total') >= 1)
+    // the one pool thread serves the next request
+    const g = await http(h, 'GET', E(), { token: member.token })
+    assert.equal(g.status, 200)
+    locker.write('ROLLBACK;')
+    assert.equal(sql(`SELECT content FROM journal_entries WHERE journal_entry_id = '${e.body.journalEntryId}'`), 'locked away')
+  } finally {
+    await locker.close()
+    await stop(h)
+  }
 })
 
 test('every journal operation was checked against the document', async () => {

@@ -82,8 +82,8 @@ test('an entry write records its change in its transaction and the activity cons
       teamId: tid, entriesCreated: 3, entriesUpdated: 0, entriesDeleted: 0, membersAdded: 1, membersRemoved: 0, lastActivityAt: null
     })
     assert.ok(Date.parse(act.body.lastActivityAt) > 0)
-    // No job per event any more.
-    assert.equal(count('true'), count(`queue = 'cron'`))
+    // No job per event any more (in one query: the worker may enqueue cron ticks meanwhile).
+    assert.equal(count(`queue <> 'cron'`), 0, sql('SELECT kind, queue FROM jobs'))
     const m = await http({ url: w.url }, 'GET', '/metrics')
     assert.match(m.text, /quill_changes_consumed_total [1-9]/)
   } finally {
@@ -233,7 +233,8 @@ test('SIGTERM past QUILL_SHUTDOWN_TIMEOUT_MS returns unfinished jobs to the queu
   clearQueue()
   const ids = enqueue('debug.sleep', { ms: 900 }, 3)
   const w = await worker({ QUILL_WORKER_CONCURRENCY: '3', QUILL_SHUTDOWN_TIMEOUT_MS: '100' })
-  assert.ok(await waitFor(() => count(`job_id = ANY ('{${ids}}') AND state = 'running'`) === 3))
+  // look often: SIGTERM must come while they still run (900 ms), on a busy machine too
+  assert.ok(await waitFor(() => count(`job_id = ANY ('{${ids}}') AND state = 'running'`) === 3, { every: 10 }))
   const r = await stop(w)
   assert.equal(r.code, 0)
   assert.equal(count(`job_id = ANY ('{${ids}}') AND state = 'available' AND attempts = 0 AND locked_by IS NULL`), 3)

@@ -2,7 +2,7 @@
  * fake_changes.c - the change log and the activity counts of the fake store.
  *
  * One process, one thread, no concurrent transactions: every committed change is visible,
- * a snapshot starts after the last transaction, and the consumer "activity" is the only one
+ * a snapshot starts after the last transaction, and the consumers are "activity" and "webhooks"
  * (busy when the test says so).  Changes live in the table range that begin() saves, so a
  * rollback takes them back like any other write.
  */
@@ -94,31 +94,44 @@ static int item_of(struct fake_store *s, struct ql_ctx *cx, const struct ql_uuid
     return QL_OK;
 }
 
+/* Where a snapshot taken now starts: after the last transaction, or at the horizon. */
+static struct ql_change_pos start_now(const struct fake_store *s)
+{
+    struct ql_change_pos p = {s->in_tx ? s->txno : s->txno + 1, 0};
+    if (s->horizon && s->horizon < p.txid)
+        p.txid = s->horizon; /* as if the transaction "horizon" were still running */
+    return p;
+}
+
 static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                  const struct ql_change_pos *after, int limit, struct ql_sync_item **out, int *n,
-                  int *more, int *held)
+                  const struct ql_change_pos *after, int limit, struct ql_change_page *out)
 {
     struct fake_store *s = fake__store(self);
     int rc = fake__enter(s, cx);
-    *n = *more = *held = 0;
-    *out = rc ? NULL : ql_arena_calloc(cx->arena, (size_t)limit + 1, sizeof(**out));
-    if (rc == QL_OK && *out == NULL)
-        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
-    for (int i = 0; rc == QL_OK && i < s->nchanges; i++) {
+    memset(out, 0, sizeof(*out));
+    if (rc)
+        return rc;
+    out->start = start_now(s);
+    out->floor = s->floor;
+    out->items = ql_arena_calloc(cx->arena, (size_t)limit + 1, sizeof(*out->items));
+    if (out->items == NULL)
+        return ql_error_nomem(&cx->err);
+    int below_floor = ql_change_pos_cmp(after, &s->floor) < 0;
+    for (int i = 0; rc == QL_OK && !below_floor && i < s->nchanges; i++) {
         const struct fake_change *c = &s->changes[i];
         if (!fake__same(&c->team, team) || ql_change_pos_cmp(&c->pos, after) <= 0 ||
-            (s->in_tx && c->pos.txid == s->txno))
-            continue;
-        if (s->horizon && c->pos.txid >= s->horizon) {
-            *held = 1; /* as if an older transaction were still running */
+            (s->in_tx && c->pos.txid == s->txno) || ql_change_kind_of(c->event) == QL_CHANGE_TEAM)
+            continue; /* team events are for webhooks, not sync */
+        if (c->pos.txid >= out->start.txid) {
+            out->held = 1; /* committed, behind a transaction still running */
             break;
         }
-        if (*n == limit) {
-            *more = 1;
+        if (out->n == limit) {
+            out->more = 1;
             break;
         }
-        rc = item_of(s, cx, team, ql_change_kind_of(c->event), &c->id, &(*out)[*n]);
-        (*out)[(*n)++].pos = c->pos;
+        rc = item_of(s, cx, team, ql_change_kind_of(c->event), &c->id, &out->items[out->n]);
+        out->items[out->n++].pos = c->pos;
     }
     return rc;
 }
@@ -130,7 +143,7 @@ static int c_bounds(struct ql_store *self, struct ql_ctx *cx, struct ql_change_p
     int rc = fake__enter(s, cx);
     if (rc)
         return rc;
-    *start = (struct ql_change_pos){s->in_tx ? s->txno : s->txno + 1, 0};
+    *start = start_now(s);
     *floor = s->floor;
     return QL_OK;
 }
@@ -189,6 +202,16 @@ static int c_live(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     }
 }
 
+/* Where consumer name is; NULL for a consumer the fake does not know. */
+static struct ql_change_pos *consumer_of(struct fake_store *s, const char *name)
+{
+    if (strcmp(name, "activity") == 0)
+        return &s->consumer;
+    if (strcmp(name, "webhooks") == 0)
+        return &s->consumer_hooks;
+    return NULL;
+}
+
 static int c_consumer_lock(struct ql_store *self, struct ql_ctx *cx, const char *name,
                            struct ql_change_pos *pos)
 {
@@ -196,9 +219,10 @@ static int c_consumer_lock(struct ql_store *self, struct ql_ctx *cx, const char 
     int rc = fake__enter(s, cx);
     if (rc)
         return rc;
-    if (strcmp(name, "activity") != 0 || s->consumer_busy)
+    const struct ql_change_pos *at = consumer_of(s, name);
+    if (at == NULL || s->consumer_busy)
         return ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
-    *pos = s->consumer;
+    *pos = *at;
     return QL_OK;
 }
 
@@ -226,8 +250,9 @@ static int c_consumer_advance(struct ql_store *self, struct ql_ctx *cx, const ch
 {
     struct fake_store *s = fake__store(self);
     int rc = fake__enter(s, cx);
-    if (rc == QL_OK && strcmp(name, "activity") == 0)
-        s->consumer = *pos;
+    struct ql_change_pos *at = rc ? NULL : consumer_of(s, name);
+    if (at)
+        *at = *pos;
     return rc;
 }
 
@@ -244,7 +269,8 @@ static int c_compact(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, i
     int k = 0;
     for (int i = 0; i < s->nchanges; i++) {
         const struct fake_change *c = &s->changes[i];
-        if (c->at_ms < before_ms && ql_change_pos_cmp(&c->pos, &s->consumer) <= 0) {
+        if (c->at_ms < before_ms && ql_change_pos_cmp(&c->pos, &s->consumer) <= 0 &&
+            ql_change_pos_cmp(&c->pos, &s->consumer_hooks) <= 0) {
             if (ql_change_pos_cmp(&c->pos, &s->floor) > 0)
                 s->floor = c->pos;
             (*n)++;

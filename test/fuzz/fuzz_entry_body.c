@@ -101,6 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* keep the fake store from filling up */
         store.nentries = 0;
         store.naudit = 0;
+        store.nchanges = 0;
     } else if (r.status != 400 && r.status != 422) {
         abort();
     }

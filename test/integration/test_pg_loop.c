@@ -202,7 +202,7 @@ static void test_lost_connection_hands_its_reads_back(void)
      * works (the kernel takes the bytes), reading gets the farewell before the end: every read
      * is answered "run it elsewhere", and only the next input finds the stream over.
      */
-    uint64_t errors = ql_db_errors(ql_pg_db_port(itest_factory(url)));
+    uint64_t errors = ql_db_stats(ql_pg_db_port(itest_factory(url))).errors;
     ASSERT_NOT_NULL(sqlf("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
                          "application_name = 'quill' AND datname = current_database()"));
     struct pollfd farewell = {ql_db_fd(pg), POLLIN, 0};
@@ -221,7 +221,7 @@ static void test_lost_connection_hands_its_reads_back(void)
         ASSERT_INT_EQ(a[i].rc, QL_EWOULD_BLOCK);
     }
     ASSERT_INT_EQ(ql_db_fd(pg), -1);
-    ASSERT_INT_EQ(ql_db_errors(ql_pg_db_port(itest_factory(url))), errors + 1); /* the loss */
+    ASSERT_INT_EQ(ql_db_stats(ql_pg_db_port(itest_factory(url))).errors, errors + 1); /* the loss */
     /* a new connection serves again */
     ASSERT_INT_EQ(ql_db_connect(pg, &err), QL_OK);
     ask(pg, &arena, &team, &ids[0], &a[0]);

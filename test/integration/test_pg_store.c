@@ -246,11 +246,11 @@ static void test_reconnects_after_server_side_kill(void)
     struct ql_store *s = ql_db_store(pg);
     struct ql_ctx cx = {0};
     ASSERT_INT_EQ(ql_store_ping(s, &cx), QL_OK);
-    uint64_t errors = ql_db_errors(ql_pg_db_port(itest_factory(url)));
+    uint64_t errors = ql_db_stats(ql_pg_db_port(itest_factory(url))).errors;
     kill_sessions();
     /* outside a transaction the lost connection is replaced transparently; the loss counts */
     ASSERT_INT_EQ(ql_store_ping(s, &cx), QL_OK);
-    ASSERT_INT_EQ(ql_db_errors(ql_pg_db_port(itest_factory(url))), errors + 1);
+    ASSERT_INT_EQ(ql_db_stats(ql_pg_db_port(itest_factory(url))).errors, errors + 1);
     ql_db_session_destroy(pg);
 }
 
@@ -280,6 +280,50 @@ static void test_unreachable_database_fails_fast(void)
     ql_db_session_destroy(pg);
 }
 
+/*
+ * A statement that waits past the statement timeout (here: on a row another connection
+ * has locked) is cancelled and answers QL_EUNAVAILABLE, counted apart, and the session
+ * goes on.
+ */
+static void test_a_statement_past_its_timeout_is_cancelled(void)
+{
+    const struct ql_pg_db_config cfg = {.conninfo = url,
+                                        .clock = ql_sysclock(),
+                                        .statement_timeout_ms = 200,
+                                        .idle_tx_timeout_ms = 300};
+    struct ql_pg_db *db;
+    ASSERT_INT_EQ(ql_pg_db_create(&cfg, &db), QL_OK);
+    struct ql_db_session *pg;
+    ASSERT_INT_EQ(ql_db_open(ql_pg_db_port(db), QL_DB_BLOCKING, 0, &pg), QL_OK);
+    struct ql_store *s = ql_db_store(pg);
+    struct ql_ctx cx = {0};
+    struct ql_uuid team = fresh_id();
+    insert_team(&team);
+    char sql[256], t[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(&team, t);
+    PGconn *holder = PQconnectdb(url);
+    ASSERT_INT_EQ(PQstatus(holder), CONNECTION_OK);
+    snprintf(sql, sizeof(sql), "BEGIN; SELECT 1 FROM teams WHERE team_id = '%s' FOR UPDATE", t);
+    PQclear(PQexec(holder, sql));
+    ASSERT_INT_EQ(ql_store_begin(s, &cx), QL_OK);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ASSERT_INT_EQ(ql_store_teams_lock(s, &cx, &team), QL_EUNAVAILABLE);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ql_store_rollback(s, &cx);
+    ASSERT_TRUE(strstr(cx.err.msg, "57014") != NULL);
+    struct ql_db_stats st = ql_db_stats(ql_pg_db_port(db));
+    ASSERT_INT_EQ(st.timeouts, 1);
+    ASSERT_INT_EQ(st.errors, 1);
+    PQclear(PQexec(holder, "ROLLBACK"));
+    PQfinish(holder);
+    /* the session goes on */
+    ql_error_clear(&cx.err);
+    ASSERT_INT_EQ(ql_store_ping(s, &cx), QL_OK);
+    ql_db_session_destroy(pg);
+    ql_pg_db_destroy(db);
+}
+
 int main(int argc, char **argv)
 {
     url = itest_url("QUILL_TEST_DATABASE_URL");
@@ -291,6 +335,7 @@ int main(int argc, char **argv)
         TEST(test_reconnects_after_server_side_kill),
         TEST(test_lost_connection_inside_transaction_fails),
         TEST(test_unreachable_database_fails_fast),
+        TEST(test_a_statement_past_its_timeout_is_cancelled),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

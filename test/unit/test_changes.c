@@ -11,6 +11,7 @@
 #include "prompt/prompt.h"
 #include "team/team.h"
 #include "test.h"
+#include "webhook/webhook.h"
 
 #include <stdio.h>
 
@@ -306,6 +307,19 @@ static void test_cursors_are_checked(void)
     ASSERT_INT_EQ(pg.more, 1);
     snprintf(snap, sizeof(snap), "%s", pg.cursor);
     ASSERT_INT_EQ(ql_sync_cursor_parse(&w.f.cx, snap, strlen(snap), &back), QL_EVALIDATION);
+    /* each names where the client put it */
+    ASSERT_INT_EQ(sync_page(&w, "x", 50, &pg), QL_EVALIDATION);
+    ASSERT_STR_EQ(w.f.cx.err.fields[0].field, "since");
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(
+        ql_sync_stream_start(&w.f.cx, &w.team.id, snap, strlen(snap), "Last-Event-ID", &back),
+        QL_EVALIDATION);
+    ASSERT_INT_EQ(w.f.cx.err.nfields, 1);
+    ASSERT_STR_EQ(w.f.cx.err.fields[0].field, "Last-Event-ID");
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(ql_sync_stream_start(&w.f.cx, &w.team.id, "x", 1, "since", &back),
+                  QL_EVALIDATION);
+    ASSERT_STR_EQ(w.f.cx.err.fields[0].field, "since");
     fixture_cleanup(&w.f);
 }
 
@@ -319,10 +333,10 @@ static void test_only_members_read_a_teams_feed(void)
     ASSERT_TRUE(rc == QL_ENOT_FOUND || rc == QL_EFORBIDDEN);
     struct ql_change_pos pos;
     as(&w, &w.px);
-    rc = ql_sync_stream_start(&w.f.cx, &w.team.id, NULL, 0, &pos);
+    rc = ql_sync_stream_start(&w.f.cx, &w.team.id, NULL, 0, NULL, &pos);
     ASSERT_TRUE(rc == QL_ENOT_FOUND || rc == QL_EFORBIDDEN);
     as(&w, &w.pv); /* viewers may */
-    ASSERT_INT_EQ(ql_sync_stream_start(&w.f.cx, &w.team.id, NULL, 0, &pos), QL_OK);
+    ASSERT_INT_EQ(ql_sync_stream_start(&w.f.cx, &w.team.id, NULL, 0, NULL, &pos), QL_OK);
     fixture_cleanup(&w.f);
 }
 
@@ -343,6 +357,8 @@ static void test_a_cursor_older_than_the_log_keeps_has_expired(void)
     int n;
     as(&w, &w.po);
     ASSERT_INT_EQ(ql_consume(&w.f.cx, "activity", 100, ql_activity_consume, &n), QL_OK);
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_consume(&w.f.cx, "webhooks", 100, ql_webhooks_consume, &n), QL_OK);
     w.f.clock.now_ms += 8 * 24 * 3600 * 1000LL;
     write_entry(&w, "new");
     int64_t gone;
@@ -352,8 +368,9 @@ static void test_a_cursor_older_than_the_log_keeps_has_expired(void)
     ASSERT_INT_EQ(sync_page(&w, mid, 50, &pg), QL_ECURSOR_EXPIRED);
     struct ql_change_pos pos;
     as(&w, &w.pv);
-    ASSERT_INT_EQ(ql_sync_stream_start(&w.f.cx, &w.team.id, mid, strlen(mid), &pos),
-                  QL_ECURSOR_EXPIRED);
+    ASSERT_INT_EQ(
+        ql_sync_stream_start(&w.f.cx, &w.team.id, mid, strlen(mid), "Last-Event-ID", &pos),
+        QL_ECURSOR_EXPIRED);
     /* a new snapshot works, and holds the new entry */
     struct replica fresh = {0};
     drain(&w, NULL, 50, &fresh, cursor);
@@ -361,6 +378,56 @@ static void test_a_cursor_older_than_the_log_keeps_has_expired(void)
     for (int i = 0; i < fresh.n; i++)
         entries += fresh.rows[i].kind == QL_CHANGE_ENTRY;
     ASSERT_INT_EQ(entries, 3);
+    fixture_cleanup(&w.f);
+}
+
+static void test_a_quiet_teams_cursor_keeps_up_with_the_log(void)
+{
+    struct world w;
+    setup(&w);
+    struct replica r = {0};
+    char cursor[QL_SYNC_CURSOR_MAX];
+    drain(&w, NULL, 50, &r, cursor);
+    /* another team of the owner is busy; this one is quiet, and its client reads on */
+    struct ql_team other;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_team_create(&w.f.cx, "U", 1, &other), QL_OK);
+    resolve(&w, &w.owner, &w.po);
+    for (int i = 0; i < 3; i++) {
+        struct ql_entry e;
+        struct ql_entry_input in = {"busy", 4, 0, NULL, 0};
+        as(&w, &w.po);
+        ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &other.id, &in, &e), QL_OK);
+    }
+    struct ql_sync_page pg;
+    ASSERT_INT_EQ(sync_page(&w, cursor, 50, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.n, 0);
+    char polled[QL_SYNC_CURSOR_MAX];
+    snprintf(polled, sizeof(polled), "%s", pg.cursor);
+    int n;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_consume(&w.f.cx, "activity", 100, ql_activity_consume, &n), QL_OK);
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_consume(&w.f.cx, "webhooks", 100, ql_webhooks_consume, &n), QL_OK);
+    w.f.clock.now_ms += 8 * 24 * 3600 * 1000LL;
+    int64_t gone;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_changes_compact(&w.f.cx, 7 * 24 * 3600 * 1000LL, &gone), QL_OK);
+    ASSERT_TRUE(gone >= 3);
+    /* the cursor of a week ago has expired; the one of the last read has not */
+    ASSERT_INT_EQ(sync_page(&w, cursor, 50, &pg), QL_ECURSOR_EXPIRED);
+    ASSERT_INT_EQ(sync_page(&w, polled, 50, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.n, 0);
+    struct ql_change_pos pos;
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(
+        ql_sync_stream_start(&w.f.cx, &w.team.id, polled, strlen(polled), "Last-Event-ID", &pos),
+        QL_OK);
+    /* and what the team writes next comes after it */
+    struct ql_entry e = write_entry(&w, "at last");
+    ASSERT_INT_EQ(sync_page(&w, polled, 50, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.n, 1);
+    ASSERT_TRUE(memcmp(pg.items[0].id.b, e.id.b, 16) == 0);
     fixture_cleanup(&w.f);
 }
 
@@ -446,8 +513,29 @@ static void test_a_consumer_another_worker_holds_is_skipped(void)
     ASSERT_INT_EQ(w.f.store.nactivity, 0);
     int k;
     const struct ql_consumer *all = ql_consumers(&k);
-    ASSERT_INT_EQ(k, 1);
+    ASSERT_INT_EQ(k, 2);
     ASSERT_STR_EQ(all[0].name, "activity");
+    ASSERT_STR_EQ(all[1].name, "webhooks");
+    fixture_cleanup(&w.f);
+}
+
+static void test_team_events_are_for_webhooks_not_for_sync(void)
+{
+    struct world w;
+    setup(&w);
+    struct replica r = {0};
+    char cursor[QL_SYNC_CURSOR_MAX];
+    drain(&w, NULL, 50, &r, cursor);
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_change(&w.f.cx, &w.team.id, QL_EVENT_USAGE_ALERT, &w.team.id), QL_OK);
+    ASSERT_INT_EQ(ql_change_kind_of(QL_EVENT_USAGE_ALERT), QL_CHANGE_TEAM);
+    struct ql_sync_page pg;
+    ASSERT_INT_EQ(sync_page(&w, cursor, 50, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.n, 0);
+    ASSERT_INT_EQ(pg.held, 0);
+    write_entry(&w, "after");
+    ASSERT_INT_EQ(sync_page(&w, cursor, 50, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.n, 1);
     fixture_cleanup(&w.f);
 }
 
@@ -462,10 +550,12 @@ int main(int argc, char **argv)
         TEST(test_cursors_are_checked),
         TEST(test_only_members_read_a_teams_feed),
         TEST(test_a_cursor_older_than_the_log_keeps_has_expired),
+        TEST(test_a_quiet_teams_cursor_keeps_up_with_the_log),
         TEST(test_compaction_keeps_what_a_consumer_has_not_read),
         TEST(test_a_consumer_applies_each_change_once_and_advances),
         TEST(test_a_failed_batch_leaves_the_consumer_where_it_was),
         TEST(test_a_consumer_another_worker_holds_is_skipped),
+        TEST(test_team_events_are_for_webhooks_not_for_sync),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

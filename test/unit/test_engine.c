@@ -272,13 +272,13 @@ static int tdb_open(struct ql_db *self, enum ql_db_kind kind, unsigned hints,
     return QL_OK;
 }
 
-static uint64_t tdb_errors(struct ql_db *self)
+static void tdb_stats(struct ql_db *self, struct ql_db_stats *out)
 {
     (void)self;
-    return 0;
+    (void)out;
 }
 
-static const struct ql_db_ops tdb_ops = {tdb_open, tdb_errors};
+static const struct ql_db_ops tdb_ops = {tdb_open, tdb_stats};
 
 struct tnotify {
     struct ql_notify base;

@@ -63,12 +63,25 @@ static void test_field_errors_bounded(void)
     ASSERT_STR_EQ(e.fields[3].message, "field 3");
 }
 
+/* A field name too long for the record is cut between UTF-8 characters, never inside one. */
+static void test_long_field_names_keep_whole_characters(void)
+{
+    struct ql_error e;
+    ql_error_clear(&e);
+    char name[100] = "";
+    for (int i = 0; i < 40; i++)
+        strcat(name, "\xc3\xa9"); /* é, two bytes */
+    ql_error_field(&e, name, "unknown_field", "is not a known field");
+    ASSERT_INT_EQ(strlen(e.fields[0].field), 62);
+    ASSERT_INT_EQ(memcmp(e.fields[0].field, name, 62), 0);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
         TEST(test_names_and_transience),         TEST(test_every_code_has_a_name_and_message),
         TEST(test_set_returns_code_and_formats), TEST(test_long_messages_truncate),
-        TEST(test_field_errors_bounded),
+        TEST(test_field_errors_bounded),         TEST(test_long_field_names_keep_whole_characters),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

@@ -80,6 +80,21 @@ static void h_stream(struct ql_http_req *r)
     ql__req_stream_begin(r, on_stream_open, on_stream_close, &stream_closed);
 }
 
+/* A login lockout, and a database that is down: what every 429 and 503 must carry. */
+static void h_locked_out(struct ql_http_req *r)
+{
+    r->cx.err.retry_after_ms = 29500;
+    r->cx.err.rate_limit = 5;
+    ql_error_set(&r->cx.err, QL_ERATE_LIMITED, "Too many failed logins.");
+    ql__res_problem(r, QL_ERATE_LIMITED);
+}
+
+static void h_db_down(struct ql_http_req *r)
+{
+    ql_error_set(&r->cx.err, QL_EUNAVAILABLE, "connection refused");
+    ql__res_problem(r, QL_EUNAVAILABLE);
+}
+
 static const struct ql_http_route routes[] = {
     {QL_HTTP_GET, "/inline", h_inline, 0},
     {QL_HTTP_GET, "/pool", h_where, QL_ROUTE_POOL},
@@ -88,6 +103,8 @@ static const struct ql_http_route routes[] = {
     {QL_HTTP_GET, "/async", h_async, QL_ROUTE_POOL | QL_ROUTE_LOOP},
     {QL_HTTP_GET, "/nothing", h_nothing, QL_ROUTE_POOL},
     {QL_HTTP_GET, "/stream", h_stream, QL_ROUTE_POOL},
+    {QL_HTTP_GET, "/locked", h_locked_out, 0},
+    {QL_HTTP_GET, "/down", h_db_down, 0},
 };
 
 /* ---- a fake loop ----------------------------------------------------------------------------- */
@@ -408,6 +425,27 @@ static void test_a_stream_stays_in_flight_until_it_ends(void)
     ql__h1_cleanup(&w.h1);
 }
 
+/* HEAD finds GET's routes: a stream answering one sends its head and ends at once. */
+static void test_a_stream_answering_head_ends_with_its_head(void)
+{
+    struct world w;
+    setup(&w);
+    const char *head = "HEAD /stream HTTP/1.1\r\nHost: h\r\n\r\n";
+    ql__h1_input(&w.h1, head, strlen(head));
+    get(&w, "/inline"); /* pipelined behind it */
+    run_pool(&w);
+    ql__exec_run_ready(&w.x);
+    ASSERT_INT_EQ(stream_opened, 1);
+    ASSERT_INT_EQ(stream_closed, 1);
+    ASSERT_NOT_NULL(strstr(out(&w), "Content-Type: text/event-stream\r\n"));
+    ASSERT_NULL(strstr(out(&w), "hello")); /* what the stream wrote is no part of it */
+    /* the request behind it was handed over, and answered in the same turn */
+    ASSERT_TRUE(ends_with(out(&w), "\r\n\r\ninline"));
+    ASSERT_INT_EQ(w.req.state, QL__REQ_IDLE);
+    ASSERT_INT_EQ(atomic_load(&w.x.inflight), 0);
+    ql__h1_cleanup(&w.h1);
+}
+
 static void test_a_stream_whose_connection_closed_first_never_opens(void)
 {
     struct world w;
@@ -425,6 +463,26 @@ static void test_a_stream_whose_connection_closed_first_never_opens(void)
     ql__h1_cleanup(&w.h1);
 }
 
+static void test_every_429_and_503_says_when_to_come_back(void)
+{
+    struct world w;
+    setup(&w);
+    get(&w, "/locked");
+    ql__exec_run_ready(&w.x);
+    ASSERT_TRUE(strncmp(out(&w), "HTTP/1.1 429 ", 13) == 0);
+    ASSERT_NOT_NULL(strstr(out(&w), "\r\nRetry-After: 30\r\n"));
+    ASSERT_NOT_NULL(strstr(out(&w), "\r\nRateLimit-Limit: 5\r\n"));
+    ASSERT_NOT_NULL(strstr(out(&w), "\r\nRateLimit-Remaining: 0\r\n"));
+    ASSERT_NOT_NULL(strstr(out(&w), "\r\nRateLimit-Reset: 30\r\n"));
+    w.h1.out.len = 0;
+    get(&w, "/down");
+    ql__exec_run_ready(&w.x);
+    ASSERT_TRUE(strncmp(out(&w), "HTTP/1.1 503 ", 13) == 0);
+    ASSERT_NOT_NULL(strstr(out(&w), "\r\nRetry-After: 1\r\n"));
+    ASSERT_NULL(strstr(out(&w), "connection refused")); /* the cause stays in the log */
+    ql__h1_cleanup(&w.h1);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -437,7 +495,9 @@ int main(int argc, char **argv)
         TEST(test_unroutable_and_unparsable_requests),
         TEST(test_a_handler_that_answers_nothing_gets_500),
         TEST(test_a_stream_stays_in_flight_until_it_ends),
+        TEST(test_a_stream_answering_head_ends_with_its_head),
         TEST(test_a_stream_whose_connection_closed_first_never_opens),
+        TEST(test_every_429_and_503_says_when_to_come_back),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

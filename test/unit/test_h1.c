@@ -18,9 +18,10 @@ struct tconn {
     struct ql_http_req req;
     struct fake_clock clock;
     struct ql__h1_limits lim;
-    int requests;   /* ops->request calls */
-    int outputs;    /* ops->output calls */
-    int in_request; /* inside ops->request now */
+    int socket_busy; /* for writing_ops: a write is in flight, new output waits in out */
+    int requests;    /* ops->request calls */
+    int outputs;     /* ops->output calls */
+    int in_request;  /* inside ops->request now */
     char paths[16][64];
     int errors[16];
 };
@@ -50,6 +51,16 @@ static void t_output(struct ql__h1 *h)
 }
 
 static const struct ql__h1_ops ops = {.request = t_request, .output = t_output};
+
+/* An owner like conn.c: inside ops->output the socket takes all there is, unless busy. */
+static void t_output_writes(struct ql__h1 *h)
+{
+    of(h)->outputs++;
+    if (!of(h)->socket_busy)
+        h->out.len = 0;
+}
+
+static const struct ql__h1_ops writing_ops = {.request = t_request, .output = t_output_writes};
 
 static void open_conn(struct tconn *t, size_t max_body)
 {
@@ -202,6 +213,63 @@ static void test_limits_are_answered_and_close(void)
     ql__h1_cleanup(&t.h1);
 }
 
+/* Feed a chunked body of n chunks of `size` bytes each, then its end. */
+static void feed_chunked(struct tconn *t, int n, size_t size)
+{
+    static char chunk[65536 + 16];
+    feed(t, "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
+    int hn = snprintf(chunk, sizeof(chunk), "%zx\r\n", size);
+    memset(chunk + hn, 'x', size);
+    memcpy(chunk + hn + size, "\r\n", 2);
+    for (int i = 0; i < n && t->requests == 0; i++)
+        ql__h1_input(&t->h1, chunk, (size_t)hn + size + 2);
+    feed(t, "0\r\n\r\n");
+}
+
+/* A chunked body grows as it comes; one of exactly the limit fits, one byte more is a 413. */
+static void test_a_chunked_body_of_exactly_the_limit(void)
+{
+    struct tconn t;
+    open_conn(&t, 1 << 20);
+    feed_chunked(&t, 16, 65536);
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.errors[0], 0);
+    ASSERT_INT_EQ(t.req.body.n, 1 << 20);
+    ql__h1_cleanup(&t.h1);
+    open_conn(&t, (1 << 20) - 1);
+    feed_chunked(&t, 16, 65536);
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.errors[0], 413);
+    ql__h1_cleanup(&t.h1);
+}
+
+/* Once answered, a request's memory (its body, say) is not kept while the connection idles. */
+static void test_an_idle_connection_keeps_nothing_of_its_request(void)
+{
+    struct tconn t;
+    open_conn(&t, 1 << 20);
+    feed_chunked(&t, 8, 65536);
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_TRUE(ql_arena_held(&t.h1.arena) > (512 << 10));
+    answer(&t, 422, "no");
+    ASSERT_INT_EQ(t.h1.state, QL__H1_IDLE);
+    ASSERT_TRUE(ql_arena_held(&t.h1.arena) <= 4096);
+    /* and the next request on it is read as usual */
+    feed(&t, "GET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_INT_EQ(t.requests, 2);
+    ASSERT_STR_EQ(t.paths[1], "/next");
+    ql__h1_cleanup(&t.h1);
+    /* nor while it closes after refusing a body that grew too large */
+    open_conn(&t, 1 << 20);
+    feed_chunked(&t, 20, 65536);
+    ASSERT_INT_EQ(t.errors[0], 413);
+    ASSERT_TRUE(ql_arena_held(&t.h1.arena) > (1 << 20));
+    answer(&t, 413, "too large");
+    ASSERT_INT_EQ(t.h1.state, QL__H1_CLOSING);
+    ASSERT_TRUE(ql_arena_held(&t.h1.arena) <= 4096);
+    ql__h1_cleanup(&t.h1);
+}
+
 static void test_http_1_0_closes_unless_kept_alive(void)
 {
     struct tconn t;
@@ -226,7 +294,7 @@ static void test_deadlines_follow_the_phase(void)
     ASSERT_INT_EQ(ql__h1_expired(&t.h1, t.clock.mono_ns / 1000000 + 999), 0);
     ASSERT_INT_EQ(ql__h1_expired(&t.h1, t.clock.mono_ns / 1000000 + 1000), 1);
     fake_clock_advance(&t.clock, 500);
-    feed(&t, "POST /p HTTP/1.1\r\nContent-Length: 4\r\n\r\n");
+    feed(&t, "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\n");
     /* in the body: the body timeout, from now */
     int64_t now = t.clock.mono_ns / 1000000;
     ASSERT_INT_EQ(t.h1.deadline_ms, now + 2000);
@@ -265,6 +333,34 @@ static void test_unread_output_stops_parsing_until_sent(void)
     ql__h1_sent(&t.h1, t.h1.in_flight);
     ASSERT_INT_EQ(t.requests, answered + 1);
     ASSERT_INT_EQ(ql__h1_wants_input(&t.h1), 1);
+    ql__h1_cleanup(&t.h1);
+}
+
+/*
+ * A response past QL__H1_OUT_MAX pauses parsing; an owner that writes it all inside
+ * ops->output (as conn.c does when the socket takes it) reports nothing, and the requests
+ * held behind it must still be parsed: after the answer, and after a write that finished.
+ */
+static void test_output_written_at_once_lets_parsing_go_on(void)
+{
+    static char big[QL__H1_OUT_MAX + 1];
+    memset(big, 'b', sizeof(big) - 1);
+    struct tconn t;
+    open_conn(&t, sizeof(big)); /* an arena with room for the response */
+    t.h1.ops = &writing_ops;
+    for (int i = 0; i < 3; i++)
+        feed(&t, "GET /big HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_INT_EQ(t.requests, 1);
+    answer(&t, 200, big); /* written at once */
+    ASSERT_INT_EQ(t.requests, 2);
+    /* a write is in flight: the next response waits in out, past the bound */
+    t.socket_busy = 1;
+    t.h1.in_flight = 10;
+    answer(&t, 200, big);
+    ASSERT_INT_EQ(t.requests, 2);
+    t.socket_busy = 0;
+    ql__h1_sent(&t.h1, 10); /* the write finished: what waited goes out at once */
+    ASSERT_INT_EQ(t.requests, 3);
     ql__h1_cleanup(&t.h1);
 }
 
@@ -315,18 +411,119 @@ static void test_a_stream_is_chunked_and_the_connection_goes_on(void)
     ql__h1_cleanup(&t.h1);
 }
 
+/* The socket closes while a request is answered: its answer is the last, nothing more is parsed. */
+static void test_nothing_is_parsed_after_a_shutdown(void)
+{
+    struct tconn t;
+    open_conn(&t, 16);
+    feed(&t, "GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_INT_EQ(t.requests, 1);
+    ql__h1_shutdown(&t.h1);
+    ASSERT_INT_EQ(t.h1.state, QL__H1_CLOSING);
+    answer(&t, 200, "one");
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.h1.state, QL__H1_CLOSING);
+    ql__h1_cleanup(&t.h1);
+}
+
+/* HEAD maps to GET routes, so a stream may answer one: its head goes out, never a body. */
+static void test_a_stream_answering_head_sends_no_body(void)
+{
+    struct tconn t;
+    open_conn(&t, 16);
+    feed(&t, "HEAD /s HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n");
+    t.req.status = 200;
+    t.req.content_type = "text/event-stream";
+    ql__h1_stream_open(&t.h1);
+    ASSERT_NOT_NULL(strstr(out(&t), "Transfer-Encoding: chunked\r\n")); /* the head a GET gets */
+    size_t head = t.h1.out.len;
+    ASSERT_INT_EQ(ql__h1_stream_write(&t.h1, "data: 1\n\n", 9, QL__H1_OUT_MAX), 0);
+    ql__h1_stream_close(&t.h1);
+    ASSERT_INT_EQ(t.h1.out.len, head); /* no chunk and no last chunk */
+    ASSERT_INT_EQ(t.requests, 2);
+    ASSERT_STR_EQ(t.paths[1], "/after");
+    ql__h1_cleanup(&t.h1);
+}
+
+/* What a lenient parser lets through, and a proxy in front may read otherwise (smuggling). */
+static void test_ambiguous_requests_are_refused(void)
+{
+    static const struct {
+        const char *req;
+        int status;
+    } cases[] = {
+        /* a folded (obs-fold) Transfer-Encoding */
+        {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip,\r\n chunked\r\n\r\n", 400},
+        /* a coding other than chunked: not implemented (RFC 9112 6.1) */
+        {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501},
+        /* chunked not last: the length cannot be known (RFC 9112 6.3) */
+        {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\n\r\n", 400},
+        /* a space in a header name */
+        {"GET / HTTP/1.1\r\nHost: h\r\nX Bad: 1\r\n\r\n", 400},
+        /* HTTP/1.1 without Host, or with two */
+        {"GET / HTTP/1.1\r\nX-A: 1\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+        /* an HTTP/0.9 request line */
+        {"GET /\r\n\r\n", 400},
+        /* two Authorization headers, two Content-Lengths, both lengths and chunked */
+        {"GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n",
+         400},
+        {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", 400},
+        {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nTransfer-Encoding: "
+         "chunked\r\n\r\n0\r\n\r\n",
+         400},
+        /* a control byte in a header value */
+        {"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x01b\r\n\r\n", 400},
+    };
+    int wrong = 0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tconn t;
+        open_conn(&t, 1024);
+        feed(&t, cases[i].req);
+        if (t.requests != 1 || t.errors[0] != cases[i].status || t.h1.keepalive) {
+            printf("# case %zu: %d requests, status %d, keep-alive %d\n", i, t.requests,
+                   t.errors[0], t.h1.keepalive);
+            wrong++;
+        }
+        ql__h1_cleanup(&t.h1);
+    }
+    ASSERT_INT_EQ(wrong, 0); /* each is answered with its status, and the connection closes */
+    /* a fold is found when it arrives a byte at a time, too */
+    struct tconn f;
+    open_conn(&f, 1024);
+    const char *fold = "GET / HTTP/1.1\r\nHost: h\r\nX-A: a,\r\n\tb\r\n\r\n";
+    for (size_t i = 0; fold[i]; i++)
+        ql__h1_input(&f.h1, fold + i, 1);
+    ASSERT_INT_EQ(f.requests, 1);
+    ASSERT_INT_EQ(f.errors[0], 400);
+    ql__h1_cleanup(&f.h1);
+    /* HTTP/1.0 may leave Host out; one Authorization is fine */
+    struct tconn t;
+    open_conn(&t, 1024);
+    feed(&t, "GET / HTTP/1.0\r\nAuthorization: Bearer a\r\n\r\n");
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.errors[0], 0);
+    ql__h1_cleanup(&t.h1);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
         TEST(test_a_request_split_into_single_bytes),
+        TEST(test_ambiguous_requests_are_refused),
         TEST(test_a_body_in_pieces_and_chunked),
         TEST(test_pipelined_requests_are_answered_in_order),
         TEST(test_limits_are_answered_and_close),
+        TEST(test_a_chunked_body_of_exactly_the_limit),
+        TEST(test_an_idle_connection_keeps_nothing_of_its_request),
         TEST(test_http_1_0_closes_unless_kept_alive),
         TEST(test_deadlines_follow_the_phase),
         TEST(test_unread_output_stops_parsing_until_sent),
+        TEST(test_output_written_at_once_lets_parsing_go_on),
         TEST(test_input_held_while_answering_is_bounded),
         TEST(test_a_stream_is_chunked_and_the_connection_goes_on),
+        TEST(test_a_stream_answering_head_sends_no_body),
+        TEST(test_nothing_is_parsed_after_a_shutdown),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

@@ -45,6 +45,17 @@ static void test_cron_next_known_cases(void)
     ASSERT_INT_EQ(ql_cron_next(&c, at(2026, 12, 1, 0, 0)), at(2026, 12, 6, 4, 30));
 }
 
+/* Times before 1970 are negative: the day of a minute is still the floor, as in matches(). */
+static void test_cron_next_before_1970(void)
+{
+    struct ql_cron c;
+    struct ql_error e;
+    ASSERT_INT_EQ(ql_cron_parse("0 0 * * *", &c, &e), QL_OK);
+    ASSERT_INT_EQ(ql_cron_next(&c, at(1969, 12, 31, 23, 30)), 0);
+    ASSERT_INT_EQ(ql_cron_parse("15 * * * *", &c, &e), QL_OK);
+    ASSERT_INT_EQ(ql_cron_next(&c, at(1969, 12, 31, 22, 30)), at(1969, 12, 31, 23, 15));
+}
+
 /* Property: next() agrees with a minute-by-minute scan using matches(). */
 static void test_cron_next_matches_brute_force(void)
 {
@@ -129,6 +140,7 @@ int main(int argc, char **argv)
     static const struct ql_test tests[] = {
         TEST(test_cron_parse_rejects),
         TEST(test_cron_next_known_cases),
+        TEST(test_cron_next_before_1970),
         TEST(test_cron_next_matches_brute_force),
         TEST(test_backoff_grows_with_jitter_and_cap),
         TEST(test_catalogue),

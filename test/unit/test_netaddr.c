@@ -4,6 +4,8 @@
 #include "netaddr/netaddr.h"
 #include "test.h"
 
+#include <stdio.h>
+
 static void test_cidr_parse_and_match(void)
 {
     struct ql_cidr_list l;
@@ -65,12 +67,56 @@ static void test_token_bucket(void)
     ql_ratelimit_destroy(rl);
 }
 
+static void test_which_addresses_are_public(void)
+{
+    static const char *const refused[] = {
+        "127.0.0.1",
+        "127.1.2.3",
+        "10.0.0.1",
+        "172.16.0.1",
+        "172.31.255.255",
+        "192.168.1.1",
+        "169.254.169.254",
+        "0.0.0.0",
+        "100.64.0.1",
+        "224.0.0.1",
+        "255.255.255.255",
+        "240.0.0.1",
+        "192.0.2.1",
+        "::1",
+        "::",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "::127.0.0.1",
+        "fe80::1",
+        "fc00::1",
+        "fd00:ec2::254",
+        "ff02::1",
+        "64:ff9b::7f00:1",
+        "2002:7f00:1::",
+        "2001:db8::1",
+        "not an address",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        if (ql_addr_text_is_public(refused[i]))
+            printf("# %s counted as public\n", refused[i]);
+        ASSERT_INT_EQ(ql_addr_text_is_public(refused[i]), 0);
+    }
+    static const char *const allowed[] = {"8.8.8.8",     "1.1.1.1",        "172.32.0.1",
+                                          "192.169.0.1", "::ffff:8.8.8.8", "2606:4700::1111",
+                                          "2a00:1450::1"};
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+        ASSERT_INT_EQ(ql_addr_text_is_public(allowed[i]), 1);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
         TEST(test_cidr_parse_and_match),
         TEST(test_client_address_behind_proxies),
         TEST(test_token_bucket),
+        TEST(test_which_addresses_are_public),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
