@@ -2,8 +2,9 @@
 -- bench_sync): one "created" change (kind 1, event 1) per entry, in the order the entries
 -- were made, as 1,000 transactions of 100 changes, the i-th (i = 0..999) holding entries
 -- n = 100 i + 1 .. 100 i + 100, one of every team, as a busy server's group commits would.
--- Each team's feed then holds 1,000 changes, in the order of its entries.  The activity
--- consumer is moved past them: this history counts as applied, so it is no backlog.
+-- Each team's feed then holds 1,000 changes, in the order of its entries.  Every consumer
+-- of the log (activity, webhooks) is moved past them: this history counts as applied, so it
+-- is no backlog.
 -- Runs in its own psql session after seed_quill.sql and seed_entries.sql.
 CREATE FUNCTION pg_temp.seed_id(ms bigint, kind int, n int) RETURNS uuid
 LANGUAGE sql IMMUTABLE AS $$
@@ -21,6 +22,5 @@ FROM generate_series(0, 999) AS i
 \gexec
 
 UPDATE change_consumers
-SET (txid, seq) = (SELECT txid, seq FROM changes ORDER BY txid DESC, seq DESC LIMIT 1)
-WHERE name = 'activity';
+SET (txid, seq) = (SELECT txid, seq FROM changes ORDER BY txid DESC, seq DESC LIMIT 1);
 VACUUM ANALYZE changes;
