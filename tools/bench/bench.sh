@@ -591,13 +591,15 @@ bench_queue() {
   row "enqueue-to-claim latency, idle worker (NOTIFY) | p50 $(med quill.latency_p50_ms) ms, p99 $(med quill.latency_p99_ms) ms | | "
 }
 
+. "$ROOT/tools/bench/webhooks.sh"
+
 BENCH_SECRET=$(head -c 32 /dev/urandom | base64)
 pg_start >/dev/null
 create_db quill_bench
 DATABASE_URL=$(pg_url quill_bench) QUILL_MIGRATIONS_DIR="$ROOT/migrations" "$BUILD/apps/quill-migrate" up >/dev/null
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(livez me entries sync streams login queue)
+[ ${#names[@]} -gt 0 ] || names=(livez me entries sync streams webhooks login queue)
 {
   echo "Quill benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, rounds=$ROUNDS duration=$DURATION"
   echo
@@ -611,6 +613,7 @@ for n in "${names[@]}"; do
     entries) bench_entries ;;
     sync) bench_sync ;;
     streams) bench_streams ;;
+    webhooks) bench_webhooks ;;
     login) bench_login ;;
     queue) bench_queue ;;
     *) die "unknown benchmark: $n" ;;
