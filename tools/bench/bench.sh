@@ -97,8 +97,23 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # port_free PORT: die when something answers there already.  quill-api listens with
 # SO_REUSEPORT, so a leftover server on the same port would silently take half the traffic.
+# Then wait (up to 70 s) until the port can be bound: the benchmark ports lie in the
+# kernel's range of ephemeral ports, and a client connection that used one of them as its
+# own port (a webhook delivery, a stream, a wrk connection) keeps it in TIME_WAIT for 60 s
+# after it closed first, and no server can listen there meanwhile.
 port_free() {
   ! curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/livez" || die "127.0.0.1:$1 is taken by another server: stop it first"
+  local said=0
+  for _ in $(seq 70); do
+    python3 -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null && return
+    [ "$said" = 1 ] || log "127.0.0.1:$1 is held by a closed connection (TIME_WAIT): waiting"
+    said=1
+    sleep 1
+  done
+  die "127.0.0.1:$1 cannot be bound"
 }
 
 start_quill_api() {
@@ -279,6 +294,7 @@ http {
 }
 NGX
   mkdir -p "$SCRATCH/www"; printf '{"status":"ok"}' > "$SCRATCH/www/livez.json"
+  port_free 58090
   nginx -c "$SCRATCH/nginx.conf"
   start_quill_api 58091 QUILL_DB_POOL=2
   sleep 0.5
@@ -555,7 +571,7 @@ bench_queue() {
   local -A vals
   local line p m
   for r in $(seq "$rounds"); do
-    line=$(DATABASE_URL=$(pg_url quill_qbench) "$BUILD/tools/bench/quill-queue-bench" --jobs "$jobs" \
+    line=$(DATABASE_URL=$(pg_url quill_qbench) QUILL_SECRET="$BENCH_SECRET" "$BUILD/tools/bench/quill-queue-bench" --jobs "$jobs" \
       --worker "$BUILD/apps/quill-worker" --worker-log "$OUT/quill-worker.log" 2>>"$OUT/queue.log")
     echo "$line" >> "$OUT/queue.log"
     for m in enqueue_single_jobs_per_s enqueue_batch_jobs_per_s drain_jobs_per_s latency_p50_ms latency_p99_ms; do
