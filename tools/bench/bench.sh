@@ -203,9 +203,10 @@ wait_drained() {
 # 1234567 -> 1,234,567
 commas() { sed -E ':a; s/^([0-9]+)([0-9]{3})/\1,\2/; ta' <<<"$1"; }
 
-# check_round LABEL ROUND NON2XX ERRORS WARM_NON2XX: say what went wrong in a round.
+# check_round LABEL ROUND NON2XX ERRORS WARM_NON2XX [RATE]: say what went wrong in a round.
 check_round() {
   local what=""
+  case "${6:-}" in 0|0.0|0.00) what+=" no answer at all," ;; esac
   [ "${3:-0}" = 0 ] || what+=" $3 answers above 399,"
   [ "${4:-0}" = 0 ] || what+=" $4 socket errors,"
   case "${5:--}" in 0|-) ;; *) what+=" $5 warm-up answers outside 2xx," ;; esac
@@ -227,7 +228,7 @@ compare() {
   for r in $(seq "$ROUNDS"); do
     [ -z "${BACKLOG_DB:-}" ] || wait_drained "$BACKLOG_DB"
     read -r rps p50 p99 bad errs warm b0 b1 < <(wrk_run "$au" "$as" "$@")
-    check_round "$name/$al" "$r" "$bad" "$errs" "$warm"
+    check_round "$name/$al" "$r" "$bad" "$errs" "$warm" "$rps"
     ar+=("$rps"); a50+=("$p50"); a99+=("$p99")
     if [ -n "${BACKLOG_DB:-}" ]; then
       backlogs+=("$(commas "$b0") -> $(commas "$b1")")
@@ -237,7 +238,7 @@ compare() {
     [ -n "$bl" ] || continue
     [ -z "${BACKLOG_DB:-}" ] || wait_drained "$BACKLOG_DB"
     read -r rps p50 p99 bad errs warm b0 b1 < <(wrk_run "$bu" "$bs" "$@")
-    check_round "$name/$bl" "$r" "$bad" "$errs" "$warm"
+    check_round "$name/$bl" "$r" "$bad" "$errs" "$warm" "$rps"
     br+=("$rps"); b50+=("$p50"); b99+=("$p99")
     log "$name round $r: $al ${ar[-1]} req/s (p99 ${a99[-1]} ms), $bl $rps req/s (p99 $p99 ms)"
   done
@@ -574,6 +575,7 @@ bench_queue() {
     line=$(DATABASE_URL=$(pg_url quill_qbench) QUILL_SECRET="$BENCH_SECRET" "$BUILD/tools/bench/quill-queue-bench" --jobs "$jobs" \
       --worker "$BUILD/apps/quill-worker" --worker-log "$OUT/quill-worker.log" 2>>"$OUT/queue.log")
     echo "$line" >> "$OUT/queue.log"
+    [ "$(kv "$line" partial)" = none ] || log "queue round $r: quill's run was cut short ($(kv "$line" partial); see $OUT/queue.log and $OUT/quill-worker.log)"
     for m in enqueue_single_jobs_per_s enqueue_batch_jobs_per_s drain_jobs_per_s latency_p50_ms latency_p99_ms; do
       vals[quill.$m]+="$(kv "$line" $m) "
     done

@@ -143,7 +143,7 @@ bench_webhooks() {
   line=$(grep '^result ' <<<"$line" || true)
   rps=$(kv "$line" requests_per_s); p50=$(kv "$line" p50_ms); p99=$(kv "$line" p99_ms)
   bad=$(kv "$line" non_2xx_3xx); errs=$(kv "$line" socket_errors)
-  check_round "webhooks/paced POST" 1 "$bad" "$errs" -
+  check_round "webhooks/paced POST" 1 "$bad" "$errs" - "$rps"
   wait_drained quill_bench
   lat=$(webhook_latency "$t0" "$t1")
   stop_quill_worker
