@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
 # tools/bench/bench.sh - Quill's benchmarks (run through `tools/quill bench [names...]`).
 #
-# Every benchmark runs wrk on loopback (-t2 -c64, bounded in time) against Quill and a
+# Every HTTP benchmark runs wrk on loopback (-t2 -c64, bounded in time) against Quill and a
 # reference peer in the same run, alternating A and B for several rounds, and prints the
 # median ratio.  Absolute numbers drift on shared machines; ratios measured side by side
 # hold.  Names: livez (vs nginx), me, entries (vs the Fastify + pg peer in ../shared/peers,
 # when that folder exists; Quill's own figures otherwise), sync (delta pages against pages
-# of entries), streams (live SSE streams under writes, tools/bench/stream_bench.c), login,
-# queue (vs graphile-worker and pg-boss).  Default: all.  The HTTP traffic comes from
-# Quill's own wrk scripts (tools/bench/wrk/), the same against both sides.  Write benchmarks
-# run quill-worker beside quill-api and report the backlog (jobs and unconsumed changes)
-# before and after each Quill round.
+# of entries), streams (live SSE streams under writes, tools/bench/stream_bench.c),
+# webhooks (deliveries to a loopback receiver, tools/bench/webhooks.sh), login, queue (vs
+# graphile-worker and pg-boss).  Default: all.  The HTTP traffic comes from Quill's own wrk
+# scripts (tools/bench/wrk/), the same against both sides.  Write benchmarks run
+# quill-worker beside quill-api and report the backlog (jobs, and changes not yet read by
+# each consumer of the change log) before and after each Quill run.  docs/benchmarks.md
+# describes the method.
 #
 # Environment: ROUNDS (3), DURATION (5s per run; POST_DURATION 10s for POST), WARMUP (2s); DRAIN_TIMEOUT
 # (300 s: longest wait for quill-worker to drain the backlog between write runs); BACKLOG_SETTLE (1.5 s:
 # the pause after a write run before the backlog is read); ENTRIES picks among get_entry list_entries
 # post_entry; PEERS_POOL (10) sizes the Fastify peer's pg.Pool; STREAMS (1000), STREAM_SECONDS (10),
-# STREAM_INTERVAL_MS (10) and STREAM_ROUNDS (2) for the streams; QUEUE_JOBS (20000) and QUEUE_ROUNDS (2)
-# for the queue.
+# STREAM_INTERVAL_MS (10) and STREAM_ROUNDS (2) for the streams; WEBHOOK_DELIVERIES (20000),
+# WEBHOOK_ROUNDS (2) and WEBHOOK_RATE (half the drain rate) for the webhooks; QUEUE_JOBS (20000)
+# and QUEUE_ROUNDS (2) for the queue.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$ROOT/tools/lib.sh"

@@ -203,7 +203,10 @@ int main(int argc, char **argv)
     int port = 58095;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
-            port = atoi(argv[++i]);
+            char *end;
+            port = (int)strtol(argv[++i], &end, 10);
+            if (*end != '\0')
+                port = 0;
         } else {
             fprintf(stderr, "usage: quill-webhook-sink [--port 58095]\n");
             return 2;
