@@ -1,17 +1,19 @@
 /*
  * erase.c - DELETE /v1/me: the part of an erasure that happens at once, in one transaction.
  *
- * The user re-authenticates (erase_reauth).  Then, under the lock of every live team the
- * user belongs to (taken in team order; every other writer takes one team) and of the users
- * row, the last-owner rule is checked: a team must keep an owner, so a user
- * who is the only owner of a live team is refused (409, naming the teams) and nothing
- * changes.  Otherwise memberships are removed here rather than in the job, because the
- * check is only true while these locks are held.  In the same transaction every session
- * ends (the store invalidates the principal caches of every instance through a NOTIFY that
- * commits with it), the login failures of the email go, and the users row loses email,
- * name, password hash and OpenID Connect identity and is marked erased: from the commit
- * on, nothing can sign in as the user or find them by email, and no response or webhook
- * body made later can show their name.  The job "account.erase" (erase_run.c) does the rest.
+ * The user re-authenticates (erase_reauth: the password, and a code while MFA is on, once
+ * the last-owner rule is seen to hold without locks, so that a refusal spends no code).
+ * Then, under the lock of every live team the user belongs to (taken in team order; every
+ * other writer takes one team) and of the users row, the last-owner rule is checked: a team
+ * must keep an owner, so a user who is the only owner of a live team is refused (409,
+ * naming the teams) and nothing changes.  Otherwise memberships are removed here rather
+ * than in the job, because the check is only true while these locks are held.  In the same
+ * transaction every session ends (the store invalidates the principal caches of every
+ * instance through a NOTIFY that commits with it), the TOTP enrolment and recovery codes
+ * go, the login failures of the email go, and the users row loses email, name, password
+ * hash and OpenID Connect identity and is marked erased: from the commit on, nothing can
+ * sign in as the user or find them by email, and no response or webhook body made later
+ * can show their name.  The job "account.erase" (erase_run.c) does the rest.
  */
 #include "rights/rights.h"
 #include "internal.h"
@@ -22,7 +24,9 @@
 #include "changes/changes.h"
 #include "clock/clock.h"
 #include "err/err.h"
+#include "mfa/mfa.h"
 #include "queue/queue.h"
+#include "store/store_security.h"
 #include "tx/tx.h"
 #include "uuid/uuid.h"
 
@@ -32,47 +36,22 @@
 #define MEMBERSHIP_PAGE 200
 
 /*
- * Re-authentication before the account goes: the password of a user who has one, with the
- * login lockout (QL_LOGIN_MAX_FAILURES wrong passwords in QL_LOGIN_WINDOW_MS lock it, for
- * this and for login alike).  A user without a password signs in only through the
- * identity provider, whose fresh token is the proof.
- *
- * MFA hook: in->code is accepted and not yet checked, because TOTP is not built yet.  Once
- * it is (the "sec-auth" work), a user with MFA on must give a TOTP or recovery code here,
- * checked with its re-authentication helper, before anything is erased.
+ * Re-authentication before the account goes: the password of a user who has one and, while
+ * MFA is on, a TOTP or recovery code (ql_mfa_reauthenticate, which counts mismatches toward
+ * the login lockout: QL_LOGIN_MAX_FAILURES in QL_LOGIN_WINDOW_MS lock it, for this and for
+ * login alike).  A user without a password signs in only through the identity provider,
+ * whose fresh token is the proof.
  */
 static int erase_reauth(struct ql_ctx *cx, const struct ql_user *u,
                         const struct ql_erase_request *in)
 {
-    struct ql_error *e = &cx->err;
     if (u->password_hash == NULL)
         return cx->principal->via == QL_VIA_OIDC
                    ? QL_OK
-                   : ql_error_set(e, QL_EFORBIDDEN, "This account cannot be re-authenticated.");
-    if (in->password_n == 0)
-        return ql_error_field(e, "password", "required", "is required");
-    struct ql_store *st = cx->ports.store;
-    int64_t now = ql_clock_now_ms(cx->ports.clock);
-    int failures = 0;
-    int64_t oldest = 0;
-    int rc =
-        ql_store_throttle_failures(st, cx, u->email, now - QL_LOGIN_WINDOW_MS, &failures, &oldest);
-    if (rc)
-        return rc;
-    if (failures >= QL_LOGIN_MAX_FAILURES) {
-        e->retry_after_ms = oldest + QL_LOGIN_WINDOW_MS - now;
-        if (e->retry_after_ms < 1000)
-            e->retry_after_ms = 1000;
-        e->rate_limit = QL_LOGIN_MAX_FAILURES;
-        return ql_error_set(e, QL_ERATE_LIMITED, "Too many wrong passwords; try again later.");
-    }
-    if (ql_auth_password_verify(cx->ports.auth, u->password_hash, in->password, in->password_n) ==
-        QL_OK)
-        return QL_OK;
-    rc = ql_store_throttle_record_failure(st, cx, u->email, now);
-    if (rc)
-        return rc;
-    return ql_error_field(e, "password", "mismatch", "is not the account's password");
+                   : ql_error_set(&cx->err, QL_EFORBIDDEN,
+                                  "This account cannot be re-authenticated.");
+    return ql_mfa_reauthenticate(cx, in->password, in->password_n, in->code,
+                                 in->code ? in->code_n : 0);
 }
 
 /* Every membership of the user (teams of any state), in team order, into *out (arena). */
@@ -210,6 +189,18 @@ int ql_account_erase(struct ql_ctx *cx, const struct ql_erase_request *in)
     rc = ql_store_users_by_id(st, cx, user, &u);
     if (rc == QL_ENOT_FOUND)
         return ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The account no longer exists.");
+    /*
+     * With MFA on, the last-owner rule once without the locks first (it holds only under
+     * them, below): a refused erasure must not cost the user the code it re-authenticated
+     * with, which re-authentication spends.
+     */
+    const char *email = NULL;
+    struct ql_rights_membership *m = NULL;
+    int n = 0;
+    if (rc == QL_OK && u.mfa_enabled)
+        rc = all_memberships(cx, user, &m, &n);
+    if (rc == QL_OK && u.mfa_enabled)
+        rc = check_owners(cx, m, n);
     if (rc == QL_OK)
         rc = erase_reauth(cx, &u, in); /* before the transaction: argon2id is slow */
     if (rc)
@@ -223,9 +214,6 @@ int ql_account_erase(struct ql_ctx *cx, const struct ql_erase_request *in)
      * teams after could wait on each other.  A membership added to another team meanwhile
      * commits after this transaction and is removed by the job.
      */
-    const char *email = NULL;
-    struct ql_rights_membership *m = NULL;
-    int n = 0;
     rc = all_memberships(cx, user, &m, &n);
     if (rc == QL_OK)
         rc = check_owners(cx, m, n);
@@ -237,6 +225,13 @@ int ql_account_erase(struct ql_ctx *cx, const struct ql_erase_request *in)
         rc = ql__erase_memberships(cx, user, m, n, NULL);
     if (rc == QL_OK)
         rc = ql_store_sessions_remove_user(st, cx, user, NULL);
+    if (rc == QL_OK) { /* the second factor goes with the password: TOTP and recovery codes */
+        rc = ql_store_totp_remove(st, cx, user);
+        if (rc == QL_ENOT_FOUND) {
+            ql_error_clear(&cx->err);
+            rc = QL_OK;
+        }
+    }
     if (rc == QL_OK)
         rc = ql_store_throttle_clear_failures(st, cx, email);
     if (rc == QL_OK)

@@ -162,3 +162,15 @@ test('turning MFA off takes the password and a code (or a recovery code)', async
   assert.equal((await http(api, 'DELETE', '/v1/me/mfa/totp', { token: v.token, body: { password: PASSWORD, code: n.recoveryCodes[9] } })).status, 204)
   assert.ok(sql(`SELECT action FROM audit_log WHERE actor = 'User:${v.user.userId}'`).split('\n').includes('mfa.disable'))
 })
+
+test('erasing the account takes a code too while MFA is on, and takes the enrolment with it', async () => {
+  const u = await signup(api)
+  const m = await enable(u)
+  const noCode = await http(api, 'DELETE', '/v1/me', { token: u.token, body: { password: PASSWORD } })
+  assert.equal(noCode.status, 422)
+  assert.equal(noCode.body.errors[0].field, 'code')
+  const r = await http(api, 'DELETE', '/v1/me', { token: u.token, body: { password: PASSWORD, code: m.recoveryCodes[4] } })
+  assert.equal(r.status, 202, r.text)
+  assert.equal(sql(`SELECT count(*) FROM mfa_totp WHERE user_id = '${u.user.userId}'`), '0')
+  assert.equal(sql(`SELECT count(*) FROM mfa_recovery_codes WHERE user_id = '${u.user.userId}'`), '0')
+})
