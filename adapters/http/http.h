@@ -28,6 +28,14 @@ struct ql_group;
 struct ql_db;
 struct ql_notify;
 
+/* QUILL_CORS_ORIGINS: the exact origins whose browsers may call the API (cors.h). */
+#define QL_CORS_MAX 32
+#define QL_CORS_ORIGIN_MAX 256
+struct ql_http_cors {
+    int n;
+    char origin[QL_CORS_MAX][QL_CORS_ORIGIN_MAX]; /* "https://app.example.com" */
+};
+
 /* quill-api's settings (the variables named; .env.sample has them all with defaults). */
 struct ql_http_config {
     char listen_host[256]; /* QUILL_LISTEN */
@@ -55,6 +63,8 @@ struct ql_http_config {
     int max_streams;                     /* QUILL_MAX_STREAMS: live sync streams */
     int sse_heartbeat_ms;                /* QUILL_SSE_HEARTBEAT_MS: comment on quiet streams */
     int statement_timeout_ms;            /* QUILL_STATEMENT_TIMEOUT_MS */
+    struct ql_http_cors cors;            /* QUILL_CORS_ORIGINS; none: no CORS headers */
+    int cors_max_age;                    /* QUILL_CORS_MAX_AGE: seconds a preflight is kept */
 };
 
 /* Read c from the environment (ncpu: the default of QUILL_THREADS); problems go to e. */
