@@ -32,7 +32,7 @@ static int host_char(int ch)
 /* One origin of n bytes into dst (cap bytes), normalised; -1 with msg when it is not one. */
 static int parse_one(const char *s, size_t n, char *dst, size_t cap, char *msg, size_t mcap)
 {
-    char tmp[QL_CORS_ORIGIN_MAX];
+    char tmp[QL_CORS_ORIGIN_MAX] = {0};
     if (n == 0) {
         snprintf(msg, mcap, "an empty origin between commas");
         return -1;

@@ -181,6 +181,7 @@ static void reset_response(struct ql_http_req *r)
     r->close = 0;
     r->res_headers.len = 0;
     r->res_body.len = 0;
+    r->body_ref = (struct ql_span){NULL, 0};
     r->res_headers.failed = r->res_body.failed = 0;
     r->cx.principal = NULL;
     r->cx.deferred = NULL;

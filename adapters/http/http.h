@@ -70,21 +70,33 @@ struct ql_http_config {
 /* Read c from the environment (ncpu: the default of QUILL_THREADS); problems go to e. */
 void ql_http_config_read(struct ql_env *e, int ncpu, struct ql_http_config *c);
 
+/* A static file quill-api serves from memory (the /docs page and its renderer). */
+struct ql_http_asset {
+    const char *path; /* "/docs/swagger-ui.css"; NULL ends a table */
+    const char *type; /* its Content-Type */
+    const char *etag; /* a strong ETag, quotes included */
+    const char *data;
+    size_t len;
+    const char *gz; /* the same bytes gzipped; NULL: none */
+    size_t gz_len;
+};
+
 /* What the server runs on; everything is borrowed and must outlive the server. */
 struct ql_http_env {
     const struct ql_http_config *cfg;
     const struct ql_config *core; /* the use cases' settings (their contexts' cfg) */
     struct ql_db *db;             /* sessions of the pools and of the loops */
     struct ql_clock *clock;
-    struct ql_auth *auth;     /* thread-safe */
-    struct ql_logger *log;    /* thread-safe (unbuffered) */
-    int64_t schema_version;   /* the migration version this build expects */
-    const char *version_json; /* the bill of materials */
-    const char *openapi_json; /* the OpenAPI document */
-    const char *admin_html;   /* the /admin dashboard page */
-    struct ql_idp *idp;       /* OpenID Connect verification; NULL: off */
-    struct ql_group *group;   /* group commit for the write pool; NULL: off */
-    struct ql_notify *notify; /* wakes live streams; NULL: no live streams (503) */
+    struct ql_auth *auth;             /* thread-safe */
+    struct ql_logger *log;            /* thread-safe (unbuffered) */
+    int64_t schema_version;           /* the migration version this build expects */
+    const char *version_json;         /* the bill of materials */
+    const char *openapi_json;         /* the OpenAPI document */
+    const char *admin_html;           /* the /admin dashboard page */
+    const struct ql_http_asset *docs; /* GET /docs and /docs/{asset}; NULL: 404 */
+    struct ql_idp *idp;               /* OpenID Connect verification; NULL: off */
+    struct ql_group *group;           /* group commit for the write pool; NULL: off */
+    struct ql_notify *notify;         /* wakes live streams; NULL: no live streams (503) */
 };
 
 /*

@@ -53,6 +53,7 @@ void ql__h_webhook_delete(struct ql_http_req *r);
 void ql__h_webhook_deliveries(struct ql_http_req *r);
 void ql__h_webhook_redeliver(struct ql_http_req *r);
 void ql__h_admin_webhook_failures(struct ql_http_req *r);
+void ql__h_docs(struct ql_http_req *r);
 
 #define GET QL_HTTP_GET
 #define POST QL_HTTP_POST
@@ -113,6 +114,8 @@ const struct ql_http_route ql__http_routes[] = {
     {POST, "/v1/admin/jobs/{jobId}/retry", ql__h_admin_retry, POOL},
     {POST, "/v1/admin/jobs/{jobId}/cancel", ql__h_admin_cancel, POOL},
     {GET, "/admin", ql__h_admin_page, 0},
+    {GET, "/docs", ql__h_docs, 0},
+    {GET, "/docs/{asset}", ql__h_docs, 0},
 };
 
 const int ql__http_nroutes = (int)(sizeof(ql__http_routes) / sizeof(ql__http_routes[0]));

@@ -200,6 +200,21 @@ paths = {
                               'service', security=[], op_id='version')},
     '/v1/openapi.json': {'get': op('This document', {'200': json_response(
         'The OpenAPI document', {'type': 'object'})}, 'service', security=[], op_id='openapi')},
+    '/docs': {'get': op('This document for people', {
+        '200': {'description': 'An HTML page that renders this document (Swagger UI, served '
+                               'from this server)',
+                'content': {'text/html': {'schema': {'type': 'string'}}}},
+        '304': {'description': 'Not modified (If-None-Match)'}},
+        'service', security=[], op_id='docsPage')},
+    '/docs/{asset}': {'get': op('A file of the /docs page', {
+        '200': {'description': 'The renderer\'s script or stylesheet, the page\'s own, or '
+                               'their licences; gzipped when the client accepts it',
+                'content': {t: {'schema': {'type': 'string'}} for t in
+                            ['text/javascript', 'text/css', 'text/plain']}},
+        '304': {'description': 'Not modified (If-None-Match)'}},
+        'service', errors=[404], security=[], op_id='docsAsset',
+        params=[{'name': 'asset', 'in': 'path', 'required': True,
+                 'schema': {'type': 'string'}}])},
 }
 
 paths.update({
