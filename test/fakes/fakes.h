@@ -14,6 +14,7 @@
 
 #include "auth/auth.h"
 #include "changes/changes.h"
+#include "flag/flag.h"
 #include "buf/buf.h"
 #include "clock/clock.h"
 #include "arena/arena.h"
@@ -129,6 +130,14 @@ struct fake_delivery {
     const char *state;
 };
 
+struct fake_flag {
+    struct ql_flag f; /* strings in the store's arena */
+};
+struct fake_flag_team {
+    struct ql_uuid flag_id;
+    struct ql_flag_team o;
+};
+
 struct fake_queue;
 
 struct fake_store {
@@ -180,6 +189,9 @@ struct fake_store {
     struct fake_webhook webhooks[FAKE_MAX];
     struct fake_delivery deliveries[FAKE_MAX];
     struct ql_delivery_attempt attempts[FAKE_MAX];
+    int nflags, nflag_teams;
+    struct fake_flag flags[FAKE_MAX];
+    struct fake_flag_team flag_teams[FAKE_MAX];
     int idem_locked;  /* 1: the idempotency lock is taken by "another" request */
     uint64_t horizon; /* not 0: changes of this txno on wait for "an older transaction" */
 };
