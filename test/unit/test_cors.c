@@ -264,8 +264,8 @@ static void test_an_unlisted_origin_gets_no_cors_headers(void)
         "GET /things/1 HTTP/1.1\r\nHost: h\r\nOrigin: https://APP.example.com\r\n\r\n",
         "GET /things/1 HTTP/1.1\r\nHost: h\r\nOrigin: null\r\n\r\n",
         "GET /things/1 HTTP/1.1\r\nHost: h\r\n\r\n",
-        "OPTIONS /things/1 HTTP/1.1\r\nHost: h\r\nOrigin: https://evil.example.com\r\n"
-        "Access-Control-Request-Method: GET\r\n\r\n",
+        ("OPTIONS /things/1 HTTP/1.1\r\nHost: h\r\nOrigin: https://evil.example.com\r\n"
+         "Access-Control-Request-Method: GET\r\n\r\n"),
     };
     for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
         const char *o = roundtrip(w, reqs[i]);
