@@ -27,6 +27,7 @@ struct ql_idp;
 struct ql_group;
 struct ql_db;
 struct ql_notify;
+struct ql_tracer;
 
 /* quill-api's settings (the variables named; .env.sample has them all with defaults). */
 struct ql_http_config {
@@ -75,6 +76,7 @@ struct ql_http_env {
     struct ql_idp *idp;       /* OpenID Connect verification; NULL: off */
     struct ql_group *group;   /* group commit for the write pool; NULL: off */
     struct ql_notify *notify; /* wakes live streams; NULL: no live streams (503) */
+    struct ql_tracer *tracer; /* spans of requests and their work; NULL: tracing off */
 };
 
 /*
