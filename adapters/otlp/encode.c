@@ -11,6 +11,7 @@
 
 #include "buf/buf.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void kv_begin(struct ql_jw *w, const char *key, size_t kn)
@@ -35,9 +36,8 @@ static void kv_str(struct ql_jw *w, const char *key, const char *v, size_t n)
 static void int_str(struct ql_jw *w, int64_t v)
 {
     char s[24];
-    struct ql_buf b = {s, 0, sizeof(s), NULL, 0};
-    ql_buf_i64(&b, v);
-    ql_jw_strn(w, s, b.len);
+    int n = snprintf(s, sizeof(s), "%lld", (long long)v);
+    ql_jw_strn(w, s, n > 0 ? (size_t)n : 0);
 }
 
 static void attributes(struct ql_jw *w, const struct ql_trace_span *sp)
