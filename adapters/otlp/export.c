@@ -5,11 +5,13 @@
  * The exporter wakes every OTEL_BSP_SCHEDULE_DELAY, or sooner when a batch's worth is
  * queued (the producer that sees the queue reach a batch sets `kick` and, once per wake-up,
  * signals), or when asked to flush.  Each batch is encoded and posted with the export
- * timeout; a batch that fails is dropped and counted (no retry: by then newer spans are
- * waiting, and the queue bounds what is kept).  While an export is slow the queue fills, and
- * further spans are refused at once and counted: nothing that emits a span ever waits for
- * the collector.  The mutex is held by the exporter only to sleep and by a producer only to
- * signal a wake-up, never while exporting.
+ * timeout; a batch that fails is dropped and counted (it is not sent again: by then newer
+ * spans are waiting, and the queue bounds what is kept).  After a failure the exporter
+ * leaves the queue alone for a while (1 s, doubling up to 32 s while failures go on), so a
+ * collector that is down costs no encoding and no connection attempts per batch: the queue
+ * fills, and further spans are refused at once and counted.  Nothing that emits a span ever
+ * waits for the collector.  The mutex is held by the exporter only to sleep and by a
+ * producer only to signal a wake-up, never while exporting.
  */
 #include "internal.h"
 
@@ -100,12 +102,14 @@ static int export_batch(struct ql_otlp *o, struct ql_buf *body, int n)
                  ? o->sender.post(o->sender.ud, body->data, body->len, &rejected, why, sizeof(why))
                  : -1;
     if (rc != 0) {
-        add(&o->dropped_failed, (uint64_t)n);
-        add(&o->export_errors, 1);
         if (!o->failing)
             ql_log(o->log, QL_LOG_WARN, "trace export failed; spans are dropped until it works",
                    "endpoint", o->cfg.endpoint, "error", why, NULL);
-        o->failing = 1;
+        int shift = o->failing < 5 ? o->failing : 5;
+        o->failing++;
+        o->retry_ns = ql_clock_mono_ns(o->clock) + (1000LL << shift) * 1000000;
+        add(&o->dropped_failed, (uint64_t)n); /* counted once the pause is set */
+        add(&o->export_errors, 1);
         return -1;
     }
     if (rejected < 0)
@@ -120,14 +124,27 @@ static int export_batch(struct ql_otlp *o, struct ql_buf *body, int n)
     return 0;
 }
 
+/* Milliseconds the exporter waits before its next export after failures; 0: none. */
+static int pause_ms(struct ql_otlp *o)
+{
+    if (!o->failing)
+        return 0;
+    int64_t left = o->retry_ns - ql_clock_mono_ns(o->clock);
+    return left > 0 ? (int)(left / 1000000) + 1 : 0;
+}
+
 /*
- * Export what is queued, a batch at a time.  final: the process is stopping; give up after
- * the first failure or once the export timeout has passed, dropping the rest.
+ * Export what is queued, a batch at a time; after a failure, stop until the pause is over
+ * (the queue keeps what it holds).  forced: a flush asked for everything now.  final: the
+ * process is stopping; give up after the first failure or once the export timeout has
+ * passed, dropping the rest.
  */
-static void export_all(struct ql_otlp *o, struct ql_buf *body, int final)
+static void export_all(struct ql_otlp *o, struct ql_buf *body, int forced, int final)
 {
     int64_t give_up = ql_clock_mono_ns(o->clock) + (int64_t)o->cfg.timeout_ms * 1000000;
     for (;;) {
+        if (!forced && pause_ms(o) > 0)
+            return;
         int n = 0;
         while (n < o->cfg.batch_size && ql__ring_take(&o->ring, &o->batch[n]))
             n++;
@@ -159,16 +176,20 @@ static void *exporter_main(void *arg)
     ql_buf_init(&body, NULL);
     pthread_mutex_lock(&o->lock);
     for (;;) {
-        if (!o->stop && o->flush_asked == o->flush_done && atomic_load(&o->kick) == 0) {
+        /* while pausing after failures, a kick stays set: producers need not wake us */
+        int pause = pause_ms(o);
+        if (!o->stop && o->flush_asked == o->flush_done && (pause || atomic_load(&o->kick) == 0)) {
             struct timespec ts;
-            deadline_after(&ts, o->cfg.schedule_delay_ms);
+            deadline_after(&ts, pause ? pause : o->cfg.schedule_delay_ms);
             pthread_cond_timedwait(&o->cond, &o->lock, &ts);
         }
         int stop = o->stop;
         uint64_t asked = o->flush_asked;
-        atomic_store(&o->kick, 0);
+        int forced = stop || asked != o->flush_done;
+        if (forced || pause_ms(o) == 0)
+            atomic_store(&o->kick, 0);
         pthread_mutex_unlock(&o->lock);
-        export_all(o, &body, stop);
+        export_all(o, &body, forced, stop);
         pthread_mutex_lock(&o->lock);
         o->flush_done = asked;
         pthread_cond_broadcast(&o->done);

@@ -97,8 +97,9 @@ struct ql_otlp {
     pthread_cond_t done; /* flushers wait here */
     int stop;
     uint64_t flush_asked, flush_done;
-    atomic_int kick; /* a batch is ready: the exporter should not wait for its timer */
-    int failing;     /* the exporter: the last export failed (logged once) */
+    atomic_int kick;  /* a batch is ready: the exporter should not wait for its timer */
+    int failing;      /* the exporter: exports failed this many times in a row */
+    int64_t retry_ns; /* the exporter: no export before this (monotonic), while failing */
     _Atomic uint64_t exported, dropped_full, dropped_failed, dropped_rejected, export_errors;
 };
 

@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static struct ql_trace_config config(int queue, int batch)
 {
@@ -369,6 +370,45 @@ static void test_a_failing_collector_drops_batches_counts_them_and_logs_once(voi
     fake_log_cleanup(&log);
 }
 
+/*
+ * After a failed export the exporter leaves the queue alone for a pause: a collector that is
+ * down costs no encoding and no connection per batch; the queue fills and the rest is
+ * dropped at once.  A flush (shutdown) still tries.
+ */
+static void test_after_a_failure_the_exporter_pauses_and_the_queue_sheds(void)
+{
+    struct fake_clock clock;
+    fake_clock_init(&clock, 1767225600000LL);
+    struct collector col;
+    collector_init(&col);
+    col.fail = 1;
+    struct ql_trace_config c = config(4, 2);
+    struct ql__otlp_sender s = sender_of(&col);
+    struct ql_otlp *o;
+    ASSERT_INT_EQ(ql__otlp_create_with(&c, &clock.base, NULL, &s, &o), QL_OK);
+    emit(o, 0);
+    emit(o, 1); /* a batch: the exporter wakes and fails */
+    while (stats(o).export_errors == 0) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    for (int i = 2; i < 12; i++)
+        emit(o, i); /* four fit; the pause keeps the exporter away, so six are dropped */
+    struct ql_trace_stats st = stats(o);
+    ASSERT_INT_EQ(st.dropped_failed, 2);
+    ASSERT_INT_EQ(st.queued, 4);
+    ASSERT_INT_EQ(st.dropped_full, 6);
+    ASSERT_INT_EQ(col.posts, 1);
+    /* the collector is back and the pause over: a flush sends what was kept */
+    col.fail = 0;
+    fake_clock_advance(&clock, 40000);
+    ql__otlp_flush(o);
+    st = stats(o);
+    ASSERT_INT_EQ(st.exported, 4);
+    ASSERT_INT_EQ(st.queued, 0);
+    ql_otlp_destroy(o);
+}
+
 static void test_rejected_spans_are_counted_apart(void)
 {
     struct fake_clock clock;
@@ -435,6 +475,7 @@ int main(int argc, char **argv)
         TEST(test_ring_under_racing_producers_loses_nothing_it_accepted),
         TEST(test_a_hanging_collector_fills_the_queue_and_the_rest_is_dropped_at_once),
         TEST(test_a_failing_collector_drops_batches_counts_them_and_logs_once),
+        TEST(test_after_a_failure_the_exporter_pauses_and_the_queue_sheds),
         TEST(test_rejected_spans_are_counted_apart),
         TEST(test_destroy_exports_what_is_queued),
         TEST(test_ids_from_the_tracer_differ),
