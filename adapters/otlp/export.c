@@ -98,7 +98,7 @@ static int export_batch(struct ql_otlp *o, struct ql_buf *body, int n)
     ql__otlp_encode(&o->cfg, o->batch, n, offset, body);
     char why[256] = "out of memory";
     int64_t rejected = 0;
-    int rc = ql_buf_ok(body) == QL_OK
+    int rc = ql_buf_cstr(body) != NULL /* NUL-terminated too, for any sender */
                  ? o->sender.post(o->sender.ud, body->data, body->len, &rejected, why, sizeof(why))
                  : -1;
     if (rc != 0) {

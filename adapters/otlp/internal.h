@@ -64,9 +64,9 @@ void ql__otlp_encode(const struct ql_trace_config *cfg, const struct ql_trace_sp
 /* ---- sending (send.c) --------------------------------------------------------------------- */
 
 /*
- * Posts one encoded batch.  0 when the collector accepted it (2xx), with *rejected set to
- * the spans its partial-success answer says it refused; -1 with why (cap bytes) otherwise.
- * Called from the exporter's thread only.
+ * Posts one encoded batch (n bytes, NUL-terminated).  0 when the collector accepted it (2xx), with
+ * *rejected set to the spans its partial-success answer says it refused; -1 with why (cap bytes)
+ * otherwise. Called from the exporter's thread only.
  */
 struct ql__otlp_sender {
     int (*post)(void *ud, const char *body, size_t n, int64_t *rejected, char *why, size_t cap);

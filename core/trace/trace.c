@@ -231,7 +231,7 @@ void ql_span_init(struct ql_trace_span *sp, const char *trace_id, const char *sp
 void ql_span_begin(struct ql_ctx *cx, struct ql_trace_span *sp, int kind, const char *name)
 {
     sp->on = 0;
-    if (!ql_trace_on(cx))
+    if (!ql_trace_on(cx) || cx->ports.clock == NULL)
         return;
     char id[17];
     ql_trace_new_id(cx->ports.tracer, id, 8);

@@ -254,6 +254,9 @@ static void test_a_change_carries_the_trace_context_of_its_write(void)
     struct ql_team t = cc_team(&c, "T", &a);
     struct fake_tracer tracer;
     fake_tracer_init(&tracer);
+    struct fake_clock clock;
+    fake_clock_init(&clock, c.now);
+    c.cx.ports.clock = &clock.base; /* spans are timed */
     memcpy(c.cx.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736", 33);
     memcpy(c.cx.span_id, "00f067aa0ba902b7", 17);
     c.cx.trace_flags = QL_TRACE_SAMPLED;
@@ -293,6 +296,12 @@ static void test_a_change_carries_the_trace_context_of_its_write(void)
         }
     }
     ASSERT_INT_EQ(found, 4);
+    /* against PostgreSQL, the writes were spans of the trace: the transactions' */
+    for (int i = 0; i < tracer.n; i++) {
+        ASSERT_STR_EQ(tracer.spans[i].trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        ASSERT_STR_EQ(tracer.spans[i].parent_id, "00f067aa0ba902b7");
+    }
+    c.cx.ports.clock = NULL;
     cc_close(&c);
 }
 

@@ -39,20 +39,19 @@ static void test_traceparent_parse_accepts_the_recommendation_and_refuses_the_re
     ASSERT_STR_EQ(tp.trace_id, TRACE);
     static const char *const bad[] = {
         "",
-        "00-" TRACE "-" SPAN "-0",                         /* short */
-        "00-" TRACE "-" SPAN "-01-extra",                  /* 00 has exactly 55 */
-        "01-" TRACE "-" SPAN "-01x",                       /* no dash after flags */
-        "ff-" TRACE "-" SPAN "-01",                        /* version ff */
-        "00-4BF92F3577B34DA6A3CE929D0E0E4736-" SPAN "-01", /* upper case */
-        "00-00000000000000000000000000000000-" SPAN "-01", /* zero trace id */
-        "00-" TRACE "-0000000000000000-01",                /* zero span id */
-        "00_" TRACE "-" SPAN "-01",                        /* separator */
-        "00-" TRACE "-" SPAN "-0g",                        /* flags not hex */
-        "0x-" TRACE "-" SPAN "-01",                        /* version not hex */
-        "00-4bf92f3577b34da6a3ce929d0e0e47z6-" SPAN "-01", /* not hex */
-        "00-" TRACE "-00f067aa0ba902b-01",                 /* span id short */
-        "00-4bf92f3577b34da6a3ce929d0e0e4736"
-        "00f067aa0ba902b7-01", /* no field dash */
+        "00-" TRACE "-" SPAN "-0",                                /* short */
+        "00-" TRACE "-" SPAN "-01-extra",                         /* 00 has exactly 55 */
+        "01-" TRACE "-" SPAN "-01x",                              /* no dash after flags */
+        "ff-" TRACE "-" SPAN "-01",                               /* version ff */
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-" SPAN "-01",        /* upper case */
+        "00-00000000000000000000000000000000-" SPAN "-01",        /* zero trace id */
+        "00-" TRACE "-0000000000000000-01",                       /* zero span id */
+        "00_" TRACE "-" SPAN "-01",                               /* separator */
+        "00-" TRACE "-" SPAN "-0g",                               /* flags not hex */
+        "0x-" TRACE "-" SPAN "-01",                               /* version not hex */
+        "00-4bf92f3577b34da6a3ce929d0e0e47z6-" SPAN "-01",        /* not hex */
+        "00-" TRACE "-00f067aa0ba902b-01",                        /* span id short */
+        "00-4bf92f3577b34da6a3ce929d0e0e473600f067aa0ba902b7-01", /* no field dash */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (parse(bad[i], &tp) != QL_EVALIDATION) {
