@@ -37,7 +37,7 @@ static void job_trace(struct ql_engine *e, struct run *r, struct ql_ctx *cx)
 static void span_begin(struct ql_ctx *cx, struct run *r, struct ql_trace_span *sp)
 {
     sp->on = 0;
-    if (!ql_trace_on(cx))
+    if (!ql_trace_on(cx) || !ql_tracer_admit(cx->ports.tracer))
         return;
     char name[96];
     int n = snprintf(name, sizeof(name), "process %s", r->job.kind);

@@ -19,7 +19,8 @@ void ql__span_request(const struct ql_http_route *routes, struct ql_http_req *r,
     struct ql_ctx *cx = &r->cx;
     /* the server's tracer: the ports a handler ran with may have been another thread's */
     struct ql_tracer *t = r->exec ? r->exec->env->tracer : NULL;
-    if (t == NULL || !(cx->trace_flags & QL_TRACE_SAMPLED) || cx->trace_id[0] == '\0')
+    if (t == NULL || !(cx->trace_flags & QL_TRACE_SAMPLED) || cx->trace_id[0] == '\0' ||
+        !ql_tracer_admit(t))
         return;
     const char *method = r->method == QL_HTTP_OTHER ? "_OTHER" : ql__method_name(r->method);
     const char *tmpl = r->route >= 0 ? routes[r->route].tmpl : NULL;

@@ -43,6 +43,8 @@ static void t_emit(struct ql_tracer *self, const struct ql_trace_span *sp)
     struct ql_otlp *o = of(self);
     if (ql__ring_put(&o->ring, sp) != 0) {
         add(&o->dropped_full, 1);
+        /* full: until the exporter takes some, spans are not even made (ql_tracer_admit) */
+        atomic_store_explicit(&o->base.shedding, 1, memory_order_relaxed);
         return;
     }
     if (ql__ring_len(&o->ring) >= (uint64_t)o->cfg.batch_size &&
@@ -84,7 +86,13 @@ static void t_stats(struct ql_tracer *self, struct ql_trace_stats *out)
     out->capacity = o->ring.cap;
 }
 
-static const struct ql_tracer_ops ops = {.emit = t_emit, .rand = t_rand, .stats = t_stats};
+static void t_shed(struct ql_tracer *self)
+{
+    add(&of(self)->dropped_full, 1);
+}
+
+static const struct ql_tracer_ops ops = {
+    .emit = t_emit, .rand = t_rand, .stats = t_stats, .shed = t_shed};
 
 /* ---- the exporter ------------------------------------------------------------------------- */
 
@@ -150,6 +158,7 @@ static void export_all(struct ql_otlp *o, struct ql_buf *body, int forced, int f
             n++;
         if (n == 0)
             return;
+        atomic_store_explicit(&o->base.shedding, 0, memory_order_relaxed); /* room again */
         if (final && (o->failing || ql_clock_mono_ns(o->clock) > give_up)) {
             add(&o->dropped_failed, (uint64_t)n);
             continue;
@@ -245,6 +254,7 @@ int ql__otlp_create_with(const struct ql_trace_config *cfg, struct ql_clock *clo
     }
     o->base.ops = &ops;
     o->base.sampler = cfg->sampler;
+    atomic_init(&o->base.shedding, 0);
     o->cfg = *cfg;
     if (o->cfg.batch_size < 1)
         o->cfg.batch_size = 1;

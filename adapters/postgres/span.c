@@ -50,6 +50,8 @@ void ql__pg_span_tx_begin(struct ql_pg *pg, struct ql_ctx *cx)
     if (!ql_trace_on(cx))
         return;
     ql_span_begin(cx, &pg->tx_span, QL_SPAN_CLIENT, "BEGIN");
+    if (!pg->tx_span.on)
+        return; /* the tracer sheds */
     snprintf(pg->tx_summary, sizeof(pg->tx_summary), "BEGIN");
 }
 
@@ -101,6 +103,8 @@ void ql__pg_span_stmt_begin(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stm
     if (!ql_trace_on(cx))
         return;
     ql_span_begin(cx, sp, QL_SPAN_CLIENT, ql__pg_stmts[st].name);
+    if (!sp->on)
+        return;
     conn_attrs(pg, sp);
     ql_span_cstr(sp, "db.query.summary", ql__pg_stmts[st].name);
 }
@@ -120,6 +124,8 @@ void ql__pg_span_read(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st, 
         return;
     struct ql_trace_span sp;
     ql_span_begin(cx, &sp, QL_SPAN_CLIENT, ql__pg_stmts[st].name);
+    if (!sp.on)
+        return;
     sp.start_ns = start_ns;
     conn_attrs(pg, &sp);
     ql_span_cstr(&sp, "db.query.summary", ql__pg_stmts[st].name);

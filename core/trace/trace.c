@@ -90,6 +90,14 @@ int ql_sampler_decide(const struct ql_sampler *s, const char *trace_id, int pare
 
 /* ---- ids and the W3C trace context ---------------------------------------------------------- */
 
+int ql_tracer_admit(struct ql_tracer *t)
+{
+    if (!atomic_load_explicit(&t->shedding, memory_order_relaxed))
+        return 1;
+    t->ops->shed(t);
+    return 0;
+}
+
 void ql_trace_new_id(struct ql_tracer *t, char *out, int nbytes)
 {
     static const char hex[] = "0123456789abcdef";
@@ -209,6 +217,14 @@ static void put_text(struct ql_trace_span *sp, const char *s, size_t n, uint16_t
     sp->used = (uint16_t)(sp->used + n);
 }
 
+/* Copy an id of at most cap - 1 characters (a hot path: no snprintf). */
+static void copy_id(char *dst, const char *src, size_t cap)
+{
+    size_t n = src ? strnlen(src, cap - 1) : 0;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
+}
+
 void ql_span_init(struct ql_trace_span *sp, const char *trace_id, const char *span_id,
                   const char *parent_id, int kind, const char *name, size_t n, int64_t start_ns)
 {
@@ -217,9 +233,9 @@ void ql_span_init(struct ql_trace_span *sp, const char *trace_id, const char *sp
     sp->status = QL_STATUS_UNSET;
     sp->used = sp->dropped = sp->msg_off = sp->msg_len = 0;
     sp->nattrs = 0;
-    snprintf(sp->trace_id, sizeof(sp->trace_id), "%s", trace_id);
-    snprintf(sp->span_id, sizeof(sp->span_id), "%s", span_id);
-    snprintf(sp->parent_id, sizeof(sp->parent_id), "%s", parent_id ? parent_id : "");
+    copy_id(sp->trace_id, trace_id, sizeof(sp->trace_id));
+    copy_id(sp->span_id, span_id, sizeof(sp->span_id));
+    copy_id(sp->parent_id, parent_id, sizeof(sp->parent_id));
     sp->start_ns = start_ns;
     sp->end_ns = start_ns;
     uint16_t off;
@@ -231,7 +247,7 @@ void ql_span_init(struct ql_trace_span *sp, const char *trace_id, const char *sp
 void ql_span_begin(struct ql_ctx *cx, struct ql_trace_span *sp, int kind, const char *name)
 {
     sp->on = 0;
-    if (!ql_trace_on(cx) || cx->ports.clock == NULL)
+    if (!ql_trace_on(cx) || cx->ports.clock == NULL || !ql_tracer_admit(cx->ports.tracer))
         return;
     char id[17];
     ql_trace_new_id(cx->ports.tracer, id, 8);

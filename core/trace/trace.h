@@ -20,6 +20,7 @@
 #ifndef QL_TRACE_H
 #define QL_TRACE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -126,12 +127,24 @@ struct ql_tracer_ops {
     uint64_t (*rand)(struct ql_tracer *self);
     /* The counters so far.  Safe from any thread. */
     void (*stats)(struct ql_tracer *self, struct ql_trace_stats *out);
+    /* Count a span that was not made because the tracer sheds (below).  Any thread. */
+    void (*shed)(struct ql_tracer *self);
 };
 
 struct ql_tracer {
     const struct ql_tracer_ops *ops;
     struct ql_sampler sampler; /* set by the adapter from its configuration */
+    /*
+     * Set by the adapter while it cannot keep spans (its queue is full: the collector is
+     * slow or down), cleared when it can again.  Spans are then not even made, only
+     * counted as dropped (ql_tracer_admit), so a collector that is down costs next to
+     * nothing.  A hint, read without ordering.
+     */
+    atomic_int shedding;
 };
+
+/* Whether to make a span for t now: 1, or 0 once it is counted as dropped (t sheds). */
+int ql_tracer_admit(struct ql_tracer *t);
 
 /* nbytes random bytes as 2 * nbytes hex digits and a NUL into out; never all zeros. */
 void ql_trace_new_id(struct ql_tracer *t, char *out, int nbytes);

@@ -32,7 +32,13 @@ static void ft_stats(struct ql_tracer *self, struct ql_trace_stats *out)
     out->capacity = FAKE_SPANS;
 }
 
-static const struct ql_tracer_ops ft_ops = {.emit = ft_emit, .rand = ft_rand, .stats = ft_stats};
+static void ft_shed(struct ql_tracer *self)
+{
+    ((struct fake_tracer *)self)->dropped++;
+}
+
+static const struct ql_tracer_ops ft_ops = {
+    .emit = ft_emit, .rand = ft_rand, .stats = ft_stats, .shed = ft_shed};
 
 void fake_tracer_init(struct fake_tracer *t)
 {

@@ -319,6 +319,10 @@ static void test_a_hanging_collector_fills_the_queue_and_the_rest_is_dropped_at_
     ASSERT_INT_EQ(st.queued, 4);
     ASSERT_INT_EQ(st.capacity, 4);
     ASSERT_INT_EQ(st.exported, 0);
+    /* while full, spans are not even made: asking counts one more dropped */
+    ASSERT_INT_EQ(atomic_load(&ql_otlp_port(o)->shedding), 1);
+    ASSERT_INT_EQ(ql_tracer_admit(ql_otlp_port(o)), 0);
+    ASSERT_INT_EQ(stats(o).dropped_full, 6);
     /* the collector answers: what was queued goes out */
     pthread_mutex_lock(&col.lock);
     col.hang = 0;
@@ -327,7 +331,8 @@ static void test_a_hanging_collector_fills_the_queue_and_the_rest_is_dropped_at_
     ql__otlp_flush(o);
     st = stats(o);
     ASSERT_INT_EQ(st.exported, 6);
-    ASSERT_INT_EQ(st.dropped_full, 5);
+    ASSERT_INT_EQ(st.dropped_full, 6);
+    ASSERT_INT_EQ(ql_tracer_admit(ql_otlp_port(o)), 1); /* room again */
     ASSERT_INT_EQ(st.queued, 0);
     ASSERT_INT_EQ(col.spans, 6);
     ASSERT_INT_EQ(col.posts, 3); /* batches of two */

@@ -268,6 +268,13 @@ static void test_spans_are_children_of_the_context_and_only_when_recorded(void)
     ASSERT_INT_EQ(fake_span_int(got, "b"), 1);
     ASSERT_INT_EQ(got->msg_len, 11);
     ASSERT_MEM_EQ(got->text + got->msg_off, "unavailable", 11);
+    /* a tracer that sheds: the span is not made, only counted */
+    atomic_store(&t.base.shedding, 1);
+    ql_span_begin(&f.cx, &sp, QL_SPAN_CLIENT, "shed");
+    ASSERT_INT_EQ(sp.on, 0);
+    ql_span_end(&f.cx, &sp);
+    ASSERT_INT_EQ(t.n, 1);
+    ASSERT_INT_EQ(t.dropped, 1);
     fixture_cleanup(&f);
 }
 
