@@ -156,6 +156,9 @@ test('a given traceparent is continued; a caller that did not sample is not reco
   const server = await waitFor(() => serverSpan(TRACE, '/v1/me'))
   assert.ok(server)
   assert.equal(server.parentSpanId, PARENT)
+  // its profile read (pipelined on the event loop, or on the pool) is a child span
+  assert.ok(await waitFor(() => spansOf(TRACE).some((s) => s.kind === 3 &&
+    s.attrs['db.system.name'] === 'postgresql' && s.parentSpanId === server.spanId)))
   // a problem names the trace it belongs to
   const nf = await http(api, 'GET', '/nowhere', { headers: { traceparent: `00-${TRACE}-${PARENT}-01` } })
   assert.equal(nf.status, 404)
