@@ -27,6 +27,7 @@ struct ql_idp;
 struct ql_group;
 struct ql_db;
 struct ql_notify;
+struct ql_tracer;
 
 /* QUILL_CORS_ORIGINS: the exact origins whose browsers may call the API (cors.h). */
 #define QL_CORS_MAX 32
@@ -97,6 +98,7 @@ struct ql_http_env {
     struct ql_idp *idp;               /* OpenID Connect verification; NULL: off */
     struct ql_group *group;           /* group commit for the write pool; NULL: off */
     struct ql_notify *notify;         /* wakes live streams; NULL: no live streams (503) */
+    struct ql_tracer *tracer;         /* spans of requests and their work; NULL: tracing off */
 };
 
 /*

@@ -12,6 +12,7 @@
  *   server.c    listeners, loop threads, signals, shutdown
  *   pool.c      the threads that run blocking work
  *   metrics.c   per-loop counters and /metrics
+ *   span.c      the server span of each request (core/trace)
  *   respond.c, body.c, auth.c, idem.c, serialize.c, router.c   what handlers use
  *   h_*.c, routes.c                                               the handlers and their table
  */
@@ -122,6 +123,11 @@ void ql__metrics_cleanup(struct ql__metrics *m);
 void ql__metrics_observe(struct ql__metrics *m, int route, int status, int64_t ns);
 /* Prometheus text of every loop's metrics plus the server gauges into b. */
 void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b);
+
+/* ---- spans (span.c) -------------------------------------------------------------------------- */
+
+/* r was answered after ns nanoseconds: its server span, when its trace is recorded. */
+void ql__span_request(const struct ql_http_route *routes, struct ql_http_req *r, int64_t ns);
 
 /* ---- live streams (stream.c) --------------------------------------------------------------- */
 

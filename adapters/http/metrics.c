@@ -11,6 +11,7 @@
 #include "group/group.h"
 
 #include "err/err.h"
+#include "trace/trace.h"
 
 #include <stdlib.h>
 
@@ -190,4 +191,5 @@ void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b)
           (double)events);
     gauge(b, "quill_process_start_time_seconds", "gauge", "Start time of the process.",
           (double)s->started_ms / 1000.0);
+    ql_trace_metrics(env->tracer, b);
 }

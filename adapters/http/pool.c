@@ -83,7 +83,8 @@ int ql__pool_start(struct ql__pool *p, const struct ql_http_env *env, int n, int
                                         .auth = env->auth,
                                         .log = env->log,
                                         .group = env->group,
-                                        .idp = env->idp};
+                                        .idp = env->idp,
+                                        .tracer = env->tracer};
     }
     for (int i = 0; i < n; i++) {
         struct thread_arg *a = malloc(sizeof(*a));

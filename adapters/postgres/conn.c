@@ -478,8 +478,11 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     if (pg->pipeline) {
         if (st == QL__ST_COMMIT || st == QL__ST_ROLLBACK)
             return pipeline_end(pg, cx, st == QL__ST_COMMIT);
+        ql__pg_span_tx_stmt(pg, st);
         return pipelined(pg, cx, st, p, out);
     }
+    struct ql_trace_span sp;
+    ql__pg_span_stmt_begin(pg, cx, st, &sp);
     int rc = run(pg, cx, st, p, out);
     /*
      * A session whose server restarted only notices on its next statement.  Outside a
@@ -496,6 +499,7 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     }
     if (!pg->in_tx)
         wake_after(pg, rc == QL_OK);
+    ql__pg_span_stmt_end(cx, &sp, rc);
     return rc;
 }
 

@@ -12,6 +12,7 @@
 #include "db/db.h"
 #include "queue/queue.h"
 #include "store/store.h"
+#include "trace/trace.h"
 #include "uuid/uuid.h"
 
 struct ql_ctx;
@@ -235,7 +236,26 @@ struct ql_pg {
     struct ql__pg_read *reads, *reads_tail; /* sent, oldest first */
     int nreads;
     int unsynced; /* reads sent since the last sync point */
+    /* the open transaction's span (span.c), when its context is traced */
+    struct ql_trace_span tx_span;
+    int tx_nstmts;
+    enum ql__pg_stmt tx_first;
+    char tx_summary[256];
 };
+
+/*
+ * Spans (span.c): a transaction is one span from BEGIN to COMMIT or ROLLBACK, naming its
+ * statements; a statement outside a transaction, and a read pipelined by an event loop's
+ * session, is one span.  Each does nothing when cx is not traced.
+ */
+void ql__pg_span_tx_begin(struct ql_pg *pg, struct ql_ctx *cx);
+void ql__pg_span_tx_stmt(struct ql_pg *pg, enum ql__pg_stmt st);
+void ql__pg_span_tx_end(struct ql_pg *pg, struct ql_ctx *cx, int commit, int rc);
+void ql__pg_span_stmt_begin(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                            struct ql_trace_span *sp);
+void ql__pg_span_stmt_end(struct ql_ctx *cx, struct ql_trace_span *sp, int rc);
+void ql__pg_span_read(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st, int64_t start_ns,
+                      int rc);
 
 /* Count a database error for metrics. */
 static inline void ql__pg_count_error(struct ql_pg *pg)
