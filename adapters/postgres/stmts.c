@@ -171,8 +171,8 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
     [QL__ST_AUDIT_LIST] =
         {"audit_list",
          "SELECT audit_id, at, actor, action, target_type, target_id, seq FROM audit_log "
-         "WHERE chain = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
-         3},
+         "WHERE chain = $1 AND team_id = $4 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+         4},
     [QL__ST_FAILURES] = {"failures",
                          "SELECT count(*), min(failed_at) FROM login_failures WHERE email = $1 AND "
                          "failed_at > $2",
