@@ -138,6 +138,53 @@ pg_stop() {
   as_pg "$PGBIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
 }
 
+# ---- PgBouncer --------------------------------------------------------------------------
+# A local PgBouncer in transaction mode in front of the local PostgreSQL, on
+# QUILL_PGBOUNCER_PORT (QUILL_PG_PORT + 10), with QUILL_PGBOUNCER_POOL server connections
+# per database (8); its files are in .data/pgbouncer.  Point quill-api's DATABASE_URL at it
+# with QUILL_DB_POOLER=pgbouncer and DATABASE_DIRECT_URL at PostgreSQL (docs/operations.md).
+PGB_PORT=${QUILL_PGBOUNCER_PORT:-$((PGPORT + 10))}
+
+pgbouncer_start() {
+  local dir; dir=$(pg_owned_dir pgbouncer)
+  [ ! -f "$dir/pgbouncer.pid" ] || ! kill -0 "$(cat "$dir/pgbouncer.pid")" 2>/dev/null || return 0
+  as_pg tee "$dir/pgbouncer.ini" >/dev/null <<INI
+; Written by tools/quill pgbouncer start; edits are lost.
+[databases]
+* = host=127.0.0.1 port=$PGPORT
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGB_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/users.txt
+admin_users = postgres
+pool_mode = transaction
+default_pool_size = ${QUILL_PGBOUNCER_POOL:-8}
+max_client_conn = 2000
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+  printf '"postgres" ""\n' | as_pg tee "$dir/users.txt" >/dev/null
+  as_pg pgbouncer -d -q "$dir/pgbouncer.ini" || die "PgBouncer did not start (see $dir/pgbouncer.log)"
+  local i
+  for ((i = 0; i < 50; i++)); do
+    psql -X -At "postgresql://postgres@127.0.0.1:$PGB_PORT/pgbouncer" -c 'SHOW VERSION' >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  log "PgBouncer (transaction mode) on 127.0.0.1:$PGB_PORT in front of 127.0.0.1:$PGPORT"
+}
+
+pgbouncer_stop() {
+  local dir; dir=$(pg_owned_dir pgbouncer)
+  [ -f "$dir/pgbouncer.pid" ] || return 0
+  local pid; pid=$(cat "$dir/pgbouncer.pid")
+  kill -TERM "$pid" 2>/dev/null || return 0
+  local i
+  for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+}
+
 psql_q() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 "$(pg_url postgres)" "$@"; }
 
 create_db() {

@@ -143,7 +143,7 @@ int ql__pg_connect(struct ql_pg *pg, struct ql_error *err)
     snprintf(options, sizeof(options), "%s%s", pg->db->options,
              (pg->hints & QL_DB_INDEX_SCANS) ? " -c enable_bitmapscan=off -c enable_seqscan=off"
                                              : "");
-    const char *vals[] = {pg->db->conninfo, "3", "quill", options, NULL};
+    const char *vals[] = {pg->db->conninfo, "3", "quill", options[0] ? options : NULL, NULL};
     pg->conn = PQconnectdbParams(keys, vals, 1);
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
         const char *why = pg->conn ? PQerrorMessage(pg->conn) : "out of memory";
@@ -221,17 +221,39 @@ static int prepare(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st)
     return QL_OK;
 }
 
+/* Send st without waiting: named (prepared before) or, through a pooler, unnamed. */
+static int send_stmt(struct ql_pg *pg, enum ql__pg_stmt st, const struct ql__pg_params *p)
+{
+    if (pg->db->unnamed)
+        return PQsendQueryParams(pg->conn, ql__pg_stmts[st].sql, p->n, NULL, p->values, p->lengths,
+                                 p->formats, 1);
+    return PQsendQueryPrepared(pg->conn, ql__pg_stmts[st].name, p->n, p->values, p->lengths,
+                               p->formats, 1);
+}
+
 static int run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                const struct ql__pg_params *p, PGresult **out)
 {
+    static const struct ql__pg_params none = {0};
+    if (p == NULL)
+        p = &none;
+    if (pg->db->unnamed) {
+        PGresult *r = PQexecParams(pg->conn, ql__pg_stmts[st].sql, p->n, NULL, p->values,
+                                   p->lengths, p->formats, 1);
+        ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+        if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
+            int rc = ql__pg_fail(pg, cx, r);
+            PQclear(r);
+            return rc;
+        }
+        *out = r;
+        return QL_OK;
+    }
     if (!pg->prepared[st]) {
         int rc = prepare(pg, cx, st);
         if (rc)
             return rc;
     }
-    static const struct ql__pg_params none = {0};
-    if (p == NULL)
-        p = &none;
     PGresult *r =
         PQexecPrepared(pg->conn, ql__pg_stmts[st].name, p->n, p->values, p->lengths, p->formats, 1);
     ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
@@ -309,7 +331,7 @@ static int pipelined(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
 {
     if (pg->perr)
         return perr(pg, cx); /* the transaction already failed: the server skips the rest */
-    if (!pg->prepared[st]) {
+    if (!pg->prepared[st] && !pg->db->unnamed) {
         const struct ql__pg_stmt_def *d = &ql__pg_stmts[st];
         if (PQsendPrepare(pg->conn, d->name, d->sql, d->nparams, NULL) != 1)
             return pipeline_lost(pg, cx);
@@ -324,8 +346,7 @@ static int pipelined(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     static const struct ql__pg_params none = {0};
     if (p == NULL)
         p = &none;
-    if (PQsendQueryPrepared(pg->conn, ql__pg_stmts[st].name, p->n, p->values, p->lengths,
-                            p->formats, 1) != 1)
+    if (send_stmt(pg, st, p) != 1)
         return pipeline_lost(pg, cx);
     if (ql__pg_deferred(st)) {
         pg->pending++;
@@ -347,13 +368,14 @@ static int pipelined(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
 /* Send BEGIN, COMMIT or ROLLBACK without waiting (prepared, so the server parses nothing). */
 static int send_plain(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st)
 {
-    if (!pg->prepared[st]) {
+    static const struct ql__pg_params none = {0};
+    if (!pg->prepared[st] && !pg->db->unnamed) {
         if (PQsendPrepare(pg->conn, ql__pg_stmts[st].name, ql__pg_stmts[st].sql, 0, NULL) != 1)
             return pipeline_lost(pg, cx);
         pg->pending++;
         pg->prepared[st] = 1; /* a failure aborts the pipeline and resets the session */
     }
-    if (PQsendQueryPrepared(pg->conn, ql__pg_stmts[st].name, 0, NULL, NULL, NULL, 1) != 1)
+    if (send_stmt(pg, st, &none) != 1)
         return pipeline_lost(pg, cx);
     pg->pending++;
     return QL_OK;

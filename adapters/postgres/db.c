@@ -52,6 +52,9 @@ int ql_pg_db_create(const struct ql_pg_db_config *cfg, struct ql_pg_db **out)
     snprintf(db->options, sizeof(db->options),
              "-c statement_timeout=%d -c idle_in_transaction_session_timeout=%d",
              cfg->statement_timeout_ms, cfg->idle_tx_timeout_ms);
+    db->unnamed = cfg->pooler;
+    if (db->unnamed)
+        db->options[0] = '\0'; /* PgBouncer refuses the "options" startup parameter */
     if (rc == QL_OK && cfg->cache_capacity > 0)
         rc = ql__pg_cache_create(cfg->notify, cfg->clock, cfg->cache_capacity, &db->cache);
     if (rc) {

@@ -169,6 +169,7 @@ struct ql_pg_db {
     struct ql_notify *notify;  /* borrowed; NULL: wake nobody (workers poll) */
     struct ql_pg_cache *cache; /* owned; NULL: no principal cache */
     char options[128];         /* the sessions' settings (libpq "options") */
+    int unnamed;               /* through a transaction pooler: no named statements, no options */
     _Atomic uint64_t errors;
     _Atomic uint64_t timeouts; /* statement timeouts, among errors */
 };

@@ -115,7 +115,11 @@ int main(int argc, char **argv)
         fail = "cannot initialise libsodium";
         goto out;
     }
-    if (ql_pg_notify_create(cfg.common.database_url, &log.base, &notify) != QL_OK ||
+    /* Through a transaction pooler, the event loops' pipelined reads go to the pool (see
+     * ql_pg_db_config.pooler), and LISTEN takes the direct connection. */
+    if (cfg.common.db_pooler)
+        cfg.http.loop_reads = 0;
+    if (ql_pg_notify_create(cfg.common.database_direct_url, &log.base, &notify) != QL_OK ||
         (cfg.http.group_commit > 0 &&
          ql_group_queue_create(cfg.http.group_commit, QL_GROUP_MAX_BATCH, &group) != QL_OK))
         goto out;
@@ -125,7 +129,8 @@ int main(int argc, char **argv)
                                           .notify = ql_pg_notify_port(notify),
                                           .cache_capacity = 65536,
                                           .statement_timeout_ms = cfg.http.statement_timeout_ms,
-                                          .idle_tx_timeout_ms = cfg.common.idle_tx_timeout_ms};
+                                          .idle_tx_timeout_ms = cfg.common.idle_tx_timeout_ms,
+                                          .pooler = cfg.common.db_pooler};
     /* before the server: its streams count on the principal cache hearing revocations first */
     if (ql_pg_db_create(&dbcfg, &db) != QL_OK)
         goto out;
