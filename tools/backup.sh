@@ -46,8 +46,6 @@ pg1-user=postgres
 CONF
 }
 
-pg_running() { as_pg "$PGBIN/pg_ctl" -D "$1" status >/dev/null 2>&1; }
-
 pg_show() { psql_q -tAc "SHOW $1"; }
 
 # The local cluster running with archiving into the repository (a restart if it was

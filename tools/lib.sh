@@ -82,7 +82,7 @@ pg_owned_dir() {
     printf '%s\n' "$alt"
     return
   fi
-  mkdir -p "$want"
+  [ -d "$want" ] || { mkdir -p "$want"; chmod 700 "$want"; }
   [ "$(id -u)" -ne 0 ] || chown postgres:postgres "$want"
   printf '%s\n' "$want"
 }
@@ -136,6 +136,42 @@ pg_stop() {
   local dir; dir=$(pg_dir)
   [ -f "$dir/PG_VERSION" ] || return 0
   as_pg "$PGBIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# ---- a streaming replica ------------------------------------------------------------------
+# A hot standby of the local cluster in .data/replica (pg_basebackup), streaming from it, on
+# QUILL_REPLICA_PORT (QUILL_PG_PORT + 11): DATABASE_READ_URL for quill-api, and what a
+# failover promotes (docs/operations.md).
+REPLICA_PORT=${QUILL_REPLICA_PORT:-$((PGPORT + 11))}
+
+pg_running() { as_pg "$PGBIN/pg_ctl" -D "$1" status >/dev/null 2>&1; }
+
+replica_start() {
+  local dir; dir=$(pg_owned_dir replica)
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    pg_start
+    log "copying the local cluster into $dir (pg_basebackup)"
+    as_pg find "$dir" -mindepth 1 -delete
+    as_pg "$PGBIN/pg_basebackup" -D "$dir" -d "$(pg_url postgres)" -R -X stream -c fast ||
+      die "pg_basebackup failed"
+  fi
+  pg_running "$dir" && return 0
+  as_pg "$PGBIN/pg_ctl" -D "$dir" -w -t 60 -l "$dir/server.log" -o "-p $REPLICA_PORT $(pg_opts)" \
+    start >/dev/null || { tail -20 "$dir/server.log" >&2; die "the replica did not start"; }
+  log "replica of 127.0.0.1:$PGPORT on 127.0.0.1:$REPLICA_PORT"
+}
+
+replica_stop() {
+  local dir; dir=$(pg_owned_dir replica)
+  [ -f "$dir/PG_VERSION" ] || return 0
+  as_pg "$PGBIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# Promote the replica to a primary (the old primary must be stopped first, or fenced).
+replica_promote() {
+  local dir; dir=$(pg_owned_dir replica)
+  as_pg "$PGBIN/pg_ctl" -D "$dir" -w -t 60 promote >/dev/null || die "promotion failed"
+  log "the replica on 127.0.0.1:$REPLICA_PORT is a primary now"
 }
 
 # ---- PgBouncer --------------------------------------------------------------------------

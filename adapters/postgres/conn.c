@@ -75,6 +75,26 @@ static const struct ql_db_session_ops blocking_ops = {
     .destroy = s_destroy,
 };
 
+static void s_route_reads(struct ql_db_session *s, int replica, uint64_t min_lsn)
+{
+    ql__pg_route_reads(of_session(s), replica, min_lsn);
+}
+
+static uint64_t s_wal_lsn(struct ql_db_session *s)
+{
+    return ql__pg_wal_lsn(of_session(s));
+}
+
+/* A blocking session of a factory with a read replica. */
+static const struct ql_db_session_ops replica_ops = {
+    .store = s_store,
+    .queue = s_queue,
+    .connect = s_connect,
+    .destroy = s_destroy,
+    .route_reads = s_route_reads,
+    .wal_lsn = s_wal_lsn,
+};
+
 static const struct ql_db_session_ops loop_ops = {
     .store = s_store,
     .queue = s_queue,
@@ -99,7 +119,7 @@ int ql__pg_session_create(struct ql_pg_db *db, enum ql_db_kind kind, unsigned hi
     pg->cache = db->cache;
     pg->hints = hints;
     pg->loop = kind == QL_DB_LOOP;
-    pg->session.ops = pg->loop ? &loop_ops : &blocking_ops;
+    pg->session.ops = pg->loop ? &loop_ops : db->replica ? &replica_ops : &blocking_ops;
     ql__pg_store_init(pg);
     ql__pg_queue_init(pg);
     *out = pg;
@@ -111,6 +131,7 @@ void ql__pg_session_destroy(struct ql_pg *pg)
     if (pg == NULL)
         return;
     ql__pg_loop_close(pg);
+    ql__pg_session_destroy(pg->replica);
     free(pg);
 }
 
@@ -482,6 +503,11 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     *out = NULL;
     if (pg->loop) /* an event loop's session: see pipe.c */
         return ql_error_set(&cx->err, QL_EWOULD_BLOCK, "the event loop does not wait");
+    if (pg->to_replica && ql__pg_replica_wants(pg, st)) {
+        if (ql__pg_replica_exec(pg, cx, st, p, out) == QL_OK)
+            return QL_OK;
+        ql_error_clear(&cx->err); /* the primary answers instead */
+    }
     int fresh = 0, was_in_tx = pg->in_tx;
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
         if (pg->in_tx) {

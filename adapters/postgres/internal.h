@@ -129,6 +129,8 @@ enum ql__pg_stmt {
     QL__ST_DELIVERY_REOPEN,
     QL__ST_ATTEMPT_FAILURES,
     QL__ST_JOB_LEAD,
+    QL__ST_WAL_LSN,
+    QL__ST_REPLAY_LSN,
     QL__ST_COUNT
 };
 
@@ -171,7 +173,10 @@ struct ql_pg_db {
     char options[128];         /* the sessions' settings (libpq "options") */
     int unnamed;               /* through a transaction pooler: no named statements, no options */
     _Atomic uint64_t errors;
-    _Atomic uint64_t timeouts; /* statement timeouts, among errors */
+    _Atomic uint64_t timeouts;       /* statement timeouts, among errors */
+    struct ql_pg_db *replica;        /* borrowed: the read replica's factory; NULL: none */
+    _Atomic uint64_t replica_reads;  /* statements the replica answered */
+    _Atomic uint64_t replica_misses; /* reads meant for it that the primary answered */
 };
 
 struct ql_pg {
@@ -203,6 +208,11 @@ struct ql_pg {
     struct ql__pg_read *reads, *reads_tail; /* sent, oldest first */
     int nreads;
     int unsynced; /* reads sent since the last sync point */
+    /* Reads on the replica (replica.c): its session, made on first use. */
+    struct ql_pg *replica;
+    int to_replica;       /* route lag-tolerant reads to the replica now */
+    uint64_t min_lsn;     /* ... once it has replayed this far */
+    uint64_t replica_lsn; /* how far it had replayed when last asked */
 };
 
 /* Count a database error for metrics. */
@@ -285,6 +295,17 @@ struct ql__pg_read;
 int ql__pg_read_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                       const struct ql__pg_params *p, ql__pg_row_fn read, void *dst, ql_done_fn done,
                       void *arg);
+
+/*
+ * Reads on the replica (replica.c): 1 when st may run there now; then run it there (any
+ * failure, or a replica behind min_lsn, returns non-zero: the caller runs it on the
+ * primary).
+ */
+int ql__pg_replica_wants(struct ql_pg *pg, enum ql__pg_stmt st);
+int ql__pg_replica_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                        const struct ql__pg_params *p, PGresult **out);
+void ql__pg_route_reads(struct ql_pg *pg, int replica, uint64_t min_lsn);
+uint64_t ql__pg_wal_lsn(struct ql_pg *pg);
 
 /* Map a failed result (or a NULL result) to a QL_E* code; logs and counts it. */
 int ql__pg_fail(struct ql_pg *pg, struct ql_ctx *cx, PGresult *res);

@@ -62,6 +62,13 @@ struct ql_pg_db_config {
      * transactions).
      */
     int pooler;
+    /*
+     * The read replica's factory (borrowed; made with its own config, without notify or
+     * cache), or NULL.  Blocking sessions of this factory then answer route_reads (see
+     * core/db/db.h): the reads it allows (single entries and lists of a team's entries,
+     * prompts, members, keys, audit rows, webhooks, activity) go to a session of replica.
+     */
+    struct ql_pg_db *replica;
 };
 
 /*

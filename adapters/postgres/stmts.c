@@ -458,6 +458,10 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
                          "AND pid = pg_backend_pid()) THEN true ELSE "
                          "pg_try_advisory_lock(1364543820) END",
                          0},
+    /* Read replicas (replica.c): where the primary's WAL is, how far a replica replayed. */
+    [QL__ST_WAL_LSN] = {"wal_lsn", "SELECT pg_current_wal_insert_lsn()::text", 0},
+    [QL__ST_REPLAY_LSN] = {"replay_lsn",
+                           "SELECT coalesce(pg_last_wal_replay_lsn(), '0/0'::pg_lsn)::text", 0},
 };
 
 int ql__pg_deferred(enum ql__pg_stmt st)

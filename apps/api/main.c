@@ -104,7 +104,7 @@ int main(int argc, char **argv)
     struct ql_auth *auth = NULL;
     struct ql_http_server *server = NULL;
     struct ql_pg_notify *notify = NULL;
-    struct ql_pg_db *db = NULL;
+    struct ql_pg_db *db = NULL, *readdb = NULL;
     struct ql_oidc *oidc = NULL;
     struct ql_group_queue *group = NULL;
     const char *fail = "out of memory";
@@ -123,6 +123,16 @@ int main(int argc, char **argv)
         (cfg.http.group_commit > 0 &&
          ql_group_queue_create(cfg.http.group_commit, QL_GROUP_MAX_BATCH, &group) != QL_OK))
         goto out;
+    /* The read replica's sessions: no cache (principals are read on the primary), no
+     * wake-ups (they write nothing). */
+    const struct ql_pg_db_config readcfg = {.conninfo = cfg.common.database_read_url,
+                                            .log = &log.base,
+                                            .clock = ql_sysclock(),
+                                            .statement_timeout_ms = cfg.http.statement_timeout_ms,
+                                            .idle_tx_timeout_ms = cfg.common.idle_tx_timeout_ms,
+                                            .pooler = cfg.common.db_pooler};
+    if (cfg.common.database_read_url[0] && ql_pg_db_create(&readcfg, &readdb) != QL_OK)
+        goto out;
     const struct ql_pg_db_config dbcfg = {.conninfo = cfg.common.database_url,
                                           .log = &log.base,
                                           .clock = ql_sysclock(),
@@ -130,7 +140,8 @@ int main(int argc, char **argv)
                                           .cache_capacity = 65536,
                                           .statement_timeout_ms = cfg.http.statement_timeout_ms,
                                           .idle_tx_timeout_ms = cfg.common.idle_tx_timeout_ms,
-                                          .pooler = cfg.common.db_pooler};
+                                          .pooler = cfg.common.db_pooler,
+                                          .replica = readdb};
     /* before the server: its streams count on the principal cache hearing revocations first */
     if (ql_pg_db_create(&dbcfg, &db) != QL_OK)
         goto out;
@@ -166,6 +177,7 @@ out:
         fprintf(stderr, "quill-api: %s\n", fail);
     ql_http_server_destroy(server);
     ql_pg_db_destroy(db);
+    ql_pg_db_destroy(readdb);
     ql_pg_notify_destroy(notify);
     ql_group_queue_destroy(group);
     ql_oidc_destroy(oidc);

@@ -154,6 +154,7 @@ void ql_config_common_read(struct ql_env *e, int need, struct ql_config_common *
                need & QL_NEED_DATABASE);
     ql_env_str(e, "DATABASE_DIRECT_URL", c->database_direct_url, sizeof(c->database_direct_url),
                NULL, 0);
+    ql_env_str(e, "DATABASE_READ_URL", c->database_read_url, sizeof(c->database_read_url), NULL, 0);
     char pooler[16];
     ql_env_str(e, "QUILL_DB_POOLER", pooler, sizeof(pooler), "none", 0);
     if (strcmp(pooler, "pgbouncer") == 0)

@@ -69,7 +69,9 @@ struct ql_config_common {
     /* DATABASE_DIRECT_URL: a connection to PostgreSQL itself, never through a pooler, for
      * what needs a session of its own (LISTEN, session advisory locks); default DATABASE_URL */
     char database_direct_url[1024];
-    int db_pooler;      /* QUILL_DB_POOLER: QL_POOLER_* (what DATABASE_URL goes through) */
+    int db_pooler; /* QUILL_DB_POOLER: QL_POOLER_* (what DATABASE_URL goes through) */
+    /* DATABASE_READ_URL: a streaming replica for reads that tolerate lag; "" for none */
+    char database_read_url[1024];
     int log_level;      /* QUILL_LOG_LEVEL */
     uint8_t secret[64]; /* QUILL_SECRET, decoded; secret_len 0 when unset */
     size_t secret_len;
