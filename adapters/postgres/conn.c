@@ -12,6 +12,7 @@
 #include "notify/notify.h"
 #include "uuid/uuid.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,6 +498,14 @@ static int pipeline_end(struct ql_pg *pg, struct ql_ctx *cx, int commit)
     return rc;
 }
 
+/* An idle connection (no statement, no LISTEN) that has input: only a server going away
+ * sends anything then.  Also true when the socket is in error. */
+static int idle_broken(PGconn *c)
+{
+    struct pollfd p = {.fd = PQsocket(c), .events = POLLIN, .revents = 0};
+    return p.fd < 0 || poll(&p, 1, 0) != 0;
+}
+
 int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                 const struct ql__pg_params *p, PGresult **out)
 {
@@ -509,6 +518,14 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
         ql_error_clear(&cx->err); /* the primary answers instead */
     }
     int fresh = 0, was_in_tx = pg->in_tx;
+    /*
+     * A connection whose server went away while it sat idle (a restart, a failover) has
+     * something to read: the server's last words, the end of the stream.  Look before a
+     * transaction begins (a poll that does not wait), so that a new connection takes the
+     * transaction instead of its failing mid-way.
+     */
+    if (st == QL__ST_BEGIN && pg->conn && !pg->in_tx && idle_broken(pg->conn))
+        drop(pg);
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
         if (pg->in_tx) {
             drop(pg);
