@@ -1,5 +1,5 @@
 // Backup drills with pgBackRest, on a cluster of their own made by tools/quill (QUILL_DATA_DIR
-// in a temporary directory, port QUILL_PG_PORT + 1): point-in-time recovery into a separate
+// in a temporary directory, extra port 1 of cluster.mjs): point-in-time recovery into a separate
 // cluster and in place, and an anonymised copy for staging.  Each checks the data through
 // SQL, quill-admin audit-verify and a quill-api serving the result.
 import { test, before, after } from 'node:test'

@@ -1,7 +1,12 @@
 // Throw-away PostgreSQL clusters for the database drills (backups, copies, PgBouncer,
 // replicas, failover): each made by the project's own tools/quill with QUILL_DATA_DIR
-// pointing into a temporary directory, on ports just above the suite's QUILL_PG_PORT
-// (base + 1 ... base + 7), all on 127.0.0.1.
+// pointing into a temporary directory, all on 127.0.0.1.
+//
+// Their ports are fixed per suite, and below the kernel's range of ephemeral ports
+// (32768 and up on Linux): a port in that range can be taken at any moment by some
+// process's outgoing connection, and PostgreSQL then cannot listen on it.  Extra port n
+// (1 to 9) of a suite on QUILL_PG_PORT is 20000 + (QUILL_PG_PORT mod 1000) * 10 + n
+// (23291 ... for the default 54329), so suites on different ports never share one.
 import { mkdtempSync, chmodSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -9,7 +14,7 @@ import { execFile } from 'node:child_process'
 import { ROOT, BIN } from './lib.mjs'
 
 const BASE = Number(process.env.QUILL_PG_PORT || 54329)
-export const extraPort = (n) => BASE + n
+export const extraPort = (n) => 20000 + (BASE % 1000) * 10 + n
 
 export const urlOf = (port, db = 'quill') => `postgresql://postgres@127.0.0.1:${port}/${db}`
 

@@ -1,5 +1,5 @@
 // quill-api and quill-worker with their pools behind PgBouncer 1.18 in transaction mode
-// (tools/quill pgbouncer, port QUILL_PG_PORT + 4, two server connections for the e2e
+// (tools/quill pgbouncer, extra port 4 of cluster.mjs, two server connections for the e2e
 // database: fewer than the API's sessions, so consecutive transactions of one session run
 // on different server connections).  QUILL_DB_POOLER=pgbouncer sends unnamed statements and
 // no session settings; LISTEN and the worker's engine use DATABASE_DIRECT_URL.

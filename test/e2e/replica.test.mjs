@@ -1,5 +1,5 @@
-// Read replicas: a primary of its own (port QUILL_PG_PORT + 5) and a hot standby streaming
-// from it (tools/quill replica, made with pg_basebackup, port + 6); two quill-api with
+// Read replicas: a primary of its own (extra port 5 of cluster.mjs) and a hot standby streaming
+// from it (tools/quill replica, made with pg_basebackup, extra port 6); two quill-api with
 // DATABASE_READ_URL.  Replay on the standby is paused so that its lag is certain: a caller
 // that wrote reads its write (the primary answers, in the process that took the write, or
 // anywhere with Quill-Min-Lsn), other callers are answered by the lagging replica, and a
