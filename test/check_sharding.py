@@ -36,6 +36,8 @@ NOT_TEAM_TABLES = {
     'change_marks': 'the log\'s retention marks: coordinator-local',
     'change_floor': 'one row: coordinator-local',
     'audit_heads': "keyed by chain, which is 'team:<team_id>' or 'account'; the plan adds team_id",
+    'exports': "a user's data exports: distributed with users",
+    'export_parts': 'the parts of an export: with their export',
 }
 
 # Statements that do not name their team, by the enum name without QL__ST_, with why.
@@ -59,6 +61,13 @@ ALLOWED = {
     'ATTEMPT_ADD': 'by delivery and webhook id from the job (plan: as DELIVERY_TARGET)',
     'WEBHOOK_DISABLE': 'by webhook id from the delivery job (plan: as DELIVERY_TARGET)',
     'ATTEMPT_FAILURES': "the operators' view of failures across teams (multi-shard)",
+    # Data rights: a person's data in every team, exported or erased by jobs, by user.
+    'R_MEMBERSHIPS': "a user's memberships in every team (export: multi-shard by user)",
+    'R_ENTRIES': "a user's entries in every team (export: multi-shard by user)",
+    'R_KEYS': "the keys a user made in every team (export: multi-shard by user)",
+    'R_AUDIT': "the audit rows about a user in every chain (export: multi-shard)",
+    'ERASE_ENTRIES': "erasure: a user's entries in every team (multi-shard by author)",
+    'SCRUB_DELIVERIES': 'erasure: delivered bodies that quote the user, in every team',
     # Global prompts (team_id NULL) are a reference table in the plan: a join with them
     # needs no team.
     'CHANGES_PAGE': "joins a change of a prompt with the prompt, which may be global",

@@ -19,7 +19,7 @@ DECLARE
         -- rewritten below
         'users', 'sessions', 'api_keys', 'teams', 'login_failures',
         'rate_counters', 'idempotency_keys', 'journal_entries', 'prompts', 'webhooks',
-        'webhook_deliveries', 'webhook_attempts', 'jobs',
+        'webhook_deliveries', 'webhook_attempts', 'jobs', 'exports', 'export_parts',
         -- kept: ids, times, counts and positions only
         'team_members', 'audit_heads', 'audit_log', 'daily_prompts', 'team_activity', 'changes',
         'change_consumers', 'change_marks', 'change_floor', 'schema_migrations'];
@@ -75,6 +75,10 @@ UPDATE webhooks SET url = 'https://webhook.invalid/' || webhook_id, description 
                     secret = pg_temp.noise(), disabled_at = coalesce(disabled_at, now());
 UPDATE webhook_deliveries SET body = '{"anonymised":true}';
 UPDATE webhook_attempts SET error = 'anonymised' WHERE error IS NOT NULL;
+
+-- Data exports: a user's whole data, verbatim.
+DELETE FROM export_parts;
+DELETE FROM exports;
 
 -- Jobs: their payloads and errors may quote anything; staging starts with an empty queue
 -- (cron schedules its own).

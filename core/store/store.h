@@ -48,6 +48,7 @@ struct ql_activity;
 struct ql_webhook;
 struct ql_delivery;
 struct ql_delivery_attempt;
+struct ql_rights_ops;
 
 struct ql_users_ops {
     /* QL_EEMAIL_TAKEN when the email is in use. */
@@ -403,6 +404,7 @@ struct ql_store_ops {
     const struct ql_maint_ops *maint;
     const struct ql_changes_ops *changes;
     const struct ql_webhooks_ops *webhooks;
+    const struct ql_rights_ops *rights; /* store_rights.h */
 };
 
 struct ql_store {
