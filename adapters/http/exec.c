@@ -158,6 +158,7 @@ static void pool_run(struct ql__task *t, struct ql_ports *ports)
 static void pool_done(struct ql__task *t)
 {
     struct ql_http_req *r = (struct ql_http_req *)((char *)t - offsetof(struct ql_http_req, task));
+    ql__replica_after(r->exec, r);
     ready(r);
 }
 
@@ -166,6 +167,7 @@ static void to_pool(struct ql__exec *x, struct ql_http_req *r)
 {
     r->state = QL__REQ_POOL;
     r->task = (struct ql__task){NULL, pool_run, pool_done, NULL}; /* submit sets the owner */
+    ql__replica_before(x, r);
     int grouped = (x->routes[r->route].flags & QL_ROUTE_GROUP) != 0;
     if (x->ops->submit(x, &r->task, grouped) == QL_OK)
         return;

@@ -243,6 +243,8 @@ struct ql__loop {
 
 struct ql_ratelimit;
 
+#define QL__WRITTEN_SLOTS 4096
+
 struct ql_http_server {
     const struct ql_http_env *env;
     struct ql_ratelimit *limiter; /* per-principal token buckets (QUILL_RATE_LIMIT) */
@@ -259,7 +261,16 @@ struct ql_http_server {
     uv_loop_t main_loop;
     uv_signal_t sigterm, sigint;
     int64_t started_ms;
+    /* Read replicas (replica.c). */
+    int replica;                                /* the pool's sessions have one */
+    int read_after_write_ms;                    /* QUILL_READ_AFTER_WRITE_MS */
+    _Atomic uint64_t reads_after_write;         /* reads sent to the primary: their caller wrote */
+    _Atomic int64_t written[QL__WRITTEN_SLOTS]; /* per caller hash: its last write (ms) */
 };
+
+/* replica.c: route a pool request's reads (before), note a write and its LSN (after). */
+void ql__replica_before(struct ql__exec *x, struct ql_http_req *r);
+void ql__replica_after(struct ql__exec *x, struct ql_http_req *r);
 
 /* loop.c */
 int ql__loop_init(struct ql_http_server *s, struct ql__loop *l, int index, int fd, char *msg,

@@ -139,6 +139,8 @@ enum ql__pg_stmt {
     QL__ST_FLAG_TEAM_DELETE,
     QL__ST_FLAGS_FOR_TEAM,
     QL__ST_FLAGS_NOTIFY,
+    QL__ST_WAL_LSN,
+    QL__ST_REPLAY_LSN,
     /* data rights (stmts_rights.h) */
     QL__ST_R_ACCOUNT,
     QL__ST_R_MEMBERSHIPS,
@@ -202,8 +204,12 @@ struct ql_pg_db {
     struct ql_pg_cache *cache;       /* owned; NULL: no principal cache */
     struct ql_pg_flags_cache *flags; /* owned; NULL: feature flags are read every time */
     char options[128];               /* the sessions' settings (libpq "options") */
+    int unnamed; /* through a transaction pooler: no named statements, no options */
     _Atomic uint64_t errors;
-    _Atomic uint64_t timeouts; /* statement timeouts, among errors */
+    _Atomic uint64_t timeouts;       /* statement timeouts, among errors */
+    struct ql_pg_db *replica;        /* borrowed: the read replica's factory; NULL: none */
+    _Atomic uint64_t replica_reads;  /* statements the replica answered */
+    _Atomic uint64_t replica_misses; /* reads meant for it that the primary answered */
 };
 
 struct ql_pg {
@@ -241,6 +247,11 @@ struct ql_pg {
     int tx_nstmts;
     enum ql__pg_stmt tx_first;
     char tx_summary[256];
+    /* Reads on the replica (replica.c): its session, made on first use. */
+    struct ql_pg *replica;
+    int to_replica;       /* route lag-tolerant reads to the replica now */
+    uint64_t min_lsn;     /* ... once it has replayed this far */
+    uint64_t replica_lsn; /* how far it had replayed when last asked */
 };
 
 /*
@@ -337,6 +348,17 @@ struct ql__pg_read;
 int ql__pg_read_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                       const struct ql__pg_params *p, ql__pg_row_fn read, void *dst, ql_done_fn done,
                       void *arg);
+
+/*
+ * Reads on the replica (replica.c): 1 when st may run there now; then run it there (any
+ * failure, or a replica behind min_lsn, returns non-zero: the caller runs it on the
+ * primary).
+ */
+int ql__pg_replica_wants(struct ql_pg *pg, enum ql__pg_stmt st);
+int ql__pg_replica_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                        const struct ql__pg_params *p, PGresult **out);
+void ql__pg_route_reads(struct ql_pg *pg, int replica, uint64_t min_lsn);
+uint64_t ql__pg_wal_lsn(struct ql_pg *pg);
 
 /* Map a failed result (or a NULL result) to a QL_E* code; logs and counts it. */
 int ql__pg_fail(struct ql_pg *pg, struct ql_ctx *cx, PGresult *res);

@@ -171,8 +171,8 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
     [QL__ST_AUDIT_LIST] =
         {"audit_list",
          "SELECT audit_id, at, actor, action, target_type, target_id, seq FROM audit_log "
-         "WHERE chain = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
-         3},
+         "WHERE chain = $1 AND team_id = $4 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+         4},
     [QL__ST_FAILURES] = {"failures",
                          "SELECT count(*), min(failed_at) FROM login_failures WHERE email = $1 AND "
                          "failed_at > $2",
@@ -462,6 +462,10 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
                          "AND pid = pg_backend_pid()) THEN true ELSE "
                          "pg_try_advisory_lock(1364543820) END",
                          0},
+    /* Read replicas (replica.c): where the primary's WAL is, how far a replica replayed. */
+    [QL__ST_WAL_LSN] = {"wal_lsn", "SELECT pg_current_wal_insert_lsn()::text", 0},
+    [QL__ST_REPLAY_LSN] = {"replay_lsn",
+                           "SELECT coalesce(pg_last_wal_replay_lsn(), '0/0'::pg_lsn)::text", 0},
 };
 
 int ql__pg_deferred(enum ql__pg_stmt st)

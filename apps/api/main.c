@@ -112,7 +112,7 @@ int main(int argc, char **argv)
     struct ql_auth *auth = NULL;
     struct ql_http_server *server = NULL;
     struct ql_pg_notify *notify = NULL;
-    struct ql_pg_db *db = NULL;
+    struct ql_pg_db *db = NULL, *readdb = NULL;
     struct ql_oidc *oidc = NULL;
     struct ql_group_queue *group = NULL;
     struct ql_otlp *otlp = NULL;
@@ -124,9 +124,23 @@ int main(int argc, char **argv)
         fail = "cannot initialise libsodium";
         goto out;
     }
-    if (ql_pg_notify_create(cfg.common.database_url, &log.base, &notify) != QL_OK ||
+    /* Through a transaction pooler, the event loops' pipelined reads go to the pool (see
+     * ql_pg_db_config.pooler), and LISTEN takes the direct connection. */
+    if (cfg.common.db_pooler)
+        cfg.http.loop_reads = 0;
+    if (ql_pg_notify_create(cfg.common.database_direct_url, &log.base, &notify) != QL_OK ||
         (cfg.http.group_commit > 0 &&
          ql_group_queue_create(cfg.http.group_commit, QL_GROUP_MAX_BATCH, &group) != QL_OK))
+        goto out;
+    /* The read replica's sessions: no cache (principals are read on the primary), no
+     * wake-ups (they write nothing). */
+    const struct ql_pg_db_config readcfg = {.conninfo = cfg.common.database_read_url,
+                                            .log = &log.base,
+                                            .clock = ql_sysclock(),
+                                            .statement_timeout_ms = cfg.http.statement_timeout_ms,
+                                            .idle_tx_timeout_ms = cfg.common.idle_tx_timeout_ms,
+                                            .pooler = cfg.common.db_pooler};
+    if (cfg.common.database_read_url[0] && ql_pg_db_create(&readcfg, &readdb) != QL_OK)
         goto out;
     const struct ql_pg_db_config dbcfg = {.conninfo = cfg.common.database_url,
                                           .log = &log.base,
@@ -134,7 +148,9 @@ int main(int argc, char **argv)
                                           .notify = ql_pg_notify_port(notify),
                                           .cache_capacity = 65536,
                                           .statement_timeout_ms = cfg.http.statement_timeout_ms,
-                                          .idle_tx_timeout_ms = cfg.common.idle_tx_timeout_ms};
+                                          .idle_tx_timeout_ms = cfg.common.idle_tx_timeout_ms,
+                                          .pooler = cfg.common.db_pooler,
+                                          .replica = readdb};
     /* before the server: its streams count on the principal cache hearing revocations first */
     if (ql_pg_db_create(&dbcfg, &db) != QL_OK)
         goto out;
@@ -177,6 +193,7 @@ out:
     ql_http_server_destroy(server);
     ql_otlp_destroy(otlp); /* after the server: its last spans are exported */
     ql_pg_db_destroy(db);
+    ql_pg_db_destroy(readdb);
     ql_pg_notify_destroy(notify);
     ql_group_queue_destroy(group);
     ql_oidc_destroy(oidc);

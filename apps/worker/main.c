@@ -83,12 +83,13 @@ int main(int argc, char **argv)
     struct ql_otlp *otlp = NULL;
     int rc = 1;
     if (ql_sodium_auth_create(common.secret, common.secret_len, 0, 0, 0, &auth) != QL_OK ||
-        ql_pg_notify_create(common.database_url, &log.base, &notify) != QL_OK ||
+        ql_pg_notify_create(common.database_direct_url, &log.base, &notify) != QL_OK ||
         ql_curl_out_create(core.webhook_allow_private, &out) != QL_OK ||
         (trace.enabled && ql_otlp_create(&trace, ql_sysclock(), &log.base, &otlp) != QL_OK))
         goto fail;
-    /* Jobs read no credentials: no principal cache. */
-    const struct ql_pg_db_config dbcfg = {.conninfo = common.database_url,
+    /* Jobs read no credentials: no principal cache.  The engine holds session advisory
+     * locks (the leader's) and long claims: never through a transaction pooler. */
+    const struct ql_pg_db_config dbcfg = {.conninfo = common.database_direct_url,
                                           .log = &log.base,
                                           .clock = ql_sysclock(),
                                           .notify = ql_pg_notify_port(notify),
