@@ -56,6 +56,8 @@ ALLOWED = {
     'CHANGES_COMPACT': 'log retention over every team (multi-shard DELETE)',
     'ACTIVITY_ADD': "the consumer's counts for a batch of teams (team_id from unnest: "
                     'routed per row by Citus)',
+    'FLAG_TEAMS_LIST': "an operator's list of one flag's overrides across teams (a "
+                       'multi-shard read of feature_flag_teams, off the request path of users)',
     'DELIVERY_TARGET': 'a delivery job names its delivery only (plan: the job payload '
                        'carries the team too)',
     'ATTEMPT_ADD': 'by delivery and webhook id from the job (plan: as DELIVERY_TARGET)',
