@@ -89,6 +89,10 @@ extern const int contract_webhooks_ntests;
 /* The cases of store_contract_security.c: sessions list, TOTP, recovery codes, challenges. */
 extern const struct ql_test contract_security_tests[];
 extern const int contract_security_ntests;
+
+/* The cases of store_contract_flags.c: feature flags and their per-team overrides. */
+extern const struct ql_test contract_flags_tests[];
+extern const int contract_flags_ntests;
 /* The cases of store_contract_rights.c: exports and erasure. */
 extern const struct ql_test contract_rights_tests[];
 extern const int contract_rights_ntests;

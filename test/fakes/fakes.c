@@ -286,6 +286,7 @@ void fake_store_wire_repos(struct ql_store_ops *ops)
     ops->changes = &fake__changes_ops;
     ops->webhooks = &fake__webhooks_ops;
     ops->security = &fake__security_ops;
+    ops->flags = &fake__flags_ops;
     ops->maint = &fake__maint_ops;
     ops->rights = &fake__rights_ops;
 }
@@ -338,6 +339,8 @@ static int fq_enqueue(struct ql_queue *self, struct ql_ctx *cx, const struct ql_
     j->attempts = 0;
     j->done = 0;
     j->in_tx = q->store->in_tx;
+    snprintf(j->traceparent, sizeof(j->traceparent), "%s",
+             spec->traceparent ? spec->traceparent : "");
     *id_out = q->n;
     return QL_OK;
 }
