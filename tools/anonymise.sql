@@ -20,6 +20,7 @@ DECLARE
         'users', 'sessions', 'api_keys', 'teams', 'login_failures',
         'rate_counters', 'idempotency_keys', 'journal_entries', 'prompts', 'webhooks',
         'webhook_deliveries', 'webhook_attempts', 'jobs', 'exports', 'export_parts',
+        'mfa_totp', 'mfa_recovery_codes', 'mfa_challenges',
         -- kept: ids, times, counts and positions only
         'team_members', 'audit_heads', 'audit_log', 'daily_prompts', 'team_activity', 'changes',
         'change_consumers', 'change_marks', 'change_floor', 'schema_migrations',
@@ -50,6 +51,14 @@ UPDATE users SET email = 'user-' || user_id || '@anonymised.invalid',
                  display_name = 'User ' || left(user_id::text, 8),
                  password_hash = nullif(:'pw_hash', ''),
                  oidc_issuer = NULL, oidc_subject = NULL;
+
+-- Second factors: TOTP secrets and recovery codes are sealed and digested under production's
+-- QUILL_SECRET, so nothing in staging could check them; they go, and every user logs in with
+-- the staging password alone (MFA can be turned on again there).  Sessions (below) take
+-- their user agents and addresses with them.
+DELETE FROM mfa_challenges;
+DELETE FROM mfa_recovery_codes;
+DELETE FROM mfa_totp;
 
 -- Credentials: sessions go; API keys stay (their teams use them) but with digests nobody
 -- has the token of, and names and prefixes that say nothing.
