@@ -120,8 +120,7 @@ static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     for (int i = 0; rc == QL_OK && !below_floor && i < s->nchanges; i++) {
         const struct fake_change *c = &s->changes[i];
         if (!fake__same(&c->team, team) || ql_change_pos_cmp(&c->pos, after) <= 0 ||
-            (s->in_tx && c->pos.txid == s->txno) ||
-            ql_change_kind_of(c->event) == QL_CHANGE_TEAM)
+            (s->in_tx && c->pos.txid == s->txno) || ql_change_kind_of(c->event) == QL_CHANGE_TEAM)
             continue; /* team events are for webhooks, not sync */
         if (c->pos.txid >= out->start.txid) {
             out->held = 1; /* committed, behind a transaction still running */
