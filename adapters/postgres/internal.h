@@ -11,6 +11,7 @@
 #include "clock/clock.h"
 #include "db/db.h"
 #include "queue/queue.h"
+#include "stmts_usage.h"
 #include "store/store.h"
 #include "uuid/uuid.h"
 
@@ -105,6 +106,11 @@ enum ql__pg_stmt {
     QL__ST_DAILY_GET,
     QL__ST_ACTIVITY_ADD,
     QL__ST_ACTIVITY_GET,
+/* clang-format off */
+#define QL__ST_USAGE_ENUM(e, name, nparams, sql) QL__ST_##e,
+    QL__PG_USAGE_STMTS(QL__ST_USAGE_ENUM) /* stmts_usage.h */
+#undef QL__ST_USAGE_ENUM
+    /* clang-format on */
     QL__ST_CHANGE_APPEND,
     QL__ST_CHANGE_APPEND_MANY,
     QL__ST_CHANGES_PAGE,
@@ -293,6 +299,7 @@ extern const struct ql_prompts_ops ql__pg_prompts_ops;
 extern const struct ql_idem_ops ql__pg_idem_ops;
 extern const struct ql_maint_ops ql__pg_maint_ops;
 extern const struct ql_changes_ops ql__pg_changes_ops;
+extern const struct ql_usage_ops ql__pg_usage_ops; /* repo_usage.c */
 
 /* Row readers shared by the repositories (repo_journal.c, repo_teams.c). */
 int ql__pg_read_entry(struct ql_ctx *cx, const PGresult *r, int row, void *dst);

@@ -560,6 +560,9 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
                          "AND pid = pg_backend_pid()) THEN true ELSE "
                          "pg_try_advisory_lock(1364543820) END",
                          0},
+#define QL__ST_USAGE_DEF(e, name, nparams, sql) [QL__ST_##e] = {name, sql, nparams},
+    QL__PG_USAGE_STMTS(QL__ST_USAGE_DEF) /* stmts_usage.h */
+#undef QL__ST_USAGE_DEF
 };
 
 int ql__pg_deferred(enum ql__pg_stmt st)
@@ -580,6 +583,7 @@ int ql__pg_deferred(enum ql__pg_stmt st)
     case QL__ST_CONSUMER_ADVANCE:
     case QL__ST_ENTRY_INSERT_MANY:
     case QL__ST_AUDIT_APPEND_MANY:
+    case QL__ST_USAGE_LOG:
         return 1;
     default:
         return 0;

@@ -173,4 +173,7 @@ void ql_config_read(struct ql_env *e, struct ql_config *c)
     int keep_h;
     ql_env_int(e, "QUILL_CHANGE_RETENTION_HOURS", &keep_h, 168, 1, 87600);
     c->change_retention_ms = (int64_t)keep_h * 3600000;
+    int free_quota;
+    ql_env_int(e, "QUILL_FREE_MONTHLY_QUOTA", &free_quota, 10000, 0, 2000000000);
+    c->free_quota = free_quota;
 }

@@ -76,6 +76,7 @@ struct ql_config {
     int64_t session_ttl_ms;      /* QUILL_SESSION_TTL_HOURS: absolute session lifetime */
     int64_t session_idle_ms;     /* QUILL_SESSION_IDLE_HOURS: unused this long, a session expires */
     int64_t change_retention_ms; /* QUILL_CHANGE_RETENTION_HOURS: how long the change log keeps */
+    int64_t free_quota; /* QUILL_FREE_MONTHLY_QUOTA: API-key requests a month, plan "free" */
 };
 
 void ql_config_read(struct ql_env *e, struct ql_config *c);

@@ -14,6 +14,7 @@
 #include "queue/queue.h"
 #include "store/store.h"
 #include "tx/tx.h"
+#include "usage/usage.h"
 
 #include <cJSON.h>
 #include <stdio.h>
@@ -102,6 +103,16 @@ static int h_purge_changes(struct ql_ctx *cx, const struct ql_job *job)
     return housekeeping(cx, job, w_changes);
 }
 
+static int w_requests(struct ql_ctx *cx, int64_t now, int64_t *n)
+{
+    return ql_usage_purge(cx, now - QL_USAGE_LOG_KEEP_DAYS * DAY_MS, n);
+}
+
+static int h_purge_requests(struct ql_ctx *cx, const struct ql_job *job)
+{
+    return housekeeping(cx, job, w_requests);
+}
+
 int ql_job_progress(struct ql_ctx *cx, const char *json)
 {
     if (cx->job == NULL || cx->ports.queue == NULL)
@@ -151,6 +162,7 @@ static const struct ql_job_kind kinds[] = {
     {"purge.sessions", h_purge_sessions, 300000, 5},
     {"purge.throttles", h_purge_throttles, 300000, 5},
     {"purge.deleted", h_purge_deleted, 600000, 5},
+    {"purge.requests", h_purge_requests, 600000, 5},
     /* debug kinds last: hidden unless asked for */
     {"debug.sleep", h_debug_sleep, 1000, 3},
     {"debug.fail", h_debug_fail, 1000, 3},
@@ -182,6 +194,7 @@ static const struct ql_schedule schedules[] = {
     {"purge-throttles", "*/5 * * * *", "purge.throttles"},
     {"purge-deleted", "41 3 * * *", "purge.deleted"},
     {"purge-changes", "31 * * * *", "purge.changes"},
+    {"purge-requests", "47 * * * *", "purge.requests"},
 };
 
 const struct ql_schedule *ql_schedules(int debug, int *n)

@@ -45,6 +45,7 @@ struct ql_change;
 struct ql_sync_item;
 struct ql_change_page;
 struct ql_activity;
+struct ql_usage_ops;
 
 struct ql_users_ops {
     /* QL_EEMAIL_TAKEN when the email is in use. */
@@ -336,6 +337,7 @@ struct ql_store_ops {
     const struct ql_idem_ops *idem;
     const struct ql_maint_ops *maint;
     const struct ql_changes_ops *changes;
+    const struct ql_usage_ops *usage; /* core/store/store_usage.h */
 };
 
 struct ql_store {
