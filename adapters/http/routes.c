@@ -47,6 +47,8 @@ void ql__h_admin_stats(struct ql_http_req *r);
 void ql__h_admin_retry(struct ql_http_req *r);
 void ql__h_admin_cancel(struct ql_http_req *r);
 void ql__h_admin_page(struct ql_http_req *r);
+void ql__h_subscription_get(struct ql_http_req *r);   /* h_usage.c */
+void ql__h_admin_subscription(struct ql_http_req *r); /* h_usage.c */
 
 #define GET QL_HTTP_GET
 #define POST QL_HTTP_POST
@@ -95,10 +97,12 @@ const struct ql_http_route ql__http_routes[] = {
     {GET, "/v1/teams/{teamId}/sync/stream", ql__h_sync_stream, POOL},
     {GET, "/v1/teams/{teamId}/sync", ql__h_sync, POOL},
     {GET, "/v1/teams/{teamId}/activity", ql__h_team_activity, POOL},
+    {GET, "/v1/teams/{teamId}/subscription", ql__h_subscription_get, POOL},
     {GET, "/v1/admin/jobs/stats", ql__h_admin_stats, POOL},
     {GET, "/v1/admin/jobs", ql__h_admin_jobs, POOL},
     {POST, "/v1/admin/jobs/{jobId}/retry", ql__h_admin_retry, POOL},
     {POST, "/v1/admin/jobs/{jobId}/cancel", ql__h_admin_cancel, POOL},
+    {PUT, "/v1/admin/teams/{teamId}/subscription", ql__h_admin_subscription, POOL | BODY},
     {GET, "/admin", ql__h_admin_page, 0},
 };
 
