@@ -27,10 +27,8 @@
 struct ql__meter_stripe *ql__meter_stripe(struct ql__meter *m, const struct ql_uuid *team,
                                           uint32_t *base)
 {
-    uint32_t h;
-    memcpy(&h, team->b + 12, 4); /* UUIDv7: the last bytes are random */
-    h = h * 2654435761u;
-    *base = (h >> 8) % QL__METER_SLOTS;
+    uint64_t h = ql_uuid_hash(team);
+    *base = (uint32_t)(h >> 32) % QL__METER_SLOTS;
     return &m->stripes[h % QL__METER_STRIPES];
 }
 

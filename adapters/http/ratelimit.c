@@ -8,6 +8,7 @@
 
 #include "err/err.h"
 #include "usage/usage.h"
+#include "uuid/uuid.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -67,12 +68,13 @@ void ql_ratelimit_destroy(struct ql_ratelimit *rl)
     free(rl);
 }
 
+/* The stripe and first slot of key (ql_uuid_hash: all 16 bytes count, ids made by hand too). */
 static struct stripe *stripe_of(struct ql_ratelimit *rl, const uint8_t key[16], uint32_t *base)
 {
-    uint32_t h;
-    memcpy(&h, key + 12, 4); /* UUIDv7: the last bytes are random */
-    h = h * 2654435761u;
-    *base = (h >> 8) % SLOTS;
+    struct ql_uuid u;
+    memcpy(u.b, key, 16);
+    uint64_t h = ql_uuid_hash(&u);
+    *base = (uint32_t)(h >> 32) % SLOTS;
     return &rl->stripes[h % STRIPES];
 }
 

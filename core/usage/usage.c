@@ -123,9 +123,7 @@ static int tally(struct ql_ctx *cx, const struct ql_request_row *rows, int n,
             continue;
         if (w->at_ms < start || w->at_ms >= end)
             ql_usage_period(w->at_ms, &start, &end);
-        uint32_t h;
-        memcpy(&h, w->team.b + 12, 4); /* UUIDv7: the last bytes are random */
-        size_t at = (size_t)(h * 2654435761u ^ (uint32_t)(start / 86400000)) & (cap - 1);
+        size_t at = (size_t)(ql_uuid_hash(&w->team) ^ (uint64_t)(start / 86400000)) & (cap - 1);
         while (slot[at] >= 0 &&
                (t[slot[at]].period_ms != start || memcmp(t[slot[at]].team.b, w->team.b, 16) != 0))
             at = (at + 1) & (cap - 1);

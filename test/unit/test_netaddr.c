@@ -6,6 +6,7 @@
 #include "test.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static void test_cidr_parse_and_match(void)
 {
@@ -122,6 +123,35 @@ static void test_token_buckets_are_shared_across_instances(void)
     ql_ratelimit_destroy(b);
 }
 
+/*
+ * Ids that differ in a few bytes only (here one byte of the timestamp, as ids made by hand
+ * or seeded often do) each keep their own bucket: they must not all land in one probe
+ * window, where each new one would recycle the bucket of another and hand out a full burst.
+ */
+static void test_similar_ids_keep_their_own_buckets(void)
+{
+    struct ql_ratelimit *rl;
+    ASSERT_INT_EQ(ql_ratelimit_create(1, &rl), QL_OK); /* a burst of 2 */
+    struct ql_rate_result r;
+    int64_t t = 1000000000;
+    uint8_t key[16];
+    for (int i = 0; i < 64; i++) {
+        memset(key, 0x5a, sizeof(key));
+        key[5] = (uint8_t)i;
+        for (int k = 0; k < 2; k++) {
+            ql_ratelimit_take(rl, key, t, 1, &r);
+            ASSERT_INT_EQ(r.allowed, 1);
+        }
+    }
+    for (int i = 0; i < 64; i++) { /* every bucket is still the empty one */
+        memset(key, 0x5a, sizeof(key));
+        key[5] = (uint8_t)i;
+        ql_ratelimit_take(rl, key, t, 1, &r);
+        ASSERT_INT_EQ(r.allowed, 0);
+    }
+    ql_ratelimit_destroy(rl);
+}
+
 static void test_which_addresses_are_public(void)
 {
     static const char *const refused[] = {
@@ -172,6 +202,7 @@ int main(int argc, char **argv)
         TEST(test_client_address_behind_proxies),
         TEST(test_token_bucket),
         TEST(test_token_buckets_are_shared_across_instances),
+        TEST(test_similar_ids_keep_their_own_buckets),
         TEST(test_which_addresses_are_public),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
