@@ -88,7 +88,7 @@ if [ "$quick" -eq 0 ]; then
   files+=("$BUILD/meson-logs/static.json")
 
   log "sanitizer build (ASan + UBSan): unit and integration suites"
-  if build_san >"$RESULTS/san-build.txt" 2>&1; then
+  if (build_san) >"$RESULTS/san-build.txt" 2>&1; then # a subshell: its die ends only it
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       meson test -C "$BUILD_SAN" --suite unit --suite integration --print-errorlogs \
       --logbase san >"$RESULTS/meson-san.txt" 2>&1

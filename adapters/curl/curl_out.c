@@ -18,6 +18,7 @@
 #include "outbound/outbound.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <curl/curl.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -39,31 +40,40 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int fail(struct ql_out_response *res, int code, const char *fmt, const char *arg)
+static int fail(struct ql_out_response *res, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct ql_out_response *res, int code, const char *fmt, ...)
 {
-    snprintf(res->error, sizeof(res->error), fmt, arg ? arg : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->error, sizeof(res->error), fmt, ap);
+    va_end(ap);
     return code;
 }
 
-/* Where to connect: the URL's host resolved and checked.  pin gets "host:port:address". */
+/*
+ * Where to connect: the URL's host resolved and checked.  pin gets "host:port:address" for
+ * CURLOPT_RESOLVE, or "" when the host is an address already.
+ */
 static int target(const struct ql_curl_out *c, const char *url, char *pin, size_t cap,
                   struct ql_out_response *res)
 {
     CURLU *u = curl_url();
     if (u == NULL)
-        return fail(res, QL_ENOMEM, "out of memory", NULL);
+        return fail(res, QL_ENOMEM, "out of memory");
     char *scheme = NULL, *host = NULL, *port = NULL;
     int rc = QL_OK;
     if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
-        rc = fail(res, QL_EVALIDATION, "the URL cannot be read", NULL);
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK || scheme == NULL ||
+        host == NULL)
+        rc = fail(res, QL_EVALIDATION, "the URL cannot be read");
     else if (strcasecmp(scheme, "https") != 0 &&
              !(c->allow_private && strcasecmp(scheme, "http") == 0))
         rc = fail(res, QL_EFORBIDDEN, "scheme %s is not allowed (https only)", scheme);
     char name[256] = "";
-    if (rc == QL_OK) {
+    if (rc == QL_OK && host != NULL) { /* host is set when rc is QL_OK */
         size_t n = strlen(host);
         if (n >= 2 && host[0] == '[' && host[n - 1] == ']') /* an IPv6 literal */
             snprintf(name, sizeof(name), "%.*s", (int)(n - 2), host + 1);
@@ -92,7 +102,11 @@ static int target(const struct ql_curl_out *c, const char *url, char *pin, size_
     }
     if (rc == QL_OK && first[0] == '\0')
         rc = fail(res, QL_EUNAVAILABLE, "%s has no address", name);
-    if (rc == QL_OK)
+    unsigned char literal[16];
+    if (rc == QL_OK &&
+        (inet_pton(AF_INET, name, literal) == 1 || inet_pton(AF_INET6, name, literal) == 1))
+        pin[0] = '\0'; /* an address already: libcurl resolves nothing */
+    else if (rc == QL_OK)
         snprintf(pin, cap, "%s:%s:%s", host, port, first);
     if (ai)
         freeaddrinfo(ai);
@@ -121,22 +135,22 @@ static int c_post(struct ql_outbound *self, const struct ql_out_request *req,
     struct ql_curl_out *c = (struct ql_curl_out *)self;
     memset(res, 0, sizeof(*res));
     int64_t t0 = mono_ms();
-    char pin[512];
+    char pin[512] = "";
     int rc = target(c, req->url, pin, sizeof(pin), res);
     if (rc) {
         res->duration_ms = mono_ms() - t0;
         return rc;
     }
     CURL *h = curl_easy_init();
-    struct curl_slist *pins = curl_slist_append(NULL, pin), *hdrs = NULL;
+    struct curl_slist *pins = pin[0] ? curl_slist_append(NULL, pin) : NULL, *hdrs = NULL;
     for (int i = 0; i < QL_OUT_HEADERS_MAX && req->headers[i]; i++)
         hdrs = curl_slist_append(hdrs, req->headers[i]);
     hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
-    if (h == NULL || pins == NULL || hdrs == NULL) {
+    if (h == NULL || (pin[0] && pins == NULL) || hdrs == NULL) {
         curl_easy_cleanup(h);
         curl_slist_free_all(pins);
         curl_slist_free_all(hdrs);
-        return fail(res, QL_ENOMEM, "out of memory", NULL);
+        return fail(res, QL_ENOMEM, "out of memory");
     }
     curl_easy_setopt(h, CURLOPT_URL, req->url);
     curl_easy_setopt(h, CURLOPT_RESOLVE, pins);

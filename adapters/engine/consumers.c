@@ -73,6 +73,8 @@ static int pass(struct ql_engine *e, int *full)
         cx.arena = &e->cons_arena;
         cx.cfg = e->core;
         cx.ports.store = ql_db_store(e->cons_db);
+        cx.ports.queue = ql_db_queue(e->cons_db);
+        cx.ports.auth = e->auth;
         cx.ports.clock = e->clock;
         cx.ports.log = e->log;
         int got = 0;

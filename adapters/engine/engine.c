@@ -264,6 +264,7 @@ int ql_engine_create(const struct ql_engine_config *cfg, const struct ql_config 
     e->auth = ports->auth;
     e->dbs = ports->db;
     e->notify = ports->notify;
+    e->outbound = ports->outbound;
     /* The loop and its wake-up exist from here, so ql_engine_stop works before run too. */
     if (uv_loop_init(&e->loop) != 0) {
         free(e);

@@ -20,6 +20,7 @@ struct ql_clock;
 struct ql_auth;
 struct ql_db;
 struct ql_notify;
+struct ql_outbound;
 struct ql_engine;
 
 /* quill-worker's settings (the variables named; .env.sample has them all with defaults). */
@@ -49,6 +50,7 @@ struct ql_engine_ports {
     struct ql_clock *clock;
     struct ql_auth *auth;
     struct ql_logger *log;
+    struct ql_outbound *outbound; /* HTTP to the outside (webhook deliveries) */
 };
 
 /*

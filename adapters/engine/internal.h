@@ -55,6 +55,7 @@ struct run {
     int unrecorded;      /* recorder: its success could not be written */
     int expired;         /* main thread: to be recorded as timed out */
     int rc;
+    int64_t retry_after_ms; /* the handler's own delay before the next attempt; 0: backoff */
     char error[320];
 };
 
@@ -81,9 +82,10 @@ struct ql_engine {
     struct ql_auth *auth;
     struct ql_db *dbs;
     struct ql_notify *notify;
-    int sub;                   /* the subscription to the jobs channel; 0: none */
-    atomic_int notified;       /* set by the notification port's thread */
-    atomic_int stop_requested; /* ql_engine_stop, from any thread */
+    struct ql_outbound *outbound; /* webhooks' HTTP; NULL: none */
+    int sub;                      /* the subscription to the jobs channel; 0: none */
+    atomic_int notified;          /* set by the notification port's thread */
+    atomic_int stop_requested;    /* ql_engine_stop, from any thread */
     char worker_id[128];
     const char *queues[33]; /* NULL-terminated; queues[0] == NULL: every queue */
     char queue_names[512];

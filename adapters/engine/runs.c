@@ -30,6 +30,7 @@ static void run_one(struct runner *rn, struct run *r)
     cx.ports.clock = e->clock;
     cx.ports.auth = e->auth;
     cx.ports.log = e->log;
+    cx.ports.outbound = e->outbound;
     cx.deadline_ns = r->deadline_ns;
     cx.job = &r->job;
     cx.worker_id = e->worker_id;
@@ -43,6 +44,7 @@ static void run_one(struct runner *rn, struct run *r)
     }
     r->rc = r->kind->fn(&cx, &r->job);
     ql_ctx_run_deferred(&cx);
+    r->retry_after_ms = r->rc ? cx.err.retry_after_ms : 0;
     if (r->rc)
         snprintf(r->error, sizeof(r->error), "%s: %s", ql_err_name(r->rc),
                  cx.err.msg[0] ? cx.err.msg : ql_strerror(r->rc));
@@ -97,7 +99,9 @@ static void record_failure(struct ql_engine *e, struct ql_ctx *cx, struct run *r
 {
     int discard = r->job.attempts >= r->job.max_attempts;
     int64_t delay =
-        ql_job_backoff_ms(r->job.attempts, e->cfg->job_backoff_base_ms, ql__eng_rand(e));
+        r->retry_after_ms > 0
+            ? r->retry_after_ms
+            : ql_job_backoff_ms(r->job.attempts, e->cfg->job_backoff_base_ms, ql__eng_rand(e));
     int rc = ql_queue_fail(cx->ports.queue, cx, e->worker_id, r->job.id, r->job.attempts, why,
                            ql__eng_now_ms(e) + delay, discard);
     ql__eng_db_state(e, rc, cx);

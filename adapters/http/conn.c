@@ -44,6 +44,7 @@ struct ql__conn {
     enum sock_state sock;
     struct ql_buf wbuf; /* the bytes of the write in flight (heap); empty: none */
     uv_write_t wreq;
+    int64_t write_deadline_ms; /* when the write in flight must be done (the write timeout) */
     uv_shutdown_t shut;
     size_t lingered; /* bytes dropped while lingering */
     char peer[64];
@@ -143,8 +144,7 @@ static int flush(struct ql__conn *c)
         return -1;
     }
     c->h1.in_flight = c->wbuf.len;
-    if (c->h1.state == QL__H1_IDLE || c->h1.state == QL__H1_CLOSING)
-        c->h1.deadline_ms = ql__loop_now_ms(c->loop) + c->h1.lim->write_timeout_ms;
+    c->write_deadline_ms = ql__loop_now_ms(c->loop) + c->h1.lim->write_timeout_ms;
     return 0;
 }
 
@@ -175,6 +175,11 @@ static void pump(struct ql__conn *c)
         sock_close(c);
         return;
     }
+    /* Waiting for the client to take a write: the write timeout, counted from the write's
+     * start, whatever deadline the protocol set since (the idle one after a pipelined
+     * answer, none when closing), or a client that stops reading would be kept for good. */
+    if (c->wbuf.len > 0 && (c->h1.state == QL__H1_IDLE || c->h1.state == QL__H1_CLOSING))
+        c->h1.deadline_ms = c->write_deadline_ms;
     if (c->h1.state == QL__H1_CLOSING) {
         if (c->h1.out.len != 0 || c->wbuf.len != 0)
             uv_read_stop((uv_stream_t *)&c->tcp);

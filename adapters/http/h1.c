@@ -2,9 +2,10 @@
  * h1.c - the HTTP/1.1 protocol of one connection: llhttp callbacks that assemble a request,
  * the limits, pipelining order, keep-alive, and the bytes of each response (see h1.h).
  *
- * Everything a request allocates lives in the connection's arena, reset when the next
- * message begins; that is safe because the next message is only parsed once the previous
- * one has been answered.  Header names and values are collected as offsets into one buffer
+ * Everything a request allocates lives in the connection's arena, reset once the request
+ * is answered (its response is in `out` by then) and again when the next message begins;
+ * that is safe because the next message is only parsed once the previous one has been
+ * answered.  Header names and values are collected as offsets into one buffer
  * (`head`) and turned into spans when the head is complete, since the buffer may move while
  * it grows.
  */
@@ -90,13 +91,19 @@ static struct ql__h1 *conn_of(llhttp_t *p)
     return p->data;
 }
 
-static int on_message_begin(llhttp_t *p)
+/* Let go of the last request: its memory goes back to the arena's first chunk. */
+static void forget_request(struct ql__h1 *c)
 {
-    struct ql__h1 *c = conn_of(p);
     ql_arena_reset(&c->arena);
     ql__req_reset(c->req, &c->arena);
     ql_buf_init(&c->head, &c->arena);
     ql_buf_init(&c->body, &c->arena);
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct ql__h1 *c = conn_of(p);
+    forget_request(c);
     c->url_len = 0;
     c->nh = 0;
     c->last_was_value = 0;
@@ -339,10 +346,8 @@ static void parse_failed(struct ql__h1 *c)
 {
     if (c->error_status == 0)
         c->error_status = 400;
-    if (c->state == QL__H1_IDLE) { /* failed before a message began: nothing was reset */
-        ql_arena_reset(&c->arena);
-        ql__req_reset(c->req, &c->arena);
-    }
+    if (c->state == QL__H1_IDLE) /* failed before a message began: nothing was reset */
+        forget_request(c);
     c->keepalive = 0;
     c->state = QL__H1_BUSY;
     c->deadline_ms = 0;
@@ -451,7 +456,11 @@ static void next(struct ql__h1 *c)
         c->out.len = 0;
         c->keepalive = 0;
     }
-    /* CLOSING already: the socket went (ql__h1_shutdown) while this was answered. */
+    /* The response is in out: the connection keeps none of its request's memory (a 1 MiB
+     * body, say) while it idles until the next request, which may never come, or while it
+     * sends the answer and lingers before it closes. CLOSING already: the socket went
+     * (ql__h1_shutdown) while this was answered. */
+    forget_request(c);
     if (c->state == QL__H1_CLOSING || !c->keepalive || c->error_status) {
         c->state = QL__H1_CLOSING;
         c->deadline_ms = 0;
@@ -558,8 +567,13 @@ int ql__h1_init(struct ql__h1 *c, const struct ql__h1_ops *ops, const struct ql_
     c->date = date;
     c->date_len = date_len;
     c->req = req;
-    /* An arena big enough for the largest body, its JSON and the response, in a few blocks. */
-    ql_arena_init(&c->arena, 4096, lim->max_body * 3 + (256 << 10));
+    /*
+     * An arena big enough for the largest body, its JSON and the response, in a few blocks.
+     * A body without a length (chunked) grows by doubling, and the blocks it outgrew stay in
+     * the arena: with them it takes up to four times its size, so one of exactly max_body
+     * bytes would otherwise fail as if it were malformed.
+     */
+    ql_arena_init(&c->arena, 4096, lim->max_body * 6 + (256 << 10));
     ql_buf_init(&c->held, NULL);
     ql_buf_init(&c->out, NULL);
     llhttp_init(&c->parser, HTTP_REQUEST, &settings);

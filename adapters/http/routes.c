@@ -49,6 +49,12 @@ void ql__h_admin_cancel(struct ql_http_req *r);
 void ql__h_admin_page(struct ql_http_req *r);
 void ql__h_subscription_get(struct ql_http_req *r);   /* h_usage.c */
 void ql__h_admin_subscription(struct ql_http_req *r); /* h_usage.c */
+void ql__h_webhook_create(struct ql_http_req *r);
+void ql__h_webhook_list(struct ql_http_req *r);
+void ql__h_webhook_delete(struct ql_http_req *r);
+void ql__h_webhook_deliveries(struct ql_http_req *r);
+void ql__h_webhook_redeliver(struct ql_http_req *r);
+void ql__h_admin_webhook_failures(struct ql_http_req *r);
 
 #define GET QL_HTTP_GET
 #define POST QL_HTTP_POST
@@ -98,6 +104,13 @@ const struct ql_http_route ql__http_routes[] = {
     {GET, "/v1/teams/{teamId}/sync", ql__h_sync, POOL},
     {GET, "/v1/teams/{teamId}/activity", ql__h_team_activity, POOL},
     {GET, "/v1/teams/{teamId}/subscription", ql__h_subscription_get, POOL},
+    {POST, "/v1/teams/{teamId}/webhooks", ql__h_webhook_create, POOL | BODY},
+    {GET, "/v1/teams/{teamId}/webhooks", ql__h_webhook_list, POOL},
+    {DELETE, "/v1/teams/{teamId}/webhooks/{webhookId}", ql__h_webhook_delete, POOL},
+    {GET, "/v1/teams/{teamId}/webhooks/{webhookId}/deliveries", ql__h_webhook_deliveries, POOL},
+    {POST, "/v1/teams/{teamId}/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver",
+     ql__h_webhook_redeliver, POOL},
+    {GET, "/v1/admin/webhooks/failures", ql__h_admin_webhook_failures, POOL},
     {GET, "/v1/admin/jobs/stats", ql__h_admin_stats, POOL},
     {GET, "/v1/admin/jobs", ql__h_admin_jobs, POOL},
     {POST, "/v1/admin/jobs/{jobId}/retry", ql__h_admin_retry, POOL},

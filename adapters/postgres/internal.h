@@ -122,6 +122,18 @@ enum ql__pg_stmt {
     QL__ST_CONSUMER_ADVANCE,
     QL__ST_CHANGES_MARK,
     QL__ST_CHANGES_COMPACT,
+    QL__ST_WEBHOOK_INSERT,
+    QL__ST_WEBHOOKS_LIST,
+    QL__ST_WEBHOOK_GET,
+    QL__ST_WEBHOOK_REMOVE,
+    QL__ST_WEBHOOKS_SUBSCRIBED,
+    QL__ST_DELIVERIES_ADD,
+    QL__ST_DELIVERY_TARGET,
+    QL__ST_ATTEMPT_ADD,
+    QL__ST_WEBHOOK_DISABLE,
+    QL__ST_ATTEMPTS_LIST,
+    QL__ST_DELIVERY_REOPEN,
+    QL__ST_ATTEMPT_FAILURES,
     QL__ST_JOB_LEAD,
     QL__ST_COUNT
 };
@@ -300,6 +312,7 @@ extern const struct ql_idem_ops ql__pg_idem_ops;
 extern const struct ql_maint_ops ql__pg_maint_ops;
 extern const struct ql_changes_ops ql__pg_changes_ops;
 extern const struct ql_usage_ops ql__pg_usage_ops; /* repo_usage.c */
+extern const struct ql_webhooks_ops ql__pg_webhooks_ops;
 
 /* Row readers shared by the repositories (repo_journal.c, repo_teams.c). */
 int ql__pg_read_entry(struct ql_ctx *cx, const PGresult *r, int row, void *dst);

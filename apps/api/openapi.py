@@ -371,6 +371,58 @@ paths.update({
                   errors=AUTH_ERRORS + [404, 422], op_id='teamActivity', params=TEAM)},
 })
 
+WEBHOOK_EVENT = {'type': 'string', 'enum': [
+    'journal_entry.created', 'journal_entry.updated', 'journal_entry.deleted', 'member.added',
+    'member.removed', 'subscription.usage_alert', 'export.ready']}
+WEBHOOK_FIELDS = {'webhookId': UUID, 'url': {'type': 'string'},
+                  'events': {'type': 'array', 'items': WEBHOOK_EVENT},
+                  'description': {'type': 'string'}, 'createdAt': TIME,
+                  'disabledAt': nullable(TIME)}
+ATTEMPT_FIELDS = {'deliveryId': UUID, 'event': WEBHOOK_EVENT, 'attempt': {'type': 'integer'},
+                  'status': {'type': 'string', 'enum': ['succeeded', 'failed']},
+                  'responseStatus': {'type': ['integer', 'null']},
+                  'error': {'type': ['string', 'null']}, 'durationMs': {'type': 'integer'},
+                  'createdAt': TIME}
+schemas.update({
+    'Webhook': obj(WEBHOOK_FIELDS),
+    'NewWebhook': obj({**WEBHOOK_FIELDS, 'secret': {'type': 'string', 'pattern': '^whsec_'}}),
+    'DeliveryAttempt': obj(ATTEMPT_FIELDS),
+    'FailedDelivery': obj({'teamId': UUID, 'webhookId': UUID, **ATTEMPT_FIELDS}),
+    'Redelivery': obj({'deliveryId': UUID, 'status': {'type': 'string', 'enum': ['pending']}}),
+})
+for name in ['Webhook', 'DeliveryAttempt', 'FailedDelivery']:
+    schemas[name + 'List'] = list_of(ref(name))
+HOOK = [path_param('webhookId')]
+ADMIN_SEC = [{'adminToken': []}]
+paths.update({
+    '/v1/teams/{teamId}/webhooks': {
+        'post': op('Register a webhook endpoint', ok(201, 'NewWebhook', 'Created'), 'webhooks',
+                   errors=AUTH_ERRORS + [400, 404, 415, 422], op_id='createWebhook',
+                   params=TEAM + [idem_header()],
+                   body=obj({'url': {'type': 'string', 'maxLength': 2000},
+                             'events': {'type': 'array', 'items': WEBHOOK_EVENT, 'minItems': 1},
+                             'description': {'type': ['string', 'null'], 'maxLength': 500}},
+                            required=['url', 'events'])),
+        'get': op("The team's webhook endpoints, newest first", ok(200, 'WebhookList'),
+                  'webhooks', errors=AUTH_ERRORS + [404, 422], op_id='listWebhooks',
+                  params=TEAM + PAGING)},
+    '/v1/teams/{teamId}/webhooks/{webhookId}': {
+        'delete': op('Delete a webhook endpoint', NO_CONTENT, 'webhooks',
+                     errors=AUTH_ERRORS + [404, 422], op_id='deleteWebhook', params=TEAM + HOOK)},
+    '/v1/teams/{teamId}/webhooks/{webhookId}/deliveries': {
+        'get': op('Delivery attempts, newest first', ok(200, 'DeliveryAttemptList'), 'webhooks',
+                  errors=AUTH_ERRORS + [404, 422], op_id='listDeliveries',
+                  params=TEAM + HOOK + PAGING)},
+    '/v1/teams/{teamId}/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver': {
+        'post': op('Send a delivery again', ok(202, 'Redelivery', 'Accepted'), 'webhooks',
+                   errors=AUTH_ERRORS + [404, 422], op_id='redeliver',
+                   params=TEAM + HOOK + [path_param('deliveryId'), idem_header()])},
+    '/v1/admin/webhooks/failures': {
+        'get': op('The newest failed delivery attempts of every team', ok(200, 'FailedDeliveryList'),
+                  'operators', errors=[401, 403, 422], security=ADMIN_SEC,
+                  op_id='webhookFailures', params=[PAGING[0]])},
+})
+
 JOB_STATE = {'type': 'string', 'enum': ['available', 'running', 'failed', 'succeeded',
                                         'discarded', 'cancelled']}
 schemas.update({
@@ -455,7 +507,7 @@ doc = {
         'description': 'The HTTP contract of Quill, a team journaling backend.',
     },
     'servers': [{'url': '/'}],
-    'tags': [{'name': t} for t in ['service', 'accounts', 'teams', 'api-keys', 'audit', 'journal', 'prompts', 'sync', 'operators']],
+    'tags': [{'name': t} for t in ['service', 'accounts', 'teams', 'api-keys', 'audit', 'journal', 'prompts', 'sync', 'webhooks', 'operators']],
     'paths': paths,
     'components': {
         'schemas': schemas,

@@ -16,6 +16,9 @@
 #include "fdlog/fdlog.h"
 #include "postgres/pg.h"
 #include "sodium/sodium_auth.h"
+#include "curl/curl_out.h"
+
+#include <curl/curl.h>
 
 #include <pthread.h>
 #include <signal.h>
@@ -53,7 +56,8 @@ int main(int argc, char **argv)
     struct ql_config_errors errs;
     struct ql_env env;
     ql_env_init(&env, env_get, NULL, &errs);
-    ql_config_common_read(&env, QL_NEED_DATABASE, &common);
+    /* the secret opens webhook signing secrets sealed by quill-api */
+    ql_config_common_read(&env, QL_NEED_DATABASE | QL_NEED_SECRET, &common);
     ql_config_read(&env, &core);
     ql_engine_config_read(&env, &cfg);
     if (ql_env_status(&env)) {
@@ -65,24 +69,16 @@ int main(int argc, char **argv)
     pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
     struct ql_fdlog log;
     ql_fdlog_init(&log, 1, common.log_level, ql_sysclock(), &log_lock);
-    /* Jobs need randomness (ids) but no secret: a worker without QUILL_SECRET keys its
-     * digests with a random key, which it never uses for tokens. */
-    uint8_t key[32];
-    size_t keylen = common.secret_len ? common.secret_len : sizeof(key);
-    FILE *ur = fopen("/dev/urandom", "rb");
-    if (ur == NULL || fread(key, 1, sizeof(key), ur) != sizeof(key)) {
-        fprintf(stderr, "quill-worker: cannot read /dev/urandom\n");
-        return 1;
-    }
-    fclose(ur);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    struct ql_curl_out *out = NULL;
     struct ql_auth *auth = NULL;
     struct ql_pg_notify *notify = NULL;
     struct ql_pg_db *db = NULL;
     struct ql_engine *engine = NULL;
     int rc = 1;
-    if (ql_sodium_auth_create(common.secret_len ? common.secret : key, keylen, 0, 0, 0, &auth) !=
-            QL_OK ||
-        ql_pg_notify_create(common.database_url, &log.base, &notify) != QL_OK)
+    if (ql_sodium_auth_create(common.secret, common.secret_len, 0, 0, 0, &auth) != QL_OK ||
+        ql_pg_notify_create(common.database_url, &log.base, &notify) != QL_OK ||
+        ql_curl_out_create(core.webhook_allow_private, &out) != QL_OK)
         goto fail;
     /* Jobs read no credentials: no principal cache. */
     const struct ql_pg_db_config dbcfg = {.conninfo = common.database_url,
@@ -98,7 +94,8 @@ int main(int argc, char **argv)
                                           .notify = ql_pg_notify_port(notify),
                                           .clock = ql_sysclock(),
                                           .auth = auth,
-                                          .log = &log.base};
+                                          .log = &log.base,
+                                          .outbound = ql_curl_out_port(out)};
     if (ql_engine_create(&cfg, &core, &ports, &engine) != QL_OK)
         goto fail;
     rc = ql_engine_run(engine) == QL_OK ? 0 : 1;
@@ -110,5 +107,7 @@ out:
     ql_pg_db_destroy(db);
     ql_pg_notify_destroy(notify);
     ql_sodium_auth_destroy(auth);
+    ql_curl_out_destroy(out);
+    curl_global_cleanup();
     return rc;
 }

@@ -1,7 +1,8 @@
 /*
  * arena.c - chunked bump allocation.  Chunks form a singly linked list, newest first; the
- * oldest chunk is kept by reset so steady-state requests never call malloc.  Large
- * requests get a chunk of their own so they do not waste the tail of the current one.
+ * oldest chunk of the default size is kept by reset so steady-state requests never call
+ * malloc.  Large requests get a chunk of their own so they do not waste the tail of the
+ * current one.
  */
 #include "arena/arena.h"
 
@@ -40,19 +41,29 @@ void ql_arena_cleanup(struct ql_arena *a)
     a->total = 0;
 }
 
+/*
+ * Keep the oldest chunk of the default size and free the rest.  An oversized chunk is never
+ * kept, even when it is the oldest (it goes behind the first chunk, or was the arena's first
+ * allocation): a connection that once read a 1 MiB body would hold it while it stays open.
+ */
 void ql_arena_reset(struct ql_arena *a)
 {
-    struct ql_arena_chunk *c = a->head;
-    if (c == NULL)
-        return;
-    while (c->next) {
-        struct ql_arena_chunk *next = c->next;
-        a->total -= c->cap;
-        free(c);
-        c = next;
+    struct ql_arena_chunk *keep = NULL;
+    for (struct ql_arena_chunk *c = a->head; c; c = c->next)
+        if (c->cap <= a->chunk_size)
+            keep = c;
+    for (struct ql_arena_chunk *c = a->head, *next; c; c = next) {
+        next = c->next;
+        if (c != keep)
+            free(c);
     }
-    c->used = 0;
-    a->head = c;
+    a->head = keep;
+    a->total = 0;
+    if (keep) {
+        keep->next = NULL;
+        keep->used = 0;
+        a->total = keep->cap;
+    }
 }
 
 static struct ql_arena_chunk *grow(struct ql_arena *a, size_t n)

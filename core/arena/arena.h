@@ -33,7 +33,7 @@ void ql_arena_init(struct ql_arena *a, size_t chunk_size, size_t limit);
 /* Free every chunk.  The arena may be initialised again afterwards. */
 void ql_arena_cleanup(struct ql_arena *a);
 
-/* Forget every allocation but keep the first chunk for reuse. */
+/* Forget every allocation but keep the first chunk of the default size for reuse. */
 void ql_arena_reset(struct ql_arena *a);
 
 /* n bytes aligned for any type, or NULL when out of memory or over the limit. */

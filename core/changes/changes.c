@@ -18,6 +18,7 @@
 #include "policy/policy.h"
 #include "store/store.h"
 #include "tx/tx.h"
+#include "webhook/webhook.h"
 
 #include <string.h>
 
@@ -145,7 +146,7 @@ static int parse_delta(struct ql_ctx *cx, const char *field, const char *s, size
                        struct ql_change_pos *out)
 {
     struct snap snap;
-    int snapshot;
+    int snapshot = 0;
     int rc = parse(cx, field, s, n, out, &snap, &snapshot);
     return rc ? rc : snapshot ? bad_cursor(cx, field) : QL_OK;
 }
@@ -349,6 +350,7 @@ const struct ql_consumer *ql_consumers(int *n)
 {
     static const struct ql_consumer all[] = {
         {"activity", ql_activity_consume},
+        {"webhooks", ql_webhooks_consume},
     };
     *n = (int)(sizeof(all) / sizeof(all[0]));
     return all;

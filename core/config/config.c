@@ -161,6 +161,42 @@ void ql_config_common_read(struct ql_env *e, int need, struct ql_config_common *
                86400000);
 }
 
+/* "5s,5m,30m,2h" (units ms, s, m, h) into c->webhook_retry_ms. */
+static void read_schedule(struct ql_env *e, struct ql_config *c)
+{
+    const char *v = ql_env_value(e, "QUILL_WEBHOOK_RETRY_SCHEDULE");
+    if (v == NULL || *v == '\0')
+        v = "5s,5m,30m,2h,5h,10h,10h";
+    c->webhook_nretries = 0;
+    for (const char *p = v; *p;) {
+        char *end;
+        long long n = strtoll(p, &end, 10);
+        static const struct {
+            const char *suffix;
+            int64_t ms;
+        } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+        int64_t unit = 0;
+        for (size_t i = 0; unit == 0 && i < sizeof(units) / sizeof(units[0]); i++) {
+            size_t k = strlen(units[i].suffix);
+            if (strncmp(end, units[i].suffix, k) == 0) {
+                unit = units[i].ms;
+                end += k;
+            }
+        }
+        if (end == p || unit == 0 || n < 0 || n > 86400000 || (*end && *end != ',') ||
+            c->webhook_nretries == QL_WEBHOOK_RETRIES_MAX) {
+            ql_env_problem(e,
+                           "QUILL_WEBHOOK_RETRY_SCHEDULE: expected up to %d delays such as "
+                           "'5s,5m,30m,2h' (units ms, s, m, h), got '%.80s'",
+                           QL_WEBHOOK_RETRIES_MAX, v);
+            c->webhook_nretries = 0;
+            return;
+        }
+        c->webhook_retry_ms[c->webhook_nretries++] = n * unit;
+        p = *end ? end + 1 : end;
+    }
+}
+
 void ql_config_read(struct ql_env *e, struct ql_config *c)
 {
     memset(c, 0, sizeof(*c));
@@ -176,4 +212,8 @@ void ql_config_read(struct ql_env *e, struct ql_config *c)
     int free_quota;
     ql_env_int(e, "QUILL_FREE_MONTHLY_QUOTA", &free_quota, 10000, 0, 2000000000);
     c->free_quota = free_quota;
+    ql_env_bool(e, "QUILL_WEBHOOK_ALLOW_PRIVATE", &c->webhook_allow_private, 0);
+    ql_env_int(e, "QUILL_WEBHOOK_TIMEOUT_MS", &c->webhook_timeout_ms, 10000, 100, 300000);
+    ql_env_int(e, "QUILL_WEBHOOK_DISABLE_AFTER", &c->webhook_disable_after, 20, 1, 1000000);
+    read_schedule(e, c);
 }

@@ -70,6 +70,8 @@ struct ql_config_common {
 
 void ql_config_common_read(struct ql_env *e, int need, struct ql_config_common *c);
 
+#define QL_WEBHOOK_RETRIES_MAX 16
+
 /* What the core's use cases read (struct ql_ctx's cfg). */
 struct ql_config {
     int auth_ip_limit;           /* QUILL_AUTH_IP_LIMIT: signups and logins per address a minute */
@@ -77,6 +79,12 @@ struct ql_config {
     int64_t session_idle_ms;     /* QUILL_SESSION_IDLE_HOURS: unused this long, a session expires */
     int64_t change_retention_ms; /* QUILL_CHANGE_RETENTION_HOURS: how long the change log keeps */
     int64_t free_quota; /* QUILL_FREE_MONTHLY_QUOTA: API-key requests a month, plan "free" */
+    /* webhooks */
+    int webhook_allow_private; /* QUILL_WEBHOOK_ALLOW_PRIVATE: loopback/private targets, http */
+    int webhook_timeout_ms;    /* QUILL_WEBHOOK_TIMEOUT_MS: one attempt, connecting included */
+    int webhook_disable_after; /* QUILL_WEBHOOK_DISABLE_AFTER: failed attempts in a row */
+    int webhook_nretries;      /* QUILL_WEBHOOK_RETRY_SCHEDULE: the delays between attempts */
+    int64_t webhook_retry_ms[QL_WEBHOOK_RETRIES_MAX];
 };
 
 void ql_config_read(struct ql_env *e, struct ql_config *c);

@@ -26,6 +26,7 @@ struct ql_tx_hooks;
 struct ql_job;
 struct ql_group;
 struct ql_idp;
+struct ql_outbound;
 
 struct ql_ctx;
 
@@ -50,8 +51,9 @@ struct ql_ports {
     struct ql_clock *clock;
     struct ql_auth *auth;
     struct ql_logger *log;
-    struct ql_group *group; /* shared by the process's threads; NULL: no group commit */
-    struct ql_idp *idp;     /* external identity provider; NULL: none */
+    struct ql_group *group;       /* shared by the process's threads; NULL: no group commit */
+    struct ql_idp *idp;           /* external identity provider; NULL: none */
+    struct ql_outbound *outbound; /* HTTP to the outside (webhooks); NULL: none */
 };
 
 struct ql_ctx {

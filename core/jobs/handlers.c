@@ -4,6 +4,7 @@
  * transaction of its effect, as "Job:<kind>".
  */
 #include "jobs/jobs.h"
+#include "webhook/webhook.h"
 
 #include "audit/audit.h"
 #include "changes/changes.h"
@@ -157,6 +158,8 @@ static int h_debug_fail(struct ql_ctx *cx, const struct ql_job *job)
 static const struct ql_job_kind kinds[] = {
     {"noop", h_noop, 5000, 3},
     {"purge.changes", h_purge_changes, 600000, 5},
+    /* attempts: the retry schedule's (see ql__webhook_enqueue); the deadline is generous */
+    {"webhook.deliver", ql_webhook_deliver, 330000, 8},
     {"prompts.daily_pick", h_daily_prompts, 60000, 10},
     {"purge.idempotency", h_purge_idempotency, 300000, 5},
     {"purge.sessions", h_purge_sessions, 300000, 5},

@@ -171,4 +171,43 @@ struct ql_activity {
     int64_t last_ms; /* when something was last counted; 0: never */
 };
 
+/* A team's webhook endpoint.  Strings and the events array are arena memory. */
+#define QL_WEBHOOK_EVENTS_MAX 8
+struct ql_webhook {
+    struct ql_uuid id;
+    struct ql_uuid team_id;
+    const char *url;
+    const char *description;
+    int nevents;
+    const char *events[QL_WEBHOOK_EVENTS_MAX];
+    int failures; /* failed attempts in a row */
+    int64_t created_ms;
+    int64_t disabled_ms; /* 0: enabled */
+};
+
+/* One message to one endpoint (its id is the webhook-id), fixed when it is made. */
+struct ql_delivery {
+    struct ql_uuid id;
+    struct ql_uuid webhook_id;
+    struct ql_uuid team_id;
+    const char *event;
+    const char *body; /* the JSON sent on every attempt */
+    int64_t created_ms;
+    int attempts;
+};
+
+/* One attempt of a delivery, as the deliveries list shows it. */
+struct ql_delivery_attempt {
+    struct ql_uuid delivery_id;
+    struct ql_uuid webhook_id;
+    struct ql_uuid team_id;
+    const char *event;
+    int attempt;
+    int ok;              /* a 2xx answer came */
+    int response_status; /* 0: no answer */
+    const char *error;   /* NULL when ok */
+    int duration_ms;
+    int64_t at_ms;
+};
+
 #endif

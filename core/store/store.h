@@ -46,6 +46,9 @@ struct ql_sync_item;
 struct ql_change_page;
 struct ql_activity;
 struct ql_usage_ops;
+struct ql_webhook;
+struct ql_delivery;
+struct ql_delivery_attempt;
 
 struct ql_users_ops {
     /* QL_EEMAIL_TAKEN when the email is in use. */
@@ -315,6 +318,62 @@ struct ql_changes_ops {
                    int64_t *n);
 };
 
+/*
+ * Webhook endpoints, their deliveries and every attempt (core/webhook calls these through
+ * the table, without wrappers).  Team-scoped methods find nothing outside their team.
+ */
+struct ql_webhooks_ops {
+    /* Add an endpoint; secret is its signing secret sealed by the auth port (n bytes). */
+    int (*insert)(struct ql_store *self, struct ql_ctx *cx, const struct ql_webhook *w,
+                  const uint8_t *secret, size_t n);
+    /* A team's endpoints, newest first, after (after_ms, after) (after NULL: the first). */
+    int (*list)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                int64_t after_ms, const struct ql_uuid *after, int limit, struct ql_webhook **out,
+                int *n, int *more);
+    /* One endpoint that is not deleted; QL_ENOT_FOUND otherwise. */
+    int (*get)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+               const struct ql_uuid *id, struct ql_webhook *out);
+    /* Delete (soft: its deliveries stay readable by nobody); QL_ENOT_FOUND. */
+    int (*remove)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                  const struct ql_uuid *id, int64_t now_ms);
+    /* The enabled endpoints of teams[0..nteams). */
+    int (*subscribed)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *teams,
+                      int nteams, struct ql_webhook **out, int *n);
+    /* Record deliveries made by the fan-out (in the caller's transaction). */
+    int (*deliveries_add)(struct ql_store *self, struct ql_ctx *cx, const struct ql_delivery *d,
+                          int n);
+    /*
+     * A delivery with its endpoint (deleted ones too) and the endpoint's sealed secret
+     * (*secret arena, *secret_n bytes); QL_ENOT_FOUND when the delivery is gone.
+     */
+    int (*target)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *delivery,
+                  struct ql_delivery *d, struct ql_webhook *w, int *deleted, uint8_t **secret,
+                  size_t *secret_n);
+    /*
+     * Record an attempt: its row, the delivery's attempts and state (succeeded when ok,
+     * failed when final, else pending), and the endpoint's failures in a row (0 when ok);
+     * *failures gets that count.
+     */
+    int (*attempt_add)(struct ql_store *self, struct ql_ctx *cx,
+                       const struct ql_delivery_attempt *a, int final, int *failures);
+    /* Disable an endpoint (too many failures in a row). */
+    int (*disable)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *webhook,
+                   int64_t now_ms);
+    /*
+     * The attempts of a team's endpoint, newest first, in keyset pages after *after (the
+     * last one of the previous page; NULL: the first page).
+     */
+    int (*attempts)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                    const struct ql_uuid *webhook, const struct ql_delivery_attempt *after,
+                    int limit, struct ql_delivery_attempt **out, int *n, int *more);
+    /* Put a delivery of a team's endpoint back to pending, for a redelivery; QL_ENOT_FOUND. */
+    int (*reopen)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                  const struct ql_uuid *webhook, const struct ql_uuid *delivery);
+    /* The newest failed attempts of every team (the operators' dashboard). */
+    int (*failures)(struct ql_store *self, struct ql_ctx *cx, int limit,
+                    struct ql_delivery_attempt **out, int *n);
+};
+
 struct ql_store_ops {
     /* Round trip to the database. */
     int (*ping)(struct ql_store *self, struct ql_ctx *cx);
@@ -338,6 +397,7 @@ struct ql_store_ops {
     const struct ql_maint_ops *maint;
     const struct ql_changes_ops *changes;
     const struct ql_usage_ops *usage; /* core/store/store_usage.h */
+    const struct ql_webhooks_ops *webhooks;
 };
 
 struct ql_store {

@@ -58,6 +58,16 @@ test('every operation answers as the document says', async () => {
   await k(422, api, 'GET', `/v1/teams/${t.teamId}/sync/stream`, { token, headers: { 'last-event-id': 'nonsense' } })
   await k(200, api, 'GET', `/v1/teams/${t.teamId}/activity`, { token })
   await k(200, api, 'GET', `/v1/teams/${t.teamId}/subscription`, { token })
+  const hook = (await k(201, api, 'POST', `/v1/teams/${t.teamId}/webhooks`, { token, body: { url: 'https://hooks.example.com/in', events: ['journal_entry.created'] } })).body
+  await k(422, api, 'POST', `/v1/teams/${t.teamId}/webhooks`, { token, body: { url: 'ftp://x', events: [] } })
+  await k(200, api, 'GET', `/v1/teams/${t.teamId}/webhooks`, { token })
+  await k(200, api, 'GET', `/v1/teams/${t.teamId}/webhooks/${hook.webhookId}/deliveries`, { token })
+  // a delivery made as the fan-out would (no worker runs here), sent again on request
+  const did = sql(`INSERT INTO webhook_deliveries (delivery_id, webhook_id, team_id, event, body, created_at)
+    VALUES (gen_random_uuid(), '${hook.webhookId}', '${t.teamId}', 'journal_entry.created', '{}', now()) RETURNING delivery_id`)
+  await k(202, api, 'POST', `/v1/teams/${t.teamId}/webhooks/${hook.webhookId}/deliveries/${did}/redeliver`, { token })
+  await k(200, api, 'GET', '/v1/admin/webhooks/failures', { token: ADMIN_TOKEN })
+  await k(204, api, 'DELETE', `/v1/teams/${t.teamId}/webhooks/${hook.webhookId}`, { token })
   const admin = { token: ADMIN_TOKEN }
   await k(200, api, 'GET', '/v1/admin/jobs/stats', admin)
   await k(200, api, 'PUT', `/v1/admin/teams/${t.teamId}/subscription`, { ...admin, body: { plan: 'pro', monthlyQuota: 100000 } })

@@ -2,7 +2,7 @@
  * fake_changes.c - the change log and the activity counts of the fake store.
  *
  * One process, one thread, no concurrent transactions: every committed change is visible,
- * a snapshot starts after the last transaction, and the consumer "activity" is the only one
+ * a snapshot starts after the last transaction, and the consumers are "activity" and "webhooks"
  * (busy when the test says so).  Changes live in the table range that begin() saves, so a
  * rollback takes them back like any other write.
  */
@@ -202,6 +202,16 @@ static int c_live(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     }
 }
 
+/* Where consumer name is; NULL for a consumer the fake does not know. */
+static struct ql_change_pos *consumer_of(struct fake_store *s, const char *name)
+{
+    if (strcmp(name, "activity") == 0)
+        return &s->consumer;
+    if (strcmp(name, "webhooks") == 0)
+        return &s->consumer_hooks;
+    return NULL;
+}
+
 static int c_consumer_lock(struct ql_store *self, struct ql_ctx *cx, const char *name,
                            struct ql_change_pos *pos)
 {
@@ -209,9 +219,10 @@ static int c_consumer_lock(struct ql_store *self, struct ql_ctx *cx, const char 
     int rc = fake__enter(s, cx);
     if (rc)
         return rc;
-    if (strcmp(name, "activity") != 0 || s->consumer_busy)
+    const struct ql_change_pos *at = consumer_of(s, name);
+    if (at == NULL || s->consumer_busy)
         return ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
-    *pos = s->consumer;
+    *pos = *at;
     return QL_OK;
 }
 
@@ -239,8 +250,9 @@ static int c_consumer_advance(struct ql_store *self, struct ql_ctx *cx, const ch
 {
     struct fake_store *s = fake__store(self);
     int rc = fake__enter(s, cx);
-    if (rc == QL_OK && strcmp(name, "activity") == 0)
-        s->consumer = *pos;
+    struct ql_change_pos *at = rc ? NULL : consumer_of(s, name);
+    if (at)
+        *at = *pos;
     return rc;
 }
 
@@ -257,7 +269,8 @@ static int c_compact(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, i
     int k = 0;
     for (int i = 0; i < s->nchanges; i++) {
         const struct fake_change *c = &s->changes[i];
-        if (c->at_ms < before_ms && ql_change_pos_cmp(&c->pos, &s->consumer) <= 0) {
+        if (c->at_ms < before_ms && ql_change_pos_cmp(&c->pos, &s->consumer) <= 0 &&
+            ql_change_pos_cmp(&c->pos, &s->consumer_hooks) <= 0) {
             if (ql_change_pos_cmp(&c->pos, &s->floor) > 0)
                 s->floor = c->pos;
             (*n)++;

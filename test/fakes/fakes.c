@@ -269,6 +269,7 @@ void fake_store_wire_repos(struct ql_store_ops *ops)
     ops->prompts = &fake__prompts_ops;
     ops->idem = &fake__idem_ops;
     ops->changes = &fake__changes_ops;
+    ops->webhooks = &fake__webhooks_ops;
     ops->maint = &fake__maint_ops;
     ops->usage = &fake__usage_ops;
 }
@@ -317,6 +318,9 @@ static int fq_enqueue(struct ql_queue *self, struct ql_ctx *cx, const struct ql_
     snprintf(j->unique_key, sizeof(j->unique_key), "%s", spec->unique_key ? spec->unique_key : "");
     j->run_at_ms = spec->run_at_ms;
     j->priority = spec->priority;
+    j->max_attempts = spec->max_attempts ? spec->max_attempts : 25;
+    j->attempts = 0;
+    j->done = 0;
     j->in_tx = q->store->in_tx;
     *id_out = q->n;
     return QL_OK;

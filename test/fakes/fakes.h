@@ -150,6 +150,17 @@ struct fake_usage {
     int reserves; /* reservations asked for: the round trips a test counts */
 };
 
+struct fake_webhook {
+    struct ql_webhook w;
+    uint8_t secret[128]; /* sealed */
+    size_t secret_n;
+    int deleted;
+};
+struct fake_delivery {
+    struct ql_delivery d;
+    const char *state;
+};
+
 struct fake_queue;
 
 struct fake_store {
@@ -192,11 +203,16 @@ struct fake_store {
     struct fake_change changes[FAKE_CHANGES_MAX];
     uint64_t txno; /* the current (or last) transaction's number: the fake's txid */
     int64_t seq;
-    struct ql_change_pos consumer; /* the one consumer the fake knows: "activity" */
-    int consumer_busy;             /* 1: "another worker" holds it */
+    struct ql_change_pos consumer;       /* the consumer "activity" */
+    struct ql_change_pos consumer_hooks; /* the consumer "webhooks" */
+    int consumer_busy;                   /* 1: "another worker" holds it */
     struct ql_change_pos floor;
     int nactivity;
     struct ql_activity activity[FAKE_MAX];
+    int nwebhooks, ndeliveries, nattempts;
+    struct fake_webhook webhooks[FAKE_MAX];
+    struct fake_delivery deliveries[FAKE_MAX];
+    struct ql_delivery_attempt attempts[FAKE_MAX];
     int idem_locked;  /* 1: the idempotency lock is taken by "another" request */
     uint64_t horizon; /* not 0: changes of this txno on wait for "an older transaction" */
 };
@@ -215,6 +231,9 @@ struct fake_job {
     int64_t run_at_ms;
     int priority;
     int in_tx;
+    int max_attempts; /* as enqueued (25 when the spec said 0) */
+    int attempts;     /* for tests that run jobs themselves */
+    int done;
 };
 struct fake_queue {
     struct ql_queue base;

@@ -88,6 +88,10 @@ static void build(struct world *w)
             token = ql_arena_strdup(&a, res.session.token);
         fake_clock_advance(&w->clock, 1000);
     }
+    if (token == NULL) {
+        check(0, "no token");
+        return;
+    }
     check(ql_account_resolve(&cx, token, strlen(token), QL_VIA_BEARER, &w->owner) == QL_OK,
           "cannot resolve the owner");
     cx.principal = &w->owner;
@@ -222,7 +226,7 @@ static void fuzz_sync(struct world *w, int limit, const char *since, size_t n)
     struct ql_ctx cx;
     context(w, &cx, &a);
     struct ql_change_pos pos;
-    int rc = ql_sync_stream_start(&cx, &w->team, since, n, &pos);
+    int rc = ql_sync_stream_start(&cx, &w->team, since, n, "since", &pos);
     check(rc == QL_OK || refused(rc), "a stream start answered a cursor oddly");
     ql_arena_cleanup(&a);
 }

@@ -32,6 +32,30 @@ static void test_reset_keeps_first_chunk(void)
     ASSERT_INT_EQ(ql_arena_held(&a), 0);
 }
 
+/*
+ * A large allocation must never become the chunk that reset keeps: a connection that once
+ * read a 1 MiB body would hold that memory for as long as it stays open.
+ */
+static void test_reset_frees_large_chunks(void)
+{
+    struct ql_arena a;
+    ql_arena_init(&a, 1024, 0);
+    void *first = ql_arena_alloc(&a, 16);
+    ASSERT_NOT_NULL(ql_arena_alloc(&a, 100000));
+    ql_arena_reset(&a);
+    ASSERT_INT_EQ(ql_arena_held(&a), 1024);
+    ASSERT_TRUE(ql_arena_alloc(&a, 16) == first);
+    ql_arena_cleanup(&a);
+    /* an arena whose first allocation was large keeps none of it */
+    ql_arena_init(&a, 1024, 0);
+    ASSERT_NOT_NULL(ql_arena_alloc(&a, 100000));
+    ql_arena_reset(&a);
+    ASSERT_INT_EQ(ql_arena_held(&a), 0);
+    ASSERT_NOT_NULL(ql_arena_alloc(&a, 16));
+    ASSERT_INT_EQ(ql_arena_held(&a), 1024);
+    ql_arena_cleanup(&a);
+}
+
 static void test_large_allocation_gets_own_chunk(void)
 {
     struct ql_arena a;
@@ -92,6 +116,7 @@ int main(int argc, char **argv)
         TEST(test_alignment_and_distinct_blocks),   TEST(test_reset_keeps_first_chunk),
         TEST(test_large_allocation_gets_own_chunk), TEST(test_limit_fails_cleanly),
         TEST(test_fail_after_injects_failure),      TEST(test_string_helpers),
+        TEST(test_reset_frees_large_chunks),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

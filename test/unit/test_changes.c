@@ -11,6 +11,7 @@
 #include "prompt/prompt.h"
 #include "team/team.h"
 #include "test.h"
+#include "webhook/webhook.h"
 
 #include <stdio.h>
 
@@ -356,6 +357,8 @@ static void test_a_cursor_older_than_the_log_keeps_has_expired(void)
     int n;
     as(&w, &w.po);
     ASSERT_INT_EQ(ql_consume(&w.f.cx, "activity", 100, ql_activity_consume, &n), QL_OK);
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_consume(&w.f.cx, "webhooks", 100, ql_webhooks_consume, &n), QL_OK);
     w.f.clock.now_ms += 8 * 24 * 3600 * 1000LL;
     write_entry(&w, "new");
     int64_t gone;
@@ -404,6 +407,8 @@ static void test_a_quiet_teams_cursor_keeps_up_with_the_log(void)
     int n;
     as(&w, &w.po);
     ASSERT_INT_EQ(ql_consume(&w.f.cx, "activity", 100, ql_activity_consume, &n), QL_OK);
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_consume(&w.f.cx, "webhooks", 100, ql_webhooks_consume, &n), QL_OK);
     w.f.clock.now_ms += 8 * 24 * 3600 * 1000LL;
     int64_t gone;
     as(&w, &w.po);
@@ -508,8 +513,9 @@ static void test_a_consumer_another_worker_holds_is_skipped(void)
     ASSERT_INT_EQ(w.f.store.nactivity, 0);
     int k;
     const struct ql_consumer *all = ql_consumers(&k);
-    ASSERT_INT_EQ(k, 1);
+    ASSERT_INT_EQ(k, 2);
     ASSERT_STR_EQ(all[0].name, "activity");
+    ASSERT_STR_EQ(all[1].name, "webhooks");
     fixture_cleanup(&w.f);
 }
 

@@ -213,6 +213,63 @@ static void test_limits_are_answered_and_close(void)
     ql__h1_cleanup(&t.h1);
 }
 
+/* Feed a chunked body of n chunks of `size` bytes each, then its end. */
+static void feed_chunked(struct tconn *t, int n, size_t size)
+{
+    static char chunk[65536 + 16];
+    feed(t, "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
+    int hn = snprintf(chunk, sizeof(chunk), "%zx\r\n", size);
+    memset(chunk + hn, 'x', size);
+    memcpy(chunk + hn + size, "\r\n", 2);
+    for (int i = 0; i < n && t->requests == 0; i++)
+        ql__h1_input(&t->h1, chunk, (size_t)hn + size + 2);
+    feed(t, "0\r\n\r\n");
+}
+
+/* A chunked body grows as it comes; one of exactly the limit fits, one byte more is a 413. */
+static void test_a_chunked_body_of_exactly_the_limit(void)
+{
+    struct tconn t;
+    open_conn(&t, 1 << 20);
+    feed_chunked(&t, 16, 65536);
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.errors[0], 0);
+    ASSERT_INT_EQ(t.req.body.n, 1 << 20);
+    ql__h1_cleanup(&t.h1);
+    open_conn(&t, (1 << 20) - 1);
+    feed_chunked(&t, 16, 65536);
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.errors[0], 413);
+    ql__h1_cleanup(&t.h1);
+}
+
+/* Once answered, a request's memory (its body, say) is not kept while the connection idles. */
+static void test_an_idle_connection_keeps_nothing_of_its_request(void)
+{
+    struct tconn t;
+    open_conn(&t, 1 << 20);
+    feed_chunked(&t, 8, 65536);
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_TRUE(ql_arena_held(&t.h1.arena) > (512 << 10));
+    answer(&t, 422, "no");
+    ASSERT_INT_EQ(t.h1.state, QL__H1_IDLE);
+    ASSERT_TRUE(ql_arena_held(&t.h1.arena) <= 4096);
+    /* and the next request on it is read as usual */
+    feed(&t, "GET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_INT_EQ(t.requests, 2);
+    ASSERT_STR_EQ(t.paths[1], "/next");
+    ql__h1_cleanup(&t.h1);
+    /* nor while it closes after refusing a body that grew too large */
+    open_conn(&t, 1 << 20);
+    feed_chunked(&t, 20, 65536);
+    ASSERT_INT_EQ(t.errors[0], 413);
+    ASSERT_TRUE(ql_arena_held(&t.h1.arena) > (1 << 20));
+    answer(&t, 413, "too large");
+    ASSERT_INT_EQ(t.h1.state, QL__H1_CLOSING);
+    ASSERT_TRUE(ql_arena_held(&t.h1.arena) <= 4096);
+    ql__h1_cleanup(&t.h1);
+}
+
 static void test_http_1_0_closes_unless_kept_alive(void)
 {
     struct tconn t;
@@ -457,6 +514,8 @@ int main(int argc, char **argv)
         TEST(test_a_body_in_pieces_and_chunked),
         TEST(test_pipelined_requests_are_answered_in_order),
         TEST(test_limits_are_answered_and_close),
+        TEST(test_a_chunked_body_of_exactly_the_limit),
+        TEST(test_an_idle_connection_keeps_nothing_of_its_request),
         TEST(test_http_1_0_closes_unless_kept_alive),
         TEST(test_deadlines_follow_the_phase),
         TEST(test_unread_output_stops_parsing_until_sent),

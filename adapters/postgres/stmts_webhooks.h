@@ -1,0 +1,83 @@
+/*
+ * stmts_webhooks.h - the statements of webhook endpoints, deliveries and attempts, as
+ * entries of the statement table in stmts.c (included inside its initializer; see
+ * stmts_changes.h).  Not a header to include anywhere else.
+ */
+#define QL__PG_WEBHOOK_COLS                                                                        \
+    "w.webhook_id, w.team_id, w.url, w.description, array_to_string(w.events, ','), "              \
+    "w.failures, w.created_at, w.disabled_at"
+#define QL__PG_ATTEMPT_COLS                                                                        \
+    "a.delivery_id, a.webhook_id, d.event, a.attempt, a.ok, a.response_status, a.error, "          \
+    "a.duration_ms, a.at, d.team_id"
+[QL__ST_WEBHOOK_INSERT] = {"webhook_insert",
+                           "INSERT INTO webhooks (webhook_id, team_id, url, description, "
+                           "events, secret, created_at) VALUES ($1, $2, $3, $4, $5::text[], "
+                           "$6, $7)",
+                           7},
+    [QL__ST_WEBHOOKS_LIST] =
+        {"webhooks_list",
+         "SELECT " QL__PG_WEBHOOK_COLS " FROM webhooks w WHERE w.team_id = $1 AND w.deleted_at IS "
+         "NULL AND ($2::uuid IS NULL OR (w.created_at, w.webhook_id) < ($3, $2)) ORDER BY "
+         "w.created_at DESC, w.webhook_id DESC LIMIT $4",
+         4},
+    [QL__ST_WEBHOOK_GET] = {"webhook_get",
+                            "SELECT " QL__PG_WEBHOOK_COLS " FROM webhooks w WHERE w.team_id = $1 "
+                            "AND w.webhook_id = $2 AND w.deleted_at IS NULL",
+                            2},
+    [QL__ST_WEBHOOK_REMOVE] = {"webhook_remove",
+                               "UPDATE webhooks SET deleted_at = $3 WHERE team_id = $1 AND "
+                               "webhook_id = $2 AND deleted_at IS NULL",
+                               3},
+    [QL__ST_WEBHOOKS_SUBSCRIBED] = {"webhooks_subscribed",
+                                    "SELECT " QL__PG_WEBHOOK_COLS " FROM webhooks w WHERE "
+                                    "w.team_id = ANY ($1::uuid[]) AND w.deleted_at IS NULL AND "
+                                    "w.disabled_at IS NULL",
+                                    1},
+    [QL__ST_DELIVERIES_ADD] =
+        {"deliveries_add",
+         "INSERT INTO webhook_deliveries (delivery_id, webhook_id, team_id, event, body, "
+         "created_at) SELECT u.d, u.w, u.t, u.e, u.b, u.c FROM unnest($1::uuid[], $2::uuid[], "
+         "$3::uuid[], $4::text[], $5::text[], $6::timestamptz[]) AS u(d, w, t, e, b, c)",
+         6},
+    [QL__ST_DELIVERY_TARGET] =
+        {"delivery_target",
+         "SELECT d.delivery_id, d.webhook_id, d.team_id, d.event, d.body, d.created_at, "
+         "d.attempts, " QL__PG_WEBHOOK_COLS ", w.deleted_at IS NOT NULL, w.secret FROM "
+         "webhook_deliveries d JOIN webhooks w ON w.webhook_id = d.webhook_id WHERE "
+         "d.delivery_id = $1",
+         1},
+    /* The attempt, its delivery's state, and the endpoint's failures in a row, at once. */
+    [QL__ST_ATTEMPT_ADD] =
+        {"attempt_add",
+         "WITH a AS (INSERT INTO webhook_attempts (delivery_id, attempt, webhook_id, at, ok, "
+         "response_status, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON "
+         "CONFLICT DO NOTHING), d AS (UPDATE webhook_deliveries SET attempts = greatest(attempts, "
+         "$2), state = CASE WHEN $5 THEN 'succeeded' WHEN $9 THEN 'failed' ELSE 'pending' END "
+         "WHERE delivery_id = $1) UPDATE webhooks SET failures = CASE WHEN $5 THEN 0 ELSE "
+         "failures + 1 END WHERE webhook_id = $3 RETURNING failures",
+         9},
+    [QL__ST_WEBHOOK_DISABLE] = {"webhook_disable",
+                                "UPDATE webhooks SET disabled_at = $2 WHERE webhook_id = $1 AND "
+                                "disabled_at IS NULL",
+                                2},
+    [QL__ST_ATTEMPTS_LIST] =
+        {"attempts_list",
+         "SELECT " QL__PG_ATTEMPT_COLS " FROM webhook_attempts a JOIN webhook_deliveries d ON "
+         "d.delivery_id = a.delivery_id JOIN webhooks w ON w.webhook_id = a.webhook_id WHERE "
+         "w.team_id = $1 AND a.webhook_id = $2 AND w.deleted_at IS NULL AND ($3::uuid IS NULL OR "
+         "(a.at, a.delivery_id, a.attempt) < ($4, $3, $5)) ORDER BY a.at DESC, a.delivery_id "
+         "DESC, a.attempt DESC LIMIT $6",
+         6},
+    [QL__ST_DELIVERY_REOPEN] = {"delivery_reopen",
+                                "UPDATE webhook_deliveries d SET state = 'pending' FROM webhooks "
+                                "w WHERE w.webhook_id = d.webhook_id AND w.team_id = $1 AND "
+                                "d.webhook_id = $2 AND d.delivery_id = $3 AND w.deleted_at IS "
+                                "NULL",
+                                3},
+    [QL__ST_ATTEMPT_FAILURES] = {"attempt_failures",
+                                 "SELECT " QL__PG_ATTEMPT_COLS " FROM webhook_attempts a JOIN "
+                                 "webhook_deliveries d ON d.delivery_id = a.delivery_id WHERE NOT "
+                                 "a.ok ORDER BY a.at DESC LIMIT $1",
+                                 1},
+#undef QL__PG_WEBHOOK_COLS
+#undef QL__PG_ATTEMPT_COLS

@@ -1,0 +1,188 @@
+/*
+ * store_contract_webhooks.c - the store contract's cases for webhook endpoints, their
+ * deliveries and attempts (struct ql_webhooks_ops; store_contract.h).
+ */
+#include "contract/store_contract.h"
+
+#include <string.h>
+
+#define HOOKS(c) ((c)->s->ops->webhooks)
+
+static struct ql_webhook hook_in(struct cc *c, const struct ql_team *t, int64_t at, const char *url)
+{
+    struct ql_webhook w = {.id = cc_id(), .team_id = t->id, .url = url, .description = "d"};
+    w.nevents = 2;
+    w.events[0] = "journal_entry.created";
+    w.events[1] = "member.added";
+    w.created_ms = c->now + at;
+    return w;
+}
+
+static const uint8_t secret[] = {1, 2, 3, 0, 250, 9};
+
+/* Endpoints: insert, get, list newest first in pages, subscribed, disable, remove. */
+static void test_webhook_endpoints(void)
+{
+    struct cc c;
+    cc_open(&c);
+    struct ql_user a = cc_user(&c, "A");
+    struct ql_team t = cc_team(&c, "T", &a), other = cc_team(&c, "O", &a);
+    struct ql_webhook w1 = hook_in(&c, &t, 0, "https://one.example.com/in"),
+                      w2 = hook_in(&c, &t, 10, "https://two.example.com/in"),
+                      w3 = hook_in(&c, &other, 5, "https://three.example.com/in");
+    ASSERT_INT_EQ(HOOKS(&c)->insert(c.s, &c.cx, &w1, secret, sizeof(secret)), QL_OK);
+    ASSERT_INT_EQ(HOOKS(&c)->insert(c.s, &c.cx, &w2, secret, sizeof(secret)), QL_OK);
+    ASSERT_INT_EQ(HOOKS(&c)->insert(c.s, &c.cx, &w3, secret, sizeof(secret)), QL_OK);
+    struct ql_webhook got;
+    ASSERT_INT_EQ(HOOKS(&c)->get(c.s, &c.cx, &t.id, &w1.id, &got), QL_OK);
+    ASSERT_STR_EQ(got.url, w1.url);
+    ASSERT_STR_EQ(got.description, "d");
+    ASSERT_INT_EQ(got.nevents, 2);
+    ASSERT_STR_EQ(got.events[1], "member.added");
+    ASSERT_INT_EQ(got.created_ms, w1.created_ms);
+    ASSERT_INT_EQ(got.disabled_ms, 0);
+    ASSERT_INT_EQ(got.failures, 0);
+    CC_FAILS(&c, HOOKS(&c)->get(c.s, &c.cx, &other.id, &w1.id, &got), QL_ENOT_FOUND);
+    struct ql_webhook *list;
+    int n, more;
+    ASSERT_INT_EQ(HOOKS(&c)->list(c.s, &c.cx, &t.id, 0, NULL, 1, &list, &n, &more), QL_OK);
+    ASSERT_INT_EQ(n, 1);
+    ASSERT_INT_EQ(more, 1);
+    ASSERT_ID_EQ(&list[0].id, &w2.id);
+    struct ql_uuid after = list[0].id;
+    ASSERT_INT_EQ(
+        HOOKS(&c)->list(c.s, &c.cx, &t.id, list[0].created_ms, &after, 5, &list, &n, &more), QL_OK);
+    ASSERT_INT_EQ(n, 1);
+    ASSERT_INT_EQ(more, 0);
+    ASSERT_ID_EQ(&list[0].id, &w1.id);
+    const struct ql_uuid teams[2] = {t.id, other.id};
+    ASSERT_INT_EQ(HOOKS(&c)->subscribed(c.s, &c.cx, teams, 2, &list, &n), QL_OK);
+    ASSERT_INT_EQ(n, 3);
+    ASSERT_INT_EQ(HOOKS(&c)->disable(c.s, &c.cx, &w2.id, c.now + 20), QL_OK);
+    ASSERT_INT_EQ(HOOKS(&c)->remove(c.s, &c.cx, &other.id, &w3.id, c.now + 30), QL_OK);
+    CC_FAILS(&c, HOOKS(&c)->remove(c.s, &c.cx, &other.id, &w3.id, c.now + 30), QL_ENOT_FOUND);
+    ASSERT_INT_EQ(HOOKS(&c)->subscribed(c.s, &c.cx, teams, 2, &list, &n), QL_OK);
+    ASSERT_INT_EQ(n, 1); /* w1: w2 is disabled, w3 deleted */
+    ASSERT_ID_EQ(&list[0].id, &w1.id);
+    ASSERT_INT_EQ(HOOKS(&c)->get(c.s, &c.cx, &t.id, &w2.id, &got), QL_OK);
+    ASSERT_INT_EQ(got.disabled_ms, c.now + 20);
+    cc_close(&c);
+}
+
+/* Deliveries: made, read with their endpoint and sealed secret, attempted, listed. */
+static void test_deliveries_and_attempts(void)
+{
+    struct cc c;
+    cc_open(&c);
+    struct ql_user a = cc_user(&c, "A");
+    struct ql_team t = cc_team(&c, "T", &a);
+    struct ql_webhook w = hook_in(&c, &t, 0, "https://one.example.com/in");
+    ASSERT_INT_EQ(HOOKS(&c)->insert(c.s, &c.cx, &w, secret, sizeof(secret)), QL_OK);
+    struct ql_delivery d[2] = {
+        {.id = cc_id(),
+         .webhook_id = w.id,
+         .team_id = t.id,
+         .event = "member.added",
+         .body = "{\"type\":\"member.added\"}",
+         .created_ms = c.now + 1},
+        {.id = cc_id(),
+         .webhook_id = w.id,
+         .team_id = t.id,
+         .event = "journal_entry.created",
+         .body = "{\"a\":\"\\\"quoted\\\", {braces}\"}",
+         .created_ms = c.now + 2},
+    };
+    ASSERT_INT_EQ(ql_store_begin(c.s, &c.cx), QL_OK);
+    ASSERT_INT_EQ(HOOKS(&c)->deliveries_add(c.s, &c.cx, d, 2), QL_OK);
+    ASSERT_INT_EQ(ql_store_commit(c.s, &c.cx), QL_OK);
+    struct ql_delivery got;
+    struct ql_webhook gw;
+    int deleted;
+    uint8_t *box;
+    size_t box_n;
+    ASSERT_INT_EQ(HOOKS(&c)->target(c.s, &c.cx, &d[1].id, &got, &gw, &deleted, &box, &box_n),
+                  QL_OK);
+    ASSERT_STR_EQ(got.body, d[1].body);
+    ASSERT_STR_EQ(got.event, "journal_entry.created");
+    ASSERT_INT_EQ(got.attempts, 0);
+    ASSERT_ID_EQ(&gw.id, &w.id);
+    ASSERT_STR_EQ(gw.url, w.url);
+    ASSERT_INT_EQ(deleted, 0);
+    ASSERT_INT_EQ(box_n, sizeof(secret));
+    ASSERT_MEM_EQ(box, secret, sizeof(secret));
+    struct ql_uuid nowhere = cc_id();
+    CC_FAILS(&c, HOOKS(&c)->target(c.s, &c.cx, &nowhere, &got, &gw, &deleted, &box, &box_n),
+             QL_ENOT_FOUND);
+    /* two failures in a row, then a success that resets them */
+    int failures;
+    struct ql_delivery_attempt at = {.delivery_id = d[1].id,
+                                     .webhook_id = w.id,
+                                     .attempt = 1,
+                                     .response_status = 500,
+                                     .error = "HTTP 500",
+                                     .duration_ms = 12,
+                                     .at_ms = c.now + 10};
+    ASSERT_INT_EQ(HOOKS(&c)->attempt_add(c.s, &c.cx, &at, 0, &failures), QL_OK);
+    ASSERT_INT_EQ(failures, 1);
+    at.attempt = 2;
+    at.response_status = 0;
+    at.error = "timed out";
+    at.at_ms = c.now + 20;
+    ASSERT_INT_EQ(HOOKS(&c)->attempt_add(c.s, &c.cx, &at, 0, &failures), QL_OK);
+    ASSERT_INT_EQ(failures, 2);
+    ASSERT_INT_EQ(HOOKS(&c)->attempt_add(c.s, &c.cx, &at, 0, &failures), QL_OK); /* again: once */
+    struct ql_delivery_attempt ok = {.delivery_id = d[0].id,
+                                     .webhook_id = w.id,
+                                     .attempt = 1,
+                                     .ok = 1,
+                                     .response_status = 204,
+                                     .duration_ms = 3,
+                                     .at_ms = c.now + 30};
+    ASSERT_INT_EQ(HOOKS(&c)->attempt_add(c.s, &c.cx, &ok, 1, &failures), QL_OK);
+    ASSERT_INT_EQ(failures, 0);
+    ASSERT_INT_EQ(HOOKS(&c)->target(c.s, &c.cx, &d[1].id, &got, &gw, &deleted, &box, &box_n),
+                  QL_OK);
+    ASSERT_INT_EQ(got.attempts, 2);
+    /* newest first, in pages */
+    struct ql_delivery_attempt *list;
+    int n, more;
+    ASSERT_INT_EQ(HOOKS(&c)->attempts(c.s, &c.cx, &t.id, &w.id, NULL, 2, &list, &n, &more), QL_OK);
+    ASSERT_INT_EQ(n, 2);
+    ASSERT_INT_EQ(more, 1);
+    ASSERT_INT_EQ(list[0].ok, 1);
+    ASSERT_INT_EQ(list[0].response_status, 204);
+    ASSERT_NULL(list[0].error);
+    ASSERT_STR_EQ(list[0].event, "member.added");
+    ASSERT_INT_EQ(list[1].attempt, 2);
+    ASSERT_INT_EQ(list[1].response_status, 0);
+    ASSERT_STR_EQ(list[1].error, "timed out");
+    struct ql_delivery_attempt last = list[1];
+    ASSERT_INT_EQ(HOOKS(&c)->attempts(c.s, &c.cx, &t.id, &w.id, &last, 2, &list, &n, &more), QL_OK);
+    ASSERT_INT_EQ(n, 1);
+    ASSERT_INT_EQ(more, 0);
+    ASSERT_INT_EQ(list[0].attempt, 1);
+    ASSERT_INT_EQ(list[0].duration_ms, 12);
+    ASSERT_INT_EQ(list[0].at_ms, c.now + 10);
+    /* the operators' view: the newest failures of every team, with their team */
+    ASSERT_INT_EQ(HOOKS(&c)->failures(c.s, &c.cx, 2, &list, &n), QL_OK);
+    ASSERT_INT_EQ(n, 2);
+    ASSERT_ID_EQ(&list[0].delivery_id, &d[1].id);
+    ASSERT_ID_EQ(&list[0].team_id, &t.id);
+    /* a redelivery reopens the delivery of the team's endpoint only */
+    struct ql_team other = cc_team(&c, "O", &a);
+    CC_FAILS(&c, HOOKS(&c)->reopen(c.s, &c.cx, &other.id, &w.id, &d[1].id), QL_ENOT_FOUND);
+    ASSERT_INT_EQ(HOOKS(&c)->reopen(c.s, &c.cx, &t.id, &w.id, &d[1].id), QL_OK);
+    /* a deleted endpoint: its deliveries still say where they were going, and that it is gone */
+    ASSERT_INT_EQ(HOOKS(&c)->remove(c.s, &c.cx, &t.id, &w.id, c.now + 40), QL_OK);
+    ASSERT_INT_EQ(HOOKS(&c)->target(c.s, &c.cx, &d[1].id, &got, &gw, &deleted, &box, &box_n),
+                  QL_OK);
+    ASSERT_INT_EQ(deleted, 1);
+    CC_FAILS(&c, HOOKS(&c)->reopen(c.s, &c.cx, &t.id, &w.id, &d[1].id), QL_ENOT_FOUND);
+    cc_close(&c);
+}
+
+const struct ql_test contract_webhooks_tests[] = {
+    TEST(test_webhook_endpoints),
+    TEST(test_deliveries_and_attempts),
+};
+const int contract_webhooks_ntests = QL_NTESTS(contract_webhooks_tests);

@@ -1,0 +1,307 @@
+/*
+ * fake_webhooks.c - webhook endpoints, deliveries and attempts of the fake store
+ * (struct ql_webhooks_ops).  They live in the table range that begin() saves, so a
+ * rollback takes them back; strings are kept in the store's arena.
+ */
+#include "fake_internal.h"
+
+#include "ctx/ctx.h"
+#include "err/err.h"
+
+static struct fake_webhook *hook_of(struct fake_store *s, const struct ql_uuid *team,
+                                    const struct ql_uuid *id, int live)
+{
+    for (int i = 0; i < s->nwebhooks; i++) {
+        struct fake_webhook *h = &s->webhooks[i];
+        if (fake__same(&h->w.id, id) && (team == NULL || fake__same(&h->w.team_id, team)) &&
+            !(live && h->deleted))
+            return h;
+    }
+    return NULL;
+}
+
+static struct fake_delivery *delivery_of(struct fake_store *s, const struct ql_uuid *id)
+{
+    for (int i = 0; i < s->ndeliveries; i++)
+        if (fake__same(&s->deliveries[i].d.id, id))
+            return &s->deliveries[i];
+    return NULL;
+}
+
+static int w_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_webhook *w,
+                    const uint8_t *secret, size_t n)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    if (rc)
+        return rc;
+    if (s->nwebhooks == FAKE_MAX || n > sizeof(s->webhooks[0].secret))
+        return ql_error_set(&cx->err, QL_EINTERNAL, "fake webhooks full");
+    if (!fake__team_live(s, &w->team_id))
+        return ql_error_set(&cx->err, QL_ECONFLICT, NULL);
+    struct fake_webhook *h = &s->webhooks[s->nwebhooks++];
+    memset(h, 0, sizeof(*h));
+    h->w = *w;
+    h->w.url = fake__keep(s, w->url);
+    h->w.description = fake__keep(s, w->description);
+    for (int i = 0; i < w->nevents; i++)
+        h->w.events[i] = fake__keep(s, w->events[i]);
+    memcpy(h->secret, secret, n);
+    h->secret_n = n;
+    return QL_OK;
+}
+
+static int w_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                  int64_t after_ms, const struct ql_uuid *after, int limit, struct ql_webhook **out,
+                  int *n, int *more)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    *n = *more = 0;
+    if (rc)
+        return rc;
+    *out = ql_arena_calloc(cx->arena, FAKE_MAX + 1, sizeof(**out));
+    if (*out == NULL)
+        return ql_error_nomem(&cx->err);
+    for (;;) { /* newest first, one at a time: the table is small */
+        const struct ql_webhook *best = NULL;
+        for (int i = 0; i < s->nwebhooks; i++) {
+            const struct fake_webhook *h = &s->webhooks[i];
+            if (h->deleted || !fake__same(&h->w.team_id, team) ||
+                (after && fake__cmp_pos(h->w.created_ms, &h->w.id, after_ms, after) >= 0))
+                continue;
+            if (best == NULL ||
+                fake__cmp_pos(h->w.created_ms, &h->w.id, best->created_ms, &best->id) > 0)
+                best = &h->w;
+        }
+        if (best == NULL)
+            return QL_OK;
+        if (*n == limit) {
+            *more = 1;
+            return QL_OK;
+        }
+        (*out)[(*n)++] = *best;
+        after_ms = best->created_ms;
+        after = &best->id;
+    }
+}
+
+static int w_get(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                 const struct ql_uuid *id, struct ql_webhook *out)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    if (rc)
+        return rc;
+    const struct fake_webhook *h = hook_of(s, team, id, 1);
+    if (h == NULL)
+        return ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
+    *out = h->w;
+    return QL_OK;
+}
+
+static int w_remove(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                    const struct ql_uuid *id, int64_t now_ms)
+{
+    (void)now_ms;
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    if (rc)
+        return rc;
+    struct fake_webhook *h = hook_of(s, team, id, 1);
+    if (h == NULL)
+        return ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
+    h->deleted = 1;
+    return QL_OK;
+}
+
+static int w_subscribed(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *teams,
+                        int nteams, struct ql_webhook **out, int *n)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    *n = 0;
+    if (rc)
+        return rc;
+    *out = ql_arena_calloc(cx->arena, FAKE_MAX, sizeof(**out));
+    if (*out == NULL)
+        return ql_error_nomem(&cx->err);
+    for (int i = 0; i < s->nwebhooks; i++) {
+        const struct fake_webhook *h = &s->webhooks[i];
+        int mine = 0;
+        for (int t = 0; t < nteams && !mine; t++)
+            mine = fake__same(&teams[t], &h->w.team_id);
+        if (mine && !h->deleted && h->w.disabled_ms == 0)
+            (*out)[(*n)++] = h->w;
+    }
+    return QL_OK;
+}
+
+static int w_deliveries_add(struct ql_store *self, struct ql_ctx *cx, const struct ql_delivery *d,
+                            int n)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    if (rc)
+        return rc;
+    if (s->ndeliveries + n > FAKE_MAX)
+        return ql_error_set(&cx->err, QL_EINTERNAL, "fake deliveries full");
+    for (int i = 0; i < n; i++) {
+        struct fake_delivery *f = &s->deliveries[s->ndeliveries++];
+        f->d = d[i];
+        f->d.event = fake__keep(s, d[i].event);
+        f->d.body = fake__keep(s, d[i].body);
+        f->d.attempts = 0;
+        f->state = "pending";
+    }
+    return QL_OK;
+}
+
+static int w_target(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *delivery,
+                    struct ql_delivery *d, struct ql_webhook *w, int *deleted, uint8_t **secret,
+                    size_t *secret_n)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    if (rc)
+        return rc;
+    const struct fake_delivery *f = delivery_of(s, delivery);
+    const struct fake_webhook *h = f ? hook_of(s, NULL, &f->d.webhook_id, 0) : NULL;
+    if (h == NULL)
+        return ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
+    *d = f->d;
+    *w = h->w;
+    *deleted = h->deleted;
+    *secret = ql_arena_alloc(cx->arena, h->secret_n);
+    if (*secret == NULL)
+        return ql_error_nomem(&cx->err);
+    memcpy(*secret, h->secret, h->secret_n);
+    *secret_n = h->secret_n;
+    return QL_OK;
+}
+
+static int w_attempt_add(struct ql_store *self, struct ql_ctx *cx,
+                         const struct ql_delivery_attempt *a, int final, int *failures)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    if (rc)
+        return rc;
+    struct fake_delivery *f = delivery_of(s, &a->delivery_id);
+    struct fake_webhook *h = hook_of(s, NULL, &a->webhook_id, 0);
+    if (f == NULL || h == NULL || s->nattempts == FAKE_MAX)
+        return ql_error_set(&cx->err, QL_EINTERNAL, "fake attempt without its delivery");
+    for (int i = 0; i < s->nattempts; i++)
+        if (fake__same(&s->attempts[i].delivery_id, &a->delivery_id) &&
+            s->attempts[i].attempt == a->attempt)
+            return QL_OK; /* recorded already: ON CONFLICT DO NOTHING */
+    struct ql_delivery_attempt *k = &s->attempts[s->nattempts++];
+    *k = *a;
+    k->team_id = f->d.team_id;
+    k->event = fake__keep(s, f->d.event);
+    k->error = fake__keep(s, a->error);
+    if (a->attempt > f->d.attempts)
+        f->d.attempts = a->attempt;
+    f->state = a->ok ? "succeeded" : final ? "failed" : "pending";
+    h->w.failures = a->ok ? 0 : h->w.failures + 1;
+    *failures = h->w.failures;
+    return QL_OK;
+}
+
+static int w_disable(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *webhook,
+                     int64_t now_ms)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    struct fake_webhook *h = rc ? NULL : hook_of(s, NULL, webhook, 0);
+    if (h && h->w.disabled_ms == 0)
+        h->w.disabled_ms = now_ms;
+    return rc;
+}
+
+/* Newest first: (at, delivery, attempt) descending. */
+static int attempt_cmp(const struct ql_delivery_attempt *a, const struct ql_delivery_attempt *b)
+{
+    int c = fake__cmp_pos(a->at_ms, &a->delivery_id, b->at_ms, &b->delivery_id);
+    return c ? c : a->attempt - b->attempt;
+}
+
+static int w_attempts(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                      const struct ql_uuid *webhook, const struct ql_delivery_attempt *after,
+                      int limit, struct ql_delivery_attempt **out, int *n, int *more)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    *n = *more = 0;
+    if (rc)
+        return rc;
+    *out = ql_arena_calloc(cx->arena, FAKE_MAX + 1, sizeof(**out));
+    if (*out == NULL)
+        return ql_error_nomem(&cx->err);
+    if (hook_of(s, team, webhook, 1) == NULL)
+        return QL_OK;
+    for (;;) {
+        const struct ql_delivery_attempt *best = NULL;
+        for (int i = 0; i < s->nattempts; i++) {
+            const struct ql_delivery_attempt *a = &s->attempts[i];
+            if (!fake__same(&a->webhook_id, webhook) || (after && attempt_cmp(a, after) >= 0))
+                continue;
+            if (best == NULL || attempt_cmp(a, best) > 0)
+                best = a;
+        }
+        if (best == NULL)
+            return QL_OK;
+        if (*n == limit) {
+            *more = 1;
+            return QL_OK;
+        }
+        (*out)[(*n)++] = *best;
+        after = best;
+    }
+}
+
+static int w_reopen(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                    const struct ql_uuid *webhook, const struct ql_uuid *delivery)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    if (rc)
+        return rc;
+    struct fake_delivery *f = delivery_of(s, delivery);
+    if (f == NULL || !fake__same(&f->d.webhook_id, webhook) || hook_of(s, team, webhook, 1) == NULL)
+        return ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
+    f->state = "pending";
+    return QL_OK;
+}
+
+static int w_failures(struct ql_store *self, struct ql_ctx *cx, int limit,
+                      struct ql_delivery_attempt **out, int *n)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    *n = 0;
+    if (rc)
+        return rc;
+    *out = ql_arena_calloc(cx->arena, FAKE_MAX, sizeof(**out));
+    if (*out == NULL)
+        return ql_error_nomem(&cx->err);
+    for (int i = s->nattempts - 1; i >= 0 && *n < limit; i--) /* appended in time order */
+        if (!s->attempts[i].ok)
+            (*out)[(*n)++] = s->attempts[i];
+    return QL_OK;
+}
+
+const struct ql_webhooks_ops fake__webhooks_ops = {
+    .insert = w_insert,
+    .list = w_list,
+    .get = w_get,
+    .remove = w_remove,
+    .subscribed = w_subscribed,
+    .deliveries_add = w_deliveries_add,
+    .target = w_target,
+    .attempt_add = w_attempt_add,
+    .disable = w_disable,
+    .attempts = w_attempts,
+    .reopen = w_reopen,
+    .failures = w_failures,
+};
