@@ -11,6 +11,7 @@
 #include "model/model.h"
 #include "notify/notify.h"
 #include "usage/usage.h"
+#include "wire/wire.h"
 
 #include <cJSON.h>
 
@@ -23,16 +24,7 @@ static void render(struct ql_http_req *r, const struct ql_subscription *s)
     struct ql_jw w;
     ql_jw_init(&w, &r->res_body);
     ql_jw_obj(&w);
-    ql_jw_key(&w, "plan");
-    ql_jw_str(&w, s->plan);
-    ql_jw_key(&w, "monthlyQuota");
-    ql_jw_int(&w, s->monthly_quota);
-    ql_jw_key(&w, "used");
-    ql_jw_int(&w, s->used);
-    ql_jw_key(&w, "periodStart");
-    ql__jw_time(&w, s->period_start_ms);
-    ql_jw_key(&w, "periodEnd");
-    ql__jw_time(&w, s->period_end_ms);
+    ql_wire_subscription_fields(&w, s);
     ql_jw_obj_end(&w);
     ql__res_json(r, 200);
 }

@@ -42,6 +42,7 @@ static int u_state(struct ql_store *self, struct ql_ctx *cx, const struct ql_uui
         out->plan = ql__pg_text(cx, r, 0, 0);
         out->monthly_quota = PQgetisnull(r, 0, 1) ? 0 : ql__pg_int8(r, 0, 1);
         out->used = ql__pg_int8(r, 0, 2);
+        out->alerted = ql__pg_bool(r, 0, 3);
         if (!PQgetisnull(r, 0, 0) && out->plan == NULL)
             rc = QL_ENOMEM; /* ql__pg_text said so in cx->err */
     }

@@ -20,7 +20,8 @@
 
 #define QL__PG_USAGE_STMTS(X)                                                                      \
     X(USAGE_STATE, "usage_state", 2,                                                               \
-      "SELECT s.plan, s.monthly_quota, coalesce(u.used, 0)::int8 FROM teams t LEFT JOIN "          \
+      "SELECT s.plan, s.monthly_quota, coalesce(u.used, 0)::int8, coalesce(u.alerted, false) "     \
+      "FROM teams t LEFT JOIN "                                                                    \
       "subscriptions s ON s.team_id = t.team_id LEFT JOIN usage_periods u ON u.team_id = "         \
       "t.team_id AND u.period_start = $2 WHERE t.team_id = $1 AND t.deleted_at IS NULL")           \
     X(USAGE_SUBSCRIBE, "usage_subscribe", 4,                                                       \

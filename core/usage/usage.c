@@ -24,13 +24,12 @@ static int64_t default_quota(const struct ql_ctx *cx)
     return cx->cfg ? cx->cfg->free_quota : 10000;
 }
 
-/* The subscription of team now, whoever asks. */
-static int read_subscription(struct ql_ctx *cx, const struct ql_uuid *team,
-                             struct ql_subscription *out)
+/* The subscription of team in the period holding at_ms, whoever asks; *alerted: its alert. */
+static int read_period(struct ql_ctx *cx, const struct ql_uuid *team, int64_t at_ms,
+                       struct ql_subscription *out, int *alerted)
 {
-    int64_t now = ql_clock_now_ms(cx->ports.clock);
     memset(out, 0, sizeof(*out));
-    ql_usage_period(now, &out->period_start_ms, &out->period_end_ms);
+    ql_usage_period(at_ms, &out->period_start_ms, &out->period_end_ms);
     struct ql_usage_state st;
     int rc = ql_store_usage_state(cx->ports.store, cx, team, out->period_start_ms, &st);
     if (rc)
@@ -38,7 +37,35 @@ static int read_subscription(struct ql_ctx *cx, const struct ql_uuid *team,
     out->plan = st.plan ? st.plan : QL_PLAN_DEFAULT;
     out->monthly_quota = st.plan ? st.monthly_quota : default_quota(cx);
     out->used = st.used;
+    *alerted = st.alerted;
     return QL_OK;
+}
+
+static int read_subscription(struct ql_ctx *cx, const struct ql_uuid *team,
+                             struct ql_subscription *out)
+{
+    int alerted;
+    return read_period(cx, team, ql_clock_now_ms(cx->ports.clock), out, &alerted);
+}
+
+int ql_usage_alerted(struct ql_ctx *cx, const struct ql_uuid *team, struct ql_subscription *out)
+{
+    int alerted;
+    int rc = read_period(cx, team, ql_clock_now_ms(cx->ports.clock), out, &alerted);
+    if (rc || alerted)
+        return rc;
+    struct ql_subscription before;
+    rc = read_period(cx, team, out->period_start_ms - 1, &before, &alerted);
+    if (rc == QL_OK && alerted)
+        *out = before;
+    return rc;
+}
+
+int ql_usage_percent(const struct ql_subscription *s)
+{
+    if (s->monthly_quota <= 0 || s->used >= s->monthly_quota)
+        return 100;
+    return (int)(s->used * 100 / s->monthly_quota); /* < 10^17: quotas stop at QL_QUOTA_MAX */
 }
 
 int ql_subscription_get(struct ql_ctx *cx, const struct ql_uuid *team, struct ql_subscription *out)

@@ -69,6 +69,7 @@ struct ql_ctx;
 void ql_usage_period(int64_t now_ms, int64_t *start_ms, int64_t *end_ms);
 
 /* The used count at which the 90 % alert is raised: ceil(0.9 * quota), at least 1. */
+#define QL_USAGE_ALERT_PERCENT 90
 int64_t ql_usage_alert_mark(int64_t quota);
 
 /*
@@ -99,6 +100,17 @@ int ql_subscription_get(struct ql_ctx *cx, const struct ql_uuid *team, struct ql
 #define QL_QUOTA_MAX 1000000000000000LL
 int ql_subscription_set(struct ql_ctx *cx, const struct ql_uuid *team, const char *plan,
                         size_t plan_n, int64_t quota, struct ql_subscription *out);
+
+/*
+ * The subscription a team's 90 % alert is about, for the webhook's payload: the current
+ * period's, or the one before it when the alert was raised there and the month has turned
+ * since (an alert delivered just after midnight UTC on the 1st).  No authorization: the
+ * caller is the fan-out.  QL_ENOT_FOUND when the team is gone.
+ */
+int ql_usage_alerted(struct ql_ctx *cx, const struct ql_uuid *team, struct ql_subscription *out);
+
+/* The percentage of the quota used (floor; 100 for a quota of 0, capped at 100). */
+int ql_usage_percent(const struct ql_subscription *s);
 
 /* ---- reservations -----------------------------------------------------------------------------
  */
@@ -243,6 +255,7 @@ struct ql_usage_state {
     const char *plan; /* arena, or NULL */
     int64_t monthly_quota;
     int64_t used;
+    int alerted; /* the period's 90 % alert was raised */
 };
 
 /* Billed requests of one team's period, added by a flush; the store fills the rest. */

@@ -130,6 +130,9 @@ static void test_recorded_requests_count_as_used_and_the_alert_is_raised_once(vo
     ASSERT_INT_EQ(t.used, 2);
     ASSERT_INT_EQ(t.quota, 50);
     ASSERT_INT_EQ(t.alerted, 0);
+    struct ql_usage_state st;
+    ASSERT_INT_EQ(ql_store_usage_state(c->s, &c->cx, &u.team.id, u.period, &st), QL_OK);
+    ASSERT_INT_EQ(st.alerted, 0);
     int raised = -1;
     ASSERT_INT_EQ(ql_store_usage_alert(c->s, &c->cx, &u.team.id, u.period, &raised), QL_OK);
     ASSERT_INT_EQ(raised, 1);
@@ -139,9 +142,9 @@ static void test_recorded_requests_count_as_used_and_the_alert_is_raised_once(vo
     ASSERT_INT_EQ(ql_store_usage_add_used(c->s, &c->cx, &t, 1, 50), QL_OK);
     ASSERT_INT_EQ(t.used, 5);
     ASSERT_INT_EQ(t.alerted, 1);
-    struct ql_usage_state st;
     ASSERT_INT_EQ(ql_store_usage_state(c->s, &c->cx, &u.team.id, u.period, &st), QL_OK);
     ASSERT_INT_EQ(st.used, 5);
+    ASSERT_INT_EQ(st.alerted, 1);
     /* a period nobody reserved from has no count to add to */
     struct ql_usage_tally none = {.team = u.team.id, .period_ms = u.period - 40 * DAY_MS, .n = 1};
     ASSERT_INT_EQ(ql_store_usage_add_used(c->s, &c->cx, &none, 1, 50), QL_OK);

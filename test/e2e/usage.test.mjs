@@ -1,20 +1,43 @@
 // Plans and metering across processes: 50 clients spending the last units of a team's quota
-// through two quill-api processes get exactly the quota, one usage alert is written, and the
+// through two quill-api processes get exactly the quota, one usage alert is written and
+// delivered once to the team's webhook (verified with the standardwebhooks package), and the
 // log and the used count agree; a principal hammering two instances gets about
 // QUILL_RATE_LIMIT a second in all, not twice that.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { start, stop, http, signup, makeTeam, makeKey, sql, sleep, ADMIN_TOKEN } from './lib.mjs'
+import { createServer } from 'node:http'
+import { Webhook } from 'standardwebhooks'
+import { start, stop, http, signup, makeTeam, makeKey, sql, sleep, waitFor, ADMIN_TOKEN } from './lib.mjs'
 
 const QUIET = 3500 // ms of nothing but 429: longer than an idle return (2 s) plus a recheck (1 s)
 
-test('50 clients over two processes spend exactly the quota; one usage alert', async (t) => {
-  const env = { QUILL_RATE_LIMIT: '1000000', QUILL_AUTH_IP_LIMIT: '100000', QUILL_DB_POOL: '4' }
+// A webhook receiver on loopback that records what it gets and answers 200.
+async function receiver () {
+  const got = []
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (d) => { body += d })
+    req.on('end', () => { got.push({ headers: req.headers, body }); res.writeHead(200); res.end('ok') })
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    got,
+    url: `http://127.0.0.1:${server.address().port}/in`,
+    close: () => { server.closeAllConnections(); return new Promise((resolve) => server.close(resolve)) }
+  }
+}
+
+test('50 clients over two processes spend exactly the quota; one usage alert, delivered once', async (t) => {
+  const env = { QUILL_RATE_LIMIT: '1000000', QUILL_AUTH_IP_LIMIT: '100000', QUILL_DB_POOL: '4', QUILL_WEBHOOK_ALLOW_PRIVATE: '1' }
   const a = await start('quill-api', env)
   const b = await start('quill-api', env)
+  const worker = await start('quill-worker', { ...env, QUILL_WORKER_LISTEN: '127.0.0.1:0', QUILL_JOB_POLL_MS: '100' }, 'quill-worker ready')
+  const rx = await receiver()
   try {
     const owner = await signup(a)
     const team = await makeTeam(a, owner.token)
+    const hook = await http(a, 'POST', `/v1/teams/${team.teamId}/webhooks`, { token: owner.token, body: { url: rx.url, events: ['subscription.usage_alert'] } })
+    assert.equal(hook.status, 201, hook.text)
     const key = (await makeKey(a, owner.token, team.teamId)).key
     const entry = (await http(a, 'POST', `/v1/teams/${team.teamId}/journal-entries`, { token: owner.token, body: { content: 'metered' } })).body
     const quota = 1000
@@ -70,11 +93,27 @@ test('50 clients over two processes spend exactly the quota; one usage alert', a
       `${quota - 850} ${seen.quota}`)
     assert.equal(sql(`SELECT count(DISTINCT route) FROM request_log WHERE team_id = '${team.teamId}'`), '2')
     assert.equal(sql(`SELECT count(*) FROM changes WHERE team_id = '${team.teamId}' AND event = 9 AND entity_id = team_id`), '1')
+    // the alert reaches the team's webhook once, with the subscription it is about
+    assert.ok(await waitFor(() => rx.got.length >= 1, { timeout: 15000 }), 'the usage alert was delivered')
+    await sleep(1000)
+    assert.equal(rx.got.length, 1, 'exactly one usage alert delivery')
+    const alert = new Webhook(hook.body.secret).verify(rx.got[0].body, rx.got[0].headers)
+    assert.equal(alert.type, 'subscription.usage_alert')
+    assert.equal(alert.data.teamId, team.teamId)
+    assert.equal(alert.data.plan, 'metered')
+    assert.equal(alert.data.monthlyQuota, quota)
+    assert.ok(alert.data.used >= 900 && alert.data.used <= quota, `used ${alert.data.used}`)
+    assert.equal(alert.data.percent, Math.floor(alert.data.used * 100 / quota))
+    assert.equal(alert.data.threshold, 90)
+    assert.equal(alert.data.periodStart, new Date(Date.UTC(end.getUTCFullYear(), end.getUTCMonth() - 1, 1)).toISOString())
+    assert.equal(alert.data.periodEnd, end.toISOString())
     // every unit is spent or given back: nothing is left reserved that nobody will use
     assert.equal(sql(`SELECT reserved FROM usage_periods WHERE team_id = '${team.teamId}' AND period_start = date_trunc('month', now(), 'UTC')`), String(quota))
     // session requests are not metered
     assert.equal((await http(a, 'GET', `/v1/teams/${team.teamId}`, { token: owner.token })).status, 200)
   } finally {
+    await rx.close()
+    await stop(worker)
     await stop(a)
     await stop(b)
   }

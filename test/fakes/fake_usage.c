@@ -52,6 +52,7 @@ static int u_state(struct ql_store *self, struct ql_ctx *cx, const struct ql_uui
     out->plan = sub ? fake__keep(s, sub->plan) : NULL;
     out->monthly_quota = sub ? sub->quota : 0;
     out->used = p ? p->used : 0;
+    out->alerted = p ? p->alerted : 0;
     return QL_OK;
 }
 
