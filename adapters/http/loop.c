@@ -141,15 +141,12 @@ static void access_log(struct ql__loop *l, struct ql_http_req *r, int64_t ns)
 static void request_log(struct ql__loop *l, struct ql_http_req *r, int64_t ns)
 {
     struct ql_request_row row = {
-        .team = r->adm.team,
-        .key = r->adm.key,
-        .at_ms = ql_clock_now_ms(l->server->env->clock),
         .method = ql__method_name(r->method),
         .route = r->route >= 0 ? l->exec.routes[r->route].tmpl : "",
         .status = r->status,
         .duration_us = ns / 1000,
-        .billed = r->adm.metered == QL__METER_BILLED,
     };
+    ql__meter_row(&r->adm, ql_clock_now_ms(l->server->env->clock), &row);
     ql__meter_log(l->server->meter, &l->meter_rows, &row, ql__loop_now_ms(l));
 }
 

@@ -114,10 +114,10 @@ static enum ql_usage_verdict step(struct ql__meter *m, const struct ql_uuid *tea
     return v;
 }
 
-int ql__meter_admit(struct ql__meter *m, struct ql_ctx *cx, const struct ql_uuid *team,
+int ql__meter_admit(struct ql__meter *m, struct ql_ctx *cx, const struct ql_uuid *team, int64_t now,
                     int may_wait)
 {
-    int64_t now = ql_clock_now_ms(cx->ports.clock), want;
+    int64_t want;
     struct ql_usage_account snap;
     enum ql_usage_verdict v = step(m, team, now, may_wait, NULL, 0, &snap, &want);
     if (v == QL_USAGE_TAKEN)
@@ -132,6 +132,14 @@ int ql__meter_admit(struct ql__meter *m, struct ql_ctx *cx, const struct ql_uuid
         return rc;
     v = step(m, team, now, 0, &g, snap.period_start, &snap, &want);
     return v == QL_USAGE_TAKEN ? QL_OK : ql_usage_refuse(cx, &snap, now);
+}
+
+void ql__meter_row(const struct ql__admission *a, int64_t now_ms, struct ql_request_row *row)
+{
+    row->team = a->team;
+    row->key = a->key;
+    row->billed = a->metered == QL__METER_BILLED;
+    row->at_ms = row->billed ? a->at_ms : now_ms;
 }
 
 /* ---- plan changes (the notification port's thread) ---------------------------------------------

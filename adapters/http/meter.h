@@ -55,13 +55,22 @@ void ql__meter_stop(struct ql__meter *m);
 void ql__meter_destroy(struct ql__meter *m); /* stops it first; NULL does nothing */
 
 /*
- * Spend one unit of team's quota for a request.  QL_OK: go on.  QL_EQUOTA: refuse, with
- * cx->err holding the time to the period's end and the quota.  QL_EWOULD_BLOCK (only when
- * may_wait is 0): no unit is held and a reservation must wait; run the request again where
- * it may.  Other codes: the reservation failed.  Thread-safe.
+ * Spend one unit of team's quota for a request at now_ms (wall clock).  QL_OK: go on.  QL_EQUOTA:
+ * refuse, with cx->err holding the time to the period's end and the quota.  QL_EWOULD_BLOCK (only
+ * when may_wait is 0): no unit is held and a reservation must wait; run the request again where it
+ * may.  Other codes: the reservation failed.  Thread-safe.
  */
 int ql__meter_admit(struct ql__meter *m, struct ql_ctx *cx, const struct ql_uuid *team,
-                    int may_wait);
+                    int64_t now_ms, int may_wait);
+
+/*
+ * The rest of the request-log row of a request admitted as a says (ql__admission, req.h),
+ * answered at now_ms: its team, key, whether it was billed, and its time, which is when it
+ * was admitted for a billed one (so it counts in the period its unit came from, even when
+ * it ends after the month turned), else now_ms.
+ */
+struct ql__admission;
+void ql__meter_row(const struct ql__admission *a, int64_t now_ms, struct ql_request_row *row);
 
 /* A loop's rows of the request log, handed to the meter in batches (owned by the loop). */
 struct ql__meter_rows {

@@ -137,6 +137,7 @@ struct ql__admission {
     int limit, remaining, reset_s; /* for the RateLimit-* headers */
     enum ql__metered metered;      /* an API key's request: logged at the end */
     struct ql_uuid team, key;      /* the key's team and the key */
+    int64_t at_ms;                 /* wall-clock ms it was admitted: its unit's period */
 };
 
 struct ql_http_req {
