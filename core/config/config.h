@@ -85,6 +85,9 @@ struct ql_config {
     int webhook_disable_after; /* QUILL_WEBHOOK_DISABLE_AFTER: failed attempts in a row */
     int webhook_nretries;      /* QUILL_WEBHOOK_RETRY_SCHEDULE: the delays between attempts */
     int64_t webhook_retry_ms[QL_WEBHOOK_RETRIES_MAX];
+    /* data exports */
+    int64_t export_max_bytes;    /* QUILL_EXPORT_MAX_MB: the largest document kept */
+    int64_t export_retention_ms; /* QUILL_EXPORT_RETENTION_HOURS: how long one is kept */
 };
 
 void ql_config_read(struct ql_env *e, struct ql_config *c);

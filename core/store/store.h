@@ -49,6 +49,7 @@ struct ql_usage_ops;
 struct ql_webhook;
 struct ql_delivery;
 struct ql_delivery_attempt;
+struct ql_rights_ops;
 
 struct ql_users_ops {
     /* QL_EEMAIL_TAKEN when the email is in use. */
@@ -405,6 +406,7 @@ struct ql_store_ops {
     const struct ql_changes_ops *changes;
     const struct ql_usage_ops *usage; /* core/store/store_usage.h */
     const struct ql_webhooks_ops *webhooks;
+    const struct ql_rights_ops *rights; /* store_rights.h */
 };
 
 struct ql_store {
