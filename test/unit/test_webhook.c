@@ -324,6 +324,52 @@ static void test_failures_retry_on_the_schedule_then_disable_the_endpoint(void)
     fixture_cleanup(&w.f);
 }
 
+/* The store's own endpoint read by a job just before another job disabled it. */
+static const struct ql_webhooks_ops *real_hooks;
+static int stale_target(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *delivery,
+                        struct ql_delivery *d, struct ql_webhook *wh, int *deleted,
+                        uint8_t **secret, size_t *secret_n)
+{
+    int rc = real_hooks->target(self, cx, delivery, d, wh, deleted, secret, secret_n);
+    if (rc == QL_OK)
+        wh->disabled_ms = 0;
+    return rc;
+}
+
+/*
+ * Two deliveries' attempts fail at once and each read the endpoint enabled: the endpoint is
+ * disabled once, with one audit row (the second attempt finds it done).
+ */
+static void test_an_endpoint_disabled_by_two_attempts_at_once_is_audited_once(void)
+{
+    struct world w;
+    setup(&w);
+    w.f.cfg.webhook_disable_after = 1;
+    struct ql_webhook h;
+    char secret[QL_WEBHOOK_SECRET_LEN];
+    const char *created[] = {"journal_entry.created"};
+    ASSERT_INT_EQ(create(&w, "https://a.example.com/in", created, 1, &h, secret), QL_OK);
+    write_entry(&w, "one");
+    write_entry(&w, "two");
+    fan_out(&w);
+    w.out.status = 500;
+    int audits = w.f.store.naudit;
+    ASSERT_INT_EQ(deliver_next(&w, NULL), QL_EUNAVAILABLE);
+    ASSERT_TRUE(w.f.store.webhooks[0].w.disabled_ms != 0);
+    ASSERT_INT_EQ(w.f.store.naudit, audits + 1);
+    /* the other job read the endpoint before that, and fails too */
+    real_hooks = w.f.store.ops.webhooks;
+    struct ql_webhooks_ops racy = *real_hooks;
+    racy.target = stale_target;
+    w.f.store.ops.webhooks = &racy;
+    int calls = w.out.calls;
+    ASSERT_INT_EQ(deliver_next(&w, NULL), QL_EUNAVAILABLE);
+    ASSERT_INT_EQ(w.out.calls, calls + 1);
+    ASSERT_INT_EQ(w.f.store.naudit, audits + 1);
+    w.f.store.ops.webhooks = real_hooks;
+    fixture_cleanup(&w.f);
+}
+
 static void test_a_redelivery_sends_the_same_message_again(void)
 {
     struct world w;
@@ -434,6 +480,7 @@ int main(int argc, char **argv)
         TEST(test_list_and_delete),
         TEST(test_fan_out_makes_one_delivery_per_wanting_endpoint_and_signs_it),
         TEST(test_failures_retry_on_the_schedule_then_disable_the_endpoint),
+        TEST(test_an_endpoint_disabled_by_two_attempts_at_once_is_audited_once),
         TEST(test_a_redelivery_sends_the_same_message_again),
         TEST(test_a_usage_alert_carries_the_subscription_once_per_period),
         TEST(test_the_signature_matches_the_specification),
