@@ -250,7 +250,7 @@ static int w_disable(struct ql_store *self, struct ql_ctx *cx, const struct ql_u
     PGresult *r;
     int rc = ql__pg_exec(pg_of(self), cx, QL__ST_WEBHOOK_DISABLE, &p, &r);
     if (rc == QL_OK && ql__pg_affected(r) == 0)
-        rc = ql_error_set(&cx->err, QL_ENOT_FOUND, NULL); /* disabled already, or gone */
+        rc = ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
     PQclear(r);
     return rc;
 }

@@ -88,26 +88,22 @@ static int post(struct ql_ctx *cx, const struct ql_delivery *d, const struct ql_
     return QL_OK; /* a failed exchange is a failed attempt, not a failed job step */
 }
 
-/*
- * Too many failures in a row: disable the endpoint, and say so in the team's audit log.
- * Attempts of several deliveries may fail at once and each read the endpoint enabled: the
- * one whose UPDATE disables it writes the audit row; the others find it done.
- */
+/* Too many failures in a row: disable the endpoint, and say so in the team's audit log. */
 static int disable(struct ql_ctx *cx, const struct ql_webhook *w)
 {
     int rc = ql_tx_begin(cx);
     if (rc)
         return rc;
     rc = QL__HOOKS(cx)->disable(cx->ports.store, cx, &w->id, ql_clock_now_ms(cx->ports.clock));
-    int first = rc == QL_OK;
-    if (rc == QL_ENOT_FOUND) {
+    int done_before = rc == QL_ENOT_FOUND; /* a delivery that failed at once disabled it */
+    if (rc == QL_OK)
+        rc = ql_audit(cx, &w->team_id, "webhook.disable", "Webhook", &w->id, "Job:webhook.deliver");
+    if (done_before) {
         ql_error_clear(&cx->err);
         rc = QL_OK;
     }
-    if (first)
-        rc = ql_audit(cx, &w->team_id, "webhook.disable", "Webhook", &w->id, "Job:webhook.deliver");
     rc = ql_tx_end(cx, rc);
-    if (rc == QL_OK && first) {
+    if (rc == QL_OK && !done_before) {
         char id[QL_UUID_STR_LEN + 1];
         ql_uuid_format(&w->id, id);
         ql_log(cx->ports.log, QL_LOG_WARN, "webhook endpoint disabled after failures in a row",
