@@ -41,7 +41,20 @@ install_deps() {
 }
 
 # ---- build ------------------------------------------------------------------------------
+# The renderer of quill-api's /docs page comes from npm, pinned by apps/api/docs's lock
+# file; the build embeds it.  --ignore-scripts: no package runs code at install.
+fetch_web() {
+  local dir="$ROOT/apps/api/docs"
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    log "fetching the /docs renderer (npm ci in apps/api/docs)"
+    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null) ||
+      die "npm ci in apps/api/docs failed"
+    touch "$dir/node_modules"
+  fi
+}
+
 build() {
+  fetch_web
   if [ ! -f "$BUILD/build.ninja" ]; then
     meson setup "$BUILD" "$ROOT" --buildtype=debugoptimized >/dev/null
   fi
@@ -49,6 +62,7 @@ build() {
 }
 
 build_san() {
+  fetch_web
   if [ ! -f "$BUILD_SAN/build.ninja" ]; then
     CC=clang meson setup "$BUILD_SAN" "$ROOT" --buildtype=debug -Db_sanitize=address,undefined \
       -Db_lundef=false -Dfuzz=true >/dev/null

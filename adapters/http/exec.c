@@ -19,6 +19,7 @@
  * Streams are a state too: a handler that begins one is completed by sending the head of a
  * chunked response, and stays in flight (STREAM) until it ends.
  */
+#include "cors.h"
 #include "internal.h"
 
 #include "clock/clock.h"
@@ -101,6 +102,7 @@ static void complete(struct ql__exec *x, struct ql_http_req *r)
 {
     if (r->status == 0)
         ql__res_problem(r, QL_EINTERNAL); /* a handler that answered nothing */
+    ql__cors_headers(r);
     if (ql_buf_ok(&r->res_body) || ql_buf_ok(&r->res_headers)) {
         r->res_body.failed = r->res_headers.failed = 0;
         r->res_body.len = r->res_headers.len = 0;
@@ -179,6 +181,7 @@ static void reset_response(struct ql_http_req *r)
     r->close = 0;
     r->res_headers.len = 0;
     r->res_body.len = 0;
+    r->body_ref = (struct ql_span){NULL, 0};
     r->res_headers.failed = r->res_body.failed = 0;
     r->cx.principal = NULL;
     r->cx.deferred = NULL;
@@ -279,7 +282,7 @@ void ql__exec_request(struct ql__exec *x, struct ql_http_req *r)
         ready(r);
         return;
     }
-    if (route(x, r) != 0) {
+    if (ql__cors_preflight(x, r) || route(x, r) != 0) {
         ready(r);
         return;
     }

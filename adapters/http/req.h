@@ -173,6 +173,8 @@ struct ql_http_req {
     int close;                 /* close the connection after this response */
     struct ql_buf res_headers; /* extra header lines, each with its CRLF */
     struct ql_buf res_body;
+    struct ql_span body_ref; /* set: the body, in memory that outlives the server (static
+                                assets), sent instead of res_body without a copy to the arena */
 };
 
 /* Empty the request for the next message, with its memory in arena (h1.c calls it). */

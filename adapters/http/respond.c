@@ -117,6 +117,7 @@ void ql__res_text(struct ql_http_req *r, int status, const char *ctype, const ch
 {
     r->status = status;
     r->content_type = ctype;
+    r->body_ref = (struct ql_span){NULL, 0};
     r->res_body.len = 0;
     ql_buf_append(&r->res_body, s, n);
 }
@@ -126,6 +127,7 @@ static void problem(struct ql_http_req *r, int status, const char *code, const c
 {
     r->status = status;
     r->content_type = "application/problem+json";
+    r->body_ref = (struct ql_span){NULL, 0};
     r->res_body.len = 0;
     struct ql_jw w;
     ql_jw_init(&w, &r->res_body);

@@ -58,6 +58,15 @@ void ql__h_webhook_delete(struct ql_http_req *r);
 void ql__h_webhook_deliveries(struct ql_http_req *r);
 void ql__h_webhook_redeliver(struct ql_http_req *r);
 void ql__h_admin_webhook_failures(struct ql_http_req *r);
+void ql__h_docs(struct ql_http_req *r);
+void ql__h_team_flags(struct ql_http_req *r);
+void ql__h_admin_flags(struct ql_http_req *r);
+void ql__h_admin_flag_get(struct ql_http_req *r);
+void ql__h_admin_flag_put(struct ql_http_req *r);
+void ql__h_admin_flag_delete(struct ql_http_req *r);
+void ql__h_admin_flag_teams(struct ql_http_req *r);
+void ql__h_admin_flag_team_put(struct ql_http_req *r);
+void ql__h_admin_flag_team_delete(struct ql_http_req *r);
 
 #define GET QL_HTTP_GET
 #define POST QL_HTTP_POST
@@ -116,13 +125,23 @@ const struct ql_http_route ql__http_routes[] = {
     {GET, "/v1/teams/{teamId}/webhooks/{webhookId}/deliveries", ql__h_webhook_deliveries, POOL},
     {POST, "/v1/teams/{teamId}/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver",
      ql__h_webhook_redeliver, POOL},
+    {GET, "/v1/teams/{teamId}/flags", ql__h_team_flags, POOL},
     {GET, "/v1/admin/webhooks/failures", ql__h_admin_webhook_failures, POOL},
+    {GET, "/v1/admin/flags", ql__h_admin_flags, POOL},
+    {GET, "/v1/admin/flags/{flagKey}", ql__h_admin_flag_get, POOL},
+    {PUT, "/v1/admin/flags/{flagKey}", ql__h_admin_flag_put, POOL | BODY},
+    {DELETE, "/v1/admin/flags/{flagKey}", ql__h_admin_flag_delete, POOL},
+    {GET, "/v1/admin/flags/{flagKey}/teams", ql__h_admin_flag_teams, POOL},
+    {PUT, "/v1/admin/flags/{flagKey}/teams/{teamId}", ql__h_admin_flag_team_put, POOL | BODY},
+    {DELETE, "/v1/admin/flags/{flagKey}/teams/{teamId}", ql__h_admin_flag_team_delete, POOL},
     {GET, "/v1/admin/jobs/stats", ql__h_admin_stats, POOL},
     {GET, "/v1/admin/jobs", ql__h_admin_jobs, POOL},
     {POST, "/v1/admin/jobs/{jobId}/retry", ql__h_admin_retry, POOL},
     {POST, "/v1/admin/jobs/{jobId}/cancel", ql__h_admin_cancel, POOL},
     {PUT, "/v1/admin/teams/{teamId}/subscription", ql__h_admin_subscription, POOL | BODY},
     {GET, "/admin", ql__h_admin_page, 0},
+    {GET, "/docs", ql__h_docs, 0},
+    {GET, "/docs/{asset}", ql__h_docs, 0},
 };
 
 const int ql__http_nroutes = (int)(sizeof(ql__http_routes) / sizeof(ql__http_routes[0]));

@@ -54,6 +54,10 @@ int ql_pg_db_create(const struct ql_pg_db_config *cfg, struct ql_pg_db **out)
              cfg->statement_timeout_ms, cfg->idle_tx_timeout_ms);
     if (rc == QL_OK && cfg->cache_capacity > 0)
         rc = ql__pg_cache_create(cfg->notify, cfg->clock, cfg->cache_capacity, &db->cache);
+    /* a team's flags are a few rows: room for as many teams as the principal cache has */
+    if (rc == QL_OK && cfg->cache_capacity > 0)
+        rc =
+            ql__pg_flags_cache_create(cfg->notify, cfg->clock, cfg->cache_capacity / 8, &db->flags);
     if (rc) {
         ql_pg_db_destroy(db);
         return rc;
@@ -67,6 +71,7 @@ void ql_pg_db_destroy(struct ql_pg_db *db)
     if (db == NULL)
         return;
     ql__pg_cache_destroy(db->cache);
+    ql__pg_flags_cache_destroy(db->flags);
     free(db->conninfo);
     free(db);
 }

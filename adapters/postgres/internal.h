@@ -135,6 +135,15 @@ enum ql__pg_stmt {
     QL__ST_DELIVERY_REOPEN,
     QL__ST_ATTEMPT_FAILURES,
     QL__ST_JOB_LEAD,
+    QL__ST_FLAG_PUT,
+    QL__ST_FLAG_GET,
+    QL__ST_FLAGS_LIST,
+    QL__ST_FLAG_DELETE,
+    QL__ST_FLAG_TEAM_PUT,
+    QL__ST_FLAG_TEAMS_LIST,
+    QL__ST_FLAG_TEAM_DELETE,
+    QL__ST_FLAGS_FOR_TEAM,
+    QL__ST_FLAGS_NOTIFY,
     /* data rights (stmts_rights.h) */
     QL__ST_R_ACCOUNT,
     QL__ST_R_MEMBERSHIPS,
@@ -194,9 +203,10 @@ struct ql_pg_db {
     char *conninfo;
     struct ql_logger *log;
     struct ql_clock *clock;
-    struct ql_notify *notify;  /* borrowed; NULL: wake nobody (workers poll) */
-    struct ql_pg_cache *cache; /* owned; NULL: no principal cache */
-    char options[128];         /* the sessions' settings (libpq "options") */
+    struct ql_notify *notify;        /* borrowed; NULL: wake nobody (workers poll) */
+    struct ql_pg_cache *cache;       /* owned; NULL: no principal cache */
+    struct ql_pg_flags_cache *flags; /* owned; NULL: feature flags are read every time */
+    char options[128];               /* the sessions' settings (libpq "options") */
     _Atomic uint64_t errors;
     _Atomic uint64_t timeouts; /* statement timeouts, among errors */
 };
@@ -213,6 +223,7 @@ struct ql_pg {
     char wake[QL__PG_WAKE][64];
     int nchanged; /* teams with changes in the open transaction; -1: too many, say "*" */
     struct ql_uuid changed[QL__PG_CHANGED];
+    int flags_dirty; /* flags written in the open transaction: flush the flag cache at commit */
     PGconn *conn;
     unsigned hints;
     struct ql_logger *log;
@@ -335,6 +346,7 @@ extern const struct ql_maint_ops ql__pg_maint_ops;
 extern const struct ql_changes_ops ql__pg_changes_ops;
 extern const struct ql_usage_ops ql__pg_usage_ops; /* repo_usage.c */
 extern const struct ql_webhooks_ops ql__pg_webhooks_ops;
+extern const struct ql_flags_ops ql__pg_flags_ops;
 extern const struct ql_rights_ops ql__pg_rights_ops;
 
 /* Row readers shared by the repositories (repo_journal.c, repo_teams.c). */
@@ -390,6 +402,25 @@ void ql__pg_cache_touch(struct ql_pg_cache *c, const uint8_t *digest, const stru
  * in the current transaction (or at once outside one), and locally after commit.
  */
 int ql__pg_invalidate(struct ql_pg *pg, struct ql_ctx *cx, const char *key);
+
+/*
+ * The flag cache (flagcache.c): what flags.for_team returned, by team, for every session of
+ * a process.  Any flag write (NOTIFY quill_flags, from any instance) empties it; it is
+ * used only while the notification port listens, and entries expire after
+ * QL_PG_CACHE_TTL_MS.  get copies an entry into the arena (1) or misses (0); put keeps a
+ * result unless the cache was emptied since gen was read.
+ */
+struct ql_pg_flags_cache;
+struct ql_flag_state;
+int ql__pg_flags_cache_create(struct ql_notify *notify, struct ql_clock *clock, int capacity,
+                              struct ql_pg_flags_cache **out);
+void ql__pg_flags_cache_destroy(struct ql_pg_flags_cache *c);
+void ql__pg_flags_cache_flush(struct ql_pg_flags_cache *c);
+uint64_t ql__pg_flags_cache_gen(struct ql_pg_flags_cache *c);
+int ql__pg_flags_cache_get(struct ql_pg_flags_cache *c, struct ql_arena *a,
+                           const struct ql_uuid *team, struct ql_flag_state **out, int *n);
+void ql__pg_flags_cache_put(struct ql_pg_flags_cache *c, uint64_t gen, const struct ql_uuid *team,
+                            const struct ql_flag_state *rows, int n);
 
 /* Binary column readers. */
 int64_t ql__pg_int8(const PGresult *r, int row, int col);

@@ -452,6 +452,7 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          2},
 #include "stmts_changes.h"
 #include "stmts_webhooks.h"
+#include "stmts_flags.h"
 #include "stmts_rights.h"
     [QL__ST_JOB_LEAD] = {"job_lead",
                          "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = "
@@ -484,6 +485,7 @@ int ql__pg_deferred(enum ql__pg_stmt st)
     case QL__ST_ENTRY_INSERT_MANY:
     case QL__ST_AUDIT_APPEND_MANY:
     case QL__ST_USAGE_LOG:
+    case QL__ST_FLAGS_NOTIFY:
         return 1;
     default:
         return 0;

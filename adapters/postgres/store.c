@@ -56,6 +56,9 @@ static int s_commit(struct ql_store *self, struct ql_ctx *cx)
     for (int i = 0; i < pg->ninval; i++)
         ql__pg_cache_apply(pg->cache, pg->inval[i]);
     pg->ninval = 0;
+    if (pg->flags_dirty)
+        ql__pg_flags_cache_flush(pg->db->flags);
+    pg->flags_dirty = 0;
     return rc;
 }
 
@@ -88,6 +91,7 @@ static void s_rollback(struct ql_store *self, struct ql_ctx *cx)
     PQclear(r);
     pg->in_tx = 0;
     pg->ninval = 0;
+    pg->flags_dirty = 0;
     cx->err = saved;
 }
 
@@ -112,6 +116,7 @@ static const struct ql_store_ops ops = {
     .changes = &ql__pg_changes_ops,
     .usage = &ql__pg_usage_ops,
     .webhooks = &ql__pg_webhooks_ops,
+    .flags = &ql__pg_flags_ops,
     .rights = &ql__pg_rights_ops,
 };
 

@@ -29,6 +29,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The /docs page and its renderer (apps/api/docs, embedded by tools/embed_assets.py). */
+extern const struct ql_http_asset ql_docs_assets[];
+
 static const char *env_get(void *ud, const char *name)
 {
     (void)ud;
@@ -146,6 +149,7 @@ int main(int argc, char **argv)
         .version_json = ql_version_json,
         .openapi_json = ql_openapi_json,
         .admin_html = ql_admin_html,
+        .docs = ql_docs_assets,
         .idp = oidc ? ql_oidc_port(oidc) : NULL,
         .group = group ? ql_group_queue_port(group) : NULL,
         .notify = ql_pg_notify_port(notify),

@@ -49,6 +49,7 @@ struct ql_usage_ops;
 struct ql_webhook;
 struct ql_delivery;
 struct ql_delivery_attempt;
+struct ql_flags_ops;
 struct ql_rights_ops;
 
 struct ql_users_ops {
@@ -409,6 +410,7 @@ struct ql_store_ops {
     const struct ql_changes_ops *changes;
     const struct ql_usage_ops *usage; /* core/store/store_usage.h */
     const struct ql_webhooks_ops *webhooks;
+    const struct ql_flags_ops *flags;   /* feature flags (core/flag/flag.h) */
     const struct ql_rights_ops *rights; /* store_rights.h */
 };
 

@@ -270,6 +270,7 @@ void fake_store_wire_repos(struct ql_store_ops *ops)
     ops->idem = &fake__idem_ops;
     ops->changes = &fake__changes_ops;
     ops->webhooks = &fake__webhooks_ops;
+    ops->flags = &fake__flags_ops;
     ops->maint = &fake__maint_ops;
     ops->usage = &fake__usage_ops;
     ops->rights = &fake__rights_ops;

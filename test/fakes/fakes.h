@@ -14,6 +14,7 @@
 
 #include "auth/auth.h"
 #include "changes/changes.h"
+#include "flag/flag.h"
 #include "buf/buf.h"
 #include "clock/clock.h"
 #include "arena/arena.h"
@@ -166,6 +167,13 @@ struct fake_delivery {
     const char *state;
 };
 
+struct fake_flag {
+    struct ql_flag f; /* strings in the store's arena */
+};
+struct fake_flag_team {
+    struct ql_uuid flag_id;
+    struct ql_flag_team o;
+};
 /* An export and one part of its document (fake_rights.c). */
 struct fake_export {
     struct ql_export e;
@@ -229,6 +237,9 @@ struct fake_store {
     struct fake_webhook webhooks[FAKE_MAX];
     struct fake_delivery deliveries[FAKE_MAX];
     struct ql_delivery_attempt attempts[FAKE_MAX];
+    int nflags, nflag_teams;
+    struct fake_flag flags[FAKE_MAX];
+    struct fake_flag_team flag_teams[FAKE_MAX];
     int nexports, nparts;
     struct fake_export exports[FAKE_MAX];
     struct fake_part parts[FAKE_MAX];

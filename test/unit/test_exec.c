@@ -95,7 +95,25 @@ static void h_db_down(struct ql_http_req *r)
     ql__res_problem(r, QL_EUNAVAILABLE);
 }
 
+/* A body in static memory: sent as it is, without a copy into the arena. */
+static const char big[] = "static bytes";
+static void h_static(struct ql_http_req *r)
+{
+    r->status = 200;
+    r->content_type = "text/plain";
+    r->body_ref = (struct ql_span){big, sizeof(big) - 1};
+}
+
+/* A static body, then a problem: the problem's body is what goes out. */
+static void h_static_then_problem(struct ql_http_req *r)
+{
+    h_static(r);
+    ql__res_problem(r, QL_ENOT_FOUND);
+}
+
 static const struct ql_http_route routes[] = {
+    {QL_HTTP_GET, "/static", h_static, 0},
+    {QL_HTTP_GET, "/static-problem", h_static_then_problem, 0},
     {QL_HTTP_GET, "/inline", h_inline, 0},
     {QL_HTTP_GET, "/pool", h_where, QL_ROUTE_POOL},
     {QL_HTTP_GET, "/loop", h_where, QL_ROUTE_POOL | QL_ROUTE_LOOP},
@@ -483,6 +501,28 @@ static void test_every_429_and_503_says_when_to_come_back(void)
     ql__h1_cleanup(&w.h1);
 }
 
+static void test_a_static_body_is_sent_from_where_it_lies(void)
+{
+    struct world w;
+    setup(&w);
+    get(&w, "/static");
+    ql__exec_run_ready(&w.x);
+    ASSERT_NOT_NULL(strstr(out(&w), "\r\nContent-Length: 12\r\n"));
+    ASSERT_TRUE(ends_with(out(&w), "\r\n\r\nstatic bytes"));
+    w.h1.out.len = 0;
+    const char *head = "HEAD /static HTTP/1.1\r\nHost: h\r\n\r\n";
+    ql__h1_input(&w.h1, head, strlen(head));
+    ql__exec_run_ready(&w.x);
+    ASSERT_NOT_NULL(strstr(out(&w), "\r\nContent-Length: 12\r\n"));
+    ASSERT_TRUE(ends_with(out(&w), "\r\n\r\n"));
+    w.h1.out.len = 0;
+    get(&w, "/static-problem");
+    ql__exec_run_ready(&w.x);
+    ASSERT_TRUE(strncmp(out(&w), "HTTP/1.1 404 ", 13) == 0);
+    ASSERT_NULL(strstr(out(&w), "static bytes"));
+    ql__h1_cleanup(&w.h1);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -498,6 +538,7 @@ int main(int argc, char **argv)
         TEST(test_a_stream_answering_head_ends_with_its_head),
         TEST(test_a_stream_whose_connection_closed_first_never_opens),
         TEST(test_every_429_and_503_says_when_to_come_back),
+        TEST(test_a_static_body_is_sent_from_where_it_lies),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
