@@ -34,6 +34,7 @@ void ql_http_config_read(struct ql_env *e, int ncpu, struct ql_http_config *c)
     ql_env_int(e, "QUILL_WRITE_POOL", &c->write_pool, 48, 0, 1000);
     ql_env_int(e, "QUILL_GROUP_COMMIT", &c->group_commit, 2, 0, 1000);
     ql_env_int(e, "QUILL_LOOP_READS", &c->loop_reads, 1, 0, 1);
+    ql_env_int(e, "QUILL_READ_AFTER_WRITE_MS", &c->read_after_write_ms, 5000, 0, 3600000);
     ql_env_int(e, "QUILL_POOL_QUEUE", &c->pool_queue, 4096, 1, 1000000);
     ql_env_int(e, "QUILL_RATE_LIMIT", &c->rate_limit, 50, 1, 1000000);
     const char *proxies = ql_env_value(e, "QUILL_TRUSTED_PROXIES");

@@ -27,6 +27,7 @@ struct ql_idp;
 struct ql_group;
 struct ql_db;
 struct ql_notify;
+struct ql_tracer;
 
 /* QUILL_CORS_ORIGINS: the exact origins whose browsers may call the API (cors.h). */
 #define QL_CORS_MAX 32
@@ -49,6 +50,8 @@ struct ql_http_config {
     int write_pool;          /* QUILL_WRITE_POOL: threads of group-committed routes */
     int group_commit;        /* QUILL_GROUP_COMMIT: group transactions at once; 0: none */
     int loop_reads;          /* QUILL_LOOP_READS */
+    int read_after_write_ms; /* QUILL_READ_AFTER_WRITE_MS: a caller's reads after its write
+                                go to the primary for this long (with a read replica) */
     int pool_queue;          /* QUILL_POOL_QUEUE */
     int rate_limit;          /* QUILL_RATE_LIMIT: per principal a second */
     struct ql_cidr_list trusted_proxies; /* QUILL_TRUSTED_PROXIES */
@@ -97,6 +100,7 @@ struct ql_http_env {
     struct ql_idp *idp;               /* OpenID Connect verification; NULL: off */
     struct ql_group *group;           /* group commit for the write pool; NULL: off */
     struct ql_notify *notify;         /* wakes live streams; NULL: no live streams (503) */
+    struct ql_tracer *tracer;         /* spans of requests and their work; NULL: tracing off */
 };
 
 /*

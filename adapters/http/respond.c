@@ -82,6 +82,7 @@ void ql__req_reset(struct ql_http_req *r, struct ql_arena *arena)
         r->cx.ports.clock = env->clock;
         r->cx.ports.auth = env->auth;
         r->cx.ports.log = env->log;
+        r->cx.ports.tracer = env->tracer;
     }
     r->route = -1;
     ql_buf_init(&r->res_headers, arena);

@@ -11,8 +11,8 @@
 #include "clock/clock.h"
 #include "db/db.h"
 #include "queue/queue.h"
-#include "stmts_usage.h"
 #include "store/store.h"
+#include "trace/trace.h"
 #include "uuid/uuid.h"
 
 struct ql_ctx;
@@ -106,11 +106,17 @@ enum ql__pg_stmt {
     QL__ST_DAILY_GET,
     QL__ST_ACTIVITY_ADD,
     QL__ST_ACTIVITY_GET,
-/* clang-format off */
-#define QL__ST_USAGE_ENUM(e, name, nparams, sql) QL__ST_##e,
-    QL__PG_USAGE_STMTS(QL__ST_USAGE_ENUM) /* stmts_usage.h */
-#undef QL__ST_USAGE_ENUM
-    /* clang-format on */
+    /* plans, usage and shared rate counts (stmts_usage.h) */
+    QL__ST_USAGE_STATE,
+    QL__ST_USAGE_SUBSCRIBE,
+    QL__ST_USAGE_RESERVE,
+    QL__ST_USAGE_OPEN,
+    QL__ST_USAGE_RELEASE,
+    QL__ST_USAGE_LOG,
+    QL__ST_USAGE_ADD_USED,
+    QL__ST_USAGE_ALERT,
+    QL__ST_USAGE_PURGE,
+    QL__ST_USAGE_RATES,
     QL__ST_CHANGE_APPEND,
     QL__ST_CHANGE_APPEND_MANY,
     QL__ST_CHANGES_PAGE,
@@ -144,6 +150,8 @@ enum ql__pg_stmt {
     QL__ST_FLAG_TEAM_DELETE,
     QL__ST_FLAGS_FOR_TEAM,
     QL__ST_FLAGS_NOTIFY,
+    QL__ST_WAL_LSN,
+    QL__ST_REPLAY_LSN,
     /* data rights (stmts_rights.h) */
     QL__ST_R_ACCOUNT,
     QL__ST_R_MEMBERSHIPS,
@@ -207,8 +215,12 @@ struct ql_pg_db {
     struct ql_pg_cache *cache;       /* owned; NULL: no principal cache */
     struct ql_pg_flags_cache *flags; /* owned; NULL: feature flags are read every time */
     char options[128];               /* the sessions' settings (libpq "options") */
+    int unnamed; /* through a transaction pooler: no named statements, no options */
     _Atomic uint64_t errors;
-    _Atomic uint64_t timeouts; /* statement timeouts, among errors */
+    _Atomic uint64_t timeouts;       /* statement timeouts, among errors */
+    struct ql_pg_db *replica;        /* borrowed: the read replica's factory; NULL: none */
+    _Atomic uint64_t replica_reads;  /* statements the replica answered */
+    _Atomic uint64_t replica_misses; /* reads meant for it that the primary answered */
 };
 
 struct ql_pg {
@@ -241,7 +253,31 @@ struct ql_pg {
     struct ql__pg_read *reads, *reads_tail; /* sent, oldest first */
     int nreads;
     int unsynced; /* reads sent since the last sync point */
+    /* the open transaction's span (span.c), when its context is traced */
+    struct ql_trace_span tx_span;
+    int tx_nstmts;
+    enum ql__pg_stmt tx_first;
+    char tx_summary[256];
+    /* Reads on the replica (replica.c): its session, made on first use. */
+    struct ql_pg *replica;
+    int to_replica;       /* route lag-tolerant reads to the replica now */
+    uint64_t min_lsn;     /* ... once it has replayed this far */
+    uint64_t replica_lsn; /* how far it had replayed when last asked */
 };
+
+/*
+ * Spans (span.c): a transaction is one span from BEGIN to COMMIT or ROLLBACK, naming its
+ * statements; a statement outside a transaction, and a read pipelined by an event loop's
+ * session, is one span.  Each does nothing when cx is not traced.
+ */
+void ql__pg_span_tx_begin(struct ql_pg *pg, struct ql_ctx *cx);
+void ql__pg_span_tx_stmt(struct ql_pg *pg, enum ql__pg_stmt st);
+void ql__pg_span_tx_end(struct ql_pg *pg, struct ql_ctx *cx, int commit, int rc);
+void ql__pg_span_stmt_begin(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                            struct ql_trace_span *sp);
+void ql__pg_span_stmt_end(struct ql_ctx *cx, struct ql_trace_span *sp, int rc);
+void ql__pg_span_read(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st, int64_t start_ns,
+                      int rc);
 
 /* Count a database error for metrics. */
 static inline void ql__pg_count_error(struct ql_pg *pg)
@@ -323,6 +359,17 @@ struct ql__pg_read;
 int ql__pg_read_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                       const struct ql__pg_params *p, ql__pg_row_fn read, void *dst, ql_done_fn done,
                       void *arg);
+
+/*
+ * Reads on the replica (replica.c): 1 when st may run there now; then run it there (any
+ * failure, or a replica behind min_lsn, returns non-zero: the caller runs it on the
+ * primary).
+ */
+int ql__pg_replica_wants(struct ql_pg *pg, enum ql__pg_stmt st);
+int ql__pg_replica_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                        const struct ql__pg_params *p, PGresult **out);
+void ql__pg_route_reads(struct ql_pg *pg, int replica, uint64_t min_lsn);
+uint64_t ql__pg_wal_lsn(struct ql_pg *pg);
 
 /* Map a failed result (or a NULL result) to a QL_E* code; logs and counts it. */
 int ql__pg_fail(struct ql_pg *pg, struct ql_ctx *cx, PGresult *res);

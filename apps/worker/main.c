@@ -17,6 +17,8 @@
 #include "postgres/pg.h"
 #include "sodium/sodium_auth.h"
 #include "curl/curl_out.h"
+#include "otlp/otlp.h"
+#include "trace/trace.h"
 
 #include <curl/curl.h>
 
@@ -53,6 +55,7 @@ int main(int argc, char **argv)
     struct ql_config_common common;
     struct ql_config core;
     struct ql_engine_config cfg;
+    struct ql_trace_config trace;
     struct ql_config_errors errs;
     struct ql_env env;
     ql_env_init(&env, env_get, NULL, &errs);
@@ -60,6 +63,8 @@ int main(int argc, char **argv)
     ql_config_common_read(&env, QL_NEED_DATABASE | QL_NEED_SECRET, &common);
     ql_config_read(&env, &core);
     ql_engine_config_read(&env, &cfg);
+    ql_trace_config_read(&env, "quill-worker", &trace);
+    snprintf(trace.version, sizeof(trace.version), "%s", ql_version);
     if (ql_env_status(&env)) {
         for (int i = 0; i < errs.n; i++)
             fprintf(stderr, "quill-worker: %s\n", errs.msg[i]);
@@ -75,13 +80,16 @@ int main(int argc, char **argv)
     struct ql_pg_notify *notify = NULL;
     struct ql_pg_db *db = NULL;
     struct ql_engine *engine = NULL;
+    struct ql_otlp *otlp = NULL;
     int rc = 1;
     if (ql_sodium_auth_create(common.secret, common.secret_len, 0, 0, 0, &auth) != QL_OK ||
-        ql_pg_notify_create(common.database_url, &log.base, &notify) != QL_OK ||
-        ql_curl_out_create(core.webhook_allow_private, &out) != QL_OK)
+        ql_pg_notify_create(common.database_direct_url, &log.base, &notify) != QL_OK ||
+        ql_curl_out_create(core.webhook_allow_private, &out) != QL_OK ||
+        (trace.enabled && ql_otlp_create(&trace, ql_sysclock(), &log.base, &otlp) != QL_OK))
         goto fail;
-    /* Jobs read no credentials: no principal cache. */
-    const struct ql_pg_db_config dbcfg = {.conninfo = common.database_url,
+    /* Jobs read no credentials: no principal cache.  The engine holds session advisory
+     * locks (the leader's) and long claims: never through a transaction pooler. */
+    const struct ql_pg_db_config dbcfg = {.conninfo = common.database_direct_url,
                                           .log = &log.base,
                                           .clock = ql_sysclock(),
                                           .notify = ql_pg_notify_port(notify),
@@ -95,7 +103,8 @@ int main(int argc, char **argv)
                                           .clock = ql_sysclock(),
                                           .auth = auth,
                                           .log = &log.base,
-                                          .outbound = ql_curl_out_port(out)};
+                                          .outbound = ql_curl_out_port(out),
+                                          .tracer = otlp ? ql_otlp_port(otlp) : NULL};
     if (ql_engine_create(&cfg, &core, &ports, &engine) != QL_OK)
         goto fail;
     rc = ql_engine_run(engine) == QL_OK ? 0 : 1;
@@ -104,6 +113,7 @@ fail:
     fprintf(stderr, "quill-worker: cannot start (out of memory?)\n");
 out:
     ql_engine_destroy(engine);
+    ql_otlp_destroy(otlp); /* after the engine: its last spans are exported */
     ql_pg_db_destroy(db);
     ql_pg_notify_destroy(notify);
     ql_sodium_auth_destroy(auth);

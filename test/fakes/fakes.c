@@ -324,6 +324,8 @@ static int fq_enqueue(struct ql_queue *self, struct ql_ctx *cx, const struct ql_
     j->attempts = 0;
     j->done = 0;
     j->in_tx = q->store->in_tx;
+    snprintf(j->traceparent, sizeof(j->traceparent), "%s",
+             spec->traceparent ? spec->traceparent : "");
     *id_out = q->n;
     return QL_OK;
 }

@@ -23,6 +23,7 @@
 #include "queue/queue.h"
 #include "store/store.h"
 #include "store/store_rights.h"
+#include "trace/trace.h"
 
 /* A manual clock: time moves only when the test moves it. */
 struct fake_clock {
@@ -120,7 +121,8 @@ struct fake_change {
     int event;
     struct ql_uuid id;
     int64_t at_ms;
-    int in_tx; /* written inside a transaction */
+    int in_tx;            /* written inside a transaction */
+    char traceparent[56]; /* "": none */
 };
 #define FAKE_CHANGES_MAX 256
 
@@ -264,6 +266,7 @@ struct fake_job {
     int max_attempts; /* as enqueued (25 when the spec said 0) */
     int attempts;     /* for tests that run jobs themselves */
     int done;
+    char traceparent[64]; /* "": none */
 };
 struct fake_queue {
     struct ql_queue base;
@@ -272,5 +275,25 @@ struct fake_queue {
     struct fake_job jobs[FAKE_QUEUE_MAX];
 };
 void fake_queue_init(struct fake_queue *q, struct fake_store *store);
+
+/*
+ * The tracer: keeps the spans it is given (the first FAKE_SPANS; more are counted as
+ * dropped), with ids that count up.  Its sampler is always_on unless the test sets another.
+ */
+#define FAKE_SPANS 32
+struct fake_tracer {
+    struct ql_tracer base;
+    uint64_t next_id;
+    int n;
+    int dropped;
+    struct ql_trace_span spans[FAKE_SPANS];
+};
+void fake_tracer_init(struct fake_tracer *t);
+/* The first kept span named name, or NULL. */
+const struct ql_trace_span *fake_tracer_find(const struct fake_tracer *t, const char *name);
+/* The string value of a span's attribute key, in buf (cap bytes); NULL when it has none. */
+const char *fake_span_str(const struct ql_trace_span *sp, const char *key, char *buf, size_t cap);
+/* The integer value of a span's attribute key; -1 when it has none. */
+int64_t fake_span_int(const struct ql_trace_span *sp, const char *key);
 
 #endif

@@ -8,6 +8,7 @@
 #include "fakes/fakes.h"
 #include "http/internal.h"
 #include "test.h"
+#include "trace/trace.h"
 
 #include <stdio.h>
 
@@ -174,9 +175,9 @@ static void w_ready(struct ql__exec *x)
 
 static void w_finished(struct ql__exec *x, struct ql_http_req *r, int64_t ns)
 {
-    (void)r;
     ASSERT_TRUE(ns >= 0);
     of(x)->finished++;
+    ql__span_request(routes, r, ns); /* as loop.c does */
 }
 
 static void w_settled(struct ql__exec *x, struct ql_http_req *r)
@@ -523,6 +524,90 @@ static void test_a_static_body_is_sent_from_where_it_lies(void)
     ql__h1_cleanup(&w.h1);
 }
 
+/* The W3C trace context of a request, and its server span when the trace is recorded. */
+static void get_traced(struct world *w, const char *path, const char *traceparent)
+{
+    char req[256];
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: h\r\ntraceparent: %s\r\n\r\n", path,
+             traceparent);
+    ql__h1_input(&w->h1, req, strlen(req));
+    if (w->queued)
+        run_pool(w);
+    /* answered, not yet completed: its context is still there to look at */
+}
+
+static void test_a_traceparent_is_continued_and_the_server_span_names_the_route(void)
+{
+    struct world w;
+    setup(&w);
+    struct fake_tracer t;
+    fake_tracer_init(&t);
+    char why[160];
+    ql_sampler_parse("parentbased_always_on", NULL, &t.base.sampler, why, sizeof(why));
+    w.env.tracer = &t.base;
+    w.clock.mono_ns = 1000;
+    get_traced(&w, "/pool?x=1", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    ASSERT_STR_EQ(w.req.cx.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    ASSERT_STR_EQ(w.req.cx.parent_span_id, "00f067aa0ba902b7");
+    char own[17];
+    memcpy(own, w.req.cx.span_id, sizeof(own));
+    ASSERT_INT_EQ(t.n, 0); /* the span is made when the response is queued */
+    ql__exec_run_ready(&w.x);
+    ASSERT_INT_EQ(t.n, 1);
+    const struct ql_trace_span *sp = fake_tracer_find(&t, "GET /pool");
+    ASSERT_NOT_NULL(sp);
+    ASSERT_INT_EQ(sp->kind, QL_SPAN_SERVER);
+    ASSERT_STR_EQ(sp->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    ASSERT_STR_EQ(sp->parent_id, "00f067aa0ba902b7");
+    ASSERT_STR_EQ(sp->span_id, own);
+    ASSERT_INT_EQ(sp->start_ns, 1000);
+    char buf[64];
+    ASSERT_STR_EQ(fake_span_str(sp, "http.request.method", buf, sizeof(buf)), "GET");
+    ASSERT_STR_EQ(fake_span_str(sp, "http.route", buf, sizeof(buf)), "/pool");
+    ASSERT_STR_EQ(fake_span_str(sp, "url.path", buf, sizeof(buf)), "/pool");
+    ASSERT_INT_EQ(fake_span_int(sp, "http.response.status_code"), 200);
+    ASSERT_INT_EQ(sp->status, QL_STATUS_UNSET);
+    /* a caller that did not sample: parent-based sampling records nothing */
+    get_traced(&w, "/inline", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+    ql__exec_run_ready(&w.x);
+    ASSERT_INT_EQ(t.n, 1);
+    /* no traceparent (a bad one is none): a new trace, a root span; a 5xx fails the span */
+    get_traced(&w, "/down", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x");
+    ql__exec_run_ready(&w.x);
+    ASSERT_INT_EQ(t.n, 2);
+    sp = fake_tracer_find(&t, "GET /down");
+    ASSERT_NOT_NULL(sp);
+    ASSERT_TRUE(strcmp(sp->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736") != 0);
+    ASSERT_STR_EQ(sp->parent_id, "");
+    ASSERT_INT_EQ(fake_span_int(sp, "http.response.status_code"), 503);
+    ASSERT_STR_EQ(fake_span_str(sp, "error.type", buf, sizeof(buf)), "503");
+    ASSERT_INT_EQ(sp->status, QL_STATUS_ERROR);
+    /* an unknown path: the span is named by its method alone */
+    get_traced(&w, "/nowhere", "junk");
+    ql__exec_run_ready(&w.x);
+    ASSERT_NOT_NULL(fake_tracer_find(&t, "GET"));
+    ql__h1_cleanup(&w.h1);
+}
+
+static void test_without_a_tracer_the_callers_context_passes_through(void)
+{
+    struct world w;
+    setup(&w);
+    get_traced(&w, "/inline", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+    ASSERT_STR_EQ(w.req.cx.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    ASSERT_STR_EQ(w.req.cx.span_id, "00f067aa0ba902b7");
+    ASSERT_STR_EQ(w.req.cx.parent_span_id, "");
+    ASSERT_INT_EQ(w.req.cx.trace_flags, 0);
+    ASSERT_NULL(w.req.cx.ports.tracer);
+    ql__exec_run_ready(&w.x);
+    get_traced(&w, "/inline", "nonsense");
+    ASSERT_INT_EQ(strlen(w.req.cx.trace_id), 32);
+    ASSERT_INT_EQ(strlen(w.req.cx.span_id), 16);
+    ASSERT_INT_EQ(w.req.cx.trace_flags, QL_TRACE_SAMPLED);
+    ql__exec_run_ready(&w.x);
+    ql__h1_cleanup(&w.h1);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -539,6 +624,8 @@ int main(int argc, char **argv)
         TEST(test_a_stream_whose_connection_closed_first_never_opens),
         TEST(test_every_429_and_503_says_when_to_come_back),
         TEST(test_a_static_body_is_sent_from_where_it_lies),
+        TEST(test_a_traceparent_is_continued_and_the_server_span_names_the_route),
+        TEST(test_without_a_tracer_the_callers_context_passes_through),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
