@@ -56,12 +56,13 @@ ALLOWED = {
     'CHANGES_COMPACT': 'log retention over every team (multi-shard DELETE)',
     'ACTIVITY_ADD': "the consumer's counts for a batch of teams (team_id from unnest: "
                     'routed per row by Citus)',
+    'FLAG_TEAMS_LIST': "an operator's list of one flag's overrides across teams (a "
+                       'multi-shard read of feature_flag_teams, off the request path of users)',
     'DELIVERY_TARGET': 'a delivery job names its delivery only (plan: the job payload '
                        'carries the team too)',
     'ATTEMPT_ADD': 'by delivery and webhook id from the job (plan: as DELIVERY_TARGET)',
     'WEBHOOK_DISABLE': 'by webhook id from the delivery job (plan: as DELIVERY_TARGET)',
     'ATTEMPT_FAILURES': "the operators' view of failures across teams (multi-shard)",
-    'FLAG_TEAMS_LIST': "the operator's list of a flag's overrides across teams (multi-shard)",
     # Metering: one process's batch of many teams in one statement, and the log's retention.
     'USAGE_RELEASE': 'units given back for a batch of teams (team_id from unnest: routed per '
                      'row by Citus)',
