@@ -123,15 +123,9 @@ test('a consumer killed with SIGKILL mid-batch: after restart every change count
   const b = await worker()
   const c = await worker()
   try {
-    // On a loaded machine this takes a while: wait as long as the count keeps moving.
-    let last = -1
-    let moved = Date.now()
-    await waitFor(() => {
-      const c = created(tid)
-      if (c !== last) { last = c; moved = Date.now() }
-      return c === n || Date.now() - moved > 30000
-    }, { timeout: 600000 })
-    assert.equal(created(tid), n, `all counted: ${created(tid)} of ${n}`)
+    // bounded, not timed: a loaded machine is slower
+    const done = await waitFor(() => created(tid) === n, { timeout: 120000 })
+    assert.ok(done, `all counted: ${created(tid)} of ${n}`)
     const end = consumerAt()
     await sleep(300)
     assert.equal(created(tid), n, 'nothing counted twice')
