@@ -243,10 +243,8 @@ test('SIGTERM past QUILL_SHUTDOWN_TIMEOUT_MS returns unfinished jobs to the queu
   assert.equal(r.code, 0)
   assert.equal(count(`job_id = ANY ('{${ids}}') AND state = 'available' AND attempts = 0 AND locked_by IS NULL`), 3)
   assert.ok(w.lines.some((l) => l.includes('"msg":"returned unfinished jobs to the queue"')))
-  // The next worker runs them from the start.  Rescue is not under test here: with the
-  // 1 s of FAST a heartbeat late on a loaded machine would rescue w2's own jobs (a second
-  // attempt), so it gets the time a real deployment has.
-  const w2 = await worker({ QUILL_WORKER_CONCURRENCY: '3', QUILL_JOB_RESCUE_AFTER_MS: '10000' })
+  // The next worker runs them from the start.
+  const w2 = await worker({ QUILL_WORKER_CONCURRENCY: '3' })
   try {
     assert.ok(await waitFor(() => count(`job_id = ANY ('{${ids}}') AND state = 'succeeded' AND attempts = 1`) === 3))
   } finally {
