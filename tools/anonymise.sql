@@ -25,7 +25,10 @@ DECLARE
         'team_members', 'audit_heads', 'audit_log', 'daily_prompts', 'team_activity', 'changes',
         'change_consumers', 'change_marks', 'change_floor', 'schema_migrations',
         -- kept: operators' feature flags (keys, switches, rollouts, team ids)
-        'feature_flags', 'feature_flag_teams'];
+        'feature_flags', 'feature_flag_teams',
+        -- kept: plans, usage counts, the request log (ids, routes, statuses, times) and the
+        -- rate counts the API instances share
+        'subscriptions', 'usage_periods', 'request_log', 'rate_shares'];
     unknown text;
 BEGIN
     SELECT string_agg(tablename, ', ' ORDER BY tablename) INTO unknown

@@ -57,6 +57,8 @@ void ql__h_admin_stats(struct ql_http_req *r);
 void ql__h_admin_retry(struct ql_http_req *r);
 void ql__h_admin_cancel(struct ql_http_req *r);
 void ql__h_admin_page(struct ql_http_req *r);
+void ql__h_subscription_get(struct ql_http_req *r);   /* h_usage.c */
+void ql__h_admin_subscription(struct ql_http_req *r); /* h_usage.c */
 void ql__h_webhook_create(struct ql_http_req *r);
 void ql__h_webhook_list(struct ql_http_req *r);
 void ql__h_webhook_delete(struct ql_http_req *r);
@@ -125,6 +127,7 @@ const struct ql_http_route ql__http_routes[] = {
     {GET, "/v1/teams/{teamId}/sync/stream", ql__h_sync_stream, POOL},
     {GET, "/v1/teams/{teamId}/sync", ql__h_sync, POOL},
     {GET, "/v1/teams/{teamId}/activity", ql__h_team_activity, POOL | READ},
+    {GET, "/v1/teams/{teamId}/subscription", ql__h_subscription_get, POOL},
     {POST, "/v1/teams/{teamId}/webhooks", ql__h_webhook_create, POOL | BODY},
     {GET, "/v1/teams/{teamId}/webhooks", ql__h_webhook_list, POOL | READ},
     {DELETE, "/v1/teams/{teamId}/webhooks/{webhookId}", ql__h_webhook_delete, POOL},
@@ -145,6 +148,7 @@ const struct ql_http_route ql__http_routes[] = {
     {GET, "/v1/admin/jobs", ql__h_admin_jobs, POOL},
     {POST, "/v1/admin/jobs/{jobId}/retry", ql__h_admin_retry, POOL},
     {POST, "/v1/admin/jobs/{jobId}/cancel", ql__h_admin_cancel, POOL},
+    {PUT, "/v1/admin/teams/{teamId}/subscription", ql__h_admin_subscription, POOL | BODY},
     {GET, "/admin", ql__h_admin_page, 0},
     {GET, "/docs", ql__h_docs, 0},
     {GET, "/docs/{asset}", ql__h_docs, 0},

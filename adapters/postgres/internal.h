@@ -108,6 +108,17 @@ enum ql__pg_stmt {
     QL__ST_DAILY_GET,
     QL__ST_ACTIVITY_ADD,
     QL__ST_ACTIVITY_GET,
+    /* plans, usage and shared rate counts (stmts_usage.h) */
+    QL__ST_USAGE_STATE,
+    QL__ST_USAGE_SUBSCRIBE,
+    QL__ST_USAGE_RESERVE,
+    QL__ST_USAGE_OPEN,
+    QL__ST_USAGE_RELEASE,
+    QL__ST_USAGE_LOG,
+    QL__ST_USAGE_ADD_USED,
+    QL__ST_USAGE_ALERT,
+    QL__ST_USAGE_PURGE,
+    QL__ST_USAGE_RATES,
     QL__ST_CHANGE_APPEND,
     QL__ST_CHANGE_APPEND_MANY,
     QL__ST_CHANGES_PAGE,
@@ -387,6 +398,7 @@ extern const struct ql_prompts_ops ql__pg_prompts_ops;
 extern const struct ql_idem_ops ql__pg_idem_ops;
 extern const struct ql_maint_ops ql__pg_maint_ops;
 extern const struct ql_changes_ops ql__pg_changes_ops;
+extern const struct ql_usage_ops ql__pg_usage_ops; /* repo_usage.c */
 extern const struct ql_webhooks_ops ql__pg_webhooks_ops;
 extern const struct ql_security_ops ql__pg_security_ops; /* repo_security.c */
 extern const struct ql_flags_ops ql__pg_flags_ops;

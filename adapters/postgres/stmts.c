@@ -472,6 +472,7 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
                          "AND pid = pg_backend_pid()) THEN true ELSE "
                          "pg_try_advisory_lock(1364543820) END",
                          0},
+#include "stmts_usage.h"
     /* Read replicas (replica.c): where the primary's WAL is, how far a replica replayed. */
     [QL__ST_WAL_LSN] = {"wal_lsn", "SELECT pg_current_wal_insert_lsn()::text", 0},
     [QL__ST_REPLAY_LSN] = {"replay_lsn",
@@ -500,6 +501,7 @@ int ql__pg_deferred(enum ql__pg_stmt st)
     case QL__ST_CONSUMER_ADVANCE:
     case QL__ST_ENTRY_INSERT_MANY:
     case QL__ST_AUDIT_APPEND_MANY:
+    case QL__ST_USAGE_LOG:
     case QL__ST_FLAGS_NOTIFY:
         return 1;
     default:

@@ -121,6 +121,7 @@ static const struct ql_store_ops ops = {
     .idem = &ql__pg_idem_ops,
     .maint = &ql__pg_maint_ops,
     .changes = &ql__pg_changes_ops,
+    .usage = &ql__pg_usage_ops,
     .webhooks = &ql__pg_webhooks_ops,
     .security = &ql__pg_security_ops,
     .flags = &ql__pg_flags_ops,

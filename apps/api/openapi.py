@@ -561,6 +561,29 @@ paths.update({
                      'schema': {'type': 'string'}}])},
 })
 
+# Plans and metering: every request made with an API key uses one unit of its team's monthly
+# quota (429 quota_exceeded once it is used up, until the period ends).
+schemas['Subscription'] = obj({
+    'plan': {'type': 'string'},
+    'monthlyQuota': {'type': 'integer', 'minimum': 0},
+    'used': {'type': 'integer', 'minimum': 0,
+             'description': 'API-key requests recorded in the period (trails by ~200 ms)'},
+    'periodStart': TIME, 'periodEnd': TIME})
+paths.update({
+    '/v1/teams/{teamId}/subscription': {
+        'get': op("The team's plan, quota and usage this month", ok(200, 'Subscription'),
+                  'teams', errors=AUTH_ERRORS + [404, 422], op_id='getSubscription',
+                  params=TEAM)},
+    '/v1/admin/teams/{teamId}/subscription': {
+        'put': op("Set a team's plan and monthly quota", ok(200, 'Subscription'), 'operators',
+                  errors=[400, 401, 403, 404, 415, 422], security=ADMIN,
+                  op_id='setSubscription', params=TEAM,
+                  body=obj({'plan': {'type': 'string', 'minLength': 1, 'maxLength': 50,
+                                     'pattern': '^[A-Za-z0-9._-]+$'},
+                            'monthlyQuota': {'type': 'integer', 'minimum': 0,
+                                             'maximum': 1000000000000000}}))},
+})
+
 # Feature flags: the operator manages them, a team's members read their values.
 FLAG_KEY = {'type': 'string', 'pattern': '^[a-z0-9][a-z0-9._-]{0,62}$'}
 schemas.update({

@@ -223,6 +223,9 @@ void ql_config_read(struct ql_env *e, struct ql_config *c)
     int keep_h;
     ql_env_int(e, "QUILL_CHANGE_RETENTION_HOURS", &keep_h, 168, 1, 87600);
     c->change_retention_ms = (int64_t)keep_h * 3600000;
+    int free_quota;
+    ql_env_int(e, "QUILL_FREE_MONTHLY_QUOTA", &free_quota, 10000, 0, 2000000000);
+    c->free_quota = free_quota;
     ql_env_bool(e, "QUILL_WEBHOOK_ALLOW_PRIVATE", &c->webhook_allow_private, 0);
     ql_env_int(e, "QUILL_WEBHOOK_TIMEOUT_MS", &c->webhook_timeout_ms, 10000, 100, 300000);
     ql_env_int(e, "QUILL_WEBHOOK_DISABLE_AFTER", &c->webhook_disable_after, 20, 1, 1000000);

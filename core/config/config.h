@@ -88,6 +88,7 @@ struct ql_config {
     int64_t session_ttl_ms;      /* QUILL_SESSION_TTL_HOURS: absolute session lifetime */
     int64_t session_idle_ms;     /* QUILL_SESSION_IDLE_HOURS: unused this long, a session expires */
     int64_t change_retention_ms; /* QUILL_CHANGE_RETENTION_HOURS: how long the change log keeps */
+    int64_t free_quota; /* QUILL_FREE_MONTHLY_QUOTA: API-key requests a month, plan "free" */
     /* webhooks */
     int webhook_allow_private; /* QUILL_WEBHOOK_ALLOW_PRIVATE: loopback/private targets, http */
     int webhook_timeout_ms;    /* QUILL_WEBHOOK_TIMEOUT_MS: one attempt, connecting included */

@@ -17,6 +17,7 @@
 #include "store/store.h"
 #include "store/store_security.h"
 #include "tx/tx.h"
+#include "usage/usage.h"
 
 #include <cJSON.h>
 #include <stdio.h>
@@ -110,6 +111,16 @@ static int h_purge_changes(struct ql_ctx *cx, const struct ql_job *job)
     return housekeeping(cx, job, w_changes);
 }
 
+static int w_requests(struct ql_ctx *cx, int64_t now, int64_t *n)
+{
+    return ql_usage_purge(cx, now - QL_USAGE_LOG_KEEP_DAYS * DAY_MS, n);
+}
+
+static int h_purge_requests(struct ql_ctx *cx, const struct ql_job *job)
+{
+    return housekeeping(cx, job, w_requests);
+}
+
 int ql_job_progress(struct ql_ctx *cx, const char *json)
 {
     if (cx->job == NULL || cx->ports.queue == NULL)
@@ -171,6 +182,7 @@ static const struct ql_job_kind kinds[] = {
     {"purge.sessions", h_purge_sessions, 300000, 5},
     {"purge.throttles", h_purge_throttles, 300000, 5},
     {"purge.deleted", h_purge_deleted, 600000, 5},
+    {"purge.requests", h_purge_requests, 600000, 5},
     /* data rights: a build or an erasure that runs past its deadline stops between pages */
     {"export.build", ql_export_build, 1800000, 5},
     {"account.erase", ql_account_erase_run, 1800000, 25},
@@ -207,6 +219,7 @@ static const struct ql_schedule schedules[] = {
     {"purge-deleted", "41 3 * * *", "purge.deleted"},
     {"purge-changes", "31 * * * *", "purge.changes"},
     {"purge-exports", "47 * * * *", "purge.exports"},
+    {"purge-requests", "53 * * * *", "purge.requests"},
 };
 
 const struct ql_schedule *ql_schedules(int debug, int *n)

@@ -45,6 +45,7 @@ struct ql_change;
 struct ql_sync_item;
 struct ql_change_page;
 struct ql_activity;
+struct ql_usage_ops;
 struct ql_webhook;
 struct ql_delivery;
 struct ql_delivery_attempt;
@@ -417,6 +418,7 @@ struct ql_store_ops {
     const struct ql_idem_ops *idem;
     const struct ql_maint_ops *maint;
     const struct ql_changes_ops *changes;
+    const struct ql_usage_ops *usage; /* core/store/store_usage.h */
     const struct ql_webhooks_ops *webhooks;
     const struct ql_security_ops *security; /* store_security.h */
     const struct ql_flags_ops *flags;       /* feature flags (core/flag/flag.h) */

@@ -64,6 +64,7 @@ test('every operation answers as the document says', async () => {
   // (the stream itself is tested in sync.test.mjs: here, a resume point it refuses)
   await k(422, api, 'GET', `/v1/teams/${t.teamId}/sync/stream`, { token, headers: { 'last-event-id': 'nonsense' } })
   await k(200, api, 'GET', `/v1/teams/${t.teamId}/activity`, { token })
+  await k(200, api, 'GET', `/v1/teams/${t.teamId}/subscription`, { token })
   const hook = (await k(201, api, 'POST', `/v1/teams/${t.teamId}/webhooks`, { token, body: { url: 'https://hooks.example.com/in', events: ['journal_entry.created'] } })).body
   await k(422, api, 'POST', `/v1/teams/${t.teamId}/webhooks`, { token, body: { url: 'ftp://x', events: [] } })
   await k(200, api, 'GET', `/v1/teams/${t.teamId}/webhooks`, { token })
@@ -76,6 +77,10 @@ test('every operation answers as the document says', async () => {
   await k(204, api, 'DELETE', `/v1/teams/${t.teamId}/webhooks/${hook.webhookId}`, { token })
   const admin = { token: ADMIN_TOKEN }
   await k(200, api, 'GET', '/v1/admin/jobs/stats', admin)
+  await k(200, api, 'PUT', `/v1/admin/teams/${t.teamId}/subscription`, { ...admin, body: { plan: 'pro', monthlyQuota: 100000 } })
+  await k(422, api, 'PUT', `/v1/admin/teams/${t.teamId}/subscription`, { ...admin, body: { plan: 'pro', monthlyQuota: -1 } })
+  await k(404, api, 'PUT', '/v1/admin/teams/00000000-0000-7000-8000-000000000000/subscription', { ...admin, body: { plan: 'pro', monthlyQuota: 1 } })
+  await k(403, api, 'PUT', `/v1/admin/teams/${t.teamId}/subscription`, { token, body: { plan: 'pro', monthlyQuota: 1 } })
   // jobs for the operator routes (no worker runs them here)
   const mine = sql(`WITH j AS (INSERT INTO jobs (kind, payload) SELECT 'noop', jsonb_build_object('teamId', '${t.teamId}')
     FROM generate_series(1, 5) RETURNING job_id) SELECT job_id FROM j ORDER BY job_id DESC`).split('\n')

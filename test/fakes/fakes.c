@@ -288,6 +288,7 @@ void fake_store_wire_repos(struct ql_store_ops *ops)
     ops->security = &fake__security_ops;
     ops->flags = &fake__flags_ops;
     ops->maint = &fake__maint_ops;
+    ops->usage = &fake__usage_ops;
     ops->rights = &fake__rights_ops;
 }
 

@@ -127,6 +127,38 @@ struct fake_change {
 };
 #define FAKE_CHANGES_MAX 256
 
+/* The usage repository (fake_usage.c): plans, periods, the request log, shared rate counts. */
+struct fake_subscription {
+    struct ql_uuid team;
+    char plan[64];
+    int64_t quota;
+};
+struct fake_period {
+    struct ql_uuid team;
+    int64_t start, reserved, used;
+    int alerted;
+};
+struct fake_request {
+    struct ql_uuid team, key;
+    int64_t at_ms, duration_us;
+    int status, billed;
+    char method[8];
+    char route[96];
+};
+struct fake_rate {
+    struct ql_uuid principal, instance;
+    int64_t second, n;
+};
+#define FAKE_REQUESTS_MAX 256
+struct fake_usage {
+    int nsubs, nperiods, nrequests, nrates;
+    struct fake_subscription subs[FAKE_MAX];
+    struct fake_period periods[FAKE_MAX];
+    struct fake_request requests[FAKE_REQUESTS_MAX];
+    struct fake_rate rates[FAKE_MAX];
+    int reserves; /* reservations asked for: the round trips a test counts */
+};
+
 struct fake_webhook {
     struct ql_webhook w;
     uint8_t secret[128]; /* sealed */
@@ -212,6 +244,7 @@ struct fake_store {
     struct fake_entry entries[FAKE_MAX];
     struct fake_prompt prompts[FAKE_MAX];
     struct fake_idem idem[8];
+    struct fake_usage usage; /* fake_usage.c */
     int nchanges;
     struct fake_change changes[FAKE_CHANGES_MAX];
     uint64_t txno; /* the current (or last) transaction's number: the fake's txid */
