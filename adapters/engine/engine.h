@@ -21,6 +21,7 @@ struct ql_auth;
 struct ql_db;
 struct ql_notify;
 struct ql_outbound;
+struct ql_mailer;
 struct ql_engine;
 
 /* quill-worker's settings (the variables named; .env.sample has them all with defaults). */
@@ -51,6 +52,7 @@ struct ql_engine_ports {
     struct ql_auth *auth;
     struct ql_logger *log;
     struct ql_outbound *outbound; /* HTTP to the outside (webhook deliveries) */
+    struct ql_mailer *mailer;     /* SMTP (mail.send); NULL: mails are held in the outbox */
 };
 
 /*

@@ -53,6 +53,11 @@ void ql__h_webhook_delete(struct ql_http_req *r);
 void ql__h_webhook_deliveries(struct ql_http_req *r);
 void ql__h_webhook_redeliver(struct ql_http_req *r);
 void ql__h_admin_webhook_failures(struct ql_http_req *r);
+void ql__h_password_reset(struct ql_http_req *r);
+void ql__h_password_reset_confirm(struct ql_http_req *r);
+void ql__h_email_verification(struct ql_http_req *r);
+void ql__h_verify_email(struct ql_http_req *r);
+void ql__h_admin_mail(struct ql_http_req *r);
 
 #define GET QL_HTTP_GET
 #define POST QL_HTTP_POST
@@ -76,6 +81,10 @@ const struct ql_http_route ql__http_routes[] = {
     {GET, "/v1/me", ql__h_me, POOL},
     {PATCH, "/v1/me", ql__h_me_update, POOL | BODY},
     {POST, "/v1/me/password", ql__h_me_password, POOL | BODY},
+    {POST, "/v1/auth/password-reset", ql__h_password_reset, POOL | BODY},
+    {POST, "/v1/auth/password-reset/confirm", ql__h_password_reset_confirm, POOL | BODY},
+    {POST, "/v1/me/email-verification", ql__h_email_verification, POOL},
+    {POST, "/v1/auth/verify-email", ql__h_verify_email, POOL | BODY},
     {POST, "/v1/teams", ql__h_team_create, POOL | BODY},
     {GET, "/v1/teams", ql__h_team_list, POOL},
     {GET, "/v1/teams/{teamId}", ql__h_team_get, POOL},
@@ -108,6 +117,7 @@ const struct ql_http_route ql__http_routes[] = {
     {POST, "/v1/teams/{teamId}/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver",
      ql__h_webhook_redeliver, POOL},
     {GET, "/v1/admin/webhooks/failures", ql__h_admin_webhook_failures, POOL},
+    {GET, "/v1/admin/mail", ql__h_admin_mail, POOL},
     {GET, "/v1/admin/jobs/stats", ql__h_admin_stats, POOL},
     {GET, "/v1/admin/jobs", ql__h_admin_jobs, POOL},
     {POST, "/v1/admin/jobs/{jobId}/retry", ql__h_admin_retry, POOL},

@@ -129,6 +129,16 @@ enum ql__pg_stmt {
     QL__ST_DELIVERY_REOPEN,
     QL__ST_ATTEMPT_FAILURES,
     QL__ST_JOB_LEAD,
+    QL__ST_MAIL_INSERT,
+    QL__ST_MAIL_GET,
+    QL__ST_MAIL_RECORD,
+    QL__ST_MAIL_LIST,
+    QL__ST_TOKEN_INSERT,
+    QL__ST_TOKEN_FIND,
+    QL__ST_TOKEN_USE,
+    QL__ST_TOKENS_END,
+    QL__ST_VERIFY_EMAIL,
+    QL__ST_MAIL_PURGE,
     QL__ST_COUNT
 };
 
@@ -306,6 +316,7 @@ extern const struct ql_idem_ops ql__pg_idem_ops;
 extern const struct ql_maint_ops ql__pg_maint_ops;
 extern const struct ql_changes_ops ql__pg_changes_ops;
 extern const struct ql_webhooks_ops ql__pg_webhooks_ops;
+extern const struct ql_mail_repo_ops ql__pg_mail_ops;
 
 /* Row readers shared by the repositories (repo_journal.c, repo_teams.c). */
 int ql__pg_read_entry(struct ql_ctx *cx, const PGresult *r, int row, void *dst);

@@ -20,24 +20,25 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          7},
     [QL__ST_USER_BY_EMAIL] =
         {"user_by_email",
-         "SELECT user_id, email, display_name, password_hash, created_at, updated_at FROM "
-         "users WHERE email = $1 AND erased_at IS NULL",
+         "SELECT user_id, email, display_name, password_hash, created_at, updated_at, "
+         "email_verified_at FROM users WHERE email = $1 AND erased_at IS NULL",
          1},
     [QL__ST_USER_BY_ID] =
         {"user_by_id",
-         "SELECT user_id, email, display_name, password_hash, created_at, updated_at FROM "
-         "users WHERE user_id = $1 AND erased_at IS NULL",
+         "SELECT user_id, email, display_name, password_hash, created_at, updated_at, "
+         "email_verified_at FROM users WHERE user_id = $1 AND erased_at IS NULL",
          1},
     [QL__ST_USER_BY_OIDC] =
         {"user_by_oidc",
-         "SELECT user_id, email, display_name, password_hash, created_at, updated_at FROM "
-         "users WHERE oidc_issuer = $1 AND oidc_subject = $2 AND erased_at IS NULL",
+         "SELECT user_id, email, display_name, password_hash, created_at, updated_at, "
+         "email_verified_at FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2 AND erased_at "
+         "IS NULL",
          2},
     [QL__ST_USER_RENAME] =
         {"user_rename",
          "UPDATE users SET display_name = $2, updated_at = $3 WHERE user_id = $1 AND "
          "erased_at IS NULL RETURNING user_id, email, display_name, password_hash, "
-         "created_at, updated_at",
+         "created_at, updated_at, email_verified_at",
          3},
     [QL__ST_USER_SET_PASSWORD] =
         {"user_set_password",
@@ -47,7 +48,8 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
     [QL__ST_USER_PROFILE] =
         {"user_profile",
          "SELECT u.user_id, u.email, u.display_name, u.password_hash, u.created_at, "
-         "u.updated_at, t.team_id, t.name, m.role FROM users u LEFT JOIN (team_members m "
+         "u.updated_at, t.team_id, t.name, m.role, u.email_verified_at FROM users u LEFT JOIN "
+         "(team_members m "
          "JOIN teams t ON t.team_id = m.team_id AND t.deleted_at IS NULL) ON m.user_id = "
          "u.user_id WHERE u.user_id = $1 AND u.erased_at IS NULL ORDER BY t.name, t.team_id",
          1},
@@ -452,6 +454,7 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          2},
 #include "stmts_changes.h"
 #include "stmts_webhooks.h"
+#include "stmts_mail.h"
     [QL__ST_JOB_LEAD] = {"job_lead",
                          "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = "
                          "'advisory' AND classid = 0 AND objid = 1364543820 AND objsubid = 1 "
@@ -479,6 +482,8 @@ int ql__pg_deferred(enum ql__pg_stmt st)
     case QL__ST_CONSUMER_ADVANCE:
     case QL__ST_ENTRY_INSERT_MANY:
     case QL__ST_AUDIT_APPEND_MANY:
+    case QL__ST_TOKEN_INSERT:
+    case QL__ST_TOKENS_END:
         return 1;
     default:
         return 0;

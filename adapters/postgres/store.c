@@ -110,6 +110,7 @@ static const struct ql_store_ops ops = {
     .maint = &ql__pg_maint_ops,
     .changes = &ql__pg_changes_ops,
     .webhooks = &ql__pg_webhooks_ops,
+    .mail = &ql__pg_mail_ops,
 };
 
 void ql__pg_store_init(struct ql_pg *pg)

@@ -36,6 +36,7 @@ struct ql_user {
     const char *password_hash; /* NULL when the user has no password (OIDC only) */
     int64_t created_ms;
     int64_t updated_ms;
+    int64_t email_verified_ms; /* when the email was proven to reach the user; 0: not yet */
 };
 
 struct ql_team {

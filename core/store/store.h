@@ -48,6 +48,7 @@ struct ql_activity;
 struct ql_webhook;
 struct ql_delivery;
 struct ql_delivery_attempt;
+struct ql_mail_repo_ops; /* mail/mail_store.h */
 
 struct ql_users_ops {
     /* QL_EEMAIL_TAKEN when the email is in use. */
@@ -158,7 +159,11 @@ struct ql_audit_ops {
 };
 
 struct ql_throttle_ops {
-    /* Failed logins for email since since_ms: how many, and the oldest one's time. */
+    /*
+     * Failed logins for email since since_ms: how many, and the oldest one's time.  Other
+     * per-key limits of at most 15 minutes use the same rows under a prefixed key
+     * ("mail:reset:<email>": see core/account/recovery.c).
+     */
     int (*failures)(struct ql_store *self, struct ql_ctx *cx, const char *email, int64_t since_ms,
                     int *count, int64_t *oldest_ms);
     int (*record_failure)(struct ql_store *self, struct ql_ctx *cx, const char *email,
@@ -396,6 +401,7 @@ struct ql_store_ops {
     const struct ql_maint_ops *maint;
     const struct ql_changes_ops *changes;
     const struct ql_webhooks_ops *webhooks;
+    const struct ql_mail_repo_ops *mail; /* the outbox and mailed tokens (mail/mail_store.h) */
 };
 
 struct ql_store {

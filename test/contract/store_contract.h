@@ -86,4 +86,8 @@ extern const int contract_changes_ntests;
 extern const struct ql_test contract_webhooks_tests[];
 extern const int contract_webhooks_ntests;
 
+/* The cases of store_contract_mail.c: the outbox, mailed tokens, verified emails. */
+extern const struct ql_test contract_mail_tests[];
+extern const int contract_mail_ntests;
+
 #endif

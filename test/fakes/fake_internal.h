@@ -62,6 +62,7 @@ extern const struct ql_prompts_ops fake__prompts_ops;
 extern const struct ql_idem_ops fake__idem_ops;
 extern const struct ql_changes_ops fake__changes_ops;
 extern const struct ql_webhooks_ops fake__webhooks_ops;
+extern const struct ql_mail_repo_ops fake__mail_ops;
 extern const struct ql_maint_ops fake__maint_ops; /* the activity counts only */
 
 #endif

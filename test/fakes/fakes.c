@@ -270,6 +270,7 @@ void fake_store_wire_repos(struct ql_store_ops *ops)
     ops->idem = &fake__idem_ops;
     ops->changes = &fake__changes_ops;
     ops->webhooks = &fake__webhooks_ops;
+    ops->mail = &fake__mail_ops;
     ops->maint = &fake__maint_ops;
 }
 

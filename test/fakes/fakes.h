@@ -18,6 +18,7 @@
 #include "clock/clock.h"
 #include "arena/arena.h"
 #include "log/log.h"
+#include "mail/mail_store.h"
 #include "model/model.h"
 #include "queue/queue.h"
 #include "store/store.h"
@@ -129,6 +130,13 @@ struct fake_delivery {
     const char *state;
 };
 
+struct fake_mail {
+    struct ql_mail m;
+};
+struct fake_token {
+    struct ql_mail_token t;
+};
+
 struct fake_queue;
 
 struct fake_store {
@@ -180,6 +188,9 @@ struct fake_store {
     struct fake_webhook webhooks[FAKE_MAX];
     struct fake_delivery deliveries[FAKE_MAX];
     struct ql_delivery_attempt attempts[FAKE_MAX];
+    int nmails, ntokens;
+    struct fake_mail mails[FAKE_MAX];
+    struct fake_token tokens[FAKE_MAX];
     int idem_locked;  /* 1: the idempotency lock is taken by "another" request */
     uint64_t horizon; /* not 0: changes of this txno on wait for "an older transaction" */
 };
@@ -209,5 +220,23 @@ struct fake_queue {
     struct fake_job jobs[FAKE_QUEUE_MAX];
 };
 void fake_queue_init(struct fake_queue *q, struct fake_store *store);
+
+/* A mail server (the mail port) that keeps what it is given and answers as told. */
+#define FAKE_MAILER_MAX 8
+struct fake_sent_mail {
+    char id[64];
+    char to[256];
+    char subject[256];
+    char text[2048];
+    int64_t date_ms;
+};
+struct fake_mailer {
+    struct ql_mailer base;
+    int calls;
+    int answer; /* what send() returns: QL_OK, QL_EUNAVAILABLE (4xx, down), QL_EVALIDATION (5xx) */
+    int nsent;  /* accepted mails, the first FAKE_MAILER_MAX kept in sent[] */
+    struct fake_sent_mail sent[FAKE_MAILER_MAX];
+};
+void fake_mailer_init(struct fake_mailer *m);
 
 #endif

@@ -108,7 +108,7 @@ static void test_catalogue(void)
     ASSERT_NOT_NULL(ql_job_kind_find("purge.changes", 0));
     int n;
     const struct ql_schedule *s = ql_schedules(0, &n);
-    ASSERT_INT_EQ(n, 6); /* daily prompts and five purges */
+    ASSERT_INT_EQ(n, 7); /* daily prompts and six purges */
     ASSERT_STR_EQ(s[0].name, "daily-prompts");
     for (int i = 0; i < n; i++) {
         struct ql_cron c;
