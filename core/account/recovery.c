@@ -266,6 +266,9 @@ int ql_account_reset_confirm(struct ql_ctx *cx, const char *token, size_t tn, co
     int64_t now = now_ms(cx);
     /* The use is what counts: of two requests with one token, only one gets here. */
     rc = ql_mail_repo_token_use(st, cx, digest, QL_TOKEN_PASSWORD_RESET, now, &t);
+    struct ql_user u;
+    if (rc == QL_OK) /* the account may have been erased since the mail went out */
+        rc = ql_store_users_by_id(st, cx, &t.user_id, &u);
     if (rc == QL_ENOT_FOUND)
         rc = ql_error_set(e, QL_EINVALID_TOKEN, NULL);
     if (rc == QL_OK)

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SMTPServer } from 'smtp-server'
-import { start, stop, http, sql, waitFor, signup, uniq, PASSWORD, ADMIN_TOKEN } from './lib.mjs'
+import { start, stop, http, sql, sleep, waitFor, signup, uniq, PASSWORD, ADMIN_TOKEN } from './lib.mjs'
 
 const APP = 'https://app.example.test'
 const NEW_PW = 'a brand new password'
@@ -31,15 +31,21 @@ execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramg
   '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' })
 const CA = join(dir, 'cert.pem')
 
-// The SMTP sink: every mail it accepts, with its envelope and whether TLS carried it.
-function sink () {
-  const s = { mails: [], port: 0 }
+// The SMTP sink: every mail it accepts, with its envelope, whether TLS carried it and who
+// logged in.  options go to SMTPServer (secure: TLS from the start; hideSTARTTLS).
+function sink (options = {}) {
+  const s = { mails: [], logins: [], port: 0 }
   s.listen = (port = 0) => new Promise((resolve, reject) => {
     s.server = new SMTPServer({
       authOptional: true,
       logger: false,
       key: readFileSync(join(dir, 'key.pem')),
       cert: readFileSync(CA),
+      ...options,
+      onAuth (auth, session, callback) {
+        s.logins.push({ username: auth.username, password: auth.password, secure: session.secure })
+        callback(null, { user: auth.username })
+      },
       onData (stream, session, callback) {
         const chunks = []
         stream.on('data', (d) => chunks.push(d))
@@ -48,7 +54,8 @@ function sink () {
             raw: Buffer.concat(chunks).toString('latin1'),
             from: session.envelope.mailFrom.address,
             to: session.envelope.rcptTo.map((r) => r.address),
-            secure: session.secure
+            secure: session.secure,
+            user: session.user ?? null
           })
           callback()
         })
@@ -160,6 +167,27 @@ test('a reset link from the mail sets a new password once and ends every session
     assert.ok(!line.includes(token.slice(3)), line)
     assert.ok(!line.includes('reset-password'), line)
     assert.ok(!line.includes(u.email), line)
+  }
+})
+
+test('a reset ends the sessions on every instance at once', async () => {
+  // as revocation.test.mjs: the other instance's principal cache hears it (LISTEN/NOTIFY)
+  // within a second, and answers 200 until then
+  const other = await start('quill-api', API_ENV)
+  try {
+    const u = await signup(api)
+    assert.equal((await http(other, 'GET', '/v1/me', { token: u.token })).status, 200) // cached there
+    await reset(u.email)
+    const token = linkToken(await mailTo(smtp, u.email), 'reset-password')
+    assert.equal((await confirm(token)).status, 204)
+    const t0 = Date.now()
+    let status
+    while ((status = (await http(other, 'GET', '/v1/me', { token: u.token })).status) === 200 && Date.now() - t0 < 1000) {
+      await sleep(10)
+    }
+    assert.equal(status, 401)
+  } finally {
+    await stop(other)
   }
 })
 
@@ -330,6 +358,55 @@ test('without QUILL_SMTP_URL mail stays in the outbox, readable by the operator 
     for (const line of [...api.lines, ...local.lines]) assert.ok(!line.includes(m[1].slice(3)), line)
   } finally {
     await stop(local)
+    worker = await workerWithSmtp()
+  }
+})
+
+test('credentials go over TLS only: smtps:// logs in, and a server without STARTTLS gets nothing', async () => {
+  await stop(worker)
+  const tls = await sink({ secure: true }).listen()
+  const plain = await sink({ hideSTARTTLS: true }).listen()
+  const admin = { token: ADMIN_TOKEN }
+  let w
+  try {
+    // TLS from the start; credentials in the URL (percent-encoded)
+    w = await start('quill-worker', {
+      ...WORKER_ENV,
+      QUILL_SMTP_URL: `smtps://relay:p%40ss%20word@127.0.0.1:${tls.port}`,
+      QUILL_MAIL_FROM: 'quill@example.test',
+      QUILL_SMTP_CA_FILE: CA
+    }, 'quill-worker ready')
+    const u = await signup(api)
+    await reset(u.email)
+    const mail = await mailTo(tls, u.email)
+    assert.equal(mail.secure, true)
+    assert.equal(mail.user, 'relay')
+    assert.deepEqual(tls.logins, [{ username: 'relay', password: 'p@ss word', secure: true }])
+    await stop(w)
+    // credentials and a server that offers no STARTTLS: nothing is sent in clear
+    w = await start('quill-worker', {
+      ...WORKER_ENV,
+      QUILL_SMTP_URL: `smtp://127.0.0.1:${plain.port}`,
+      QUILL_SMTP_USERNAME: 'relay',
+      QUILL_SMTP_PASSWORD: 'p@ss word',
+      QUILL_MAIL_FROM: 'quill@example.test'
+    }, 'quill-worker ready')
+    const v = await signup(api)
+    await reset(v.email)
+    const stuck = await waitFor(async () => {
+      const items = (await http(api, 'GET', '/v1/admin/mail?limit=50', admin)).body.items
+      return items.find((x) => x.to === v.email && x.attempts >= 1)
+    }, { timeout: 20000 })
+    assert.ok(stuck, 'an attempt was made')
+    assert.equal(stuck.state, 'pending')
+    assert.match(stuck.lastError, /SSL|TLS/i)
+    assert.equal(plain.mails.length, 0)
+    assert.equal(plain.logins.length, 0)
+    for (const line of w.lines) assert.ok(!line.includes('p@ss'), line)
+  } finally {
+    if (w) await stop(w)
+    await tls.close()
+    await plain.close()
     worker = await workerWithSmtp()
   }
 })

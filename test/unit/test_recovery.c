@@ -328,6 +328,21 @@ static void test_confirm_refuses_what_is_not_a_reset_token(void)
     fixture_cleanup(&f);
 }
 
+static void test_a_link_of_an_account_that_is_gone_fails(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    struct ql_auth_result a;
+    signup(&f, "kim@example.com", &a);
+    char token[64];
+    ASSERT_INT_EQ(reset_mail(&f, "kim@example.com"), QL_OK);
+    link_token(&f, token);
+    f.store.users[0].u.id.b[15] ^= 0xff; /* the account is no longer there */
+    ASSERT_INT_EQ(confirm(&f, token, NEW_PW), QL_EINVALID_TOKEN);
+    ASSERT_STR_EQ(f.store.users[0].u.password_hash, "fake$" PW);
+    fixture_cleanup(&f);
+}
+
 /* Every failing store call of a confirmation leaves nothing half done. */
 static void test_a_failed_confirmation_changes_nothing(void)
 {
@@ -483,6 +498,7 @@ int main(int argc, char **argv)
         TEST(test_reset_request_validation_and_limits),
         TEST(test_a_rerun_of_the_reset_job_sends_no_second_mail),
         TEST(test_confirm_refuses_what_is_not_a_reset_token),
+        TEST(test_a_link_of_an_account_that_is_gone_fails),
         TEST(test_a_failed_confirmation_changes_nothing),
         TEST(test_email_verification_works_once_and_expires),
         TEST(test_verification_needs_a_user_and_has_a_resend_limit),

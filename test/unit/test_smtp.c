@@ -24,7 +24,8 @@ static const char *env_of(void *ud, const char *name)
 }
 
 /* Read the configuration from kv; the number of problems, every one in errs. */
-static int read(const char *const *kv, struct ql_smtp_config *c, struct ql_config_errors *errs)
+static int read_config(const char *const *kv, struct ql_smtp_config *c,
+                       struct ql_config_errors *errs)
 {
     struct ql_env e;
     ql_env_init(&e, env_of, (void *)kv, errs);
@@ -44,11 +45,11 @@ static void test_configuration(void)
 {
     struct ql_smtp_config c;
     struct ql_config_errors errs;
-    ASSERT_INT_EQ(read(NULL, &c, &errs), 0);
+    ASSERT_INT_EQ(read_config(NULL, &c, &errs), 0);
     ASSERT_STR_EQ(c.url, ""); /* no server: mail stays in the outbox */
     const char *ok[] = {"QUILL_SMTP_URL", "smtp://mail.example.com:587", "QUILL_MAIL_FROM",
                         "Quill <quill@example.com>", NULL};
-    ASSERT_INT_EQ(read(ok, &c, &errs), 0);
+    ASSERT_INT_EQ(read_config(ok, &c, &errs), 0);
     ASSERT_STR_EQ(c.from_addr, "quill@example.com");
     ASSERT_STR_EQ(c.from_header, "Quill <quill@example.com>");
     ASSERT_STR_EQ(c.domain, "example.com");
@@ -58,7 +59,7 @@ static void test_configuration(void)
     /* credentials make TLS required unless the operator says otherwise */
     const char *creds[] = {"QUILL_SMTP_URL", "smtp://relay:hunter2secret@mail.example.com",
                            "QUILL_MAIL_FROM", "quill@example.com", NULL};
-    ASSERT_INT_EQ(read(creds, &c, &errs), 0);
+    ASSERT_INT_EQ(read_config(creds, &c, &errs), 0);
     ASSERT_INT_EQ(c.require_tls, 1);
     const char *try_tls[] = {"QUILL_SMTP_URL",
                              "smtps://mail.example.com",
@@ -71,7 +72,7 @@ static void test_configuration(void)
                              "QUILL_MAIL_FROM",
                              "quill@example.com",
                              NULL};
-    ASSERT_INT_EQ(read(try_tls, &c, &errs), 0);
+    ASSERT_INT_EQ(read_config(try_tls, &c, &errs), 0);
     ASSERT_INT_EQ(c.require_tls, 0);
     ASSERT_STR_EQ(c.username, "relay");
 }
@@ -81,11 +82,11 @@ static void test_bad_configuration_names_the_variable(void)
     struct ql_smtp_config c;
     struct ql_config_errors errs;
     const char *no_from[] = {"QUILL_SMTP_URL", "smtp://mail.example.com", NULL};
-    ASSERT_INT_EQ(read(no_from, &c, &errs), 1);
+    ASSERT_INT_EQ(read_config(no_from, &c, &errs), 1);
     ASSERT_TRUE(strncmp(errs.msg[0], "QUILL_MAIL_FROM: required", 25) == 0);
     const char *scheme[] = {"QUILL_SMTP_URL", "http://mail.example.com", "QUILL_MAIL_FROM",
                             "q@example.com", NULL};
-    ASSERT_INT_EQ(read(scheme, &c, &errs), 1);
+    ASSERT_INT_EQ(read_config(scheme, &c, &errs), 1);
     ASSERT_TRUE(strncmp(errs.msg[0], "QUILL_SMTP_URL: the scheme must be smtp or smtps", 48) == 0);
     const char *twice[] = {"QUILL_SMTP_URL",
                            "smtp://u:topsecretpw@mail.example.com",
@@ -94,12 +95,12 @@ static void test_bad_configuration_names_the_variable(void)
                            "QUILL_MAIL_FROM",
                            "q@example.com",
                            NULL};
-    ASSERT_INT_EQ(read(twice, &c, &errs), 1);
+    ASSERT_INT_EQ(read_config(twice, &c, &errs), 1);
     ASSERT_TRUE(strncmp(errs.msg[0], "QUILL_SMTP_USERNAME: ", 21) == 0);
     ASSERT_INT_EQ(any_mentions(&errs, "topsecretpw"), 0);
     const char *garbage[] = {"QUILL_SMTP_URL", "smtp://u:topsecretpw@[bad", "QUILL_MAIL_FROM",
                              "q@example.com", NULL};
-    ASSERT_INT_EQ(read(garbage, &c, &errs), 1);
+    ASSERT_INT_EQ(read_config(garbage, &c, &errs), 1);
     ASSERT_TRUE(strncmp(errs.msg[0], "QUILL_SMTP_URL: not a URL", 25) == 0);
     ASSERT_INT_EQ(any_mentions(&errs, "topsecretpw"), 0);
     const char *orphans[] = {"QUILL_SMTP_PASSWORD",
@@ -109,7 +110,7 @@ static void test_bad_configuration_names_the_variable(void)
                              "QUILL_SMTP_TIMEOUT_MS",
                              "0",
                              NULL};
-    ASSERT_INT_EQ(read(orphans, &c, &errs), 4);
+    ASSERT_INT_EQ(read_config(orphans, &c, &errs), 4);
     ASSERT_TRUE(any_mentions(&errs, "QUILL_SMTP_URL: required when"));
     ASSERT_TRUE(any_mentions(&errs, "QUILL_SMTP_USERNAME: required when QUILL_SMTP_PASSWORD"));
     ASSERT_TRUE(any_mentions(&errs, "QUILL_SMTP_TLS: expected try or require"));
@@ -121,7 +122,7 @@ static void test_bad_configuration_names_the_variable(void)
                         "QUILL_MAIL_FROM",
                         "q@example.com",
                         NULL};
-    ASSERT_INT_EQ(read(ca, &c, &errs), 1);
+    ASSERT_INT_EQ(read_config(ca, &c, &errs), 1);
     ASSERT_TRUE(strncmp(errs.msg[0], "QUILL_SMTP_CA_FILE: cannot read", 31) == 0);
 }
 
@@ -260,7 +261,7 @@ static void test_an_unreachable_server_is_a_failure_to_retry(void)
                         "QUILL_SMTP_CONNECT_TIMEOUT_MS",
                         "2000",
                         NULL};
-    ASSERT_INT_EQ(read(kv, &c, &errs), 0);
+    ASSERT_INT_EQ(read_config(kv, &c, &errs), 0);
     struct ql_smtp *s;
     ASSERT_INT_EQ(ql_smtp_create(&c, &s), QL_OK);
     const struct ql_mail_msg m = {
