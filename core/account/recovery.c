@@ -97,17 +97,22 @@ static int new_token(struct ql_ctx *cx, const char *prefix, char **token,
                      uint8_t digest[QL_DIGEST_LEN])
 {
     uint8_t raw[32];
+    *token = NULL;
     char *t = ql_arena_alloc(cx->arena, TOKEN_LEN);
     if (t == NULL)
         return ql_error_nomem(&cx->err);
     int rc = ql_auth_random(cx->ports.auth, raw, sizeof(raw));
-    if (rc)
-        return ql_error_set(&cx->err, rc, "no randomness for a token");
+    if (rc) {
+        ql_error_set(&cx->err, rc, "no randomness for a token");
+        return rc;
+    }
     memcpy(t, prefix, 3);
     ql_b64_encode(raw, sizeof(raw), t + 3, 1);
     rc = ql_auth_token_digest(cx->ports.auth, t, strlen(t), digest);
-    if (rc)
-        return ql_error_set(&cx->err, rc, "cannot digest a token");
+    if (rc) {
+        ql_error_set(&cx->err, rc, "cannot digest a token");
+        return rc;
+    }
     *token = t;
     return QL_OK;
 }
@@ -192,7 +197,7 @@ int ql_account_reset_mail(struct ql_ctx *cx, const struct ql_job *job)
         return rc;
     struct ql_mail_token t = {
         .purpose = QL_TOKEN_PASSWORD_RESET, .user_id = u.id, .email = u.email};
-    char *token;
+    char *token = NULL;
     if ((rc = new_token(cx, "qr_", &token, t.digest)) != QL_OK)
         return rc;
     t.created_ms = now_ms(cx);
@@ -320,7 +325,7 @@ int ql_account_verify_request(struct ql_ctx *cx, const char *client_ip)
     if (u.email_verified_ms)
         return ql_error_set(&cx->err, QL_ECONFLICT, "The email address is verified already.");
     struct ql_mail_token t = {.purpose = QL_TOKEN_EMAIL_VERIFY, .user_id = u.id, .email = u.email};
-    char *token;
+    char *token = NULL;
     if ((rc = new_token(cx, "qv_", &token, t.digest)) != QL_OK)
         return rc;
     t.created_ms = now_ms(cx);

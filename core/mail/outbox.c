@@ -233,7 +233,7 @@ int ql_mail_list(struct ql_ctx *cx, const char *cursor, size_t cursor_n, int lim
                            &more);
     if (rc)
         return rc;
-    *bodies = ql_arena_calloc(cx->arena, (size_t)(*n + 1), sizeof(**bodies));
+    *bodies = ql_arena_calloc(cx->arena, (size_t)*n + 1, sizeof(**bodies));
     if (*bodies == NULL)
         return ql_error_nomem(&cx->err);
     for (int i = 0; i < *n; i++) {
