@@ -171,19 +171,40 @@ static void write_me(struct ql_http_req *r, const struct ql_user *u, const struc
     ql__res_json(r, 200);
 }
 
-void ql__h_me(struct ql_http_req *r)
-{
+struct me {
+    struct ql_http_req *r;
     struct ql_principal p;
-    if (ql__authenticate(r, &p))
-        return;
     struct ql_user u;
     struct ql_team_role *teams;
     int n;
-    int rc = ql_account_me(&r->cx, &u, &teams, &n);
+};
+
+static void me_got(struct ql_ctx *cx, int rc, void *arg)
+{
+    (void)cx;
+    struct me *m = arg;
     if (rc)
-        ql__res_problem(r, rc);
+        ql__res_problem(m->r, rc);
     else
-        write_me(r, &u, teams, n);
+        write_me(m->r, &m->u, m->teams, m->n);
+    ql__req_resume(m->r);
+}
+
+/* Runs on the loop when it can (QL_ROUTE_LOOP), as ql__h_entry_get does. */
+void ql__h_me(struct ql_http_req *r)
+{
+    struct me *m = ql_arena_calloc(r->cx.arena, 1, sizeof(*m));
+    if (m == NULL) {
+        ql__res_problem(r, QL_ENOMEM);
+        return;
+    }
+    m->r = r;
+    if (ql__authenticate(r, &m->p))
+        return;
+    ql__req_wait(r);
+    int rc = ql_account_me_async(&r->cx, &m->u, &m->teams, &m->n, me_got, m);
+    if (rc)
+        me_got(&r->cx, rc, m); /* refused now: answer as the continuation would have */
 }
 
 void ql__h_me_update(struct ql_http_req *r)

@@ -78,7 +78,7 @@ const struct ql_http_route ql__http_routes[] = {
     {POST, "/v1/auth/signup", ql__h_signup, POOL | BODY},
     {POST, "/v1/auth/login", ql__h_login, POOL | BODY},
     {POST, "/v1/auth/logout", ql__h_logout, POOL},
-    {GET, "/v1/me", ql__h_me, POOL},
+    {GET, "/v1/me", ql__h_me, POOL | LOOP},
     {PATCH, "/v1/me", ql__h_me_update, POOL | BODY},
     {POST, "/v1/me/password", ql__h_me_password, POOL | BODY},
     {POST, "/v1/auth/password-reset", ql__h_password_reset, POOL | BODY},

@@ -7,7 +7,7 @@
  * them with one read and one write of its socket for the lot instead of one each.
  *
  * Such a session is a struct ql_pg with loop set.  Its store answers principals from the
- * cache (the cache is consulted before any statement) and entry reads through
+ * cache (the cache is consulted before any statement) and entry and profile reads through
  * ql__pg_read_async; every statement that would wait fails at once with QL_EWOULD_BLOCK
  * (conn.c), and the caller runs the request again on the pool.  The connection is opened
  * by a blocking call, made off the loop, and then driven by the loop (see pg.h).
@@ -31,7 +31,7 @@
 #define MAX_READS 1024
 
 /* The statements a loop session may run: prepared when it connects. */
-static const enum ql__pg_stmt loop_stmts[] = {QL__ST_ENTRY_GET};
+static const enum ql__pg_stmt loop_stmts[] = {QL__ST_ENTRY_GET, QL__ST_USER_PROFILE};
 
 struct ql__pg_read {
     struct ql__pg_read *next;

@@ -107,39 +107,61 @@ static int u_set_password(struct ql_store *self, struct ql_ctx *cx, const struct
     return ql__pg_run(pg_of(self), cx, QL__ST_USER_SET_PASSWORD, &p);
 }
 
-static int u_profile(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
-                     struct ql_user *user, struct ql_team_role **out, int *n)
+/* Where a profile goes: the user (may be NULL) and its teams. */
+struct profile {
+    struct ql_user *user;
+    struct ql_team_role **teams;
+    int *n;
+};
+
+/* A ql__pg_row_fn over the whole result (row is 0): the user once, a team per row. */
+static int read_profile(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
 {
-    struct ql__pg_params p = {0};
-    ql__pg_p_uuid(&p, id);
-    PGresult *r;
-    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_USER_PROFILE, &p, &r);
-    if (rc)
-        return rc;
-    int rows = PQntuples(r);
-    if (rows == 0) {
-        PQclear(r);
-        return ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
-    }
-    if (user)
-        rc = read_user(cx, r, 0, user);
-    *n = 0;
-    *out = ql_arena_calloc(cx->arena, (size_t)rows, sizeof(**out));
-    if (*out == NULL)
+    (void)row;
+    struct profile *pr = dst;
+    int rows = PQntuples(r), rc = QL_OK;
+    if (pr->user)
+        rc = read_user(cx, r, 0, pr->user);
+    *pr->n = 0;
+    struct ql_team_role *teams = ql_arena_calloc(cx->arena, (size_t)rows, sizeof(*teams));
+    *pr->teams = teams;
+    if (teams == NULL)
         rc = ql_error_nomem(&cx->err);
     for (int i = 0; rc == QL_OK && i < rows; i++) {
         if (PQgetisnull(r, i, 6))
             continue; /* the user belongs to no team: one row of NULLs */
-        struct ql_team_role *t = &(*out)[*n];
+        struct ql_team_role *t = &teams[*pr->n];
         ql__pg_uuid(r, i, 6, &t->team_id);
         t->name = ql__pg_text(cx, r, i, 7);
         t->role = ql_role_parse(PQgetvalue(r, i, 8), (size_t)PQgetlength(r, i, 8));
         if (t->name == NULL)
             rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
-        (*n)++;
+        (*pr->n)++;
     }
-    PQclear(r);
     return rc;
+}
+
+static int u_profile(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
+                     struct ql_user *user, struct ql_team_role **out, int *n)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, id);
+    struct profile pr = {user, out, n};
+    return ql__pg_one(pg_of(self), cx, QL__ST_USER_PROFILE, &p, read_profile, &pr);
+}
+
+/* On an event loop's session the read is pipelined with the turn's other reads. */
+static int u_profile_async(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
+                           struct ql_user *user, struct ql_team_role **out, int *n, ql_done_fn done,
+                           void *arg)
+{
+    struct profile *pr = ql_arena_alloc(cx->arena, sizeof(*pr));
+    if (pr == NULL)
+        return ql_error_nomem(&cx->err);
+    *pr = (struct profile){user, out, n};
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, id);
+    return ql__pg_read_async(pg_of(self), cx, QL__ST_USER_PROFILE, &p, read_profile, pr, done, arg);
 }
 
 const struct ql_users_ops ql__pg_users_ops = {
@@ -150,6 +172,7 @@ const struct ql_users_ops ql__pg_users_ops = {
     .update_name = u_rename,
     .set_password = u_set_password,
     .profile = u_profile,
+    .profile_async = u_profile_async,
 };
 
 /* ---- sessions ---------------------------------------------------------------------------- */

@@ -279,14 +279,46 @@ int ql_account_resolve(struct ql_ctx *cx, const char *token, size_t n, int via,
     return QL_OK;
 }
 
-int ql_account_me(struct ql_ctx *cx, struct ql_user *user, struct ql_team_role **teams, int *n)
+struct me_state {
+    ql_done_fn done;
+    void *arg;
+};
+
+static void me_got(struct ql_ctx *cx, int rc, void *arg)
+{
+    struct me_state *m = arg;
+    if (rc == QL_ENOT_FOUND)
+        rc = ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The account no longer exists.");
+    m->done(cx, rc, m->arg);
+}
+
+int ql_account_me_async(struct ql_ctx *cx, struct ql_user *user, struct ql_team_role **teams,
+                        int *n, ql_done_fn done, void *arg)
 {
     int rc = ql_account_require_user(cx);
     if (rc)
         return rc;
-    rc = ql_store_users_profile(cx->ports.store, cx, &cx->principal->user_id, user, teams, n);
-    if (rc == QL_ENOT_FOUND)
-        return ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The account no longer exists.");
+    struct me_state *m = ql_arena_alloc(cx->arena, sizeof(*m));
+    if (m == NULL)
+        return ql_error_nomem(&cx->err);
+    *m = (struct me_state){done, arg};
+    return ql_store_users_profile_async(cx->ports.store, cx, &cx->principal->user_id, user, teams,
+                                        n, me_got, m);
+}
+
+static void me_at_once(struct ql_ctx *cx, int rc, void *arg)
+{
+    (void)cx;
+    *(int *)arg = rc;
+}
+
+int ql_account_me(struct ql_ctx *cx, struct ql_user *user, struct ql_team_role **teams, int *n)
+{
+    int rc = QL_EWOULD_BLOCK; /* stays so only if the store answers later, which it must not */
+    int started = ql_account_me_async(cx, user, teams, n, me_at_once, &rc);
+    if (started)
+        return started;
+    ql_ctx_run_deferred(cx);
     return rc;
 }
 

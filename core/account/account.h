@@ -13,9 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctx/ctx.h"
 #include "model/model.h"
-
-struct ql_ctx;
 
 /* Login throttling: this many failures for one email within the window lock it. */
 #define QL_LOGIN_MAX_FAILURES 5
@@ -76,8 +75,15 @@ int ql_account_bearer(struct ql_ctx *cx, const char *token, size_t n, struct ql_
 /* The CSRF token of a session principal into out (at least 44 bytes). */
 int ql_account_csrf(struct ql_ctx *cx, const uint8_t digest[QL_DIGEST_LEN], char *out);
 
-/* The caller and the teams it belongs to. */
+/* The caller and the teams it belongs to.  The store must answer at once. */
 int ql_account_me(struct ql_ctx *cx, struct ql_user *user, struct ql_team_role **teams, int *n);
+
+/*
+ * ql_account_me answered through done, later (an event loop's session pipelines the read),
+ * or an error now and done never runs.  user, teams and n stay valid until done runs.
+ */
+int ql_account_me_async(struct ql_ctx *cx, struct ql_user *user, struct ql_team_role **teams,
+                        int *n, ql_done_fn done, void *arg);
 
 int ql_account_rename(struct ql_ctx *cx, const char *name, size_t n, struct ql_user *out);
 

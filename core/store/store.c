@@ -75,6 +75,15 @@ int ql_store_users_profile(struct ql_store *s, struct ql_ctx *cx, const struct q
     return s->ops->users->profile(s, cx, id, user, teams, n);
 }
 
+int ql_store_users_profile_async(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *id,
+                                 struct ql_user *user, struct ql_team_role **teams, int *n,
+                                 ql_done_fn done, void *arg)
+{
+    if (s->ops->users->profile_async)
+        return s->ops->users->profile_async(s, cx, id, user, teams, n, done, arg);
+    return ql_ctx_defer(cx, done, s->ops->users->profile(s, cx, id, user, teams, n), arg);
+}
+
 int ql_store_sessions_insert(struct ql_store *s, struct ql_ctx *cx,
                              const uint8_t digest[QL_DIGEST_LEN], const struct ql_uuid *session_id,
                              const struct ql_uuid *user_id, int64_t now_ms, int64_t expires_ms)

@@ -70,6 +70,13 @@ struct ql_users_ops {
      */
     int (*profile)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
                    struct ql_user *user, struct ql_team_role **teams, int *n);
+    /*
+     * profile, answered as entries' get_async answers: later through done, or an error now
+     * (QL_EWOULD_BLOCK) and done never runs.  NULL: the wrapper runs profile and defers.
+     */
+    int (*profile_async)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,
+                         struct ql_user *user, struct ql_team_role **teams, int *n, ql_done_fn done,
+                         void *arg);
 };
 
 struct ql_sessions_ops {
@@ -431,6 +438,9 @@ int ql_store_users_set_password(struct ql_store *s, struct ql_ctx *cx, const str
                                 const char *hash, int64_t now_ms);
 int ql_store_users_profile(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *id,
                            struct ql_user *user, struct ql_team_role **teams, int *n);
+int ql_store_users_profile_async(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *id,
+                                 struct ql_user *user, struct ql_team_role **teams, int *n,
+                                 ql_done_fn done, void *arg);
 int ql_store_sessions_insert(struct ql_store *s, struct ql_ctx *cx,
                              const uint8_t digest[QL_DIGEST_LEN], const struct ql_uuid *session_id,
                              const struct ql_uuid *user_id, int64_t now_ms, int64_t expires_ms);

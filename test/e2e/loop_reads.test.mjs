@@ -70,6 +70,30 @@ test('the loop answers every case of GET one entry exactly as the pool does', as
   assert.equal(await metric(pool, 'quill_loop_reads_total'), null, 'QUILL_LOOP_READS=0 turns it off')
 })
 
+test('the loop answers GET /v1/me exactly as the pool does, and sees writes at once', async () => {
+  const owner = await signup(loop)
+  const member = await signup(loop)
+  const team = await makeTeam(loop, owner.token)
+  const before = await metric(loop, 'quill_loop_reads_total')
+  for (const [what, token] of [['owner', owner.token], ['no team yet', member.token],
+    ['no token', null], ['a wrong token', 'qs_not-a-token-at-all-000000000000000000']]) {
+    for (let i = 0; i < 2; i++) { // the first may load the principal on the pool
+      const a = await http(loop, 'GET', '/v1/me', { token })
+      const b = await http(pool, 'GET', '/v1/me', { token })
+      assert.deepEqual(shape(a), shape(b), what)
+    }
+  }
+  const after = await metric(loop, 'quill_loop_reads_total')
+  assert.ok(after - before >= 2, `profiles answered on the loop: ${after - before}`)
+  // a write through the pool is seen by the next read on the loop
+  await addMember(loop, owner.token, team.teamId, member.email, 'member')
+  assert.equal((await http(loop, 'PATCH', '/v1/me', { token: member.token, body: { displayName: 'Renamed' } })).status, 200)
+  const me = await http(loop, 'GET', '/v1/me', { token: member.token })
+  assert.equal(me.status, 200)
+  assert.equal(me.body.displayName, 'Renamed')
+  assert.deepEqual(me.body.teams.map((t) => [t.teamId, t.role]), [[team.teamId, 'member']])
+})
+
 test('each loop opens its session at start: the first read already runs on the loop', async () => {
   const h = await start('quill-api', ENV)
   try {
