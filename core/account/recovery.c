@@ -87,7 +87,7 @@ static int key_limit(struct ql_ctx *cx, const char *key)
             cx->err.retry_after_ms = 1000;
         cx->err.rate_limit = QL_MAIL_MAX_PER_WINDOW;
         return ql_error_set(&cx->err, QL_ERATE_LIMITED,
-                            "Too many mails were asked for this account; try again later.");
+                            "Too many mails were asked for this address; try again later.");
     }
     return QL_OK;
 }

@@ -203,7 +203,7 @@ test('an unknown email gets the same answer as a known one, and no mail', async 
   await mailTo(smtp, u.email)
   // both requests' jobs ran; only the account got a mail
   assert.ok(await waitFor(() => sql(`SELECT count(*) FROM jobs WHERE kind = 'account.password_reset'
-    AND payload->>'email' IN ('${u.email}', '${nobody}') AND state = 'succeeded'`) === '2'))
+    AND payload->>'email' IN ('${u.email}', '${nobody}') AND state = 'succeeded'`) === '2', { timeout: 20000 }))
   assert.equal(smtp.to(nobody).length, 0)
   assert.equal(sql(`SELECT count(*) FROM mail_outbox WHERE recipient = '${nobody}'`), '0')
   // a malformed email is a validation error, the same for everyone
