@@ -51,8 +51,9 @@ void ql_smtp_config_read(struct ql_env *e, struct ql_smtp_config *c)
     ql_env_str(e, "QUILL_MAIL_FROM", from, sizeof(from), NULL, 0);
     ql_env_str(e, "QUILL_SMTP_TLS", tls, sizeof(tls), NULL, 0);
     ql_env_str(e, "QUILL_SMTP_CA_FILE", c->ca_file, sizeof(c->ca_file), NULL, 0);
-    ql_env_int(e, "QUILL_SMTP_CONNECT_TIMEOUT_MS", &c->connect_timeout_ms, 10000, 100, 600000);
-    ql_env_int(e, "QUILL_SMTP_TIMEOUT_MS", &c->timeout_ms, 60000, 100, 600000);
+    /* at most 5 minutes: the deadline of a mail.send attempt is a little longer */
+    ql_env_int(e, "QUILL_SMTP_CONNECT_TIMEOUT_MS", &c->connect_timeout_ms, 10000, 100, 300000);
+    ql_env_int(e, "QUILL_SMTP_TIMEOUT_MS", &c->timeout_ms, 60000, 100, 300000);
     int url_user = 0;
     if (c->url[0])
         check_url(e, c, &url_user);

@@ -502,11 +502,11 @@ paths.update({
         body=obj({'token': {'type': 'string'}, 'newPassword': PASSWORD}))},
     '/v1/me/email-verification': {'post': op(
         'Mail the caller a verification link', {'202': {'description': 'Accepted: a mail follows'}},
-        'accounts', errors=AUTH_ERRORS + [409], op_id='requestEmailVerification',
+        'accounts', errors=AUTH_ERRORS + [409, 422], op_id='requestEmailVerification',
         params=[idem_header()])},
     '/v1/auth/verify-email': {'post': op(
         'Verify an email address with a mailed token', NO_CONTENT, 'accounts',
-        errors=[400, 413, 415, 422, 429], security=[], op_id='verifyEmail',
+        errors=[400, 413, 415, 422], security=[], op_id='verifyEmail',
         params=[idem_header()], body=obj({'token': {'type': 'string'}}))},
     '/v1/admin/mail': {'get': op(
         'The outbox, newest first', ok(200, 'MailList'), 'operators',

@@ -151,8 +151,8 @@ static const struct ql_job_kind kinds[] = {
     {"purge.changes", h_purge_changes, 600000, 5},
     /* attempts: the retry schedule's (see ql__webhook_enqueue); the deadline is generous */
     {"webhook.deliver", ql_webhook_deliver, 330000, 8},
-    /* mail: an attempt may wait out the SMTP timeouts; the attempts span about nine hours */
-    {QL_MAIL_SEND_KIND, ql_mail_send_job, 120000, QL_MAIL_SEND_ATTEMPTS},
+    /* mail: an attempt outlives the longest SMTP timeout (5 min); attempts span 9 hours */
+    {QL_MAIL_SEND_KIND, ql_mail_send_job, 330000, QL_MAIL_SEND_ATTEMPTS},
     {QL_RESET_MAIL_KIND, ql_account_reset_mail, 60000, 10},
     {"purge.mail", ql_mail_purge_job, 300000, 5},
     {"prompts.daily_pick", h_daily_prompts, 60000, 10},
