@@ -121,18 +121,28 @@ static int h_noop(struct ql_ctx *cx, const struct ql_job *job)
 
 /* ---- debug kinds (QUILL_WORKER_DEBUG_JOBS=1): for fault tests and benchmarks ---------------- */
 
-/* Sleep payload.ms, in steps, giving up when the attempt's deadline passes. */
+/*
+ * Sleep payload.ms, in steps of 10 ms, giving up when the attempt's deadline passes.  It ends
+ * when the clock says payload.ms passed, or after that many steps when the clock stands still
+ * (a test's manual clock): on a busy machine every step wakes late, and counting steps alone
+ * made a 900 ms sleep overrun its kind's 1 s deadline.
+ */
 static int h_debug_sleep(struct ql_ctx *cx, const struct ql_job *job)
 {
+    int64_t start = ql_clock_mono_ns(cx->ports.clock);
     cJSON *doc = cJSON_Parse(job->payload);
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(doc, "ms");
     int64_t left = cJSON_IsNumber(ms) ? (int64_t)ms->valuedouble : 100;
     cJSON_Delete(doc);
+    int64_t end = start + left * 1000000;
     if (cx->job && cx->ports.queue)
         ql_job_progress(cx, "{\"phase\":\"sleeping\"}");
     while (left > 0) {
-        if (cx->deadline_ns && ql_clock_mono_ns(cx->ports.clock) > cx->deadline_ns)
+        int64_t now = ql_clock_mono_ns(cx->ports.clock);
+        if (cx->deadline_ns && now > cx->deadline_ns)
             return ql_error_set(&cx->err, QL_EUNAVAILABLE, "deadline exceeded");
+        if (now >= end)
+            break;
         struct timespec ts = {0, (left < 10 ? left : 10) * 1000000L};
         nanosleep(&ts, NULL);
         left -= 10;
