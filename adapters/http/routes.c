@@ -17,6 +17,9 @@ void ql__h_logout(struct ql_http_req *r);
 void ql__h_me(struct ql_http_req *r);
 void ql__h_me_update(struct ql_http_req *r);
 void ql__h_me_password(struct ql_http_req *r);
+void ql__h_me_delete(struct ql_http_req *r);
+void ql__h_export_create(struct ql_http_req *r);
+void ql__h_export_get(struct ql_http_req *r);
 void ql__h_team_create(struct ql_http_req *r);
 void ql__h_team_list(struct ql_http_req *r);
 void ql__h_team_get(struct ql_http_req *r);
@@ -80,11 +83,14 @@ const struct ql_http_route ql__http_routes[] = {
     {POST, "/v1/auth/logout", ql__h_logout, POOL},
     {GET, "/v1/me", ql__h_me, POOL | LOOP},
     {PATCH, "/v1/me", ql__h_me_update, POOL | BODY},
+    {DELETE, "/v1/me", ql__h_me_delete, POOL | BODY},
     {POST, "/v1/me/password", ql__h_me_password, POOL | BODY},
     {POST, "/v1/auth/password-reset", ql__h_password_reset, POOL | BODY},
     {POST, "/v1/auth/password-reset/confirm", ql__h_password_reset_confirm, POOL | BODY},
     {POST, "/v1/me/email-verification", ql__h_email_verification, POOL},
     {POST, "/v1/auth/verify-email", ql__h_verify_email, POOL | BODY},
+    {POST, "/v1/me/exports", ql__h_export_create, POOL},
+    {GET, "/v1/me/exports/{exportId}", ql__h_export_get, POOL},
     {POST, "/v1/teams", ql__h_team_create, POOL | BODY},
     {GET, "/v1/teams", ql__h_team_list, POOL},
     {GET, "/v1/teams/{teamId}", ql__h_team_get, POOL},

@@ -139,6 +139,28 @@ enum ql__pg_stmt {
     QL__ST_TOKENS_END,
     QL__ST_VERIFY_EMAIL,
     QL__ST_MAIL_PURGE,
+    /* data rights (stmts_rights.h) */
+    QL__ST_R_ACCOUNT,
+    QL__ST_R_MEMBERSHIPS,
+    QL__ST_R_ENTRIES,
+    QL__ST_R_SESSIONS,
+    QL__ST_R_KEYS,
+    QL__ST_R_AUDIT,
+    QL__ST_EXPORT_STATE,
+    QL__ST_EXPORT_INSERT,
+    QL__ST_EXPORT_GET,
+    QL__ST_EXPORT_RESET,
+    QL__ST_EXPORT_APPEND,
+    QL__ST_EXPORT_FINISH,
+    QL__ST_EXPORT_PARTS,
+    QL__ST_EXPORTS_PURGE,
+    QL__ST_EXPORTS_REMOVE_USER,
+    QL__ST_ERASE_USER,
+    QL__ST_ERASE_ENTRIES,
+    QL__ST_SCRUB_DELIVERIES,
+    QL__ST_IDEM_REMOVE_SCOPE,
+    QL__ST_IDEM_PAGE,
+    QL__ST_IDEM_REMOVE,
     QL__ST_COUNT
 };
 
@@ -317,6 +339,7 @@ extern const struct ql_maint_ops ql__pg_maint_ops;
 extern const struct ql_changes_ops ql__pg_changes_ops;
 extern const struct ql_webhooks_ops ql__pg_webhooks_ops;
 extern const struct ql_mail_repo_ops ql__pg_mail_ops;
+extern const struct ql_rights_ops ql__pg_rights_ops;
 
 /* Row readers shared by the repositories (repo_journal.c, repo_teams.c). */
 int ql__pg_read_entry(struct ql_ctx *cx, const PGresult *r, int row, void *dst);

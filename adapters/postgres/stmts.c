@@ -455,6 +455,7 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
 #include "stmts_changes.h"
 #include "stmts_webhooks.h"
 #include "stmts_mail.h"
+#include "stmts_rights.h"
     [QL__ST_JOB_LEAD] = {"job_lead",
                          "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = "
                          "'advisory' AND classid = 0 AND objid = 1364543820 AND objsubid = 1 "

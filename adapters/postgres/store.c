@@ -7,6 +7,7 @@
 
 #include "ctx/ctx.h"
 #include "err/err.h"
+#include "store/store_rights.h"
 
 #include <stdio.h>
 
@@ -111,6 +112,7 @@ static const struct ql_store_ops ops = {
     .changes = &ql__pg_changes_ops,
     .webhooks = &ql__pg_webhooks_ops,
     .mail = &ql__pg_mail_ops,
+    .rights = &ql__pg_rights_ops,
 };
 
 void ql__pg_store_init(struct ql_pg *pg)

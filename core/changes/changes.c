@@ -37,6 +37,7 @@ int ql_change_kind_of(int event)
     case QL_EVENT_PROMPT_DELETED:
         return QL_CHANGE_PROMPT;
     case QL_EVENT_USAGE_ALERT:
+    case QL_EVENT_EXPORT_READY:
         return QL_CHANGE_TEAM;
     default:
         return QL_CHANGE_MEMBER;

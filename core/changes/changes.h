@@ -41,7 +41,8 @@ enum ql_change_event {
     QL_EVENT_MEMBER_ADDED = 6,
     QL_EVENT_MEMBER_CHANGED = 7, /* role, or the user's name */
     QL_EVENT_MEMBER_REMOVED = 8,
-    QL_EVENT_USAGE_ALERT = 9, /* the team's API usage crossed 90 % of its quota (id: the team) */
+    QL_EVENT_USAGE_ALERT = 9,   /* the team's API usage crossed 90 % of its quota (id: the team) */
+    QL_EVENT_EXPORT_READY = 10, /* an admin's data export is ready (id: the export) */
 };
 
 /* The kind an event is about, and whether it removes the thing (1) or not (0). */

@@ -251,4 +251,9 @@ void ql_config_read(struct ql_env *e, struct ql_config *c)
     ql_env_int(e, "QUILL_WEBHOOK_DISABLE_AFTER", &c->webhook_disable_after, 20, 1, 1000000);
     read_schedule(e, c);
     read_mail(e, c);
+    int export_mb, export_h;
+    ql_env_int(e, "QUILL_EXPORT_MAX_MB", &export_mb, 16, 1, 1024);
+    ql_env_int(e, "QUILL_EXPORT_RETENTION_HOURS", &export_h, 72, 1, 8760);
+    c->export_max_bytes = (int64_t)export_mb << 20;
+    c->export_retention_ms = (int64_t)export_h * 3600000;
 }

@@ -92,6 +92,9 @@ struct ql_config {
     int64_t reset_ttl_ms; /* QUILL_PASSWORD_RESET_TTL_MINUTES: a reset link's lifetime */
     int64_t verify_ttl_ms; /* QUILL_EMAIL_VERIFY_TTL_HOURS: a verification link's lifetime */
     int mail_ip_limit;     /* QUILL_MAIL_IP_LIMIT: mail requests per client address a minute */
+    /* data exports */
+    int64_t export_max_bytes;    /* QUILL_EXPORT_MAX_MB: the largest document kept */
+    int64_t export_retention_ms; /* QUILL_EXPORT_RETENTION_HOURS: how long one is kept */
 };
 
 void ql_config_read(struct ql_env *e, struct ql_config *c);

@@ -4,6 +4,7 @@
  * transaction of its effect, as "Job:<kind>".
  */
 #include "jobs/jobs.h"
+#include "rights/rights.h"
 #include "webhook/webhook.h"
 #include "account/recovery.h"
 #include "mail/mail.h"
@@ -170,6 +171,10 @@ static const struct ql_job_kind kinds[] = {
     {"purge.sessions", h_purge_sessions, 300000, 5},
     {"purge.throttles", h_purge_throttles, 300000, 5},
     {"purge.deleted", h_purge_deleted, 600000, 5},
+    /* data rights: a build or an erasure that runs past its deadline stops between pages */
+    {"export.build", ql_export_build, 1800000, 5},
+    {"account.erase", ql_account_erase_run, 1800000, 25},
+    {"purge.exports", ql_exports_purge, 300000, 5},
     /* debug kinds last: hidden unless asked for */
     {"debug.sleep", h_debug_sleep, 1000, 3},
     {"debug.fail", h_debug_fail, 1000, 3},
@@ -202,6 +207,7 @@ static const struct ql_schedule schedules[] = {
     {"purge-deleted", "41 3 * * *", "purge.deleted"},
     {"purge-changes", "31 * * * *", "purge.changes"},
     {"purge-mail", "47 4 * * *", "purge.mail"},
+    {"purge-exports", "47 * * * *", "purge.exports"},
 };
 
 const struct ql_schedule *ql_schedules(int debug, int *n)

@@ -49,6 +49,7 @@ struct ql_webhook;
 struct ql_delivery;
 struct ql_delivery_attempt;
 struct ql_mail_repo_ops; /* mail/mail_store.h */
+struct ql_rights_ops;
 
 struct ql_users_ops {
     /* QL_EEMAIL_TAKEN when the email is in use. */
@@ -409,6 +410,7 @@ struct ql_store_ops {
     const struct ql_changes_ops *changes;
     const struct ql_webhooks_ops *webhooks;
     const struct ql_mail_repo_ops *mail; /* the outbox and mailed tokens (mail/mail_store.h) */
+    const struct ql_rights_ops *rights; /* store_rights.h */
 };
 
 struct ql_store {

@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "err/err.h"
 #include "queue/queue.h"
+#include "rights/rights.h"
 #include "uuid/uuid.h"
 #include "wire/wire.h"
 
@@ -40,6 +41,8 @@ static const char *event_of(int event)
         return "member.removed";
     case QL_EVENT_USAGE_ALERT:
         return "subscription.usage_alert";
+    case QL_EVENT_EXPORT_READY:
+        return "export.ready";
     default:
         return NULL;
     }
@@ -58,6 +61,8 @@ static int write_data(struct ql_ctx *cx, const struct ql_change *c, struct ql_jw
 {
     struct ql_store *st = cx->ports.store;
     int kind = ql_change_kind_of(c->event);
+    if (c->event == QL_EVENT_EXPORT_READY)
+        return ql_export_event_data(cx, c, w); /* a user's export: ids only, never the data */
     if (kind == QL_CHANGE_ENTRY && c->event != QL_EVENT_ENTRY_DELETED) {
         struct ql_entry e;
         int rc = ql_store_entries_get(st, cx, &c->team, &c->id, &e);

@@ -41,6 +41,10 @@ test('every operation answers as the document says', async () => {
   await k(400, api, 'POST', '/v1/auth/verify-email', { body: { token: vt } })
   await k(409, api, 'POST', '/v1/me/email-verification', { token })
   assert.equal((await k(200, api, 'GET', '/v1/me', { token })).body.emailVerified, true)
+  // data rights (no worker runs here: the export stays pending)
+  const x = (await k(202, api, 'POST', '/v1/me/exports', { token })).body
+  await k(200, api, 'GET', `/v1/me/exports/${x.exportId}`, { token })
+  await k(404, api, 'GET', '/v1/me/exports/00000000-0000-7000-8000-000000000000', { token })
   const t = (await k(201, api, 'POST', '/v1/teams', { token, body: { name: 'Contract' } })).body
   await k(200, api, 'GET', '/v1/teams', { token }); await k(200, api, 'GET', `/v1/teams/${t.teamId}`, { token })
   await k(200, api, 'PATCH', `/v1/teams/${t.teamId}`, { token, body: { name: 'Contract 2' } })
@@ -98,7 +102,10 @@ test('every operation answers as the document says', async () => {
   await k(204, api, 'POST', '/v1/me/password', { token: l.body.session.token, body: { currentPassword: PASSWORD, newPassword: 'another good password' } })
   assert.equal((await http(api, 'GET', '/v1/me', { token })).status, 401)
   await k(401, api, 'POST', '/v1/auth/logout', { token })
+  await k(409, api, 'DELETE', '/v1/me', { token: l.body.session.token, body: { password: 'another good password' } })
   await k(204, api, 'DELETE', `/v1/teams/${t.teamId}`, { token: l.body.session.token })
+  const gone = await signup(api)
+  await k(202, api, 'DELETE', '/v1/me', { token: gone.token, body: { password: PASSWORD } })
   await k(204, api, 'POST', '/v1/auth/logout', { token: l.body.session.token })
   // every operation of the document was called at least once
   const called = new Set([...c.seen].map((s) => s.split(' ').slice(0, 2).join(' ')))

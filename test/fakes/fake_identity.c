@@ -18,8 +18,8 @@
 struct fake_user *fake__user_by(struct fake_store *s, const struct ql_uuid *id, const char *email)
 {
     for (int i = 0; i < s->nusers; i++)
-        if ((id && fake__same(&s->users[i].u.id, id)) ||
-            (email && !strcmp(s->users[i].u.email, email)))
+        if (!s->users[i].erased && ((id && fake__same(&s->users[i].u.id, id)) ||
+                                    (email && !strcmp(s->users[i].u.email, email))))
             return &s->users[i];
     return NULL;
 }

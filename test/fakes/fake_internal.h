@@ -64,5 +64,20 @@ extern const struct ql_changes_ops fake__changes_ops;
 extern const struct ql_webhooks_ops fake__webhooks_ops;
 extern const struct ql_mail_repo_ops fake__mail_ops;
 extern const struct ql_maint_ops fake__maint_ops; /* the activity counts only */
+extern const struct ql_rights_ops fake__rights_ops;
+
+/* The erasure methods of fake__rights_ops (fake_erase.c); see store_rights.h. */
+int fake__e_user(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *user,
+                 int64_t now_ms, const char **email);
+int fake__e_entries(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *user, int limit,
+                    struct ql_erased_entry **out, int *n);
+int fake__e_deliveries(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *after,
+                       int limit, const char *p1, const char *p2, struct ql_uuid *last,
+                       int *scanned, int *deleted);
+int fake__e_idem_scope(struct ql_store *self, struct ql_ctx *cx, const char *scope, int64_t *n);
+int fake__e_idem_page(struct ql_store *self, struct ql_ctx *cx, const char *after_scope,
+                      const char *after_key, int limit, struct ql_idem_row **out, int *n);
+int fake__e_idem_remove(struct ql_store *self, struct ql_ctx *cx, const char *scope,
+                        const char *key);
 
 #endif

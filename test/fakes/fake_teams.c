@@ -221,11 +221,13 @@ static int k_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_ap
 {
     struct fake_store *s = fake__store(self);
     int rc = fake__enter(s, cx);
-    (void)by;
     if (rc)
         return rc;
     struct fake_key *f = &s->keys[s->nkeys++];
+    memset(f, 0, sizeof(*f));
     f->k = *k;
+    if ((f->has_creator = by != NULL))
+        f->created_by = *by;
     f->k.name = fake__keep(s, k->name);
     f->k.prefix = fake__keep(s, k->prefix);
     memcpy(f->digest, d, QL_DIGEST_LEN);
@@ -279,11 +281,11 @@ static int k_revoke(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
 {
     struct fake_store *s = fake__store(self);
     int rc = fake__enter(s, cx);
-    (void)now;
     for (int i = 0; rc == QL_OK && i < s->nkeys; i++) {
         if (!s->keys[i].revoked && fake__same(&s->keys[i].k.id, id) &&
             fake__same(&s->keys[i].k.team_id, team)) {
             s->keys[i].revoked = 1;
+            s->keys[i].revoked_ms = now;
             return QL_OK;
         }
     }

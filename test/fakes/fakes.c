@@ -272,6 +272,7 @@ void fake_store_wire_repos(struct ql_store_ops *ops)
     ops->webhooks = &fake__webhooks_ops;
     ops->mail = &fake__mail_ops;
     ops->maint = &fake__maint_ops;
+    ops->rights = &fake__rights_ops;
 }
 
 void fake_store_init(struct fake_store *s)

@@ -22,6 +22,7 @@
 #include "model/model.h"
 #include "queue/queue.h"
 #include "store/store.h"
+#include "store/store_rights.h"
 
 /* A manual clock: time moves only when the test moves it. */
 struct fake_clock {
@@ -59,6 +60,7 @@ void fake_log_cleanup(struct fake_log *l);
 struct fake_user {
     struct ql_user u;
     const char *iss, *sub;
+    int erased; /* the store finds it no more (as erased_at IS NOT NULL) */
 };
 struct fake_session {
     uint8_t digest[QL_DIGEST_LEN];
@@ -79,6 +81,9 @@ struct fake_key {
     struct ql_api_key k;
     uint8_t digest[QL_DIGEST_LEN];
     int revoked;
+    int64_t revoked_ms;
+    int has_creator;
+    struct ql_uuid created_by;
 };
 struct fake_audit {
     struct ql_audit_entry e;
@@ -136,6 +141,16 @@ struct fake_mail {
 struct fake_token {
     struct ql_mail_token t;
 };
+/* An export and one part of its document (fake_rights.c). */
+struct fake_export {
+    struct ql_export e;
+};
+struct fake_part {
+    struct ql_uuid export_id;
+    int part;
+    const char *data; /* the store's arena */
+    size_t n;
+};
 
 struct fake_queue;
 
@@ -191,6 +206,9 @@ struct fake_store {
     int nmails, ntokens;
     struct fake_mail mails[FAKE_MAX];
     struct fake_token tokens[FAKE_MAX];
+    int nexports, nparts;
+    struct fake_export exports[FAKE_MAX];
+    struct fake_part parts[FAKE_MAX];
     int idem_locked;  /* 1: the idempotency lock is taken by "another" request */
     uint64_t horizon; /* not 0: changes of this txno on wait for "an older transaction" */
 };

@@ -38,7 +38,7 @@ struct world {
     struct fake_auth auth;
     struct fake_log log;
     struct fake_store store;
-    struct fake_queue queue; /* jobs the use cases enqueue (a reset request's, a mail's) */
+    struct fake_queue queue; /* what use cases enqueue (an erasure's job) */
     struct ql_config cfg;
     struct ql_http_config hcfg;
     struct ql_http_env env;

@@ -106,9 +106,11 @@ static void test_catalogue(void)
     ASSERT_NULL(ql_job_kind_find("nope", 1));
     ASSERT_NULL(ql_job_kind_find("activity.record", 1)); /* a consumer of the log now */
     ASSERT_NOT_NULL(ql_job_kind_find("purge.changes", 0));
+    ASSERT_NOT_NULL(ql_job_kind_find("export.build", 0));
+    ASSERT_NOT_NULL(ql_job_kind_find("account.erase", 0));
     int n;
     const struct ql_schedule *s = ql_schedules(0, &n);
-    ASSERT_INT_EQ(n, 7); /* daily prompts and six purges */
+    ASSERT_INT_EQ(n, 8); /* daily prompts and seven purges */
     ASSERT_STR_EQ(s[0].name, "daily-prompts");
     for (int i = 0; i < n; i++) {
         struct ql_cron c;

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # tools/bench/bench.sh - Quill's benchmarks (run through `tools/quill bench [names...]`).
 #
-# Every benchmark runs wrk on loopback (-t2 -c64, bounded in time) against Quill and a
+# Every HTTP benchmark runs wrk on loopback (-t2 -c64, bounded in time) against Quill and a
 # reference peer in the same run, alternating A and B for several rounds, and prints the
 # median ratio.  Absolute numbers drift on shared machines; ratios measured side by side
 # hold.  Names: livez (vs nginx), me, entries (vs the Fastify + pg peer in ../shared/peers,
-# when that folder exists; Quill's own figures otherwise), login, queue (vs graphile-worker
-# and pg-boss).  Default: all.  The HTTP traffic comes from Quill's own wrk scripts
-# (tools/bench/wrk/), the same against both sides.  Write benchmarks run quill-worker beside
-# quill-api and report the job backlog before and after each Quill round.
+# when that folder exists; Quill's own figures otherwise), sync (delta pages against pages
+# of entries), streams (live SSE streams under writes, tools/bench/stream_bench.c),
+# webhooks (deliveries to a loopback receiver, tools/bench/webhooks.sh), login, queue (vs
+# graphile-worker and pg-boss).  Default: all.  The HTTP traffic comes from Quill's own wrk
+# scripts (tools/bench/wrk/), the same against both sides.  Write benchmarks run
+# quill-worker beside quill-api and report the backlog (jobs, and changes not yet read by
+# each consumer of the change log) before and after each Quill run.  docs/benchmarks.md
+# describes the method.
 #
 # Environment: ROUNDS (3), DURATION (5s per run; POST_DURATION 10s for POST), WARMUP (2s); DRAIN_TIMEOUT
-# (300 s: longest wait for quill-worker to drain the job backlog between write runs); ENTRIES picks among
-# get_entry list_entries post_entry; PEERS_POOL (10) sizes the Fastify peer's pg.Pool; QUEUE_JOBS
-# (20000) and QUEUE_ROUNDS (2) for the queue.
+# (300 s: longest wait for quill-worker to drain the backlog between write runs); BACKLOG_SETTLE (1.5 s:
+# the pause after a write run before the backlog is read); ENTRIES picks among get_entry list_entries
+# post_entry; PEERS_POOL (10) sizes the Fastify peer's pg.Pool; STREAMS (1000), STREAM_SECONDS (10),
+# STREAM_INTERVAL_MS (10) and STREAM_ROUNDS (2) for the streams; WEBHOOK_DELIVERIES (20000),
+# WEBHOOK_ROUNDS (2) and WEBHOOK_RATE (half the drain rate) for the webhooks; QUEUE_JOBS (20000)
+# and QUEUE_ROUNDS (2) for the queue.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$ROOT/tools/lib.sh"
@@ -40,6 +47,7 @@ trap cleanup EXIT
 
 TABLE="$OUT/table.md"
 : > "$TABLE"
+: > "$OUT/quill-worker-beside-api.log"
 row() { printf '| %s |\n' "$*" | tee -a "$TABLE"; }
 
 WRK="$ROOT/tools/bench/wrk"
@@ -51,8 +59,9 @@ kv() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1==k {print $2}'; }
 #   rps p50_ms p99_ms non2xx socket_errors warm_non2xx backlog_before backlog_after
 # The warm-up runs the script with BENCH_CHECK=1, which looks at every status: warm_non2xx
 # counts its answers outside 200..299 ("-" without a script, "?" if it printed no result).
-# With BACKLOG_DB set, the job backlog of that database is read between the warm-up and the
-# measured run and right after the measured run ("-" otherwise).
+# With BACKLOG_DB set, the backlog of that database (see backlog below) is read after the
+# warm-up and after the measured run, each time BACKLOG_SETTLE seconds after the load stopped
+# ("-" otherwise).
 wrk_run() {
   local url=$1 script=${2:-} ; shift 2 || shift $#
   local sargs=() out r warm=- b0=- b1=-
@@ -63,9 +72,9 @@ wrk_run() {
     warm=$(kv "$(grep '^result ' <<<"$out" || true)" non_2xx); warm=${warm:-?}
     if grep -q '^first_non_2xx ' <<<"$out"; then log "$(grep '^first_non_2xx ' <<<"$out" | head -1) ($url)"; fi
   fi
-  [ -z "${BACKLOG_DB:-}" ] || b0=$(backlog "$BACKLOG_DB")
+  [ -z "${BACKLOG_DB:-}" ] || b0=$(settled_backlog "$BACKLOG_DB")
   out=$(wrk -t2 -c64 -d"$DURATION" --latency "${sargs[@]}" "$url" -- "$@" 2>&1) || true
-  [ -z "${BACKLOG_DB:-}" ] || b1=$(backlog "$BACKLOG_DB")
+  [ -z "${BACKLOG_DB:-}" ] || b1=$(settled_backlog "$BACKLOG_DB")
   printf '%s\n' "$out" >> "$OUT/wrk.log"
   if r=$(grep '^result ' <<<"$out"); then
     printf '%s %s %s %s %s %s %s %s\n' "$(kv "$r" requests_per_s)" "$(kv "$r" p50_ms)" "$(kv "$r" p99_ms)" \
@@ -89,8 +98,30 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) pri
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
+# port_free PORT: die when something answers there already.  quill-api listens with
+# SO_REUSEPORT, so a leftover server on the same port would silently take half the traffic.
+# Then wait (up to 70 s) until the port can be bound: the benchmark ports lie in the
+# kernel's range of ephemeral ports, and a client connection that used one of them as its
+# own port (a webhook delivery, a stream, a wrk connection) keeps it in TIME_WAIT for 60 s
+# after it closed first, and no server can listen there meanwhile.
+port_free() {
+  ! curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/livez" || die "127.0.0.1:$1 is taken by another server: stop it first"
+  local said=0
+  for _ in $(seq 70); do
+    python3 -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null && return
+    [ "$said" = 1 ] || log "127.0.0.1:$1 is held by a closed connection (TIME_WAIT): waiting"
+    said=1
+    sleep 1
+  done
+  die "127.0.0.1:$1 cannot be bound"
+}
+
 start_quill_api() {
   local port=$1; shift
+  port_free "$port"
   env DATABASE_URL="$(pg_url "${BENCH_DB:-quill_bench}")" QUILL_SECRET="$BENCH_SECRET" \
     QUILL_LISTEN=127.0.0.1:$port QUILL_MIGRATIONS_DIR="$ROOT/migrations" "$@" \
     "$BUILD/apps/quill-api" > "$OUT/quill-api.log" 2>&1 &
@@ -100,22 +131,52 @@ start_quill_api() {
   die "quill-api did not start (see $OUT/quill-api.log)"
 }
 
-# ---- quill-worker beside quill-api, and the job backlog ------------------------------------------
+# ---- quill-worker beside quill-api, and the backlog ----------------------------------------------
 # A write rate counts only if the work it leaves behind is done as fast as it comes: Quill's
-# POST enqueues an activity.record event job with every entry.  So write benchmarks run
-# quill-worker (same database and secret as the API) throughout, and report the backlog.
+# POST records a change with every entry (the change log, read by the worker's consumers:
+# the activity counts and the webhook fan-out), and other writes enqueue jobs (a webhook
+# delivery is one).  So write benchmarks run quill-worker (same database and secret as the
+# API) throughout, and report the backlog.
 
-# The backlog: jobs not finished yet, i.e. waiting, running, or failed and waiting to retry.
-backlog() {
-  psql -X -tAq "$(pg_url "$1")" -c "SELECT count(*) FROM jobs WHERE state IN ('available', 'running', 'failed')" \
-    2>/dev/null || echo '?'
+# The backlog: jobs not finished yet (waiting, running, or failed and waiting to retry) plus,
+# for every consumer of the change log (change_consumers), the changes after its position.
+BACKLOG_JOBS="SELECT count(*) FROM jobs WHERE state IN ('available', 'running', 'failed')"
+BACKLOG_CHANGES="SELECT p.name, (SELECT count(*) FROM changes c WHERE (c.txid, c.seq) > (p.txid, p.seq)) \
+  FROM change_consumers p"
+BACKLOG_SQL="SELECT ($BACKLOG_JOBS) + (SELECT coalesce(sum(n), 0) FROM ($BACKLOG_CHANGES) AS b(name, n))"
+backlog() { psql -X -tAq "$(pg_url "$1")" -c "$BACKLOG_SQL" 2>/dev/null || echo '?'; }
+# "jobs 12, changes activity 0 webhooks 30": the parts, for the log.
+backlog_parts() {
+  psql -X -tAq -F ' ' "$(pg_url "$1")" -c "SELECT 'jobs', ($BACKLOG_JOBS) UNION ALL ($BACKLOG_CHANGES ORDER BY 1)" \
+    2>/dev/null | awk 'NR == 1 {printf "jobs %s, changes", $2; next} {printf " %s %s", $1, $2} END {print ""}'
+}
+
+# The backlog BACKLOG_SETTLE seconds (1.5 by default) after a load stopped; the count at the
+# moment of the stop, and the parts of both, go to the log.  Right at the stop the backlog
+# is whatever the worker had not reached yet: its consumers read in passes 20 ms apart, only
+# changes of transactions older than every running one, and a notification that arrives
+# during their pause is lost, so the last changes of a burst can wait for their 1 s poll.
+# That count is noise of 0 to a few hundred either way, which would make "no larger at the
+# end than at the start" a coin toss.  After the pause both ends are read alike, and a
+# worker that cannot keep up still shows: it leaves (write rate - its rate) x run time
+# behind, of which it clears BACKLOG_SETTLE x its rate (the drain row of the entries
+# benchmark says what that rate is).
+settled_backlog() {
+  local raw rawp; raw=$(backlog "$1"); rawp=$(backlog_parts "$1")
+  sleep "${BACKLOG_SETTLE:-1.5}"
+  local n; n=$(backlog "$1")
+  printf 'backlog %s at the stop (%s), %s after %s s (%s)\n' "$raw" "$rawp" "$n" "${BACKLOG_SETTLE:-1.5}" \
+    "$(backlog_parts "$1")" >> "$OUT/backlog.log"
+  echo "$n"
 }
 
 discarded() { psql -X -tAq "$(pg_url "$1")" -c "SELECT count(*) FROM jobs WHERE state = 'discarded'" 2>/dev/null || echo '?'; }
 
+# start_quill_worker DB [VAR=value...]: quill-worker on DB, with the settings given.
 start_quill_worker() {
-  env DATABASE_URL="$(pg_url "$1")" QUILL_SECRET="$BENCH_SECRET" QUILL_WORKER_LISTEN=off \
-    QUILL_MIGRATIONS_DIR="$ROOT/migrations" "$BUILD/apps/quill-worker" > "$OUT/quill-worker-beside-api.log" 2>&1 &
+  local db=$1; shift
+  env DATABASE_URL="$(pg_url "$db")" QUILL_SECRET="$BENCH_SECRET" QUILL_WORKER_LISTEN=off \
+    QUILL_MIGRATIONS_DIR="$ROOT/migrations" "$@" "$BUILD/apps/quill-worker" >> "$OUT/quill-worker-beside-api.log" 2>&1 &
   WORKER_PID=$!
   PIDS+=("$WORKER_PID")
   sleep 0.5
@@ -127,7 +188,8 @@ stop_quill_worker() {
   wait "$WORKER_PID" 2>/dev/null || true
 }
 
-# wait_drained DB: wait (up to DRAIN_TIMEOUT seconds, 300 by default) until the backlog is 0.
+# wait_drained DB: wait (up to DRAIN_TIMEOUT seconds, 300 by default) until the backlog
+# (jobs and unconsumed changes) is 0.
 wait_drained() {
   local start=$EPOCHREALTIME n
   while n=$(backlog "$1"); [ "$n" != 0 ]; do
@@ -144,9 +206,10 @@ wait_drained() {
 # 1234567 -> 1,234,567
 commas() { sed -E ':a; s/^([0-9]+)([0-9]{3})/\1,\2/; ta' <<<"$1"; }
 
-# check_round LABEL ROUND NON2XX ERRORS WARM_NON2XX: say what went wrong in a round.
+# check_round LABEL ROUND NON2XX ERRORS WARM_NON2XX [RATE]: say what went wrong in a round.
 check_round() {
   local what=""
+  case "${6:-}" in 0|0.0|0.00) what+=" no answer at all," ;; esac
   [ "${3:-0}" = 0 ] || what+=" $3 answers above 399,"
   [ "${4:-0}" = 0 ] || what+=" $4 socket errors,"
   case "${5:--}" in 0|-) ;; *) what+=" $5 warm-up answers outside 2xx," ;; esac
@@ -156,7 +219,7 @@ check_round() {
 # compare NAME A_LABEL A_URL A_SCRIPT B_LABEL B_URL B_SCRIPT [wrk args...]
 # Runs ROUNDS alternating rounds, A then B; prints a table row with medians and the ratio A/B.
 # With B_LABEL empty, A runs alone (no peer).  With BACKLOG_DB set (a write benchmark, with
-# quill-worker running on that database), A's cell shows the job backlog before -> after
+# quill-worker running on that database), A's cell shows the backlog before -> after
 # each of its measured runs, and the bench waits for the worker to drain the backlog before
 # every run, so that A's leftover work never lands on B's time.  If the backlog grew in any
 # round, the row says so: that rate is not sustainable and is not a result.
@@ -168,7 +231,7 @@ compare() {
   for r in $(seq "$ROUNDS"); do
     [ -z "${BACKLOG_DB:-}" ] || wait_drained "$BACKLOG_DB"
     read -r rps p50 p99 bad errs warm b0 b1 < <(wrk_run "$au" "$as" "$@")
-    check_round "$name/$al" "$r" "$bad" "$errs" "$warm"
+    check_round "$name/$al" "$r" "$bad" "$errs" "$warm" "$rps"
     ar+=("$rps"); a50+=("$p50"); a99+=("$p99")
     if [ -n "${BACKLOG_DB:-}" ]; then
       backlogs+=("$(commas "$b0") -> $(commas "$b1")")
@@ -178,8 +241,9 @@ compare() {
     [ -n "$bl" ] || continue
     [ -z "${BACKLOG_DB:-}" ] || wait_drained "$BACKLOG_DB"
     read -r rps p50 p99 bad errs warm b0 b1 < <(wrk_run "$bu" "$bs" "$@")
-    check_round "$name/$bl" "$r" "$bad" "$errs" "$warm"
+    check_round "$name/$bl" "$r" "$bad" "$errs" "$warm" "$rps"
     br+=("$rps"); b50+=("$p50"); b99+=("$p99")
+    log "$name round $r: $al ${ar[-1]} req/s (p99 ${a99[-1]} ms), $bl $rps req/s (p99 $p99 ms)"
   done
   local am a99m a50m acell bcell ratio
   am=$(printf '%s\n' "${ar[@]}" | median)
@@ -202,8 +266,23 @@ compare() {
     bcell="(no peer)"; ratio=""
   fi
   [ "$grew" = 0 ] || ratio="${ratio:+$ratio }(backlog grew: not a sustainable rate)"
+  local goal=${GOALS[$name]:-}
+  if [ -n "$goal" ] && [ -n "$bl" ]; then
+    if [ "$grew" = 0 ] && awk -v a="$am" -v b="$bm" -v g="$goal" 'BEGIN { exit !(b > 0 && a / b >= g) }'; then
+      ratio+=" (goal ≥ ${goal}×: met)"
+    else
+      ratio+=" (goal ≥ ${goal}×: not met)"
+    fi
+  fi
   row "$name | $acell | $bcell | $ratio"
 }
+
+# The goals of issue 11, by comparison name: the least ratio that meets it.  A write rate
+# whose backlog grew never meets its goal.
+declare -A GOALS=(
+  ["POST an entry"]=2
+  ["GET a delta page of 50 changes vs a page of 50 entries, both Quill"]=1
+)
 
 bench_livez() {
   log "livez: quill-api vs nginx (2 workers) serving a static JSON file"
@@ -219,6 +298,7 @@ http {
 }
 NGX
   mkdir -p "$SCRATCH/www"; printf '{"status":"ok"}' > "$SCRATCH/www/livez.json"
+  port_free 58090
   nginx -c "$SCRATCH/nginx.conf"
   start_quill_api 58091 QUILL_DB_POOL=2
   sleep 0.5
@@ -252,6 +332,7 @@ peers_setup() {
 }
 
 peer_start() {
+  port_free 58081
   (cd "$SCRATCH/peers" && DATABASE_URL=$(pg_url peers) PEERS_LISTEN=127.0.0.1:58081 PEERS_POOL=${PEERS_POOL:-10} \
     NODE_ENV=production exec node fastify-quill.js) > "$OUT/peer.log" 2>&1 &
   PEER_PID=$!
@@ -292,7 +373,8 @@ bench_me() {
 
 # The journal routes: one entry, a page of 50, and POST (which adds rows, so it runs last,
 # and both sides are reseeded before each comparison).  POST is a write benchmark:
-# quill-worker runs beside quill-api and the job backlog is reported (see compare).
+# quill-worker runs beside quill-api and the backlog is reported (see compare); after it,
+# consumer_drain measures how fast the worker works off a backlog.
 bench_entries() {
   local peer=1
   if peers_setup; then
@@ -320,12 +402,121 @@ bench_entries() {
       start_quill_worker quill_bench
     fi
     DURATION=$d BACKLOG_DB=$backlog_db compare "$name" quill "http://127.0.0.1:58091" "$WRK/$script" "${peer_side[@]}"
-    [ -z "$backlog_db" ] || stop_quill_worker
+    [ -z "$backlog_db" ] || { stop_quill_worker; consumer_drain; }
     [ "$script" = get_entry.lua ] && lookup_vs_pgbench
     row "quill-api RSS after $name | $(( $(rss_kb "$QUILL_PID") / 1024 )) MiB (idle $(( before / 1024 )) MiB) | | "
     [ "$peer" = 0 ] || { kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true; }
     kill "$QUILL_PID"; wait "$QUILL_PID" 2>/dev/null || true
   done
+}
+
+# How fast quill-worker works off a backlog, for the POST rows' "no backlog growth": POST for
+# POST_DURATION with the worker stopped, then start it and time it (from its start) until
+# the backlog is 0.  Its rate against the POST rate is the headroom.  Expects quill-api on
+# 58091 with the worker stopped.
+consumer_drain() {
+  local out r rps n t0 t1 rate
+  out=$(wrk -t2 -c64 -d"$POST_DURATION" -s "$WRK/post_entry.lua" http://127.0.0.1:58091 2>&1) || true
+  printf '%s\n' "$out" >> "$OUT/wrk.log"
+  r=$(grep '^result ' <<<"$out" || true); rps=$(kv "$r" requests_per_s)
+  n=$(backlog quill_bench)
+  t0=$EPOCHREALTIME
+  start_quill_worker quill_bench
+  local deadline=$(( ${EPOCHSECONDS} + ${DRAIN_TIMEOUT:-300} ))
+  while [ "$(backlog quill_bench)" != 0 ] && [ "$EPOCHSECONDS" -lt "$deadline" ]; do sleep 0.05; done
+  t1=$EPOCHREALTIME
+  stop_quill_worker
+  rate=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b > a) ? n / (b - a) : 0 }')
+  log "quill-worker drained $n changes and jobs in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s"
+  row "quill-worker drains what $POST_DURATION of POST left with it stopped | $(commas "$n") in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s: $(commas "$rate") changes/s (POST ran at ${rps:-?} req/s) | | $(awk -v a="$rate" -v b="${rps:-0}" 'BEGIN { printf "%.1f", (b > 0) ? a / b : 0 }')x the POST rate"
+}
+
+# ---- delta sync ---------------------------------------------------------------------------------
+# A delta page of 50 changes against a page of 50 entries, on one data set: the entries of
+# SEED.md, each with the change that created it (tools/bench/seed_changes.sql: 1,000
+# transactions of 100, so each team's feed holds 1,000 changes).  The cursors come from the
+# API (tools/bench/sync_cursors.py): a snapshot's last cursor, taken before the changes are
+# written, then every team's feed paged once by 50; each cursor kept has a full page after
+# it.  tools/bench/wrk/sync_delta.lua replays those pages (20 per team) as the team's users;
+# list_entries.lua reads the newest 50 entries.  Read-only, so no worker; compared against
+# Quill's own page of entries and against the Fastify peer's.
+bench_sync() {
+  log "sync: a delta page of 50 changes vs a page of 50 entries (Quill's and the Fastify peer's)"
+  quill_seed
+  start_quill_api 58091 "${QUILL_BENCH_ENV[@]}"
+  psql -X -tAq "$(pg_url quill_bench)" -c "SELECT substring(name FROM 11)::int, team_id FROM teams
+    WHERE name LIKE 'Peer Team %' ORDER BY 1" | tr '|' ' ' > "$SCRATCH/teams.tsv"
+  local start
+  start=$(python3 "$ROOT/tools/bench/sync_cursors.py" start http://127.0.0.1:58091 < "$SCRATCH/teams.tsv")
+  PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 "$(pg_url quill_bench)" \
+    -f "$ROOT/tools/bench/seed_changes.sql" >/dev/null
+  python3 "$ROOT/tools/bench/sync_cursors.py" collect http://127.0.0.1:58091 "$start" 50 \
+    < "$SCRATCH/teams.tsv" > "$SCRATCH/cursors.tsv"
+  export SYNC_CURSORS="$SCRATCH/cursors.tsv"
+  compare "GET a delta page of 50 changes vs a page of 50 entries, both Quill" \
+    delta "http://127.0.0.1:58091" "$WRK/sync_delta.lua" entries "http://127.0.0.1:58091" "$WRK/list_entries.lua"
+  if peers_setup; then
+    (cd "$SCRATCH/peers" && DATABASE_URL=$(pg_url peers) ./seed.sh >/dev/null)
+    peer_start
+    compare "GET a delta page of 50 changes (Quill) vs a page of 50 entries (Fastify + pg)" \
+      quill "http://127.0.0.1:58091" "$WRK/sync_delta.lua" fastify "http://127.0.0.1:58081" "$WRK/list_entries.lua"
+    kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true
+  fi
+  unset SYNC_CURSORS
+  kill "$QUILL_PID"; wait "$QUILL_PID" 2>/dev/null || true
+}
+
+# ---- live streams --------------------------------------------------------------------------------
+# STREAMS (1,000) SSE streams on one quill-api, all on team 1 (round-robin over its 10
+# members' tokens), while one POST every STREAM_INTERVAL_MS (10 ms) for STREAM_SECONDS (10 s)
+# goes to the same team, so every write fans out to every stream: 100,000 events a second.
+# tools/bench/stream_bench.c does the client side (see its comment); quill-worker runs beside,
+# and the backlog is read before and after.  Each of STREAM_ROUNDS rounds gets a fresh
+# quill-api, so that its RSS starts from the same place; the row gives the medians.
+bench_streams() {
+  local n=${STREAMS:-1000} secs=${STREAM_SECONDS:-10} every=${STREAM_INTERVAL_MS:-10}
+  log "streams: $n SSE streams on one team, a POST every $every ms for $secs s, quill-worker beside"
+  quill_seed
+  local team; team=$(psql -X -tAq "$(pg_url quill_bench)" -c "SELECT team_id FROM teams WHERE name = 'Peer Team 1'")
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  local -A vals
+  local line b0 b1 backlogs=() grew=0 died=0 m
+  for r in $(seq "${STREAM_ROUNDS:-2}"); do
+    start_quill_api 58091 "${QUILL_BENCH_ENV[@]}"
+    start_quill_worker quill_bench
+    wait_drained quill_bench
+    b0=$(settled_backlog quill_bench)
+    line=$(timeout $(( secs + 120 )) "$BUILD/tools/bench/quill-stream-bench" --port 58091 --team "$team" \
+      --pid "$QUILL_PID" --streams "$n" --users 1-10 --writer 1 --interval-ms "$every" --seconds "$secs" \
+      2>>"$OUT/streams.log" | grep '^result ') || true
+    b1=$(settled_backlog quill_bench)
+    echo "round $r: $line" >> "$OUT/streams.log"
+    backlogs+=("$(commas "$b0") -> $(commas "$b1")")
+    awk -v a="$b0" -v b="$b1" 'BEGIN { exit !(a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ && b + 0 <= a + 0) }' || grew=1
+    if ! kill -0 "$QUILL_PID" 2>/dev/null; then
+      died=1
+      log "streams round $r: quill-api DIED (see $OUT/quill-api.log and dmesg)"
+    fi
+    [ -n "$line" ] || log "streams round $r: no result (see $OUT/streams.log)"
+    for m in events expected sent_p50_ms sent_p99_ms answered_p50_ms answered_p99_ms post_p50_ms post_p99_ms \
+             per_stream_open_b per_stream_busy_b rss_idle_kib api_cpu_s client_cpu_s write_s writes late; do
+      vals[$m]+="$(kv "$line" $m) "
+    done
+    log "streams round $r: $(kv "$line" events) of $(kv "$line" expected) events, sent->event p50 $(kv "$line" sent_p50_ms) / p99 $(kv "$line" sent_p99_ms) ms, $(kv "$line" per_stream_open_b) B per open stream, backlog $b0 -> $b1"
+    stop_quill_worker
+    kill "$QUILL_PID" 2>/dev/null || true; wait "$QUILL_PID" 2>/dev/null || true
+  done
+  med() { tr ' ' '\n' <<<"${vals[$1]:-}" | grep -E '^-?[0-9.]+$' | median; }
+  ms() { printf '%.1f' "$(med "$1")"; }
+  local kib_open kib_busy cpu note=""
+  kib_open=$(awk -v b="$(med per_stream_open_b)" 'BEGIN { printf "%.1f", b / 1024 }')
+  kib_busy=$(awk -v b="$(med per_stream_busy_b)" 'BEGIN { printf "%.1f", b / 1024 }')
+  cpu=$(awk -v c="$(med api_cpu_s)" -v s="$(med write_s)" 'BEGIN { printf "%.2f", (s > 0) ? c / s : 0 }')
+  [ "$grew" = 0 ] || note=" (backlog grew: not a sustainable rate)"
+  [ "$died" = 0 ] || note+=" (quill-api crashed in a round)"
+  row "$n SSE streams on one team, a POST every $every ms fanned out to all (medians of ${STREAM_ROUNDS:-2} rounds) | $(commas "$(printf '%.0f' "$(med events)")") of $(commas "$(printf '%.0f' "$(med expected)")") events delivered; POST sent -> event p50 $(ms sent_p50_ms) / p99 $(ms sent_p99_ms) ms; 201 answered -> event p50 $(ms answered_p50_ms) / p99 $(ms answered_p99_ms) ms; POST p50 $(ms post_p50_ms) / p99 $(ms post_p99_ms) ms; backlog $(printf '%s; ' "${backlogs[@]}" | sed 's/; $//') | (no peer) | $note"
+  row "quill-api RSS per SSE stream ((RSS with the streams - idle RSS) / $n; bar < 16 KiB) | $kib_open KiB with the streams open, $kib_busy KiB at the end of the writes (idle $(( $(med rss_idle_kib) / 1024 )) MiB) | | $(awk -v a="$kib_open" 'BEGIN { print (a < 16) ? "open: under the bar" : "open: over the bar" }'); $(awk -v a="$kib_busy" 'BEGIN { print (a < 16) ? "writing: under" : "writing: over" }')"
+  row "CPU while $n streams take $(( 1000 / every )) writes/s | quill-api $cpu cores; the client $(awk -v c="$(med client_cpu_s)" -v s="$(med write_s)" 'BEGIN { printf "%.2f", (s > 0) ? c / s : 0 }') cores | | "
 }
 
 # The goal for single-entry reads: the rate `pgbench -M prepared` reaches with the bare lookup
@@ -384,9 +575,10 @@ bench_queue() {
   local -A vals
   local line p m
   for r in $(seq "$rounds"); do
-    line=$(DATABASE_URL=$(pg_url quill_qbench) "$BUILD/tools/bench/quill-queue-bench" --jobs "$jobs" \
+    line=$(DATABASE_URL=$(pg_url quill_qbench) QUILL_SECRET="$BENCH_SECRET" "$BUILD/tools/bench/quill-queue-bench" --jobs "$jobs" \
       --worker "$BUILD/apps/quill-worker" --worker-log "$OUT/quill-worker.log" 2>>"$OUT/queue.log")
     echo "$line" >> "$OUT/queue.log"
+    [ "$(kv "$line" partial)" = none ] || log "queue round $r: quill's run was cut short ($(kv "$line" partial); see $OUT/queue.log and $OUT/quill-worker.log)"
     for m in enqueue_single_jobs_per_s enqueue_batch_jobs_per_s drain_jobs_per_s latency_p50_ms latency_p99_ms; do
       vals[quill.$m]+="$(kv "$line" $m) "
     done
@@ -420,13 +612,15 @@ bench_queue() {
   row "enqueue-to-claim latency, idle worker (NOTIFY) | p50 $(med quill.latency_p50_ms) ms, p99 $(med quill.latency_p99_ms) ms | | "
 }
 
+. "$ROOT/tools/bench/webhooks.sh"
+
 BENCH_SECRET=$(head -c 32 /dev/urandom | base64)
 pg_start >/dev/null
 create_db quill_bench
 DATABASE_URL=$(pg_url quill_bench) QUILL_MIGRATIONS_DIR="$ROOT/migrations" "$BUILD/apps/quill-migrate" up >/dev/null
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(livez me entries login queue)
+[ ${#names[@]} -gt 0 ] || names=(livez me entries sync streams webhooks login queue)
 {
   echo "Quill benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, rounds=$ROUNDS duration=$DURATION"
   echo
@@ -438,6 +632,9 @@ for n in "${names[@]}"; do
     livez) bench_livez ;;
     me) bench_me ;;
     entries) bench_entries ;;
+    sync) bench_sync ;;
+    streams) bench_streams ;;
+    webhooks) bench_webhooks ;;
     login) bench_login ;;
     queue) bench_queue ;;
     *) die "unknown benchmark: $n" ;;

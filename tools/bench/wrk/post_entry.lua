@@ -1,33 +1,12 @@
 -- POST /v1/teams/{teamId}/journal-entries {"content": ...}: each seeded user (all are owners
 -- or members) writes to their own team.  <per_user> (default 4) bodies per user and wrk
--- thread, each 100 to 200 characters of random lowercase words, made once and replayed in
--- random order.  Every answer adds a row (and, in Quill, an event job): reseed between runs.
+-- thread, each 100 to 200 characters of random lowercase words (posts.lua), made once and
+-- replayed in random order.  Every answer adds a row (and, in Quill, a change of the change
+-- log): reseed between runs.
 -- usage: wrk -t2 -c64 -d10s --latency -s tools/bench/wrk/post_entry.lua URL [-- <per_user>]
 package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "?.lua;" .. package.path
-local D, T = require("dataset"), require("traffic")
-
--- len characters: words of 1 to 10 letters separated by single spaces, never ending in one.
-local function words(len)
-  local s = {}
-  local left = len
-  while left > 0 do
-    local w = math.min(math.random(1, 10), left)
-    for _ = 1, w do s[#s + 1] = string.char(math.random(97, 122)) end
-    left = left - w
-    if left > 1 then s[#s + 1] = " "; left = left - 1 end
-  end
-  return table.concat(s)
-end
+local P, T = require("posts"), require("traffic")
 
 T.script("post_entry", function(args)
-  local per_user = tonumber(args[1] or "4")
-  local reqs = {}
-  for u = 1, D.USERS do
-    local path = "/v1/teams/" .. D.team_id(D.team_of(u)) .. "/journal-entries"
-    local headers = { ["Authorization"] = D.bearer(u), ["Content-Type"] = "application/json" }
-    for _ = 1, per_user do
-      reqs[#reqs + 1] = wrk.format("POST", path, headers, '{"content":"' .. words(math.random(100, 200)) .. '"}')
-    end
-  end
-  return reqs
+  return P.requests(tonumber(args[1] or "4"))
 end)

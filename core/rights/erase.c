@@ -1,0 +1,247 @@
+/*
+ * erase.c - DELETE /v1/me: the part of an erasure that happens at once, in one transaction.
+ *
+ * The user re-authenticates (erase_reauth).  Then, under the lock of every live team the
+ * user belongs to (taken in team order; every other writer takes one team) and of the users
+ * row, the last-owner rule is checked: a team must keep an owner, so a user
+ * who is the only owner of a live team is refused (409, naming the teams) and nothing
+ * changes.  Otherwise memberships are removed here rather than in the job, because the
+ * check is only true while these locks are held.  In the same transaction every session
+ * ends (the store invalidates the principal caches of every instance through a NOTIFY that
+ * commits with it), the login failures of the email go, and the users row loses email,
+ * name, password hash and OpenID Connect identity and is marked erased: from the commit
+ * on, nothing can sign in as the user or find them by email, and no response or webhook
+ * body made later can show their name.  The job "account.erase" (erase_run.c) does the rest.
+ */
+#include "rights/rights.h"
+#include "internal.h"
+
+#include "account/account.h"
+#include "arena/arena.h"
+#include "audit/audit.h"
+#include "changes/changes.h"
+#include "clock/clock.h"
+#include "err/err.h"
+#include "queue/queue.h"
+#include "tx/tx.h"
+#include "uuid/uuid.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MEMBERSHIP_PAGE 200
+
+/*
+ * Re-authentication before the account goes: the password of a user who has one, with the
+ * login lockout (QL_LOGIN_MAX_FAILURES wrong passwords in QL_LOGIN_WINDOW_MS lock it, for
+ * this and for login alike).  A user without a password signs in only through the
+ * identity provider, whose fresh token is the proof.
+ *
+ * MFA hook: in->code is accepted and not yet checked, because TOTP is not built yet.  Once
+ * it is (the "sec-auth" work), a user with MFA on must give a TOTP or recovery code here,
+ * checked with its re-authentication helper, before anything is erased.
+ */
+static int erase_reauth(struct ql_ctx *cx, const struct ql_user *u,
+                        const struct ql_erase_request *in)
+{
+    struct ql_error *e = &cx->err;
+    if (u->password_hash == NULL)
+        return cx->principal->via == QL_VIA_OIDC
+                   ? QL_OK
+                   : ql_error_set(e, QL_EFORBIDDEN, "This account cannot be re-authenticated.");
+    if (in->password_n == 0)
+        return ql_error_field(e, "password", "required", "is required");
+    struct ql_store *st = cx->ports.store;
+    int64_t now = ql_clock_now_ms(cx->ports.clock);
+    int failures = 0;
+    int64_t oldest = 0;
+    int rc =
+        ql_store_throttle_failures(st, cx, u->email, now - QL_LOGIN_WINDOW_MS, &failures, &oldest);
+    if (rc)
+        return rc;
+    if (failures >= QL_LOGIN_MAX_FAILURES) {
+        e->retry_after_ms = oldest + QL_LOGIN_WINDOW_MS - now;
+        if (e->retry_after_ms < 1000)
+            e->retry_after_ms = 1000;
+        e->rate_limit = QL_LOGIN_MAX_FAILURES;
+        return ql_error_set(e, QL_ERATE_LIMITED, "Too many wrong passwords; try again later.");
+    }
+    if (ql_auth_password_verify(cx->ports.auth, u->password_hash, in->password, in->password_n) ==
+        QL_OK)
+        return QL_OK;
+    rc = ql_store_throttle_record_failure(st, cx, u->email, now);
+    if (rc)
+        return rc;
+    return ql_error_field(e, "password", "mismatch", "is not the account's password");
+}
+
+/* Every membership of the user (teams of any state), in team order, into *out (arena). */
+static int all_memberships(struct ql_ctx *cx, const struct ql_uuid *user,
+                           struct ql_rights_membership **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    int more = 1, rc = QL_OK;
+    while (rc == QL_OK && more) {
+        struct ql_rights_membership *page;
+        int k = 0;
+        rc = QL__RT(cx)->memberships(cx->ports.store, cx, user, *n ? &(*out)[*n - 1].team_id : NULL,
+                                     MEMBERSHIP_PAGE, &page, &k, &more);
+        if (rc || k == 0)
+            break;
+        struct ql_rights_membership *all =
+            ql_arena_alloc(cx->arena, sizeof(*all) * (size_t)(*n + k));
+        if (all == NULL)
+            return ql_error_nomem(&cx->err);
+        if (*n)
+            memcpy(all, *out, sizeof(*all) * (size_t)*n);
+        memcpy(all + *n, page, sizeof(*all) * (size_t)k);
+        *out = all;
+        *n += k;
+    }
+    return rc;
+}
+
+/* Append s to out (cap bytes, NUL-terminated) without splitting a UTF-8 character. */
+static void put_utf8(char *out, size_t cap, const char *s)
+{
+    size_t used = strlen(out), n = strlen(s);
+    if (used + 1 >= cap)
+        return;
+    if (n > cap - 1 - used) {
+        n = cap - 1 - used;
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--; /* s[n] continues a character: cut before the character starts */
+    }
+    memcpy(out + used, s, n);
+    out[used + n] = '\0';
+}
+
+/*
+ * Lock the live teams of m (in their order) and refuse while the user is the only owner of
+ * one: QL_ECONFLICT naming them (in detail, and one field error per team: its id, and its
+ * name as the message).
+ */
+static int check_owners(struct ql_ctx *cx, const struct ql_rights_membership *m, int n)
+{
+    struct ql_store *st = cx->ports.store;
+    char names[144] = "";
+    int last = 0, rc = QL_OK;
+    struct ql_error fields;
+    ql_error_clear(&fields);
+    for (int i = 0; rc == QL_OK && i < n; i++) {
+        if (m[i].team_deleted)
+            continue;
+        rc = ql_store_teams_lock(st, cx, &m[i].team_id);
+        if (rc == QL_ENOT_FOUND) { /* deleted since the list was read */
+            ql_error_clear(&cx->err);
+            rc = QL_OK;
+            continue;
+        }
+        int owners = 2;
+        if (rc == QL_OK && m[i].role == QL_ROLE_OWNER)
+            rc = ql_store_members_count_owners(st, cx, &m[i].team_id, &owners);
+        if (rc || owners > 1)
+            continue;
+        char id[QL_UUID_STR_LEN + 1], name[sizeof(fields.fields[0].message)] = "";
+        ql_uuid_format(&m[i].team_id, id);
+        put_utf8(name, sizeof(name), m[i].team_name);
+        ql_error_field(&fields, id, "last_owner", "%s", name);
+        put_utf8(names, sizeof(names), last ? ", " : "");
+        put_utf8(names, sizeof(names), m[i].team_name);
+        last++;
+    }
+    if (rc || last == 0)
+        return rc;
+    ql_error_set(&cx->err, QL_ECONFLICT,
+                 "You are the last owner of %d team%s (%s): make someone else an owner, or "
+                 "delete the team, first.",
+                 last, last == 1 ? "" : "s", names);
+    cx->err.nfields = fields.nfields;
+    memcpy(cx->err.fields, fields.fields, sizeof(fields.fields));
+    return QL_ECONFLICT;
+}
+
+/*
+ * Remove the memberships m (the user's): each goes with a change and an audit row in its
+ * team's chain when the team is live.  Used by the request and again by the job (for a
+ * membership added while the request ran).
+ */
+int ql__erase_memberships(struct ql_ctx *cx, const struct ql_uuid *user,
+                          const struct ql_rights_membership *m, int n, const char *actor)
+{
+    struct ql_store *st = cx->ports.store;
+    int rc = QL_OK;
+    for (int i = 0; rc == QL_OK && i < n; i++) {
+        rc = ql_store_members_remove(st, cx, &m[i].team_id, user);
+        if (rc == QL_OK && !m[i].team_deleted)
+            rc = ql_change(cx, &m[i].team_id, QL_EVENT_MEMBER_REMOVED, user);
+        if (rc == QL_OK && !m[i].team_deleted)
+            rc = ql_audit(cx, &m[i].team_id, "member.erase", "User", user, actor);
+    }
+    return rc;
+}
+
+/* The job that erases the rest, unique per user. */
+static int enqueue_job(struct ql_ctx *cx, const struct ql_uuid *user)
+{
+    char id[QL_UUID_STR_LEN + 1], payload[64], key[64];
+    ql_uuid_format(user, id);
+    snprintf(payload, sizeof(payload), "{\"userId\":\"%s\"}", id);
+    snprintf(key, sizeof(key), "account.erase:%s", id);
+    struct ql_job_spec spec = {.kind = "account.erase",
+                               .queue = "rights",
+                               .payload_json = payload,
+                               .unique_key = key,
+                               .max_attempts = 25,
+                               .trace_id = cx->trace_id[0] ? cx->trace_id : NULL};
+    int64_t job_id;
+    return ql_queue_enqueue(cx->ports.queue, cx, &spec, &job_id);
+}
+
+int ql_account_erase(struct ql_ctx *cx, const struct ql_erase_request *in)
+{
+    int rc = ql_account_require_user(cx);
+    if (rc)
+        return rc;
+    const struct ql_uuid *user = &cx->principal->user_id;
+    struct ql_store *st = cx->ports.store;
+    struct ql_user u;
+    rc = ql_store_users_by_id(st, cx, user, &u);
+    if (rc == QL_ENOT_FOUND)
+        return ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The account no longer exists.");
+    if (rc == QL_OK)
+        rc = erase_reauth(cx, &u, in); /* before the transaction: argon2id is slow */
+    if (rc)
+        return rc;
+    rc = ql_tx_begin(cx);
+    if (rc)
+        return rc;
+    /*
+     * Teams first, then the users row: a member being added holds its team's lock and then
+     * takes a share lock on the users row (its foreign key), so taking the row first and the
+     * teams after could wait on each other.  A membership added to another team meanwhile
+     * commits after this transaction and is removed by the job.
+     */
+    const char *email = NULL;
+    struct ql_rights_membership *m = NULL;
+    int n = 0;
+    rc = all_memberships(cx, user, &m, &n);
+    if (rc == QL_OK)
+        rc = check_owners(cx, m, n);
+    if (rc == QL_OK)
+        rc = QL__RT(cx)->erase_user(st, cx, user, ql_clock_now_ms(cx->ports.clock), &email);
+    if (rc == QL_ENOT_FOUND)
+        rc = ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The account no longer exists.");
+    if (rc == QL_OK)
+        rc = ql__erase_memberships(cx, user, m, n, NULL);
+    if (rc == QL_OK)
+        rc = ql_store_sessions_remove_user(st, cx, user, NULL);
+    if (rc == QL_OK)
+        rc = ql_store_throttle_clear_failures(st, cx, email);
+    if (rc == QL_OK)
+        rc = enqueue_job(cx, user);
+    if (rc == QL_OK)
+        rc = ql_audit(cx, NULL, "user.erase", "User", user, NULL);
+    return ql_tx_end(cx, rc);
+}

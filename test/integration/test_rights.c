@@ -1,0 +1,302 @@
+/*
+ * test_rights.c - data rights against the real PostgreSQL: an export built by its job and
+ * read back, and an erasure run whole (the request, then its job), after which the user's
+ * email and name are in no column of any table, their entries are gone with tombstones in
+ * the change log, their sessions are gone, and every audit chain still verifies.
+ */
+#include "account/account.h"
+#include "arena/arena.h"
+#include "changes/changes.h"
+#include "config/config.h"
+#include "ctx/ctx.h"
+#include "entry/entry.h"
+#include "err/err.h"
+#include "idem/idem.h"
+#include "integration/itest.h"
+#include "jobs/jobs.h"
+#include "rights/rights.h"
+#include "sodium/sodium_auth.h"
+#include "store/store.h"
+#include "team/team.h"
+#include "test.h"
+#include "uuid/uuid.h"
+
+#include <time.h>
+
+static const char *url;
+
+struct world {
+    struct ql_db_session *db;
+    struct ql_auth *auth;
+    struct ql_config cfg;
+    struct ql_arena arena;
+    struct ql_ctx cx;
+    char tag[40]; /* makes this run's emails and names unique */
+};
+
+static const char *no_env(void *ud, const char *name)
+{
+    (void)ud;
+    (void)name;
+    return NULL;
+}
+
+static void world_open(struct world *w)
+{
+    memset(w, 0, sizeof(*w));
+    w->db = itest_session(url, QL_DB_BLOCKING);
+    static const uint8_t secret[32] = {7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+                                       7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7};
+    ASSERT_INT_EQ(ql_sodium_auth_create(secret, sizeof(secret), 1, 8192, 0, &w->auth), QL_OK);
+    struct ql_config_errors errs;
+    struct ql_env env;
+    ql_env_init(&env, no_env, NULL, &errs);
+    ql_config_read(&env, &w->cfg);
+    ql_arena_init(&w->arena, 0, 0);
+    w->cx.arena = &w->arena;
+    w->cx.cfg = &w->cfg;
+    w->cx.ports.store = ql_db_store(w->db);
+    w->cx.ports.queue = ql_db_queue(w->db);
+    w->cx.ports.clock = ql_sysclock();
+    w->cx.ports.auth = w->auth;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(w->tag, sizeof(w->tag), "%lx%lx", (long)ts.tv_sec, (long)ts.tv_nsec);
+}
+
+static void world_close(struct world *w)
+{
+    ql_arena_cleanup(&w->arena);
+    ql_sodium_auth_destroy(w->auth);
+    ql_db_session_destroy(w->db);
+}
+
+static void as(struct world *w, const struct ql_principal *p)
+{
+    ql_error_clear(&w->cx.err);
+    w->cx.principal = p;
+}
+
+static void person(struct world *w, const char *email, const char *name, struct ql_auth_result *r,
+                   struct ql_principal *p)
+{
+    as(w, NULL);
+    struct ql_credentials c = {email,        strlen(email), "correct horse battery", 21, name,
+                               strlen(name), NULL};
+    ASSERT_INT_EQ(ql_account_signup(&w->cx, &c, r), QL_OK);
+    as(w, NULL);
+    ASSERT_INT_EQ(
+        ql_account_resolve(&w->cx, r->session.token, strlen(r->session.token), QL_VIA_BEARER, p),
+        QL_OK);
+}
+
+/* Run the newest job of kind that names id in its payload, as the worker would. */
+static int run_job(struct world *w, const char *kind, const char *id, ql_job_fn fn)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT payload::text FROM jobs WHERE kind = '%s' AND payload::text LIKE '%%%s%%' "
+             "ORDER BY job_id DESC LIMIT 1",
+             kind, id);
+    const char *payload = itest_sql(url, sql);
+    ASSERT_TRUE(payload != NULL && payload[0] != '\0');
+    char copy[256];
+    snprintf(copy, sizeof(copy), "%s", payload);
+    struct ql_job job = {.kind = kind, .payload = copy, .attempts = 1, .max_attempts = 5};
+    as(w, NULL);
+    return fn(&w->cx, &job);
+}
+
+/* How many rows of every table of the schema hold s anywhere in their text. */
+static long rows_holding(const char *s)
+{
+    PGconn *c = PQconnectdb(url);
+    ASSERT_INT_EQ(PQstatus(c), CONNECTION_OK);
+    PGresult *t = PQexec(c, "SELECT quote_ident(table_name) FROM information_schema.tables "
+                            "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'");
+    ASSERT_INT_EQ(PQresultStatus(t), PGRES_TUPLES_OK);
+    long found = 0;
+    for (int i = 0; i < PQntuples(t); i++) {
+        char sql[256];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s x WHERE strpos(x::text, $1) > 0",
+                 PQgetvalue(t, i, 0));
+        const char *v[1] = {s};
+        PGresult *r = PQexecParams(c, sql, 1, NULL, v, NULL, NULL, 0);
+        ASSERT_INT_EQ(PQresultStatus(r), PGRES_TUPLES_OK);
+        long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+        if (n)
+            printf("# %s: %ld rows hold '%s'\n", PQgetvalue(t, i, 0), n, s);
+        found += n;
+        PQclear(r);
+    }
+    PQclear(t);
+    PQfinish(c);
+    return found;
+}
+
+static long count(const char *fmt, const char *id)
+{
+    char sql[512];
+    snprintf(sql, sizeof(sql), fmt, id);
+    const char *v = itest_sql(url, sql);
+    ASSERT_TRUE(v != NULL);
+    return strtol(v, NULL, 10);
+}
+
+static void test_export_is_built_in_parts_and_read_back(void)
+{
+    static struct world w;
+    world_open(&w);
+    char email[96], other[96];
+    snprintf(email, sizeof(email), "ada-%s@rights.test", w.tag);
+    snprintf(other, sizeof(other), "bo-%s@rights.test", w.tag);
+    struct ql_auth_result ada, bo;
+    struct ql_principal pa, pb;
+    person(&w, email, "Ada", &ada, &pa);
+    person(&w, other, "Bo", &bo, &pb);
+    struct ql_team t;
+    as(&w, &pa);
+    ASSERT_INT_EQ(ql_team_create(&w.cx, "Exported", 8, &t), QL_OK);
+    as(&w, NULL);
+    ASSERT_INT_EQ(
+        ql_account_resolve(&w.cx, ada.session.token, strlen(ada.session.token), QL_VIA_BEARER, &pa),
+        QL_OK);
+    static char big[90001];
+    for (int i = 0; i < 4; i++) { /* about 360 KB: more than one part */
+        memset(big, 'k' + i, sizeof(big) - 1);
+        struct ql_entry_input in = {big, sizeof(big) - 1, 0, NULL, 0};
+        struct ql_entry e;
+        as(&w, &pa);
+        ASSERT_INT_EQ(ql_entry_create(&w.cx, &t.id, &in, &e), QL_OK);
+    }
+    struct ql_export e;
+    int created;
+    as(&w, &pa);
+    ASSERT_INT_EQ(ql_export_request(&w.cx, &e, &created), QL_OK);
+    char id[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(&e.id, id);
+    ASSERT_INT_EQ(run_job(&w, "export.build", id, ql_export_build), QL_OK);
+    ASSERT_TRUE(count("SELECT count(*) FROM export_parts WHERE export_id = '%s'", id) >= 2);
+    ASSERT_INT_EQ(
+        count("SELECT count(*) FROM exports WHERE export_id = '%s' AND status = 'ready'", id), 1);
+    /* its owner sees it ready; its team's log says so for the webhooks */
+    as(&w, &pa);
+    struct ql_export got;
+    ASSERT_INT_EQ(ql_export_get(&w.cx, &e.id, &got, NULL, NULL), QL_OK);
+    ASSERT_INT_EQ(got.status, QL_EXPORT_READY);
+    ASSERT_TRUE(got.bytes > 360000);
+    ASSERT_INT_EQ(count("SELECT count(*) FROM changes WHERE entity_id = '%s' AND event = 10", id),
+                  1);
+    as(&w, &pb);
+    ASSERT_INT_EQ(ql_export_get(&w.cx, &e.id, &got, NULL, NULL), QL_ENOT_FOUND);
+    world_close(&w);
+}
+
+static void test_erasure_leaves_nothing_of_the_person_and_the_chain_verifies(void)
+{
+    static struct world w;
+    world_open(&w);
+    char email[96], name[64], other[96];
+    snprintf(email, sizeof(email), "erased-%s@rights.test", w.tag);
+    snprintf(name, sizeof(name), "Erasable %s", w.tag);
+    snprintf(other, sizeof(other), "owner-%s@rights.test", w.tag);
+    struct ql_auth_result own, bo;
+    struct ql_principal po, pb;
+    person(&w, other, "Owner", &own, &po);
+    person(&w, email, name, &bo, &pb);
+    struct ql_team t;
+    as(&w, &po);
+    ASSERT_INT_EQ(ql_team_create(&w.cx, "Shared", 6, &t), QL_OK);
+    as(&w, NULL);
+    ASSERT_INT_EQ(
+        ql_account_resolve(&w.cx, own.session.token, strlen(own.session.token), QL_VIA_BEARER, &po),
+        QL_OK);
+    struct ql_member m;
+    as(&w, &po);
+    ASSERT_INT_EQ(ql_member_add(&w.cx, &t.id, email, strlen(email), "member", 6, &m), QL_OK);
+    /* the admin's stored answer shows him, and so does a webhook body */
+    struct ql_idem_record rec;
+    char body[512], bid[QL_UUID_STR_LEN + 1], tid[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(&bo.user.id, bid);
+    ql_uuid_format(&t.id, tid);
+    snprintf(body, sizeof(body), "{\"userId\":\"%s\",\"email\":\"%s\",\"displayName\":\"%s\"}", bid,
+             email, name);
+    as(&w, &po);
+    ASSERT_INT_EQ(ql_idem_pack(&w.cx, 201, "", 0, body, strlen(body), &rec), QL_OK);
+    char scope[64];
+    snprintf(scope, sizeof(scope), "user:%s", w.tag);
+    ASSERT_INT_EQ(ql_store_idem_put(w.cx.ports.store, &w.cx, scope, "add-bo", &rec), QL_OK);
+    char sql[1024];
+    snprintf(sql, sizeof(sql),
+             "WITH h AS (INSERT INTO webhooks (webhook_id, team_id, url, events, secret, "
+             "created_at) VALUES (gen_random_uuid(), '%s', 'https://x.example.com', "
+             "'{member.added}', '\\x00', now()) RETURNING webhook_id) INSERT INTO "
+             "webhook_deliveries (delivery_id, webhook_id, team_id, event, body, created_at) "
+             "SELECT gen_random_uuid(), webhook_id, '%s', 'member.added', '{\"data\":%s}', now() "
+             "FROM h",
+             tid, tid, body);
+    ASSERT_TRUE(itest_sql(url, sql) != NULL);
+    /* his entries: one live, one he deleted; an export of his */
+    as(&w, NULL);
+    ASSERT_INT_EQ(
+        ql_account_resolve(&w.cx, bo.session.token, strlen(bo.session.token), QL_VIA_BEARER, &pb),
+        QL_OK);
+    struct ql_entry live, gone;
+    struct ql_entry_input in = {name, strlen(name), 0, NULL, 0};
+    as(&w, &pb);
+    ASSERT_INT_EQ(ql_entry_create(&w.cx, &t.id, &in, &live), QL_OK);
+    as(&w, &pb);
+    ASSERT_INT_EQ(ql_entry_create(&w.cx, &t.id, &in, &gone), QL_OK);
+    as(&w, &pb);
+    ASSERT_INT_EQ(ql_entry_delete(&w.cx, &t.id, &gone.id, NULL, 0), QL_OK);
+    struct ql_export e;
+    int created;
+    as(&w, &pb);
+    ASSERT_INT_EQ(ql_export_request(&w.cx, &e, &created), QL_OK);
+    char eid[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(&e.id, eid);
+    ASSERT_INT_EQ(run_job(&w, "export.build", eid, ql_export_build), QL_OK);
+    ASSERT_TRUE(rows_holding(email) > 0);
+    /* the erasure: the request, then its job */
+    struct ql_erase_request er = {"correct horse battery", 21, NULL, 0};
+    as(&w, &pb);
+    ASSERT_INT_EQ(ql_account_erase(&w.cx, &er), QL_OK);
+    ASSERT_INT_EQ(count("SELECT count(*) FROM sessions WHERE user_id = '%s'", bid), 0);
+    ASSERT_INT_EQ(run_job(&w, "account.erase", bid, ql_account_erase_run), QL_OK);
+    ASSERT_INT_EQ(rows_holding(email), 0);
+    ASSERT_INT_EQ(rows_holding(name), 0);
+    ASSERT_INT_EQ(count("SELECT count(*) FROM journal_entries WHERE author_user_id = '%s'", bid),
+                  0);
+    char lid[QL_UUID_STR_LEN + 1], gid[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(&live.id, lid);
+    ql_uuid_format(&gone.id, gid);
+    /* tombstones: the live entry's delete now, the deleted one's earlier; no second one */
+    ASSERT_INT_EQ(count("SELECT count(*) FROM changes WHERE entity_id = '%s' AND event = 3", lid),
+                  1);
+    ASSERT_INT_EQ(count("SELECT count(*) FROM changes WHERE entity_id = '%s' AND event = 3", gid),
+                  1);
+    ASSERT_INT_EQ(count("SELECT count(*) FROM team_members WHERE user_id = '%s'", bid), 0);
+    ASSERT_INT_EQ(count("SELECT count(*) FROM idempotency_keys WHERE scope = '%s'", scope), 0);
+    ASSERT_INT_EQ(
+        count("SELECT count(*) FROM users WHERE user_id = '%s' AND erased_at IS NOT NULL", bid), 1);
+    /* the rows that name him by id stay, and every chain verifies */
+    char actor[64];
+    snprintf(actor, sizeof(actor), "User:%s", bid);
+    ASSERT_TRUE(count("SELECT count(*) FROM audit_log WHERE actor = '%s'", actor) > 0);
+    struct ql_error err;
+    ql_error_clear(&err);
+    FILE *out = tmpfile();
+    ASSERT_INT_EQ(ql_pg_audit_verify(url, out, &err), QL_OK);
+    fclose(out);
+    world_close(&w);
+}
+
+int main(int argc, char **argv)
+{
+    url = itest_url("QUILL_TEST_DATABASE_URL");
+    static const struct ql_test tests[] = {
+        TEST(test_export_is_built_in_parts_and_read_back),
+        TEST(test_erasure_leaves_nothing_of_the_person_and_the_chain_verifies),
+    };
+    return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
+}

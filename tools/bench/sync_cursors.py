@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""tools/bench/sync_cursors.py - the sync cursors of the sync benchmark, taken from the API
+itself (tools/bench/bench.sh, bench_sync), so that the benchmark never depends on how a
+cursor is made.
+
+  sync_cursors.py start URL < teams.tsv
+      Takes a full snapshot of the first team (GET /v1/teams/{id}/sync, pages of 200) and
+      prints the cursor its last page hands over: the changes made after the snapshot.
+  sync_cursors.py collect URL CURSOR LIMIT < teams.tsv > cursors.tsv
+      Pages every team's delta feed from CURSOR with pages of LIMIT and prints
+      "<t> <cursor>" for every cursor whose page was full: each has at least LIMIT changes
+      after it.
+
+teams.tsv holds "<t> <team id>" lines; team t is read with the token of its owner, user
+10(t-1)+1 of the data set (tools/bench/wrk/dataset.lua).  One keep-alive connection,
+bounded by a timeout per request; loopback only.
+"""
+import http.client
+import json
+import sys
+import urllib.parse
+
+
+def get(conn, path, token):
+    conn.request("GET", path, headers={"Authorization": "Bearer " + token})
+    res = conn.getresponse()
+    body = res.read()
+    if res.status != 200:
+        sys.exit(f"sync_cursors: GET {path} answered {res.status}: {body[:300]!r}")
+    return json.loads(body)
+
+
+def teams():
+    for line in sys.stdin:
+        if line.strip():
+            t, team = line.split()
+            yield int(t), team
+
+
+def token_of(t):
+    return f"peer-token-{10 * (t - 1) + 1}"
+
+
+def main():
+    if len(sys.argv) < 3 or sys.argv[1] not in ("start", "collect"):
+        sys.exit(__doc__)
+    url = urllib.parse.urlsplit(sys.argv[2])
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    if sys.argv[1] == "start":
+        t, team = next(teams())
+        page = {"hasMore": True, "nextCursor": None}
+        for _ in range(1000):
+            q = "limit=200" + (f"&since={page['nextCursor']}" if page["nextCursor"] else "")
+            page = get(conn, f"/v1/teams/{team}/sync?{q}", token_of(t))
+            if not page["hasMore"]:
+                print(page["nextCursor"])
+                return
+        sys.exit("sync_cursors: the snapshot did not end after 1,000 pages")
+    start, limit = sys.argv[3], int(sys.argv[4])
+    total = 0
+    fewest = None
+    for t, team in teams():
+        cursor, n = start, 0
+        for _ in range(100000):
+            page = get(conn, f"/v1/teams/{team}/sync?since={cursor}&limit={limit}", token_of(t))
+            if len(page["changes"]) < limit:
+                break
+            print(t, cursor)
+            n += 1
+            cursor = page["nextCursor"]
+        total += n
+        fewest = n if fewest is None else min(fewest, n)
+    print(f"sync_cursors: {total} cursors, at least {fewest} per team", file=sys.stderr)
+    if not fewest:
+        sys.exit("sync_cursors: a team has no full page of changes")
+
+
+if __name__ == "__main__":
+    main()
