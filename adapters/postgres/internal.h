@@ -139,6 +139,7 @@ enum ql__pg_stmt {
     QL__ST_TOKENS_END,
     QL__ST_VERIFY_EMAIL,
     QL__ST_MAIL_PURGE,
+    QL__ST_MAIL_FORGET,
     /* data rights (stmts_rights.h) */
     QL__ST_R_ACCOUNT,
     QL__ST_R_MEMBERSHIPS,

@@ -225,6 +225,15 @@ static int m_purge(struct ql_store *self, struct ql_ctx *cx, int64_t tokens_befo
     return QL_OK;
 }
 
+static int m_forget(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *user,
+                    const char *email)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, user);
+    ql__pg_p_text(&p, email);
+    return ql__pg_run(pg_of(self), cx, QL__ST_MAIL_FORGET, &p);
+}
+
 const struct ql_mail_repo_ops ql__pg_mail_ops = {
     .insert = m_insert,
     .get = m_get,
@@ -236,4 +245,5 @@ const struct ql_mail_repo_ops ql__pg_mail_ops = {
     .tokens_end = m_tokens_end,
     .verify_email = m_verify_email,
     .purge = m_purge,
+    .forget = m_forget,
 };

@@ -485,6 +485,7 @@ int ql__pg_deferred(enum ql__pg_stmt st)
     case QL__ST_AUDIT_APPEND_MANY:
     case QL__ST_TOKEN_INSERT:
     case QL__ST_TOKENS_END:
+    case QL__ST_MAIL_FORGET:
         return 1;
     default:
         return 0;

@@ -50,6 +50,14 @@
          "CASE WHEN email_verified_at IS NULL THEN $3 ELSE updated_at END WHERE user_id = $1 "
          "AND email = $2 AND erased_at IS NULL",
          3},
+    /* The reset counts are kept under "mail:reset:<email>" (core/account/recovery.c). */
+    [QL__ST_MAIL_FORGET] = {"mail_forget",
+                            "WITH m AS (DELETE FROM mail_outbox WHERE user_id = $1 OR recipient "
+                            "= $2), t AS (DELETE FROM email_tokens WHERE user_id = $1), f AS "
+                            "(DELETE FROM login_failures WHERE email = 'mail:reset:' || $2 OR "
+                            "email = 'mail:verify:' || $1::text) DELETE FROM jobs WHERE kind = "
+                            "'account.password_reset' AND payload->>'email' = $2",
+                            2},
     [QL__ST_MAIL_PURGE] = {"mail_purge",
                            "WITH t AS (DELETE FROM email_tokens WHERE expires_at < $1 RETURNING "
                            "1), m AS (DELETE FROM mail_outbox WHERE state <> 'pending' AND "

@@ -111,6 +111,12 @@ int ql_mail_queue(struct ql_ctx *cx, const struct ql_mail_new *m, struct ql_uuid
 /* The job "mail.send": one attempt at the mail its payload names ({"mailId"}). */
 int ql_mail_send_job(struct ql_ctx *cx, const struct ql_job *job);
 
+/*
+ * Forget, in the open transaction, every mail and mailed token of a user being erased, and
+ * what the outbox's limits and jobs kept of its email (the address it had).
+ */
+int ql_mail_forget(struct ql_ctx *cx, const struct ql_uuid *user, const char *email);
+
 /* The job "purge.mail": used and expired tokens, and finished mails older than 30 days. */
 int ql_mail_purge_job(struct ql_ctx *cx, const struct ql_job *job);
 

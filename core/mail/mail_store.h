@@ -78,6 +78,12 @@ struct ql_mail_repo_ops {
      */
     int (*purge)(struct ql_store *self, struct ql_ctx *cx, int64_t tokens_before_ms,
                  int64_t mails_before_ms, int64_t *n);
+    /*
+     * Forget what mail kept of a user whose email was email (an erasure): the user's mails
+     * and tokens, the per-email reset counts, and reset jobs naming the email.
+     */
+    int (*forget)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *user,
+                  const char *email);
 };
 
 /* The wrappers the core calls the repository through. */
@@ -138,6 +144,12 @@ static inline int ql_mail_repo_verify_email(struct ql_store *s, struct ql_ctx *c
                                             int64_t now_ms)
 {
     return s->ops->mail->verify_email(s, cx, user, email, now_ms);
+}
+
+static inline int ql_mail_repo_forget(struct ql_store *s, struct ql_ctx *cx,
+                                      const struct ql_uuid *user, const char *email)
+{
+    return s->ops->mail->forget(s, cx, user, email);
 }
 
 static inline int ql_mail_repo_purge(struct ql_store *s, struct ql_ctx *cx,

@@ -203,6 +203,11 @@ int ql_mail_send_job(struct ql_ctx *cx, const struct ql_job *job)
                         job->attempts, why);
 }
 
+int ql_mail_forget(struct ql_ctx *cx, const struct ql_uuid *user, const char *email)
+{
+    return ql_mail_repo_forget(cx->ports.store, cx, user, email ? email : "");
+}
+
 int ql_mail_purge_job(struct ql_ctx *cx, const struct ql_job *job)
 {
     char actor[96];

@@ -8,7 +8,9 @@
  * changes.  Otherwise memberships are removed here rather than in the job, because the
  * check is only true while these locks are held.  In the same transaction every session
  * ends (the store invalidates the principal caches of every instance through a NOTIFY that
- * commits with it), the login failures of the email go, and the users row loses email,
+ * commits with it), the login failures of the email go, so do the user's mails and mailed
+ * tokens and what mail's limits and jobs kept of the email (ql_mail_forget), and the users
+ * row loses email,
  * name, password hash and OpenID Connect identity and is marked erased: from the commit
  * on, nothing can sign in as the user or find them by email, and no response or webhook
  * body made later can show their name.  The job "account.erase" (erase_run.c) does the rest.
@@ -22,6 +24,7 @@
 #include "changes/changes.h"
 #include "clock/clock.h"
 #include "err/err.h"
+#include "mail/mail.h"
 #include "queue/queue.h"
 #include "tx/tx.h"
 #include "uuid/uuid.h"
@@ -239,6 +242,8 @@ int ql_account_erase(struct ql_ctx *cx, const struct ql_erase_request *in)
         rc = ql_store_sessions_remove_user(st, cx, user, NULL);
     if (rc == QL_OK)
         rc = ql_store_throttle_clear_failures(st, cx, email);
+    if (rc == QL_OK)
+        rc = ql_mail_forget(cx, user, email);
     if (rc == QL_OK)
         rc = enqueue_job(cx, user);
     if (rc == QL_OK)

@@ -410,7 +410,7 @@ struct ql_store_ops {
     const struct ql_changes_ops *changes;
     const struct ql_webhooks_ops *webhooks;
     const struct ql_mail_repo_ops *mail; /* the outbox and mailed tokens (mail/mail_store.h) */
-    const struct ql_rights_ops *rights; /* store_rights.h */
+    const struct ql_rights_ops *rights;  /* store_rights.h */
 };
 
 struct ql_store {

@@ -226,9 +226,50 @@ static void test_verified_email(void)
     cc_close(&c);
 }
 
+/* An erasure forgets a user's mails, tokens and reset counts; other users' stay. */
+static void test_forget_a_user(void)
+{
+    struct cc c;
+    cc_open(&c);
+    struct ql_user u = cc_user(&c, "U"), v = cc_user(&c, "V");
+    struct ql_mail mu = mail_in(&c, &u, 1, u.email), mv = mail_in(&c, &v, 2, v.email);
+    mv.user_id = v.id;
+    struct ql_mail_token tu = token_in(&c, &u, QL_TOKEN_PASSWORD_RESET, 60000),
+                         tv = token_in(&c, &v, QL_TOKEN_PASSWORD_RESET, 60000);
+    const char *ku = ql_arena_sprintf(&c.arena, "mail:reset:%s", u.email);
+    const char *kv = ql_arena_sprintf(&c.arena, "mail:reset:%s", v.email);
+    ASSERT_INT_EQ(MAIL(&c)->insert(c.s, &c.cx, &mu), QL_OK);
+    ASSERT_INT_EQ(MAIL(&c)->insert(c.s, &c.cx, &mv), QL_OK);
+    ASSERT_INT_EQ(MAIL(&c)->token_insert(c.s, &c.cx, &tu), QL_OK);
+    ASSERT_INT_EQ(MAIL(&c)->token_insert(c.s, &c.cx, &tv), QL_OK);
+    ASSERT_INT_EQ(ql_store_throttle_record_failure(c.s, &c.cx, ku, c.now), QL_OK);
+    ASSERT_INT_EQ(ql_store_throttle_record_failure(c.s, &c.cx, kv, c.now), QL_OK);
+    ASSERT_INT_EQ(ql_store_begin(c.s, &c.cx), QL_OK);
+    ASSERT_INT_EQ(MAIL(&c)->forget(c.s, &c.cx, &u.id, u.email), QL_OK);
+    ASSERT_INT_EQ(ql_store_commit(c.s, &c.cx), QL_OK);
+    struct ql_mail got;
+    CC_FAILS(&c, MAIL(&c)->get(c.s, &c.cx, &mu.id, &got), QL_ENOT_FOUND);
+    ASSERT_INT_EQ(MAIL(&c)->get(c.s, &c.cx, &mv.id, &got), QL_OK);
+    struct ql_mail_token t;
+    CC_FAILS(&c, MAIL(&c)->token_find(c.s, &c.cx, tu.digest, QL_TOKEN_PASSWORD_RESET, c.now, &t),
+             QL_ENOT_FOUND);
+    ASSERT_INT_EQ(MAIL(&c)->token_find(c.s, &c.cx, tv.digest, QL_TOKEN_PASSWORD_RESET, c.now, &t),
+                  QL_OK);
+    int count = -1;
+    int64_t oldest;
+    ASSERT_INT_EQ(ql_store_throttle_failures(c.s, &c.cx, ku, c.now - 60000, &count, &oldest),
+                  QL_OK);
+    ASSERT_INT_EQ(count, 0);
+    ASSERT_INT_EQ(ql_store_throttle_failures(c.s, &c.cx, kv, c.now - 60000, &count, &oldest),
+                  QL_OK);
+    ASSERT_INT_EQ(count, 1);
+    cc_close(&c);
+}
+
 const struct ql_test contract_mail_tests[] = {
     TEST(test_outbox),
     TEST(test_tokens),
     TEST(test_verified_email),
+    TEST(test_forget_a_user),
 };
 const int contract_mail_ntests = QL_NTESTS(contract_mail_tests);

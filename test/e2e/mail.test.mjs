@@ -411,6 +411,24 @@ test('credentials go over TLS only: smtps:// logs in, and a server without START
   }
 })
 
+test('erasing an account forgets its mails, its links and what the limits kept of its email', async () => {
+  const u = await signup(api)
+  const uid = u.user.userId
+  await http(api, 'POST', '/v1/me/email-verification', { token: u.token })
+  await reset(u.email)
+  const token = linkToken(await mailTo(smtp, u.email, 2), 'reset-password')
+  assert.ok(Number(sql(`SELECT count(*) FROM mail_outbox WHERE user_id = '${uid}'`)) >= 2)
+  const r = await http(api, 'DELETE', '/v1/me', { token: u.token, body: { password: PASSWORD } })
+  assert.equal(r.status, 202, r.text)
+  assert.equal(sql(`SELECT count(*) FROM mail_outbox WHERE user_id = '${uid}' OR recipient = '${u.email}'`), '0')
+  assert.equal(sql(`SELECT count(*) FROM email_tokens WHERE user_id = '${uid}' OR email = '${u.email}'`), '0')
+  assert.equal(sql(`SELECT count(*) FROM login_failures WHERE email LIKE '%${u.email}'`), '0')
+  assert.equal(sql(`SELECT count(*) FROM jobs WHERE payload::text LIKE '%${u.email}%'`), '0')
+  const late = await confirm(token)
+  assert.equal(late.status, 400)
+  assert.equal(late.body.code, 'invalid_token')
+})
+
 test('a bad mail configuration stops quill-worker with a message naming the variable', async () => {
   await assert.rejects(start('quill-worker', { ...WORKER_ENV, QUILL_SMTP_URL: 'smtp://relay:s3cret@127.0.0.1:1' }, 'quill-worker ready'),
     (e) => /QUILL_MAIL_FROM: required when QUILL_SMTP_URL is set/.test(e.message) && !e.message.includes('s3cret'))

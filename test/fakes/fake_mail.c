@@ -282,6 +282,37 @@ static int m_purge(struct ql_store *self, struct ql_ctx *cx, int64_t tokens_befo
     return QL_OK;
 }
 
+static int m_forget(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *user,
+                    const char *email)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    if (rc)
+        return rc;
+    int k = 0;
+    for (int i = 0; i < s->ntokens; i++)
+        if (!fake__same(&s->tokens[i].t.user_id, user))
+            s->tokens[k++] = s->tokens[i];
+    s->ntokens = k;
+    k = 0;
+    for (int i = 0; i < s->nmails; i++) {
+        const struct ql_mail *m = &s->mails[i].m;
+        if (!(m->has_user && fake__same(&m->user_id, user)) && strcmp(m->to, email) != 0)
+            s->mails[k++] = s->mails[i];
+    }
+    s->nmails = k;
+    char reset[160], verify[64];
+    snprintf(reset, sizeof(reset), "mail:reset:%s", email);
+    memcpy(verify, "mail:verify:", 12);
+    ql_uuid_format(user, verify + 12);
+    k = 0;
+    for (int i = 0; i < s->nfailures; i++)
+        if (strcmp(s->failures[i].email, reset) != 0 && strcmp(s->failures[i].email, verify) != 0)
+            s->failures[k++] = s->failures[i];
+    s->nfailures = k;
+    return QL_OK; /* the fake queue's jobs are the test's to look at */
+}
+
 const struct ql_mail_repo_ops fake__mail_ops = {
     .insert = m_insert,
     .get = m_get,
@@ -293,4 +324,5 @@ const struct ql_mail_repo_ops fake__mail_ops = {
     .tokens_end = m_tokens_end,
     .verify_email = m_verify_email,
     .purge = m_purge,
+    .forget = m_forget,
 };
