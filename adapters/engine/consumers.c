@@ -39,7 +39,11 @@ static void on_changes(void *ud, enum ql_notify_event ev, const char *payload)
     pthread_mutex_unlock(&e->cons_lock);
 }
 
-/* Sleep ms, or until notified when wake is set (and the gap has passed); 1: stop. */
+/*
+ * Sleep ms, or until notified when wake is set (and the gap has passed); 1: stop.  Only a
+ * nap that wakes on notifications consumes one: a change announced during the gap or a
+ * pass must still cut the next long nap short, or it waits for the poll.
+ */
 static int nap(struct ql_engine *e, int ms, int wake)
 {
     struct timespec until;
@@ -54,7 +58,8 @@ static int nap(struct ql_engine *e, int ms, int wake)
     while (!e->cons_stop && !(wake && e->cons_notified))
         if (pthread_cond_timedwait(&e->cons_cond, &e->cons_lock, &until) != 0)
             break;
-    e->cons_notified = 0;
+    if (wake)
+        e->cons_notified = 0;
     int stop = e->cons_stop;
     pthread_mutex_unlock(&e->cons_lock);
     return stop;

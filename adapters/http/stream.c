@@ -79,12 +79,17 @@ static int64_t now_ms(struct ql__loop *l)
     return ql__loop_now_ms(l);
 }
 
-/* Send text to the stream; a client too slow to keep up loses the stream (it resumes). */
+/*
+ * Send text to the stream; a client too slow to keep up loses the stream (it resumes).
+ * The write may find the socket gone and end the stream inside the call (leave() clears
+ * st->topic; st itself lives until the connection closes): that is a failed write too.
+ */
 static int send_text(struct ql__stream *st, const char *text, size_t n)
 {
-    if (ql__req_stream_write(st->r, text, n) != 0)
+    struct ql__loop *l = st->topic->loop;
+    if (ql__req_stream_write(st->r, text, n) != 0 || st->topic == NULL)
         return -1;
-    st->last_write_ms = now_ms(st->topic->loop);
+    st->last_write_ms = now_ms(l);
     return 0;
 }
 

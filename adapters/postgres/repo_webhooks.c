@@ -247,7 +247,12 @@ static int w_disable(struct ql_store *self, struct ql_ctx *cx, const struct ql_u
     struct ql__pg_params p = {0};
     ql__pg_p_uuid(&p, webhook);
     ql__pg_p_ts(&p, now_ms);
-    return ql__pg_run(pg_of(self), cx, QL__ST_WEBHOOK_DISABLE, &p);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_WEBHOOK_DISABLE, &p, &r);
+    if (rc == QL_OK && ql__pg_affected(r) == 0)
+        rc = ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
+    PQclear(r);
+    return rc;
 }
 
 static int w_attempts(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,

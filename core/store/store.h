@@ -368,7 +368,10 @@ struct ql_webhooks_ops {
      */
     int (*attempt_add)(struct ql_store *self, struct ql_ctx *cx,
                        const struct ql_delivery_attempt *a, int final, int *failures);
-    /* Disable an endpoint (too many failures in a row). */
+    /*
+     * Disable an endpoint (too many failures in a row).  QL_ENOT_FOUND when no live,
+     * enabled endpoint changed: another delivery disabled it first, or it was deleted.
+     */
     int (*disable)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *webhook,
                    int64_t now_ms);
     /*

@@ -95,10 +95,15 @@ static int disable(struct ql_ctx *cx, const struct ql_webhook *w)
     if (rc)
         return rc;
     rc = QL__HOOKS(cx)->disable(cx->ports.store, cx, &w->id, ql_clock_now_ms(cx->ports.clock));
+    int done_before = rc == QL_ENOT_FOUND; /* a delivery that failed at once disabled it */
     if (rc == QL_OK)
         rc = ql_audit(cx, &w->team_id, "webhook.disable", "Webhook", &w->id, "Job:webhook.deliver");
+    if (done_before) {
+        ql_error_clear(&cx->err);
+        rc = QL_OK;
+    }
     rc = ql_tx_end(cx, rc);
-    if (rc == QL_OK) {
+    if (rc == QL_OK && !done_before) {
         char id[QL_UUID_STR_LEN + 1];
         ql_uuid_format(&w->id, id);
         ql_log(cx->ports.log, QL_LOG_WARN, "webhook endpoint disabled after failures in a row",

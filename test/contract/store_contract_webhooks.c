@@ -59,6 +59,8 @@ static void test_webhook_endpoints(void)
     ASSERT_INT_EQ(HOOKS(&c)->subscribed(c.s, &c.cx, teams, 2, &list, &n), QL_OK);
     ASSERT_INT_EQ(n, 3);
     ASSERT_INT_EQ(HOOKS(&c)->disable(c.s, &c.cx, &w2.id, c.now + 20), QL_OK);
+    /* a second disable (a delivery that failed at the same time) changes nothing */
+    CC_FAILS(&c, HOOKS(&c)->disable(c.s, &c.cx, &w2.id, c.now + 25), QL_ENOT_FOUND);
     ASSERT_INT_EQ(HOOKS(&c)->remove(c.s, &c.cx, &other.id, &w3.id, c.now + 30), QL_OK);
     CC_FAILS(&c, HOOKS(&c)->remove(c.s, &c.cx, &other.id, &w3.id, c.now + 30), QL_ENOT_FOUND);
     ASSERT_INT_EQ(HOOKS(&c)->subscribed(c.s, &c.cx, teams, 2, &list, &n), QL_OK);

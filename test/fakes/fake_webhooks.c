@@ -216,6 +216,8 @@ static int w_disable(struct ql_store *self, struct ql_ctx *cx, const struct ql_u
     struct fake_webhook *h = rc ? NULL : hook_of(s, NULL, webhook, 0);
     if (h && h->w.disabled_ms == 0)
         h->w.disabled_ms = now_ms;
+    else if (rc == QL_OK)
+        rc = ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
     return rc;
 }
 

@@ -27,6 +27,7 @@ struct fake_out {
     char url[256];
     char body[4096];
     char headers[QL_OUT_HEADERS_MAX][160];
+    int64_t *race; /* set: another delivery disables the endpoint while this one posts */
 };
 
 static int fo_post(struct ql_outbound *self, const struct ql_out_request *req,
@@ -35,6 +36,8 @@ static int fo_post(struct ql_outbound *self, const struct ql_out_request *req,
     struct fake_out *o = (struct fake_out *)self;
     memset(res, 0, sizeof(*res));
     o->calls++;
+    if (o->race)
+        *o->race = 1;
     snprintf(o->url, sizeof(o->url), "%s", req->url);
     snprintf(o->body, sizeof(o->body), "%.*s", (int)req->body_n, req->body);
     for (int i = 0; i < QL_OUT_HEADERS_MAX; i++)
@@ -322,6 +325,26 @@ static void test_failures_retry_on_the_schedule_then_disable_the_endpoint(void)
     fixture_cleanup(&w.f);
 }
 
+static void test_two_failures_at_once_disable_the_endpoint_once(void)
+{
+    struct world w;
+    setup(&w);
+    w.f.cfg.webhook_disable_after = 1;
+    struct ql_webhook h;
+    char secret[QL_WEBHOOK_SECRET_LEN];
+    const char *created[] = {"journal_entry.created"};
+    ASSERT_INT_EQ(create(&w, "https://a.example.com/in", created, 1, &h, secret), QL_OK);
+    write_entry(&w, "one");
+    fan_out(&w);
+    w.out.status = 500;
+    w.out.race = &w.f.store.webhooks[0].w.disabled_ms;
+    int audits = w.f.store.naudit;
+    ASSERT_INT_EQ(deliver_next(&w, NULL), QL_EUNAVAILABLE);
+    ASSERT_TRUE(w.f.store.webhooks[0].w.disabled_ms != 0);
+    ASSERT_INT_EQ(w.f.store.naudit, audits); /* the other delivery wrote the audit row */
+    fixture_cleanup(&w.f);
+}
+
 static void test_a_redelivery_sends_the_same_message_again(void)
 {
     struct world w;
@@ -389,6 +412,7 @@ int main(int argc, char **argv)
         TEST(test_list_and_delete),
         TEST(test_fan_out_makes_one_delivery_per_wanting_endpoint_and_signs_it),
         TEST(test_failures_retry_on_the_schedule_then_disable_the_endpoint),
+        TEST(test_two_failures_at_once_disable_the_endpoint_once),
         TEST(test_a_redelivery_sends_the_same_message_again),
         TEST(test_the_signature_matches_the_specification),
     };
