@@ -7,6 +7,8 @@
 
 /* {"version","gitSha","builtAt","dependencies":{...}} */
 extern const char ql_version_json[];
+/* The version alone ("0.1.0"). */
+extern const char ql_version[];
 /* The highest migration version in migrations/ when this binary was built. */
 extern const long long ql_schema_version;
 /* The OpenAPI 3.1 document (apps/api/openapi.json), minified. */

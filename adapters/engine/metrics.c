@@ -9,6 +9,7 @@
 #include "err/err.h"
 #include "log/log.h"
 #include "queue/queue.h"
+#include "trace/trace.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +138,7 @@ static void render_metrics(struct ql_engine *e, struct ql_buf *b)
                   "worker's consumers.\n# TYPE quill_changes_consumed_total counter\n"
                   "quill_changes_consumed_total %llu\n",
                   (unsigned long long)atomic_load(&e->consumed));
+    ql_trace_metrics(e->tracer, b);
     ql_arena_reset(&e->arena);
 }
 

@@ -11,12 +11,50 @@
 #include "log/log.h"
 #include "db/db.h"
 #include "queue/queue.h"
+#include "trace/trace.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- runners ---------------------------------------------------------------------------- */
+
+/*
+ * The job's trace: it continues the context stored with it (the request or change that
+ * caused it), or starts one; with a tracer its attempt is a consumer span, a child of that
+ * context, and the spans of its work are the span's children.
+ */
+static void job_trace(struct ql_engine *e, struct run *r, struct ql_ctx *cx)
+{
+    struct ql_traceparent tp;
+    const char *s = r->job.traceparent;
+    int has = s && ql_traceparent_parse(s, strlen(s), &tp) == QL_OK;
+    if (!has && r->job.trace_id && strlen(r->job.trace_id) == 32)
+        memcpy(cx->trace_id, r->job.trace_id, 33); /* logs still name the trace */
+    ql_trace_begin(cx, e->tracer, has ? &tp : NULL);
+}
+
+static void span_begin(struct ql_ctx *cx, struct run *r, struct ql_trace_span *sp)
+{
+    sp->on = 0;
+    if (!ql_trace_on(cx) || !ql_tracer_admit(cx->ports.tracer))
+        return;
+    char name[96];
+    int n = snprintf(name, sizeof(name), "process %s", r->job.kind);
+    ql_span_init(sp, cx->trace_id, cx->span_id, cx->parent_span_id, QL_SPAN_CONSUMER, name,
+                 n < 0                       ? 0
+                 : (size_t)n >= sizeof(name) ? sizeof(name) - 1
+                                             : (size_t)n,
+                 ql_clock_mono_ns(cx->ports.clock));
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", (long long)r->job.id);
+    ql_span_cstr(sp, "messaging.system", "quill");
+    ql_span_cstr(sp, "messaging.operation.type", "process");
+    ql_span_cstr(sp, "messaging.destination.name", r->job.queue);
+    ql_span_cstr(sp, "messaging.message.id", id);
+    ql_span_cstr(sp, "quill.job.kind", r->job.kind);
+    ql_span_int(sp, "quill.job.attempt", r->job.attempts);
+}
 
 static void run_one(struct runner *rn, struct run *r)
 {
@@ -35,16 +73,22 @@ static void run_one(struct runner *rn, struct run *r)
     cx.deadline_ns = r->deadline_ns;
     cx.job = &r->job;
     cx.worker_id = e->worker_id;
-    if (r->job.trace_id && strlen(r->job.trace_id) == 32)
-        memcpy(cx.trace_id, r->job.trace_id, 33);
+    job_trace(e, r, &cx);
     snprintf(cx.request_id, sizeof(cx.request_id), "job-%lld", (long long)r->job.id);
     if (r->kind == NULL) {
         r->rc = QL_EINTERNAL;
         snprintf(r->error, sizeof(r->error), "no handler for kind %s on this worker", r->job.kind);
         return;
     }
+    struct ql_trace_span sp;
+    span_begin(&cx, r, &sp);
     r->rc = r->kind->fn(&cx, &r->job);
     ql_ctx_run_deferred(&cx);
+    if (r->rc) {
+        ql_span_cstr(&sp, "error.type", ql_err_name(r->rc));
+        ql_span_error(&sp, ql_err_name(r->rc));
+    }
+    ql_span_end(&cx, &sp);
     r->retry_after_ms = r->rc ? cx.err.retry_after_ms : 0;
     if (r->rc)
         snprintf(r->error, sizeof(r->error), "%s: %s", ql_err_name(r->rc),
@@ -243,6 +287,7 @@ void ql__eng_claim(struct ql_engine *e)
             r->job.kind = copy(&r->arena, jobs[i].kind);
             r->job.payload = copy(&r->arena, jobs[i].payload);
             r->job.trace_id = copy(&r->arena, jobs[i].trace_id);
+            r->job.traceparent = copy(&r->arena, jobs[i].traceparent);
             r->kind = ql_job_kind_find(jobs[i].kind, e->cfg->worker_debug_jobs);
             r->next = e->runs;
             if (e->runs)

@@ -4,6 +4,7 @@
 #include "http.h"
 
 #include "config/config.h"
+#include "cors.h"
 
 #include <string.h>
 
@@ -33,6 +34,7 @@ void ql_http_config_read(struct ql_env *e, int ncpu, struct ql_http_config *c)
     ql_env_int(e, "QUILL_WRITE_POOL", &c->write_pool, 48, 0, 1000);
     ql_env_int(e, "QUILL_GROUP_COMMIT", &c->group_commit, 2, 0, 1000);
     ql_env_int(e, "QUILL_LOOP_READS", &c->loop_reads, 1, 0, 1);
+    ql_env_int(e, "QUILL_READ_AFTER_WRITE_MS", &c->read_after_write_ms, 5000, 0, 3600000);
     ql_env_int(e, "QUILL_POOL_QUEUE", &c->pool_queue, 4096, 1, 1000000);
     ql_env_int(e, "QUILL_RATE_LIMIT", &c->rate_limit, 50, 1, 1000000);
     const char *proxies = ql_env_value(e, "QUILL_TRUSTED_PROXIES");
@@ -54,4 +56,11 @@ void ql_http_config_read(struct ql_env *e, int ncpu, struct ql_http_config *c)
     ql_env_int(e, "QUILL_MAX_STREAMS", &c->max_streams, 10000, 0, 1000000);
     ql_env_int(e, "QUILL_SSE_HEARTBEAT_MS", &c->sse_heartbeat_ms, 15000, 1000, 3600000);
     ql_env_int(e, "QUILL_STATEMENT_TIMEOUT_MS", &c->statement_timeout_ms, 5000, 0, 3600000);
+    char why[200];
+    if (ql__cors_parse(ql_env_value(e, "QUILL_CORS_ORIGINS"), &c->cors, why, sizeof(why)) != 0)
+        ql_env_problem(e,
+                       "QUILL_CORS_ORIGINS: expected comma-separated exact origins such as "
+                       "'https://app.example.com': %s",
+                       why);
+    ql_env_int(e, "QUILL_CORS_MAX_AGE", &c->cors_max_age, 600, 0, 86400);
 }

@@ -19,10 +19,12 @@
  * Streams are a state too: a handler that begins one is completed by sending the head of a
  * chunked response, and stays in flight (STREAM) until it ends.
  */
+#include "cors.h"
 #include "internal.h"
 
 #include "clock/clock.h"
 #include "err/err.h"
+#include "trace/trace.h"
 
 #include <string.h>
 #include <strings.h>
@@ -42,30 +44,32 @@ static void hex_random(struct ql__exec *x, char *out, int nbytes)
     out[2 * nbytes] = '\0';
 }
 
-static int is_hex(const char *p, size_t n)
-{
-    int nonzero = 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = p[i];
-        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
-            return 0;
-        nonzero |= ch != '0';
-    }
-    return nonzero;
-}
-
-/* Continue a valid W3C traceparent ("00-<trace>-<parent>-<flags>") or start a trace. */
+/*
+ * Continue a valid W3C traceparent or start a trace, and decide whether the request's
+ * spans are recorded (the tracer's sampler).  Without a tracer the request records nothing
+ * and hands the caller's context on as it came (its span id is the caller's), as a W3C
+ * participant that does not trace does.
+ */
 static void trace_ids(struct ql__exec *x, struct ql_http_req *r)
 {
-    const struct ql_span *tp = ql__req_header(r, "traceparent");
-    if (tp && tp->n >= 55 && tp->p[2] == '-' && tp->p[35] == '-' && tp->p[52] == '-' &&
-        !(tp->p[0] == 'f' && tp->p[1] == 'f') && is_hex(tp->p + 3, 32) && is_hex(tp->p + 36, 16)) {
-        memcpy(r->cx.trace_id, tp->p + 3, 32);
-        r->cx.trace_id[32] = '\0';
-    } else {
+    struct ql_tracer *t = x->env->tracer;
+    const struct ql_span *h = ql__req_header(r, "traceparent");
+    struct ql_traceparent tp;
+    int has = h && ql_traceparent_parse(h->p, h->n, &tp) == QL_OK;
+    if (has)
+        memcpy(r->cx.trace_id, tp.trace_id, sizeof(tp.trace_id));
+    else
         hex_random(x, r->cx.trace_id, 16);
-    }
-    hex_random(x, r->cx.span_id, 8);
+    if (has && t == NULL)
+        memcpy(r->cx.span_id, tp.span_id, sizeof(tp.span_id));
+    else
+        hex_random(x, r->cx.span_id, 8);
+    if (has && t != NULL)
+        memcpy(r->cx.parent_span_id, tp.span_id, sizeof(tp.span_id));
+    int sampled = t ? ql_sampler_decide(&t->sampler, r->cx.trace_id, has ? tp.flags : -1)
+                    : !has || (tp.flags & QL_TRACE_SAMPLED);
+    r->cx.trace_flags = sampled ? QL_TRACE_SAMPLED : 0;
+    r->cx.ports.tracer = t;
     const struct ql_span *rid = ql__req_header(r, "x-request-id");
     int ok = rid && rid->n > 0 && rid->n < sizeof(r->cx.request_id);
     for (size_t i = 0; ok && i < rid->n; i++) {
@@ -101,6 +105,7 @@ static void complete(struct ql__exec *x, struct ql_http_req *r)
 {
     if (r->status == 0)
         ql__res_problem(r, QL_EINTERNAL); /* a handler that answered nothing */
+    ql__cors_headers(r);
     if (ql_buf_ok(&r->res_body) || ql_buf_ok(&r->res_headers)) {
         r->res_body.failed = r->res_headers.failed = 0;
         r->res_body.len = r->res_headers.len = 0;
@@ -153,6 +158,7 @@ static void pool_run(struct ql__task *t, struct ql_ports *ports)
 static void pool_done(struct ql__task *t)
 {
     struct ql_http_req *r = (struct ql_http_req *)((char *)t - offsetof(struct ql_http_req, task));
+    ql__replica_after(r->exec, r);
     ready(r);
 }
 
@@ -161,6 +167,7 @@ static void to_pool(struct ql__exec *x, struct ql_http_req *r)
 {
     r->state = QL__REQ_POOL;
     r->task = (struct ql__task){NULL, pool_run, pool_done, NULL}; /* submit sets the owner */
+    ql__replica_before(x, r);
     int grouped = (x->routes[r->route].flags & QL_ROUTE_GROUP) != 0;
     if (x->ops->submit(x, &r->task, grouped) == QL_OK)
         return;
@@ -179,6 +186,7 @@ static void reset_response(struct ql_http_req *r)
     r->close = 0;
     r->res_headers.len = 0;
     r->res_body.len = 0;
+    r->body_ref = (struct ql_span){NULL, 0};
     r->res_headers.failed = r->res_body.failed = 0;
     r->cx.principal = NULL;
     r->cx.deferred = NULL;
@@ -279,7 +287,7 @@ void ql__exec_request(struct ql__exec *x, struct ql_http_req *r)
         ready(r);
         return;
     }
-    if (route(x, r) != 0) {
+    if (ql__cors_preflight(x, r) || route(x, r) != 0) {
         ready(r);
         return;
     }
@@ -289,6 +297,7 @@ void ql__exec_request(struct ql__exec *x, struct ql_http_req *r)
         r->cx.ports.clock = x->env->clock;
         r->cx.ports.auth = x->env->auth;
         r->cx.ports.log = x->env->log;
+        r->cx.ports.tracer = x->env->tracer;
         rt->fn(r);
         ready(r);
     } else if ((rt->flags & QL_ROUTE_LOOP) && x->ops->loop_ports(x, &ports)) {

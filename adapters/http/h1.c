@@ -427,7 +427,7 @@ static void write_head(struct ql__h1 *c, const struct ql_http_req *r, int chunke
             ql_buf_puts(o, "\r\nTransfer-Encoding: chunked\r\n");
         } else {
             ql_buf_puts(o, "\r\nContent-Length: ");
-            ql_buf_u64(o, r->res_body.len);
+            ql_buf_u64(o, r->body_ref.p ? r->body_ref.n : r->res_body.len);
             ql_buf_append(o, "\r\n", 2);
         }
     }
@@ -486,7 +486,9 @@ void ql__h1_respond(struct ql__h1 *c)
         c->keepalive = 0;
     write_head(c, r, 0);
     int bodyless = r->status == 204 || r->status == 304;
-    if (!bodyless && r->method != QL_HTTP_HEAD && r->res_body.len)
+    if (!bodyless && r->method != QL_HTTP_HEAD && r->body_ref.p)
+        ql_buf_append(&c->out, r->body_ref.p, r->body_ref.n);
+    else if (!bodyless && r->method != QL_HTTP_HEAD && r->res_body.len)
         ql_buf_append(&c->out, r->res_body.data, r->res_body.len);
     next(c);
 }

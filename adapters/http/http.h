@@ -27,6 +27,15 @@ struct ql_idp;
 struct ql_group;
 struct ql_db;
 struct ql_notify;
+struct ql_tracer;
+
+/* QUILL_CORS_ORIGINS: the exact origins whose browsers may call the API (cors.h). */
+#define QL_CORS_MAX 32
+#define QL_CORS_ORIGIN_MAX 256
+struct ql_http_cors {
+    int n;
+    char origin[QL_CORS_MAX][QL_CORS_ORIGIN_MAX]; /* "https://app.example.com" */
+};
 
 /* quill-api's settings (the variables named; .env.sample has them all with defaults). */
 struct ql_http_config {
@@ -41,6 +50,8 @@ struct ql_http_config {
     int write_pool;          /* QUILL_WRITE_POOL: threads of group-committed routes */
     int group_commit;        /* QUILL_GROUP_COMMIT: group transactions at once; 0: none */
     int loop_reads;          /* QUILL_LOOP_READS */
+    int read_after_write_ms; /* QUILL_READ_AFTER_WRITE_MS: a caller's reads after its write
+                                go to the primary for this long (with a read replica) */
     int pool_queue;          /* QUILL_POOL_QUEUE */
     int rate_limit;          /* QUILL_RATE_LIMIT: per principal a second */
     struct ql_cidr_list trusted_proxies; /* QUILL_TRUSTED_PROXIES */
@@ -55,10 +66,23 @@ struct ql_http_config {
     int max_streams;                     /* QUILL_MAX_STREAMS: live sync streams */
     int sse_heartbeat_ms;                /* QUILL_SSE_HEARTBEAT_MS: comment on quiet streams */
     int statement_timeout_ms;            /* QUILL_STATEMENT_TIMEOUT_MS */
+    struct ql_http_cors cors;            /* QUILL_CORS_ORIGINS; none: no CORS headers */
+    int cors_max_age;                    /* QUILL_CORS_MAX_AGE: seconds a preflight is kept */
 };
 
 /* Read c from the environment (ncpu: the default of QUILL_THREADS); problems go to e. */
 void ql_http_config_read(struct ql_env *e, int ncpu, struct ql_http_config *c);
+
+/* A static file quill-api serves from memory (the /docs page and its renderer). */
+struct ql_http_asset {
+    const char *path; /* "/docs/swagger-ui.css"; NULL ends a table */
+    const char *type; /* its Content-Type */
+    const char *etag; /* a strong ETag, quotes included */
+    const char *data;
+    size_t len;
+    const char *gz; /* the same bytes gzipped; NULL: none */
+    size_t gz_len;
+};
 
 /* What the server runs on; everything is borrowed and must outlive the server. */
 struct ql_http_env {
@@ -66,15 +90,17 @@ struct ql_http_env {
     const struct ql_config *core; /* the use cases' settings (their contexts' cfg) */
     struct ql_db *db;             /* sessions of the pools and of the loops */
     struct ql_clock *clock;
-    struct ql_auth *auth;     /* thread-safe */
-    struct ql_logger *log;    /* thread-safe (unbuffered) */
-    int64_t schema_version;   /* the migration version this build expects */
-    const char *version_json; /* the bill of materials */
-    const char *openapi_json; /* the OpenAPI document */
-    const char *admin_html;   /* the /admin dashboard page */
-    struct ql_idp *idp;       /* OpenID Connect verification; NULL: off */
-    struct ql_group *group;   /* group commit for the write pool; NULL: off */
-    struct ql_notify *notify; /* wakes live streams; NULL: no live streams (503) */
+    struct ql_auth *auth;             /* thread-safe */
+    struct ql_logger *log;            /* thread-safe (unbuffered) */
+    int64_t schema_version;           /* the migration version this build expects */
+    const char *version_json;         /* the bill of materials */
+    const char *openapi_json;         /* the OpenAPI document */
+    const char *admin_html;           /* the /admin dashboard page */
+    const struct ql_http_asset *docs; /* GET /docs and /docs/{asset}; NULL: 404 */
+    struct ql_idp *idp;               /* OpenID Connect verification; NULL: off */
+    struct ql_group *group;           /* group commit for the write pool; NULL: off */
+    struct ql_notify *notify;         /* wakes live streams; NULL: no live streams (503) */
+    struct ql_tracer *tracer;         /* spans of requests and their work; NULL: tracing off */
 };
 
 /*

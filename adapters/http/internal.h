@@ -12,6 +12,7 @@
  *   server.c    listeners, loop threads, signals, shutdown
  *   pool.c      the threads that run blocking work
  *   metrics.c   per-loop counters and /metrics
+ *   span.c      the server span of each request (core/trace)
  *   respond.c, body.c, auth.c, idem.c, serialize.c, router.c   what handlers use
  *   h_*.c, routes.c                                               the handlers and their table
  */
@@ -122,6 +123,11 @@ void ql__metrics_cleanup(struct ql__metrics *m);
 void ql__metrics_observe(struct ql__metrics *m, int route, int status, int64_t ns);
 /* Prometheus text of every loop's metrics plus the server gauges into b. */
 void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b);
+
+/* ---- spans (span.c) -------------------------------------------------------------------------- */
+
+/* r was answered after ns nanoseconds: its server span, when its trace is recorded. */
+void ql__span_request(const struct ql_http_route *routes, struct ql_http_req *r, int64_t ns);
 
 /* ---- live streams (stream.c) --------------------------------------------------------------- */
 
@@ -237,6 +243,8 @@ struct ql__loop {
 
 struct ql_ratelimit;
 
+#define QL__WRITTEN_SLOTS 4096
+
 struct ql_http_server {
     const struct ql_http_env *env;
     struct ql_ratelimit *limiter; /* per-principal token buckets (QUILL_RATE_LIMIT) */
@@ -253,7 +261,16 @@ struct ql_http_server {
     uv_loop_t main_loop;
     uv_signal_t sigterm, sigint;
     int64_t started_ms;
+    /* Read replicas (replica.c). */
+    int replica;                                /* the pool's sessions have one */
+    int read_after_write_ms;                    /* QUILL_READ_AFTER_WRITE_MS */
+    _Atomic uint64_t reads_after_write;         /* reads sent to the primary: their caller wrote */
+    _Atomic int64_t written[QL__WRITTEN_SLOTS]; /* per caller hash: its last write (ms) */
 };
+
+/* replica.c: route a pool request's reads (before), note a write and its LSN (after). */
+void ql__replica_before(struct ql__exec *x, struct ql_http_req *r);
+void ql__replica_after(struct ql__exec *x, struct ql_http_req *r);
 
 /* loop.c */
 int ql__loop_init(struct ql_http_server *s, struct ql__loop *l, int index, int fd, char *msg,

@@ -88,7 +88,8 @@ static int x_loop_ports(struct ql__exec *x, struct ql_ports *out)
                              .clock = env->clock,
                              .auth = env->auth,
                              .log = env->log,
-                             .idp = env->idp ? &refusing_idp : NULL};
+                             .idp = env->idp ? &refusing_idp : NULL,
+                             .tracer = env->tracer};
     return 1;
 }
 
@@ -142,6 +143,7 @@ static void x_finished(struct ql__exec *x, struct ql_http_req *r, int64_t ns)
     struct ql__loop *l = of_exec(x);
     ql__metrics_observe(&l->metrics, r->route, r->status, ns);
     access_log(l, r, ns);
+    ql__span_request(l->exec.routes, r, ns);
 }
 
 static void x_settled(struct ql__exec *x, struct ql_http_req *r)

@@ -11,6 +11,7 @@
 #include "group/group.h"
 
 #include "err/err.h"
+#include "trace/trace.h"
 
 #include <stdlib.h>
 
@@ -163,6 +164,17 @@ void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b)
           (double)db.errors);
     gauge(b, "quill_db_statement_timeouts_total", "counter",
           "Statements cancelled by the statement timeout (answered 503).", (double)db.timeouts);
+    if (s->replica) {
+        gauge(b, "quill_db_replica_reads_total", "counter",
+              "Statements of read routes answered by the read replica.", (double)db.replica_reads);
+        gauge(b, "quill_db_replica_fallbacks_total", "counter",
+              "Reads meant for the replica that the primary answered (replica down, behind the "
+              "caller's Quill-Min-Lsn, or failing).",
+              (double)db.replica_fallbacks);
+        gauge(b, "quill_db_reads_after_write_total", "counter",
+              "Read requests sent to the primary because their caller wrote lately.",
+              (double)atomic_load(&s->reads_after_write));
+    }
     if (env->cfg->loop_reads) {
         gauge(b, "quill_loop_reads_total", "counter",
               "Requests answered with an event loop's own database session.", (double)loop_reads);
@@ -190,4 +202,5 @@ void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b)
           (double)events);
     gauge(b, "quill_process_start_time_seconds", "gauge", "Start time of the process.",
           (double)s->started_ms / 1000.0);
+    ql_trace_metrics(env->tracer, b);
 }

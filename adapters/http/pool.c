@@ -39,6 +39,7 @@ static void *worker(void *arg)
     struct thread_arg *a = arg;
     struct ql__pool *p = a->pool;
     struct ql_ports *ports = &p->ports[a->index];
+    int a_index = a->index;
     free(a);
     pthread_mutex_lock(&p->lock);
     for (;;) {
@@ -53,7 +54,12 @@ static void *worker(void *arg)
         p->queued--;
         pthread_mutex_unlock(&p->lock);
         atomic_fetch_add_explicit(&p->busy, 1, memory_order_relaxed);
+        struct ql_db_session *s = p->sessions[a_index];
+        ql_db_route_reads(s, t->replica, t->min_lsn);
         t->run(t, ports);
+        ql_db_route_reads(s, 0, 0);
+        if (t->want_lsn)
+            t->lsn = ql_db_wal_lsn(s);
         atomic_fetch_sub_explicit(&p->busy, 1, memory_order_relaxed);
         post_back(t);
         pthread_mutex_lock(&p->lock);
@@ -83,7 +89,8 @@ int ql__pool_start(struct ql__pool *p, const struct ql_http_env *env, int n, int
                                         .auth = env->auth,
                                         .log = env->log,
                                         .group = env->group,
-                                        .idp = env->idp};
+                                        .idp = env->idp,
+                                        .tracer = env->tracer};
     }
     for (int i = 0; i < n; i++) {
         struct thread_arg *a = malloc(sizeof(*a));

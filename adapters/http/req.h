@@ -36,6 +36,7 @@ enum {
     QL_ROUTE_BODY = 1 << 1,  /* takes a JSON body: other content types get 415 */
     QL_ROUTE_GROUP = 1 << 2, /* its writes are group-committed: runs on the write pool */
     QL_ROUTE_LOOP = 1 << 3,  /* tries the loop's own session first (loopdb.c), then the pool */
+    QL_ROUTE_READ = 1 << 4,  /* its reads tolerate lag: a read replica may answer (replica.c) */
 };
 
 #define QL_HTTP_MAX_PARAMS 4
@@ -112,6 +113,11 @@ struct ql__task {
     ql__task_fn run;    /* on a pool thread */
     ql__task_done done; /* back on the owning loop */
     struct ql__loop *owner;
+    /* Read replicas (replica.c): set by the loop before, read back after. */
+    int replica;      /* lag-tolerant reads may go to the replica */
+    int want_lsn;     /* a write: record the primary's WAL position after it */
+    uint64_t min_lsn; /* the replica must have replayed this far (0: any) */
+    uint64_t lsn;     /* the position recorded (0: none) */
 };
 
 struct ql__h1;
@@ -151,6 +157,8 @@ struct ql_http_req {
     int close;                 /* close the connection after this response */
     struct ql_buf res_headers; /* extra header lines, each with its CRLF */
     struct ql_buf res_body;
+    struct ql_span body_ref; /* set: the body, in memory that outlives the server (static
+                                assets), sent instead of res_body without a copy to the arena */
 };
 
 /* Empty the request for the next message, with its memory in arena (h1.c calls it). */

@@ -83,6 +83,7 @@ void ql__req_reset(struct ql_http_req *r, struct ql_arena *arena)
         r->cx.ports.clock = env->clock;
         r->cx.ports.auth = env->auth;
         r->cx.ports.log = env->log;
+        r->cx.ports.tracer = env->tracer;
     }
     r->route = -1;
     ql_buf_init(&r->res_headers, arena);
@@ -118,6 +119,7 @@ void ql__res_text(struct ql_http_req *r, int status, const char *ctype, const ch
 {
     r->status = status;
     r->content_type = ctype;
+    r->body_ref = (struct ql_span){NULL, 0};
     r->res_body.len = 0;
     ql_buf_append(&r->res_body, s, n);
 }
@@ -127,6 +129,7 @@ static void problem(struct ql_http_req *r, int status, const char *code, const c
 {
     r->status = status;
     r->content_type = "application/problem+json";
+    r->body_ref = (struct ql_span){NULL, 0};
     r->res_body.len = 0;
     struct ql_jw w;
     ql_jw_init(&w, &r->res_body);

@@ -61,6 +61,15 @@ void ql__h_password_reset_confirm(struct ql_http_req *r);
 void ql__h_email_verification(struct ql_http_req *r);
 void ql__h_verify_email(struct ql_http_req *r);
 void ql__h_admin_mail(struct ql_http_req *r);
+void ql__h_docs(struct ql_http_req *r);
+void ql__h_team_flags(struct ql_http_req *r);
+void ql__h_admin_flags(struct ql_http_req *r);
+void ql__h_admin_flag_get(struct ql_http_req *r);
+void ql__h_admin_flag_put(struct ql_http_req *r);
+void ql__h_admin_flag_delete(struct ql_http_req *r);
+void ql__h_admin_flag_teams(struct ql_http_req *r);
+void ql__h_admin_flag_team_put(struct ql_http_req *r);
+void ql__h_admin_flag_team_delete(struct ql_http_req *r);
 
 #define GET QL_HTTP_GET
 #define POST QL_HTTP_POST
@@ -71,6 +80,7 @@ void ql__h_admin_mail(struct ql_http_req *r);
 #define GROUP QL_ROUTE_GROUP
 #define LOOP QL_ROUTE_LOOP
 #define BODY QL_ROUTE_BODY
+#define READ QL_ROUTE_READ
 
 const struct ql_http_route ql__http_routes[] = {
     {GET, "/livez", ql__h_livez, 0},
@@ -93,42 +103,54 @@ const struct ql_http_route ql__http_routes[] = {
     {GET, "/v1/me/exports/{exportId}", ql__h_export_get, POOL},
     {POST, "/v1/teams", ql__h_team_create, POOL | BODY},
     {GET, "/v1/teams", ql__h_team_list, POOL},
-    {GET, "/v1/teams/{teamId}", ql__h_team_get, POOL},
+    {GET, "/v1/teams/{teamId}", ql__h_team_get, POOL | READ},
     {PATCH, "/v1/teams/{teamId}", ql__h_team_update, POOL | BODY},
     {DELETE, "/v1/teams/{teamId}", ql__h_team_delete, POOL},
-    {GET, "/v1/teams/{teamId}/members", ql__h_member_list, POOL},
+    {GET, "/v1/teams/{teamId}/members", ql__h_member_list, POOL | READ},
     {POST, "/v1/teams/{teamId}/members", ql__h_member_add, POOL | BODY},
     {PATCH, "/v1/teams/{teamId}/members/{userId}", ql__h_member_update, POOL | BODY},
     {DELETE, "/v1/teams/{teamId}/members/{userId}", ql__h_member_remove, POOL},
     {POST, "/v1/teams/{teamId}/api-keys", ql__h_key_create, POOL | BODY},
-    {GET, "/v1/teams/{teamId}/api-keys", ql__h_key_list, POOL},
+    {GET, "/v1/teams/{teamId}/api-keys", ql__h_key_list, POOL | READ},
     {DELETE, "/v1/teams/{teamId}/api-keys/{apiKeyId}", ql__h_key_delete, POOL},
-    {GET, "/v1/teams/{teamId}/audit-log", ql__h_audit_list, POOL},
+    {GET, "/v1/teams/{teamId}/audit-log", ql__h_audit_list, POOL | READ},
     {POST, "/v1/teams/{teamId}/journal-entries", ql__h_entry_create, POOL | BODY | GROUP},
-    {GET, "/v1/teams/{teamId}/journal-entries", ql__h_entry_list, POOL},
-    {GET, "/v1/teams/{teamId}/journal-entries/{journalEntryId}", ql__h_entry_get, POOL | LOOP},
+    {GET, "/v1/teams/{teamId}/journal-entries", ql__h_entry_list, POOL | READ},
+    {GET, "/v1/teams/{teamId}/journal-entries/{journalEntryId}", ql__h_entry_get,
+     POOL | READ | LOOP},
     {PATCH, "/v1/teams/{teamId}/journal-entries/{journalEntryId}", ql__h_entry_update, POOL | BODY},
     {DELETE, "/v1/teams/{teamId}/journal-entries/{journalEntryId}", ql__h_entry_delete, POOL},
-    {GET, "/v1/teams/{teamId}/prompts", ql__h_prompt_list, POOL},
+    {GET, "/v1/teams/{teamId}/prompts", ql__h_prompt_list, POOL | READ},
     {POST, "/v1/teams/{teamId}/prompts", ql__h_prompt_create, POOL | BODY},
     {GET, "/v1/teams/{teamId}/prompts/daily", ql__h_prompt_daily, POOL},
     {DELETE, "/v1/teams/{teamId}/prompts/{promptId}", ql__h_prompt_delete, POOL},
     {GET, "/v1/teams/{teamId}/sync/stream", ql__h_sync_stream, POOL},
     {GET, "/v1/teams/{teamId}/sync", ql__h_sync, POOL},
-    {GET, "/v1/teams/{teamId}/activity", ql__h_team_activity, POOL},
+    {GET, "/v1/teams/{teamId}/activity", ql__h_team_activity, POOL | READ},
     {POST, "/v1/teams/{teamId}/webhooks", ql__h_webhook_create, POOL | BODY},
-    {GET, "/v1/teams/{teamId}/webhooks", ql__h_webhook_list, POOL},
+    {GET, "/v1/teams/{teamId}/webhooks", ql__h_webhook_list, POOL | READ},
     {DELETE, "/v1/teams/{teamId}/webhooks/{webhookId}", ql__h_webhook_delete, POOL},
-    {GET, "/v1/teams/{teamId}/webhooks/{webhookId}/deliveries", ql__h_webhook_deliveries, POOL},
+    {GET, "/v1/teams/{teamId}/webhooks/{webhookId}/deliveries", ql__h_webhook_deliveries,
+     POOL | READ},
     {POST, "/v1/teams/{teamId}/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver",
      ql__h_webhook_redeliver, POOL},
+    {GET, "/v1/teams/{teamId}/flags", ql__h_team_flags, POOL},
     {GET, "/v1/admin/webhooks/failures", ql__h_admin_webhook_failures, POOL},
     {GET, "/v1/admin/mail", ql__h_admin_mail, POOL},
+    {GET, "/v1/admin/flags", ql__h_admin_flags, POOL},
+    {GET, "/v1/admin/flags/{flagKey}", ql__h_admin_flag_get, POOL},
+    {PUT, "/v1/admin/flags/{flagKey}", ql__h_admin_flag_put, POOL | BODY},
+    {DELETE, "/v1/admin/flags/{flagKey}", ql__h_admin_flag_delete, POOL},
+    {GET, "/v1/admin/flags/{flagKey}/teams", ql__h_admin_flag_teams, POOL},
+    {PUT, "/v1/admin/flags/{flagKey}/teams/{teamId}", ql__h_admin_flag_team_put, POOL | BODY},
+    {DELETE, "/v1/admin/flags/{flagKey}/teams/{teamId}", ql__h_admin_flag_team_delete, POOL},
     {GET, "/v1/admin/jobs/stats", ql__h_admin_stats, POOL},
     {GET, "/v1/admin/jobs", ql__h_admin_jobs, POOL},
     {POST, "/v1/admin/jobs/{jobId}/retry", ql__h_admin_retry, POOL},
     {POST, "/v1/admin/jobs/{jobId}/cancel", ql__h_admin_cancel, POOL},
     {GET, "/admin", ql__h_admin_page, 0},
+    {GET, "/docs", ql__h_docs, 0},
+    {GET, "/docs/{asset}", ql__h_docs, 0},
 };
 
 const int ql__http_nroutes = (int)(sizeof(ql__http_routes) / sizeof(ql__http_routes[0]));

@@ -14,6 +14,7 @@
 
 #include "clock/clock.h"
 #include "config/config.h"
+#include "db/db.h"
 #include "err/err.h"
 #include "log/log.h"
 
@@ -109,6 +110,10 @@ int ql_http_server_create(const struct ql_http_env *env, struct ql_http_server *
          (nwrite > 0 && ql__pool_start(&s->writes, env, nwrite, cfg->pool_queue) != QL_OK))) {
         snprintf(msg, msgcap, "cannot start the database pool");
         rc = QL_ENOMEM;
+    }
+    if (rc == QL_OK) {
+        s->replica = s->pool.nsessions > 0 && ql_db_has_replica(s->pool.sessions[0]);
+        s->read_after_write_ms = cfg->read_after_write_ms;
     }
     if (rc) {
         ql_http_server_destroy(s);

@@ -12,6 +12,7 @@
 #include "notify/notify.h"
 #include "uuid/uuid.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,26 @@ static const struct ql_db_session_ops blocking_ops = {
     .destroy = s_destroy,
 };
 
+static void s_route_reads(struct ql_db_session *s, int replica, uint64_t min_lsn)
+{
+    ql__pg_route_reads(of_session(s), replica, min_lsn);
+}
+
+static uint64_t s_wal_lsn(struct ql_db_session *s)
+{
+    return ql__pg_wal_lsn(of_session(s));
+}
+
+/* A blocking session of a factory with a read replica. */
+static const struct ql_db_session_ops replica_ops = {
+    .store = s_store,
+    .queue = s_queue,
+    .connect = s_connect,
+    .destroy = s_destroy,
+    .route_reads = s_route_reads,
+    .wal_lsn = s_wal_lsn,
+};
+
 static const struct ql_db_session_ops loop_ops = {
     .store = s_store,
     .queue = s_queue,
@@ -99,7 +120,7 @@ int ql__pg_session_create(struct ql_pg_db *db, enum ql_db_kind kind, unsigned hi
     pg->cache = db->cache;
     pg->hints = hints;
     pg->loop = kind == QL_DB_LOOP;
-    pg->session.ops = pg->loop ? &loop_ops : &blocking_ops;
+    pg->session.ops = pg->loop ? &loop_ops : db->replica ? &replica_ops : &blocking_ops;
     ql__pg_store_init(pg);
     ql__pg_queue_init(pg);
     *out = pg;
@@ -111,6 +132,7 @@ void ql__pg_session_destroy(struct ql_pg *pg)
     if (pg == NULL)
         return;
     ql__pg_loop_close(pg);
+    ql__pg_session_destroy(pg->replica);
     free(pg);
 }
 
@@ -143,7 +165,7 @@ int ql__pg_connect(struct ql_pg *pg, struct ql_error *err)
     snprintf(options, sizeof(options), "%s%s", pg->db->options,
              (pg->hints & QL_DB_INDEX_SCANS) ? " -c enable_bitmapscan=off -c enable_seqscan=off"
                                              : "");
-    const char *vals[] = {pg->db->conninfo, "3", "quill", options, NULL};
+    const char *vals[] = {pg->db->conninfo, "3", "quill", options[0] ? options : NULL, NULL};
     pg->conn = PQconnectdbParams(keys, vals, 1);
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
         const char *why = pg->conn ? PQerrorMessage(pg->conn) : "out of memory";
@@ -221,17 +243,39 @@ static int prepare(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st)
     return QL_OK;
 }
 
+/* Send st without waiting: named (prepared before) or, through a pooler, unnamed. */
+static int send_stmt(struct ql_pg *pg, enum ql__pg_stmt st, const struct ql__pg_params *p)
+{
+    if (pg->db->unnamed)
+        return PQsendQueryParams(pg->conn, ql__pg_stmts[st].sql, p->n, NULL, p->values, p->lengths,
+                                 p->formats, 1);
+    return PQsendQueryPrepared(pg->conn, ql__pg_stmts[st].name, p->n, p->values, p->lengths,
+                               p->formats, 1);
+}
+
 static int run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                const struct ql__pg_params *p, PGresult **out)
 {
+    static const struct ql__pg_params none = {0};
+    if (p == NULL)
+        p = &none;
+    if (pg->db->unnamed) {
+        PGresult *r = PQexecParams(pg->conn, ql__pg_stmts[st].sql, p->n, NULL, p->values,
+                                   p->lengths, p->formats, 1);
+        ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+        if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
+            int rc = ql__pg_fail(pg, cx, r);
+            PQclear(r);
+            return rc;
+        }
+        *out = r;
+        return QL_OK;
+    }
     if (!pg->prepared[st]) {
         int rc = prepare(pg, cx, st);
         if (rc)
             return rc;
     }
-    static const struct ql__pg_params none = {0};
-    if (p == NULL)
-        p = &none;
     PGresult *r =
         PQexecPrepared(pg->conn, ql__pg_stmts[st].name, p->n, p->values, p->lengths, p->formats, 1);
     ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
@@ -309,7 +353,7 @@ static int pipelined(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
 {
     if (pg->perr)
         return perr(pg, cx); /* the transaction already failed: the server skips the rest */
-    if (!pg->prepared[st]) {
+    if (!pg->prepared[st] && !pg->db->unnamed) {
         const struct ql__pg_stmt_def *d = &ql__pg_stmts[st];
         if (PQsendPrepare(pg->conn, d->name, d->sql, d->nparams, NULL) != 1)
             return pipeline_lost(pg, cx);
@@ -324,8 +368,7 @@ static int pipelined(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     static const struct ql__pg_params none = {0};
     if (p == NULL)
         p = &none;
-    if (PQsendQueryPrepared(pg->conn, ql__pg_stmts[st].name, p->n, p->values, p->lengths,
-                            p->formats, 1) != 1)
+    if (send_stmt(pg, st, p) != 1)
         return pipeline_lost(pg, cx);
     if (ql__pg_deferred(st)) {
         pg->pending++;
@@ -347,13 +390,14 @@ static int pipelined(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
 /* Send BEGIN, COMMIT or ROLLBACK without waiting (prepared, so the server parses nothing). */
 static int send_plain(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st)
 {
-    if (!pg->prepared[st]) {
+    static const struct ql__pg_params none = {0};
+    if (!pg->prepared[st] && !pg->db->unnamed) {
         if (PQsendPrepare(pg->conn, ql__pg_stmts[st].name, ql__pg_stmts[st].sql, 0, NULL) != 1)
             return pipeline_lost(pg, cx);
         pg->pending++;
         pg->prepared[st] = 1; /* a failure aborts the pipeline and resets the session */
     }
-    if (PQsendQueryPrepared(pg->conn, ql__pg_stmts[st].name, 0, NULL, NULL, NULL, 1) != 1)
+    if (send_stmt(pg, st, &none) != 1)
         return pipeline_lost(pg, cx);
     pg->pending++;
     return QL_OK;
@@ -454,13 +498,34 @@ static int pipeline_end(struct ql_pg *pg, struct ql_ctx *cx, int commit)
     return rc;
 }
 
+/* An idle connection (no statement, no LISTEN) that has input: only a server going away
+ * sends anything then.  Also true when the socket is in error. */
+static int idle_broken(PGconn *c)
+{
+    struct pollfd p = {.fd = PQsocket(c), .events = POLLIN, .revents = 0};
+    return p.fd < 0 || poll(&p, 1, 0) != 0;
+}
+
 int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                 const struct ql__pg_params *p, PGresult **out)
 {
     *out = NULL;
     if (pg->loop) /* an event loop's session: see pipe.c */
         return ql_error_set(&cx->err, QL_EWOULD_BLOCK, "the event loop does not wait");
+    if (pg->to_replica && ql__pg_replica_wants(pg, st)) {
+        if (ql__pg_replica_exec(pg, cx, st, p, out) == QL_OK)
+            return QL_OK;
+        ql_error_clear(&cx->err); /* the primary answers instead */
+    }
     int fresh = 0, was_in_tx = pg->in_tx;
+    /*
+     * A connection whose server went away while it sat idle (a restart, a failover) has
+     * something to read: the server's last words, the end of the stream.  Look before a
+     * transaction begins (a poll that does not wait), so that a new connection takes the
+     * transaction instead of its failing mid-way.
+     */
+    if (st == QL__ST_BEGIN && pg->conn && !pg->in_tx && idle_broken(pg->conn))
+        drop(pg);
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
         if (pg->in_tx) {
             drop(pg);
@@ -478,8 +543,11 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     if (pg->pipeline) {
         if (st == QL__ST_COMMIT || st == QL__ST_ROLLBACK)
             return pipeline_end(pg, cx, st == QL__ST_COMMIT);
+        ql__pg_span_tx_stmt(pg, st);
         return pipelined(pg, cx, st, p, out);
     }
+    struct ql_trace_span sp;
+    ql__pg_span_stmt_begin(pg, cx, st, &sp);
     int rc = run(pg, cx, st, p, out);
     /*
      * A session whose server restarted only notices on its next statement.  Outside a
@@ -496,56 +564,6 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     }
     if (!pg->in_tx)
         wake_after(pg, rc == QL_OK);
+    ql__pg_span_stmt_end(cx, &sp, rc);
     return rc;
-}
-
-int ql__pg_page(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
-                const struct ql__pg_params *p, int limit, size_t size, ql__pg_row_fn read,
-                void **rows, int *n, int *more)
-{
-    *rows = NULL;
-    *n = 0;
-    *more = 0;
-    PGresult *r;
-    int rc = ql__pg_exec(pg, cx, st, p, &r);
-    if (rc)
-        return rc;
-    int got = PQntuples(r);
-    *more = got > limit;
-    if (got > limit)
-        got = limit;
-    char *out = ql_arena_calloc(cx->arena, (size_t)(got ? got : 1), size);
-    if (out == NULL)
-        rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
-    for (int i = 0; rc == QL_OK && i < got; i++, (*n)++)
-        rc = read(cx, r, i, out + (size_t)i * size);
-    PQclear(r);
-    *rows = out;
-    return rc;
-}
-
-int ql__pg_one(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
-               const struct ql__pg_params *p, ql__pg_row_fn read, void *dst)
-{
-    PGresult *r;
-    int rc = ql__pg_exec(pg, cx, st, p, &r);
-    if (rc)
-        return rc;
-    rc = PQntuples(r) ? read(cx, r, 0, dst) : ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
-    PQclear(r);
-    return rc;
-}
-
-int ql__pg_run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
-               const struct ql__pg_params *p)
-{
-    PGresult *r;
-    int rc = ql__pg_exec(pg, cx, st, p, &r);
-    PQclear(r);
-    return rc;
-}
-
-const char *ql__pg_last_constraint(const struct ql_pg *pg)
-{
-    return pg->last_constraint;
 }

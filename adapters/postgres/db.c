@@ -28,6 +28,8 @@ static void d_stats(struct ql_db *self, struct ql_db_stats *out)
     struct ql_pg_db *db = (struct ql_pg_db *)self;
     out->errors = atomic_load_explicit(&db->errors, memory_order_relaxed);
     out->timeouts = atomic_load_explicit(&db->timeouts, memory_order_relaxed);
+    out->replica_reads = atomic_load_explicit(&db->replica_reads, memory_order_relaxed);
+    out->replica_fallbacks = atomic_load_explicit(&db->replica_misses, memory_order_relaxed);
 }
 
 static const struct ql_db_ops ops = {
@@ -52,8 +54,16 @@ int ql_pg_db_create(const struct ql_pg_db_config *cfg, struct ql_pg_db **out)
     snprintf(db->options, sizeof(db->options),
              "-c statement_timeout=%d -c idle_in_transaction_session_timeout=%d",
              cfg->statement_timeout_ms, cfg->idle_tx_timeout_ms);
+    db->unnamed = cfg->pooler;
+    db->replica = cfg->replica;
+    if (db->unnamed)
+        db->options[0] = '\0'; /* PgBouncer refuses the "options" startup parameter */
     if (rc == QL_OK && cfg->cache_capacity > 0)
         rc = ql__pg_cache_create(cfg->notify, cfg->clock, cfg->cache_capacity, &db->cache);
+    /* a team's flags are a few rows: room for as many teams as the principal cache has */
+    if (rc == QL_OK && cfg->cache_capacity > 0)
+        rc =
+            ql__pg_flags_cache_create(cfg->notify, cfg->clock, cfg->cache_capacity / 8, &db->flags);
     if (rc) {
         ql_pg_db_destroy(db);
         return rc;
@@ -67,6 +77,7 @@ void ql_pg_db_destroy(struct ql_pg_db *db)
     if (db == NULL)
         return;
     ql__pg_cache_destroy(db->cache);
+    ql__pg_flags_cache_destroy(db->flags);
     free(db->conninfo);
     free(db);
 }

@@ -12,6 +12,7 @@
 #include "db/db.h"
 #include "queue/queue.h"
 #include "store/store.h"
+#include "trace/trace.h"
 #include "uuid/uuid.h"
 
 struct ql_ctx;
@@ -140,6 +141,17 @@ enum ql__pg_stmt {
     QL__ST_VERIFY_EMAIL,
     QL__ST_MAIL_PURGE,
     QL__ST_MAIL_FORGET,
+    QL__ST_FLAG_PUT,
+    QL__ST_FLAG_GET,
+    QL__ST_FLAGS_LIST,
+    QL__ST_FLAG_DELETE,
+    QL__ST_FLAG_TEAM_PUT,
+    QL__ST_FLAG_TEAMS_LIST,
+    QL__ST_FLAG_TEAM_DELETE,
+    QL__ST_FLAGS_FOR_TEAM,
+    QL__ST_FLAGS_NOTIFY,
+    QL__ST_WAL_LSN,
+    QL__ST_REPLAY_LSN,
     /* data rights (stmts_rights.h) */
     QL__ST_R_ACCOUNT,
     QL__ST_R_MEMBERSHIPS,
@@ -199,11 +211,16 @@ struct ql_pg_db {
     char *conninfo;
     struct ql_logger *log;
     struct ql_clock *clock;
-    struct ql_notify *notify;  /* borrowed; NULL: wake nobody (workers poll) */
-    struct ql_pg_cache *cache; /* owned; NULL: no principal cache */
-    char options[128];         /* the sessions' settings (libpq "options") */
+    struct ql_notify *notify;        /* borrowed; NULL: wake nobody (workers poll) */
+    struct ql_pg_cache *cache;       /* owned; NULL: no principal cache */
+    struct ql_pg_flags_cache *flags; /* owned; NULL: feature flags are read every time */
+    char options[128];               /* the sessions' settings (libpq "options") */
+    int unnamed; /* through a transaction pooler: no named statements, no options */
     _Atomic uint64_t errors;
-    _Atomic uint64_t timeouts; /* statement timeouts, among errors */
+    _Atomic uint64_t timeouts;       /* statement timeouts, among errors */
+    struct ql_pg_db *replica;        /* borrowed: the read replica's factory; NULL: none */
+    _Atomic uint64_t replica_reads;  /* statements the replica answered */
+    _Atomic uint64_t replica_misses; /* reads meant for it that the primary answered */
 };
 
 struct ql_pg {
@@ -218,6 +235,7 @@ struct ql_pg {
     char wake[QL__PG_WAKE][64];
     int nchanged; /* teams with changes in the open transaction; -1: too many, say "*" */
     struct ql_uuid changed[QL__PG_CHANGED];
+    int flags_dirty; /* flags written in the open transaction: flush the flag cache at commit */
     PGconn *conn;
     unsigned hints;
     struct ql_logger *log;
@@ -235,7 +253,31 @@ struct ql_pg {
     struct ql__pg_read *reads, *reads_tail; /* sent, oldest first */
     int nreads;
     int unsynced; /* reads sent since the last sync point */
+    /* the open transaction's span (span.c), when its context is traced */
+    struct ql_trace_span tx_span;
+    int tx_nstmts;
+    enum ql__pg_stmt tx_first;
+    char tx_summary[256];
+    /* Reads on the replica (replica.c): its session, made on first use. */
+    struct ql_pg *replica;
+    int to_replica;       /* route lag-tolerant reads to the replica now */
+    uint64_t min_lsn;     /* ... once it has replayed this far */
+    uint64_t replica_lsn; /* how far it had replayed when last asked */
 };
+
+/*
+ * Spans (span.c): a transaction is one span from BEGIN to COMMIT or ROLLBACK, naming its
+ * statements; a statement outside a transaction, and a read pipelined by an event loop's
+ * session, is one span.  Each does nothing when cx is not traced.
+ */
+void ql__pg_span_tx_begin(struct ql_pg *pg, struct ql_ctx *cx);
+void ql__pg_span_tx_stmt(struct ql_pg *pg, enum ql__pg_stmt st);
+void ql__pg_span_tx_end(struct ql_pg *pg, struct ql_ctx *cx, int commit, int rc);
+void ql__pg_span_stmt_begin(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                            struct ql_trace_span *sp);
+void ql__pg_span_stmt_end(struct ql_ctx *cx, struct ql_trace_span *sp, int rc);
+void ql__pg_span_read(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st, int64_t start_ns,
+                      int rc);
 
 /* Count a database error for metrics. */
 static inline void ql__pg_count_error(struct ql_pg *pg)
@@ -318,6 +360,17 @@ int ql__pg_read_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                       const struct ql__pg_params *p, ql__pg_row_fn read, void *dst, ql_done_fn done,
                       void *arg);
 
+/*
+ * Reads on the replica (replica.c): 1 when st may run there now; then run it there (any
+ * failure, or a replica behind min_lsn, returns non-zero: the caller runs it on the
+ * primary).
+ */
+int ql__pg_replica_wants(struct ql_pg *pg, enum ql__pg_stmt st);
+int ql__pg_replica_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                        const struct ql__pg_params *p, PGresult **out);
+void ql__pg_route_reads(struct ql_pg *pg, int replica, uint64_t min_lsn);
+uint64_t ql__pg_wal_lsn(struct ql_pg *pg);
+
 /* Map a failed result (or a NULL result) to a QL_E* code; logs and counts it. */
 int ql__pg_fail(struct ql_pg *pg, struct ql_ctx *cx, PGresult *res);
 
@@ -340,6 +393,7 @@ extern const struct ql_maint_ops ql__pg_maint_ops;
 extern const struct ql_changes_ops ql__pg_changes_ops;
 extern const struct ql_webhooks_ops ql__pg_webhooks_ops;
 extern const struct ql_mail_repo_ops ql__pg_mail_ops;
+extern const struct ql_flags_ops ql__pg_flags_ops;
 extern const struct ql_rights_ops ql__pg_rights_ops;
 
 /* Row readers shared by the repositories (repo_journal.c, repo_teams.c). */
@@ -395,6 +449,25 @@ void ql__pg_cache_touch(struct ql_pg_cache *c, const uint8_t *digest, const stru
  * in the current transaction (or at once outside one), and locally after commit.
  */
 int ql__pg_invalidate(struct ql_pg *pg, struct ql_ctx *cx, const char *key);
+
+/*
+ * The flag cache (flagcache.c): what flags.for_team returned, by team, for every session of
+ * a process.  Any flag write (NOTIFY quill_flags, from any instance) empties it; it is
+ * used only while the notification port listens, and entries expire after
+ * QL_PG_CACHE_TTL_MS.  get copies an entry into the arena (1) or misses (0); put keeps a
+ * result unless the cache was emptied since gen was read.
+ */
+struct ql_pg_flags_cache;
+struct ql_flag_state;
+int ql__pg_flags_cache_create(struct ql_notify *notify, struct ql_clock *clock, int capacity,
+                              struct ql_pg_flags_cache **out);
+void ql__pg_flags_cache_destroy(struct ql_pg_flags_cache *c);
+void ql__pg_flags_cache_flush(struct ql_pg_flags_cache *c);
+uint64_t ql__pg_flags_cache_gen(struct ql_pg_flags_cache *c);
+int ql__pg_flags_cache_get(struct ql_pg_flags_cache *c, struct ql_arena *a,
+                           const struct ql_uuid *team, struct ql_flag_state **out, int *n);
+void ql__pg_flags_cache_put(struct ql_pg_flags_cache *c, uint64_t gen, const struct ql_uuid *team,
+                            const struct ql_flag_state *rows, int n);
 
 /* Binary column readers. */
 int64_t ql__pg_int8(const PGresult *r, int row, int col);

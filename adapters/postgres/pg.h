@@ -52,6 +52,23 @@ struct ql_pg_db_config {
     int statement_timeout_ms; /* a statement running longer is cancelled (503); 0: none */
     int idle_tx_timeout_ms;   /* a session idle in a transaction (not in a pipeline) longer
                                  loses its connection; 0: none */
+    /*
+     * Connections go through PgBouncer in transaction mode (1.18 and older), where one
+     * client's transactions may each run on another server connection: statements are
+     * sent unnamed (parsed with every call: no statement outlives its transaction) and
+     * the sessions send no settings (the two timeouts above are then the database's or
+     * the role's: ALTER ROLE ... SET).  Neither LISTEN nor session advisory locks may go
+     * through such a pooler; loop sessions refuse to connect (their pipelines span
+     * transactions).
+     */
+    int pooler;
+    /*
+     * The read replica's factory (borrowed; made with its own config, without notify or
+     * cache), or NULL.  Blocking sessions of this factory then answer route_reads (see
+     * core/db/db.h): the reads it allows (single entries and lists of a team's entries,
+     * prompts, members, keys, audit rows, webhooks, activity) go to a session of replica.
+     */
+    struct ql_pg_db *replica;
 };
 
 /*

@@ -42,10 +42,16 @@ struct ql__pg_read {
     void *arg;
     int rc;
     int answered; /* its result came; done runs at the NULL that ends it */
+    enum ql__pg_stmt st;
+    int64_t start_ns; /* when it was sent (its span's start) */
 };
 
 int ql__pg_loop_connect(struct ql_pg *pg, struct ql_error *err)
 {
+    /* Through PgBouncer 1.18 a pipeline may not span transactions (sync points): the
+     * loop's reads all go to the pool. */
+    if (pg->db->unnamed)
+        return ql_error_set(err, QL_EUNAVAILABLE, "no loop sessions through a pooler");
     int rc = ql__pg_connect(pg, err);
     if (rc)
         return rc;
@@ -95,7 +101,9 @@ int ql__pg_read_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     if (rd == NULL || PQsendQueryPrepared(pg->conn, ql__pg_stmts[st].name, p->n, p->values,
                                           p->lengths, p->formats, 1) != 1)
         return ql_error_set(&cx->err, QL_EWOULD_BLOCK, "the loop's session cannot take it");
-    *rd = (struct ql__pg_read){NULL, cx, read, dst, done, arg, QL_OK, 0};
+    *rd = (struct ql__pg_read){NULL, cx, read, dst, done, arg, QL_OK, 0, st, 0};
+    if (ql_trace_on(cx))
+        rd->start_ns = ql_clock_mono_ns(cx->ports.clock);
     if (pg->reads_tail)
         pg->reads_tail->next = rd;
     else
@@ -175,6 +183,8 @@ int ql__pg_loop_input(struct ql_pg *pg)
             }
             idle = 0;
             struct ql__pg_read *rd = take_first(pg);
+            if (rd->start_ns)
+                ql__pg_span_read(pg, rd->cx, rd->st, rd->start_ns, rd->rc);
             rd->done(rd->cx, rd->rc, rd->arg);
             continue;
         }

@@ -49,7 +49,7 @@ static int q_enqueue(struct ql_queue *self, struct ql_ctx *cx, const struct ql_j
     ql__pg_p_ts_or_null(&p, s->run_at_ms);
     ql__pg_p_int(&p, s->max_attempts > 0 ? s->max_attempts : 25);
     ql__pg_p_text(&p, s->unique_key);
-    ql__pg_p_text(&p, s->trace_id);
+    ql__pg_p_text(&p, s->traceparent);
     PGresult *r;
     int rc = ql__pg_exec(pg_of(self), cx, QL__ST_JOB_INSERT, &p, &r);
     if (rc == QL_OK && id_out)
@@ -75,7 +75,7 @@ static int insert_many(struct ql_pg *pg, struct ql_ctx *cx, const struct ql_job_
         ql__pg_arr_time(&cols[4], s->run_at_ms, first);
         ql__pg_arr_int(&cols[5], s->max_attempts > 0 ? s->max_attempts : 25, first);
         ql__pg_arr_str(&cols[6], s->unique_key, first);
-        ql__pg_arr_str(&cols[7], s->trace_id, first);
+        ql__pg_arr_str(&cols[7], s->traceparent, first);
     }
     struct ql__pg_params p = {0};
     int rc = ql__pg_arr_params(cx, cols, 8, &p);
@@ -139,6 +139,7 @@ static int q_claim(struct ql_queue *self, struct ql_ctx *cx, const char *worker_
         j->created_ms = ql__pg_ts_ms(r, i, 8);
         j->run_at_ms = ql__pg_ts_ms(r, i, 9);
         j->locked_ms = ql__pg_ts_ms(r, i, 10);
+        j->traceparent = ql__pg_text(cx, r, i, 11);
         if (!j->queue || !j->kind || !j->payload)
             rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
     }

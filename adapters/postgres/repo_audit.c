@@ -101,6 +101,7 @@ static int a_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     ql__pg_p_text(&p, chain);
     ql__pg_p_int(&p, after_id ? after_ms : INT64_MAX);
     ql__pg_p_int(&p, limit + 1);
+    ql__pg_p_uuid(&p, team); /* the chain names it too; this says it to a sharded planner */
     void *rows;
     int rc = ql__pg_page(pg_of(self), cx, QL__ST_AUDIT_LIST, &p, limit, sizeof(**out), read_audit,
                          &rows, n, more);

@@ -14,6 +14,7 @@
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "model/model.h"
+#include "trace/trace.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@ static int c_append(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
     ql__pg_p_int(&p, ql_change_kind_of(event));
     ql__pg_p_int(&p, event);
     ql__pg_p_uuid(&p, id);
+    ql__pg_p_text(&p, ql_trace_context_of(cx, cx));
     int rc = ql__pg_run(pg_of(self), cx, QL__ST_CHANGE_APPEND, &p);
     if (rc == QL_OK)
         ql__pg_changed(pg_of(self), team);
@@ -54,18 +56,20 @@ static int c_append(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
 
 static int c_append_many(struct ql_store *self, struct ql_ctx *cx,
                          const struct ql_uuid *const *teams, const int *events,
-                         const struct ql_uuid *const *ids, int n)
+                         const struct ql_uuid *const *ids, const char *const *traceparents, int n)
 {
-    struct ql_buf cols[4];
-    ql__pg_arr_begin(cx, cols, 4);
+    struct ql_buf cols[5];
+    ql__pg_arr_begin(cx, cols, 5);
+    const char *own = traceparents ? NULL : ql_trace_context_of(cx, cx);
     for (int i = 0; i < n; i++) {
         ql__pg_arr_uuid(&cols[0], teams[i], i == 0);
         ql__pg_arr_int(&cols[1], ql_change_kind_of(events[i]), i == 0);
         ql__pg_arr_int(&cols[2], events[i], i == 0);
         ql__pg_arr_uuid(&cols[3], ids[i], i == 0);
+        ql__pg_arr_str(&cols[4], traceparents ? traceparents[i] : own, i == 0);
     }
     struct ql__pg_params p = {0};
-    int rc = ql__pg_arr_params(cx, cols, 4, &p);
+    int rc = ql__pg_arr_params(cx, cols, 5, &p);
     if (rc == QL_OK)
         rc = ql__pg_run(pg_of(self), cx, QL__ST_CHANGE_APPEND_MANY, &p);
     for (int i = 0; rc == QL_OK && i < n; i++)
@@ -248,12 +252,12 @@ static int c_consumer_lock(struct ql_store *self, struct ql_ctx *cx, const char 
 
 static int read_change(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
 {
-    (void)cx;
     struct ql_change *c = dst;
     c->pos = (struct ql_change_pos){txid_at(r, row, 0), ql__pg_int8(r, row, 1)};
     ql__pg_uuid(r, row, 2, &c->team);
     c->event = ql__pg_int4(r, row, 3);
     ql__pg_uuid(r, row, 4, &c->id);
+    c->traceparent = ql__pg_text(cx, r, row, 5); /* NULL when none, or out of memory */
     return QL_OK;
 }
 

@@ -173,8 +173,8 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
     [QL__ST_AUDIT_LIST] =
         {"audit_list",
          "SELECT audit_id, at, actor, action, target_type, target_id, seq FROM audit_log "
-         "WHERE chain = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
-         3},
+         "WHERE chain = $1 AND team_id = $4 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+         4},
     [QL__ST_FAILURES] = {"failures",
                          "SELECT count(*), min(failed_at) FROM login_failures WHERE email = $1 AND "
                          "failed_at > $2",
@@ -304,14 +304,16 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
     [QL__ST_JOB_INSERT] =
         {"job_insert",
          "INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, "
-         "unique_key, trace_id) VALUES ($1, $2, $3::jsonb, $4, coalesce($5, now()), $6, $7, "
-         "$8) ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO UPDATE SET unique_key "
+         "unique_key, trace_id, traceparent) VALUES ($1, $2, $3::jsonb, $4, coalesce($5, now()), "
+         "$6, $7, substr($8, 4, 32), $8) ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO "
+         "UPDATE SET unique_key "
          "= EXCLUDED.unique_key RETURNING job_id",
          8},
     [QL__ST_JOB_INSERT_MANY] =
         {"job_insert_many",
          "INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, "
-         "trace_id) SELECT q, k, p, pr, coalesce(ra, now()), ma, uk, tr FROM unnest($1::text[], "
+         "trace_id, traceparent) SELECT q, k, p, pr, coalesce(ra, now()), ma, uk, substr(tr, 4, "
+         "32), tr FROM unnest($1::text[], "
          "$2::text[], $3::jsonb[], $4::int[], $5::timestamptz[], $6::int[], $7::text[], "
          "$8::text[]) AS u (q, k, p, pr, ra, ma, uk, tr) ON CONFLICT (unique_key) WHERE "
          "unique_key IS NOT NULL DO NOTHING RETURNING job_id",
@@ -325,7 +327,7 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "'running', attempts = j.attempts + 1, locked_by = $1, locked_at = now(), "
          "heartbeat_at = now() FROM c WHERE j.job_id = c.job_id RETURNING j.job_id, "
          "j.queue, j.kind, j.payload::text, j.priority, j.attempts, j.max_attempts, "
-         "j.trace_id, j.created_at, j.run_at, j.locked_at",
+         "j.trace_id, j.created_at, j.run_at, j.locked_at, j.traceparent",
          3},
     [QL__ST_JOB_COMPLETE] =
         {"job_complete",
@@ -455,6 +457,7 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
 #include "stmts_changes.h"
 #include "stmts_webhooks.h"
 #include "stmts_mail.h"
+#include "stmts_flags.h"
 #include "stmts_rights.h"
     [QL__ST_JOB_LEAD] = {"job_lead",
                          "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = "
@@ -462,6 +465,10 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
                          "AND pid = pg_backend_pid()) THEN true ELSE "
                          "pg_try_advisory_lock(1364543820) END",
                          0},
+    /* Read replicas (replica.c): where the primary's WAL is, how far a replica replayed. */
+    [QL__ST_WAL_LSN] = {"wal_lsn", "SELECT pg_current_wal_insert_lsn()::text", 0},
+    [QL__ST_REPLAY_LSN] = {"replay_lsn",
+                           "SELECT coalesce(pg_last_wal_replay_lsn(), '0/0'::pg_lsn)::text", 0},
 };
 
 int ql__pg_deferred(enum ql__pg_stmt st)
@@ -486,6 +493,7 @@ int ql__pg_deferred(enum ql__pg_stmt st)
     case QL__ST_TOKEN_INSERT:
     case QL__ST_TOKENS_END:
     case QL__ST_MAIL_FORGET:
+    case QL__ST_FLAGS_NOTIFY:
         return 1;
     default:
         return 0;

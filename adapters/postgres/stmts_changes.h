@@ -23,15 +23,15 @@
                              "team_activity WHERE team_id = $1",
                              1},
     [QL__ST_CHANGE_APPEND] = {"change_append",
-                              "INSERT INTO changes (team_id, kind, event, entity_id) VALUES "
-                              "($1, $2, $3, $4)",
-                              4},
+                              "INSERT INTO changes (team_id, kind, event, entity_id, "
+                              "traceparent) VALUES ($1, $2, $3, $4, $5)",
+                              5},
     [QL__ST_CHANGE_APPEND_MANY] =
         {"change_append_many",
-         "INSERT INTO changes (team_id, kind, event, entity_id) SELECT u.t, u.k, u.e, u.i FROM "
-         "unnest($1::uuid[], $2::int2[], $3::int2[], $4::uuid[]) WITH ORDINALITY AS u(t, k, "
-         "e, i, n) ORDER BY u.n",
-         4},
+         "INSERT INTO changes (team_id, kind, event, entity_id, traceparent) SELECT u.t, u.k, "
+         "u.e, u.i, u.tp FROM unnest($1::uuid[], $2::int2[], $3::int2[], $4::uuid[], "
+         "$5::text[]) WITH ORDINALITY AS u(t, k, e, i, tp, n) ORDER BY u.n",
+         5},
     /*
      * A team's changes after ($2, $3), each with the current state of its thing (the
      * joins find nothing when it is gone: a tombstone), and first, from the same snapshot,
@@ -85,7 +85,8 @@
                               1},
     [QL__ST_CONSUMER_READ] =
         {"consumer_read",
-         "SELECT txid::text, seq, team_id, event::int4, entity_id FROM changes WHERE (txid, seq) "
+         "SELECT txid::text, seq, team_id, event::int4, entity_id, traceparent FROM changes "
+         "WHERE (txid, seq) "
          "> ($1::xid8, $2) AND txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY txid, "
          "seq LIMIT $3",
          3},

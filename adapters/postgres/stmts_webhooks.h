@@ -49,9 +49,10 @@
     /* The attempt, its delivery's state, and the endpoint's failures in a row, at once. */
     [QL__ST_ATTEMPT_ADD] =
         {"attempt_add",
-         "WITH a AS (INSERT INTO webhook_attempts (delivery_id, attempt, webhook_id, at, ok, "
-         "response_status, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON "
-         "CONFLICT DO NOTHING), d AS (UPDATE webhook_deliveries SET attempts = greatest(attempts, "
+         "WITH a AS (INSERT INTO webhook_attempts (delivery_id, attempt, webhook_id, team_id, at, "
+         "ok, response_status, error, duration_ms) VALUES ($1, $2, $3, (SELECT team_id FROM "
+         "webhook_deliveries WHERE delivery_id = $1), $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING), "
+         "d AS (UPDATE webhook_deliveries SET attempts = greatest(attempts, "
          "$2), state = CASE WHEN $5 THEN 'succeeded' WHEN $9 THEN 'failed' ELSE 'pending' END "
          "WHERE delivery_id = $1) UPDATE webhooks SET failures = CASE WHEN $5 THEN 0 ELSE "
          "failures + 1 END WHERE webhook_id = $3 RETURNING failures",
@@ -64,16 +65,18 @@
         {"attempts_list",
          "SELECT " QL__PG_ATTEMPT_COLS " FROM webhook_attempts a JOIN webhook_deliveries d ON "
          "d.delivery_id = a.delivery_id JOIN webhooks w ON w.webhook_id = a.webhook_id WHERE "
-         "w.team_id = $1 AND a.webhook_id = $2 AND w.deleted_at IS NULL AND ($3::uuid IS NULL OR "
+         "w.team_id = $1 AND a.team_id = $1 AND d.team_id = $1 AND a.webhook_id = $2 AND "
+         "w.deleted_at IS NULL AND ($3::uuid IS NULL OR "
          "(a.at, a.delivery_id, a.attempt) < ($4, $3, $5)) ORDER BY a.at DESC, a.delivery_id "
          "DESC, a.attempt DESC LIMIT $6",
          6},
-    [QL__ST_DELIVERY_REOPEN] = {"delivery_reopen",
-                                "UPDATE webhook_deliveries d SET state = 'pending' FROM webhooks "
-                                "w WHERE w.webhook_id = d.webhook_id AND w.team_id = $1 AND "
-                                "d.webhook_id = $2 AND d.delivery_id = $3 AND w.deleted_at IS "
-                                "NULL",
-                                3},
+    [QL__ST_DELIVERY_REOPEN] =
+        {"delivery_reopen",
+         "UPDATE webhook_deliveries d SET state = 'pending' FROM webhooks "
+         "w WHERE w.webhook_id = d.webhook_id AND w.team_id = $1 AND "
+         "d.team_id = $1 AND d.webhook_id = $2 AND d.delivery_id = $3 AND w.deleted_at IS "
+         "NULL",
+         3},
     [QL__ST_ATTEMPT_FAILURES] = {"attempt_failures",
                                  "SELECT " QL__PG_ATTEMPT_COLS " FROM webhook_attempts a JOIN "
                                  "webhook_deliveries d ON d.delivery_id = a.delivery_id WHERE NOT "

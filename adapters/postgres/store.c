@@ -40,8 +40,10 @@ static int s_begin(struct ql_store *self, struct ql_ctx *cx)
     PGresult *r;
     int rc = ql__pg_exec(pg, cx, QL__ST_BEGIN, NULL, &r);
     PQclear(r);
-    if (rc == QL_OK)
+    if (rc == QL_OK) {
         pg->in_tx = 1;
+        ql__pg_span_tx_begin(pg, cx);
+    }
     return rc;
 }
 
@@ -52,10 +54,14 @@ static int s_commit(struct ql_store *self, struct ql_ctx *cx)
     int rc = ql__pg_exec(pg, cx, QL__ST_COMMIT, NULL, &r);
     PQclear(r);
     pg->in_tx = 0;
+    ql__pg_span_tx_end(pg, cx, 1, rc);
     /* Evict here at once; the NOTIFY reaches the other instances (and this one) shortly. */
     for (int i = 0; i < pg->ninval; i++)
         ql__pg_cache_apply(pg->cache, pg->inval[i]);
     pg->ninval = 0;
+    if (pg->flags_dirty)
+        ql__pg_flags_cache_flush(pg->db->flags);
+    pg->flags_dirty = 0;
     return rc;
 }
 
@@ -80,6 +86,10 @@ int ql__pg_invalidate(struct ql_pg *pg, struct ql_ctx *cx, const char *key)
 static void s_rollback(struct ql_store *self, struct ql_ctx *cx)
 {
     struct ql_pg *pg = pg_of(self);
+    /* a lost connection ended the transaction already; its span ends here */
+    int why = cx->err.code;
+    ql__pg_span_tx_end(
+        pg, cx, 0, why == QL_EUNAVAILABLE || why == QL_ERETRY || why == QL_EINTERNAL ? why : QL_OK);
     if (!pg->in_tx)
         return;
     struct ql_error saved = cx->err;
@@ -88,6 +98,7 @@ static void s_rollback(struct ql_store *self, struct ql_ctx *cx)
     PQclear(r);
     pg->in_tx = 0;
     pg->ninval = 0;
+    pg->flags_dirty = 0;
     cx->err = saved;
 }
 
@@ -112,6 +123,7 @@ static const struct ql_store_ops ops = {
     .changes = &ql__pg_changes_ops,
     .webhooks = &ql__pg_webhooks_ops,
     .mail = &ql__pg_mail_ops,
+    .flags = &ql__pg_flags_ops,
     .rights = &ql__pg_rights_ops,
 };
 

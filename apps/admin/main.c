@@ -5,6 +5,8 @@
  *                                row and exits 1 when one does not verify
  *   quill-admin digest-tokens    read tokens (one per line) on stdin, print their keyed
  *                                digests in hex (needs QUILL_SECRET); used to seed data sets
+ *   quill-admin hash-password    read a password on stdin, print its argon2id hash (the
+ *                                staging password of tools/quill copy-anonymised)
  *
  * DATABASE_URL names the database.
  */
@@ -53,12 +55,35 @@ static int digest_tokens(void)
     return 0;
 }
 
+static int hash_password(void)
+{
+    /* Hashing uses no key; the port wants one all the same. */
+    static const uint8_t unused[32];
+    struct ql_auth *auth;
+    if (ql_sodium_auth_create(unused, sizeof(unused), 0, 0, 0, &auth) != QL_OK) {
+        fprintf(stderr, "quill-admin: cannot initialise libsodium\n");
+        return 1;
+    }
+    char line[1024], hash[QL_PWHASH_LEN];
+    int rc = 1;
+    if (fgets(line, sizeof(line), stdin) == NULL || strcspn(line, "\r\n") == 0)
+        fprintf(stderr, "quill-admin: hash-password reads one line (the password) on stdin\n");
+    else if (ql_auth_password_hash(auth, line, strcspn(line, "\r\n"), hash) != QL_OK)
+        fprintf(stderr, "quill-admin: cannot hash the password\n");
+    else
+        rc = printf("%s\n", hash) < 0;
+    ql_sodium_auth_destroy(auth);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "digest-tokens") == 0)
         return digest_tokens();
+    if (argc == 2 && strcmp(argv[1], "hash-password") == 0)
+        return hash_password();
     if (argc != 2 || strcmp(argv[1], "audit-verify") != 0) {
-        fprintf(stderr, "usage: quill-admin audit-verify | digest-tokens\n");
+        fprintf(stderr, "usage: quill-admin audit-verify | digest-tokens | hash-password\n");
         return 2;
     }
     const char *url = getenv("DATABASE_URL");

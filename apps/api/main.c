@@ -1,6 +1,6 @@
 /*
  * quill-api - wiring only: read the configuration, build the adapters (the notification
- * port, the database port, crypto, group commit, OpenID Connect), hand them to the HTTP
+ * port, the database port, crypto, group commit, OpenID Connect, tracing), hand them to the HTTP
  * server and serve until SIGTERM.
  *
  *   quill-api            serve (configuration from the environment; see .env.sample)
@@ -18,9 +18,11 @@
 #include "http/http.h"
 #include "log/log.h"
 #include "oidc/oidc.h"
+#include "otlp/otlp.h"
 #include "postgres/pg.h"
 #include "sodium/sodium_auth.h"
 #include "sysclock/sysclock.h"
+#include "trace/trace.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -28,6 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The /docs page and its renderer (apps/api/docs, embedded by tools/embed_assets.py). */
+extern const struct ql_http_asset ql_docs_assets[];
 
 static const char *env_get(void *ud, const char *name)
 {
@@ -40,7 +45,8 @@ struct settings {
     struct ql_config_common common;
     struct ql_config core;
     struct ql_http_config http;
-    char oidc_issuer[512]; /* QUILL_OIDC_ISSUER, _AUDIENCE, _JWKS_URL: all or none */
+    struct ql_trace_config trace; /* OTEL_*: spans over OTLP/HTTP */
+    char oidc_issuer[512];        /* QUILL_OIDC_ISSUER, _AUDIENCE, _JWKS_URL: all or none */
     char oidc_audience[512];
     char oidc_jwks_url[512];
 };
@@ -52,6 +58,8 @@ static int read_settings(struct settings *s, int ncpu, struct ql_config_errors *
     ql_config_common_read(&e, QL_NEED_DATABASE | QL_NEED_SECRET, &s->common);
     ql_config_read(&e, &s->core);
     ql_http_config_read(&e, ncpu, &s->http);
+    ql_trace_config_read(&e, "quill-api", &s->trace);
+    snprintf(s->trace.version, sizeof(s->trace.version), "%s", ql_version);
     ql_env_str(&e, "QUILL_OIDC_ISSUER", s->oidc_issuer, sizeof(s->oidc_issuer), NULL, 0);
     ql_env_str(&e, "QUILL_OIDC_AUDIENCE", s->oidc_audience, sizeof(s->oidc_audience), NULL, 0);
     ql_env_str(&e, "QUILL_OIDC_JWKS_URL", s->oidc_jwks_url, sizeof(s->oidc_jwks_url), NULL, 0);
@@ -104,9 +112,10 @@ int main(int argc, char **argv)
     struct ql_auth *auth = NULL;
     struct ql_http_server *server = NULL;
     struct ql_pg_notify *notify = NULL;
-    struct ql_pg_db *db = NULL;
+    struct ql_pg_db *db = NULL, *readdb = NULL;
     struct ql_oidc *oidc = NULL;
     struct ql_group_queue *group = NULL;
+    struct ql_otlp *otlp = NULL;
     const char *fail = "out of memory";
     char msg[512] = "";
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -115,9 +124,23 @@ int main(int argc, char **argv)
         fail = "cannot initialise libsodium";
         goto out;
     }
-    if (ql_pg_notify_create(cfg.common.database_url, &log.base, &notify) != QL_OK ||
+    /* Through a transaction pooler, the event loops' pipelined reads go to the pool (see
+     * ql_pg_db_config.pooler), and LISTEN takes the direct connection. */
+    if (cfg.common.db_pooler)
+        cfg.http.loop_reads = 0;
+    if (ql_pg_notify_create(cfg.common.database_direct_url, &log.base, &notify) != QL_OK ||
         (cfg.http.group_commit > 0 &&
          ql_group_queue_create(cfg.http.group_commit, QL_GROUP_MAX_BATCH, &group) != QL_OK))
+        goto out;
+    /* The read replica's sessions: no cache (principals are read on the primary), no
+     * wake-ups (they write nothing). */
+    const struct ql_pg_db_config readcfg = {.conninfo = cfg.common.database_read_url,
+                                            .log = &log.base,
+                                            .clock = ql_sysclock(),
+                                            .statement_timeout_ms = cfg.http.statement_timeout_ms,
+                                            .idle_tx_timeout_ms = cfg.common.idle_tx_timeout_ms,
+                                            .pooler = cfg.common.db_pooler};
+    if (cfg.common.database_read_url[0] && ql_pg_db_create(&readcfg, &readdb) != QL_OK)
         goto out;
     const struct ql_pg_db_config dbcfg = {.conninfo = cfg.common.database_url,
                                           .log = &log.base,
@@ -125,13 +148,19 @@ int main(int argc, char **argv)
                                           .notify = ql_pg_notify_port(notify),
                                           .cache_capacity = 65536,
                                           .statement_timeout_ms = cfg.http.statement_timeout_ms,
-                                          .idle_tx_timeout_ms = cfg.common.idle_tx_timeout_ms};
+                                          .idle_tx_timeout_ms = cfg.common.idle_tx_timeout_ms,
+                                          .pooler = cfg.common.db_pooler,
+                                          .replica = readdb};
     /* before the server: its streams count on the principal cache hearing revocations first */
     if (ql_pg_db_create(&dbcfg, &db) != QL_OK)
         goto out;
     if (cfg.oidc_issuer[0] && ql_oidc_create(cfg.oidc_issuer, cfg.oidc_audience, cfg.oidc_jwks_url,
                                              &log.base, ql_sysclock(), &oidc) != QL_OK) {
         fail = "cannot set up OpenID Connect";
+        goto out;
+    }
+    if (cfg.trace.enabled && ql_otlp_create(&cfg.trace, ql_sysclock(), &log.base, &otlp) != QL_OK) {
+        fail = "cannot start the trace exporter";
         goto out;
     }
     probe_database(ql_pg_db_port(db), &log.base);
@@ -146,9 +175,11 @@ int main(int argc, char **argv)
         .version_json = ql_version_json,
         .openapi_json = ql_openapi_json,
         .admin_html = ql_admin_html,
+        .docs = ql_docs_assets,
         .idp = oidc ? ql_oidc_port(oidc) : NULL,
         .group = group ? ql_group_queue_port(group) : NULL,
         .notify = ql_pg_notify_port(notify),
+        .tracer = otlp ? ql_otlp_port(otlp) : NULL,
     };
     if (ql_http_server_create(&env, &server, msg, sizeof(msg)) != QL_OK) {
         fail = msg[0] ? msg : "cannot start the server";
@@ -160,7 +191,9 @@ out:
     if (rc && fail)
         fprintf(stderr, "quill-api: %s\n", fail);
     ql_http_server_destroy(server);
+    ql_otlp_destroy(otlp); /* after the server: its last spans are exported */
     ql_pg_db_destroy(db);
+    ql_pg_db_destroy(readdb);
     ql_pg_notify_destroy(notify);
     ql_group_queue_destroy(group);
     ql_oidc_destroy(oidc);

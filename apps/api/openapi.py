@@ -207,6 +207,21 @@ paths = {
                               'service', security=[], op_id='version')},
     '/v1/openapi.json': {'get': op('This document', {'200': json_response(
         'The OpenAPI document', {'type': 'object'})}, 'service', security=[], op_id='openapi')},
+    '/docs': {'get': op('This document for people', {
+        '200': {'description': 'An HTML page that renders this document (Swagger UI, served '
+                               'from this server)',
+                'content': {'text/html': {'schema': {'type': 'string'}}}},
+        '304': {'description': 'Not modified (If-None-Match)'}},
+        'service', security=[], op_id='docsPage')},
+    '/docs/{asset}': {'get': op('A file of the /docs page', {
+        '200': {'description': 'The renderer\'s script or stylesheet, the page\'s own, or '
+                               'their licences; gzipped when the client accepts it',
+                'content': {t: {'schema': {'type': 'string'}} for t in
+                            ['text/javascript', 'text/css', 'text/plain']}},
+        '304': {'description': 'Not modified (If-None-Match)'}},
+        'service', errors=[404], security=[], op_id='docsAsset',
+        params=[{'name': 'asset', 'in': 'path', 'required': True,
+                 'schema': {'type': 'string'}}])},
 }
 
 paths.update({
@@ -535,6 +550,59 @@ paths.update({
     '/v1/admin/mail': {'get': op(
         'The outbox, newest first', ok(200, 'MailList'), 'operators',
         errors=[401, 403, 422], security=ADMIN, op_id='listMail', params=PAGING)},
+})
+
+# Feature flags: the operator manages them, a team's members read their values.
+FLAG_KEY = {'type': 'string', 'pattern': '^[a-z0-9][a-z0-9._-]{0,62}$'}
+schemas.update({
+    'Flag': obj({'flagKey': FLAG_KEY, 'description': {'type': 'string'},
+                 'enabled': {'type': 'boolean'},
+                 'rolloutPercent': {'type': 'integer', 'minimum': 0, 'maximum': 100},
+                 'createdAt': TIME, 'updatedAt': TIME}),
+    'FlagTeam': obj({'teamId': UUID, 'enabled': {'type': 'boolean'}, 'createdAt': TIME,
+                     'updatedAt': TIME}),
+    'TeamFlags': obj({'teamId': UUID, 'flags': {'type': 'object',
+                                                'additionalProperties': {'type': 'boolean'}}}),
+})
+schemas['FlagList'] = list_of(ref('Flag'))
+schemas['FlagTeamList'] = list_of(ref('FlagTeam'))
+FLAG = [{'name': 'flagKey', 'in': 'path', 'required': True, 'schema': FLAG_KEY}]
+FLAG_BODY = obj({'enabled': {'type': 'boolean'},
+                 'rolloutPercent': {'type': 'integer', 'minimum': 0, 'maximum': 100},
+                 'description': nullable({'type': 'string', 'maxLength': 500})},
+                required=['enabled'])
+CHANGED = {'200': json_response('Replaced', ref('Flag')),
+           '201': json_response('Created', ref('Flag'))}
+paths.update({
+    '/v1/teams/{teamId}/flags': {
+        'get': op("The values of every feature flag for the team", ok(200, 'TeamFlags'), 'teams',
+                  errors=AUTH_ERRORS + [404, 422], op_id='getTeamFlags', params=TEAM)},
+    '/v1/admin/flags': {
+        'get': op('Feature flags, by key', ok(200, 'FlagList'), 'operators',
+                  errors=[401, 403, 422], security=ADMIN, op_id='listFlags', params=PAGING)},
+    '/v1/admin/flags/{flagKey}': {
+        'get': op('A feature flag', ok(200, 'Flag'), 'operators', errors=[401, 403, 404, 422],
+                  security=ADMIN, op_id='getFlag', params=FLAG),
+        'put': op('Create or replace a feature flag', CHANGED, 'operators',
+                  errors=[400, 401, 403, 413, 415, 422], security=ADMIN, op_id='putFlag',
+                  params=FLAG, body=FLAG_BODY),
+        'delete': op('Delete a feature flag and its team overrides', NO_CONTENT, 'operators',
+                     errors=[401, 403, 404, 422], security=ADMIN, op_id='deleteFlag',
+                     params=FLAG)},
+    '/v1/admin/flags/{flagKey}/teams': {
+        'get': op("A flag's team overrides, by team id", ok(200, 'FlagTeamList'), 'operators',
+                  errors=[401, 403, 404, 422], security=ADMIN, op_id='listFlagTeams',
+                  params=FLAG + PAGING)},
+    '/v1/admin/flags/{flagKey}/teams/{teamId}': {
+        'put': op("Set a team's override of a flag",
+                  {'200': json_response('Replaced', ref('FlagTeam')),
+                   '201': json_response('Created', ref('FlagTeam'))}, 'operators',
+                  errors=[400, 401, 403, 404, 413, 415, 422], security=ADMIN,
+                  op_id='putFlagTeam', params=FLAG + TEAM,
+                  body=obj({'enabled': {'type': 'boolean'}})),
+        'delete': op("Remove a team's override of a flag", NO_CONTENT, 'operators',
+                     errors=[401, 403, 404, 422], security=ADMIN, op_id='deleteFlagTeam',
+                     params=FLAG + TEAM)},
 })
 
 doc = {

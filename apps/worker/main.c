@@ -19,6 +19,8 @@
 #include "sodium/sodium_auth.h"
 #include "curl/curl_out.h"
 #include "smtp/smtp.h"
+#include "otlp/otlp.h"
+#include "trace/trace.h"
 
 #include <curl/curl.h>
 
@@ -56,6 +58,7 @@ int main(int argc, char **argv)
     struct ql_config core;
     struct ql_engine_config cfg;
     struct ql_smtp_config smtp_cfg;
+    struct ql_trace_config trace;
     struct ql_config_errors errs;
     struct ql_env env;
     ql_env_init(&env, env_get, NULL, &errs);
@@ -64,6 +67,8 @@ int main(int argc, char **argv)
     ql_config_read(&env, &core);
     ql_engine_config_read(&env, &cfg);
     ql_smtp_config_read(&env, &smtp_cfg);
+    ql_trace_config_read(&env, "quill-worker", &trace);
+    snprintf(trace.version, sizeof(trace.version), "%s", ql_version);
     if (ql_env_status(&env)) {
         for (int i = 0; i < errs.n; i++)
             fprintf(stderr, "quill-worker: %s\n", errs.msg[i]);
@@ -80,19 +85,22 @@ int main(int argc, char **argv)
     struct ql_pg_notify *notify = NULL;
     struct ql_pg_db *db = NULL;
     struct ql_engine *engine = NULL;
+    struct ql_otlp *otlp = NULL;
     int rc = 1;
     if (ql_sodium_auth_create(common.secret, common.secret_len, 0, 0, 0, &auth) != QL_OK ||
-        ql_pg_notify_create(common.database_url, &log.base, &notify) != QL_OK ||
+        ql_pg_notify_create(common.database_direct_url, &log.base, &notify) != QL_OK ||
         ql_curl_out_create(core.webhook_allow_private, &out) != QL_OK ||
-        (smtp_cfg.url[0] && ql_smtp_create(&smtp_cfg, &smtp) != QL_OK))
+        (smtp_cfg.url[0] && ql_smtp_create(&smtp_cfg, &smtp) != QL_OK) ||
+        (trace.enabled && ql_otlp_create(&trace, ql_sysclock(), &log.base, &otlp) != QL_OK))
         goto fail;
     explicit_bzero(&smtp_cfg, sizeof(smtp_cfg)); /* the sender keeps its own copy */
     ql_log(&log.base, QL_LOG_INFO,
            smtp ? "mail goes out through the SMTP server of QUILL_SMTP_URL"
                 : "QUILL_SMTP_URL is not set: mail stays in the outbox (GET /v1/admin/mail)",
            NULL);
-    /* Jobs read no credentials: no principal cache. */
-    const struct ql_pg_db_config dbcfg = {.conninfo = common.database_url,
+    /* Jobs read no credentials: no principal cache.  The engine holds session advisory
+     * locks (the leader's) and long claims: never through a transaction pooler. */
+    const struct ql_pg_db_config dbcfg = {.conninfo = common.database_direct_url,
                                           .log = &log.base,
                                           .clock = ql_sysclock(),
                                           .notify = ql_pg_notify_port(notify),
@@ -107,7 +115,8 @@ int main(int argc, char **argv)
                                           .auth = auth,
                                           .log = &log.base,
                                           .outbound = ql_curl_out_port(out),
-                                          .mailer = smtp ? ql_smtp_port(smtp) : NULL};
+                                          .mailer = smtp ? ql_smtp_port(smtp) : NULL,
+                                          .tracer = otlp ? ql_otlp_port(otlp) : NULL};
     if (ql_engine_create(&cfg, &core, &ports, &engine) != QL_OK)
         goto fail;
     rc = ql_engine_run(engine) == QL_OK ? 0 : 1;
@@ -116,6 +125,7 @@ fail:
     fprintf(stderr, "quill-worker: cannot start (out of memory?)\n");
 out:
     ql_engine_destroy(engine);
+    ql_otlp_destroy(otlp); /* after the engine: its last spans are exported */
     ql_pg_db_destroy(db);
     ql_pg_notify_destroy(notify);
     ql_sodium_auth_destroy(auth);

@@ -339,7 +339,7 @@ static int member_changes(struct ql_ctx *cx, const struct ql_uuid *user)
         events[i] = QL_EVENT_MEMBER_CHANGED;
     }
     if (rc == QL_OK)
-        rc = ql_store_changes_append_many(cx->ports.store, cx, tids, events, uids, n);
+        rc = ql_store_changes_append_many(cx->ports.store, cx, tids, events, uids, NULL, n);
     return rc;
 }
 

@@ -21,6 +21,7 @@
 #include "model/model.h"
 #include "queue/queue.h"
 #include "store/store.h"
+#include "trace/trace.h"
 #include "tx/tx.h"
 #include "validate/validate.h"
 
@@ -156,7 +157,7 @@ int ql_account_reset_request(struct ql_ctx *cx, const char *email, size_t n, con
                                      .queue = "mail",
                                      .payload_json = p,
                                      .max_attempts = 10,
-                                     .trace_id = cx->trace_id[0] ? cx->trace_id : NULL};
+                                     .traceparent = ql_trace_context(cx)};
     int64_t job;
     rc = ql_tx_begin(cx);
     if (rc)

@@ -63,6 +63,7 @@ struct ql_change {
     struct ql_uuid team;
     int event;
     struct ql_uuid id;
+    const char *traceparent; /* the trace context of the write (arena); NULL: none */
 };
 
 /*

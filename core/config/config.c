@@ -162,6 +162,20 @@ void ql_config_common_read(struct ql_env *e, int need, struct ql_config_common *
     memset(c, 0, sizeof(*c));
     ql_env_str(e, "DATABASE_URL", c->database_url, sizeof(c->database_url), NULL,
                need & QL_NEED_DATABASE);
+    ql_env_str(e, "DATABASE_DIRECT_URL", c->database_direct_url, sizeof(c->database_direct_url),
+               NULL, 0);
+    ql_env_str(e, "DATABASE_READ_URL", c->database_read_url, sizeof(c->database_read_url), NULL, 0);
+    char pooler[16];
+    ql_env_str(e, "QUILL_DB_POOLER", pooler, sizeof(pooler), "none", 0);
+    if (strcmp(pooler, "pgbouncer") == 0)
+        c->db_pooler = QL_POOLER_PGBOUNCER;
+    else if (strcmp(pooler, "none") != 0)
+        ql_env_problem(e, "QUILL_DB_POOLER: expected none or pgbouncer, got '%s'", pooler);
+    if (c->db_pooler && !c->database_direct_url[0] && (need & QL_NEED_DATABASE))
+        ql_env_problem(e, "DATABASE_DIRECT_URL: required with QUILL_DB_POOLER=pgbouncer (a "
+                          "connection to PostgreSQL itself, for LISTEN)");
+    if (!c->database_direct_url[0])
+        memcpy(c->database_direct_url, c->database_url, sizeof(c->database_url));
     read_secret(e, c, need & QL_NEED_SECRET);
     char level[16];
     ql_env_str(e, "QUILL_LOG_LEVEL", level, sizeof(level), "info", 0);

@@ -57,6 +57,10 @@ void ql_env_bool(struct ql_env *e, const char *name, int *dst, int def);
 void ql_env_hostport(struct ql_env *e, const char *name, const char *def, int allow_off, char *host,
                      size_t cap, int *port);
 
+/* QUILL_DB_POOLER: none, or PgBouncer in transaction mode (no named prepared statements,
+ * no session settings). */
+enum { QL_POOLER_NONE = 0, QL_POOLER_PGBOUNCER = 1 };
+
 /* What every binary reads.  need: which of these must be set. */
 enum {
     QL_NEED_DATABASE = 1 << 0,
@@ -65,8 +69,14 @@ enum {
 
 struct ql_config_common {
     char database_url[1024]; /* DATABASE_URL */
-    int log_level;           /* QUILL_LOG_LEVEL */
-    uint8_t secret[64];      /* QUILL_SECRET, decoded; secret_len 0 when unset */
+    /* DATABASE_DIRECT_URL: a connection to PostgreSQL itself, never through a pooler, for
+     * what needs a session of its own (LISTEN, session advisory locks); default DATABASE_URL */
+    char database_direct_url[1024];
+    int db_pooler; /* QUILL_DB_POOLER: QL_POOLER_* (what DATABASE_URL goes through) */
+    /* DATABASE_READ_URL: a streaming replica for reads that tolerate lag; "" for none */
+    char database_read_url[1024];
+    int log_level;      /* QUILL_LOG_LEVEL */
+    uint8_t secret[64]; /* QUILL_SECRET, decoded; secret_len 0 when unset */
     size_t secret_len;
     int idle_tx_timeout_ms; /* QUILL_IDLE_IN_TRANSACTION_TIMEOUT_MS */
 };

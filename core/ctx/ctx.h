@@ -28,6 +28,7 @@ struct ql_group;
 struct ql_idp;
 struct ql_outbound;
 struct ql_mailer;
+struct ql_tracer;
 
 struct ql_ctx;
 
@@ -56,6 +57,7 @@ struct ql_ports {
     struct ql_idp *idp;           /* external identity provider; NULL: none */
     struct ql_outbound *outbound; /* HTTP to the outside (webhooks); NULL: none */
     struct ql_mailer *mailer;     /* SMTP (the mail.send job); NULL: mail stays in the outbox */
+    struct ql_tracer *tracer;     /* spans (core/trace/trace.h); NULL: tracing off */
 };
 
 struct ql_ctx {
@@ -68,7 +70,9 @@ struct ql_ctx {
     const struct ql_job *job; /* the job this attempt runs (worker only) */
     const char *worker_id;    /* the worker running it (worker only) */
     char trace_id[33];        /* W3C trace id, 32 hex digits */
-    char span_id[17];         /* this request's span id, 16 hex digits */
+    char span_id[17];         /* this request's (or job's) span id, 16 hex digits */
+    char parent_span_id[17];  /* the caller's span id; "": none (core/trace/trace.h) */
+    uint8_t trace_flags;      /* W3C trace flags: QL_TRACE_SAMPLED, the spans are recorded */
     char request_id[40];
     struct ql_error err;
     struct ql_deferred *deferred; /* continuations to run once the current call returns */

@@ -61,6 +61,16 @@ struct ql_db_session_ops {
     void (*disconnect)(struct ql_db_session *self);
     /* Close the connection and free the session. */
     void (*destroy)(struct ql_db_session *self);
+    /*
+     * Blocking sessions of a factory with a read replica; NULL otherwise.  route_reads:
+     * until called again, run the reads that tolerate lag on the replica (replica 1) once it
+     * has replayed the WAL up to min_lsn (0: any), falling back to the primary when it has
+     * not, or fails; everything else, and everything inside a transaction, runs on the
+     * primary.  wal_lsn: the primary's WAL position now (after a write: a position whose
+     * replay shows the write), 0 when it cannot say.
+     */
+    void (*route_reads)(struct ql_db_session *self, int replica, uint64_t min_lsn);
+    uint64_t (*wal_lsn)(struct ql_db_session *self);
 };
 
 struct ql_db_session {
@@ -68,8 +78,10 @@ struct ql_db_session {
 };
 
 struct ql_db_stats {
-    uint64_t errors;   /* database errors: connections lost, statements that failed */
-    uint64_t timeouts; /* statements cancelled by the statement timeout (among errors) */
+    uint64_t errors;            /* database errors: connections lost, statements that failed */
+    uint64_t timeouts;          /* statements cancelled by the statement timeout (among errors) */
+    uint64_t replica_reads;     /* statements answered by the read replica */
+    uint64_t replica_fallbacks; /* reads meant for it that the primary answered */
 };
 
 struct ql_db_ops {
@@ -94,7 +106,7 @@ static inline int ql_db_open(struct ql_db *db, enum ql_db_kind kind, unsigned hi
 
 static inline struct ql_db_stats ql_db_stats(struct ql_db *db)
 {
-    struct ql_db_stats s = {0, 0};
+    struct ql_db_stats s = {0, 0, 0, 0};
     db->ops->stats(db, &s);
     return s;
 }
@@ -133,6 +145,23 @@ static inline void ql_db_disconnect(struct ql_db_session *s)
 {
     if (s->ops->disconnect)
         s->ops->disconnect(s);
+}
+
+/* 1 when the session can send reads to a read replica (see route_reads). */
+static inline int ql_db_has_replica(struct ql_db_session *s)
+{
+    return s->ops->route_reads != NULL;
+}
+
+static inline void ql_db_route_reads(struct ql_db_session *s, int replica, uint64_t min_lsn)
+{
+    if (s->ops->route_reads)
+        s->ops->route_reads(s, replica, min_lsn);
+}
+
+static inline uint64_t ql_db_wal_lsn(struct ql_db_session *s)
+{
+    return s->ops->wal_lsn ? s->ops->wal_lsn(s) : 0;
 }
 
 /* Destroy a session; NULL does nothing. */

@@ -16,6 +16,7 @@
 #include "group/group.h"
 #include "policy/policy.h"
 #include "store/store.h"
+#include "trace/trace.h"
 #include "tx/tx.h"
 #include "validate/validate.h"
 
@@ -87,7 +88,8 @@ static int by_team(const void *a, const void *b)
 /* What a group of creations writes, in arrays of cx's arena, items sorted by team. */
 static int created_rows(struct ql_ctx *cx, struct ql_group_item **items, int n,
                         const struct ql_entry **es, const struct ql_uuid **teams,
-                        const struct ql_uuid **ids, int *events, struct ql_audit_entry *audit)
+                        const struct ql_uuid **ids, int *events, const char **traces,
+                        struct ql_audit_entry *audit)
 {
     for (int i = 0; i < n; i++) {
         const struct ql_entry *e = items[i]->arg;
@@ -95,6 +97,8 @@ static int created_rows(struct ql_ctx *cx, struct ql_group_item **items, int n,
         teams[i] = &e->team_id;
         ids[i] = &e->id;
         events[i] = QL_EVENT_ENTRY_CREATED;
+        traces[i] =
+            ql_trace_context_of(cx, items[i]->cx); /* each change joins its request's trace */
         int rc = ql_audit_row(cx, items[i]->cx->principal, "journal_entry.create", "JournalEntry",
                               &e->id, NULL, &audit[i]);
         if (rc)
@@ -115,16 +119,17 @@ static void write_created(struct ql_ctx *cx, struct ql_group_item **items, int n
     const struct ql_uuid **teams = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*teams));
     const struct ql_uuid **ids = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*ids));
     int *events = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*events));
+    const char **traces = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*traces));
     struct ql_audit_entry *audit = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*audit));
-    int rc = es && teams && ids && events && audit ? QL_OK : ql_error_nomem(&cx->err);
+    int rc = es && teams && ids && events && traces && audit ? QL_OK : ql_error_nomem(&cx->err);
     if (rc == QL_OK)
-        rc = created_rows(cx, items, n, es, teams, ids, events, audit);
+        rc = created_rows(cx, items, n, es, teams, ids, events, traces, audit);
     if (rc == QL_OK)
         rc = ql_tx_begin(cx);
     if (rc == QL_OK) {
         rc = ql_store_entries_insert_many(cx->ports.store, cx, es, n);
         if (rc == QL_OK)
-            rc = ql_store_changes_append_many(cx->ports.store, cx, teams, events, ids, n);
+            rc = ql_store_changes_append_many(cx->ports.store, cx, teams, events, ids, traces, n);
         if (rc == QL_OK)
             rc = ql_store_audit_append_many(cx->ports.store, cx, teams, audit, n);
         rc = ql_tx_end(cx, rc);

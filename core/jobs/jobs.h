@@ -26,10 +26,11 @@ struct ql_job {
     int priority;
     int attempts; /* including the one being run */
     int max_attempts;
-    const char *unique_key; /* NULL: none */
-    const char *trace_id;   /* NULL: none */
-    const char *errors;     /* JSON array text of every failed attempt */
-    const char *progress;   /* JSON text or NULL */
+    const char *unique_key;  /* NULL: none */
+    const char *trace_id;    /* NULL: none */
+    const char *traceparent; /* the W3C trace context it continues; NULL: none (claims only) */
+    const char *errors;      /* JSON array text of every failed attempt */
+    const char *progress;    /* JSON text or NULL */
     const char *locked_by;
     int64_t run_at_ms;
     int64_t created_ms;

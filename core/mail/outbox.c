@@ -20,6 +20,7 @@
 #include "log/log.h"
 #include "policy/policy.h"
 #include "queue/queue.h"
+#include "trace/trace.h"
 #include "tx/tx.h"
 
 #include <cJSON.h>
@@ -98,7 +99,7 @@ int ql_mail_queue(struct ql_ctx *cx, const struct ql_mail_new *in, struct ql_uui
                                      .queue = "mail",
                                      .payload_json = payload,
                                      .max_attempts = QL_MAIL_SEND_ATTEMPTS,
-                                     .trace_id = cx->trace_id[0] ? cx->trace_id : NULL};
+                                     .traceparent = ql_trace_context(cx)};
     int64_t job;
     rc = ql_queue_enqueue(cx->ports.queue, cx, &spec, &job);
     if (rc == QL_OK && id_out)

@@ -28,7 +28,7 @@ struct ql_job_spec {
     int64_t run_at_ms;        /* 0: now */
     int max_attempts;         /* 0: 25 */
     const char *unique_key;   /* NULL: none; while a job with this key exists it is returned */
-    const char *trace_id;     /* NULL: none */
+    const char *traceparent; /* the W3C trace context it continues (ql_trace_context); NULL: none */
 };
 
 /* Filter and position of an operator listing; NULL fields mean "any". */

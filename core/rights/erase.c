@@ -26,6 +26,7 @@
 #include "err/err.h"
 #include "mail/mail.h"
 #include "queue/queue.h"
+#include "trace/trace.h"
 #include "tx/tx.h"
 #include "uuid/uuid.h"
 
@@ -197,7 +198,7 @@ static int enqueue_job(struct ql_ctx *cx, const struct ql_uuid *user)
                                .payload_json = payload,
                                .unique_key = key,
                                .max_attempts = 25,
-                               .trace_id = cx->trace_id[0] ? cx->trace_id : NULL};
+                               .traceparent = ql_trace_context(cx)};
     int64_t job_id;
     return ql_queue_enqueue(cx->ports.queue, cx, &spec, &job_id);
 }

@@ -100,7 +100,7 @@ static int entries_page(struct ql_ctx *cx, const struct ql_uuid *user, const cha
     if (rc == QL_OK && *n > 0)
         rc = ql_store_audit_append_many(st, cx, teams, rows, *n);
     if (rc == QL_OK)
-        rc = ql_store_changes_append_many(st, cx, lteams, events, ids, live);
+        rc = ql_store_changes_append_many(st, cx, lteams, events, ids, NULL, live);
     return ql_tx_end(cx, rc);
 }
 

@@ -16,6 +16,7 @@
 #include "err/err.h"
 #include "jobs/jobs.h"
 #include "queue/queue.h"
+#include "trace/trace.h"
 #include "tx/tx.h"
 #include "uuid/uuid.h"
 #include "wire/wire.h"
@@ -143,7 +144,7 @@ static int open_export(struct ql_ctx *cx, const struct ql_uuid *user, struct ql_
                                .payload_json = payload,
                                .unique_key = key,
                                .max_attempts = 5,
-                               .trace_id = cx->trace_id[0] ? cx->trace_id : NULL};
+                               .traceparent = ql_trace_context(cx)};
     int64_t job_id;
     rc = ql_queue_enqueue(cx->ports.queue, cx, &spec, &job_id);
     if (rc == QL_OK)

@@ -401,9 +401,10 @@ int ql_store_changes_append(struct ql_store *s, struct ql_ctx *cx, const struct 
 
 int ql_store_changes_append_many(struct ql_store *s, struct ql_ctx *cx,
                                  const struct ql_uuid *const *teams, const int *events,
-                                 const struct ql_uuid *const *ids, int n)
+                                 const struct ql_uuid *const *ids, const char *const *traceparents,
+                                 int n)
 {
-    return n > 0 ? s->ops->changes->append_many(s, cx, teams, events, ids, n) : QL_OK;
+    return n > 0 ? s->ops->changes->append_many(s, cx, teams, events, ids, traceparents, n) : QL_OK;
 }
 
 int ql_store_changes_page(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,

@@ -49,6 +49,7 @@ struct ql_webhook;
 struct ql_delivery;
 struct ql_delivery_attempt;
 struct ql_mail_repo_ops; /* mail/mail_store.h */
+struct ql_flags_ops;
 struct ql_rights_ops;
 
 struct ql_users_ops {
@@ -280,12 +281,20 @@ struct ql_maint_ops {
 
 /* The change log (core/changes/changes.h). */
 struct ql_changes_ops {
-    /* Record a change of team in the open transaction: it commits with it. */
+    /*
+     * Record a change of team in the open transaction: it commits with it.  It carries cx's
+     * trace context while tracing is on (ql_trace_context_of(cx, cx), core/trace/trace.h).
+     */
     int (*append)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team, int event,
                   const struct ql_uuid *id);
-    /* append of teams[i], events[i], ids[i] for every i, in one statement. */
+    /*
+     * append of teams[i], events[i], ids[i] for every i, in one statement; change i carries
+     * the trace context traceparents[i] (NULL: none), or cx's as append when traceparents is
+     * NULL.
+     */
     int (*append_many)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *const *teams,
-                       const int *events, const struct ql_uuid *const *ids, int n);
+                       const int *events, const struct ql_uuid *const *ids,
+                       const char *const *traceparents, int n);
     /*
      * The changes of team after *after, oldest first, at most limit of them (more when
      * others follow), each with the current state of its thing, or a tombstone when the
@@ -413,6 +422,7 @@ struct ql_store_ops {
     const struct ql_changes_ops *changes;
     const struct ql_webhooks_ops *webhooks;
     const struct ql_mail_repo_ops *mail; /* the outbox and mailed tokens (mail/mail_store.h) */
+    const struct ql_flags_ops *flags;    /* feature flags (core/flag/flag.h) */
     const struct ql_rights_ops *rights;  /* store_rights.h */
 };
 
@@ -553,7 +563,8 @@ int ql_store_changes_append(struct ql_store *s, struct ql_ctx *cx, const struct 
                             int event, const struct ql_uuid *id);
 int ql_store_changes_append_many(struct ql_store *s, struct ql_ctx *cx,
                                  const struct ql_uuid *const *teams, const int *events,
-                                 const struct ql_uuid *const *ids, int n);
+                                 const struct ql_uuid *const *ids, const char *const *traceparents,
+                                 int n);
 int ql_store_changes_page(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
                           const struct ql_change_pos *after, int limit, struct ql_change_page *out);
 int ql_store_changes_bounds(struct ql_store *s, struct ql_ctx *cx, struct ql_change_pos *start,

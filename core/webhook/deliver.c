@@ -23,6 +23,7 @@
 #include "jobs/jobs.h"
 #include "log/log.h"
 #include "outbound/outbound.h"
+#include "trace/trace.h"
 #include "tx/tx.h"
 #include "uuid/uuid.h"
 
@@ -55,10 +56,37 @@ static int64_t next_delay(struct ql_ctx *cx, int attempt)
     return base - spread + (spread ? (int64_t)(r % (uint32_t)(2 * spread + 1)) : 0);
 }
 
+/* The delivery's client span: what was posted where, and what came back. */
+static void span_end(struct ql_ctx *cx, struct ql_trace_span *sp, const struct ql_webhook *w,
+                     const struct ql_delivery *d, int rc, const struct ql_out_response *res)
+{
+    if (!sp->on)
+        return;
+    char id[QL_UUID_STR_LEN + 1];
+    ql_span_cstr(sp, "http.request.method", "POST");
+    ql_span_url(sp, "url.full", w->url);
+    ql_uuid_format(&w->id, id);
+    ql_span_cstr(sp, "quill.webhook.id", id);
+    ql_uuid_format(&d->id, id);
+    ql_span_cstr(sp, "quill.delivery.id", id);
+    if (res->status)
+        ql_span_int(sp, "http.response.status_code", res->status);
+    if (rc != QL_OK || res->status >= 400) {
+        char code[16];
+        snprintf(code, sizeof(code), "%d", res->status);
+        const char *why = rc != QL_OK ? ql_err_name(rc) : code;
+        ql_span_cstr(sp, "error.type", why);
+        ql_span_error(sp, why);
+    }
+    ql_span_end(cx, sp);
+}
+
 /*
  * Post the body, signed; *ok when a 2xx came, *refused when the target may never be
  * reached (a private address, a URL that cannot be read): trying again would not help.
- * res tells the rest.
+ * res tells the rest.  The post is a client span of the job's trace, and carries the trace
+ * on in a traceparent header naming that span (or the job's context when it is not
+ * recorded), so the receiver's work can join the trace.
  */
 static int post(struct ql_ctx *cx, const struct ql_delivery *d, const struct ql_webhook *w,
                 const char *secret, struct ql_out_response *res, int *ok, int *refused)
@@ -72,19 +100,26 @@ static int post(struct ql_ctx *cx, const struct ql_delivery *d, const struct ql_
     int rc = ql_webhook_sign(cx, secret, id, ts, d->body, body_n, sig);
     if (rc)
         return rc;
-    char h_id[64], h_ts[48], h_sig[80];
+    char h_id[64], h_ts[48], h_sig[80], h_tp[QL_TRACEPARENT_LEN + 16];
     snprintf(h_id, sizeof(h_id), "webhook-id: %s", id);
     snprintf(h_ts, sizeof(h_ts), "webhook-timestamp: %lld", (long long)ts);
     snprintf(h_sig, sizeof(h_sig), "webhook-signature: %s", sig);
-    struct ql_out_request req = {.url = w->url,
-                                 .headers = {"Content-Type: application/json", h_id, h_ts, h_sig},
-                                 .body = d->body,
-                                 .body_n = body_n,
-                                 .connect_timeout_ms = cx->cfg->webhook_timeout_ms,
-                                 .timeout_ms = cx->cfg->webhook_timeout_ms};
+    struct ql_trace_span sp;
+    ql_span_begin(cx, &sp, QL_SPAN_CLIENT, "POST");
+    char tp[QL_TRACEPARENT_LEN + 1];
+    int traced = ql_traceparent_format(cx, sp.on ? sp.span_id : NULL, tp) == 0;
+    snprintf(h_tp, sizeof(h_tp), "traceparent: %s", tp);
+    struct ql_out_request req = {
+        .url = w->url,
+        .headers = {"Content-Type: application/json", h_id, h_ts, h_sig, traced ? h_tp : NULL},
+        .body = d->body,
+        .body_n = body_n,
+        .connect_timeout_ms = cx->cfg->webhook_timeout_ms,
+        .timeout_ms = cx->cfg->webhook_timeout_ms};
     rc = ql_outbound_post(cx->ports.outbound, &req, res);
     *ok = rc == QL_OK && res->status >= 200 && res->status < 300;
     *refused = rc == QL_EFORBIDDEN || rc == QL_EVALIDATION;
+    span_end(cx, &sp, w, d, rc, res);
     return QL_OK; /* a failed exchange is a failed attempt, not a failed job step */
 }
 

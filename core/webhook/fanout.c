@@ -19,6 +19,7 @@
 #include "err/err.h"
 #include "queue/queue.h"
 #include "rights/rights.h"
+#include "trace/trace.h"
 #include "uuid/uuid.h"
 #include "wire/wire.h"
 
@@ -159,7 +160,8 @@ int ql_webhooks_consume(struct ql_ctx *cx, const struct ql_change *changes, int 
     size_t cap = (size_t)n * (size_t)nhooks;
     struct ql_delivery *d = ql_arena_alloc(cx->arena, sizeof(*d) * cap);
     struct ql_uuid *ids = ql_arena_alloc(cx->arena, sizeof(*ids) * cap);
-    if (d == NULL || ids == NULL)
+    const char **parents = ql_arena_alloc(cx->arena, sizeof(*parents) * cap);
+    if (d == NULL || ids == NULL || parents == NULL)
         return ql_error_nomem(&cx->err);
     int64_t now = ql_clock_now_ms(cx->ports.clock);
     int k = 0;
@@ -182,18 +184,21 @@ int ql_webhooks_consume(struct ql_ctx *cx, const struct ql_change *changes, int 
             d[k].created_ms = now;
             d[k].attempts = 0;
             ids[k] = d[k].id;
+            parents[k] = c->traceparent; /* the delivery joins the trace of the write */
             k++;
         }
     }
     if (rc == QL_OK && k > 0)
         rc = QL__HOOKS(cx)->deliveries_add(cx->ports.store, cx, d, k);
     if (rc == QL_OK && k > 0)
-        rc = ql__webhook_enqueue(cx, ids, k);
+        rc = ql__webhook_enqueue(cx, ids, parents, k);
     return rc;
 }
 
-int ql__webhook_enqueue(struct ql_ctx *cx, const struct ql_uuid *deliveries, int n)
+int ql__webhook_enqueue(struct ql_ctx *cx, const struct ql_uuid *deliveries,
+                        const char *const *parents, int n)
 {
+    const char *own = parents ? NULL : ql_trace_context(cx);
     struct ql_job_spec *specs = ql_arena_calloc(cx->arena, (size_t)n, sizeof(*specs));
     int64_t *ids = ql_arena_alloc(cx->arena, sizeof(*ids) * (size_t)n);
     if (specs == NULL || ids == NULL)
@@ -205,6 +210,7 @@ int ql__webhook_enqueue(struct ql_ctx *cx, const struct ql_uuid *deliveries, int
         specs[i].queue = "webhooks";
         specs[i].payload_json = ql_arena_sprintf(cx->arena, "{\"deliveryId\":\"%s\"}", id);
         specs[i].max_attempts = cx->cfg->webhook_nretries + 1;
+        specs[i].traceparent = parents ? parents[i] : own;
         if (specs[i].payload_json == NULL)
             return ql_error_nomem(&cx->err);
     }

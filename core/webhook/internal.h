@@ -13,6 +13,11 @@ struct ql_uuid;
 #define QL__HOOKS(cx) ((cx)->ports.store->ops->webhooks)
 
 /* One job per delivery, in the open transaction: attempts on the whole retry schedule. */
-int ql__webhook_enqueue(struct ql_ctx *cx, const struct ql_uuid *deliveries, int n);
+/*
+ * Enqueue the webhook.deliver jobs of n deliveries in cx's transaction.  Job i continues the
+ * trace context parents[i] (the change it carries), or cx's when parents is NULL.
+ */
+int ql__webhook_enqueue(struct ql_ctx *cx, const struct ql_uuid *deliveries,
+                        const char *const *parents, int n);
 
 #endif

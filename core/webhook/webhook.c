@@ -216,7 +216,7 @@ int ql_webhook_redeliver(struct ql_ctx *cx, const struct ql_uuid *team,
     if (rc == QL_ENOT_FOUND)
         ql_error_set(&cx->err, rc, "No such delivery of this webhook.");
     if (rc == QL_OK)
-        rc = ql__webhook_enqueue(cx, delivery, 1);
+        rc = ql__webhook_enqueue(cx, delivery, NULL, 1);
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "webhook.redeliver", "WebhookDelivery", delivery, NULL);
     return ql_tx_end(cx, rc);

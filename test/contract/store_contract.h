@@ -89,6 +89,9 @@ extern const int contract_webhooks_ntests;
 /* The cases of store_contract_mail.c: the outbox, mailed tokens, verified emails. */
 extern const struct ql_test contract_mail_tests[];
 extern const int contract_mail_ntests;
+/* The cases of store_contract_flags.c: feature flags and their per-team overrides. */
+extern const struct ql_test contract_flags_tests[];
+extern const int contract_flags_ntests;
 /* The cases of store_contract_rights.c: exports and erasure. */
 extern const struct ql_test contract_rights_tests[];
 extern const int contract_rights_ntests;

@@ -9,6 +9,8 @@
 #include "contract/store_contract.h"
 
 #include "changes/changes.h"
+#include "fakes/fakes.h"
+#include "trace/trace.h"
 
 #include <string.h>
 #include <time.h>
@@ -81,7 +83,7 @@ static void test_changes_page_in_order_with_current_state(void)
     const struct ql_uuid *teams[3] = {&t.id, &t.id, &other.id};
     const struct ql_uuid *ids[3] = {&e1.id, &e2.id, &e1.id};
     const int events[3] = {QL_EVENT_ENTRY_CREATED, QL_EVENT_ENTRY_CREATED, QL_EVENT_ENTRY_CREATED};
-    ASSERT_INT_EQ(ql_store_changes_append_many(c.s, &c.cx, teams, events, ids, 3), QL_OK);
+    ASSERT_INT_EQ(ql_store_changes_append_many(c.s, &c.cx, teams, events, ids, NULL, 3), QL_OK);
     ASSERT_INT_EQ(ql_store_commit(c.s, &c.cx), QL_OK);
     ASSERT_INT_EQ(ql_store_begin(c.s, &c.cx), QL_OK);
     ASSERT_INT_EQ(ql_store_entries_remove(c.s, &c.cx, &t.id, &e2.id, c.now + 5), QL_OK);
@@ -240,10 +242,74 @@ static void test_a_consumer_reads_from_its_position_and_advances(void)
     cc_close(&c);
 }
 
+/*
+ * A change carries the trace context of its write while tracing is on (a tracer in the
+ * context), and in a batch the context given for each; consumers read it back.
+ */
+static void test_a_change_carries_the_trace_context_of_its_write(void)
+{
+    struct cc c;
+    cc_open(&c);
+    struct ql_user a = cc_user(&c, "A");
+    struct ql_team t = cc_team(&c, "T", &a);
+    struct fake_tracer tracer;
+    fake_tracer_init(&tracer);
+    struct fake_clock clock;
+    fake_clock_init(&clock, c.now);
+    c.cx.ports.clock = &clock.base; /* spans are timed */
+    memcpy(c.cx.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736", 33);
+    memcpy(c.cx.span_id, "00f067aa0ba902b7", 17);
+    c.cx.trace_flags = QL_TRACE_SAMPLED;
+    append_committed(&c, &t, QL_EVENT_MEMBER_ADDED, &a.id); /* tracing off: none */
+    c.cx.ports.tracer = &tracer.base;
+    append_committed(&c, &t, QL_EVENT_MEMBER_CHANGED, &a.id);
+    const struct ql_uuid *teams[2] = {&t.id, &t.id}, *ids[2] = {&a.id, &a.id};
+    const int events[2] = {QL_EVENT_MEMBER_CHANGED, QL_EVENT_MEMBER_CHANGED};
+    const char *given[2] = {"00-11111111111111111111111111111111-2222222222222222-00", NULL};
+    ASSERT_INT_EQ(ql_store_begin(c.s, &c.cx), QL_OK);
+    ASSERT_INT_EQ(ql_store_changes_append_many(c.s, &c.cx, teams, events, ids, given, 2), QL_OK);
+    ASSERT_INT_EQ(ql_store_commit(c.s, &c.cx), QL_OK);
+    c.cx.ports.tracer = NULL;
+    struct ql_sync_item *items;
+    int n, more;
+    struct ql_change_pos zero = {0, 0};
+    page(&c, &t, &zero, 10, &items, &n, &more);
+    ASSERT_INT_EQ(n, 4);
+    struct ql_change_pos before = {items[0].pos.txid, items[0].pos.seq - 1};
+    struct ql_change *ch;
+    int k;
+    ASSERT_INT_EQ(ql_store_begin(c.s, &c.cx), QL_OK);
+    ASSERT_INT_EQ(ql_store_changes_consumer_read(c.s, &c.cx, &before, 1000, &ch, &k), QL_OK);
+    ql_store_rollback(c.s, &c.cx);
+    const char *want[4] = {NULL, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                           given[0], NULL};
+    int found = 0;
+    for (int i = 0; i < k; i++) {
+        for (int j = 0; j < 4; j++) {
+            if (ql_change_pos_cmp(&ch[i].pos, &items[j].pos) != 0)
+                continue;
+            found++;
+            if (want[j])
+                ASSERT_STR_EQ(ch[i].traceparent, want[j]);
+            else
+                ASSERT_NULL(ch[i].traceparent);
+        }
+    }
+    ASSERT_INT_EQ(found, 4);
+    /* against PostgreSQL, the writes were spans of the trace: the transactions' */
+    for (int i = 0; i < tracer.n; i++) {
+        ASSERT_STR_EQ(tracer.spans[i].trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        ASSERT_STR_EQ(tracer.spans[i].parent_id, "00f067aa0ba902b7");
+    }
+    c.cx.ports.clock = NULL;
+    cc_close(&c);
+}
+
 const struct ql_test contract_changes_tests[] = {
     TEST(test_changes_page_in_order_with_current_state),
     TEST(test_a_snapshot_start_comes_after_every_committed_change),
     TEST(test_live_things_page_in_keyset_order),
     TEST(test_a_consumer_reads_from_its_position_and_advances),
+    TEST(test_a_change_carries_the_trace_context_of_its_write),
 };
 const int contract_changes_ntests = QL_NTESTS(contract_changes_tests);

@@ -21,6 +21,8 @@ test('every operation answers as the document says', async () => {
   }
   await k(200, api, 'GET', '/livez'); await k(200, api, 'GET', '/readyz'); await k(200, api, 'GET', '/metrics')
   await k(200, api, 'GET', '/v1/version'); await k(200, api, 'GET', '/v1/openapi.json')
+  await k(200, api, 'GET', '/docs'); await k(200, api, 'GET', '/docs/docs.js')
+  await k(404, api, 'GET', '/docs/nothing-here.js')
   const email = `${uniq('c')}@example.com`
   const s = await k(201, api, 'POST', '/v1/auth/signup', { body: { email, password: PASSWORD, displayName: 'C' } })
   const token = s.body.session.token
@@ -98,6 +100,17 @@ test('every operation answers as the document says', async () => {
   await k(409, api, 'POST', `/v1/admin/jobs/${mine[0]}/retry`, admin) // a cancelled job stays cancelled
   await k(404, api, 'POST', '/v1/admin/jobs/999999999/retry', admin)
   await k(200, api, 'GET', `/admin?token=${ADMIN_TOKEN}`)
+  const fk = uniq('flag').toLowerCase()
+  await k(201, api, 'PUT', `/v1/admin/flags/${fk}`, { ...admin, body: { enabled: false, rolloutPercent: 10, description: 'c' } })
+  await k(200, api, 'PUT', `/v1/admin/flags/${fk}`, { ...admin, body: { enabled: true } })
+  await k(422, api, 'PUT', `/v1/admin/flags/${fk}`, { ...admin, body: { enabled: true, rolloutPercent: 101 } })
+  await k(200, api, 'GET', `/v1/admin/flags/${fk}`, admin); await k(200, api, 'GET', '/v1/admin/flags?limit=2', admin)
+  await k(201, api, 'PUT', `/v1/admin/flags/${fk}/teams/${t.teamId}`, { ...admin, body: { enabled: false } })
+  await k(200, api, 'GET', `/v1/admin/flags/${fk}/teams`, admin)
+  await k(200, api, 'GET', `/v1/teams/${t.teamId}/flags`, { token })
+  await k(204, api, 'DELETE', `/v1/admin/flags/${fk}/teams/${t.teamId}`, admin)
+  await k(404, api, 'DELETE', `/v1/admin/flags/${fk}/teams/${t.teamId}`, admin)
+  await k(204, api, 'DELETE', `/v1/admin/flags/${fk}`, admin)
   // Last: a new password ends every other session, so `token` stops working here.
   await k(204, api, 'POST', '/v1/me/password', { token: l.body.session.token, body: { currentPassword: PASSWORD, newPassword: 'another good password' } })
   assert.equal((await http(api, 'GET', '/v1/me', { token })).status, 401)

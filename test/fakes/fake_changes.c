@@ -11,11 +11,13 @@
 #include "clock/clock.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
+#include "trace/trace.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 static int append_one(struct fake_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
-                      int event, const struct ql_uuid *id)
+                      int event, const struct ql_uuid *id, const char *traceparent)
 {
     if (s->nchanges == FAKE_CHANGES_MAX)
         return ql_error_set(&cx->err, QL_EINTERNAL, "fake change log full");
@@ -26,6 +28,7 @@ static int append_one(struct fake_store *s, struct ql_ctx *cx, const struct ql_u
     c->id = *id;
     c->at_ms = cx->ports.clock ? ql_clock_now_ms(cx->ports.clock) : 0;
     c->in_tx = s->in_tx;
+    snprintf(c->traceparent, sizeof(c->traceparent), "%s", traceparent ? traceparent : "");
     return QL_OK;
 }
 
@@ -38,12 +41,12 @@ static int c_append(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
         return rc;
     if (!s->in_tx)
         s->txno++;
-    return append_one(s, cx, team, event, id);
+    return append_one(s, cx, team, event, id, ql_trace_context_of(cx, cx));
 }
 
 static int c_append_many(struct ql_store *self, struct ql_ctx *cx,
                          const struct ql_uuid *const *teams, const int *events,
-                         const struct ql_uuid *const *ids, int n)
+                         const struct ql_uuid *const *ids, const char *const *traceparents, int n)
 {
     struct fake_store *s = fake__store(self);
     int rc = fake__enter(s, cx);
@@ -51,8 +54,9 @@ static int c_append_many(struct ql_store *self, struct ql_ctx *cx,
         return rc;
     if (!s->in_tx)
         s->txno++;
+    const char *own = traceparents ? NULL : ql_trace_context_of(cx, cx);
     for (int i = 0; rc == QL_OK && i < n; i++)
-        rc = append_one(s, cx, teams[i], events[i], ids[i]);
+        rc = append_one(s, cx, teams[i], events[i], ids[i], traceparents ? traceparents[i] : own);
     return rc;
 }
 
@@ -240,7 +244,8 @@ static int c_consumer_read(struct ql_store *self, struct ql_ctx *cx,
         const struct fake_change *c = &s->changes[i];
         if (ql_change_pos_cmp(&c->pos, after) <= 0 || (s->in_tx && c->pos.txid == s->txno))
             continue;
-        (*out)[(*n)++] = (struct ql_change){c->pos, c->team, c->event, c->id};
+        (*out)[(*n)++] = (struct ql_change){c->pos, c->team, c->event, c->id,
+                                            c->traceparent[0] ? c->traceparent : NULL};
     }
     return rc;
 }

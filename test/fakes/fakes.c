@@ -271,6 +271,7 @@ void fake_store_wire_repos(struct ql_store_ops *ops)
     ops->changes = &fake__changes_ops;
     ops->webhooks = &fake__webhooks_ops;
     ops->mail = &fake__mail_ops;
+    ops->flags = &fake__flags_ops;
     ops->maint = &fake__maint_ops;
     ops->rights = &fake__rights_ops;
 }
@@ -323,6 +324,8 @@ static int fq_enqueue(struct ql_queue *self, struct ql_ctx *cx, const struct ql_
     j->attempts = 0;
     j->done = 0;
     j->in_tx = q->store->in_tx;
+    snprintf(j->traceparent, sizeof(j->traceparent), "%s",
+             spec->traceparent ? spec->traceparent : "");
     *id_out = q->n;
     return QL_OK;
 }

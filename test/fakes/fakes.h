@@ -14,6 +14,7 @@
 
 #include "auth/auth.h"
 #include "changes/changes.h"
+#include "flag/flag.h"
 #include "buf/buf.h"
 #include "clock/clock.h"
 #include "arena/arena.h"
@@ -23,6 +24,7 @@
 #include "queue/queue.h"
 #include "store/store.h"
 #include "store/store_rights.h"
+#include "trace/trace.h"
 
 /* A manual clock: time moves only when the test moves it. */
 struct fake_clock {
@@ -120,7 +122,8 @@ struct fake_change {
     int event;
     struct ql_uuid id;
     int64_t at_ms;
-    int in_tx; /* written inside a transaction */
+    int in_tx;            /* written inside a transaction */
+    char traceparent[56]; /* "": none */
 };
 #define FAKE_CHANGES_MAX 256
 
@@ -140,6 +143,13 @@ struct fake_mail {
 };
 struct fake_token {
     struct ql_mail_token t;
+};
+struct fake_flag {
+    struct ql_flag f; /* strings in the store's arena */
+};
+struct fake_flag_team {
+    struct ql_uuid flag_id;
+    struct ql_flag_team o;
 };
 /* An export and one part of its document (fake_rights.c). */
 struct fake_export {
@@ -206,6 +216,9 @@ struct fake_store {
     int nmails, ntokens;
     struct fake_mail mails[FAKE_MAX];
     struct fake_token tokens[FAKE_MAX];
+    int nflags, nflag_teams;
+    struct fake_flag flags[FAKE_MAX];
+    struct fake_flag_team flag_teams[FAKE_MAX];
     int nexports, nparts;
     struct fake_export exports[FAKE_MAX];
     struct fake_part parts[FAKE_MAX];
@@ -230,6 +243,7 @@ struct fake_job {
     int max_attempts; /* as enqueued (25 when the spec said 0) */
     int attempts;     /* for tests that run jobs themselves */
     int done;
+    char traceparent[64]; /* "": none */
 };
 struct fake_queue {
     struct ql_queue base;
@@ -256,5 +270,24 @@ struct fake_mailer {
     struct fake_sent_mail sent[FAKE_MAILER_MAX];
 };
 void fake_mailer_init(struct fake_mailer *m);
+/*
+ * The tracer: keeps the spans it is given (the first FAKE_SPANS; more are counted as
+ * dropped), with ids that count up.  Its sampler is always_on unless the test sets another.
+ */
+#define FAKE_SPANS 32
+struct fake_tracer {
+    struct ql_tracer base;
+    uint64_t next_id;
+    int n;
+    int dropped;
+    struct ql_trace_span spans[FAKE_SPANS];
+};
+void fake_tracer_init(struct fake_tracer *t);
+/* The first kept span named name, or NULL. */
+const struct ql_trace_span *fake_tracer_find(const struct fake_tracer *t, const char *name);
+/* The string value of a span's attribute key, in buf (cap bytes); NULL when it has none. */
+const char *fake_span_str(const struct ql_trace_span *sp, const char *key, char *buf, size_t cap);
+/* The integer value of a span's attribute key; -1 when it has none. */
+int64_t fake_span_int(const struct ql_trace_span *sp, const char *key);
 
 #endif

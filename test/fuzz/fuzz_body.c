@@ -5,8 +5,9 @@
  * prompt text) against the fake ports.  So a route added to the table is fuzzed too.
  *
  * An input is a route selector, a byte of request options (who calls: the team's owner, a
- * member or an API key; with an Idempotency-Key or not) and the body.  Each input gets a
- * fresh world: a team with an owner, a member, a prompt, an entry and a key.  The target
+ * member, an API key or the operator; with an Idempotency-Key or not) and the body.  Each
+ * input gets a fresh world: a team with an owner, a member, a prompt, an entry, a key and a
+ * feature flag.  The target
  * aborts when a handler answers nothing or with a status outside what a client can cause
  * (2xx, 400, 401, 403, 404, 409, 412, 422), when a response body is not valid UTF-8 JSON
  * (a 204, or a 202 without a body, has none),
@@ -19,6 +20,7 @@
 #include "entry/entry.h"
 #include "err/err.h"
 #include "fakes/fakes.h"
+#include "flag/flag.h"
 #include "http/internal.h"
 #include "prompt/prompt.h"
 #include "team/team.h"
@@ -43,11 +45,14 @@ struct world {
     struct ql_http_config hcfg;
     struct ql_http_env env;
     struct ql_arena mem;              /* the world's strings */
-    const char *token[3];             /* owner, member, API key (bearer tokens) */
+    const char *token[4];             /* owner, member, API key, operator (bearer tokens) */
     char team[QL_UUID_STR_LEN + 1];   /* the ids the paths name */
     char member[QL_UUID_STR_LEN + 1]; /* the member's user id */
     char entry[QL_UUID_STR_LEN + 1];  /* an entry of the owner's */
 };
+
+#define ADMIN_TOKEN "fuzz-operator-token-0123456789"
+#define FLAG_KEY "fuzz-flag"
 
 static void check(int ok, const char *what)
 {
@@ -115,6 +120,8 @@ static void build(struct world *w)
                                   .clock = &w->clock.base,
                                   .auth = &w->auth.base,
                                   .log = &w->log.base};
+    snprintf(w->hcfg.admin_token, sizeof(w->hcfg.admin_token), "%s", ADMIN_TOKEN);
+    w->token[3] = ADMIN_TOKEN;
     w->token[0] = signup(w, "owner@example.com");
     w->token[1] = signup(w, "member@example.com");
     struct ql_arena a;
@@ -141,6 +148,12 @@ static void build(struct world *w)
     check(ql_api_key_create(&cx, &t.id, "k", 1, "member", 6, NULL, 0, &k) == QL_OK,
           "cannot create a key");
     w->token[2] = ql_arena_strdup(&w->mem, k.secret);
+    struct ql_principal op = {.kind = QL_PRINCIPAL_OPERATOR, .via = QL_VIA_ADMIN};
+    as(w, &cx, &a, NULL, NULL);
+    cx.principal = &op;
+    struct ql_flag f;
+    int created;
+    check(ql_flags_put(&cx, FLAG_KEY, "", 0, 50, &f, &created) == QL_OK, "cannot create a flag");
     ql_arena_cleanup(&a);
 }
 
@@ -165,10 +178,11 @@ static void fill_path(const struct world *w, const char *tmpl, char *out, size_t
         const char *id = strncmp(p, "{teamId}", n) == 0           ? w->team
                          : strncmp(p, "{userId}", n) == 0         ? w->member
                          : strncmp(p, "{journalEntryId}", n) == 0 ? w->entry
+                         : strncmp(p, "{flagKey}", n) == 0        ? FLAG_KEY
                                                                   : "";
         check(id[0] != '\0', "a path parameter the world has no id for");
-        memcpy(out + o, id, QL_UUID_STR_LEN);
-        o += QL_UUID_STR_LEN;
+        memcpy(out + o, id, strlen(id)); /* at most QL_UUID_STR_LEN */
+        o += strlen(id);
         p = end + 1;
     }
     out[o] = '\0';
@@ -259,7 +273,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 2)
         return 0;
     const struct ql_http_route *rt = routes[data[0] % nroutes];
-    int who = (data[1] & 3) % 3;
+    int who = data[1] & 3;
     int idem = data[1] >> 2 & 1;
     /* the body in a buffer of its own size, so reading past it is caught */
     size_t n = size - 2;

@@ -195,7 +195,7 @@ static void test_many_rows_in_one_statement_each(void)
     const int events[3] = {QL_EVENT_ENTRY_CREATED, QL_EVENT_ENTRY_CREATED, QL_EVENT_ENTRY_CREATED};
     ASSERT_INT_EQ(ql_store_begin(s, &cx), QL_OK);
     ASSERT_INT_EQ(ql_store_entries_insert_many(s, &cx, es, 3), QL_OK);
-    ASSERT_INT_EQ(ql_store_changes_append_many(s, &cx, teams, events, ids, 3), QL_OK);
+    ASSERT_INT_EQ(ql_store_changes_append_many(s, &cx, teams, events, ids, NULL, 3), QL_OK);
     ASSERT_INT_EQ(ql_store_audit_append_many(s, &cx, teams, a, 3), QL_OK);
     ASSERT_INT_EQ(ql_store_commit(s, &cx), QL_OK);
     for (int i = 0; i < 3; i++)

@@ -378,6 +378,32 @@ static void test_stats_and_listing(void)
     close_session(&s);
 }
 
+/* A job keeps the trace context it was enqueued with (and its trace id for log searches). */
+static void test_a_job_carries_its_trace_context_to_the_worker(void)
+{
+    clean();
+    struct session s;
+    open_session(&s);
+    static const char tp[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    struct ql_job_spec one = {.kind = "noop", .traceparent = tp};
+    int64_t id;
+    ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &one, &id), QL_OK);
+    struct ql_job_spec many[2] = {{.kind = "noop", .priority = 1, .traceparent = tp},
+                                  {.kind = "noop", .priority = 2}};
+    ASSERT_INT_EQ(ql_queue_enqueue_batch(q(&s), &s.cx, many, 2, NULL), QL_OK);
+    ASSERT_INT_EQ(count("trace_id = '4bf92f3577b34da6a3ce929d0e0e4736'"), 2);
+    for (int i = 0; i < 3; i++) {
+        struct ql_job j = claim_one(&s, "w1");
+        ASSERT_TRUE(j.id > 0);
+        if (j.priority == 2) {
+            ASSERT_NULL(j.traceparent);
+        } else {
+            ASSERT_STR_EQ(j.traceparent, tp);
+        }
+    }
+    close_session(&s);
+}
+
 int main(int argc, char **argv)
 {
     url = itest_url("QUILL_TEST_DATABASE_URL");
@@ -391,6 +417,7 @@ int main(int argc, char **argv)
         TEST(test_rescue_release_and_purge),
         TEST(test_one_leader_at_a_time),
         TEST(test_stats_and_listing),
+        TEST(test_a_job_carries_its_trace_context_to_the_worker),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

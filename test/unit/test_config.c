@@ -157,6 +157,27 @@ static void test_the_worker_reads_its_own(void)
     ASSERT_INT_EQ(errs.n, 3);
 }
 
+static void test_pooler(void)
+{
+    struct api a;
+    struct ql_config_errors errs;
+    struct env plain = {{"DATABASE_URL=postgres://x/y", SECRET, NULL}};
+    ASSERT_INT_EQ(read_api(&plain, QL_NEED_DATABASE, &a, &errs), QL_OK);
+    ASSERT_INT_EQ(a.common.db_pooler, QL_POOLER_NONE);
+    ASSERT_STR_EQ(a.common.database_direct_url, "postgres://x/y"); /* the same by default */
+    struct env pooled = {{"DATABASE_URL=postgres://bouncer/y", "QUILL_DB_POOLER=pgbouncer",
+                          "DATABASE_DIRECT_URL=postgres://pg/y", SECRET, NULL}};
+    ASSERT_INT_EQ(read_api(&pooled, QL_NEED_DATABASE, &a, &errs), QL_OK);
+    ASSERT_INT_EQ(a.common.db_pooler, QL_POOLER_PGBOUNCER);
+    ASSERT_STR_EQ(a.common.database_direct_url, "postgres://pg/y");
+    struct env bad = {{"DATABASE_URL=postgres://bouncer/y", "QUILL_DB_POOLER=pgbouncer", NULL}};
+    ASSERT_INT_EQ(read_api(&bad, QL_NEED_DATABASE, &a, &errs), QL_ECONFIG);
+    ASSERT_TRUE(has_message(&errs, "DATABASE_DIRECT_URL: required with QUILL_DB_POOLER"));
+    struct env odd = {{"DATABASE_URL=postgres://x/y", "QUILL_DB_POOLER=pgpool", NULL}};
+    ASSERT_INT_EQ(read_api(&odd, QL_NEED_DATABASE, &a, &errs), QL_ECONFIG);
+    ASSERT_TRUE(has_message(&errs, "QUILL_DB_POOLER: expected none or pgbouncer, got 'pgpool'"));
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -165,6 +186,7 @@ int main(int argc, char **argv)
         TEST(test_every_bad_value_reported),
         TEST(test_listen_forms),
         TEST(test_the_worker_reads_its_own),
+        TEST(test_pooler),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

@@ -57,6 +57,7 @@ struct tjob {
     char payload[64];
     char state[16]; /* available, running, failed, succeeded, discarded */
     int attempts, max_attempts, completions, fails;
+    int progressed; /* its handler reported progress: a runner is running it */
     int64_t run_at_ms;
     char worker[128];
     char last_error[200];
@@ -205,7 +206,13 @@ static int q_heartbeat(struct ql_queue *self, struct ql_ctx *cx, const char *wor
 static int q_progress(struct ql_queue *self, struct ql_ctx *cx, const char *worker, int64_t id,
                       const char *json)
 {
-    (void)self, (void)cx, (void)worker, (void)id, (void)json;
+    (void)cx, (void)worker, (void)json;
+    struct tqueue *q = tq(self);
+    pthread_mutex_lock(&q->lock);
+    for (int i = 0; i < q->n; i++)
+        if (q->jobs[i].id == id)
+            q->jobs[i].progressed = 1;
+    pthread_mutex_unlock(&q->lock);
     return QL_OK;
 }
 
@@ -454,7 +461,7 @@ static void test_a_run_sees_its_deadline_on_the_clock(void)
     struct world w;
     start(&w, 1);
     enqueue(&w, "debug.sleep", "{\"ms\":60000}", 1);
-    WAIT_FOR(count(&w, "running") == 1);
+    WAIT_FOR(job(&w, 0).progressed); /* a runner took it: its deadline is set */
     /* the kind's timeout is 1 s: past it (but within the engine's grace), the handler stops */
     advance(&w.clock, 1200);
     WAIT_FOR(job(&w, 0).fails == 1);
@@ -471,7 +478,9 @@ static void test_stopping_finishes_running_jobs_and_releases_the_rest(void)
     start(&w, 1);
     for (int i = 0; i < 4; i++)
         enqueue(&w, "debug.sleep", "{\"ms\":300}", 3);
-    WAIT_FOR(count(&w, "running") == 1);
+    /* running on a runner, not only claimed: a claimed job no runner took yet goes back */
+    WAIT_FOR(job(&w, 0).progressed || job(&w, 1).progressed || job(&w, 2).progressed ||
+             job(&w, 3).progressed);
     stop(&w);
     /* the running one finished; the others were never attempted */
     ASSERT_INT_EQ(count(&w, "succeeded"), 1);

@@ -8,6 +8,7 @@
 #include "fakes/fakes.h"
 #include "http/internal.h"
 #include "test.h"
+#include "trace/trace.h"
 
 #include <stdio.h>
 
@@ -95,7 +96,25 @@ static void h_db_down(struct ql_http_req *r)
     ql__res_problem(r, QL_EUNAVAILABLE);
 }
 
+/* A body in static memory: sent as it is, without a copy into the arena. */
+static const char big[] = "static bytes";
+static void h_static(struct ql_http_req *r)
+{
+    r->status = 200;
+    r->content_type = "text/plain";
+    r->body_ref = (struct ql_span){big, sizeof(big) - 1};
+}
+
+/* A static body, then a problem: the problem's body is what goes out. */
+static void h_static_then_problem(struct ql_http_req *r)
+{
+    h_static(r);
+    ql__res_problem(r, QL_ENOT_FOUND);
+}
+
 static const struct ql_http_route routes[] = {
+    {QL_HTTP_GET, "/static", h_static, 0},
+    {QL_HTTP_GET, "/static-problem", h_static_then_problem, 0},
     {QL_HTTP_GET, "/inline", h_inline, 0},
     {QL_HTTP_GET, "/pool", h_where, QL_ROUTE_POOL},
     {QL_HTTP_GET, "/loop", h_where, QL_ROUTE_POOL | QL_ROUTE_LOOP},
@@ -107,134 +126,7 @@ static const struct ql_http_route routes[] = {
     {QL_HTTP_GET, "/down", h_db_down, 0},
 };
 
-/* ---- a fake loop ----------------------------------------------------------------------------- */
-
-struct world {
-    struct ql__exec x; /* first, as in a loop */
-    struct fake_clock clock;
-    struct ql_http_env env;
-    struct ql__h1 h1;
-    struct ql_http_req req;
-    struct ql__h1_limits lim;
-    struct ql__task *queued; /* the fake pool: one task at a time */
-    int pool_full;
-    int loop_ready; /* the loop's session is up */
-    int readies, finished, settled;
-    int in_call; /* inside ql__exec_request or a handler's call */
-    uint64_t seed;
-};
-
-static struct world *of(struct ql__exec *x)
-{
-    return (struct world *)x;
-}
-
-static int w_submit(struct ql__exec *x, struct ql__task *t, int grouped)
-{
-    (void)grouped;
-    struct world *w = of(x);
-    if (w->pool_full)
-        return QL_EUNAVAILABLE;
-    ASSERT_NULL(w->queued);
-    w->queued = t;
-    return QL_OK;
-}
-
-static int w_loop_ports(struct ql__exec *x, struct ql_ports *out)
-{
-    struct world *w = of(x);
-    if (!w->loop_ready)
-        return 0;
-    *out = (struct ql_ports){.store = &loop_store, .clock = &w->clock.base};
-    return 1;
-}
-
-static void w_ready(struct ql__exec *x)
-{
-    of(x)->readies++;
-}
-
-static void w_finished(struct ql__exec *x, struct ql_http_req *r, int64_t ns)
-{
-    (void)r;
-    ASSERT_TRUE(ns >= 0);
-    of(x)->finished++;
-}
-
-static void w_settled(struct ql__exec *x, struct ql_http_req *r)
-{
-    (void)r;
-    of(x)->settled++;
-}
-
-static uint64_t w_rand(struct ql__exec *x)
-{
-    return ++of(x)->seed * 0x9e3779b97f4a7c15ull;
-}
-
-static const struct ql__exec_ops xops = {w_submit,   w_loop_ports, w_ready,
-                                         w_finished, w_settled,    w_rand};
-
-static void c_request(struct ql__h1 *h)
-{
-    struct world *w = (struct world *)((char *)h - offsetof(struct world, h1));
-    w->in_call = 1;
-    ql__exec_request(&w->x, &w->req);
-    w->in_call = 0;
-}
-
-static void c_output(struct ql__h1 *h)
-{
-    struct world *w = (struct world *)((char *)h - offsetof(struct world, h1));
-    ASSERT_INT_EQ(w->in_call, 0); /* a response is never written inside the call */
-}
-
-static const struct ql__h1_ops cops = {c_request, c_output};
-
-static void setup(struct world *w)
-{
-    memset(w, 0, sizeof(*w));
-    fake_clock_init(&w->clock, 1767225600000LL);
-    w->env.clock = &w->clock.base;
-    w->lim = (struct ql__h1_limits){1024, 1000, 1000, 1000, 1000, 0};
-    ql__exec_init(&w->x, &xops, &w->env, NULL, routes, QL_NTESTS(routes));
-    w->req.env = &w->env;
-    w->req.exec = &w->x;
-    w->req.conn = &w->h1;
-    ql__h1_init(&w->h1, &cops, &w->lim, &w->clock.base, date, &date_len, &w->req);
-    parked = NULL;
-    stream_opened = stream_closed = 0;
-}
-
-static void get(struct world *w, const char *path)
-{
-    char req[256];
-    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", path);
-    ql__h1_input(&w->h1, req, strlen(req));
-}
-
-/* Run the queued pool task as a pool thread would, then its completion on the loop. */
-static void run_pool(struct world *w)
-{
-    struct ql__task *t = w->queued;
-    ASSERT_NOT_NULL(t);
-    w->queued = NULL;
-    struct ql_ports ports = {.store = &pool_store, .clock = &w->clock.base};
-    t->run(t, &ports);
-    t->done(t);
-}
-
-static const char *out(struct world *w)
-{
-    ql_buf_cstr(&w->h1.out);
-    return w->h1.out.data ? w->h1.out.data : "";
-}
-
-static int ends_with(const char *s, const char *tail)
-{
-    size_t n = strlen(s), k = strlen(tail);
-    return n >= k && strcmp(s + n - k, tail) == 0;
-}
+#include "exec_world.h"
 
 /* ---- tests ---------------------------------------------------------------------------------- */
 
@@ -483,6 +375,112 @@ static void test_every_429_and_503_says_when_to_come_back(void)
     ql__h1_cleanup(&w.h1);
 }
 
+static void test_a_static_body_is_sent_from_where_it_lies(void)
+{
+    struct world w;
+    setup(&w);
+    get(&w, "/static");
+    ql__exec_run_ready(&w.x);
+    ASSERT_NOT_NULL(strstr(out(&w), "\r\nContent-Length: 12\r\n"));
+    ASSERT_TRUE(ends_with(out(&w), "\r\n\r\nstatic bytes"));
+    w.h1.out.len = 0;
+    const char *head = "HEAD /static HTTP/1.1\r\nHost: h\r\n\r\n";
+    ql__h1_input(&w.h1, head, strlen(head));
+    ql__exec_run_ready(&w.x);
+    ASSERT_NOT_NULL(strstr(out(&w), "\r\nContent-Length: 12\r\n"));
+    ASSERT_TRUE(ends_with(out(&w), "\r\n\r\n"));
+    w.h1.out.len = 0;
+    get(&w, "/static-problem");
+    ql__exec_run_ready(&w.x);
+    ASSERT_TRUE(strncmp(out(&w), "HTTP/1.1 404 ", 13) == 0);
+    ASSERT_NULL(strstr(out(&w), "static bytes"));
+    ql__h1_cleanup(&w.h1);
+}
+
+/* The W3C trace context of a request, and its server span when the trace is recorded. */
+static void get_traced(struct world *w, const char *path, const char *traceparent)
+{
+    char req[256];
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: h\r\ntraceparent: %s\r\n\r\n", path,
+             traceparent);
+    ql__h1_input(&w->h1, req, strlen(req));
+    if (w->queued)
+        run_pool(w);
+    /* answered, not yet completed: its context is still there to look at */
+}
+
+static void test_a_traceparent_is_continued_and_the_server_span_names_the_route(void)
+{
+    struct world w;
+    setup(&w);
+    struct fake_tracer t;
+    fake_tracer_init(&t);
+    char why[160];
+    ql_sampler_parse("parentbased_always_on", NULL, &t.base.sampler, why, sizeof(why));
+    w.env.tracer = &t.base;
+    w.clock.mono_ns = 1000;
+    get_traced(&w, "/pool?x=1", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    ASSERT_STR_EQ(w.req.cx.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    ASSERT_STR_EQ(w.req.cx.parent_span_id, "00f067aa0ba902b7");
+    char own[17];
+    memcpy(own, w.req.cx.span_id, sizeof(own));
+    ASSERT_INT_EQ(t.n, 0); /* the span is made when the response is queued */
+    ql__exec_run_ready(&w.x);
+    ASSERT_INT_EQ(t.n, 1);
+    const struct ql_trace_span *sp = fake_tracer_find(&t, "GET /pool");
+    ASSERT_NOT_NULL(sp);
+    ASSERT_INT_EQ(sp->kind, QL_SPAN_SERVER);
+    ASSERT_STR_EQ(sp->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    ASSERT_STR_EQ(sp->parent_id, "00f067aa0ba902b7");
+    ASSERT_STR_EQ(sp->span_id, own);
+    ASSERT_INT_EQ(sp->start_ns, 1000);
+    char buf[64];
+    ASSERT_STR_EQ(fake_span_str(sp, "http.request.method", buf, sizeof(buf)), "GET");
+    ASSERT_STR_EQ(fake_span_str(sp, "http.route", buf, sizeof(buf)), "/pool");
+    ASSERT_STR_EQ(fake_span_str(sp, "url.path", buf, sizeof(buf)), "/pool");
+    ASSERT_INT_EQ(fake_span_int(sp, "http.response.status_code"), 200);
+    ASSERT_INT_EQ(sp->status, QL_STATUS_UNSET);
+    /* a caller that did not sample: parent-based sampling records nothing */
+    get_traced(&w, "/inline", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+    ql__exec_run_ready(&w.x);
+    ASSERT_INT_EQ(t.n, 1);
+    /* no traceparent (a bad one is none): a new trace, a root span; a 5xx fails the span */
+    get_traced(&w, "/down", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x");
+    ql__exec_run_ready(&w.x);
+    ASSERT_INT_EQ(t.n, 2);
+    sp = fake_tracer_find(&t, "GET /down");
+    ASSERT_NOT_NULL(sp);
+    ASSERT_TRUE(strcmp(sp->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736") != 0);
+    ASSERT_STR_EQ(sp->parent_id, "");
+    ASSERT_INT_EQ(fake_span_int(sp, "http.response.status_code"), 503);
+    ASSERT_STR_EQ(fake_span_str(sp, "error.type", buf, sizeof(buf)), "503");
+    ASSERT_INT_EQ(sp->status, QL_STATUS_ERROR);
+    /* an unknown path: the span is named by its method alone */
+    get_traced(&w, "/nowhere", "junk");
+    ql__exec_run_ready(&w.x);
+    ASSERT_NOT_NULL(fake_tracer_find(&t, "GET"));
+    ql__h1_cleanup(&w.h1);
+}
+
+static void test_without_a_tracer_the_callers_context_passes_through(void)
+{
+    struct world w;
+    setup(&w);
+    get_traced(&w, "/inline", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+    ASSERT_STR_EQ(w.req.cx.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    ASSERT_STR_EQ(w.req.cx.span_id, "00f067aa0ba902b7");
+    ASSERT_STR_EQ(w.req.cx.parent_span_id, "");
+    ASSERT_INT_EQ(w.req.cx.trace_flags, 0);
+    ASSERT_NULL(w.req.cx.ports.tracer);
+    ql__exec_run_ready(&w.x);
+    get_traced(&w, "/inline", "nonsense");
+    ASSERT_INT_EQ(strlen(w.req.cx.trace_id), 32);
+    ASSERT_INT_EQ(strlen(w.req.cx.span_id), 16);
+    ASSERT_INT_EQ(w.req.cx.trace_flags, QL_TRACE_SAMPLED);
+    ql__exec_run_ready(&w.x);
+    ql__h1_cleanup(&w.h1);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -498,6 +496,9 @@ int main(int argc, char **argv)
         TEST(test_a_stream_answering_head_ends_with_its_head),
         TEST(test_a_stream_whose_connection_closed_first_never_opens),
         TEST(test_every_429_and_503_says_when_to_come_back),
+        TEST(test_a_static_body_is_sent_from_where_it_lies),
+        TEST(test_a_traceparent_is_continued_and_the_server_span_names_the_route),
+        TEST(test_without_a_tracer_the_callers_context_passes_through),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

@@ -14,6 +14,7 @@
 #include "sodium/sodium_auth.h"
 #include "team/team.h"
 #include "test.h"
+#include "trace/trace.h"
 #include "webhook/webhook.h"
 
 #include <stdio.h>
@@ -405,6 +406,62 @@ static void test_the_signature_matches_the_specification(void)
     fixture_cleanup(&f);
 }
 
+/*
+ * With tracing on, a write's trace reaches its delivery: the change carries the request's
+ * context, the delivery's job continues it, and the post is a client span of the job that
+ * hands the trace on in a traceparent header.  A redelivery's job carries the context of
+ * the request that asked for it.
+ */
+static void test_a_traced_write_carries_its_trace_into_the_delivery_and_its_post(void)
+{
+    struct world w;
+    setup(&w);
+    struct fake_tracer t;
+    fake_tracer_init(&t);
+    struct ql_webhook h;
+    char secret[QL_WEBHOOK_SECRET_LEN];
+    const char *created[] = {"journal_entry.created"};
+    ASSERT_INT_EQ(create(&w, "https://a.example.com/in?key=secret", created, 1, &h, secret), QL_OK);
+    fan_out(&w); /* the team's own changes so far */
+    /* the request that writes: its own trace, recorded */
+    ql_trace_begin(&w.f.cx, &t.base, NULL);
+    char request[QL_TRACEPARENT_LEN + 1];
+    ASSERT_INT_EQ(ql_traceparent_format(&w.f.cx, NULL, request), 0);
+    write_entry(&w, "traced");
+    /* the worker's consumer: no trace of its own */
+    w.f.cx.ports.tracer = NULL;
+    ASSERT_INT_EQ(fan_out(&w), 1);
+    const struct fake_job *j = &w.f.queue.jobs[w.f.queue.n - 1];
+    ASSERT_STR_EQ(j->kind, "webhook.deliver");
+    ASSERT_STR_EQ(j->traceparent, request);
+    /* the job's attempt continues that context */
+    struct ql_traceparent tp;
+    ASSERT_INT_EQ(ql_traceparent_parse(j->traceparent, strlen(j->traceparent), &tp), QL_OK);
+    memset(w.f.cx.trace_id, 0, sizeof(w.f.cx.trace_id));
+    ql_trace_begin(&w.f.cx, &t.base, &tp);
+    ASSERT_STR_EQ(w.f.cx.parent_span_id, tp.span_id);
+    ASSERT_INT_EQ(deliver_next(&w, NULL), QL_OK);
+    const struct ql_trace_span *post = fake_tracer_find(&t, "POST");
+    ASSERT_NOT_NULL(post);
+    ASSERT_INT_EQ(post->kind, QL_SPAN_CLIENT);
+    ASSERT_STR_EQ(post->trace_id, tp.trace_id);
+    ASSERT_STR_EQ(post->parent_id, w.f.cx.span_id);
+    char buf[160];
+    ASSERT_STR_EQ(fake_span_str(post, "url.full", buf, sizeof(buf)), "https://a.example.com/in");
+    ASSERT_INT_EQ(fake_span_int(post, "http.response.status_code"), 200);
+    ASSERT_INT_EQ(post->status, QL_STATUS_UNSET);
+    char want[QL_TRACEPARENT_LEN + 1];
+    snprintf(want, sizeof(want), "00-%s-%s-01", tp.trace_id, post->span_id);
+    ASSERT_STR_EQ(header(&w.out, "traceparent"), want);
+    /* a redelivery: the job carries the asking request's context, traced or not */
+    struct ql_uuid did = w.f.store.deliveries[0].d.id;
+    ql_trace_begin(&w.f.cx, NULL, &tp);
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_webhook_redeliver(&w.f.cx, &w.team.id, &h.id, &did), QL_OK);
+    ASSERT_STR_EQ(w.f.queue.jobs[w.f.queue.n - 1].traceparent, j->traceparent);
+    fixture_cleanup(&w.f);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -415,6 +472,7 @@ int main(int argc, char **argv)
         TEST(test_two_failures_at_once_disable_the_endpoint_once),
         TEST(test_a_redelivery_sends_the_same_message_again),
         TEST(test_the_signature_matches_the_specification),
+        TEST(test_a_traced_write_carries_its_trace_into_the_delivery_and_its_post),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
