@@ -22,7 +22,9 @@ DECLARE
         'webhook_deliveries', 'webhook_attempts', 'jobs', 'exports', 'export_parts',
         -- kept: ids, times, counts and positions only
         'team_members', 'audit_heads', 'audit_log', 'daily_prompts', 'team_activity', 'changes',
-        'change_consumers', 'change_marks', 'change_floor', 'schema_migrations'];
+        'change_consumers', 'change_marks', 'change_floor', 'schema_migrations',
+        -- kept: operators' feature flags (keys, switches, rollouts, team ids)
+        'feature_flags', 'feature_flag_teams'];
     unknown text;
 BEGIN
     SELECT string_agg(tablename, ', ' ORDER BY tablename) INTO unknown
