@@ -21,6 +21,7 @@ DECLARE
         'rate_counters', 'idempotency_keys', 'journal_entries', 'prompts', 'webhooks',
         'webhook_deliveries', 'webhook_attempts', 'jobs', 'exports', 'export_parts',
         'mfa_totp', 'mfa_recovery_codes', 'mfa_challenges',
+        'mail_outbox', 'email_tokens',
         -- kept: ids, times, counts and positions only
         'team_members', 'audit_heads', 'audit_log', 'daily_prompts', 'team_activity', 'changes',
         'change_consumers', 'change_marks', 'change_floor', 'schema_migrations',
@@ -93,6 +94,11 @@ UPDATE webhook_attempts SET error = 'anonymised' WHERE error IS NOT NULL;
 -- Data exports: a user's whole data, verbatim.
 DELETE FROM export_parts;
 DELETE FROM exports;
+
+-- Mail: the outbox holds addresses and (sealed) bodies with links; mailed tokens hold the
+-- address they went to.  Staging mails nobody from production's outbox.
+DELETE FROM mail_outbox;
+DELETE FROM email_tokens;
 
 -- Jobs: their payloads and errors may quote anything; staging starts with an empty queue
 -- (cron schedules its own).

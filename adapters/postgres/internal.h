@@ -148,6 +148,17 @@ enum ql__pg_stmt {
 #undef QL__ST_SECURITY_ENUM
     /* clang-format on */
     QL__ST_JOB_LEAD,
+    QL__ST_MAIL_INSERT,
+    QL__ST_MAIL_GET,
+    QL__ST_MAIL_RECORD,
+    QL__ST_MAIL_LIST,
+    QL__ST_TOKEN_INSERT,
+    QL__ST_TOKEN_FIND,
+    QL__ST_TOKEN_USE,
+    QL__ST_TOKENS_END,
+    QL__ST_VERIFY_EMAIL,
+    QL__ST_MAIL_PURGE,
+    QL__ST_MAIL_FORGET,
     QL__ST_FLAG_PUT,
     QL__ST_FLAG_GET,
     QL__ST_FLAGS_LIST,
@@ -401,6 +412,7 @@ extern const struct ql_changes_ops ql__pg_changes_ops;
 extern const struct ql_usage_ops ql__pg_usage_ops; /* repo_usage.c */
 extern const struct ql_webhooks_ops ql__pg_webhooks_ops;
 extern const struct ql_security_ops ql__pg_security_ops; /* repo_security.c */
+extern const struct ql_mail_repo_ops ql__pg_mail_ops;
 extern const struct ql_flags_ops ql__pg_flags_ops;
 extern const struct ql_rights_ops ql__pg_rights_ops;
 

@@ -6,6 +6,8 @@
 #include "jobs/jobs.h"
 #include "rights/rights.h"
 #include "webhook/webhook.h"
+#include "account/recovery.h"
+#include "mail/mail.h"
 
 #include "audit/audit.h"
 #include "changes/changes.h"
@@ -177,6 +179,10 @@ static const struct ql_job_kind kinds[] = {
     {"purge.changes", h_purge_changes, 600000, 5},
     /* attempts: the retry schedule's (see ql__webhook_enqueue); the deadline is generous */
     {"webhook.deliver", ql_webhook_deliver, 330000, 8},
+    /* mail: an attempt outlives the longest SMTP timeout (5 min); attempts span 9 hours */
+    {QL_MAIL_SEND_KIND, ql_mail_send_job, 330000, QL_MAIL_SEND_ATTEMPTS},
+    {QL_RESET_MAIL_KIND, ql_account_reset_mail, 60000, 10},
+    {"purge.mail", ql_mail_purge_job, 300000, 5},
     {"prompts.daily_pick", h_daily_prompts, 60000, 10},
     {"purge.idempotency", h_purge_idempotency, 300000, 5},
     {"purge.sessions", h_purge_sessions, 300000, 5},
@@ -218,6 +224,7 @@ static const struct ql_schedule schedules[] = {
     {"purge-throttles", "*/5 * * * *", "purge.throttles"},
     {"purge-deleted", "41 3 * * *", "purge.deleted"},
     {"purge-changes", "31 * * * *", "purge.changes"},
+    {"purge-mail", "47 4 * * *", "purge.mail"},
     {"purge-exports", "47 * * * *", "purge.exports"},
     {"purge-requests", "53 * * * *", "purge.requests"},
 };

@@ -93,6 +93,9 @@ extern const int contract_webhooks_ntests;
 extern const struct ql_test contract_security_tests[];
 extern const int contract_security_ntests;
 
+/* The cases of store_contract_mail.c: the outbox, mailed tokens, verified emails. */
+extern const struct ql_test contract_mail_tests[];
+extern const int contract_mail_ntests;
 /* The cases of store_contract_flags.c: feature flags and their per-team overrides. */
 extern const struct ql_test contract_flags_tests[];
 extern const int contract_flags_ntests;

@@ -8,7 +8,7 @@ import { sweepSecurity } from './contract_security.mjs'
 
 let api, c
 before(async () => {
-  api = await start('quill-api', { QUILL_AUTH_IP_LIMIT: '100000', QUILL_RATE_LIMIT: '100000' })
+  api = await start('quill-api', { QUILL_AUTH_IP_LIMIT: '100000', QUILL_RATE_LIMIT: '100000', QUILL_MAIL_IP_LIMIT: '100000' })
   c = await contract(api, http)
 })
 after(async () => { await stop(api) })
@@ -32,6 +32,18 @@ test('every operation answers as the document says', async () => {
   await k(401, api, 'POST', '/v1/auth/login', { body: { email, password: 'wrong password!' } })
   await k(200, api, 'GET', '/v1/me', { token }); await k(401, api, 'GET', '/v1/me')
   await k(200, api, 'PATCH', '/v1/me', { token, body: { displayName: 'C2' } })
+  // Mailed links.  No worker runs here: the reset's job waits, the verification mail stays
+  // in the outbox, where the operator reads it.
+  await k(202, api, 'POST', '/v1/auth/password-reset', { body: { email } })
+  await k(422, api, 'POST', '/v1/auth/password-reset', { body: { email: 'not an email' } })
+  await k(400, api, 'POST', '/v1/auth/password-reset/confirm', { body: { token: 'qr_nonsense', newPassword: 'a long new password' } })
+  await k(202, api, 'POST', '/v1/me/email-verification', { token })
+  const outbox = (await k(200, api, 'GET', '/v1/admin/mail?limit=50', { token: ADMIN_TOKEN })).body.items
+  const vt = outbox.find((m) => m.to === email).body.match(/#token=(qv_[\w-]+)/)[1]
+  await k(204, api, 'POST', '/v1/auth/verify-email', { body: { token: vt } })
+  await k(400, api, 'POST', '/v1/auth/verify-email', { body: { token: vt } })
+  await k(409, api, 'POST', '/v1/me/email-verification', { token })
+  assert.equal((await k(200, api, 'GET', '/v1/me', { token })).body.emailVerified, true)
   // data rights (no worker runs here: the export stays pending)
   const x = (await k(202, api, 'POST', '/v1/me/exports', { token })).body
   await k(200, api, 'GET', `/v1/me/exports/${x.exportId}`, { token })

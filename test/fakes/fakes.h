@@ -19,6 +19,7 @@
 #include "clock/clock.h"
 #include "arena/arena.h"
 #include "log/log.h"
+#include "mail/mail_store.h"
 #include "model/model.h"
 #include "queue/queue.h"
 #include "store/store.h"
@@ -189,6 +190,12 @@ struct fake_challenge {
     int failures;
 };
 #define FAKE_RECOVERY_MAX 128
+struct fake_mail {
+    struct ql_mail m;
+};
+struct fake_token {
+    struct ql_mail_token t;
+};
 struct fake_flag {
     struct ql_flag f; /* strings in the store's arena */
 };
@@ -263,6 +270,9 @@ struct fake_store {
     struct fake_totp totp[FAKE_MAX];
     struct fake_recovery recovery[FAKE_RECOVERY_MAX];
     struct fake_challenge challenges[FAKE_MAX];
+    int nmails, ntokens;
+    struct fake_mail mails[FAKE_MAX];
+    struct fake_token tokens[FAKE_MAX];
     int nflags, nflag_teams;
     struct fake_flag flags[FAKE_MAX];
     struct fake_flag_team flag_teams[FAKE_MAX];
@@ -300,6 +310,23 @@ struct fake_queue {
 };
 void fake_queue_init(struct fake_queue *q, struct fake_store *store);
 
+/* A mail server (the mail port) that keeps what it is given and answers as told. */
+#define FAKE_MAILER_MAX 8
+struct fake_sent_mail {
+    char id[64];
+    char to[256];
+    char subject[256];
+    char text[2048];
+    int64_t date_ms;
+};
+struct fake_mailer {
+    struct ql_mailer base;
+    int calls;
+    int answer; /* what send() returns: QL_OK, QL_EUNAVAILABLE (4xx, down), QL_EVALIDATION (5xx) */
+    int nsent;  /* accepted mails, the first FAKE_MAILER_MAX kept in sent[] */
+    struct fake_sent_mail sent[FAKE_MAILER_MAX];
+};
+void fake_mailer_init(struct fake_mailer *m);
 /*
  * The tracer: keeps the spans it is given (the first FAKE_SPANS; more are counted as
  * dropped), with ids that count up.  Its sampler is always_on unless the test sets another.
