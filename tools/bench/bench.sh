@@ -8,7 +8,9 @@
 # when that folder exists; Quill's own figures otherwise), sync (delta pages against pages
 # of entries), streams (live SSE streams under writes, tools/bench/stream_bench.c),
 # webhooks (deliveries to a loopback receiver, tools/bench/webhooks.sh), login, queue (vs
-# graphile-worker and pg-boss).  Default: all.  The HTTP traffic comes from Quill's own wrk
+# graphile-worker and pg-boss), pgbouncer (the entries comparisons with Quill direct and
+# behind PgBouncer) and tracing (tracing off against on with the collector down, and with a
+# live one), both in tools/bench/ops.sh.  Default: all.  The HTTP traffic comes from Quill's own wrk
 # scripts (tools/bench/wrk/), the same against both sides.  Write benchmarks run
 # quill-worker beside quill-api and report the backlog (jobs, and changes not yet read by
 # each consumer of the change log) before and after each Quill run.  docs/benchmarks.md
@@ -21,7 +23,8 @@
 # sizes the Fastify peer's pg.Pool; STREAMS (1000), STREAM_SECONDS (10), STREAM_INTERVAL_MS (10)
 # and STREAM_ROUNDS (2) for the streams; WEBHOOK_DELIVERIES (20000), WEBHOOK_ROUNDS (2) and
 # WEBHOOK_RATE (half the drain rate) for the webhooks; QUEUE_JOBS (20000) and QUEUE_ROUNDS (2)
-# for the queue.
+# for the queue; QUILL_PGBOUNCER_POOL (8) and PGBOUNCER_SPLIT for pgbouncer; TRACING
+# (get_entry post_entry) for tracing.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$ROOT/tools/lib.sh"
@@ -41,6 +44,7 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
   [ -f "$SCRATCH/nginx.pid" ] && kill "$(cat "$SCRATCH/nginx.pid")" 2>/dev/null || true
+  [ "${PGB_OURS:-0}" = 0 ] || pgbouncer_stop
   wait 2>/dev/null || true
   rm -rf "$SCRATCH"
 }
@@ -125,7 +129,7 @@ start_quill_api() {
   port_free "$port"
   env DATABASE_URL="$(pg_url "${BENCH_DB:-quill_bench}")" QUILL_SECRET="$BENCH_SECRET" \
     QUILL_LISTEN=127.0.0.1:$port QUILL_MIGRATIONS_DIR="$ROOT/migrations" "$@" \
-    "$BUILD/apps/quill-api" > "$OUT/quill-api.log" 2>&1 &
+    "$BUILD/apps/quill-api" > "$OUT/${API_LOG:-quill-api}.log" 2>&1 &
   QUILL_PID=$!
   PIDS+=("$QUILL_PID")
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/livez" >/dev/null && return; sleep 0.05; done
@@ -219,7 +223,8 @@ check_round() {
 
 # compare NAME A_LABEL A_URL A_SCRIPT B_LABEL B_URL B_SCRIPT [wrk args...]
 # Runs ROUNDS alternating rounds, A then B; prints a table row with medians and the ratio A/B.
-# With B_LABEL empty, A runs alone (no peer).  With BACKLOG_DB set (a write benchmark, with
+# With B_LABEL empty, A runs alone (no peer).  Leaves the medians in CMP_A and CMP_B ("rps p50
+# p99"; CMP_B empty without B) and CMP_GREW=1 when the backlog grew, for the caller.  With BACKLOG_DB set (a write benchmark, with
 # quill-worker running on that database), A's cell shows the backlog before -> after
 # each of its measured runs, and the bench waits for the worker to drain the backlog before
 # every run, so that A's leftover work never lands on B's time.  If the backlog grew in any
@@ -266,6 +271,8 @@ compare() {
   else
     bcell="(no peer)"; ratio=""
   fi
+  CMP_A="$am $a50m $a99m"; CMP_B=""; CMP_GREW=$grew
+  [ -z "$bl" ] || CMP_B="$bm $b50m $b99m"
   [ "$grew" = 0 ] || ratio="${ratio:+$ratio }(backlog grew: not a sustainable rate)"
   local goal=${GOALS[$name]:-}
   if [ -n "$goal" ] && [ -n "$bl" ]; then
@@ -635,6 +642,7 @@ bench_queue() {
 }
 
 . "$ROOT/tools/bench/webhooks.sh"
+. "$ROOT/tools/bench/ops.sh"
 
 BENCH_SECRET=$(head -c 32 /dev/urandom | base64)
 pg_start >/dev/null
@@ -642,7 +650,7 @@ create_db quill_bench
 DATABASE_URL=$(pg_url quill_bench) QUILL_MIGRATIONS_DIR="$ROOT/migrations" "$BUILD/apps/quill-migrate" up >/dev/null
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(livez me entries sync streams webhooks login queue)
+[ ${#names[@]} -gt 0 ] || names=(livez me entries sync streams webhooks login queue pgbouncer tracing)
 {
   echo "Quill benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, rounds=$ROUNDS duration=$DURATION"
   echo
@@ -659,6 +667,8 @@ for n in "${names[@]}"; do
     webhooks) bench_webhooks ;;
     login) bench_login ;;
     queue) bench_queue ;;
+    pgbouncer) bench_pgbouncer ;;
+    tracing) bench_tracing ;;
     *) die "unknown benchmark: $n" ;;
   esac
 done
