@@ -10,8 +10,8 @@
 # webhooks (deliveries to a loopback receiver, tools/bench/webhooks.sh), login, queue (vs
 # graphile-worker and pg-boss), pgbouncer (the entries comparisons with Quill direct and
 # behind PgBouncer) and tracing (tracing off against on with the collector down, and with a
-# live one), both in tools/bench/ops.sh.  Default: all.  The HTTP traffic comes from Quill's own wrk
-# scripts (tools/bench/wrk/), the same against both sides.  Write benchmarks run
+# live one), both in tools/bench/ops.sh.  Default: all.  The HTTP traffic comes from Quill's
+# own wrk scripts (tools/bench/wrk/), the same against both sides.  Write benchmarks run
 # quill-worker beside quill-api and report the backlog (jobs, and changes not yet read by
 # each consumer of the change log) before and after each Quill run.  docs/benchmarks.md
 # describes the method.
@@ -224,11 +224,12 @@ check_round() {
 # compare NAME A_LABEL A_URL A_SCRIPT B_LABEL B_URL B_SCRIPT [wrk args...]
 # Runs ROUNDS alternating rounds, A then B; prints a table row with medians and the ratio A/B.
 # With B_LABEL empty, A runs alone (no peer).  Leaves the medians in CMP_A and CMP_B ("rps p50
-# p99"; CMP_B empty without B) and CMP_GREW=1 when the backlog grew, for the caller.  With BACKLOG_DB set (a write benchmark, with
-# quill-worker running on that database), A's cell shows the backlog before -> after
-# each of its measured runs, and the bench waits for the worker to drain the backlog before
-# every run, so that A's leftover work never lands on B's time.  If the backlog grew in any
-# round, the row says so: that rate is not sustainable and is not a result.
+# p99"; CMP_B empty without B) and CMP_GREW=1 when the backlog grew, for the caller.  With
+# BACKLOG_DB set (a write benchmark, with quill-worker running on that database), A's cell
+# shows the backlog before -> after each of its measured runs, and the bench waits for the
+# worker to drain the backlog before every run, so that A's leftover work never lands on B's
+# time.  If the backlog grew in any round, the row says so: that rate is not sustainable and
+# is not a result.
 compare() {
   local name=$1 al=$2 au=$3 as=$4 bl=$5 bu=$6 bs=$7; shift 7
   local ar=() br=() a99=() b99=() a50=() b50=() backlogs=() grew=0

@@ -11,6 +11,7 @@
 #              (LISTEN).  The peer keeps its direct pg.Pool.  A third row puts the two ratios
 #              side by side: the goal is that the ratio behind PgBouncer is at most 15 % below
 #              the direct one.  quill-worker, beside for POST, always takes the direct URL.
+#              A PgBouncer already running (tools/quill pgbouncer start) is used as it is.
 #              Without the peer, Quill behind PgBouncer is compared with Quill direct (two
 #              quill-api at once, on 58092 and 58091).  With PGBOUNCER_SPLIT=1, pgb_split
 #              then tells the two costs apart for the reads (see there).
