@@ -447,6 +447,9 @@ int ql__pg_one(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
 /* Run st with p and expect no rows back (or ignore them); a convenience for writes. */
 int ql__pg_run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                const struct ql__pg_params *p);
+/* Run st with p and expect it to touch a row: QL_ENOT_FOUND when it touched none. */
+int ql__pg_touch_one(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                     const struct ql__pg_params *p);
 /* The SQLSTATE's constraint name of the last failed statement ("" when none). */
 const char *ql__pg_last_constraint(const struct ql_pg *pg);
 
