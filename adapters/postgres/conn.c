@@ -165,7 +165,9 @@ int ql__pg_connect(struct ql_pg *pg, struct ql_error *err)
     snprintf(options, sizeof(options), "%s%s", pg->db->options,
              (pg->hints & QL_DB_INDEX_SCANS) ? " -c enable_bitmapscan=off -c enable_seqscan=off"
                                              : "");
-    const char *vals[] = {pg->db->conninfo, "3", "quill", options[0] ? options : NULL, NULL};
+    /* Through a pooler, a loop session connects directly (ql_pg_db_config.loop_conninfo). */
+    const char *to = pg->loop && pg->db->loop_conninfo ? pg->db->loop_conninfo : pg->db->conninfo;
+    const char *vals[] = {to, "3", "quill", options[0] ? options : NULL, NULL};
     pg->conn = PQconnectdbParams(keys, vals, 1);
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
         const char *why = pg->conn ? PQerrorMessage(pg->conn) : "out of memory";

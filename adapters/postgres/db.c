@@ -55,6 +55,10 @@ int ql_pg_db_create(const struct ql_pg_db_config *cfg, struct ql_pg_db **out)
              "-c statement_timeout=%d -c idle_in_transaction_session_timeout=%d",
              cfg->statement_timeout_ms, cfg->idle_tx_timeout_ms);
     db->unnamed = cfg->pooler;
+    if (rc == QL_OK && cfg->pooler && cfg->loop_conninfo && cfg->loop_conninfo[0]) {
+        db->loop_conninfo = strdup(cfg->loop_conninfo);
+        rc = db->loop_conninfo ? QL_OK : QL_ENOMEM;
+    }
     db->replica = cfg->replica;
     if (db->unnamed)
         db->options[0] = '\0'; /* PgBouncer refuses the "options" startup parameter */
@@ -79,6 +83,7 @@ void ql_pg_db_destroy(struct ql_pg_db *db)
     ql__pg_cache_destroy(db->cache);
     ql__pg_flags_cache_destroy(db->flags);
     free(db->conninfo);
+    free(db->loop_conninfo);
     free(db);
 }
 

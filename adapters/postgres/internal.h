@@ -233,7 +233,8 @@ struct ql_pg_db {
     struct ql_pg_cache *cache;       /* owned; NULL: no principal cache */
     struct ql_pg_flags_cache *flags; /* owned; NULL: feature flags are read every time */
     char options[128];               /* the sessions' settings (libpq "options") */
-    int unnamed; /* through a transaction pooler: no named statements, no options */
+    int unnamed;         /* through a transaction pooler: no named statements, no options */
+    char *loop_conninfo; /* with unnamed: where loop sessions connect (direct); NULL: nowhere */
     _Atomic uint64_t errors;
     _Atomic uint64_t timeouts;       /* statement timeouts, among errors */
     struct ql_pg_db *replica;        /* borrowed: the read replica's factory; NULL: none */

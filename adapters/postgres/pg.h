@@ -58,10 +58,11 @@ struct ql_pg_db_config {
      * sent unnamed (parsed with every call: no statement outlives its transaction) and
      * the sessions send no settings (the two timeouts above are then the database's or
      * the role's: ALTER ROLE ... SET).  Neither LISTEN nor session advisory locks may go
-     * through such a pooler; loop sessions refuse to connect (their pipelines span
-     * transactions).
+     * through such a pooler, nor may the event loops' pipelines (they span transactions):
+     * loop sessions connect to loop_conninfo instead, or refuse when it is NULL.
      */
     int pooler;
+    const char *loop_conninfo; /* with pooler: a direct URL for the loop sessions; copied */
     /*
      * The read replica's factory (borrowed; made with its own config, without notify or
      * cache), or NULL.  Blocking sessions of this factory then answer route_reads (see

@@ -48,9 +48,9 @@ struct ql__pg_read {
 
 int ql__pg_loop_connect(struct ql_pg *pg, struct ql_error *err)
 {
-    /* Through PgBouncer 1.18 a pipeline may not span transactions (sync points): the
-     * loop's reads all go to the pool. */
-    if (pg->db->unnamed)
+    /* Through PgBouncer 1.18 a pipeline may not span transactions (sync points): a loop
+     * session connects directly (ql__pg_connect), or its reads all go to the pool. */
+    if (pg->db->unnamed && pg->db->loop_conninfo == NULL)
         return ql_error_set(err, QL_EUNAVAILABLE, "no loop sessions through a pooler");
     int rc = ql__pg_connect(pg, err);
     if (rc)

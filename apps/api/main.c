@@ -124,10 +124,9 @@ int main(int argc, char **argv)
         fail = "cannot initialise libsodium";
         goto out;
     }
-    /* Through a transaction pooler, the event loops' pipelined reads go to the pool (see
-     * ql_pg_db_config.pooler), and LISTEN takes the direct connection. */
-    if (cfg.common.db_pooler)
-        cfg.http.loop_reads = 0;
+    /* Through a transaction pooler, LISTEN and the event loops' sessions (one per loop:
+     * their pipelined reads span transactions, see ql_pg_db_config.pooler) take the
+     * direct connection; QUILL_LOOP_READS=0 sends those reads to the pool instead. */
     if (ql_pg_notify_create(cfg.common.database_direct_url, &log.base, &notify) != QL_OK ||
         (cfg.http.group_commit > 0 &&
          ql_group_queue_create(cfg.http.group_commit, QL_GROUP_MAX_BATCH, &group) != QL_OK))
@@ -150,6 +149,7 @@ int main(int argc, char **argv)
                                           .statement_timeout_ms = cfg.http.statement_timeout_ms,
                                           .idle_tx_timeout_ms = cfg.common.idle_tx_timeout_ms,
                                           .pooler = cfg.common.db_pooler,
+                                          .loop_conninfo = cfg.common.database_direct_url,
                                           .replica = readdb};
     /* before the server: its streams count on the principal cache hearing revocations first */
     if (ql_pg_db_create(&dbcfg, &db) != QL_OK)

@@ -96,6 +96,11 @@ test('through PgBouncer: concurrent writes, reads, idempotent replays, revocatio
       const [id, ...content] = row.split('|')
       assert.equal(content.join('|'), acked.get(id))
     }
+    // The single-entry reads above were answered by the event loops' own sessions, which
+    // connect directly (their pipelines span transactions, which PgBouncer 1.18 refuses).
+    const m = await http(api, 'GET', '/metrics')
+    const loopReads = Number(m.text.split('\n').find((l) => l.startsWith('quill_loop_reads_total '))?.split(' ')[1])
+    assert.ok(loopReads > 0, `reads answered on the event loops: ${loopReads}`)
     const sync = await http(api, 'GET', `/v1/teams/${teamId}/sync?limit=200`, { token: u.token })
     assert.equal(sync.status, 200)
     // The worker's consumer (on its direct connection) counted every entry.
