@@ -74,6 +74,34 @@ static int seq_scans_of(const cJSON *node, const char *table)
     return n;
 }
 
+/* The type of the first node under (and with) node that reads table; NULL when none. */
+static const char *scan_of(const cJSON *node, const char *table)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(node, "Node Type");
+    const cJSON *rel = cJSON_GetObjectItemCaseSensitive(node, "Relation Name");
+    if (cJSON_IsString(type) && cJSON_IsString(rel) && strcmp(rel->valuestring, table) == 0)
+        return type->valuestring;
+    const cJSON *child;
+    cJSON_ArrayForEach(child, cJSON_GetObjectItemCaseSensitive(node, "Plans"))
+    {
+        const char *t = scan_of(child, table);
+        if (t)
+            return t;
+    }
+    return NULL;
+}
+
+/* The log is read from its primary key's index alone (migrations/0016_changes_page_cover). */
+static void check_log_read_from_index(const char *mode)
+{
+    cJSON *doc = plan_of(mode, 50);
+    const char *scan = scan_of(top_node(doc), "changes");
+    printf("# %s: changes read by %s\n", mode, scan ? scan : "nothing");
+    int ok = scan && strcmp(scan, "Index Only Scan") == 0;
+    cJSON_Delete(doc);
+    ASSERT_TRUE(ok);
+}
+
 /* The page looks entries, members and their users up by key, whatever the plan mode. */
 static void check_lookups_by_key(const char *mode)
 {
@@ -115,11 +143,23 @@ static void test_page_looks_things_up_by_key_generic(void)
     check_lookups_by_key("force_generic_plan");
 }
 
+static void test_page_reads_the_log_from_the_index_custom(void)
+{
+    check_log_read_from_index("force_custom_plan");
+}
+
+static void test_page_reads_the_log_from_the_index_generic(void)
+{
+    check_log_read_from_index("force_generic_plan");
+}
+
 static const struct ql_test tests[] = {
     TEST(test_page_is_planned_for_a_page_custom),
     TEST(test_page_is_planned_for_a_page_generic),
     TEST(test_page_looks_things_up_by_key_custom),
     TEST(test_page_looks_things_up_by_key_generic),
+    TEST(test_page_reads_the_log_from_the_index_custom),
+    TEST(test_page_reads_the_log_from_the_index_generic),
 };
 
 int main(int argc, char **argv)
