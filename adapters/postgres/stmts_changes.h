@@ -45,7 +45,10 @@
      * whole of journal_entries for every page.  Each thing is looked up in a LATERAL
      * subquery of its own whose "c.kind = K" the planner turns into a one-time filter: a
      * change looks up only its own kind, by primary key, and no page joins (hashes) a whole
-     * table such as team_members (test/integration/test_plans.c checks the plan).
+     * table such as team_members (test/integration/test_plans.c checks the plan).  No
+     * ORDER BY: the rows come as the lookups give them, and the adapter puts them in the
+     * order of the log (repo_changes.c), which costs less than sorting them with their
+     * state here.
      */
     [QL__ST_CHANGES_PAGE] =
         {"changes_page",
@@ -67,7 +70,7 @@
          "c.entity_id AND p.deleted_at IS NULL LIMIT 1) p ON true LEFT JOIN LATERAL (SELECT "
          "m.user_id, u.email, u.display_name, m.role, m.joined_at FROM team_members m LEFT JOIN "
          "users u ON u.user_id = m.user_id WHERE c.kind = 3 AND m.team_id = c.team_id AND "
-         "m.user_id = c.entity_id LIMIT 1) m ON true ORDER BY c.txid, c.seq",
+         "m.user_id = c.entity_id LIMIT 1) m ON true",
          4},
     [QL__ST_CHANGES_BOUNDS] = {"changes_bounds",
                                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "
