@@ -63,6 +63,12 @@ ALLOWED = {
     'ATTEMPT_ADD': 'by delivery and webhook id from the job (plan: as DELIVERY_TARGET)',
     'WEBHOOK_DISABLE': 'by webhook id from the delivery job (plan: as DELIVERY_TARGET)',
     'ATTEMPT_FAILURES': "the operators' view of failures across teams (multi-shard)",
+    # Metering: one process's batch of many teams in one statement, and the log's retention.
+    'USAGE_RELEASE': 'units given back for a batch of teams (team_id from unnest: routed per '
+                     'row by Citus)',
+    'USAGE_ADD_USED': "a flush's used counts for a batch of teams (team_id from unnest: "
+                      'routed per row by Citus)',
+    'USAGE_PURGE': 'retention of the request log over every team (a multi-shard DELETE)',
     # Data rights: a person's data in every team, exported or erased by jobs, by user.
     'R_MEMBERSHIPS': "a user's memberships in every team (export: multi-shard by user)",
     'R_ENTRIES': "a user's entries in every team (export: multi-shard by user)",

@@ -21,11 +21,15 @@ DECLARE
         'rate_counters', 'idempotency_keys', 'journal_entries', 'prompts', 'webhooks',
         'webhook_deliveries', 'webhook_attempts', 'jobs', 'exports', 'export_parts',
         'mfa_totp', 'mfa_recovery_codes', 'mfa_challenges',
+        'mail_outbox', 'email_tokens',
         -- kept: ids, times, counts and positions only
         'team_members', 'audit_heads', 'audit_log', 'daily_prompts', 'team_activity', 'changes',
         'change_consumers', 'change_marks', 'change_floor', 'schema_migrations',
         -- kept: operators' feature flags (keys, switches, rollouts, team ids)
-        'feature_flags', 'feature_flag_teams'];
+        'feature_flags', 'feature_flag_teams',
+        -- kept: plans, usage counts, the request log (ids, routes, statuses, times) and the
+        -- rate counts the API instances share
+        'subscriptions', 'usage_periods', 'request_log', 'rate_shares'];
     unknown text;
 BEGIN
     SELECT string_agg(tablename, ', ' ORDER BY tablename) INTO unknown
@@ -90,6 +94,11 @@ UPDATE webhook_attempts SET error = 'anonymised' WHERE error IS NOT NULL;
 -- Data exports: a user's whole data, verbatim.
 DELETE FROM export_parts;
 DELETE FROM exports;
+
+-- Mail: the outbox holds addresses and (sealed) bodies with links; mailed tokens hold the
+-- address they went to.  Staging mails nobody from production's outbox.
+DELETE FROM mail_outbox;
+DELETE FROM email_tokens;
 
 -- Jobs: their payloads and errors may quote anything; staging starts with an empty queue
 -- (cron schedules its own).

@@ -265,6 +265,7 @@ int ql_engine_create(const struct ql_engine_config *cfg, const struct ql_config 
     e->dbs = ports->db;
     e->notify = ports->notify;
     e->outbound = ports->outbound;
+    e->mailer = ports->mailer;
     e->tracer = ports->tracer;
     /* The loop and its wake-up exist from here, so ql_engine_stop works before run too. */
     if (uv_loop_init(&e->loop) != 0) {

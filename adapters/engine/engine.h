@@ -21,6 +21,7 @@ struct ql_auth;
 struct ql_db;
 struct ql_notify;
 struct ql_outbound;
+struct ql_mailer;
 struct ql_tracer;
 struct ql_engine;
 
@@ -52,6 +53,7 @@ struct ql_engine_ports {
     struct ql_auth *auth;
     struct ql_logger *log;
     struct ql_outbound *outbound; /* HTTP to the outside (webhook deliveries) */
+    struct ql_mailer *mailer;     /* SMTP (mail.send); NULL: mails are held in the outbox */
     struct ql_tracer *tracer;     /* spans of jobs (core/trace/trace.h); NULL: tracing off */
 };
 

@@ -83,6 +83,7 @@ struct ql_engine {
     struct ql_db *dbs;
     struct ql_notify *notify;
     struct ql_outbound *outbound; /* webhooks' HTTP; NULL: none */
+    struct ql_mailer *mailer;     /* mail.send's SMTP; NULL: none */
     struct ql_tracer *tracer;     /* spans of jobs; NULL: tracing off */
     int sub;                      /* the subscription to the jobs channel; 0: none */
     atomic_int notified;          /* set by the notification port's thread */

@@ -69,6 +69,7 @@ static void run_one(struct runner *rn, struct run *r)
     cx.ports.auth = e->auth;
     cx.ports.log = e->log;
     cx.ports.outbound = e->outbound;
+    cx.ports.mailer = e->mailer;
     cx.deadline_ns = r->deadline_ns;
     cx.job = &r->job;
     cx.worker_id = e->worker_id;

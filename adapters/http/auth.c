@@ -1,10 +1,10 @@
 /*
  * auth.c - who is calling: bearer tokens (sessions, API keys and OIDC JWTs through the
  * account use case, the operator token here) and the session cookie, CSRF for
- * cookie-authenticated writes, and the per-principal rate limit with its RateLimit-*
- * headers.  Runs with the request's ports: on a pool thread, or on the loop for routes that
- * try it first, where a token that needs the database or the identity provider is refused
- * by the loop's ports and sends the request to the pool.
+ * cookie-authenticated writes, the per-principal rate limit with its RateLimit-* headers,
+ * and the quota of an API key's team (meter.h).  Runs with the request's ports: on a pool thread,
+ * or on the loop for routes that try it first, where a token that needs the database or the
+ * identity provider is refused by the loop's ports and sends the request to the pool.
  */
 #include "internal.h"
 
@@ -56,15 +56,68 @@ static int unsafe_method(unsigned m)
     return m == QL_HTTP_POST || m == QL_HTTP_PUT || m == QL_HTTP_PATCH || m == QL_HTTP_DELETE;
 }
 
-static void rate_headers(struct ql_http_req *r, const struct ql_rate_result *rr)
+static void rate_headers(struct ql_http_req *r)
 {
     char v[24];
-    snprintf(v, sizeof(v), "%d", rr->limit);
+    snprintf(v, sizeof(v), "%d", r->adm.limit);
     ql__res_header(r, "RateLimit-Limit", v);
-    snprintf(v, sizeof(v), "%d", rr->remaining);
+    snprintf(v, sizeof(v), "%d", r->adm.remaining);
     ql__res_header(r, "RateLimit-Remaining", v);
-    snprintf(v, sizeof(v), "%d", rr->reset_s);
+    snprintf(v, sizeof(v), "%d", r->adm.reset_s);
     ql__res_header(r, "RateLimit-Reset", v);
+}
+
+/*
+ * The caller's rate limit (and, for an API key, its team's quota), decided once per request:
+ * a request the loop handed to the pool keeps what its first attempt took.  0 when it may
+ * go on; -1 after answering 429 (or refusing on the loop: the pool runs it again).
+ */
+static int admit(struct ql_http_req *r, const struct ql_principal *p)
+{
+    struct ql__admission *a = &r->adm;
+    struct ql_http_server *s = r->server;
+    if (a->metered == QL__METER_NONE && p->kind == QL_PRINCIPAL_API_KEY) {
+        a->metered = QL__METER_PENDING;
+        a->team = p->key_team_id;
+        a->key = p->credential_id;
+    }
+    if (s->limiter && !a->rated && p->kind != QL_PRINCIPAL_OPERATOR) {
+        const uint8_t *key = p->kind == QL_PRINCIPAL_USER ? p->user_id.b : p->credential_id.b;
+        struct ql_rate_result rr;
+        ql_ratelimit_take(s->limiter, key, ql_clock_mono_ns(r->env->clock),
+                          ql_clock_now_ms(r->env->clock) / 1000, &rr);
+        a->rated = 1;
+        a->limit = rr.limit;
+        a->remaining = rr.remaining;
+        a->reset_s = rr.reset_s;
+        if (!rr.allowed) {
+            if (a->metered == QL__METER_PENDING)
+                a->metered = QL__METER_REFUSED;
+            rate_headers(r);
+            char v[16];
+            snprintf(v, sizeof(v), "%d", rr.reset_s);
+            ql__res_header(r, "Retry-After", v);
+            ql_error_set(&r->cx.err, QL_ERATE_LIMITED, "Too many requests; slow down.");
+            ql__res_problem(r, QL_ERATE_LIMITED);
+            return -1;
+        }
+    }
+    if (s->meter && a->metered == QL__METER_PENDING) {
+        /* on the loop nothing may wait: without a unit in hand the pool takes the request */
+        int64_t now = ql_clock_now_ms(r->env->clock);
+        int rc = ql__meter_admit(s->meter, &r->cx, &a->team, now, r->state != QL__REQ_LOOP);
+        if (rc == QL_EQUOTA)
+            a->metered = QL__METER_REFUSED; /* Retry-After and RateLimit-*: the quota's */
+        if (rc) {
+            ql__res_problem(r, rc);
+            return -1;
+        }
+        a->metered = QL__METER_BILLED;
+        a->at_ms = now;
+    }
+    if (a->rated)
+        rate_headers(r);
+    return 0;
 }
 
 static int resolve(struct ql_http_req *r, struct ql_principal *p)
@@ -117,21 +170,7 @@ int ql__authenticate(struct ql_http_req *r, struct ql_principal *p)
         return -1;
     }
     r->cx.principal = p;
-    if (r->server && r->server->limiter && p->kind != QL_PRINCIPAL_OPERATOR) {
-        const uint8_t *key = p->kind == QL_PRINCIPAL_USER ? p->user_id.b : p->credential_id.b;
-        struct ql_rate_result rr;
-        ql_ratelimit_take(r->server->limiter, key, ql_clock_mono_ns(r->env->clock), &rr);
-        rate_headers(r, &rr);
-        if (!rr.allowed) {
-            char s[16];
-            snprintf(s, sizeof(s), "%d", rr.reset_s);
-            ql__res_header(r, "Retry-After", s);
-            ql_error_set(&r->cx.err, QL_ERATE_LIMITED, "Too many requests; slow down.");
-            ql__res_problem(r, QL_ERATE_LIMITED);
-            return -1;
-        }
-    }
-    return 0;
+    return r->server ? admit(r, p) : 0;
 }
 
 int ql__authenticate_team(struct ql_http_req *r, struct ql_principal *p, struct ql_uuid *team,

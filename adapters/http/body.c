@@ -94,8 +94,10 @@ static int type_ok(const cJSON *v, int type)
         return cJSON_IsString(v);
     case QL__JSON_STRING_OR_NULL:
         return cJSON_IsString(v) || cJSON_IsNull(v);
-    case QL__JSON_INT:
-        return cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble;
+    case QL__JSON_INT: /* whole, and within +-2^53 so the cast is defined and exact */
+        return cJSON_IsNumber(v) && v->valuedouble >= -9007199254740992.0 &&
+               v->valuedouble <= 9007199254740992.0 &&
+               v->valuedouble == (double)(long long)v->valuedouble;
     case QL__JSON_BOOL:
         return cJSON_IsBool(v);
     case QL__JSON_ARRAY:

@@ -11,6 +11,7 @@
  *   inbox.c     notifications into the loops, and which streams a revocation names
  *   server.c    listeners, loop threads, signals, shutdown
  *   pool.c      the threads that run blocking work
+ *   meter.c     API keys' quotas and the request log (meter_thread.c: what waits for them)
  *   metrics.c   per-loop counters and /metrics
  *   span.c      the server span of each request (core/trace)
  *   respond.c, body.c, auth.c, idem.c, serialize.c, router.c   what handlers use
@@ -25,6 +26,7 @@
 
 #include "h1.h"
 #include "log/log.h"
+#include "meter.h"
 #include "req.h"
 #include "uuid/uuid.h"
 
@@ -238,6 +240,7 @@ struct ql__loop {
     pthread_mutex_t inbox_lock;
     struct ql__inbox change_inbox, auth_inbox;
     int inbox_closed;
+    struct ql__meter_rows meter_rows; /* API keys' requests answered, for the request log */
     char readbuf[65536];
 };
 
@@ -248,6 +251,7 @@ struct ql_ratelimit;
 struct ql_http_server {
     const struct ql_http_env *env;
     struct ql_ratelimit *limiter; /* per-principal token buckets (QUILL_RATE_LIMIT) */
+    struct ql__meter *meter;      /* API keys' quotas and request log (meter.h); NULL: off */
     int nloops;
     struct ql__loop *loops;
     struct ql__pool pool;

@@ -138,11 +138,26 @@ static void access_log(struct ql__loop *l, struct ql_http_req *r, int64_t ns)
     ql_log_end(lg, &w);
 }
 
+/* An API key's request answered: its row of the request log. */
+static void request_log(struct ql__loop *l, struct ql_http_req *r, int64_t ns)
+{
+    struct ql_request_row row = {
+        .method = ql__method_name(r->method),
+        .route = r->route >= 0 ? l->exec.routes[r->route].tmpl : "",
+        .status = r->status,
+        .duration_us = ns / 1000,
+    };
+    ql__meter_row(&r->adm, ql_clock_now_ms(l->server->env->clock), &row);
+    ql__meter_log(l->server->meter, &l->meter_rows, &row, ql__loop_now_ms(l));
+}
+
 static void x_finished(struct ql__exec *x, struct ql_http_req *r, int64_t ns)
 {
     struct ql__loop *l = of_exec(x);
     ql__metrics_observe(&l->metrics, r->route, r->status, ns);
     access_log(l, r, ns);
+    if (r->adm.metered != QL__METER_NONE && l->server->meter)
+        request_log(l, r, ns);
     ql__span_request(l->exec.routes, r, ns);
 }
 
@@ -181,6 +196,8 @@ static void on_check(uv_check_t *h)
     ql__exec_run_ready(&l->exec);
     uv_idle_stop(&l->idle);
     ql__loopdb_turn(l);
+    if (l->meter_rows.n && l->server->meter)
+        ql__meter_handover(l->server->meter, &l->meter_rows, ql__loop_now_ms(l), 0);
 }
 
 static void close_handles(struct ql__loop *l)
@@ -213,6 +230,8 @@ static void on_sweep(uv_timer_t *t)
     ql__conn_sweep(l, ql__loop_now_ms(l));
     ql__streams_sweep(l);
     ql_log_batch_flush(&l->log);
+    if (l->server->meter) /* a quiet loop's rows too */
+        ql__meter_handover(l->server->meter, &l->meter_rows, ql__loop_now_ms(l), 1);
     check_stop(l);
 }
 
@@ -261,6 +280,8 @@ void *ql__loop_main(void *arg)
     ql__loopdb_ready(l); /* open the loop's session now rather than on the first read */
     uv_run(&l->loop, UV_RUN_DEFAULT);
     ql_log_batch_flush(&l->log);
+    if (l->server->meter)
+        ql__meter_handover(l->server->meter, &l->meter_rows, ql__loop_now_ms(l), 1);
     return NULL;
 }
 

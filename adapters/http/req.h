@@ -16,6 +16,7 @@
 #include "buf/buf.h"
 #include "ctx/ctx.h"
 #include "http.h"
+#include "uuid/uuid.h"
 
 /* ---- methods, routes ----------------------------------------------------------------- */
 
@@ -125,6 +126,26 @@ struct ql_http_req;
 
 typedef void (*ql__stream_fn)(struct ql_http_req *r, void *ud);
 
+/* Whether a request was made with an API key, and what its quota said (meter.c). */
+enum ql__metered {
+    QL__METER_NONE,    /* not an API key's request: nothing to meter or log */
+    QL__METER_PENDING, /* an API key's, not admitted yet */
+    QL__METER_BILLED,  /* it used a unit of its team's quota */
+    QL__METER_REFUSED, /* refused (429) before it used one */
+};
+
+/*
+ * What ql__authenticate decided about the caller, once per request: kept when the request
+ * moves from the loop to the pool, so a token and a quota unit are taken once.
+ */
+struct ql__admission {
+    int rated;                     /* the rate limit was applied; its answer: */
+    int limit, remaining, reset_s; /* for the RateLimit-* headers */
+    enum ql__metered metered;      /* an API key's request: logged at the end */
+    struct ql_uuid team, key;      /* the key's team and the key */
+    int64_t at_ms;                 /* wall-clock ms it was admitted: its unit's period */
+};
+
 struct ql_http_req {
     struct ql_ctx cx; /* arena, ports (the loop's or a pool thread's), trace, error */
     const struct ql_http_env *env;
@@ -150,6 +171,7 @@ struct ql_http_req {
     struct ql_span params[QL_HTTP_MAX_PARAMS];
     int64_t start_ns;
     const char *peer; /* the peer's address (connection memory) */
+    struct ql__admission adm;
     /* the response */
     int status;
     const char *content_type;  /* NULL: application/json */

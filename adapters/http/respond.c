@@ -21,6 +21,7 @@ int ql__http_status(int code)
     switch (code) {
     case QL_EMALFORMED_JSON:
     case QL_EBAD_REQUEST:
+    case QL_EINVALID_TOKEN:
         return 400;
     case QL_EUNAUTHENTICATED:
     case QL_EINVALID_CREDENTIALS:

@@ -57,12 +57,19 @@ void ql__h_admin_stats(struct ql_http_req *r);
 void ql__h_admin_retry(struct ql_http_req *r);
 void ql__h_admin_cancel(struct ql_http_req *r);
 void ql__h_admin_page(struct ql_http_req *r);
+void ql__h_subscription_get(struct ql_http_req *r);   /* h_usage.c */
+void ql__h_admin_subscription(struct ql_http_req *r); /* h_usage.c */
 void ql__h_webhook_create(struct ql_http_req *r);
 void ql__h_webhook_list(struct ql_http_req *r);
 void ql__h_webhook_delete(struct ql_http_req *r);
 void ql__h_webhook_deliveries(struct ql_http_req *r);
 void ql__h_webhook_redeliver(struct ql_http_req *r);
 void ql__h_admin_webhook_failures(struct ql_http_req *r);
+void ql__h_password_reset(struct ql_http_req *r);
+void ql__h_password_reset_confirm(struct ql_http_req *r);
+void ql__h_email_verification(struct ql_http_req *r);
+void ql__h_verify_email(struct ql_http_req *r);
+void ql__h_admin_mail(struct ql_http_req *r);
 void ql__h_docs(struct ql_http_req *r);
 void ql__h_team_flags(struct ql_http_req *r);
 void ql__h_admin_flags(struct ql_http_req *r);
@@ -97,6 +104,10 @@ const struct ql_http_route ql__http_routes[] = {
     {PATCH, "/v1/me", ql__h_me_update, POOL | BODY},
     {DELETE, "/v1/me", ql__h_me_delete, POOL | BODY},
     {POST, "/v1/me/password", ql__h_me_password, POOL | BODY},
+    {POST, "/v1/auth/password-reset", ql__h_password_reset, POOL | BODY},
+    {POST, "/v1/auth/password-reset/confirm", ql__h_password_reset_confirm, POOL | BODY},
+    {POST, "/v1/me/email-verification", ql__h_email_verification, POOL},
+    {POST, "/v1/auth/verify-email", ql__h_verify_email, POOL | BODY},
     {POST, "/v1/me/exports", ql__h_export_create, POOL},
     {GET, "/v1/me/exports/{exportId}", ql__h_export_get, POOL},
     {POST, "/v1/teams", ql__h_team_create, POOL | BODY},
@@ -125,6 +136,7 @@ const struct ql_http_route ql__http_routes[] = {
     {GET, "/v1/teams/{teamId}/sync/stream", ql__h_sync_stream, POOL},
     {GET, "/v1/teams/{teamId}/sync", ql__h_sync, POOL},
     {GET, "/v1/teams/{teamId}/activity", ql__h_team_activity, POOL | READ},
+    {GET, "/v1/teams/{teamId}/subscription", ql__h_subscription_get, POOL},
     {POST, "/v1/teams/{teamId}/webhooks", ql__h_webhook_create, POOL | BODY},
     {GET, "/v1/teams/{teamId}/webhooks", ql__h_webhook_list, POOL | READ},
     {DELETE, "/v1/teams/{teamId}/webhooks/{webhookId}", ql__h_webhook_delete, POOL},
@@ -134,6 +146,7 @@ const struct ql_http_route ql__http_routes[] = {
      ql__h_webhook_redeliver, POOL},
     {GET, "/v1/teams/{teamId}/flags", ql__h_team_flags, POOL},
     {GET, "/v1/admin/webhooks/failures", ql__h_admin_webhook_failures, POOL},
+    {GET, "/v1/admin/mail", ql__h_admin_mail, POOL},
     {GET, "/v1/admin/flags", ql__h_admin_flags, POOL},
     {GET, "/v1/admin/flags/{flagKey}", ql__h_admin_flag_get, POOL},
     {PUT, "/v1/admin/flags/{flagKey}", ql__h_admin_flag_put, POOL | BODY},
@@ -145,6 +158,7 @@ const struct ql_http_route ql__http_routes[] = {
     {GET, "/v1/admin/jobs", ql__h_admin_jobs, POOL},
     {POST, "/v1/admin/jobs/{jobId}/retry", ql__h_admin_retry, POOL},
     {POST, "/v1/admin/jobs/{jobId}/cancel", ql__h_admin_cancel, POOL},
+    {PUT, "/v1/admin/teams/{teamId}/subscription", ql__h_admin_subscription, POOL | BODY},
     {GET, "/admin", ql__h_admin_page, 0},
     {GET, "/docs", ql__h_docs, 0},
     {GET, "/docs/{asset}", ql__h_docs, 0},

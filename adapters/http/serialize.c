@@ -36,6 +36,8 @@ void ql__jw_user_fields(struct ql_jw *w, const struct ql_user *u)
     ql_jw_str(w, u->display_name);
     ql_jw_key(w, "mfaEnabled");
     ql_jw_bool(w, u->mfa_enabled);
+    ql_jw_key(w, "emailVerified");
+    ql_jw_bool(w, u->email_verified_ms != 0);
     ql_jw_key(w, "createdAt");
     ql__jw_time(w, u->created_ms);
     ql_jw_key(w, "updatedAt");

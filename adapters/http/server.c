@@ -90,6 +90,10 @@ int ql_http_server_create(const struct ql_http_env *env, struct ql_http_server *
         free(s);
         return QL_ENOMEM;
     }
+    if (env->db && ql__meter_create(env, s->limiter, &s->meter) != QL_OK) {
+        ql_http_server_destroy(s);
+        return QL_ENOMEM;
+    }
     int port = cfg->listen_port, rc = QL_OK;
     for (int i = 0; i < nloops; i++) {
         int fd, bound;
@@ -147,6 +151,11 @@ int ql_http_server_run(struct ql_http_server *s)
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     if (ql__streams_subscribe(s) != QL_OK)
         ql_log(s->env->log, QL_LOG_ERROR, "live streams are off: cannot subscribe", NULL);
+    if (s->meter && ql__meter_start(s->meter) != QL_OK)
+        ql_log(
+            s->env->log, QL_LOG_ERROR,
+            "cannot start the meter's thread: reservations wait and the request log is not written",
+            NULL);
     for (int i = 0; i < s->nloops; i++)
         pthread_create(&s->loops[i].thread, NULL, ql__loop_main, &s->loops[i]);
     const struct ql_http_config *cfg = s->env->cfg;
@@ -163,6 +172,7 @@ int ql_http_server_run(struct ql_http_server *s)
     ql__streams_unsubscribe(s);
     ql__pool_stop(&s->pool);
     ql__pool_stop(&s->writes);
+    ql__meter_stop(s->meter); /* nothing meters any more: the last rows, and every unit back */
     uv_loop_close(&s->main_loop);
     ql_log(s->env->log, QL_LOG_INFO, "quill-api stopped", NULL);
     return QL_OK;
@@ -176,6 +186,7 @@ void ql_http_server_destroy(struct ql_http_server *s)
     ql__pool_stop(&s->writes);
     for (int i = 0; i < s->nloops; i++)
         ql__loop_cleanup(&s->loops[i]);
+    ql__meter_destroy(s->meter);
     ql_ratelimit_destroy(s->limiter);
     free(s->loops);
     free(s);

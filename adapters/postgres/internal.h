@@ -108,6 +108,17 @@ enum ql__pg_stmt {
     QL__ST_DAILY_GET,
     QL__ST_ACTIVITY_ADD,
     QL__ST_ACTIVITY_GET,
+    /* plans, usage and shared rate counts (stmts_usage.h) */
+    QL__ST_USAGE_STATE,
+    QL__ST_USAGE_SUBSCRIBE,
+    QL__ST_USAGE_RESERVE,
+    QL__ST_USAGE_OPEN,
+    QL__ST_USAGE_RELEASE,
+    QL__ST_USAGE_LOG,
+    QL__ST_USAGE_ADD_USED,
+    QL__ST_USAGE_ALERT,
+    QL__ST_USAGE_PURGE,
+    QL__ST_USAGE_RATES,
     QL__ST_CHANGE_APPEND,
     QL__ST_CHANGE_APPEND_MANY,
     QL__ST_CHANGES_PAGE,
@@ -137,6 +148,17 @@ enum ql__pg_stmt {
 #undef QL__ST_SECURITY_ENUM
     /* clang-format on */
     QL__ST_JOB_LEAD,
+    QL__ST_MAIL_INSERT,
+    QL__ST_MAIL_GET,
+    QL__ST_MAIL_RECORD,
+    QL__ST_MAIL_LIST,
+    QL__ST_TOKEN_INSERT,
+    QL__ST_TOKEN_FIND,
+    QL__ST_TOKEN_USE,
+    QL__ST_TOKENS_END,
+    QL__ST_VERIFY_EMAIL,
+    QL__ST_MAIL_PURGE,
+    QL__ST_MAIL_FORGET,
     QL__ST_FLAG_PUT,
     QL__ST_FLAG_GET,
     QL__ST_FLAGS_LIST,
@@ -387,8 +409,10 @@ extern const struct ql_prompts_ops ql__pg_prompts_ops;
 extern const struct ql_idem_ops ql__pg_idem_ops;
 extern const struct ql_maint_ops ql__pg_maint_ops;
 extern const struct ql_changes_ops ql__pg_changes_ops;
+extern const struct ql_usage_ops ql__pg_usage_ops; /* repo_usage.c */
 extern const struct ql_webhooks_ops ql__pg_webhooks_ops;
 extern const struct ql_security_ops ql__pg_security_ops; /* repo_security.c */
+extern const struct ql_mail_repo_ops ql__pg_mail_ops;
 extern const struct ql_flags_ops ql__pg_flags_ops;
 extern const struct ql_rights_ops ql__pg_rights_ops;
 
@@ -423,6 +447,9 @@ int ql__pg_one(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
 /* Run st with p and expect no rows back (or ignore them); a convenience for writes. */
 int ql__pg_run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                const struct ql__pg_params *p);
+/* Run st with p and expect it to touch a row: QL_ENOT_FOUND when it touched none. */
+int ql__pg_touch_one(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                     const struct ql__pg_params *p);
 /* The SQLSTATE's constraint name of the last failed statement ("" when none). */
 const char *ql__pg_last_constraint(const struct ql_pg *pg);
 

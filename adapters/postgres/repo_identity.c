@@ -19,7 +19,10 @@ static struct ql_pg *pg_of(struct ql_store *s)
     return (struct ql_pg *)s;
 }
 
-/* Columns: user_id, email, display_name, password_hash, created_at, updated_at, MFA on. */
+/*
+ * Columns: user_id, email, display_name, password_hash, created_at, updated_at, MFA on, then
+ * email_verified_at wherever the statement puts it (found by name).
+ */
 static int read_user(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
 {
     struct ql_user *u = dst;
@@ -30,6 +33,8 @@ static int read_user(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
     u->created_ms = ql__pg_ts_ms(r, row, 4);
     u->updated_ms = ql__pg_ts_ms(r, row, 5);
     u->mfa_enabled = ql__pg_bool(r, row, 6);
+    int verified = PQfnumber(r, "email_verified_at");
+    u->email_verified_ms = verified >= 0 ? ql__pg_ts_ms_or_0(r, row, verified) : 0;
     if (u->email == NULL || u->display_name == NULL)
         return ql_error_set(&cx->err, QL_ENOMEM, NULL);
     return QL_OK;

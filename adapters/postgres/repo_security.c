@@ -19,20 +19,6 @@ static struct ql_pg *pg_of(struct ql_store *s)
     return (struct ql_pg *)s;
 }
 
-/* Run a statement that must touch a row: QL_ENOT_FOUND when it touched none. */
-static int touch_one(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
-                     const struct ql__pg_params *p)
-{
-    PGresult *r;
-    int rc = ql__pg_exec(pg, cx, st, p, &r);
-    if (rc)
-        return rc;
-    if (ql__pg_affected(r) == 0)
-        rc = ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
-    PQclear(r);
-    return rc;
-}
-
 /* Lower-case hex of n bytes into out (2n + 1 bytes). */
 static void hex(const uint8_t *d, size_t n, char *out)
 {
@@ -154,7 +140,7 @@ static int totp_confirm(struct ql_store *self, struct ql_ctx *cx, const struct q
     ql__pg_p_uuid(&p, user);
     ql__pg_p_int(&p, step);
     ql__pg_p_ts(&p, now_ms);
-    return touch_one(pg_of(self), cx, QL__ST_TOTP_CONFIRM, &p);
+    return ql__pg_touch_one(pg_of(self), cx, QL__ST_TOTP_CONFIRM, &p);
 }
 
 static int totp_use(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *user,
@@ -163,14 +149,14 @@ static int totp_use(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
     struct ql__pg_params p = {0};
     ql__pg_p_uuid(&p, user);
     ql__pg_p_int(&p, step);
-    return touch_one(pg_of(self), cx, QL__ST_TOTP_USE, &p);
+    return ql__pg_touch_one(pg_of(self), cx, QL__ST_TOTP_USE, &p);
 }
 
 static int totp_remove(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *user)
 {
     struct ql__pg_params p = {0};
     ql__pg_p_uuid(&p, user);
-    return touch_one(pg_of(self), cx, QL__ST_TOTP_REMOVE, &p);
+    return ql__pg_touch_one(pg_of(self), cx, QL__ST_TOTP_REMOVE, &p);
 }
 
 static int recovery_set(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *user,
@@ -204,7 +190,7 @@ static int recovery_use(struct ql_store *self, struct ql_ctx *cx, const struct q
     ql__pg_p_uuid(&p, user);
     ql__pg_p_bytes(&p, digest, QL_DIGEST_LEN);
     ql__pg_p_ts(&p, now_ms);
-    return touch_one(pg_of(self), cx, QL__ST_RECOVERY_USE, &p);
+    return ql__pg_touch_one(pg_of(self), cx, QL__ST_RECOVERY_USE, &p);
 }
 
 static int recovery_left(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *user,
@@ -277,7 +263,7 @@ static int challenge_take(struct ql_store *self, struct ql_ctx *cx,
     ql__pg_p_bytes(&p, digest, QL_DIGEST_LEN);
     ql__pg_p_ts(&p, now_ms);
     ql__pg_p_int(&p, max_failures);
-    return touch_one(pg_of(self), cx, QL__ST_CHALLENGE_TAKE, &p);
+    return ql__pg_touch_one(pg_of(self), cx, QL__ST_CHALLENGE_TAKE, &p);
 }
 
 static int challenge_purge(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, int64_t *n)

@@ -120,20 +120,6 @@ static int w_get(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid 
     return ql__pg_one(pg_of(self), cx, QL__ST_WEBHOOK_GET, &p, read_webhook, out);
 }
 
-/* Run a statement that must touch a row: QL_ENOT_FOUND when it touched none. */
-static int touch_one(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
-                     const struct ql__pg_params *p)
-{
-    PGresult *r;
-    int rc = ql__pg_exec(pg, cx, st, p, &r);
-    if (rc)
-        return rc;
-    if (ql__pg_affected(r) == 0)
-        rc = ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
-    PQclear(r);
-    return rc;
-}
-
 static int w_remove(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                     const struct ql_uuid *id, int64_t now_ms)
 {
@@ -141,7 +127,7 @@ static int w_remove(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
     ql__pg_p_uuid(&p, team);
     ql__pg_p_uuid(&p, id);
     ql__pg_p_ts(&p, now_ms);
-    return touch_one(pg_of(self), cx, QL__ST_WEBHOOK_REMOVE, &p);
+    return ql__pg_touch_one(pg_of(self), cx, QL__ST_WEBHOOK_REMOVE, &p);
 }
 
 static int w_subscribed(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *teams,
@@ -280,7 +266,7 @@ static int w_reopen(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
     ql__pg_p_uuid(&p, team);
     ql__pg_p_uuid(&p, webhook);
     ql__pg_p_uuid(&p, delivery);
-    return touch_one(pg_of(self), cx, QL__ST_DELIVERY_REOPEN, &p);
+    return ql__pg_touch_one(pg_of(self), cx, QL__ST_DELIVERY_REOPEN, &p);
 }
 
 static int w_failures(struct ql_store *self, struct ql_ctx *cx, int limit,

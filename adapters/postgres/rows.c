@@ -54,6 +54,20 @@ int ql__pg_run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     return rc;
 }
 
+/* Run st with p; QL_ENOT_FOUND when it touched no row. */
+int ql__pg_touch_one(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                     const struct ql__pg_params *p)
+{
+    PGresult *r;
+    int rc = ql__pg_exec(pg, cx, st, p, &r);
+    if (rc)
+        return rc;
+    if (ql__pg_affected(r) == 0)
+        rc = ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
+    PQclear(r);
+    return rc;
+}
+
 const char *ql__pg_last_constraint(const struct ql_pg *pg)
 {
     return pg->last_constraint;

@@ -23,28 +23,30 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "INSERT INTO users (user_id, email, display_name, password_hash, oidc_issuer, "
          "oidc_subject, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
          7},
-    [QL__ST_USER_BY_EMAIL] = {"user_by_email",
-                              "SELECT user_id, email, display_name, password_hash, created_at, "
-                              "updated_at, " QL__PG_MFA_ON
-                              " FROM users WHERE email = $1 AND erased_at IS NULL",
-                              1},
-    [QL__ST_USER_BY_ID] = {"user_by_id",
-                           "SELECT user_id, email, display_name, password_hash, created_at, "
-                           "updated_at, " QL__PG_MFA_ON
-                           " FROM users WHERE user_id = $1 AND erased_at IS NULL",
-                           1},
-    [QL__ST_USER_BY_OIDC] =
-        {"user_by_oidc",
+    [QL__ST_USER_BY_EMAIL] =
+        {"user_by_email",
          "SELECT user_id, email, display_name, password_hash, created_at, "
          "updated_at, " QL__PG_MFA_ON
-         " FROM users WHERE oidc_issuer = $1 AND oidc_subject = $2 AND erased_at "
-         "IS NULL",
-         2},
+         ", email_verified_at FROM users WHERE email = $1 AND erased_at IS NULL",
+         1},
+    [QL__ST_USER_BY_ID] =
+        {"user_by_id",
+         "SELECT user_id, email, display_name, password_hash, created_at, "
+         "updated_at, " QL__PG_MFA_ON
+         ", email_verified_at FROM users WHERE user_id = $1 AND erased_at IS NULL",
+         1},
+    [QL__ST_USER_BY_OIDC] = {"user_by_oidc",
+                             "SELECT user_id, email, display_name, password_hash, created_at, "
+                             "updated_at, " QL__PG_MFA_ON
+                             ", email_verified_at FROM users WHERE oidc_issuer = $1 AND "
+                             "oidc_subject = $2 AND erased_at "
+                             "IS NULL",
+                             2},
     [QL__ST_USER_RENAME] =
         {"user_rename",
          "UPDATE users SET display_name = $2, updated_at = $3 WHERE user_id = $1 AND "
          "erased_at IS NULL RETURNING user_id, email, display_name, password_hash, "
-         "created_at, updated_at, " QL__PG_MFA_ON,
+         "created_at, updated_at, " QL__PG_MFA_ON ", email_verified_at",
          3},
     [QL__ST_USER_SET_PASSWORD] =
         {"user_set_password",
@@ -55,10 +57,10 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
         {"user_profile",
          "SELECT u.user_id, u.email, u.display_name, u.password_hash, u.created_at, "
          "u.updated_at, EXISTS (SELECT 1 FROM mfa_totp x WHERE x.user_id = u.user_id AND "
-         "x.confirmed_at IS NOT NULL), t.team_id, t.name, m.role FROM users u LEFT JOIN "
-         "(team_members m JOIN teams t ON t.team_id = m.team_id AND t.deleted_at IS NULL) ON "
-         "m.user_id = u.user_id WHERE u.user_id = $1 AND u.erased_at IS NULL ORDER BY t.name, "
-         "t.team_id",
+         "x.confirmed_at IS NOT NULL), t.team_id, t.name, m.role, u.email_verified_at FROM users "
+         "u LEFT JOIN (team_members m JOIN teams t ON t.team_id = m.team_id AND t.deleted_at IS "
+         "NULL) ON m.user_id = u.user_id WHERE u.user_id = $1 AND u.erased_at IS NULL ORDER BY "
+         "t.name, t.team_id",
          1},
     [QL__ST_SESSION_INSERT] =
         {"session_insert",
@@ -464,6 +466,7 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          2},
 #include "stmts_changes.h"
 #include "stmts_webhooks.h"
+#include "stmts_mail.h"
 #include "stmts_flags.h"
 #include "stmts_rights.h"
     [QL__ST_JOB_LEAD] = {"job_lead",
@@ -472,6 +475,7 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
                          "AND pid = pg_backend_pid()) THEN true ELSE "
                          "pg_try_advisory_lock(1364543820) END",
                          0},
+#include "stmts_usage.h"
     /* Read replicas (replica.c): where the primary's WAL is, how far a replica replayed. */
     [QL__ST_WAL_LSN] = {"wal_lsn", "SELECT pg_current_wal_insert_lsn()::text", 0},
     [QL__ST_REPLAY_LSN] = {"replay_lsn",
@@ -500,6 +504,10 @@ int ql__pg_deferred(enum ql__pg_stmt st)
     case QL__ST_CONSUMER_ADVANCE:
     case QL__ST_ENTRY_INSERT_MANY:
     case QL__ST_AUDIT_APPEND_MANY:
+    case QL__ST_USAGE_LOG:
+    case QL__ST_TOKEN_INSERT:
+    case QL__ST_TOKENS_END:
+    case QL__ST_MAIL_FORGET:
     case QL__ST_FLAGS_NOTIFY:
         return 1;
     default:

@@ -121,8 +121,10 @@ static const struct ql_store_ops ops = {
     .idem = &ql__pg_idem_ops,
     .maint = &ql__pg_maint_ops,
     .changes = &ql__pg_changes_ops,
+    .usage = &ql__pg_usage_ops,
     .webhooks = &ql__pg_webhooks_ops,
     .security = &ql__pg_security_ops,
+    .mail = &ql__pg_mail_ops,
     .flags = &ql__pg_flags_ops,
     .rights = &ql__pg_rights_ops,
 };

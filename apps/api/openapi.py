@@ -10,7 +10,7 @@ PROBLEM_CODES = [
     'forbidden', 'not_found', 'method_not_allowed', 'conflict', 'email_taken',
     'idempotency_in_progress', 'precondition_failed', 'payload_too_large',
     'unsupported_media_type', 'idempotency_key_reused', 'rate_limited', 'quota_exceeded',
-    'internal', 'unavailable', 'cursor_expired',
+    'internal', 'unavailable', 'cursor_expired', 'invalid_token',
     # HTTP-level codes for requests that never reach a route
     'malformed_request', 'headers_too_large', 'not_implemented',
 ]
@@ -77,9 +77,11 @@ def list_of(schema):
 
 schemas.update({
     'User': obj({'userId': UUID, 'email': {'type': 'string'}, 'displayName': {'type': 'string'},
-                 'mfaEnabled': {'type': 'boolean'}, 'createdAt': TIME, 'updatedAt': TIME}),
+                 'mfaEnabled': {'type': 'boolean'}, 'emailVerified': {'type': 'boolean'},
+                 'createdAt': TIME, 'updatedAt': TIME}),
     'Me': obj({'userId': UUID, 'email': {'type': 'string'}, 'displayName': {'type': 'string'},
-               'mfaEnabled': {'type': 'boolean'}, 'createdAt': TIME, 'updatedAt': TIME,
+               'mfaEnabled': {'type': 'boolean'}, 'emailVerified': {'type': 'boolean'},
+               'createdAt': TIME, 'updatedAt': TIME,
                'teams': {'type': 'array', 'items': {'$ref': '#/components/schemas/TeamRole'}}}),
     'TeamRole': obj({'teamId': UUID, 'name': {'type': 'string'}, 'role': ROLE}),
     'Session': obj({'token': {'type': 'string'}, 'expiresAt': TIME,
@@ -559,6 +561,66 @@ paths.update({
             errors=[401], security=ADMIN + [{'adminQueryToken': []}], op_id='dashboard',
             params=[{'name': 'token', 'in': 'query', 'required': False,
                      'schema': {'type': 'string'}}])},
+})
+
+# Plans and metering: every request made with an API key uses one unit of its team's monthly
+# quota (429 quota_exceeded once it is used up, until the period ends).
+schemas['Subscription'] = obj({
+    'plan': {'type': 'string'},
+    'monthlyQuota': {'type': 'integer', 'minimum': 0},
+    'used': {'type': 'integer', 'minimum': 0,
+             'description': 'API-key requests recorded in the period (trails by ~200 ms)'},
+    'periodStart': TIME, 'periodEnd': TIME})
+paths.update({
+    '/v1/teams/{teamId}/subscription': {
+        'get': op("The team's plan, quota and usage this month", ok(200, 'Subscription'),
+                  'teams', errors=AUTH_ERRORS + [404, 422], op_id='getSubscription',
+                  params=TEAM)},
+    '/v1/admin/teams/{teamId}/subscription': {
+        'put': op("Set a team's plan and monthly quota", ok(200, 'Subscription'), 'operators',
+                  errors=[400, 401, 403, 404, 415, 422], security=ADMIN,
+                  op_id='setSubscription', params=TEAM,
+                  body=obj({'plan': {'type': 'string', 'minLength': 1, 'maxLength': 50,
+                                     'pattern': '^[A-Za-z0-9._-]+$'},
+                            'monthlyQuota': {'type': 'integer', 'minimum': 0,
+                                             'maximum': 1000000000000000}}))},
+})
+
+# Mailed links (password reset, email verification) and the operator's outbox.
+PASSWORD = {'type': 'string', 'minLength': 12, 'maxLength': 128}
+ACCEPTED = {'202': {'description': 'Accepted (the same answer whether or not the email has an '
+                                   'account; a mail follows when it has one)'}}
+schemas.update({
+    'Mail': obj({'mailId': UUID, 'kind': {'type': 'string'}, 'userId': nullable(UUID),
+                 'to': {'type': 'string'}, 'subject': {'type': 'string'},
+                 'body': {'type': ['string', 'null'],
+                          'description': 'The text while the outbox keeps it (null once sent)'},
+                 'state': {'type': 'string', 'enum': ['pending', 'sent', 'held', 'failed']},
+                 'attempts': {'type': 'integer'}, 'lastError': {'type': ['string', 'null']},
+                 'createdAt': TIME, 'updatedAt': TIME, 'sentAt': nullable(TIME)}),
+})
+schemas['MailList'] = list_of(ref('Mail'))
+paths.update({
+    '/v1/auth/password-reset': {'post': op(
+        'Ask for a password reset link', ACCEPTED, 'accounts',
+        errors=[400, 413, 415, 422, 429], security=[], op_id='requestPasswordReset',
+        params=[idem_header()], body=obj({'email': {'type': 'string'}}))},
+    '/v1/auth/password-reset/confirm': {'post': op(
+        'Set a new password with a reset token', NO_CONTENT, 'accounts',
+        errors=[400, 413, 415, 422, 429], security=[], op_id='confirmPasswordReset',
+        params=[idem_header()],
+        body=obj({'token': {'type': 'string'}, 'newPassword': PASSWORD}))},
+    '/v1/me/email-verification': {'post': op(
+        'Mail the caller a verification link', {'202': {'description': 'Accepted: a mail follows'}},
+        'accounts', errors=AUTH_ERRORS + [409, 422], op_id='requestEmailVerification',
+        params=[idem_header()])},
+    '/v1/auth/verify-email': {'post': op(
+        'Verify an email address with a mailed token', NO_CONTENT, 'accounts',
+        errors=[400, 413, 415, 422], security=[], op_id='verifyEmail',
+        params=[idem_header()], body=obj({'token': {'type': 'string'}}))},
+    '/v1/admin/mail': {'get': op(
+        'The outbox, newest first', ok(200, 'MailList'), 'operators',
+        errors=[401, 403, 422], security=ADMIN, op_id='listMail', params=PAGING)},
 })
 
 # Feature flags: the operator manages them, a team's members read their values.

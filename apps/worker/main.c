@@ -13,10 +13,12 @@
 #include "err/err.h"
 #include "engine/engine.h"
 #include "jobs/jobs.h"
+#include "log/log.h"
 #include "fdlog/fdlog.h"
 #include "postgres/pg.h"
 #include "sodium/sodium_auth.h"
 #include "curl/curl_out.h"
+#include "smtp/smtp.h"
 #include "otlp/otlp.h"
 #include "trace/trace.h"
 
@@ -55,6 +57,7 @@ int main(int argc, char **argv)
     struct ql_config_common common;
     struct ql_config core;
     struct ql_engine_config cfg;
+    struct ql_smtp_config smtp_cfg;
     struct ql_trace_config trace;
     struct ql_config_errors errs;
     struct ql_env env;
@@ -63,6 +66,7 @@ int main(int argc, char **argv)
     ql_config_common_read(&env, QL_NEED_DATABASE | QL_NEED_SECRET, &common);
     ql_config_read(&env, &core);
     ql_engine_config_read(&env, &cfg);
+    ql_smtp_config_read(&env, &smtp_cfg);
     ql_trace_config_read(&env, "quill-worker", &trace);
     snprintf(trace.version, sizeof(trace.version), "%s", ql_version);
     if (ql_env_status(&env)) {
@@ -76,6 +80,7 @@ int main(int argc, char **argv)
     ql_fdlog_init(&log, 1, common.log_level, ql_sysclock(), &log_lock);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     struct ql_curl_out *out = NULL;
+    struct ql_smtp *smtp = NULL;
     struct ql_auth *auth = NULL;
     struct ql_pg_notify *notify = NULL;
     struct ql_pg_db *db = NULL;
@@ -85,8 +90,14 @@ int main(int argc, char **argv)
     if (ql_sodium_auth_create(common.secret, common.secret_len, 0, 0, 0, &auth) != QL_OK ||
         ql_pg_notify_create(common.database_direct_url, &log.base, &notify) != QL_OK ||
         ql_curl_out_create(core.webhook_allow_private, &out) != QL_OK ||
+        (smtp_cfg.url[0] && ql_smtp_create(&smtp_cfg, &smtp) != QL_OK) ||
         (trace.enabled && ql_otlp_create(&trace, ql_sysclock(), &log.base, &otlp) != QL_OK))
         goto fail;
+    explicit_bzero(&smtp_cfg, sizeof(smtp_cfg)); /* the sender keeps its own copy */
+    ql_log(&log.base, QL_LOG_INFO,
+           smtp ? "mail goes out through the SMTP server of QUILL_SMTP_URL"
+                : "QUILL_SMTP_URL is not set: mail stays in the outbox (GET /v1/admin/mail)",
+           NULL);
     /* Jobs read no credentials: no principal cache.  The engine holds session advisory
      * locks (the leader's) and long claims: never through a transaction pooler. */
     const struct ql_pg_db_config dbcfg = {.conninfo = common.database_direct_url,
@@ -104,6 +115,7 @@ int main(int argc, char **argv)
                                           .auth = auth,
                                           .log = &log.base,
                                           .outbound = ql_curl_out_port(out),
+                                          .mailer = smtp ? ql_smtp_port(smtp) : NULL,
                                           .tracer = otlp ? ql_otlp_port(otlp) : NULL};
     if (ql_engine_create(&cfg, &core, &ports, &engine) != QL_OK)
         goto fail;
@@ -118,6 +130,7 @@ out:
     ql_pg_notify_destroy(notify);
     ql_sodium_auth_destroy(auth);
     ql_curl_out_destroy(out);
+    ql_smtp_destroy(smtp);
     curl_global_cleanup();
     return rc;
 }

@@ -165,6 +165,7 @@ int ql_account_signup(struct ql_ctx *cx, const struct ql_credentials *in,
     u->password_hash = hash;
     u->created_ms = u->updated_ms = now_ms(cx);
     u->mfa_enabled = 0;
+    u->email_verified_ms = 0;
     if (u->display_name == NULL)
         return ql_error_set(e, QL_ENOMEM, NULL);
     struct ql_store *st = cx->ports.store;
@@ -501,6 +502,7 @@ int ql_account_oidc(struct ql_ctx *cx, const char *issuer, const char *subject, 
         u.display_name = name && *name ? name : norm;
         u.password_hash = NULL;
         u.created_ms = u.updated_ms = now_ms(cx);
+        u.email_verified_ms = 0;
         rc = ql_tx_begin(cx);
         if (rc)
             return rc;

@@ -28,14 +28,24 @@ int ql_env_status(const struct ql_env *e)
     return e->errs->n ? QL_ECONFIG : QL_OK;
 }
 
+/*
+ * One problem per variable: two readers of one variable (QUILL_PUBLIC_URL is quill-api's
+ * and the base of mailed links) must not report it twice.
+ */
 void ql_env_problem(struct ql_env *e, const char *fmt, ...)
 {
     if (e->errs->n >= QL_CONFIG_MAX_ERRORS)
         return;
+    char *msg = e->errs->msg[e->errs->n];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->errs->msg[e->errs->n++], sizeof(e->errs->msg[0]), fmt, ap);
+    vsnprintf(msg, sizeof(e->errs->msg[0]), fmt, ap);
     va_end(ap);
+    size_t name = strcspn(msg, ": ");
+    for (int i = 0; i < e->errs->n; i++)
+        if (name && msg[name] == ':' && strncmp(e->errs->msg[i], msg, name + 1) == 0)
+            return; /* already reported */
+    e->errs->n++;
 }
 
 const char *ql_env_value(struct ql_env *e, const char *name)
@@ -211,6 +221,33 @@ static void read_schedule(struct ql_env *e, struct ql_config *c)
     }
 }
 
+/* The settings of mailed links: their base URL and lifetimes, and the per-address limit. */
+static void read_mail(struct ql_env *e, struct ql_config *c)
+{
+    const char *name = "QUILL_APP_URL";
+    if (ql_env_value(e, name) == NULL)
+        name = "QUILL_PUBLIC_URL";
+    ql_env_str(e, name, c->app_url, sizeof(c->app_url), "http://127.0.0.1:8080", 0);
+    size_t n = strlen(c->app_url);
+    while (n > 0 && c->app_url[n - 1] == '/')
+        c->app_url[--n] = '\0';
+    int ok = strncmp(c->app_url, "https://", 8) == 0 || strncmp(c->app_url, "http://", 7) == 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = c->app_url[i] > ' ' && c->app_url[i] < 127 && c->app_url[i] != '#' &&
+             c->app_url[i] != '?';
+    if (!ok)
+        ql_env_problem(e,
+                       "%s: expected an http:// or https:// URL without query or fragment (the "
+                       "base of the links in mails), got '%.60s'",
+                       name, c->app_url);
+    int minutes, hours;
+    ql_env_int(e, "QUILL_PASSWORD_RESET_TTL_MINUTES", &minutes, 30, 1, 1440);
+    ql_env_int(e, "QUILL_EMAIL_VERIFY_TTL_HOURS", &hours, 24, 1, 720);
+    c->reset_ttl_ms = (int64_t)minutes * 60000;
+    c->verify_ttl_ms = (int64_t)hours * 3600000;
+    ql_env_int(e, "QUILL_MAIL_IP_LIMIT", &c->mail_ip_limit, 10, 1, 1000000);
+}
+
 void ql_config_read(struct ql_env *e, struct ql_config *c)
 {
     memset(c, 0, sizeof(*c));
@@ -223,10 +260,14 @@ void ql_config_read(struct ql_env *e, struct ql_config *c)
     int keep_h;
     ql_env_int(e, "QUILL_CHANGE_RETENTION_HOURS", &keep_h, 168, 1, 87600);
     c->change_retention_ms = (int64_t)keep_h * 3600000;
+    int free_quota;
+    ql_env_int(e, "QUILL_FREE_MONTHLY_QUOTA", &free_quota, 10000, 0, 2000000000);
+    c->free_quota = free_quota;
     ql_env_bool(e, "QUILL_WEBHOOK_ALLOW_PRIVATE", &c->webhook_allow_private, 0);
     ql_env_int(e, "QUILL_WEBHOOK_TIMEOUT_MS", &c->webhook_timeout_ms, 10000, 100, 300000);
     ql_env_int(e, "QUILL_WEBHOOK_DISABLE_AFTER", &c->webhook_disable_after, 20, 1, 1000000);
     read_schedule(e, c);
+    read_mail(e, c);
     int export_mb, export_h;
     ql_env_int(e, "QUILL_EXPORT_MAX_MB", &export_mb, 16, 1, 1024);
     ql_env_int(e, "QUILL_EXPORT_RETENTION_HOURS", &export_h, 72, 1, 8760);

@@ -35,7 +35,10 @@ struct ql_env {
 void ql_env_init(struct ql_env *e, ql_getenv_fn get, void *ud, struct ql_config_errors *errs);
 /* 0 when nothing was wrong so far, else QL_ECONFIG. */
 int ql_env_status(const struct ql_env *e);
-/* Record a problem of the caller's own (a rule between variables). */
+/*
+ * Record a problem of the caller's own (a rule between variables).  A problem whose
+ * "NAME:" prefix was reported already is dropped: one line per variable.
+ */
 void ql_env_problem(struct ql_env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A variable's value, or NULL when it is unset or empty. */
@@ -88,12 +91,18 @@ struct ql_config {
     int64_t session_ttl_ms;      /* QUILL_SESSION_TTL_HOURS: absolute session lifetime */
     int64_t session_idle_ms;     /* QUILL_SESSION_IDLE_HOURS: unused this long, a session expires */
     int64_t change_retention_ms; /* QUILL_CHANGE_RETENTION_HOURS: how long the change log keeps */
+    int64_t free_quota; /* QUILL_FREE_MONTHLY_QUOTA: API-key requests a month, plan "free" */
     /* webhooks */
     int webhook_allow_private; /* QUILL_WEBHOOK_ALLOW_PRIVATE: loopback/private targets, http */
     int webhook_timeout_ms;    /* QUILL_WEBHOOK_TIMEOUT_MS: one attempt, connecting included */
     int webhook_disable_after; /* QUILL_WEBHOOK_DISABLE_AFTER: failed attempts in a row */
     int webhook_nretries;      /* QUILL_WEBHOOK_RETRY_SCHEDULE: the delays between attempts */
     int64_t webhook_retry_ms[QL_WEBHOOK_RETRIES_MAX];
+    /* mail (core/account/recovery.h) */
+    char app_url[512];    /* QUILL_APP_URL (else QUILL_PUBLIC_URL): links in mails, no "/" at end */
+    int64_t reset_ttl_ms; /* QUILL_PASSWORD_RESET_TTL_MINUTES: a reset link's lifetime */
+    int64_t verify_ttl_ms; /* QUILL_EMAIL_VERIFY_TTL_HOURS: a verification link's lifetime */
+    int mail_ip_limit;     /* QUILL_MAIL_IP_LIMIT: mail requests per client address a minute */
     /* data exports */
     int64_t export_max_bytes;    /* QUILL_EXPORT_MAX_MB: the largest document kept */
     int64_t export_retention_ms; /* QUILL_EXPORT_RETENTION_HOURS: how long one is kept */

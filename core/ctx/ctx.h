@@ -27,6 +27,7 @@ struct ql_job;
 struct ql_group;
 struct ql_idp;
 struct ql_outbound;
+struct ql_mailer;
 struct ql_tracer;
 
 struct ql_ctx;
@@ -55,6 +56,7 @@ struct ql_ports {
     struct ql_group *group;       /* shared by the process's threads; NULL: no group commit */
     struct ql_idp *idp;           /* external identity provider; NULL: none */
     struct ql_outbound *outbound; /* HTTP to the outside (webhooks); NULL: none */
+    struct ql_mailer *mailer;     /* SMTP (the mail.send job); NULL: mail stays in the outbox */
     struct ql_tracer *tracer;     /* spans (core/trace/trace.h); NULL: tracing off */
 };
 

@@ -28,6 +28,7 @@ enum ql_cursor_kind {
     QL_CURSOR_WEBHOOKS = 8,
     QL_CURSOR_DELIVERIES = 9,
     QL_CURSOR_SESSIONS = 10,
+    QL_CURSOR_MAIL = 13, /* the outbox (a number far from the next free ones) */
 };
 
 /* Encode into the arena; NULL when out of memory. */

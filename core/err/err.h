@@ -51,7 +51,8 @@
     X(CONFIG, -24, "config", "Invalid configuration.")                                             \
     X(IO, -25, "internal", "An I/O error occurred.")                                               \
     X(WOULD_BLOCK, -26, "unavailable", "This step must run where it may wait.")                    \
-    X(CURSOR_EXPIRED, -27, "cursor_expired", "The cursor is older than the change log keeps.")
+    X(CURSOR_EXPIRED, -27, "cursor_expired", "The cursor is older than the change log keeps.")     \
+    X(INVALID_TOKEN, -28, "invalid_token", "The token is not valid, was used, or has expired.")
 
 enum ql_err {
     QL_OK = 0,

@@ -6,6 +6,8 @@
 #include "jobs/jobs.h"
 #include "rights/rights.h"
 #include "webhook/webhook.h"
+#include "account/recovery.h"
+#include "mail/mail.h"
 
 #include "audit/audit.h"
 #include "changes/changes.h"
@@ -17,6 +19,7 @@
 #include "store/store.h"
 #include "store/store_security.h"
 #include "tx/tx.h"
+#include "usage/usage.h"
 
 #include <cJSON.h>
 #include <stdio.h>
@@ -110,6 +113,16 @@ static int h_purge_changes(struct ql_ctx *cx, const struct ql_job *job)
     return housekeeping(cx, job, w_changes);
 }
 
+static int w_requests(struct ql_ctx *cx, int64_t now, int64_t *n)
+{
+    return ql_usage_purge(cx, now - QL_USAGE_LOG_KEEP_DAYS * DAY_MS, n);
+}
+
+static int h_purge_requests(struct ql_ctx *cx, const struct ql_job *job)
+{
+    return housekeeping(cx, job, w_requests);
+}
+
 int ql_job_progress(struct ql_ctx *cx, const char *json)
 {
     if (cx->job == NULL || cx->ports.queue == NULL)
@@ -166,11 +179,16 @@ static const struct ql_job_kind kinds[] = {
     {"purge.changes", h_purge_changes, 600000, 5},
     /* attempts: the retry schedule's (see ql__webhook_enqueue); the deadline is generous */
     {"webhook.deliver", ql_webhook_deliver, 330000, 8},
+    /* mail: an attempt outlives the longest SMTP timeout (5 min); attempts span 9 hours */
+    {QL_MAIL_SEND_KIND, ql_mail_send_job, 330000, QL_MAIL_SEND_ATTEMPTS},
+    {QL_RESET_MAIL_KIND, ql_account_reset_mail, 60000, 10},
+    {"purge.mail", ql_mail_purge_job, 300000, 5},
     {"prompts.daily_pick", h_daily_prompts, 60000, 10},
     {"purge.idempotency", h_purge_idempotency, 300000, 5},
     {"purge.sessions", h_purge_sessions, 300000, 5},
     {"purge.throttles", h_purge_throttles, 300000, 5},
     {"purge.deleted", h_purge_deleted, 600000, 5},
+    {"purge.requests", h_purge_requests, 600000, 5},
     /* data rights: a build or an erasure that runs past its deadline stops between pages */
     {"export.build", ql_export_build, 1800000, 5},
     {"account.erase", ql_account_erase_run, 1800000, 25},
@@ -206,7 +224,9 @@ static const struct ql_schedule schedules[] = {
     {"purge-throttles", "*/5 * * * *", "purge.throttles"},
     {"purge-deleted", "41 3 * * *", "purge.deleted"},
     {"purge-changes", "31 * * * *", "purge.changes"},
+    {"purge-mail", "47 4 * * *", "purge.mail"},
     {"purge-exports", "47 * * * *", "purge.exports"},
+    {"purge-requests", "53 * * * *", "purge.requests"},
 };
 
 const struct ql_schedule *ql_schedules(int debug, int *n)

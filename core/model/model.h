@@ -37,6 +37,7 @@ struct ql_user {
     int64_t created_ms;
     int64_t updated_ms;
     int mfa_enabled; /* a confirmed TOTP enrolment exists (read back; ignored on insert) */
+    int64_t email_verified_ms; /* when the email was proven to reach the user; 0: not yet */
 };
 
 struct ql_team {

@@ -37,6 +37,7 @@ typedef void (*ql_notify_fn)(void *ud, enum ql_notify_event ev, const char *payl
 #define QL_NOTIFY_JOBS "quill_jobs"       /* jobs committed: the queue's name ("*": any) */
 #define QL_NOTIFY_AUTH "quill_auth"       /* credentials changed: a principal-cache key */
 #define QL_NOTIFY_CHANGES "quill_changes" /* a team's log grew: its id ("*": any team) */
+#define QL_NOTIFY_USAGE "quill_usage"     /* a team's plan changed: its id */
 #define QL_NOTIFY_FLAGS "quill_flags"     /* feature flags changed: a flag key ("*": any) */
 
 /* Longest channel name and payload the port carries, NUL excluded. */

@@ -10,10 +10,12 @@
  * than in the job, because the check is only true while these locks are held.  In the same
  * transaction every session ends (the store invalidates the principal caches of every
  * instance through a NOTIFY that commits with it), the TOTP enrolment and recovery codes
- * go, the login failures of the email go, and the users row loses email, name, password
- * hash and OpenID Connect identity and is marked erased: from the commit on, nothing can
- * sign in as the user or find them by email, and no response or webhook body made later
- * can show their name.  The job "account.erase" (erase_run.c) does the rest.
+ * go, the login failures of the email go, so do the user's mails and mailed tokens and
+ * what mail's limits and jobs kept of the email (ql_mail_forget), and the users row loses
+ * email, name, password hash and OpenID Connect identity and is marked erased: from the
+ * commit on, nothing can sign in as the user or find them by email, and no response or
+ * webhook body made later can show their name.  The job "account.erase" (erase_run.c) does
+ * the rest.
  */
 #include "rights/rights.h"
 #include "internal.h"
@@ -24,6 +26,7 @@
 #include "changes/changes.h"
 #include "clock/clock.h"
 #include "err/err.h"
+#include "mail/mail.h"
 #include "mfa/mfa.h"
 #include "queue/queue.h"
 #include "store/store_security.h"
@@ -235,6 +238,8 @@ int ql_account_erase(struct ql_ctx *cx, const struct ql_erase_request *in)
     }
     if (rc == QL_OK)
         rc = ql_store_throttle_clear_failures(st, cx, email);
+    if (rc == QL_OK)
+        rc = ql_mail_forget(cx, user, email);
     if (rc == QL_OK)
         rc = enqueue_job(cx, user);
     if (rc == QL_OK)

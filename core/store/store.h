@@ -45,10 +45,12 @@ struct ql_change;
 struct ql_sync_item;
 struct ql_change_page;
 struct ql_activity;
+struct ql_usage_ops;
 struct ql_webhook;
 struct ql_delivery;
 struct ql_delivery_attempt;
 struct ql_security_ops;
+struct ql_mail_repo_ops; /* mail/mail_store.h */
 struct ql_flags_ops;
 struct ql_rights_ops;
 
@@ -169,7 +171,11 @@ struct ql_audit_ops {
 };
 
 struct ql_throttle_ops {
-    /* Failed logins for email since since_ms: how many, and the oldest one's time. */
+    /*
+     * Failed logins for email since since_ms: how many, and the oldest one's time.  Other
+     * per-key limits of at most 15 minutes use the same rows under a prefixed key
+     * ("mail:reset:<email>": see core/account/recovery.c).
+     */
     int (*failures)(struct ql_store *self, struct ql_ctx *cx, const char *email, int64_t since_ms,
                     int *count, int64_t *oldest_ms);
     int (*record_failure)(struct ql_store *self, struct ql_ctx *cx, const char *email,
@@ -417,8 +423,10 @@ struct ql_store_ops {
     const struct ql_idem_ops *idem;
     const struct ql_maint_ops *maint;
     const struct ql_changes_ops *changes;
+    const struct ql_usage_ops *usage; /* core/store/store_usage.h */
     const struct ql_webhooks_ops *webhooks;
     const struct ql_security_ops *security; /* store_security.h */
+    const struct ql_mail_repo_ops *mail;    /* the outbox and mailed tokens (mail/mail_store.h) */
     const struct ql_flags_ops *flags;       /* feature flags (core/flag/flag.h) */
     const struct ql_rights_ops *rights;     /* store_rights.h */
 };

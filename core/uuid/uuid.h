@@ -36,7 +36,10 @@ int ql_uuid_parse(const char *s, size_t n, struct ql_uuid *out);
 /* The millisecond timestamp of a UUIDv7. */
 int64_t ql_uuid7_ms(const struct ql_uuid *u);
 
-/* A 64-bit FNV-1a hash of the 16 bytes: for keying, not for security. */
+/*
+ * A 64-bit hash of the 16 bytes, every one of them mixed into every bit (for tables keyed
+ * by ids that may differ in a few bytes only): for keying, not for security.
+ */
 uint64_t ql_uuid_hash(const struct ql_uuid *u);
 
 #endif

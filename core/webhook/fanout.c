@@ -20,6 +20,7 @@
 #include "queue/queue.h"
 #include "rights/rights.h"
 #include "trace/trace.h"
+#include "usage/usage.h"
 #include "uuid/uuid.h"
 #include "wire/wire.h"
 
@@ -57,11 +58,39 @@ static int wants(const struct ql_webhook *w, const char *event)
     return 0;
 }
 
+/*
+ * A usage alert's data: {teamId, plan, monthlyQuota, used, periodStart, periodEnd, percent,
+ * threshold} of the period whose alert it is, with used as it is now (at least the 90 %
+ * that raised it); {teamId} alone when the team is gone.
+ */
+static int write_usage_alert(struct ql_ctx *cx, const struct ql_change *c, struct ql_jw *w)
+{
+    struct ql_subscription s;
+    int rc = ql_usage_alerted(cx, &c->team, &s);
+    if (rc != QL_OK && rc != QL_ENOT_FOUND)
+        return rc;
+    ql_error_clear(&cx->err);
+    ql_jw_obj(w);
+    ql_jw_key(w, "teamId");
+    ql_wire_uuid(w, &c->team);
+    if (rc == QL_OK) {
+        ql_wire_subscription_fields(w, &s);
+        ql_jw_key(w, "percent");
+        ql_jw_int(w, ql_usage_percent(&s));
+        ql_jw_key(w, "threshold");
+        ql_jw_int(w, QL_USAGE_ALERT_PERCENT);
+    }
+    ql_jw_obj_end(w);
+    return QL_OK;
+}
+
 /* The data of a change: the thing as it is now, or its ids when it is gone. */
 static int write_data(struct ql_ctx *cx, const struct ql_change *c, struct ql_jw *w)
 {
     struct ql_store *st = cx->ports.store;
     int kind = ql_change_kind_of(c->event);
+    if (c->event == QL_EVENT_USAGE_ALERT)
+        return write_usage_alert(cx, c, w);
     if (c->event == QL_EVENT_EXPORT_READY)
         return ql_export_event_data(cx, c, w); /* a user's export: ids only, never the data */
     if (kind == QL_CHANGE_ENTRY && c->event != QL_EVENT_ENTRY_DELETED) {

@@ -4,6 +4,7 @@
 #include "wire/wire.h"
 
 #include "clock/clock.h"
+#include "usage/usage.h"
 #include "uuid/uuid.h"
 
 void ql_wire_uuid(struct ql_jw *w, const struct ql_uuid *u)
@@ -94,4 +95,18 @@ void ql_wire_member(struct ql_jw *w, const struct ql_member *m)
     ql_jw_key(w, "joinedAt");
     ql_wire_time(w, m->joined_ms);
     ql_jw_obj_end(w);
+}
+
+void ql_wire_subscription_fields(struct ql_jw *w, const struct ql_subscription *s)
+{
+    ql_jw_key(w, "plan");
+    ql_jw_str(w, s->plan);
+    ql_jw_key(w, "monthlyQuota");
+    ql_jw_int(w, s->monthly_quota);
+    ql_jw_key(w, "used");
+    ql_jw_int(w, s->used);
+    ql_jw_key(w, "periodStart");
+    ql_wire_time(w, s->period_start_ms);
+    ql_jw_key(w, "periodEnd");
+    ql_wire_time(w, s->period_end_ms);
 }

@@ -23,4 +23,11 @@ void ql_wire_prompt(struct ql_jw *w, const struct ql_prompt *p);
 /* {userId, email, displayName, role, joinedAt} */
 void ql_wire_member(struct ql_jw *w, const struct ql_member *m);
 
+/*
+ * The fields (inside an object the caller opens) of a team's subscription:
+ * plan, monthlyQuota, used, periodStart, periodEnd.
+ */
+struct ql_subscription;
+void ql_wire_subscription_fields(struct ql_jw *w, const struct ql_subscription *s);
+
 #endif

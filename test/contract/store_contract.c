@@ -120,8 +120,8 @@ int store_contract_run(const struct contract_backend *b, int argc, char **argv)
 {
     static struct ql_test all[64];
     if (contract_identity_ntests + contract_journal_ntests + contract_changes_ntests +
-            contract_webhooks_ntests + contract_security_ntests + contract_flags_ntests +
-            contract_rights_ntests >
+            contract_usage_ntests + contract_webhooks_ntests + contract_security_ntests +
+            contract_mail_ntests + contract_flags_ntests + contract_rights_ntests >
         QL_NTESTS(all)) {
         printf("Bail out! more cases than store_contract_run has room for\n");
         return 1;
@@ -133,10 +133,14 @@ int store_contract_run(const struct contract_backend *b, int argc, char **argv)
         all[n++] = contract_journal_tests[i];
     for (int i = 0; i < contract_changes_ntests; i++)
         all[n++] = contract_changes_tests[i];
+    for (int i = 0; i < contract_usage_ntests; i++)
+        all[n++] = contract_usage_tests[i];
     for (int i = 0; i < contract_webhooks_ntests; i++)
         all[n++] = contract_webhooks_tests[i];
     for (int i = 0; i < contract_security_ntests; i++)
         all[n++] = contract_security_tests[i];
+    for (int i = 0; i < contract_mail_ntests; i++)
+        all[n++] = contract_mail_tests[i];
     for (int i = 0; i < contract_flags_ntests; i++)
         all[n++] = contract_flags_tests[i];
     for (int i = 0; i < contract_rights_ntests; i++)

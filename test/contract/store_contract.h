@@ -82,6 +82,9 @@ extern const int contract_journal_ntests;
 extern const struct ql_test contract_changes_tests[];
 extern const int contract_changes_ntests;
 
+/* The cases of store_contract_usage.c: plans, reservations, the request log, rate counts. */
+extern const struct ql_test contract_usage_tests[];
+extern const int contract_usage_ntests;
 /* The cases of store_contract_webhooks.c: endpoints, deliveries and attempts. */
 extern const struct ql_test contract_webhooks_tests[];
 extern const int contract_webhooks_ntests;
@@ -90,6 +93,9 @@ extern const int contract_webhooks_ntests;
 extern const struct ql_test contract_security_tests[];
 extern const int contract_security_ntests;
 
+/* The cases of store_contract_mail.c: the outbox, mailed tokens, verified emails. */
+extern const struct ql_test contract_mail_tests[];
+extern const int contract_mail_ntests;
 /* The cases of store_contract_flags.c: feature flags and their per-team overrides. */
 extern const struct ql_test contract_flags_tests[];
 extern const int contract_flags_ntests;

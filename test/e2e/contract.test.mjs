@@ -8,7 +8,7 @@ import { sweepSecurity } from './contract_security.mjs'
 
 let api, c
 before(async () => {
-  api = await start('quill-api', { QUILL_AUTH_IP_LIMIT: '100000', QUILL_RATE_LIMIT: '100000' })
+  api = await start('quill-api', { QUILL_AUTH_IP_LIMIT: '100000', QUILL_RATE_LIMIT: '100000', QUILL_MAIL_IP_LIMIT: '100000' })
   c = await contract(api, http)
 })
 after(async () => { await stop(api) })
@@ -32,6 +32,18 @@ test('every operation answers as the document says', async () => {
   await k(401, api, 'POST', '/v1/auth/login', { body: { email, password: 'wrong password!' } })
   await k(200, api, 'GET', '/v1/me', { token }); await k(401, api, 'GET', '/v1/me')
   await k(200, api, 'PATCH', '/v1/me', { token, body: { displayName: 'C2' } })
+  // Mailed links.  No worker runs here: the reset's job waits, the verification mail stays
+  // in the outbox, where the operator reads it.
+  await k(202, api, 'POST', '/v1/auth/password-reset', { body: { email } })
+  await k(422, api, 'POST', '/v1/auth/password-reset', { body: { email: 'not an email' } })
+  await k(400, api, 'POST', '/v1/auth/password-reset/confirm', { body: { token: 'qr_nonsense', newPassword: 'a long new password' } })
+  await k(202, api, 'POST', '/v1/me/email-verification', { token })
+  const outbox = (await k(200, api, 'GET', '/v1/admin/mail?limit=50', { token: ADMIN_TOKEN })).body.items
+  const vt = outbox.find((m) => m.to === email).body.match(/#token=(qv_[\w-]+)/)[1]
+  await k(204, api, 'POST', '/v1/auth/verify-email', { body: { token: vt } })
+  await k(400, api, 'POST', '/v1/auth/verify-email', { body: { token: vt } })
+  await k(409, api, 'POST', '/v1/me/email-verification', { token })
+  assert.equal((await k(200, api, 'GET', '/v1/me', { token })).body.emailVerified, true)
   // data rights (no worker runs here: the export stays pending)
   const x = (await k(202, api, 'POST', '/v1/me/exports', { token })).body
   await k(200, api, 'GET', `/v1/me/exports/${x.exportId}`, { token })
@@ -64,6 +76,7 @@ test('every operation answers as the document says', async () => {
   // (the stream itself is tested in sync.test.mjs: here, a resume point it refuses)
   await k(422, api, 'GET', `/v1/teams/${t.teamId}/sync/stream`, { token, headers: { 'last-event-id': 'nonsense' } })
   await k(200, api, 'GET', `/v1/teams/${t.teamId}/activity`, { token })
+  await k(200, api, 'GET', `/v1/teams/${t.teamId}/subscription`, { token })
   const hook = (await k(201, api, 'POST', `/v1/teams/${t.teamId}/webhooks`, { token, body: { url: 'https://hooks.example.com/in', events: ['journal_entry.created'] } })).body
   await k(422, api, 'POST', `/v1/teams/${t.teamId}/webhooks`, { token, body: { url: 'ftp://x', events: [] } })
   await k(200, api, 'GET', `/v1/teams/${t.teamId}/webhooks`, { token })
@@ -76,6 +89,10 @@ test('every operation answers as the document says', async () => {
   await k(204, api, 'DELETE', `/v1/teams/${t.teamId}/webhooks/${hook.webhookId}`, { token })
   const admin = { token: ADMIN_TOKEN }
   await k(200, api, 'GET', '/v1/admin/jobs/stats', admin)
+  await k(200, api, 'PUT', `/v1/admin/teams/${t.teamId}/subscription`, { ...admin, body: { plan: 'pro', monthlyQuota: 100000 } })
+  await k(422, api, 'PUT', `/v1/admin/teams/${t.teamId}/subscription`, { ...admin, body: { plan: 'pro', monthlyQuota: -1 } })
+  await k(404, api, 'PUT', '/v1/admin/teams/00000000-0000-7000-8000-000000000000/subscription', { ...admin, body: { plan: 'pro', monthlyQuota: 1 } })
+  await k(403, api, 'PUT', `/v1/admin/teams/${t.teamId}/subscription`, { token, body: { plan: 'pro', monthlyQuota: 1 } })
   // jobs for the operator routes (no worker runs them here)
   const mine = sql(`WITH j AS (INSERT INTO jobs (kind, payload) SELECT 'noop', jsonb_build_object('teamId', '${t.teamId}')
     FROM generate_series(1, 5) RETURNING job_id) SELECT job_id FROM j ORDER BY job_id DESC`).split('\n')

@@ -67,8 +67,10 @@ extern const struct ql_idem_ops fake__idem_ops;
 extern const struct ql_changes_ops fake__changes_ops;
 extern const struct ql_webhooks_ops fake__webhooks_ops;
 extern const struct ql_security_ops fake__security_ops;
+extern const struct ql_mail_repo_ops fake__mail_ops;
 extern const struct ql_flags_ops fake__flags_ops;
 extern const struct ql_maint_ops fake__maint_ops; /* the activity counts only */
+extern const struct ql_usage_ops fake__usage_ops; /* fake_usage.c */
 extern const struct ql_rights_ops fake__rights_ops;
 
 /* The erasure methods of fake__rights_ops (fake_erase.c); see store_rights.h. */

@@ -286,8 +286,10 @@ void fake_store_wire_repos(struct ql_store_ops *ops)
     ops->changes = &fake__changes_ops;
     ops->webhooks = &fake__webhooks_ops;
     ops->security = &fake__security_ops;
+    ops->mail = &fake__mail_ops;
     ops->flags = &fake__flags_ops;
     ops->maint = &fake__maint_ops;
+    ops->usage = &fake__usage_ops;
     ops->rights = &fake__rights_ops;
 }
 

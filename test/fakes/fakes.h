@@ -19,6 +19,7 @@
 #include "clock/clock.h"
 #include "arena/arena.h"
 #include "log/log.h"
+#include "mail/mail_store.h"
 #include "model/model.h"
 #include "queue/queue.h"
 #include "store/store.h"
@@ -127,6 +128,38 @@ struct fake_change {
 };
 #define FAKE_CHANGES_MAX 256
 
+/* The usage repository (fake_usage.c): plans, periods, the request log, shared rate counts. */
+struct fake_subscription {
+    struct ql_uuid team;
+    char plan[64];
+    int64_t quota;
+};
+struct fake_period {
+    struct ql_uuid team;
+    int64_t start, reserved, used;
+    int alerted;
+};
+struct fake_request {
+    struct ql_uuid team, key;
+    int64_t at_ms, duration_us;
+    int status, billed;
+    char method[8];
+    char route[96];
+};
+struct fake_rate {
+    struct ql_uuid principal, instance;
+    int64_t second, n;
+};
+#define FAKE_REQUESTS_MAX 256
+struct fake_usage {
+    int nsubs, nperiods, nrequests, nrates;
+    struct fake_subscription subs[FAKE_MAX];
+    struct fake_period periods[FAKE_MAX];
+    struct fake_request requests[FAKE_REQUESTS_MAX];
+    struct fake_rate rates[FAKE_MAX];
+    int reserves; /* reservations asked for: the round trips a test counts */
+};
+
 struct fake_webhook {
     struct ql_webhook w;
     uint8_t secret[128]; /* sealed */
@@ -157,6 +190,12 @@ struct fake_challenge {
     int failures;
 };
 #define FAKE_RECOVERY_MAX 128
+struct fake_mail {
+    struct ql_mail m;
+};
+struct fake_token {
+    struct ql_mail_token t;
+};
 struct fake_flag {
     struct ql_flag f; /* strings in the store's arena */
 };
@@ -212,6 +251,7 @@ struct fake_store {
     struct fake_entry entries[FAKE_MAX];
     struct fake_prompt prompts[FAKE_MAX];
     struct fake_idem idem[8];
+    struct fake_usage usage; /* fake_usage.c */
     int nchanges;
     struct fake_change changes[FAKE_CHANGES_MAX];
     uint64_t txno; /* the current (or last) transaction's number: the fake's txid */
@@ -230,6 +270,9 @@ struct fake_store {
     struct fake_totp totp[FAKE_MAX];
     struct fake_recovery recovery[FAKE_RECOVERY_MAX];
     struct fake_challenge challenges[FAKE_MAX];
+    int nmails, ntokens;
+    struct fake_mail mails[FAKE_MAX];
+    struct fake_token tokens[FAKE_MAX];
     int nflags, nflag_teams;
     struct fake_flag flags[FAKE_MAX];
     struct fake_flag_team flag_teams[FAKE_MAX];
@@ -267,6 +310,23 @@ struct fake_queue {
 };
 void fake_queue_init(struct fake_queue *q, struct fake_store *store);
 
+/* A mail server (the mail port) that keeps what it is given and answers as told. */
+#define FAKE_MAILER_MAX 8
+struct fake_sent_mail {
+    char id[64];
+    char to[256];
+    char subject[256];
+    char text[2048];
+    int64_t date_ms;
+};
+struct fake_mailer {
+    struct ql_mailer base;
+    int calls;
+    int answer; /* what send() returns: QL_OK, QL_EUNAVAILABLE (4xx, down), QL_EVALIDATION (5xx) */
+    int nsent;  /* accepted mails, the first FAKE_MAILER_MAX kept in sent[] */
+    struct fake_sent_mail sent[FAKE_MAILER_MAX];
+};
+void fake_mailer_init(struct fake_mailer *m);
 /*
  * The tracer: keeps the spans it is given (the first FAKE_SPANS; more are counted as
  * dropped), with ids that count up.  Its sampler is always_on unless the test sets another.

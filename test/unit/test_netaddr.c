@@ -1,10 +1,12 @@
 /* Unit tests of core/netaddr (trusted proxies) and the HTTP rate limiter. */
 #include "err/err.h"
 #include "http/ratelimit.h"
+#include "usage/usage.h"
 #include "netaddr/netaddr.h"
 #include "test.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static void test_cidr_parse_and_match(void)
 {
@@ -49,21 +51,104 @@ static void test_token_bucket(void)
     struct ql_rate_result r;
     int64_t t = 1000000000;
     for (int i = 0; i < 20; i++) {
-        ql_ratelimit_take(rl, key, t, &r);
+        ql_ratelimit_take(rl, key, t, 100, &r);
         ASSERT_INT_EQ(r.allowed, 1);
         ASSERT_INT_EQ(r.remaining, 19 - i);
     }
-    ql_ratelimit_take(rl, key, t, &r);
+    ql_ratelimit_take(rl, key, t, 100, &r);
     ASSERT_INT_EQ(r.allowed, 0);
     ASSERT_INT_EQ(r.limit, 20);
     ASSERT_INT_EQ(r.reset_s, 1);
     /* 100 ms later one token is back */
-    ql_ratelimit_take(rl, key, t + 100000000, &r);
+    ql_ratelimit_take(rl, key, t + 100000000, 100, &r);
     ASSERT_INT_EQ(r.allowed, 1);
     /* another principal has its own bucket */
     uint8_t other[16] = {9};
-    ql_ratelimit_take(rl, other, t, &r);
+    ql_ratelimit_take(rl, other, t, 100, &r);
     ASSERT_INT_EQ(r.allowed, 1);
+    ql_ratelimit_destroy(rl);
+}
+
+/* Two instances, each with its own limiter, that exchange their counts as the meter does. */
+static void exchange(struct ql_ratelimit *from, struct ql_ratelimit *to, int64_t now)
+{
+    struct ql_rate_count c[8];
+    int n = ql_ratelimit_collect(from, c, 8);
+    for (int i = 0; i < n; i++)
+        ql_ratelimit_charge(to, c[i].principal.b, c[i].second, c[i].n, now);
+}
+
+static void test_token_buckets_are_shared_across_instances(void)
+{
+    struct ql_ratelimit *a, *b;
+    ASSERT_INT_EQ(ql_ratelimit_create(10, &a), QL_OK);
+    ASSERT_INT_EQ(ql_ratelimit_create(10, &b), QL_OK);
+    uint8_t key[16] = {1, 2, 3};
+    struct ql_rate_result r;
+    int64_t t = 1000000000;
+    for (int i = 0; i < 15; i++) {
+        ql_ratelimit_take(a, key, t, 100, &r);
+        ASSERT_INT_EQ(r.allowed, 1);
+    }
+    /* what a handed out reaches b: 5 of b's 20 are left */
+    exchange(a, b, t);
+    for (int i = 0; i < 5; i++) {
+        ql_ratelimit_take(b, key, t, 100, &r);
+        ASSERT_INT_EQ(r.allowed, 1);
+    }
+    ql_ratelimit_take(b, key, t, 100, &r);
+    ASSERT_INT_EQ(r.allowed, 0);
+    /* a count already charged is not charged again; only what is new */
+    exchange(a, b, t);
+    ql_ratelimit_take(a, key, t, 100, &r);
+    ASSERT_INT_EQ(r.allowed, 1);
+    exchange(a, b, t);
+    /* b is in debt by one: a second brings 10 tokens, so 9 are usable */
+    int ok = 0;
+    for (int i = 0; i < 20; i++) {
+        ql_ratelimit_take(b, key, t + 1000000000, 101, &r);
+        ok += r.allowed;
+    }
+    ASSERT_INT_EQ(ok, 9);
+    /* b's counts go the other way: a has handed out 16, b 14 in all; a's bucket after a
+     * second of refill (10) had 4 left, and b's 14 put it into debt */
+    exchange(b, a, t + 1000000000);
+    ql_ratelimit_take(a, key, t + 1000000000, 101, &r);
+    ASSERT_INT_EQ(r.allowed, 0);
+    ASSERT_INT_EQ(r.reset_s, 1);
+    /* nothing new: nothing to publish */
+    struct ql_rate_count c[4];
+    ASSERT_INT_EQ(ql_ratelimit_collect(b, c, 4), 0);
+    ql_ratelimit_destroy(a);
+    ql_ratelimit_destroy(b);
+}
+
+/*
+ * Ids that differ in a few bytes only (here one byte of the timestamp, as ids made by hand
+ * or seeded often do) each keep their own bucket: they must not all land in one probe
+ * window, where each new one would recycle the bucket of another and hand out a full burst.
+ */
+static void test_similar_ids_keep_their_own_buckets(void)
+{
+    struct ql_ratelimit *rl;
+    ASSERT_INT_EQ(ql_ratelimit_create(1, &rl), QL_OK); /* a burst of 2 */
+    struct ql_rate_result r;
+    int64_t t = 1000000000;
+    uint8_t key[16];
+    for (int i = 0; i < 64; i++) {
+        memset(key, 0x5a, sizeof(key));
+        key[5] = (uint8_t)i;
+        for (int k = 0; k < 2; k++) {
+            ql_ratelimit_take(rl, key, t, 1, &r);
+            ASSERT_INT_EQ(r.allowed, 1);
+        }
+    }
+    for (int i = 0; i < 64; i++) { /* every bucket is still the empty one */
+        memset(key, 0x5a, sizeof(key));
+        key[5] = (uint8_t)i;
+        ql_ratelimit_take(rl, key, t, 1, &r);
+        ASSERT_INT_EQ(r.allowed, 0);
+    }
     ql_ratelimit_destroy(rl);
 }
 
@@ -116,6 +201,8 @@ int main(int argc, char **argv)
         TEST(test_cidr_parse_and_match),
         TEST(test_client_address_behind_proxies),
         TEST(test_token_bucket),
+        TEST(test_token_buckets_are_shared_across_instances),
+        TEST(test_similar_ids_keep_their_own_buckets),
         TEST(test_which_addresses_are_public),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);

@@ -13,8 +13,10 @@
 #include "outbound/outbound.h"
 #include "sodium/sodium_auth.h"
 #include "team/team.h"
+#include "store/store_usage.h"
 #include "test.h"
 #include "trace/trace.h"
+#include "usage/usage.h"
 #include "webhook/webhook.h"
 
 #include <stdio.h>
@@ -385,6 +387,49 @@ static void test_a_redelivery_sends_the_same_message_again(void)
 }
 
 /* The Standard Webhooks specification's example, with the real HMAC-SHA256. */
+/*
+ * The 90 % alert reaches an endpoint that asked for it once per period, with the
+ * subscription it is about: the period it was raised in, even once the month has turned.
+ */
+static void test_a_usage_alert_carries_the_subscription_once_per_period(void)
+{
+    struct world w;
+    setup(&w);
+    fan_out(&w);
+    struct ql_webhook h;
+    char secret[QL_WEBHOOK_SECRET_LEN];
+    const char *alerts[] = {"subscription.usage_alert"};
+    ASSERT_INT_EQ(create(&w, "https://a.example.com/in", alerts, 1, &h, secret), QL_OK);
+    fixture_next(&w.f);
+    int64_t now = w.f.clock.now_ms, start, end;
+    ASSERT_INT_EQ(ql_store_usage_subscribe(w.f.cx.ports.store, &w.f.cx, &w.team.id, "pro", 20, now),
+                  QL_OK);
+    ql_usage_period(now, &start, &end);
+    struct ql_usage_grant g;
+    ASSERT_INT_EQ(ql_usage_reserve(&w.f.cx, &w.team.id, start, 20, &g), QL_OK);
+    struct ql_request_row rows[17];
+    for (int i = 0; i < 17; i++)
+        rows[i] =
+            (struct ql_request_row){w.team.id, h.id, now, "GET", "/v1/teams/{teamId}", 200, 100, 1};
+    ASSERT_INT_EQ(ql_usage_record(&w.f.cx, rows, 17), QL_OK); /* 85 % */
+    ASSERT_INT_EQ(fan_out(&w), 0);
+    ASSERT_INT_EQ(ql_usage_record(&w.f.cx, rows, 1), QL_OK); /* 90 %: the alert */
+    ASSERT_INT_EQ(ql_usage_record(&w.f.cx, rows, 1), QL_OK); /* 95 %: no other */
+    w.f.clock.now_ms = end + 1000;                           /* delivered after the month turned */
+    ASSERT_INT_EQ(fan_out(&w), 1);
+    ASSERT_INT_EQ(w.f.store.ndeliveries, 1);
+    const char *body = w.f.store.deliveries[0].d.body;
+    ASSERT_STR_EQ(w.f.store.deliveries[0].d.event, "subscription.usage_alert");
+    ASSERT_NOT_NULL(strstr(body, "\"type\":\"subscription.usage_alert\""));
+    ASSERT_NOT_NULL(strstr(body, "\"plan\":\"pro\",\"monthlyQuota\":20,\"used\":19,"
+                                 "\"periodStart\":\"2026-01-01T00:00:00.000Z\","
+                                 "\"periodEnd\":\"2026-02-01T00:00:00.000Z\","
+                                 "\"percent\":95,\"threshold\":90}"));
+    ASSERT_INT_EQ(fan_out(&w), 0);
+    ASSERT_INT_EQ(w.f.store.ndeliveries, 1);
+    fixture_cleanup(&w.f);
+}
+
 static void test_the_signature_matches_the_specification(void)
 {
     struct fixture f;
@@ -471,6 +516,7 @@ int main(int argc, char **argv)
         TEST(test_failures_retry_on_the_schedule_then_disable_the_endpoint),
         TEST(test_two_failures_at_once_disable_the_endpoint_once),
         TEST(test_a_redelivery_sends_the_same_message_again),
+        TEST(test_a_usage_alert_carries_the_subscription_once_per_period),
         TEST(test_the_signature_matches_the_specification),
         TEST(test_a_traced_write_carries_its_trace_into_the_delivery_and_its_post),
     };

@@ -16,11 +16,12 @@
 #
 # Environment: ROUNDS (3), DURATION (5s per run; POST_DURATION 10s for POST), WARMUP (2s); DRAIN_TIMEOUT
 # (300 s: longest wait for quill-worker to drain the backlog between write runs); BACKLOG_SETTLE (1.5 s:
-# the pause after a write run before the backlog is read); ENTRIES picks among get_entry list_entries
-# post_entry; PEERS_POOL (10) sizes the Fastify peer's pg.Pool; STREAMS (1000), STREAM_SECONDS (10),
-# STREAM_INTERVAL_MS (10) and STREAM_ROUNDS (2) for the streams; WEBHOOK_DELIVERIES (20000),
-# WEBHOOK_ROUNDS (2) and WEBHOOK_RATE (half the drain rate) for the webhooks; QUEUE_JOBS (20000)
-# and QUEUE_ROUNDS (2) for the queue.
+# the pause after a write run before the backlog is read); ENTRIES picks among get_entry get_entry_key
+# (the same reads with API keys, metered, against sessions) list_entries post_entry; PEERS_POOL (10)
+# sizes the Fastify peer's pg.Pool; STREAMS (1000), STREAM_SECONDS (10), STREAM_INTERVAL_MS (10)
+# and STREAM_ROUNDS (2) for the streams; WEBHOOK_DELIVERIES (20000), WEBHOOK_ROUNDS (2) and
+# WEBHOOK_RATE (half the drain rate) for the webhooks; QUEUE_JOBS (20000) and QUEUE_ROUNDS (2)
+# for the queue.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$ROOT/tools/lib.sh"
@@ -347,11 +348,16 @@ quill_seed() {
   DATABASE_URL=$(pg_url quill_bench) QUILL_MIGRATIONS_DIR="$ROOT/migrations" "$BUILD/apps/quill-migrate" up >/dev/null
   seq 1000 | sed 's/^/peer-token-/' | QUILL_SECRET="$BENCH_SECRET" "$BUILD/apps/quill-admin" digest-tokens \
     | awk '{print NR "\t" $1}' > "$SCRATCH/tokens.tsv"
+  seq 100 | sed 's/^/peer-key-/' | QUILL_SECRET="$BENCH_SECRET" "$BUILD/apps/quill-admin" digest-tokens \
+    | awk '{print NR "\t" $1}' > "$SCRATCH/keys.tsv"
   {
     echo "CREATE TEMP TABLE bench_tokens (u int, digest text);"
     echo "\\copy bench_tokens FROM '$SCRATCH/tokens.tsv'"
+    echo "CREATE TEMP TABLE bench_keys (t int, digest text);"
+    echo "\\copy bench_keys FROM '$SCRATCH/keys.tsv'"
     cat "$ROOT/tools/bench/seed_quill.sql"
     if [ -f "$ROOT/tools/bench/seed_entries.sql" ]; then cat "$ROOT/tools/bench/seed_entries.sql"; fi
+    cat "$ROOT/tools/bench/seed_keys.sql"
   } | PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 "$(pg_url quill_bench)" >/dev/null
 }
 
@@ -384,13 +390,17 @@ bench_entries() {
     peer=0
   fi
   local name script d backlog_db peer_side
-  for pair in "GET one entry:get_entry.lua" "GET a page of 50:list_entries.lua" "POST an entry:post_entry.lua"; do
+  for pair in "GET one entry:get_entry.lua" "GET one entry with an API key (metered):get_entry_key.lua" \
+      "GET a page of 50:list_entries.lua" "POST an entry:post_entry.lua"; do
     name=${pair%%:*}; script=${pair##*:}
-    [[ " ${ENTRIES:-get_entry list_entries post_entry} " == *" ${script%.lua} "* ]] || continue
+    [[ " ${ENTRIES:-get_entry get_entry_key list_entries post_entry} " == *" ${script%.lua} "* ]] || continue
     quill_seed
     start_quill_api 58091 "${QUILL_BENCH_ENV[@]}"
     peer_side=("" "" "")
-    if [ "$peer" = 1 ]; then
+    if [ "$script" = get_entry_key.lua ]; then
+      # metering's cost: the same reads with the teams' API keys (A) and the users' sessions (B)
+      peer_side=(quill-session "http://127.0.0.1:58091" "$WRK/get_entry.lua")
+    elif [ "$peer" = 1 ]; then
       (cd "$SCRATCH/peers" && DATABASE_URL=$(pg_url peers) ./seed.sh >/dev/null)
       peer_start
       peer_side=(fastify "http://127.0.0.1:58081" "$WRK/$script")
@@ -405,9 +415,21 @@ bench_entries() {
     [ -z "$backlog_db" ] || { stop_quill_worker; consumer_drain; }
     [ "$script" = get_entry.lua ] && lookup_vs_pgbench
     row "quill-api RSS after $name | $(( $(rss_kb "$QUILL_PID") / 1024 )) MiB (idle $(( before / 1024 )) MiB) | | "
-    [ "$peer" = 0 ] || { kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true; }
+    [ "$script" = get_entry_key.lua ] && metered_check
+    [ "$peer" = 0 ] || [ "$script" = get_entry_key.lua ] || { kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true; }
     kill "$QUILL_PID"; wait "$QUILL_PID" 2>/dev/null || true
   done
+}
+
+# After the metered reads: every request answered with a key has its row in the request log
+# (quill-api flushes every 200 ms) and was counted once in its team's usage.
+metered_check() {
+  sleep 1
+  local rows used
+  rows=$(psql -X -tAq "$(pg_url quill_bench)" -c "SELECT count(*) FROM request_log WHERE billed")
+  used=$(psql -X -tAq "$(pg_url quill_bench)" -c "SELECT coalesce(sum(used), 0) FROM usage_periods")
+  row "metered reads recorded | $(commas "$rows") request-log rows, used $(commas "$used") | | "
+  [ "$rows" = "$used" ] || log "request log ($rows billed rows) and used counts ($used) disagree"
 }
 
 # How fast quill-worker works off a backlog, for the POST rows' "no backlog growth": POST for

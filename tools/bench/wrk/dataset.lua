@@ -40,6 +40,9 @@ function D.team_of(u) return (u - 1 - (u - 1) % D.TEAM_SIZE) / D.TEAM_SIZE + 1 e
 function D.entry_of_team(t, i) return D.TEAMS * i + t end
 function D.token(u) return "peer-token-" .. u end
 function D.bearer(u) return "Bearer " .. D.token(u) end
+-- Quill's own addition (tools/bench/seed_keys.sql): one API key (role member) per team.
+function D.key_token(t) return "peer-key-" .. t end
+function D.key_bearer(t) return "Bearer " .. D.key_token(t) end
 
 -- The worked examples of SEED.md: a wrong formula fails here, before any request is sent.
 assert(D.user_id(1) == "019b76da-abe8-7001-8000-000000000001")

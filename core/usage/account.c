@@ -1,0 +1,194 @@
+/*
+ * account.c - the arithmetic of metering (core/usage/usage.h): periods, the alert mark, the
+ * grant rule, and a process's account of one team: spending units, when to reserve more
+ * and how many, what to give back.  No I/O here except in ql_usage_admit, which makes the
+ * one reservation a caller without locks needs.
+ */
+#include "usage/usage.h"
+
+#include "clock/clock.h"
+#include "config/config.h"
+#include "ctx/ctx.h"
+#include "err/err.h"
+
+#include <limits.h>
+#include <string.h>
+
+#define DAY_MS 86400000LL
+
+void ql_usage_period(int64_t now_ms, int64_t *start_ms, int64_t *end_ms)
+{
+    char t[QL_TIME_LEN + 1]; /* "2026-11-21T23:36:18.123Z": the year and month are all we need */
+    ql_time_format(now_ms, t);
+    int64_t y = (t[0] - '0') * 1000 + (t[1] - '0') * 100 + (t[2] - '0') * 10 + (t[3] - '0');
+    unsigned m = (unsigned)((t[5] - '0') * 10 + (t[6] - '0'));
+    *start_ms = ql_days_from_civil(y, m, 1) * DAY_MS;
+    *end_ms = ql_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) * DAY_MS;
+}
+
+int64_t ql_usage_alert_mark(int64_t quota)
+{
+    int64_t mark = quota / 10 * 9 + (quota % 10 * 9 + 9) / 10; /* ceil(0.9 q) without overflow */
+    return mark < 1 ? 1 : mark;
+}
+
+int64_t ql_usage_grant_rule(int64_t quota, int64_t reserved, int64_t want)
+{
+    int64_t left = quota - reserved;
+    if (want < 1)
+        want = 1;
+    if (left / 2 >= want) /* at least two blocks' worth left */
+        return want;
+    return left > 0 ? 1 : 0;
+}
+
+void ql_usage_account_init(struct ql_usage_account *a, const struct ql_uuid *team, int64_t now_ms)
+{
+    memset(a, 0, sizeof(*a));
+    a->team = *team;
+    ql_usage_period(now_ms, &a->period_start, &a->period_end);
+    a->remaining = -1;
+}
+
+/* A new month: what the account held belongs to the old one, which is over. */
+static void roll(struct ql_usage_account *a, int64_t now_ms)
+{
+    if (now_ms >= a->period_start && now_ms < a->period_end)
+        return;
+    ql_usage_period(now_ms, &a->period_start, &a->period_end);
+    a->held = 0;
+    a->remaining = -1;
+    a->recheck_ms = 0;
+}
+
+int64_t ql_usage_want(const struct ql_usage_account *a, int64_t now_ms)
+{
+    int64_t age = now_ms - a->win_ms, want = 0;
+    if (age < QL_USAGE_BLOCK_MS)
+        want = a->win_n > a->win_prev ? a->win_n : a->win_prev;
+    else if (age < 2 * QL_USAGE_BLOCK_MS)
+        want = a->win_n; /* the current window is over: it is the one before now */
+    if (want < QL_USAGE_BLOCK_MIN)
+        return QL_USAGE_BLOCK_MIN;
+    return want > QL_USAGE_BLOCK_MAX ? QL_USAGE_BLOCK_MAX : want;
+}
+
+/* Count a unit spent at now_ms in the rate's window. */
+static void count(struct ql_usage_account *a, int64_t now_ms)
+{
+    int64_t age = now_ms - a->win_ms;
+    if (age >= QL_USAGE_BLOCK_MS || age < 0) {
+        a->win_prev = age < 2 * QL_USAGE_BLOCK_MS && age >= 0 ? a->win_n : 0;
+        a->win_ms = now_ms;
+        a->win_n = 0;
+    }
+    a->win_n++;
+}
+
+enum ql_usage_verdict ql_usage_take(struct ql_usage_account *a, int64_t now_ms, int may_wait,
+                                    int *refill)
+{
+    *refill = 0;
+    roll(a, now_ms);
+    a->last_take_ms = now_ms;
+    if (a->held > 0) {
+        a->held--;
+        count(a, now_ms);
+        /* Half a block left: ask for the next one now, so it lands before this one ends. */
+        if (!a->refilling && a->remaining != 0 && a->held * 2 <= ql_usage_want(a, now_ms)) {
+            a->refilling = 1;
+            *refill = 1;
+        }
+        return QL_USAGE_TAKEN;
+    }
+    if (a->recheck_ms > now_ms)
+        return QL_USAGE_EXHAUSTED;
+    if (a->recheck_ms != 0) { /* refused before: time to ask again whether any came back */
+        if (may_wait) {
+            a->recheck_ms = now_ms + QL_USAGE_RECHECK_MS; /* this caller asks; the others wait */
+            return QL_USAGE_RESERVE;
+        }
+        if (!a->refilling) {
+            a->refilling = 1;
+            *refill = 1;
+        }
+        return QL_USAGE_EXHAUSTED;
+    }
+    return QL_USAGE_RESERVE;
+}
+
+void ql_usage_granted(struct ql_usage_account *a, int64_t period_ms, const struct ql_usage_grant *g,
+                      int64_t now_ms)
+{
+    if (g == NULL || period_ms != a->period_start)
+        return; /* failed, or for a month that is over */
+    a->held += g->granted;
+    a->quota = g->quota;
+    a->remaining = g->quota > g->reserved ? g->quota - g->reserved : 0;
+    a->recheck_ms = g->granted > 0 ? 0 : now_ms + QL_USAGE_RECHECK_MS;
+}
+
+void ql_usage_refilled(struct ql_usage_account *a, int64_t period_ms,
+                       const struct ql_usage_grant *g, int64_t now_ms)
+{
+    a->refilling = 0;
+    ql_usage_granted(a, period_ms, g, now_ms);
+}
+
+int64_t ql_usage_surplus(struct ql_usage_account *a, int64_t now_ms, int force, int64_t *period_ms)
+{
+    *period_ms = a->period_start;
+    if (now_ms >= a->period_end)
+        a->held = 0; /* a month that is over: nobody can spend them anyway */
+    if (a->held <= 0)
+        return 0;
+    if (!force && (a->refilling || now_ms - a->last_take_ms < QL_USAGE_IDLE_MS))
+        return 0;
+    int64_t n = a->held;
+    a->held = 0;
+    return n;
+}
+
+void ql_usage_forget(struct ql_usage_account *a)
+{
+    a->remaining = -1;
+    a->recheck_ms = 0;
+}
+
+int ql_usage_refuse(struct ql_ctx *cx, const struct ql_usage_account *a, int64_t now_ms)
+{
+    char end[QL_TIME_LEN + 1];
+    ql_time_format(a->period_end, end);
+    if (a->quota > 0)
+        ql_error_set(&cx->err, QL_EQUOTA,
+                     "The team's monthly quota of %lld API requests is used up; it renews at %s.",
+                     (long long)a->quota, end);
+    else
+        ql_error_set(&cx->err, QL_EQUOTA,
+                     "The team's monthly quota of API requests is used up; it renews at %s.", end);
+    cx->err.retry_after_ms = a->period_end > now_ms ? a->period_end - now_ms : 1000;
+    cx->err.rate_limit = a->quota > INT_MAX ? INT_MAX : (int)a->quota;
+    return QL_EQUOTA;
+}
+
+int ql_usage_admit(struct ql_ctx *cx, struct ql_usage_account *a, int may_wait, int *refill)
+{
+    int64_t now = ql_clock_now_ms(cx->ports.clock);
+    enum ql_usage_verdict v = ql_usage_take(a, now, may_wait, refill);
+    if (v == QL_USAGE_TAKEN)
+        return QL_OK;
+    if (v == QL_USAGE_EXHAUSTED)
+        return ql_usage_refuse(cx, a, now);
+    if (!may_wait)
+        return ql_error_set(&cx->err, QL_EWOULD_BLOCK, "a reservation must wait");
+    int64_t period = a->period_start;
+    struct ql_usage_grant g;
+    int rc = ql_usage_reserve(cx, &a->team, period, ql_usage_want(a, now), &g);
+    if (rc)
+        return rc;
+    ql_usage_granted(a, period, &g, now);
+    int again = 0;
+    v = ql_usage_take(a, now, 0, &again);
+    *refill |= again;
+    return v == QL_USAGE_TAKEN ? QL_OK : ql_usage_refuse(cx, a, now);
+}
