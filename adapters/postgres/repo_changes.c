@@ -109,6 +109,36 @@ static int read_item(struct ql_ctx *cx, const PGresult *r, int row, struct ql_sy
 }
 #define VISIBLE (C + 26) /* the column that says a change may be given out */
 
+/*
+ * The rows of changes_page in the order of the log.  The statement leaves its rows in the
+ * order its lookups give them: sorting them there, each with the state of its thing, cost
+ * about a tenth of the statement's execution; here it is a position and a row number each.
+ */
+struct at {
+    uint64_t txid;
+    int64_t seq;
+    int row;
+};
+
+static int at_cmp(const void *a, const void *b)
+{
+    const struct at *x = a, *y = b;
+    if (x->txid != y->txid)
+        return x->txid < y->txid ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static struct at *in_log_order(struct ql_ctx *cx, const PGresult *r, int n)
+{
+    struct at *o = ql_arena_alloc(cx->arena, sizeof(*o) * (size_t)(n ? n : 1));
+    if (o == NULL)
+        return NULL;
+    for (int i = 0; i < n; i++)
+        o[i] = (struct at){txid_at(r, i, C), ql__pg_int8(r, i, C + 1), i};
+    qsort(o, (size_t)n, sizeof(*o), at_cmp);
+    return o;
+}
+
 static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                   const struct ql_change_pos *after, int limit, struct ql_change_page *out)
 {
@@ -132,10 +162,11 @@ static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     if (PQgetisnull(r, 0, C))
         got = 0; /* the one row of no change */
     out->items = ql_arena_calloc(cx->arena, (size_t)(got ? got : 1), sizeof(*out->items));
-    if (out->items == NULL)
+    struct at *order = in_log_order(cx, r, got);
+    if (out->items == NULL || order == NULL)
         rc = ql_error_nomem(&cx->err);
     for (int i = 0; rc == QL_OK && i < got; i++) {
-        if (!ql__pg_bool(r, i, VISIBLE)) {
+        if (!ql__pg_bool(r, order[i].row, VISIBLE)) {
             out->held = 1;
             break;
         }
@@ -143,7 +174,7 @@ static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
             out->more = 1;
             break;
         }
-        rc = read_item(cx, r, i, &out->items[i]);
+        rc = read_item(cx, r, order[i].row, &out->items[i]);
         out->n++;
     }
     PQclear(r);

@@ -34,7 +34,7 @@
          5},
     /*
      * A team's changes after ($2, $3), each with the current state of its thing (the
-     * joins find nothing when it is gone: a tombstone), and first, from the same snapshot,
+     * lookups find nothing when it is gone: a tombstone), and first, from the same snapshot,
      * its horizon and the log's floor (one row with the change's columns NULL when there
      * is no change).  The last column says whether a change may be given out: only those
      * of transactions older than every running one (see migrations/0007_changes.up.sql).
@@ -42,25 +42,35 @@
      * look again soon.  No change when ($2, $3) lies below the floor: what followed it was
      * compacted away.  LIMIT 1 on the floor's one row: change_floor is seldom analyzed, and
      * unanalyzed the planner takes it for 1,810 rows, plans the page for 90,000 and hashes the
-     * whole of journal_entries for every page.
+     * whole of journal_entries for every page.  Each thing is looked up in a LATERAL
+     * subquery of its own whose "c.kind = K" the planner turns into a one-time filter: a
+     * change looks up only its own kind, by primary key, and no page joins (hashes) a whole
+     * table such as team_members (test/integration/test_plans.c checks the plan).  No
+     * ORDER BY: the rows come as the lookups give them, and the adapter puts them in the
+     * order of the log (repo_changes.c), which costs less than sorting them with their
+     * state here.
      */
     [QL__ST_CHANGES_PAGE] =
         {"changes_page",
          "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x, f.txid AS ft, f.seq "
          "AS fs FROM change_floor f LIMIT 1) SELECT h.x::text, h.ft::text, h.fs, c.txid::text, "
-         "c.seq, "
-         "c.kind::int4, c.entity_id, e.journal_entry_id, e.team_id, e.author_user_id, "
+         "c.seq, c.kind::int4, c.entity_id, e.journal_entry_id, e.team_id, e.author_user_id, "
          "e.author_api_key_id, e.prompt_id, e.content, e.version, e.created_at, e.updated_at, "
          "e.deleted_at, p.prompt_id, p.team_id, p.text, p.category, p.created_at, p.updated_at, "
-         "p.deleted_at, m.user_id, u.email, u.display_name, m.role, m.joined_at, c.txid < h.x "
-         "FROM h LEFT JOIN LATERAL (SELECT * FROM changes c WHERE c.team_id = $1 AND (c.txid, "
-         "c.seq) > ($2::xid8, $3) AND c.kind <= 3 AND ($2::xid8, $3) >= (h.ft, h.fs) ORDER BY "
-         "c.txid, c.seq "
-         "LIMIT $4) c ON true LEFT JOIN journal_entries e ON c.kind = 1 AND "
-         "e.journal_entry_id = c.entity_id AND e.team_id = c.team_id AND e.deleted_at IS NULL "
-         "LEFT JOIN prompts p ON c.kind = 2 AND p.prompt_id = c.entity_id AND p.deleted_at IS "
-         "NULL LEFT JOIN team_members m ON c.kind = 3 AND m.team_id = c.team_id AND m.user_id = "
-         "c.entity_id LEFT JOIN users u ON u.user_id = m.user_id ORDER BY c.txid, c.seq",
+         "p.deleted_at, m.user_id, m.email, m.display_name, m.role, m.joined_at, c.txid < h.x "
+         "FROM h LEFT JOIN LATERAL (SELECT c.txid, c.seq, c.kind, c.team_id, c.entity_id FROM "
+         "changes c WHERE c.team_id = $1 AND (c.txid, c.seq) > ($2::xid8, $3) AND c.kind <= 3 "
+         "AND ($2::xid8, $3) >= (h.ft, h.fs) ORDER BY c.txid, c.seq LIMIT $4) c ON true LEFT "
+         "JOIN LATERAL (SELECT e.journal_entry_id, e.team_id, e.author_user_id, "
+         "e.author_api_key_id, e.prompt_id, e.content, e.version, e.created_at, e.updated_at, "
+         "e.deleted_at FROM journal_entries e WHERE c.kind = 1 AND e.journal_entry_id = "
+         "c.entity_id AND e.team_id = c.team_id AND e.deleted_at IS NULL LIMIT 1) e ON true "
+         "LEFT JOIN LATERAL (SELECT p.prompt_id, p.team_id, p.text, p.category, p.created_at, "
+         "p.updated_at, p.deleted_at FROM prompts p WHERE c.kind = 2 AND p.prompt_id = "
+         "c.entity_id AND p.deleted_at IS NULL LIMIT 1) p ON true LEFT JOIN LATERAL (SELECT "
+         "m.user_id, u.email, u.display_name, m.role, m.joined_at FROM team_members m LEFT JOIN "
+         "users u ON u.user_id = m.user_id WHERE c.kind = 3 AND m.team_id = c.team_id AND "
+         "m.user_id = c.entity_id LIMIT 1) m ON true",
          4},
     [QL__ST_CHANGES_BOUNDS] = {"changes_bounds",
                                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "
