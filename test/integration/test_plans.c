@@ -61,16 +61,25 @@ static double planned_rows(const char *mode, int limit)
     return rows;
 }
 
-/* How many nodes under (and with) node read the whole of table: a Seq Scan of it. */
-static int seq_scans_of(const cJSON *node, const char *table)
+/*
+ * How many Seq Scans of table under (and with) node run for the page as a whole rather than
+ * per change: not below a lookup gated on the change's kind (a Result with a One-Time
+ * Filter).  A gated scan runs once per change of its kind and is what the planner picks for
+ * a table of a page or two, as on a test database; it reads by key once the table is
+ * larger.  An ungated one (an earlier form hashed the page's changes and read all of
+ * team_members against them) reads the whole table for every page, at any size.
+ */
+static int ungated_scans(const cJSON *node, const char *table)
 {
+    if (cJSON_GetObjectItemCaseSensitive(node, "One-Time Filter") != NULL)
+        return 0;
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(node, "Node Type");
     const cJSON *rel = cJSON_GetObjectItemCaseSensitive(node, "Relation Name");
     int n = cJSON_IsString(type) && strcmp(type->valuestring, "Seq Scan") == 0 &&
             cJSON_IsString(rel) && strcmp(rel->valuestring, table) == 0;
     const cJSON *child;
     cJSON_ArrayForEach(child, cJSON_GetObjectItemCaseSensitive(node, "Plans")) n +=
-        seq_scans_of(child, table);
+        ungated_scans(child, table);
     return n;
 }
 
@@ -109,9 +118,9 @@ static void check_lookups_by_key(const char *mode)
     cJSON *doc = plan_of(mode, 50);
     ASSERT_TRUE(top_node(doc) != NULL);
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
-        int n = seq_scans_of(top_node(doc), tables[i]);
+        int n = ungated_scans(top_node(doc), tables[i]);
         if (n)
-            printf("# %s plan reads all of %s\n", mode, tables[i]);
+            printf("# %s plan reads all of %s for the page\n", mode, tables[i]);
         ASSERT_INT_EQ(n, 0);
     }
     cJSON_Delete(doc);
