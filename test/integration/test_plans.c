@@ -117,7 +117,8 @@ static void check_log_read_from_index(const char *mode)
  * (a table of a page or two is scanned whole, which is right for it).  So the lookup plans
  * are taken after giving the tables the data set of a modest deployment and analyzing them,
  * under a savepoint rolled back afterwards: the rows and the statistics go with it, and
- * other sessions never see either.  1 when seeded.
+ * other sessions never see either.  Their dead rows make an index-only scan of the log
+ * look dearer until autovacuum passes, so these checks run last.  1 when seeded.
  */
 static int with_deployment(void)
 {
@@ -204,10 +205,10 @@ static void test_page_reads_the_log_from_the_index_generic(void)
 static const struct ql_test tests[] = {
     TEST(test_page_is_planned_for_a_page_custom),
     TEST(test_page_is_planned_for_a_page_generic),
-    TEST(test_page_looks_things_up_by_key_custom),
-    TEST(test_page_looks_things_up_by_key_generic),
     TEST(test_page_reads_the_log_from_the_index_custom),
     TEST(test_page_reads_the_log_from_the_index_generic),
+    TEST(test_page_looks_things_up_by_key_custom), /* last: they leave dead rows */
+    TEST(test_page_looks_things_up_by_key_generic),
 };
 
 int main(int argc, char **argv)
