@@ -104,7 +104,11 @@ static const char *scan_of(const cJSON *node, const char *table)
 /* The log is read from its primary key's index alone (migrations/0016_changes_page_cover). */
 static void check_log_read_from_index(const char *mode)
 {
+    /* A team with few changes is as cheap to read by a bitmap of the index, which still
+     * visits the heap; without that choice, the index covers the page or it does not. */
+    PQclear(PQexec(conn, "SET enable_bitmapscan = off"));
     cJSON *doc = plan_of(mode, 50);
+    PQclear(PQexec(conn, "RESET enable_bitmapscan"));
     const char *scan = scan_of(top_node(doc), "changes");
     printf("# %s: changes read by %s\n", mode, scan ? scan : "nothing");
     int ok = scan && strcmp(scan, "Index Only Scan") == 0;
@@ -219,7 +223,11 @@ int main(int argc, char **argv)
         printf("Bail out! cannot connect: %s", PQerrorMessage(conn));
         return 1;
     }
-    PGresult *r = PQexec(conn, "BEGIN"); /* rolled back at the end: see with_deployment */
+    /* An index-only scan pays off where the visibility map has the log's pages as all
+     * visible, as autovacuum keeps them; other suites have just written to it. */
+    PGresult *r = PQexec(conn, "VACUUM (ANALYZE) changes");
+    PQclear(r);
+    r = PQexec(conn, "BEGIN"); /* rolled back at the end: see with_deployment */
     PQclear(r);
     const struct ql__pg_stmt_def *st = &ql__pg_stmts[QL__ST_CHANGES_PAGE];
     r = PQprepare(conn, st->name, st->sql, st->nparams, NULL);
