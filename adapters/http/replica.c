@@ -19,6 +19,7 @@
 #include "internal.h"
 
 #include "clock/clock.h"
+#include "db/db.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -48,30 +49,6 @@ static int64_t now_ms(const struct ql__exec *x)
     return ql_clock_mono_ns(x->env->clock) / 1000000;
 }
 
-/* "16/B374D848" (a pg_lsn as text: two hex numbers of up to 8 digits) as a number; 0 when
- * it is not one. */
-static uint64_t parse_lsn(const char *s, size_t n)
-{
-    uint64_t part[2] = {0, 0};
-    size_t i = 0;
-    for (int k = 0; k < 2; k++) {
-        size_t digits = 0;
-        for (; i < n && digits < 9; i++, digits++) {
-            char c = s[i];
-            int v = c >= '0' && c <= '9'   ? c - '0'
-                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                           : -1;
-            if (v < 0)
-                break;
-            part[k] = part[k] << 4 | (uint64_t)v;
-        }
-        if (digits == 0 || digits > 8 || (k == 0 && (i >= n || s[i++] != '/')))
-            return 0;
-    }
-    return i == n ? part[0] << 32 | part[1] : 0;
-}
-
 static int is_write(const struct ql_http_req *r)
 {
     return r->method != QL_HTTP_GET && r->method != QL_HTTP_HEAD;
@@ -99,7 +76,7 @@ void ql__replica_before(struct ql__exec *x, struct ql_http_req *r)
     }
     r->task.replica = 1;
     const struct ql_span *min = ql__req_header(r, "quill-min-lsn");
-    r->task.min_lsn = min ? parse_lsn(min->p, min->n) : 0;
+    r->task.min_lsn = min ? ql_db_lsn_parse(min->p, min->n) : 0;
 }
 
 void ql__replica_after(struct ql__exec *x, struct ql_http_req *r)

@@ -48,30 +48,6 @@ static int lag_tolerant(enum ql__pg_stmt st)
     }
 }
 
-/* "16/B374D848" (a pg_lsn as text: two hex numbers of up to 8 digits) as a number; 0 when
- * it is not one. */
-static uint64_t parse_lsn(const char *s, size_t n)
-{
-    uint64_t part[2] = {0, 0};
-    size_t i = 0;
-    for (int k = 0; k < 2; k++) {
-        size_t digits = 0;
-        for (; i < n && digits < 9; i++, digits++) {
-            char c = s[i];
-            int v = c >= '0' && c <= '9'   ? c - '0'
-                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                           : -1;
-            if (v < 0)
-                break;
-            part[k] = part[k] << 4 | (uint64_t)v;
-        }
-        if (digits == 0 || digits > 8 || (k == 0 && (i >= n || s[i++] != '/')))
-            return 0;
-    }
-    return i == n ? part[0] << 32 | part[1] : 0;
-}
-
 int ql__pg_replica_wants(struct ql_pg *pg, enum ql__pg_stmt st)
 {
     return pg->db->replica && !pg->in_tx && !pg->pipeline && lag_tolerant(st);
@@ -97,7 +73,7 @@ int ql__pg_replica_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st
         PGresult *r;
         rc = ql__pg_exec(pg->replica, cx, QL__ST_REPLAY_LSN, NULL, &r);
         if (rc == QL_OK && PQntuples(r) == 1)
-            pg->replica_lsn = parse_lsn(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+            pg->replica_lsn = ql_db_lsn_parse(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
         PQclear(r);
         if (rc == QL_OK && pg->min_lsn > pg->replica_lsn)
             rc = QL_EUNAVAILABLE; /* behind: the primary answers */
@@ -131,7 +107,7 @@ uint64_t ql__pg_wal_lsn(struct ql_pg *pg)
     PGresult *r;
     uint64_t lsn = 0;
     if (ql__pg_exec(pg, &cx, QL__ST_WAL_LSN, NULL, &r) == QL_OK && PQntuples(r) == 1)
-        lsn = parse_lsn(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+        lsn = ql_db_lsn_parse(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
     PQclear(r);
     return lsn;
 }

@@ -28,6 +28,7 @@
 #ifndef QL_DB_H
 #define QL_DB_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct ql_db;
@@ -163,6 +164,10 @@ static inline uint64_t ql_db_wal_lsn(struct ql_db_session *s)
 {
     return s->ops->wal_lsn ? s->ops->wal_lsn(s) : 0;
 }
+
+/* "16/B374D848" (a pg_lsn as text: two hex numbers of up to 8 digits) as a number; 0 when
+ * it is not one (lsn.c). */
+uint64_t ql_db_lsn_parse(const char *s, size_t n);
 
 /* Destroy a session; NULL does nothing. */
 static inline void ql_db_session_destroy(struct ql_db_session *s)
