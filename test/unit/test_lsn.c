@@ -19,8 +19,9 @@ static void test_lsn_parses_what_postgres_prints(void)
 
 static void test_lsn_refuses_what_is_not_one(void)
 {
-    static const char *const bad[] = {"", "/", "16", "16/", "/1", "16/B374D848 ", "1/2/3",
-                                      "g/1", "123456789/1", "1/123456789", "-1/1"};
+    static const char *const bad[] = {
+        "",      "/",   "16",          "16/",         "/1",  "16/B374D848 ",
+        "1/2/3", "g/1", "123456789/1", "1/123456789", "-1/1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         ASSERT_TRUE(parse(bad[i]) == 0);
 }
