@@ -10,6 +10,31 @@ import json, re, sys
 OK = re.compile(r'^\s*ok \d+')
 NOT_OK = re.compile(r'^\s*not ok \d+')
 
+KEEP = re.compile(r'^  (location|error|expected|actual|failureType|exitCode|signal):')
+
+
+def tap_failures(text, limit=20):
+    """What node's runner said about each failing top-level test: its YAML block's
+    location, error, expected and actual (each line cut short), so a CI log that keeps
+    only the summary still says why."""
+    out, lines = [], text.splitlines()
+    for i, line in enumerate(lines):
+        if not NOT_OK.match(line) or line.startswith(' '):
+            continue
+        out.append('    ' + line)
+        keep = False
+        for y in lines[i + 1:i + 400]:
+            if y.startswith('  ...') or not y.startswith(' '):
+                break
+            if KEEP.match(y):
+                keep = True
+            elif re.match(r'^  \w', y):
+                keep = False
+            if keep:
+                out.append('    ' + y[:300])
+    return out[:limit * 8]
+
+
 def tap_counts(text, top_level_only=False):
     p = f = 0
     for line in text.splitlines():
@@ -25,6 +50,7 @@ def tap_counts(text, top_level_only=False):
 
 passed = failed = 0
 rows = []
+details = []
 for path in sys.argv[1:]:
     label = path
     try:
@@ -56,9 +82,12 @@ for path in sys.argv[1:]:
         failed += f
         if f or p == 0:
             rows.append((label, p, f, 'failures' if f else 'no tests ran'))
+            details.extend(tap_failures(data))
             if p == 0 and f == 0:
                 failed += 1
 for name, p, f, why in rows:
     print(f'  FAILED: {name} ({p} passed, {f} failed, {why})')
+for line in details:
+    print(line)
 print(f'{passed} passed, {failed} failed')
 sys.exit(1 if failed or passed == 0 else 0)

@@ -308,14 +308,25 @@ static int c_consumer_read(struct ql_store *self, struct ql_ctx *cx,
     return rc;
 }
 
+/*
+ * A compare-and-set on the position, waited for: the row lock of consumer_lock already
+ * keeps a second run out, and this makes a second application of one batch impossible
+ * even if that lock were ever lost (one round trip per batch, not per change).
+ */
 static int c_consumer_advance(struct ql_store *self, struct ql_ctx *cx, const char *name,
-                              const struct ql_change_pos *pos)
+                              const struct ql_change_pos *from, const struct ql_change_pos *to)
 {
     struct ql__pg_params p = {0};
-    char txid[24];
+    char was[24], now[24];
     ql__pg_p_text(&p, name);
-    pos_params(&p, pos, txid);
-    return ql__pg_run(pg_of(self), cx, QL__ST_CONSUMER_ADVANCE, &p);
+    pos_params(&p, from, was);
+    pos_params(&p, to, now);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_CONSUMER_ADVANCE, &p, &r);
+    if (rc == QL_OK && ql__pg_affected(r) == 0)
+        rc = ql_error_set(&cx->err, QL_ECONFLICT, "consumer %s was moved by another run", name);
+    PQclear(r);
+    return rc;
 }
 
 static int c_compact(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, int64_t before_ms,

@@ -501,7 +501,6 @@ int ql__pg_deferred(enum ql__pg_stmt st)
     case QL__ST_CHANGE_APPEND:
     case QL__ST_CHANGE_APPEND_MANY:
     case QL__ST_DELIVERIES_ADD:
-    case QL__ST_CONSUMER_ADVANCE:
     case QL__ST_ENTRY_INSERT_MANY:
     case QL__ST_AUDIT_APPEND_MANY:
     case QL__ST_USAGE_LOG:

@@ -101,9 +101,10 @@
          "seq LIMIT $3",
          3},
     [QL__ST_CONSUMER_ADVANCE] = {"consumer_advance",
-                                 "UPDATE change_consumers SET txid = $2::xid8, seq = $3, "
-                                 "updated_at = now() WHERE name = $1",
-                                 3},
+                                 "UPDATE change_consumers SET txid = $4::xid8, seq = $5, "
+                                 "updated_at = now() WHERE name = $1 AND txid = $2::xid8 AND "
+                                 "seq = $3",
+                                 5},
     [QL__ST_CHANGES_MARK] = {"changes_mark",
                              "INSERT INTO change_marks (at, txid, seq) VALUES ($1, "
                              "pg_snapshot_xmin(pg_current_snapshot()), 0) ON CONFLICT DO "

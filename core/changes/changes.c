@@ -311,7 +311,7 @@ int ql_consume(struct ql_ctx *cx, const char *name, int limit, ql_consume_fn fn,
     if (rc == QL_OK && k > 0)
         rc = fn(cx, changes, k);
     if (rc == QL_OK && k > 0)
-        rc = ql_store_changes_consumer_advance(st, cx, name, &changes[k - 1].pos);
+        rc = ql_store_changes_consumer_advance(st, cx, name, &pos, &changes[k - 1].pos);
     rc = ql_tx_end(cx, rc);
     if (rc == QL_OK)
         *n = k;

@@ -442,9 +442,10 @@ int ql_store_changes_consumer_read(struct ql_store *s, struct ql_ctx *cx,
 }
 
 int ql_store_changes_consumer_advance(struct ql_store *s, struct ql_ctx *cx, const char *name,
-                                      const struct ql_change_pos *pos)
+                                      const struct ql_change_pos *from,
+                                      const struct ql_change_pos *to)
 {
-    return s->ops->changes->consumer_advance(s, cx, name, pos);
+    return s->ops->changes->consumer_advance(s, cx, name, from, to);
 }
 
 int ql_store_changes_compact(struct ql_store *s, struct ql_ctx *cx, int64_t now_ms,

@@ -332,8 +332,13 @@ struct ql_changes_ops {
     int (*consumer_read)(struct ql_store *self, struct ql_ctx *cx,
                          const struct ql_change_pos *after, int limit, struct ql_change **out,
                          int *n);
+    /*
+     * Move name's position from *from (what consumer_lock read) to *to.  QL_ECONFLICT when
+     * it is no longer at *from: then another run applied these changes, and the caller's
+     * transaction must roll back rather than apply them a second time.
+     */
     int (*consumer_advance)(struct ql_store *self, struct ql_ctx *cx, const char *name,
-                            const struct ql_change_pos *pos);
+                            const struct ql_change_pos *from, const struct ql_change_pos *to);
     /*
      * Retention: note the log's end at now_ms, delete the changes before the latest note
      * older than before_ms that every consumer has passed, and raise the floor to there.
@@ -584,7 +589,8 @@ int ql_store_changes_consumer_read(struct ql_store *s, struct ql_ctx *cx,
                                    const struct ql_change_pos *after, int limit,
                                    struct ql_change **out, int *n);
 int ql_store_changes_consumer_advance(struct ql_store *s, struct ql_ctx *cx, const char *name,
-                                      const struct ql_change_pos *pos);
+                                      const struct ql_change_pos *from,
+                                      const struct ql_change_pos *to);
 int ql_store_changes_compact(struct ql_store *s, struct ql_ctx *cx, int64_t now_ms,
                              int64_t before_ms, int64_t *n);
 

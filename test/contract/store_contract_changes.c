@@ -232,8 +232,18 @@ static void test_a_consumer_reads_from_its_position_and_advances(void)
     ASSERT_INT_EQ(ch[found].event, QL_EVENT_MEMBER_CHANGED);
     for (int i = 1; i < k; i++)
         ASSERT_TRUE(ql_change_pos_cmp(&ch[i - 1].pos, &ch[i].pos) < 0);
-    /* The position is only read and given back: other runs share this consumer. */
-    ASSERT_INT_EQ(ql_store_changes_consumer_advance(c.s, &c.cx, "activity", &at), QL_OK);
+    /*
+     * The position moves only from where it was read: a stale "from" (another run moved it)
+     * is a conflict and moves nothing.  Rolled back: other runs share this consumer.
+     */
+    struct ql_change_pos stale = {at.txid + 1, at.seq}, moved;
+    CC_FAILS(&c, ql_store_changes_consumer_advance(c.s, &c.cx, "activity", &stale, &second),
+             QL_ECONFLICT);
+    ASSERT_INT_EQ(ql_store_changes_consumer_advance(c.s, &c.cx, "activity", &at, &second), QL_OK);
+    ql_store_rollback(c.s, &c.cx);
+    ASSERT_INT_EQ(ql_store_begin(c.s, &c.cx), QL_OK);
+    ASSERT_INT_EQ(ql_store_changes_consumer_lock(c.s, &c.cx, "activity", &moved), QL_OK);
+    ASSERT_INT_EQ(ql_change_pos_cmp(&moved, &at), 0);
     ql_store_rollback(c.s, &c.cx);
     ASSERT_INT_EQ(ql_store_begin(c.s, &c.cx), QL_OK);
     CC_FAILS(&c, ql_store_changes_consumer_lock(c.s, &c.cx, "no-such-consumer", &at),

@@ -368,6 +368,10 @@ test('two quill-api and two quill-worker on one database doing everything at onc
     assert.ok(caught, `activity ${JSON.stringify(await counts(a))}, want ${JSON.stringify(want)}`)
     await sleep(500)
     for (const h of hs) assert.deepEqual(await counts(h), want, 'nothing counted twice')
+    // The consumers' row lock keeps a second run out; should it ever fail, the position's
+    // compare-and-set refuses the second application, and the worker says so.
+    const moved = [w1, w2].flatMap((w) => w.lines.filter((l) => l.includes('was moved by another run')))
+    t.diagnostic(`consumer batches refused because another run had moved the position: ${moved.length}`)
 
     // Every job ran exactly once: succeeded at its first attempt, by one worker.
     const count = (where) => Number(sql(`SELECT count(*) FROM jobs WHERE ${where}`))

@@ -251,13 +251,15 @@ static int c_consumer_read(struct ql_store *self, struct ql_ctx *cx,
 }
 
 static int c_consumer_advance(struct ql_store *self, struct ql_ctx *cx, const char *name,
-                              const struct ql_change_pos *pos)
+                              const struct ql_change_pos *from, const struct ql_change_pos *to)
 {
     struct fake_store *s = fake__store(self);
     int rc = fake__enter(s, cx);
     struct ql_change_pos *at = rc ? NULL : consumer_of(s, name);
+    if (at && ql_change_pos_cmp(at, from) != 0)
+        return ql_error_set(&cx->err, QL_ECONFLICT, "consumer %s was moved by another run", name);
     if (at)
-        *at = *pos;
+        *at = *to;
     return rc;
 }
 

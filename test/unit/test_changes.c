@@ -476,6 +476,42 @@ static void test_a_consumer_applies_each_change_once_and_advances(void)
     fixture_cleanup(&w.f);
 }
 
+/* Counts the batch, then moves the position the way a second run would have. */
+static int consume_then_moved(struct ql_ctx *cx, const struct ql_change *changes, int n)
+{
+    int rc = ql_activity_consume(cx, changes, n);
+    struct ql_change_pos elsewhere = {changes[n - 1].pos.txid + 1, 0};
+    struct ql_change_pos at;
+    if (rc == QL_OK)
+        rc = ql_store_changes_consumer_lock(cx->ports.store, cx, "activity", &at);
+    return rc ? rc
+              : ql_store_changes_consumer_advance(cx->ports.store, cx, "activity", &at, &elsewhere);
+}
+
+/* A batch whose position moved while it ran (another run applied it) is not applied again. */
+static void test_a_batch_whose_position_moved_rolls_back(void)
+{
+    struct world w;
+    setup(&w);
+    write_entry(&w, "a");
+    struct ql_change_pos at = w.f.store.consumer;
+    int n;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_consume(&w.f.cx, "activity", 100, consume_then_moved, &n), QL_ECONFLICT);
+    ASSERT_INT_EQ(n, 0);
+    ASSERT_INT_EQ(ql_change_pos_cmp(&w.f.store.consumer, &at), 0);
+    ASSERT_INT_EQ(w.f.store.nactivity, 0);
+    ASSERT_INT_EQ(w.f.store.in_tx, 0);
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_consume(&w.f.cx, "activity", 100, ql_activity_consume, &n), QL_OK);
+    ASSERT_INT_EQ(n, 3);
+    struct ql_activity act;
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(ql_team_activity(&w.f.cx, &w.team.id, &act), QL_OK);
+    ASSERT_INT_EQ(act.entries_created, 1);
+    fixture_cleanup(&w.f);
+}
+
 static void test_a_failed_batch_leaves_the_consumer_where_it_was(void)
 {
     struct world w;
@@ -553,6 +589,7 @@ int main(int argc, char **argv)
         TEST(test_a_quiet_teams_cursor_keeps_up_with_the_log),
         TEST(test_compaction_keeps_what_a_consumer_has_not_read),
         TEST(test_a_consumer_applies_each_change_once_and_advances),
+        TEST(test_a_batch_whose_position_moved_rolls_back),
         TEST(test_a_failed_batch_leaves_the_consumer_where_it_was),
         TEST(test_a_consumer_another_worker_holds_is_skipped),
         TEST(test_team_events_are_for_webhooks_not_for_sync),
