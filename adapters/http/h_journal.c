@@ -132,28 +132,48 @@ void ql__h_entry_get(struct ql_http_req *r)
         entry_got(&r->cx, rc, g); /* refused now: answer as the continuation would have */
 }
 
+struct entry_list {
+    struct ql_http_req *r;
+    struct ql_principal p;
+    struct ql_entry_page page;
+};
+
+static void entries_listed(struct ql_ctx *cx, int rc, void *arg)
+{
+    (void)cx;
+    struct entry_list *l = arg;
+    struct ql_http_req *r = l->r;
+    struct ql_jw w;
+    if (ql__res_page_begin(r, rc, &w) == 0) {
+        /* 50 entries of ~150 characters: reserve once instead of growing in steps. */
+        ql_buf_reserve(&r->res_body, (size_t)l->page.n * 460 + 64);
+        for (int i = 0; i < l->page.n; i++)
+            ql__jw_entry(&w, &l->page.items[i]);
+        ql__res_page_end(r, &w, l->page.next);
+    }
+    ql__req_resume(r);
+}
+
+/* Runs on the loop when it can (QL_ROUTE_LOOP), as ql__h_entry_get does. */
 void ql__h_entry_list(struct ql_http_req *r)
 {
-    struct ql_principal p;
+    struct entry_list *l = ql_arena_alloc(r->cx.arena, sizeof(*l));
+    if (l == NULL) {
+        ql__res_problem(r, QL_ENOMEM);
+        return;
+    }
+    l->r = r;
     struct ql_uuid team;
     struct ql_entry_filter f = {0};
-    if (ql__authenticate_team(r, &p, &team, NULL, NULL) || ql__query_limit(r, &f.limit))
+    if (ql__authenticate_team(r, &l->p, &team, NULL, NULL) || ql__query_limit(r, &f.limit))
         return;
     f.author = ql__query(r, "authorUserId", &f.author_n);
     f.prompt = ql__query(r, "promptId", &f.prompt_n);
     f.cursor = ql__query(r, "cursor", &f.cursor_n);
-    struct ql_entry *items;
-    int n;
-    const char *next;
-    int rc = ql_entry_list(&r->cx, &team, &f, &items, &n, &next);
-    struct ql_jw w;
-    if (ql__res_page_begin(r, rc, &w))
-        return;
-    /* 50 entries of ~150 characters: reserve once instead of growing in steps. */
-    ql_buf_reserve(&r->res_body, (size_t)n * 460 + 64);
-    for (int i = 0; i < n; i++)
-        ql__jw_entry(&w, &items[i]);
-    ql__res_page_end(r, &w, next);
+    ql__req_wait(r);
+    int rc = ql_entry_list_async(&r->cx, &team, &f, &l->page, entries_listed, l);
+    if (rc)
+        entries_listed(&r->cx, rc, l); /* refused now: answer as the continuation would have */
 }
 
 void ql__h_entry_update(struct ql_http_req *r)

@@ -440,6 +440,16 @@ void ql__pg_changed(struct ql_pg *pg, const struct ql_uuid *team);
 int ql__pg_page(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                 const struct ql__pg_params *p, int limit, size_t size, ql__pg_row_fn read,
                 void **rows, int *n, int *more);
+/* The rows of a page's result r, as ql__pg_page reads them. */
+int ql__pg_page_fill(struct ql_ctx *cx, const PGresult *r, int limit, size_t size,
+                     ql__pg_row_fn read, void **rows, int *n, int *more);
+/*
+ * ql__pg_page answered as ql__pg_read_async answers: an event loop's session pipelines st
+ * and fills *rows, *n and *more (which must live until done runs) when the rows come.
+ */
+int ql__pg_page_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                      const struct ql__pg_params *p, int limit, size_t size, ql__pg_row_fn read,
+                      void **rows, int *n, int *more, ql_done_fn done, void *arg);
 
 /* The first row of st into dst with read, or QL_ENOT_FOUND when st returns none. */
 int ql__pg_one(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,

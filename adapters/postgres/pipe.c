@@ -7,10 +7,11 @@
  * them with one read and one write of its socket for the lot instead of one each.
  *
  * Such a session is a struct ql_pg with loop set.  Its store answers principals from the
- * cache (the cache is consulted before any statement) and entry and profile reads through
- * ql__pg_read_async; every statement that would wait fails at once with QL_EWOULD_BLOCK
- * (conn.c), and the caller runs the request again on the pool.  The connection is opened
- * by a blocking call, made off the loop, and then driven by the loop (see pg.h).
+ * cache (the cache is consulted before any statement), entry and profile reads through
+ * ql__pg_read_async and pages of entries through ql__pg_page_async; every statement that would wait
+ * fails at once with QL_EWOULD_BLOCK (conn.c), and the caller runs the request again on the pool.
+ * The connection is opened by a blocking call, made off the loop, and then driven by the loop (see
+ * pg.h).
  *
  * Reads live in their caller's arena and are answered in the order they were sent, which
  * is the order of the results.  A read whose statement failed, or that was aborted with its
@@ -31,7 +32,10 @@
 #define MAX_READS 1024
 
 /* The statements a loop session may run: prepared when it connects. */
-static const enum ql__pg_stmt loop_stmts[] = {QL__ST_ENTRY_GET, QL__ST_USER_PROFILE};
+static const enum ql__pg_stmt loop_stmts[] = {
+    QL__ST_ENTRY_GET,         QL__ST_USER_PROFILE,      QL__ST_ENTRY_LIST,
+    QL__ST_ENTRY_LIST_AUTHOR, QL__ST_ENTRY_LIST_PROMPT, QL__ST_ENTRY_LIST_BOTH,
+};
 
 struct ql__pg_read {
     struct ql__pg_read *next;
@@ -44,6 +48,11 @@ struct ql__pg_read {
     int answered; /* its result came; done runs at the NULL that ends it */
     enum ql__pg_stmt st;
     int64_t start_ns; /* when it was sent (its span's start) */
+    /* A page (ql__pg_page_async): every row up to limit, not the first. */
+    int page, limit;
+    size_t size;
+    void **rows;
+    int *n, *more;
 };
 
 int ql__pg_loop_connect(struct ql_pg *pg, struct ql_error *err)
@@ -89,19 +98,18 @@ int ql_pg_session_waiting(struct ql_db_session *s)
     return pg->nreads;
 }
 
-int ql__pg_read_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
-                      const struct ql__pg_params *p, ql__pg_row_fn read, void *dst, ql_done_fn done,
-                      void *arg)
+/* Send st in the pipeline and queue its read; NULL (and nothing sent) when it cannot. */
+static struct ql__pg_read *send_read(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                                     const struct ql__pg_params *p)
 {
-    if (!pg->loop)
-        return ql_ctx_defer(cx, done, ql__pg_one(pg, cx, st, p, read, dst), arg);
     struct ql__pg_read *rd = NULL;
     if (pg->conn && pg->prepared[st] && pg->nreads < MAX_READS)
         rd = ql_arena_calloc(cx->arena, 1, sizeof(*rd));
     if (rd == NULL || PQsendQueryPrepared(pg->conn, ql__pg_stmts[st].name, p->n, p->values,
                                           p->lengths, p->formats, 1) != 1)
-        return ql_error_set(&cx->err, QL_EWOULD_BLOCK, "the loop's session cannot take it");
-    *rd = (struct ql__pg_read){NULL, cx, read, dst, done, arg, QL_OK, 0, st, 0};
+        return NULL;
+    rd->cx = cx;
+    rd->st = st;
     if (ql_trace_on(cx))
         rd->start_ns = ql_clock_mono_ns(cx->ports.clock);
     if (pg->reads_tail)
@@ -111,6 +119,46 @@ int ql__pg_read_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     pg->reads_tail = rd;
     pg->nreads++;
     pg->unsynced = 1;
+    return rd;
+}
+
+int ql__pg_read_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                      const struct ql__pg_params *p, ql__pg_row_fn read, void *dst, ql_done_fn done,
+                      void *arg)
+{
+    if (!pg->loop)
+        return ql_ctx_defer(cx, done, ql__pg_one(pg, cx, st, p, read, dst), arg);
+    struct ql__pg_read *rd = send_read(pg, cx, st, p);
+    if (rd == NULL)
+        return ql_error_set(&cx->err, QL_EWOULD_BLOCK, "the loop's session cannot take it");
+    rd->read = read;
+    rd->dst = dst;
+    rd->done = done;
+    rd->arg = arg;
+    return QL_OK;
+}
+
+int ql__pg_page_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                      const struct ql__pg_params *p, int limit, size_t size, ql__pg_row_fn read,
+                      void **rows, int *n, int *more, ql_done_fn done, void *arg)
+{
+    if (!pg->loop)
+        return ql_ctx_defer(cx, done, ql__pg_page(pg, cx, st, p, limit, size, read, rows, n, more),
+                            arg);
+    *rows = NULL;
+    *n = *more = 0;
+    struct ql__pg_read *rd = send_read(pg, cx, st, p);
+    if (rd == NULL)
+        return ql_error_set(&cx->err, QL_EWOULD_BLOCK, "the loop's session cannot take it");
+    rd->read = read;
+    rd->done = done;
+    rd->arg = arg;
+    rd->page = 1;
+    rd->limit = limit;
+    rd->size = size;
+    rd->rows = rows;
+    rd->n = n;
+    rd->more = more;
     return QL_OK;
 }
 
@@ -153,7 +201,10 @@ static void take_result(struct ql_pg *pg, PGresult *r)
         return; /* one result per statement; anything more is ignored */
     rd->answered = 1;
     ExecStatusType s = PQresultStatus(r);
-    if (s == PGRES_TUPLES_OK && PQntuples(r) > 0) {
+    if (s == PGRES_TUPLES_OK && rd->page) {
+        rd->rc =
+            ql__pg_page_fill(rd->cx, r, rd->limit, rd->size, rd->read, rd->rows, rd->n, rd->more);
+    } else if (s == PGRES_TUPLES_OK && PQntuples(r) > 0) {
         rd->rc = rd->read(rd->cx, r, 0, rd->dst);
     } else if (s == PGRES_TUPLES_OK) {
         rd->rc = ql_error_set(&rd->cx->err, QL_ENOT_FOUND, NULL);

@@ -124,19 +124,19 @@ static int e_lock(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     return one_entry(pg_of(self), cx, QL__ST_ENTRY_LOCK, team, id, out);
 }
 
-static int e_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                  const struct ql_entry_query *q, struct ql_entry **out, int *n, int *more)
+/* The parameters and the statement of a page of q. */
+static enum ql__pg_stmt list_params(const struct ql_uuid *team, const struct ql_entry_query *q,
+                                    struct ql__pg_params *p)
 {
-    struct ql__pg_params p = {0};
-    ql__pg_p_uuid(&p, team);
+    ql__pg_p_uuid(p, team);
     if (q->after_id) {
-        ql__pg_p_ts(&p, q->after_ms);
-        ql__pg_p_uuid(&p, q->after_id);
+        ql__pg_p_ts(p, q->after_ms);
+        ql__pg_p_uuid(p, q->after_id);
     } else {
-        ql__pg_p_ts_infinity(&p, 1);
-        ql__pg_p_uuid(&p, &max_uuid);
+        ql__pg_p_ts_infinity(p, 1);
+        ql__pg_p_uuid(p, &max_uuid);
     }
-    ql__pg_p_int(&p, q->limit + 1);
+    ql__pg_p_int(p, q->limit + 1);
     enum ql__pg_stmt st = QL__ST_ENTRY_LIST;
     if (q->author && q->prompt)
         st = QL__ST_ENTRY_LIST_BOTH;
@@ -145,14 +145,29 @@ static int e_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     else if (q->prompt)
         st = QL__ST_ENTRY_LIST_PROMPT;
     if (q->author)
-        ql__pg_p_uuid(&p, q->author);
+        ql__pg_p_uuid(p, q->author);
     if (q->prompt)
-        ql__pg_p_uuid(&p, q->prompt);
-    void *rows;
-    int rc = ql__pg_page(pg_of(self), cx, st, &p, q->limit, sizeof(**out), ql__pg_read_entry, &rows,
-                         n, more);
-    *out = rows;
-    return rc;
+        ql__pg_p_uuid(p, q->prompt);
+    return st;
+}
+
+static int e_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                  const struct ql_entry_query *q, struct ql_entry **out, int *n, int *more)
+{
+    struct ql__pg_params p = {0};
+    enum ql__pg_stmt st = list_params(team, q, &p);
+    return ql__pg_page(pg_of(self), cx, st, &p, q->limit, sizeof(**out), ql__pg_read_entry,
+                       (void **)out, n, more);
+}
+
+static int e_list_async(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                        const struct ql_entry_query *q, struct ql_entry **out, int *n, int *more,
+                        ql_done_fn done, void *arg)
+{
+    struct ql__pg_params p = {0};
+    enum ql__pg_stmt st = list_params(team, q, &p);
+    return ql__pg_page_async(pg_of(self), cx, st, &p, q->limit, sizeof(**out), ql__pg_read_entry,
+                             (void **)out, n, more, done, arg);
 }
 
 static int e_update(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *e)
@@ -198,6 +213,7 @@ const struct ql_entries_ops ql__pg_entries_ops = {
     .update = e_update,
     .remove = e_remove,
     .get_async = e_get_async,
+    .list_async = e_list_async,
 };
 
 /* ---- prompts ------------------------------------------------------------------------------ */

@@ -19,7 +19,17 @@ int ql__pg_page(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     int rc = ql__pg_exec(pg, cx, st, p, &r);
     if (rc)
         return rc;
+    rc = ql__pg_page_fill(cx, r, limit, size, read, rows, n, more);
+    PQclear(r);
+    return rc;
+}
+
+int ql__pg_page_fill(struct ql_ctx *cx, const PGresult *r, int limit, size_t size,
+                     ql__pg_row_fn read, void **rows, int *n, int *more)
+{
+    int rc = QL_OK;
     int got = PQntuples(r);
+    *n = 0;
     *more = got > limit;
     if (got > limit)
         got = limit;
@@ -28,7 +38,6 @@ int ql__pg_page(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
         rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
     for (int i = 0; rc == QL_OK && i < got; i++, (*n)++)
         rc = read(cx, r, i, out + (size_t)i * size);
-    PQclear(r);
     *rows = out;
     return rc;
 }

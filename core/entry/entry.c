@@ -251,9 +251,31 @@ int ql_entry_get(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_
     return rc;
 }
 
-int ql_entry_list(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_entry_filter *f,
-                  struct ql_entry **out, int *n, const char **next_cursor)
+struct list_state {
+    struct ql_entry_page *out;
+    ql_done_fn done;
+    void *arg;
+};
+
+static void listed(struct ql_ctx *cx, int rc, void *arg)
 {
+    struct list_state *l = arg;
+    struct ql_entry_page *pg = l->out;
+    pg->next = NULL;
+    if (rc == QL_OK && pg->more && pg->n > 0) {
+        const struct ql_entry *last = &pg->items[pg->n - 1];
+        pg->next = ql_cursor_encode(cx->arena, QL_CURSOR_ENTRIES, last->created_ms, &last->id);
+        if (pg->next == NULL)
+            rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    }
+    l->done(cx, rc, l->arg);
+}
+
+int ql_entry_list_async(struct ql_ctx *cx, const struct ql_uuid *team,
+                        const struct ql_entry_filter *f, struct ql_entry_page *out, ql_done_fn done,
+                        void *arg)
+{
+    memset(out, 0, sizeof(*out));
     int rc = ql_authorize(cx, QL_ACT_ENTRY_READ, team);
     if (rc)
         return rc;
@@ -268,18 +290,23 @@ int ql_entry_list(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql
         q.after_id = &after;
     if (cx->err.code)
         return cx->err.code;
-    int more = 0;
-    rc = ql_store_entries_list(cx->ports.store, cx, team, &q, out, n, &more);
-    if (rc)
-        return rc;
-    *next_cursor = NULL;
-    if (more && *n > 0) {
-        const struct ql_entry *last = &(*out)[*n - 1];
-        *next_cursor = ql_cursor_encode(cx->arena, QL_CURSOR_ENTRIES, last->created_ms, &last->id);
-        if (*next_cursor == NULL)
-            return ql_error_set(&cx->err, QL_ENOMEM, NULL);
-    }
-    return QL_OK;
+    struct list_state *l = ql_arena_alloc(cx->arena, sizeof(*l));
+    if (l == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    *l = (struct list_state){out, done, arg};
+    return ql_store_entries_list_async(cx->ports.store, cx, team, &q, &out->items, &out->n,
+                                       &out->more, listed, l);
+}
+
+int ql_entry_list(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_entry_filter *f,
+                  struct ql_entry_page *out)
+{
+    int rc = QL_EWOULD_BLOCK; /* stays so only if the store answers later, which it must not */
+    int started = ql_entry_list_async(cx, team, f, out, got_at_once, &rc);
+    if (started)
+        return started;
+    ql_ctx_run_deferred(cx);
+    return rc;
 }
 
 /*

@@ -66,8 +66,22 @@ struct ql_entry_filter {
     int limit;
 };
 
+/* A page of entries, newest first; next is the cursor of the page after it, or NULL. */
+struct ql_entry_page {
+    struct ql_entry *items;
+    int n;
+    const char *next;
+    int more; /* the store's: a row beyond the page */
+};
+
+/* A page of the team's entries as f asks.  The store must answer at once. */
 int ql_entry_list(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_entry_filter *f,
-                  struct ql_entry **out, int *n, const char **next_cursor);
+                  struct ql_entry_page *out);
+
+/* ql_entry_list with its answer in a continuation, as ql_entry_get_async; *out lives on. */
+int ql_entry_list_async(struct ql_ctx *cx, const struct ql_uuid *team,
+                        const struct ql_entry_filter *f, struct ql_entry_page *out, ql_done_fn done,
+                        void *arg);
 
 /* if_match may be NULL; QL_EPRECONDITION when it does not match the current version. */
 int ql_entry_update(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_uuid *id,

@@ -295,6 +295,15 @@ int ql_store_entries_list(struct ql_store *s, struct ql_ctx *cx, const struct ql
     return s->ops->entries->list(s, cx, team, q, out, n, more);
 }
 
+int ql_store_entries_list_async(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
+                                const struct ql_entry_query *q, struct ql_entry **out, int *n,
+                                int *more, ql_done_fn done, void *arg)
+{
+    if (s->ops->entries->list_async)
+        return s->ops->entries->list_async(s, cx, team, q, out, n, more, done, arg);
+    return ql_ctx_defer(cx, done, s->ops->entries->list(s, cx, team, q, out, n, more), arg);
+}
+
 int ql_store_entries_update(struct ql_store *s, struct ql_ctx *cx, const struct ql_entry *e)
 {
     return s->ops->entries->update(s, cx, e);

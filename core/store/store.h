@@ -4,20 +4,16 @@
  * One store object is one database session: a pool thread of quill-api or a job slot of
  * quill-worker owns one and nobody else touches it.  Methods block.  Statements run inside
  * the transaction opened by begin() when one is open, else each on its own.
+ * Records handed out are filled with arena memory of cx.  Lists return at most `limit`
+ * items in *out (arena), *more set when further items exist; "after" arguments are keyset
+ * positions taken from the last item of a page.  Errors: QL_ENOT_FOUND when a row asked
+ * for does not exist; QL_EUNAVAILABLE when the database cannot be reached (the adapter
+ * reconnects later); QL_ERETRY on a serialization failure or deadlock; QL_ECONFLICT on a
+ * unique violation not named below; QL_EINTERNAL otherwise (details in cx->err.msg).
  *
- * Records handed out (struct ql_user and friends) are filled with arena memory of cx.
- * Lists return at most `limit` items in *out (arena) and set *more when further items
- * exist.  "after" arguments are keyset positions taken from the last item of a page.
- *
- * Errors: QL_ENOT_FOUND when a row asked for does not exist; QL_EUNAVAILABLE when the
- * database cannot be reached (the adapter reconnects on a later call); QL_ERETRY on a
- * serialization failure or deadlock; QL_ECONFLICT on a unique violation not named below;
- * QL_EINTERNAL otherwise.  Details go to cx->err.msg for logs, never to clients.
- *
- * Cached credentials: an adapter may cache what principal_load returns.  Every method
- * that changes a credential or a membership (session_delete, sessions_delete_user,
- * member_*, team_delete, api_key_revoke) invalidates those caches on every instance when
- * its transaction commits.
+ * Cached credentials: an adapter may cache what principal_load returns; every method that
+ * changes a credential or a membership (session_delete, sessions_delete_user, member_*,
+ * team_delete, api_key_revoke) invalidates those caches on every instance at commit.
  */
 #ifndef QL_STORE_H
 #define QL_STORE_H
@@ -27,7 +23,6 @@
 #include "auth/auth.h"
 #include "ctx/ctx.h"
 
-struct ql_ctx;
 struct ql_store;
 struct ql_uuid;
 struct ql_user;
@@ -217,14 +212,17 @@ struct ql_entries_ops {
     int (*remove)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                   const struct ql_uuid *id, int64_t now_ms);
     /*
-     * Like get, with the answer in a continuation (see ql_done_fn): 0 when done will run,
-     * later, with get's result (QL_EWOULD_BLOCK: the read failed where it ran; run the request
-     * again where waiting is allowed), or an error now (QL_EWOULD_BLOCK: the session cannot
-     * take the read) and done never runs.  *out must stay valid until done runs.  NULL: the
-     * wrapper runs get and defers its answer on cx.
+     * get, answered in a continuation (ql_done_fn): 0 when done will run with get's result
+     * (QL_EWOULD_BLOCK: the read failed there; rerun where waiting is allowed), or an error now
+     * (QL_EWOULD_BLOCK: the session cannot take it) and done never runs.  *out lives until
+     * done runs.  NULL: the wrapper runs get and defers its answer on cx.
      */
     int (*get_async)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                      const struct ql_uuid *id, struct ql_entry *out, ql_done_fn done, void *arg);
+    /* list, answered as get_async answers (*out, *n, *more live until done); NULL: list. */
+    int (*list_async)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                      const struct ql_entry_query *q, struct ql_entry **out, int *n, int *more,
+                      ql_done_fn done, void *arg);
 };
 
 struct ql_prompts_ops {
@@ -538,6 +536,9 @@ int ql_store_entries_lock(struct ql_store *s, struct ql_ctx *cx, const struct ql
                           const struct ql_uuid *id, struct ql_entry *out);
 int ql_store_entries_list(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
                           const struct ql_entry_query *q, struct ql_entry **out, int *n, int *more);
+int ql_store_entries_list_async(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
+                                const struct ql_entry_query *q, struct ql_entry **out, int *n,
+                                int *more, ql_done_fn done, void *arg);
 int ql_store_entries_update(struct ql_store *s, struct ql_ctx *cx, const struct ql_entry *e);
 int ql_store_entries_remove(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
                             const struct ql_uuid *id, int64_t now_ms);

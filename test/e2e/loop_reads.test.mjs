@@ -1,6 +1,6 @@
-// Single-entry reads on the event loop (QUILL_LOOP_READS): the loop answers them on its
-// own pipelined database session when the caller's principal is cached, and hands the rest
-// to the pool.  Every answer must be the one the pool gives, revocation must reach it, and
+// Reads on the event loop (QUILL_LOOP_READS: one entry, a page of entries, the caller's
+// profile): the loop answers them on its own pipelined database session when the caller's
+// principal is cached, and hands the rest to the pool.  Every answer must be the one the pool gives, revocation must reach it, and
 // a database restart must only cost the loop its session for a moment.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -68,6 +68,46 @@ test('the loop answers every case of GET one entry exactly as the pool does', as
   const after = await metric(loop, 'quill_loop_reads_total')
   assert.ok(after - before >= 8, `reads answered on the loop: ${after - before}`)
   assert.equal(await metric(pool, 'quill_loop_reads_total'), null, 'QUILL_LOOP_READS=0 turns it off')
+})
+
+test('the loop answers every case of a page of entries exactly as the pool does', async () => {
+  const owner = await signup(loop)
+  const member = await signup(loop)
+  const outsider = await signup(loop)
+  const team = await makeTeam(loop, owner.token)
+  await addMember(loop, owner.token, team.teamId, member.email, 'member')
+  const base = `/v1/teams/${team.teamId}/journal-entries`
+  for (let i = 0; i < 5; i++) {
+    const token = i % 2 ? member.token : owner.token
+    assert.equal((await http(loop, 'POST', base, { token, body: { content: `entry ${i} ✓` } })).status, 201)
+  }
+  const first = await http(pool, 'GET', `${base}?limit=2`, { token: owner.token })
+  assert.equal(first.status, 200)
+  const cursor = encodeURIComponent(first.body.nextCursor)
+  const cases = [
+    ['the first page', owner.token, `${base}?limit=2`],
+    ['the next page', owner.token, `${base}?limit=2&cursor=${cursor}`],
+    ['every entry', member.token, base],
+    ['by author', owner.token, `${base}?authorUserId=${member.user.userId}`],
+    ['by an unknown prompt', owner.token, `${base}?promptId=018f0000-0000-7000-8000-000000000000`],
+    ['a bad author', owner.token, `${base}?authorUserId=nope`],
+    ['a bad cursor', owner.token, `${base}?cursor=AAAA`],
+    ['a bad limit', owner.token, `${base}?limit=0`],
+    ['not a member', outsider.token, base],
+    ['no token', null, base]
+  ]
+  const before = await metric(loop, 'quill_loop_reads_total')
+  for (const [what, token, path] of cases) {
+    for (let i = 0; i < 2; i++) { // the first may load the principal on the pool
+      const a = await http(loop, 'GET', path, { token })
+      const b = await http(pool, 'GET', path, { token })
+      assert.deepEqual(shape(a), shape(b), what)
+    }
+  }
+  const pages = await http(loop, 'GET', `${base}?limit=2&cursor=${cursor}`, { token: owner.token })
+  assert.deepEqual(pages.body.items.map((e) => e.content), ['entry 2 ✓', 'entry 1 ✓'])
+  const after = await metric(loop, 'quill_loop_reads_total')
+  assert.ok(after - before >= 5, `pages answered on the loop: ${after - before}`)
 })
 
 test('the loop answers GET /v1/me exactly as the pool does, and sees writes at once', async () => {

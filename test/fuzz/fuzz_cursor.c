@@ -239,8 +239,11 @@ static int list_entries(struct world *w, struct ql_ctx *cx, const char *cursor, 
                         int *count, const char **next)
 {
     struct ql_entry_filter f = {.cursor = cursor, .cursor_n = n, .limit = limit};
-    struct ql_entry *items;
-    return ql_entry_list(cx, &w->team, &f, &items, count, next);
+    struct ql_entry_page pg;
+    int rc = ql_entry_list(cx, &w->team, &f, &pg);
+    *count = pg.n;
+    *next = pg.next;
+    return rc;
 }
 
 static int list_prompts(struct world *w, struct ql_ctx *cx, const char *cursor, size_t n, int limit,

@@ -355,18 +355,19 @@ static void test_pages_and_filters(void)
         ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &e), QL_OK);
     }
     struct ql_entry_filter f = {.limit = 3};
-    struct ql_entry *items;
-    int n, total = 0, pages = 0;
+    struct ql_entry_page pg;
+    int total = 0, pages = 0;
     const char *next = NULL;
     do {
         as(&w, &w.pv);
         f.cursor = next;
         f.cursor_n = next ? strlen(next) : 0;
-        ASSERT_INT_EQ(ql_entry_list(&w.f.cx, &w.team.id, &f, &items, &n, &next), QL_OK);
-        ASSERT_INT_EQ(n, pages < 2 ? 3 : 1);
+        ASSERT_INT_EQ(ql_entry_list(&w.f.cx, &w.team.id, &f, &pg), QL_OK);
+        ASSERT_INT_EQ(pg.n, pages < 2 ? 3 : 1);
+        next = pg.next;
         /* newest first: entry i was created at T0 + 1000 * (i + 1) */
-        for (int i = 0; i < n; i++, total++)
-            ASSERT_INT_EQ(items[i].created_ms, T0 + 1000 * (7 - total));
+        for (int i = 0; i < pg.n; i++, total++)
+            ASSERT_INT_EQ(pg.items[i].created_ms, T0 + 1000 * (7 - total));
         pages++;
     } while (next);
     ASSERT_INT_EQ(pages, 3);
@@ -375,14 +376,14 @@ static void test_pages_and_filters(void)
     ql_uuid_format(&w.member.user.id, author);
     struct ql_entry_filter by = {.limit = 50, .author = author, .author_n = 36};
     as(&w, &w.pv);
-    ASSERT_INT_EQ(ql_entry_list(&w.f.cx, &w.team.id, &by, &items, &n, &next), QL_OK);
-    ASSERT_INT_EQ(n, 4);
+    ASSERT_INT_EQ(ql_entry_list(&w.f.cx, &w.team.id, &by, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.n, 4);
     struct ql_entry_filter bad = {.limit = 50, .author = "nope", .author_n = 4};
     as(&w, &w.pv);
-    ASSERT_INT_EQ(ql_entry_list(&w.f.cx, &w.team.id, &bad, &items, &n, &next), QL_EVALIDATION);
+    ASSERT_INT_EQ(ql_entry_list(&w.f.cx, &w.team.id, &bad, &pg), QL_EVALIDATION);
     struct ql_entry_filter badc = {.limit = 50, .cursor = "AAAA", .cursor_n = 4};
     as(&w, &w.pv);
-    ASSERT_INT_EQ(ql_entry_list(&w.f.cx, &w.team.id, &badc, &items, &n, &next), QL_EVALIDATION);
+    ASSERT_INT_EQ(ql_entry_list(&w.f.cx, &w.team.id, &badc, &pg), QL_EVALIDATION);
     fixture_cleanup(&w.f);
 }
 
