@@ -75,10 +75,11 @@ ALLOWED = {
     'R_KEYS': "the keys a user made in every team (export: multi-shard by user)",
     'R_AUDIT': "the audit rows about a user in every chain (export: multi-shard)",
     'ERASE_ENTRIES': "erasure: a user's entries in every team (multi-shard by author)",
+    'USER_RENAME': "a user's name shows in each of its teams' member lists: the rename moves "
+                   'its memberships in every team on (multi-shard by user_id)',
     'SCRUB_DELIVERIES': 'erasure: delivered bodies that quote the user, in every team',
     # Global prompts (team_id NULL) are a reference table in the plan: a join with them
     # needs no team.
-    'CHANGES_PAGE': "joins a change of a prompt with the prompt, which may be global",
     'DAILY_GET': "today's prompt of a team may be a global one",
 }
 

@@ -5,6 +5,12 @@
  */
 #include "internal.h"
 
+/*
+ * The SET of a change to a journal entry, team prompt or membership: the row takes the
+ * position of this change (migration 0017), as the log's row of it does.
+ */
+#define QL__PG_MOVED "change_txid = pg_current_xact_id(), change_seq = nextval('changes_seq')"
+
 /* A users row's mfaEnabled: a confirmed TOTP enrolment exists (the profile spells it for u). */
 #define QL__PG_MFA_ON                                                                              \
     "EXISTS (SELECT 1 FROM mfa_totp m WHERE m.user_id = users.user_id AND m.confirmed_at IS NOT "  \
@@ -42,9 +48,11 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
                              "oidc_subject = $2 AND erased_at "
                              "IS NULL",
                              2},
+    /* The name shows in the member lists of the user's teams: each membership moves on. */
     [QL__ST_USER_RENAME] =
         {"user_rename",
-         "UPDATE users SET display_name = $2, updated_at = $3 WHERE user_id = $1 AND "
+         "WITH m AS (UPDATE team_members SET " QL__PG_MOVED " WHERE user_id = $1) UPDATE "
+         "users SET display_name = $2, updated_at = $3 WHERE user_id = $1 AND "
          "erased_at IS NULL RETURNING user_id, email, display_name, password_hash, "
          "created_at, updated_at, " QL__PG_MFA_ON ", email_verified_at",
          3},
@@ -135,11 +143,19 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES ($1, $2, $3, "
          "$4)",
          4},
-    [QL__ST_MEMBER_SET_ROLE] =
-        {"member_set_role", "UPDATE team_members SET role = $3 WHERE team_id = $1 AND user_id = $2",
-         3},
-    [QL__ST_MEMBER_DELETE] = {"member_delete",
-                              "DELETE FROM team_members WHERE team_id = $1 AND user_id = $2", 2},
+    [QL__ST_MEMBER_SET_ROLE] = {"member_set_role",
+                                "UPDATE team_members SET role = $3, " QL__PG_MOVED
+                                " WHERE team_id = $1 AND "
+                                "user_id = $2",
+                                3},
+    /* A membership removed leaves its tombstone for delta sync (migration 0017). */
+    [QL__ST_MEMBER_DELETE] =
+        {"member_delete",
+         "WITH d AS (DELETE FROM team_members WHERE team_id = $1 AND user_id = $2 RETURNING "
+         "team_id, user_id) INSERT INTO sync_tombstones AS t (team_id, kind, entity_id) SELECT "
+         "d.team_id, 3, d.user_id FROM d ON CONFLICT (team_id, kind, entity_id) DO UPDATE SET "
+         "change_txid = EXCLUDED.change_txid, change_seq = EXCLUDED.change_seq",
+         2},
     [QL__ST_OWNERS_COUNT] =
         {"owners_count", "SELECT count(*) FROM team_members WHERE team_id = $1 AND role = 'owner'",
          1},
@@ -260,12 +276,13 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
     [QL__ST_ENTRY_UPDATE] =
         {"entry_update",
          "UPDATE journal_entries SET content = $3, prompt_id = $4, version = $5, "
-         "updated_at = $6 WHERE team_id = $1 AND journal_entry_id = $2",
+         "updated_at = $6, " QL__PG_MOVED " WHERE team_id = $1 AND journal_entry_id = $2",
          6},
     [QL__ST_ENTRY_DELETE] =
         {"entry_delete",
          "UPDATE journal_entries SET deleted_at = $3, updated_at = $3, version = version + "
-         "1 WHERE team_id = $1 AND journal_entry_id = $2 AND deleted_at IS NULL",
+         "1, " QL__PG_MOVED " WHERE team_id = $1 AND journal_entry_id = $2 AND deleted_at "
+         "IS NULL",
          3},
     [QL__ST_PROMPT_INSERT] =
         {"prompt_insert",
@@ -285,11 +302,11 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "($2::text IS NULL OR category = $2) AND (created_at, prompt_id) > ($3, $4::uuid) "
          "ORDER BY created_at, prompt_id LIMIT $5",
          5},
-    [QL__ST_PROMPT_DELETE] =
-        {"prompt_delete",
-         "UPDATE prompts SET deleted_at = $3, updated_at = $3 WHERE team_id = $1 AND "
-         "prompt_id = $2 AND deleted_at IS NULL",
-         3},
+    [QL__ST_PROMPT_DELETE] = {"prompt_delete",
+                              "UPDATE prompts SET deleted_at = $3, updated_at = $3, " QL__PG_MOVED
+                              " WHERE "
+                              "team_id = $1 AND prompt_id = $2 AND deleted_at IS NULL",
+                              3},
     [QL__ST_IDEM_GET] = {"idem_get",
                          "SELECT fingerprint, status, response, created_at, expires_at FROM "
                          "idempotency_keys WHERE scope = $1 AND key = $2 AND expires_at > $3",
@@ -433,9 +450,11 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          1},
     [QL__ST_PURGE_DELETED] =
         {"purge_deleted",
-         "WITH e AS (DELETE FROM journal_entries WHERE deleted_at <= $1 RETURNING 1), d AS "
+         "WITH f AS (SELECT txid FROM change_floor LIMIT 1), e AS (DELETE FROM journal_entries "
+         "WHERE deleted_at <= $1 AND change_txid < (SELECT txid FROM f) RETURNING 1), d AS "
          "(DELETE FROM daily_prompts WHERE prompt_id IN (SELECT prompt_id FROM prompts "
-         "WHERE deleted_at <= $1)), p AS (DELETE FROM prompts WHERE deleted_at <= $1 AND "
+         "WHERE deleted_at <= $1 AND change_txid < (SELECT txid FROM f))), p AS (DELETE FROM "
+         "prompts WHERE deleted_at <= $1 AND change_txid < (SELECT txid FROM f) AND "
          "prompt_id NOT IN (SELECT prompt_id FROM journal_entries WHERE prompt_id IS NOT "
          "NULL AND (deleted_at IS NULL OR deleted_at > $1)) RETURNING 1), t AS (DELETE "
          "FROM teams WHERE deleted_at <= $1 RETURNING 1) SELECT (SELECT count(*) FROM e) + "

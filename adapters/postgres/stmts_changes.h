@@ -33,44 +33,54 @@
          "$5::text[]) WITH ORDINALITY AS u(t, k, e, i, tp, n) ORDER BY u.n",
          5},
     /*
-     * A team's changes after ($2, $3), each with the current state of its thing (the
-     * lookups find nothing when it is gone: a tombstone), and first, from the same snapshot,
-     * its horizon and the log's floor (one row with the change's columns NULL when there
-     * is no change).  The last column says whether a change may be given out: only those
-     * of transactions older than every running one (see migrations/0007_changes.up.sql).
-     * Those come first; one after them is committed but held back, and tells the reader to
-     * look again soon.  No change when ($2, $3) lies below the floor: what followed it was
-     * compacted away.  LIMIT 1 on the floor's one row: change_floor is seldom analyzed, and
-     * unanalyzed the planner takes it for 1,810 rows, plans the page for 90,000 and hashes the
-     * whole of journal_entries for every page.  Each thing is looked up in a LATERAL
-     * subquery of its own whose "c.kind = K" the planner turns into a one-time filter: a
-     * change looks up only its own kind, by primary key, and no page joins (hashes) a whole
-     * table such as team_members (test/integration/test_plans.c checks the plan).  No
-     * ORDER BY: the rows come as the lookups give them, and the adapter puts them in the
-     * order of the log (repo_changes.c), which costs less than sorting them with their
-     * state here.
+     * The things of a team changed after ($2, $3), read from the things themselves (see
+     * migrations/0017_sync_state.up.sql): each journal entry, team prompt and membership at
+     * the position of its last change, in its state now, and the tombstones of what is gone
+     * for good; a soft-deleted entry or prompt reads as a tombstone (its first column NULL).
+     * Each kind is a walk of its (team_id, change_txid, change_seq) index, at most $4 rows;
+     * the adapter merges them in position order (repo_changes.c) and keeps the first $4.
+     * First, from the same snapshot, come the horizon and the log's floor (one row with the
+     * thing's columns NULL when nothing changed).  The last column says whether a row may be
+     * given out: only those of transactions older than every running one (see
+     * migrations/0007_changes.up.sql); one after them is committed but held back, and tells
+     * the reader to look again soon.  Nothing when ($2, $3) lies below the floor: what
+     * changed before it may have been purged.  LIMIT 1 on the floor's one row: change_floor
+     * is seldom analyzed, and unanalyzed the planner takes it for 1,810 rows.
      */
     [QL__ST_CHANGES_PAGE] =
         {"changes_page",
          "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x, f.txid AS ft, f.seq "
          "AS fs FROM change_floor f LIMIT 1) SELECT h.x::text, h.ft::text, h.fs, c.txid::text, "
-         "c.seq, c.kind::int4, c.entity_id, e.journal_entry_id, e.team_id, e.author_user_id, "
-         "e.author_api_key_id, e.prompt_id, e.content, e.version, e.created_at, e.updated_at, "
-         "e.deleted_at, p.prompt_id, p.team_id, p.text, p.category, p.created_at, p.updated_at, "
-         "p.deleted_at, m.user_id, m.email, m.display_name, m.role, m.joined_at, c.txid < h.x "
-         "FROM h LEFT JOIN LATERAL (SELECT c.txid, c.seq, c.kind, c.team_id, c.entity_id FROM "
-         "changes c WHERE c.team_id = $1 AND (c.txid, c.seq) > ($2::xid8, $3) AND c.kind <= 3 "
-         "AND ($2::xid8, $3) >= (h.ft, h.fs) ORDER BY c.txid, c.seq LIMIT $4) c ON true LEFT "
-         "JOIN LATERAL (SELECT e.journal_entry_id, e.team_id, e.author_user_id, "
-         "e.author_api_key_id, e.prompt_id, e.content, e.version, e.created_at, e.updated_at, "
-         "e.deleted_at FROM journal_entries e WHERE c.kind = 1 AND e.journal_entry_id = "
-         "c.entity_id AND e.team_id = c.team_id AND e.deleted_at IS NULL LIMIT 1) e ON true "
-         "LEFT JOIN LATERAL (SELECT p.prompt_id, p.team_id, p.text, p.category, p.created_at, "
-         "p.updated_at, p.deleted_at FROM prompts p WHERE c.kind = 2 AND p.prompt_id = "
-         "c.entity_id AND p.deleted_at IS NULL LIMIT 1) p ON true LEFT JOIN LATERAL (SELECT "
-         "m.user_id, u.email, u.display_name, m.role, m.joined_at FROM team_members m LEFT JOIN "
-         "users u ON u.user_id = m.user_id WHERE c.kind = 3 AND m.team_id = c.team_id AND "
-         "m.user_id = c.entity_id LIMIT 1) m ON true",
+         "c.seq, c.kind, c.entity_id, c.e_id, c.e_team, c.e_user, c.e_key, c.e_prompt, "
+         "c.e_content, c.e_version, c.e_created, c.e_updated, c.e_deleted, c.p_id, c.p_team, "
+         "c.p_text, c.p_category, c.p_created, c.p_updated, c.p_deleted, c.m_user, c.m_email, "
+         "c.m_name, c.m_role, c.m_joined, c.txid < h.x FROM h LEFT JOIN LATERAL ((SELECT "
+         "e.change_txid AS txid, e.change_seq AS seq, 1 AS kind, e.journal_entry_id AS "
+         "entity_id, CASE WHEN e.deleted_at IS NULL THEN e.journal_entry_id END AS e_id, "
+         "e.team_id AS e_team, e.author_user_id AS e_user, e.author_api_key_id AS e_key, "
+         "e.prompt_id AS e_prompt, e.content AS e_content, e.version AS e_version, "
+         "e.created_at AS e_created, e.updated_at AS e_updated, e.deleted_at AS e_deleted, "
+         "NULL::uuid AS p_id, NULL::uuid AS p_team, NULL::text AS p_text, NULL::text AS "
+         "p_category, NULL::timestamptz AS p_created, NULL::timestamptz AS p_updated, "
+         "NULL::timestamptz AS p_deleted, NULL::uuid AS m_user, NULL::text AS m_email, "
+         "NULL::text AS m_name, NULL::text AS m_role, NULL::timestamptz AS m_joined FROM "
+         "journal_entries e WHERE e.team_id = $1 AND (e.change_txid, e.change_seq) > "
+         "($2::xid8, $3) ORDER BY e.change_txid, e.change_seq LIMIT $4) UNION ALL (SELECT "
+         "p.change_txid, p.change_seq, 2, p.prompt_id, NULL, NULL, NULL, NULL, NULL, NULL, "
+         "NULL, NULL, NULL, NULL, CASE WHEN p.deleted_at IS NULL THEN p.prompt_id END, "
+         "p.team_id, p.text, p.category, p.created_at, p.updated_at, p.deleted_at, NULL, NULL, "
+         "NULL, NULL, NULL FROM prompts p WHERE p.team_id = $1 AND (p.change_txid, "
+         "p.change_seq) > ($2::xid8, $3) ORDER BY p.change_txid, p.change_seq LIMIT $4) UNION "
+         "ALL (SELECT m.change_txid, m.change_seq, 3, m.user_id, NULL, NULL, NULL, NULL, NULL, "
+         "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, m.user_id, "
+         "u.email, u.display_name, m.role, m.joined_at FROM team_members m JOIN users u ON "
+         "u.user_id = m.user_id WHERE m.team_id = $1 AND (m.change_txid, m.change_seq) > "
+         "($2::xid8, $3) ORDER BY m.change_txid, m.change_seq LIMIT $4) UNION ALL (SELECT "
+         "t.change_txid, t.change_seq, t.kind::int4, t.entity_id, NULL, NULL, NULL, NULL, "
+         "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+         "NULL, NULL, NULL, NULL FROM sync_tombstones t WHERE t.team_id = $1 AND "
+         "(t.change_txid, t.change_seq) > ($2::xid8, $3) ORDER BY t.change_txid, t.change_seq "
+         "LIMIT $4)) c ON ($2::xid8, $3) >= (h.ft, h.fs)",
          4},
     [QL__ST_CHANGES_BOUNDS] = {"changes_bounds",
                                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "
@@ -112,14 +122,15 @@
                              1},
     /*
      * Cut below the newest mark older than $1 that every consumer has passed; raise the
-     * floor there, and drop the marks older than the one used.
+     * floor there, drop the tombstones below it, and the marks older than the one used.
      */
     [QL__ST_CHANGES_COMPACT] = {
         "changes_compact",
         "WITH m AS (SELECT at, txid FROM change_marks WHERE at < $1 ORDER BY at DESC LIMIT 1), "
         "cut AS (SELECT m.at, least(m.txid, (SELECT min(txid) FROM change_consumers)) AS txid "
         "FROM m), gone AS (DELETE FROM changes c USING cut WHERE c.txid < cut.txid RETURNING "
-        "1), raised AS (UPDATE change_floor f SET txid = cut.txid, seq = 0 FROM cut WHERE "
+        "1), tomb AS (DELETE FROM sync_tombstones t USING cut WHERE t.change_txid < cut.txid), "
+        "raised AS (UPDATE change_floor f SET txid = cut.txid, seq = 0 FROM cut WHERE "
         "cut.txid > f.txid RETURNING 1), old AS (DELETE FROM change_marks k USING cut WHERE "
         "k.at < cut.at RETURNING 1) SELECT count(*)::int8 FROM gone",
         1},

@@ -87,11 +87,16 @@
          "password_hash = NULL, oidc_issuer = NULL, oidc_subject = NULL, erased_at = $2, "
          "updated_at = $2 FROM old WHERE u.user_id = old.user_id RETURNING old.email",
          2},
+    /* Each erased entry leaves its tombstone for delta sync (migration 0017). */
     [QL__ST_ERASE_ENTRIES] =
         {"erase_entries",
-         "DELETE FROM journal_entries e WHERE e.journal_entry_id IN (SELECT journal_entry_id "
-         "FROM journal_entries WHERE author_user_id = $1 ORDER BY journal_entry_id LIMIT $2 FOR "
-         "UPDATE) RETURNING e.team_id, e.journal_entry_id, e.deleted_at IS NULL",
+         "WITH d AS (DELETE FROM journal_entries e WHERE e.journal_entry_id IN (SELECT "
+         "journal_entry_id FROM journal_entries WHERE author_user_id = $1 ORDER BY "
+         "journal_entry_id LIMIT $2 FOR UPDATE) RETURNING e.team_id, e.journal_entry_id, "
+         "e.deleted_at IS NULL AS live), t AS (INSERT INTO sync_tombstones (team_id, kind, "
+         "entity_id) SELECT d.team_id, 1, d.journal_entry_id FROM d ON CONFLICT (team_id, kind, "
+         "entity_id) DO UPDATE SET change_txid = EXCLUDED.change_txid, change_seq = "
+         "EXCLUDED.change_seq) SELECT team_id, journal_entry_id, live FROM d",
          2},
     [QL__ST_SCRUB_DELIVERIES] =
         {"scrub_deliveries",

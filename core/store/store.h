@@ -297,12 +297,12 @@ struct ql_changes_ops {
                        const int *events, const struct ql_uuid *const *ids,
                        const char *const *traceparents, int n);
     /*
-     * The changes of team after *after, oldest first, at most limit of them (more when
-     * others follow), each with the current state of its thing, or a tombstone when the
-     * thing is gone.  Only changes of transactions older than every one still running
-     * (out->start); held is 1 when committed changes after the page wait for such a
-     * transaction to end.  Nothing at all when *after lies below out->floor: the log no
-     * longer holds what followed it.  start and floor are read in the page's own snapshot.
+     * What changed in team after *after, oldest first, at most limit items (more when others
+     * follow): per change or per thing at its last change (PostgreSQL), each in its current
+     * state, or a tombstone when gone.  Only changes of transactions older than every one
+     * running (out->start); held is 1 when committed ones after the page wait for such a
+     * transaction.  Nothing when *after lies below out->floor (what followed may be gone).
+     * start and floor are read in the page's own snapshot.
      */
     int (*page)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                 const struct ql_change_pos *after, int limit, struct ql_change_page *out);

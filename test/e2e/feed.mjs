@@ -86,6 +86,13 @@ export function cursorPos (c) {
   assert.equal(b.length, 18, `a delta cursor: ${c}`)
   return b.readBigUInt64BE(2) * (1n << 64n) + b.readBigUInt64BE(10)
 }
+// The last of each thing's items, in their order: what a delta page after the same
+// position gives, since a page reads each thing once, at its last change (items are
+// [type, id] pairs, or anything with a key of them).
+export function lastOfEach (items, key = (x) => `${x[0]} ${x[1]}`) {
+  return items.filter((x, i) => !items.slice(i + 1).some((y) => key(y) === key(x)))
+}
+
 export function assertIncreasing (ids) {
   for (let i = 1; i < ids.length; i++) assert.ok(cursorPos(ids[i - 1]) < cursorPos(ids[i]), `event ids in log order: ${ids[i - 1]} then ${ids[i]}`)
 }

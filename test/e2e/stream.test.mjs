@@ -8,7 +8,7 @@ import { start, stop, http, sleep, waitFor, signup, addMember, makeKey, psqlSess
 import {
   EventSource, ENV, problem, addEntry, editEntry, dropEntry, addPrompt, setRole, dropMember, dropKey,
   S, syncPage, syncAll, assertIncreasing, streamPath, openStream, openLive, endedWithin,
-  eventSource, settle, fixture
+  eventSource, settle, fixture, lastOfEach
 } from './feed.mjs'
 
 let api
@@ -34,10 +34,16 @@ test('a stream sends the hello, then each change made after connecting, in order
   assert.equal(await endedWithin(s, 0), null)
 
   const { cursor } = await syncAll(api, viewer.token, tid)
+  // Each write waits for its event: a stream that reads after two changes of one thing
+  // sends that thing once, in its state then (as a delta page does).
   const e1 = await addEntry(api, owner.token, tid, 'one')
+  assert.ok(await s.waitEvents(1))
   await editEntry(api, owner.token, tid, e1.journalEntryId, 'one, edited')
+  assert.ok(await s.waitEvents(2))
   const p = await addPrompt(api, owner.token, tid, 'streamed?')
+  assert.ok(await s.waitEvents(3))
   await dropEntry(api, owner.token, tid, e1.journalEntryId)
+  assert.ok(await s.waitEvents(4))
   await setRole(api, owner.token, tid, m.user.userId, 'member') // (the reader's own would end its stream)
   assert.ok(await s.waitEvents(5), `got ${s.events.length} events`)
   await sleep(200)
@@ -50,13 +56,14 @@ test('a stream sends the hello, then each change made after connecting, in order
   assertIncreasing(s.events.map((e) => e.id))
   assert.equal(s.events[3].data.data, null)
   assert.equal(s.events[4].data.data.role, 'member')
-  // The ids are delta cursors: each continues exactly after its event, and the last one
-  // where delta sync ends.
+  // The ids are delta cursors: each continues exactly after its event (with each thing
+  // changed since, once), and the last one where delta sync ends.
+  const seen = s.events.map((e) => [e.data.type, e.data.id])
   const d = await syncAll(api, viewer.token, tid, { since: cursor })
-  assert.deepEqual(d.items.map((c) => [c.type, c.id]), s.events.map((e) => [e.data.type, e.data.id]))
+  assert.deepEqual(d.items.map((c) => [c.type, c.id]), lastOfEach(seen))
   for (let i = 0; i < s.events.length; i++) {
     const after = await syncPage(api, viewer.token, tid, { since: s.events[i].id })
-    assert.deepEqual(after.changes.map((c) => c.id), d.items.slice(i + 1).map((c) => c.id))
+    assert.deepEqual(after.changes.map((c) => [c.type, c.id]), lastOfEach(seen.slice(i + 1)))
   }
   // Last-Event-ID resumes right after that event.
   const r = await openLive(api, viewer.token, tid, { lastEventId: s.events[1].id })
@@ -66,9 +73,9 @@ test('a stream sends the hello, then each change made after connecting, in order
   // A browser cannot set Last-Event-ID on its first request: ?since= starts after a cursor
   // too (here the end of a snapshot, with changes made before the stream opened).
   const q = await openLive(api, viewer.token, tid, { since: cursor })
-  assert.ok(await q.waitEvents(5))
+  assert.ok(await q.waitEvents(3))
   await sleep(200)
-  assert.deepEqual(q.events.map((e) => e.id), s.events.map((e) => e.id))
+  assert.deepEqual(q.events.map((e) => e.id), lastOfEach(s.events, (e) => e.data.id).map((e) => e.id))
   // and the header wins over it, as on a reconnect
   const both = await openLive(api, viewer.token, tid, { since: cursor, lastEventId: s.events[3].id })
   assert.ok(await both.waitEvents(1))
@@ -144,8 +151,9 @@ test('the SSE client resumes across a restart of quill-api with Last-Event-ID: e
     const ids = c.events.map((e) => e.id)
     assert.equal(new Set(ids).size, ids.length, 'no change twice')
     assertIncreasing(ids)
+    // Nothing lost: the stream's events, each thing at its last, are what delta sync gives.
     const d = await syncAll(b, viewer.token, tid, { since: cursor })
-    assert.deepEqual(c.events.map((e) => [e.item.type, e.item.id]), d.items.map((x) => [x.type, x.id]), 'no change lost')
+    assert.deepEqual(lastOfEach(c.events.map((e) => [e.item.type, e.item.id])), d.items.map((x) => [x.type, x.id]), 'no change lost')
     assert.equal(c.events.length, 10)
     assert.deepEqual(c.events.slice(3, 7).map((e) => e.item.data.content), [0, 1, 2, 3].map((i) => `while down ${i}`))
     assert.equal(c.events[8].item.operation, 'delete')
@@ -192,7 +200,7 @@ test('a change committed behind an older open transaction waits for it, then bot
   const older = psqlSession()
   const rolledBack = psqlSession()
   try {
-    older.write(`BEGIN; INSERT INTO changes (team_id, kind, event, entity_id) VALUES ('${tid}', 1, 3, gen_random_uuid()) RETURNING 'in';`)
+    older.write(`BEGIN; INSERT INTO sync_tombstones (team_id, kind, entity_id) VALUES ('${tid}', 1, gen_random_uuid()) RETURNING 'in';`)
     assert.ok(await waitFor(() => older.output().includes('in'), { every: 10 }))
     const e = await addEntry(api, owner.token, tid, 'behind')
     await sleep(500)
@@ -207,7 +215,7 @@ test('a change committed behind an older open transaction waits for it, then bot
     const d = await syncAll(api, viewer.token, tid, { since: cursor })
     assert.deepEqual(d.items.filter((x) => x.type === 'journalEntry').map((x) => x.id), entries().map((x) => x.data.id))
     // One that rolls back leaves nothing: the newer change comes alone.
-    rolledBack.write(`BEGIN; INSERT INTO changes (team_id, kind, event, entity_id) VALUES ('${tid}', 1, 3, gen_random_uuid()) RETURNING 'in';`)
+    rolledBack.write(`BEGIN; INSERT INTO sync_tombstones (team_id, kind, entity_id) VALUES ('${tid}', 1, gen_random_uuid()) RETURNING 'in';`)
     assert.ok(await waitFor(() => rolledBack.output().includes('in'), { every: 10 }))
     const e2 = await addEntry(api, owner.token, tid, 'behind a rollback')
     await sleep(300)
