@@ -30,7 +30,8 @@ CREATE TABLE sync_tombstones (
 );
 
 -- Each thing as of its last change still in the log; older ones stay at (0, 0), below
--- every cursor that has not expired.
+-- every cursor that has not expired.  This rewrites every row of the three tables once:
+-- on a large deployment, run it in a quiet hour.
 UPDATE journal_entries e SET change_txid = c.txid, change_seq = c.seq
 FROM (SELECT DISTINCT ON (entity_id) entity_id, txid, seq FROM changes WHERE kind = 1
       ORDER BY entity_id, txid DESC, seq DESC) c

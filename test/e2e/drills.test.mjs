@@ -365,13 +365,14 @@ test('two quill-api and two quill-worker on one database doing everything at onc
       return c
     }
     const caught = await waitFor(async () => JSON.stringify(await counts(a)) === JSON.stringify(want), { timeout: 15000, every: 100 })
-    assert.ok(caught, `activity ${JSON.stringify(await counts(a))}, want ${JSON.stringify(want)}`)
+    // The consumers' row lock keeps a second run out; should it ever fail, the position's
+    // compare-and-set refuses the second application, and the worker says so.  What the
+    // workers said about consumers and the database goes with a failure.
+    const said = [w1, w2].flatMap((w) => w.lines.filter((l) => /consumer|database|warn|error/i.test(l)))
+    t.diagnostic(`consumer batches refused because another run had moved the position: ${said.filter((l) => l.includes('was moved by another run')).length}`)
+    assert.ok(caught, `activity ${JSON.stringify(await counts(a))}, want ${JSON.stringify(want)}; the workers said: ${said.slice(0, 8).join(' | ')}`)
     await sleep(500)
     for (const h of hs) assert.deepEqual(await counts(h), want, 'nothing counted twice')
-    // The consumers' row lock keeps a second run out; should it ever fail, the position's
-    // compare-and-set refuses the second application, and the worker says so.
-    const moved = [w1, w2].flatMap((w) => w.lines.filter((l) => l.includes('was moved by another run')))
-    t.diagnostic(`consumer batches refused because another run had moved the position: ${moved.length}`)
 
     // Every job ran exactly once: succeeded at its first attempt, by one worker.
     const count = (where) => Number(sql(`SELECT count(*) FROM jobs WHERE ${where}`))
