@@ -98,9 +98,13 @@ int ql_pg_session_waiting(struct ql_db_session *s)
     return pg->nreads;
 }
 
-/* Send st in the pipeline and queue its read; NULL (and nothing sent) when it cannot. */
+/*
+ * Send st in the pipeline and queue its read, answered through read and done; NULL (and
+ * nothing sent) when the session cannot take it.
+ */
 static struct ql__pg_read *send_read(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
-                                     const struct ql__pg_params *p)
+                                     const struct ql__pg_params *p, ql__pg_row_fn read,
+                                     ql_done_fn done, void *arg)
 {
     struct ql__pg_read *rd = NULL;
     if (pg->conn && pg->prepared[st] && pg->nreads < MAX_READS)
@@ -110,6 +114,9 @@ static struct ql__pg_read *send_read(struct ql_pg *pg, struct ql_ctx *cx, enum q
         return NULL;
     rd->cx = cx;
     rd->st = st;
+    rd->read = read;
+    rd->done = done;
+    rd->arg = arg;
     if (ql_trace_on(cx))
         rd->start_ns = ql_clock_mono_ns(cx->ports.clock);
     if (pg->reads_tail)
@@ -128,13 +135,10 @@ int ql__pg_read_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
 {
     if (!pg->loop)
         return ql_ctx_defer(cx, done, ql__pg_one(pg, cx, st, p, read, dst), arg);
-    struct ql__pg_read *rd = send_read(pg, cx, st, p);
+    struct ql__pg_read *rd = send_read(pg, cx, st, p, read, done, arg);
     if (rd == NULL)
         return ql_error_set(&cx->err, QL_EWOULD_BLOCK, "the loop's session cannot take it");
-    rd->read = read;
     rd->dst = dst;
-    rd->done = done;
-    rd->arg = arg;
     return QL_OK;
 }
 
@@ -147,12 +151,9 @@ int ql__pg_page_async(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                             arg);
     *rows = NULL;
     *n = *more = 0;
-    struct ql__pg_read *rd = send_read(pg, cx, st, p);
+    struct ql__pg_read *rd = send_read(pg, cx, st, p, read, done, arg);
     if (rd == NULL)
         return ql_error_set(&cx->err, QL_EWOULD_BLOCK, "the loop's session cannot take it");
-    rd->read = read;
-    rd->done = done;
-    rd->arg = arg;
     rd->page = 1;
     rd->limit = limit;
     rd->size = size;
