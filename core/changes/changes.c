@@ -15,11 +15,13 @@
 #include "clock/clock.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
+#include "log/log.h"
 #include "policy/policy.h"
 #include "store/store.h"
 #include "tx/tx.h"
 #include "webhook/webhook.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define CURSOR_VERSION 1
@@ -291,6 +293,18 @@ int ql_sync(struct ql_ctx *cx, const struct ql_uuid *team, const char *since, si
 
 /* ---- consumers ------------------------------------------------------------------------------- */
 
+/* At debug level, each batch a consumer applied: what it read, for an operator tracing one. */
+static void log_batch(struct ql_ctx *cx, const char *name, const struct ql_change_pos *from,
+                      const struct ql_change_pos *to, int k)
+{
+    char a[48], b[48], n[16];
+    snprintf(a, sizeof(a), "%llu:%lld", (unsigned long long)from->txid, (long long)from->seq);
+    snprintf(b, sizeof(b), "%llu:%lld", (unsigned long long)to->txid, (long long)to->seq);
+    snprintf(n, sizeof(n), "%d", k);
+    ql_log(cx->ports.log, QL_LOG_DEBUG, "consumer applied a batch", "consumer", name, "after", a,
+           "through", b, "changes", n, NULL);
+}
+
 int ql_consume(struct ql_ctx *cx, const char *name, int limit, ql_consume_fn fn, int *n)
 {
     *n = 0;
@@ -315,6 +329,8 @@ int ql_consume(struct ql_ctx *cx, const char *name, int limit, ql_consume_fn fn,
     rc = ql_tx_end(cx, rc);
     if (rc == QL_OK)
         *n = k;
+    if (rc == QL_OK && k > 0 && ql_log_enabled(cx->ports.log, QL_LOG_DEBUG))
+        log_batch(cx, name, &pos, &changes[k - 1].pos, k);
     return rc;
 }
 

@@ -178,7 +178,31 @@ const WORKER = {
   QUILL_WORKER_DEBUG_JOBS: '1',
   QUILL_JOB_POLL_MS: '100',
   QUILL_JOB_HEARTBEAT_MS: '200',
-  QUILL_JOB_RESCUE_AFTER_MS: '30000' // nothing crashes here: no job should need rescuing
+  QUILL_JOB_RESCUE_AFTER_MS: '30000', // nothing crashes here: no job should need rescuing
+  QUILL_LOG_LEVEL: 'debug' // each consumer batch is logged: the activity check explains itself
+}
+
+// The activity consumer's batches as both workers logged them, in order of position, each with
+// the team's entry creations the log holds in its range: when a count is off, this says
+// whether batches overlapped (a range read twice) or one range was applied twice.
+function activityTrail (workers, teamId) {
+  const pos = (p) => { const [t, s] = p.split(':'); return `'${t}'::xid8, ${s}::int8` }
+  const batches = workers.flatMap((w, i) => w.lines.filter((l) => l.includes('"msg":"consumer applied a batch"'))
+    .map((l) => ({ w: i, ...JSON.parse(l) })).filter((b) => b.consumer === 'activity'))
+  if (batches.length === 0) return 'no batch logged'
+  const rows = batches.map((b, i) => `(${i}, ${pos(b.after)}, ${pos(b.through)})`).join(', ')
+  const counts = sql(`SELECT b.i, (SELECT count(*) FROM changes c WHERE c.team_id = '${teamId}' AND c.kind = 1
+      AND c.event = 1 AND (c.txid, c.seq) > (b.at, b.aseq) AND (c.txid, c.seq) <= (b.tt, b.tseq))
+    FROM (VALUES ${rows}) AS b (i, at, aseq, tt, tseq) ORDER BY b.i`).split('\n').map((r) => Number(r.split('|')[1]))
+  const order = batches.map((b, i) => ({ ...b, n: counts[i] })).sort((x, y) => {
+    const [xt, xs] = x.after.split(':').map(BigInt); const [yt, ys] = y.after.split(':').map(BigInt)
+    return xt === yt ? (xs < ys ? -1 : xs > ys ? 1 : 0) : (xt < yt ? -1 : 1)
+  })
+  const odd = order.filter((b, i) => i > 0 && b.after !== order[i - 1].through)
+  const total = order.reduce((a, b) => a + b.n, 0)
+  return `${order.length} batches counting ${total} of the team's creations; ` +
+    `not starting where the one before ended: ${JSON.stringify(odd.slice(0, 5))}; ` +
+    `with the team's: ${order.filter((b) => b.n > 0).map((b) => `w${b.w} ${b.after}..${b.through}=${b.n}/${b.changes}`).join(' ').slice(0, 3000)}`
 }
 
 async function worker () {
@@ -369,8 +393,11 @@ test('two quill-api and two quill-worker on one database doing everything at onc
     // compare-and-set refuses the second application, and the worker says so.  What the
     // workers said about consumers and the database goes with a failure.
     const said = [w1, w2].flatMap((w) => w.lines.filter((l) => /consumer|database|warn|error/i.test(l)))
+    t.diagnostic(`activity batches: ${activityTrail([w1, w2], teamId).slice(0, 300)}`)
     t.diagnostic(`consumer batches refused because another run had moved the position: ${said.filter((l) => l.includes('was moved by another run')).length}`)
-    assert.ok(caught, `activity ${JSON.stringify(await counts(a))}, want ${JSON.stringify(want)}; the workers said: ${said.slice(0, 8).join(' | ')}`)
+    assert.ok(caught, `activity ${JSON.stringify(await counts(a))}, want ${JSON.stringify(want)}; ` +
+      `the workers said: ${said.filter((l) => !l.includes('consumer applied a batch')).slice(0, 8).join(' | ')}; ` +
+      `the batches: ${activityTrail([w1, w2], teamId)}`)
     await sleep(500)
     for (const h of hs) assert.deepEqual(await counts(h), want, 'nothing counted twice')
 
