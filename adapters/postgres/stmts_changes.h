@@ -103,12 +103,15 @@
                               "SELECT txid::text, seq FROM change_consumers WHERE name = $1 FOR "
                               "UPDATE SKIP LOCKED",
                               1},
+    /*
+     * Ordered by the table's columns, c.txid: a bare "txid" would name the output column
+     * txid::text and sort positions as text ("10000" before "9999").
+     */
     [QL__ST_CONSUMER_READ] =
         {"consumer_read",
-         "SELECT txid::text, seq, team_id, event::int4, entity_id, traceparent FROM changes "
-         "WHERE (txid, seq) "
-         "> ($1::xid8, $2) AND txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY txid, "
-         "seq LIMIT $3",
+         "SELECT c.txid::text, c.seq, c.team_id, c.event::int4, c.entity_id, c.traceparent FROM "
+         "changes c WHERE (c.txid, c.seq) > ($1::xid8, $2) AND c.txid < "
+         "pg_snapshot_xmin(pg_current_snapshot()) ORDER BY c.txid, c.seq LIMIT $3",
          3},
     [QL__ST_CONSUMER_ADVANCE] = {"consumer_advance",
                                  "UPDATE change_consumers SET txid = $4::xid8, seq = $5, "

@@ -324,6 +324,44 @@ static void test_a_statement_past_its_timeout_is_cancelled(void)
     ql_pg_db_destroy(db);
 }
 
+/*
+ * Consumers read the log in (txid, seq) order, numerically: a batch that ends where the
+ * number of digits of txid grows (99, then 100) must not sort as text ("100" < "99"), or
+ * its last change is not its highest and the next batch reads part of it again.
+ */
+static void test_consumer_read_orders_positions_as_numbers(void)
+{
+    struct ql_db_session *pg = session();
+    struct ql_store *s = ql_db_store(pg);
+    struct ql_arena arena;
+    ql_arena_init(&arena, 0, 0);
+    struct ql_ctx cx = {.arena = &arena};
+    /* Positions no transaction can have any more: the test's own, far below every other. */
+    const char *team = "0190aaaa-0000-7000-8000-00000000c0de";
+    char sql[512];
+    snprintf(sql, sizeof(sql), "DELETE FROM changes WHERE team_id = '%s'", team); /* a rerun */
+    ASSERT_NOT_NULL(itest_sql(url, sql));
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO changes (team_id, txid, seq, kind, event, entity_id) SELECT '%s', "
+             "t::text::xid8, t, 1, 1, gen_random_uuid() FROM generate_series(97, 101) AS t",
+             team);
+    ASSERT_NOT_NULL(itest_sql(url, sql));
+    uint64_t want[] = {98, 99, 100, 101};
+    struct ql_change_pos pos = {97, 97};
+    for (int i = 0; i < 4; i += 2) { /* two batches of two */
+        struct ql_change *got = NULL;
+        int n = 0;
+        ASSERT_INT_EQ(ql_store_changes_consumer_read(s, &cx, &pos, 2, &got, &n), QL_OK);
+        ASSERT_INT_EQ(n, 2);
+        ASSERT_TRUE(got[0].pos.txid == want[i] && got[1].pos.txid == want[i + 1]);
+        pos = got[1].pos;
+    }
+    snprintf(sql, sizeof(sql), "DELETE FROM changes WHERE team_id = '%s'", team);
+    ASSERT_NOT_NULL(itest_sql(url, sql));
+    ql_arena_cleanup(&arena);
+    ql_db_session_destroy(pg);
+}
+
 int main(int argc, char **argv)
 {
     url = itest_url("QUILL_TEST_DATABASE_URL");
@@ -336,6 +374,7 @@ int main(int argc, char **argv)
         TEST(test_lost_connection_inside_transaction_fails),
         TEST(test_unreachable_database_fails_fast),
         TEST(test_a_statement_past_its_timeout_is_cancelled),
+        TEST(test_consumer_read_orders_positions_as_numbers),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
