@@ -157,6 +157,7 @@ test('the /admin dashboard shows flags and edits them in headless Chromium', asy
     await page.getByRole('checkbox', { name: `Enabled ${key}` }).check()
     await page.getByRole('spinbutton', { name: `Rollout ${key}` }).fill('55')
     await page.getByRole('button', { name: `Save ${key}` }).click()
+    await page.locator('#flags[aria-busy="false"]').waitFor({ timeout: 10000 })
     const saved = async () => (await http(a, 'GET', `/v1/admin/flags/${key}`, admin)).body
     for (let i = 0; i < 100 && !(await saved()).enabled; i++) await sleep(50)
     assert.deepEqual([(await saved()).enabled, (await saved()).rolloutPercent], [true, 55])
