@@ -214,8 +214,10 @@ static void run_on_loop(struct ql__exec *x, struct ql_http_req *r, const struct 
 {
     r->cx.ports = *ports;
     r->state = QL__REQ_LOOP;
+    r->in_handler = 1;
     x->routes[r->route].fn(r);
     ql_ctx_run_deferred(&r->cx);
+    r->in_handler = 0;
     after_loop(x, r);
 }
 
@@ -334,9 +336,11 @@ void ql__req_resume(struct ql_http_req *r)
 {
     /*
      * On a pool thread the continuation runs while the task does (the task's end completes
-     * the request); on the loop it runs later, from the loop's session, after the handler.
+     * the request); on the loop it runs later, from the loop's session, after the handler --
+     * or at once, inside the handler, when the call was refused or answered there: then the
+     * handler's end completes it (once).
      */
-    if (r->state == QL__REQ_WAIT || r->state == QL__REQ_REFUSED)
+    if (!r->in_handler && (r->state == QL__REQ_WAIT || r->state == QL__REQ_REFUSED))
         after_loop(r->exec, r);
 }
 

@@ -11,36 +11,62 @@
 void ql__h_sync(struct ql_http_req *r);
 void ql__h_team_activity(struct ql_http_req *r);
 
-void ql__h_sync(struct ql_http_req *r)
-{
+struct sync_read {
+    struct ql_http_req *r;
     struct ql_principal p;
-    struct ql_uuid team;
-    int limit;
-    if (ql__authenticate_team(r, &p, &team, NULL, NULL) || ql__query_limit(r, &limit))
-        return;
-    size_t sn = 0;
-    const char *since = ql__query(r, "since", &sn);
     struct ql_sync_page page;
-    int rc = ql_sync(&r->cx, &team, since, sn, limit, &page);
+};
+
+static void synced(struct ql_ctx *cx, int rc, void *arg)
+{
+    (void)cx;
+    struct sync_read *s = arg;
+    struct ql_http_req *r = s->r;
     if (rc) {
         ql__res_problem(r, rc);
+        ql__req_resume(r);
         return;
     }
     struct ql_jw w;
-    ql_buf_reserve(&r->res_body, (size_t)page.n * 460 + 96);
+    ql_buf_reserve(&r->res_body, (size_t)s->page.n * 460 + 96);
     ql_jw_init(&w, &r->res_body);
     ql_jw_obj(&w);
     ql_jw_key(&w, "changes");
     ql_jw_arr(&w);
-    for (int i = 0; i < page.n; i++)
-        ql__jw_sync_item(&w, &page.items[i]);
+    for (int i = 0; i < s->page.n; i++)
+        ql__jw_sync_item(&w, &s->page.items[i]);
     ql_jw_arr_end(&w);
     ql_jw_key(&w, "nextCursor");
-    ql_jw_str(&w, page.cursor);
+    ql_jw_str(&w, s->page.cursor);
     ql_jw_key(&w, "hasMore");
-    ql_jw_bool(&w, page.more);
+    ql_jw_bool(&w, s->page.more);
     ql_jw_obj_end(&w);
     ql__res_json(r, 200);
+    ql__req_resume(r);
+}
+
+/*
+ * Runs on the loop when it can (QL_ROUTE_LOOP): a delta page is pipelined on the loop's
+ * session; a snapshot, which takes several statements, runs again on the pool.
+ */
+void ql__h_sync(struct ql_http_req *r)
+{
+    struct sync_read *s = ql_arena_alloc(r->cx.arena, sizeof(*s));
+    if (s == NULL) {
+        ql__res_problem(r, QL_ENOMEM);
+        return;
+    }
+    s->r = r;
+    struct ql_uuid team;
+    int limit;
+    if (ql__authenticate_team(r, &s->p, &team, NULL, NULL) || ql__query_limit(r, &limit))
+        return;
+    size_t sn = 0;
+    const char *since = ql__query(r, "since", &sn);
+    ql__req_wait(r);
+    int rc = ql_sync_async(&r->cx, &team, since, sn, limit, &s->page, synced, s);
+    if (rc)
+        synced(&r->cx, rc, s); /* refused now: answer as the continuation would have */
 }
 
 void ql__h_team_activity(struct ql_http_req *r)

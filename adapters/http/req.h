@@ -151,6 +151,7 @@ struct ql_http_req {
     const struct ql_http_env *env;
     struct ql_http_server *server;
     enum ql__req_state state;
+    int in_handler;             /* its handler is running on the loop (exec.c) */
     struct ql__h1 *conn;        /* the connection it came on */
     struct ql__exec *exec;      /* the executor of the loop that owns that connection */
     struct ql__task task;       /* its turn on the pool */

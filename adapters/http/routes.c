@@ -134,7 +134,7 @@ const struct ql_http_route ql__http_routes[] = {
     {GET, "/v1/teams/{teamId}/prompts/daily", ql__h_prompt_daily, POOL},
     {DELETE, "/v1/teams/{teamId}/prompts/{promptId}", ql__h_prompt_delete, POOL},
     {GET, "/v1/teams/{teamId}/sync/stream", ql__h_sync_stream, POOL},
-    {GET, "/v1/teams/{teamId}/sync", ql__h_sync, POOL},
+    {GET, "/v1/teams/{teamId}/sync", ql__h_sync, POOL | LOOP},
     {GET, "/v1/teams/{teamId}/activity", ql__h_team_activity, POOL | READ},
     {GET, "/v1/teams/{teamId}/subscription", ql__h_subscription_get, POOL},
     {POST, "/v1/teams/{teamId}/webhooks", ql__h_webhook_create, POOL | BODY},

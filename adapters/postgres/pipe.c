@@ -7,11 +7,11 @@
  * them with one read and one write of its socket for the lot instead of one each.
  *
  * Such a session is a struct ql_pg with loop set.  Its store answers principals from the
- * cache (the cache is consulted before any statement), entry and profile reads through
- * ql__pg_read_async and pages of entries through ql__pg_page_async; every statement that would wait
- * fails at once with QL_EWOULD_BLOCK (conn.c), and the caller runs the request again on the pool.
- * The connection is opened by a blocking call, made off the loop, and then driven by the loop (see
- * pg.h).
+ * cache (the cache is consulted before any statement), entry and profile reads and delta
+ * pages of the change log through ql__pg_read_async and pages of entries through
+ * ql__pg_page_async; every statement that would wait fails at once with QL_EWOULD_BLOCK
+ * (conn.c), and the caller runs the request again on the pool.  The connection is opened
+ * by a blocking call, made off the loop, and then driven by the loop (see pg.h).
  *
  * Reads live in their caller's arena and are answered in the order they were sent, which
  * is the order of the results.  A read whose statement failed, or that was aborted with its
@@ -33,8 +33,8 @@
 
 /* The statements a loop session may run: prepared when it connects. */
 static const enum ql__pg_stmt loop_stmts[] = {
-    QL__ST_ENTRY_GET,         QL__ST_USER_PROFILE,      QL__ST_ENTRY_LIST,
-    QL__ST_ENTRY_LIST_AUTHOR, QL__ST_ENTRY_LIST_PROMPT, QL__ST_ENTRY_LIST_BOTH,
+    QL__ST_ENTRY_GET,         QL__ST_USER_PROFILE,    QL__ST_ENTRY_LIST,   QL__ST_ENTRY_LIST_AUTHOR,
+    QL__ST_ENTRY_LIST_PROMPT, QL__ST_ENTRY_LIST_BOTH, QL__ST_CHANGES_PAGE,
 };
 
 struct ql__pg_read {

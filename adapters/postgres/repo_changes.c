@@ -139,24 +139,22 @@ static struct at *in_log_order(struct ql_ctx *cx, const PGresult *r, int n)
     return o;
 }
 
-static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                  const struct ql_change_pos *after, int limit, struct ql_change_page *out)
+/* What read_page fills: the page, and how many changes it may hold. */
+struct page_dst {
+    struct ql_change_page *out;
+    int limit;
+};
+
+/*
+ * The whole result of changes_page, read as the "row" of ql__pg_one or ql__pg_read_async
+ * (the statement always returns a row: with no change, the one row of start and floor).
+ */
+static int read_page(struct ql_ctx *cx, const PGresult *r, int row0, void *dst)
 {
-    struct ql__pg_params p = {0};
-    char txid[24];
-    ql__pg_p_uuid(&p, team);
-    pos_params(&p, after, txid);
-    ql__pg_p_int(&p, limit + 1);
-    memset(out, 0, sizeof(*out));
-    PGresult *r;
-    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_CHANGES_PAGE, &p, &r);
-    if (rc)
-        return rc;
+    (void)row0;
+    struct ql_change_page *out = ((struct page_dst *)dst)->out;
+    int limit = ((struct page_dst *)dst)->limit;
     int got = PQntuples(r);
-    if (got == 0) { /* change_floor lost its row */
-        PQclear(r);
-        return ql_error_set(&cx->err, QL_EINTERNAL, "change_floor has no row");
-    }
     out->start = (struct ql_change_pos){txid_at(r, 0, 0), 0};
     out->floor = (struct ql_change_pos){txid_at(r, 0, 1), ql__pg_int8(r, 0, 2)};
     if (PQgetisnull(r, 0, C))
@@ -164,7 +162,8 @@ static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     out->items = ql_arena_calloc(cx->arena, (size_t)(got ? got : 1), sizeof(*out->items));
     struct at *order = in_log_order(cx, r, got);
     if (out->items == NULL || order == NULL)
-        rc = ql_error_nomem(&cx->err);
+        return ql_error_nomem(&cx->err);
+    int rc = QL_OK;
     for (int i = 0; rc == QL_OK && i < got; i++) {
         if (!ql__pg_bool(r, order[i].row, VISIBLE)) {
             out->held = 1;
@@ -177,8 +176,46 @@ static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
         rc = read_item(cx, r, order[i].row, &out->items[i]);
         out->n++;
     }
-    PQclear(r);
     return rc;
+}
+
+/* The parameters of changes_page into p (txid: 24 bytes that live as long as p). */
+static void page_params(struct ql__pg_params *p, const struct ql_uuid *team,
+                        const struct ql_change_pos *after, int limit, char *txid)
+{
+    ql__pg_p_uuid(p, team);
+    pos_params(p, after, txid);
+    ql__pg_p_int(p, limit + 1);
+}
+
+static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                  const struct ql_change_pos *after, int limit, struct ql_change_page *out)
+{
+    struct ql__pg_params p = {0};
+    char txid[24];
+    page_params(&p, team, after, limit, txid);
+    memset(out, 0, sizeof(*out));
+    struct page_dst dst = {out, limit};
+    int rc = ql__pg_one(pg_of(self), cx, QL__ST_CHANGES_PAGE, &p, read_page, &dst);
+    if (rc == QL_ENOT_FOUND)
+        rc = ql_error_set(&cx->err, QL_EINTERNAL, "change_floor has no row");
+    return rc;
+}
+
+/* On an event loop's session, the statement is pipelined with the loop's other reads. */
+static int c_page_async(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                        const struct ql_change_pos *after, int limit, struct ql_change_page *out,
+                        ql_done_fn done, void *arg)
+{
+    struct ql__pg_params p = {0};
+    char txid[24];
+    page_params(&p, team, after, limit, txid);
+    memset(out, 0, sizeof(*out));
+    struct page_dst *dst = ql_arena_alloc(cx->arena, sizeof(*dst));
+    if (dst == NULL)
+        return ql_error_nomem(&cx->err);
+    *dst = (struct page_dst){out, limit};
+    return ql__pg_read_async(pg_of(self), cx, QL__ST_CHANGES_PAGE, &p, read_page, dst, done, arg);
 }
 #undef C
 #undef VISIBLE
@@ -351,6 +388,7 @@ const struct ql_changes_ops ql__pg_changes_ops = {
     .append = c_append,
     .append_many = c_append_many,
     .page = c_page,
+    .page_async = c_page_async,
     .bounds = c_bounds,
     .live = c_live,
     .consumer_lock = c_consumer_lock,

@@ -168,23 +168,19 @@ static int expired(struct ql_ctx *cx)
 }
 
 /*
- * The changes after pos.  A page with changes proves pos is still in the log (the store
- * gives nothing below the floor); only an empty one needs the floor to tell "nothing new"
- * from "expired", so a busy reader costs one statement a page.
+ * The changes after pos, from the store's page pg.  A page with changes proves pos is still
+ * in the log (the store gives nothing below the floor); only an empty one needs the floor to
+ * tell "nothing new" from "expired", so a busy reader costs one statement a page.
  */
-static int delta(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_change_pos *pos,
-                 int limit, struct ql_sync_page *out)
+static int delta_page(struct ql_ctx *cx, const struct ql_change_pos *pos,
+                      const struct ql_change_page *pg, struct ql_sync_page *out)
 {
-    struct ql_change_page pg;
-    int rc = ql_store_changes_page(cx->ports.store, cx, team, pos, limit, &pg);
-    if (rc)
-        return rc;
-    if (ql_change_pos_cmp(pos, &pg.floor) < 0)
+    if (ql_change_pos_cmp(pos, &pg->floor) < 0)
         return expired(cx);
-    out->items = pg.items;
-    out->n = pg.n;
-    out->more = pg.more;
-    out->held = pg.held;
+    out->items = pg->items;
+    out->n = pg->n;
+    out->more = pg->more;
+    out->held = pg->held;
     /*
      * A page that holds every change after pos the team has so far also holds every one
      * before start: the transactions older than start had all finished when its snapshot
@@ -193,12 +189,42 @@ static int delta(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_
      * compacted.  One statement a page: the store reads start and floor with it.
      */
     struct ql_change_pos next = out->n ? out->items[out->n - 1].pos : *pos;
-    struct ql_change_pos horizon = {pg.start.txid, 0};
+    struct ql_change_pos horizon = {pg->start.txid, 0};
     if (!out->more && !out->held && ql_change_pos_cmp(&next, &horizon) < 0)
         next = horizon;
     out->next = next;
     ql_sync_cursor(&next, out->cursor);
     return QL_OK;
+}
+
+struct delta {
+    struct ql_change_pos pos;
+    struct ql_change_page pg;
+    struct ql_sync_page *out;
+    ql_done_fn done;
+    void *arg;
+};
+
+static void delta_got(struct ql_ctx *cx, int rc, void *arg)
+{
+    struct delta *d = arg;
+    if (rc == QL_ENOT_FOUND) /* the page always has a row: start and floor */
+        rc = ql_error_set(&cx->err, QL_EINTERNAL, "the change log has no floor");
+    if (rc == QL_OK)
+        rc = delta_page(cx, &d->pos, &d->pg, d->out);
+    d->done(cx, rc, d->arg);
+}
+
+/* The delta page after pos into *out, answered in done (as ql_sync_async). */
+static int delta(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_change_pos *pos,
+                 int limit, struct ql_sync_page *out, ql_done_fn done, void *arg)
+{
+    struct delta *d = ql_arena_alloc(cx->arena, sizeof(*d));
+    if (d == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    *d = (struct delta){.pos = *pos, .out = out, .done = done, .arg = arg};
+    return ql_store_changes_page_async(cx->ports.store, cx, team, &d->pos, limit, &d->pg, delta_got,
+                                       d);
 }
 
 /* A page of the snapshot that s says where to continue, filling up across kinds. */
@@ -244,7 +270,12 @@ int ql_sync_changes(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
                     int limit, struct ql_sync_page *out)
 {
     memset(out, 0, sizeof(*out));
-    return delta(cx, team, pos, limit, out);
+    int rc = QL_EWOULD_BLOCK; /* stays so only if the store answers later, which it must not */
+    int started = delta(cx, team, pos, limit, out, ql_ctx_wait_done, &rc);
+    if (started)
+        return started;
+    ql_ctx_run_deferred(cx);
+    return rc;
 }
 
 int ql_sync_stream_start(struct ql_ctx *cx, const struct ql_uuid *team, const char *from, size_t n,
@@ -266,8 +297,8 @@ int ql_sync_stream_start(struct ql_ctx *cx, const struct ql_uuid *team, const ch
     return QL_OK;
 }
 
-int ql_sync(struct ql_ctx *cx, const struct ql_uuid *team, const char *since, size_t since_n,
-            int limit, struct ql_sync_page *out)
+int ql_sync_async(struct ql_ctx *cx, const struct ql_uuid *team, const char *since, size_t since_n,
+                  int limit, struct ql_sync_page *out, ql_done_fn done, void *arg)
 {
     memset(out, 0, sizeof(*out));
     int rc = ql_authorize(cx, QL_ACT_SYNC_READ, team);
@@ -279,7 +310,7 @@ int ql_sync(struct ql_ctx *cx, const struct ql_uuid *team, const char *since, si
     if (since && (rc = parse(cx, "since", since, since_n, &pos, &s, &is_snapshot)) != QL_OK)
         return rc;
     if (!is_snapshot)
-        return delta(cx, team, &pos, limit, out);
+        return delta(cx, team, &pos, limit, out, done, arg);
     struct ql_change_pos start, floor;
     rc = ql_store_changes_bounds(cx->ports.store, cx, &start, &floor);
     if (rc)
@@ -288,7 +319,19 @@ int ql_sync(struct ql_ctx *cx, const struct ql_uuid *team, const char *since, si
         s.start = start; /* a new snapshot: what changes after this comes as deltas */
     else if (ql_change_pos_cmp(&s.start, &floor) < 0)
         return expired(cx);
-    return snapshot(cx, team, &s, limit, out);
+    rc = snapshot(cx, team, &s, limit, out);
+    return rc ? rc : ql_ctx_defer(cx, done, QL_OK, arg);
+}
+
+int ql_sync(struct ql_ctx *cx, const struct ql_uuid *team, const char *since, size_t since_n,
+            int limit, struct ql_sync_page *out)
+{
+    int rc = QL_EWOULD_BLOCK; /* stays so only if the store answers later, which it must not */
+    int started = ql_sync_async(cx, team, since, since_n, limit, out, ql_ctx_wait_done, &rc);
+    if (started)
+        return started;
+    ql_ctx_run_deferred(cx);
+    return rc;
 }
 
 /* ---- consumers ------------------------------------------------------------------------------- */
@@ -329,6 +372,9 @@ int ql_consume(struct ql_ctx *cx, const char *name, int limit, ql_consume_fn fn,
     rc = ql_tx_end(cx, rc);
     if (rc == QL_OK)
         *n = k;
+    else if (ql_log_enabled(cx->ports.log, QL_LOG_DEBUG))
+        ql_log(cx->ports.log, QL_LOG_DEBUG, "consumer batch rolled back", "consumer", name, "error",
+               cx->err.msg, NULL);
     if (rc == QL_OK && k > 0 && ql_log_enabled(cx->ports.log, QL_LOG_DEBUG))
         log_batch(cx, name, &pos, &changes[k - 1].pos, k);
     return rc;

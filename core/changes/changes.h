@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctx/ctx.h"
 #include "model/model.h"
 
 struct ql_ctx;
@@ -119,6 +120,15 @@ struct ql_sync_page {
  */
 int ql_sync(struct ql_ctx *cx, const struct ql_uuid *team, const char *since, size_t since_n,
             int limit, struct ql_sync_page *out);
+
+/*
+ * ql_sync answered in a continuation: 0 when done will run with the answer, or an error now
+ * and done never runs.  A delta page may be answered later (an event loop's session); a
+ * snapshot is read at once, so on a session that cannot wait it fails (QL_EWOULD_BLOCK).
+ * *out lives until done runs.
+ */
+int ql_sync_async(struct ql_ctx *cx, const struct ql_uuid *team, const char *since, size_t since_n,
+                  int limit, struct ql_sync_page *out, ql_done_fn done, void *arg);
 
 /*
  * Where a live stream of team starts: after the delta cursor from (n bytes; NULL: from

@@ -31,3 +31,9 @@ int ql_ctx_run_deferred(struct ql_ctx *cx)
     }
     return n;
 }
+
+void ql_ctx_wait_done(struct ql_ctx *cx, int rc, void *arg)
+{
+    (void)cx;
+    *(int *)arg = rc;
+}

@@ -92,4 +92,11 @@ int ql_ctx_defer(struct ql_ctx *cx, ql_done_fn fn, int rc, void *arg);
  */
 int ql_ctx_run_deferred(struct ql_ctx *cx);
 
+/*
+ * The blocking form of an asynchronous call f(..., done, arg) whose port answers at once:
+ * run it with ql_ctx_wait_done and arg = &rc (set to QL_EWOULD_BLOCK first), then
+ * ql_ctx_run_deferred; rc holds the answer.
+ */
+void ql_ctx_wait_done(struct ql_ctx *cx, int rc, void *arg);
+
 #endif

@@ -234,17 +234,12 @@ int ql_entry_get_async(struct ql_ctx *cx, const struct ql_uuid *team, const stru
     return ql_store_entries_get_async(cx->ports.store, cx, team, id, out, got, g);
 }
 
-static void got_at_once(struct ql_ctx *cx, int rc, void *arg)
-{
-    (void)cx;
-    *(int *)arg = rc;
-}
-
 int ql_entry_get(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_uuid *id,
                  const char *if_none_match, size_t inm_n, struct ql_entry *out)
 {
     int rc = QL_EWOULD_BLOCK; /* stays so only if the store answers later, which it must not */
-    int started = ql_entry_get_async(cx, team, id, if_none_match, inm_n, out, got_at_once, &rc);
+    int started =
+        ql_entry_get_async(cx, team, id, if_none_match, inm_n, out, ql_ctx_wait_done, &rc);
     if (started)
         return started;
     ql_ctx_run_deferred(cx);
@@ -302,7 +297,7 @@ int ql_entry_list(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql
                   struct ql_entry_page *out)
 {
     int rc = QL_EWOULD_BLOCK; /* stays so only if the store answers later, which it must not */
-    int started = ql_entry_list_async(cx, team, f, out, got_at_once, &rc);
+    int started = ql_entry_list_async(cx, team, f, out, ql_ctx_wait_done, &rc);
     if (started)
         return started;
     ql_ctx_run_deferred(cx);

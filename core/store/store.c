@@ -424,6 +424,15 @@ int ql_store_changes_page(struct ql_store *s, struct ql_ctx *cx, const struct ql
     return s->ops->changes->page(s, cx, team, after, limit, out);
 }
 
+int ql_store_changes_page_async(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
+                                const struct ql_change_pos *after, int limit,
+                                struct ql_change_page *out, ql_done_fn done, void *arg)
+{
+    if (s->ops->changes->page_async)
+        return s->ops->changes->page_async(s, cx, team, after, limit, out, done, arg);
+    return ql_ctx_defer(cx, done, s->ops->changes->page(s, cx, team, after, limit, out), arg);
+}
+
 int ql_store_changes_bounds(struct ql_store *s, struct ql_ctx *cx, struct ql_change_pos *start,
                             struct ql_change_pos *floor)
 {

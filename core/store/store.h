@@ -330,19 +330,18 @@ struct ql_changes_ops {
     int (*consumer_read)(struct ql_store *self, struct ql_ctx *cx,
                          const struct ql_change_pos *after, int limit, struct ql_change **out,
                          int *n);
-    /*
-     * Move name's position from *from (what consumer_lock read) to *to.  QL_ECONFLICT when
-     * it is no longer at *from: then another run applied these changes, and the caller's
-     * transaction must roll back rather than apply them a second time.
-     */
+    /* Move name's position from *from (what consumer_lock read) to *to; QL_ECONFLICT when
+     * it moved meanwhile (another run applied these changes: the caller rolls back). */
     int (*consumer_advance)(struct ql_store *self, struct ql_ctx *cx, const char *name,
                             const struct ql_change_pos *from, const struct ql_change_pos *to);
-    /*
-     * Retention: note the log's end at now_ms, delete the changes before the latest note
-     * older than before_ms that every consumer has passed, and raise the floor to there.
-     */
+    /* Retention: note the log's end at now_ms, delete the changes before the latest note
+     * older than before_ms that every consumer has passed, and raise the floor to there. */
     int (*compact)(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, int64_t before_ms,
                    int64_t *n);
+    /* page, answered as entries' get_async answers (*out lives until done); NULL: page. */
+    int (*page_async)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                      const struct ql_change_pos *after, int limit, struct ql_change_page *out,
+                      ql_done_fn done, void *arg);
 };
 
 /*
@@ -579,6 +578,9 @@ int ql_store_changes_append_many(struct ql_store *s, struct ql_ctx *cx,
                                  int n);
 int ql_store_changes_page(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
                           const struct ql_change_pos *after, int limit, struct ql_change_page *out);
+int ql_store_changes_page_async(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
+                                const struct ql_change_pos *after, int limit,
+                                struct ql_change_page *out, ql_done_fn done, void *arg);
 int ql_store_changes_bounds(struct ql_store *s, struct ql_ctx *cx, struct ql_change_pos *start,
                             struct ql_change_pos *floor);
 int ql_store_changes_live(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
@@ -594,7 +596,5 @@ int ql_store_changes_consumer_advance(struct ql_store *s, struct ql_ctx *cx, con
                                       const struct ql_change_pos *to);
 int ql_store_changes_compact(struct ql_store *s, struct ql_ctx *cx, int64_t now_ms,
                              int64_t before_ms, int64_t *n);
-
-/* ---- repository wrappers: the core calls the store only through these ---- */
 
 #endif

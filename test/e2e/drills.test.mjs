@@ -4,6 +4,7 @@
 // nothing is half-written or done twice.  Every drill is bounded in time and ends by itself.
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
 import httpMod from 'node:http'
 import {
   start, stop, http, sql, pg, run, sleep, waitFor, signup, makeTeam, addMember, makeKey, BIN, DB
@@ -395,6 +396,12 @@ test('two quill-api and two quill-worker on one database doing everything at onc
     const said = [w1, w2].flatMap((w) => w.lines.filter((l) => /consumer|database|warn|error/i.test(l)))
     t.diagnostic(`activity batches: ${activityTrail([w1, w2], teamId).slice(0, 300)}`)
     t.diagnostic(`consumer batches refused because another run had moved the position: ${said.filter((l) => l.includes('was moved by another run')).length}`)
+    if (!caught) { // every line of the four processes, for a look afterwards
+      const dir = `${process.env.QUILL_ROOT}/build/test-results`
+      fs.mkdirSync(dir, { recursive: true })
+      for (const [name, h] of Object.entries({ a, b, w1, w2 })) fs.writeFileSync(`${dir}/drill-${name}.log`, h.lines.join('\n') + '\n' + h.stderr)
+      fs.writeFileSync(`${dir}/drill-team.txt`, teamId)
+    }
     assert.ok(caught, `activity ${JSON.stringify(await counts(a))}, want ${JSON.stringify(want)}; ` +
       `the workers said: ${said.filter((l) => !l.includes('consumer applied a batch')).slice(0, 8).join(' | ')}; ` +
       `the batches: ${activityTrail([w1, w2], teamId)}`)
