@@ -163,6 +163,32 @@ test('the loop answers every case of a delta page of sync exactly as the pool do
   assert.ok(after - before >= 4, `delta pages answered on the loop: ${after - before}`)
 })
 
+test('a delta page with prompts and members after its cursor is answered on the loop as on the pool', async () => {
+  const owner = await signup(loop)
+  const other = await signup(loop)
+  const team = await makeTeam(loop, owner.token)
+  const sync = `/v1/teams/${team.teamId}/sync`
+  const base = `/v1/teams/${team.teamId}/journal-entries`
+  let r = await http(pool, 'GET', `${sync}?limit=200`, { token: owner.token })
+  while (r.body.hasMore) r = await http(pool, 'GET', `${sync}?since=${encodeURIComponent(r.body.nextCursor)}`, { token: owner.token })
+  const since = encodeURIComponent(r.body.nextCursor)
+  assert.equal((await http(loop, 'POST', base, { token: owner.token, body: { content: 'first' } })).status, 201)
+  const entriesOnly = encodeURIComponent((await http(pool, 'GET', `${sync}?since=${since}`, { token: owner.token })).body.nextCursor)
+  assert.equal((await http(loop, 'POST', `/v1/teams/${team.teamId}/prompts`, { token: owner.token, body: { text: 'What went well?', category: 'reflection' } })).status, 201)
+  await addMember(loop, owner.token, team.teamId, other.email, 'member')
+  assert.equal((await http(loop, 'POST', base, { token: owner.token, body: { content: 'second' } })).status, 201)
+  for (const path of [`${sync}?since=${since}`, `${sync}?since=${since}&limit=1`, `${sync}?since=${entriesOnly}`]) {
+    const a = await http(loop, 'GET', path, { token: owner.token })
+    const b = await http(pool, 'GET', path, { token: owner.token })
+    assert.equal(a.status, 200, JSON.stringify(a.body))
+    const changes = (x) => x.body.changes.map((c) => [c.type, c.operation, c.id])
+    assert.deepEqual(changes(a), changes(b), path)
+  }
+  const all = (await http(loop, 'GET', `${sync}?since=${since}`, { token: owner.token })).body.changes
+  assert.deepEqual(all.map((c) => c.type), ['journalEntry', 'prompt', 'member', 'journalEntry'])
+})
+
+
 test('the loop answers GET /v1/me exactly as the pool does, and sees writes at once', async () => {
   const owner = await signup(loop)
   const member = await signup(loop)
