@@ -143,6 +143,10 @@ static struct at *in_log_order(struct ql_ctx *cx, const PGresult *r, int n)
 struct page_dst {
     struct ql_change_page *out;
     int limit;
+    struct ql_change_pos after; /* changes_page_entries: the page's cursor */
+    int others;      /* set by changes_page_entries: the page is changes_page's to read */
+    ql_done_fn done; /* c_page_async's */
+    void *arg;
 };
 
 /*
@@ -152,8 +156,9 @@ struct page_dst {
 static int read_page(struct ql_ctx *cx, const PGresult *r, int row0, void *dst)
 {
     (void)row0;
-    struct ql_change_page *out = ((struct page_dst *)dst)->out;
-    int limit = ((struct page_dst *)dst)->limit;
+    struct page_dst *d = dst;
+    struct ql_change_page *out = d->out;
+    int limit = d->limit;
     int got = PQntuples(r);
     out->start = (struct ql_change_pos){txid_at(r, 0, 0), 0};
     out->floor = (struct ql_change_pos){txid_at(r, 0, 1), ql__pg_int8(r, 0, 2)};
@@ -179,6 +184,59 @@ static int read_page(struct ql_ctx *cx, const PGresult *r, int row0, void *dst)
     return rc;
 }
 
+/*
+ * The whole result of changes_page_entries (see there): its header row, then its entries in
+ * log order.  Sets others, and reads nothing more, when the page is changes_page's.
+ */
+static int read_entries_page(struct ql_ctx *cx, const PGresult *r, int row0, void *dst)
+{
+    (void)row0;
+    struct page_dst *d = dst;
+    struct ql_change_page *out = d->out;
+    int got = PQntuples(r), h = 0;
+    while (h < got && ql__pg_int4(r, h, 0) != 0) /* first, as UNION ALL runs; not relied on */
+        h++;
+    if (h == got)
+        return ql_error_set(&cx->err, QL_EINTERNAL, "changes_page_entries: no header row");
+    if (ql__pg_bool(r, h, 14)) {
+        d->others = 1;
+        return QL_OK;
+    }
+    out->start = (struct ql_change_pos){txid_at(r, h, 1), 0};
+    out->floor = (struct ql_change_pos){txid_at(r, h, 13), ql__pg_int8(r, h, 2)};
+    if (ql_change_pos_cmp(&d->after, &out->floor) < 0)
+        return QL_OK; /* below the floor: nothing, as changes_page gives */
+    out->items = ql_arena_calloc(cx->arena, (size_t)got, sizeof(*out->items));
+    if (out->items == NULL)
+        return ql_error_nomem(&cx->err);
+    int rc = QL_OK;
+    for (int row = 0; rc == QL_OK && row < got; row++) {
+        if (row == h)
+            continue;
+        struct ql_sync_item *it = &out->items[out->n];
+        it->pos = (struct ql_change_pos){txid_at(r, row, 1), ql__pg_int8(r, row, 2)};
+        if (it->pos.txid >= out->start.txid) {
+            out->held = 1; /* committed, perhaps, but not yet below the horizon */
+            break;
+        }
+        if (out->n == d->limit) {
+            out->more = 1;
+            break;
+        }
+        it->kind = QL_CHANGE_ENTRY;
+        ql__pg_uuid(r, row, 3, &it->id);
+        if (PQgetisnull(r, row, 12)) {
+            struct ql_entry *e = ql_arena_alloc(cx->arena, sizeof(*e));
+            rc = e ? ql__pg_entry_at(cx, r, row, 3, e) : ql_error_nomem(&cx->err);
+            it->entry = e;
+        } else {
+            it->deleted = 1; /* soft-deleted: a tombstone for the reader */
+        }
+        out->n++;
+    }
+    return rc;
+}
+
 /* The parameters of changes_page into p (txid: 24 bytes that live as long as p). */
 static void page_params(struct ql__pg_params *p, const struct ql_uuid *team,
                         const struct ql_change_pos *after, int limit, char *txid)
@@ -195,18 +253,34 @@ static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     char txid[24];
     page_params(&p, team, after, limit, txid);
     memset(out, 0, sizeof(*out));
-    struct page_dst dst = {out, limit};
-    int rc = ql__pg_one(pg_of(self), cx, QL__ST_CHANGES_PAGE, &p, read_page, &dst);
+    struct page_dst dst = {out, limit, *after, 0, NULL, NULL};
+    int rc = ql__pg_one(pg_of(self), cx, QL__ST_CHANGES_PAGE_ENTRIES, &p, read_entries_page, &dst);
+    if (rc == QL_OK && dst.others)
+        rc = ql__pg_one(pg_of(self), cx, QL__ST_CHANGES_PAGE, &p, read_page, &dst);
     if (rc == QL_ENOT_FOUND)
         rc = ql_error_set(&cx->err, QL_EINTERNAL, "change_floor has no row");
     return rc;
 }
 
-/* On an event loop's session, the statement is pipelined with the loop's other reads. */
+/*
+ * On an event loop's session, the statement is pipelined with the loop's other reads.  When
+ * other kinds changed too, the page needs changes_page as well: that second round trip is
+ * left to the pool (QL_EWOULD_BLOCK there runs the request again on it).
+ */
+static void page_got(struct ql_ctx *cx, int rc, void *arg)
+{
+    struct page_dst *d = arg;
+    if (rc == QL_OK && d->others)
+        rc = ql_error_set(&cx->err, QL_EWOULD_BLOCK, "other kinds changed: the pool reads it");
+    d->done(cx, rc, d->arg);
+}
+
 static int c_page_async(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                         const struct ql_change_pos *after, int limit, struct ql_change_page *out,
                         ql_done_fn done, void *arg)
 {
+    if (!pg_of(self)->loop) /* a session that may wait reads both statements itself */
+        return ql_ctx_defer(cx, done, c_page(self, cx, team, after, limit, out), arg);
     struct ql__pg_params p = {0};
     char txid[24];
     page_params(&p, team, after, limit, txid);
@@ -214,8 +288,9 @@ static int c_page_async(struct ql_store *self, struct ql_ctx *cx, const struct q
     struct page_dst *dst = ql_arena_alloc(cx->arena, sizeof(*dst));
     if (dst == NULL)
         return ql_error_nomem(&cx->err);
-    *dst = (struct page_dst){out, limit};
-    return ql__pg_read_async(pg_of(self), cx, QL__ST_CHANGES_PAGE, &p, read_page, dst, done, arg);
+    *dst = (struct page_dst){out, limit, *after, 0, done, arg};
+    return ql__pg_read_async(pg_of(self), cx, QL__ST_CHANGES_PAGE_ENTRIES, &p, read_entries_page,
+                             dst, page_got, dst);
 }
 #undef C
 #undef VISIBLE

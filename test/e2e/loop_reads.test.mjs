@@ -163,7 +163,7 @@ test('the loop answers every case of a delta page of sync exactly as the pool do
   assert.ok(after - before >= 4, `delta pages answered on the loop: ${after - before}`)
 })
 
-test('a delta page with prompts and members after its cursor is answered on the loop as on the pool', async () => {
+test('a delta page with prompts and members after its cursor is handed by the loop to the pool and answered the same', async () => {
   const owner = await signup(loop)
   const other = await signup(loop)
   const team = await makeTeam(loop, owner.token)
@@ -177,6 +177,7 @@ test('a delta page with prompts and members after its cursor is answered on the 
   assert.equal((await http(loop, 'POST', `/v1/teams/${team.teamId}/prompts`, { token: owner.token, body: { text: 'What went well?', category: 'reflection' } })).status, 201)
   await addMember(loop, owner.token, team.teamId, other.email, 'member')
   assert.equal((await http(loop, 'POST', base, { token: owner.token, body: { content: 'second' } })).status, 201)
+  const toPool = await metric(loop, 'quill_loop_reads_to_pool_total')
   for (const path of [`${sync}?since=${since}`, `${sync}?since=${since}&limit=1`, `${sync}?since=${entriesOnly}`]) {
     const a = await http(loop, 'GET', path, { token: owner.token })
     const b = await http(pool, 'GET', path, { token: owner.token })
@@ -186,6 +187,7 @@ test('a delta page with prompts and members after its cursor is answered on the 
   }
   const all = (await http(loop, 'GET', `${sync}?since=${since}`, { token: owner.token })).body.changes
   assert.deepEqual(all.map((c) => c.type), ['journalEntry', 'prompt', 'member', 'journalEntry'])
+  assert.ok(await metric(loop, 'quill_loop_reads_to_pool_total') > toPool, 'the loop handed those pages to the pool')
 })
 
 

@@ -1,6 +1,7 @@
 /*
- * test_plans.c - what PostgreSQL plans for the delta page (the statement changes_page of
- * adapters/postgres/stmts_changes.h), on the test database as migrations leave it.
+ * test_plans.c - what PostgreSQL plans for the delta page (the statements changes_page and
+ * changes_page_entries of adapters/postgres/stmts_changes.h), on the test database as
+ * migrations leave it.
  *
  * A delta page must cost about what a page of entries costs.  The statement reads the log's
  * floor from change_floor, a table of one row that is seldom if ever analyzed; unanalyzed,
@@ -21,9 +22,9 @@
 static const char *url;
 static PGconn *conn;
 
-/* The plan of changes_page(team, txid, 0, limit) as EXPLAIN (FORMAT JSON) gives it, with
+/* The plan of stmt(team, txid, 0, limit) as EXPLAIN (FORMAT JSON) gives it, with
  * plan_cache_mode set to mode; NULL when EXPLAIN fails.  The caller deletes it. */
-static cJSON *plan_at(const char *mode, const char *txid, int limit)
+static cJSON *plan_at(const char *stmt, const char *mode, const char *txid, int limit)
 {
     char sql[256];
     snprintf(sql, sizeof(sql), "SET plan_cache_mode = %s", mode);
@@ -33,9 +34,9 @@ static cJSON *plan_at(const char *mode, const char *txid, int limit)
     if (!ok)
         return NULL;
     snprintf(sql, sizeof(sql),
-             "EXPLAIN (FORMAT JSON) EXECUTE changes_page("
+             "EXPLAIN (FORMAT JSON) EXECUTE %s("
              "'01900000-0000-7000-8000-000000000001', '%s', 0, %d)",
-             txid, limit);
+             stmt, txid, limit);
     r = PQexec(conn, sql);
     cJSON *doc = NULL;
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
@@ -47,9 +48,9 @@ static cJSON *plan_at(const char *mode, const char *txid, int limit)
 }
 
 /* From the start of the log: the whole of a team's things. */
-static cJSON *plan_of(const char *mode, int limit)
+static cJSON *plan_of(const char *stmt, const char *mode, int limit)
 {
-    return plan_at(mode, "0", limit);
+    return plan_at(stmt, mode, "0", limit);
 }
 
 static const cJSON *top_node(const cJSON *doc)
@@ -58,9 +59,9 @@ static const cJSON *top_node(const cJSON *doc)
 }
 
 /* The rows the top node of the plan expects; -1 when EXPLAIN fails. */
-static double planned_rows(const char *mode, int limit)
+static double planned_rows(const char *stmt, const char *mode, int limit)
 {
-    cJSON *doc = plan_of(mode, limit);
+    cJSON *doc = plan_of(stmt, mode, limit);
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(top_node(doc), "Plan Rows");
     double rows = cJSON_IsNumber(n) ? n->valuedouble : -1;
     cJSON_Delete(doc);
@@ -135,7 +136,7 @@ static int with_deployment(void)
  * then read by their team, and sorted); and a client that has caught up (the common page)
  * is answered from each kind's position index.
  */
-static void check_reads_by_position(const char *mode)
+static void check_reads_by_position(const char *stmt, const char *mode)
 {
     static const char *const tables[] = {"journal_entries", "team_members", "users", "prompts",
                                          "sync_tombstones"};
@@ -143,49 +144,56 @@ static void check_reads_by_position(const char *mode)
                                           "prompts_change_idx", "sync_tombstones_change_idx"};
     PQclear(PQexec(conn, "SAVEPOINT deployment"));
     ASSERT_TRUE(with_deployment());
-    cJSON *doc = plan_of(mode, 50);
-    cJSON *late = plan_at(mode, "18446744073709551615", 50);
+    cJSON *doc = plan_of(stmt, mode, 50);
+    cJSON *late = plan_at(stmt, mode, "18446744073709551615", 50);
     PQclear(PQexec(conn, "ROLLBACK TO SAVEPOINT deployment"));
     ASSERT_TRUE(top_node(doc) != NULL && top_node(late) != NULL);
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
         int n = seq_scans(top_node(doc), tables[i]) + seq_scans(top_node(late), tables[i]);
         if (n)
-            printf("# %s plan reads all of %s for the page\n", mode, tables[i]);
+            printf("# %s %s plan reads all of %s for the page\n", stmt, mode, tables[i]);
         ASSERT_INT_EQ(n, 0);
     }
     for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
         int used = uses_index(top_node(late), indexes[i]);
-        printf("# %s: %s %s\n", mode, indexes[i], used ? "read" : "not read");
+        printf("# %s %s: %s %s\n", stmt, mode, indexes[i], used ? "read" : "not read");
         ASSERT_TRUE(used);
     }
     cJSON_Delete(doc);
     cJSON_Delete(late);
 }
 
+/* At most 50 rows of each kind the statement reads (changes_page_entries: of entries). */
+static void check_planned_rows(const char *stmt, const char *mode, int kinds)
+{
+    double rows = planned_rows(stmt, mode, 50);
+    printf("# %s %s: %.0f rows\n", stmt, mode, rows);
+    ASSERT_TRUE(rows >= 0);
+    ASSERT_TRUE(rows <= kinds * 50 + 1); /* changes_page_entries: and its header row */
+}
+
 static void test_page_is_planned_for_a_page_custom(void)
 {
-    double rows = planned_rows("force_custom_plan", 50);
-    printf("# custom plan: %.0f rows\n", rows);
-    ASSERT_TRUE(rows >= 0);
-    ASSERT_TRUE(rows <= 4 * 50); /* at most 50 of each kind */
+    check_planned_rows("changes_page", "force_custom_plan", 4);
+    check_planned_rows("changes_page_entries", "force_custom_plan", 1);
 }
 
 static void test_page_is_planned_for_a_page_generic(void)
 {
-    double rows = planned_rows("force_generic_plan", 50);
-    printf("# generic plan: %.0f rows\n", rows);
-    ASSERT_TRUE(rows >= 0);
-    ASSERT_TRUE(rows <= 4 * 50); /* at most 50 of each kind */
+    check_planned_rows("changes_page", "force_generic_plan", 4);
+    check_planned_rows("changes_page_entries", "force_generic_plan", 1);
 }
 
 static void test_page_reads_things_by_position_custom(void)
 {
-    check_reads_by_position("force_custom_plan");
+    check_reads_by_position("changes_page", "force_custom_plan");
+    check_reads_by_position("changes_page_entries", "force_custom_plan");
 }
 
 static void test_page_reads_things_by_position_generic(void)
 {
-    check_reads_by_position("force_generic_plan");
+    check_reads_by_position("changes_page", "force_generic_plan");
+    check_reads_by_position("changes_page_entries", "force_generic_plan");
 }
 
 static const struct ql_test tests[] = {
@@ -205,13 +213,16 @@ int main(int argc, char **argv)
     }
     PGresult *r = PQexec(conn, "BEGIN"); /* rolled back at the end: see with_deployment */
     PQclear(r);
-    const struct ql__pg_stmt_def *st = &ql__pg_stmts[QL__ST_CHANGES_PAGE];
-    r = PQprepare(conn, st->name, st->sql, st->nparams, NULL);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        printf("Bail out! cannot prepare %s: %s", st->name, PQresultErrorMessage(r));
-        return 1;
+    static const enum ql__pg_stmt stmts[] = {QL__ST_CHANGES_PAGE, QL__ST_CHANGES_PAGE_ENTRIES};
+    for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+        const struct ql__pg_stmt_def *st = &ql__pg_stmts[stmts[i]];
+        r = PQprepare(conn, st->name, st->sql, st->nparams, NULL);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            printf("Bail out! cannot prepare %s: %s", st->name, PQresultErrorMessage(r));
+            return 1;
+        }
+        PQclear(r);
     }
-    PQclear(r);
     int rc = ql_test_run(tests, QL_NTESTS(tests), argc, argv);
     PQclear(PQexec(conn, "ROLLBACK"));
     PQfinish(conn);
