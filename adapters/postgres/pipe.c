@@ -33,9 +33,13 @@
 
 /* The statements a loop session may run: prepared when it connects. */
 static const enum ql__pg_stmt loop_stmts[] = {
-    QL__ST_ENTRY_GET,         QL__ST_USER_PROFILE,         QL__ST_ENTRY_LIST,
-    QL__ST_ENTRY_LIST_AUTHOR, QL__ST_ENTRY_LIST_PROMPT,    QL__ST_ENTRY_LIST_BOTH,
-    QL__ST_CHANGES_PAGE,      QL__ST_CHANGES_PAGE_ENTRIES,
+    QL__ST_ENTRY_GET,
+    QL__ST_USER_PROFILE,
+    QL__ST_ENTRY_LIST,
+    QL__ST_ENTRY_LIST_AUTHOR,
+    QL__ST_ENTRY_LIST_PROMPT,
+    QL__ST_ENTRY_LIST_BOTH,
+    QL__ST_CHANGES_PAGE_ENTRIES,
 };
 
 struct ql__pg_read {

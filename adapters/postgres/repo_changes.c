@@ -213,9 +213,8 @@ static int read_entries_page(struct ql_ctx *cx, const PGresult *r, int row0, voi
     for (int row = 0; rc == QL_OK && row < got; row++) {
         if (row == h)
             continue;
-        struct ql_sync_item *it = &out->items[out->n];
-        it->pos = (struct ql_change_pos){txid_at(r, row, 1), ql__pg_int8(r, row, 2)};
-        if (it->pos.txid >= out->start.txid) {
+        struct ql_change_pos pos = {txid_at(r, row, 1), ql__pg_int8(r, row, 2)};
+        if (pos.txid >= out->start.txid) {
             out->held = 1; /* committed, perhaps, but not yet below the horizon */
             break;
         }
@@ -223,6 +222,8 @@ static int read_entries_page(struct ql_ctx *cx, const PGresult *r, int row0, voi
             out->more = 1;
             break;
         }
+        struct ql_sync_item *it = &out->items[out->n];
+        it->pos = pos;
         it->kind = QL_CHANGE_ENTRY;
         ql__pg_uuid(r, row, 3, &it->id);
         if (PQgetisnull(r, row, 12)) {
