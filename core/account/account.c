@@ -357,20 +357,10 @@ int ql_account_me_async(struct ql_ctx *cx, struct ql_user *user, struct ql_team_
                                         n, me_got, m);
 }
 
-static void me_at_once(struct ql_ctx *cx, int rc, void *arg)
-{
-    (void)cx;
-    *(int *)arg = rc;
-}
-
 int ql_account_me(struct ql_ctx *cx, struct ql_user *user, struct ql_team_role **teams, int *n)
 {
     int rc = QL_EWOULD_BLOCK; /* stays so only if the store answers later, which it must not */
-    int started = ql_account_me_async(cx, user, teams, n, me_at_once, &rc);
-    if (started)
-        return started;
-    ql_ctx_run_deferred(cx);
-    return rc;
+    return ql_ctx_wait(cx, ql_account_me_async(cx, user, teams, n, ql_ctx_wait_done, &rc), &rc);
 }
 
 /* A user's name shows in the member lists of its teams: each gets a member change. */

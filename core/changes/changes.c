@@ -271,11 +271,7 @@ int ql_sync_changes(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
 {
     memset(out, 0, sizeof(*out));
     int rc = QL_EWOULD_BLOCK; /* stays so only if the store answers later, which it must not */
-    int started = delta(cx, team, pos, limit, out, ql_ctx_wait_done, &rc);
-    if (started)
-        return started;
-    ql_ctx_run_deferred(cx);
-    return rc;
+    return ql_ctx_wait(cx, delta(cx, team, pos, limit, out, ql_ctx_wait_done, &rc), &rc);
 }
 
 int ql_sync_stream_start(struct ql_ctx *cx, const struct ql_uuid *team, const char *from, size_t n,
@@ -327,11 +323,8 @@ int ql_sync(struct ql_ctx *cx, const struct ql_uuid *team, const char *since, si
             int limit, struct ql_sync_page *out)
 {
     int rc = QL_EWOULD_BLOCK; /* stays so only if the store answers later, which it must not */
-    int started = ql_sync_async(cx, team, since, since_n, limit, out, ql_ctx_wait_done, &rc);
-    if (started)
-        return started;
-    ql_ctx_run_deferred(cx);
-    return rc;
+    return ql_ctx_wait(
+        cx, ql_sync_async(cx, team, since, since_n, limit, out, ql_ctx_wait_done, &rc), &rc);
 }
 
 /* ---- consumers ------------------------------------------------------------------------------- */

@@ -37,3 +37,11 @@ void ql_ctx_wait_done(struct ql_ctx *cx, int rc, void *arg)
     (void)cx;
     *(int *)arg = rc;
 }
+
+int ql_ctx_wait(struct ql_ctx *cx, int started, const int *rc)
+{
+    if (started)
+        return started;
+    ql_ctx_run_deferred(cx);
+    return *rc;
+}

@@ -94,9 +94,14 @@ int ql_ctx_run_deferred(struct ql_ctx *cx);
 
 /*
  * The blocking form of an asynchronous call f(..., done, arg) whose port answers at once:
- * run it with ql_ctx_wait_done and arg = &rc (set to QL_EWOULD_BLOCK first), then
- * ql_ctx_run_deferred; rc holds the answer.
+ *
+ *     int rc = QL_EWOULD_BLOCK;   (stays so only if the port answers later, which it must not)
+ *     return ql_ctx_wait(cx, f(..., ql_ctx_wait_done, &rc), &rc);
+ *
+ * ql_ctx_wait returns started when the call failed to start, else runs the deferred
+ * continuations and returns what done was given.
  */
 void ql_ctx_wait_done(struct ql_ctx *cx, int rc, void *arg);
+int ql_ctx_wait(struct ql_ctx *cx, int started, const int *rc);
 
 #endif

@@ -238,12 +238,9 @@ int ql_entry_get(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_
                  const char *if_none_match, size_t inm_n, struct ql_entry *out)
 {
     int rc = QL_EWOULD_BLOCK; /* stays so only if the store answers later, which it must not */
-    int started =
-        ql_entry_get_async(cx, team, id, if_none_match, inm_n, out, ql_ctx_wait_done, &rc);
-    if (started)
-        return started;
-    ql_ctx_run_deferred(cx);
-    return rc;
+    return ql_ctx_wait(
+        cx, ql_entry_get_async(cx, team, id, if_none_match, inm_n, out, ql_ctx_wait_done, &rc),
+        &rc);
 }
 
 struct list_state {
@@ -297,11 +294,7 @@ int ql_entry_list(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql
                   struct ql_entry_page *out)
 {
     int rc = QL_EWOULD_BLOCK; /* stays so only if the store answers later, which it must not */
-    int started = ql_entry_list_async(cx, team, f, out, ql_ctx_wait_done, &rc);
-    if (started)
-        return started;
-    ql_ctx_run_deferred(cx);
-    return rc;
+    return ql_ctx_wait(cx, ql_entry_list_async(cx, team, f, out, ql_ctx_wait_done, &rc), &rc);
 }
 
 /*
