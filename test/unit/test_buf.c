@@ -5,6 +5,7 @@
 #include "test.h"
 
 #include <cJSON.h>
+#include <string.h>
 
 static void test_heap_growth_and_numbers(void)
 {
@@ -47,6 +48,57 @@ static void test_escape(void)
     ql_buf_json_escape(&b, in, sizeof(in) - 1);
     ASSERT_STR_EQ(ql_buf_cstr(&b), "a\\\"b\\\\c\\n\\t\\u0001\\u001f/é");
     ql_buf_cleanup(&b);
+}
+
+/* The escaping of one byte as JSON wants it, written the slow way, to check the fast one. */
+static void escape_ref(struct ql_buf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            ql_buf_printf(b, "\\%c", c);
+        else if (c == '\n')
+            ql_buf_puts(b, "\\n");
+        else if (c == '\r')
+            ql_buf_puts(b, "\\r");
+        else if (c == '\t')
+            ql_buf_puts(b, "\\t");
+        else if (c < 0x20 || c == 0x7f)
+            ql_buf_printf(b, "\\u%04x", c);
+        else
+            ql_buf_putc(b, (char)c);
+    }
+}
+
+/*
+ * The escaper skips eight bytes a step: every byte that needs escaping, at every offset
+ * of a string longer than two words, among bytes that come close to the tests (0x20,
+ * '!', '#', '[', ']', '~', 0x80, 0xa2 and 0xdc, which are '"' and '\\' with the high bit,
+ * 0xff), is escaped as byte by byte.
+ */
+static void test_escape_every_byte_at_every_offset(void)
+{
+    static const unsigned char near[] = {0x20, '!', '#', '[', ']', '~', 0x80, 0xa2, 0xdc, 0xff};
+    struct ql_buf got, want;
+    ql_buf_init(&got, NULL);
+    ql_buf_init(&want, NULL);
+    for (int c = 0; c < 256; c++) {
+        for (size_t at = 0; at < 19; at++) {
+            for (size_t f = 0; f < sizeof(near); f++) {
+                char in[19];
+                for (size_t i = 0; i < sizeof(in); i++)
+                    in[i] = (char)near[(f + i) % sizeof(near)];
+                in[at] = (char)c;
+                got.len = want.len = 0;
+                ql_buf_json_escape(&got, in, sizeof(in));
+                escape_ref(&want, in, sizeof(in));
+                ASSERT_INT_EQ(got.len, want.len);
+                ASSERT_MEM_EQ(got.data, want.data, got.len);
+            }
+        }
+    }
+    ql_buf_cleanup(&got);
+    ql_buf_cleanup(&want);
 }
 
 static void test_writer_nesting_and_commas(void)
@@ -112,6 +164,7 @@ int main(int argc, char **argv)
         TEST(test_heap_growth_and_numbers),
         TEST(test_sticky_failure_in_arena),
         TEST(test_escape),
+        TEST(test_escape_every_byte_at_every_offset),
         TEST(test_writer_nesting_and_commas),
         TEST(test_escape_round_trip_random),
     };
