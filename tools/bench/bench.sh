@@ -468,7 +468,9 @@ consumer_drain() {
 # API (tools/bench/sync_cursors.py): a snapshot's last cursor, taken before the changes are
 # written, then every team's feed paged once by 50; each cursor kept has a full page after
 # it.  tools/bench/wrk/sync_delta.lua replays those pages (20 per team) as the team's users;
-# list_entries.lua reads the newest 50 entries.  Read-only, so no worker; compared against
+# list_entries.lua reads the newest 50 entries (the goal's comparison), then, with
+# ENTRY_CURSORS, every page of entries across the same 1,000 entries per team (the same
+# rows, as cold or warm as the delta pages').  Read-only, so no worker; compared against
 # Quill's own page of entries and against the Fastify peer's.
 bench_sync() {
   log "sync: a delta page of 50 changes vs a page of 50 entries (Quill's and the Fastify peer's)"
@@ -484,6 +486,11 @@ bench_sync() {
     < "$SCRATCH/teams.tsv" > "$SCRATCH/cursors.tsv"
   export SYNC_CURSORS="$SCRATCH/cursors.tsv"
   compare "GET a delta page of 50 changes vs a page of 50 entries, both Quill" \
+    delta "http://127.0.0.1:58091" "$WRK/sync_delta.lua" entries "http://127.0.0.1:58091" "$WRK/list_entries.lua"
+  python3 "$ROOT/tools/bench/sync_cursors.py" entries http://127.0.0.1:58091 50 \
+    < "$SCRATCH/teams.tsv" > "$SCRATCH/entry_cursors.tsv"
+  ENTRY_CURSORS="$SCRATCH/entry_cursors.tsv" \
+    compare "GET a delta page of 50 changes vs a page of 50 entries from across the same history, both Quill" \
     delta "http://127.0.0.1:58091" "$WRK/sync_delta.lua" entries "http://127.0.0.1:58091" "$WRK/list_entries.lua"
   if peers_setup; then
     (cd "$SCRATCH/peers" && DATABASE_URL=$(pg_url peers) ./seed.sh >/dev/null)

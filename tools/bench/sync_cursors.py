@@ -10,6 +10,10 @@ cursor is made.
       Pages every team's delta feed from CURSOR with pages of LIMIT and prints
       "<t> <cursor>" for every cursor whose page was full: each has at least LIMIT changes
       after it.
+  sync_cursors.py entries URL LIMIT < teams.tsv > cursors.tsv
+      Pages every team's journal entries from the newest with pages of LIMIT and prints
+      "<t> <cursor>" for every page that was full ("-" for the newest, which takes no
+      cursor): pages of entries from across the same history as the delta pages.
 
 teams.tsv holds "<t> <team id>" lines; team t is read with the token of its owner, user
 10(t-1)+1 of the data set (tools/bench/wrk/dataset.lua).  One keep-alive connection,
@@ -41,8 +45,27 @@ def token_of(t):
     return f"peer-token-{10 * (t - 1) + 1}"
 
 
+def entries(conn, limit):
+    total = 0
+    for t, team in teams():
+        cursor = "-"
+        for _ in range(100000):
+            q = f"limit={limit}" + ("" if cursor == "-" else f"&cursor={cursor}")
+            page = get(conn, f"/v1/teams/{team}/journal-entries?{q}", token_of(t))
+            if len(page["items"]) < limit:
+                break
+            print(t, cursor)
+            total += 1
+            cursor = page["nextCursor"]
+            if not cursor:
+                break
+    print(f"sync_cursors: {total} pages of entries", file=sys.stderr)
+    if not total:
+        sys.exit("sync_cursors: no full page of entries")
+
+
 def main():
-    if len(sys.argv) < 3 or sys.argv[1] not in ("start", "collect"):
+    if len(sys.argv) < 3 or sys.argv[1] not in ("start", "collect", "entries"):
         sys.exit(__doc__)
     url = urllib.parse.urlsplit(sys.argv[2])
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
@@ -56,6 +79,9 @@ def main():
                 print(page["nextCursor"])
                 return
         sys.exit("sync_cursors: the snapshot did not end after 1,000 pages")
+    if sys.argv[1] == "entries":
+        entries(conn, int(sys.argv[3]))
+        return
     start, limit = sys.argv[3], int(sys.argv[4])
     total = 0
     fewest = None
