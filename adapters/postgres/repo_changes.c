@@ -39,6 +39,12 @@ static uint64_t txid_at(const PGresult *r, int row, int col)
     return strtoull(PQgetvalue(r, row, col), NULL, 10);
 }
 
+/* An xid8 column in its binary form, which is an int8's. */
+static uint64_t txid_bin(const PGresult *r, int row, int col)
+{
+    return (uint64_t)ql__pg_int8(r, row, col);
+}
+
 static int c_append(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team, int event,
                     const struct ql_uuid *id)
 {
@@ -202,8 +208,8 @@ static int read_entries_page(struct ql_ctx *cx, const PGresult *r, int row0, voi
         d->others = 1;
         return QL_OK;
     }
-    out->start = (struct ql_change_pos){txid_at(r, h, 1), 0};
-    out->floor = (struct ql_change_pos){txid_at(r, h, 13), ql__pg_int8(r, h, 2)};
+    out->start = (struct ql_change_pos){txid_bin(r, h, 1), 0};
+    out->floor = (struct ql_change_pos){txid_bin(r, h, 13), ql__pg_int8(r, h, 2)};
     if (ql_change_pos_cmp(&d->after, &out->floor) < 0)
         return QL_OK; /* below the floor: nothing, as changes_page gives */
     out->items = ql_arena_calloc(cx->arena, (size_t)got, sizeof(*out->items));
@@ -213,7 +219,7 @@ static int read_entries_page(struct ql_ctx *cx, const PGresult *r, int row0, voi
     for (int row = 0; rc == QL_OK && row < got; row++) {
         if (row == h)
             continue;
-        struct ql_change_pos pos = {txid_at(r, row, 1), ql__pg_int8(r, row, 2)};
+        struct ql_change_pos pos = {txid_bin(r, row, 1), ql__pg_int8(r, row, 2)};
         if (pos.txid >= out->start.txid) {
             out->held = 1; /* committed, perhaps, but not yet below the horizon */
             break;

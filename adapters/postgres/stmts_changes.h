@@ -91,21 +91,23 @@
      * (3 to 12, as ql__pg_entry_at reads it).  The reader holds back what the horizon does
      * not cover and gives nothing below the floor, as changes_page does in SQL.  Most of a
      * generic plan's cost per execution is starting its nodes, 30 columns each in
-     * changes_page: this one has three small nodes of 15.
+     * changes_page: this one has three small nodes of 15.  Its positions come as binary
+     * xid8 (eight bytes, as an int8), not text: printing 51 of them a page is work the
+     * server is spared.
      */
     [QL__ST_CHANGES_PAGE_ENTRIES] =
         {"changes_page_entries",
-         "(SELECT 0, pg_snapshot_xmin(pg_current_snapshot())::text, f.seq, NULL::uuid, "
+         "(SELECT 0, pg_snapshot_xmin(pg_current_snapshot()), f.seq, NULL::uuid, "
          "NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, NULL::text, NULL::int4, "
-         "NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, f.txid::text, EXISTS "
+         "NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, f.txid, EXISTS "
          "(SELECT FROM prompts p WHERE p.team_id = $1 AND (p.change_txid, p.change_seq) > "
          "($2::xid8, $3)) OR EXISTS (SELECT FROM team_members m WHERE m.team_id = $1 AND "
          "(m.change_txid, m.change_seq) > ($2::xid8, $3)) OR EXISTS (SELECT FROM "
          "sync_tombstones t WHERE t.team_id = $1 AND (t.change_txid, t.change_seq) > "
          "($2::xid8, $3)) FROM change_floor f LIMIT 1) UNION ALL (SELECT 1, "
-         "e.change_txid::text, e.change_seq, e.journal_entry_id, e.team_id, e.author_user_id, "
+         "e.change_txid, e.change_seq, e.journal_entry_id, e.team_id, e.author_user_id, "
          "e.author_api_key_id, e.prompt_id, e.content, e.version, e.created_at, e.updated_at, "
-         "e.deleted_at, NULL, NULL FROM journal_entries e WHERE e.team_id = $1 AND "
+         "e.deleted_at, NULL::xid8, NULL FROM journal_entries e WHERE e.team_id = $1 AND "
          "(e.change_txid, e.change_seq) > ($2::xid8, $3) ORDER BY e.change_txid, e.change_seq "
          "LIMIT $4)",
          4},
