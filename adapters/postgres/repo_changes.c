@@ -200,16 +200,16 @@ static int read_entries_page(struct ql_ctx *cx, const PGresult *r, int row0, voi
     struct page_dst *d = dst;
     struct ql_change_page *out = d->out;
     int got = PQntuples(r), h = 0;
-    while (h < got && ql__pg_int4(r, h, 0) != 0) /* first, as UNION ALL runs; not relied on */
+    while (h < got && !PQgetisnull(r, h, 2)) /* first, as UNION ALL runs; not relied on */
         h++;
     if (h == got)
         return ql_error_set(&cx->err, QL_EINTERNAL, "changes_page_entries: no header row");
-    if (ql__pg_bool(r, h, 14)) {
+    if (ql__pg_bool(r, h, 13)) {
         d->others = 1;
         return QL_OK;
     }
-    out->start = (struct ql_change_pos){txid_bin(r, h, 1), 0};
-    out->floor = (struct ql_change_pos){txid_bin(r, h, 13), ql__pg_int8(r, h, 2)};
+    out->start = (struct ql_change_pos){txid_bin(r, h, 0), 0};
+    out->floor = (struct ql_change_pos){txid_bin(r, h, 12), ql__pg_int8(r, h, 1)};
     if (ql_change_pos_cmp(&d->after, &out->floor) < 0)
         return QL_OK; /* below the floor: nothing, as changes_page gives */
     out->items = ql_arena_calloc(cx->arena, (size_t)got, sizeof(*out->items));
@@ -219,7 +219,7 @@ static int read_entries_page(struct ql_ctx *cx, const PGresult *r, int row0, voi
     for (int row = 0; rc == QL_OK && row < got; row++) {
         if (row == h)
             continue;
-        struct ql_change_pos pos = {txid_bin(r, row, 1), ql__pg_int8(r, row, 2)};
+        struct ql_change_pos pos = {txid_bin(r, row, 0), ql__pg_int8(r, row, 1)};
         if (pos.txid >= out->start.txid) {
             out->held = 1; /* committed, perhaps, but not yet below the horizon */
             break;
@@ -231,10 +231,10 @@ static int read_entries_page(struct ql_ctx *cx, const PGresult *r, int row0, voi
         struct ql_sync_item *it = &out->items[out->n];
         it->pos = pos;
         it->kind = QL_CHANGE_ENTRY;
-        ql__pg_uuid(r, row, 3, &it->id);
-        if (PQgetisnull(r, row, 12)) {
+        ql__pg_uuid(r, row, 2, &it->id);
+        if (PQgetisnull(r, row, 11)) {
             struct ql_entry *e = ql_arena_alloc(cx->arena, sizeof(*e));
-            rc = e ? ql__pg_entry_at(cx, r, row, 3, e) : ql_error_nomem(&cx->err);
+            rc = e ? ql__pg_entry_at(cx, r, row, 2, e) : ql_error_nomem(&cx->err);
             it->entry = e;
         } else {
             it->deleted = 1; /* soft-deleted: a tombstone for the reader */

@@ -84,27 +84,28 @@
          4},
     /*
      * changes_page when only entries changed after ($2, $3), which is nearly always: the
-     * entries' walk alone, in 15 narrow columns, behind one header row (kind 0) read in the
-     * same snapshot: the horizon (column 1), the floor (columns 13 and 2) and whether a
-     * prompt, membership or tombstone changed after ($2, $3) too (column 14; then the page
-     * is changes_page's).  An entry's row: kind 1, its position (1, 2) and the entry
-     * (3 to 12, as ql__pg_entry_at reads it).  The reader holds back what the horizon does
-     * not cover and gives nothing below the floor, as changes_page does in SQL.  Most of a
-     * generic plan's cost per execution is starting its nodes, 30 columns each in
-     * changes_page: this one has three small nodes of 15.  Its positions come as binary
-     * xid8 (eight bytes, as an int8), not text: printing 51 of them a page is work the
-     * server is spared.
+     * entries' walk alone, in 14 narrow columns (numbered from 0 here), behind one header
+     * row read in the same snapshot: the horizon (column 0), the floor (columns 12 and 1)
+     * and whether a prompt, membership or tombstone changed after ($2, $3) too (column 13;
+     * then the page is changes_page's).  An entry's row: its position (0, 1) and the entry
+     * (2 to 11, as ql__pg_entry_at reads it).  The header is the row without an entry id.
+     * The reader holds back what the horizon does not cover and gives nothing below the
+     * floor, as changes_page does in SQL.  Most of a generic plan's cost per execution is
+     * starting its nodes, 30 columns each in changes_page: this one has three small nodes
+     * of 14.  Each column of a row costs the server a send function (51 rows a page), so
+     * the rows carry nothing the reader can do without: positions as binary xid8 (eight
+     * bytes, as an int8) rather than printed, no kind column.
      */
     [QL__ST_CHANGES_PAGE_ENTRIES] =
         {"changes_page_entries",
-         "(SELECT 0, pg_snapshot_xmin(pg_current_snapshot()), f.seq, NULL::uuid, "
+         "(SELECT pg_snapshot_xmin(pg_current_snapshot()), f.seq, NULL::uuid, "
          "NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, NULL::text, NULL::int4, "
          "NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, f.txid, EXISTS "
          "(SELECT FROM prompts p WHERE p.team_id = $1 AND (p.change_txid, p.change_seq) > "
          "($2::xid8, $3)) OR EXISTS (SELECT FROM team_members m WHERE m.team_id = $1 AND "
          "(m.change_txid, m.change_seq) > ($2::xid8, $3)) OR EXISTS (SELECT FROM "
          "sync_tombstones t WHERE t.team_id = $1 AND (t.change_txid, t.change_seq) > "
-         "($2::xid8, $3)) FROM change_floor f LIMIT 1) UNION ALL (SELECT 1, "
+         "($2::xid8, $3)) FROM change_floor f LIMIT 1) UNION ALL (SELECT "
          "e.change_txid, e.change_seq, e.journal_entry_id, e.team_id, e.author_user_id, "
          "e.author_api_key_id, e.prompt_id, e.content, e.version, e.created_at, e.updated_at, "
          "e.deleted_at, NULL::xid8, NULL FROM journal_entries e WHERE e.team_id = $1 AND "
