@@ -45,20 +45,27 @@ def token_of(t):
     return f"peer-token-{10 * (t - 1) + 1}"
 
 
+def full_pages(conn, t, cursor, path_of, items, limit):
+    """Yields cursor, then each next cursor, while the page path_of(cursor) gives is full
+    (its list items holds limit things)."""
+    for _ in range(100000):
+        page = get(conn, path_of(cursor), token_of(t))
+        if len(page[items]) < limit:
+            return
+        yield cursor
+        cursor = page["nextCursor"]
+        if not cursor:
+            return
+
+
 def entries(conn, limit):
     total = 0
     for t, team in teams():
-        cursor = "-"
-        for _ in range(100000):
-            q = f"limit={limit}" + ("" if cursor == "-" else f"&cursor={cursor}")
-            page = get(conn, f"/v1/teams/{team}/journal-entries?{q}", token_of(t))
-            if len(page["items"]) < limit:
-                break
+        base = f"/v1/teams/{team}/journal-entries?limit={limit}"
+        for cursor in full_pages(conn, t, "-", lambda c: base if c == "-" else f"{base}&cursor={c}",
+                                 "items", limit):
             print(t, cursor)
             total += 1
-            cursor = page["nextCursor"]
-            if not cursor:
-                break
     print(f"sync_cursors: {total} pages of entries", file=sys.stderr)
     if not total:
         sys.exit("sync_cursors: no full page of entries")
@@ -86,14 +93,11 @@ def main():
     total = 0
     fewest = None
     for t, team in teams():
-        cursor, n = start, 0
-        for _ in range(100000):
-            page = get(conn, f"/v1/teams/{team}/sync?since={cursor}&limit={limit}", token_of(t))
-            if len(page["changes"]) < limit:
-                break
+        n = 0
+        base = f"/v1/teams/{team}/sync?limit={limit}&since="
+        for cursor in full_pages(conn, t, start, lambda c: base + c, "changes", limit):
             print(t, cursor)
             n += 1
-            cursor = page["nextCursor"]
         total += n
         fewest = n if fewest is None else min(fewest, n)
     print(f"sync_cursors: {total} cursors, at least {fewest} per team", file=sys.stderr)

@@ -9,22 +9,12 @@ local D, T = require("dataset"), require("traffic")
 T.script("list_entries", function(args)
   local limit = tonumber(args[1] or "50")
   local path = os.getenv("ENTRY_CURSORS")
-  local cursors = {}
-  if path and path ~= "" then
-    for line in assert(io.open(path)):lines() do
-      local t, c = line:match("^(%d+)%s+(%S+)$")
-      if t then
-        t = tonumber(t)
-        cursors[t] = cursors[t] or {}
-        table.insert(cursors[t], c)
-      end
-    end
-  end
+  local cursors = path and path ~= "" and T.cursors(path)
   local reqs = {}
   for u = 1, D.USERS do
     local t = D.team_of(u)
     local prefix = "/v1/teams/" .. D.team_id(t) .. "/journal-entries?limit=" .. limit
-    for _, c in ipairs(path and assert(cursors[t], "list_entries: no cursor for team " .. t) or { "-" }) do
+    for _, c in ipairs(cursors and assert(cursors[t], "list_entries: no cursor for team " .. t) or { "-" }) do
       local q = c == "-" and prefix or prefix .. "&cursor=" .. c
       reqs[#reqs + 1] = wrk.format("GET", q, { ["Authorization"] = D.bearer(u) })
     end

@@ -9,15 +9,7 @@ local D, T = require("dataset"), require("traffic")
 T.script("sync_delta", function(args)
   local limit = tonumber(args[1] or "50")
   local path = assert(os.getenv("SYNC_CURSORS"), "sync_delta: set SYNC_CURSORS to the cursor file")
-  local cursors = {}
-  for line in assert(io.open(path)):lines() do
-    local t, c = line:match("^(%d+)%s+(%S+)$")
-    if t then
-      t = tonumber(t)
-      cursors[t] = cursors[t] or {}
-      table.insert(cursors[t], c)
-    end
-  end
+  local cursors = T.cursors(path)
   local reqs = {}
   for u = 1, D.USERS do
     local t = D.team_of(u)

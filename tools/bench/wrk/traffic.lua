@@ -22,6 +22,21 @@ function T.shuffle(list)
   return list
 end
 
+-- cursors(path): the "<t> <cursor>" lines of the file path names (made by
+-- tools/bench/sync_cursors.py) as a table of each team's cursors, in file order.
+function T.cursors(path)
+  local cursors = {}
+  for line in assert(io.open(path)):lines() do
+    local t, c = line:match("^(%d+)%s+(%S+)$")
+    if t then
+      t = tonumber(t)
+      cursors[t] = cursors[t] or {}
+      table.insert(cursors[t], c)
+    end
+  end
+  return cursors
+end
+
 -- script(name, build): build(args) returns the list of requests (wrk.format strings) of
 -- one thread; this wires setup, init, request, response and done around it.
 function T.script(name, build)
