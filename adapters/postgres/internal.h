@@ -424,6 +424,8 @@ int ql__pg_read_prompt(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
 int ql__pg_read_member(struct ql_ctx *cx, const PGresult *r, int row, void *dst);
 /* Read an entry, prompt or member from columns starting at col (ql__pg_read_* at an offset). */
 int ql__pg_entry_at(struct ql_ctx *cx, const PGresult *r, int row, int col, struct ql_entry *e);
+int ql__pg_entry_in(struct ql_ctx *cx, const PGresult *r, int row, int c_id, int c,
+                    const struct ql_uuid *team, struct ql_entry *e);
 int ql__pg_prompt_at(struct ql_ctx *cx, const PGresult *r, int row, int col, struct ql_prompt *p);
 int ql__pg_member_at(struct ql_ctx *cx, const PGresult *r, int row, int col, struct ql_member *m);
 

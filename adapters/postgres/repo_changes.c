@@ -150,6 +150,7 @@ struct page_dst {
     struct ql_change_page *out;
     int limit;
     struct ql_change_pos after; /* changes_page_entries: the page's cursor */
+    struct ql_uuid team;        /* changes_page_entries: the team, which its rows leave out */
     int others;      /* set by changes_page_entries: the page is changes_page's to read */
     ql_done_fn done; /* c_page_async's */
     void *arg;
@@ -204,12 +205,12 @@ static int read_entries_page(struct ql_ctx *cx, const PGresult *r, int row0, voi
         h++;
     if (h == got)
         return ql_error_set(&cx->err, QL_EINTERNAL, "changes_page_entries: no header row");
-    if (ql__pg_bool(r, h, 13)) {
+    if (ql__pg_int4(r, h, 7)) {
         d->others = 1;
         return QL_OK;
     }
     out->start = (struct ql_change_pos){txid_bin(r, h, 0), 0};
-    out->floor = (struct ql_change_pos){txid_bin(r, h, 12), ql__pg_int8(r, h, 1)};
+    out->floor = (struct ql_change_pos){txid_bin(r, h, 11), ql__pg_int8(r, h, 1)};
     if (ql_change_pos_cmp(&d->after, &out->floor) < 0)
         return QL_OK; /* below the floor: nothing, as changes_page gives */
     out->items = ql_arena_calloc(cx->arena, (size_t)got, sizeof(*out->items));
@@ -232,9 +233,9 @@ static int read_entries_page(struct ql_ctx *cx, const PGresult *r, int row0, voi
         it->pos = pos;
         it->kind = QL_CHANGE_ENTRY;
         ql__pg_uuid(r, row, 2, &it->id);
-        if (PQgetisnull(r, row, 11)) {
+        if (PQgetisnull(r, row, 10)) {
             struct ql_entry *e = ql_arena_alloc(cx->arena, sizeof(*e));
-            rc = e ? ql__pg_entry_at(cx, r, row, 2, e) : ql_error_nomem(&cx->err);
+            rc = e ? ql__pg_entry_in(cx, r, row, 2, 3, &d->team, e) : ql_error_nomem(&cx->err);
             it->entry = e;
         } else {
             it->deleted = 1; /* soft-deleted: a tombstone for the reader */
@@ -260,7 +261,7 @@ static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     char txid[24];
     page_params(&p, team, after, limit, txid);
     memset(out, 0, sizeof(*out));
-    struct page_dst dst = {out, limit, *after, 0, NULL, NULL};
+    struct page_dst dst = {out, limit, *after, *team, 0, NULL, NULL};
     int rc = ql__pg_one(pg_of(self), cx, QL__ST_CHANGES_PAGE_ENTRIES, &p, read_entries_page, &dst);
     if (rc == QL_OK && dst.others)
         rc = ql__pg_one(pg_of(self), cx, QL__ST_CHANGES_PAGE, &p, read_page, &dst);
@@ -295,7 +296,7 @@ static int c_page_async(struct ql_store *self, struct ql_ctx *cx, const struct q
     struct page_dst *dst = ql_arena_alloc(cx->arena, sizeof(*dst));
     if (dst == NULL)
         return ql_error_nomem(&cx->err);
-    *dst = (struct page_dst){out, limit, *after, 0, done, arg};
+    *dst = (struct page_dst){out, limit, *after, *team, 0, done, arg};
     return ql__pg_read_async(pg_of(self), cx, QL__ST_CHANGES_PAGE_ENTRIES, &p, read_entries_page,
                              dst, page_got, dst);
 }

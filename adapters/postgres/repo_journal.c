@@ -23,26 +23,40 @@ static struct ql_pg *pg_of(struct ql_store *s)
 static const struct ql_uuid max_uuid = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                                          0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
 
+/*
+ * An entry from the columns id (at c_id), then author user, author key, prompt, content,
+ * version, created, updated and deleted (from c on); its team from column c_id + 1, or
+ * *team when the statement leaves the column out because the caller knows it.
+ */
+int ql__pg_entry_in(struct ql_ctx *cx, const PGresult *r, int row, int c_id, int c,
+                    const struct ql_uuid *team, struct ql_entry *e)
+{
+    memset(e, 0, sizeof(*e));
+    ql__pg_uuid(r, row, c_id, &e->id);
+    if (team)
+        e->team_id = *team;
+    else
+        ql__pg_uuid(r, row, c_id + 1, &e->team_id);
+    if ((e->has_author_user = !PQgetisnull(r, row, c)))
+        ql__pg_uuid(r, row, c, &e->author_user);
+    if ((e->has_author_key = !PQgetisnull(r, row, c + 1)))
+        ql__pg_uuid(r, row, c + 1, &e->author_key);
+    if ((e->has_prompt = !PQgetisnull(r, row, c + 2)))
+        ql__pg_uuid(r, row, c + 2, &e->prompt);
+    e->content_n = (size_t)PQgetlength(r, row, c + 3);
+    e->content = ql__pg_text(cx, r, row, c + 3);
+    e->version = ql__pg_int4(r, row, c + 4);
+    e->created_ms = ql__pg_ts_ms(r, row, c + 5);
+    e->updated_ms = ql__pg_ts_ms(r, row, c + 6);
+    e->deleted_ms = ql__pg_ts_ms_or_0(r, row, c + 7);
+    return e->content ? QL_OK : ql_error_set(&cx->err, QL_ENOMEM, NULL);
+}
+
 /* Columns: id, team, author user, author key, prompt, content, version, created, updated,
  * deleted. */
 int ql__pg_entry_at(struct ql_ctx *cx, const PGresult *r, int row, int c, struct ql_entry *e)
 {
-    memset(e, 0, sizeof(*e));
-    ql__pg_uuid(r, row, c, &e->id);
-    ql__pg_uuid(r, row, c + 1, &e->team_id);
-    if ((e->has_author_user = !PQgetisnull(r, row, c + 2)))
-        ql__pg_uuid(r, row, c + 2, &e->author_user);
-    if ((e->has_author_key = !PQgetisnull(r, row, c + 3)))
-        ql__pg_uuid(r, row, c + 3, &e->author_key);
-    if ((e->has_prompt = !PQgetisnull(r, row, c + 4)))
-        ql__pg_uuid(r, row, c + 4, &e->prompt);
-    e->content_n = (size_t)PQgetlength(r, row, c + 5);
-    e->content = ql__pg_text(cx, r, row, c + 5);
-    e->version = ql__pg_int4(r, row, c + 6);
-    e->created_ms = ql__pg_ts_ms(r, row, c + 7);
-    e->updated_ms = ql__pg_ts_ms(r, row, c + 8);
-    e->deleted_ms = ql__pg_ts_ms_or_0(r, row, c + 9);
-    return e->content ? QL_OK : ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    return ql__pg_entry_in(cx, r, row, c, c + 2, NULL, e);
 }
 
 int ql__pg_read_entry(struct ql_ctx *cx, const PGresult *r, int row, void *dst)

@@ -84,31 +84,29 @@
          4},
     /*
      * changes_page when only entries changed after ($2, $3), which is nearly always: the
-     * entries' walk alone, in 14 narrow columns (numbered from 0 here), behind one header
-     * row read in the same snapshot: the horizon (column 0), the floor (columns 12 and 1)
-     * and whether a prompt, membership or tombstone changed after ($2, $3) too (column 13;
-     * then the page is changes_page's).  An entry's row: its position (0, 1) and the entry
-     * (2 to 11, as ql__pg_entry_at reads it).  The header is the row without an entry id.
-     * The reader holds back what the horizon does not cover and gives nothing below the
-     * floor, as changes_page does in SQL.  Most of a generic plan's cost per execution is
-     * starting its nodes, 30 columns each in changes_page: this one has three small nodes
-     * of 14.  Each column of a row costs the server a send function (51 rows a page), so
-     * the rows carry nothing the reader can do without: positions as binary xid8 (eight
-     * bytes, as an int8) rather than printed, no kind column.
+     * entries' walk alone, in 12 narrow columns (numbered from 0 here), behind one header
+     * row read in the same snapshot.  An entry's row: its position (0, 1) and the entry
+     * without its team, which the caller knows (2 to 10, as ql__pg_entry_in reads them).
+     * The header is the row without an entry id: the horizon (column 0), the floor
+     * (columns 11 and 1), and in column 7 whether a prompt, membership or tombstone of the
+     * team changed after ($2, $3) too, from the team's one row of team_sync_others
+     * (migrations/0018_sync_others.up.sql); then the page is changes_page's.  The reader
+     * holds back what the horizon does not cover and gives nothing below the floor, as
+     * changes_page does in SQL.  Most of a generic plan's cost per execution is starting
+     * its nodes and locking its relations: this one has three small scans.  Each non-null
+     * column of a row costs the server a send function (51 rows a page), so the rows carry
+     * nothing the reader can do without: positions as binary xid8 (eight bytes, as an
+     * int8) rather than printed, no kind, no team.
      */
     [QL__ST_CHANGES_PAGE_ENTRIES] =
         {"changes_page_entries",
-         "(SELECT pg_snapshot_xmin(pg_current_snapshot()), f.seq, NULL::uuid, "
-         "NULL::uuid, NULL::uuid, NULL::uuid, NULL::uuid, NULL::text, NULL::int4, "
-         "NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, f.txid, EXISTS "
-         "(SELECT FROM prompts p WHERE p.team_id = $1 AND (p.change_txid, p.change_seq) > "
-         "($2::xid8, $3)) OR EXISTS (SELECT FROM team_members m WHERE m.team_id = $1 AND "
-         "(m.change_txid, m.change_seq) > ($2::xid8, $3)) OR EXISTS (SELECT FROM "
-         "sync_tombstones t WHERE t.team_id = $1 AND (t.change_txid, t.change_seq) > "
-         "($2::xid8, $3)) FROM change_floor f LIMIT 1) UNION ALL (SELECT "
-         "e.change_txid, e.change_seq, e.journal_entry_id, e.team_id, e.author_user_id, "
+         "(SELECT pg_snapshot_xmin(pg_current_snapshot()), f.seq, NULL::uuid, NULL::uuid, "
+         "NULL::uuid, NULL::uuid, NULL::text, EXISTS (SELECT FROM team_sync_others o WHERE "
+         "o.team_id = $1 AND (o.txid, o.seq) > ($2::xid8, $3))::int4, NULL::timestamptz, "
+         "NULL::timestamptz, NULL::timestamptz, f.txid FROM change_floor f LIMIT 1) UNION ALL "
+         "(SELECT e.change_txid, e.change_seq, e.journal_entry_id, e.author_user_id, "
          "e.author_api_key_id, e.prompt_id, e.content, e.version, e.created_at, e.updated_at, "
-         "e.deleted_at, NULL::xid8, NULL FROM journal_entries e WHERE e.team_id = $1 AND "
+         "e.deleted_at, NULL::xid8 FROM journal_entries e WHERE e.team_id = $1 AND "
          "(e.change_txid, e.change_seq) > ($2::xid8, $3) ORDER BY e.change_txid, e.change_seq "
          "LIMIT $4)",
          4},

@@ -362,11 +362,134 @@ static void test_a_reader_paging_beside_writers_misses_and_repeats_nothing(void)
         round_once(i);
 }
 
+/* ---- the team's row of other changes ---------------------------------------------------------
+ * A delta page asks team_sync_others, not the tables of prompts, memberships and tombstones,
+ * whether something other than entries changed after its cursor (migration 0018).  So the
+ * row must hold the newest position among the three after every kind of change, and keep
+ * it when two transactions commit out of the order of their positions.
+ */
+
+static PGconn *connect_or_fail(void)
+{
+    PGconn *c = PQconnectdb(url);
+    ASSERT_TRUE(PQstatus(c) == CONNECTION_OK);
+    return c;
+}
+
+static void exec_ok(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        printf("# %s: %s", sql, PQresultErrorMessage(r));
+    ASSERT_TRUE(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK);
+    PQclear(r);
+}
+
+/* "txid seq" of the team's row, and the newest position among its three tables. */
+static void others_row_is_newest(const char *team)
+{
+    char sql[1024], row[64];
+    snprintf(sql, sizeof(sql),
+             "SELECT coalesce((SELECT txid || ' ' || seq FROM team_sync_others WHERE team_id = "
+             "'%s'), 'none')",
+             team);
+    const char *got = itest_sql(url, sql);
+    ASSERT_NOT_NULL(got);
+    snprintf(row, sizeof(row), "%s", got);
+    snprintf(sql, sizeof(sql),
+             "SELECT coalesce((SELECT txid || ' ' || seq FROM (SELECT change_txid AS txid, "
+             "change_seq AS seq FROM prompts WHERE team_id = '%s' UNION ALL SELECT change_txid, "
+             "change_seq FROM team_members WHERE team_id = '%s' UNION ALL SELECT change_txid, "
+             "change_seq FROM sync_tombstones WHERE team_id = '%s') a ORDER BY txid DESC, seq "
+             "DESC LIMIT 1), 'none')",
+             team, team, team);
+    const char *want = itest_sql(url, sql);
+    ASSERT_NOT_NULL(want);
+    ASSERT_STR_EQ(row, want);
+}
+
+static void test_the_teams_row_of_other_changes_holds_the_newest(void)
+{
+    char sql[2048], ts[QL_UUID_STR_LEN + 1], us[QL_UUID_STR_LEN + 1], vs[QL_UUID_STR_LEN + 1];
+    struct ql_uuid team = fresh_id(210), user = fresh_id(211), other = fresh_id(212);
+    ql_uuid_format(&team, ts);
+    ql_uuid_format(&user, us);
+    ql_uuid_format(&other, vs);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO users (user_id, email, display_name, password_hash, created_at, "
+             "updated_at) VALUES ('%s', 'o-%s@example.com', 'O', 'x', now(), now()), ('%s', "
+             "'o-%s@example.com', 'V', 'x', now(), now()); INSERT INTO teams (team_id, name, "
+             "created_at, updated_at) VALUES ('%s', 'O', now(), now())",
+             us, us, vs, vs, ts);
+    ASSERT_NOT_NULL(itest_sql(url, sql));
+    others_row_is_newest(ts); /* none yet */
+    static const char *const steps[] = {
+        "INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES ('%1$s', '%2$s', "
+        "'owner', now()), ('%1$s', '%3$s', 'viewer', now())",
+        "INSERT INTO prompts (prompt_id, team_id, text, category, created_at, updated_at) "
+        "VALUES (gen_random_uuid(), '%1$s', 'p', 'c', now(), now())",
+        "UPDATE team_members SET role = 'member', change_txid = pg_current_xact_id(), "
+        "change_seq = nextval('changes_seq') WHERE team_id = '%1$s' AND user_id = '%3$s'",
+        "UPDATE prompts SET deleted_at = now(), change_txid = pg_current_xact_id(), change_seq "
+        "= nextval('changes_seq') WHERE team_id = '%1$s'",
+        "WITH d AS (DELETE FROM team_members WHERE team_id = '%1$s' AND user_id = '%3$s' "
+        "RETURNING team_id, user_id) INSERT INTO sync_tombstones (team_id, kind, entity_id) "
+        "SELECT team_id, 3, user_id FROM d",
+        /* a change that moves nothing leaves the row where it is */
+        "UPDATE team_members SET role = 'owner' WHERE team_id = '%1$s' AND user_id = '%2$s'",
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        snprintf(sql, sizeof(sql), steps[i], ts, us, vs);
+        ASSERT_NOT_NULL(itest_sql(url, sql));
+        others_row_is_newest(ts);
+    }
+
+    /*
+     * Out of order: a takes the older transaction id, b a newer one; b changes a membership
+     * and commits, then a adds a prompt (its position the older, by its id) and commits.
+     * The row keeps b's, the newest.
+     */
+    PGconn *a = connect_or_fail(), *b = connect_or_fail();
+    char prompt_a[512], role_b[512];
+    snprintf(prompt_a, sizeof(prompt_a),
+             "INSERT INTO prompts (prompt_id, team_id, text, category, created_at, updated_at) "
+             "VALUES (gen_random_uuid(), '%s', 'a', 'c', now(), now())",
+             ts);
+    snprintf(role_b, sizeof(role_b),
+             "UPDATE team_members SET role = 'admin', change_txid = pg_current_xact_id(), "
+             "change_seq = nextval('changes_seq') WHERE team_id = '%s' AND user_id = '%s'",
+             ts, us);
+    exec_ok(a, "BEGIN; SELECT pg_current_xact_id()");
+    exec_ok(b, "BEGIN");
+    exec_ok(b, role_b);
+    exec_ok(b, "COMMIT");
+    exec_ok(a, prompt_a);
+    exec_ok(a, "COMMIT");
+    others_row_is_newest(ts);
+
+    /* And in order with a wait: a writes first; b's write waits for a's lock on the row. */
+    exec_ok(a, "BEGIN");
+    exec_ok(a, prompt_a);
+    exec_ok(b, "BEGIN");
+    ASSERT_TRUE(PQsendQuery(b, role_b) == 1);
+    exec_ok(a, "COMMIT");
+    PGresult *r;
+    while ((r = PQgetResult(b)) != NULL) {
+        ASSERT_TRUE(PQresultStatus(r) == PGRES_COMMAND_OK);
+        PQclear(r);
+    }
+    exec_ok(b, "COMMIT");
+    others_row_is_newest(ts);
+    PQfinish(a);
+    PQfinish(b);
+}
+
 int main(int argc, char **argv)
 {
     url = itest_url("QUILL_TEST_DATABASE_URL");
     static const struct ql_test tests[] = {
         TEST(test_a_reader_paging_beside_writers_misses_and_repeats_nothing),
+        TEST(test_the_teams_row_of_other_changes_holds_the_newest),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
