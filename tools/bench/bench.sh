@@ -470,8 +470,10 @@ consumer_drain() {
 # it.  tools/bench/wrk/sync_delta.lua replays those pages (20 per team) as the team's users;
 # list_entries.lua reads the newest 50 entries (the goal's comparison), then, with
 # ENTRY_CURSORS, every page of entries across the same 1,000 entries per team (the same
-# rows, as cold or warm as the delta pages').  Read-only, so no worker; compared against
-# Quill's own page of entries and against the Fastify peer's.
+# rows, as cold or warm as the delta pages').  A third comparison reads the same rows at
+# the head: each team's last cursor (a client one page behind: its newest 50 changes)
+# against its newest page of entries.  Read-only, so no worker; compared against Quill's
+# own page of entries and against the Fastify peer's.
 bench_sync() {
   log "sync: a delta page of 50 changes vs a page of 50 entries (Quill's and the Fastify peer's)"
   quill_seed
@@ -486,6 +488,11 @@ bench_sync() {
     < "$SCRATCH/teams.tsv" > "$SCRATCH/cursors.tsv"
   export SYNC_CURSORS="$SCRATCH/cursors.tsv"
   compare "GET a delta page of 50 changes vs a page of 50 entries, both Quill" \
+    delta "http://127.0.0.1:58091" "$WRK/sync_delta.lua" entries "http://127.0.0.1:58091" "$WRK/list_entries.lua"
+  awk '{last[$1] = $0} END {for (t in last) print last[t]}' "$SCRATCH/cursors.tsv" | sort -n \
+    > "$SCRATCH/head_cursors.tsv"
+  SYNC_CURSORS="$SCRATCH/head_cursors.tsv" \
+    compare "GET a delta page of each team's newest 50 changes vs its newest page of 50 entries (the same rows), both Quill" \
     delta "http://127.0.0.1:58091" "$WRK/sync_delta.lua" entries "http://127.0.0.1:58091" "$WRK/list_entries.lua"
   python3 "$ROOT/tools/bench/sync_cursors.py" entries http://127.0.0.1:58091 50 \
     < "$SCRATCH/teams.tsv" > "$SCRATCH/entry_cursors.tsv"
