@@ -7,6 +7,7 @@
 #include "err/err.h"
 #include "model/model.h"
 #include "prompt/prompt.h"
+#include "wire/wire.h"
 
 #include <cJSON.h>
 #include <stdio.h>
@@ -145,8 +146,11 @@ static void entries_listed(struct ql_ctx *cx, int rc, void *arg)
     struct ql_http_req *r = l->r;
     struct ql_jw w;
     if (ql__res_page_begin(r, rc, &w) == 0) {
-        /* 50 entries of ~150 characters: reserve once instead of growing in steps. */
-        ql_buf_reserve(&r->res_body, (size_t)l->page.n * 460 + 64);
+        /* Reserve once for the whole page instead of growing in steps. */
+        size_t room = 64;
+        for (int i = 0; i < l->page.n; i++)
+            room += ql_wire_entry_room(&l->page.items[i]);
+        ql_buf_reserve(&r->res_body, room);
         for (int i = 0; i < l->page.n; i++)
             ql__jw_entry(&w, &l->page.items[i]);
         ql__res_page_end(r, &w, l->page.next);

@@ -7,6 +7,7 @@
 #include "err/err.h"
 #include "model/model.h"
 #include "team/team.h"
+#include "wire/wire.h"
 
 void ql__h_sync(struct ql_http_req *r);
 void ql__h_team_activity(struct ql_http_req *r);
@@ -28,7 +29,14 @@ static void synced(struct ql_ctx *cx, int rc, void *arg)
         return;
     }
     struct ql_jw w;
-    ql_buf_reserve(&r->res_body, (size_t)s->page.n * 460 + 96);
+    /* Reserve once for the whole page: an item's type, operation and id take at most 100
+     * bytes; a prompt or a member gets 640 (a longer one makes the buffer grow). */
+    size_t room = 96;
+    for (int i = 0; i < s->page.n; i++) {
+        const struct ql_entry *e = s->page.items[i].entry;
+        room += 100 + (e ? ql_wire_entry_room(e) : 640);
+    }
+    ql_buf_reserve(&r->res_body, room);
     ql_jw_init(&w, &r->res_body);
     ql_jw_obj(&w);
     ql_jw_key(&w, "changes");

@@ -61,6 +61,11 @@ void ql_wire_entry(struct ql_jw *w, const struct ql_entry *e)
     ql_jw_obj_end(w);
 }
 
+size_t ql_wire_entry_room(const struct ql_entry *e)
+{
+    return QL_WIRE_ENTRY_FIELDS + e->content_n + e->content_n / 16;
+}
+
 void ql_wire_prompt(struct ql_jw *w, const struct ql_prompt *p)
 {
     ql_jw_obj(w);
