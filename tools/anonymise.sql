@@ -24,7 +24,8 @@ DECLARE
         'mail_outbox', 'email_tokens',
         -- kept: ids, times, counts and positions only
         'team_members', 'audit_heads', 'audit_log', 'daily_prompts', 'team_activity', 'changes',
-        'change_consumers', 'change_marks', 'change_floor', 'sync_tombstones', 'schema_migrations',
+        'change_consumers', 'change_marks', 'change_floor', 'sync_tombstones', 'team_sync_others',
+        'schema_migrations',
         -- kept: operators' feature flags (keys, switches, rollouts, team ids)
         'feature_flags', 'feature_flag_teams',
         -- kept: plans, usage counts, the request log (ids, routes, statuses, times) and the
