@@ -134,11 +134,13 @@ void ql__res_page_end(struct ql_http_req *r, struct ql_jw *w, const char *next_c
 void ql__jw_sync_item(struct ql_jw *w, const struct ql_sync_item *it)
 {
     static const char *const types[] = {"", "journalEntry", "prompt", "member"};
+    static const size_t type_n[] = {0, 12, 6, 6};
+    int k = it->kind >= 1 && it->kind <= 3 ? it->kind : 0;
     ql_jw_obj(w);
     ql_jw_key(w, "type");
-    ql_jw_str(w, types[it->kind >= 1 && it->kind <= 3 ? it->kind : 0]);
+    ql_jw_plain(w, types[k], type_n[k]);
     ql_jw_key(w, "operation");
-    ql_jw_str(w, it->deleted ? "delete" : "upsert");
+    ql_jw_plain(w, it->deleted ? "delete" : "upsert", 6);
     ql_jw_key(w, "id");
     ql__jw_uuid(w, &it->id);
     ql_jw_key(w, "data");

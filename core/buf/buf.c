@@ -171,19 +171,26 @@ static int word_needs_escape(uint64_t w)
     return (hit & high) != 0;
 }
 
+/* The index of the first byte of s[i..n) that needs escaping (n: none does). */
+static size_t plain_until(const char *s, size_t i, size_t n)
+{
+    /* Eight bytes a step over what needs no escape: nearly all of every string. */
+    for (uint64_t w; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        if (word_needs_escape(w))
+            break;
+    }
+    while (i < n && !needs_escape[(unsigned char)s[i]])
+        i++;
+    return i;
+}
+
 void ql_buf_json_escape(struct ql_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t start = 0, i = 0;
     for (;;) {
-        /* Eight bytes a step over what needs no escape: nearly all of every string. */
-        for (uint64_t w; i + 8 <= n; i += 8) {
-            memcpy(&w, s + i, 8);
-            if (word_needs_escape(w))
-                break;
-        }
-        while (i < n && !needs_escape[(unsigned char)s[i]])
-            i++;
+        i = plain_until(s, i, n);
         if (i == n)
             break;
         unsigned char c = (unsigned char)s[i];
@@ -269,21 +276,35 @@ void ql_jw_arr_end(struct ql_jw *w)
     jw_close(w, ']');
 }
 
+/*
+ * '"', s (n bytes) escaped, then the tail: one reserve and one copy for the part that
+ * needs no escaping, which is all of nearly every string and key.
+ */
+static void quoted(struct ql_buf *b, const char *s, size_t n, const char *tail, size_t tail_n)
+{
+    size_t i = plain_until(s, 0, n);
+    char *dst = ql_buf_reserve(b, i + 1 + tail_n);
+    if (dst == NULL)
+        return;
+    dst[0] = '"';
+    memcpy(dst + 1, s, i);
+    b->len += i + 1;
+    if (i < n)
+        ql_buf_json_escape(b, s + i, n - i);
+    ql_buf_append(b, tail, tail_n);
+}
+
 void ql_jw_key(struct ql_jw *w, const char *k)
 {
     sep(w);
-    ql_buf_putc(w->b, '"');
-    ql_buf_json_escape(w->b, k, strlen(k));
-    ql_buf_append(w->b, "\":", 2);
+    quoted(w->b, k, strlen(k), "\":", 2);
     w->after_key = 1;
 }
 
 void ql_jw_strn(struct ql_jw *w, const char *s, size_t n)
 {
     sep(w);
-    ql_buf_putc(w->b, '"');
-    ql_buf_json_escape(w->b, s, n);
-    ql_buf_putc(w->b, '"');
+    quoted(w->b, s, n, "\"", 1);
 }
 
 void ql_jw_str(struct ql_jw *w, const char *s)
@@ -297,6 +318,18 @@ void ql_jw_str_or_null(struct ql_jw *w, const char *s)
         ql_jw_str(w, s);
     else
         ql_jw_null(w);
+}
+
+void ql_jw_plain(struct ql_jw *w, const char *s, size_t n)
+{
+    sep(w);
+    char *dst = ql_buf_reserve(w->b, n + 2);
+    if (dst == NULL)
+        return;
+    dst[0] = '"';
+    memcpy(dst + 1, s, n);
+    dst[n + 1] = '"';
+    w->b->len += n + 2;
 }
 
 void ql_jw_int(struct ql_jw *w, int64_t v)

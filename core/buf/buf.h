@@ -63,6 +63,12 @@ void ql_jw_str(struct ql_jw *w, const char *s);
 void ql_jw_strn(struct ql_jw *w, const char *s, size_t n);
 /* A string, or null when s is NULL. */
 void ql_jw_str_or_null(struct ql_jw *w, const char *s);
+/*
+ * A string the caller knows needs no escaping (an id, a time, a name from the code: no
+ * quote, backslash or control byte), copied as it is: the hot paths' ids and times skip
+ * the escape scan.
+ */
+void ql_jw_plain(struct ql_jw *w, const char *s, size_t n);
 void ql_jw_int(struct ql_jw *w, int64_t v);
 void ql_jw_double(struct ql_jw *w, double v);
 void ql_jw_bool(struct ql_jw *w, int v);

@@ -11,14 +11,14 @@ void ql_wire_uuid(struct ql_jw *w, const struct ql_uuid *u)
 {
     char s[QL_UUID_STR_LEN + 1];
     ql_uuid_format(u, s);
-    ql_jw_strn(w, s, QL_UUID_STR_LEN);
+    ql_jw_plain(w, s, QL_UUID_STR_LEN);
 }
 
 void ql_wire_time(struct ql_jw *w, int64_t ms)
 {
     char s[QL_TIME_LEN + 1];
     ql_time_format(ms, s);
-    ql_jw_strn(w, s, QL_TIME_LEN);
+    ql_jw_plain(w, s, QL_TIME_LEN);
 }
 
 void ql_wire_time_or_null(struct ql_jw *w, int64_t ms)

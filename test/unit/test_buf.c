@@ -74,7 +74,7 @@ static void escape_ref(struct ql_buf *b, const char *s, size_t n)
  * The escaper skips eight bytes a step: every byte that needs escaping, at every offset
  * of a string longer than two words, among bytes that come close to the tests (0x20,
  * '!', '#', '[', ']', '~', 0x80, 0xa2 and 0xdc, which are '"' and '\\' with the high bit,
- * 0xff), is escaped as byte by byte.
+ * 0xff), is escaped as byte by byte, by the escaper and by the writer's strings.
  */
 static void test_escape_every_byte_at_every_offset(void)
 {
@@ -94,6 +94,14 @@ static void test_escape_every_byte_at_every_offset(void)
                 escape_ref(&want, in, sizeof(in));
                 ASSERT_INT_EQ(got.len, want.len);
                 ASSERT_MEM_EQ(got.data, want.data, got.len);
+                /* and as the writer's string: its plain prefix copied, the rest escaped */
+                struct ql_jw w;
+                got.len = 0;
+                ql_jw_init(&w, &got);
+                ql_jw_strn(&w, in, sizeof(in));
+                ASSERT_INT_EQ(got.len, want.len + 2);
+                ASSERT_TRUE(got.data[0] == '"' && got.data[got.len - 1] == '"');
+                ASSERT_MEM_EQ(got.data + 1, want.data, want.len);
             }
         }
     }
@@ -123,13 +131,20 @@ static void test_writer_nesting_and_commas(void)
     ql_jw_bool(&w, 1);
     ql_jw_key(&w, "raw");
     ql_jw_raw(&w, "[1,2]", 5);
+    ql_jw_key(&w, "plain");
+    ql_jw_arr(&w);
+    ql_jw_plain(&w, "2026-12-03T09:30:00.000Z", 24);
+    ql_jw_plain(&w, "upsert!", 6); /* n bytes of s, no more */
+    ql_jw_plain(&w, "", 0);
+    ql_jw_arr_end(&w);
     ql_jw_key(&w, "empty");
     ql_jw_arr(&w);
     ql_jw_arr_end(&w);
     ql_jw_obj_end(&w);
     ASSERT_STR_EQ(ql_buf_cstr(&b),
                   "{\"items\":[{\"n\":0,\"s\":\"x\"},{\"n\":1,\"s\":null},{\"n\":2,"
-                  "\"s\":\"x\"}],\"ok\":true,\"raw\":[1,2],\"empty\":[]}");
+                  "\"s\":\"x\"}],\"ok\":true,\"raw\":[1,2],\"plain\":[\"2026-12-03T09:30:00.000Z\","
+                  "\"upsert\",\"\"],\"empty\":[]}");
     ql_buf_cleanup(&b);
 }
 
