@@ -46,7 +46,9 @@ install_deps() {
 # file; the build embeds it.  --ignore-scripts: no package runs code at install.
 fetch_web() {
   local dir="$ROOT/apps/api/docs"
-  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+  # The file the build embeds, not just the folder: an emptied node_modules is fetched again.
+  if [ ! -f "$dir/node_modules/swagger-ui-dist/swagger-ui-bundle.js" ] ||
+    [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
     log "fetching the /docs renderer (npm ci in apps/api/docs)"
     (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null) ||
       die "npm ci in apps/api/docs failed"
