@@ -247,23 +247,38 @@ static void catch_up(struct reader *rd, struct replica *r, int snapshot)
     ASSERT_TRUE(!"the feed never settled");
 }
 
+/* A new user, or a new team with no member yet: its id, and in s its text. */
+static struct ql_uuid fresh_row(unsigned salt, char *s, int team)
+{
+    char sql[512];
+    struct ql_uuid id = fresh_id(salt);
+    ql_uuid_format(&id, s);
+    if (team)
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO teams (team_id, name, created_at, updated_at) VALUES ('%s', 'S', "
+                 "now(), now())",
+                 s);
+    else
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO users (user_id, email, display_name, password_hash, created_at, "
+                 "updated_at) VALUES ('%s', 'sync-%s@example.com', 'S', 'x', now(), now())",
+                 s, s);
+    ASSERT_NOT_NULL(itest_sql(url, sql));
+    return id;
+}
+
 /* ---- a round -----------------------------------------------------------------------------------
  */
 
 static void round_once(int round)
 {
     char sql[1024];
-    struct ql_uuid team = fresh_id(200), user = fresh_id(201);
     char ts[QL_UUID_STR_LEN + 1], us[QL_UUID_STR_LEN + 1];
-    ql_uuid_format(&team, ts);
-    ql_uuid_format(&user, us);
+    struct ql_uuid team = fresh_row(200, ts, 1), user = fresh_row(201, us, 0);
     snprintf(sql, sizeof(sql),
-             "INSERT INTO users (user_id, email, display_name, password_hash, created_at, "
-             "updated_at) VALUES ('%s', 'sync-%s@example.com', 'S', 'x', now(), now()); "
-             "INSERT INTO teams (team_id, name, created_at, updated_at) VALUES ('%s', 'S', now(), "
-             "now()); INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES ('%s', "
-             "'%s', 'owner', now())",
-             us, us, ts, ts, us);
+             "INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES ('%s', '%s', "
+             "'owner', now())",
+             ts, us);
     ASSERT_NOT_NULL(itest_sql(url, sql));
 
     struct ql_db_session *db = itest_session(url, QL_DB_BLOCKING);
@@ -411,17 +426,9 @@ static void others_row_is_newest(const char *team)
 static void test_the_teams_row_of_other_changes_holds_the_newest(void)
 {
     char sql[2048], ts[QL_UUID_STR_LEN + 1], us[QL_UUID_STR_LEN + 1], vs[QL_UUID_STR_LEN + 1];
-    struct ql_uuid team = fresh_id(210), user = fresh_id(211), other = fresh_id(212);
-    ql_uuid_format(&team, ts);
-    ql_uuid_format(&user, us);
-    ql_uuid_format(&other, vs);
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO users (user_id, email, display_name, password_hash, created_at, "
-             "updated_at) VALUES ('%s', 'o-%s@example.com', 'O', 'x', now(), now()), ('%s', "
-             "'o-%s@example.com', 'V', 'x', now(), now()); INSERT INTO teams (team_id, name, "
-             "created_at, updated_at) VALUES ('%s', 'O', now(), now())",
-             us, us, vs, vs, ts);
-    ASSERT_NOT_NULL(itest_sql(url, sql));
+    fresh_row(210, ts, 1);
+    fresh_row(211, us, 0);
+    fresh_row(212, vs, 0);
     others_row_is_newest(ts); /* none yet */
     static const char *const steps[] = {
         "INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES ('%1$s', '%2$s', "
