@@ -288,9 +288,13 @@ static void quoted(struct ql_buf *b, const char *s, size_t n, const char *tail, 
         return;
     dst[0] = '"';
     memcpy(dst + 1, s, i);
+    if (i == n) { /* nothing to escape: the tail goes in the same reservation */
+        memcpy(dst + 1 + i, tail, tail_n);
+        b->len += i + 1 + tail_n;
+        return;
+    }
     b->len += i + 1;
-    if (i < n)
-        ql_buf_json_escape(b, s + i, n - i);
+    ql_buf_json_escape(b, s + i, n - i);
     ql_buf_append(b, tail, tail_n);
 }
 
