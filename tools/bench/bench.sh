@@ -470,10 +470,10 @@ consumer_drain() {
 # it.  tools/bench/wrk/sync_delta.lua replays those pages (20 per team) as the team's users;
 # list_entries.lua reads the newest 50 entries (the goal's comparison), then, with
 # ENTRY_CURSORS, every page of entries across the same 1,000 entries per team (the same
-# rows, as cold or warm as the delta pages').  A third comparison reads the same rows at
-# the head: each team's last cursor (a client one page behind: its newest 50 changes)
-# against its newest page of entries.  Read-only, so no worker; compared against Quill's
-# own page of entries and against the Fastify peer's.
+# rows, as cold or warm as the delta pages').  Between the two, a comparison reads the
+# same rows at the head: each team's last cursor (a client one page behind: its newest
+# 50 changes) against its newest page of entries.  Read-only, so no worker; compared
+# against Quill's own page of entries and against the Fastify peer's.
 bench_sync() {
   log "sync: a delta page of 50 changes vs a page of 50 entries (Quill's and the Fastify peer's)"
   quill_seed
