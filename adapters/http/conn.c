@@ -6,7 +6,10 @@
  * flight at a time) only when the socket is full; the protocol is told how much is in
  * flight so it stops parsing pipelined requests while a client does not read.  Reading
  * stops whenever the protocol does not want input (a request is being answered and enough
- * is held, or too much output waits) and starts again when it does.
+ * is held, or too much output waits) and starts again when it does.  A stream's chunk is
+ * offered to the socket before it is copied anywhere (on_send_now): with a thousand
+ * streams, the copy and each stream's buffer grown to the chunk's size were what a write
+ * cost beyond the kernel.
  *
  * A connection closed because its request was refused unread (413, a parse error) lingers
  * first, as nginx's lingering close does: its write side is shut down after the answer and
@@ -71,7 +74,21 @@ static void on_output(struct ql__h1 *h)
     pump(of_h1(h));
 }
 
-static const struct ql__h1_ops h1_ops = {.request = on_request, .output = on_output};
+/* A stream's chunk, straight to the socket when nothing waits before it (see h1.h). */
+static size_t on_send_now(struct ql__h1 *h, const struct ql__h1_part *parts, int n)
+{
+    struct ql__conn *c = of_h1(h);
+    uv_buf_t b[4];
+    if (c->sock != SOCK_OPEN || c->wbuf.len > 0 || n > 4)
+        return 0;
+    for (int i = 0; i < n; i++)
+        b[i] = uv_buf_init((char *)parts[i].p, (unsigned)parts[i].n);
+    int k = uv_try_write((uv_stream_t *)&c->tcp, b, (unsigned)n);
+    return k > 0 ? (size_t)k : 0;
+}
+
+static const struct ql__h1_ops h1_ops = {
+    .request = on_request, .output = on_output, .send_now = on_send_now};
 
 /* ---- reading -------------------------------------------------------------------------------- */
 

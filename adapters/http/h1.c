@@ -508,15 +508,21 @@ int ql__h1_stream_write(struct ql__h1 *c, const char *data, size_t n, size_t max
 {
     if (c->state != QL__H1_STREAM || c->out.len + c->in_flight > max)
         return -1;
-    /* A zero-length chunk would end the body; a HEAD response (HEAD finds GET's routes) has
-     * none, so its chunks are dropped as ql__h1_respond drops a body. */
+    /* A zero-length chunk would end the body; a HEAD response has none (ql__h1_respond). */
     if (n == 0 || c->req->method == QL_HTTP_HEAD)
         return 0;
     char len[24];
     int ln = snprintf(len, sizeof(len), "%zx\r\n", n);
-    ql_buf_append(&c->out, len, (size_t)ln);
-    ql_buf_append(&c->out, data, n);
-    ql_buf_append(&c->out, "\r\n", 2);
+    const struct ql__h1_part parts[3] = {{len, (size_t)ln}, {data, n}, {"\r\n", 2}};
+    int now = c->out.len == 0 && c->in_flight == 0 && c->ops->send_now;
+    size_t sent = now ? c->ops->send_now(c, parts, 3) : 0;
+    if (sent == (size_t)ln + n + 2)
+        return 0;
+    for (int i = 0; i < 3; i++) { /* what the socket did not take, in order */
+        size_t skip = sent < parts[i].n ? sent : parts[i].n;
+        sent -= skip;
+        ql_buf_append(&c->out, parts[i].p + skip, parts[i].n - skip);
+    }
     c->ops->output(c);
     return c->out.failed ? -1 : 0;
 }

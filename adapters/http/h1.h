@@ -67,11 +67,26 @@ struct ql__h1_limits {
 
 struct ql__h1;
 
+/* A run of bytes to send, borrowed (see send_now). */
+struct ql__h1_part {
+    const char *p;
+    size_t n;
+};
+
 struct ql__h1_ops {
     /* A request is complete in c->req: answer it later with ql__h1_respond (or a stream). */
     void (*request)(struct ql__h1 *c);
     /* There are new bytes in c->out, or the state changed: send, or close when CLOSING. */
     void (*output)(struct ql__h1 *c);
+    /*
+     * Optional: write parts[0..n) to the socket now, as far as it takes them without
+     * waiting, and return how many bytes it took (0 when it took none or is broken: the
+     * rest goes through out, where a broken socket shows).  Called only when nothing waits
+     * in out or in flight, so the bytes keep their order.  A stream's chunks go this way:
+     * a chunk the socket takes whole is never copied, and out does not grow to its size
+     * on every one of a thousand streams.
+     */
+    size_t (*send_now)(struct ql__h1 *c, const struct ql__h1_part *parts, int n);
 };
 
 struct ql__h1_hoff {

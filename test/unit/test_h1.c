@@ -1,96 +1,10 @@
 /*
  * Unit tests of the HTTP/1.1 connection (adapters/http/h1.c) without sockets: bytes in,
  * requests handed over, responses out.  Split reads, pipelining order, the limits, keep-alive,
- * timeouts on a manual clock, backpressure when the client does not read, and streams.
+ * timeouts on a manual clock and backpressure when the client does not read (streams:
+ * test_h1_stream.c).
  */
-#include "fakes/fakes.h"
-#include "http/h1.h"
-#include "http/req.h"
-#include "test.h"
-
-#include <stdio.h>
-
-static const char date[] = "Date: Thu, 01 Jan 2026 00:00:00 GMT\r\n";
-static const size_t date_len = sizeof(date) - 1;
-
-struct tconn {
-    struct ql__h1 h1;
-    struct ql_http_req req;
-    struct fake_clock clock;
-    struct ql__h1_limits lim;
-    int socket_busy; /* for writing_ops: a write is in flight, new output waits in out */
-    int requests;    /* ops->request calls */
-    int outputs;     /* ops->output calls */
-    int in_request;  /* inside ops->request now */
-    char paths[16][64];
-    int errors[16];
-};
-
-static struct tconn *of(struct ql__h1 *h)
-{
-    return (struct tconn *)h;
-}
-
-static void t_request(struct ql__h1 *h)
-{
-    struct tconn *t = of(h);
-    ASSERT_INT_EQ(t->in_request, 0); /* never re-entered */
-    t->in_request = 1;
-    if (t->requests < 16) {
-        snprintf(t->paths[t->requests], sizeof(t->paths[0]), "%.*s", (int)t->req.path.n,
-                 t->req.path.p);
-        t->errors[t->requests] = h->error_status;
-    }
-    t->requests++;
-    t->in_request = 0;
-}
-
-static void t_output(struct ql__h1 *h)
-{
-    of(h)->outputs++;
-}
-
-static const struct ql__h1_ops ops = {.request = t_request, .output = t_output};
-
-/* An owner like conn.c: inside ops->output the socket takes all there is, unless busy. */
-static void t_output_writes(struct ql__h1 *h)
-{
-    of(h)->outputs++;
-    if (!of(h)->socket_busy)
-        h->out.len = 0;
-}
-
-static const struct ql__h1_ops writing_ops = {.request = t_request, .output = t_output_writes};
-
-static void open_conn(struct tconn *t, size_t max_body)
-{
-    memset(t, 0, sizeof(*t));
-    fake_clock_init(&t->clock, 1767225600000LL);
-    t->lim = (struct ql__h1_limits){max_body, 1000, 2000, 3000, 4000, 0};
-    ASSERT_INT_EQ(ql__h1_init(&t->h1, &ops, &t->lim, &t->clock.base, date, &date_len, &t->req), 0);
-}
-
-static void feed(struct tconn *t, const char *s)
-{
-    ql__h1_input(&t->h1, s, strlen(s));
-}
-
-/* Answer the current request with a text body. */
-static void answer(struct tconn *t, int status, const char *body)
-{
-    t->req.status = status;
-    t->req.content_type = "text/plain";
-    memcpy(t->req.cx.request_id, "rid", 4);
-    ql_buf_puts(&t->req.res_body, body);
-    ql__h1_respond(&t->h1);
-}
-
-/* The output so far as a string (the connection keeps it). */
-static const char *out(struct tconn *t)
-{
-    ql_buf_cstr(&t->h1.out);
-    return t->h1.out.data ? t->h1.out.data : "";
-}
+#include "h1_world.h"
 
 static void test_a_request_split_into_single_bytes(void)
 {
@@ -382,35 +296,6 @@ static void test_input_held_while_answering_is_bounded(void)
     ql__h1_cleanup(&t.h1);
 }
 
-static void test_a_stream_is_chunked_and_the_connection_goes_on(void)
-{
-    struct tconn t;
-    open_conn(&t, 16);
-    feed(&t, "GET /s HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n");
-    t.req.status = 200;
-    t.req.content_type = "text/event-stream";
-    ql__h1_stream_open(&t.h1);
-    ASSERT_INT_EQ(t.h1.state, QL__H1_STREAM);
-    ASSERT_NOT_NULL(strstr(out(&t), "Transfer-Encoding: chunked\r\n"));
-    ASSERT_NULL(strstr(out(&t), "Content-Length"));
-    t.h1.out.len = 0;
-    ASSERT_INT_EQ(ql__h1_stream_write(&t.h1, "data: 1\n\n", 9, QL__H1_OUT_MAX), 0);
-    ASSERT_STR_EQ(out(&t), "9\r\ndata: 1\n\n\r\n");
-    ASSERT_INT_EQ(t.requests, 1); /* the next request waits for the stream's end */
-    /* a reader too slow for the bound: the write is refused, nothing is added */
-    t.h1.in_flight = QL__H1_OUT_MAX;
-    size_t before = t.h1.out.len;
-    ASSERT_INT_EQ(ql__h1_stream_write(&t.h1, "x", 1, QL__H1_OUT_MAX), -1);
-    ASSERT_INT_EQ(t.h1.out.len, before);
-    t.h1.in_flight = 0;
-    t.h1.out.len = 0;
-    ql__h1_stream_close(&t.h1);
-    ASSERT_TRUE(strncmp(out(&t), "0\r\n\r\n", 5) == 0);
-    ASSERT_INT_EQ(t.requests, 2);
-    ASSERT_STR_EQ(t.paths[1], "/after");
-    ql__h1_cleanup(&t.h1);
-}
-
 /* The socket closes while a request is answered: its answer is the last, nothing more is parsed. */
 static void test_nothing_is_parsed_after_a_shutdown(void)
 {
@@ -423,25 +308,6 @@ static void test_nothing_is_parsed_after_a_shutdown(void)
     answer(&t, 200, "one");
     ASSERT_INT_EQ(t.requests, 1);
     ASSERT_INT_EQ(t.h1.state, QL__H1_CLOSING);
-    ql__h1_cleanup(&t.h1);
-}
-
-/* HEAD maps to GET routes, so a stream may answer one: its head goes out, never a body. */
-static void test_a_stream_answering_head_sends_no_body(void)
-{
-    struct tconn t;
-    open_conn(&t, 16);
-    feed(&t, "HEAD /s HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n");
-    t.req.status = 200;
-    t.req.content_type = "text/event-stream";
-    ql__h1_stream_open(&t.h1);
-    ASSERT_NOT_NULL(strstr(out(&t), "Transfer-Encoding: chunked\r\n")); /* the head a GET gets */
-    size_t head = t.h1.out.len;
-    ASSERT_INT_EQ(ql__h1_stream_write(&t.h1, "data: 1\n\n", 9, QL__H1_OUT_MAX), 0);
-    ql__h1_stream_close(&t.h1);
-    ASSERT_INT_EQ(t.h1.out.len, head); /* no chunk and no last chunk */
-    ASSERT_INT_EQ(t.requests, 2);
-    ASSERT_STR_EQ(t.paths[1], "/after");
     ql__h1_cleanup(&t.h1);
 }
 
@@ -521,8 +387,6 @@ int main(int argc, char **argv)
         TEST(test_unread_output_stops_parsing_until_sent),
         TEST(test_output_written_at_once_lets_parsing_go_on),
         TEST(test_input_held_while_answering_is_bounded),
-        TEST(test_a_stream_is_chunked_and_the_connection_goes_on),
-        TEST(test_a_stream_answering_head_sends_no_body),
         TEST(test_nothing_is_parsed_after_a_shutdown),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
