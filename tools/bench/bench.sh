@@ -275,12 +275,18 @@ compare() {
   CMP_A="$am $a50m $a99m"; CMP_B=""; CMP_GREW=$grew
   [ -z "$bl" ] || CMP_B="$bm $b50m $b99m"
   [ "$grew" = 0 ] || ratio="${ratio:+$ratio }(backlog grew: not a sustainable rate)"
-  local goal=${GOALS[$name]:-}
+  local goal=${GOALS[$name]:-} goaltext
   if [ -n "$goal" ] && [ -n "$bl" ]; then
-    if [ "$grew" = 0 ] && awk -v a="$am" -v b="$bm" -v g="$goal" 'BEGIN { exit !(b > 0 && a / b >= g) }'; then
-      ratio+=" (goal ≥ ${goal}×: met)"
+    goaltext="goal ≥ ${goal}×${GOAL_P99[$name]:+ with a lower p99}"
+    if [ "$grew" = 0 ] && awk -v a="$am" -v b="$bm" -v g="$goal" -v p="${GOAL_P99[$name]:-}" \
+        -v a99="$a99m" -v b99="$b99m" 'BEGIN { exit !(b > 0 && a / b >= g && (p == "" || a99 < b99)) }'; then
+      ratio+=" ($goaltext: met)"
     else
-      ratio+=" (goal ≥ ${goal}×: not met)"
+      # 1.995 rounds to 2.00: say the third digit, or "2.00x (not met)" reads as a mistake.
+      ratio=$(awk -v r="$ratio" -v a="$am" -v b="$bm" -v g="$goal" 'BEGIN {
+        if (b > 0 && a / b < g && sprintf("%.2f", a / b) + 0 >= g) sub(/[0-9.]+x/, sprintf("%.3fx", a / b), r)
+        print r }')
+      ratio+=" ($goaltext: not met)"
     fi
   fi
   row "$name | $acell | $bcell | $ratio"
@@ -292,6 +298,8 @@ declare -A GOALS=(
   ["POST an entry"]=2
   ["GET a delta page of 50 changes vs a page of 50 entries, both Quill"]=1
 )
+# The comparisons whose goal also asks for a lower p99 than the peer's.
+declare -A GOAL_P99=(["POST an entry"]=1)
 
 bench_livez() {
   log "livez: quill-api vs nginx (2 workers) serving a static JSON file"
