@@ -1,7 +1,7 @@
 /*
  * test_plans.c - what PostgreSQL plans for the delta page (the statements changes_page and
- * changes_page_entries of adapters/postgres/stmts_changes.h), on the test database as
- * migrations leave it.
+ * changes_page_entries of adapters/postgres/stmts_changes.h) and for the consumers' read of
+ * the log (consumer_read), on the test database as migrations leave it.
  *
  * A delta page must cost about what a page of entries costs.  The statement reads the log's
  * floor from change_floor, a table of one row that is seldom if ever analyzed; unanalyzed,
@@ -201,11 +201,61 @@ static void test_page_reads_things_by_position_generic(void)
     check_reads_by_position("changes_page_entries", "force_generic_plan");
 }
 
+/* How many nodes of type under (and with) node. */
+static int nodes_of(const cJSON *node, const char *type)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(node, "Node Type");
+    int n = cJSON_IsString(t) && strcmp(t->valuestring, type) == 0;
+    const cJSON *child;
+    cJSON_ArrayForEach(child, cJSON_GetObjectItemCaseSensitive(node, "Plans")) n +=
+        nodes_of(child, type);
+    return n;
+}
+
+/*
+ * The consumers read the whole log in order, a batch at a time (consumer_read): from its
+ * one index, the primary key (txid, seq, team_id) (migrations/0019_changes_one_index.up.sql),
+ * never by reading and sorting the log, which holds every team's changes of the retention
+ * period.
+ */
+static void check_consumer_read(const char *mode)
+{
+    char sql[160];
+    PQclear(PQexec(conn, "SAVEPOINT deployment"));
+    ASSERT_TRUE(with_deployment());
+    PGresult *r = PQexec(conn, "INSERT INTO changes (team_id, kind, event, entity_id) SELECT "
+                               "team_id, 1, 1, gen_random_uuid() FROM plan_teams, "
+                               "generate_series(1, 40); ANALYZE changes");
+    ASSERT_INT_EQ(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    snprintf(sql, sizeof(sql), "SET plan_cache_mode = %s", mode);
+    PQclear(PQexec(conn, sql));
+    r = PQexec(conn, "EXPLAIN (FORMAT JSON) EXECUTE consumer_read('0', 0, 1000)");
+    cJSON *doc = PQresultStatus(r) == PGRES_TUPLES_OK ? cJSON_Parse(PQgetvalue(r, 0, 0)) : NULL;
+    PQclear(r);
+    PQclear(PQexec(conn, "ROLLBACK TO SAVEPOINT deployment"));
+    ASSERT_TRUE(top_node(doc) != NULL);
+    printf("# consumer_read %s: changes_pkey %s, %d sorts, %d whole reads of changes\n", mode,
+           uses_index(top_node(doc), "changes_pkey") ? "read" : "not read",
+           nodes_of(top_node(doc), "Sort"), seq_scans(top_node(doc), "changes"));
+    ASSERT_TRUE(uses_index(top_node(doc), "changes_pkey"));
+    ASSERT_INT_EQ(nodes_of(top_node(doc), "Sort"), 0);
+    ASSERT_INT_EQ(seq_scans(top_node(doc), "changes"), 0);
+    cJSON_Delete(doc);
+}
+
+static void test_consumers_read_the_log_by_its_key(void)
+{
+    check_consumer_read("force_custom_plan");
+    check_consumer_read("force_generic_plan");
+}
+
 static const struct ql_test tests[] = {
     TEST(test_page_is_planned_for_a_page_custom),
     TEST(test_page_is_planned_for_a_page_generic),
     TEST(test_page_reads_things_by_position_custom),
     TEST(test_page_reads_things_by_position_generic),
+    TEST(test_consumers_read_the_log_by_its_key),
 };
 
 int main(int argc, char **argv)
@@ -218,7 +268,8 @@ int main(int argc, char **argv)
     }
     PGresult *r = PQexec(conn, "BEGIN"); /* rolled back at the end: see with_deployment */
     PQclear(r);
-    static const enum ql__pg_stmt stmts[] = {QL__ST_CHANGES_PAGE, QL__ST_CHANGES_PAGE_ENTRIES};
+    static const enum ql__pg_stmt stmts[] = {QL__ST_CHANGES_PAGE, QL__ST_CHANGES_PAGE_ENTRIES,
+                                             QL__ST_CONSUMER_READ};
     for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
         const struct ql__pg_stmt_def *st = &ql__pg_stmts[stmts[i]];
         r = PQprepare(conn, st->name, st->sql, st->nparams, NULL);
