@@ -7,9 +7,9 @@
  * flight so it stops parsing pipelined requests while a client does not read.  Reading
  * stops whenever the protocol does not want input (a request is being answered and enough
  * is held, or too much output waits) and starts again when it does.  A stream's chunk is
- * offered to the socket before it is copied anywhere (on_send_now): with a thousand
- * streams, the copy and each stream's buffer grown to the chunk's size were what a write
- * cost beyond the kernel.
+ * offered to the socket before it is copied anywhere (on_send_now), so a chunk fanned out
+ * to a thousand streams is not copied a thousand times, nor does every stream's buffer
+ * grow to its size.
  *
  * A connection closed because its request was refused unread (413, a parse error) lingers
  * first, as nginx's lingering close does: its write side is shut down after the answer and
