@@ -40,6 +40,7 @@ static const enum ql__pg_stmt loop_stmts[] = {
     QL__ST_ENTRY_LIST_PROMPT,
     QL__ST_ENTRY_LIST_BOTH,
     QL__ST_CHANGES_PAGE_ENTRIES,
+    QL__ST_CHANGES_OTHER_FIRST,
 };
 
 struct ql__pg_read {

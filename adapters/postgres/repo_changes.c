@@ -151,9 +151,10 @@ struct page_dst {
     int limit;
     struct ql_change_pos after; /* changes_page_entries: the page's cursor */
     struct ql_uuid team;        /* changes_page_entries: the team, which its rows leave out */
-    int others;      /* set by changes_page_entries: the page is changes_page's to read */
+    int others;      /* set by changes_page_entries: other kinds changed after the cursor */
     ql_done_fn done; /* c_page_async's */
     void *arg;
+    struct ql_pg *pg; /* c_page_async's session */
 };
 
 /*
@@ -193,7 +194,8 @@ static int read_page(struct ql_ctx *cx, const PGresult *r, int row0, void *dst)
 
 /*
  * The whole result of changes_page_entries (see there): its header row, then its entries in
- * log order.  Sets others, and reads nothing more, when the page is changes_page's.
+ * log order.  Sets others when a prompt, membership or tombstone changed after the cursor
+ * too: then the page stands only if changes_other_first finds the first of them past it.
  */
 static int read_entries_page(struct ql_ctx *cx, const PGresult *r, int row0, void *dst)
 {
@@ -205,14 +207,11 @@ static int read_entries_page(struct ql_ctx *cx, const PGresult *r, int row0, voi
         h++;
     if (h == got)
         return ql_error_set(&cx->err, QL_EINTERNAL, "changes_page_entries: no header row");
-    if (ql__pg_int4(r, h, 7)) {
-        d->others = 1;
-        return QL_OK;
-    }
     out->start = (struct ql_change_pos){txid_bin(r, h, 0), 0};
     out->floor = (struct ql_change_pos){txid_bin(r, h, 11), ql__pg_int8(r, h, 1)};
     if (ql_change_pos_cmp(&d->after, &out->floor) < 0)
         return QL_OK; /* below the floor: nothing, as changes_page gives */
+    d->others = ql__pg_int4(r, h, 7);
     out->items = ql_arena_calloc(cx->arena, (size_t)got, sizeof(*out->items));
     if (out->items == NULL)
         return ql_error_nomem(&cx->err);
@@ -245,6 +244,46 @@ static int read_entries_page(struct ql_ctx *cx, const PGresult *r, int row0, voi
     return rc;
 }
 
+/*
+ * changes_other_first's row, for a page of entries d read from its cursor: the page stands
+ * (others cleared) when the first other change lies past the page's last entry, or at or
+ * past its horizon (then it is held, as changes_page would hold it).  Positions below that
+ * horizon had finished changing when the page was read, except by moving on, which only
+ * takes a thing out of the page's reach; and a floor raised past the cursor meanwhile
+ * empties the page, so the reader hears that its cursor expired.
+ */
+static int read_other_first(struct ql_ctx *cx, const PGresult *r, int row0, void *dst)
+{
+    (void)cx;
+    struct page_dst *d = dst;
+    struct ql_change_page *out = d->out;
+    struct ql_change_pos floor = {txid_at(r, row0, 0), ql__pg_int8(r, row0, 1)};
+    if (ql_change_pos_cmp(&d->after, &floor) < 0) {
+        *out = (struct ql_change_page){.start = out->start, .floor = floor};
+        d->others = 0;
+        return QL_OK;
+    }
+    if (PQgetisnull(r, row0, 2)) {
+        d->others = 0; /* moved on since the page's snapshot: nothing left to merge */
+        return QL_OK;
+    }
+    struct ql_change_pos first = {txid_at(r, row0, 2), ql__pg_int8(r, row0, 3)};
+    if (first.txid >= out->start.txid) {
+        out->held |= !out->more;
+        d->others = 0;
+    } else if (out->more && out->n && ql_change_pos_cmp(&first, &out->items[out->n - 1].pos) > 0) {
+        d->others = 0;
+    }
+    return QL_OK;
+}
+
+/* The parameters of changes_other_first into q (txid as in page_params). */
+static void other_params(struct ql__pg_params *q, const struct page_dst *d, char *txid)
+{
+    ql__pg_p_uuid(q, &d->team);
+    pos_params(q, &d->after, txid);
+}
+
 /* The parameters of changes_page into p (txid: 24 bytes that live as long as p). */
 static void page_params(struct ql__pg_params *p, const struct ql_uuid *team,
                         const struct ql_change_pos *after, int limit, char *txid)
@@ -261,25 +300,48 @@ static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     char txid[24];
     page_params(&p, team, after, limit, txid);
     memset(out, 0, sizeof(*out));
-    struct page_dst dst = {out, limit, *after, *team, 0, NULL, NULL};
+    struct page_dst dst = {out, limit, *after, *team, 0, NULL, NULL, NULL};
     int rc = ql__pg_one(pg_of(self), cx, QL__ST_CHANGES_PAGE_ENTRIES, &p, read_entries_page, &dst);
-    if (rc == QL_OK && dst.others)
+    if (rc == QL_OK && dst.others) {
+        struct ql__pg_params q = {0};
+        other_params(&q, &dst, txid);
+        rc = ql__pg_one(pg_of(self), cx, QL__ST_CHANGES_OTHER_FIRST, &q, read_other_first, &dst);
+    }
+    if (rc == QL_OK && dst.others) {
+        memset(out, 0, sizeof(*out));
         rc = ql__pg_one(pg_of(self), cx, QL__ST_CHANGES_PAGE, &p, read_page, &dst);
+    }
     if (rc == QL_ENOT_FOUND)
         rc = ql_error_set(&cx->err, QL_EINTERNAL, "change_floor has no row");
     return rc;
 }
 
 /*
- * On an event loop's session, the statement is pipelined with the loop's other reads.  When
- * other kinds changed too, the page needs changes_page as well: that second round trip is
- * left to the pool (QL_EWOULD_BLOCK there runs the request again on it).
+ * On an event loop's session, the statements are pipelined with the loop's other reads.
+ * When other kinds changed too, changes_other_first follows on the loop; a page that
+ * reaches their first change needs changes_page as well, and that is left to the pool
+ * (QL_EWOULD_BLOCK there runs the request again on it).
  */
-static void page_got(struct ql_ctx *cx, int rc, void *arg)
+static void other_got(struct ql_ctx *cx, int rc, void *arg)
 {
     struct page_dst *d = arg;
     if (rc == QL_OK && d->others)
         rc = ql_error_set(&cx->err, QL_EWOULD_BLOCK, "other kinds changed: the pool reads it");
+    d->done(cx, rc, d->arg);
+}
+
+static void page_got(struct ql_ctx *cx, int rc, void *arg)
+{
+    struct page_dst *d = arg;
+    if (rc == QL_OK && d->others) {
+        struct ql__pg_params q = {0};
+        char txid[24];
+        other_params(&q, d, txid);
+        rc = ql__pg_read_async(d->pg, cx, QL__ST_CHANGES_OTHER_FIRST, &q, read_other_first, d,
+                               other_got, d);
+        if (rc == QL_OK)
+            return;
+    }
     d->done(cx, rc, d->arg);
 }
 
@@ -296,7 +358,7 @@ static int c_page_async(struct ql_store *self, struct ql_ctx *cx, const struct q
     struct page_dst *dst = ql_arena_alloc(cx->arena, sizeof(*dst));
     if (dst == NULL)
         return ql_error_nomem(&cx->err);
-    *dst = (struct page_dst){out, limit, *after, *team, 0, done, arg};
+    *dst = (struct page_dst){out, limit, *after, *team, 0, done, arg, pg_of(self)};
     return ql__pg_read_async(pg_of(self), cx, QL__ST_CHANGES_PAGE_ENTRIES, &p, read_entries_page,
                              dst, page_got, dst);
 }

@@ -90,7 +90,8 @@
      * The header is the row without an entry id: the horizon (column 0), the floor
      * (columns 11 and 1), and in column 7 whether a prompt, membership or tombstone of the
      * team changed after ($2, $3) too, from the team's one row of team_sync_others
-     * (migrations/0018_sync_others.up.sql); then the page is changes_page's.  The reader
+     * (migrations/0018_sync_others.up.sql); then changes_other_first says where the first
+     * of those lies, and only a page that reaches it is changes_page's.  The reader
      * holds back what the horizon does not cover and gives nothing below the floor, as
      * changes_page does in SQL.  Most of a generic plan's cost per execution is starting
      * its nodes and locking its relations: this one has three small scans.  Each non-null
@@ -110,6 +111,26 @@
          "(e.change_txid, e.change_seq) > ($2::xid8, $3) ORDER BY e.change_txid, e.change_seq "
          "LIMIT $4)",
          4},
+    /*
+     * When team_sync_others says a prompt, membership or tombstone of team $1 changed after
+     * ($2, $3): the first such position (columns 2 and 3; NULL when none is left), and the
+     * floor (0 and 1) in the same snapshot, as changes_page_entries read them in its own.  A
+     * page of entries that ends before that position is the whole page; one that reaches
+     * it is changes_page's (repo_changes.c).  Each kind's position index gives its first
+     * row: three probes, paid only by the pages of a team whose other things changed.
+     */
+    [QL__ST_CHANGES_OTHER_FIRST] =
+        {"changes_other_first",
+         "SELECT f.txid::text, f.seq, o.t::text, o.s FROM change_floor f LEFT JOIN LATERAL "
+         "(SELECT a.t, a.s FROM ((SELECT p.change_txid AS t, p.change_seq AS s FROM prompts p "
+         "WHERE p.team_id = $1 AND (p.change_txid, p.change_seq) > ($2::xid8, $3) ORDER BY "
+         "p.change_txid, p.change_seq LIMIT 1) UNION ALL (SELECT m.change_txid, m.change_seq "
+         "FROM team_members m WHERE m.team_id = $1 AND (m.change_txid, m.change_seq) > "
+         "($2::xid8, $3) ORDER BY m.change_txid, m.change_seq LIMIT 1) UNION ALL (SELECT "
+         "t.change_txid, t.change_seq FROM sync_tombstones t WHERE t.team_id = $1 AND "
+         "(t.change_txid, t.change_seq) > ($2::xid8, $3) ORDER BY t.change_txid, t.change_seq "
+         "LIMIT 1)) a ORDER BY a.t, a.s LIMIT 1) o ON true LIMIT 1",
+         3},
     [QL__ST_CHANGES_BOUNDS] = {"changes_bounds",
                                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "
                                "f.txid::text, f.seq FROM change_floor f",

@@ -5,6 +5,7 @@
  * with poll(2) the way quill-api's loops drive it with libuv.
  */
 #include "arena/arena.h"
+#include "changes/changes.h"
 #include "sysclock/sysclock.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
@@ -17,6 +18,7 @@
 
 #include <poll.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -232,6 +234,53 @@ static void test_lost_connection_hands_its_reads_back(void)
     ql_db_session_destroy(pg);
 }
 
+/*
+ * A team whose prompt changed after a cursor: the page of entries before the prompt is still
+ * answered on the loop (the loop asks where the prompt lies, changes_other_first, in the
+ * same pipeline); a page that reaches it goes to the pool, which reads every kind.
+ */
+static void test_a_delta_page_before_a_prompt_change_stays_on_the_loop(void)
+{
+    static const char *const contents[3] = {"a", "b", "c"};
+    struct ql_uuid ids[4];
+    struct ql_uuid team = team_with_entries(contents, 3, ids);
+    char t[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(&team, t);
+    ASSERT_NOT_NULL(sqlf("INSERT INTO prompts (prompt_id, team_id, text, category, created_at, "
+                         "updated_at) VALUES (gen_random_uuid(), '%s', 'p', 'c', now(), now())",
+                         t));
+    struct ql_db_session *pg = loop_session();
+    struct ql_error err;
+    ql_error_clear(&err);
+    ASSERT_INT_EQ(ql_db_connect(pg, &err), QL_OK);
+    struct ql_arena arena;
+    ql_arena_init(&arena, 0, 0);
+    const char *first = sqlf("SELECT min(change_txid)::text FROM journal_entries WHERE team_id = "
+                             "'%s'",
+                             t);
+    ASSERT_NOT_NULL(first);
+    struct ql_change_pos from = {strtoull(first, NULL, 10) - 1, 0}; /* just before the team's */
+    for (int limit = 2; limit <= 5; limit += 3) { /* 3 entries and a deleted one, then the prompt */
+        struct answer a = {.cx.arena = &arena};
+        struct ql_change_page page;
+        ASSERT_INT_EQ(ql_store_changes_page_async(ql_db_store(pg), &a.cx, &team, &from, limit,
+                                                  &page, on_answer, &a),
+                      QL_OK);
+        ASSERT_INT_EQ(drive(pg), 0);
+        ASSERT_INT_EQ(a.calls, 1);
+        if (limit == 5) { /* reaches the prompt */
+            ASSERT_INT_EQ(a.rc, QL_EWOULD_BLOCK);
+            break;
+        }
+        ASSERT_INT_EQ(a.rc, QL_OK);
+        ASSERT_TRUE(page.n == 2 && page.more);
+        ASSERT_MEM_EQ(page.items[0].id.b, ids[0].b, 16);
+        ASSERT_MEM_EQ(page.items[1].id.b, ids[1].b, 16);
+    }
+    ql_arena_cleanup(&arena);
+    ql_db_session_destroy(pg);
+}
+
 int main(int argc, char **argv)
 {
     url = itest_url("QUILL_TEST_DATABASE_URL");
@@ -239,6 +288,7 @@ int main(int argc, char **argv)
         TEST(test_reads_are_pipelined_and_answered_in_order),
         TEST(test_the_loop_session_never_waits),
         TEST(test_lost_connection_hands_its_reads_back),
+        TEST(test_a_delta_page_before_a_prompt_change_stays_on_the_loop),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

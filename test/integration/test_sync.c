@@ -491,12 +491,110 @@ static void test_the_teams_row_of_other_changes_holds_the_newest(void)
     PQfinish(b);
 }
 
+/* ---- a page of entries beside other kinds' changes ---------------------------------------------
+ * A page of entries stands if it ends before the first other change after its cursor
+ * (changes_other_first); one that reaches it is read with every kind, in position order. */
+
+/* The page of rd's team after pos, as kinds: "EEPE" (E entry, P prompt, M member, X gone). */
+static void page_kinds(struct reader *rd, const struct ql_change_pos *pos, int limit,
+                       struct ql_change_page *pg, char *kinds)
+{
+    ql_arena_reset(&rd->arena);
+    ASSERT_INT_EQ(ql_store_changes_page(rd->s, &rd->cx, &rd->team, pos, limit, pg), QL_OK);
+    for (int i = 0; i < pg->n; i++)
+        kinds[i] = pg->items[i].deleted ? 'X' : "?EPM"[pg->items[i].kind & 3]; /* kinds 1-3 */
+    kinds[pg->n] = '\0';
+}
+
+static void entries_in(const char *ts, int n)
+{
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO journal_entries (journal_entry_id, team_id, content, created_at, "
+             "updated_at) VALUES (gen_random_uuid(), '%s', 'e', now(), now())",
+             ts);
+    for (int i = 0; i < n; i++) /* a transaction each: positions one after another */
+        ASSERT_NOT_NULL(itest_sql(url, sql));
+}
+
+static void test_a_page_of_entries_stands_before_another_kinds_change(void)
+{
+    char ts[QL_UUID_STR_LEN + 1], sql[512], kinds[128];
+    struct reader rd = {.team = fresh_row(230, ts, 1)};
+    struct ql_db_session *db = itest_session(url, QL_DB_BLOCKING);
+    rd.s = ql_db_store(db);
+    ql_arena_init(&rd.arena, 0, 0);
+    rd.cx.arena = &rd.arena;
+    rd.cx.ports.store = rd.s;
+    struct ql_change_pos start, floor, from;
+    ASSERT_INT_EQ(ql_store_changes_bounds(rd.s, &rd.cx, &start, &floor), QL_OK);
+    struct ql_change_page pg;
+    entries_in(ts, 60);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO prompts (prompt_id, team_id, text, category, created_at, updated_at) "
+             "VALUES (gen_random_uuid(), '%s', 'p', 'c', now(), now())",
+             ts);
+    ASSERT_NOT_NULL(itest_sql(url, sql));
+    page_kinds(&rd, &start, 50, &pg, kinds); /* ends before the prompt: entries alone */
+    ASSERT_INT_EQ(pg.n, 50);
+    ASSERT_TRUE(pg.more && !pg.held && strspn(kinds, "E") == 50);
+    from = pg.items[49].pos;
+    page_kinds(&rd, &from, 50, &pg, kinds); /* reaches it */
+    ASSERT_STR_EQ(kinds, "EEEEEEEEEEP");
+    ASSERT_TRUE(!pg.more && !pg.held);
+
+    /* The prompt moved (soft-deleted) between entries: pages around it, and up to it. */
+    from = pg.items[10].pos;
+    entries_in(ts, 3);
+    snprintf(sql, sizeof(sql),
+             "UPDATE prompts SET deleted_at = now(), change_txid = pg_current_xact_id(), "
+             "change_seq = nextval('changes_seq') WHERE team_id = '%s'",
+             ts);
+    ASSERT_NOT_NULL(itest_sql(url, sql));
+    entries_in(ts, 3);
+    static const struct {
+        int limit;
+        const char *kinds;
+        int more;
+    } around[] = {{50, "EEEXEEE", 0}, {5, "EEEXE", 1}, {4, "EEEX", 1}, {3, "EEE", 1}, {1, "E", 1}};
+    for (size_t i = 0; i < sizeof(around) / sizeof(around[0]); i++) {
+        page_kinds(&rd, &from, around[i].limit, &pg, kinds);
+        ASSERT_STR_EQ(kinds, around[i].kinds);
+        ASSERT_INT_EQ(pg.more, around[i].more);
+    }
+
+    /* A member joins while an older transaction runs: held back, then there once it ends. */
+    from = pg.items[0].pos;
+    page_kinds(&rd, &from, 50, &pg, kinds);
+    from = pg.items[pg.n - 1].pos; /* after everything so far */
+    PGconn *old = connect_or_fail();
+    exec_ok(old, "BEGIN; SELECT pg_current_xact_id()");
+    char us[QL_UUID_STR_LEN + 1];
+    fresh_row(231, us, 0);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES ('%s', '%s', "
+             "'viewer', now())",
+             ts, us);
+    ASSERT_NOT_NULL(itest_sql(url, sql));
+    page_kinds(&rd, &from, 50, &pg, kinds);
+    ASSERT_STR_EQ(kinds, "");
+    ASSERT_TRUE(pg.held && !pg.more);
+    exec_ok(old, "COMMIT");
+    page_kinds(&rd, &from, 50, &pg, kinds);
+    ASSERT_STR_EQ(kinds, "M");
+    ASSERT_TRUE(!pg.held && !pg.more);
+    PQfinish(old);
+    ql_arena_cleanup(&rd.arena);
+    ql_db_session_destroy(db);
+}
+
 int main(int argc, char **argv)
 {
     url = itest_url("QUILL_TEST_DATABASE_URL");
     static const struct ql_test tests[] = {
         TEST(test_a_reader_paging_beside_writers_misses_and_repeats_nothing),
         TEST(test_the_teams_row_of_other_changes_holds_the_newest),
+        TEST(test_a_page_of_entries_stands_before_another_kinds_change),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
