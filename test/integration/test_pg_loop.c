@@ -102,6 +102,16 @@ static struct ql_db_session *loop_session(void)
     return itest_session(url, QL_DB_LOOP);
 }
 
+/* A loop session, connected. */
+static struct ql_db_session *connected_loop_session(void)
+{
+    struct ql_db_session *pg = loop_session();
+    struct ql_error err;
+    ql_error_clear(&err);
+    ASSERT_INT_EQ(ql_db_connect(pg, &err), QL_OK);
+    return pg;
+}
+
 #define NREADS 60
 
 static void test_reads_are_pipelined_and_answered_in_order(void)
@@ -111,10 +121,7 @@ static void test_reads_are_pipelined_and_answered_in_order(void)
     struct ql_uuid team = team_with_entries(contents, 2, ids);
     missing = ids[0];
     missing.b[15] ^= 0x5a;
-    struct ql_db_session *pg = loop_session();
-    struct ql_error err;
-    ql_error_clear(&err);
-    ASSERT_INT_EQ(ql_db_connect(pg, &err), QL_OK);
+    struct ql_db_session *pg = connected_loop_session();
     ASSERT_TRUE(ql_db_fd(pg) >= 0);
     struct ql_arena arena;
     ql_arena_init(&arena, 0, 0);
@@ -189,10 +196,7 @@ static void test_lost_connection_hands_its_reads_back(void)
     static const char *const contents[1] = {"kept"};
     struct ql_uuid ids[2];
     struct ql_uuid team = team_with_entries(contents, 1, ids);
-    struct ql_db_session *pg = loop_session();
-    struct ql_error err;
-    ql_error_clear(&err);
-    ASSERT_INT_EQ(ql_db_connect(pg, &err), QL_OK);
+    struct ql_db_session *pg = connected_loop_session();
     struct ql_arena arena;
     ql_arena_init(&arena, 0, 0);
     struct answer a[5];
@@ -225,6 +229,8 @@ static void test_lost_connection_hands_its_reads_back(void)
     ASSERT_INT_EQ(ql_db_fd(pg), -1);
     ASSERT_INT_EQ(ql_db_stats(ql_pg_db_port(itest_factory(url))).errors, errors + 1); /* the loss */
     /* a new connection serves again */
+    struct ql_error err;
+    ql_error_clear(&err);
     ASSERT_INT_EQ(ql_db_connect(pg, &err), QL_OK);
     ask(pg, &arena, &team, &ids[0], &a[0]);
     ASSERT_INT_EQ(drive(pg), 0);
@@ -249,10 +255,7 @@ static void test_a_delta_page_before_a_prompt_change_stays_on_the_loop(void)
     ASSERT_NOT_NULL(sqlf("INSERT INTO prompts (prompt_id, team_id, text, category, created_at, "
                          "updated_at) VALUES (gen_random_uuid(), '%s', 'p', 'c', now(), now())",
                          t));
-    struct ql_db_session *pg = loop_session();
-    struct ql_error err;
-    ql_error_clear(&err);
-    ASSERT_INT_EQ(ql_db_connect(pg, &err), QL_OK);
+    struct ql_db_session *pg = connected_loop_session();
     struct ql_arena arena;
     ql_arena_init(&arena, 0, 0);
     const char *first = sqlf("SELECT min(change_txid)::text FROM journal_entries WHERE team_id = "

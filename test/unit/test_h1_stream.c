@@ -5,14 +5,22 @@
  */
 #include "h1_world.h"
 
+/* Open t with owner o, feed it requests, and answer the first with a stream. */
+static void open_stream(struct tconn *t, const struct ql__h1_ops *o, const char *requests)
+{
+    open_conn(t, 16);
+    t->h1.ops = o;
+    feed(t, requests);
+    t->req.status = 200;
+    t->req.content_type = "text/event-stream";
+    ql__h1_stream_open(&t->h1);
+}
+
 static void test_a_stream_is_chunked_and_the_connection_goes_on(void)
 {
     struct tconn t;
-    open_conn(&t, 16);
-    feed(&t, "GET /s HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n");
-    t.req.status = 200;
-    t.req.content_type = "text/event-stream";
-    ql__h1_stream_open(&t.h1);
+    open_stream(&t, &ops,
+                "GET /s HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n");
     ASSERT_INT_EQ(t.h1.state, QL__H1_STREAM);
     ASSERT_NOT_NULL(strstr(out(&t), "Transfer-Encoding: chunked\r\n"));
     ASSERT_NULL(strstr(out(&t), "Content-Length"));
@@ -38,11 +46,8 @@ static void test_a_stream_is_chunked_and_the_connection_goes_on(void)
 static void test_a_stream_answering_head_sends_no_body(void)
 {
     struct tconn t;
-    open_conn(&t, 16);
-    feed(&t, "HEAD /s HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n");
-    t.req.status = 200;
-    t.req.content_type = "text/event-stream";
-    ql__h1_stream_open(&t.h1);
+    open_stream(&t, &ops,
+                "HEAD /s HTTP/1.1\r\nHost: h\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\n\r\n");
     ASSERT_NOT_NULL(strstr(out(&t), "Transfer-Encoding: chunked\r\n")); /* the head a GET gets */
     size_t head = t.h1.out.len;
     ASSERT_INT_EQ(ql__h1_stream_write(&t.h1, "data: 1\n\n", 9, QL__H1_OUT_MAX), 0);
@@ -56,12 +61,7 @@ static void test_a_stream_answering_head_sends_no_body(void)
 /* Open a stream on t with sending_ops, its head taken by the socket. */
 static void open_sending_stream(struct tconn *t)
 {
-    open_conn(t, 16);
-    t->h1.ops = &sending_ops;
-    feed(t, "GET /s HTTP/1.1\r\nHost: h\r\n\r\n");
-    t->req.status = 200;
-    t->req.content_type = "text/event-stream";
-    ql__h1_stream_open(&t->h1);
+    open_stream(t, &sending_ops, "GET /s HTTP/1.1\r\nHost: h\r\n\r\n");
     t->h1.out.len = 0;
     t->sock_len = 0;
     t->send_nows = 0;
