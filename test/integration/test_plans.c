@@ -1,7 +1,8 @@
 /*
  * test_plans.c - what PostgreSQL plans for the delta page (the statements changes_page and
- * changes_page_entries of adapters/postgres/stmts_changes.h) and for the consumers' read of
- * the log (consumer_read), on the test database as migrations leave it.
+ * changes_page_entries of adapters/postgres/stmts_changes.h, and changes_other_first after
+ * them) and for the consumers' read of the log (consumer_read), on the test database as
+ * migrations leave it.
  *
  * A delta page must cost about what a page of entries costs.  The statement reads the log's
  * floor from change_floor, a table of one row that is seldom if ever analyzed; unanalyzed,
@@ -218,23 +219,39 @@ static int nodes_of(const cJSON *node, const char *type)
  * never by reading and sorting the log, which holds every team's changes of the retention
  * period.
  */
-static void check_consumer_read(const char *mode)
+/*
+ * The plan of explain (an EXPLAIN (FORMAT JSON) EXECUTE) with plan_cache_mode set to mode,
+ * on the seeded deployment and after more, a statement that may add rows of its own (or
+ * NULL); everything rolled back after.  The caller deletes it.
+ */
+static cJSON *plan_deployed(const char *mode, const char *more, const char *explain)
 {
     char sql[160];
     PQclear(PQexec(conn, "SAVEPOINT deployment"));
     ASSERT_TRUE(with_deployment());
-    PGresult *r = PQexec(conn, "INSERT INTO changes (team_id, kind, event, entity_id) SELECT "
-                               "team_id, 1, 1, gen_random_uuid() FROM plan_teams, "
-                               "generate_series(1, 40); ANALYZE changes");
-    ASSERT_INT_EQ(PQresultStatus(r), PGRES_COMMAND_OK);
-    PQclear(r);
+    PGresult *r;
+    if (more) {
+        r = PQexec(conn, more);
+        ASSERT_INT_EQ(PQresultStatus(r), PGRES_COMMAND_OK);
+        PQclear(r);
+    }
     snprintf(sql, sizeof(sql), "SET plan_cache_mode = %s", mode);
     PQclear(PQexec(conn, sql));
-    r = PQexec(conn, "EXPLAIN (FORMAT JSON) EXECUTE consumer_read('0', 0, 1000)");
+    r = PQexec(conn, explain);
     cJSON *doc = PQresultStatus(r) == PGRES_TUPLES_OK ? cJSON_Parse(PQgetvalue(r, 0, 0)) : NULL;
     PQclear(r);
     PQclear(PQexec(conn, "ROLLBACK TO SAVEPOINT deployment"));
     ASSERT_TRUE(top_node(doc) != NULL);
+    return doc;
+}
+
+static void check_consumer_read(const char *mode)
+{
+    cJSON *doc = plan_deployed(mode,
+                               "INSERT INTO changes (team_id, kind, event, entity_id) SELECT "
+                               "team_id, 1, 1, gen_random_uuid() FROM plan_teams, "
+                               "generate_series(1, 40); ANALYZE changes",
+                               "EXPLAIN (FORMAT JSON) EXECUTE consumer_read('0', 0, 1000)");
     printf("# consumer_read %s: changes_pkey %s, %d sorts, %d whole reads of changes\n", mode,
            uses_index(top_node(doc), "changes_pkey") ? "read" : "not read",
            nodes_of(top_node(doc), "Sort"), seq_scans(top_node(doc), "changes"));
@@ -242,6 +259,34 @@ static void check_consumer_read(const char *mode)
     ASSERT_INT_EQ(nodes_of(top_node(doc), "Sort"), 0);
     ASSERT_INT_EQ(seq_scans(top_node(doc), "changes"), 0);
     cJSON_Delete(doc);
+}
+
+/*
+ * When other kinds changed after a cursor, changes_other_first finds the first of them by
+ * each kind's position index, one probe each: never by reading a kind's table whole.
+ */
+static void check_other_first(const char *mode)
+{
+    static const char *const indexes[] = {"prompts_change_idx", "team_members_change_idx",
+                                          "sync_tombstones_change_idx"};
+    cJSON *doc = plan_deployed(mode, NULL,
+                               "EXPLAIN (FORMAT JSON) EXECUTE changes_other_first("
+                               "'01900000-0000-7000-8000-000000000001', '0', 0)");
+    for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
+        int used = uses_index(top_node(doc), indexes[i]);
+        printf("# changes_other_first %s: %s %s\n", mode, indexes[i], used ? "read" : "not read");
+        ASSERT_TRUE(used);
+    }
+    ASSERT_INT_EQ(seq_scans(top_node(doc), "prompts") + seq_scans(top_node(doc), "team_members") +
+                      seq_scans(top_node(doc), "sync_tombstones"),
+                  0);
+    cJSON_Delete(doc);
+}
+
+static void test_the_first_other_change_is_found_by_position(void)
+{
+    check_other_first("force_custom_plan");
+    check_other_first("force_generic_plan");
 }
 
 static void test_consumers_read_the_log_by_its_key(void)
@@ -256,6 +301,7 @@ static const struct ql_test tests[] = {
     TEST(test_page_reads_things_by_position_custom),
     TEST(test_page_reads_things_by_position_generic),
     TEST(test_consumers_read_the_log_by_its_key),
+    TEST(test_the_first_other_change_is_found_by_position),
 };
 
 int main(int argc, char **argv)
@@ -269,7 +315,7 @@ int main(int argc, char **argv)
     PGresult *r = PQexec(conn, "BEGIN"); /* rolled back at the end: see with_deployment */
     PQclear(r);
     static const enum ql__pg_stmt stmts[] = {QL__ST_CHANGES_PAGE, QL__ST_CHANGES_PAGE_ENTRIES,
-                                             QL__ST_CONSUMER_READ};
+                                             QL__ST_CHANGES_OTHER_FIRST, QL__ST_CONSUMER_READ};
     for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
         const struct ql__pg_stmt_def *st = &ql__pg_stmts[stmts[i]];
         r = PQprepare(conn, st->name, st->sql, st->nparams, NULL);
