@@ -277,20 +277,19 @@ static int read_other_first(struct ql_ctx *cx, const PGresult *r, int row0, void
     return QL_OK;
 }
 
-/* The parameters of changes_other_first into q (txid as in page_params). */
+/* The parameters of changes_other_first, the team and the cursor of d, into q (txid: 24
+ * bytes that live as long as q). */
 static void other_params(struct ql__pg_params *q, const struct page_dst *d, char *txid)
 {
     ql__pg_p_uuid(q, &d->team);
     pos_params(q, &d->after, txid);
 }
 
-/* The parameters of changes_page into p (txid: 24 bytes that live as long as p). */
-static void page_params(struct ql__pg_params *p, const struct ql_uuid *team,
-                        const struct ql_change_pos *after, int limit, char *txid)
+/* The parameters of changes_page: those of changes_other_first, then the rows to read. */
+static void page_params(struct ql__pg_params *p, const struct page_dst *d, char *txid)
 {
-    ql__pg_p_uuid(p, team);
-    pos_params(p, after, txid);
-    ql__pg_p_int(p, limit + 1);
+    other_params(p, d, txid);
+    ql__pg_p_int(p, d->limit + 1);
 }
 
 static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
@@ -298,9 +297,9 @@ static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
 {
     struct ql__pg_params p = {0};
     char txid[24];
-    page_params(&p, team, after, limit, txid);
     memset(out, 0, sizeof(*out));
     struct page_dst dst = {out, limit, *after, *team, 0, NULL, NULL, NULL};
+    page_params(&p, &dst, txid);
     int rc = ql__pg_one(pg_of(self), cx, QL__ST_CHANGES_PAGE_ENTRIES, &p, read_entries_page, &dst);
     if (rc == QL_OK && dst.others) {
         struct ql__pg_params q = {0};
@@ -353,12 +352,12 @@ static int c_page_async(struct ql_store *self, struct ql_ctx *cx, const struct q
         return ql_ctx_defer(cx, done, c_page(self, cx, team, after, limit, out), arg);
     struct ql__pg_params p = {0};
     char txid[24];
-    page_params(&p, team, after, limit, txid);
     memset(out, 0, sizeof(*out));
     struct page_dst *dst = ql_arena_alloc(cx->arena, sizeof(*dst));
     if (dst == NULL)
         return ql_error_nomem(&cx->err);
     *dst = (struct page_dst){out, limit, *after, *team, 0, done, arg, pg_of(self)};
+    page_params(&p, dst, txid);
     return ql__pg_read_async(pg_of(self), cx, QL__ST_CHANGES_PAGE_ENTRIES, &p, read_entries_page,
                              dst, page_got, dst);
 }

@@ -493,9 +493,9 @@ static void test_the_teams_row_of_other_changes_holds_the_newest(void)
 
 /* ---- a page of entries beside other kinds' changes ---------------------------------------------
  * A page of entries stands if it ends before the first other change after its cursor
- * (changes_other_first); one that reaches it is read with every kind, in position order. */
-
-/* The page of rd's team after pos, as kinds: "EEPE" (E entry, P prompt, M member, X gone). */
+ * (changes_other_first); one that reaches it is read with every kind, in position order.
+ * page_kinds: the page of rd's team after pos, as "EEPE" (E entry, P prompt, M member, X gone).
+ */
 static void page_kinds(struct reader *rd, const struct ql_change_pos *pos, int limit,
                        struct ql_change_page *pg, char *kinds)
 {
@@ -506,23 +506,27 @@ static void page_kinds(struct reader *rd, const struct ql_change_pos *pos, int l
     kinds[pg->n] = '\0';
 }
 
-static void entries_in(const char *ts, int n)
+/* Run fmt (naming team ts once) n times, a transaction each: positions one after another. */
+static void team_sql(const char *fmt, const char *ts, int n)
 {
     char sql[512];
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO journal_entries (journal_entry_id, team_id, content, created_at, "
-             "updated_at) VALUES (gen_random_uuid(), '%s', 'e', now(), now())",
-             ts);
-    for (int i = 0; i < n; i++) /* a transaction each: positions one after another */
+    snprintf(sql, sizeof(sql), fmt, ts);
+    for (int i = 0; i < n; i++)
         ASSERT_NOT_NULL(itest_sql(url, sql));
+}
+
+static void entries_in(const char *ts, int n)
+{
+    team_sql("INSERT INTO journal_entries (journal_entry_id, team_id, content, created_at, "
+             "updated_at) VALUES (gen_random_uuid(), '%s', 'e', now(), now())",
+             ts, n);
 }
 
 static void test_a_page_of_entries_stands_before_another_kinds_change(void)
 {
     char ts[QL_UUID_STR_LEN + 1], sql[512], kinds[128];
-    struct reader rd = {.team = fresh_row(230, ts, 1)};
     struct ql_db_session *db = itest_session(url, QL_DB_BLOCKING);
-    rd.s = ql_db_store(db);
+    struct reader rd = {.team = fresh_row(230, ts, 1), .s = ql_db_store(db)};
     ql_arena_init(&rd.arena, 0, 0);
     rd.cx.arena = &rd.arena;
     rd.cx.ports.store = rd.s;
@@ -530,11 +534,9 @@ static void test_a_page_of_entries_stands_before_another_kinds_change(void)
     ASSERT_INT_EQ(ql_store_changes_bounds(rd.s, &rd.cx, &start, &floor), QL_OK);
     struct ql_change_page pg;
     entries_in(ts, 60);
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO prompts (prompt_id, team_id, text, category, created_at, updated_at) "
+    team_sql("INSERT INTO prompts (prompt_id, team_id, text, category, created_at, updated_at) "
              "VALUES (gen_random_uuid(), '%s', 'p', 'c', now(), now())",
-             ts);
-    ASSERT_NOT_NULL(itest_sql(url, sql));
+             ts, 1);
     page_kinds(&rd, &start, 50, &pg, kinds); /* ends before the prompt: entries alone */
     ASSERT_INT_EQ(pg.n, 50);
     ASSERT_TRUE(pg.more && !pg.held && strspn(kinds, "E") == 50);
@@ -546,11 +548,9 @@ static void test_a_page_of_entries_stands_before_another_kinds_change(void)
     /* The prompt moved (soft-deleted) between entries: pages around it, and up to it. */
     from = pg.items[10].pos;
     entries_in(ts, 3);
-    snprintf(sql, sizeof(sql),
-             "UPDATE prompts SET deleted_at = now(), change_txid = pg_current_xact_id(), "
+    team_sql("UPDATE prompts SET deleted_at = now(), change_txid = pg_current_xact_id(), "
              "change_seq = nextval('changes_seq') WHERE team_id = '%s'",
-             ts);
-    ASSERT_NOT_NULL(itest_sql(url, sql));
+             ts, 1);
     entries_in(ts, 3);
     static const struct {
         int limit;
