@@ -143,9 +143,12 @@ test('the loop answers every case of a delta page of sync exactly as the pool do
   ]
   // The cursor of a page that reaches the end moves on with the database's oldest running
   // transaction, which other requests change between two reads: compare it only mid-way.
-  const same = (r) => {
+  // A snapshot's cursor carries that horizon at every page (where its deltas will start),
+  // so of a snapshot only the presence of the cursor is compared.
+  const same = (r, path) => {
     const s = shape(r)
     if (s.body && s.body.hasMore === false) delete s.body.nextCursor
+    if (s.body && !path.includes('since=') && typeof s.body.nextCursor === 'string') s.body.nextCursor = '(a snapshot cursor)'
     return s
   }
   const before = await metric(loop, 'quill_loop_reads_total')
@@ -153,7 +156,7 @@ test('the loop answers every case of a delta page of sync exactly as the pool do
     for (let i = 0; i < 2; i++) { // the first may load the principal on the pool
       const a = await http(loop, 'GET', path, { token })
       const b = await http(pool, 'GET', path, { token })
-      assert.deepEqual(same(a), same(b), what)
+      assert.deepEqual(same(a, path), same(b, path), what)
     }
   }
   const all = await http(loop, 'GET', `${sync}?since=${since}`, { token: owner.token })
