@@ -13,54 +13,16 @@
 #include "changes/changes.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
-#include "integration/itest.h"
+#include "integration/sync_world.h"
 #include "store/store.h"
-#include "test.h"
-#include "uuid/uuid.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
-#include <time.h>
 
 #define ROUNDS 12
 #define WRITERS 6
 #define SLOW_WRITERS 2
 #define WRITES 40 /* per writer and round */
 #define MAX_ROWS (WRITERS * WRITES)
-
-static const char *url;
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void nap_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static struct ql_uuid fresh_id(unsigned salt)
-{
-    static atomic_uint seq;
-    unsigned n = atomic_fetch_add(&seq, 1);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint8_t rnd[10] = {(uint8_t)(n >> 8),
-                       (uint8_t)n,
-                       0x80,
-                       (uint8_t)salt,
-                       (uint8_t)(n >> 16),
-                       (uint8_t)ts.tv_nsec,
-                       (uint8_t)(ts.tv_nsec >> 8),
-                       (uint8_t)(ts.tv_nsec >> 16)};
-    struct ql_uuid u;
-    ql_uuid7_from(&u, wall_ms(), rnd);
-    return u;
-}
 
 /* ---- writers -----------------------------------------------------------------------------------
  */
@@ -247,26 +209,6 @@ static void catch_up(struct reader *rd, struct replica *r, int snapshot)
     ASSERT_TRUE(!"the feed never settled");
 }
 
-/* A new user, or a new team with no member yet: its id, and in s its text. */
-static struct ql_uuid fresh_row(unsigned salt, char *s, int team)
-{
-    char sql[512];
-    struct ql_uuid id = fresh_id(salt);
-    ql_uuid_format(&id, s);
-    if (team)
-        snprintf(sql, sizeof(sql),
-                 "INSERT INTO teams (team_id, name, created_at, updated_at) VALUES ('%s', 'S', "
-                 "now(), now())",
-                 s);
-    else
-        snprintf(sql, sizeof(sql),
-                 "INSERT INTO users (user_id, email, display_name, password_hash, created_at, "
-                 "updated_at) VALUES ('%s', 'sync-%s@example.com', 'S', 'x', now(), now())",
-                 s, s);
-    ASSERT_NOT_NULL(itest_sql(url, sql));
-    return id;
-}
-
 /* ---- a round -----------------------------------------------------------------------------------
  */
 
@@ -377,224 +319,11 @@ static void test_a_reader_paging_beside_writers_misses_and_repeats_nothing(void)
         round_once(i);
 }
 
-/* ---- the team's row of other changes ---------------------------------------------------------
- * A delta page asks team_sync_others, not the tables of prompts, memberships and tombstones,
- * whether something other than entries changed after its cursor (migration 0018).  So the
- * row must hold the newest position among the three after every kind of change, and keep
- * it when two transactions commit out of the order of their positions.
- */
-
-static PGconn *connect_or_fail(void)
-{
-    PGconn *c = PQconnectdb(url);
-    ASSERT_TRUE(PQstatus(c) == CONNECTION_OK);
-    return c;
-}
-
-static void exec_ok(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        printf("# %s: %s", sql, PQresultErrorMessage(r));
-    ASSERT_TRUE(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK);
-    PQclear(r);
-}
-
-/* "txid seq" of the team's row, and the newest position among its three tables. */
-static void others_row_is_newest(const char *team)
-{
-    char sql[1024], row[64];
-    snprintf(sql, sizeof(sql),
-             "SELECT coalesce((SELECT txid || ' ' || seq FROM team_sync_others WHERE team_id = "
-             "'%s'), 'none')",
-             team);
-    const char *got = itest_sql(url, sql);
-    ASSERT_NOT_NULL(got);
-    snprintf(row, sizeof(row), "%s", got);
-    snprintf(sql, sizeof(sql),
-             "SELECT coalesce((SELECT txid || ' ' || seq FROM (SELECT change_txid AS txid, "
-             "change_seq AS seq FROM prompts WHERE team_id = '%s' UNION ALL SELECT change_txid, "
-             "change_seq FROM team_members WHERE team_id = '%s' UNION ALL SELECT change_txid, "
-             "change_seq FROM sync_tombstones WHERE team_id = '%s') a ORDER BY txid DESC, seq "
-             "DESC LIMIT 1), 'none')",
-             team, team, team);
-    const char *want = itest_sql(url, sql);
-    ASSERT_NOT_NULL(want);
-    ASSERT_STR_EQ(row, want);
-}
-
-static void test_the_teams_row_of_other_changes_holds_the_newest(void)
-{
-    char sql[2048], ts[QL_UUID_STR_LEN + 1], us[QL_UUID_STR_LEN + 1], vs[QL_UUID_STR_LEN + 1];
-    fresh_row(210, ts, 1);
-    fresh_row(211, us, 0);
-    fresh_row(212, vs, 0);
-    others_row_is_newest(ts); /* none yet */
-    static const char *const steps[] = {
-        "INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES ('%1$s', '%2$s', "
-        "'owner', now()), ('%1$s', '%3$s', 'viewer', now())",
-        "INSERT INTO prompts (prompt_id, team_id, text, category, created_at, updated_at) "
-        "VALUES (gen_random_uuid(), '%1$s', 'p', 'c', now(), now())",
-        "UPDATE team_members SET role = 'member', change_txid = pg_current_xact_id(), "
-        "change_seq = nextval('changes_seq') WHERE team_id = '%1$s' AND user_id = '%3$s'",
-        "UPDATE prompts SET deleted_at = now(), change_txid = pg_current_xact_id(), change_seq "
-        "= nextval('changes_seq') WHERE team_id = '%1$s'",
-        "WITH d AS (DELETE FROM team_members WHERE team_id = '%1$s' AND user_id = '%3$s' "
-        "RETURNING team_id, user_id) INSERT INTO sync_tombstones (team_id, kind, entity_id) "
-        "SELECT team_id, 3, user_id FROM d",
-        /* a change that moves nothing leaves the row where it is */
-        "UPDATE team_members SET role = 'owner' WHERE team_id = '%1$s' AND user_id = '%2$s'",
-    };
-    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-        snprintf(sql, sizeof(sql), steps[i], ts, us, vs);
-        ASSERT_NOT_NULL(itest_sql(url, sql));
-        others_row_is_newest(ts);
-    }
-
-    /*
-     * Out of order: a takes the older transaction id, b a newer one; b changes a membership
-     * and commits, then a adds a prompt (its position the older, by its id) and commits.
-     * The row keeps b's, the newest.
-     */
-    PGconn *a = connect_or_fail(), *b = connect_or_fail();
-    char prompt_a[512], role_b[512];
-    snprintf(prompt_a, sizeof(prompt_a),
-             "INSERT INTO prompts (prompt_id, team_id, text, category, created_at, updated_at) "
-             "VALUES (gen_random_uuid(), '%s', 'a', 'c', now(), now())",
-             ts);
-    snprintf(role_b, sizeof(role_b),
-             "UPDATE team_members SET role = 'admin', change_txid = pg_current_xact_id(), "
-             "change_seq = nextval('changes_seq') WHERE team_id = '%s' AND user_id = '%s'",
-             ts, us);
-    exec_ok(a, "BEGIN; SELECT pg_current_xact_id()");
-    exec_ok(b, "BEGIN");
-    exec_ok(b, role_b);
-    exec_ok(b, "COMMIT");
-    exec_ok(a, prompt_a);
-    exec_ok(a, "COMMIT");
-    others_row_is_newest(ts);
-
-    /* And in order with a wait: a writes first; b's write waits for a's lock on the row. */
-    exec_ok(a, "BEGIN");
-    exec_ok(a, prompt_a);
-    exec_ok(b, "BEGIN");
-    ASSERT_TRUE(PQsendQuery(b, role_b) == 1);
-    exec_ok(a, "COMMIT");
-    PGresult *r;
-    while ((r = PQgetResult(b)) != NULL) {
-        ASSERT_TRUE(PQresultStatus(r) == PGRES_COMMAND_OK);
-        PQclear(r);
-    }
-    exec_ok(b, "COMMIT");
-    others_row_is_newest(ts);
-    PQfinish(a);
-    PQfinish(b);
-}
-
-/* ---- a page of entries beside other kinds' changes ---------------------------------------------
- * A page of entries stands if it ends before the first other change after its cursor
- * (changes_other_first); one that reaches it is read with every kind, in position order.
- * page_kinds: the page of rd's team after pos, as "EEPE" (E entry, P prompt, M member, X gone).
- */
-static void page_kinds(struct reader *rd, const struct ql_change_pos *pos, int limit,
-                       struct ql_change_page *pg, char *kinds)
-{
-    ql_arena_reset(&rd->arena);
-    ASSERT_INT_EQ(ql_store_changes_page(rd->s, &rd->cx, &rd->team, pos, limit, pg), QL_OK);
-    for (int i = 0; i < pg->n; i++)
-        kinds[i] = pg->items[i].deleted ? 'X' : "?EPM"[pg->items[i].kind & 3]; /* kinds 1-3 */
-    kinds[pg->n] = '\0';
-}
-
-/* Run fmt (naming team ts once) n times, a transaction each: positions one after another. */
-static void team_sql(const char *fmt, const char *ts, int n)
-{
-    char sql[512];
-    snprintf(sql, sizeof(sql), fmt, ts);
-    for (int i = 0; i < n; i++)
-        ASSERT_NOT_NULL(itest_sql(url, sql));
-}
-
-static void entries_in(const char *ts, int n)
-{
-    team_sql("INSERT INTO journal_entries (journal_entry_id, team_id, content, created_at, "
-             "updated_at) VALUES (gen_random_uuid(), '%s', 'e', now(), now())",
-             ts, n);
-}
-
-static void test_a_page_of_entries_stands_before_another_kinds_change(void)
-{
-    char ts[QL_UUID_STR_LEN + 1], sql[512], kinds[128];
-    struct ql_db_session *db = itest_session(url, QL_DB_BLOCKING);
-    struct reader rd = {.team = fresh_row(230, ts, 1), .s = ql_db_store(db)};
-    ql_arena_init(&rd.arena, 0, 0);
-    rd.cx.arena = &rd.arena;
-    rd.cx.ports.store = rd.s;
-    struct ql_change_pos start, floor, from;
-    ASSERT_INT_EQ(ql_store_changes_bounds(rd.s, &rd.cx, &start, &floor), QL_OK);
-    struct ql_change_page pg;
-    entries_in(ts, 60);
-    team_sql("INSERT INTO prompts (prompt_id, team_id, text, category, created_at, updated_at) "
-             "VALUES (gen_random_uuid(), '%s', 'p', 'c', now(), now())",
-             ts, 1);
-    page_kinds(&rd, &start, 50, &pg, kinds); /* ends before the prompt: entries alone */
-    ASSERT_INT_EQ(pg.n, 50);
-    ASSERT_TRUE(pg.more && !pg.held && strspn(kinds, "E") == 50);
-    from = pg.items[49].pos;
-    page_kinds(&rd, &from, 50, &pg, kinds); /* reaches it */
-    ASSERT_STR_EQ(kinds, "EEEEEEEEEEP");
-    ASSERT_TRUE(!pg.more && !pg.held);
-
-    /* The prompt moved (soft-deleted) between entries: pages around it, and up to it. */
-    from = pg.items[10].pos;
-    entries_in(ts, 3);
-    team_sql("UPDATE prompts SET deleted_at = now(), change_txid = pg_current_xact_id(), "
-             "change_seq = nextval('changes_seq') WHERE team_id = '%s'",
-             ts, 1);
-    entries_in(ts, 3);
-    static const struct {
-        int limit;
-        const char *kinds;
-        int more;
-    } around[] = {{50, "EEEXEEE", 0}, {5, "EEEXE", 1}, {4, "EEEX", 1}, {3, "EEE", 1}, {1, "E", 1}};
-    for (size_t i = 0; i < sizeof(around) / sizeof(around[0]); i++) {
-        page_kinds(&rd, &from, around[i].limit, &pg, kinds);
-        ASSERT_STR_EQ(kinds, around[i].kinds);
-        ASSERT_INT_EQ(pg.more, around[i].more);
-    }
-
-    /* A member joins while an older transaction runs: held back, then there once it ends. */
-    from = pg.items[0].pos;
-    page_kinds(&rd, &from, 50, &pg, kinds);
-    from = pg.items[pg.n - 1].pos; /* after everything so far */
-    PGconn *old = connect_or_fail();
-    exec_ok(old, "BEGIN; SELECT pg_current_xact_id()");
-    char us[QL_UUID_STR_LEN + 1];
-    fresh_row(231, us, 0);
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES ('%s', '%s', "
-             "'viewer', now())",
-             ts, us);
-    ASSERT_NOT_NULL(itest_sql(url, sql));
-    page_kinds(&rd, &from, 50, &pg, kinds);
-    ASSERT_STR_EQ(kinds, "");
-    ASSERT_TRUE(pg.held && !pg.more);
-    exec_ok(old, "COMMIT");
-    page_kinds(&rd, &from, 50, &pg, kinds);
-    ASSERT_STR_EQ(kinds, "M");
-    ASSERT_TRUE(!pg.held && !pg.more);
-    PQfinish(old);
-    ql_arena_cleanup(&rd.arena);
-    ql_db_session_destroy(db);
-}
-
 int main(int argc, char **argv)
 {
     url = itest_url("QUILL_TEST_DATABASE_URL");
     static const struct ql_test tests[] = {
         TEST(test_a_reader_paging_beside_writers_misses_and_repeats_nothing),
-        TEST(test_the_teams_row_of_other_changes_holds_the_newest),
-        TEST(test_a_page_of_entries_stands_before_another_kinds_change),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
