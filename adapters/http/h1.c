@@ -506,7 +506,8 @@ void ql__h1_stream_open(struct ql__h1 *c)
 
 int ql__h1_stream_write(struct ql__h1 *c, const char *data, size_t n, size_t max)
 {
-    if (c->state != QL__H1_STREAM || c->out.len + c->in_flight > max)
+    int idle = c->out.len == 0 && c->in_flight == 0; /* nothing waits: any n goes */
+    if (c->state != QL__H1_STREAM || (!idle && c->out.len + c->in_flight + n > max))
         return -1;
     /* A zero-length chunk would end the body; a HEAD response has none (ql__h1_respond). */
     if (n == 0 || c->req->method == QL_HTTP_HEAD)
@@ -514,8 +515,7 @@ int ql__h1_stream_write(struct ql__h1 *c, const char *data, size_t n, size_t max
     char len[24];
     int ln = snprintf(len, sizeof(len), "%zx\r\n", n);
     const struct ql__h1_part parts[3] = {{len, (size_t)ln}, {data, n}, {"\r\n", 2}};
-    int now = c->out.len == 0 && c->in_flight == 0 && c->ops->send_now;
-    size_t sent = now ? c->ops->send_now(c, parts, 3) : 0;
+    size_t sent = idle && c->ops->send_now ? c->ops->send_now(c, parts, 3) : 0;
     if (sent == (size_t)ln + n + 2)
         return 0;
     for (int i = 0; i < 3; i++) { /* what the socket did not take, in order */

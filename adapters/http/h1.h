@@ -142,8 +142,9 @@ void ql__h1_respond(struct ql__h1 *c);
 /*
  * Instead of ql__h1_respond: send the response head of c->req with a chunked body that
  * stays open.  Writes are chunks; close ends the body (and, after that, the connection
- * goes on like after any response).  write returns -1 (and writes nothing) when the
- * output not yet sent is past max: the reader is too slow, close the stream.  The stream of
+ * goes on like after any response).  write returns -1 (and writes nothing) when output
+ * not yet sent waits and n more bytes would take it past max: the reader is too slow, close
+ * the stream (with nothing waiting, any n goes: one event may be larger).  The stream of
  * a HEAD request sends its head only: its writes and its end add nothing.
  */
 void ql__h1_stream_open(struct ql__h1 *c);

@@ -206,8 +206,8 @@ void ql__req_resume(struct ql_http_req *r);
  * Streaming responses.  A handler (on the loop or the pool) calls begin instead of
  * answering; once the handler is done, the loop sends the head of a chunked response with
  * r's status, content type and headers, keeps the request in flight and calls on_open.
- * From then on, on the loop only: write sends one chunk (-1: the client has more than
- * QL__STREAM_OUT_MAX unread, end the stream); end finishes the body.  on_close runs once
+ * From then on, on the loop only: write sends one chunk (-1: the client would have more
+ * than QL__STREAM_OUT_MAX unread, end the stream); end finishes the body.  on_close runs once
  * when the stream ends for any reason.  Either callback may be NULL.
  */
 #define QL__STREAM_OUT_MAX (64 * 1024)

@@ -93,6 +93,25 @@ static int send_text(struct ql__stream *st, const char *text, size_t n)
     return 0;
 }
 
+/*
+ * Events i to n of a rendered page (off: render's), in writes of at most
+ * QL__STREAM_OUT_MAX bytes or one event: a write is refused while the client leaves
+ * anything unread and the write would take that over QL__STREAM_OUT_MAX, so a client
+ * that reads nothing holds at most that much, or one event, however long the page.
+ */
+static int send_events(struct ql__stream *st, const char *text, const size_t *off, int i, int n)
+{
+    while (i < n) {
+        int j = i + 1;
+        while (j < n && off[j + 1] - off[i] <= QL__STREAM_OUT_MAX)
+            j++;
+        if (send_text(st, text + off[i], off[j] - off[i]) != 0)
+            return -1;
+        i = j;
+    }
+    return 0;
+}
+
 static void stream_end(struct ql__stream *st)
 {
     ql__exec_stream_abort(st->r); /* calls leave() through the request's on_close */
@@ -171,18 +190,23 @@ static void deliver(struct ql__topic *t)
     int whole = t->rc == QL_OK && !pg->more && !pg->held;
     for (struct ql__stream *st = t->streams, *next; st; st = next) {
         next = st->next;
-        int covered = ql_change_pos_cmp(&st->pos, &t->from) >= 0; /* (not joined since) */
-        if (t->rc == QL_ECURSOR_EXPIRED && !covered) {
+        int cmp = ql_change_pos_cmp(&st->pos, &t->from);
+        if (t->rc == QL_ECURSOR_EXPIRED && cmp <= 0) {
             stream_end(st); /* the log moved past it: the client takes a new snapshot */
             continue;
         }
-        if (t->rc != QL_OK)
+        /*
+         * One that joined during the read from further back is not covered by it: the
+         * page lacks what lies between its position and the read's.  The read that its
+         * join asked for starts from it.
+         */
+        if (t->rc != QL_OK || cmp < 0)
             continue;
         int i = 0;
         while (i < pg->n && ql_change_pos_cmp(&pg->items[i].pos, &st->pos) <= 0)
             i++;
         if (i < pg->n) {
-            if (text == NULL || send_text(st, text + off[i], off[pg->n] - off[i]) != 0) {
+            if (text == NULL || send_events(st, text, off, i, pg->n) != 0) {
                 stream_end(st); /* too slow, or out of memory: it resumes from where it was */
                 continue;
             }
@@ -192,7 +216,7 @@ static void deliver(struct ql__topic *t)
         }
         /* A quiet team's streams move on with the log (the heartbeat tells the client), so
          * their position does not expire while other teams' changes are compacted. */
-        if (whole && covered && ql_change_pos_cmp(&st->pos, &pg->next) < 0)
+        if (whole && ql_change_pos_cmp(&st->pos, &pg->next) < 0)
             st->pos = pg->next;
     }
 }
@@ -247,7 +271,9 @@ static void fetch_done(struct ql__task *task)
 {
     struct ql__topic *t = (struct ql__topic *)((char *)task - offsetof(struct ql__topic, task));
     struct ql__hub *h = &t->loop->hub;
-    int again = t->state == TOPIC_FETCHING_AGAIN || (t->rc == QL_OK && t->page.more);
+    /* after an expiry, the streams past the read's position read on from theirs */
+    int again = t->state == TOPIC_FETCHING_AGAIN || (t->rc == QL_OK && t->page.more) ||
+                t->rc == QL_ECURSOR_EXPIRED;
     t->state = TOPIC_IDLE;
     h->fetching--;
     if (t->nstreams > 0)

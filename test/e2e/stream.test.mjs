@@ -4,7 +4,7 @@
 // read with a real SSE client and with a raw reader (see feed.mjs).
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { start, stop, http, sleep, waitFor, signup, addMember, makeKey, psqlSession, PASSWORD } from './lib.mjs'
+import { start, stop, http, sleep, waitFor, signup, addMember, makeKey, psqlSession, sql, PASSWORD } from './lib.mjs'
 import {
   EventSource, ENV, problem, addEntry, editEntry, dropEntry, addPrompt, setRole, dropMember, dropKey,
   S, syncPage, syncAll, assertIncreasing, streamPath, openStream, openLive, endedWithin,
@@ -228,6 +228,70 @@ test('a change committed behind an older open transaction waits for it, then bot
   } finally {
     s.close()
     await older.close(); await rolledBack.close()
+  }
+})
+
+// With one event loop, every stream of a team shares its topic: one read of the log at a time.
+const waitingOnLocks = () => sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+
+test('a stream that joins from further back while its team\'s read runs gets every change after its id', async () => {
+  const one = await start('quill-api', { ...ENV, QUILL_THREADS: '1' })
+  const locker = psqlSession()
+  const open = []
+  try {
+    const { owner, viewer, tid } = await fixture(one)
+    const { cursor: p0 } = await syncAll(one, viewer.token, tid)
+    const c1 = await addEntry(one, owner.token, tid, 'c1')
+    const c2 = await addEntry(one, owner.token, tid, 'c2')
+    const { cursor: p2 } = await syncAll(one, viewer.token, tid, { since: p0 })
+    const a = await openLive(one, viewer.token, tid, { since: p2 })
+    open.push(a)
+    // The topic's next read (from a's position) waits on a lock that writing an entry,
+    // opening a stream and reading the log's bounds do not take.
+    locker.write("BEGIN; LOCK TABLE team_sync_others IN ACCESS EXCLUSIVE MODE; SELECT 'locked';")
+    assert.ok(await waitFor(() => locker.output().includes('locked'), { every: 10 }))
+    const c3 = await addEntry(one, owner.token, tid, 'c3')
+    assert.ok(await waitFor(() => waitingOnLocks() === '1', { every: 20 }), 'the read waits')
+    const b = await openLive(one, viewer.token, tid, { lastEventId: p0 }) // joins during the read
+    open.push(b)
+    locker.write('COMMIT;')
+    assert.ok(await a.waitEvents(1))
+    assert.ok(await b.waitEvents(3), `b got ${b.events.map((e) => e.data.data?.content)}`)
+    await sleep(200)
+    assert.deepEqual(b.events.map((e) => e.data.id), [c1, c2, c3].map((e) => e.journalEntryId))
+    assert.deepEqual(a.events.map((e) => e.data.id), [c3.journalEntryId])
+    assertIncreasing(b.events.map((e) => e.id))
+  } finally {
+    open.forEach((s) => s.close())
+    await locker.close()
+    await stop(one)
+  }
+})
+
+test('a stream whose position the log no longer holds ends, and the team\'s other streams go on', async () => {
+  const one = await start('quill-api', { ...ENV, QUILL_THREADS: '1' })
+  const floor = sql("SELECT txid || ' ' || seq FROM change_floor").split(' ')
+  const open = []
+  try {
+    const { owner, viewer, tid } = await fixture(one)
+    const old = await openLive(one, viewer.token, tid) // read once, at the log's end then
+    open.push(old)
+    await sleep(300)
+    for (let i = 0; i < 3; i++) sql('SELECT pg_current_xact_id()') // the log's end moves on
+    // Compaction raises the floor past the first stream's position (as purge.changes does).
+    sql('UPDATE change_floor SET txid = pg_snapshot_xmin(pg_current_snapshot()), seq = 0')
+    const { cursor } = await syncAll(one, viewer.token, tid)
+    const fresh = await openLive(one, viewer.token, tid, { since: cursor }) // the topic reads from the old one's
+    open.push(fresh)
+    assert.ok(await endedWithin(old, 3000), 'the expired stream ended')
+    const e = await addEntry(one, owner.token, tid, 'after the floor')
+    assert.ok(await fresh.waitEvents(1, 3000), 'the other stream goes on')
+    assert.equal(fresh.events[0].data.id, e.journalEntryId)
+    assert.equal(await endedWithin(fresh, 0), null)
+  } finally {
+    open.forEach((s) => s.close())
+    sql(`UPDATE change_floor SET txid = '${floor[0]}', seq = ${floor[1]}`)
+    await stop(one)
   }
 })
 

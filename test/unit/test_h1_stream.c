@@ -121,6 +121,38 @@ static void test_a_stream_chunk_waits_behind_a_write_in_flight(void)
     ql__h1_cleanup(&t.h1);
 }
 
+/*
+ * A reader that takes nothing holds at most the bound: a write that would take what
+ * waits past it is refused whole, however large; with nothing waiting, one larger than
+ * the bound still goes (a single event may be).
+ */
+static void test_a_stream_write_is_refused_past_the_bound_whatever_its_size(void)
+{
+    struct tconn t;
+    open_sending_stream(&t);
+    t.sock_room = 0; /* the client reads nothing */
+    size_t big = 4 << 20;
+    char *chunk = malloc(big);
+    ASSERT_NOT_NULL(chunk);
+    memset(chunk, 'x', big);
+    ASSERT_INT_EQ(ql__h1_stream_write(&t.h1, chunk, 60 * 1024, QL__H1_OUT_MAX), 0);
+    size_t waiting = t.h1.out.len;
+    ASSERT_INT_EQ(ql__h1_stream_write(&t.h1, chunk, big, QL__H1_OUT_MAX), -1);
+    ASSERT_INT_EQ(t.h1.out.len, waiting);
+    ASSERT_INT_EQ(ql__h1_stream_write(&t.h1, chunk, QL__H1_OUT_MAX - waiting + 1, QL__H1_OUT_MAX),
+                  -1);
+    ASSERT_INT_EQ(ql__h1_stream_write(&t.h1, chunk, 1000, QL__H1_OUT_MAX), 0); /* fits */
+    ql__h1_cleanup(&t.h1);
+
+    open_sending_stream(&t);
+    t.sock_room = 0;
+    ASSERT_INT_EQ(ql__h1_stream_write(&t.h1, chunk, big, QL__H1_OUT_MAX), 0);
+    ASSERT_TRUE(t.h1.out.len > big);
+    ASSERT_INT_EQ(ql__h1_stream_write(&t.h1, "x", 1, QL__H1_OUT_MAX), -1);
+    ql__h1_cleanup(&t.h1);
+    free(chunk);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -128,6 +160,7 @@ int main(int argc, char **argv)
         TEST(test_a_stream_answering_head_sends_no_body),
         TEST(test_a_stream_chunk_the_socket_takes_is_not_copied),
         TEST(test_a_stream_chunk_the_socket_takes_in_part_keeps_its_order),
+        TEST(test_a_stream_write_is_refused_past_the_bound_whatever_its_size),
         TEST(test_a_stream_chunk_waits_behind_a_write_in_flight),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
