@@ -149,7 +149,8 @@ static void on_usage(void *ud, enum ql_notify_event ev, const char *payload)
 {
     struct ql__meter *m = ud;
     struct ql_uuid team;
-    if (ev == QL_NOTIFY_LISTENING) { /* (again): a change may have gone unheard */
+    /* listening (again), a change may have gone unheard; "*": posts merged, any team */
+    if (ev == QL_NOTIFY_LISTENING || (ev == QL_NOTIFY_MESSAGE && strcmp(payload, "*") == 0)) {
         pthread_mutex_lock(&m->lock);
         m->forget_all = 1;
         pthread_cond_signal(&m->wake);

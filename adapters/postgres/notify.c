@@ -143,6 +143,55 @@ static void n_unsubscribe(struct ql_notify *self, int id)
         pthread_mutex_unlock(&n->dispatch);
 }
 
+/*
+ * The posts of channel c become one that stands for anything on it ("*"), in the place of
+ * the first; 1 when c had any.
+ */
+static int collapse(struct ql_pg_notify *n, const char *c)
+{
+    int w = 0, first = -1;
+    for (int i = 0; i < n->nposts; i++) {
+        if (strcmp(n->posts[i].channel, c) == 0) {
+            if (first >= 0)
+                continue;
+            first = w;
+            snprintf(n->posts[i].payload, sizeof(n->posts[0].payload), "*");
+        }
+        n->posts[w++] = n->posts[i];
+    }
+    n->nposts = w;
+    return first >= 0;
+}
+
+/*
+ * MAX_POSTS different posts wait and one for channel comes: channel's posts become one
+ * that covers it too (1), or, when it has none, the channel with the most posts frees
+ * room that way (0: add it).  No channel loses its wake-up: subscribers take "*" as
+ * anything on the channel.  (Quill posts on a handful of channels, so some channel has
+ * two posts whenever all slots are taken.)
+ */
+static int make_room(struct ql_pg_notify *n, const char *channel)
+{
+    if (collapse(n, channel))
+        return 1;
+    int most = 0, count = 0;
+    for (int i = 0; i < n->nposts; i++) {
+        int k = 0;
+        for (int j = 0; j < n->nposts; j++)
+            k += strcmp(n->posts[i].channel, n->posts[j].channel) == 0;
+        if (k > count) {
+            count = k;
+            most = i;
+        }
+    }
+    char c[QL_NOTIFY_CHANNEL_MAX + 1];
+    snprintf(c, sizeof(c), "%s", n->posts[most].channel);
+    collapse(n, c);
+    if (n->nposts == MAX_POSTS) /* as many channels as slots: the last slot stands for it */
+        n->nposts--;
+    return 0;
+}
+
 static int n_post(struct ql_notify *self, const char *channel, const char *payload)
 {
     struct ql_pg_notify *n = (struct ql_pg_notify *)self;
@@ -154,11 +203,9 @@ static int n_post(struct ql_notify *self, const char *channel, const char *paylo
         found =
             strcmp(n->posts[i].channel, channel) == 0 &&
             (strcmp(n->posts[i].payload, payload) == 0 || strcmp(n->posts[i].payload, "*") == 0);
-    if (!found && n->nposts == MAX_POSTS) {
-        /* Too many different posts wait: the last slot stands for anything on its channel. */
-        snprintf(n->posts[MAX_POSTS - 1].channel, sizeof(n->posts[0].channel), "%s", channel);
-        snprintf(n->posts[MAX_POSTS - 1].payload, sizeof(n->posts[0].payload), "*");
-    } else if (!found) {
+    if (!found && n->nposts == MAX_POSTS)
+        found = make_room(n, channel);
+    if (!found) {
         snprintf(n->posts[n->nposts].channel, sizeof(n->posts[0].channel), "%s", channel);
         snprintf(n->posts[n->nposts].payload, sizeof(n->posts[0].payload), "%s", payload);
         n->nposts++;
