@@ -254,12 +254,13 @@ static void on_wake(uv_async_t *a)
     struct ql__task *t = l->done_head;
     l->done_head = l->done_tail = NULL;
     pthread_mutex_unlock(&l->done_lock);
+    /* Revocations first: a stream they end gets nothing of a read finished meanwhile. */
+    ql__streams_wake(l);
     while (t) {
         struct ql__task *next = t->next;
         t->done(t);
         t = next;
     }
-    ql__streams_wake(l);
     if (atomic_load(&l->stop_flag))
         begin_stop(l);
     else
