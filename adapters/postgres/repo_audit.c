@@ -141,6 +141,14 @@ static int th_record(struct ql_store *self, struct ql_ctx *cx, const char *email
     return ql__pg_run(pg_of(self), cx, QL__ST_FAILURE_RECORD, &p);
 }
 
+static int th_forget(struct ql_store *self, struct ql_ctx *cx, const char *key, int64_t at_ms)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_text(&p, key);
+    ql__pg_p_ts(&p, at_ms);
+    return ql__pg_run(pg_of(self), cx, QL__ST_FAILURE_FORGET, &p);
+}
+
 static int th_clear(struct ql_store *self, struct ql_ctx *cx, const char *email)
 {
     struct ql__pg_params p = {0};
@@ -167,6 +175,7 @@ static int th_hit(struct ql_store *self, struct ql_ctx *cx, const char *key, int
 const struct ql_throttle_ops ql__pg_throttle_ops = {
     .failures = th_failures,
     .record_failure = th_record,
+    .forget_failure = th_forget,
     .clear_failures = th_clear,
     .hit = th_hit,
 };

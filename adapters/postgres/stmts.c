@@ -207,6 +207,17 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
                          2},
     [QL__ST_FAILURE_RECORD] = {"failure_record",
                                "INSERT INTO login_failures (email, failed_at) VALUES ($1, $2)", 2},
+    /*
+     * One row of the key at that time: the table has no id, so the row's ctid names it.
+     * Concurrent forgets of one key and time (attempts in the same millisecond) must each
+     * take a different row: without the lock they would all pick the first, and only one
+     * would delete it.  SKIP LOCKED moves on to the next alike instead of waiting.
+     */
+    [QL__ST_FAILURE_FORGET] = {"failure_forget",
+                               "DELETE FROM login_failures WHERE ctid = (SELECT ctid FROM "
+                               "login_failures WHERE email = $1 AND failed_at = $2 LIMIT 1 "
+                               "FOR UPDATE SKIP LOCKED)",
+                               2},
     [QL__ST_FAILURES_CLEAR] = {"failures_clear", "DELETE FROM login_failures WHERE email = $1", 1},
     [QL__ST_RATE_HIT] =
         {"rate_hit",

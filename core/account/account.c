@@ -17,6 +17,7 @@
 #include "log/log.h"
 #include "mfa/mfa.h"
 #include "store/store.h"
+#include "store/store_security.h"
 #include "tx/tx.h"
 #include "validate/validate.h"
 
@@ -113,24 +114,6 @@ int ql_account_csrf(struct ql_ctx *cx, const uint8_t digest[QL_DIGEST_LEN], char
     return QL_OK;
 }
 
-int ql__account_lockout(struct ql_ctx *cx, const char *email)
-{
-    struct ql_error *e = &cx->err;
-    int64_t now = now_ms(cx);
-    int failures = 0;
-    int64_t oldest = 0;
-    int rc = ql_store_throttle_failures(cx->ports.store, cx, email, now - QL_LOGIN_WINDOW_MS,
-                                        &failures, &oldest);
-    if (rc || failures < QL_LOGIN_MAX_FAILURES)
-        return rc;
-    e->retry_after_ms = oldest + QL_LOGIN_WINDOW_MS - now;
-    if (e->retry_after_ms < 1000)
-        e->retry_after_ms = 1000;
-    e->rate_limit = QL_LOGIN_MAX_FAILURES;
-    return ql_error_set(e, QL_ERATE_LIMITED,
-                        "Too many failed logins for this account; try again later.");
-}
-
 static const char *user_agent(struct ql_ctx *cx, const struct ql_credentials *in)
 {
     return ql__account_user_agent(cx, in->user_agent, in->user_agent_n);
@@ -203,13 +186,13 @@ int ql_account_login(struct ql_ctx *cx, const struct ql_credentials *in, struct 
     if (email == NULL)
         return ql_error_set(e, QL_ENOMEM, NULL);
     out->mfa_token = NULL;
+    struct ql__attempt at;
     int rc = ql__account_ip_limit(cx, in->client_ip);
     if (rc == QL_OK)
-        rc = ql__account_lockout(cx, email);
+        rc = ql__account_attempt(cx, email, &at);
     if (rc)
         return rc;
     struct ql_store *st = cx->ports.store;
-    int64_t now = now_ms(cx);
     struct ql_user *u = &out->user;
     rc = ql_store_users_by_email(st, cx, email, u);
     if (rc && rc != QL_ENOT_FOUND)
@@ -225,16 +208,16 @@ int ql_account_login(struct ql_ctx *cx, const struct ql_credentials *in, struct 
                                      in->password_n) == QL_OK;
     }
     ql_error_clear(e);
-    if (!ok) {
-        rc = ql_store_throttle_record_failure(st, cx, email, now);
-        if (rc)
-            return rc;
+    if (!ok) /* the attempt's row is the failure */
         return ql_error_set(e, QL_EINVALID_CREDENTIALS, "The email or password is wrong.");
+    /* A right password is no failure, but the account's earlier failures stay counted until
+     * the second factor is right too: knowing the password must not buy fresh guesses at the
+     * code. */
+    if (u->mfa_enabled) {
+        rc = ql__account_attempt_passed(cx, &at);
+        return rc ? rc : ql_mfa_challenge(cx, u, out);
     }
-    /* The failures stay counted until the second factor is right too: knowing the
-     * password must not buy fresh guesses at the code. */
-    if (u->mfa_enabled)
-        return ql_mfa_challenge(cx, u, out);
+    /* The login's rows forget every failure of the account, this attempt's too. */
     return ql__account_open(cx, u, user_agent(cx, in), in->client_ip, &out->session);
 }
 

@@ -21,6 +21,7 @@
 #include "model/model.h"
 #include "queue/queue.h"
 #include "store/store.h"
+#include "store/store_security.h"
 #include "trace/trace.h"
 #include "tx/tx.h"
 #include "validate/validate.h"

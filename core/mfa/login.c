@@ -3,10 +3,13 @@
  * opens, and its exchange for a session.
  *
  * The challenge token ("qm_" + 32 random bytes, base64url) is kept only as its keyed digest,
- * like a session's.  The exchange takes the challenge, spends the code and opens the session
- * in one transaction, so a token is spent once and a code is accepted once however many
- * requests race with them.  A wrong code is counted (on the challenge and as a failed login
- * of the account) with single statements outside that transaction, which has rolled back.
+ * like a session's.  Each attempt is counted before its code is checked, with single
+ * statements that commit on their own: on the challenge (an atomic increment that answers the
+ * new count) and as an attempt at the account (core/account/lockout.c), so however many
+ * requests race, at most QL_MFA_MAX_FAILURES codes are checked per token and no more than
+ * the account's lockout allows.  The exchange then takes the challenge, spends the code and
+ * opens the session in one transaction, so a token is spent once and a code is accepted once.
+ * A wrong code rolls that back and stays counted.
  */
 #include "mfa/internal.h"
 #include "mfa/mfa.h"
@@ -65,21 +68,6 @@ static int dead(struct ql_ctx *cx)
                         "The MFA token is not valid (expired, used or refused); log in again.");
 }
 
-/* A wrong code: the challenge and the account's lockout both count it. */
-static int wrong(struct ql_ctx *cx, const uint8_t *digest, const struct ql_user *u, int64_t now)
-{
-    struct ql_store *st = cx->ports.store;
-    int failures = 0;
-    ql_error_clear(&cx->err);
-    int rc = ql_store_challenge_fail(st, cx, digest, &failures);
-    if (rc == QL_OK || rc == QL_ENOT_FOUND) /* gone meanwhile: the lockout still counts it */
-        rc = ql_store_throttle_record_failure(st, cx, u->email, now);
-    if (rc)
-        return rc;
-    ql_error_clear(&cx->err);
-    return ql_error_set(&cx->err, QL_EINVALID_CREDENTIALS, "The code is wrong.");
-}
-
 int ql_mfa_login(struct ql_ctx *cx, const struct ql_mfa_answer *in, struct ql_auth_result *out)
 {
     struct ql_error *e = &cx->err;
@@ -106,28 +94,34 @@ int ql_mfa_login(struct ql_ctx *cx, const struct ql_mfa_answer *in, struct ql_au
     if (rc == QL_ENOT_FOUND ||
         (rc == QL_OK && (ch.expires_ms <= now || ch.failures >= QL_MFA_MAX_FAILURES)))
         return dead(cx);
+    /* The look above only spares a dead token the work; this count is what bounds it. */
+    int tries = 0;
+    if (rc == QL_OK)
+        rc = ql_store_challenge_fail(st, cx, digest, &tries);
+    if (rc == QL_ENOT_FOUND || (rc == QL_OK && tries > QL_MFA_MAX_FAILURES))
+        return dead(cx);
     struct ql_user *u = &out->user;
     if (rc == QL_OK)
         rc = ql_store_users_by_id(st, cx, &ch.user_id, u);
     if (rc == QL_ENOT_FOUND)
         return dead(cx);
+    struct ql__attempt at;
     if (rc == QL_OK)
-        rc = ql__account_lockout(cx, u->email);
+        rc = ql__account_attempt(cx, u->email, &at);
     if (rc)
         return rc;
     const char *agent = ql__account_user_agent(cx, in->user_agent, in->user_agent_n);
     rc = ql_tx_begin(cx);
     if (rc)
         return rc;
-    rc = ql_store_challenge_take(st, cx, digest, now, QL_MFA_MAX_FAILURES);
+    /* Live with this attempt counted: at most QL_MFA_MAX_FAILURES tries, this one among them. */
+    rc = ql_store_challenge_take(st, cx, digest, now, QL_MFA_MAX_FAILURES + 1);
     if (rc == QL_ENOT_FOUND) /* a concurrent exchange spent it */
         rc = dead(cx);
     if (rc == QL_OK)
         rc = ql__mfa_spend(cx, &u->id, in->code, in->code_n);
+    /* The login's rows forget every failure of the account, this attempt's too. */
     if (rc == QL_OK)
         rc = ql__account_login_rows(cx, u, agent, in->client_ip, &out->session);
-    rc = ql_tx_end(cx, rc);
-    if (rc == QL_EINVALID_CREDENTIALS)
-        return wrong(cx, digest, u, now);
-    return rc;
+    return ql_tx_end(cx, rc); /* a wrong code: QL_EINVALID_CREDENTIALS, counted already */
 }

@@ -145,16 +145,6 @@ int ql__mfa_spend(struct ql_ctx *cx, const struct ql_uuid *user, const char *cod
     return rc;
 }
 
-/* Count a failed attempt against the account (the login lockout), outside any transaction. */
-static int count_failure(struct ql_ctx *cx, const struct ql_user *u)
-{
-    struct ql_error saved = cx->err;
-    int rc = ql_store_throttle_record_failure(cx->ports.store, cx, u->email, now_ms(cx));
-    if (rc == QL_OK)
-        cx->err = saved;
-    return rc;
-}
-
 /* The calling user's record; QL_EUNAUTHENTICATED when the account is gone. */
 static int caller(struct ql_ctx *cx, struct ql_user *u)
 {
@@ -177,16 +167,16 @@ static int reauth(struct ql_ctx *cx, const struct ql_user *u, const char *passwo
         ql_error_field(e, "code", "required", "is required while MFA is on");
     if (e->code)
         return e->code;
-    int rc = ql__account_lockout(cx, u->email);
+    /* Counted before the checks (core/account/lockout.c); a mismatch leaves it counted. */
+    struct ql__attempt at;
+    int rc = ql__account_attempt(cx, u->email, &at);
     if (rc)
         return rc;
     if (u->password_hash == NULL ||
-        ql_auth_password_verify(cx->ports.auth, u->password_hash, password, pn) != QL_OK) {
-        rc = count_failure(cx, u);
-        return rc ? rc : ql_error_field(e, "password", "mismatch", "is not your password");
-    }
+        ql_auth_password_verify(cx->ports.auth, u->password_hash, password, pn) != QL_OK)
+        return ql_error_field(e, "password", "mismatch", "is not your password");
     if (!u->mfa_enabled)
-        return QL_OK;
+        return ql__account_attempt_passed(cx, &at);
     /* The store's own transaction, not the use case's (ql_tx_*): the caller's is the one
      * whose outcome a retried request replays. */
     struct ql_store *st = cx->ports.store;
@@ -200,10 +190,9 @@ static int reauth(struct ql_ctx *cx, const struct ql_user *u, const char *passwo
     }
     if (rc == QL_EINVALID_CREDENTIALS) {
         ql_error_clear(e);
-        rc = count_failure(cx, u);
-        return rc ? rc : ql_error_field(e, "code", "mismatch", "is not a valid code");
+        return ql_error_field(e, "code", "mismatch", "is not a valid code");
     }
-    return rc;
+    return rc ? rc : ql__account_attempt_passed(cx, &at);
 }
 
 int ql_mfa_reauthenticate(struct ql_ctx *cx, const char *password, size_t pn, const char *code,

@@ -234,29 +234,6 @@ int ql_store_audit_list(struct ql_store *s, struct ql_ctx *cx, const struct ql_u
     return s->ops->audit->list(s, cx, team, after_ms, after_id, limit, out, n, more);
 }
 
-int ql_store_throttle_failures(struct ql_store *s, struct ql_ctx *cx, const char *email,
-                               int64_t since_ms, int *count, int64_t *oldest_ms)
-{
-    return s->ops->throttle->failures(s, cx, email, since_ms, count, oldest_ms);
-}
-
-int ql_store_throttle_record_failure(struct ql_store *s, struct ql_ctx *cx, const char *email,
-                                     int64_t now_ms)
-{
-    return s->ops->throttle->record_failure(s, cx, email, now_ms);
-}
-
-int ql_store_throttle_clear_failures(struct ql_store *s, struct ql_ctx *cx, const char *email)
-{
-    return s->ops->throttle->clear_failures(s, cx, email);
-}
-
-int ql_store_throttle_hit(struct ql_store *s, struct ql_ctx *cx, const char *key, int64_t window_ms,
-                          int *count, int *prev)
-{
-    return s->ops->throttle->hit(s, cx, key, window_ms, count, prev);
-}
-
 int ql_store_entries_insert(struct ql_store *s, struct ql_ctx *cx, const struct ql_entry *e)
 {
     return s->ops->entries->insert(s, cx, e);

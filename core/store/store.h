@@ -45,6 +45,7 @@ struct ql_webhook;
 struct ql_delivery;
 struct ql_delivery_attempt;
 struct ql_security_ops;
+struct ql_throttle_ops;  /* store_security.h */
 struct ql_mail_repo_ops; /* mail/mail_store.h */
 struct ql_flags_ops;
 struct ql_rights_ops;
@@ -163,25 +164,6 @@ struct ql_audit_ops {
     int (*list)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                 int64_t after_ms, const struct ql_uuid *after_id, int limit,
                 struct ql_audit_entry **out, int *n, int *more);
-};
-
-struct ql_throttle_ops {
-    /*
-     * Failed logins for email since since_ms: how many, and the oldest one's time.  Other
-     * per-key limits of at most 15 minutes use the same rows under a prefixed key
-     * ("mail:reset:<email>": see core/account/recovery.c).
-     */
-    int (*failures)(struct ql_store *self, struct ql_ctx *cx, const char *email, int64_t since_ms,
-                    int *count, int64_t *oldest_ms);
-    int (*record_failure)(struct ql_store *self, struct ql_ctx *cx, const char *email,
-                          int64_t now_ms);
-    int (*clear_failures)(struct ql_store *self, struct ql_ctx *cx, const char *email);
-    /*
-     * Count one hit for key in the one-minute window starting at window_ms; *count is the new
-     * total of that window and *prev the total of the window before it.
-     */
-    int (*hit)(struct ql_store *self, struct ql_ctx *cx, const char *key, int64_t window_ms,
-               int *count, int *prev);
 };
 
 /* Filters and position of an entry page; NULL pointers mean "no filter" / "first page". */
@@ -419,7 +401,7 @@ struct ql_store_ops {
     const struct ql_members_ops *members;
     const struct ql_api_keys_ops *api_keys;
     const struct ql_audit_ops *audit;
-    const struct ql_throttle_ops *throttle;
+    const struct ql_throttle_ops *throttle; /* failed logins, rate counters: store_security.h */
     const struct ql_entries_ops *entries;
     const struct ql_prompts_ops *prompts;
     const struct ql_idem_ops *idem;
@@ -516,13 +498,6 @@ int ql_store_audit_append_many(struct ql_store *s, struct ql_ctx *cx,
 int ql_store_audit_list(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
                         int64_t after_ms, const struct ql_uuid *after_id, int limit,
                         struct ql_audit_entry **out, int *n, int *more);
-int ql_store_throttle_failures(struct ql_store *s, struct ql_ctx *cx, const char *email,
-                               int64_t since_ms, int *count, int64_t *oldest_ms);
-int ql_store_throttle_record_failure(struct ql_store *s, struct ql_ctx *cx, const char *email,
-                                     int64_t now_ms);
-int ql_store_throttle_clear_failures(struct ql_store *s, struct ql_ctx *cx, const char *email);
-int ql_store_throttle_hit(struct ql_store *s, struct ql_ctx *cx, const char *key, int64_t window_ms,
-                          int *count, int *prev);
 int ql_store_entries_insert(struct ql_store *s, struct ql_ctx *cx, const struct ql_entry *e);
 int ql_store_entries_insert_many(struct ql_store *s, struct ql_ctx *cx,
                                  const struct ql_entry *const *es, int n);

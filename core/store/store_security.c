@@ -1,8 +1,8 @@
 /*
- * store_security.c - the wrappers of the store's security repository (store_security.h): the
- * one place for what every call shares.  A store without the repository answers
- * QL_EINTERNAL; a page of no rows and an empty set of codes are refused as the programmer
- * errors they are, before any round trip.
+ * store_security.c - the wrappers of the store's security repositories (store_security.h):
+ * the one place for what every call shares.  A store without the security repository
+ * answers QL_EINTERNAL; a page of no rows and an empty set of codes are refused as the
+ * programmer errors they are, before any round trip.  Every store has the throttles.
  */
 #include "store/store_security.h"
 
@@ -129,4 +129,33 @@ int ql_store_challenge_purge(struct ql_store *s, struct ql_ctx *cx, int64_t now_
 {
     int rc = missing(s, cx);
     return rc ? rc : s->ops->security->challenge_purge(s, cx, now_ms, n);
+}
+
+int ql_store_throttle_failures(struct ql_store *s, struct ql_ctx *cx, const char *key,
+                               int64_t since_ms, int *count, int64_t *oldest_ms)
+{
+    return s->ops->throttle->failures(s, cx, key, since_ms, count, oldest_ms);
+}
+
+int ql_store_throttle_record_failure(struct ql_store *s, struct ql_ctx *cx, const char *key,
+                                     int64_t now_ms)
+{
+    return s->ops->throttle->record_failure(s, cx, key, now_ms);
+}
+
+int ql_store_throttle_forget_failure(struct ql_store *s, struct ql_ctx *cx, const char *key,
+                                     int64_t at_ms)
+{
+    return s->ops->throttle->forget_failure(s, cx, key, at_ms);
+}
+
+int ql_store_throttle_clear_failures(struct ql_store *s, struct ql_ctx *cx, const char *key)
+{
+    return s->ops->throttle->clear_failures(s, cx, key);
+}
+
+int ql_store_throttle_hit(struct ql_store *s, struct ql_ctx *cx, const char *key, int64_t window_ms,
+                          int *count, int *prev)
+{
+    return s->ops->throttle->hit(s, cx, key, window_ms, count, prev);
 }

@@ -1,9 +1,10 @@
 /*
- * store_security.h - the store's repository of account security: sessions as their owner
+ * store_security.h - the store's repositories of account security: sessions as their owner
  * lists and revokes them, TOTP enrolments, recovery codes, and logins waiting for their
- * second factor (core/account/sessions.c and core/mfa use them).  Part of the store port
- * (store.h): a store's ops table points at one of these as `security`, and the core calls
- * it only through the wrappers below (store_security.c).
+ * second factor (core/account/sessions.c and core/mfa use them); and the throttles, failed
+ * logins and rate counters (core/account, core/mfa).  Part of the store port (store.h): a
+ * store's ops table points at these as `security` and `throttle`, and the core calls them
+ * only through the wrappers below (store_security.c).
  *
  * Secrets never reach the store in the clear: TOTP secrets arrive sealed by the auth port,
  * recovery codes and challenge tokens as keyed digests.  Records are filled with arena
@@ -43,7 +44,7 @@ struct ql_totp_row {
 /* A password login waiting for its second factor (the mfaToken). */
 struct ql_mfa_challenge {
     struct ql_uuid user_id;
-    int failures; /* wrong codes so far */
+    int failures; /* codes tried so far (each counted before it is checked) */
     int64_t created_ms;
     int64_t expires_ms;
 };
@@ -98,17 +99,47 @@ struct ql_security_ops {
     /* The challenge with this token digest, live or not; QL_ENOT_FOUND when there is none. */
     int (*challenge_get)(struct ql_store *self, struct ql_ctx *cx,
                          const uint8_t digest[QL_DIGEST_LEN], struct ql_mfa_challenge *out);
-    /* Count a wrong code; *failures gets the new count.  QL_ENOT_FOUND when it is gone. */
+    /*
+     * Count a try at a code, atomically (of concurrent tries, each gets its own count);
+     * *failures gets the new count.  QL_ENOT_FOUND when it is gone.
+     */
     int (*challenge_fail)(struct ql_store *self, struct ql_ctx *cx,
                           const uint8_t digest[QL_DIGEST_LEN], int *failures);
     /*
      * Delete the challenge if it is live (not expired at now_ms, fewer than max_failures
-     * wrong codes), atomically: it is spent.  QL_ENOT_FOUND when it is not.
+     * tries counted), atomically: it is spent.  QL_ENOT_FOUND when it is not.
      */
     int (*challenge_take)(struct ql_store *self, struct ql_ctx *cx,
                           const uint8_t digest[QL_DIGEST_LEN], int64_t now_ms, int max_failures);
     /* Delete the challenges expired at now_ms; *n gets how many. */
     int (*challenge_purge)(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, int64_t *n);
+};
+
+/*
+ * Failures counted per key, the rows of one table: failed logins under "login:<email>"
+ * (core/account/lockout.c) and other per-key limits of at most 15 minutes under their own
+ * prefix ("mail:reset:<email>": core/account/recovery.c).  Each method is one statement: run
+ * outside a transaction, it commits on its own.
+ */
+struct ql_throttle_ops {
+    /* The failures of key since since_ms (after it): how many, and the oldest one's time. */
+    int (*failures)(struct ql_store *self, struct ql_ctx *cx, const char *key, int64_t since_ms,
+                    int *count, int64_t *oldest_ms);
+    int (*record_failure)(struct ql_store *self, struct ql_ctx *cx, const char *key,
+                          int64_t now_ms);
+    /*
+     * Delete one failure of key recorded at at_ms (of several alike, any one; none: nothing
+     * happens), so an attempt counted before it was checked can be taken back.
+     */
+    int (*forget_failure)(struct ql_store *self, struct ql_ctx *cx, const char *key, int64_t at_ms);
+    /* Delete every failure of key. */
+    int (*clear_failures)(struct ql_store *self, struct ql_ctx *cx, const char *key);
+    /*
+     * Count one hit for key in the one-minute window starting at window_ms; *count is the new
+     * total of that window and *prev the total of the window before it.
+     */
+    int (*hit)(struct ql_store *self, struct ql_ctx *cx, const char *key, int64_t window_ms,
+               int *count, int *prev);
 };
 
 /* The wrappers: each does what the method of the same name does, after checking arguments. */
@@ -143,5 +174,15 @@ int ql_store_challenge_fail(struct ql_store *s, struct ql_ctx *cx,
 int ql_store_challenge_take(struct ql_store *s, struct ql_ctx *cx,
                             const uint8_t digest[QL_DIGEST_LEN], int64_t now_ms, int max_failures);
 int ql_store_challenge_purge(struct ql_store *s, struct ql_ctx *cx, int64_t now_ms, int64_t *n);
+
+int ql_store_throttle_failures(struct ql_store *s, struct ql_ctx *cx, const char *key,
+                               int64_t since_ms, int *count, int64_t *oldest_ms);
+int ql_store_throttle_record_failure(struct ql_store *s, struct ql_ctx *cx, const char *key,
+                                     int64_t now_ms);
+int ql_store_throttle_forget_failure(struct ql_store *s, struct ql_ctx *cx, const char *key,
+                                     int64_t at_ms);
+int ql_store_throttle_clear_failures(struct ql_store *s, struct ql_ctx *cx, const char *key);
+int ql_store_throttle_hit(struct ql_store *s, struct ql_ctx *cx, const char *key, int64_t window_ms,
+                          int *count, int *prev);
 
 #endif

@@ -5,6 +5,7 @@
 #include "contract/store_contract.h"
 
 #include "mail/mail_store.h"
+#include "store/store_security.h"
 
 #include <string.h>
 

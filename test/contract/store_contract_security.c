@@ -1,8 +1,9 @@
 /*
  * store_contract_security.c - the store contract's cases for the security repository
  * (core/store/store_security.h): the sessions list and its revocations, TOTP enrolments,
- * recovery codes and MFA challenges (store_contract.h).  Single use is what most of them
- * check: a second spend of the same step, code or challenge must find nothing.
+ * recovery codes, MFA challenges and the failures the login lockout counts
+ * (store_contract.h).  Single use is what most of them check: a second spend of the same
+ * step, code or challenge must find nothing.
  */
 #include "contract/store_contract.h"
 #include "store/store_security.h"
@@ -229,11 +230,51 @@ static void test_challenges_spent_once(void)
     cc_close(&c);
 }
 
+/*
+ * Failures per key: counted since a time, with the oldest; one taken back by its time (of two
+ * alike, only one); all of a key cleared, and other keys untouched throughout.
+ */
+static void test_failures_count_forget_one_and_clear(void)
+{
+    struct cc c;
+    cc_open(&c);
+    const char *k = cc_unique(&c, "login:failures"), *other = cc_unique(&c, "login:other");
+    int64_t t = c.now, oldest = 0;
+    int n = -1;
+    ASSERT_INT_EQ(ql_store_throttle_record_failure(c.s, &c.cx, k, t - 2000), QL_OK);
+    ASSERT_INT_EQ(ql_store_throttle_record_failure(c.s, &c.cx, k, t), QL_OK);
+    ASSERT_INT_EQ(ql_store_throttle_record_failure(c.s, &c.cx, k, t), QL_OK);
+    ASSERT_INT_EQ(ql_store_throttle_record_failure(c.s, &c.cx, other, t), QL_OK);
+    ASSERT_INT_EQ(ql_store_throttle_failures(c.s, &c.cx, k, t - 60000, &n, &oldest), QL_OK);
+    ASSERT_INT_EQ(n, 3);
+    ASSERT_INT_EQ(oldest, t - 2000);
+    ASSERT_INT_EQ(ql_store_throttle_failures(c.s, &c.cx, k, t - 2000, &n, &oldest), QL_OK);
+    ASSERT_INT_EQ(n, 2); /* since is exclusive */
+    ASSERT_INT_EQ(ql_store_throttle_forget_failure(c.s, &c.cx, k, t), QL_OK);
+    ASSERT_INT_EQ(ql_store_throttle_failures(c.s, &c.cx, k, t - 60000, &n, &oldest), QL_OK);
+    ASSERT_INT_EQ(n, 2);
+    ASSERT_INT_EQ(ql_store_throttle_forget_failure(c.s, &c.cx, k, t - 1000), QL_OK); /* none */
+    ASSERT_INT_EQ(ql_store_throttle_forget_failure(c.s, &c.cx, k, t - 2000), QL_OK);
+    ASSERT_INT_EQ(ql_store_throttle_failures(c.s, &c.cx, k, t - 60000, &n, &oldest), QL_OK);
+    ASSERT_INT_EQ(n, 1);
+    ASSERT_INT_EQ(oldest, t);
+    ASSERT_INT_EQ(ql_store_throttle_failures(c.s, &c.cx, other, t - 60000, &n, &oldest), QL_OK);
+    ASSERT_INT_EQ(n, 1);
+    ASSERT_INT_EQ(ql_store_throttle_clear_failures(c.s, &c.cx, k), QL_OK);
+    ASSERT_INT_EQ(ql_store_throttle_failures(c.s, &c.cx, k, t - 60000, &n, &oldest), QL_OK);
+    ASSERT_INT_EQ(n, 0);
+    ASSERT_INT_EQ(oldest, 0);
+    ASSERT_INT_EQ(ql_store_throttle_failures(c.s, &c.cx, other, t - 60000, &n, &oldest), QL_OK);
+    ASSERT_INT_EQ(n, 1);
+    cc_close(&c);
+}
+
 const struct ql_test contract_security_tests[] = {
     TEST(test_sessions_list_pages_the_live_ones),
     TEST(test_sessions_revoke_only_your_own_once),
     TEST(test_totp_enrolment_and_steps),
     TEST(test_recovery_codes_single_use),
     TEST(test_challenges_spent_once),
+    TEST(test_failures_count_forget_one_and_clear),
 };
 const int contract_security_ntests = QL_NTESTS(contract_security_tests);

@@ -313,6 +313,20 @@ static int th_record(struct ql_store *self, struct ql_ctx *cx, const char *email
     return rc;
 }
 
+/* One row of key at that time, as PostgreSQL's ctid picks one. */
+static int th_forget(struct ql_store *self, struct ql_ctx *cx, const char *key, int64_t at)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    for (int i = 0; rc == QL_OK && i < s->nfailures; i++) {
+        if (s->failures[i].at == at && strcmp(s->failures[i].email, key) == 0) {
+            s->failures[i] = s->failures[--s->nfailures];
+            break;
+        }
+    }
+    return rc;
+}
+
 static int th_clear(struct ql_store *self, struct ql_ctx *cx, const char *email)
 {
     struct fake_store *s = fake__store(self);
@@ -351,4 +365,10 @@ static int th_hit(struct ql_store *self, struct ql_ctx *cx, const char *key, int
     return QL_OK;
 }
 
-const struct ql_throttle_ops fake__throttle_ops = {th_failures, th_record, th_clear, th_hit};
+const struct ql_throttle_ops fake__throttle_ops = {
+    .failures = th_failures,
+    .record_failure = th_record,
+    .forget_failure = th_forget,
+    .clear_failures = th_clear,
+    .hit = th_hit,
+};

@@ -95,7 +95,7 @@ struct fake_audit {
     int in_tx;
 };
 struct fake_failure {
-    char email[128];
+    char email[272]; /* the key: "login:" and an email of up to 254 bytes fit */
     int64_t at;
 };
 struct fake_entry {

@@ -10,6 +10,7 @@
 #include "model/model.h"
 #include "queue/queue.h"
 #include "store/store.h"
+#include "store/store_security.h"
 #include "uuid/uuid.h"
 #include "test.h"
 
@@ -285,6 +286,44 @@ static void test_unreachable_database_fails_fast(void)
  * has locked) is cancelled and answers QL_EUNAVAILABLE, counted apart, and the session
  * goes on.
  */
+/*
+ * Two attempts at one account in the same millisecond, both refused: each takes its row back.
+ * A forget must not pick a row another forget holds (it would wait for it, then delete
+ * nothing): here a row of the key and time is held as a concurrent forget would hold it, and
+ * the forget deletes the other one at once.  A short statement timeout stands for "at once".
+ */
+static void test_forgets_of_one_key_and_time_take_different_rows(void)
+{
+    const struct ql_pg_db_config cfg = {
+        .conninfo = url, .clock = ql_sysclock(), .statement_timeout_ms = 1000};
+    struct ql_pg_db *db;
+    ASSERT_INT_EQ(ql_pg_db_create(&cfg, &db), QL_OK);
+    struct ql_db_session *pg;
+    ASSERT_INT_EQ(ql_db_open(ql_pg_db_port(db), QL_DB_BLOCKING, 0, &pg), QL_OK);
+    struct ql_store *s = ql_db_store(pg);
+    struct ql_ctx cx = {0};
+    struct ql_uuid id = fresh_id();
+    char key[64], sql[160];
+    ql_uuid_format(&id, key + snprintf(key, sizeof(key), "login:"));
+    int64_t t = 1767225600123LL, oldest = 0;
+    ASSERT_INT_EQ(ql_store_throttle_record_failure(s, &cx, key, t), QL_OK);
+    ASSERT_INT_EQ(ql_store_throttle_record_failure(s, &cx, key, t), QL_OK);
+    PGconn *holder = PQconnectdb(url);
+    ASSERT_INT_EQ(PQstatus(holder), CONNECTION_OK);
+    snprintf(sql, sizeof(sql),
+             "BEGIN; SELECT 1 FROM login_failures WHERE email = '%s' LIMIT 1 FOR UPDATE", key);
+    PQclear(PQexec(holder, sql));
+    ASSERT_INT_EQ(ql_store_throttle_forget_failure(s, &cx, key, t), QL_OK);
+    PQclear(PQexec(holder, "ROLLBACK"));
+    PQfinish(holder);
+    int n = -1;
+    ASSERT_INT_EQ(ql_store_throttle_failures(s, &cx, key, t - 1000, &n, &oldest), QL_OK);
+    ASSERT_INT_EQ(n, 1);
+    ASSERT_INT_EQ(ql_store_throttle_clear_failures(s, &cx, key), QL_OK);
+    ql_db_session_destroy(pg);
+    ql_pg_db_destroy(db);
+}
+
 static void test_a_statement_past_its_timeout_is_cancelled(void)
 {
     const struct ql_pg_db_config cfg = {.conninfo = url,
@@ -369,6 +408,7 @@ int main(int argc, char **argv)
         TEST(test_ping_and_schema_version),
         TEST(test_transactions),
         TEST(test_idempotency_lock_sees_a_record_committed_meanwhile),
+        TEST(test_forgets_of_one_key_and_time_take_different_rows),
         TEST(test_many_rows_in_one_statement_each),
         TEST(test_reconnects_after_server_side_kill),
         TEST(test_lost_connection_inside_transaction_fails),

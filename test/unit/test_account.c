@@ -4,6 +4,8 @@
 #include "fixture.h"
 #include "test.h"
 
+#include <stddef.h>
+
 static struct ql_credentials creds(const char *email, const char *pw, const char *name)
 {
     struct ql_credentials c = {email, strlen(email),           pw,           strlen(pw),
@@ -132,6 +134,67 @@ static void test_unknown_emails_lock_out_too(void)
     fixture_next(&f);
     ASSERT_INT_EQ(ql_account_login(&f.cx, &c, &r), QL_ERATE_LIMITED);
     fixture_cleanup(&f);
+}
+
+/*
+ * Logins that overlap, on the fakes: while a login's password is being checked, every login
+ * not yet started arrives (the auth port's check starts them, one after another), so RACERS
+ * logins for one email are in flight at once.  Only QL_LOGIN_MAX_FAILURES may get as far as
+ * a check; the others are refused before theirs.
+ */
+#define RACERS 20
+
+struct race {
+    struct fixture f; /* the hook finds the race from the fixture's auth port */
+    struct ql_auth_ops ops;
+    const struct ql_auth_ops *real; /* the fake's */
+    struct ql_credentials in;
+    int started, checks, wrong, refused;
+};
+
+static int racing_verify(struct ql_auth *self, const char *hash, const char *pw, size_t n)
+{
+    struct race *r = (struct race *)((char *)self - offsetof(struct race, f.auth.base));
+    r->checks++;
+    while (r->started < RACERS) {
+        r->started++;
+        struct ql_ctx cx = r->f.cx; /* a request of its own on the same ports */
+        ql_error_clear(&cx.err);
+        struct ql_auth_result res;
+        int rc = ql_account_login(&cx, &r->in, &res);
+        r->wrong += rc == QL_EINVALID_CREDENTIALS;
+        r->refused += rc == QL_ERATE_LIMITED;
+    }
+    return r->real->password_verify(self, hash, pw, n);
+}
+
+static void test_overlapping_wrong_logins_are_checked_five_times_at_most(void)
+{
+    static struct race r;
+    fixture_init(&r.f);
+    struct ql_auth_result res;
+    signup(&r.f, "ivy@example.com", &res);
+    r.f.cfg.auth_ip_limit = 1000;
+    r.real = r.f.auth.base.ops;
+    r.ops = *r.real;
+    r.ops.password_verify = racing_verify;
+    r.f.auth.base.ops = &r.ops;
+    r.in = creds("ivy@example.com", "wrong password here", NULL);
+    r.started = 1;
+    int rc = ql_account_login(&r.f.cx, &r.in, &res);
+    r.wrong += rc == QL_EINVALID_CREDENTIALS;
+    r.refused += rc == QL_ERATE_LIMITED;
+    ASSERT_INT_EQ(r.started, RACERS);
+    ASSERT_INT_EQ(r.checks, QL_LOGIN_MAX_FAILURES);
+    ASSERT_INT_EQ(r.wrong, QL_LOGIN_MAX_FAILURES);
+    ASSERT_INT_EQ(r.refused, RACERS - QL_LOGIN_MAX_FAILURES);
+    ASSERT_INT_EQ(r.f.store.nfailures, QL_LOGIN_MAX_FAILURES); /* the refused left no row */
+    /* the account is locked now, the right password too */
+    r.f.auth.base.ops = r.real;
+    struct ql_credentials right = creds("ivy@example.com", "correct horse battery", NULL);
+    fixture_next(&r.f);
+    ASSERT_INT_EQ(ql_account_login(&r.f.cx, &right, &res), QL_ERATE_LIMITED);
+    fixture_cleanup(&r.f);
 }
 
 static void test_per_address_limit(void)
@@ -303,6 +366,7 @@ int main(int argc, char **argv)
         TEST(test_login_and_alike_failures),
         TEST(test_lockout_after_five_failures_until_window_passes),
         TEST(test_unknown_emails_lock_out_too),
+        TEST(test_overlapping_wrong_logins_are_checked_five_times_at_most),
         TEST(test_per_address_limit),
         TEST(test_resolve_expiry_idle_and_touch),
         TEST(test_resolve_hands_back_a_touch_that_would_block),

@@ -14,6 +14,8 @@
 #include "store/store_security.h"
 #include "test.h"
 
+#include <stddef.h>
+
 #define PW "correct horse battery"
 #define IP "203.0.113.7"
 
@@ -273,6 +275,96 @@ static void test_wrong_codes_are_bounded(void)
     fixture_cleanup(&f);
 }
 
+/*
+ * Answers that overlap, on the fakes: when an answer's transaction rolls back after its wrong
+ * code, every answer not yet started runs before that answer goes on (as requests waiting on
+ * the challenge's row lock would, in PostgreSQL), so RACERS wrong codes for one token overlap.
+ * Only QL_MFA_MAX_FAILURES may get as far as a check; the others find the token dead.
+ */
+#define RACERS 10
+
+struct race {
+    struct fixture f; /* the hook finds the race from the fixture's store */
+    void (*rollback)(struct ql_store *self, struct ql_ctx *cx); /* the fake's */
+    struct ql_mfa_answer in[2]; /* the answers take turns at these (ntokens of them) */
+    int ntokens, started, wrong, dead, refused;
+};
+
+static void race_tally(struct race *r, int rc)
+{
+    r->wrong += rc == QL_EINVALID_CREDENTIALS;
+    r->dead += rc == QL_EUNAUTHENTICATED;
+    r->refused += rc == QL_ERATE_LIMITED;
+}
+
+static void racing_rollback(struct ql_store *self, struct ql_ctx *cx)
+{
+    struct race *r = (struct race *)((char *)self - offsetof(struct race, f.store.base));
+    r->rollback(self, cx);
+    while (r->started < RACERS) {
+        const struct ql_mfa_answer *in = &r->in[r->started++ % r->ntokens];
+        struct ql_ctx other = r->f.cx; /* a request of its own on the same ports */
+        ql_error_clear(&other.err);
+        struct ql_auth_result res;
+        race_tally(r, ql_mfa_login(&other, in, &res));
+    }
+}
+
+/* Run the race: the first answer, on the first token, and all the others during it. */
+static void race_run(struct race *r)
+{
+    struct ql_auth_result res;
+    r->rollback = r->f.store.ops.rollback;
+    r->f.store.ops.rollback = racing_rollback;
+    r->started = 1;
+    fixture_next(&r->f);
+    race_tally(r, ql_mfa_login(&r->f.cx, &r->in[0], &res));
+    r->f.store.ops.rollback = r->rollback;
+    ASSERT_INT_EQ(r->started, RACERS);
+}
+
+static void test_overlapping_wrong_codes_are_checked_five_times_at_most(void)
+{
+    static struct race r;
+    fixture_init(&r.f);
+    struct person a;
+    signup(&r.f, &a, "joy@example.com");
+    enable(&r.f, &a);
+    const char *t = challenge(&r.f, &a);
+    const char *w = wrong_code(&r.f, &a);
+    r.in[0] = (struct ql_mfa_answer){t, strlen(t), w, strlen(w), IP, "agent/2", 7};
+    r.ntokens = 1;
+    race_run(&r);
+    ASSERT_INT_EQ(r.wrong, QL_MFA_MAX_FAILURES);
+    ASSERT_INT_EQ(r.dead, RACERS - QL_MFA_MAX_FAILURES);
+    /* the token is dead for the right code too, and the account is locked */
+    struct ql_auth_result res;
+    ASSERT_INT_EQ(answer(&r.f, t, code(&r.f, &a, 0), &res), QL_EUNAUTHENTICATED);
+    struct ql_credentials c = creds(a.email, PW);
+    fixture_next(&r.f);
+    ASSERT_INT_EQ(ql_account_login(&r.f.cx, &c, &res), QL_ERATE_LIMITED);
+    fixture_cleanup(&r.f);
+}
+
+/* Two tokens of one account do not double the guesses: the account's lockout bounds both. */
+static void test_overlapping_wrong_codes_on_two_tokens_share_the_lockout(void)
+{
+    static struct race r;
+    fixture_init(&r.f);
+    struct person a;
+    signup(&r.f, &a, "kit@example.com");
+    enable(&r.f, &a);
+    const char *t1 = challenge(&r.f, &a), *t2 = challenge(&r.f, &a);
+    const char *w = wrong_code(&r.f, &a);
+    r.in[0] = (struct ql_mfa_answer){t1, strlen(t1), w, strlen(w), IP, "agent/2", 7};
+    r.in[1] = (struct ql_mfa_answer){t2, strlen(t2), w, strlen(w), IP, "agent/2", 7};
+    r.ntokens = 2;
+    race_run(&r);
+    ASSERT_INT_EQ(r.wrong, QL_LOGIN_MAX_FAILURES);
+    ASSERT_INT_EQ(r.refused, RACERS - QL_LOGIN_MAX_FAILURES);
+    fixture_cleanup(&r.f);
+}
+
 /* A challenge lives five minutes; the purge job's store call removes it after that. */
 static void test_challenge_expires(void)
 {
@@ -398,6 +490,8 @@ int main(int argc, char **argv)
         TEST(test_enrolment_restarts_and_secrets_open_for_their_user_only),
         TEST(test_login_step_and_replay),
         TEST(test_wrong_codes_are_bounded),
+        TEST(test_overlapping_wrong_codes_are_checked_five_times_at_most),
+        TEST(test_overlapping_wrong_codes_on_two_tokens_share_the_lockout),
         TEST(test_challenge_expires),
         TEST(test_recovery_codes_work_once),
         TEST(test_reauthenticate),

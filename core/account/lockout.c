@@ -1,0 +1,54 @@
+/*
+ * lockout.c - the per-account limit on guessing: QL_LOGIN_MAX_FAILURES wrong passwords or
+ * codes within QL_LOGIN_WINDOW_MS lock an email, whichever use case checked them (login,
+ * its second step, re-authentication, password change).
+ *
+ * An attempt is counted before its secret is checked, never after: with a count taken
+ * first and a failure recorded once argon2id has answered, any number of concurrent
+ * requests would all read the same count and all be checked.  So ql__account_attempt writes
+ * the attempt's row (one statement, committed on its own) and only then counts the key's
+ * rows (a second statement, whose snapshot sees every row committed before it began).  Of
+ * the attempts that go on, the j-th to write its row counts at least j rows, so at most
+ * QL_LOGIN_MAX_FAILURES go on per window.  One that is refused deletes one row of its key and
+ * time (its own or one just like it), so one row stays per attempt that went on.  Under
+ * contention an attempt may count the rows of others about to be refused, so fewer attempts
+ * than the limit may be checked, never more.  A right secret takes its row back
+ * (ql__account_attempt_passed); a wrong one leaves it, and the row is the failure.
+ */
+#include "account/account.h"
+#include "account/internal.h"
+
+#include "clock/clock.h"
+#include "ctx/ctx.h"
+#include "err/err.h"
+#include "store/store_security.h"
+
+int ql__account_attempt(struct ql_ctx *cx, const char *email, struct ql__attempt *out)
+{
+    struct ql_store *st = cx->ports.store;
+    struct ql_error *e = &cx->err;
+    int64_t now = ql_clock_now_ms(cx->ports.clock), oldest = 0;
+    out->key = email;
+    out->at_ms = now;
+    int failures = 0;
+    int rc = ql_store_throttle_record_failure(st, cx, out->key, now);
+    if (rc == QL_OK)
+        rc = ql_store_throttle_failures(st, cx, out->key, now - QL_LOGIN_WINDOW_MS, &failures,
+                                        &oldest);
+    if (rc || failures <= QL_LOGIN_MAX_FAILURES)
+        return rc; /* a failed count leaves the row: an error errs on the strict side */
+    rc = ql_store_throttle_forget_failure(st, cx, out->key, now);
+    if (rc)
+        return rc;
+    e->retry_after_ms = oldest + QL_LOGIN_WINDOW_MS - now;
+    if (e->retry_after_ms < 1000)
+        e->retry_after_ms = 1000;
+    e->rate_limit = QL_LOGIN_MAX_FAILURES;
+    return ql_error_set(e, QL_ERATE_LIMITED,
+                        "Too many failed logins for this account; try again later.");
+}
+
+int ql__account_attempt_passed(struct ql_ctx *cx, const struct ql__attempt *at)
+{
+    return ql_store_throttle_forget_failure(cx->ports.store, cx, at->key, at->at_ms);
+}
