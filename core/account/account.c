@@ -408,11 +408,20 @@ int ql_account_change_password(struct ql_ctx *cx, const char *current, size_t cn
     rc = ql_store_users_by_id(st, cx, &p->user_id, &u);
     if (rc)
         return rc;
+    /* A stolen session must not buy guesses at the password that a login would not: each
+     * one is an attempt at the account, counted before it is checked. */
+    struct ql__attempt at;
+    rc = ql__account_attempt(cx, u.email, &at);
+    if (rc)
+        return rc;
     if (u.password_hash == NULL ||
         ql_auth_password_verify(cx->ports.auth, u.password_hash, current, cn) != QL_OK) {
         ql_error_field(e, "currentPassword", "mismatch", "is not the current password");
-        return e->code;
+        return e->code; /* the attempt's row is the failure */
     }
+    rc = ql__account_attempt_passed(cx, &at);
+    if (rc)
+        return rc;
     char hash[QL_PWHASH_LEN];
     rc = ql_auth_password_hash(cx->ports.auth, next, nn, hash);
     if (rc)

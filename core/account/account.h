@@ -97,7 +97,11 @@ int ql_account_me_async(struct ql_ctx *cx, struct ql_user *user, struct ql_team_
 
 int ql_account_rename(struct ql_ctx *cx, const char *name, size_t n, struct ql_user *out);
 
-/* Change the password; every other session of the user is revoked. */
+/*
+ * Change the password; every other session of the user is revoked.  A wrong current
+ * password is QL_EVALIDATION (field "currentPassword", "mismatch") and counts as a failed
+ * login of the account: QL_ERATE_LIMITED (with cx->err.retry_after_ms) while it is locked.
+ */
 int ql_account_change_password(struct ql_ctx *cx, const char *current, size_t cn, const char *next,
                                size_t nn);
 

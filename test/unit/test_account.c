@@ -137,20 +137,27 @@ static void test_unknown_emails_lock_out_too(void)
 }
 
 /*
- * Logins that overlap, on the fakes: while a login's password is being checked, every login
- * not yet started arrives (the auth port's check starts them, one after another), so RACERS
- * logins for one email are in flight at once.  Only QL_LOGIN_MAX_FAILURES may get as far as
- * a check; the others are refused before theirs.
+ * Attempts that overlap, on the fakes: while an attempt's password is being checked, every
+ * attempt not yet started arrives (the auth port's check starts them, one after another), so
+ * RACERS attempts at one account's password are in flight at once.  Only
+ * QL_LOGIN_MAX_FAILURES may get as far as a check; the others are refused before theirs.
  */
 #define RACERS 20
 
 struct race {
     struct fixture f; /* the hook finds the race from the fixture's auth port */
     struct ql_auth_ops ops;
-    const struct ql_auth_ops *real; /* the fake's */
+    const struct ql_auth_ops *real;                    /* the fake's */
+    int (*attempt)(struct ql_ctx *cx, struct race *r); /* one attempt, on cx */
     struct ql_credentials in;
     int started, checks, wrong, refused;
 };
+
+static void race_tally(struct race *r, int rc)
+{
+    r->wrong += rc == QL_EINVALID_CREDENTIALS || rc == QL_EVALIDATION;
+    r->refused += rc == QL_ERATE_LIMITED;
+}
 
 static int racing_verify(struct ql_auth *self, const char *hash, const char *pw, size_t n)
 {
@@ -160,12 +167,32 @@ static int racing_verify(struct ql_auth *self, const char *hash, const char *pw,
         r->started++;
         struct ql_ctx cx = r->f.cx; /* a request of its own on the same ports */
         ql_error_clear(&cx.err);
-        struct ql_auth_result res;
-        int rc = ql_account_login(&cx, &r->in, &res);
-        r->wrong += rc == QL_EINVALID_CREDENTIALS;
-        r->refused += rc == QL_ERATE_LIMITED;
+        race_tally(r, r->attempt(&cx, r));
     }
     return r->real->password_verify(self, hash, pw, n);
+}
+
+/* Run the race: the first attempt, and all the others during its check. */
+static void race_run(struct race *r)
+{
+    r->real = r->f.auth.base.ops;
+    r->ops = *r->real;
+    r->ops.password_verify = racing_verify;
+    r->f.auth.base.ops = &r->ops;
+    r->started = 1;
+    race_tally(r, r->attempt(&r->f.cx, r));
+    r->f.auth.base.ops = r->real;
+    ASSERT_INT_EQ(r->started, RACERS);
+    ASSERT_INT_EQ(r->checks, QL_LOGIN_MAX_FAILURES);
+    ASSERT_INT_EQ(r->wrong, QL_LOGIN_MAX_FAILURES);
+    ASSERT_INT_EQ(r->refused, RACERS - QL_LOGIN_MAX_FAILURES);
+    ASSERT_INT_EQ(r->f.store.nfailures, QL_LOGIN_MAX_FAILURES); /* the refused left no row */
+}
+
+static int race_login(struct ql_ctx *cx, struct race *r)
+{
+    struct ql_auth_result res;
+    return ql_account_login(cx, &r->in, &res);
 }
 
 static void test_overlapping_wrong_logins_are_checked_five_times_at_most(void)
@@ -175,22 +202,10 @@ static void test_overlapping_wrong_logins_are_checked_five_times_at_most(void)
     struct ql_auth_result res;
     signup(&r.f, "ivy@example.com", &res);
     r.f.cfg.auth_ip_limit = 1000;
-    r.real = r.f.auth.base.ops;
-    r.ops = *r.real;
-    r.ops.password_verify = racing_verify;
-    r.f.auth.base.ops = &r.ops;
     r.in = creds("ivy@example.com", "wrong password here", NULL);
-    r.started = 1;
-    int rc = ql_account_login(&r.f.cx, &r.in, &res);
-    r.wrong += rc == QL_EINVALID_CREDENTIALS;
-    r.refused += rc == QL_ERATE_LIMITED;
-    ASSERT_INT_EQ(r.started, RACERS);
-    ASSERT_INT_EQ(r.checks, QL_LOGIN_MAX_FAILURES);
-    ASSERT_INT_EQ(r.wrong, QL_LOGIN_MAX_FAILURES);
-    ASSERT_INT_EQ(r.refused, RACERS - QL_LOGIN_MAX_FAILURES);
-    ASSERT_INT_EQ(r.f.store.nfailures, QL_LOGIN_MAX_FAILURES); /* the refused left no row */
+    r.attempt = race_login;
+    race_run(&r);
     /* the account is locked now, the right password too */
-    r.f.auth.base.ops = r.real;
     struct ql_credentials right = creds("ivy@example.com", "correct horse battery", NULL);
     fixture_next(&r.f);
     ASSERT_INT_EQ(ql_account_login(&r.f.cx, &right, &res), QL_ERATE_LIMITED);
@@ -342,6 +357,75 @@ static void test_logout_and_password_change_revoke(void)
     fixture_cleanup(&f);
 }
 
+/* Guesses at the current password count as failed logins: the sixth is refused. */
+static void test_password_change_guesses_are_limited(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    struct ql_auth_result a;
+    signup(&f, "jay@example.com", &a);
+    struct ql_principal p;
+    ASSERT_INT_EQ(ql_account_resolve(&f.cx, a.session.token, 46, QL_VIA_BEARER, &p), QL_OK);
+    fixture_next(&f);
+    f.cx.principal = &p;
+    ASSERT_INT_EQ(
+        ql_account_change_password(&f.cx, "correct horse battery", 21, "the second password", 19),
+        QL_OK);
+    ASSERT_INT_EQ(f.store.nfailures, 0); /* a right one is no failure */
+    for (int i = 0; i < QL_LOGIN_MAX_FAILURES; i++) {
+        fixture_next(&f);
+        f.cx.principal = &p;
+        ASSERT_INT_EQ(
+            ql_account_change_password(&f.cx, "a guess at it", 13, "a third password", 16),
+            QL_EVALIDATION);
+        ASSERT_STR_EQ(f.cx.err.fields[0].field, "currentPassword");
+        ASSERT_STR_EQ(f.cx.err.fields[0].code, "mismatch");
+    }
+    fixture_next(&f);
+    f.cx.principal = &p;
+    ASSERT_INT_EQ(ql_account_change_password(&f.cx, "a guess at it", 13, "a third password", 16),
+                  QL_ERATE_LIMITED);
+    ASSERT_INT_EQ(f.cx.err.retry_after_ms, QL_LOGIN_WINDOW_MS);
+    /* the account is locked: the right one too, here and at login */
+    fixture_next(&f);
+    f.cx.principal = &p;
+    ASSERT_INT_EQ(
+        ql_account_change_password(&f.cx, "the second password", 19, "a third password", 16),
+        QL_ERATE_LIMITED);
+    struct ql_credentials in = creds("jay@example.com", "the second password", NULL);
+    fixture_next(&f);
+    ASSERT_INT_EQ(ql_account_login(&f.cx, &in, &a), QL_ERATE_LIMITED);
+    fake_clock_advance(&f.clock, QL_LOGIN_WINDOW_MS);
+    fixture_next(&f);
+    f.cx.principal = &p;
+    ASSERT_INT_EQ(
+        ql_account_change_password(&f.cx, "the second password", 19, "a third password", 16),
+        QL_OK);
+    fixture_cleanup(&f);
+}
+
+static int race_change_password(struct ql_ctx *cx, struct race *r)
+{
+    (void)r;
+    return ql_account_change_password(cx, "a guess at it", 13, "a new password!", 15);
+}
+
+/* Overlapping guesses at the current password are bounded as overlapping logins are. */
+static void test_overlapping_password_change_guesses_are_checked_five_times_at_most(void)
+{
+    static struct race r;
+    fixture_init(&r.f);
+    struct ql_auth_result a;
+    signup(&r.f, "kim@example.com", &a);
+    struct ql_principal p;
+    ASSERT_INT_EQ(ql_account_resolve(&r.f.cx, a.session.token, 46, QL_VIA_BEARER, &p), QL_OK);
+    fixture_next(&r.f);
+    r.f.cx.principal = &p;
+    r.attempt = race_change_password;
+    race_run(&r);
+    fixture_cleanup(&r.f);
+}
+
 static void test_csrf_is_derived_from_the_session(void)
 {
     struct fixture f;
@@ -372,6 +456,8 @@ int main(int argc, char **argv)
         TEST(test_resolve_hands_back_a_touch_that_would_block),
         TEST(test_absolute_expiry),
         TEST(test_logout_and_password_change_revoke),
+        TEST(test_password_change_guesses_are_limited),
+        TEST(test_overlapping_password_change_guesses_are_checked_five_times_at_most),
         TEST(test_csrf_is_derived_from_the_session),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);

@@ -225,7 +225,10 @@ static void test_signup_failure_at_any_step_writes_nothing(void)
     walk_faults("signup", RANDOM, signup_carol, 4);
 }
 
-/* users by id, BEGIN, set password, remove the user's other sessions, audit append, COMMIT */
+/*
+ * users by id, the attempt counted (failure recorded, failures counted) and taken back, BEGIN,
+ * set password, remove the user's other sessions, audit append, COMMIT
+ */
 static int change_password(struct world *w)
 {
     by(w, &w->pm);
@@ -234,7 +237,7 @@ static int change_password(struct world *w)
 
 static void test_password_change_failure_at_any_step_writes_nothing(void)
 {
-    walk_faults("change password", STORE, change_password, 6);
+    walk_faults("change password", STORE, change_password, 9);
 }
 
 /* BEGIN, team insert (with its owner), change (owner added), audit append, COMMIT */
