@@ -224,7 +224,7 @@ int ql_account_login(struct ql_ctx *cx, const struct ql_credentials *in, struct 
 int ql__account_login_rows(struct ql_ctx *cx, const struct ql_user *u, const char *user_agent,
                            const char *client_ip, struct ql_new_session *out)
 {
-    int rc = ql_store_throttle_clear_failures(cx->ports.store, cx, u->email);
+    int rc = ql_account_forget_failures(cx, u->email);
     if (rc == QL_OK)
         rc = ql__account_new_session(cx, &u->id, user_agent, client_ip, out);
     if (rc == QL_OK) {

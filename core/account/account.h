@@ -115,4 +115,10 @@ int ql_account_oidc(struct ql_ctx *cx, const char *issuer, const char *subject, 
 /* Is the caller a user principal?  Sets QL_EFORBIDDEN in cx->err when not. */
 int ql_account_require_user(struct ql_ctx *cx);
 
+/*
+ * Forget every failed login of email (the lockout's count, core/account/lockout.c), in the
+ * open transaction if any: after a complete login, a password reset, an erasure.
+ */
+int ql_account_forget_failures(struct ql_ctx *cx, const char *email);
+
 #endif

@@ -23,7 +23,7 @@ int ql__account_ip_limit(struct ql_ctx *cx, const char *ip);
 
 /* An attempt at an account's password or code, counted by ql__account_attempt. */
 struct ql__attempt {
-    const char *key; /* the key of the account's failures */
+    const char *key; /* the key of the account's failures, "login:<email>" (arena) */
     int64_t at_ms;   /* the time of the attempt's row */
 };
 
@@ -45,7 +45,7 @@ int ql__account_new_session(struct ql_ctx *cx, const struct ql_uuid *user, const
 
 /*
  * The writes of a successful login, in the open transaction: the account's failures
- * forgotten, a session opened, the "session.login" audit row.
+ * forgotten (ql_account_forget_failures), a session opened, the "session.login" audit row.
  */
 int ql__account_login_rows(struct ql_ctx *cx, const struct ql_user *u, const char *user_agent,
                            const char *client_ip, struct ql_new_session *out);

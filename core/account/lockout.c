@@ -14,22 +14,36 @@
  * contention an attempt may count the rows of others about to be refused, so fewer attempts
  * than the limit may be checked, never more.  A right secret takes its row back
  * (ql__account_attempt_passed); a wrong one leaves it, and the row is the failure.
+ *
+ * Failed logins share their table with other per-key limits (core/account/recovery.c's
+ * "mail:reset:<email>" and "mail:verify:<userId>"): every key written here starts with
+ * "login:", built by failure_key alone, so no email a client sends (a malformed one is
+ * counted too) can name another limit's rows, and no login clears them.
  */
 #include "account/account.h"
 #include "account/internal.h"
 
+#include "arena/arena.h"
 #include "clock/clock.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "store/store_security.h"
+
+/* The key of email's failed logins (arena); NULL when out of memory. */
+static const char *failure_key(struct ql_ctx *cx, const char *email)
+{
+    return ql_arena_sprintf(cx->arena, "login:%s", email);
+}
 
 int ql__account_attempt(struct ql_ctx *cx, const char *email, struct ql__attempt *out)
 {
     struct ql_store *st = cx->ports.store;
     struct ql_error *e = &cx->err;
     int64_t now = ql_clock_now_ms(cx->ports.clock), oldest = 0;
-    out->key = email;
+    out->key = failure_key(cx, email);
     out->at_ms = now;
+    if (out->key == NULL)
+        return ql_error_nomem(e);
     int failures = 0;
     int rc = ql_store_throttle_record_failure(st, cx, out->key, now);
     if (rc == QL_OK)
@@ -51,4 +65,12 @@ int ql__account_attempt(struct ql_ctx *cx, const char *email, struct ql__attempt
 int ql__account_attempt_passed(struct ql_ctx *cx, const struct ql__attempt *at)
 {
     return ql_store_throttle_forget_failure(cx->ports.store, cx, at->key, at->at_ms);
+}
+
+int ql_account_forget_failures(struct ql_ctx *cx, const char *email)
+{
+    const char *key = failure_key(cx, email);
+    if (key == NULL)
+        return ql_error_nomem(&cx->err);
+    return ql_store_throttle_clear_failures(cx->ports.store, cx, key);
 }

@@ -293,7 +293,7 @@ int ql_account_reset_confirm(struct ql_ctx *cx, const char *token, size_t tn, co
     if (rc == QL_OK)
         rc = ql_mail_repo_tokens_end(st, cx, &t.user_id, QL_TOKEN_PASSWORD_RESET, now);
     if (rc == QL_OK)
-        rc = ql_store_throttle_clear_failures(st, cx, t.email);
+        rc = ql_account_forget_failures(cx, t.email);
     if (rc == QL_OK) {
         char actor[64];
         user_actor(&t.user_id, actor);

@@ -237,7 +237,7 @@ int ql_account_erase(struct ql_ctx *cx, const struct ql_erase_request *in)
         }
     }
     if (rc == QL_OK)
-        rc = ql_store_throttle_clear_failures(st, cx, email);
+        rc = ql_account_forget_failures(cx, email);
     if (rc == QL_OK)
         rc = ql_mail_forget(cx, user, email);
     if (rc == QL_OK)

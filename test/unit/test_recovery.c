@@ -286,6 +286,37 @@ static void test_reset_request_validation_and_limits(void)
     fixture_cleanup(&f);
 }
 
+/*
+ * Failed logins and the mail limits share the throttle's rows but not their keys: logins as
+ * the "email" "mail:reset:<victim>" neither block the victim's reset mails nor, once such an
+ * account logs in, forget the victim's count of them.
+ */
+static void test_logins_cannot_reach_the_mail_limits(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    struct ql_auth_result r;
+    for (int i = 0; i < QL_MAIL_MAX_PER_WINDOW; i++)
+        ASSERT_INT_EQ(login(&f, "mail:reset:victim@x.com", "not the password", &r),
+                      QL_EINVALID_CREDENTIALS);
+    for (int i = 0; i < QL_MAIL_MAX_PER_WINDOW; i++) {
+        ASSERT_INT_EQ(ql_account_reset_request(&f.cx, "victim@x.com", 12, IP), QL_OK);
+        fixture_next(&f);
+    }
+    signup(&f, "mail:reset:victim@x.com", &r);
+    ASSERT_INT_EQ(login(&f, "mail:reset:victim@x.com", PW, &r), QL_OK);
+    ASSERT_INT_EQ(ql_account_reset_request(&f.cx, "victim@x.com", 12, IP), QL_ERATE_LIMITED);
+    ASSERT_INT_EQ(f.cx.err.rate_limit, QL_MAIL_MAX_PER_WINDOW); /* the email's, not the address's */
+    fixture_next(&f);
+    /* and the account's own failed logins are what its login forgot */
+    ASSERT_INT_EQ(login(&f, "mail:reset:victim@x.com", "not the password", &r),
+                  QL_EINVALID_CREDENTIALS);
+    ASSERT_INT_EQ(login(&f, "MAIL:reset:victim@x.com", PW, &r), QL_OK);
+    for (int i = 0; i < f.store.nfailures; i++)
+        ASSERT_TRUE(strncmp(f.store.failures[i].email, "mail:reset:", 11) == 0);
+    fixture_cleanup(&f);
+}
+
 static void test_a_rerun_of_the_reset_job_sends_no_second_mail(void)
 {
     struct fixture f;
@@ -496,6 +527,7 @@ int main(int argc, char **argv)
         TEST(test_reset_token_lifetime_on_the_clock),
         TEST(test_known_and_unknown_emails_get_the_same_answer_after_the_same_work),
         TEST(test_reset_request_validation_and_limits),
+        TEST(test_logins_cannot_reach_the_mail_limits),
         TEST(test_a_rerun_of_the_reset_job_sends_no_second_mail),
         TEST(test_confirm_refuses_what_is_not_a_reset_token),
         TEST(test_a_link_of_an_account_that_is_gone_fails),
