@@ -73,7 +73,11 @@ int ql_idem_run(struct ql_ctx *cx, const struct ql_idem_call *call,
 /* 1..255 visible ASCII characters: 0 or QL_EVALIDATION (with a field error). */
 int ql_idem_check_key(struct ql_ctx *cx, const char *key, size_t n);
 
-/* SHA-256 over method, path and body, so a reused key with another request is caught. */
+/*
+ * The fingerprint of a request: a digest keyed with the server secret (the auth port's
+ * token_digest) over method, path and the body's SHA-256, so a reused key with another
+ * request is caught and the stored value tells nothing about the body without the secret.
+ */
 int ql_idem_fingerprint(struct ql_ctx *cx, const char *method, const char *path, size_t path_n,
                         const char *body, size_t body_n, uint8_t out[QL_DIGEST_LEN]);
 

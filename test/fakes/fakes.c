@@ -86,8 +86,10 @@ static void mix(const void *key, size_t keylen, const void *msg, size_t n, uint8
 
 static int fa_digest(struct ql_auth *self, const void *t, size_t n, uint8_t out[QL_DIGEST_LEN])
 {
-    (void)self;
-    mix("digest", 6, t, n, out);
+    const char *secret = ((struct fake_auth *)self)->secret;
+    if (secret == NULL)
+        secret = "digest";
+    mix(secret, strlen(secret), t, n, out);
     return QL_OK;
 }
 

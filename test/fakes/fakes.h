@@ -38,6 +38,7 @@ void fake_clock_advance(struct fake_clock *c, int64_t ms);
 /* Deterministic crypto: random bytes count up; password "hash" is "fake$" + password. */
 struct fake_auth {
     struct ql_auth base;
+    const char *secret; /* the server secret keying token_digest; NULL: a fixed one */
     uint8_t counter;
     int fail_random; /* >0: the Nth random() call from now fails */
     int fail_hits;   /* injected failures that fired */

@@ -225,6 +225,33 @@ static void test_idempotency_records(void)
     fixture_cleanup(&f);
 }
 
+/*
+ * A fingerprint is keyed with the server secret: login, signup and password-change bodies
+ * carry passwords, and a reader of the stored fingerprints must not be able to test guesses
+ * at them.  The same request under the same secret still matches.
+ */
+static void test_fingerprints_are_keyed_with_the_server_secret(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    static const char body[] = "{\"email\":\"a@example.com\",\"password\":\"hunter2hunter2\"}";
+    uint8_t one[QL_DIGEST_LEN], again[QL_DIGEST_LEN], other[QL_DIGEST_LEN];
+    f.auth.secret = "one server secret";
+    ASSERT_INT_EQ(
+        ql_idem_fingerprint(&f.cx, "POST", "/v1/auth/login", 14, body, sizeof(body) - 1, one),
+        QL_OK);
+    ASSERT_INT_EQ(
+        ql_idem_fingerprint(&f.cx, "POST", "/v1/auth/login", 14, body, sizeof(body) - 1, again),
+        QL_OK);
+    f.auth.secret = "another server secret";
+    ASSERT_INT_EQ(
+        ql_idem_fingerprint(&f.cx, "POST", "/v1/auth/login", 14, body, sizeof(body) - 1, other),
+        QL_OK);
+    ASSERT_MEM_EQ(one, again, QL_DIGEST_LEN);
+    ASSERT_TRUE(memcmp(one, other, QL_DIGEST_LEN) != 0);
+    fixture_cleanup(&f);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -236,6 +263,7 @@ int main(int argc, char **argv)
         TEST(test_a_commit_that_fails_leaves_no_record),
         TEST(test_bad_keys_are_refused_before_running),
         TEST(test_idempotency_records),
+        TEST(test_fingerprints_are_keyed_with_the_server_secret),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
