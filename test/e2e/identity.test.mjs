@@ -85,6 +85,36 @@ test('five failed logins lock the account with 429 and Retry-After', async () =>
   assert.ok(after > 800 && after <= 900, `Retry-After ${after}`)
 })
 
+test('overlapping wrong logins for one account are checked five times at most; the rest are 429', async () => {
+  // A pool as wide as the burst, so that the twenty logins are in flight together.
+  const wide = await start('quill-api', { QUILL_AUTH_IP_LIMIT: '100000', QUILL_RATE_LIMIT: '100000', QUILL_DB_POOL: '20' })
+  try {
+    const u = await signup(wide)
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+      http(wide, 'POST', '/v1/auth/login', { body: { email: u.email, password: 'wrong password ' + i } })))
+    const wrong = answers.filter((r) => r.status === 401 && r.body.code === 'invalid_credentials').length
+    const limited = answers.filter((r) => r.status === 429 && r.body.code === 'rate_limited').length
+    assert.equal(wrong + limited, 20, answers.map((r) => `${r.status} ${r.body?.code}`).join(', '))
+    assert.ok(wrong <= 5, `${wrong} wrong passwords were checked`)
+    // each checked one is a failure of the account, under its own key; the refused left none
+    assert.equal(sql(`SELECT count(*) FROM login_failures WHERE email = 'login:${u.email}'`), String(wrong))
+  } finally {
+    await stop(wide)
+  }
+})
+
+test('guesses at the current password count towards the lockout', async () => {
+  const u = await signup(api)
+  secrets.add(u.email)
+  const change = (currentPassword) => http(api, 'POST', '/v1/me/password', { token: u.token, body: { currentPassword, newPassword: 'another long password' } })
+  for (let i = 0; i < 5; i++) problem(await change('a guess ' + i), 422, 'validation_failed')
+  const limited = await change('a guess 5')
+  problem(limited, 429, 'rate_limited')
+  assert.ok(Number(limited.headers.get('retry-after')) > 800, limited.headers.get('retry-after'))
+  problem(await change(PASSWORD), 429, 'rate_limited')
+  problem(await http(api, 'POST', '/v1/auth/login', { body: { email: u.email, password: PASSWORD } }), 429, 'rate_limited')
+})
+
 test('logout revokes the token at once', async () => {
   const u = await signup(api)
   assert.equal((await http(api, 'GET', '/v1/me', { token: u.token })).status, 200)

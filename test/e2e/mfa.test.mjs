@@ -143,6 +143,31 @@ test('five wrong codes end the mfaToken and lock the account', async () => {
   assert.ok(Number(locked.headers.get('retry-after')) > 0)
 })
 
+test('overlapping wrong codes for one mfaToken are checked five times at most', async () => {
+  const u = await signup(api)
+  const m = await enable(u)
+  const t = await challenge(u)
+  const right = await freshCode(m.secret, m.state)
+  const wrong = String((Number(right) + 1) % 1000000).padStart(6, '0')
+  // A pool as wide as the burst, so that the ten answers are in flight together.
+  const wide = await start('quill-api', { QUILL_AUTH_IP_LIMIT: '100000', QUILL_RATE_LIMIT: '100000', QUILL_DB_POOL: '20' })
+  let answers
+  try {
+    answers = await Promise.all(Array.from({ length: 10 }, () =>
+      http(wide, 'POST', '/v1/auth/mfa', { body: { mfaToken: t, code: wrong } })))
+  } finally {
+    await stop(wide)
+  }
+  const checked = answers.filter((r) => r.status === 401 && r.body.code === 'invalid_credentials').length
+  const refused = answers.filter((r) => (r.status === 401 && r.body.code === 'unauthenticated') || r.status === 429).length
+  assert.equal(checked + refused, 10, answers.map((r) => `${r.status} ${r.body?.code}`).join(', '))
+  assert.ok(checked <= 5, `${checked} wrong codes were checked`)
+  // every try was counted on the token: it is dead, for the right code too
+  const late = await answer(t, right)
+  assert.equal(late.status, 401)
+  assert.equal(late.body.code, 'unauthenticated')
+})
+
 test('turning MFA off takes the password and a code (or a recovery code)', async () => {
   const u = await signup(api)
   const m = await enable(u)
