@@ -7,6 +7,7 @@
 #include "account/recovery.h"
 
 #include "account/account.h"
+#include "account/internal.h"
 #include "arena/arena.h"
 #include "audit/audit.h"
 #include "auth/auth.h"
@@ -16,6 +17,7 @@
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "jobs/jobs.h"
+#include "log/log.h"
 #include "mail/mail.h"
 #include "mail/mail_store.h"
 #include "model/model.h"
@@ -72,26 +74,34 @@ static int ip_limit(struct ql_ctx *cx, const char *ip)
 
 /*
  * The per-email (or per-user) limit: QL_MAIL_MAX_PER_WINDOW mails in QL_MAIL_WINDOW_MS,
- * counted on the throttle's rows under key.  The request counts itself later, in its
- * transaction (ql_store_throttle_record_failure).
+ * counted on the throttle's rows under key.  A request writes its row before it queues its
+ * mail (ql__limit_attempt, lockout.c), so concurrent requests cannot all read one count and
+ * all queue one; a request that then queues nothing takes its row back (take_back).
  */
-static int key_limit(struct ql_ctx *cx, const char *key)
+static int mail_attempt(struct ql_ctx *cx, const char *key, struct ql__attempt *out)
 {
-    int64_t now = now_ms(cx), oldest = 0;
-    int count = 0;
-    int rc = ql_store_throttle_failures(cx->ports.store, cx, key, now - QL_MAIL_WINDOW_MS, &count,
-                                        &oldest);
-    if (rc)
-        return rc;
-    if (count >= QL_MAIL_MAX_PER_WINDOW) {
-        cx->err.retry_after_ms = oldest + QL_MAIL_WINDOW_MS - now;
-        if (cx->err.retry_after_ms < 1000)
-            cx->err.retry_after_ms = 1000;
-        cx->err.rate_limit = QL_MAIL_MAX_PER_WINDOW;
-        return ql_error_set(&cx->err, QL_ERATE_LIMITED,
-                            "Too many mails were asked for this address; try again later.");
-    }
-    return QL_OK;
+    static const struct ql__limit mails = {
+        .max = QL_MAIL_MAX_PER_WINDOW,
+        .window_ms = QL_MAIL_WINDOW_MS,
+        .refusal = "Too many mails were asked for this address; try again later."};
+    return ql__limit_attempt(cx, &mails, key, out);
+}
+
+/*
+ * The request that wrote at's row failed with rc (cx->err) and queued no mail: a mail that
+ * is not sent must not count, so the row is taken back.  Best effort: when that fails too
+ * the row stays (one mail fewer this window) and rc and its error are still the answer.  (A
+ * COMMIT whose answer was lost may have queued the mail all the same: that rare mail goes
+ * uncounted.)  Returns rc.
+ */
+static int take_back(struct ql_ctx *cx, const struct ql__attempt *at, int rc)
+{
+    struct ql_error err = cx->err;
+    if (ql__limit_take_back(cx, at) != QL_OK)
+        ql_log(cx->ports.log, QL_LOG_WARN, "cannot take back a mail request's count", "error",
+               cx->err.msg, "trace_id", cx->trace_id, NULL);
+    cx->err = err;
+    return rc;
 }
 
 /* A fresh token (prefix + base64url of 32 random bytes, arena) and its digest. */
@@ -152,7 +162,8 @@ int ql_account_reset_request(struct ql_ctx *cx, const char *email, size_t n, con
     if (key == NULL || p == NULL)
         return ql_error_nomem(&cx->err);
     /* From here on the work is the same whether or not the email has an account. */
-    if ((rc = ip_limit(cx, client_ip)) != QL_OK || (rc = key_limit(cx, key)) != QL_OK)
+    struct ql__attempt at;
+    if ((rc = ip_limit(cx, client_ip)) != QL_OK || (rc = mail_attempt(cx, key, &at)) != QL_OK)
         return rc;
     const struct ql_job_spec spec = {.kind = QL_RESET_MAIL_KIND,
                                      .queue = "mail",
@@ -160,13 +171,14 @@ int ql_account_reset_request(struct ql_ctx *cx, const char *email, size_t n, con
                                      .max_attempts = 10,
                                      .traceparent = ql_trace_context(cx)};
     int64_t job;
+    /* A transaction of its own though it writes one row: the caller's hooks (an idempotent
+     * request's record) commit with the job or not at all. */
     rc = ql_tx_begin(cx);
-    if (rc)
-        return rc;
-    rc = ql_store_throttle_record_failure(cx->ports.store, cx, key, now_ms(cx));
-    if (rc == QL_OK)
+    if (rc == QL_OK) {
         rc = ql_queue_enqueue(cx->ports.queue, cx, &spec, &job);
-    return ql_tx_end(cx, rc);
+        rc = ql_tx_end(cx, rc);
+    }
+    return rc ? take_back(cx, &at, rc) : QL_OK;
 }
 
 /* The email a reset job's payload names (arena). */
@@ -304,22 +316,15 @@ int ql_account_reset_confirm(struct ql_ctx *cx, const char *token, size_t tn, co
 
 /* ---- email verification ------------------------------------------------------------------ */
 
-int ql_account_verify_request(struct ql_ctx *cx, const char *client_ip)
+/*
+ * The verification mail of user uid, its token and its audit row, in one transaction.
+ * QL_EUNAUTHENTICATED when the account is gone, QL_ECONFLICT when its email is verified.
+ */
+static int queue_verification(struct ql_ctx *cx, const struct ql_uuid *uid)
 {
-    int rc = ql_account_require_user(cx);
-    if (rc)
-        return rc;
-    const struct ql_uuid *uid = &cx->principal->user_id;
     struct ql_store *st = cx->ports.store;
-    char uid_s[QL_UUID_STR_LEN + 1];
-    ql_uuid_format(uid, uid_s);
-    char *key = ql_arena_sprintf(cx->arena, "mail:verify:%s", uid_s);
-    if (key == NULL)
-        return ql_error_nomem(&cx->err);
-    if ((rc = ip_limit(cx, client_ip)) != QL_OK || (rc = key_limit(cx, key)) != QL_OK)
-        return rc;
     struct ql_user u;
-    rc = ql_store_users_by_id(st, cx, uid, &u);
+    int rc = ql_store_users_by_id(st, cx, uid, &u);
     if (rc == QL_ENOT_FOUND)
         return ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The account no longer exists.");
     if (rc)
@@ -352,14 +357,33 @@ int ql_account_verify_request(struct ql_ctx *cx, const char *client_ip)
     rc = ql_tx_begin(cx);
     if (rc)
         return rc;
-    rc = ql_store_throttle_record_failure(st, cx, key, t.created_ms);
-    if (rc == QL_OK)
-        rc = ql_mail_repo_token_insert(st, cx, &t);
+    rc = ql_mail_repo_token_insert(st, cx, &t);
     if (rc == QL_OK)
         rc = ql_mail_queue(cx, &m, NULL);
     if (rc == QL_OK)
         rc = ql_audit(cx, NULL, "user.email_verification_request", "User", &u.id, NULL);
     return ql_tx_end(cx, rc);
+}
+
+int ql_account_verify_request(struct ql_ctx *cx, const char *client_ip)
+{
+    int rc = ql_account_require_user(cx);
+    if (rc)
+        return rc;
+    const struct ql_uuid *uid = &cx->principal->user_id;
+    char uid_s[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(uid, uid_s);
+    char *key = ql_arena_sprintf(cx->arena, "mail:verify:%s", uid_s);
+    if (key == NULL)
+        return ql_error_nomem(&cx->err);
+    /* The limit comes first, as it always did (past it a request is 429 whatever the
+     * account's state); a request that then queues nothing (409, an account gone, an
+     * error) takes its row back. */
+    struct ql__attempt at;
+    if ((rc = ip_limit(cx, client_ip)) != QL_OK || (rc = mail_attempt(cx, key, &at)) != QL_OK)
+        return rc;
+    rc = queue_verification(cx, uid);
+    return rc ? take_back(cx, &at, rc) : QL_OK;
 }
 
 int ql_account_verify_confirm(struct ql_ctx *cx, const char *token, size_t tn)
