@@ -279,6 +279,36 @@ test('resends are limited per account and per client address', async () => {
   }
 })
 
+test('overlapping requests for one email or one user queue three mails at most; the rest are 429', async () => {
+  // A pool as wide as the burst, so that the ten requests are in flight together.
+  const wide = await start('quill-api', { ...API_ENV, QUILL_DB_POOL: '10' })
+  try {
+    const u = await signup(wide)
+    const burst = (send) => Promise.all(Array.from({ length: 10 }, send))
+    const tally = (answers) => {
+      const accepted = answers.filter((r) => r.status === 202).length
+      const limited = answers.filter((r) => r.status === 429 && r.body.code === 'rate_limited').length
+      assert.equal(accepted + limited, 10, answers.map((r) => `${r.status} ${r.body?.code}`).join(', '))
+      assert.ok(accepted <= 3, `${accepted} requests were accepted`)
+      return accepted
+    }
+    const resets = tally(await burst(() => http(wide, 'POST', '/v1/auth/password-reset', { body: { email: u.email } })))
+    // one job and one row of the limit per accepted request; the refused left none
+    assert.equal(sql(`SELECT count(*) FROM jobs WHERE kind = 'account.password_reset' AND payload->>'email' = '${u.email}'`), String(resets))
+    assert.equal(sql(`SELECT count(*) FROM login_failures WHERE email = 'mail:reset:${u.email}'`), String(resets))
+    const verifications = tally(await burst(() => http(wide, 'POST', '/v1/me/email-verification', { token: u.token })))
+    assert.equal(sql(`SELECT count(*) FROM login_failures WHERE email = 'mail:verify:${u.user.userId}'`), String(verifications))
+    // and only those mails go out
+    await mailTo(smtp, u.email, resets + verifications)
+    assert.equal(sql(`SELECT count(*) FROM mail_outbox WHERE user_id = '${u.user.userId}' AND kind = 'password_reset'`), String(resets))
+    assert.equal(sql(`SELECT count(*) FROM mail_outbox WHERE user_id = '${u.user.userId}' AND kind = 'email_verification'`), String(verifications))
+    await sleep(500) // a mail more would be out by now
+    assert.equal(smtp.to(u.email).length, resets + verifications)
+  } finally {
+    await stop(wide)
+  }
+})
+
 test('while the SMTP server is down the mail waits in the outbox, and goes out when it is back', async () => {
   const u = await signup(api)
   const port = smtp.port
