@@ -1,6 +1,7 @@
 /*
  * respond.c - what handlers use to read a request and write a response: header lookup,
- * response headers, JSON bodies and RFC 9457 problem details.
+ * response headers, JSON bodies, RFC 9457 problem details, and the statuses' reason phrases
+ * (which h1.c's status lines use too).
  *
  * Problem bodies never carry internal detail: for codes that map to 5xx the default
  * message of the code is sent and the internal message goes to the log with the trace id.
@@ -60,6 +61,60 @@ int ql__http_status(int code)
         return 503;
     default:
         return 500; /* QL_EINTERNAL, QL_ENOMEM, QL_EIO, QL_ECONFIG and anything unknown */
+    }
+}
+
+const char *ql__http_reason(int status)
+{
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
     }
 }
 
