@@ -336,9 +336,14 @@ void ql__h1_input(struct ql__h1 *c, const char *data, size_t n)
         return;
     if (c->state == QL__H1_IDLE)
         set_deadline(c, c->lim->header_timeout_ms);
-    /* Everything goes through `held`: one path for parsing, and its bound is the backlog's. */
-    if (c->held_off > 0 && c->held_off == c->held.len)
-        c->held.len = c->held_off = 0;
+    /*
+     * Everything goes through `held`: one path for parsing, and its bound is the backlog's.
+     * What was parsed goes first, or a client that always has another request queued makes
+     * it grow by every request it sends.  Nothing points into it once llhttp_execute has
+     * returned: the parser callbacks copy the head and the body into the arena.
+     */
+    ql_buf_consume(&c->held, c->held_off);
+    c->held_off = 0;
     ql_buf_append(&c->held, data, n);
     if (c->held.failed) {
         ql__h1_shutdown(c);

@@ -296,6 +296,29 @@ static void test_input_held_while_answering_is_bounded(void)
     ql__h1_cleanup(&t.h1);
 }
 
+/*
+ * A client that always has more requests queued: the input parsed is dropped as it goes, so
+ * what is held stays within its bound however long the pipeline runs.
+ */
+static void test_steady_pipelining_holds_no_parsed_input(void)
+{
+    struct tconn t;
+    open_conn(&t, 16);
+    t.h1.ops = &writing_ops;
+    static const char req[] = "GET /p HTTP/1.1\r\nHost: h\r\n\r\n";
+    for (int i = 0; i < 3; i++)
+        feed(&t, req);
+    ASSERT_INT_EQ(t.requests, 1);
+    for (int i = 0; i < 100000; i++) {
+        answer(&t, 200, "ok");
+        feed(&t, req);
+        ASSERT_TRUE(t.h1.held.cap <= 2 * QL__H1_HELD_MAX);
+    }
+    ASSERT_INT_EQ(t.requests, 100001);
+    ASSERT_INT_EQ(t.h1.held.len - t.h1.held_off, 2 * (sizeof(req) - 1)); /* two still queued */
+    ql__h1_cleanup(&t.h1);
+}
+
 /* The socket closes while a request is answered: its answer is the last, nothing more is parsed. */
 static void test_nothing_is_parsed_after_a_shutdown(void)
 {
@@ -387,6 +410,7 @@ int main(int argc, char **argv)
         TEST(test_unread_output_stops_parsing_until_sent),
         TEST(test_output_written_at_once_lets_parsing_go_on),
         TEST(test_input_held_while_answering_is_bounded),
+        TEST(test_steady_pipelining_holds_no_parsed_input),
         TEST(test_nothing_is_parsed_after_a_shutdown),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
