@@ -363,6 +363,9 @@ static void test_ambiguous_requests_are_refused(void)
          400},
         /* a control byte in a header value */
         {"GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x01b\r\n\r\n", 400},
+        /* a chunk's data not followed by CRLF: a lenient parser skips any two bytes */
+        {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n",
+         400},
     };
     int wrong = 0;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
