@@ -319,6 +319,15 @@ static void parse_held(struct ql__h1 *c)
             c->held_off += (size_t)(llhttp_get_error_pos(&c->parser) - data);
             llhttp_resume(&c->parser);
             hand_over(c);
+        } else if (e == HPE_PAUSED_UPGRADE) {
+            /*
+             * The request asked for another protocol (Upgrade: h2c, from curl --http2) and
+             * was answered in this one, which ignores the Upgrade (RFC 9110 7.8): the bytes
+             * after it are HTTP/1.1 too.  llhttp stops before them, having consumed none,
+             * and resumes where a message ends.
+             */
+            c->held_off += (size_t)(llhttp_get_error_pos(&c->parser) - data);
+            llhttp_resume_after_upgrade(&c->parser);
         } else {
             c->held_off = c->held.len;
             parse_failed(c);

@@ -334,6 +334,44 @@ static void test_nothing_is_parsed_after_a_shutdown(void)
     ql__h1_cleanup(&t.h1);
 }
 
+/*
+ * Upgrade is ignored (curl --http2 on http:// asks for h2c): the request is answered as any
+ * other, and the connection goes on with HTTP/1.1, whether the next request came later or
+ * was sent right behind it.
+ */
+static void test_an_upgrade_request_is_answered_and_the_connection_goes_on(void)
+{
+    struct tconn t;
+    open_conn(&t, 1024);
+    feed(&t, "GET /up HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+             "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n");
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.errors[0], 0);
+    answer(&t, 200, "up");
+    feed(&t, "GET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_INT_EQ(t.requests, 2);
+    ASSERT_INT_EQ(t.errors[1], 0);
+    ASSERT_STR_EQ(t.paths[1], "/next");
+    answer(&t, 200, "next");
+    const char *o = out(&t), *second = strstr(o + 1, "HTTP/1.1 ");
+    ASSERT_NOT_NULL(second);
+    ASSERT_TRUE(strncmp(second, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    ASSERT_NULL(strstr(o, "Connection: close"));
+    ASSERT_INT_EQ(t.h1.state, QL__H1_IDLE);
+    ql__h1_cleanup(&t.h1);
+    /* with a body, and the next request pipelined behind it */
+    open_conn(&t, 1024);
+    feed(&t, "POST /up HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
+             "Content-Length: 3\r\n\r\nabcGET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.req.body.n, 3);
+    answer(&t, 200, "up");
+    ASSERT_INT_EQ(t.requests, 2);
+    ASSERT_INT_EQ(t.errors[1], 0);
+    ASSERT_STR_EQ(t.paths[1], "/next");
+    ql__h1_cleanup(&t.h1);
+}
+
 /* What a lenient parser lets through, and a proxy in front may read otherwise (smuggling). */
 static void test_ambiguous_requests_are_refused(void)
 {
@@ -415,6 +453,7 @@ int main(int argc, char **argv)
         TEST(test_input_held_while_answering_is_bounded),
         TEST(test_steady_pipelining_holds_no_parsed_input),
         TEST(test_nothing_is_parsed_after_a_shutdown),
+        TEST(test_an_upgrade_request_is_answered_and_the_connection_goes_on),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
