@@ -234,6 +234,8 @@ static int is_json(const struct ql_span *ct)
 static int route(struct ql__exec *x, struct ql_http_req *r)
 {
     if (r->path.n == 0 || r->path.p[0] != '/') {
+        /* A request meant for a proxy, or for the server as a whole: as unparsable as any. */
+        r->close = 1;
         ql__res_problem_status(r, 400, "malformed_request", "The request target must be a path.");
         return -1;
     }

@@ -264,6 +264,28 @@ static void test_unroutable_and_unparsable_requests(void)
     ql__h1_cleanup(&w.h1);
 }
 
+/* An absolute-form or asterisk-form target is 400, and the connection closes (docs/api.md). */
+static void test_a_target_that_is_not_a_path_is_400_and_closes(void)
+{
+    static const char *const reqs[] = {
+        "GET http://x/inline HTTP/1.1\r\nHost: x\r\n\r\nGET /inline HTTP/1.1\r\nHost: x\r\n\r\n",
+        "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\nGET /inline HTTP/1.1\r\nHost: x\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+        struct world w;
+        setup(&w);
+        ql__h1_input(&w.h1, reqs[i], strlen(reqs[i]));
+        ql__exec_run_ready(&w.x);
+        ASSERT_TRUE(strncmp(out(&w), "HTTP/1.1 400 ", 13) == 0);
+        ASSERT_NOT_NULL(strstr(out(&w), "\"code\":\"malformed_request\""));
+        ASSERT_NOT_NULL(strstr(out(&w), "Connection: close"));
+        ASSERT_INT_EQ(w.h1.state, QL__H1_CLOSING);
+        ql__exec_run_ready(&w.x);
+        ASSERT_NULL(strstr(out(&w), "inline")); /* the request behind it is not answered */
+        ql__h1_cleanup(&w.h1);
+    }
+}
+
 static void test_a_handler_that_answers_nothing_gets_500(void)
 {
     struct world w;
@@ -491,6 +513,7 @@ int main(int argc, char **argv)
         TEST(test_a_continuation_finishes_the_request_later),
         TEST(test_a_full_pool_answers_503_with_retry_after),
         TEST(test_unroutable_and_unparsable_requests),
+        TEST(test_a_target_that_is_not_a_path_is_400_and_closes),
         TEST(test_a_handler_that_answers_nothing_gets_500),
         TEST(test_a_stream_stays_in_flight_until_it_ends),
         TEST(test_a_stream_answering_head_ends_with_its_head),
