@@ -341,10 +341,13 @@ static void parse_held(struct ql__h1 *c)
 
 void ql__h1_input(struct ql__h1 *c, const char *data, size_t n)
 {
+    /*
+     * The deadline stays: a request that begins sets its header timeout (on_message_begin),
+     * while the empty lines llhttp skips between requests begin nothing, and moving it for
+     * them would let a client keep a connection open with one every second.
+     */
     if (c->state == QL__H1_CLOSING || n == 0)
         return;
-    if (c->state == QL__H1_IDLE)
-        set_deadline(c, c->lim->header_timeout_ms);
     /*
      * Everything goes through `held`: one path for parsing, and its bound is the backlog's.
      * What was parsed goes first, or a client that always has another request queued makes

@@ -221,6 +221,43 @@ static void test_deadlines_follow_the_phase(void)
     ql__h1_cleanup(&t.h1);
 }
 
+/*
+ * Empty lines between requests are skipped (RFC 9112 2.2) but begin nothing: they do not
+ * move the deadline, or a client could hold a connection for good with one every second.
+ */
+static void test_bare_line_ends_do_not_keep_a_connection(void)
+{
+    struct tconn t;
+    open_conn(&t, 16);
+    feed(&t, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+    answer(&t, 204, "");
+    int64_t idle_end = t.clock.mono_ns / 1000000 + t.lim.idle_timeout_ms;
+    while (t.clock.mono_ns / 1000000 < idle_end + 900) {
+        fake_clock_advance(&t.clock, 900);
+        feed(&t, "\r\n");
+    }
+    ASSERT_INT_EQ(t.h1.state, QL__H1_IDLE);
+    ASSERT_INT_EQ(ql__h1_expired(&t.h1, t.clock.mono_ns / 1000000), 1);
+    ql__h1_cleanup(&t.h1);
+    /* nor on a new connection, whose first request's head is due within the header timeout */
+    open_conn(&t, 16);
+    for (int i = 0; i < 3; i++) {
+        fake_clock_advance(&t.clock, 400);
+        feed(&t, "\r\n");
+    }
+    ASSERT_INT_EQ(ql__h1_expired(&t.h1, t.clock.mono_ns / 1000000), 1);
+    ql__h1_cleanup(&t.h1);
+    /* a request that does begin gets the whole header timeout from its first byte */
+    open_conn(&t, 16);
+    feed(&t, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+    answer(&t, 204, "");
+    fake_clock_advance(&t.clock, 2500);
+    feed(&t, "\r\nG");
+    ASSERT_INT_EQ(t.h1.state, QL__H1_HEAD);
+    ASSERT_INT_EQ(t.h1.deadline_ms, t.clock.mono_ns / 1000000 + t.lim.header_timeout_ms);
+    ql__h1_cleanup(&t.h1);
+}
+
 /* A client that pipelines and never reads: output and held input stay bounded. */
 static void test_unread_output_stops_parsing_until_sent(void)
 {
@@ -448,6 +485,7 @@ int main(int argc, char **argv)
         TEST(test_an_idle_connection_keeps_nothing_of_its_request),
         TEST(test_http_1_0_closes_unless_kept_alive),
         TEST(test_deadlines_follow_the_phase),
+        TEST(test_bare_line_ends_do_not_keep_a_connection),
         TEST(test_unread_output_stops_parsing_until_sent),
         TEST(test_output_written_at_once_lets_parsing_go_on),
         TEST(test_input_held_while_answering_is_bounded),
