@@ -16,6 +16,12 @@
 
 /* PostgreSQL's binary timestamptz is microseconds since 2000-01-01T00:00:00Z. */
 #define PG_EPOCH_MS INT64_C(946684800000)
+/*
+ * Its range, in ms since 1970: MIN_TIMESTAMP (4714-11-24 BC) up to END_TIMESTAMP
+ * (294277-01-01, excluded) of PostgreSQL's src/include/datatype/timestamp.h.
+ */
+#define PG_TS_MIN_MS INT64_C(-210866803200000)
+#define PG_TS_END_MS INT64_C(9224318016000000)
 
 int64_t ql__pg_int8(const PGresult *r, int row, int col)
 {
@@ -83,9 +89,18 @@ void ql__pg_p_bytes(struct ql__pg_params *p, const void *b, int n)
     param(p, b, n, 1);
 }
 
+/*
+ * A time outside PostgreSQL's range goes as -infinity or infinity (INT64_MIN, INT64_MAX in
+ * the binary form), which compare below and above every time: its microseconds would
+ * overflow, or the statement fail with 22008.  The core refuses such times from clients
+ * (QL_TIME_MIN_MS..QL_TIME_MAX_MS); this is for whatever gets past it.
+ */
 void ql__pg_p_ts(struct ql__pg_params *p, int64_t ms)
 {
-    uint64_t us = (uint64_t)((ms - PG_EPOCH_MS) * 1000);
+    int64_t signed_us = ms < PG_TS_MIN_MS    ? INT64_MIN
+                        : ms >= PG_TS_END_MS ? INT64_MAX
+                                             : (ms - PG_EPOCH_MS) * 1000;
+    uint64_t us = (uint64_t)signed_us;
     char *s = p->scratch[p->n];
     for (int i = 0; i < 8; i++)
         s[i] = (char)(us >> (56 - 8 * i));

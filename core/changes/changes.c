@@ -139,6 +139,10 @@ static int parse(struct ql_ctx *cx, const char *field, const char *s, size_t n,
         snap->num = (int64_t)get64(raw + 11);
         memcpy(snap->after.b, raw + 19, 16);
         snap->has_after = 1;
+        /* the creation time of the entry paged last (0 past the entries): a time no entry
+         * has was forged, and the store could not take it */
+        if (snap->num < QL_TIME_MIN_MS || snap->num > QL_TIME_MAX_MS)
+            return bad_cursor(cx, field);
         return QL_OK;
     }
     return bad_cursor(cx, field);

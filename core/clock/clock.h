@@ -38,6 +38,15 @@ static inline int64_t ql_clock_mono_ns(struct ql_clock *c)
 #define QL_TIME_LEN 24
 
 /*
+ * The times Quill writes (RFC 3339 has four-digit years: 0000-01-01T00:00:00.000Z to
+ * 9999-12-31T23:59:59.999Z, in ms since 1970).  A time a client hands back, such as the one
+ * inside a cursor, is one of them or forged; these fit PostgreSQL's timestamptz (4713 BC to
+ * 294276 AD) and its microseconds in an int64 with room to spare.
+ */
+#define QL_TIME_MIN_MS INT64_C(-62167219200000)
+#define QL_TIME_MAX_MS INT64_C(253402300799999)
+
+/*
  * Format ms as RFC 3339 UTC with milliseconds into out (at least QL_TIME_LEN + 1 bytes).
  * Years outside 0000-9999 are clamped.  Returns QL_TIME_LEN.
  */

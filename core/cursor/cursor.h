@@ -34,7 +34,11 @@ enum ql_cursor_kind {
 /* Encode into the arena; NULL when out of memory. */
 char *ql_cursor_encode(struct ql_arena *a, int kind, int64_t num, const struct ql_uuid *id);
 
-/* Decode s (n bytes) of the given kind; QL_EVALIDATION (with a field error on "cursor"). */
+/*
+ * Decode s (n bytes) of the given kind; QL_EVALIDATION (with a field error on "cursor").
+ * For a list keyed by time, a cursor whose time lies outside QL_TIME_MIN_MS..QL_TIME_MAX_MS
+ * is refused the same way: no row has such a time, so it was forged.
+ */
 int ql_cursor_decode(struct ql_error *err, int kind, const char *s, size_t n, int64_t *num,
                      struct ql_uuid *id);
 

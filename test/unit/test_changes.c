@@ -3,6 +3,7 @@
  * cursors, snapshots that continue as deltas, tombstones and expiry (the consumers:
  * test_consume.c).
  */
+#include "b64/b64.h"
 #include "changes_world.h"
 #include "prompt/prompt.h"
 #include "webhook/webhook.h"
@@ -237,10 +238,24 @@ static void test_cursors_are_checked(void)
     ASSERT_TRUE(back.txid == 5 && back.seq == 3);
     /* a snapshot cursor is not a stream position */
     char snap[QL_SYNC_CURSOR_MAX];
+    write_entry(&w, "first"); /* the snapshot's first page ends inside the entries */
+    write_entry(&w, "second");
     ASSERT_INT_EQ(sync_page(&w, NULL, 1, &pg), QL_OK);
     ASSERT_INT_EQ(pg.more, 1);
     snprintf(snap, sizeof(snap), "%s", pg.cursor);
     ASSERT_INT_EQ(ql_sync_cursor_parse(&w.f.cx, snap, strlen(snap), &back), QL_EVALIDATION);
+    /* a snapshot's place whose entry time no entry can have: its 8 bytes after the kind */
+    uint8_t raw[64];
+    size_t len;
+    ASSERT_INT_EQ(ql_b64_decode(snap, strlen(snap), raw, sizeof(raw), &len), QL_OK);
+    ASSERT_INT_EQ(raw[10], QL_CHANGE_ENTRY);
+    for (int fill = 0x7f; fill <= 0x80; fill++) { /* near INT64_MAX, then near INT64_MIN */
+        memset(raw + 11, fill, 8);
+        ql_b64_encode(raw, len, forged, 1);
+        ASSERT_INT_EQ(sync_page(&w, forged, 50, &pg), QL_EVALIDATION);
+        ASSERT_STR_EQ(w.f.cx.err.fields[0].field, "since");
+        ASSERT_STR_EQ(w.f.cx.err.fields[0].code, "invalid_cursor");
+    }
     /* each names where the client put it */
     ASSERT_INT_EQ(sync_page(&w, "x", 50, &pg), QL_EVALIDATION);
     ASSERT_STR_EQ(w.f.cx.err.fields[0].field, "since");

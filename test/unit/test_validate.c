@@ -1,5 +1,6 @@
 /* Unit tests of core/validate and core/cursor, with property checks on random input. */
 #include "arena/arena.h"
+#include "clock/clock.h"
 #include "cursor/cursor.h"
 #include "err/err.h"
 #include "test.h"
@@ -132,7 +133,10 @@ static void test_cursor_round_trip_and_rejects(void)
         struct ql_uuid id, back;
         for (int i = 0; i < 16; i++)
             id.b[i] = (uint8_t)next();
-        int64_t num = (int64_t)next(), got;
+        /* a time of the years Quill reads and writes (any time from 0000 to 9999) */
+        int64_t num = QL_TIME_MIN_MS +
+                      (int64_t)(next() % (uint64_t)(QL_TIME_MAX_MS - QL_TIME_MIN_MS + 1)),
+                got;
         char *c = ql_cursor_encode(&a, QL_CURSOR_ENTRIES, num, &id);
         ASSERT_NOT_NULL(c);
         struct ql_error e;
@@ -160,6 +164,55 @@ static void test_cursor_round_trip_and_rejects(void)
     ql_arena_cleanup(&a);
 }
 
+/* Decode a cursor of kind encoding num: 0 with num back, or the validation error. */
+static int decode_num(struct ql_arena *a, int kind, int64_t num, struct ql_error *e)
+{
+    struct ql_uuid id = {{1}}, back;
+    int64_t got = 0;
+    char *c = ql_cursor_encode(a, kind, num, &id);
+    ASSERT_NOT_NULL(c);
+    ql_error_clear(e);
+    int rc = ql_cursor_decode(e, kind, c, strlen(c), &got, &back);
+    if (rc == QL_OK)
+        ASSERT_INT_EQ(got, num);
+    return rc;
+}
+
+/*
+ * A list keyed by time refuses a cursor whose time no row can have (forged: any 64-bit
+ * number fits): it would reach the database, which cannot take it.  Other numbers (an audit
+ * sequence) are any number.
+ */
+static void test_a_cursor_time_outside_the_years_0_to_9999_is_refused(void)
+{
+    static const int timed[] = {QL_CURSOR_ENTRIES,  QL_CURSOR_PROMPTS,  QL_CURSOR_API_KEYS,
+                                QL_CURSOR_WEBHOOKS, QL_CURSOR_SESSIONS, QL_CURSOR_MAIL};
+    ASSERT_INT_EQ(QL_TIME_MIN_MS, ql_days_from_civil(0, 1, 1) * 86400000);
+    ASSERT_INT_EQ(QL_TIME_MAX_MS + 1, ql_days_from_civil(10000, 1, 1) * 86400000);
+    struct ql_arena a;
+    ql_arena_init(&a, 0, 0);
+    struct ql_error e;
+    for (size_t i = 0; i < sizeof(timed) / sizeof(timed[0]); i++) {
+        ASSERT_INT_EQ(decode_num(&a, timed[i], QL_TIME_MIN_MS, &e), QL_OK);
+        ASSERT_INT_EQ(decode_num(&a, timed[i], QL_TIME_MAX_MS, &e), QL_OK);
+        const int64_t bad[] = {QL_TIME_MIN_MS - 1, QL_TIME_MAX_MS + 1, INT64_MIN, INT64_MAX};
+        for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+            ASSERT_INT_EQ(decode_num(&a, timed[i], bad[k], &e), QL_EVALIDATION);
+            ASSERT_INT_EQ(e.nfields, 1);
+            ASSERT_STR_EQ(e.fields[0].field, "cursor");
+            ASSERT_STR_EQ(e.fields[0].code, "invalid_cursor");
+        }
+    }
+    /* a delivery's number is its time times 1000, plus its attempt */
+    ASSERT_INT_EQ(decode_num(&a, QL_CURSOR_DELIVERIES, QL_TIME_MAX_MS * 1000 + 999, &e), QL_OK);
+    ASSERT_INT_EQ(decode_num(&a, QL_CURSOR_DELIVERIES, (QL_TIME_MAX_MS + 1) * 1000, &e),
+                  QL_EVALIDATION);
+    ASSERT_INT_EQ(decode_num(&a, QL_CURSOR_DELIVERIES, INT64_MAX, &e), QL_EVALIDATION);
+    ASSERT_INT_EQ(decode_num(&a, QL_CURSOR_AUDIT, INT64_MAX, &e), QL_OK);
+    ASSERT_INT_EQ(decode_num(&a, QL_CURSOR_AUDIT, INT64_MIN, &e), QL_OK);
+    ql_arena_cleanup(&a);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -169,6 +222,7 @@ int main(int argc, char **argv)
         TEST(test_email_normalisation),
         TEST(test_password_length),
         TEST(test_cursor_round_trip_and_rejects),
+        TEST(test_a_cursor_time_outside_the_years_0_to_9999_is_refused),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
