@@ -37,10 +37,25 @@ static struct ql__h1 *conn_of(llhttp_t *p)
     return p->data;
 }
 
-/* Let go of the last request: its memory goes back to the arena's first chunk. */
+/*
+ * The most a request may take from the arena: enough for the largest body, its JSON and the
+ * response, in a few blocks.  A body without a length (chunked) grows by doubling, and the
+ * blocks it outgrew stay in the arena: with them it takes up to four times its size, so one
+ * of exactly max_body bytes would otherwise fail as if it were malformed.
+ */
+static size_t arena_limit(const struct ql__h1_limits *lim)
+{
+    return lim->max_body * 6 + (256 << 10);
+}
+
+/*
+ * Let go of the last request: its memory goes back to the arena's first chunk, and the
+ * arena's limit to the usual one (a handler may have lifted it for its answer, ql__req_room).
+ */
 static void forget_request(struct ql__h1 *c)
 {
     ql_arena_reset(&c->arena);
+    c->arena.limit = arena_limit(c->lim);
     ql__req_reset(c->req, &c->arena);
     ql_buf_init(&c->head, &c->arena);
     ql_buf_init(&c->body, &c->arena);
@@ -538,13 +553,7 @@ int ql__h1_init(struct ql__h1 *c, const struct ql__h1_ops *ops, const struct ql_
     c->date = date;
     c->date_len = date_len;
     c->req = req;
-    /*
-     * An arena big enough for the largest body, its JSON and the response, in a few blocks.
-     * A body without a length (chunked) grows by doubling, and the blocks it outgrew stay in
-     * the arena: with them it takes up to four times its size, so one of exactly max_body
-     * bytes would otherwise fail as if it were malformed.
-     */
-    ql_arena_init(&c->arena, 4096, lim->max_body * 6 + (256 << 10));
+    ql_arena_init(&c->arena, 4096, arena_limit(lim));
     ql_buf_init(&c->held, NULL);
     ql_buf_init(&c->out, NULL);
     llhttp_init(&c->parser, HTTP_REQUEST, &settings);

@@ -146,11 +146,11 @@ static void entries_listed(struct ql_ctx *cx, int rc, void *arg)
     struct ql_http_req *r = l->r;
     struct ql_jw w;
     if (ql__res_page_begin(r, rc, &w) == 0) {
-        /* Reserve once for the whole page instead of growing in steps. */
-        size_t room = 64;
+        /* Reserve once for the whole page, exactly: it never grows in steps. */
+        size_t room = 128; /* {"items":[...],"nextCursor":"..."} */
         for (int i = 0; i < l->page.n; i++)
             room += ql_wire_entry_room(&l->page.items[i]);
-        ql_buf_reserve(&r->res_body, room);
+        ql_buf_reserve_exact(&r->res_body, room);
         for (int i = 0; i < l->page.n; i++)
             ql__jw_entry(&w, &l->page.items[i]);
         ql__res_page_end(r, &w, l->page.next);
@@ -171,6 +171,7 @@ void ql__h_entry_list(struct ql_http_req *r)
     struct ql_entry_filter f = {0};
     if (ql__authenticate_team(r, &l->p, &team, NULL, NULL) || ql__query_limit(r, &f.limit))
         return;
+    ql__req_page_room(r, f.limit, 1);
     f.author = ql__query(r, "authorUserId", &f.author_n);
     f.prompt = ql__query(r, "promptId", &f.prompt_n);
     f.cursor = ql__query(r, "cursor", &f.cursor_n);

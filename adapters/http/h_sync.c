@@ -29,14 +29,17 @@ static void synced(struct ql_ctx *cx, int rc, void *arg)
         return;
     }
     struct ql_jw w;
-    /* Reserve once for the whole page: an item's type, operation and id take at most 100
-     * bytes; a prompt or a member gets 640 (a longer one makes the buffer grow). */
-    size_t room = 96;
+    /* Reserve once for the whole page, exactly, so it never grows in steps: an item's type,
+     * operation and id take at most 100 bytes, its data what wire.h says. */
+    size_t room = 128; /* {"changes":[...],"nextCursor":"...","hasMore":false} */
     for (int i = 0; i < s->page.n; i++) {
-        const struct ql_entry *e = s->page.items[i].entry;
-        room += 100 + (e ? ql_wire_entry_room(e) : 640);
+        const struct ql_sync_item *it = &s->page.items[i];
+        room += 100 + (it->entry    ? ql_wire_entry_room(it->entry)
+                       : it->prompt ? ql_wire_prompt_room(it->prompt)
+                       : it->member ? ql_wire_member_room(it->member)
+                                    : 4);
     }
-    ql_buf_reserve(&r->res_body, room);
+    ql_buf_reserve_exact(&r->res_body, room);
     ql_jw_init(&w, &r->res_body);
     ql_jw_obj(&w);
     ql_jw_key(&w, "changes");
@@ -69,6 +72,7 @@ void ql__h_sync(struct ql_http_req *r)
     int limit;
     if (ql__authenticate_team(r, &s->p, &team, NULL, NULL) || ql__query_limit(r, &limit))
         return;
+    ql__req_page_room(r, limit, 2);
     size_t sn = 0;
     const char *since = ql__query(r, "since", &sn);
     ql__req_wait(r);

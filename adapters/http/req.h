@@ -188,6 +188,14 @@ struct ql_http_req {
 void ql__req_reset(struct ql_http_req *r, struct ql_arena *arena);
 
 /*
+ * Lift the limit of r's arena (r->cx.arena), which is set against hostile request bodies, so
+ * that n bytes more than it holds now fit: for an answer that what is stored bounds, not
+ * the client (a page of the largest entries).  It holds until the request is done: the
+ * connection sets the usual limit again for the next (h1.c).
+ */
+void ql__req_room(struct ql_http_req *r, size_t n);
+
+/*
  * A port on the loop would have waited (QL_EWOULD_BLOCK): 1 when that sends the whole
  * request to the pool (it runs on the loop), 0 when it does not (a pool thread's port).
  */
@@ -333,5 +341,11 @@ void ql__jw_sync_item(struct ql_jw *w, const struct ql_sync_item *it);
  */
 int ql__res_page_begin(struct ql_http_req *r, int rc, struct ql_jw *w);
 void ql__res_page_end(struct ql_http_req *r, struct ql_jw *w, const char *next_cursor);
+/*
+ * Before a page of at most limit entries is read (reads times: a sync delta reads its page
+ * again when other kinds changed): room in r's arena for the page at its largest, each entry
+ * of QL_ENTRY_MAX_CHARS characters, read and written (ql__req_room).
+ */
+void ql__req_page_room(struct ql_http_req *r, int limit, int reads);
 
 #endif

@@ -9,10 +9,12 @@
 #include "h1.h"
 #include "req.h"
 
+#include "arena/arena.h"
 #include "config/config.h"
 #include "err/err.h"
 #include "log/log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -143,6 +145,16 @@ void ql__req_reset(struct ql_http_req *r, struct ql_arena *arena)
     r->route = -1;
     ql_buf_init(&r->res_headers, arena);
     ql_buf_init(&r->res_body, arena);
+}
+
+void ql__req_room(struct ql_http_req *r, size_t n)
+{
+    struct ql_arena *a = r->cx.arena;
+    if (a->limit == 0) /* unlimited */
+        return;
+    size_t want = n > SIZE_MAX - a->total ? SIZE_MAX : a->total + n;
+    if (a->limit < want)
+        a->limit = want;
 }
 
 const struct ql_span *ql__req_header(const struct ql_http_req *r, const char *name)

@@ -7,6 +7,7 @@
 
 #include "changes/changes.h"
 #include "clock/clock.h"
+#include "entry/entry.h"
 #include "model/model.h"
 #include "uuid/uuid.h"
 #include "wire/wire.h"
@@ -129,6 +130,24 @@ void ql__res_page_end(struct ql_http_req *r, struct ql_jw *w, const char *next_c
     ql_jw_str_or_null(w, next_cursor);
     ql_jw_obj_end(w);
     ql__res_json(r, 200);
+}
+
+/*
+ * The most one entry of a page takes in the request's arena.  Read: 4 bytes (UTF-8) for
+ * each of its QL_ENTRY_MAX_CHARS characters, its record and its share of small blocks.
+ * Written: its fields, a sync change's type, operation and id around it, and 6 bytes a
+ * character (\u00XX is the longest escape; content that passed validation takes at most 4,
+ * but a page shows what the table holds).  A page's response is reserved exactly (see
+ * ql_wire_entry_room), so it never takes a block it outgrew.  A sync page's prompts and
+ * members take less than an entry each.
+ */
+#define ENTRY_READ_MAX ((size_t)QL_ENTRY_MAX_CHARS * 4 + 4096)
+#define ENTRY_WRITTEN_MAX ((size_t)QL_WIRE_ENTRY_FIELDS + 100 + (size_t)QL_ENTRY_MAX_CHARS * 6)
+
+void ql__req_page_room(struct ql_http_req *r, int limit, int reads)
+{
+    size_t each = (size_t)reads * ENTRY_READ_MAX + ENTRY_WRITTEN_MAX;
+    ql__req_room(r, (size_t)limit * each + (64 << 10));
 }
 
 void ql__jw_sync_item(struct ql_jw *w, const struct ql_sync_item *it)

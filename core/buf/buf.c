@@ -31,20 +31,9 @@ void ql_buf_cleanup(struct ql_buf *b)
     b->failed = 0;
 }
 
-char *ql_buf_reserve(struct ql_buf *b, size_t n)
+/* Move the buffer to cap bytes (more than it holds); NULL (and failed) when out of memory. */
+static char *regrow(struct ql_buf *b, size_t cap)
 {
-    if (b->failed)
-        return NULL;
-    if (b->cap - b->len > n)
-        return b->data + b->len;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len <= n) {
-        if (cap > ((size_t)-1) / 2) {
-            b->failed = 1;
-            return NULL;
-        }
-        cap *= 2;
-    }
     char *p;
     if (b->arena) {
         p = ql_arena_alloc(b->arena, cap);
@@ -60,6 +49,36 @@ char *ql_buf_reserve(struct ql_buf *b, size_t n)
     b->data = p;
     b->cap = cap;
     return b->data + b->len;
+}
+
+char *ql_buf_reserve(struct ql_buf *b, size_t n)
+{
+    if (b->failed)
+        return NULL;
+    if (b->cap - b->len > n)
+        return b->data + b->len;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len <= n) {
+        if (cap > ((size_t)-1) / 2) {
+            b->failed = 1;
+            return NULL;
+        }
+        cap *= 2;
+    }
+    return regrow(b, cap);
+}
+
+char *ql_buf_reserve_exact(struct ql_buf *b, size_t n)
+{
+    if (b->failed)
+        return NULL;
+    if (b->cap - b->len > n)
+        return b->data + b->len;
+    if (n >= ((size_t)-1) - b->len) {
+        b->failed = 1;
+        return NULL;
+    }
+    return regrow(b, b->len + n + 1); /* the least that ql_buf_reserve(b, n) takes as room */
 }
 
 void ql_buf_append(struct ql_buf *b, const void *p, size_t n)
@@ -219,6 +238,16 @@ void ql_buf_json_escape(struct ql_buf *b, const char *s, size_t n)
         }
     }
     ql_buf_append(b, s + start, n - start);
+}
+
+size_t ql_buf_json_escaped_len(const char *s, size_t n)
+{
+    size_t len = n;
+    for (size_t i = plain_until(s, 0, n); i < n; i = plain_until(s, i + 1, n)) {
+        unsigned char c = (unsigned char)s[i];
+        len += c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' ? 1 : 5;
+    }
+    return len;
 }
 
 void ql_jw_init(struct ql_jw *w, struct ql_buf *b)

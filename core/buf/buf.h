@@ -30,6 +30,12 @@ void ql_buf_init(struct ql_buf *b, struct ql_arena *arena);
 void ql_buf_cleanup(struct ql_buf *b);
 /* Make room for n more bytes; returns a pointer to them or NULL (and sets failed). */
 char *ql_buf_reserve(struct ql_buf *b, size_t n);
+/*
+ * ql_buf_reserve without rounding the capacity up (ql_buf_reserve doubles it): for a buffer
+ * whose final size is known, such as a page of the largest entries, where the doubling
+ * could take as much again.
+ */
+char *ql_buf_reserve_exact(struct ql_buf *b, size_t n);
 void ql_buf_append(struct ql_buf *b, const void *p, size_t n);
 void ql_buf_puts(struct ql_buf *b, const char *s);
 void ql_buf_putc(struct ql_buf *b, char c);
@@ -45,6 +51,8 @@ char *ql_buf_cstr(struct ql_buf *b);
 
 /* Append s (n bytes) as the inside of a JSON string: quotes and control bytes escaped. */
 void ql_buf_json_escape(struct ql_buf *b, const char *s, size_t n);
+/* The bytes ql_buf_json_escape(b, s, n) appends. */
+size_t ql_buf_json_escaped_len(const char *s, size_t n);
 
 struct ql_jw {
     struct ql_buf *b;

@@ -7,6 +7,8 @@
 #include "usage/usage.h"
 #include "uuid/uuid.h"
 
+#include <string.h>
+
 void ql_wire_uuid(struct ql_jw *w, const struct ql_uuid *u)
 {
     char s[QL_UUID_STR_LEN + 1];
@@ -63,7 +65,23 @@ void ql_wire_entry(struct ql_jw *w, const struct ql_entry *e)
 
 size_t ql_wire_entry_room(const struct ql_entry *e)
 {
-    return QL_WIRE_ENTRY_FIELDS + e->content_n + e->content_n / 16;
+    return QL_WIRE_ENTRY_FIELDS + ql_buf_json_escaped_len(e->content, e->content_n);
+}
+
+/* The bytes the string s takes escaped (its quotes are counted with the fields). */
+static size_t escaped(const char *s)
+{
+    return ql_buf_json_escaped_len(s, strlen(s));
+}
+
+size_t ql_wire_prompt_room(const struct ql_prompt *p)
+{
+    return QL_WIRE_PROMPT_FIELDS + escaped(p->text) + escaped(p->category);
+}
+
+size_t ql_wire_member_room(const struct ql_member *m)
+{
+    return QL_WIRE_MEMBER_FIELDS + escaped(m->email) + escaped(m->display_name);
 }
 
 void ql_wire_prompt(struct ql_jw *w, const struct ql_prompt *p)

@@ -19,17 +19,21 @@ void ql_wire_time_or_null(struct ql_jw *w, int64_t ms);
 /* {journalEntryId, teamId, authorUserId, authorApiKeyId, promptId, content, createdAt, ...} */
 void ql_wire_entry(struct ql_jw *w, const struct ql_entry *e);
 /*
- * The bytes to reserve for ql_wire_entry(e), so that a page of entries is written into
- * one allocation: the fields beside the content take at most QL_WIRE_ENTRY_FIELDS, the
- * content a byte per byte and a sixteenth more for escapes (a content that needs more
- * only makes the buffer grow).
+ * The bytes to reserve for ql_wire_entry(e), with the comma before it in a list, so that a
+ * page of entries is written into one allocation that never grows: the fields beside the
+ * content take at most QL_WIRE_ENTRY_FIELDS, the content what it takes escaped (a scan
+ * of it, cheap beside the copy).  The rooms of prompts and members alike.
  */
 #define QL_WIRE_ENTRY_FIELDS 400
 size_t ql_wire_entry_room(const struct ql_entry *e);
 /* {promptId, teamId, text, category, createdAt, updatedAt, deletedAt} */
 void ql_wire_prompt(struct ql_jw *w, const struct ql_prompt *p);
+#define QL_WIRE_PROMPT_FIELDS 300
+size_t ql_wire_prompt_room(const struct ql_prompt *p);
 /* {userId, email, displayName, role, joinedAt} */
 void ql_wire_member(struct ql_jw *w, const struct ql_member *m);
+#define QL_WIRE_MEMBER_FIELDS 200
+size_t ql_wire_member_room(const struct ql_member *m);
 
 /*
  * The fields (inside an object the caller opens) of a team's subscription:

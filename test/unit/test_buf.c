@@ -40,6 +40,34 @@ static void test_sticky_failure_in_arena(void)
     ql_arena_cleanup(&a);
 }
 
+/* A reservation of the size a buffer ends at takes that and a byte, and holds it all. */
+static void test_an_exact_reservation_is_not_rounded_up(void)
+{
+    struct ql_arena a;
+    ql_arena_init(&a, 1024, 0);
+    struct ql_buf b;
+    ql_buf_init(&b, &a);
+    ql_buf_puts(&b, "[");
+    ASSERT_NOT_NULL(ql_buf_reserve_exact(&b, 5000));
+    ASSERT_INT_EQ(b.cap, 5002);
+    size_t held = ql_arena_held(&a);
+    for (int i = 0; i < 500; i++)
+        ql_buf_puts(&b, "0123456789");
+    ASSERT_INT_EQ(ql_buf_ok(&b), QL_OK);
+    ASSERT_INT_EQ(b.len, 5001);
+    ASSERT_INT_EQ(b.cap, 5002);
+    ASSERT_INT_EQ(ql_arena_held(&a), held); /* nothing more was taken */
+    ASSERT_NOT_NULL(ql_buf_reserve_exact(&b, 0));
+    ASSERT_INT_EQ(b.cap, 5002);
+    ql_arena_cleanup(&a);
+    /* past the arena's limit it fails as a growth does */
+    ql_arena_init(&a, 1024, 4096);
+    ql_buf_init(&b, &a);
+    ASSERT_NULL(ql_buf_reserve_exact(&b, 5000));
+    ASSERT_INT_EQ(ql_buf_ok(&b), QL_ENOMEM);
+    ql_arena_cleanup(&a);
+}
+
 static void test_escape(void)
 {
     struct ql_buf b;
@@ -94,6 +122,7 @@ static void test_escape_every_byte_at_every_offset(void)
                 escape_ref(&want, in, sizeof(in));
                 ASSERT_INT_EQ(got.len, want.len);
                 ASSERT_MEM_EQ(got.data, want.data, got.len);
+                ASSERT_INT_EQ(ql_buf_json_escaped_len(in, sizeof(in)), want.len);
                 /* and as the writer's string: its plain prefix copied, the rest escaped */
                 struct ql_jw w;
                 got.len = 0;
@@ -178,6 +207,7 @@ int main(int argc, char **argv)
     static const struct ql_test tests[] = {
         TEST(test_heap_growth_and_numbers),
         TEST(test_sticky_failure_in_arena),
+        TEST(test_an_exact_reservation_is_not_rounded_up),
         TEST(test_escape),
         TEST(test_escape_every_byte_at_every_offset),
         TEST(test_writer_nesting_and_commas),

@@ -157,7 +157,10 @@ static void test_a_chunked_body_of_exactly_the_limit(void)
     ql__h1_cleanup(&t.h1);
 }
 
-/* Once answered, a request's memory (its body, say) is not kept while the connection idles. */
+/*
+ * Once answered, a request's memory (its body, say) is not kept while the connection idles,
+ * nor a limit its handler lifted.
+ */
 static void test_an_idle_connection_keeps_nothing_of_its_request(void)
 {
     struct tconn t;
@@ -165,9 +168,13 @@ static void test_an_idle_connection_keeps_nothing_of_its_request(void)
     feed_chunked(&t, 8, 65536);
     ASSERT_INT_EQ(t.requests, 1);
     ASSERT_TRUE(ql_arena_held(&t.h1.arena) > (512 << 10));
+    size_t limit = t.h1.arena.limit;
+    ql__req_room(&t.req, (size_t)64 << 20); /* as a page of large entries does */
+    ASSERT_TRUE(t.h1.arena.limit >= ((size_t)64 << 20));
     answer(&t, 422, "no");
     ASSERT_INT_EQ(t.h1.state, QL__H1_IDLE);
     ASSERT_TRUE(ql_arena_held(&t.h1.arena) <= 4096);
+    ASSERT_INT_EQ(t.h1.arena.limit, limit); /* the lifted limit was the request's only */
     /* and the next request on it is read as usual */
     feed(&t, "GET /next HTTP/1.1\r\nHost: h\r\n\r\n");
     ASSERT_INT_EQ(t.requests, 2);
