@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db/db.h"
 #include "postgres/pg.h"
@@ -50,6 +51,26 @@ static inline const char *itest_sql(const char *url, const char *sql)
     PQclear(r);
     PQfinish(c);
     return ret;
+}
+
+/*
+ * What l (LISTENing) hears within wait_ms, into out: each notification as "payload,", or
+ * as "channel:payload," when with_channel is set.
+ */
+static inline void itest_heard(PGconn *l, int wait_ms, int with_channel, char *out, size_t cap)
+{
+    out[0] = 0;
+    for (int t = 0; t < wait_ms; t += 10) {
+        usleep(10000);
+        PQconsumeInput(l);
+        PGnotify *n;
+        while ((n = PQnotifies(l)) != NULL) {
+            size_t len = strlen(out);
+            snprintf(out + len, cap - len, "%s%s%s,", with_channel ? n->relname : "",
+                     with_channel ? ":" : "", n->extra);
+            PQfreemem(n);
+        }
+    }
 }
 
 /*

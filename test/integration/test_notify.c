@@ -33,22 +33,6 @@ static void hold(void *ud, enum ql_notify_event ev, const char *payload)
     pthread_mutex_unlock(&h->lock);
 }
 
-/* "channel:payload," for each notification l hears within wait_ms. */
-static void heard(PGconn *l, int wait_ms, char *out, size_t cap)
-{
-    out[0] = 0;
-    for (int t = 0; t < wait_ms; t += 10) {
-        usleep(10000);
-        PQconsumeInput(l);
-        PGnotify *n;
-        while ((n = PQnotifies(l)) != NULL) {
-            size_t len = strlen(out);
-            snprintf(out + len, cap - len, "%s:%s,", n->relname, n->extra);
-            PQfreemem(n);
-        }
-    }
-}
-
 /*
  * More different posts than the port keeps wait while its thread is busy: one channel's
  * posts become one that stands for anything on it, and no channel loses its wake-up
@@ -90,7 +74,7 @@ static void test_a_full_set_of_posts_keeps_every_channel(void)
     pthread_cond_broadcast(&h.cond);
     pthread_mutex_unlock(&h.lock);
     char got[16384];
-    heard(l, 1000, got, sizeof(got));
+    itest_heard(l, 1000, 1, got, sizeof(got));
     ASSERT_TRUE(strstr(got, "t_jobs:mail,") != NULL);
     ASSERT_TRUE(strstr(got, "t_jobs:events,") != NULL);
     ASSERT_TRUE(strstr(got, "t_changes:*,") != NULL); /* the changes stand for every team */

@@ -91,22 +91,6 @@ static void test_enqueue_follows_the_transaction(void)
     close_session(&s);
 }
 
-/* Collect the notifications on a LISTEN quill_jobs connection for up to wait_ms: "a,b,". */
-static void notifications(PGconn *l, int wait_ms, char *out, size_t cap)
-{
-    out[0] = 0;
-    for (int t = 0; t < wait_ms; t += 10) {
-        usleep(10000);
-        PQconsumeInput(l);
-        PGnotify *n;
-        while ((n = PQnotifies(l)) != NULL) {
-            size_t len = strlen(out);
-            snprintf(out + len, cap - len, "%s,", n->extra);
-            PQfreemem(n);
-        }
-    }
-}
-
 static void test_enqueues_wake_workers_after_commit_only(void)
 {
     clean();
@@ -126,29 +110,29 @@ static void test_enqueues_wake_workers_after_commit_only(void)
     /* outside a transaction: at once */
     struct ql_job_spec now = {.kind = "noop", .queue = "mail"};
     ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &now, &id), QL_OK);
-    notifications(l, 200, got, sizeof(got));
+    itest_heard(l, 200, 0, got, sizeof(got));
     ASSERT_STR_EQ(got, "mail,");
     /* inside one: nothing until the commit, nothing after a rollback */
     ASSERT_INT_EQ(ql_store_begin(s.cx.ports.store, &s.cx), QL_OK);
     ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &now, &id), QL_OK);
     ql_store_rollback(s.cx.ports.store, &s.cx);
-    notifications(l, 200, got, sizeof(got));
+    itest_heard(l, 200, 0, got, sizeof(got));
     ASSERT_STR_EQ(got, "");
     ASSERT_INT_EQ(ql_store_begin(s.cx.ports.store, &s.cx), QL_OK);
     ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &now, &id), QL_OK);
     struct ql_job_spec other = {.kind = "noop", .queue = "events"};
     ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &other, &id), QL_OK);
-    notifications(l, 100, got, sizeof(got));
+    itest_heard(l, 100, 0, got, sizeof(got));
     ASSERT_STR_EQ(got, "");
     ASSERT_INT_EQ(ql_store_commit(s.cx.ports.store, &s.cx), QL_OK);
-    notifications(l, 200, got, sizeof(got));
+    itest_heard(l, 200, 0, got, sizeof(got));
     ASSERT_TRUE(strstr(got, "mail,") != NULL && strstr(got, "events,") != NULL);
     /* a job due later wakes nobody; the next statement sends no stale wake-up */
     struct ql_job_spec later = {.kind = "noop",
                                 .run_at_ms = ql_clock_now_ms(ql_sysclock()) + 60000};
     ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &later, &id), QL_OK);
     ASSERT_INT_EQ(count("true"), 4);
-    notifications(l, 200, got, sizeof(got));
+    itest_heard(l, 200, 0, got, sizeof(got));
     ASSERT_STR_EQ(got, "");
     close_session(&s);
     ql_pg_db_destroy(db);
@@ -156,7 +140,7 @@ static void test_enqueues_wake_workers_after_commit_only(void)
     /* a session of a factory without notifications wakes nobody */
     open_session(&s);
     ASSERT_INT_EQ(ql_queue_enqueue(q(&s), &s.cx, &now, &id), QL_OK);
-    notifications(l, 200, got, sizeof(got));
+    itest_heard(l, 200, 0, got, sizeof(got));
     ASSERT_STR_EQ(got, "");
     close_session(&s);
     PQfinish(l);
