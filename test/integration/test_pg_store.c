@@ -286,6 +286,19 @@ static void test_unreachable_database_fails_fast(void)
  * has locked) is cancelled and answers QL_EUNAVAILABLE, counted apart, and the session
  * goes on.
  */
+/* A session of a factory of its own (*db) whose statements and idle transactions time out. */
+static struct ql_db_session *timed_session(int statement_ms, int idle_tx_ms, struct ql_pg_db **db)
+{
+    const struct ql_pg_db_config cfg = {.conninfo = url,
+                                        .clock = ql_sysclock(),
+                                        .statement_timeout_ms = statement_ms,
+                                        .idle_tx_timeout_ms = idle_tx_ms};
+    ASSERT_INT_EQ(ql_pg_db_create(&cfg, db), QL_OK);
+    struct ql_db_session *pg;
+    ASSERT_INT_EQ(ql_db_open(ql_pg_db_port(*db), QL_DB_BLOCKING, 0, &pg), QL_OK);
+    return pg;
+}
+
 /*
  * Two attempts at one account in the same millisecond, both refused: each takes its row back.
  * A forget must not pick a row another forget holds (it would wait for it, then delete
@@ -294,12 +307,8 @@ static void test_unreachable_database_fails_fast(void)
  */
 static void test_forgets_of_one_key_and_time_take_different_rows(void)
 {
-    const struct ql_pg_db_config cfg = {
-        .conninfo = url, .clock = ql_sysclock(), .statement_timeout_ms = 1000};
     struct ql_pg_db *db;
-    ASSERT_INT_EQ(ql_pg_db_create(&cfg, &db), QL_OK);
-    struct ql_db_session *pg;
-    ASSERT_INT_EQ(ql_db_open(ql_pg_db_port(db), QL_DB_BLOCKING, 0, &pg), QL_OK);
+    struct ql_db_session *pg = timed_session(1000, 0, &db);
     struct ql_store *s = ql_db_store(pg);
     struct ql_ctx cx = {0};
     struct ql_uuid id = fresh_id();
@@ -326,14 +335,8 @@ static void test_forgets_of_one_key_and_time_take_different_rows(void)
 
 static void test_a_statement_past_its_timeout_is_cancelled(void)
 {
-    const struct ql_pg_db_config cfg = {.conninfo = url,
-                                        .clock = ql_sysclock(),
-                                        .statement_timeout_ms = 200,
-                                        .idle_tx_timeout_ms = 300};
     struct ql_pg_db *db;
-    ASSERT_INT_EQ(ql_pg_db_create(&cfg, &db), QL_OK);
-    struct ql_db_session *pg;
-    ASSERT_INT_EQ(ql_db_open(ql_pg_db_port(db), QL_DB_BLOCKING, 0, &pg), QL_OK);
+    struct ql_db_session *pg = timed_session(200, 300, &db);
     struct ql_store *s = ql_db_store(pg);
     struct ql_ctx cx = {0};
     struct ql_uuid team = fresh_id();
