@@ -45,9 +45,10 @@ struct ql_oidc {
     struct ql_logger *log;
     struct ql_clock *clock;
     pthread_mutex_t lock;     /* guards set and fetched_ms */
-    pthread_mutex_t fetching; /* one fetch at a time */
+    pthread_mutex_t fetching; /* one fetch at a time; guards tried_ms */
     struct keyset *set;
     int64_t fetched_ms;
+    int64_t tried_ms; /* when the last fetch began, whatever came of it; 0: never */
 };
 
 /* Monotonic ms, for the age of the key set. */
@@ -364,12 +365,16 @@ static int verify(struct ql_idp *self, struct ql_ctx *cx, const char *token, siz
         pthread_mutex_lock(&o->fetching);
         set = find(o, kid, a, &key);
         if (set == NULL) {
+            /* A fetch that failed counts too: a provider that is down or answers garbage is
+             * asked again only a second later, however many tokens come meanwhile. */
+            int64_t now = mono_ms(o);
             pthread_mutex_lock(&o->lock);
-            int64_t age = mono_ms(o) - o->fetched_ms;
-            int have = o->set != NULL;
+            int fresh = o->set != NULL && now - o->fetched_ms < QL_OIDC_REFETCH_MS;
             pthread_mutex_unlock(&o->lock);
-            if (!have || age >= QL_OIDC_REFETCH_MS)
+            if (!fresh && (o->tried_ms == 0 || now - o->tried_ms >= QL_OIDC_REFETCH_MS)) {
+                o->tried_ms = now > 0 ? now : 1;
                 refetch(o);
+            }
             set = find(o, kid, a, &key);
         }
         pthread_mutex_unlock(&o->fetching);

@@ -3,11 +3,11 @@
  *
  * Tokens signed RS256, ES256 (OpenSSL's libcrypto) or EdDSA/Ed25519 (libsodium) are checked
  * against the provider's JWKS, fetched with libcurl, cached, and fetched again when a token
- * names a key id the cache does not know (at most once per QL_OIDC_REFETCH_MS, so garbage
- * tokens cannot make Quill hammer the provider).  iss, aud, exp and nbf are checked with
- * QL_OIDC_LEEWAY_S of clock skew allowed; "alg": "none" and every other algorithm are
- * refused.  Time comes from the clock port.  Thread-safe: pool threads share one verifier.
- * It is the identity-provider port of core/auth/auth.h (ql_oidc_port).
+ * names a key id the cache does not know (at most once per QL_OIDC_REFETCH_MS, whether the
+ * last fetch worked or not, so garbage tokens cannot make Quill hammer the provider).  iss, aud,
+ * exp and nbf are checked with QL_OIDC_LEEWAY_S of clock skew allowed; "alg": "none" and every
+ * other algorithm are refused.  Time comes from the clock port.  Thread-safe: pool threads share
+ * one verifier.  It is the identity-provider port of core/auth/auth.h (ql_oidc_port).
  */
 #ifndef QL_OIDC_H
 #define QL_OIDC_H

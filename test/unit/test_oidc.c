@@ -12,8 +12,14 @@
 #include "oidc/oidc.h"
 #include "test.h"
 
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define ISS "https://idp.example"
 #define AUD "quill"
@@ -163,6 +169,132 @@ static void test_claims_and_signatures_must_match(void)
     ql_oidc_destroy(w.oidc);
 }
 
+/* A provider whose JWKS address answers every request 500, counting them. */
+struct failing_idp {
+    int fd;
+    atomic_int served;
+    atomic_int stop;
+    pthread_t thread;
+};
+
+static void *failing_idp_run(void *arg)
+{
+    struct failing_idp *f = arg;
+    while (!atomic_load(&f->stop)) {
+        struct pollfd pfd = {.fd = f->fd, .events = POLLIN};
+        if (poll(&pfd, 1, 50) <= 0)
+            continue;
+        int c = accept(f->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        char buf[2048];
+        size_t got = 0;
+        ssize_t n;
+        while (got < sizeof(buf) - 1 && (n = read(c, buf + got, sizeof(buf) - 1 - got)) > 0) {
+            got += (size_t)n;
+            buf[got] = '\0';
+            if (strstr(buf, "\r\n\r\n"))
+                break;
+        }
+        atomic_fetch_add(&f->served, 1); /* before the answer: the fetch returns after it */
+        static const char answer[] =
+            "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        ssize_t w = write(c, answer, sizeof(answer) - 1);
+        (void)w;
+        close(c);
+    }
+    return NULL;
+}
+
+static int failing_idp_start(struct failing_idp *f, char *url, size_t cap)
+{
+    memset(f, 0, sizeof(*f));
+    f->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    if (f->fd < 0 || bind(f->fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(f->fd, 16) != 0 ||
+        getsockname(f->fd, (struct sockaddr *)&a, &al) != 0)
+        return -1;
+    snprintf(url, cap, "http://127.0.0.1:%d/jwks", ntohs(a.sin_port));
+    return pthread_create(&f->thread, NULL, failing_idp_run, f);
+}
+
+static void failing_idp_stop(struct failing_idp *f)
+{
+    atomic_store(&f->stop, 1);
+    pthread_join(f->thread, NULL);
+    close(f->fd);
+}
+
+static void test_a_failing_provider_is_asked_at_most_once_a_second(void)
+{
+    struct world w;
+    setup(&w);
+    struct failing_idp idp;
+    char url[64];
+    ASSERT_INT_EQ(failing_idp_start(&idp, url, sizeof(url)), 0);
+    ql_oidc_destroy(w.oidc);
+    ASSERT_INT_EQ(ql_oidc_create(ISS, AUD, url, NULL, &w.clock.base, &w.oidc), QL_OK);
+    char x[64], jwks[256], claims[512], header[64], h64[128], p64[1024], tok[2048];
+    b64url(w.pk, sizeof(w.pk), x);
+    snprintf(jwks, sizeof(jwks),
+             "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"k1\",\"x\":\"%s\"}]}", x);
+    ASSERT_INT_EQ(ql_oidc_install_jwks(w.oidc, jwks, strlen(jwks)), 0);
+    /* garbage tokens naming keys the set does not hold: the clock stands still */
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"exp\":%lld}",
+             now_s(&w) + 300);
+    b64url(claims, strlen(claims), p64);
+    struct ql_idp_claims c;
+    fake_clock_advance(&w.clock, QL_OIDC_REFETCH_MS);
+    for (int i = 0; i < 4; i++) {
+        snprintf(header, sizeof(header), "{\"alg\":\"EdDSA\",\"kid\":\"nope%d\"}", i);
+        b64url(header, strlen(header), h64);
+        snprintf(tok, sizeof(tok), "%s.%s.AAAA", h64, p64);
+        ASSERT_INT_EQ(verify(&w, tok, &c), QL_EUNAUTHENTICATED);
+    }
+    ASSERT_INT_EQ(atomic_load(&idp.served), 1);
+    /* a second on, one more try */
+    fake_clock_advance(&w.clock, QL_OIDC_REFETCH_MS);
+    ASSERT_INT_EQ(verify(&w, tok, &c), QL_EUNAUTHENTICATED);
+    ASSERT_INT_EQ(verify(&w, tok, &c), QL_EUNAUTHENTICATED);
+    ASSERT_INT_EQ(atomic_load(&idp.served), 2);
+    /* the set grows too old and the provider still fails: valid tokens do not each fetch */
+    fake_clock_advance(&w.clock, QL_OIDC_MAX_AGE_MS);
+    for (int i = 0; i < 3; i++)
+        ASSERT_INT_EQ(verify(&w, token(&w, "EdDSA", claims, tok, sizeof(tok)), &c),
+                      QL_EUNAUTHENTICATED);
+    ASSERT_INT_EQ(atomic_load(&idp.served), 3);
+    ql_oidc_destroy(w.oidc);
+    failing_idp_stop(&idp);
+}
+
+/* A verifier that never had a key set asks the provider at most once a second too. */
+static void test_no_key_set_yet_is_fetched_at_most_once_a_second(void)
+{
+    struct world w;
+    setup(&w);
+    struct failing_idp idp;
+    char url[64];
+    ASSERT_INT_EQ(failing_idp_start(&idp, url, sizeof(url)), 0);
+    ql_oidc_destroy(w.oidc);
+    ASSERT_INT_EQ(ql_oidc_create(ISS, AUD, url, NULL, &w.clock.base, &w.oidc), QL_OK);
+    char claims[512], tok[2048];
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"exp\":%lld}",
+             now_s(&w) + 300);
+    struct ql_idp_claims c;
+    for (int i = 0; i < 3; i++)
+        ASSERT_INT_EQ(verify(&w, token(&w, "EdDSA", claims, tok, sizeof(tok)), &c),
+                      QL_EUNAVAILABLE);
+    ASSERT_INT_EQ(atomic_load(&idp.served), 1);
+    fake_clock_advance(&w.clock, QL_OIDC_REFETCH_MS);
+    ASSERT_INT_EQ(verify(&w, tok, &c), QL_EUNAVAILABLE);
+    ASSERT_INT_EQ(atomic_load(&idp.served), 2);
+    ql_oidc_destroy(w.oidc);
+    failing_idp_stop(&idp);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -170,6 +302,8 @@ int main(int argc, char **argv)
         TEST(test_expiry_and_not_before_move_with_the_clock),
         TEST(test_a_key_set_too_old_is_not_trusted),
         TEST(test_claims_and_signatures_must_match),
+        TEST(test_a_failing_provider_is_asked_at_most_once_a_second),
+        TEST(test_no_key_set_yet_is_fetched_at_most_once_a_second),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
