@@ -2,8 +2,9 @@
  * audit_verify.c - recompute every audit chain from the rows themselves and name the first
  * row that does not fit: a wrong sequence, a previous hash that is not its predecessor's
  * hash, a hash that is not SHA-256(previous hash || canonical text), or a chain head that
- * does not match the last row (rows removed from the end).  Rows are streamed in
- * single-row mode, so memory stays flat however long the log is.
+ * does not match the last row (rows removed from the end) or has no row at all (a chain
+ * removed whole).  Rows are streamed in single-row mode, so memory stays flat however long
+ * the log is.
  */
 #include "pg.h"
 
@@ -44,6 +45,24 @@ static int check_head(PGconn *c, const struct chain_state *st, FILE *out)
                 "chain %s: the head does not match its last row (seq %" PRId64
                 "): rows were removed or the head was altered\n",
                 st->name, st->seq);
+    return ok;
+}
+
+/* A head whose chain has no row at all: every row of that chain was removed.  1 when there is
+ * none, 0 when there is one (named on out), -1 when the heads cannot be read. */
+static int check_empty_chains(PGconn *c, FILE *out)
+{
+    PGresult *r = PQexec(c, "SELECT h.chain, h.seq FROM audit_heads h WHERE NOT EXISTS (SELECT 1 "
+                            "FROM audit_log l WHERE l.chain = h.chain) ORDER BY h.chain LIMIT 1");
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK ? 1 : -1;
+    if (ok == 1 && PQntuples(r) > 0) {
+        fprintf(out,
+                "chain %s: the head names seq %s but the chain has no rows: rows were removed "
+                "or the head was altered\n",
+                PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+        ok = 0;
+    }
+    PQclear(r);
     return ok;
 }
 
@@ -136,6 +155,10 @@ int ql_pg_audit_verify(const char *conninfo, FILE *out, struct ql_error *err)
     }
     if (rc == QL_OK && !broken && st.name[0] && !check_head(hc, &st, out))
         broken = 1;
+    int empty = rc == QL_OK && !broken ? check_empty_chains(hc, out) : 1;
+    if (empty < 0)
+        rc = ql_error_set(err, QL_EINTERNAL, "reading audit_heads failed: %s", PQerrorMessage(hc));
+    broken |= empty == 0;
     ql_buf_cleanup(&text);
     if (rc == QL_OK && broken)
         rc = ql_error_set(err, QL_ECONFLICT, "the audit log does not verify");

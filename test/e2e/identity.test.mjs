@@ -350,6 +350,25 @@ test('the audit table refuses UPDATE and DELETE, and quill-admin detects a tampe
   assert.equal((await run(`${BIN}/quill-admin`, ['audit-verify'], { DATABASE_URL: DB })).code, 0)
 })
 
+test('quill-admin detects a chain whose every row was removed', async () => {
+  const u = await signup(api)
+  const t = await makeTeam(api, u.token, 'Erased history')
+  await http(api, 'PATCH', `/v1/teams/${t.teamId}`, { token: u.token, body: { name: 'Renamed' } })
+  const chain = `team:${t.teamId}`
+  const table = `audit_hidden_${uniq('h').replace(/[^a-z0-9_]/gi, '_')}`
+  // a superuser hides everything that happened in the team: its head stays, its rows go
+  sql(`CREATE TABLE ${table} AS SELECT * FROM audit_log WHERE chain = '${chain}'; ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only; DELETE FROM audit_log WHERE chain = '${chain}'; ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only`)
+  let bad
+  try {
+    bad = await run(`${BIN}/quill-admin`, ['audit-verify'], { DATABASE_URL: DB })
+  } finally {
+    sql(`ALTER TABLE audit_log DISABLE TRIGGER audit_log_chain; INSERT INTO audit_log SELECT * FROM ${table}; ALTER TABLE audit_log ENABLE TRIGGER audit_log_chain; DROP TABLE ${table}`)
+  }
+  assert.equal(bad.code, 1, bad.stdout + bad.stderr)
+  assert.match(bad.stdout, new RegExp(`chain ${chain}: `))
+  assert.equal((await run(`${BIN}/quill-admin`, ['audit-verify'], { DATABASE_URL: DB })).code, 0)
+})
+
 test('no password, token, key or email appears in any log line', async () => {
   await sleep(400) // request lines are flushed every 250 ms
   const logs = api.lines.join('\n') + api.stderr
