@@ -199,6 +199,35 @@ static int authorize_role_change(struct ql_ctx *cx, const struct ql_uuid *team, 
     return rc;
 }
 
+/*
+ * Lock the team for a membership change and take the caller's role in it as it is now: the
+ * principal was read before the lock, and a change committed meanwhile (the caller removed or
+ * demoted) must count.  On success cx->principal is *fresh, a copy with that one membership,
+ * until the caller puts the old one back (before returning: fresh lives on its stack).
+ */
+static int lock_team(struct ql_ctx *cx, const struct ql_uuid *team, struct ql_principal *fresh,
+                     struct ql_membership *mine)
+{
+    struct ql_store *st = cx->ports.store;
+    const struct ql_principal *p = cx->principal;
+    int rc = ql_store_teams_lock(st, cx, team);
+    if (rc || p->kind != QL_PRINCIPAL_USER)
+        return rc;
+    struct ql_member me;
+    rc = ql_store_members_get(st, cx, team, &p->user_id, &me);
+    if (rc == QL_ENOT_FOUND)
+        return ql_error_set(&cx->err, rc, "No such team.");
+    if (rc)
+        return rc;
+    *fresh = *p;
+    mine->team_id = *team;
+    mine->role = me.role;
+    fresh->teams = mine;
+    fresh->nteams = 1;
+    cx->principal = fresh;
+    return QL_OK;
+}
+
 int ql_member_add(struct ql_ctx *cx, const struct ql_uuid *team, const char *email, size_t email_n,
                   const char *role, size_t role_n, struct ql_member *out)
 {
@@ -224,7 +253,12 @@ int ql_member_add(struct ql_ctx *cx, const struct ql_uuid *team, const char *ema
     rc = ql_tx_begin(cx);
     if (rc)
         return rc;
-    rc = ql_store_teams_lock(st, cx, team);
+    const struct ql_principal *caller = cx->principal;
+    struct ql_principal fresh;
+    struct ql_membership mine;
+    rc = lock_team(cx, team, &fresh, &mine);
+    if (rc == QL_OK)
+        rc = authorize_role_change(cx, team, QL_ROLE_NONE, r);
     if (rc == QL_OK)
         rc = ql_store_members_insert(st, cx, team, &u.id, r, now_ms(cx));
     if (rc == QL_ECONFLICT)
@@ -235,6 +269,7 @@ int ql_member_add(struct ql_ctx *cx, const struct ql_uuid *team, const char *ema
         rc = ql_audit(cx, team, "member.add", "User", &u.id, NULL);
     if (rc == QL_OK)
         rc = ql_store_members_get(st, cx, team, &u.id, out);
+    cx->principal = caller;
     return ql_tx_end(cx, rc);
 }
 
@@ -252,11 +287,15 @@ int ql_member_set_role(struct ql_ctx *cx, const struct ql_uuid *team, const stru
     rc = ql_tx_begin(cx);
     if (rc)
         return rc;
-    rc = ql_store_teams_lock(st, cx, team);
-    if (rc == QL_OK)
+    const struct ql_principal *caller = cx->principal;
+    struct ql_principal fresh;
+    struct ql_membership mine;
+    rc = lock_team(cx, team, &fresh, &mine);
+    if (rc == QL_OK) {
         rc = ql_store_members_get(st, cx, team, user, out);
-    if (rc == QL_ENOT_FOUND)
-        ql_error_set(&cx->err, rc, "No such member.");
+        if (rc == QL_ENOT_FOUND)
+            ql_error_set(&cx->err, rc, "No such member.");
+    }
     if (rc == QL_OK)
         rc = authorize_role_change(cx, team, out->role, r);
     if (rc == QL_OK && out->role == QL_ROLE_OWNER && r != QL_ROLE_OWNER) {
@@ -273,6 +312,7 @@ int ql_member_set_role(struct ql_ctx *cx, const struct ql_uuid *team, const stru
             rc = ql_audit(cx, team, "member.update", "User", user, NULL);
         out->role = r;
     }
+    cx->principal = caller;
     return ql_tx_end(cx, rc);
 }
 
@@ -288,11 +328,17 @@ int ql_member_remove(struct ql_ctx *cx, const struct ql_uuid *team, const struct
     rc = ql_tx_begin(cx);
     if (rc)
         return rc;
-    rc = ql_store_teams_lock(st, cx, team);
+    const struct ql_principal *caller = cx->principal;
+    struct ql_principal fresh;
+    struct ql_membership mine;
+    rc = lock_team(cx, team, &fresh, &mine);
     if (rc == QL_OK)
+        rc = ql_authorize(cx, self ? QL_ACT_MEMBER_LEAVE : QL_ACT_MEMBER_MANAGE, team);
+    if (rc == QL_OK) {
         rc = ql_store_members_get(st, cx, team, user, &m);
-    if (rc == QL_ENOT_FOUND)
-        ql_error_set(&cx->err, rc, "No such member.");
+        if (rc == QL_ENOT_FOUND)
+            ql_error_set(&cx->err, rc, "No such member.");
+    }
     if (rc == QL_OK && m.role == QL_ROLE_OWNER) {
         if (!self)
             rc = ql_authorize(cx, QL_ACT_MEMBER_GRANT_OWNER, team);
@@ -308,6 +354,7 @@ int ql_member_remove(struct ql_ctx *cx, const struct ql_uuid *team, const struct
         rc = ql_change(cx, team, QL_EVENT_MEMBER_REMOVED, user);
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "member.remove", "User", user, NULL);
+    cx->principal = caller;
     return ql_tx_end(cx, rc);
 }
 

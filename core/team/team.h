@@ -4,7 +4,9 @@
  * Every use case authorizes through the policy first, so a caller who is not a member of
  * the team gets QL_ENOT_FOUND before anything else is looked at.  A team always keeps at
  * least one owner: changes that would leave none fail with QL_ECONFLICT.  Membership
- * changes lock the team row, so two concurrent changes cannot both remove the last owner.
+ * changes lock the team row, so two concurrent changes cannot both remove the last owner, and
+ * decide again under that lock with the caller's role as it is then, so a caller removed or
+ * demoted while its request waited cannot change the team's members.
  */
 #ifndef QL_TEAM_H
 #define QL_TEAM_H

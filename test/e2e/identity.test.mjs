@@ -2,7 +2,7 @@
 // the full authorization matrix and a scan of the logs for secrets.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { start, stop, http, raw, run, sql, sleep, signup, makeTeam, addMember, makeKey, uniq, PASSWORD, BIN, DB } from './lib.mjs'
+import { start, stop, http, raw, run, sql, sleep, signup, makeTeam, addMember, makeKey, uniq, psqlSession, waitFor, PASSWORD, BIN, DB } from './lib.mjs'
 
 let api
 const secrets = new Set() // every password, token, key and email used: none may be logged
@@ -207,6 +207,29 @@ test('members: add, change role, last owner kept, self-removal, non-members get 
   problem(await http(api, 'GET', `/v1/teams/${t.teamId}/members`, { token: outsider.token }), 404, 'not_found')
   assert.equal((await http(api, 'DELETE', `/v1/teams/${t.teamId}/members/${other.user.userId}`, { token: other.token })).status, 204)
   problem(await http(api, 'GET', `/v1/teams/${t.teamId}`, { token: other.token }), 404, 'not_found')
+})
+
+test('an admin removed while their membership change waits for the team does not make it', async () => {
+  const owner = await signup(api); const admin = await signup(api); const target = await signup(api)
+  const t = await makeTeam(api, owner.token)
+  await addMember(api, owner.token, t.teamId, admin.email, 'admin')
+  await addMember(api, owner.token, t.teamId, target.email, 'viewer')
+  const T = `/v1/teams/${t.teamId}`
+  const waiting = () => Number(sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+  // someone holds the team, so both requests below queue for it in the order they came
+  const locker = psqlSession()
+  locker.write(`BEGIN; SELECT 1 FROM teams WHERE team_id = '${t.teamId}' FOR UPDATE; SELECT 'held';`)
+  await waitFor(() => locker.output().includes('held'))
+  const removal = http(api, 'DELETE', `${T}/members/${admin.user.userId}`, { token: owner.token })
+  await waitFor(() => waiting() === 1)
+  const promotion = http(api, 'PATCH', `${T}/members/${target.user.userId}`, { token: admin.token, body: { role: 'admin' } })
+  await waitFor(() => waiting() === 2)
+  locker.write('COMMIT;')
+  await locker.close()
+  assert.equal((await removal).status, 204)
+  problem(await promotion, 404, 'not_found')
+  const m = await http(api, 'GET', `${T}/members`, { token: owner.token })
+  assert.equal(m.body.items.find((x) => x.userId === target.user.userId).role, 'viewer')
 })
 
 test('API keys: shown once, act with their role inside their team only, revoked at once', async () => {

@@ -254,7 +254,10 @@ static void test_team_create_failure_at_any_step_writes_nothing(void)
     walk_faults("team create", RANDOM, create_team, 2); /* the team id, the audit row id */
 }
 
-/* users by email, BEGIN, team lock, member insert, change, audit append, member get, COMMIT */
+/*
+ * users by email, BEGIN, team lock, the caller's member row, member insert, change, audit
+ * append, member get, COMMIT
+ */
 static int add_member(struct world *w)
 {
     struct ql_member m;
@@ -264,10 +267,10 @@ static int add_member(struct world *w)
 
 static void test_member_add_failure_at_any_step_writes_nothing(void)
 {
-    walk_faults("member add", STORE, add_member, 8);
+    walk_faults("member add", STORE, add_member, 9);
 }
 
-/* BEGIN, team lock, member get, set role, change, audit append, COMMIT */
+/* BEGIN, team lock, the caller's member row, member get, set role, change, audit append, COMMIT */
 static int demote_member(struct world *w)
 {
     struct ql_member m;
@@ -277,10 +280,11 @@ static int demote_member(struct world *w)
 
 static void test_member_role_failure_at_any_step_writes_nothing(void)
 {
-    walk_faults("member set role", STORE, demote_member, 7);
+    walk_faults("member set role", STORE, demote_member, 8);
 }
 
-/* BEGIN, team lock, member get, member remove, change, audit append, COMMIT */
+/* BEGIN, team lock, the caller's member row, member get, member remove, change, audit append,
+ * COMMIT */
 static int remove_member(struct world *w)
 {
     by(w, &w->po);
@@ -289,7 +293,7 @@ static int remove_member(struct world *w)
 
 static void test_member_remove_failure_at_any_step_writes_nothing(void)
 {
-    walk_faults("member remove", STORE, remove_member, 7);
+    walk_faults("member remove", STORE, remove_member, 8);
 }
 
 /* BEGIN, key insert, audit append, COMMIT */
