@@ -148,6 +148,17 @@ static void close_all(struct ql_engine *e)
         uv_close((uv_handle_t *)&e->metrics, NULL);
 }
 
+/* Heartbeats of the runs in flight, when one is due; while stopping too, so the jobs still
+ * running then are not rescued (and run again elsewhere) before they finish. */
+static void heartbeat_due(struct ql_engine *e)
+{
+    int64_t now = ql__eng_now_ms(e);
+    if (now - e->last_heartbeat_ms >= e->cfg->job_heartbeat_ms) {
+        ql__eng_heartbeat(e);
+        e->last_heartbeat_ms = now;
+    }
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct ql_engine *e = t->data;
@@ -158,15 +169,14 @@ static void on_tick(uv_timer_t *t)
         } else if (ql__eng_now_ms(e) >= e->stop_deadline_ms) {
             release(e, 1);
             close_all(e);
+        } else {
+            heartbeat_due(e);
         }
+        ql_arena_reset(&e->arena);
         return;
     }
     ql__eng_check_deadlines(e);
-    int64_t now = ql__eng_now_ms(e);
-    if (now - e->last_heartbeat_ms >= e->cfg->job_heartbeat_ms) {
-        ql__eng_heartbeat(e);
-        e->last_heartbeat_ms = now;
-    }
+    heartbeat_due(e);
     ql__eng_leader_duties(e);
     ql_arena_reset(&e->arena);
 }

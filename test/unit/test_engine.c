@@ -58,6 +58,7 @@ struct tjob {
     char state[16]; /* available, running, failed, succeeded, discarded */
     int attempts, max_attempts, completions, fails;
     int progressed; /* its handler reported progress: a runner is running it */
+    int heartbeats; /* heartbeats of its running attempt's worker */
     int64_t run_at_ms;
     char worker[128];
     char last_error[200];
@@ -199,7 +200,15 @@ static int q_lead(struct ql_queue *self, struct ql_ctx *cx, int *leader)
 static int q_heartbeat(struct ql_queue *self, struct ql_ctx *cx, const char *worker,
                        const int64_t *ids, int n)
 {
-    (void)self, (void)cx, (void)worker, (void)ids, (void)n;
+    (void)cx;
+    struct tqueue *q = tq(self);
+    pthread_mutex_lock(&q->lock);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < q->n; k++)
+            if (q->jobs[k].id == ids[i] && !strcmp(q->jobs[k].worker, worker) &&
+                !strcmp(q->jobs[k].state, "running"))
+                q->jobs[k].heartbeats++;
+    pthread_mutex_unlock(&q->lock);
     return QL_OK;
 }
 
@@ -490,6 +499,33 @@ static void test_stopping_finishes_running_jobs_and_releases_the_rest(void)
             ASSERT_INT_EQ(w.queue.jobs[i].attempts, 0);
 }
 
+/*
+ * A job still running while the worker stops keeps its lease: its heartbeats go on until it
+ * ends or the shutdown timeout hands it back.  Without them the leader of another worker
+ * takes it for lost once QUILL_JOB_RESCUE_AFTER_MS passes and runs it a second time while
+ * this one is still running it.
+ */
+static void test_stopping_keeps_sending_heartbeats_for_running_jobs(void)
+{
+    struct world w;
+    start(&w, 1);
+    enqueue(&w, "debug.sleep", "{\"ms\":60000}", 1);
+    WAIT_FOR(job(&w, 0).progressed);
+    ql_engine_stop(w.engine);
+    for (int i = 0; i < 3; i++) { /* one may have come before the engine saw the stop */
+        int seen = job(&w, 0).heartbeats;
+        advance(&w.clock, 150); /* a heartbeat period, well within the job's deadline */
+        WAIT_FOR(job(&w, 0).heartbeats > seen);
+    }
+    advance(&w.clock, 1200); /* past the kind's 1 s deadline: the handler gives up */
+    pthread_join(w.thread, NULL);
+    ASSERT_INT_EQ(w.rc, QL_OK);
+    ASSERT_STR_EQ(job(&w, 0).state, "discarded"); /* its only attempt, counted */
+    ASSERT_INT_EQ(job(&w, 0).completions, 0);
+    ql_engine_destroy(w.engine);
+    pthread_mutex_destroy(&w.queue.lock);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -497,6 +533,7 @@ int main(int argc, char **argv)
         TEST(test_a_failing_job_backs_off_then_is_discarded),
         TEST(test_a_run_sees_its_deadline_on_the_clock),
         TEST(test_stopping_finishes_running_jobs_and_releases_the_rest),
+        TEST(test_stopping_keeps_sending_heartbeats_for_running_jobs),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
