@@ -15,12 +15,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Enqueue every cron tick since the last check (deduplicated by unique key). */
+/*
+ * Enqueue every cron tick since the last check (deduplicated by unique key), but none older
+ * than the lookback a new leader has: a leader back after a long pause (its process was
+ * suspended, its clock stepped forward) sends no burst of the ticks it missed.
+ */
 static void cron(struct ql_engine *e, int64_t now)
 {
     int n;
     const struct ql_schedule *s = ql_schedules(e->cfg->worker_debug_jobs, &n);
     int64_t from = e->cron_checked_ms;
+    if (from < now - CRON_LOOKBACK_MS)
+        from = now - CRON_LOOKBACK_MS;
     struct ql_ctx cx;
     ql__eng_main_ctx(e, &cx);
     for (int i = 0; i < n; i++) {

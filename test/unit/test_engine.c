@@ -5,422 +5,7 @@
  * engine's own threads and loop are real.  Every wait is bounded and checks a state, never
  * a duration.
  */
-#include "arena/arena.h"
-#include "config/config.h"
-#include "ctx/ctx.h"
-#include "db/db.h"
-#include "engine/engine.h"
-#include "err/err.h"
-#include "fakes/fakes.h"
-#include "jobs/jobs.h"
-#include "notify/notify.h"
-#include "queue/queue.h"
-#include "test.h"
-
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <time.h>
-
-/* ---- a clock threads may read while the test moves it ------------------------------------- */
-
-struct tclock {
-    struct ql_clock base;
-    _Atomic int64_t now_ms, mono_ns;
-};
-
-static int64_t tc_now(struct ql_clock *self)
-{
-    return atomic_load(&((struct tclock *)self)->now_ms);
-}
-
-static int64_t tc_mono(struct ql_clock *self)
-{
-    return atomic_load(&((struct tclock *)self)->mono_ns);
-}
-
-static const struct ql_clock_ops tclock_ops = {tc_now, tc_mono};
-
-static void advance(struct tclock *c, int64_t ms)
-{
-    atomic_fetch_add(&c->now_ms, ms);
-    atomic_fetch_add(&c->mono_ns, ms * 1000000);
-}
-
-/* ---- the queue ---------------------------------------------------------------------------- */
-
-#define MAXJOBS 64
-
-struct tjob {
-    int64_t id;
-    char kind[32];
-    char payload[64];
-    char state[16]; /* available, running, failed, succeeded, discarded */
-    int attempts, max_attempts, completions, fails;
-    int progressed; /* its handler reported progress: a runner is running it */
-    int heartbeats; /* heartbeats of its running attempt's worker */
-    int64_t run_at_ms;
-    char worker[128];
-    char last_error[200];
-};
-
-struct tqueue {
-    struct ql_queue base;
-    pthread_mutex_t lock;
-    struct tclock *clock;
-    struct tjob jobs[MAXJOBS];
-    int n;
-    int releases;
-};
-
-static struct tqueue *tq(struct ql_queue *q)
-{
-    return (struct tqueue *)q;
-}
-
-static int q_enqueue(struct ql_queue *self, struct ql_ctx *cx, const struct ql_job_spec *s,
-                     int64_t *id)
-{
-    (void)cx;
-    struct tqueue *q = tq(self);
-    pthread_mutex_lock(&q->lock);
-    struct tjob *j = &q->jobs[q->n];
-    memset(j, 0, sizeof(*j));
-    j->id = ++q->n;
-    snprintf(j->kind, sizeof(j->kind), "%s", s->kind);
-    snprintf(j->payload, sizeof(j->payload), "%s", s->payload_json ? s->payload_json : "{}");
-    snprintf(j->state, sizeof(j->state), "available");
-    j->max_attempts = s->max_attempts ? s->max_attempts : 25;
-    j->run_at_ms = s->run_at_ms ? s->run_at_ms : tc_now(&q->clock->base);
-    if (id)
-        *id = j->id;
-    pthread_mutex_unlock(&q->lock);
-    return QL_OK;
-}
-
-static int q_claim(struct ql_queue *self, struct ql_ctx *cx, const char *worker,
-                   const char *const *queues, int max, struct ql_job **out, int *n)
-{
-    (void)queues;
-    struct tqueue *q = tq(self);
-    *out = ql_arena_calloc(cx->arena, (size_t)max, sizeof(struct ql_job));
-    *n = 0;
-    int64_t now = tc_now(&q->clock->base);
-    pthread_mutex_lock(&q->lock);
-    for (int i = 0; i < q->n && *n < max; i++) {
-        struct tjob *j = &q->jobs[i];
-        if ((strcmp(j->state, "available") && strcmp(j->state, "failed")) || j->run_at_ms > now)
-            continue;
-        snprintf(j->state, sizeof(j->state), "running");
-        snprintf(j->worker, sizeof(j->worker), "%s", worker);
-        j->attempts++;
-        struct ql_job *o = &(*out)[(*n)++];
-        o->id = j->id;
-        o->queue = "default";
-        o->kind = ql_arena_strdup(cx->arena, j->kind);
-        o->payload = ql_arena_strdup(cx->arena, j->payload);
-        o->attempts = j->attempts;
-        o->max_attempts = j->max_attempts;
-    }
-    pthread_mutex_unlock(&q->lock);
-    return QL_OK;
-}
-
-/* The job of id at attempt, run by worker, or NULL (a stale update: refused). */
-static struct tjob *mine(struct tqueue *q, const char *worker, int64_t id, int attempt)
-{
-    for (int i = 0; i < q->n; i++) {
-        struct tjob *j = &q->jobs[i];
-        if (j->id == id && j->attempts == attempt && !strcmp(j->worker, worker) &&
-            !strcmp(j->state, "running"))
-            return j;
-    }
-    return NULL;
-}
-
-static int q_complete(struct ql_queue *self, struct ql_ctx *cx, const char *worker,
-                      const int64_t *ids, const int *attempts, int n)
-{
-    (void)cx;
-    struct tqueue *q = tq(self);
-    pthread_mutex_lock(&q->lock);
-    for (int i = 0; i < n; i++) {
-        struct tjob *j = mine(q, worker, ids[i], attempts[i]);
-        if (j) {
-            snprintf(j->state, sizeof(j->state), "succeeded");
-            j->completions++;
-        }
-    }
-    pthread_mutex_unlock(&q->lock);
-    return QL_OK;
-}
-
-static int q_fail(struct ql_queue *self, struct ql_ctx *cx, const char *worker, int64_t id,
-                  int attempt, const char *error, int64_t retry_at_ms, int discard)
-{
-    (void)cx;
-    struct tqueue *q = tq(self);
-    pthread_mutex_lock(&q->lock);
-    struct tjob *j = mine(q, worker, id, attempt);
-    if (j) {
-        snprintf(j->state, sizeof(j->state), "%s", discard ? "discarded" : "failed");
-        snprintf(j->last_error, sizeof(j->last_error), "%s", error);
-        j->run_at_ms = retry_at_ms;
-        j->fails++;
-    }
-    pthread_mutex_unlock(&q->lock);
-    return QL_OK;
-}
-
-static int q_release(struct ql_queue *self, struct ql_ctx *cx, const char *worker,
-                     const int64_t *ids, const int *attempts, int n)
-{
-    (void)cx;
-    struct tqueue *q = tq(self);
-    pthread_mutex_lock(&q->lock);
-    for (int i = 0; i < n; i++) {
-        struct tjob *j = mine(q, worker, ids[i], attempts[i]);
-        if (j) {
-            snprintf(j->state, sizeof(j->state), "available");
-            j->attempts--; /* not attempted */
-            q->releases++;
-        }
-    }
-    pthread_mutex_unlock(&q->lock);
-    return QL_OK;
-}
-
-static int q_lead(struct ql_queue *self, struct ql_ctx *cx, int *leader)
-{
-    (void)self, (void)cx;
-    *leader = 0; /* another worker leads: no cron, rescue or retention here */
-    return QL_OK;
-}
-
-static int q_heartbeat(struct ql_queue *self, struct ql_ctx *cx, const char *worker,
-                       const int64_t *ids, int n)
-{
-    (void)cx;
-    struct tqueue *q = tq(self);
-    pthread_mutex_lock(&q->lock);
-    for (int i = 0; i < n; i++)
-        for (int k = 0; k < q->n; k++)
-            if (q->jobs[k].id == ids[i] && !strcmp(q->jobs[k].worker, worker) &&
-                !strcmp(q->jobs[k].state, "running"))
-                q->jobs[k].heartbeats++;
-    pthread_mutex_unlock(&q->lock);
-    return QL_OK;
-}
-
-static int q_progress(struct ql_queue *self, struct ql_ctx *cx, const char *worker, int64_t id,
-                      const char *json)
-{
-    (void)cx, (void)worker, (void)json;
-    struct tqueue *q = tq(self);
-    pthread_mutex_lock(&q->lock);
-    for (int i = 0; i < q->n; i++)
-        if (q->jobs[i].id == id)
-            q->jobs[i].progressed = 1;
-    pthread_mutex_unlock(&q->lock);
-    return QL_OK;
-}
-
-static const struct ql_queue_ops tqueue_ops = {
-    .enqueue = q_enqueue,
-    .claim = q_claim,
-    .complete = q_complete,
-    .fail = q_fail,
-    .heartbeat = q_heartbeat,
-    .release = q_release,
-    .progress = q_progress,
-    .lead = q_lead,
-};
-
-/* ---- sessions and notifications ---------------------------------------------------------- */
-
-struct tsession {
-    struct ql_db_session base;
-    struct ql_queue *queue;
-    struct fake_store store;
-};
-
-static struct ql_store *ts_store(struct ql_db_session *s)
-{
-    return &((struct tsession *)s)->store.base;
-}
-
-static struct ql_queue *ts_queue(struct ql_db_session *s)
-{
-    return ((struct tsession *)s)->queue;
-}
-
-static int ts_connect(struct ql_db_session *s, struct ql_error *err)
-{
-    (void)s, (void)err;
-    return QL_OK;
-}
-
-static void ts_destroy(struct ql_db_session *s)
-{
-    fake_store_cleanup(&((struct tsession *)s)->store);
-    free(s);
-}
-
-static const struct ql_db_session_ops tsession_ops = {
-    .store = ts_store, .queue = ts_queue, .connect = ts_connect, .destroy = ts_destroy};
-
-struct tdb {
-    struct ql_db base;
-    struct ql_queue *queue;
-};
-
-static int tdb_open(struct ql_db *self, enum ql_db_kind kind, unsigned hints,
-                    struct ql_db_session **out)
-{
-    (void)kind, (void)hints;
-    struct tsession *s = calloc(1, sizeof(*s));
-    if (s == NULL)
-        return QL_ENOMEM;
-    s->base.ops = &tsession_ops;
-    s->queue = ((struct tdb *)self)->queue;
-    fake_store_init(&s->store);
-    *out = &s->base;
-    return QL_OK;
-}
-
-static void tdb_stats(struct ql_db *self, struct ql_db_stats *out)
-{
-    (void)self;
-    (void)out;
-}
-
-static const struct ql_db_ops tdb_ops = {tdb_open, tdb_stats};
-
-struct tnotify {
-    struct ql_notify base;
-    ql_notify_fn fn;
-    void *ud;
-};
-
-static int tn_subscribe(struct ql_notify *self, const char *ch, ql_notify_fn fn, void *ud, int *id)
-{
-    (void)ch;
-    struct tnotify *n = (struct tnotify *)self;
-    n->fn = fn;
-    n->ud = ud;
-    *id = 1;
-    return QL_OK;
-}
-
-static void tn_unsubscribe(struct ql_notify *self, int id)
-{
-    (void)id;
-    ((struct tnotify *)self)->fn = NULL;
-}
-
-static int tn_post(struct ql_notify *self, const char *ch, const char *payload)
-{
-    (void)self, (void)ch, (void)payload;
-    return QL_OK;
-}
-
-static const struct ql_notify_ops tnotify_ops = {tn_subscribe, tn_unsubscribe, tn_post};
-
-/* ---- a running engine ---------------------------------------------------------------------- */
-
-struct world {
-    struct tclock clock;
-    struct tqueue queue;
-    struct tdb db;
-    struct tnotify notify;
-    struct fake_auth auth;
-    struct ql_engine_config cfg;
-    struct ql_config core;
-    struct ql_engine *engine;
-    pthread_t thread;
-    int rc;
-};
-
-static void *run_engine(void *arg)
-{
-    struct world *w = arg;
-    w->rc = ql_engine_run(w->engine);
-    return NULL;
-}
-
-static void start(struct world *w, int concurrency)
-{
-    memset(w, 0, sizeof(*w));
-    w->clock.base.ops = &tclock_ops;
-    atomic_init(&w->clock.now_ms, 1767225600000LL);
-    atomic_init(&w->clock.mono_ns, 1000000000LL);
-    w->queue.base.ops = &tqueue_ops;
-    w->queue.clock = &w->clock;
-    pthread_mutex_init(&w->queue.lock, NULL);
-    w->db.base.ops = &tdb_ops;
-    w->db.queue = &w->queue.base;
-    w->notify.base.ops = &tnotify_ops;
-    fake_auth_init(&w->auth);
-    w->cfg = (struct ql_engine_config){.worker_concurrency = concurrency,
-                                       .job_batch = 10,
-                                       .job_poll_ms = 20,
-                                       .job_heartbeat_ms = 100,
-                                       .job_rescue_after_ms = 1000,
-                                       .job_retention_ms = 3600000,
-                                       .job_backoff_base_ms = 1000,
-                                       .worker_debug_jobs = 1,
-                                       .shutdown_timeout_ms = 5000};
-    const struct ql_engine_ports ports = {&w->db.base, &w->notify.base, &w->clock.base,
-                                          &w->auth.base, NULL};
-    ASSERT_INT_EQ(ql_engine_create(&w->cfg, &w->core, &ports, &w->engine), QL_OK);
-    ASSERT_INT_EQ(pthread_create(&w->thread, NULL, run_engine, w), 0);
-}
-
-static void stop(struct world *w)
-{
-    ql_engine_stop(w->engine);
-    pthread_join(w->thread, NULL);
-    ASSERT_INT_EQ(w->rc, QL_OK);
-    ql_engine_destroy(w->engine);
-    pthread_mutex_destroy(&w->queue.lock);
-}
-
-static void enqueue(struct world *w, const char *kind, const char *payload, int max_attempts)
-{
-    struct ql_job_spec s = {.kind = kind, .payload_json = payload, .max_attempts = max_attempts};
-    ASSERT_INT_EQ(q_enqueue(&w->queue.base, NULL, &s, NULL), QL_OK);
-}
-
-/* Jobs of the queue in state (under its lock). */
-static int count(struct world *w, const char *state)
-{
-    pthread_mutex_lock(&w->queue.lock);
-    int n = 0;
-    for (int i = 0; i < w->queue.n; i++)
-        n += !strcmp(w->queue.jobs[i].state, state);
-    pthread_mutex_unlock(&w->queue.lock);
-    return n;
-}
-
-static struct tjob job(struct world *w, int index)
-{
-    pthread_mutex_lock(&w->queue.lock);
-    struct tjob j = w->queue.jobs[index];
-    pthread_mutex_unlock(&w->queue.lock);
-    return j;
-}
-
-/* Wait (at most 20 s) until cond holds; the test fails if it never does. */
-#define WAIT_FOR(cond)                                                                             \
-    do {                                                                                           \
-        int ql__ok = 0;                                                                            \
-        for (int ql__i = 0; ql__i < 2000 && !(ql__ok = (cond)); ql__i++) {                         \
-            struct timespec ql__ts = {0, 10 * 1000000};                                            \
-            nanosleep(&ql__ts, NULL);                                                              \
-        }                                                                                          \
-        if (!ql__ok)                                                                               \
-            ql__test_fail(__FILE__, __LINE__, "never came true: " #cond);                          \
-    } while (0)
+#include "engine_world.h"
 
 /* ---- tests ----------------------------------------------------------------------------------- */
 
@@ -526,6 +111,51 @@ static void test_stopping_keeps_sending_heartbeats_for_running_jobs(void)
     pthread_mutex_destroy(&w.queue.lock);
 }
 
+/* The cron ticks enqueued so far: how many, and the earliest and latest of them. */
+static void ticks(struct world *w, int *n, int64_t *oldest, int64_t *newest)
+{
+    pthread_mutex_lock(&w->queue.lock);
+    *n = w->queue.ticks;
+    *oldest = w->queue.oldest_tick;
+    *newest = w->queue.newest_tick;
+    w->queue.ticks = 0;
+    pthread_mutex_unlock(&w->queue.lock);
+}
+
+static int64_t newest_tick(struct world *w)
+{
+    pthread_mutex_lock(&w->queue.lock);
+    int64_t t = w->queue.ticks ? w->queue.newest_tick : 0;
+    pthread_mutex_unlock(&w->queue.lock);
+    return t;
+}
+
+/*
+ * A leader that could not run cron for hours while it kept the lead (its process was
+ * suspended, or its clock stepped forward) looks back no further than a new leader does: it
+ * does not enqueue every tick it missed in one burst.
+ */
+static void test_a_leader_back_after_hours_enqueues_no_burst_of_missed_ticks(void)
+{
+    struct world w;
+    start(&w, 1);
+    pthread_mutex_lock(&w.queue.lock);
+    w.queue.leader = 1;
+    pthread_mutex_unlock(&w.queue.lock);
+    int64_t t0 = tc_now(&w.clock.base); /* a minute's start: its ticks come with the lookback */
+    WAIT_FOR(newest_tick(&w) == t0);
+    int n;
+    int64_t oldest, newest;
+    ticks(&w, &n, &oldest, &newest);
+    ASSERT_TRUE(oldest > t0 - 5 * 60000); /* a new leader looks back 5 minutes */
+    advance(&w.clock, 2 * 3600000);
+    int64_t t1 = tc_now(&w.clock.base);
+    WAIT_FOR(newest_tick(&w) == t1);
+    ticks(&w, &n, &oldest, &newest);
+    ASSERT_TRUE(oldest > t1 - 5 * 60000); /* not the ticks of the two hours before */
+    stop(&w);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -534,6 +164,7 @@ int main(int argc, char **argv)
         TEST(test_a_run_sees_its_deadline_on_the_clock),
         TEST(test_stopping_finishes_running_jobs_and_releases_the_rest),
         TEST(test_stopping_keeps_sending_heartbeats_for_running_jobs),
+        TEST(test_a_leader_back_after_hours_enqueues_no_burst_of_missed_ticks),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
