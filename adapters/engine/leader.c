@@ -72,7 +72,7 @@ void ql__eng_leader_duties(struct ql_engine *e)
     cron(e, now);
     if (now - e->last_rescue_ms >= RESCUE_EVERY_MS) {
         int n = 0;
-        int rc = ql_queue_rescue(cx.ports.queue, &cx, now - e->cfg->job_rescue_after_ms, &n);
+        int rc = ql_queue_rescue(cx.ports.queue, &cx, e->cfg->job_rescue_after_ms, &n);
         ql__eng_db_state(e, rc, &cx);
         e->last_rescue_ms = now;
         if (n > 0) {

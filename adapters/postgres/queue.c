@@ -220,10 +220,12 @@ static int affected(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     return rc;
 }
 
-static int q_rescue(struct ql_queue *self, struct ql_ctx *cx, int64_t stale_before_ms, int *n)
+/* The heartbeat's age on the database's clock, which stamped it: a worker whose clock runs
+ * ahead would otherwise take live jobs for lost. */
+static int q_rescue(struct ql_queue *self, struct ql_ctx *cx, int64_t stale_ms, int *n)
 {
     struct ql__pg_params p = {0};
-    ql__pg_p_ts(&p, stale_before_ms);
+    ql__pg_p_int(&p, stale_ms);
     return affected(pg_of(self), cx, QL__ST_JOB_RESCUE, &p, n);
 }
 

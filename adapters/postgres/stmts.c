@@ -403,7 +403,7 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "jsonb_build_array(jsonb_build_object('attempt', attempts, 'at', now(), 'error', "
          "'worker ' || coalesce(locked_by, '?') || ' stopped sending heartbeats')), "
          "locked_by = NULL, heartbeat_at = NULL WHERE state = 'running' AND heartbeat_at < "
-         "$1",
+         "now() - $1::bigint * interval '1 millisecond'",
          1},
     [QL__ST_JOB_PURGE] =
         {"job_purge",

@@ -72,8 +72,9 @@ struct ql_queue_ops {
     /* Put running jobs back (shutdown): they count as not attempted. */
     int (*release)(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
                    const int64_t *ids, const int *attempts, int n);
-    /* Return jobs whose heartbeat is older than stale_ms to the queue (or discard them). */
-    int (*rescue)(struct ql_queue *self, struct ql_ctx *cx, int64_t stale_before_ms, int *n);
+    /* Return jobs whose heartbeat is older than stale_ms to the queue (or discard them); the
+     * age is measured on the clock that stamps heartbeats, not the caller's. */
+    int (*rescue)(struct ql_queue *self, struct ql_ctx *cx, int64_t stale_ms, int *n);
     /* Delete finished jobs older than before_ms; *n gets how many. */
     int (*purge)(struct ql_queue *self, struct ql_ctx *cx, int64_t before_ms, int *n);
     int (*progress)(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id, int64_t id,
@@ -137,10 +138,9 @@ static inline int ql_queue_release(struct ql_queue *q, struct ql_ctx *cx, const 
     return q->ops->release(q, cx, worker_id, ids, attempts, n);
 }
 
-static inline int ql_queue_rescue(struct ql_queue *q, struct ql_ctx *cx, int64_t stale_before_ms,
-                                  int *n)
+static inline int ql_queue_rescue(struct ql_queue *q, struct ql_ctx *cx, int64_t stale_ms, int *n)
 {
-    return q->ops->rescue(q, cx, stale_before_ms, n);
+    return q->ops->rescue(q, cx, stale_ms, n);
 }
 
 static inline int ql_queue_purge(struct ql_queue *q, struct ql_ctx *cx, int64_t before_ms, int *n)

@@ -60,8 +60,9 @@ struct tjob {
     char payload[64];
     char state[16]; /* available, running, failed, succeeded, discarded */
     int attempts, max_attempts, completions, fails;
-    int progressed; /* its handler reported progress: a runner is running it */
-    int heartbeats; /* heartbeats of its running attempt's worker */
+    int progressed;       /* its handler reported progress: a runner is running it */
+    int heartbeats;       /* heartbeats of its running attempt's worker */
+    int64_t heartbeat_at; /* on the database's clock, as PostgreSQL stamps it */
     int64_t run_at_ms;
     char worker[128];
     char last_error[200];
@@ -78,7 +79,15 @@ struct tqueue {
     int ticks;           /* cron ticks enqueued (counted, not stored) */
     int64_t oldest_tick; /* the earliest tick's time among them */
     int64_t newest_tick;
+    int64_t db_skew_ms; /* the database's clock: the worker's plus this */
+    int rescues;        /* the leader's rescue passes */
 };
+
+/* Now on the database's clock (under the queue's lock). */
+static int64_t db_now(struct tqueue *q)
+{
+    return tc_now(&q->clock->base) + q->db_skew_ms;
+}
 
 static struct tqueue *tq(struct ql_queue *q)
 {
@@ -130,6 +139,7 @@ static int q_claim(struct ql_queue *self, struct ql_ctx *cx, const char *worker,
         snprintf(j->state, sizeof(j->state), "running");
         snprintf(j->worker, sizeof(j->worker), "%s", worker);
         j->attempts++;
+        j->heartbeat_at = db_now(q);
         struct ql_job *o = &(*out)[(*n)++];
         o->id = j->id;
         o->queue = "default";
@@ -217,10 +227,25 @@ static int q_lead(struct ql_queue *self, struct ql_ctx *cx, int *leader)
     return QL_OK;
 }
 
-static int q_rescue(struct ql_queue *self, struct ql_ctx *cx, int64_t stale_before_ms, int *n)
+/* As PostgreSQL's: running jobs whose heartbeat is older than stale_ms on its own clock. */
+static int q_rescue(struct ql_queue *self, struct ql_ctx *cx, int64_t stale_ms, int *n)
 {
-    (void)self, (void)cx, (void)stale_before_ms;
+    (void)cx;
+    struct tqueue *q = tq(self);
+    pthread_mutex_lock(&q->lock);
     *n = 0;
+    for (int i = 0; i < q->n; i++) {
+        struct tjob *j = &q->jobs[i];
+        if (strcmp(j->state, "running") || j->heartbeat_at >= db_now(q) - stale_ms)
+            continue;
+        snprintf(j->state, sizeof(j->state), "%s",
+                 j->attempts >= j->max_attempts ? "discarded" : "failed");
+        snprintf(j->last_error, sizeof(j->last_error), "stopped sending heartbeats");
+        j->worker[0] = '\0';
+        (*n)++;
+    }
+    q->rescues++;
+    pthread_mutex_unlock(&q->lock);
     return QL_OK;
 }
 
@@ -240,8 +265,10 @@ static int q_heartbeat(struct ql_queue *self, struct ql_ctx *cx, const char *wor
     for (int i = 0; i < n; i++)
         for (int k = 0; k < q->n; k++)
             if (q->jobs[k].id == ids[i] && !strcmp(q->jobs[k].worker, worker) &&
-                !strcmp(q->jobs[k].state, "running"))
+                !strcmp(q->jobs[k].state, "running")) {
                 q->jobs[k].heartbeats++;
+                q->jobs[k].heartbeat_at = db_now(q);
+            }
     pthread_mutex_unlock(&q->lock);
     return QL_OK;
 }

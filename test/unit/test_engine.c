@@ -156,6 +156,38 @@ static void test_a_leader_back_after_hours_enqueues_no_burst_of_missed_ticks(voi
     stop(&w);
 }
 
+static int rescues(struct world *w)
+{
+    pthread_mutex_lock(&w->queue.lock);
+    int n = w->queue.rescues;
+    pthread_mutex_unlock(&w->queue.lock);
+    return n;
+}
+
+/*
+ * The leader measures a heartbeat's age on the database's clock, which stamps heartbeats: a
+ * worker whose clock runs ahead of the database's (here by a minute) does not take a job
+ * that is sending heartbeats for lost, and have it run a second time.
+ */
+static void test_a_leader_whose_clock_runs_ahead_rescues_no_live_job(void)
+{
+    struct world w;
+    start(&w, 1);
+    pthread_mutex_lock(&w.queue.lock);
+    w.queue.db_skew_ms = -60000;
+    w.queue.leader = 1;
+    pthread_mutex_unlock(&w.queue.lock);
+    enqueue(&w, "debug.sleep", "{\"ms\":60000}", 3);
+    WAIT_FOR(job(&w, 0).progressed);
+    int seen = rescues(&w);
+    atomic_fetch_add(&w.clock.now_ms, 2100); /* wall time only: the job's deadline stays off */
+    WAIT_FOR(rescues(&w) > seen);            /* the next rescue pass, after a heartbeat */
+    ASSERT_STR_EQ(job(&w, 0).state, "running");
+    advance(&w.clock, 1200); /* past the kind's 1 s deadline: the handler gives up */
+    WAIT_FOR(job(&w, 0).fails == 1);
+    stop(&w);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -165,6 +197,7 @@ int main(int argc, char **argv)
         TEST(test_stopping_finishes_running_jobs_and_releases_the_rest),
         TEST(test_stopping_keeps_sending_heartbeats_for_running_jobs),
         TEST(test_a_leader_back_after_hours_enqueues_no_burst_of_missed_ticks),
+        TEST(test_a_leader_whose_clock_runs_ahead_rescues_no_live_job),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
