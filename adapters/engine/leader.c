@@ -82,9 +82,12 @@ void ql__eng_leader_duties(struct ql_engine *e)
         }
     }
     if (now - e->last_purge_ms >= PURGE_EVERY_MS) {
+        /* a cron tick's job outlives the lookback of a new leader, which skips it by its key */
+        int64_t keep = e->cfg->job_retention_ms > CRON_LOOKBACK_MS ? e->cfg->job_retention_ms
+                                                                   : CRON_LOOKBACK_MS;
         int n = 0;
         do {
-            int rc = ql_queue_purge(cx.ports.queue, &cx, now - e->cfg->job_retention_ms, &n);
+            int rc = ql_queue_purge(cx.ports.queue, &cx, now - keep, &n);
             ql__eng_db_state(e, rc, &cx);
             if (rc)
                 break;

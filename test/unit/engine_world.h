@@ -81,6 +81,8 @@ struct tqueue {
     int64_t newest_tick;
     int64_t db_skew_ms; /* the database's clock: the worker's plus this */
     int rescues;        /* the leader's rescue passes */
+    int purges;         /* the leader's retention passes */
+    int64_t purged_to;  /* the latest finishing time they deleted up to */
 };
 
 /* Now on the database's clock (under the queue's lock). */
@@ -251,7 +253,12 @@ static int q_rescue(struct ql_queue *self, struct ql_ctx *cx, int64_t stale_ms, 
 
 static int q_purge(struct ql_queue *self, struct ql_ctx *cx, int64_t before_ms, int *n)
 {
-    (void)self, (void)cx, (void)before_ms;
+    (void)cx;
+    struct tqueue *q = tq(self);
+    pthread_mutex_lock(&q->lock);
+    if (q->purges++ == 0 || before_ms > q->purged_to)
+        q->purged_to = before_ms;
+    pthread_mutex_unlock(&q->lock);
     *n = 0;
     return QL_OK;
 }

@@ -188,6 +188,36 @@ static void test_a_leader_whose_clock_runs_ahead_rescues_no_live_job(void)
     stop(&w);
 }
 
+static int purges(struct world *w)
+{
+    pthread_mutex_lock(&w->queue.lock);
+    int n = w->queue.purges;
+    pthread_mutex_unlock(&w->queue.lock);
+    return n;
+}
+
+/*
+ * A new leader looks back 5 minutes for cron ticks and skips those whose job still exists
+ * (the unique key): with QUILL_JOB_RETENTION_HOURS=0 the jobs of the ticks that ran must
+ * outlive that lookback, or a leader change (a deploy) runs each of them a second time.
+ */
+static void test_retention_keeps_finished_jobs_for_the_cron_lookback(void)
+{
+    struct world w;
+    start(&w, 1);
+    w.cfg.job_retention_ms = 0; /* read by the leader only, after the lock below */
+    pthread_mutex_lock(&w.queue.lock);
+    w.queue.leader = 1;
+    pthread_mutex_unlock(&w.queue.lock);
+    int64_t now = tc_now(&w.clock.base);
+    WAIT_FOR(purges(&w) > 0);
+    pthread_mutex_lock(&w.queue.lock);
+    int64_t purged_to = w.queue.purged_to;
+    pthread_mutex_unlock(&w.queue.lock);
+    ASSERT_TRUE(purged_to <= now - 5 * 60000);
+    stop(&w);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -198,6 +228,7 @@ int main(int argc, char **argv)
         TEST(test_stopping_keeps_sending_heartbeats_for_running_jobs),
         TEST(test_a_leader_back_after_hours_enqueues_no_burst_of_missed_ticks),
         TEST(test_a_leader_whose_clock_runs_ahead_rescues_no_live_job),
+        TEST(test_retention_keeps_finished_jobs_for_the_cron_lookback),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
