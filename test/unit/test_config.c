@@ -157,6 +157,33 @@ static void test_the_worker_reads_its_own(void)
     ASSERT_INT_EQ(errs.n, 3);
 }
 
+/* A list of queues that names none would be read as "every queue", the opposite of a limit;
+ * past 32 names the rest would be dropped without a word. */
+static void test_the_worker_refuses_a_queue_list_it_cannot_honour(void)
+{
+    char many[512] = "QUILL_JOB_QUEUES=q0";
+    for (int i = 1; i <= 32; i++)
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), ",q%d", i);
+    const char *bad[] = {"QUILL_JOB_QUEUES=,", "QUILL_JOB_QUEUES= ", many};
+    for (int i = 0; i < 3; i++) {
+        struct env e = {{bad[i], NULL}};
+        struct ql_engine_config c;
+        struct ql_config_errors errs;
+        struct ql_env r;
+        ql_env_init(&r, get, &e, &errs);
+        ql_engine_config_read(&r, &c);
+        ASSERT_INT_EQ(ql_env_status(&r), QL_ECONFIG);
+        ASSERT_TRUE(has_message(&errs, "QUILL_JOB_QUEUES"));
+    }
+    struct env fine = {{"QUILL_JOB_QUEUES=", NULL}}; /* empty: every queue, as unset */
+    struct ql_engine_config c;
+    struct ql_config_errors errs;
+    struct ql_env r;
+    ql_env_init(&r, get, &fine, &errs);
+    ql_engine_config_read(&r, &c);
+    ASSERT_INT_EQ(ql_env_status(&r), QL_OK);
+}
+
 static void test_pooler(void)
 {
     struct api a;
@@ -186,6 +213,7 @@ int main(int argc, char **argv)
         TEST(test_every_bad_value_reported),
         TEST(test_listen_forms),
         TEST(test_the_worker_reads_its_own),
+        TEST(test_the_worker_refuses_a_queue_list_it_cannot_honour),
         TEST(test_pooler),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
