@@ -148,7 +148,7 @@ static void record_failure(struct ql_engine *e, struct ql_ctx *cx, struct run *r
             ? r->retry_after_ms
             : ql_job_backoff_ms(r->job.attempts, e->cfg->job_backoff_base_ms, ql__eng_rand(e));
     int rc = ql_queue_fail(cx->ports.queue, cx, e->worker_id, r->job.id, r->job.attempts, why,
-                           ql__eng_now_ms(e) + delay, discard);
+                           delay, discard);
     ql__eng_db_state(e, rc, cx);
     ql__eng_observe(e, r, discard ? "discarded" : "failed", end_ns);
     char id[24], attempt[16];

@@ -173,15 +173,16 @@ static int q_complete(struct ql_queue *self, struct ql_ctx *cx, const char *work
     return rc ? rc : ql__pg_run(pg_of(self), cx, QL__ST_JOB_COMPLETE, &p);
 }
 
+/* The retry's time on the database's clock, which claims compare run_at with. */
 static int q_fail(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id, int64_t id,
-                  int attempt, const char *error, int64_t retry_at_ms, int discard)
+                  int attempt, const char *error, int64_t retry_in_ms, int discard)
 {
     struct ql__pg_params p = {0};
     ql__pg_p_text(&p, worker_id);
     ql__pg_p_int(&p, id);
     ql__pg_p_int(&p, attempt);
     ql__pg_p_text(&p, error ? error : "failed");
-    ql__pg_p_ts_or_null(&p, discard ? 0 : retry_at_ms);
+    ql__pg_p_int(&p, discard ? 0 : retry_in_ms);
     ql__pg_p_text(&p, discard ? "true" : "false");
     return ql__pg_run(pg_of(self), cx, QL__ST_JOB_FAIL, &p);
 }

@@ -377,7 +377,8 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
     [QL__ST_JOB_FAIL] =
         {"job_fail",
          "UPDATE jobs SET state = CASE WHEN $6 THEN 'discarded' ELSE 'failed' END, run_at "
-         "= coalesce($5, run_at), locked_by = NULL, heartbeat_at = NULL, finished_at = "
+         "= CASE WHEN $6 THEN run_at ELSE now() + $5::bigint * interval '1 millisecond' END, "
+         "locked_by = NULL, heartbeat_at = NULL, finished_at = "
          "CASE WHEN $6 THEN now() END, errors = errors || "
          "jsonb_build_array(jsonb_build_object('attempt', $3::int, 'at', now(), 'error', "
          "$4::text)) WHERE job_id = $2 AND attempts = $3 AND state = 'running' AND "

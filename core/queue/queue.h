@@ -64,9 +64,10 @@ struct ql_queue_ops {
     /* Mark attempts succeeded (ids[i] at attempts[i]); stale ones are skipped. */
     int (*complete)(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
                     const int64_t *ids, const int *attempts, int n);
-    /* Record a failed attempt: retry at retry_at_ms, or discard when discard is set. */
+    /* Record a failed attempt: retry retry_in_ms from now on the clock that claims read (not
+     * the caller's), or discard when discard is set. */
     int (*fail)(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id, int64_t id,
-                int attempt, const char *error, int64_t retry_at_ms, int discard);
+                int attempt, const char *error, int64_t retry_in_ms, int discard);
     int (*heartbeat)(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
                      const int64_t *ids, int n);
     /* Put running jobs back (shutdown): they count as not attempted. */
@@ -120,10 +121,10 @@ static inline int ql_queue_complete(struct ql_queue *q, struct ql_ctx *cx, const
 }
 
 static inline int ql_queue_fail(struct ql_queue *q, struct ql_ctx *cx, const char *worker_id,
-                                int64_t id, int attempt, const char *error, int64_t retry_at_ms,
+                                int64_t id, int attempt, const char *error, int64_t retry_in_ms,
                                 int discard)
 {
-    return q->ops->fail(q, cx, worker_id, id, attempt, error, retry_at_ms, discard);
+    return q->ops->fail(q, cx, worker_id, id, attempt, error, retry_in_ms, discard);
 }
 
 static inline int ql_queue_heartbeat(struct ql_queue *q, struct ql_ctx *cx, const char *worker_id,

@@ -118,7 +118,7 @@ static int q_enqueue(struct ql_queue *self, struct ql_ctx *cx, const struct ql_j
     snprintf(j->payload, sizeof(j->payload), "%s", s->payload_json ? s->payload_json : "{}");
     snprintf(j->state, sizeof(j->state), "available");
     j->max_attempts = s->max_attempts ? s->max_attempts : 25;
-    j->run_at_ms = s->run_at_ms ? s->run_at_ms : tc_now(&q->clock->base);
+    j->run_at_ms = s->run_at_ms ? s->run_at_ms : db_now(q);
     if (id)
         *id = j->id;
     pthread_mutex_unlock(&q->lock);
@@ -132,8 +132,8 @@ static int q_claim(struct ql_queue *self, struct ql_ctx *cx, const char *worker,
     struct tqueue *q = tq(self);
     *out = ql_arena_calloc(cx->arena, (size_t)max, sizeof(struct ql_job));
     *n = 0;
-    int64_t now = tc_now(&q->clock->base);
     pthread_mutex_lock(&q->lock);
+    int64_t now = db_now(q); /* run_at <= now() */
     for (int i = 0; i < q->n && *n < max; i++) {
         struct tjob *j = &q->jobs[i];
         if ((strcmp(j->state, "available") && strcmp(j->state, "failed")) || j->run_at_ms > now)
@@ -184,7 +184,7 @@ static int q_complete(struct ql_queue *self, struct ql_ctx *cx, const char *work
 }
 
 static int q_fail(struct ql_queue *self, struct ql_ctx *cx, const char *worker, int64_t id,
-                  int attempt, const char *error, int64_t retry_at_ms, int discard)
+                  int attempt, const char *error, int64_t retry_in_ms, int discard)
 {
     (void)cx;
     struct tqueue *q = tq(self);
@@ -193,7 +193,7 @@ static int q_fail(struct ql_queue *self, struct ql_ctx *cx, const char *worker, 
     if (j) {
         snprintf(j->state, sizeof(j->state), "%s", discard ? "discarded" : "failed");
         snprintf(j->last_error, sizeof(j->last_error), "%s", error);
-        j->run_at_ms = retry_at_ms;
+        j->run_at_ms = db_now(q) + retry_in_ms;
         j->fails++;
     }
     pthread_mutex_unlock(&q->lock);

@@ -218,6 +218,28 @@ static void test_retention_keeps_finished_jobs_for_the_cron_lookback(void)
     stop(&w);
 }
 
+/*
+ * A retry waits its backoff on the database's clock, which claims read: a worker whose clock
+ * runs behind the database's (here by a minute) does not retry a failing job at once, and
+ * spend its attempts in a burst.
+ */
+static void test_a_worker_whose_clock_runs_behind_still_backs_off(void)
+{
+    struct world w;
+    start(&w, 1);
+    pthread_mutex_lock(&w.queue.lock);
+    w.queue.db_skew_ms = 60000;
+    pthread_mutex_unlock(&w.queue.lock);
+    enqueue(&w, "debug.fail", "{}", 3);
+    WAIT_FOR(job(&w, 0).fails >= 1);
+    struct tjob j = job(&w, 0);
+    ASSERT_INT_EQ(j.fails, 1);
+    ASSERT_STR_EQ(j.state, "failed");
+    int64_t db = tc_now(&w.clock.base) + 60000;
+    ASSERT_TRUE(j.run_at_ms >= db + 750 && j.run_at_ms <= db + 1250);
+    stop(&w);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -229,6 +251,7 @@ int main(int argc, char **argv)
         TEST(test_a_leader_back_after_hours_enqueues_no_burst_of_missed_ticks),
         TEST(test_a_leader_whose_clock_runs_ahead_rescues_no_live_job),
         TEST(test_retention_keeps_finished_jobs_for_the_cron_lookback),
+        TEST(test_a_worker_whose_clock_runs_behind_still_backs_off),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
