@@ -171,6 +171,7 @@ static void on_tick(uv_timer_t *t)
             close_all(e);
         } else {
             heartbeat_due(e);
+            ql__eng_leader_duties(e); /* a leader keeps the lock until it exits */
         }
         ql_arena_reset(&e->arena);
         return;

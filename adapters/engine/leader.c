@@ -52,11 +52,18 @@ static void cron(struct ql_engine *e, int64_t now)
     e->cron_checked_ms = now;
 }
 
+/*
+ * A stopping worker never takes the lead, but a stopping leader keeps its duties: its session
+ * holds the lock until the process exits, up to QUILL_SHUTDOWN_TIMEOUT_MS later, and no other
+ * worker can run cron or rescue jobs meanwhile.
+ */
 void ql__eng_leader_duties(struct ql_engine *e)
 {
     int64_t now = ql__eng_now_ms(e);
     struct ql_ctx cx;
     ql__eng_main_ctx(e, &cx);
+    if (e->stopping && !e->leader)
+        return;
     if (now - e->last_lead_ms >= 1000 || !e->leader) {
         int was = e->leader;
         int rc = ql_queue_lead(cx.ports.queue, &cx, &e->leader);
@@ -67,7 +74,7 @@ void ql__eng_leader_duties(struct ql_engine *e)
             e->cron_checked_ms = now - CRON_LOOKBACK_MS; /* ticks a previous leader missed */
         }
     }
-    if (!e->leader || e->stopping)
+    if (!e->leader)
         return;
     cron(e, now);
     if (now - e->last_rescue_ms >= RESCUE_EVERY_MS) {

@@ -240,6 +240,35 @@ static void test_a_worker_whose_clock_runs_behind_still_backs_off(void)
     stop(&w);
 }
 
+/*
+ * A leader that stops keeps the lead (its session holds the lock) until it exits, which may
+ * be QUILL_SHUTDOWN_TIMEOUT_MS later: meanwhile it goes on enqueueing cron ticks, or those
+ * older than a new leader's look-back would be lost, and no job of a lost worker rescued.
+ */
+static void test_a_stopping_leader_keeps_running_cron(void)
+{
+    struct world w;
+    start(&w, 1);
+    pthread_mutex_lock(&w.queue.lock);
+    w.queue.leader = 1;
+    pthread_mutex_unlock(&w.queue.lock);
+    int64_t t0 = tc_now(&w.clock.base);
+    WAIT_FOR(newest_tick(&w) == t0);
+    enqueue(&w, "debug.sleep", "{\"ms\":60000}", 1);
+    WAIT_FOR(job(&w, 0).progressed);     /* it keeps the worker stopping for a while */
+    w.cfg.shutdown_timeout_ms = 3600000; /* read by the loop when it sees the stop */
+    ql_engine_stop(w.engine);
+    int seen = rescues(&w);
+    atomic_fetch_add(&w.clock.now_ms, 60000); /* wall time only: the job's deadline stays off */
+    WAIT_FOR(newest_tick(&w) == t0 + 60000);  /* the next minute's tick */
+    WAIT_FOR(rescues(&w) > seen);
+    advance(&w.clock, 1200); /* past the kind's 1 s deadline: the handler gives up */
+    pthread_join(w.thread, NULL);
+    ASSERT_INT_EQ(w.rc, QL_OK);
+    ql_engine_destroy(w.engine);
+    pthread_mutex_destroy(&w.queue.lock);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -252,6 +281,7 @@ int main(int argc, char **argv)
         TEST(test_a_leader_whose_clock_runs_ahead_rescues_no_live_job),
         TEST(test_retention_keeps_finished_jobs_for_the_cron_lookback),
         TEST(test_a_worker_whose_clock_runs_behind_still_backs_off),
+        TEST(test_a_stopping_leader_keeps_running_cron),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
