@@ -195,7 +195,7 @@ test('a handler past its deadline and one that always fails are retried with bac
     assert.match(f.errors[3].error, new RegExp(`deliberate failure of job ${failing} attempt 4`))
     assert.ok(f.finishedAt)
     // A retry never runs before its time: 100 ms doubling, -25 % jitter at most (less a few
-    // ms, since the worker's clock picks run_at and the database's stamps the errors).
+    // ms for the errors' times, which are read back to the millisecond).
     const at = f.errors.map((e) => Date.parse(e.at))
     for (let i = 1; i < at.length; i++) {
       assert.ok(at[i] - at[i - 1] >= 0.75 * 100 * 2 ** (i - 1) - 10, `gap ${i}: ${at[i] - at[i - 1]} ms`)
