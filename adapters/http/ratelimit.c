@@ -103,9 +103,10 @@ static struct bucket *bucket_of(struct ql_ratelimit *rl, struct stripe *s, uint3
     }
     int64_t elapsed = now_ns - b->last_ns;
     if (elapsed > 0) {
-        /* rate tokens per second = rate micro-tokens per microsecond */
-        int64_t add = elapsed / 1000 * rl->rate;
-        b->tokens_u = b->tokens_u + add > cap_u ? cap_u : b->tokens_u + add;
+        /* rate tokens per second = rate micro-tokens per microsecond, up to the burst; the
+         * product is only formed below the room left, so months of idleness cannot overflow */
+        int64_t us = elapsed / 1000, room_u = cap_u - b->tokens_u;
+        b->tokens_u += us > room_u / rl->rate ? room_u : us * rl->rate;
         b->last_ns = now_ns;
     }
     return b;

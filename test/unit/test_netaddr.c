@@ -152,6 +152,27 @@ static void test_similar_ids_keep_their_own_buckets(void)
     ql_ratelimit_destroy(rl);
 }
 
+/*
+ * A bucket left alone for months refills to its burst, whatever the rate: the refill of
+ * the time elapsed must not overflow (at QUILL_RATE_LIMIT=1000000, 107 days of
+ * microseconds times the rate passes 2^63) and leave the caller refused.
+ */
+static void test_a_long_idle_bucket_is_full_again(void)
+{
+    struct ql_ratelimit *rl;
+    ASSERT_INT_EQ(ql_ratelimit_create(1000000, &rl), QL_OK);
+    uint8_t key[16] = {7, 8, 9};
+    struct ql_rate_result r;
+    int64_t t = 1000000000;
+    ql_ratelimit_take(rl, key, t, 100, &r);
+    ASSERT_INT_EQ(r.allowed, 1);
+    t += 200LL * 86400 * 1000000000; /* 200 days later */
+    ql_ratelimit_take(rl, key, t, 100 + 200LL * 86400, &r);
+    ASSERT_INT_EQ(r.allowed, 1);
+    ASSERT_INT_EQ(r.remaining, 2000000 - 1);
+    ql_ratelimit_destroy(rl);
+}
+
 static void test_which_addresses_are_public(void)
 {
     static const char *const refused[] = {
@@ -203,6 +224,7 @@ int main(int argc, char **argv)
         TEST(test_token_bucket),
         TEST(test_token_buckets_are_shared_across_instances),
         TEST(test_similar_ids_keep_their_own_buckets),
+        TEST(test_a_long_idle_bucket_is_full_again),
         TEST(test_which_addresses_are_public),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
