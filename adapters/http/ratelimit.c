@@ -112,6 +112,17 @@ static struct bucket *bucket_of(struct ql_ratelimit *rl, struct stripe *s, uint3
     return b;
 }
 
+/* Whole seconds until the bucket holds a whole token again: 0 when it does now. */
+static int reset_of(const struct ql_ratelimit *rl, const struct bucket *b)
+{
+    if (b->tokens_u >= MICRO)
+        return 0;
+    int64_t missing_u = MICRO - b->tokens_u;
+    int64_t wait_us = (missing_u + rl->rate - 1) / rl->rate;
+    int64_t reset = (wait_us + 999999) / 1000000;
+    return reset < 1 ? 1 : reset > 86400 ? 86400 : (int)reset;
+}
+
 void ql_ratelimit_take(struct ql_ratelimit *rl, const uint8_t key[16], int64_t now_ns,
                        int64_t second, struct ql_rate_result *out)
 {
@@ -124,7 +135,7 @@ void ql_ratelimit_take(struct ql_ratelimit *rl, const uint8_t key[16], int64_t n
         b->tokens_u -= MICRO;
         out->allowed = 1;
         out->remaining = (int)(b->tokens_u / MICRO);
-        out->reset_s = 0;
+        out->reset_s = reset_of(rl, b); /* the last token taken: when the next one comes */
         int slot = (int)(second & 1);
         if (b->mine_s[slot] != second) {
             b->mine_s[slot] = second;
@@ -135,10 +146,7 @@ void ql_ratelimit_take(struct ql_ratelimit *rl, const uint8_t key[16], int64_t n
     } else {
         out->allowed = 0;
         out->remaining = 0;
-        int64_t missing_u = MICRO - b->tokens_u;
-        int64_t wait_us = (missing_u + rl->rate - 1) / rl->rate;
-        int64_t reset = (wait_us + 999999) / 1000000;
-        out->reset_s = reset < 1 ? 1 : reset > 86400 ? 86400 : (int)reset;
+        out->reset_s = reset_of(rl, b);
     }
     pthread_mutex_unlock(&s->lock);
 }

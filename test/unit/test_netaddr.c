@@ -153,6 +153,29 @@ static void test_similar_ids_keep_their_own_buckets(void)
 }
 
 /*
+ * The answer that hands out the last whole token says when the next one comes
+ * (RateLimit-Reset), not 0: 0 means a token is there now, and a client that believed it
+ * would be refused at once.
+ */
+static void test_the_last_token_says_when_the_next_one_comes(void)
+{
+    struct ql_ratelimit *rl;
+    ASSERT_INT_EQ(ql_ratelimit_create(10, &rl), QL_OK);
+    uint8_t key[16] = {4, 5, 6};
+    struct ql_rate_result r;
+    int64_t t = 1000000000;
+    for (int i = 0; i < 19; i++) {
+        ql_ratelimit_take(rl, key, t, 100, &r);
+        ASSERT_INT_EQ(r.reset_s, 0); /* tokens left: one is there now */
+    }
+    ql_ratelimit_take(rl, key, t, 100, &r);
+    ASSERT_INT_EQ(r.allowed, 1);
+    ASSERT_INT_EQ(r.remaining, 0);
+    ASSERT_INT_EQ(r.reset_s, 1); /* a tenth of a second, in whole seconds */
+    ql_ratelimit_destroy(rl);
+}
+
+/*
  * A bucket left alone for months refills to its burst, whatever the rate: the refill of
  * the time elapsed must not overflow (at QUILL_RATE_LIMIT=1000000, 107 days of
  * microseconds times the rate passes 2^63) and leave the caller refused.
@@ -224,6 +247,7 @@ int main(int argc, char **argv)
         TEST(test_token_bucket),
         TEST(test_token_buckets_are_shared_across_instances),
         TEST(test_similar_ids_keep_their_own_buckets),
+        TEST(test_the_last_token_says_when_the_next_one_comes),
         TEST(test_a_long_idle_bucket_is_full_again),
         TEST(test_which_addresses_are_public),
     };
