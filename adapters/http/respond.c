@@ -258,8 +258,9 @@ static void retry_headers(struct ql_http_req *r, int status, const struct ql_err
         ql__res_header(r, "Retry-After", v);
     if (status != 429 || has_header(r, "RateLimit-Limit"))
         return;
-    char lim[24];
-    snprintf(lim, sizeof(lim), "%d", e->rate_limit > 0 ? e->rate_limit : 1);
+    char lim[24]; /* a quota of 0 is said as it is; another allowance unknown is taken as 1 */
+    int64_t limit = e->rate_limit > 0 || e->code == QL_EQUOTA ? e->rate_limit : 1;
+    snprintf(lim, sizeof(lim), "%lld", (long long)limit);
     ql__res_header(r, "RateLimit-Limit", lim);
     ql__res_header(r, "RateLimit-Remaining", "0");
     ql__res_header(r, "RateLimit-Reset", v);

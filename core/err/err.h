@@ -73,7 +73,7 @@ struct ql_field_error {
 struct ql_error {
     int code;
     int64_t retry_after_ms; /* rate limits: when trying again makes sense (0: unknown) */
-    int rate_limit;         /* rate limits: the allowance that was used up (0: unknown) */
+    int64_t rate_limit;     /* rate limits: the allowance used up (0: unknown; QL_EQUOTA: 0) */
     char msg[256];
     int nfields;
     struct ql_field_error fields[QL_ERROR_MAX_FIELDS];

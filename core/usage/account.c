@@ -11,7 +11,6 @@
 #include "ctx/ctx.h"
 #include "err/err.h"
 
-#include <limits.h>
 #include <string.h>
 
 #define DAY_MS 86400000LL
@@ -167,7 +166,7 @@ int ql_usage_refuse(struct ql_ctx *cx, const struct ql_usage_account *a, int64_t
         ql_error_set(&cx->err, QL_EQUOTA,
                      "The team's monthly quota of API requests is used up; it renews at %s.", end);
     cx->err.retry_after_ms = a->period_end > now_ms ? a->period_end - now_ms : 1000;
-    cx->err.rate_limit = a->quota > INT_MAX ? INT_MAX : (int)a->quota;
+    cx->err.rate_limit = a->quota;
     return QL_EQUOTA;
 }
 

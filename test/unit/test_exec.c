@@ -9,6 +9,7 @@
 #include "http/internal.h"
 #include "test.h"
 #include "trace/trace.h"
+#include "usage/usage.h"
 
 #include <stdio.h>
 
@@ -96,6 +97,28 @@ static void h_db_down(struct ql_http_req *r)
     ql__res_problem(r, QL_EUNAVAILABLE);
 }
 
+/* The meter refusing a team whose quota is used up: a plan of no requests, and a big one. */
+static void refuse_quota(struct ql_http_req *r, int64_t quota)
+{
+    int64_t now = 1767225600000LL; /* 2026-01-01T00:00:00Z */
+    struct ql_usage_account a;
+    struct ql_uuid team = {{1}};
+    ql_usage_account_init(&a, &team, now);
+    a.quota = quota;
+    a.remaining = 0;
+    ql__res_problem(r, ql_usage_refuse(&r->cx, &a, now));
+}
+
+static void h_quota_zero(struct ql_http_req *r)
+{
+    refuse_quota(r, 0);
+}
+
+static void h_quota_big(struct ql_http_req *r)
+{
+    refuse_quota(r, 5000000000LL);
+}
+
 /* A body in static memory: sent as it is, without a copy into the arena. */
 static const char big[] = "static bytes";
 static void h_static(struct ql_http_req *r)
@@ -124,6 +147,8 @@ static const struct ql_http_route routes[] = {
     {QL_HTTP_GET, "/stream", h_stream, QL_ROUTE_POOL},
     {QL_HTTP_GET, "/locked", h_locked_out, 0},
     {QL_HTTP_GET, "/down", h_db_down, 0},
+    {QL_HTTP_GET, "/quota-zero", h_quota_zero, 0},
+    {QL_HTTP_GET, "/quota-big", h_quota_big, 0},
 };
 
 #include "exec_world.h"
@@ -397,6 +422,25 @@ static void test_every_429_and_503_says_when_to_come_back(void)
     ql__h1_cleanup(&w.h1);
 }
 
+/* A quota refusal's RateLimit-Limit is the team's monthly quota, whatever it is. */
+static void test_a_quota_refusal_states_the_quota(void)
+{
+    struct world w;
+    setup(&w);
+    get(&w, "/quota-zero");
+    ql__exec_run_ready(&w.x);
+    ASSERT_TRUE(strncmp(out(&w), "HTTP/1.1 429 ", 13) == 0);
+    ASSERT_NOT_NULL(strstr(out(&w), "\r\nRateLimit-Limit: 0\r\n"));
+    ASSERT_NOT_NULL(strstr(out(&w), "\r\nRetry-After: 2678400\r\n")); /* to February */
+    w.h1.out.len = 0;
+    get(&w, "/quota-big");
+    ql__exec_run_ready(&w.x);
+    ASSERT_TRUE(strncmp(out(&w), "HTTP/1.1 429 ", 13) == 0);
+    ASSERT_NOT_NULL(strstr(out(&w), "\r\nRateLimit-Limit: 5000000000\r\n"));
+    ASSERT_NOT_NULL(strstr(out(&w), "quota of 5000000000 API requests"));
+    ql__h1_cleanup(&w.h1);
+}
+
 static void test_a_static_body_is_sent_from_where_it_lies(void)
 {
     struct world w;
@@ -519,6 +563,7 @@ int main(int argc, char **argv)
         TEST(test_a_stream_answering_head_ends_with_its_head),
         TEST(test_a_stream_whose_connection_closed_first_never_opens),
         TEST(test_every_429_and_503_says_when_to_come_back),
+        TEST(test_a_quota_refusal_states_the_quota),
         TEST(test_a_static_body_is_sent_from_where_it_lies),
         TEST(test_a_traceparent_is_continued_and_the_server_span_names_the_route),
         TEST(test_without_a_tracer_the_callers_context_passes_through),
