@@ -90,25 +90,31 @@ static void ask_refill(struct ql__meter *m, const struct ql_uuid *team)
 }
 
 /*
- * One step of the admission under the stripe's lock: the reservation g (NULL: none) lands,
- * then a unit is taken.  *snap gets the account as it is after (for a refusal or a
- * reservation), *want what a reservation should ask for.
+ * One step of the admission under the stripe's lock: the reservation g (NULL: none), asked
+ * for when the account was as *snap says, lands, then a unit is taken.  *snap gets the
+ * account as it is after (for a refusal or a reservation), *want what a reservation should
+ * ask for.
  */
 static enum ql_usage_verdict step(struct ql__meter *m, const struct ql_uuid *team, int64_t now,
-                                  int may_wait, const struct ql_usage_grant *g, int64_t period,
+                                  int may_wait, const struct ql_usage_grant *g,
                                   struct ql_usage_account *snap, int64_t *want)
 {
     uint32_t base;
     struct ql__meter_stripe *s = ql__meter_stripe(m, team, &base);
     pthread_mutex_lock(&s->lock);
     struct ql_usage_account *a = ql__meter_account(m, s, base, team, now);
-    if (g)
-        ql_usage_granted(a, period, g, now);
+    int64_t period = 0, back = 0;
+    if (g) {
+        period = snap->period_start;
+        back = ql_usage_granted(a, period, snap->epoch, g, now);
+    }
     int refill = 0;
     enum ql_usage_verdict v = ql_usage_take(a, now, may_wait, &refill);
     *want = v == QL_USAGE_RESERVE ? ql_usage_want(a, now) : 0;
     *snap = *a;
     pthread_mutex_unlock(&s->lock);
+    if (back > 0)
+        ql__meter_give_back(m, team, period, back);
     if (refill)
         ask_refill(m, team);
     return v;
@@ -119,18 +125,21 @@ int ql__meter_admit(struct ql__meter *m, struct ql_ctx *cx, const struct ql_uuid
 {
     int64_t want;
     struct ql_usage_account snap;
-    enum ql_usage_verdict v = step(m, team, now, may_wait, NULL, 0, &snap, &want);
+    enum ql_usage_verdict v = step(m, team, now, may_wait, NULL, &snap, &want);
     if (v == QL_USAGE_TAKEN)
         return QL_OK;
     if (v == QL_USAGE_EXHAUSTED)
         return ql_usage_refuse(cx, &snap, now);
     if (!may_wait)
         return ql_error_set(&cx->err, QL_EWOULD_BLOCK, "a reservation must wait");
-    struct ql_usage_grant g;
-    int rc = ql_usage_reserve(cx, team, snap.period_start, want, &g);
-    if (rc)
-        return rc;
-    v = step(m, team, now, 0, &g, snap.period_start, &snap, &want);
+    /* Reserve, and again when the plan changed meanwhile (the grant went back, stale). */
+    for (int tries = 0; v == QL_USAGE_RESERVE && tries < 3; tries++) {
+        struct ql_usage_grant g;
+        int rc = ql_usage_reserve(cx, team, snap.period_start, want, &g);
+        if (rc)
+            return rc;
+        v = step(m, team, now, 0, &g, &snap, &want);
+    }
     return v == QL_USAGE_TAKEN ? QL_OK : ql_usage_refuse(cx, &snap, now);
 }
 

@@ -54,15 +54,18 @@ static void refill(struct ql__meter *m, const struct ql_uuid *team)
     struct ql__meter_stripe *s = ql__meter_stripe(m, team, &base);
     pthread_mutex_lock(&s->lock);
     struct ql_usage_account *a = ql__meter_account(m, s, base, team, now);
-    int64_t want = ql_usage_want(a, now), period = a->period_start;
+    int64_t want = ql_usage_want(a, now), period = a->period_start, epoch = a->epoch;
     pthread_mutex_unlock(&s->lock);
     struct ql_usage_grant g;
     int rc = ql_usage_reserve(&m->cx, team, period, want, &g);
     outcome(m, rc, "reserve");
     pthread_mutex_lock(&s->lock);
     a = ql__meter_account(m, s, base, team, now);
-    ql_usage_refilled(a, period, rc == QL_OK ? &g : NULL, ql_clock_now_ms(m->env->clock));
+    int64_t back = ql_usage_refilled(a, period, epoch, rc == QL_OK ? &g : NULL,
+                                     ql_clock_now_ms(m->env->clock));
     pthread_mutex_unlock(&s->lock);
+    if (back > 0) /* the plan changed while it ran: the next request asks under the new one */
+        ql__meter_give_back(m, team, period, back);
 }
 
 static void dropped_rows(struct ql__meter *m, int64_t n, const char *why)

@@ -47,6 +47,7 @@ void ql_usage_account_init(struct ql_usage_account *a, const struct ql_uuid *tea
     a->team = *team;
     ql_usage_period(now_ms, &a->period_start, &a->period_end);
     a->remaining = -1;
+    a->epoch = now_ms; /* not an epoch of an account of the team this one replaces */
 }
 
 /* A new month: what the account held belongs to the old one, which is over. */
@@ -116,22 +117,25 @@ enum ql_usage_verdict ql_usage_take(struct ql_usage_account *a, int64_t now_ms, 
     return QL_USAGE_RESERVE;
 }
 
-void ql_usage_granted(struct ql_usage_account *a, int64_t period_ms, const struct ql_usage_grant *g,
-                      int64_t now_ms)
+int64_t ql_usage_granted(struct ql_usage_account *a, int64_t period_ms, int64_t epoch,
+                         const struct ql_usage_grant *g, int64_t now_ms)
 {
     if (g == NULL || period_ms != a->period_start)
-        return; /* failed, or for a month that is over */
+        return 0; /* failed, or for a month that is over */
+    if (epoch != a->epoch)
+        return g->granted; /* under a quota that has changed since */
     a->held += g->granted;
     a->quota = g->quota;
     a->remaining = g->quota > g->reserved ? g->quota - g->reserved : 0;
     a->recheck_ms = g->granted > 0 ? 0 : now_ms + QL_USAGE_RECHECK_MS;
+    return 0;
 }
 
-void ql_usage_refilled(struct ql_usage_account *a, int64_t period_ms,
-                       const struct ql_usage_grant *g, int64_t now_ms)
+int64_t ql_usage_refilled(struct ql_usage_account *a, int64_t period_ms, int64_t epoch,
+                          const struct ql_usage_grant *g, int64_t now_ms)
 {
     a->refilling = 0;
-    ql_usage_granted(a, period_ms, g, now_ms);
+    return ql_usage_granted(a, period_ms, epoch, g, now_ms);
 }
 
 int64_t ql_usage_surplus(struct ql_usage_account *a, int64_t now_ms, int force, int64_t *period_ms)
@@ -152,6 +156,7 @@ void ql_usage_forget(struct ql_usage_account *a)
 {
     a->remaining = -1;
     a->recheck_ms = 0;
+    a->epoch++;
 }
 
 int ql_usage_refuse(struct ql_ctx *cx, const struct ql_usage_account *a, int64_t now_ms)
@@ -180,12 +185,12 @@ int ql_usage_admit(struct ql_ctx *cx, struct ql_usage_account *a, int may_wait, 
         return ql_usage_refuse(cx, a, now);
     if (!may_wait)
         return ql_error_set(&cx->err, QL_EWOULD_BLOCK, "a reservation must wait");
-    int64_t period = a->period_start;
+    int64_t period = a->period_start, epoch = a->epoch;
     struct ql_usage_grant g;
     int rc = ql_usage_reserve(cx, &a->team, period, ql_usage_want(a, now), &g);
     if (rc)
         return rc;
-    ql_usage_granted(a, period, &g, now);
+    ql_usage_granted(a, period, epoch, &g, now); /* the caller's own: nothing changed meanwhile */
     int again = 0;
     v = ql_usage_take(a, now, 0, &again);
     *refill |= again;

@@ -38,7 +38,8 @@
  * held (they stay reserved: the month may end with fewer than the quota spent, never more)
  * and the rows it had not flushed.  A quota lowered below what is already reserved stops
  * new reservations at once; processes are told (the HTTP adapter posts on the notification
- * port) and give back what they hold.
+ * port) and give back what they hold, and what a reservation asked for before then brings
+ * back (it may have read the old quota: ql_usage_granted).
  *
  * What "used" is: the requests recorded, i.e. billed rows of the request log of the
  * period.  It trails the requests by one flush (~200 ms) and never counts a refused one.
@@ -160,6 +161,7 @@ struct ql_usage_account {
     int64_t last_take_ms;
     int64_t recheck_ms; /* the last reservation found nothing: refuse until then (0: not so) */
     int refilling;      /* an asynchronous reservation is on its way */
+    int64_t epoch;      /* changes when the quota does (ql_usage_forget): see ql_usage_granted */
 };
 
 void ql_usage_account_init(struct ql_usage_account *a, const struct ql_uuid *team, int64_t now_ms);
@@ -191,14 +193,17 @@ enum ql_usage_verdict ql_usage_take(struct ql_usage_account *a, int64_t now_ms, 
 int64_t ql_usage_want(const struct ql_usage_account *a, int64_t now_ms);
 
 /*
- * A reservation for the period starting at period_ms came back (g NULL: it failed); a
- * reservation for another period than the account's is dropped.  refilled also ends the
- * background reservation that ql_usage_take asked for.
+ * A reservation for the period starting at period_ms, asked for when the account's epoch was
+ * epoch, came back (g NULL: it failed); a reservation for another period than the account's
+ * is dropped.  One asked for before the quota changed (the epoch moved on) may have read the
+ * old quota, however late it ran: it counts for nothing, and what it got is returned for the
+ * caller to give back (ql_usage_release), else 0.  refilled also ends the background
+ * reservation that ql_usage_take asked for.
  */
-void ql_usage_granted(struct ql_usage_account *a, int64_t period_ms, const struct ql_usage_grant *g,
-                      int64_t now_ms);
-void ql_usage_refilled(struct ql_usage_account *a, int64_t period_ms,
-                       const struct ql_usage_grant *g, int64_t now_ms);
+int64_t ql_usage_granted(struct ql_usage_account *a, int64_t period_ms, int64_t epoch,
+                         const struct ql_usage_grant *g, int64_t now_ms);
+int64_t ql_usage_refilled(struct ql_usage_account *a, int64_t period_ms, int64_t epoch,
+                          const struct ql_usage_grant *g, int64_t now_ms);
 
 /*
  * Units to give back now (the account no longer holds them): all it holds when force is
@@ -206,7 +211,10 @@ void ql_usage_refilled(struct ql_usage_account *a, int64_t period_ms,
  */
 int64_t ql_usage_surplus(struct ql_usage_account *a, int64_t now_ms, int force, int64_t *period_ms);
 
-/* Forget what the account knows of the quota (it changed): ask again at the next request. */
+/*
+ * Forget what the account knows of the quota (it changed): ask again at the next request, and
+ * let no reservation asked for before count (a new epoch).
+ */
 void ql_usage_forget(struct ql_usage_account *a);
 
 /*

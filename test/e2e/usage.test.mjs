@@ -7,7 +7,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import { Webhook } from 'standardwebhooks'
-import { start, stop, http, signup, makeTeam, makeKey, sql, sleep, waitFor, ADMIN_TOKEN } from './lib.mjs'
+import { start, stop, http, signup, makeTeam, makeKey, sql, sleep, waitFor, psqlSession, ADMIN_TOKEN } from './lib.mjs'
 
 const QUIET = 3500 // ms of nothing but 429: longer than an idle return (2 s) plus a recheck (1 s)
 
@@ -148,6 +148,42 @@ test('a raised quota is used at once on every process; units held are given back
   }
   // both held a block; at shutdown they gave back what they had not spent
   assert.equal(sql(`SELECT reserved || ' ' || used FROM usage_periods WHERE team_id = '${team.teamId}'`), '11 11')
+})
+
+// A reservation can wait for the period's row (another process's flush holds it) with the old
+// quota already read; when its units land after the plan change was heard they must not be
+// spent: a team cut to 0 gets no more requests, however its reservations were timed.
+test('a reservation on its way when the quota is lowered does not outlive the change', async () => {
+  const env = { QUILL_RATE_LIMIT: '1000000', QUILL_AUTH_IP_LIMIT: '100000' }
+  const a = await start('quill-api', env)
+  const locker = psqlSession()
+  let team
+  try {
+    const owner = await signup(a)
+    team = await makeTeam(a, owner.token)
+    const key = (await makeKey(a, owner.token, team.teamId)).key
+    const get = () => http(a, 'GET', `/v1/teams/${team.teamId}`, { token: key })
+    const plan = (name, quota) => http(a, 'PUT', `/v1/admin/teams/${team.teamId}/subscription`, { token: ADMIN_TOKEN, body: { plan: name, monthlyQuota: quota } })
+    assert.equal((await plan('pro', 1000)).status, 200)
+    sql(`INSERT INTO usage_periods (team_id, period_start) VALUES ('${team.teamId}', date_trunc('month', now(), 'UTC'))`)
+    locker.write(`BEGIN; SELECT 1 FROM usage_periods WHERE team_id = '${team.teamId}' FOR UPDATE;`)
+    assert.ok(await waitFor(() => sql("SELECT count(*) FROM pg_locks WHERE relation = 'usage_periods'::regclass AND mode = 'RowShareLock' AND granted") !== '0'), 'the row is locked')
+    const first = get() // its reservation reads the quota of 1000, then waits for the row
+    assert.ok(await waitFor(() => sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid() AND query LIKE '%UPDATE usage_periods u SET granted%'") !== '0'), 'the reservation waits')
+    assert.equal((await plan('suspended', 0)).status, 200)
+    await sleep(300) // the change is heard
+    locker.write('COMMIT;')
+    // not admitted yet when the change was heard: it asks again, under the new quota
+    assert.equal((await first).status, 429)
+    const after = []
+    for (let i = 0; i < 5; i++) after.push((await get()).status)
+    assert.deepEqual(after, [429, 429, 429, 429, 429])
+  } finally {
+    await locker.close()
+    await stop(a)
+  }
+  // what the late reservation got went back
+  assert.equal(sql(`SELECT reserved || ' ' || used FROM usage_periods WHERE team_id = '${team.teamId}'`), '0 0')
 })
 
 test('a principal hammering two instances gets about QUILL_RATE_LIMIT a second in all', async (t) => {

@@ -66,7 +66,7 @@ static void test_blocks_follow_the_recent_rate(void)
     ql_usage_account_init(&a, &team, T0);
     ASSERT_INT_EQ(ql_usage_want(&a, T0), QL_USAGE_BLOCK_MIN); /* nothing known yet */
     struct ql_usage_grant g = {100000, 100000, 1000000};
-    ql_usage_granted(&a, a.period_start, &g, T0);
+    ql_usage_granted(&a, a.period_start, a.epoch, &g, T0);
     int refill;
     for (int i = 0; i < 600; i++) /* a request a millisecond */
         ASSERT_INT_EQ(ql_usage_take(&a, T0 + i, 1, &refill), QL_USAGE_TAKEN);
@@ -108,7 +108,7 @@ static void refill_now(struct metered *m)
     ASSERT_INT_EQ(
         ql_usage_reserve(&m->f.cx, &m->team, m->a.period_start, ql_usage_want(&m->a, now), &g),
         QL_OK);
-    ql_usage_refilled(&m->a, m->a.period_start, &g, now);
+    ql_usage_refilled(&m->a, m->a.period_start, m->a.epoch, &g, now);
 }
 
 /* Admit requests, refilling in the background when asked, until one is refused. */
@@ -214,7 +214,7 @@ static void test_a_refused_process_asks_again_and_gets_units_given_back(void)
     struct ql_usage_grant g;
     for (int i = 0; i < 100; i++) {
         ASSERT_INT_EQ(ql_usage_reserve(&m.f.cx, &m.team, other.period_start, 50, &g), QL_OK);
-        ql_usage_granted(&other, other.period_start, &g, T0);
+        ql_usage_granted(&other, other.period_start, other.epoch, &g, T0);
     }
     ASSERT_INT_EQ(other.held, 100);
     int refill = 0;
@@ -271,8 +271,37 @@ static void test_a_new_month_starts_a_new_count(void)
     ASSERT_INT_EQ(m.f.store.usage.periods[0].start, old);
     /* a reservation that comes back for the month that ended is dropped */
     struct ql_usage_grant g = {5, 25, 20};
-    ql_usage_refilled(&m.a, old, &g, m.f.clock.now_ms);
+    ASSERT_INT_EQ(ql_usage_refilled(&m.a, old, m.a.epoch, &g, m.f.clock.now_ms), 0);
     ASSERT_INT_EQ(m.a.held, 0);
+    fixture_cleanup(&m.f);
+}
+
+/*
+ * A reservation asked for before a plan change may have read the old quota, however late it
+ * ran (it waited for the period's row): when it lands after the change was heard, what it
+ * got goes back and its verdict is not kept; one asked for after counts.
+ */
+static void test_a_reservation_asked_before_a_plan_change_counts_for_nothing(void)
+{
+    struct metered m;
+    metered_init(&m, 1000);
+    int64_t period = m.a.period_start, epoch = m.a.epoch;
+    struct ql_usage_grant g;
+    ASSERT_INT_EQ(ql_usage_reserve(&m.f.cx, &m.team, period, 16, &g), QL_OK); /* quota 1000 */
+    ASSERT_INT_EQ(ql_store_usage_subscribe(m.f.cx.ports.store, &m.f.cx, &m.team, "off", 0, T0),
+                  QL_OK);
+    ql_usage_forget(&m.a);                                             /* the change is heard */
+    ASSERT_INT_EQ(ql_usage_refilled(&m.a, period, epoch, &g, T0), 16); /* to give back */
+    ASSERT_INT_EQ(m.a.held, 0);
+    struct ql_usage_grant none = {0, 1000, 1000}; /* a stale "nothing left" is not kept either */
+    ASSERT_INT_EQ(ql_usage_granted(&m.a, period, epoch, &none, T0), 0);
+    ASSERT_INT_EQ(m.a.recheck_ms, 0);
+    struct ql_usage_return back = {m.team, period, 16};
+    ASSERT_INT_EQ(ql_usage_release(&m.f.cx, &back, 1), QL_OK);
+    int refill = 0; /* the next request asks under the new plan */
+    ASSERT_INT_EQ(ql_usage_admit(&m.f.cx, &m.a, 1, &refill), QL_EQUOTA);
+    ASSERT_INT_EQ(ql_usage_granted(&m.a, period, m.a.epoch, &g, T0), 0); /* asked after: counts */
+    ASSERT_INT_EQ(m.a.held, 16);
     fixture_cleanup(&m.f);
 }
 
@@ -432,6 +461,7 @@ static const struct ql_test tests[] = {
     TEST(test_a_refused_process_asks_again_and_gets_units_given_back),
     TEST(test_idle_units_go_back_and_all_of_them_at_shutdown),
     TEST(test_a_new_month_starts_a_new_count),
+    TEST(test_a_reservation_asked_before_a_plan_change_counts_for_nothing),
     TEST(test_crossing_90_percent_raises_one_alert_per_period),
     TEST(test_a_failed_flush_leaves_nothing_behind),
     TEST(test_subscriptions_are_read_by_admins_and_set_by_operators),
