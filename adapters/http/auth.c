@@ -105,7 +105,7 @@ static int admit(struct ql_http_req *r, const struct ql_principal *p)
     if (s->meter && a->metered == QL__METER_PENDING) {
         /* on the loop nothing may wait: without a unit in hand the pool takes the request */
         int64_t now = ql_clock_now_ms(r->env->clock);
-        int rc = ql__meter_admit(s->meter, &r->cx, &a->team, now, r->state != QL__REQ_LOOP);
+        int rc = ql__meter_admit(s->meter, &r->cx, &a->team, &now, r->state != QL__REQ_LOOP);
         if (rc == QL_EQUOTA)
             a->metered = QL__METER_REFUSED; /* Retry-After and RateLimit-*: the quota's */
         if (rc) {

@@ -120,14 +120,22 @@ static enum ql_usage_verdict step(struct ql__meter *m, const struct ql_uuid *tea
     return v;
 }
 
-int ql__meter_admit(struct ql__meter *m, struct ql_ctx *cx, const struct ql_uuid *team, int64_t now,
-                    int may_wait)
+/* Taken: the request counts in the period its unit came from. */
+static int taken(const struct ql_usage_account *snap, int64_t *now_ms)
 {
-    int64_t want;
+    if (*now_ms < snap->period_start)
+        *now_ms = snap->period_start;
+    return QL_OK;
+}
+
+int ql__meter_admit(struct ql__meter *m, struct ql_ctx *cx, const struct ql_uuid *team,
+                    int64_t *now_ms, int may_wait)
+{
+    int64_t want, now = *now_ms;
     struct ql_usage_account snap;
     enum ql_usage_verdict v = step(m, team, now, may_wait, NULL, &snap, &want);
     if (v == QL_USAGE_TAKEN)
-        return QL_OK;
+        return taken(&snap, now_ms);
     if (v == QL_USAGE_EXHAUSTED)
         return ql_usage_refuse(cx, &snap, now);
     if (!may_wait)
@@ -140,7 +148,7 @@ int ql__meter_admit(struct ql__meter *m, struct ql_ctx *cx, const struct ql_uuid
             return rc;
         v = step(m, team, now, 0, &g, &snap, &want);
     }
-    return v == QL_USAGE_TAKEN ? QL_OK : ql_usage_refuse(cx, &snap, now);
+    return v == QL_USAGE_TAKEN ? taken(&snap, now_ms) : ql_usage_refuse(cx, &snap, now);
 }
 
 void ql__meter_row(const struct ql__admission *a, int64_t now_ms, struct ql_request_row *row)

@@ -55,13 +55,15 @@ void ql__meter_stop(struct ql__meter *m);
 void ql__meter_destroy(struct ql__meter *m); /* stops it first; NULL does nothing */
 
 /*
- * Spend one unit of team's quota for a request at now_ms (wall clock).  QL_OK: go on.  QL_EQUOTA:
+ * Spend one unit of team's quota for a request at *now_ms (wall clock); on QL_OK *now_ms is
+ * the time its unit counts at, the start of the period the unit came from when that is later
+ * (another request took the account into a new month first).  QL_OK: go on.  QL_EQUOTA:
  * refuse, with cx->err holding the time to the period's end and the quota.  QL_EWOULD_BLOCK (only
  * when may_wait is 0): no unit is held and a reservation must wait; run the request again where it
  * may.  Other codes: the reservation failed.  Thread-safe.
  */
 int ql__meter_admit(struct ql__meter *m, struct ql_ctx *cx, const struct ql_uuid *team,
-                    int64_t now_ms, int may_wait);
+                    int64_t *now_ms, int may_wait);
 
 /*
  * The rest of the request-log row of a request admitted as a says (ql__admission, req.h),

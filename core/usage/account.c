@@ -50,10 +50,14 @@ void ql_usage_account_init(struct ql_usage_account *a, const struct ql_uuid *tea
     a->epoch = now_ms; /* not an epoch of an account of the team this one replaces */
 }
 
-/* A new month: what the account held belongs to the old one, which is over. */
+/*
+ * A new month: what the account held belongs to the old one, which is over.  Never back to
+ * an earlier month: a request that read the clock just before another took the account into
+ * the new one is served from the new one (dropping its block would lose those units).
+ */
 static void roll(struct ql_usage_account *a, int64_t now_ms)
 {
-    if (now_ms >= a->period_start && now_ms < a->period_end)
+    if (now_ms < a->period_end)
         return;
     ql_usage_period(now_ms, &a->period_start, &a->period_end);
     a->held = 0;

@@ -174,7 +174,9 @@ enum ql_usage_verdict {
 
 /*
  * Spend one unit for a request at now_ms, rolling the account over to a new period first
- * when now_ms is past its end (units of the old period are dropped: that period is over).
+ * when now_ms is past its end (units of the old period are dropped: that period is over); a
+ * now_ms before the period's start (a request that read the clock before another took the
+ * account into a new month) is served from the account's period, and counts in it.
  * may_wait: the caller can make a reservation now (a pool thread), so the one recheck due
  * after QL_USAGE_RECHECK_MS is its to make (QL_USAGE_RESERVE); a caller that cannot (an
  * event loop) gets QL_USAGE_RESERVE only when units may be left.  *refill is set to 1 when

@@ -67,11 +67,46 @@ static void test_a_billed_row_is_dated_when_its_unit_was_taken(void)
     ASSERT_INT_EQ(row.billed, 0);
 }
 
+/*
+ * A request that read the clock in the last millisecond of January and reaches the meter
+ * after another took the team's account into February spends a unit of February's block,
+ * and is dated February's first millisecond, so the flush counts it where its unit came from.
+ */
+static void test_a_request_late_across_midnight_counts_in_the_new_month(void)
+{
+    struct ql__meter *m = calloc(1, sizeof(*m));
+    ASSERT_TRUE(m != NULL);
+    pthread_mutex_init(&m->lock, NULL);
+    for (int i = 0; i < QL__METER_STRIPES; i++)
+        pthread_mutex_init(&m->stripes[i].lock, NULL);
+    int64_t feb = 1769904000000LL; /* 2026-02-01T00:00:00Z */
+    struct ql_uuid team;
+    memset(team.b, 0x33, sizeof(team.b));
+    uint32_t base;
+    struct ql__meter_stripe *s = ql__meter_stripe(m, &team, &base);
+    ql__meter_account(m, s, base, &team, feb)->held = 100; /* February's block */
+    struct ql_ctx cx;
+    memset(&cx, 0, sizeof(cx));
+    int64_t now = feb;
+    ASSERT_INT_EQ(ql__meter_admit(m, &cx, &team, &now, 0), QL_OK);
+    ASSERT_INT_EQ(now, feb);
+    now = feb - 1;
+    ASSERT_INT_EQ(ql__meter_admit(m, &cx, &team, &now, 0), QL_OK);
+    ASSERT_INT_EQ(now, feb);
+    ASSERT_INT_EQ(ql__meter_account(m, s, base, &team, feb)->held, 98);
+    ASSERT_INT_EQ(m->nreturns, 0);
+    for (int i = 0; i < QL__METER_STRIPES; i++)
+        pthread_mutex_destroy(&m->stripes[i].lock);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
         TEST(test_similar_team_ids_keep_their_accounts),
         TEST(test_a_billed_row_is_dated_when_its_unit_was_taken),
+        TEST(test_a_request_late_across_midnight_counts_in_the_new_month),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

@@ -277,6 +277,28 @@ static void test_a_new_month_starts_a_new_count(void)
 }
 
 /*
+ * Requests read the clock before they reach the account, so around midnight on the 1st one
+ * dated the last millisecond of January can arrive after one of February took the account
+ * into February.  It is counted in February, from the block held: the account does not go
+ * back a month, dropping that block (its units would stay reserved and be lost to the team
+ * for all of February).
+ */
+static void test_a_request_late_across_midnight_keeps_the_new_months_block(void)
+{
+    struct ql_usage_account a;
+    struct ql_uuid team = {{3}};
+    int64_t feb = at("2026-02-01T00:00:00Z");
+    ql_usage_account_init(&a, &team, feb);
+    struct ql_usage_grant g = {16, 16, 1000};
+    ql_usage_granted(&a, a.period_start, a.epoch, &g, feb);
+    int refill;
+    ASSERT_INT_EQ(ql_usage_take(&a, feb, 1, &refill), QL_USAGE_TAKEN);
+    ASSERT_INT_EQ(ql_usage_take(&a, feb - 1, 1, &refill), QL_USAGE_TAKEN);
+    ASSERT_INT_EQ(a.period_start, feb);
+    ASSERT_INT_EQ(a.held, 14);
+}
+
+/*
  * A reservation asked for before a plan change may have read the old quota, however late it
  * ran (it waited for the period's row): when it lands after the change was heard, what it
  * got goes back and its verdict is not kept; one asked for after counts.
@@ -462,6 +484,7 @@ static const struct ql_test tests[] = {
     TEST(test_idle_units_go_back_and_all_of_them_at_shutdown),
     TEST(test_a_new_month_starts_a_new_count),
     TEST(test_a_reservation_asked_before_a_plan_change_counts_for_nothing),
+    TEST(test_a_request_late_across_midnight_keeps_the_new_months_block),
     TEST(test_crossing_90_percent_raises_one_alert_per_period),
     TEST(test_a_failed_flush_leaves_nothing_behind),
     TEST(test_subscriptions_are_read_by_admins_and_set_by_operators),
