@@ -19,6 +19,8 @@ test('the per-principal bucket answers 429 with RateLimit headers once the burst
     assert.equal(first.headers.get('ratelimit-remaining'), '1')
     assert.equal(second.status, 200)
     assert.equal(second.headers.get('ratelimit-remaining'), '0')
+    assert.equal(first.headers.get('ratelimit-reset'), '0') // a token is there now
+    assert.equal(second.headers.get('ratelimit-reset'), '1') // the last one: the next comes within the second
     assert.equal(limited.status, 429)
     assert.equal(limited.body.code, 'rate_limited')
     assert.equal(limited.headers.get('retry-after'), '1')
