@@ -192,6 +192,7 @@ static int w_target(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
     d->attempts = ql__pg_int4(r, 0, 6);
     rc = webhook_at(cx, r, 0, 7, w);
     *deleted = ql__pg_bool(r, 0, 15);
+    d->succeeded = ql__pg_bool(r, 0, 17);
     *secret_n = (size_t)PQgetlength(r, 0, 16);
     *secret = ql_arena_alloc(cx->arena, *secret_n ? *secret_n : 1);
     if (rc == QL_OK && (d->event == NULL || d->body == NULL || *secret == NULL))

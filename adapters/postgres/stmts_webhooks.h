@@ -42,7 +42,8 @@
     [QL__ST_DELIVERY_TARGET] =
         {"delivery_target",
          "SELECT d.delivery_id, d.webhook_id, d.team_id, d.event, d.body, d.created_at, "
-         "d.attempts, " QL__PG_WEBHOOK_COLS ", w.deleted_at IS NOT NULL, w.secret FROM "
+         "d.attempts, " QL__PG_WEBHOOK_COLS ", w.deleted_at IS NOT NULL, w.secret, "
+         "d.state = 'succeeded' FROM "
          "webhook_deliveries d JOIN webhooks w ON w.webhook_id = d.webhook_id WHERE "
          "d.delivery_id = $1",
          1},

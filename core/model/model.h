@@ -196,6 +196,7 @@ struct ql_delivery {
     const char *body; /* the JSON sent on every attempt */
     int64_t created_ms;
     int attempts;
+    int succeeded; /* read by the store's target: a 2xx came since it was last (re)opened */
 };
 
 /* One attempt of a delivery, as the deliveries list shows it. */

@@ -352,7 +352,8 @@ struct ql_webhooks_ops {
                           int n);
     /*
      * A delivery with its endpoint (deleted ones too) and the endpoint's sealed secret
-     * (*secret arena, *secret_n bytes); QL_ENOT_FOUND when the delivery is gone.
+     * (*secret arena, *secret_n bytes); d->succeeded tells whether its state is succeeded.
+     * QL_ENOT_FOUND when the delivery is gone.
      */
     int (*target)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *delivery,
                   struct ql_delivery *d, struct ql_webhook *w, int *deleted, uint8_t **secret,

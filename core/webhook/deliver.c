@@ -3,13 +3,15 @@
  *
  * The attempt signs the delivery's fixed body with its endpoint's secret (the message id
  * is "msg_" and the delivery's id, the same on every attempt), posts it through the
- * outbound port, and records what happened.  A 2xx answer ends the delivery.  Anything
- * else fails the attempt, and the job is tried again after the schedule's next delay
- * (QUILL_WEBHOOK_RETRY_SCHEDULE, +/-10 % jitter so that many failed deliveries do not
- * return at one instant); after the last, the delivery has failed.  A target the outbound
- * port refuses (an address that is not public) is not tried again.  An endpoint whose
- * attempts fail QUILL_WEBHOOK_DISABLE_AFTER times in a row is disabled, with an audit row:
- * the fan-out skips it from then on.
+ * outbound port, and records what happened.  A 2xx answer ends the delivery: a job that
+ * finds it succeeded sends nothing (the older job beside a redelivery, or a job run again
+ * because its worker died before recording it done).  Anything else fails the attempt,
+ * and the job is tried again after the schedule's next delay (QUILL_WEBHOOK_RETRY_SCHEDULE,
+ * +/-10 % jitter so that many failed deliveries do not return at one instant); after the
+ * last, the delivery has failed.  A target the outbound port refuses (an address that is
+ * not public) is not tried again.  An endpoint whose attempts fail
+ * QUILL_WEBHOOK_DISABLE_AFTER times in a row is disabled, with an audit row: the fan-out
+ * skips it from then on.
  */
 #include "webhook/webhook.h"
 #include "internal.h"
@@ -165,6 +167,8 @@ int ql_webhook_deliver(struct ql_ctx *cx, const struct ql_job *job)
     }
     if (rc)
         return rc;
+    if (d.succeeded)
+        return QL_OK; /* delivered by another job (a redelivery, or this one before a crash) */
     struct ql_delivery_attempt a = {.delivery_id = d.id,
                                     .webhook_id = w.id,
                                     .attempt = d.attempts + 1,

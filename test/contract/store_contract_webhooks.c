@@ -107,6 +107,7 @@ static void test_deliveries_and_attempts(void)
     ASSERT_STR_EQ(got.body, d[1].body);
     ASSERT_STR_EQ(got.event, "journal_entry.created");
     ASSERT_INT_EQ(got.attempts, 0);
+    ASSERT_INT_EQ(got.succeeded, 0);
     ASSERT_ID_EQ(&gw.id, &w.id);
     ASSERT_STR_EQ(gw.url, w.url);
     ASSERT_INT_EQ(deleted, 0);
@@ -145,6 +146,10 @@ static void test_deliveries_and_attempts(void)
     ASSERT_INT_EQ(HOOKS(&c)->target(c.s, &c.cx, &d[1].id, &got, &gw, &deleted, &box, &box_n),
                   QL_OK);
     ASSERT_INT_EQ(got.attempts, 2);
+    ASSERT_INT_EQ(got.succeeded, 0);
+    ASSERT_INT_EQ(HOOKS(&c)->target(c.s, &c.cx, &d[0].id, &got, &gw, &deleted, &box, &box_n),
+                  QL_OK);
+    ASSERT_INT_EQ(got.succeeded, 1);
     /* newest first, in pages */
     struct ql_delivery_attempt *list;
     int n, more;
@@ -174,6 +179,10 @@ static void test_deliveries_and_attempts(void)
     struct ql_team other = cc_team(&c, "O", &a);
     CC_FAILS(&c, HOOKS(&c)->reopen(c.s, &c.cx, &other.id, &w.id, &d[1].id), QL_ENOT_FOUND);
     ASSERT_INT_EQ(HOOKS(&c)->reopen(c.s, &c.cx, &t.id, &w.id, &d[1].id), QL_OK);
+    ASSERT_INT_EQ(HOOKS(&c)->reopen(c.s, &c.cx, &t.id, &w.id, &d[0].id), QL_OK);
+    ASSERT_INT_EQ(HOOKS(&c)->target(c.s, &c.cx, &d[0].id, &got, &gw, &deleted, &box, &box_n),
+                  QL_OK);
+    ASSERT_INT_EQ(got.succeeded, 0); /* reopened: a redelivery sends it again */
     /* a deleted endpoint: its deliveries still say where they were going, and that it is gone */
     ASSERT_INT_EQ(HOOKS(&c)->remove(c.s, &c.cx, &t.id, &w.id, c.now + 40), QL_OK);
     ASSERT_INT_EQ(HOOKS(&c)->target(c.s, &c.cx, &d[1].id, &got, &gw, &deleted, &box, &box_n),

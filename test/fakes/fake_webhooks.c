@@ -170,6 +170,7 @@ static int w_target(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
     if (h == NULL)
         return ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
     *d = f->d;
+    d->succeeded = strcmp(f->state, "succeeded") == 0;
     *w = h->w;
     *deleted = h->deleted;
     *secret = ql_arena_alloc(cx->arena, h->secret_n);

@@ -135,26 +135,32 @@ static int fan_out(struct world *w)
     return total;
 }
 
+/* Run job i of the fake queue once, as the engine would; its result. */
+static int deliver_job(struct world *w, int i, int *attempts)
+{
+    struct fake_job *j = &w->f.queue.jobs[i];
+    j->attempts++;
+    struct ql_job job = {.id = i + 1,
+                         .kind = j->kind,
+                         .payload = j->payload,
+                         .attempts = j->attempts,
+                         .max_attempts = j->max_attempts};
+    fixture_next(&w->f);
+    int rc = ql_webhook_deliver(&w->f.cx, &job);
+    if (rc == QL_OK || j->attempts >= j->max_attempts)
+        j->done = 1;
+    if (attempts)
+        *attempts = j->attempts;
+    return rc;
+}
+
 /* Run the first available "webhook.deliver" job once; its result. */
 static int deliver_next(struct world *w, int *attempts)
 {
     for (int i = 0; i < w->f.queue.n; i++) {
         struct fake_job *j = &w->f.queue.jobs[i];
-        if (strcmp(j->kind, "webhook.deliver") != 0 || j->done)
-            continue;
-        j->attempts++;
-        struct ql_job job = {.id = i + 1,
-                             .kind = j->kind,
-                             .payload = j->payload,
-                             .attempts = j->attempts,
-                             .max_attempts = j->max_attempts};
-        fixture_next(&w->f);
-        int rc = ql_webhook_deliver(&w->f.cx, &job);
-        if (rc == QL_OK || j->attempts >= j->max_attempts)
-            j->done = 1;
-        if (attempts)
-            *attempts = j->attempts;
-        return rc;
+        if (strcmp(j->kind, "webhook.deliver") == 0 && !j->done)
+            return deliver_job(w, i, attempts);
     }
     return -1000; /* none */
 }
@@ -386,6 +392,50 @@ static void test_a_redelivery_sends_the_same_message_again(void)
     fixture_cleanup(&w.f);
 }
 
+/*
+ * A redelivery asked for while the first attempts are still retrying: once one of the two
+ * jobs has delivered the message, the other sends nothing more, and the delivery stays
+ * succeeded.  The same holds for a job run again after its worker died between a
+ * delivered attempt and recording the job done.
+ */
+static void test_a_delivered_message_is_not_sent_again_by_an_older_job(void)
+{
+    struct world w;
+    setup(&w);
+    struct ql_webhook h;
+    char secret[QL_WEBHOOK_SECRET_LEN];
+    const char *created[] = {"journal_entry.created"};
+    ASSERT_INT_EQ(create(&w, "https://a.example.com/in", created, 1, &h, secret), QL_OK);
+    write_entry(&w, "once");
+    fan_out(&w);
+    int first = w.f.queue.n - 1;
+    w.out.status = 500;
+    ASSERT_INT_EQ(deliver_job(&w, first, NULL), QL_EUNAVAILABLE); /* retried in 5 s */
+    struct ql_uuid did = w.f.store.deliveries[0].d.id;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_webhook_redeliver(&w.f.cx, &w.team.id, &h.id, &did), QL_OK);
+    int again = w.f.queue.n - 1;
+    ASSERT_TRUE(again != first);
+    w.out.status = 200;
+    ASSERT_INT_EQ(deliver_job(&w, again, NULL), QL_OK);
+    ASSERT_INT_EQ(w.out.calls, 2);
+    ASSERT_STR_EQ(w.f.store.deliveries[0].state, "succeeded");
+    /* the first job's retry comes due: delivered already, nothing is sent */
+    w.out.status = 500;
+    ASSERT_INT_EQ(deliver_job(&w, first, NULL), QL_OK);
+    ASSERT_INT_EQ(w.out.calls, 2);
+    ASSERT_INT_EQ(w.f.store.nattempts, 2);
+    ASSERT_STR_EQ(w.f.store.deliveries[0].state, "succeeded");
+    ASSERT_INT_EQ(w.f.store.webhooks[0].w.failures, 0);
+    /* a redelivery of a delivered message is sent, though */
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_webhook_redeliver(&w.f.cx, &w.team.id, &h.id, &did), QL_OK);
+    w.out.status = 200;
+    ASSERT_INT_EQ(deliver_job(&w, w.f.queue.n - 1, NULL), QL_OK);
+    ASSERT_INT_EQ(w.out.calls, 3);
+    fixture_cleanup(&w.f);
+}
+
 /* The Standard Webhooks specification's example, with the real HMAC-SHA256. */
 /*
  * The 90 % alert reaches an endpoint that asked for it once per period, with the
@@ -516,6 +566,7 @@ int main(int argc, char **argv)
         TEST(test_failures_retry_on_the_schedule_then_disable_the_endpoint),
         TEST(test_two_failures_at_once_disable_the_endpoint_once),
         TEST(test_a_redelivery_sends_the_same_message_again),
+        TEST(test_a_delivered_message_is_not_sent_again_by_an_older_job),
         TEST(test_a_usage_alert_carries_the_subscription_once_per_period),
         TEST(test_the_signature_matches_the_specification),
         TEST(test_a_traced_write_carries_its_trace_into_the_delivery_and_its_post),
