@@ -189,7 +189,7 @@ test('an endpoint that keeps failing is disabled, with an audit row, and gets no
   }
 })
 
-test('SSRF: without QUILL_WEBHOOK_ALLOW_PRIVATE, loopback, private, link-local and mapped targets are refused and never connected to', async () => {
+test('SSRF: without QUILL_WEBHOOK_ALLOW_PRIVATE, loopback (however spelt), private, link-local and mapped targets are refused and never connected to', async () => {
   const strictEnv = { ...ENV, QUILL_WEBHOOK_ALLOW_PRIVATE: '0' }
   await stop(worker) // the one worker that delivers here must be the strict one
   const a = await start('quill-api', strictEnv)
@@ -203,7 +203,10 @@ test('SSRF: without QUILL_WEBHOOK_ALLOW_PRIVATE, loopback, private, link-local a
     assert.equal(plain.status, 422, plain.text)
     const targets = [`https://127.0.0.1:${port}/in`, `https://[::1]:${port}/in`, 'https://10.0.0.1/in',
       'https://169.254.169.254/latest/meta-data', `https://[::ffff:127.0.0.1]:${port}/in`, `https://localhost:${port}/in`,
-      'https://0.0.0.0/in', 'https://[fd00:ec2::254]/in']
+      'https://0.0.0.0/in', 'https://[fd00:ec2::254]/in',
+      // other spellings of loopback: decimal, octal, hex and short IPv4, mapped IPv6 in hex, ::
+      `https://2130706433:${port}/in`, `https://0177.0.0.1:${port}/in`, `https://0x7f.0.0.1:${port}/in`,
+      `https://127.1:${port}/in`, `https://[::ffff:7f00:1]:${port}/in`, `https://[::]:${port}/in`]
     for (const url of targets) {
       const r = await http(a, 'POST', hooks(t.teamId), { token: owner.token, body: { url, events: ['journal_entry.created'] } })
       assert.equal(r.status, 201, `${url}: ${r.text}`)
