@@ -47,16 +47,19 @@
          "webhook_deliveries d JOIN webhooks w ON w.webhook_id = d.webhook_id WHERE "
          "d.delivery_id = $1",
          1},
-    /* The attempt, its delivery's state, and the endpoint's failures in a row, at once. */
+    /*
+     * The attempt, its delivery's state, and the endpoint's failures in a row, at once.  The
+     * delivery's row lock numbers attempts made at the same time one after the other.
+     */
     [QL__ST_ATTEMPT_ADD] =
         {"attempt_add",
-         "WITH a AS (INSERT INTO webhook_attempts (delivery_id, attempt, webhook_id, team_id, at, "
-         "ok, response_status, error, duration_ms) VALUES ($1, $2, $3, (SELECT team_id FROM "
-         "webhook_deliveries WHERE delivery_id = $1), $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING), "
-         "d AS (UPDATE webhook_deliveries SET attempts = greatest(attempts, "
-         "$2), state = CASE WHEN $5 THEN 'succeeded' WHEN $9 THEN 'failed' ELSE 'pending' END "
-         "WHERE delivery_id = $1) UPDATE webhooks SET failures = CASE WHEN $5 THEN 0 ELSE "
-         "failures + 1 END WHERE webhook_id = $3 RETURNING failures",
+         "WITH d AS (UPDATE webhook_deliveries SET attempts = greatest(attempts + 1, $2), state "
+         "= CASE WHEN $5 OR state = 'succeeded' THEN 'succeeded' WHEN $9 THEN 'failed' ELSE "
+         "'pending' END WHERE delivery_id = $1 RETURNING attempts, team_id), a AS (INSERT INTO "
+         "webhook_attempts (delivery_id, attempt, webhook_id, team_id, at, ok, response_status, "
+         "error, duration_ms) SELECT $1, d.attempts, $3, d.team_id, $4, $5, $6, $7, $8 FROM d ON "
+         "CONFLICT DO NOTHING) UPDATE webhooks SET failures = CASE WHEN $5 THEN 0 ELSE failures "
+         "+ 1 END WHERE webhook_id = $3 RETURNING failures",
          9},
     [QL__ST_WEBHOOK_DISABLE] = {"webhook_disable",
                                 "UPDATE webhooks SET disabled_at = $2 WHERE webhook_id = $1 AND "

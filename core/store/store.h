@@ -360,8 +360,10 @@ struct ql_webhooks_ops {
                   size_t *secret_n);
     /*
      * Record an attempt: its row, the delivery's attempts and state (succeeded when ok,
-     * failed when final, else pending), and the endpoint's failures in a row (0 when ok);
-     * *failures gets that count.
+     * failed when final, else pending; a success stands until a redelivery reopens it), and
+     * the endpoint's failures in a row (0 when ok); *failures gets that count.  The attempt
+     * is numbered a->attempt, or the delivery's next number when another attempt made at
+     * the same time took that one, so that every attempt has a row.
      */
     int (*attempt_add)(struct ql_store *self, struct ql_ctx *cx,
                        const struct ql_delivery_attempt *a, int final, int *failures);

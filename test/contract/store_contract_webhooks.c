@@ -133,7 +133,12 @@ static void test_deliveries_and_attempts(void)
     at.at_ms = c.now + 20;
     ASSERT_INT_EQ(HOOKS(&c)->attempt_add(c.s, &c.cx, &at, 0, &failures), QL_OK);
     ASSERT_INT_EQ(failures, 2);
-    ASSERT_INT_EQ(HOOKS(&c)->attempt_add(c.s, &c.cx, &at, 0, &failures), QL_OK); /* again: once */
+    /* another job's attempt made at the same time, also numbered 2: recorded as the third */
+    at.response_status = 502;
+    at.error = "HTTP 502";
+    at.at_ms = c.now + 25;
+    ASSERT_INT_EQ(HOOKS(&c)->attempt_add(c.s, &c.cx, &at, 0, &failures), QL_OK);
+    ASSERT_INT_EQ(failures, 3);
     struct ql_delivery_attempt ok = {.delivery_id = d[0].id,
                                      .webhook_id = w.id,
                                      .attempt = 1,
@@ -145,7 +150,7 @@ static void test_deliveries_and_attempts(void)
     ASSERT_INT_EQ(failures, 0);
     ASSERT_INT_EQ(HOOKS(&c)->target(c.s, &c.cx, &d[1].id, &got, &gw, &deleted, &box, &box_n),
                   QL_OK);
-    ASSERT_INT_EQ(got.attempts, 2);
+    ASSERT_INT_EQ(got.attempts, 3);
     ASSERT_INT_EQ(got.succeeded, 0);
     ASSERT_INT_EQ(HOOKS(&c)->target(c.s, &c.cx, &d[0].id, &got, &gw, &deleted, &box, &box_n),
                   QL_OK);
@@ -160,21 +165,35 @@ static void test_deliveries_and_attempts(void)
     ASSERT_INT_EQ(list[0].response_status, 204);
     ASSERT_NULL(list[0].error);
     ASSERT_STR_EQ(list[0].event, "member.added");
-    ASSERT_INT_EQ(list[1].attempt, 2);
-    ASSERT_INT_EQ(list[1].response_status, 0);
-    ASSERT_STR_EQ(list[1].error, "timed out");
+    ASSERT_INT_EQ(list[1].attempt, 3);
+    ASSERT_INT_EQ(list[1].response_status, 502);
+    ASSERT_STR_EQ(list[1].error, "HTTP 502");
     struct ql_delivery_attempt last = list[1];
     ASSERT_INT_EQ(HOOKS(&c)->attempts(c.s, &c.cx, &t.id, &w.id, &last, 2, &list, &n, &more), QL_OK);
-    ASSERT_INT_EQ(n, 1);
+    ASSERT_INT_EQ(n, 2);
     ASSERT_INT_EQ(more, 0);
-    ASSERT_INT_EQ(list[0].attempt, 1);
-    ASSERT_INT_EQ(list[0].duration_ms, 12);
-    ASSERT_INT_EQ(list[0].at_ms, c.now + 10);
+    ASSERT_INT_EQ(list[0].attempt, 2);
+    ASSERT_INT_EQ(list[0].response_status, 0);
+    ASSERT_STR_EQ(list[0].error, "timed out");
+    ASSERT_INT_EQ(list[1].attempt, 1);
+    ASSERT_INT_EQ(list[1].duration_ms, 12);
+    ASSERT_INT_EQ(list[1].at_ms, c.now + 10);
     /* the operators' view: the newest failures of every team, with their team */
     ASSERT_INT_EQ(HOOKS(&c)->failures(c.s, &c.cx, 2, &list, &n), QL_OK);
     ASSERT_INT_EQ(n, 2);
     ASSERT_ID_EQ(&list[0].delivery_id, &d[1].id);
     ASSERT_ID_EQ(&list[0].team_id, &t.id);
+    /* a failure recorded after a success (another job's) leaves the delivery succeeded */
+    struct ql_delivery_attempt late = ok;
+    late.ok = 0;
+    late.response_status = 500;
+    late.error = "HTTP 500";
+    late.at_ms = c.now + 35;
+    ASSERT_INT_EQ(HOOKS(&c)->attempt_add(c.s, &c.cx, &late, 1, &failures), QL_OK);
+    ASSERT_INT_EQ(HOOKS(&c)->target(c.s, &c.cx, &d[0].id, &got, &gw, &deleted, &box, &box_n),
+                  QL_OK);
+    ASSERT_INT_EQ(got.attempts, 2);
+    ASSERT_INT_EQ(got.succeeded, 1);
     /* a redelivery reopens the delivery of the team's endpoint only */
     struct ql_team other = cc_team(&c, "O", &a);
     CC_FAILS(&c, HOOKS(&c)->reopen(c.s, &c.cx, &other.id, &w.id, &d[1].id), QL_ENOT_FOUND);

@@ -27,7 +27,10 @@ function receiver () {
       r.got.push(hit)
       const a = r.answer(hit, r.got.length)
       if (a === 'hang') return // past the delivery timeout; the socket is closed at the end
-      if (typeof a === 'object') { res.writeHead(a.status, a.headers); res.end(a.body ?? ''); return }
+      if (typeof a === 'object') {
+        setTimeout(() => { res.writeHead(a.status, a.headers); res.end(a.body ?? '') }, a.delay ?? 0)
+        return
+      }
       res.writeHead(a, { 'content-type': 'text/plain' })
       res.end('thanks')
     })
@@ -153,6 +156,28 @@ test('a failing, then hanging, then recovered receiver sees the retries with one
     await addMember(api, owner.token, team.teamId, viewer.email, 'viewer')
     assert.equal((await http(api, 'GET', `${hooks()}/${h.webhookId}/deliveries`, { token: viewer.token })).status, 403)
     await http(api, 'DELETE', `${hooks()}/${h.webhookId}`, { token: owner.token })
+  } finally {
+    await rx.close()
+  }
+})
+
+test('two redeliveries asked for at once: every post the endpoint got is an attempt in the list', async () => {
+  const rx = await receiver().listen()
+  rx.answer = () => ({ status: 200, delay: 400 })
+  try {
+    const t = await makeTeam(api, owner.token)
+    const h = await register(rx, ['journal_entry.created'], t.teamId)
+    await entry('asked for twice', t.teamId)
+    assert.ok(await waitFor(() => sql(`SELECT state FROM webhook_deliveries WHERE webhook_id = '${h.webhookId}'`) === 'succeeded'))
+    const did = sql(`SELECT delivery_id FROM webhook_deliveries WHERE webhook_id = '${h.webhookId}'`)
+    const again = `${hooks(t.teamId)}/${h.webhookId}/deliveries/${did}/redeliver`
+    const asked = await Promise.all([1, 2].map(() => http(api, 'POST', again, { token: owner.token })))
+    assert.deepEqual(asked.map((r) => r.status), [202, 202])
+    assert.ok(await waitFor(() => sql(`SELECT count(*) FROM jobs WHERE kind = 'webhook.deliver' AND payload->>'deliveryId' = '${did}' AND state NOT IN ('succeeded', 'discarded')`) === '0', { timeout: 10000 }))
+    await sleep(300)
+    const d = await http(api, 'GET', `${hooks(t.teamId)}/${h.webhookId}/deliveries`, { token: owner.token })
+    assert.equal(d.body.items.length, rx.got.length, `${rx.got.length} posts, attempts ${d.body.items.map((a) => a.attempt)}`)
+    assert.deepEqual(d.body.items.map((a) => a.attempt).sort(), rx.got.map((g, i) => i + 1), 'numbered in turn')
   } finally {
     await rx.close()
   }

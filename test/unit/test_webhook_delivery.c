@@ -154,6 +154,52 @@ static void test_a_delivered_message_is_not_sent_again_by_an_older_job(void)
     fixture_cleanup(&w.f);
 }
 
+/* While one job posts, the job the test named runs whole and is answered 200; the first
+ * is answered 500. */
+static int overlapping_job;
+static void run_overlapping(void *ud)
+{
+    struct world *w = ud;
+    ASSERT_INT_EQ(deliver_job(w, overlapping_job, NULL), QL_OK);
+    w->out.status = 500;
+}
+
+/*
+ * Two jobs of one delivery that post at the same time (two redeliveries asked for at
+ * once): each post is an attempt of its own in the list, numbered in turn, and the
+ * failure recorded after the success does not undo it.
+ */
+static void test_attempts_made_at_once_are_each_recorded(void)
+{
+    struct world w;
+    setup(&w);
+    struct ql_webhook h;
+    char secret[QL_WEBHOOK_SECRET_LEN];
+    const char *created[] = {"journal_entry.created"};
+    ASSERT_INT_EQ(create(&w, "https://a.example.com/in", created, 1, &h, secret), QL_OK);
+    write_entry(&w, "twice at once");
+    fan_out(&w);
+    ASSERT_INT_EQ(deliver_next(&w, NULL), QL_OK);
+    struct ql_uuid did = w.f.store.deliveries[0].d.id;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_webhook_redeliver(&w.f.cx, &w.team.id, &h.id, &did), QL_OK);
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_webhook_redeliver(&w.f.cx, &w.team.id, &h.id, &did), QL_OK);
+    overlapping_job = w.f.queue.n - 1;
+    w.out.during = run_overlapping;
+    w.out.during_ud = &w;
+    ASSERT_INT_EQ(deliver_job(&w, w.f.queue.n - 2, NULL), QL_EUNAVAILABLE);
+    ASSERT_INT_EQ(w.out.calls, 3);
+    ASSERT_INT_EQ(w.f.store.nattempts, 3);
+    ASSERT_INT_EQ(w.f.store.attempts[1].attempt, 2); /* the job that ran whole */
+    ASSERT_INT_EQ(w.f.store.attempts[1].ok, 1);
+    ASSERT_INT_EQ(w.f.store.attempts[2].attempt, 3);
+    ASSERT_STR_EQ(w.f.store.attempts[2].error, "HTTP 500");
+    ASSERT_INT_EQ(w.f.store.deliveries[0].d.attempts, 3);
+    ASSERT_STR_EQ(w.f.store.deliveries[0].state, "succeeded");
+    fixture_cleanup(&w.f);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -161,6 +207,7 @@ int main(int argc, char **argv)
         TEST(test_two_failures_at_once_disable_the_endpoint_once),
         TEST(test_a_redelivery_sends_the_same_message_again),
         TEST(test_a_delivered_message_is_not_sent_again_by_an_older_job),
+        TEST(test_attempts_made_at_once_are_each_recorded),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

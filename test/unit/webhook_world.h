@@ -30,7 +30,9 @@ struct fake_out {
     char url[256];
     char body[4096];
     char headers[QL_OUT_HEADERS_MAX][160];
-    int64_t *race; /* set: another delivery disables the endpoint while this one posts */
+    int64_t *race;            /* set: another delivery disables the endpoint while this one posts */
+    void (*during)(void *ud); /* set: runs once while a post is under way */
+    void *during_ud;
 };
 
 static inline int fo_post(struct ql_outbound *self, const struct ql_out_request *req,
@@ -41,6 +43,10 @@ static inline int fo_post(struct ql_outbound *self, const struct ql_out_request 
     o->calls++;
     if (o->race)
         *o->race = 1;
+    void (*during)(void *) = o->during;
+    o->during = NULL;
+    if (during)
+        during(o->during_ud);
     snprintf(o->url, sizeof(o->url), "%s", req->url);
     snprintf(o->body, sizeof(o->body), "%.*s", (int)req->body_n, req->body);
     for (int i = 0; i < QL_OUT_HEADERS_MAX; i++)
