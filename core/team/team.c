@@ -116,6 +116,47 @@ int ql_team_activity(struct ql_ctx *cx, const struct ql_uuid *team, struct ql_ac
     return rc ? rc : ql_store_maint_activity_get(cx->ports.store, cx, team, out);
 }
 
+/*
+ * Lock the team for a change the caller's role decides, and take that role as it is now: the
+ * principal was read before the lock, and a change committed meanwhile (the caller removed or
+ * demoted) must count.  On success cx->principal is *fresh, a copy with that one membership,
+ * until the caller puts the old one back (before returning: fresh lives on its stack).
+ */
+static int lock_team(struct ql_ctx *cx, const struct ql_uuid *team, struct ql_principal *fresh,
+                     struct ql_membership *mine)
+{
+    struct ql_store *st = cx->ports.store;
+    const struct ql_principal *p = cx->principal;
+    int rc = ql_store_teams_lock(st, cx, team);
+    if (rc || p->kind != QL_PRINCIPAL_USER)
+        return rc;
+    struct ql_member me;
+    rc = ql_store_members_get(st, cx, team, &p->user_id, &me);
+    if (rc == QL_ENOT_FOUND)
+        return ql_error_set(&cx->err, rc, "No such team.");
+    if (rc)
+        return rc;
+    *fresh = *p;
+    mine->team_id = *team;
+    mine->role = me.role;
+    fresh->teams = mine;
+    fresh->nteams = 1;
+    cx->principal = fresh;
+    return QL_OK;
+}
+
+int ql_team_lock_authorize(struct ql_ctx *cx, int action, const struct ql_uuid *team)
+{
+    const struct ql_principal *caller = cx->principal;
+    struct ql_principal fresh;
+    struct ql_membership mine;
+    int rc = lock_team(cx, team, &fresh, &mine);
+    if (rc == QL_OK)
+        rc = ql_authorize(cx, action, team);
+    cx->principal = caller;
+    return rc;
+}
+
 int ql_team_rename(struct ql_ctx *cx, const struct ql_uuid *team, const char *name, size_t n,
                    struct ql_team *out)
 {
@@ -147,7 +188,9 @@ int ql_team_delete(struct ql_ctx *cx, const struct ql_uuid *team)
     rc = ql_tx_begin(cx);
     if (rc)
         return rc;
-    rc = ql_store_teams_remove(st, cx, team, now_ms(cx));
+    rc = ql_team_lock_authorize(cx, QL_ACT_TEAM_DELETE, team);
+    if (rc == QL_OK)
+        rc = ql_store_teams_remove(st, cx, team, now_ms(cx));
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "team.delete", "Team", team, NULL);
     return ql_tx_end(cx, rc);
@@ -197,35 +240,6 @@ static int authorize_role_change(struct ql_ctx *cx, const struct ql_uuid *team, 
     if (rc == QL_OK && (from == QL_ROLE_OWNER || to == QL_ROLE_OWNER))
         rc = ql_authorize(cx, QL_ACT_MEMBER_GRANT_OWNER, team);
     return rc;
-}
-
-/*
- * Lock the team for a membership change and take the caller's role in it as it is now: the
- * principal was read before the lock, and a change committed meanwhile (the caller removed or
- * demoted) must count.  On success cx->principal is *fresh, a copy with that one membership,
- * until the caller puts the old one back (before returning: fresh lives on its stack).
- */
-static int lock_team(struct ql_ctx *cx, const struct ql_uuid *team, struct ql_principal *fresh,
-                     struct ql_membership *mine)
-{
-    struct ql_store *st = cx->ports.store;
-    const struct ql_principal *p = cx->principal;
-    int rc = ql_store_teams_lock(st, cx, team);
-    if (rc || p->kind != QL_PRINCIPAL_USER)
-        return rc;
-    struct ql_member me;
-    rc = ql_store_members_get(st, cx, team, &p->user_id, &me);
-    if (rc == QL_ENOT_FOUND)
-        return ql_error_set(&cx->err, rc, "No such team.");
-    if (rc)
-        return rc;
-    *fresh = *p;
-    mine->team_id = *team;
-    mine->role = me.role;
-    fresh->teams = mine;
-    fresh->nteams = 1;
-    cx->principal = fresh;
-    return QL_OK;
 }
 
 int ql_member_add(struct ql_ctx *cx, const struct ql_uuid *team, const char *email, size_t email_n,

@@ -6,7 +6,8 @@
  * least one owner: changes that would leave none fail with QL_ECONFLICT.  Membership
  * changes lock the team row, so two concurrent changes cannot both remove the last owner, and
  * decide again under that lock with the caller's role as it is then, so a caller removed or
- * demoted while its request waited cannot change the team's members.
+ * demoted while its request waited cannot change the team's members.  Deleting the team does
+ * the same (ql_team_lock_authorize), so an owner demoted meanwhile cannot delete it.
  */
 #ifndef QL_TEAM_H
 #define QL_TEAM_H
@@ -33,6 +34,14 @@ int ql_team_activity(struct ql_ctx *cx, const struct ql_uuid *team, struct ql_ac
 int ql_team_rename(struct ql_ctx *cx, const struct ql_uuid *team, const char *name, size_t n,
                    struct ql_team *out);
 int ql_team_delete(struct ql_ctx *cx, const struct ql_uuid *team);
+
+/*
+ * Inside a transaction: lock the team and authorize action with the caller's role in it as
+ * it is now, not as it was when the request's principal was read (a removal or demotion may
+ * have committed since; QL_ENOT_FOUND when the caller is no longer a member).  For use cases
+ * of other modules whose team-scoped writes must not outlive the caller's role.
+ */
+int ql_team_lock_authorize(struct ql_ctx *cx, int action, const struct ql_uuid *team);
 
 int ql_member_list(struct ql_ctx *cx, const struct ql_uuid *team, const char *cursor,
                    size_t cursor_n, int limit, struct ql_member **out, int *n,

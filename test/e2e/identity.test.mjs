@@ -232,6 +232,33 @@ test('an admin removed while their membership change waits for the team does not
   assert.equal(m.body.items.find((x) => x.userId === target.user.userId).role, 'viewer')
 })
 
+// Requests queued behind a lock, counted by PostgreSQL (no timing): hold() takes one row
+// lock in a session of its own until release().
+const lockWaits = () => Number(sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+async function hold (query) {
+  const s = psqlSession()
+  s.write(`BEGIN; ${query}; SELECT 'held';`)
+  assert.ok(await waitFor(() => s.output().includes('held')))
+  return { release: async () => { s.write('COMMIT;'); await s.close() } }
+}
+const queued = async (n) => assert.ok(await waitFor(() => lockWaits() === n), `${n} waiting`)
+
+test('an owner demoted while their team delete waits for the team does not delete it', async () => {
+  const a = await signup(api); const b = await signup(api)
+  const t = await makeTeam(api, a.token)
+  await addMember(api, a.token, t.teamId, b.email, 'owner')
+  const T = `/v1/teams/${t.teamId}`
+  const locker = await hold(`SELECT 1 FROM teams WHERE team_id = '${t.teamId}' FOR UPDATE`)
+  const demotion = http(api, 'PATCH', `${T}/members/${a.user.userId}`, { token: b.token, body: { role: 'member' } })
+  await queued(1)
+  const deletion = http(api, 'DELETE', T, { token: a.token })
+  await queued(2)
+  await locker.release()
+  assert.equal((await demotion).status, 200)
+  problem(await deletion, 403, 'forbidden')
+  assert.equal((await http(api, 'GET', T, { token: b.token })).status, 200)
+})
+
 test('API keys: shown once, act with their role inside their team only, revoked at once', async () => {
   const owner = await signup(api)
   const t = await makeTeam(api, owner.token); const t2 = await makeTeam(api, owner.token)
