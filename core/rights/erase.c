@@ -103,9 +103,12 @@ static void put_utf8(char *out, size_t cap, const char *s)
 /*
  * Lock the live teams of m (in their order) and refuse while the user is the only owner of
  * one: QL_ECONFLICT naming them (in detail, and one field error per team: its id, and its
- * name as the message).
+ * name as the message).  The user's role in each is read again under its lock: m was read
+ * before, and a promotion to owner committed meanwhile (after which the other owner may
+ * have left) must count.
  */
-static int check_owners(struct ql_ctx *cx, const struct ql_rights_membership *m, int n)
+static int check_owners(struct ql_ctx *cx, const struct ql_uuid *user,
+                        const struct ql_rights_membership *m, int n)
 {
     struct ql_store *st = cx->ports.store;
     char names[144] = "";
@@ -121,8 +124,15 @@ static int check_owners(struct ql_ctx *cx, const struct ql_rights_membership *m,
             rc = QL_OK;
             continue;
         }
+        struct ql_member me = {.role = QL_ROLE_NONE};
+        if (rc == QL_OK)
+            rc = ql_store_members_get(st, cx, &m[i].team_id, user, &me);
+        if (rc == QL_ENOT_FOUND) { /* left the team since the list was read */
+            ql_error_clear(&cx->err);
+            rc = QL_OK;
+        }
         int owners = 2;
-        if (rc == QL_OK && m[i].role == QL_ROLE_OWNER)
+        if (rc == QL_OK && me.role == QL_ROLE_OWNER)
             rc = ql_store_members_count_owners(st, cx, &m[i].team_id, &owners);
         if (rc || owners > 1)
             continue;
@@ -204,7 +214,7 @@ int ql_account_erase(struct ql_ctx *cx, const struct ql_erase_request *in)
     if (rc == QL_OK && u.mfa_enabled)
         rc = all_memberships(cx, user, &m, &n);
     if (rc == QL_OK && u.mfa_enabled)
-        rc = check_owners(cx, m, n);
+        rc = check_owners(cx, user, m, n);
     if (rc == QL_OK)
         rc = erase_reauth(cx, &u, in); /* before the transaction: argon2id is slow */
     if (rc)
@@ -220,7 +230,7 @@ int ql_account_erase(struct ql_ctx *cx, const struct ql_erase_request *in)
      */
     rc = all_memberships(cx, user, &m, &n);
     if (rc == QL_OK)
-        rc = check_owners(cx, m, n);
+        rc = check_owners(cx, user, m, n);
     if (rc == QL_OK)
         rc = QL__RT(cx)->erase_user(st, cx, user, ql_clock_now_ms(cx->ports.clock), &email);
     if (rc == QL_ENOT_FOUND)

@@ -259,6 +259,28 @@ test('an owner demoted while their team delete waits for the team does not delet
   assert.equal((await http(api, 'GET', T, { token: b.token })).status, 200)
 })
 
+test('erasure after a promotion and an owner leaving, all waiting for the team, keeps it an owner', async () => {
+  const o = await signup(api); const e = await signup(api)
+  const t = await makeTeam(api, o.token)
+  await addMember(api, o.token, t.teamId, e.email, 'member')
+  const T = `/v1/teams/${t.teamId}`
+  const locker = await hold(`SELECT 1 FROM teams WHERE team_id = '${t.teamId}' FOR UPDATE`)
+  const promotion = http(api, 'PATCH', `${T}/members/${e.user.userId}`, { token: o.token, body: { role: 'owner' } })
+  await queued(1)
+  const leaving = http(api, 'DELETE', `${T}/members/${o.user.userId}`, { token: o.token })
+  await queued(2)
+  // reads its memberships (a member here: the promotion has not committed) and waits
+  const erasure = http(api, 'DELETE', '/v1/me', { token: e.token, body: { password: PASSWORD } })
+  await queued(3)
+  await locker.release()
+  assert.equal((await promotion).status, 200)
+  assert.equal((await leaving).status, 204)
+  const r = await erasure
+  assert.equal(r.status, 409, r.text)
+  assert.deepEqual(r.body.errors, [{ field: t.teamId, code: 'last_owner', message: t.name }])
+  assert.equal(sql(`SELECT string_agg(role, ',') FROM team_members WHERE team_id = '${t.teamId}'`), 'owner')
+})
+
 test('API keys: shown once, act with their role inside their team only, revoked at once', async () => {
   const owner = await signup(api)
   const t = await makeTeam(api, owner.token); const t2 = await makeTeam(api, owner.token)
