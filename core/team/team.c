@@ -419,7 +419,9 @@ int ql_api_key_create(struct ql_ctx *cx, const struct ql_uuid *team, const char 
     rc = ql_tx_begin(cx);
     if (rc)
         return rc;
-    rc = ql_store_api_keys_insert(st, cx, k, digest, &cx->principal->user_id);
+    rc = ql_team_lock_authorize(cx, QL_ACT_KEY_MANAGE, team);
+    if (rc == QL_OK)
+        rc = ql_store_api_keys_insert(st, cx, k, digest, &cx->principal->user_id);
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "api_key.create", "ApiKey", &k->id, NULL);
     return ql_tx_end(cx, rc);
@@ -463,9 +465,12 @@ int ql_api_key_revoke(struct ql_ctx *cx, const struct ql_uuid *team, const struc
     rc = ql_tx_begin(cx);
     if (rc)
         return rc;
-    rc = ql_store_api_keys_revoke(st, cx, team, id, now_ms(cx));
-    if (rc == QL_ENOT_FOUND)
-        ql_error_set(&cx->err, rc, "No such API key.");
+    rc = ql_team_lock_authorize(cx, QL_ACT_KEY_MANAGE, team);
+    if (rc == QL_OK) {
+        rc = ql_store_api_keys_revoke(st, cx, team, id, now_ms(cx));
+        if (rc == QL_ENOT_FOUND)
+            ql_error_set(&cx->err, rc, "No such API key.");
+    }
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "api_key.revoke", "ApiKey", id, NULL);
     return ql_tx_end(cx, rc);

@@ -281,6 +281,46 @@ test('erasure after a promotion and an owner leaving, all waiting for the team, 
   assert.equal(sql(`SELECT string_agg(role, ',') FROM team_members WHERE team_id = '${t.teamId}'`), 'owner')
 })
 
+test('an admin removed while their new API key waits for the team gets no key', async () => {
+  const owner = await signup(api); const admin = await signup(api)
+  const t = await makeTeam(api, owner.token)
+  await addMember(api, owner.token, t.teamId, admin.email, 'admin')
+  const T = `/v1/teams/${t.teamId}`
+  const locker = await hold(`SELECT 1 FROM teams WHERE team_id = '${t.teamId}' FOR UPDATE`)
+  const removal = http(api, 'DELETE', `${T}/members/${admin.user.userId}`, { token: owner.token })
+  await queued(1)
+  const creation = http(api, 'POST', `${T}/api-keys`, { token: admin.token, body: { name: 'late', role: 'member' } })
+  await queued(2)
+  await locker.release()
+  assert.equal((await removal).status, 204)
+  const r = await creation
+  if (r.body?.key) secrets.add(r.body.key)
+  problem(r, 404, 'not_found')
+  assert.deepEqual((await http(api, 'GET', `${T}/api-keys`, { token: owner.token })).body.items, [])
+})
+
+test('an admin removed while their key revocation waits for the team\'s audit chain does not revoke it', async () => {
+  const owner = await signup(api); const admin = await signup(api)
+  const t = await makeTeam(api, owner.token)
+  await addMember(api, owner.token, t.teamId, admin.email, 'admin')
+  const k = await makeKey(api, owner.token, t.teamId)
+  secrets.add(k.key)
+  const T = `/v1/teams/${t.teamId}`
+  // the removal queues on the chain holding the team; the revocation, decided before it
+  // commits, queues behind it
+  const locker = await hold(`SELECT 1 FROM audit_heads WHERE chain = 'team:${t.teamId}' FOR UPDATE`)
+  const removal = http(api, 'DELETE', `${T}/members/${admin.user.userId}`, { token: owner.token })
+  await queued(1)
+  const revocation = http(api, 'DELETE', `${T}/api-keys/${k.apiKeyId}`, { token: admin.token })
+  await queued(2)
+  await locker.release()
+  assert.equal((await removal).status, 204)
+  const r = await revocation
+  problem(r, 404, 'not_found')
+  assert.equal(r.body.detail, 'No such team.')
+  assert.equal((await http(api, 'GET', T, { token: k.key })).status, 200)
+})
+
 test('API keys: shown once, act with their role inside their team only, revoked at once', async () => {
   const owner = await signup(api)
   const t = await makeTeam(api, owner.token); const t2 = await makeTeam(api, owner.token)

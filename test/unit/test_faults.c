@@ -296,7 +296,7 @@ static void test_member_remove_failure_at_any_step_writes_nothing(void)
     walk_faults("member remove", STORE, remove_member, 8);
 }
 
-/* BEGIN, key insert, audit append, COMMIT */
+/* BEGIN, team lock, the caller's member row, key insert, audit append, COMMIT */
 static int create_key(struct world *w)
 {
     struct ql_new_api_key k;
@@ -306,12 +306,12 @@ static int create_key(struct world *w)
 
 static void test_api_key_create_failure_at_any_step_writes_nothing(void)
 {
-    walk_faults("api key create", STORE, create_key, 4);
+    walk_faults("api key create", STORE, create_key, 6);
     /* random bytes for: the secret, the key id, the audit row id */
     walk_faults("api key create", RANDOM, create_key, 3);
 }
 
-/* BEGIN, key revoke, audit append, COMMIT */
+/* BEGIN, team lock, the caller's member row, key revoke, audit append, COMMIT */
 static int revoke_key(struct world *w)
 {
     by(w, &w->po);
@@ -320,7 +320,7 @@ static int revoke_key(struct world *w)
 
 static void test_api_key_revoke_failure_at_any_step_writes_nothing(void)
 {
-    walk_faults("api key revoke", STORE, revoke_key, 4);
+    walk_faults("api key revoke", STORE, revoke_key, 6);
 }
 
 /* prompt get, BEGIN, entry insert, change, audit append, COMMIT (no group port: alone) */
