@@ -2,7 +2,7 @@
 // the full authorization matrix and a scan of the logs for secrets.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { start, stop, http, raw, run, sql, sleep, signup, makeTeam, addMember, makeKey, uniq, psqlSession, waitFor, PASSWORD, BIN, DB } from './lib.mjs'
+import { start, stop, http, raw, run, sql, sleep, signup, makeTeam, addMember, makeKey, uniq, psqlSession, waitFor, hold, queued, PASSWORD, BIN, DB } from './lib.mjs'
 
 let api
 const secrets = new Set() // every password, token, key and email used: none may be logged
@@ -231,17 +231,6 @@ test('an admin removed while their membership change waits for the team does not
   const m = await http(api, 'GET', `${T}/members`, { token: owner.token })
   assert.equal(m.body.items.find((x) => x.userId === target.user.userId).role, 'viewer')
 })
-
-// Requests queued behind a lock, counted by PostgreSQL (no timing): hold() takes one row
-// lock in a session of its own until release().
-const lockWaits = () => Number(sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))
-async function hold (query) {
-  const s = psqlSession()
-  s.write(`BEGIN; ${query}; SELECT 'held';`)
-  assert.ok(await waitFor(() => s.output().includes('held')))
-  return { release: async () => { s.write('COMMIT;'); await s.close() } }
-}
-const queued = async (n) => assert.ok(await waitFor(() => lockWaits() === n), `${n} waiting`)
 
 test('an owner demoted while their team delete waits for the team does not delete it', async () => {
   const a = await signup(api); const b = await signup(api)

@@ -133,6 +133,20 @@ export function psqlSession (url = DB) {
   }
 }
 
+// Requests queued behind a lock, counted by PostgreSQL (no timing): hold(query) takes the
+// query's row locks in a session of its own until release(); queued(n) waits until n
+// backends of the e2e database wait for a lock, and throws if they never do.
+export const lockWaits = () => Number(sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+export async function hold (query) {
+  const s = psqlSession()
+  s.write(`BEGIN; ${query}; SELECT 'held';`)
+  if (!await waitFor(() => s.output().includes('held'))) throw new Error(`not held: ${query}`)
+  return { release: async () => { s.write('COMMIT;'); await s.close() } }
+}
+export async function queued (n) {
+  if (await waitFor(() => lockWaits() === n) !== true) throw new Error(`never ${n} waiting for a lock (${lockWaits()})`)
+}
+
 export function pg (cmd) {
   return new Promise((resolve, reject) => {
     execFile(`${ROOT}/tools/quill`, ['pg', cmd], { env: process.env }, (err, stdout, stderr) => {
