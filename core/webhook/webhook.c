@@ -18,6 +18,7 @@
 #include "err/err.h"
 #include "policy/policy.h"
 #include "store/store.h"
+#include "team/team.h"
 #include "tx/tx.h"
 #include "uuid/uuid.h"
 #include "validate/validate.h"
@@ -115,7 +116,9 @@ int ql_webhook_create(struct ql_ctx *cx, const struct ql_uuid *team, const char 
     rc = ql_tx_begin(cx);
     if (rc)
         return rc;
-    rc = QL__HOOKS(cx)->insert(cx->ports.store, cx, out, box, slen + QL_SEAL_OVERHEAD);
+    rc = ql_team_lock_authorize(cx, QL_ACT_WEBHOOK_MANAGE, team);
+    if (rc == QL_OK)
+        rc = QL__HOOKS(cx)->insert(cx->ports.store, cx, out, box, slen + QL_SEAL_OVERHEAD);
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "webhook.create", "Webhook", &out->id, NULL);
     return ql_tx_end(cx, rc);
@@ -156,9 +159,12 @@ int ql_webhook_delete(struct ql_ctx *cx, const struct ql_uuid *team, const struc
     rc = ql_tx_begin(cx);
     if (rc)
         return rc;
-    rc = QL__HOOKS(cx)->remove(cx->ports.store, cx, team, id, ql_clock_now_ms(cx->ports.clock));
-    if (rc == QL_ENOT_FOUND)
-        ql_error_set(&cx->err, rc, "No such webhook.");
+    rc = ql_team_lock_authorize(cx, QL_ACT_WEBHOOK_MANAGE, team);
+    if (rc == QL_OK) {
+        rc = QL__HOOKS(cx)->remove(cx->ports.store, cx, team, id, ql_clock_now_ms(cx->ports.clock));
+        if (rc == QL_ENOT_FOUND)
+            ql_error_set(&cx->err, rc, "No such webhook.");
+    }
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "webhook.delete", "Webhook", id, NULL);
     return ql_tx_end(cx, rc);

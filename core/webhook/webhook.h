@@ -41,7 +41,9 @@ extern const char *const ql_webhook_events[];
  * ql_webhook_events, at least one), a description (may be NULL).  *out gets the endpoint
  * (arena) and secret the signing secret, which is never shown again.  QL_EVALIDATION for
  * a URL that is not http(s) (https unless private targets are allowed), has no host, or
- * carries a user name; an unknown or repeated event.
+ * carries a user name; an unknown or repeated event.  Creating and deleting decide again
+ * under the team's lock with the caller's role as it is then (ql_team_lock_authorize): an
+ * admin removed meanwhile gets QL_ENOT_FOUND.
  */
 int ql_webhook_create(struct ql_ctx *cx, const struct ql_uuid *team, const char *url, size_t n,
                       const char *const *events, int nevents, const char *description,

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import { Webhook } from 'standardwebhooks'
-import { start, stop, http, sql, sleep, waitFor, signup, makeTeam, addMember } from './lib.mjs'
+import { start, stop, http, sql, sleep, waitFor, signup, makeTeam, addMember, hold, queued } from './lib.mjs'
 
 const ENV = {
   QUILL_AUTH_IP_LIMIT: '100000',
@@ -212,6 +212,43 @@ test('an endpoint that keeps failing is disabled, with an audit row, and gets no
     await stop(w)
     worker = await start('quill-worker', WORKER, 'quill-worker ready')
   }
+})
+
+test('an admin removed while their webhook registration waits for the team registers nothing', async () => {
+  const admin = await signup(api)
+  const t = await makeTeam(api, owner.token)
+  await addMember(api, owner.token, t.teamId, admin.email, 'admin')
+  const locker = await hold(`SELECT 1 FROM teams WHERE team_id = '${t.teamId}' FOR UPDATE`)
+  const removal = http(api, 'DELETE', `/v1/teams/${t.teamId}/members/${admin.user.userId}`, { token: owner.token })
+  await queued(1)
+  const creation = http(api, 'POST', hooks(t.teamId), { token: admin.token, body: { url: 'http://127.0.0.1:9/in', events: ['journal_entry.created'] } })
+  await queued(2)
+  await locker.release()
+  assert.equal((await removal).status, 204)
+  const r = await creation
+  assert.equal(r.status, 404, r.text)
+  assert.deepEqual((await http(api, 'GET', hooks(t.teamId), { token: owner.token })).body.items, [])
+})
+
+test('an admin removed while their webhook deletion waits for the team\'s audit chain does not delete it', async () => {
+  const admin = await signup(api)
+  const t = await makeTeam(api, owner.token)
+  await addMember(api, owner.token, t.teamId, admin.email, 'admin')
+  const h = await http(api, 'POST', hooks(t.teamId), { token: owner.token, body: { url: 'http://127.0.0.1:9/in', events: ['export.ready'] } })
+  assert.equal(h.status, 201, h.text)
+  // the removal queues on the chain holding the team; the deletion, decided before it
+  // commits, queues behind it
+  const locker = await hold(`SELECT 1 FROM audit_heads WHERE chain = 'team:${t.teamId}' FOR UPDATE`)
+  const removal = http(api, 'DELETE', `/v1/teams/${t.teamId}/members/${admin.user.userId}`, { token: owner.token })
+  await queued(1)
+  const deletion = http(api, 'DELETE', `${hooks(t.teamId)}/${h.body.webhookId}`, { token: admin.token })
+  await queued(2)
+  await locker.release()
+  assert.equal((await removal).status, 204)
+  const r = await deletion
+  assert.equal(r.status, 404, r.text)
+  assert.equal(r.body.detail, 'No such team.')
+  assert.deepEqual((await http(api, 'GET', hooks(t.teamId), { token: owner.token })).body.items.map((x) => x.webhookId), [h.body.webhookId])
 })
 
 test('SSRF: without QUILL_WEBHOOK_ALLOW_PRIVATE, loopback (however spelt), private, link-local and mapped targets are refused and never connected to', async () => {
