@@ -173,7 +173,9 @@ int ql_team_rename(struct ql_ctx *cx, const struct ql_uuid *team, const char *na
     rc = ql_tx_begin(cx);
     if (rc)
         return rc;
-    rc = ql_store_teams_update_name(st, cx, team, copy, now_ms(cx), out);
+    rc = ql_team_lock_authorize(cx, QL_ACT_TEAM_UPDATE, team);
+    if (rc == QL_OK)
+        rc = ql_store_teams_update_name(st, cx, team, copy, now_ms(cx), out);
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "team.update", "Team", team, NULL);
     return ql_tx_end(cx, rc);

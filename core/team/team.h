@@ -6,9 +6,10 @@
  * least one owner: changes that would leave none fail with QL_ECONFLICT.  Membership
  * changes lock the team row, so two concurrent changes cannot both remove the last owner, and
  * decide again under that lock with the caller's role as it is then, so a caller removed or
- * demoted while its request waited cannot change the team's members.  Deleting the team and
- * making or revoking an API key do the same (ql_team_lock_authorize), so an owner demoted
- * meanwhile cannot delete it, nor a removed admin mint a key that outlives their access.
+ * demoted while its request waited cannot change the team's members.  Renaming or deleting
+ * the team and making or revoking an API key do the same (ql_team_lock_authorize), so an
+ * owner demoted meanwhile cannot delete it, nor a removed admin mint a key that outlives
+ * their access.
  */
 #ifndef QL_TEAM_H
 #define QL_TEAM_H

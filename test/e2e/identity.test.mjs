@@ -248,6 +248,22 @@ test('an owner demoted while their team delete waits for the team does not delet
   assert.equal((await http(api, 'GET', T, { token: b.token })).status, 200)
 })
 
+test('an admin demoted while their team rename waits for the team does not rename it', async () => {
+  const owner = await signup(api); const admin = await signup(api)
+  const t = await makeTeam(api, owner.token)
+  await addMember(api, owner.token, t.teamId, admin.email, 'admin')
+  const T = `/v1/teams/${t.teamId}`
+  const locker = await hold(`SELECT 1 FROM teams WHERE team_id = '${t.teamId}' FOR UPDATE`)
+  const demotion = http(api, 'PATCH', `${T}/members/${admin.user.userId}`, { token: owner.token, body: { role: 'viewer' } })
+  await queued(1)
+  const rename = http(api, 'PATCH', T, { token: admin.token, body: { name: 'Renamed late' } })
+  await queued(2)
+  await locker.release()
+  assert.equal((await demotion).status, 200)
+  problem(await rename, 403, 'forbidden')
+  assert.equal((await http(api, 'GET', T, { token: owner.token })).body.name, t.name)
+})
+
 test('erasure after a promotion and an owner leaving, all waiting for the team, keeps it an owner', async () => {
   const o = await signup(api); const e = await signup(api)
   const t = await makeTeam(api, o.token)
