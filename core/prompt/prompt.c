@@ -12,6 +12,7 @@
 #include "err/err.h"
 #include "policy/policy.h"
 #include "store/store.h"
+#include "team/team.h"
 #include "tx/tx.h"
 #include "validate/validate.h"
 
@@ -77,7 +78,9 @@ int ql_prompt_create(struct ql_ctx *cx, const struct ql_uuid *team, const char *
     rc = ql_tx_begin(cx);
     if (rc)
         return rc;
-    rc = ql_store_prompts_insert(cx->ports.store, cx, out);
+    rc = ql_team_lock_authorize(cx, QL_ACT_PROMPT_MANAGE, team);
+    if (rc == QL_OK)
+        rc = ql_store_prompts_insert(cx->ports.store, cx, out);
     if (rc == QL_OK)
         rc = ql_change(cx, team, QL_EVENT_PROMPT_CREATED, &out->id);
     if (rc == QL_OK)
@@ -101,11 +104,15 @@ int ql_prompt_delete(struct ql_ctx *cx, const struct ql_uuid *team, const struct
     rc = ql_tx_begin(cx);
     if (rc)
         return rc;
-    rc = ql_store_prompts_remove(cx->ports.store, cx, team, id, ql_clock_now_ms(cx->ports.clock));
+    rc = ql_team_lock_authorize(cx, QL_ACT_PROMPT_MANAGE, team);
+    if (rc == QL_OK) {
+        rc = ql_store_prompts_remove(cx->ports.store, cx, team, id,
+                                     ql_clock_now_ms(cx->ports.clock));
+        if (rc == QL_ENOT_FOUND)
+            ql_error_set(&cx->err, rc, "No such prompt.");
+    }
     if (rc == QL_OK)
         rc = ql_change(cx, team, QL_EVENT_PROMPT_DELETED, id);
-    if (rc == QL_ENOT_FOUND)
-        ql_error_set(&cx->err, rc, "No such prompt.");
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "prompt.delete", "Prompt", id, NULL);
     return ql_tx_end(cx, rc);

@@ -2,7 +2,7 @@
 // against the OpenAPI document.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { start, stop, http, raw, signup, makeTeam, addMember, makeKey, uniq, sql, run, psqlSession, waitFor, BIN, DB } from './lib.mjs'
+import { start, stop, http, raw, signup, makeTeam, addMember, makeKey, uniq, sql, run, psqlSession, waitFor, hold, queued, BIN, DB } from './lib.mjs'
 import { contract } from './contract.mjs'
 
 let api, c, owner, member, viewer, admin, outsider, team, keyMember
@@ -379,4 +379,34 @@ test('every journal operation was checked against the document', async () => {
     'POST /v1/teams/{teamId}/prompts 201', 'DELETE /v1/teams/{teamId}/prompts/{promptId} 403']) {
     assert.ok(c.seen.has(op), op)
   }
+})
+
+test('an admin removed while their prompt writes wait for the team writes nothing', async () => {
+  const o = await signup(api); const a = await signup(api)
+  const t = await makeTeam(api, o.token)
+  await addMember(api, o.token, t.teamId, a.email, 'admin')
+  const P = `/v1/teams/${t.teamId}/prompts`
+  const mine = await http(api, 'POST', P, { token: o.token, body: { text: 'Kept?', category: 'team' } })
+  assert.equal(mine.status, 201, mine.text)
+  const teamPrompts = () => sql(`SELECT count(*) FROM prompts WHERE team_id = '${t.teamId}' AND deleted_at IS NULL`)
+  // a creation queues on the team's row behind the removal
+  let locker = await hold(`SELECT 1 FROM teams WHERE team_id = '${t.teamId}' FOR UPDATE`)
+  const removal = http(api, 'DELETE', `/v1/teams/${t.teamId}/members/${a.user.userId}`, { token: o.token })
+  await queued(1)
+  const creation = http(api, 'POST', P, { token: a.token, body: { text: 'Late?', category: 'team' } })
+  await queued(2)
+  await locker.release()
+  assert.equal((await removal).status, 204)
+  assert.equal((await creation).status, 404)
+  // a deletion queues on the team's audit chain behind a removal (here of the admin, again)
+  await addMember(api, o.token, t.teamId, a.email, 'admin')
+  locker = await hold(`SELECT 1 FROM audit_heads WHERE chain = 'team:${t.teamId}' FOR UPDATE`)
+  const again = http(api, 'DELETE', `/v1/teams/${t.teamId}/members/${a.user.userId}`, { token: o.token })
+  await queued(1)
+  const deletion = http(api, 'DELETE', `${P}/${mine.body.promptId}`, { token: a.token })
+  await queued(2)
+  await locker.release()
+  assert.equal((await again).status, 204)
+  assert.equal((await deletion).status, 404)
+  assert.equal(teamPrompts(), '1')
 })
