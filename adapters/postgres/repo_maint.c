@@ -121,7 +121,10 @@ static int m_daily_get(struct ql_store *self, struct ql_ctx *cx, const struct ql
     int rc = read_daily(pg, cx, team, day_ms, out);
     if (rc != QL_ENOT_FOUND)
         return rc;
-    /* No pick yet (a team created today): make it exactly as the midnight job would. */
+    /*
+     * No pick yet (a team created today), or its prompt was deleted since: make it exactly as
+     * the midnight job would, among the live prompts.
+     */
     ql_error_clear(&cx->err);
     struct ql__pg_params p = {0};
     char day[16];

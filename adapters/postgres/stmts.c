@@ -482,18 +482,22 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "NULL OR p.team_id = t.team_id) AND p.deleted_at IS NULL) ON CONFLICT (team_id, "
          "day) DO NOTHING",
          2},
+    /* The day's pick, made now; a pick whose prompt was deleted since is made again. */
     [QL__ST_DAILY_PICK] =
         {"daily_pick",
          "INSERT INTO daily_prompts (team_id, day, prompt_id, picked_at) SELECT $1, "
          "$2::date, p.prompt_id, $3 FROM prompts p WHERE (p.team_id IS NULL OR p.team_id = "
          "$1) AND p.deleted_at IS NULL ORDER BY md5($1::text || $2::date::text || "
-         "p.prompt_id::text) LIMIT 1 ON CONFLICT (team_id, day) DO NOTHING",
+         "p.prompt_id::text) LIMIT 1 ON CONFLICT (team_id, day) DO UPDATE SET prompt_id = "
+         "EXCLUDED.prompt_id, picked_at = EXCLUDED.picked_at WHERE EXISTS (SELECT 1 FROM "
+         "prompts q WHERE q.team_id = $1 AND q.prompt_id = daily_prompts.prompt_id AND "
+         "q.deleted_at IS NOT NULL)",
          3},
     [QL__ST_DAILY_GET] =
         {"daily_get",
          "SELECT p.prompt_id, p.team_id, p.text, p.category, p.created_at, p.updated_at, "
          "p.deleted_at FROM daily_prompts d JOIN prompts p ON p.prompt_id = d.prompt_id "
-         "WHERE d.team_id = $1 AND d.day = $2::date",
+         "WHERE d.team_id = $1 AND d.day = $2::date AND p.deleted_at IS NULL",
          2},
 #include "stmts_changes.h"
 #include "stmts_webhooks.h"

@@ -153,6 +153,23 @@ test('prompts: global ones and the team\'s own, merged; admins create and delete
   problem(await c.checked(api, 'DELETE', `/v1/teams/${team.teamId}/prompts/${mine.body.promptId}`, { token: admin.token }), 404, 'not_found')
 })
 
+test('the daily prompt is never a deleted one: a pick deleted during the day is picked again', async () => {
+  const t = await makeTeam(api, owner.token)
+  const P = `/v1/teams/${t.teamId}/prompts`
+  const mine = await c.checked(api, 'POST', P, { token: owner.token, body: { text: 'What would you redo?', category: 'team' } })
+  assert.equal((await c.checked(api, 'GET', `${P}/daily`, { token: owner.token })).status, 200)
+  // today's pick is the team's own prompt (the pick is a hash: set it rather than search for it)
+  sql(`UPDATE daily_prompts SET prompt_id = '${mine.body.promptId}' WHERE team_id = '${t.teamId}'`)
+  assert.equal((await c.checked(api, 'GET', `${P}/daily`, { token: owner.token })).body.promptId, mine.body.promptId)
+  assert.equal((await c.checked(api, 'DELETE', `${P}/${mine.body.promptId}`, { token: owner.token })).status, 204)
+  const d = await c.checked(api, 'GET', `${P}/daily`, { token: owner.token })
+  assert.equal(d.status, 200, d.text)
+  assert.notEqual(d.body.promptId, mine.body.promptId)
+  assert.equal(d.body.deletedAt, null)
+  // the new pick stays for the rest of the day
+  assert.deepEqual((await c.checked(api, 'GET', `${P}/daily`, { token: owner.token })).body, d.body)
+})
+
 test('keyset pages stay correct while another client inserts', async () => {
   const t = await makeTeam(api, owner.token)
   const url = `/v1/teams/${t.teamId}/journal-entries`
