@@ -460,6 +460,10 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "- interval '2 minutes' RETURNING 1) SELECT (SELECT count(*) FROM a) + (SELECT "
          "count(*) FROM b)",
          1},
+    /*
+     * A prompt goes only when no entry this purge leaves (live, recent, or above the floor)
+     * refers to it: the entries' foreign key would fail the whole statement.
+     */
     [QL__ST_PURGE_DELETED] =
         {"purge_deleted",
          "WITH f AS (SELECT txid FROM change_floor LIMIT 1), e AS (DELETE FROM journal_entries "
@@ -468,7 +472,8 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "WHERE deleted_at <= $1 AND change_txid < (SELECT txid FROM f))), p AS (DELETE FROM "
          "prompts WHERE deleted_at <= $1 AND change_txid < (SELECT txid FROM f) AND "
          "prompt_id NOT IN (SELECT prompt_id FROM journal_entries WHERE prompt_id IS NOT "
-         "NULL AND (deleted_at IS NULL OR deleted_at > $1)) RETURNING 1), t AS (DELETE "
+         "NULL AND (deleted_at IS NULL OR deleted_at > $1 OR change_txid >= (SELECT txid "
+         "FROM f))) RETURNING 1), t AS (DELETE "
          "FROM teams WHERE deleted_at <= $1 RETURNING 1) SELECT (SELECT count(*) FROM e) + "
          "(SELECT count(*) FROM p) + (SELECT count(*) FROM t)",
          1},

@@ -1,6 +1,7 @@
 /* Integration tests of the PostgreSQL session: round trips, transactions, reconnection. */
 #include "sysclock/sysclock.h"
 #include "changes/changes.h"
+#include "clock/clock.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "fakes/fakes.h"
@@ -404,6 +405,52 @@ static void test_consumer_read_orders_positions_as_numbers(void)
     ql_db_session_destroy(pg);
 }
 
+/*
+ * The daily purge of soft-deleted rows: a prompt deleted long ago (below the change log's
+ * floor) that an entry still refers to stays, even when that entry was deleted over 30 days
+ * ago too but is still above the floor (a sync cursor may read it), so not purged yet.
+ * Deleting the prompt then broke the entry's foreign key and failed the whole purge.
+ */
+static void test_purge_keeps_a_prompt_an_unpurged_entry_refers_to(void)
+{
+    struct ql_db_session *pg = session();
+    struct ql_ctx cx = {0};
+    char team[QL_UUID_STR_LEN + 1], prompt[QL_UUID_STR_LEN + 1], entry[QL_UUID_STR_LEN + 1];
+    struct ql_uuid t = fresh_id(), p = fresh_id(), e = fresh_id();
+    ql_uuid_format(&t, team);
+    ql_uuid_format(&p, prompt);
+    ql_uuid_format(&e, entry);
+    char sql[900], floor[64], left[16];
+    const char *got = itest_sql(url, "SELECT txid FROM change_floor");
+    ASSERT_NOT_NULL(got);
+    snprintf(floor, sizeof(floor), "%s", got);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO teams VALUES ('%s', 'purge', now(), now());"
+             "INSERT INTO prompts (prompt_id, team_id, text, category, created_at, updated_at, "
+             "deleted_at, change_txid) VALUES ('%s', '%s', 'q', 'c', now() - interval '90 days', "
+             "now() - interval '60 days', now() - interval '60 days', '0');"
+             "INSERT INTO journal_entries (journal_entry_id, team_id, prompt_id, content, "
+             "created_at, updated_at, deleted_at, change_txid) VALUES ('%s', '%s', '%s', 'a', "
+             "now() - interval '80 days', now() - interval '40 days', now() - interval '40 days', "
+             "'9000000000000000000')",
+             team, prompt, team, entry, team, prompt);
+    ASSERT_NOT_NULL(itest_sql(url, sql));
+    /* a floor above 0 for the purge, so that a change at txid 0 is below it; put back after */
+    ASSERT_NOT_NULL(itest_sql(url, "UPDATE change_floor SET txid = '1' WHERE txid < '1'"));
+    int64_t n = -1, now = ql_clock_now_ms(ql_sysclock());
+    int rc = ql_store_maint_purge_deleted(ql_db_store(pg), &cx, now - 30 * 86400000LL, &n);
+    snprintf(sql, sizeof(sql), "UPDATE change_floor SET txid = '%s'", floor);
+    ASSERT_NOT_NULL(itest_sql(url, sql));
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM prompts WHERE prompt_id = '%s'", prompt);
+    got = itest_sql(url, sql);
+    snprintf(left, sizeof(left), "%s", got ? got : "?");
+    snprintf(sql, sizeof(sql), "DELETE FROM teams WHERE team_id = '%s'", team);
+    ASSERT_NOT_NULL(itest_sql(url, sql));
+    ASSERT_INT_EQ(rc, QL_OK);
+    ASSERT_STR_EQ(left, "1");
+    ql_db_session_destroy(pg);
+}
+
 int main(int argc, char **argv)
 {
     url = itest_url("QUILL_TEST_DATABASE_URL");
@@ -418,6 +465,7 @@ int main(int argc, char **argv)
         TEST(test_unreachable_database_fails_fast),
         TEST(test_a_statement_past_its_timeout_is_cancelled),
         TEST(test_consumer_read_orders_positions_as_numbers),
+        TEST(test_purge_keeps_a_prompt_an_unpurged_entry_refers_to),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
