@@ -34,13 +34,13 @@ int ql_etag_matches(const char *h, size_t n, const char *etag, int weak_ok)
     size_t el = strlen(etag);
     size_t i = 0;
     while (i < n) {
-        while (i < n && (h[i] == ' ' || h[i] == ','))
+        while (i < n && (h[i] == ' ' || h[i] == '\t' || h[i] == ','))
             i++;
         size_t start = i;
         while (i < n && h[i] != ',')
             i++;
         size_t end = i;
-        while (end > start && h[end - 1] == ' ')
+        while (end > start && (h[end - 1] == ' ' || h[end - 1] == '\t'))
             end--;
         const char *t = h + start;
         size_t tn = end - start;

@@ -437,6 +437,9 @@ static void test_etag_matching(void)
     ASSERT_TRUE(ql_etag_matches("W/\"3\"", 5, "\"3\"", 1));
     ASSERT_TRUE(!ql_etag_matches("\"33\"", 4, "\"3\"", 1));
     ASSERT_TRUE(!ql_etag_matches("", 0, "\"3\"", 1));
+    /* the whitespace around list members (OWS) is spaces and tabs */
+    ASSERT_TRUE(ql_etag_matches("\"1\",\t\"3\"\t", 9, "\"3\"", 0));
+    ASSERT_TRUE(ql_etag_matches("\tW/\"3\" ", 7, "\"3\"", 1));
 }
 
 /* A store that answers entry reads later, as an event loop's session does. */
