@@ -42,7 +42,8 @@
     [QL__ST_DELIVERY_TARGET] =
         {"delivery_target",
          "SELECT d.delivery_id, d.webhook_id, d.team_id, d.event, d.body, d.created_at, "
-         "d.attempts, " QL__PG_WEBHOOK_COLS ", w.deleted_at IS NOT NULL, w.secret, "
+         "d.attempts, " QL__PG_WEBHOOK_COLS ", w.deleted_at IS NOT NULL OR EXISTS (SELECT 1 "
+         "FROM teams t WHERE t.team_id = w.team_id AND t.deleted_at IS NOT NULL), w.secret, "
          "d.state = 'succeeded' FROM "
          "webhook_deliveries d JOIN webhooks w ON w.webhook_id = d.webhook_id WHERE "
          "d.delivery_id = $1",

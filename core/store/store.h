@@ -351,8 +351,9 @@ struct ql_webhooks_ops {
     int (*deliveries_add)(struct ql_store *self, struct ql_ctx *cx, const struct ql_delivery *d,
                           int n);
     /*
-     * A delivery with its endpoint (deleted ones too) and the endpoint's sealed secret
-     * (*secret arena, *secret_n bytes); d->succeeded tells whether its state is succeeded.
+     * A delivery with its endpoint (deleted ones too: *deleted when the endpoint or its team
+     * was deleted) and the endpoint's sealed secret (*secret arena, *secret_n bytes);
+     * d->succeeded tells whether its state is succeeded.
      * QL_ENOT_FOUND when the delivery is gone.
      */
     int (*target)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *delivery,

@@ -183,6 +183,23 @@ test('two redeliveries asked for at once: every post the endpoint got is an atte
   }
 })
 
+test('a deleted team\'s endpoints get nothing more: its pending deliveries stop posting', async () => {
+  const rx = await receiver().listen()
+  rx.answer = () => 500 // every attempt fails, so retries stay pending
+  try {
+    const t = await makeTeam(api, owner.token)
+    await register(rx, ['journal_entry.created'], t.teamId)
+    assert.equal((await entry('gone with its team', t.teamId)).status, 201)
+    assert.ok(await waitFor(() => rx.got.length >= 1, { timeout: 10000 }), 'the first attempt came')
+    assert.equal((await http(api, 'DELETE', `/v1/teams/${t.teamId}`, { token: owner.token })).status, 204)
+    const gone = Date.now()
+    assert.ok(await waitFor(() => sql(`SELECT count(*) FROM webhook_deliveries WHERE team_id = '${t.teamId}' AND state = 'pending'`) === '0', { timeout: 15000 }), 'the delivery ended')
+    assert.deepEqual(rx.got.filter((g) => g.at >= gone).map((g) => g.body), [], 'nothing posted after the team was deleted')
+  } finally {
+    await rx.close()
+  }
+})
+
 test('an endpoint that keeps failing is disabled, with an audit row, and gets nothing more', async () => {
   // the one worker that delivers here must be this one: an attempt the shared worker ran
   // would count against its own QUILL_WEBHOOK_DISABLE_AFTER (20), and the endpoint would

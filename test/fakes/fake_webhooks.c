@@ -172,7 +172,7 @@ static int w_target(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
     *d = f->d;
     d->succeeded = strcmp(f->state, "succeeded") == 0;
     *w = h->w;
-    *deleted = h->deleted;
+    *deleted = h->deleted || !fake__team_live(s, &h->w.team_id);
     *secret = ql_arena_alloc(cx->arena, h->secret_n);
     if (*secret == NULL)
         return ql_error_nomem(&cx->err);
