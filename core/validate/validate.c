@@ -59,7 +59,8 @@ int ql_valid_text(struct ql_error *err, const char *field, const char *s, size_t
         if (c < 0x20 && (single_line || (c != '\t' && c != '\n' && c != '\r')))
             return ql_error_field(err, field, "invalid_text",
                                   "must not contain control characters");
-        if (c == 0x7f)
+        /* DEL, and the C1 controls U+0080 to U+009F (0xc2 0x80 to 0xc2 0x9f in UTF-8) */
+        if (c == 0x7f || (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] < 0xa0))
             return ql_error_field(err, field, "invalid_text",
                                   "must not contain control characters");
     }

@@ -92,6 +92,13 @@ static void test_text_limits(void)
     ql_error_clear(&e);
     ASSERT_INT_EQ(ql_valid_text(&e, "content", "a\nb\tc", 5, 1, 50, 0), QL_OK);
     ASSERT_INT_EQ(ql_valid_text(&e, "name", "a\nb", 3, 1, 50, 1), QL_EVALIDATION);
+    /* C1 controls (U+0080 to U+009F, such as NEL) are control characters too */
+    ql_error_clear(&e);
+    ASSERT_INT_EQ(ql_valid_text(&e, "content", "a\xc2\x85z", 4, 1, 50, 0), QL_EVALIDATION);
+    ASSERT_STR_EQ(e.fields[0].code, "invalid_text");
+    ql_error_clear(&e);
+    ASSERT_INT_EQ(ql_valid_text(&e, "content", "\xc2\x80", 2, 1, 50, 0), QL_EVALIDATION);
+    ASSERT_INT_EQ(ql_valid_text(&e, "content", "\xc2\xa0\xc2\xbf\xc3\x85", 6, 1, 50, 0), QL_OK);
 }
 
 static void test_email_normalisation(void)
