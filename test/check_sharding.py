@@ -63,6 +63,8 @@ ALLOWED = {
     'ATTEMPT_ADD': 'by delivery and webhook id from the job (plan: as DELIVERY_TARGET)',
     'WEBHOOK_DISABLE': 'by webhook id from the delivery job (plan: as DELIVERY_TARGET)',
     'ATTEMPT_FAILURES': "the operators' view of failures across teams (multi-shard)",
+    'DELIVERIES_PURGE': 'retention of finished deliveries over every team (a multi-shard '
+                        'DELETE; attempts go by cascade in the same shard)',
     # Metering: one process's batch of many teams in one statement, and the log's retention.
     'USAGE_RELEASE': 'units given back for a batch of teams (team_id from unnest: routed per '
                      'row by Citus)',

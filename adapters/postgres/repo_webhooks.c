@@ -283,6 +283,21 @@ static int w_failures(struct ql_store *self, struct ql_ctx *cx, int limit,
     return rc;
 }
 
+static int w_purge(struct ql_store *self, struct ql_ctx *cx, int64_t before_ms, int limit,
+                   int64_t *n)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_ts(&p, before_ms);
+    ql__pg_p_int(&p, limit);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_DELIVERIES_PURGE, &p, &r);
+    if (rc)
+        return rc;
+    *n = ql__pg_affected(r);
+    PQclear(r);
+    return QL_OK;
+}
+
 const struct ql_webhooks_ops ql__pg_webhooks_ops = {
     .insert = w_insert,
     .list = w_list,
@@ -296,4 +311,5 @@ const struct ql_webhooks_ops ql__pg_webhooks_ops = {
     .attempts = w_attempts,
     .reopen = w_reopen,
     .failures = w_failures,
+    .purge = w_purge,
 };

@@ -87,5 +87,17 @@
                                  "webhook_deliveries d ON d.delivery_id = a.delivery_id WHERE NOT "
                                  "a.ok ORDER BY a.at DESC LIMIT $1",
                                  1},
+    /*
+     * Retention: a batch of finished deliveries made before $1 and not attempted since (a
+     * redelivery keeps one), their attempts with them (ON DELETE CASCADE).  The outer
+     * state test is checked again on a row a redelivery reopened meanwhile: it stays.
+     */
+    [QL__ST_DELIVERIES_PURGE] = {
+        "deliveries_purge",
+        "DELETE FROM webhook_deliveries d WHERE d.delivery_id IN (SELECT o.delivery_id FROM "
+        "webhook_deliveries o WHERE o.state IN ('succeeded', 'failed') AND o.created_at < $1 "
+        "AND NOT EXISTS (SELECT 1 FROM webhook_attempts a WHERE a.delivery_id = "
+        "o.delivery_id AND a.at >= $1) LIMIT $2) AND d.state <> 'pending'",
+        2},
 #undef QL__PG_WEBHOOK_COLS
 #undef QL__PG_ATTEMPT_COLS

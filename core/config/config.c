@@ -266,6 +266,9 @@ void ql_config_read(struct ql_env *e, struct ql_config *c)
     ql_env_bool(e, "QUILL_WEBHOOK_ALLOW_PRIVATE", &c->webhook_allow_private, 0);
     ql_env_int(e, "QUILL_WEBHOOK_TIMEOUT_MS", &c->webhook_timeout_ms, 10000, 100, 300000);
     ql_env_int(e, "QUILL_WEBHOOK_DISABLE_AFTER", &c->webhook_disable_after, 20, 1, 1000000);
+    int hook_keep_h;
+    ql_env_int(e, "QUILL_WEBHOOK_RETENTION_HOURS", &hook_keep_h, 720, 1, 87600);
+    c->webhook_retention_ms = (int64_t)hook_keep_h * 3600000;
     read_schedule(e, c);
     read_mail(e, c);
     int export_mb, export_h;

@@ -98,6 +98,7 @@ struct ql_config {
     int webhook_disable_after; /* QUILL_WEBHOOK_DISABLE_AFTER: failed attempts in a row */
     int webhook_nretries;      /* QUILL_WEBHOOK_RETRY_SCHEDULE: the delays between attempts */
     int64_t webhook_retry_ms[QL_WEBHOOK_RETRIES_MAX];
+    int64_t webhook_retention_ms; /* QUILL_WEBHOOK_RETENTION_HOURS: finished deliveries kept */
     /* mail (core/account/recovery.h) */
     char app_url[512];    /* QUILL_APP_URL (else QUILL_PUBLIC_URL): links in mails, no "/" at end */
     int64_t reset_ttl_ms; /* QUILL_PASSWORD_RESET_TTL_MINUTES: a reset link's lifetime */

@@ -193,6 +193,7 @@ static const struct ql_job_kind kinds[] = {
     {"export.build", ql_export_build, 1800000, 5},
     {"account.erase", ql_account_erase_run, 1800000, 25},
     {"purge.exports", ql_exports_purge, 300000, 5},
+    {"purge.webhooks", ql_webhooks_purge, 300000, 5},
     /* debug kinds last: hidden unless asked for */
     {"debug.sleep", h_debug_sleep, 1000, 3},
     {"debug.fail", h_debug_fail, 1000, 3},
@@ -227,6 +228,7 @@ static const struct ql_schedule schedules[] = {
     {"purge-mail", "47 4 * * *", "purge.mail"},
     {"purge-exports", "47 * * * *", "purge.exports"},
     {"purge-requests", "53 * * * *", "purge.requests"},
+    {"purge-webhooks", "37 * * * *", "purge.webhooks"},
 };
 
 const struct ql_schedule *ql_schedules(int debug, int *n)

@@ -387,6 +387,12 @@ struct ql_webhooks_ops {
     /* The newest failed attempts of every team (the operators' dashboard). */
     int (*failures)(struct ql_store *self, struct ql_ctx *cx, int limit,
                     struct ql_delivery_attempt **out, int *n);
+    /*
+     * Retention: delete up to limit finished deliveries (succeeded or failed; never pending)
+     * made before before_ms and not attempted since, with their attempts; *n gets how many.
+     */
+    int (*purge)(struct ql_store *self, struct ql_ctx *cx, int64_t before_ms, int limit,
+                 int64_t *n);
 };
 
 struct ql_store_ops {

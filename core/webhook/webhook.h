@@ -82,6 +82,12 @@ int ql_webhooks_consume(struct ql_ctx *cx, const struct ql_change *changes, int 
 int ql_webhook_deliver(struct ql_ctx *cx, const struct ql_job *job);
 
 /*
+ * The job "purge.webhooks" (hourly): deletes finished deliveries, with their attempts, once
+ * QUILL_WEBHOOK_RETENTION_HOURS old and that long past their last attempt.
+ */
+int ql_webhooks_purge(struct ql_ctx *cx, const struct ql_job *job);
+
+/*
  * The Standard Webhooks signature of body for message id at timestamp (seconds) under
  * secret ("whsec_..."): "v1," and base64 of HMAC-SHA256 over "id.timestamp.body".
  */

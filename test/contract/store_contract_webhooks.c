@@ -211,8 +211,105 @@ static void test_deliveries_and_attempts(void)
     cc_close(&c);
 }
 
+#define DAY_MS 86400000LL
+
+/* One delivery of w made at made_ms (an offset from c->now), pending. */
+static struct ql_delivery delivery_at(struct cc *c, const struct ql_webhook *w, int64_t made_ms)
+{
+    struct ql_delivery d = {.id = cc_id(),
+                            .webhook_id = w->id,
+                            .team_id = w->team_id,
+                            .event = "member.added",
+                            .body = "{}",
+                            .created_ms = c->now + made_ms};
+    ASSERT_INT_EQ(ql_store_begin(c->s, &c->cx), QL_OK);
+    ASSERT_INT_EQ(HOOKS(c)->deliveries_add(c->s, &c->cx, &d, 1), QL_OK);
+    ASSERT_INT_EQ(ql_store_commit(c->s, &c->cx), QL_OK);
+    return d;
+}
+
+static void attempt_at(struct cc *c, const struct ql_delivery *d, int ok, int final, int64_t at)
+{
+    struct ql_delivery_attempt a = {.delivery_id = d->id,
+                                    .webhook_id = d->webhook_id,
+                                    .attempt = 1,
+                                    .ok = ok,
+                                    .response_status = ok ? 200 : 500,
+                                    .error = ok ? NULL : "HTTP 500",
+                                    .at_ms = c->now + at};
+    int failures;
+    ASSERT_INT_EQ(HOOKS(c)->attempt_add(c->s, &c->cx, &a, final, &failures), QL_OK);
+}
+
+static int gone(struct cc *c, const struct ql_delivery *d)
+{
+    struct ql_delivery got;
+    struct ql_webhook gw;
+    int deleted;
+    uint8_t *box;
+    size_t box_n;
+    int rc = HOOKS(c)->target(c->s, &c->cx, &d->id, &got, &gw, &deleted, &box, &box_n);
+    ql_error_clear(&c->cx.err);
+    return rc == QL_ENOT_FOUND;
+}
+
+/*
+ * Retention: finished deliveries made before the cutoff and not attempted since go with
+ * their attempts, in batches of at most the limit; pending ones, newer ones and ones
+ * attempted since (a redelivery) stay.
+ */
+static void test_finished_deliveries_purged(void)
+{
+    struct cc c;
+    cc_open(&c);
+    struct ql_user a = cc_user(&c, "A");
+    struct ql_team t = cc_team(&c, "T", &a);
+    struct ql_webhook w = hook_in(&c, &t, 0, "https://one.example.com/in");
+    ASSERT_INT_EQ(HOOKS(&c)->insert(c.s, &c.cx, &w, secret, sizeof(secret)), QL_OK);
+    struct ql_delivery ok = delivery_at(&c, &w, -40 * DAY_MS),
+                       failed = delivery_at(&c, &w, -40 * DAY_MS),
+                       pending = delivery_at(&c, &w, -40 * DAY_MS),
+                       untried = delivery_at(&c, &w, -40 * DAY_MS),
+                       again = delivery_at(&c, &w, -40 * DAY_MS),
+                       young = delivery_at(&c, &w, -DAY_MS);
+    attempt_at(&c, &ok, 1, 1, -40 * DAY_MS);
+    attempt_at(&c, &failed, 0, 0, -40 * DAY_MS);
+    attempt_at(&c, &failed, 0, 1, -39 * DAY_MS);
+    attempt_at(&c, &pending, 0, 0, -40 * DAY_MS);
+    attempt_at(&c, &again, 1, 1, -40 * DAY_MS);
+    attempt_at(&c, &again, 1, 1, -DAY_MS); /* redelivered yesterday */
+    attempt_at(&c, &young, 1, 1, -DAY_MS);
+    int64_t n = 0, total = 0;
+    ASSERT_INT_EQ(HOOKS(&c)->purge(c.s, &c.cx, c.now - 30 * DAY_MS, 1, &n), QL_OK);
+    ASSERT_INT_EQ(n, 1); /* the limit */
+    total = n;
+    do {
+        ASSERT_INT_EQ(HOOKS(&c)->purge(c.s, &c.cx, c.now - 30 * DAY_MS, 100, &n), QL_OK);
+        total += n;
+    } while (n == 100);
+    ASSERT_TRUE(total >= 2);
+    ASSERT_TRUE(gone(&c, &ok));
+    ASSERT_TRUE(gone(&c, &failed));
+    ASSERT_TRUE(!gone(&c, &pending));
+    ASSERT_TRUE(!gone(&c, &untried));
+    ASSERT_TRUE(!gone(&c, &again));
+    ASSERT_TRUE(!gone(&c, &young));
+    /* the attempts of what went are gone; the others' are all there */
+    struct ql_delivery_attempt *list;
+    int nl, more;
+    ASSERT_INT_EQ(HOOKS(&c)->attempts(c.s, &c.cx, &t.id, &w.id, NULL, 50, &list, &nl, &more),
+                  QL_OK);
+    ASSERT_INT_EQ(nl, 4); /* pending's one, again's two, young's one */
+    for (int i = 0; i < nl; i++) {
+        ASSERT_TRUE(strcmp(cc_id_s(&list[i].delivery_id), cc_id_s(&ok.id)) != 0);
+        ASSERT_TRUE(strcmp(cc_id_s(&list[i].delivery_id), cc_id_s(&failed.id)) != 0);
+    }
+    cc_close(&c);
+}
+
 const struct ql_test contract_webhooks_tests[] = {
     TEST(test_webhook_endpoints),
     TEST(test_deliveries_and_attempts),
+    TEST(test_finished_deliveries_purged),
 };
 const int contract_webhooks_ntests = QL_NTESTS(contract_webhooks_tests);

@@ -292,6 +292,42 @@ static int w_failures(struct ql_store *self, struct ql_ctx *cx, int limit,
     return QL_OK;
 }
 
+/* When the delivery was last touched: its newest attempt, or its making. */
+static int64_t last_touched(const struct fake_store *s, const struct fake_delivery *f)
+{
+    int64_t at = f->d.created_ms;
+    for (int i = 0; i < s->nattempts; i++)
+        if (fake__same(&s->attempts[i].delivery_id, &f->d.id) && s->attempts[i].at_ms > at)
+            at = s->attempts[i].at_ms;
+    return at;
+}
+
+/* Keep the deliveries and attempts in order (w_failures reads attempts as appended). */
+static int w_purge(struct ql_store *self, struct ql_ctx *cx, int64_t before_ms, int limit,
+                   int64_t *n)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    *n = 0;
+    int kept = 0;
+    for (int i = 0; rc == QL_OK && i < s->ndeliveries; i++) {
+        struct fake_delivery f = s->deliveries[i];
+        if (*n == limit || strcmp(f.state, "pending") == 0 || last_touched(s, &f) >= before_ms) {
+            s->deliveries[kept++] = f;
+            continue;
+        }
+        int left = 0; /* ON DELETE CASCADE */
+        for (int k = 0; k < s->nattempts; k++)
+            if (!fake__same(&s->attempts[k].delivery_id, &f.d.id))
+                s->attempts[left++] = s->attempts[k];
+        s->nattempts = left;
+        (*n)++;
+    }
+    if (rc == QL_OK)
+        s->ndeliveries = kept;
+    return rc;
+}
+
 const struct ql_webhooks_ops fake__webhooks_ops = {
     .insert = w_insert,
     .list = w_list,
@@ -305,4 +341,5 @@ const struct ql_webhooks_ops fake__webhooks_ops = {
     .attempts = w_attempts,
     .reopen = w_reopen,
     .failures = w_failures,
+    .purge = w_purge,
 };

@@ -63,6 +63,7 @@ static void test_defaults(void)
     ASSERT_INT_EQ(a.core.auth_ip_limit, 30);
     ASSERT_INT_EQ(a.core.session_ttl_ms, 720LL * 3600000);
     ASSERT_INT_EQ(a.core.session_idle_ms, 168LL * 3600000);
+    ASSERT_INT_EQ(a.core.webhook_retention_ms, 720LL * 3600000);
     ASSERT_STR_EQ(a.http.listen_host, "127.0.0.1");
     ASSERT_INT_EQ(a.http.listen_port, 8080);
     ASSERT_INT_EQ(a.http.threads, 2);
@@ -95,7 +96,7 @@ static void test_every_bad_value_reported(void)
                      "QUILL_DB_POOL=zero", "QUILL_THREADS=0", "QUILL_LOG_LEVEL=loud",
                      "QUILL_PUBLIC_URL=ftp://x", "QUILL_ADMIN_TOKEN=short", "QUILL_WRITE_POOL=-1",
                      "QUILL_GROUP_COMMIT=lots", "QUILL_LOOP_READS=yes", "QUILL_SESSION_TTL_HOURS=0",
-                     "QUILL_ACCESS_LOG=maybe", NULL}};
+                     "QUILL_ACCESS_LOG=maybe", "QUILL_WEBHOOK_RETENTION_HOURS=0", NULL}};
     struct api a;
     struct ql_config_errors errs;
     ASSERT_INT_EQ(read_api(&e, QL_NEED_DATABASE | QL_NEED_SECRET, &a, &errs), QL_ECONFIG);
@@ -114,7 +115,9 @@ static void test_every_bad_value_reported(void)
     ASSERT_TRUE(has_message(&errs, "QUILL_LOOP_READS: expected an integer from 0 to 1, got 'yes'"));
     ASSERT_TRUE(has_message(&errs, "QUILL_SESSION_TTL_HOURS"));
     ASSERT_TRUE(has_message(&errs, "QUILL_ACCESS_LOG: expected 0 or 1"));
-    ASSERT_INT_EQ(errs.n, 12);
+    ASSERT_TRUE(has_message(&errs, "QUILL_WEBHOOK_RETENTION_HOURS: expected an integer from 1 to "
+                                   "87600, got '0'"));
+    ASSERT_INT_EQ(errs.n, 13);
 }
 
 static void test_listen_forms(void)

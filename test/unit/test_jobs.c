@@ -110,7 +110,7 @@ static void test_catalogue(void)
     ASSERT_NOT_NULL(ql_job_kind_find("account.erase", 0));
     int n;
     const struct ql_schedule *s = ql_schedules(0, &n);
-    ASSERT_INT_EQ(n, 9); /* daily prompts and eight purges (requests: the request log; mail) */
+    ASSERT_INT_EQ(n, 10); /* daily prompts and nine purges (requests: the request log; mail) */
     ASSERT_STR_EQ(s[0].name, "daily-prompts");
     for (int i = 0; i < n; i++) {
         struct ql_cron c;

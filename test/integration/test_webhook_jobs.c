@@ -1,0 +1,165 @@
+/*
+ * test_webhook_jobs.c - the webhook jobs against the real PostgreSQL: "purge.webhooks"
+ * deletes finished deliveries past QUILL_WEBHOOK_RETENTION_HOURS, their attempts with them,
+ * in batches, and keeps pending and newer ones.
+ */
+#include "arena/arena.h"
+#include "config/config.h"
+#include "ctx/ctx.h"
+#include "err/err.h"
+#include "integration/itest.h"
+#include "jobs/jobs.h"
+#include "queue/queue.h"
+#include "sodium/sodium_auth.h"
+#include "store/store.h"
+#include "test.h"
+#include "webhook/webhook.h"
+
+static const char *url;
+
+struct world {
+    struct ql_db_session *db;
+    struct ql_auth *auth;
+    struct ql_config cfg;
+    struct ql_arena arena;
+    struct ql_ctx cx;
+    char team[40], hook[40];
+};
+
+static const char *no_env(void *ud, const char *name)
+{
+    (void)ud;
+    (void)name;
+    return NULL;
+}
+
+/* A session, the default configuration, and a team with one endpoint (made in SQL). */
+static void world_open(struct world *w)
+{
+    memset(w, 0, sizeof(*w));
+    w->db = itest_session(url, QL_DB_BLOCKING);
+    static const uint8_t secret[32] = {9};
+    ASSERT_INT_EQ(ql_sodium_auth_create(secret, sizeof(secret), 1, 8192, 0, &w->auth), QL_OK);
+    struct ql_config_errors errs;
+    struct ql_env env;
+    ql_env_init(&env, no_env, NULL, &errs);
+    ql_config_read(&env, &w->cfg);
+    ql_arena_init(&w->arena, 0, 0);
+    w->cx.arena = &w->arena;
+    w->cx.cfg = &w->cfg;
+    w->cx.ports.store = ql_db_store(w->db);
+    w->cx.ports.queue = ql_db_queue(w->db);
+    w->cx.ports.clock = ql_sysclock();
+    w->cx.ports.auth = w->auth;
+    const char *v =
+        itest_sql(url, "INSERT INTO teams (team_id, name, created_at, updated_at) "
+                       "VALUES (gen_random_uuid(), 'T', now(), now()) RETURNING team_id");
+    ASSERT_NOT_NULL(v);
+    snprintf(w->team, sizeof(w->team), "%s", v);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO webhooks (webhook_id, team_id, url, events, secret, created_at) VALUES "
+             "(gen_random_uuid(), '%s', 'https://a.example.com/in', '{member.added}', '\\x00', "
+             "now()) RETURNING webhook_id",
+             w->team);
+    v = itest_sql(url, sql);
+    ASSERT_NOT_NULL(v);
+    snprintf(w->hook, sizeof(w->hook), "%s", v);
+}
+
+static void world_close(struct world *w)
+{
+    ql_arena_cleanup(&w->arena);
+    ql_sodium_auth_destroy(w->auth);
+    ql_db_session_destroy(w->db);
+}
+
+/*
+ * n deliveries of the endpoint made `made` ago (an interval), in state, each with attempts
+ * attempts, the last `last` ago; the id of the last one into id (may be NULL).
+ */
+static void deliveries(struct world *w, int n, const char *made, const char *state, int attempts,
+                       const char *last, char id[40])
+{
+    char sql[1400];
+    snprintf(sql, sizeof(sql),
+             "WITH d AS (INSERT INTO webhook_deliveries (delivery_id, webhook_id, team_id, event, "
+             "body, created_at, attempts, state) SELECT gen_random_uuid(), '%s', '%s', "
+             "'member.added', '{}', now() - interval '%s', %d, '%s' FROM generate_series(1, %d) "
+             "RETURNING delivery_id, team_id), a AS (INSERT INTO webhook_attempts (delivery_id, "
+             "attempt, webhook_id, team_id, at, ok, response_status, error, duration_ms) SELECT "
+             "d.delivery_id, k, '%s', d.team_id, CASE WHEN k = %d THEN now() - interval '%s' "
+             "ELSE now() - interval '%s' END, '%s' = 'succeeded' AND k = %d, 500, NULL, 1 FROM d, "
+             "generate_series(1, %d) k) SELECT max(delivery_id::text) FROM d",
+             w->hook, w->team, made, attempts, state, n, w->hook, attempts, last, made, state,
+             attempts, attempts);
+    const char *v = itest_sql(url, sql);
+    ASSERT_NOT_NULL(v);
+    if (id)
+        snprintf(id, 40, "%s", v);
+}
+
+static int64_t count(const char *sql_fmt, const char *arg)
+{
+    char sql[512];
+    snprintf(sql, sizeof(sql), sql_fmt, arg);
+    const char *v = itest_sql(url, sql);
+    return v ? atoll(v) : -1;
+}
+
+static int run(struct world *w, const char *kind)
+{
+    const struct ql_job_kind *k = ql_job_kind_find(kind, 0);
+    ASSERT_NOT_NULL(k);
+    struct ql_job job = {.id = 1, .kind = kind, .payload = "{}", .attempts = 1, .max_attempts = 5};
+    ql_error_clear(&w->cx.err);
+    return k->fn(&w->cx, &job);
+}
+
+/*
+ * More old finished deliveries than one batch holds all go, attempts with them, under one
+ * audit row; pending ones, newer ones and one attempted within the retention stay.
+ */
+static void test_the_purge_deletes_old_finished_deliveries_in_batches(void)
+{
+    struct world w;
+    world_open(&w);
+    char ok[40], failed[40], pending[40], again[40], young[40];
+    deliveries(&w, 1200, "40 days", "succeeded", 1, "40 days", ok);
+    deliveries(&w, 1, "40 days", "failed", 3, "39 days", failed);
+    deliveries(&w, 1, "40 days", "pending", 2, "39 days", pending);
+    deliveries(&w, 1, "40 days", "succeeded", 2, "1 day", again); /* redelivered yesterday */
+    deliveries(&w, 1, "1 day", "succeeded", 1, "1 day", young);
+    ASSERT_INT_EQ(count("SELECT count(*) FROM webhook_attempts WHERE webhook_id = '%s'", w.hook),
+                  1200 + 3 + 2 + 2 + 1);
+    int64_t audits = count("SELECT count(*) FROM audit_log WHERE action = '%s'", "purge.webhooks");
+    ASSERT_INT_EQ(run(&w, "purge.webhooks"), QL_OK);
+    ASSERT_INT_EQ(count("SELECT count(*) FROM webhook_deliveries WHERE webhook_id = '%s'", w.hook),
+                  3);
+    ASSERT_INT_EQ(
+        count("SELECT count(*) FROM webhook_deliveries WHERE delivery_id IN ('%s')", pending), 1);
+    ASSERT_INT_EQ(count("SELECT count(*) FROM webhook_deliveries WHERE delivery_id = '%s'", again),
+                  1);
+    ASSERT_INT_EQ(count("SELECT count(*) FROM webhook_deliveries WHERE delivery_id = '%s'", young),
+                  1);
+    /* the attempts went with their deliveries */
+    ASSERT_INT_EQ(count("SELECT count(*) FROM webhook_attempts WHERE webhook_id = '%s'", w.hook),
+                  2 + 2 + 1);
+    ASSERT_INT_EQ(count("SELECT count(*) FROM webhook_attempts a WHERE NOT EXISTS (SELECT 1 FROM "
+                        "webhook_deliveries d WHERE d.delivery_id = a.delivery_id) AND "
+                        "a.webhook_id = '%s'",
+                        w.hook),
+                  0);
+    ASSERT_INT_EQ(count("SELECT count(*) FROM audit_log WHERE action = '%s'", "purge.webhooks"),
+                  audits + 1);
+    world_close(&w);
+}
+
+int main(int argc, char **argv)
+{
+    url = itest_url("QUILL_TEST_DATABASE_URL");
+    static const struct ql_test tests[] = {
+        TEST(test_the_purge_deletes_old_finished_deliveries_in_batches),
+    };
+    return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
+}
