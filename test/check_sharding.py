@@ -65,6 +65,9 @@ ALLOWED = {
     'ATTEMPT_FAILURES': "the operators' view of failures across teams (multi-shard)",
     'DELIVERIES_PURGE': 'retention of finished deliveries over every team (a multi-shard '
                         'DELETE; attempts go by cascade in the same shard)',
+    'DELIVERIES_FAIL_ORPHANS': 'pending deliveries of every team whose job is gone: a join '
+                               'with the queue, which stays on the coordinator (plan: run it '
+                               'per shard with the live jobs\' delivery ids as a parameter)',
     # Metering: one process's batch of many teams in one statement, and the log's retention.
     'USAGE_RELEASE': 'units given back for a batch of teams (team_id from unnest: routed per '
                      'row by Citus)',

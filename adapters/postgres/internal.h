@@ -146,6 +146,7 @@ enum ql__pg_stmt {
     QL__ST_DELIVERY_REOPEN,
     QL__ST_ATTEMPT_FAILURES,
     QL__ST_DELIVERIES_PURGE,
+    QL__ST_DELIVERIES_FAIL_ORPHANS,
 /* clang-format off */
 #define QL__ST_SECURITY_ENUM(e, name, nparams, sql) QL__ST_##e,
     QL__PG_SECURITY_STMTS(QL__ST_SECURITY_ENUM) /* stmts_security.h */

@@ -298,6 +298,22 @@ static int w_purge(struct ql_store *self, struct ql_ctx *cx, int64_t before_ms, 
     return QL_OK;
 }
 
+static int w_fail_orphans(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms,
+                          const char *error, int limit, int64_t *n)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_ts(&p, now_ms);
+    ql__pg_p_text(&p, error);
+    ql__pg_p_int(&p, limit);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_DELIVERIES_FAIL_ORPHANS, &p, &r);
+    if (rc)
+        return rc;
+    *n = PQntuples(r) == 1 ? ql__pg_int8(r, 0, 0) : 0;
+    PQclear(r);
+    return QL_OK;
+}
+
 const struct ql_webhooks_ops ql__pg_webhooks_ops = {
     .insert = w_insert,
     .list = w_list,
@@ -312,4 +328,5 @@ const struct ql_webhooks_ops ql__pg_webhooks_ops = {
     .reopen = w_reopen,
     .failures = w_failures,
     .purge = w_purge,
+    .fail_orphans = w_fail_orphans,
 };

@@ -92,12 +92,29 @@
      * redelivery keeps one), their attempts with them (ON DELETE CASCADE).  The outer
      * state test is checked again on a row a redelivery reopened meanwhile: it stays.
      */
-    [QL__ST_DELIVERIES_PURGE] = {
-        "deliveries_purge",
-        "DELETE FROM webhook_deliveries d WHERE d.delivery_id IN (SELECT o.delivery_id FROM "
-        "webhook_deliveries o WHERE o.state IN ('succeeded', 'failed') AND o.created_at < $1 "
-        "AND NOT EXISTS (SELECT 1 FROM webhook_attempts a WHERE a.delivery_id = "
-        "o.delivery_id AND a.at >= $1) LIMIT $2) AND d.state <> 'pending'",
-        2},
+    [QL__ST_DELIVERIES_PURGE] =
+        {"deliveries_purge",
+         "DELETE FROM webhook_deliveries d WHERE d.delivery_id IN (SELECT o.delivery_id FROM "
+         "webhook_deliveries o WHERE o.state IN ('succeeded', 'failed') AND o.created_at < $1 "
+         "AND NOT EXISTS (SELECT 1 FROM webhook_attempts a WHERE a.delivery_id = "
+         "o.delivery_id AND a.at >= $1) LIMIT $2) AND d.state <> 'pending'",
+         2},
+    /*
+     * Pending deliveries that no job will attempt any more end failed, with an attempt that
+     * says why.  A delivery and its job are made (and a redelivery reopens one and enqueues
+     * its job) in one transaction, so one snapshot sees both or neither.
+     */
+    [QL__ST_DELIVERIES_FAIL_ORPHANS] = {
+        "deliveries_fail_orphans",
+        "WITH o AS (SELECT d.delivery_id FROM webhook_deliveries d WHERE d.state = 'pending' AND "
+        "NOT EXISTS (SELECT 1 FROM jobs j WHERE j.kind = 'webhook.deliver' AND j.state IN "
+        "('available', 'running', 'failed') AND j.payload->>'deliveryId' = "
+        "d.delivery_id::text) LIMIT $3), u AS (UPDATE webhook_deliveries d SET attempts = "
+        "d.attempts + 1, state = 'failed' FROM o WHERE d.delivery_id = o.delivery_id AND "
+        "d.state = 'pending' RETURNING d.delivery_id, d.webhook_id, d.team_id, d.attempts), a "
+        "AS (INSERT INTO webhook_attempts (delivery_id, attempt, webhook_id, team_id, at, ok, "
+        "response_status, error, duration_ms) SELECT delivery_id, attempts, webhook_id, "
+        "team_id, $1, false, NULL, $2, 0 FROM u ON CONFLICT DO NOTHING) SELECT count(*) FROM u",
+        3},
 #undef QL__PG_WEBHOOK_COLS
 #undef QL__PG_ATTEMPT_COLS

@@ -393,6 +393,15 @@ struct ql_webhooks_ops {
      */
     int (*purge)(struct ql_store *self, struct ql_ctx *cx, int64_t before_ms, int limit,
                  int64_t *n);
+    /*
+     * End failed up to limit pending deliveries that no job will attempt any more (none of
+     * their "webhook.deliver" jobs is waiting, running or due for a retry: the rescuer
+     * discarded the last one after its worker died, an operator cancelled it, or it was
+     * purged).  Each gets an attempt at now_ms that failed with error, without an answer,
+     * and not counted among its endpoint's failures in a row; *n gets how many.
+     */
+    int (*fail_orphans)(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, const char *error,
+                        int limit, int64_t *n);
 };
 
 struct ql_store_ops {

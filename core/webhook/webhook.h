@@ -15,6 +15,10 @@
  *               delay of QUILL_WEBHOOK_RETRY_SCHEDULE (+/-10 % jitter).  The same message id
  *               and body go out on every attempt and on a redelivery.  An endpoint whose
  *               attempts fail QUILL_WEBHOOK_DISABLE_AFTER times in a row is disabled.
+ *   retention   the hourly job "purge.webhooks" (ql_webhooks_purge) ends failed the
+ *               pending deliveries no job will attempt any more (a worker died during the
+ *               last attempt), and deletes finished deliveries and their attempts after
+ *               QUILL_WEBHOOK_RETENTION_HOURS.
  */
 #ifndef QL_WEBHOOK_H
 #define QL_WEBHOOK_H
@@ -82,7 +86,8 @@ int ql_webhooks_consume(struct ql_ctx *cx, const struct ql_change *changes, int 
 int ql_webhook_deliver(struct ql_ctx *cx, const struct ql_job *job);
 
 /*
- * The job "purge.webhooks" (hourly): deletes finished deliveries, with their attempts, once
+ * The job "purge.webhooks" (hourly): ends failed the pending deliveries that no job will
+ * attempt any more, then deletes finished deliveries, with their attempts, once
  * QUILL_WEBHOOK_RETENTION_HOURS old and that long past their last attempt.
  */
 int ql_webhooks_purge(struct ql_ctx *cx, const struct ql_job *job);

@@ -307,9 +307,56 @@ static void test_finished_deliveries_purged(void)
     cc_close(&c);
 }
 
+/*
+ * A pending delivery that no job will attempt any more (here: it has none) ends failed with
+ * an attempt saying why, not counted against its endpoint; once failed, retention takes it.
+ * A finished one is left alone, and a second pass adds nothing.
+ */
+static void test_orphaned_deliveries_fail(void)
+{
+    struct cc c;
+    cc_open(&c);
+    struct ql_user a = cc_user(&c, "A");
+    struct ql_team t = cc_team(&c, "T", &a);
+    struct ql_webhook w = hook_in(&c, &t, 0, "https://one.example.com/in");
+    ASSERT_INT_EQ(HOOKS(&c)->insert(c.s, &c.cx, &w, secret, sizeof(secret)), QL_OK);
+    struct ql_delivery orphan = delivery_at(&c, &w, 1), done = delivery_at(&c, &w, 2);
+    attempt_at(&c, &orphan, 0, 0, 10);
+    attempt_at(&c, &done, 1, 1, 20);
+    int64_t n;
+    for (int pass = 0; pass < 2; pass++)
+        do
+            ASSERT_INT_EQ(
+                HOOKS(&c)->fail_orphans(c.s, &c.cx, c.now + 50, "worker stopped", 100, &n), QL_OK);
+        while (n == 100);
+    struct ql_delivery_attempt *list;
+    int nl, more;
+    ASSERT_INT_EQ(HOOKS(&c)->attempts(c.s, &c.cx, &t.id, &w.id, NULL, 50, &list, &nl, &more),
+                  QL_OK);
+    ASSERT_INT_EQ(nl, 3);
+    ASSERT_ID_EQ(&list[0].delivery_id, &orphan.id);
+    ASSERT_INT_EQ(list[0].attempt, 2);
+    ASSERT_INT_EQ(list[0].ok, 0);
+    ASSERT_INT_EQ(list[0].response_status, 0);
+    ASSERT_STR_EQ(list[0].error, "worker stopped");
+    ASSERT_INT_EQ(list[0].at_ms, c.now + 50);
+    ASSERT_STR_EQ(list[0].event, "member.added");
+    struct ql_webhook got;
+    ASSERT_INT_EQ(HOOKS(&c)->get(c.s, &c.cx, &t.id, &w.id, &got), QL_OK);
+    ASSERT_INT_EQ(got.failures, 0);
+    /* failed for good now: the retention takes both */
+    do
+        ASSERT_INT_EQ(HOOKS(&c)->purge(c.s, &c.cx, c.now + 100, 100, &n), QL_OK);
+    while (n == 100);
+    ASSERT_TRUE(gone(&c, &orphan));
+    ASSERT_TRUE(gone(&c, &done));
+    cc_close(&c);
+}
+
 const struct ql_test contract_webhooks_tests[] = {
     TEST(test_webhook_endpoints),
     TEST(test_deliveries_and_attempts),
     TEST(test_finished_deliveries_purged),
+    TEST(test_orphaned_deliveries_fail),
 };
 const int contract_webhooks_ntests = QL_NTESTS(contract_webhooks_tests);

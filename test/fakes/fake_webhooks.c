@@ -7,6 +7,7 @@
 
 #include "ctx/ctx.h"
 #include "err/err.h"
+#include "uuid/uuid.h"
 
 static struct fake_webhook *hook_of(struct fake_store *s, const struct ql_uuid *team,
                                     const struct ql_uuid *id, int live)
@@ -328,6 +329,45 @@ static int w_purge(struct ql_store *self, struct ql_ctx *cx, int64_t before_ms, 
     return rc;
 }
 
+/* Whether a job of the fake queue that is not done yet delivers f. */
+static int has_live_job(const struct fake_store *s, const struct fake_delivery *f)
+{
+    char id[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(&f->d.id, id);
+    for (int i = 0; s->queue && i < s->queue->n; i++) {
+        const struct fake_job *j = &s->queue->jobs[i];
+        if (!j->done && strcmp(j->kind, "webhook.deliver") == 0 && strstr(j->payload, id))
+            return 1;
+    }
+    return 0;
+}
+
+static int w_fail_orphans(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms,
+                          const char *error, int limit, int64_t *n)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    *n = 0;
+    for (int i = 0; rc == QL_OK && i < s->ndeliveries && *n < limit; i++) {
+        struct fake_delivery *f = &s->deliveries[i];
+        if (strcmp(f->state, "pending") != 0 || has_live_job(s, f))
+            continue;
+        if (s->nattempts == FAKE_MAX)
+            return ql_error_set(&cx->err, QL_EINTERNAL, "fake attempts full");
+        f->state = "failed";
+        struct ql_delivery_attempt *k = &s->attempts[s->nattempts++];
+        *k = (struct ql_delivery_attempt){.delivery_id = f->d.id,
+                                          .webhook_id = f->d.webhook_id,
+                                          .team_id = f->d.team_id,
+                                          .event = f->d.event,
+                                          .attempt = ++f->d.attempts,
+                                          .error = fake__keep(s, error),
+                                          .at_ms = now_ms};
+        (*n)++;
+    }
+    return rc;
+}
+
 const struct ql_webhooks_ops fake__webhooks_ops = {
     .insert = w_insert,
     .list = w_list,
@@ -342,4 +382,5 @@ const struct ql_webhooks_ops fake__webhooks_ops = {
     .reopen = w_reopen,
     .failures = w_failures,
     .purge = w_purge,
+    .fail_orphans = w_fail_orphans,
 };

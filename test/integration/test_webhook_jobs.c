@@ -1,7 +1,9 @@
 /*
  * test_webhook_jobs.c - the webhook jobs against the real PostgreSQL: "purge.webhooks"
  * deletes finished deliveries past QUILL_WEBHOOK_RETENTION_HOURS, their attempts with them,
- * in batches, and keeps pending and newer ones.
+ * in batches, and keeps pending and newer ones; and it ends failed a pending delivery whose
+ * job will not run again (the rescuer discarded it after its worker died, or it was
+ * cancelled).
  */
 #include "arena/arena.h"
 #include "config/config.h"
@@ -116,6 +118,19 @@ static int run(struct world *w, const char *kind)
     return k->fn(&w->cx, &job);
 }
 
+/* A webhook.deliver job for delivery id, in state (a running one on a worker that died). */
+static void job_for(const char *id, const char *state, int attempts, int max_attempts)
+{
+    char sql[600];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO jobs (queue, kind, payload, state, attempts, max_attempts, locked_by, "
+             "heartbeat_at) VALUES ('webhooks', 'webhook.deliver', jsonb_build_object("
+             "'deliveryId', '%s'), '%s', %d, %d, CASE WHEN '%s' = 'running' THEN 'lost' END, "
+             "CASE WHEN '%s' = 'running' THEN now() - interval '1 hour' END)",
+             id, state, attempts, max_attempts, state, state);
+    ASSERT_NOT_NULL(itest_sql(url, sql));
+}
+
 /*
  * More old finished deliveries than one batch holds all go, attempts with them, under one
  * audit row; pending ones, newer ones and one attempted within the retention stay.
@@ -128,6 +143,7 @@ static void test_the_purge_deletes_old_finished_deliveries_in_batches(void)
     deliveries(&w, 1200, "40 days", "succeeded", 1, "40 days", ok);
     deliveries(&w, 1, "40 days", "failed", 3, "39 days", failed);
     deliveries(&w, 1, "40 days", "pending", 2, "39 days", pending);
+    job_for(pending, "failed", 2, 8);                             /* due for its third attempt */
     deliveries(&w, 1, "40 days", "succeeded", 2, "1 day", again); /* redelivered yesterday */
     deliveries(&w, 1, "1 day", "succeeded", 1, "1 day", young);
     ASSERT_INT_EQ(count("SELECT count(*) FROM webhook_attempts WHERE webhook_id = '%s'", w.hook),
@@ -152,6 +168,73 @@ static void test_the_purge_deletes_old_finished_deliveries_in_batches(void)
                   0);
     ASSERT_INT_EQ(count("SELECT count(*) FROM audit_log WHERE action = '%s'", "purge.webhooks"),
                   audits + 1);
+    ASSERT_NOT_NULL(itest_sql(url, "DELETE FROM jobs WHERE kind = 'webhook.deliver'"));
+    world_close(&w);
+}
+
+/*
+ * The worker of a delivery's last attempt dies: the rescuer discards its job, and the next
+ * purge.webhooks ends the delivery failed with an attempt saying the worker stopped.  A
+ * delivery whose job was cancelled ends the same way; one whose job is waiting, running or
+ * due for a retry stays pending.
+ */
+static void test_a_delivery_whose_job_the_rescuer_discarded_ends_failed(void)
+{
+    struct world w;
+    world_open(&w);
+    char lost[40], cancelled[40], waiting[40], running[40], retrying[40];
+    deliveries(&w, 1, "2 hours", "pending", 1, "1 hour", lost);
+    deliveries(&w, 1, "2 hours", "pending", 0, "1 hour", cancelled);
+    deliveries(&w, 1, "2 hours", "pending", 0, "1 hour", waiting);
+    deliveries(&w, 1, "2 hours", "pending", 0, "1 hour", running);
+    deliveries(&w, 1, "2 hours", "pending", 1, "1 hour", retrying);
+    job_for(lost, "running", 2, 2); /* its last attempt, on a worker that died */
+    job_for(cancelled, "cancelled", 0, 8);
+    job_for(waiting, "available", 0, 8);
+    job_for(retrying, "failed", 1, 8);
+    /* running: a live worker's, beat just now */
+    job_for(running, "available", 0, 8);
+    char sql[600];
+    snprintf(sql, sizeof(sql),
+             "UPDATE jobs SET state = 'running', attempts = 1, locked_by = 'alive', heartbeat_at "
+             "= now() WHERE payload->>'deliveryId' = '%s'",
+             running);
+    ASSERT_NOT_NULL(itest_sql(url, sql));
+    int n = 0;
+    ASSERT_INT_EQ(ql_queue_rescue(w.cx.ports.queue, &w.cx, 30000, &n), QL_OK);
+    ASSERT_TRUE(n >= 1);
+    ASSERT_INT_EQ(count("SELECT count(*) FROM jobs WHERE state = 'discarded' AND "
+                        "payload->>'deliveryId' = '%s'",
+                        lost),
+                  1);
+    ASSERT_INT_EQ(run(&w, "purge.webhooks"), QL_OK);
+    ASSERT_INT_EQ(count("SELECT count(*) FROM webhook_deliveries WHERE webhook_id = '%s' AND "
+                        "state = 'failed'",
+                        w.hook),
+                  2);
+    const char *v;
+    snprintf(sql, sizeof(sql),
+             "SELECT d.attempts || ' ' || a.attempt || ' ' || a.ok || ' ' || "
+             "coalesce(a.response_status::text, 'null') || ' ' || a.error FROM "
+             "webhook_deliveries d JOIN webhook_attempts a ON a.delivery_id = d.delivery_id AND "
+             "a.attempt = d.attempts WHERE d.delivery_id = '%s' AND d.state = 'failed'",
+             lost);
+    v = itest_sql(url, sql);
+    ASSERT_NOT_NULL(v);
+    ASSERT_TRUE(strncmp(v, "2 2 false null ", 15) == 0);
+    ASSERT_NOT_NULL(strstr(v, "worker stopped"));
+    ASSERT_INT_EQ(
+        count("SELECT count(*) FROM webhook_deliveries WHERE delivery_id = '%s' AND state = "
+              "'failed' AND attempts = 1",
+              cancelled),
+        1);
+    ASSERT_INT_EQ(count("SELECT count(*) FROM webhook_deliveries WHERE webhook_id = '%s' AND "
+                        "state = 'pending'",
+                        w.hook),
+                  3);
+    /* the endpoint's failures in a row are its own: an ended job is not one of them */
+    ASSERT_INT_EQ(count("SELECT failures FROM webhooks WHERE webhook_id = '%s'", w.hook), 0);
+    ASSERT_NOT_NULL(itest_sql(url, "DELETE FROM jobs WHERE kind = 'webhook.deliver'"));
     world_close(&w);
 }
 
@@ -160,6 +243,7 @@ int main(int argc, char **argv)
     url = itest_url("QUILL_TEST_DATABASE_URL");
     static const struct ql_test tests[] = {
         TEST(test_the_purge_deletes_old_finished_deliveries_in_batches),
+        TEST(test_a_delivery_whose_job_the_rescuer_discarded_ends_failed),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

@@ -128,6 +128,69 @@ static void test_finished_deliveries_go_after_the_retention(void)
     fixture_cleanup(&w.f);
 }
 
+/*
+ * The worker running the last attempt of a delivery dies: the rescuer discards the job (its
+ * attempts are spent) and no attempt is recorded.  The next purge.webhooks ends the
+ * delivery failed, with an attempt that says the worker stopped, in the deliveries list
+ * and the operators' failures; a delivery whose job will still run stays pending.  Once
+ * failed, the delivery ages out like any other.
+ */
+static void test_a_delivery_whose_job_was_discarded_ends_failed(void)
+{
+    struct world w;
+    setup(&w);
+    w.f.cfg.webhook_nretries = 1; /* two attempts */
+    w.f.cfg.webhook_retention_ms = 24 * HOUR_MS;
+    struct ql_webhook h;
+    char secret[QL_WEBHOOK_SECRET_LEN];
+    const char *created[] = {"journal_entry.created"};
+    ASSERT_INT_EQ(create(&w, "https://a.example.com/in", created, 1, &h, secret), QL_OK);
+    write_entry(&w, "lost with its worker");
+    write_entry(&w, "still retrying");
+    fan_out(&w);
+    struct ql_uuid lost = w.f.store.deliveries[0].d.id, live = w.f.store.deliveries[1].d.id;
+    w.out.status = 500;
+    ASSERT_INT_EQ(deliver_job(&w, job_of(&w, &lost), NULL), QL_EUNAVAILABLE);
+    ASSERT_INT_EQ(deliver_job(&w, job_of(&w, &live), NULL), QL_EUNAVAILABLE);
+    /* the last attempt's worker dies mid-post; the rescuer discards the job */
+    struct fake_job *j = &w.f.queue.jobs[job_of(&w, &lost)];
+    j->attempts = j->max_attempts;
+    j->done = 1;
+    ASSERT_STR_EQ(w.f.store.deliveries[0].state, "pending");
+    w.f.clock.now_ms += HOUR_MS;
+    ASSERT_INT_EQ(purge(&w), QL_OK);
+    ASSERT_STR_EQ(w.f.store.deliveries[0].state, "failed");
+    ASSERT_STR_EQ(w.f.store.deliveries[1].state, "pending"); /* its job runs again */
+    ASSERT_INT_EQ(w.f.store.deliveries[0].d.attempts, 2);
+    ASSERT_INT_EQ(w.f.store.deliveries[1].d.attempts, 1);
+    ASSERT_INT_EQ(w.f.store.webhooks[0].w.failures, 2); /* not the endpoint's failure */
+    struct ql_delivery_attempt *a;
+    ASSERT_INT_EQ(listed(&w, &h.id, &a), 3);
+    ASSERT_TRUE(same(&a[0].delivery_id, &lost));
+    ASSERT_INT_EQ(a[0].attempt, 2);
+    ASSERT_INT_EQ(a[0].ok, 0);
+    ASSERT_INT_EQ(a[0].response_status, 0);
+    ASSERT_INT_EQ(a[0].at_ms, w.f.clock.now_ms);
+    ASSERT_NOT_NULL(a[0].error);
+    ASSERT_NOT_NULL(strstr(a[0].error, "worker stopped"));
+    /* a second run finds nothing more to end */
+    ASSERT_INT_EQ(purge(&w), QL_OK);
+    ASSERT_INT_EQ(listed(&w, &h.id, &a), 3);
+    /* the operator sees it among the failures, and may redeliver it */
+    struct ql_principal op = {.kind = QL_PRINCIPAL_OPERATOR};
+    int n;
+    as(&w, &op);
+    ASSERT_INT_EQ(ql_webhook_failures(&w.f.cx, 10, &a, &n), QL_OK);
+    ASSERT_TRUE(n >= 1);
+    ASSERT_TRUE(same(&a[0].delivery_id, &lost));
+    /* failed now, it ages out like any finished delivery */
+    w.f.clock.now_ms += 25 * HOUR_MS;
+    ASSERT_INT_EQ(purge(&w), QL_OK);
+    ASSERT_INT_EQ(w.f.store.ndeliveries, 1);
+    ASSERT_TRUE(same(&w.f.store.deliveries[0].d.id, &live));
+    fixture_cleanup(&w.f);
+}
+
 /* The job is on the hourly cron table, and the retention is read from the environment. */
 static void test_the_purge_runs_every_hour(void)
 {
@@ -152,6 +215,7 @@ int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
         TEST(test_finished_deliveries_go_after_the_retention),
+        TEST(test_a_delivery_whose_job_was_discarded_ends_failed),
         TEST(test_the_purge_runs_every_hour),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
