@@ -119,6 +119,10 @@ int ql_addr_is_public(const uint8_t *addr, int v6)
         {{0xfe, 0x80}, 10},             /* link-local */
         {{0xfe, 0xc0}, 10},             /* site-local (deprecated) */
         {{0xff}, 8},                    /* multicast */
+
+        /* they too could reach any IPv4 address, as NAT64 above */
+        {{0x00, 0x64, 0xff, 0x9b, 0x00, 0x01}, 48}, /* local-use NAT64 (RFC 8215) */
+        {{0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 96}, /* IPv4-translated (SIIT), ::ffff:0:0:0/96 */
     };
     for (size_t i = 0; i < sizeof(deny) / sizeof(deny[0]); i++)
         if (prefix(addr, deny[i].p, deny[i].bits))

@@ -39,7 +39,9 @@ void ql_client_address(const struct ql_cidr_list *trusted, const char *peer, con
  * Is an address one that outbound requests (webhooks) may reach: 1 for a public unicast
  * address; 0 for loopback, private (RFC 1918, unique local), link-local (cloud metadata
  * lives there), carrier-grade NAT, multicast, broadcast, unspecified, reserved and
- * documentation ranges, in IPv4 and IPv6, IPv4-mapped and IPv4-compatible IPv6 included.
+ * documentation ranges, in IPv4 and IPv6, IPv4-mapped and IPv4-compatible IPv6 included,
+ * and the IPv6 ranges that translate to any IPv4 address (NAT64, local-use NAT64, IPv4-
+ * translated, 6to4, Teredo).
  * addr is 4 bytes (v6 0) or 16 (v6 1), in network order.
  */
 int ql_addr_is_public(const uint8_t *addr, int v6);

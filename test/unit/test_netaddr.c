@@ -222,6 +222,10 @@ static void test_which_addresses_are_public(void)
         "fd00:ec2::254",
         "ff02::1",
         "64:ff9b::7f00:1",
+        "64:ff9b:1::a00:1",        /* local-use NAT64 (RFC 8215) */
+        "64:ff9b:1:ffff::8.8.8.8", /* the whole /48, whatever IPv4 address it embeds */
+        "::ffff:0:7f00:1",         /* IPv4-translated (SIIT): 127.0.0.1 */
+        "::ffff:0:8.8.8.8",        /* the whole ::ffff:0:0:0/96 */
         "2002:7f00:1::",
         "2001:db8::1",
         "not an address",
