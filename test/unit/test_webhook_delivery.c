@@ -16,11 +16,7 @@ static void test_failures_retry_on_the_schedule_then_disable_the_endpoint(void)
     w.f.cfg.webhook_retry_ms[0] = 5000;
     w.f.cfg.webhook_retry_ms[1] = 300000;
     struct ql_webhook h;
-    char secret[QL_WEBHOOK_SECRET_LEN];
-    const char *created[] = {"journal_entry.created"};
-    ASSERT_INT_EQ(create(&w, "https://a.example.com/in", created, 1, &h, secret), QL_OK);
-    write_entry(&w, "one");
-    fan_out(&w);
+    one_delivery(&w, &h, "one");
     w.out.status = 500;
     int attempts;
     ASSERT_INT_EQ(deliver_next(&w, &attempts), QL_EUNAVAILABLE);
@@ -58,11 +54,7 @@ static void test_two_failures_at_once_disable_the_endpoint_once(void)
     setup(&w);
     w.f.cfg.webhook_disable_after = 1;
     struct ql_webhook h;
-    char secret[QL_WEBHOOK_SECRET_LEN];
-    const char *created[] = {"journal_entry.created"};
-    ASSERT_INT_EQ(create(&w, "https://a.example.com/in", created, 1, &h, secret), QL_OK);
-    write_entry(&w, "one");
-    fan_out(&w);
+    one_delivery(&w, &h, "one");
     w.out.status = 500;
     w.out.race = &w.f.store.webhooks[0].w.disabled_ms;
     int audits = w.f.store.naudit;
@@ -77,11 +69,7 @@ static void test_a_redelivery_sends_the_same_message_again(void)
     struct world w;
     setup(&w);
     struct ql_webhook h;
-    char secret[QL_WEBHOOK_SECRET_LEN];
-    const char *created[] = {"journal_entry.created"};
-    ASSERT_INT_EQ(create(&w, "https://a.example.com/in", created, 1, &h, secret), QL_OK);
-    write_entry(&w, "again");
-    fan_out(&w);
+    one_delivery(&w, &h, "again");
     ASSERT_INT_EQ(deliver_next(&w, NULL), QL_OK);
     char first_id[80], first_body[4096];
     snprintf(first_id, sizeof(first_id), "%s", header(&w.out, "webhook-id"));
@@ -121,11 +109,7 @@ static void test_a_delivered_message_is_not_sent_again_by_an_older_job(void)
     struct world w;
     setup(&w);
     struct ql_webhook h;
-    char secret[QL_WEBHOOK_SECRET_LEN];
-    const char *created[] = {"journal_entry.created"};
-    ASSERT_INT_EQ(create(&w, "https://a.example.com/in", created, 1, &h, secret), QL_OK);
-    write_entry(&w, "once");
-    fan_out(&w);
+    one_delivery(&w, &h, "once");
     int first = w.f.queue.n - 1;
     w.out.status = 500;
     ASSERT_INT_EQ(deliver_job(&w, first, NULL), QL_EUNAVAILABLE); /* retried in 5 s */
@@ -174,11 +158,7 @@ static void test_attempts_made_at_once_are_each_recorded(void)
     struct world w;
     setup(&w);
     struct ql_webhook h;
-    char secret[QL_WEBHOOK_SECRET_LEN];
-    const char *created[] = {"journal_entry.created"};
-    ASSERT_INT_EQ(create(&w, "https://a.example.com/in", created, 1, &h, secret), QL_OK);
-    write_entry(&w, "twice at once");
-    fan_out(&w);
+    one_delivery(&w, &h, "twice at once");
     ASSERT_INT_EQ(deliver_next(&w, NULL), QL_OK);
     struct ql_uuid did = w.f.store.deliveries[0].d.id;
     as(&w, &w.po);

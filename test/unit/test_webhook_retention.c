@@ -59,9 +59,7 @@ static void test_finished_deliveries_go_after_the_retention(void)
     w.f.cfg.webhook_nretries = 1; /* two attempts */
     w.f.cfg.webhook_retention_ms = 24 * HOUR_MS;
     struct ql_webhook h;
-    char secret[QL_WEBHOOK_SECRET_LEN];
-    const char *created[] = {"journal_entry.created"};
-    ASSERT_INT_EQ(create(&w, "https://a.example.com/in", created, 1, &h, secret), QL_OK);
+    endpoint(&w, &h);
     write_entry(&w, "delivered");
     write_entry(&w, "failed for good");
     write_entry(&w, "delivered, then redelivered");
@@ -142,9 +140,7 @@ static void test_a_delivery_whose_job_was_discarded_ends_failed(void)
     w.f.cfg.webhook_nretries = 1; /* two attempts */
     w.f.cfg.webhook_retention_ms = 24 * HOUR_MS;
     struct ql_webhook h;
-    char secret[QL_WEBHOOK_SECRET_LEN];
-    const char *created[] = {"journal_entry.created"};
-    ASSERT_INT_EQ(create(&w, "https://a.example.com/in", created, 1, &h, secret), QL_OK);
+    endpoint(&w, &h);
     write_entry(&w, "lost with its worker");
     write_entry(&w, "still retrying");
     fan_out(&w);

@@ -179,4 +179,20 @@ static inline void write_entry(struct world *w, const char *text)
     ASSERT_INT_EQ(ql_entry_create(&w->f.cx, &w->team.id, &in, &e), QL_OK);
 }
 
+/* The endpoint most tests post to: https://a.example.com/in, for journal_entry.created. */
+static inline void endpoint(struct world *w, struct ql_webhook *hook)
+{
+    char secret[QL_WEBHOOK_SECRET_LEN];
+    const char *created[] = {"journal_entry.created"};
+    ASSERT_INT_EQ(create(w, "https://a.example.com/in", created, 1, hook, secret), QL_OK);
+}
+
+/* That endpoint, and one entry written and fanned out to it: one delivery waiting. */
+static inline void one_delivery(struct world *w, struct ql_webhook *hook, const char *text)
+{
+    endpoint(w, hook);
+    write_entry(w, text);
+    fan_out(w);
+}
+
 #endif
