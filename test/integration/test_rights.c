@@ -13,6 +13,7 @@
 #include "err/err.h"
 #include "idem/idem.h"
 #include "integration/itest.h"
+#include "integration/uc_world.h"
 #include "jobs/jobs.h"
 #include "rights/rights.h"
 #include "sodium/sodium_auth.h"
@@ -26,39 +27,14 @@
 static const char *url;
 
 struct world {
-    struct ql_db_session *db;
-    struct ql_auth *auth;
-    struct ql_config cfg;
-    struct ql_arena arena;
-    struct ql_ctx cx;
+    struct uc_world u;
     char tag[40]; /* makes this run's emails and names unique */
 };
-
-static const char *no_env(void *ud, const char *name)
-{
-    (void)ud;
-    (void)name;
-    return NULL;
-}
 
 static void world_open(struct world *w)
 {
     memset(w, 0, sizeof(*w));
-    w->db = itest_session(url, QL_DB_BLOCKING);
-    static const uint8_t secret[32] = {7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
-                                       7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7};
-    ASSERT_INT_EQ(ql_sodium_auth_create(secret, sizeof(secret), 1, 8192, 0, &w->auth), QL_OK);
-    struct ql_config_errors errs;
-    struct ql_env env;
-    ql_env_init(&env, no_env, NULL, &errs);
-    ql_config_read(&env, &w->cfg);
-    ql_arena_init(&w->arena, 0, 0);
-    w->cx.arena = &w->arena;
-    w->cx.cfg = &w->cfg;
-    w->cx.ports.store = ql_db_store(w->db);
-    w->cx.ports.queue = ql_db_queue(w->db);
-    w->cx.ports.clock = ql_sysclock();
-    w->cx.ports.auth = w->auth;
+    uc_world_open(&w->u, url, 7);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(w->tag, sizeof(w->tag), "%lx%lx", (long)ts.tv_sec, (long)ts.tv_nsec);
@@ -66,15 +42,13 @@ static void world_open(struct world *w)
 
 static void world_close(struct world *w)
 {
-    ql_arena_cleanup(&w->arena);
-    ql_sodium_auth_destroy(w->auth);
-    ql_db_session_destroy(w->db);
+    uc_world_close(&w->u);
 }
 
 static void as(struct world *w, const struct ql_principal *p)
 {
-    ql_error_clear(&w->cx.err);
-    w->cx.principal = p;
+    ql_error_clear(&w->u.cx.err);
+    w->u.cx.principal = p;
 }
 
 static void person(struct world *w, const char *email, const char *name, struct ql_auth_result *r,
@@ -83,10 +57,10 @@ static void person(struct world *w, const char *email, const char *name, struct 
     as(w, NULL);
     struct ql_credentials c = {email,        strlen(email), "correct horse battery", 21, name,
                                strlen(name), NULL};
-    ASSERT_INT_EQ(ql_account_signup(&w->cx, &c, r), QL_OK);
+    ASSERT_INT_EQ(ql_account_signup(&w->u.cx, &c, r), QL_OK);
     as(w, NULL);
     ASSERT_INT_EQ(
-        ql_account_resolve(&w->cx, r->session.token, strlen(r->session.token), QL_VIA_BEARER, p),
+        ql_account_resolve(&w->u.cx, r->session.token, strlen(r->session.token), QL_VIA_BEARER, p),
         QL_OK);
 }
 
@@ -104,7 +78,7 @@ static int run_job(struct world *w, const char *kind, const char *id, ql_job_fn 
     snprintf(copy, sizeof(copy), "%s", payload);
     struct ql_job job = {.kind = kind, .payload = copy, .attempts = 1, .max_attempts = 5};
     as(w, NULL);
-    return fn(&w->cx, &job);
+    return fn(&w->u.cx, &job);
 }
 
 /* How many rows of every table of the schema hold s anywhere in their text. */
@@ -156,23 +130,23 @@ static void test_export_is_built_in_parts_and_read_back(void)
     person(&w, other, "Bo", &bo, &pb);
     struct ql_team t;
     as(&w, &pa);
-    ASSERT_INT_EQ(ql_team_create(&w.cx, "Exported", 8, &t), QL_OK);
+    ASSERT_INT_EQ(ql_team_create(&w.u.cx, "Exported", 8, &t), QL_OK);
     as(&w, NULL);
-    ASSERT_INT_EQ(
-        ql_account_resolve(&w.cx, ada.session.token, strlen(ada.session.token), QL_VIA_BEARER, &pa),
-        QL_OK);
+    ASSERT_INT_EQ(ql_account_resolve(&w.u.cx, ada.session.token, strlen(ada.session.token),
+                                     QL_VIA_BEARER, &pa),
+                  QL_OK);
     static char big[90001];
     for (int i = 0; i < 4; i++) { /* about 360 KB: more than one part */
         memset(big, 'k' + i, sizeof(big) - 1);
         struct ql_entry_input in = {big, sizeof(big) - 1, 0, NULL, 0};
         struct ql_entry e;
         as(&w, &pa);
-        ASSERT_INT_EQ(ql_entry_create(&w.cx, &t.id, &in, &e), QL_OK);
+        ASSERT_INT_EQ(ql_entry_create(&w.u.cx, &t.id, &in, &e), QL_OK);
     }
     struct ql_export e;
     int created;
     as(&w, &pa);
-    ASSERT_INT_EQ(ql_export_request(&w.cx, &e, &created), QL_OK);
+    ASSERT_INT_EQ(ql_export_request(&w.u.cx, &e, &created), QL_OK);
     char id[QL_UUID_STR_LEN + 1];
     ql_uuid_format(&e.id, id);
     ASSERT_INT_EQ(run_job(&w, "export.build", id, ql_export_build), QL_OK);
@@ -182,13 +156,13 @@ static void test_export_is_built_in_parts_and_read_back(void)
     /* its owner sees it ready; its team's log says so for the webhooks */
     as(&w, &pa);
     struct ql_export got;
-    ASSERT_INT_EQ(ql_export_get(&w.cx, &e.id, &got, NULL, NULL), QL_OK);
+    ASSERT_INT_EQ(ql_export_get(&w.u.cx, &e.id, &got, NULL, NULL), QL_OK);
     ASSERT_INT_EQ(got.status, QL_EXPORT_READY);
     ASSERT_TRUE(got.bytes > 360000);
     ASSERT_INT_EQ(count("SELECT count(*) FROM changes WHERE entity_id = '%s' AND event = 10", id),
                   1);
     as(&w, &pb);
-    ASSERT_INT_EQ(ql_export_get(&w.cx, &e.id, &got, NULL, NULL), QL_ENOT_FOUND);
+    ASSERT_INT_EQ(ql_export_get(&w.u.cx, &e.id, &got, NULL, NULL), QL_ENOT_FOUND);
     world_close(&w);
 }
 
@@ -206,14 +180,14 @@ static void test_erasure_leaves_nothing_of_the_person_and_the_chain_verifies(voi
     person(&w, email, name, &bo, &pb);
     struct ql_team t;
     as(&w, &po);
-    ASSERT_INT_EQ(ql_team_create(&w.cx, "Shared", 6, &t), QL_OK);
+    ASSERT_INT_EQ(ql_team_create(&w.u.cx, "Shared", 6, &t), QL_OK);
     as(&w, NULL);
-    ASSERT_INT_EQ(
-        ql_account_resolve(&w.cx, own.session.token, strlen(own.session.token), QL_VIA_BEARER, &po),
-        QL_OK);
+    ASSERT_INT_EQ(ql_account_resolve(&w.u.cx, own.session.token, strlen(own.session.token),
+                                     QL_VIA_BEARER, &po),
+                  QL_OK);
     struct ql_member m;
     as(&w, &po);
-    ASSERT_INT_EQ(ql_member_add(&w.cx, &t.id, email, strlen(email), "member", 6, &m), QL_OK);
+    ASSERT_INT_EQ(ql_member_add(&w.u.cx, &t.id, email, strlen(email), "member", 6, &m), QL_OK);
     /* the admin's stored answer shows him, and so does a webhook body */
     struct ql_idem_record rec;
     char body[512], bid[QL_UUID_STR_LEN + 1], tid[QL_UUID_STR_LEN + 1];
@@ -222,10 +196,10 @@ static void test_erasure_leaves_nothing_of_the_person_and_the_chain_verifies(voi
     snprintf(body, sizeof(body), "{\"userId\":\"%s\",\"email\":\"%s\",\"displayName\":\"%s\"}", bid,
              email, name);
     as(&w, &po);
-    ASSERT_INT_EQ(ql_idem_pack(&w.cx, 201, "", 0, body, strlen(body), &rec), QL_OK);
+    ASSERT_INT_EQ(ql_idem_pack(&w.u.cx, 201, "", 0, body, strlen(body), &rec), QL_OK);
     char scope[64];
     snprintf(scope, sizeof(scope), "user:%s", w.tag);
-    ASSERT_INT_EQ(ql_store_idem_put(w.cx.ports.store, &w.cx, scope, "add-bo", &rec), QL_OK);
+    ASSERT_INT_EQ(ql_store_idem_put(w.u.cx.ports.store, &w.u.cx, scope, "add-bo", &rec), QL_OK);
     char sql[1024];
     snprintf(sql, sizeof(sql),
              "WITH h AS (INSERT INTO webhooks (webhook_id, team_id, url, events, secret, "
@@ -239,20 +213,20 @@ static void test_erasure_leaves_nothing_of_the_person_and_the_chain_verifies(voi
     /* his entries: one live, one he deleted; an export of his */
     as(&w, NULL);
     ASSERT_INT_EQ(
-        ql_account_resolve(&w.cx, bo.session.token, strlen(bo.session.token), QL_VIA_BEARER, &pb),
+        ql_account_resolve(&w.u.cx, bo.session.token, strlen(bo.session.token), QL_VIA_BEARER, &pb),
         QL_OK);
     struct ql_entry live, gone;
     struct ql_entry_input in = {name, strlen(name), 0, NULL, 0};
     as(&w, &pb);
-    ASSERT_INT_EQ(ql_entry_create(&w.cx, &t.id, &in, &live), QL_OK);
+    ASSERT_INT_EQ(ql_entry_create(&w.u.cx, &t.id, &in, &live), QL_OK);
     as(&w, &pb);
-    ASSERT_INT_EQ(ql_entry_create(&w.cx, &t.id, &in, &gone), QL_OK);
+    ASSERT_INT_EQ(ql_entry_create(&w.u.cx, &t.id, &in, &gone), QL_OK);
     as(&w, &pb);
-    ASSERT_INT_EQ(ql_entry_delete(&w.cx, &t.id, &gone.id, NULL, 0), QL_OK);
+    ASSERT_INT_EQ(ql_entry_delete(&w.u.cx, &t.id, &gone.id, NULL, 0), QL_OK);
     struct ql_export e;
     int created;
     as(&w, &pb);
-    ASSERT_INT_EQ(ql_export_request(&w.cx, &e, &created), QL_OK);
+    ASSERT_INT_EQ(ql_export_request(&w.u.cx, &e, &created), QL_OK);
     char eid[QL_UUID_STR_LEN + 1];
     ql_uuid_format(&e.id, eid);
     ASSERT_INT_EQ(run_job(&w, "export.build", eid, ql_export_build), QL_OK);
@@ -260,7 +234,7 @@ static void test_erasure_leaves_nothing_of_the_person_and_the_chain_verifies(voi
     /* the erasure: the request, then its job */
     struct ql_erase_request er = {"correct horse battery", 21, NULL, 0};
     as(&w, &pb);
-    ASSERT_INT_EQ(ql_account_erase(&w.cx, &er), QL_OK);
+    ASSERT_INT_EQ(ql_account_erase(&w.u.cx, &er), QL_OK);
     ASSERT_INT_EQ(count("SELECT count(*) FROM sessions WHERE user_id = '%s'", bid), 0);
     ASSERT_INT_EQ(run_job(&w, "account.erase", bid, ql_account_erase_run), QL_OK);
     ASSERT_INT_EQ(rows_holding(email), 0);

@@ -10,6 +10,7 @@
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "integration/itest.h"
+#include "integration/uc_world.h"
 #include "jobs/jobs.h"
 #include "queue/queue.h"
 #include "sodium/sodium_auth.h"
@@ -20,39 +21,15 @@
 static const char *url;
 
 struct world {
-    struct ql_db_session *db;
-    struct ql_auth *auth;
-    struct ql_config cfg;
-    struct ql_arena arena;
-    struct ql_ctx cx;
+    struct uc_world u;
     char team[40], hook[40];
 };
-
-static const char *no_env(void *ud, const char *name)
-{
-    (void)ud;
-    (void)name;
-    return NULL;
-}
 
 /* A session, the default configuration, and a team with one endpoint (made in SQL). */
 static void world_open(struct world *w)
 {
     memset(w, 0, sizeof(*w));
-    w->db = itest_session(url, QL_DB_BLOCKING);
-    static const uint8_t secret[32] = {9};
-    ASSERT_INT_EQ(ql_sodium_auth_create(secret, sizeof(secret), 1, 8192, 0, &w->auth), QL_OK);
-    struct ql_config_errors errs;
-    struct ql_env env;
-    ql_env_init(&env, no_env, NULL, &errs);
-    ql_config_read(&env, &w->cfg);
-    ql_arena_init(&w->arena, 0, 0);
-    w->cx.arena = &w->arena;
-    w->cx.cfg = &w->cfg;
-    w->cx.ports.store = ql_db_store(w->db);
-    w->cx.ports.queue = ql_db_queue(w->db);
-    w->cx.ports.clock = ql_sysclock();
-    w->cx.ports.auth = w->auth;
+    uc_world_open(&w->u, url, 9);
     const char *v =
         itest_sql(url, "INSERT INTO teams (team_id, name, created_at, updated_at) "
                        "VALUES (gen_random_uuid(), 'T', now(), now()) RETURNING team_id");
@@ -71,9 +48,7 @@ static void world_open(struct world *w)
 
 static void world_close(struct world *w)
 {
-    ql_arena_cleanup(&w->arena);
-    ql_sodium_auth_destroy(w->auth);
-    ql_db_session_destroy(w->db);
+    uc_world_close(&w->u);
 }
 
 /*
@@ -114,8 +89,8 @@ static int run(struct world *w, const char *kind)
     const struct ql_job_kind *k = ql_job_kind_find(kind, 0);
     ASSERT_NOT_NULL(k);
     struct ql_job job = {.id = 1, .kind = kind, .payload = "{}", .attempts = 1, .max_attempts = 5};
-    ql_error_clear(&w->cx.err);
-    return k->fn(&w->cx, &job);
+    ql_error_clear(&w->u.cx.err);
+    return k->fn(&w->u.cx, &job);
 }
 
 /* A webhook.deliver job for delivery id, in state (a running one on a worker that died). */
@@ -201,7 +176,7 @@ static void test_a_delivery_whose_job_the_rescuer_discarded_ends_failed(void)
              running);
     ASSERT_NOT_NULL(itest_sql(url, sql));
     int n = 0;
-    ASSERT_INT_EQ(ql_queue_rescue(w.cx.ports.queue, &w.cx, 30000, &n), QL_OK);
+    ASSERT_INT_EQ(ql_queue_rescue(w.u.cx.ports.queue, &w.u.cx, 30000, &n), QL_OK);
     ASSERT_TRUE(n >= 1);
     ASSERT_INT_EQ(count("SELECT count(*) FROM jobs WHERE state = 'discarded' AND "
                         "payload->>'deliveryId' = '%s'",
