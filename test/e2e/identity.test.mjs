@@ -2,7 +2,7 @@
 // the full authorization matrix and a scan of the logs for secrets.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { start, stop, http, raw, run, sql, sleep, signup, makeTeam, addMember, makeKey, uniq, psqlSession, waitFor, hold, queued, PASSWORD, BIN, DB } from './lib.mjs'
+import { start, stop, http, raw, run, sql, sleep, signup, makeTeam, addMember, makeKey, uniq, psqlSession, waitFor, inTurn, teamRow, teamChain, PASSWORD, BIN, DB } from './lib.mjs'
 
 let api
 const secrets = new Set() // every password, token, key and email used: none may be logged
@@ -237,14 +237,11 @@ test('an owner demoted while their team delete waits for the team does not delet
   const t = await makeTeam(api, a.token)
   await addMember(api, a.token, t.teamId, b.email, 'owner')
   const T = `/v1/teams/${t.teamId}`
-  const locker = await hold(`SELECT 1 FROM teams WHERE team_id = '${t.teamId}' FOR UPDATE`)
-  const demotion = http(api, 'PATCH', `${T}/members/${a.user.userId}`, { token: b.token, body: { role: 'member' } })
-  await queued(1)
-  const deletion = http(api, 'DELETE', T, { token: a.token })
-  await queued(2)
-  await locker.release()
-  assert.equal((await demotion).status, 200)
-  problem(await deletion, 403, 'forbidden')
+  const [demotion, deletion] = await inTurn(teamRow(t.teamId),
+    () => http(api, 'PATCH', `${T}/members/${a.user.userId}`, { token: b.token, body: { role: 'member' } }),
+    () => http(api, 'DELETE', T, { token: a.token }))
+  assert.equal(demotion.status, 200)
+  problem(deletion, 403, 'forbidden')
   assert.equal((await http(api, 'GET', T, { token: b.token })).status, 200)
 })
 
@@ -253,14 +250,11 @@ test('an admin demoted while their team rename waits for the team does not renam
   const t = await makeTeam(api, owner.token)
   await addMember(api, owner.token, t.teamId, admin.email, 'admin')
   const T = `/v1/teams/${t.teamId}`
-  const locker = await hold(`SELECT 1 FROM teams WHERE team_id = '${t.teamId}' FOR UPDATE`)
-  const demotion = http(api, 'PATCH', `${T}/members/${admin.user.userId}`, { token: owner.token, body: { role: 'viewer' } })
-  await queued(1)
-  const rename = http(api, 'PATCH', T, { token: admin.token, body: { name: 'Renamed late' } })
-  await queued(2)
-  await locker.release()
-  assert.equal((await demotion).status, 200)
-  problem(await rename, 403, 'forbidden')
+  const [demotion, rename] = await inTurn(teamRow(t.teamId),
+    () => http(api, 'PATCH', `${T}/members/${admin.user.userId}`, { token: owner.token, body: { role: 'viewer' } }),
+    () => http(api, 'PATCH', T, { token: admin.token, body: { name: 'Renamed late' } }))
+  assert.equal(demotion.status, 200)
+  problem(rename, 403, 'forbidden')
   assert.equal((await http(api, 'GET', T, { token: owner.token })).body.name, t.name)
 })
 
@@ -269,18 +263,13 @@ test('erasure after a promotion and an owner leaving, all waiting for the team, 
   const t = await makeTeam(api, o.token)
   await addMember(api, o.token, t.teamId, e.email, 'member')
   const T = `/v1/teams/${t.teamId}`
-  const locker = await hold(`SELECT 1 FROM teams WHERE team_id = '${t.teamId}' FOR UPDATE`)
-  const promotion = http(api, 'PATCH', `${T}/members/${e.user.userId}`, { token: o.token, body: { role: 'owner' } })
-  await queued(1)
-  const leaving = http(api, 'DELETE', `${T}/members/${o.user.userId}`, { token: o.token })
-  await queued(2)
-  // reads its memberships (a member here: the promotion has not committed) and waits
-  const erasure = http(api, 'DELETE', '/v1/me', { token: e.token, body: { password: PASSWORD } })
-  await queued(3)
-  await locker.release()
-  assert.equal((await promotion).status, 200)
-  assert.equal((await leaving).status, 204)
-  const r = await erasure
+  const [promotion, leaving, r] = await inTurn(teamRow(t.teamId),
+    () => http(api, 'PATCH', `${T}/members/${e.user.userId}`, { token: o.token, body: { role: 'owner' } }),
+    () => http(api, 'DELETE', `${T}/members/${o.user.userId}`, { token: o.token }),
+    // reads its memberships (a member here: the promotion has not committed) and waits,
+    () => http(api, 'DELETE', '/v1/me', { token: e.token, body: { password: PASSWORD } }))
+  assert.equal(promotion.status, 200)
+  assert.equal(leaving.status, 204)
   assert.equal(r.status, 409, r.text)
   assert.deepEqual(r.body.errors, [{ field: t.teamId, code: 'last_owner', message: t.name }])
   assert.equal(sql(`SELECT string_agg(role, ',') FROM team_members WHERE team_id = '${t.teamId}'`), 'owner')
@@ -291,14 +280,10 @@ test('an admin removed while their new API key waits for the team gets no key', 
   const t = await makeTeam(api, owner.token)
   await addMember(api, owner.token, t.teamId, admin.email, 'admin')
   const T = `/v1/teams/${t.teamId}`
-  const locker = await hold(`SELECT 1 FROM teams WHERE team_id = '${t.teamId}' FOR UPDATE`)
-  const removal = http(api, 'DELETE', `${T}/members/${admin.user.userId}`, { token: owner.token })
-  await queued(1)
-  const creation = http(api, 'POST', `${T}/api-keys`, { token: admin.token, body: { name: 'late', role: 'member' } })
-  await queued(2)
-  await locker.release()
-  assert.equal((await removal).status, 204)
-  const r = await creation
+  const [removal, r] = await inTurn(teamRow(t.teamId),
+    () => http(api, 'DELETE', `${T}/members/${admin.user.userId}`, { token: owner.token }),
+    () => http(api, 'POST', `${T}/api-keys`, { token: admin.token, body: { name: 'late', role: 'member' } }))
+  assert.equal(removal.status, 204)
   if (r.body?.key) secrets.add(r.body.key)
   problem(r, 404, 'not_found')
   assert.deepEqual((await http(api, 'GET', `${T}/api-keys`, { token: owner.token })).body.items, [])
@@ -313,14 +298,10 @@ test('an admin removed while their key revocation waits for the team\'s audit ch
   const T = `/v1/teams/${t.teamId}`
   // the removal queues on the chain holding the team; the revocation, decided before it
   // commits, queues behind it
-  const locker = await hold(`SELECT 1 FROM audit_heads WHERE chain = 'team:${t.teamId}' FOR UPDATE`)
-  const removal = http(api, 'DELETE', `${T}/members/${admin.user.userId}`, { token: owner.token })
-  await queued(1)
-  const revocation = http(api, 'DELETE', `${T}/api-keys/${k.apiKeyId}`, { token: admin.token })
-  await queued(2)
-  await locker.release()
-  assert.equal((await removal).status, 204)
-  const r = await revocation
+  const [removal, r] = await inTurn(teamChain(t.teamId),
+    () => http(api, 'DELETE', `${T}/members/${admin.user.userId}`, { token: owner.token }),
+    () => http(api, 'DELETE', `${T}/api-keys/${k.apiKeyId}`, { token: admin.token }))
+  assert.equal(removal.status, 204)
   problem(r, 404, 'not_found')
   assert.equal(r.body.detail, 'No such team.')
   assert.equal((await http(api, 'GET', T, { token: k.key })).status, 200)

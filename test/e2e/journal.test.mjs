@@ -2,7 +2,7 @@
 // against the OpenAPI document.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { start, stop, http, raw, signup, makeTeam, addMember, makeKey, uniq, sql, run, psqlSession, waitFor, hold, queued, BIN, DB } from './lib.mjs'
+import { start, stop, http, raw, signup, makeTeam, addMember, makeKey, uniq, sql, run, psqlSession, waitFor, inTurn, teamRow, teamChain, BIN, DB } from './lib.mjs'
 import { contract } from './contract.mjs'
 
 let api, c, owner, member, viewer, admin, outsider, team, keyMember
@@ -407,23 +407,17 @@ test('an admin removed while their prompt writes wait for the team writes nothin
   assert.equal(mine.status, 201, mine.text)
   const teamPrompts = () => sql(`SELECT count(*) FROM prompts WHERE team_id = '${t.teamId}' AND deleted_at IS NULL`)
   // a creation queues on the team's row behind the removal
-  let locker = await hold(`SELECT 1 FROM teams WHERE team_id = '${t.teamId}' FOR UPDATE`)
-  const removal = http(api, 'DELETE', `/v1/teams/${t.teamId}/members/${a.user.userId}`, { token: o.token })
-  await queued(1)
-  const creation = http(api, 'POST', P, { token: a.token, body: { text: 'Late?', category: 'team' } })
-  await queued(2)
-  await locker.release()
-  assert.equal((await removal).status, 204)
-  assert.equal((await creation).status, 404)
+  const [removal, creation] = await inTurn(teamRow(t.teamId),
+    () => http(api, 'DELETE', `/v1/teams/${t.teamId}/members/${a.user.userId}`, { token: o.token }),
+    () => http(api, 'POST', P, { token: a.token, body: { text: 'Late?', category: 'team' } }))
+  assert.equal(removal.status, 204)
+  assert.equal(creation.status, 404)
   // a deletion queues on the team's audit chain behind a removal (here of the admin, again)
   await addMember(api, o.token, t.teamId, a.email, 'admin')
-  locker = await hold(`SELECT 1 FROM audit_heads WHERE chain = 'team:${t.teamId}' FOR UPDATE`)
-  const again = http(api, 'DELETE', `/v1/teams/${t.teamId}/members/${a.user.userId}`, { token: o.token })
-  await queued(1)
-  const deletion = http(api, 'DELETE', `${P}/${mine.body.promptId}`, { token: a.token })
-  await queued(2)
-  await locker.release()
-  assert.equal((await again).status, 204)
-  assert.equal((await deletion).status, 404)
+  const [again, deletion] = await inTurn(teamChain(t.teamId),
+    () => http(api, 'DELETE', `/v1/teams/${t.teamId}/members/${a.user.userId}`, { token: o.token }),
+    () => http(api, 'DELETE', `${P}/${mine.body.promptId}`, { token: a.token }))
+  assert.equal(again.status, 204)
+  assert.equal(deletion.status, 404)
   assert.equal(teamPrompts(), '1')
 })

@@ -147,6 +147,23 @@ export async function queued (n) {
   if (await waitFor(() => lockWaits() === n) !== true) throw new Error(`never ${n} waiting for a lock (${lockWaits()})`)
 }
 
+// Send requests (each a function that sends one) while query holds a row, each queued for a
+// lock before the next goes, then let go: PostgreSQL serves them in the order sent. Their
+// answers, in that order.
+export async function inTurn (query, ...sends) {
+  const lock = await hold(query)
+  const answers = []
+  for (const send of sends) {
+    answers.push(send())
+    await queued(answers.length)
+  }
+  await lock.release()
+  return Promise.all(answers)
+}
+// What a team's writes queue for: its row, and its audit chain's head.
+export const teamRow = (teamId) => `SELECT 1 FROM teams WHERE team_id = '${teamId}' FOR UPDATE`
+export const teamChain = (teamId) => `SELECT 1 FROM audit_heads WHERE chain = 'team:${teamId}' FOR UPDATE`
+
 export function pg (cmd) {
   return new Promise((resolve, reject) => {
     execFile(`${ROOT}/tools/quill`, ['pg', cmd], { env: process.env }, (err, stdout, stderr) => {

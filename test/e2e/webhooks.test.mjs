@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import { Webhook } from 'standardwebhooks'
-import { start, stop, http, sql, sleep, waitFor, signup, makeTeam, addMember, hold, queued } from './lib.mjs'
+import { start, stop, http, sql, sleep, waitFor, signup, makeTeam, addMember, inTurn, teamRow, teamChain } from './lib.mjs'
 
 const ENV = {
   QUILL_AUTH_IP_LIMIT: '100000',
@@ -235,14 +235,10 @@ test('an admin removed while their webhook registration waits for the team regis
   const admin = await signup(api)
   const t = await makeTeam(api, owner.token)
   await addMember(api, owner.token, t.teamId, admin.email, 'admin')
-  const locker = await hold(`SELECT 1 FROM teams WHERE team_id = '${t.teamId}' FOR UPDATE`)
-  const removal = http(api, 'DELETE', `/v1/teams/${t.teamId}/members/${admin.user.userId}`, { token: owner.token })
-  await queued(1)
-  const creation = http(api, 'POST', hooks(t.teamId), { token: admin.token, body: { url: 'http://127.0.0.1:9/in', events: ['journal_entry.created'] } })
-  await queued(2)
-  await locker.release()
-  assert.equal((await removal).status, 204)
-  const r = await creation
+  const [removal, r] = await inTurn(teamRow(t.teamId),
+    () => http(api, 'DELETE', `/v1/teams/${t.teamId}/members/${admin.user.userId}`, { token: owner.token }),
+    () => http(api, 'POST', hooks(t.teamId), { token: admin.token, body: { url: 'http://127.0.0.1:9/in', events: ['journal_entry.created'] } }))
+  assert.equal(removal.status, 204)
   assert.equal(r.status, 404, r.text)
   assert.deepEqual((await http(api, 'GET', hooks(t.teamId), { token: owner.token })).body.items, [])
 })
@@ -255,14 +251,10 @@ test('an admin removed while their webhook deletion waits for the team\'s audit 
   assert.equal(h.status, 201, h.text)
   // the removal queues on the chain holding the team; the deletion, decided before it
   // commits, queues behind it
-  const locker = await hold(`SELECT 1 FROM audit_heads WHERE chain = 'team:${t.teamId}' FOR UPDATE`)
-  const removal = http(api, 'DELETE', `/v1/teams/${t.teamId}/members/${admin.user.userId}`, { token: owner.token })
-  await queued(1)
-  const deletion = http(api, 'DELETE', `${hooks(t.teamId)}/${h.body.webhookId}`, { token: admin.token })
-  await queued(2)
-  await locker.release()
-  assert.equal((await removal).status, 204)
-  const r = await deletion
+  const [removal, r] = await inTurn(teamChain(t.teamId),
+    () => http(api, 'DELETE', `/v1/teams/${t.teamId}/members/${admin.user.userId}`, { token: owner.token }),
+    () => http(api, 'DELETE', `${hooks(t.teamId)}/${h.body.webhookId}`, { token: admin.token }))
+  assert.equal(removal.status, 204)
   assert.equal(r.status, 404, r.text)
   assert.equal(r.body.detail, 'No such team.')
   assert.deepEqual((await http(api, 'GET', hooks(t.teamId), { token: owner.token })).body.items.map((x) => x.webhookId), [h.body.webhookId])
