@@ -115,8 +115,8 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "deleted_at IS NULL",
          1},
     [QL__ST_TEAM_LOCK] =
-        {"team_lock", "SELECT 1 FROM teams WHERE team_id = $1 AND deleted_at IS NULL FOR UPDATE",
-         1},
+        {"team_lock",
+         "SELECT 1 FROM teams WHERE team_id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE", 1},
     [QL__ST_TEAM_RENAME] =
         {"team_rename",
          "UPDATE teams SET name = $2, updated_at = $3 WHERE team_id = $1 AND deleted_at IS "

@@ -368,6 +368,42 @@ static void test_a_statement_past_its_timeout_is_cancelled(void)
 }
 
 /*
+ * A team's lock orders its membership, key, webhook, prompt and settings changes; it must not
+ * hold up the team's entries.  An entry's insert checks its team's row with a key-share lock,
+ * which a team lock taken FOR UPDATE blocks: every group-commit batch carrying one of the
+ * team's entries would then wait for an admin's transaction.  A short statement timeout
+ * stands for "at once"; a second team lock still waits (and times out).
+ */
+static void test_a_team_lock_holds_up_team_changes_not_entries(void)
+{
+    struct ql_pg_db *ldb, *db;
+    struct ql_db_session *locker = timed_session(1000, 0, &ldb);
+    struct ql_db_session *pg = timed_session(1000, 0, &db);
+    struct ql_store *ls = ql_db_store(locker), *s = ql_db_store(pg);
+    struct ql_ctx lcx = {0}, cx = {0};
+    struct ql_uuid team = fresh_id();
+    insert_team(&team);
+    ASSERT_INT_EQ(ql_store_begin(ls, &lcx), QL_OK);
+    ASSERT_INT_EQ(ql_store_teams_lock(ls, &lcx, &team), QL_OK);
+    struct ql_entry e = {.id = fresh_id(),
+                         .team_id = team,
+                         .content = "written meanwhile",
+                         .content_n = 17,
+                         .version = 1,
+                         .created_ms = ql_clock_now_ms(ql_sysclock())};
+    e.updated_ms = e.created_ms;
+    ASSERT_INT_EQ(ql_store_entries_insert(s, &cx, &e), QL_OK);
+    ASSERT_INT_EQ(ql_store_begin(s, &cx), QL_OK);
+    ASSERT_INT_EQ(ql_store_teams_lock(s, &cx, &team), QL_EUNAVAILABLE);
+    ql_store_rollback(s, &cx);
+    ql_store_rollback(ls, &lcx);
+    ql_db_session_destroy(pg);
+    ql_pg_db_destroy(db);
+    ql_db_session_destroy(locker);
+    ql_pg_db_destroy(ldb);
+}
+
+/*
  * Consumers read the log in (txid, seq) order, numerically: a batch that ends where the
  * number of digits of txid grows (99, then 100) must not sort as text ("100" < "99"), or
  * its last change is not its highest and the next batch reads part of it again.
@@ -464,6 +500,7 @@ int main(int argc, char **argv)
         TEST(test_lost_connection_inside_transaction_fails),
         TEST(test_unreachable_database_fails_fast),
         TEST(test_a_statement_past_its_timeout_is_cancelled),
+        TEST(test_a_team_lock_holds_up_team_changes_not_entries),
         TEST(test_consumer_read_orders_positions_as_numbers),
         TEST(test_purge_keeps_a_prompt_an_unpurged_entry_refers_to),
     };
