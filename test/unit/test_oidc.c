@@ -206,17 +206,21 @@ static void *failing_idp_run(void *arg)
     return NULL;
 }
 
-static int failing_idp_start(struct failing_idp *f, char *url, size_t cap)
+/* Start f, and point w's verifier at it: every key-set fetch fails. */
+static void failing_idp_start(struct failing_idp *f, struct world *w)
 {
     memset(f, 0, sizeof(*f));
     f->fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t al = sizeof(a);
-    if (f->fd < 0 || bind(f->fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(f->fd, 16) != 0 ||
-        getsockname(f->fd, (struct sockaddr *)&a, &al) != 0)
-        return -1;
-    snprintf(url, cap, "http://127.0.0.1:%d/jwks", ntohs(a.sin_port));
-    return pthread_create(&f->thread, NULL, failing_idp_run, f);
+    int up = f->fd >= 0 && bind(f->fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+             listen(f->fd, 16) == 0 && getsockname(f->fd, (struct sockaddr *)&a, &al) == 0 &&
+             pthread_create(&f->thread, NULL, failing_idp_run, f) == 0;
+    ASSERT_INT_EQ(up, 1);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/jwks", ntohs(a.sin_port));
+    ql_oidc_destroy(w->oidc);
+    ASSERT_INT_EQ(ql_oidc_create(ISS, AUD, url, NULL, &w->clock.base, &w->oidc), QL_OK);
 }
 
 static void failing_idp_stop(struct failing_idp *f)
@@ -231,10 +235,7 @@ static void test_a_failing_provider_is_asked_at_most_once_a_second(void)
     struct world w;
     setup(&w);
     struct failing_idp idp;
-    char url[64];
-    ASSERT_INT_EQ(failing_idp_start(&idp, url, sizeof(url)), 0);
-    ql_oidc_destroy(w.oidc);
-    ASSERT_INT_EQ(ql_oidc_create(ISS, AUD, url, NULL, &w.clock.base, &w.oidc), QL_OK);
+    failing_idp_start(&idp, &w);
     char x[64], jwks[256], claims[512], header[64], h64[128], p64[1024], tok[2048];
     b64url(w.pk, sizeof(w.pk), x);
     snprintf(jwks, sizeof(jwks),
@@ -275,10 +276,7 @@ static void test_no_key_set_yet_is_fetched_at_most_once_a_second(void)
     struct world w;
     setup(&w);
     struct failing_idp idp;
-    char url[64];
-    ASSERT_INT_EQ(failing_idp_start(&idp, url, sizeof(url)), 0);
-    ql_oidc_destroy(w.oidc);
-    ASSERT_INT_EQ(ql_oidc_create(ISS, AUD, url, NULL, &w.clock.base, &w.oidc), QL_OK);
+    failing_idp_start(&idp, &w);
     char claims[512], tok[2048];
     snprintf(claims, sizeof(claims),
              "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"exp\":%lld}",

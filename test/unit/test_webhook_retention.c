@@ -9,6 +9,15 @@
 
 #define HOUR_MS 3600000LL
 
+/* A world keeping finished deliveries a day, of two attempts each, and its endpoint. */
+static void retention_setup(struct world *w, struct ql_webhook *h)
+{
+    setup(w);
+    w->f.cfg.webhook_nretries = 1; /* two attempts */
+    w->f.cfg.webhook_retention_ms = 24 * HOUR_MS;
+    endpoint(w, h);
+}
+
 static int same(const struct ql_uuid *a, const struct ql_uuid *b)
 {
     return memcmp(a, b, sizeof(*a)) == 0;
@@ -55,11 +64,8 @@ static int listed(struct world *w, const struct ql_uuid *hook, struct ql_deliver
 static void test_finished_deliveries_go_after_the_retention(void)
 {
     struct world w;
-    setup(&w);
-    w.f.cfg.webhook_nretries = 1; /* two attempts */
-    w.f.cfg.webhook_retention_ms = 24 * HOUR_MS;
     struct ql_webhook h;
-    endpoint(&w, &h);
+    retention_setup(&w, &h);
     write_entry(&w, "delivered");
     write_entry(&w, "failed for good");
     write_entry(&w, "delivered, then redelivered");
@@ -136,11 +142,8 @@ static void test_finished_deliveries_go_after_the_retention(void)
 static void test_a_delivery_whose_job_was_discarded_ends_failed(void)
 {
     struct world w;
-    setup(&w);
-    w.f.cfg.webhook_nretries = 1; /* two attempts */
-    w.f.cfg.webhook_retention_ms = 24 * HOUR_MS;
     struct ql_webhook h;
-    endpoint(&w, &h);
+    retention_setup(&w, &h);
     write_entry(&w, "lost with its worker");
     write_entry(&w, "still retrying");
     fan_out(&w);
