@@ -7,13 +7,13 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import httpMod from 'node:http'
 import {
-  start, stop, http, sql, pg, run, sleep, waitFor, signup, makeTeam, addMember, makeKey, BIN, DB
+  start, stop, http, sql, pg, run, sleep, waitFor, signup, makeTeam, addMember, makeKey, clearJobs, BIN, DB
 } from './lib.mjs'
 
 const BOUND_MS = 10000 // no request may take longer than this, whatever happens to the database
 const LIMITS = { QUILL_RATE_LIMIT: '100000', QUILL_AUTH_IP_LIMIT: '100000' }
 
-before(() => { sql('DELETE FROM jobs') })
+before(clearJobs)
 
 // ---- load -----------------------------------------------------------------------------------
 
@@ -307,7 +307,7 @@ async function revokedOnAll (hs, fn, want, ms = 5000) {
 }
 
 test('two quill-api and two quill-worker on one database doing everything at once: nothing lost, nothing done twice', async (t) => {
-  sql('DELETE FROM jobs')
+  clearJobs()
   const a = await start('quill-api', LIMITS)
   const b = await start('quill-api', LIMITS)
   const hs = [a, b]

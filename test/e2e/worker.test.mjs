@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  start, stop, http, sql, pg, run, sleep, waitFor, signup, makeTeam, ADMIN_TOKEN
+  start, stop, http, sql, pg, run, sleep, waitFor, signup, makeTeam, clearJobs, ADMIN_TOKEN
 } from './lib.mjs'
 
 const FAST = {
@@ -22,13 +22,9 @@ const FAST = {
 let api
 before(async () => {
   api = await start('quill-api', { QUILL_AUTH_IP_LIMIT: '100000', QUILL_RATE_LIMIT: '100000' })
-  clearQueue()
+  clearJobs()
 })
 after(async () => { await stop(api) })
-
-function clearQueue () {
-  sql('DELETE FROM jobs')
-}
 
 async function worker (env = {}) {
   const w = await start('quill-worker', { ...FAST, ...env }, 'quill-worker ready')
@@ -60,7 +56,7 @@ function assertAttemptsMatchErrors (where) {
 }
 
 test('an entry write records its change in its transaction and the activity consumer counts it once', async () => {
-  clearQueue()
+  clearJobs()
   const w = await worker()
   try {
     const u = await signup(api)
@@ -146,7 +142,7 @@ test('a consumer killed with SIGKILL mid-batch: after restart every change count
 })
 
 test('kill -9 in the middle of a job: another worker runs it again and nothing is lost', async () => {
-  clearQueue()
+  clearJobs()
   const ids = enqueue('debug.sleep', { ms: 400 }, 30)
   const a = await worker({ QUILL_WORKER_CONCURRENCY: '10' })
   const running = await waitFor(() => count(`job_id = ANY ('{${ids}}') AND state = 'running' AND locked_by = '${a.id}'`) >= 5)
@@ -174,7 +170,7 @@ test('kill -9 in the middle of a job: another worker runs it again and nothing i
 })
 
 test('a handler past its deadline and one that always fails are retried with backoff, then discarded and visible to operators', async () => {
-  clearQueue()
+  clearJobs()
   const [slow] = enqueue('debug.sleep', { ms: 5000 }, 1, { maxAttempts: 3 })
   const [failing] = enqueue('debug.fail', {}, 1, { maxAttempts: 4 })
   const w = await worker()
@@ -216,7 +212,7 @@ test('a handler past its deadline and one that always fails are retried with bac
 })
 
 test('SIGTERM lets running jobs finish and exits 0', async () => {
-  clearQueue()
+  clearJobs()
   const ids = enqueue('debug.sleep', { ms: 600 }, 4)
   const w = await worker({ QUILL_WORKER_CONCURRENCY: '4' })
   assert.ok(await waitFor(() => count(`job_id = ANY ('{${ids}}') AND state = 'running'`) === 4))
@@ -227,7 +223,7 @@ test('SIGTERM lets running jobs finish and exits 0', async () => {
 })
 
 test('short jobs are claimed ahead of the runners; SIGTERM hands those back untouched at once', async () => {
-  clearQueue()
+  clearJobs()
   const ids = enqueue('debug.sleep', { ms: 5 }, 3000)
   const w = await worker({ QUILL_WORKER_CONCURRENCY: '2', QUILL_JOB_BATCH: '200' })
   // Once jobs prove short the worker holds more claimed jobs than it has runners.
@@ -243,7 +239,7 @@ test('short jobs are claimed ahead of the runners; SIGTERM hands those back unto
 })
 
 test('SIGTERM past QUILL_SHUTDOWN_TIMEOUT_MS returns unfinished jobs to the queue untouched', async () => {
-  clearQueue()
+  clearJobs()
   const ids = enqueue('debug.sleep', { ms: 900 }, 3)
   const w = await worker({ QUILL_WORKER_CONCURRENCY: '3', QUILL_SHUTDOWN_TIMEOUT_MS: '100' })
   // look often: SIGTERM must come while they still run (900 ms), on a busy machine too
@@ -262,7 +258,7 @@ test('SIGTERM past QUILL_SHUTDOWN_TIMEOUT_MS returns unfinished jobs to the queu
 })
 
 test('PostgreSQL restarted while jobs flow: the worker reconnects and drains the queue', async () => {
-  clearQueue()
+  clearJobs()
   const ids = enqueue('noop', {}, 5000, { maxAttempts: 5 })
   const w = await worker({ QUILL_JOB_BATCH: '50', QUILL_JOB_RESCUE_AFTER_MS: '2000' })
   try {
@@ -281,7 +277,7 @@ test('PostgreSQL restarted while jobs flow: the worker reconnects and drains the
 })
 
 test('worker metrics: jobs by queue and state, attempt durations, outcomes; valid for promtool', async () => {
-  clearQueue()
+  clearJobs()
   const ids = enqueue('debug.sleep', { ms: 0 }, 20).concat(enqueue('debug.fail', {}, 1, { maxAttempts: 1 }))
   const w = await worker()
   try {
@@ -312,7 +308,7 @@ test('worker metrics: jobs by queue and state, attempt durations, outcomes; vali
 })
 
 test('retention deletes finished jobs older than QUILL_JOB_RETENTION_HOURS and keeps the rest', async () => {
-  clearQueue()
+  clearJobs()
   const [old] = enqueue('noop', {}, 1)
   const [oldFailed] = enqueue('noop', {}, 1)
   const [young] = enqueue('noop', {}, 1)
@@ -331,7 +327,7 @@ test('retention deletes finished jobs older than QUILL_JOB_RETENTION_HOURS and k
 })
 
 test('the daily prompt is stable, picked on first request, and the midnight job fills every team', async () => {
-  clearQueue()
+  clearJobs()
   const u = await signup(api)
   const team = await makeTeam(api, u.token)
   const other = await makeTeam(api, u.token)
@@ -360,7 +356,7 @@ test('the daily prompt is stable, picked on first request, and the midnight job 
 })
 
 test('the /admin dashboard retries a discarded job in headless Chromium', async () => {
-  clearQueue()
+  clearJobs()
   const [id] = enqueue('noop', {}, 1)
   sql(`UPDATE jobs SET state = 'discarded', attempts = 3, finished_at = now(),
     errors = '[{"attempt": 3, "at": "2026-01-01T00:00:00Z", "error": "boom from the test"}]' WHERE job_id = ${id}`)
@@ -395,7 +391,7 @@ test('the /admin dashboard retries a discarded job in headless Chromium', async 
 
 // Last: it spans at least one minute boundary.
 test('two workers and a per-minute schedule: every tick runs exactly once across a leader kill', async () => {
-  clearQueue()
+  clearJobs()
   const t0 = Date.now()
   const tick = (h) => h.lines.some((l) => l.includes('"msg":"quill-worker is the leader"'))
   // The first worker leads before the second starts, so the roles are known.
