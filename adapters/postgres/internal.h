@@ -69,6 +69,7 @@ enum ql__pg_stmt {
     QL__ST_RATE_HIT,
     QL__ST_ENTRY_INSERT,
     QL__ST_ENTRY_INSERT_MANY,
+    QL__ST_ENTRY_EXIST_MANY,
     QL__ST_ENTRY_GET,
     QL__ST_ENTRY_LOCK,
     QL__ST_ENTRY_LIST,

@@ -116,6 +116,32 @@ static int e_insert_many(struct ql_store *self, struct ql_ctx *cx, const struct 
     return rc;
 }
 
+static int e_exist_many(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *const *es,
+                        int n, int *found)
+{
+    struct ql_buf cols[2];
+    ql__pg_arr_begin(cx, cols, 2);
+    for (int i = 0; i < n; i++) {
+        ql__pg_arr_uuid(&cols[0], &es[i]->team_id, i == 0);
+        ql__pg_arr_uuid(&cols[1], &es[i]->id, i == 0);
+    }
+    struct ql__pg_params p = {0};
+    PGresult *r = NULL;
+    int rc = ql__pg_arr_params(cx, cols, 2, &p);
+    if (rc == QL_OK)
+        rc = ql__pg_exec(pg_of(self), cx, QL__ST_ENTRY_EXIST_MANY, &p, &r);
+    for (int row = 0; rc == QL_OK && row < PQntuples(r); row++) {
+        struct ql_uuid id, team;
+        ql__pg_uuid(r, row, 0, &id);
+        ql__pg_uuid(r, row, 1, &team);
+        for (int i = 0; i < n; i++)
+            found[i] |=
+                memcmp(es[i]->id.b, id.b, 16) == 0 && memcmp(es[i]->team_id.b, team.b, 16) == 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
 static int e_get(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                  const struct ql_uuid *id, struct ql_entry *out)
 {
@@ -221,6 +247,7 @@ static int e_remove(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
 const struct ql_entries_ops ql__pg_entries_ops = {
     .insert = e_insert,
     .insert_many = e_insert_many,
+    .exist_many = e_exist_many,
     .get = e_get,
     .lock = e_lock,
     .list = e_list,

@@ -242,6 +242,13 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "$5::uuid[], $6::text[], $7::int[], $8::timestamptz[], $9::timestamptz[]) AS u (id, t, "
          "au, ak, pr, c, v, ca, ua)",
          9},
+    /* Which rows of a group whose COMMIT lost its answer are there (entry.c); the caller
+     * matches the pairs. */
+    [QL__ST_ENTRY_EXIST_MANY] = {"entry_exist_many",
+                                 "SELECT journal_entry_id, team_id FROM journal_entries WHERE "
+                                 "team_id = ANY ($1::uuid[]) AND "
+                                 "journal_entry_id = ANY ($2::uuid[])",
+                                 2},
     [QL__ST_ENTRY_GET] =
         {"entry_get",
          "SELECT journal_entry_id, team_id, author_user_id, author_api_key_id, prompt_id, "

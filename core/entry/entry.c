@@ -108,6 +108,42 @@ static int created_rows(struct ql_ctx *cx, struct ql_group_item **items, int n,
 }
 
 /*
+ * The connection failed while a group's transaction ran, perhaps after its COMMIT was sent,
+ * so whether it committed is unknown.  Ask (on a new connection, in one statement) which of
+ * its entries are stored: those committed (201 for their callers); the others did not and are
+ * written again alone.  When that cannot be told either, each caller answers 503: writing
+ * again could meet the entry already there (a 409 for a write that succeeded).
+ */
+static void settle(struct ql_ctx *cx, struct ql_group_item **items, int n,
+                   const struct ql_entry **es)
+{
+    int *found = ql_arena_alloc(cx->arena, (size_t)n * sizeof(*found));
+    ql_error_clear(&cx->err);
+    int rc = found ? ql_store_entries_exist_many(cx->ports.store, cx, es, n, found)
+                   : ql_error_nomem(&cx->err);
+    for (int i = 0; i < n; i++)
+        items[i]->rc = rc ? QL_EUNAVAILABLE : found[i] ? QL_OK : QL_ERETRY;
+}
+
+/*
+ * A lone creation whose COMMIT lost its answer (rc, QL_EUNAVAILABLE): QL_OK when its entry is
+ * stored after all (and with it its hooks' writes: an idempotency record), else rc.
+ */
+static int landed(struct ql_ctx *cx, const struct ql_entry *e, int rc)
+{
+    struct ql_error lost = cx->err;
+    int found = 0;
+    ql_error_clear(&cx->err);
+    if (ql_store_entries_exist_many(cx->ports.store, cx, &e, 1, &found) == QL_OK && found) {
+        if (cx->tx)
+            cx->tx->committed = 1;
+        return QL_OK;
+    }
+    cx->err = lost;
+    return rc;
+}
+
+/*
  * The group write of ql_entry_create: the same rows as a lone creation, one statement per
  * table for the whole group.  Audit rows go in team order, so that concurrent groups lock
  * the chain heads they append to in one order and cannot deadlock each other.
@@ -133,6 +169,10 @@ static void write_created(struct ql_ctx *cx, struct ql_group_item **items, int n
         if (rc == QL_OK)
             rc = ql_store_audit_append_many(cx->ports.store, cx, teams, audit, n);
         rc = ql_tx_end(cx, rc);
+        if (rc == QL_EUNAVAILABLE) {
+            settle(cx, items, n, es);
+            return;
+        }
     }
     for (int i = 0; i < n; i++)
         items[i]->rc = rc == QL_OK ? QL_OK : QL_ERETRY;
@@ -178,12 +218,18 @@ int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
      * Hooks (an idempotency record) belong to this request's own transaction, so only a
      * creation without them joins a group.  A group that did not commit leaves nothing
      * behind; the entry is then written alone below, where its own error (if any) shows.
-     * The key is the team: its audit chain's head is what the write locks.
+     * The key is the team: its audit chain's head is what the write locks.  QL_EUNAVAILABLE:
+     * the group may have committed and nobody could tell (settle), so it is not written again.
      */
     if (cx->ports.group && cx->tx == NULL) {
         struct ql_group_item item = {.cx = cx, .arg = out, .key = ql_uuid_hash(team)};
-        if (ql_group_join(cx->ports.group, cx, &item, write_created) == QL_OK)
+        rc = ql_group_join(cx->ports.group, cx, &item, write_created);
+        if (rc == QL_OK)
             return QL_OK;
+        if (rc == QL_EUNAVAILABLE)
+            return ql_error_set(&cx->err, rc,
+                                "The database connection was lost; the entry may have been "
+                                "written: list the journal before writing it again.");
         ql_error_clear(&cx->err);
     }
     rc = ql_tx_begin(cx);
@@ -195,7 +241,8 @@ int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
         rc = ql_change(cx, team, QL_EVENT_ENTRY_CREATED, &out->id);
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "journal_entry.create", "JournalEntry", &out->id, NULL);
-    return ql_tx_end(cx, rc);
+    rc = ql_tx_end(cx, rc);
+    return rc == QL_EUNAVAILABLE ? landed(cx, out, rc) : rc;
 }
 
 struct get_state {

@@ -245,6 +245,14 @@ int ql_store_entries_insert_many(struct ql_store *s, struct ql_ctx *cx,
     return s->ops->entries->insert_many(s, cx, es, n);
 }
 
+int ql_store_entries_exist_many(struct ql_store *s, struct ql_ctx *cx,
+                                const struct ql_entry *const *es, int n, int *found)
+{
+    for (int i = 0; i < n; i++)
+        found[i] = 0;
+    return n > 0 ? s->ops->entries->exist_many(s, cx, es, n, found) : QL_OK;
+}
+
 int ql_store_entries_get(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
                          const struct ql_uuid *id, struct ql_entry *out)
 {

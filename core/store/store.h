@@ -180,6 +180,9 @@ struct ql_entries_ops {
     /* Insert es[0..n) in one statement. */
     int (*insert_many)(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *const *es,
                        int n);
+    /* found[i] = 1 when es[i] (its team and id) is stored, live or deleted; one statement. */
+    int (*exist_many)(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *const *es,
+                      int n, int *found);
     /* A live entry of the team; QL_ENOT_FOUND otherwise. */
     int (*get)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                const struct ql_uuid *id, struct ql_entry *out);
@@ -520,6 +523,8 @@ int ql_store_audit_list(struct ql_store *s, struct ql_ctx *cx, const struct ql_u
 int ql_store_entries_insert(struct ql_store *s, struct ql_ctx *cx, const struct ql_entry *e);
 int ql_store_entries_insert_many(struct ql_store *s, struct ql_ctx *cx,
                                  const struct ql_entry *const *es, int n);
+int ql_store_entries_exist_many(struct ql_store *s, struct ql_ctx *cx,
+                                const struct ql_entry *const *es, int n, int *found);
 int ql_store_entries_get(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
                          const struct ql_uuid *id, struct ql_entry *out);
 int ql_store_entries_get_async(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,

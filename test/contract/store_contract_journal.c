@@ -300,7 +300,37 @@ static void test_idempotency_put_over_a_live_record_keeps_the_first(void)
     cc_close(&c);
 }
 
+/* Which entries of a group are stored: live or deleted, of their own team only. */
+static void test_entries_exist_many_finds_stored_ones(void)
+{
+    struct cc c;
+    cc_open(&c);
+    struct ql_user a = cc_user(&c, "A");
+    struct ql_team t = cc_team(&c, "T", &a), t2 = cc_team(&c, "T2", &a);
+    struct ql_entry e[4];
+    e[0] = entry_in(&c, &t, &a, 1, "live");
+    e[1] = entry_in(&c, &t, &a, 2, "deleted");
+    e[2] = entry_in(&c, &t, &a, 3, "never written");
+    e[3] = entry_in(&c, &t2, &a, 4, "other team");
+    ASSERT_INT_EQ(ql_store_entries_insert(c.s, &c.cx, &e[0]), QL_OK);
+    ASSERT_INT_EQ(ql_store_entries_insert(c.s, &c.cx, &e[1]), QL_OK);
+    ASSERT_INT_EQ(ql_store_entries_insert(c.s, &c.cx, &e[3]), QL_OK);
+    ASSERT_INT_EQ(ql_store_entries_remove(c.s, &c.cx, &t.id, &e[1].id, c.now + 5), QL_OK);
+    struct ql_entry wrong_team = e[3];
+    wrong_team.team_id = t.id;
+    const struct ql_entry *group[5] = {&e[0], &e[1], &e[2], &e[3], &wrong_team};
+    int found[5] = {9, 9, 9, 9, 9};
+    ASSERT_INT_EQ(ql_store_entries_exist_many(c.s, &c.cx, group, 5, found), QL_OK);
+    ASSERT_INT_EQ(found[0], 1);
+    ASSERT_INT_EQ(found[1], 1);
+    ASSERT_INT_EQ(found[2], 0);
+    ASSERT_INT_EQ(found[3], 1);
+    ASSERT_INT_EQ(found[4], 0);
+    cc_close(&c);
+}
+
 const struct ql_test contract_journal_tests[] = {
+    TEST(test_entries_exist_many_finds_stored_ones),
     TEST(test_entries_insert_get_and_list_newest_first_in_pages),
     TEST(test_entries_update_a_locked_entry_and_soft_delete),
     TEST(test_prompts_global_and_own_oldest_first_by_category),

@@ -25,6 +25,15 @@ static struct fake_entry *entry_by(struct fake_store *s, const struct ql_uuid *t
     return NULL;
 }
 
+/* The entry with this id, live or deleted, of any team; NULL when none has it. */
+static struct fake_entry *entry_any(struct fake_store *s, const struct ql_uuid *id)
+{
+    for (int i = 0; i < s->nentries; i++)
+        if (fake__same(&s->entries[i].e.id, id))
+            return &s->entries[i];
+    return NULL;
+}
+
 static int e_insert_many(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *const *es,
                          int n)
 {
@@ -32,6 +41,9 @@ static int e_insert_many(struct ql_store *self, struct ql_ctx *cx, const struct 
     int rc = fake__enter(s, cx);
     if (rc)
         return rc;
+    for (int i = 0; i < n; i++)
+        if (entry_any(s, &es[i]->id)) /* the primary key */
+            return ql_error_set(&cx->err, QL_ECONFLICT, NULL);
     if (s->nentries + n > FAKE_MAX)
         return ql_error_set(&cx->err, QL_EINTERNAL, "fake table full");
     for (int i = 0; i < n; i++) {
@@ -131,8 +143,26 @@ static int e_remove(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
     return rc ? rc : f ? QL_OK : ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
 }
 
-const struct ql_entries_ops fake__entries_ops = {e_insert, e_insert_many, e_get,   e_get,
-                                                 e_list,   e_update,      e_remove};
+static int e_exist_many(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *const *es,
+                        int n, int *found)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    struct fake_entry *f;
+    for (int i = 0; rc == QL_OK && i < n; i++)
+        found[i] =
+            (f = entry_any(s, &es[i]->id)) != NULL && fake__same(&f->e.team_id, &es[i]->team_id);
+    return rc;
+}
+
+const struct ql_entries_ops fake__entries_ops = {.insert = e_insert,
+                                                 .insert_many = e_insert_many,
+                                                 .exist_many = e_exist_many,
+                                                 .get = e_get,
+                                                 .lock = e_get,
+                                                 .list = e_list,
+                                                 .update = e_update,
+                                                 .remove = e_remove};
 
 static int pr_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_prompt *p)
 {
