@@ -29,8 +29,8 @@ DECLARE
         -- kept: operators' feature flags (keys, switches, rollouts, team ids)
         'feature_flags', 'feature_flag_teams',
         -- kept: plans, usage counts, the request log (ids, routes, statuses, times) and the
-        -- rate counts the API instances share
-        'subscriptions', 'usage_periods', 'request_log', 'rate_shares'];
+        -- rate counts the API instances share, the meters' last flush numbers
+        'subscriptions', 'usage_periods', 'request_log', 'rate_shares', 'usage_flushes'];
     unknown text;
 BEGIN
     SELECT string_agg(tablename, ', ' ORDER BY tablename) INTO unknown

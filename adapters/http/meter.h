@@ -140,6 +140,8 @@ struct ql__meter {
     struct ql_ctx cx;
     struct ql_request_row *trows; /* taken over, not written yet */
     int ntrows, captrows;
+    int64_t flush_seq; /* the number of the last flush sent (struct ql_usage_flush) */
+    int pending;       /* >0: trows[0..pending) are flush flush_seq, sent again as they were */
     struct ql_rate_count *counts;
     int failing; /* the last database call failed (logged once) */
     struct ql_uuid tteams[QL__METER_REFILLS];
@@ -158,5 +160,7 @@ void ql__meter_give_back(struct ql__meter *m, const struct ql_uuid *team, int64_
                          int64_t n);
 /* meter_thread.c */
 void *ql__meter_main(void *arg);
+/* meter_thread.c: write the rows taken (trows), as the thread does every tick. */
+void ql__meter_flush(struct ql__meter *m);
 
 #endif

@@ -96,17 +96,30 @@ static void take_rows(struct ql__meter *m)
     m->nrows = 0;
 }
 
-/* Write the rows taken, QL__METER_FLUSH_ROWS per statement. */
-static void flush(struct ql__meter *m)
+/*
+ * Write the rows taken, QL__METER_FLUSH_ROWS per statement, each statement a numbered flush.
+ * A flush that failed for now (its COMMIT may have landed and only the answer been lost) is
+ * sent again at the next tick with its number and the same rows, so a flush that did land
+ * is recognised by the store and not counted twice.
+ */
+void ql__meter_flush(struct ql__meter *m)
 {
     int done = 0;
     while (done < m->ntrows) {
         int n = m->ntrows - done < QL__METER_FLUSH_ROWS ? m->ntrows - done : QL__METER_FLUSH_ROWS;
-        int rc = ql_usage_record(&m->cx, m->trows + done, n);
+        if (m->pending > 0) /* at the front: done is 0 */
+            n = m->pending;
+        else
+            m->flush_seq++;
+        struct ql_usage_flush f = {m->instance, m->flush_seq};
+        int rc = ql_usage_record(&m->cx, &f, m->trows + done, n);
         outcome(m, rc, "record");
         ql_arena_reset(&m->arena);
-        if (rc == QL_EUNAVAILABLE || rc == QL_ERETRY)
+        m->pending = 0;
+        if (rc == QL_EUNAVAILABLE || rc == QL_ERETRY) {
+            m->pending = n;
             break; /* try again at the next tick */
+        }
         if (rc)
             dropped_rows(m, n, "the database refused them");
         done += n;
@@ -115,8 +128,11 @@ static void flush(struct ql__meter *m)
     m->ntrows -= done;
     if (m->ntrows > QL__METER_MAX_ROWS) { /* the database stays away: keep the newest */
         int drop = m->ntrows - QL__METER_MAX_ROWS;
-        memmove(m->trows, m->trows + drop, sizeof(*m->trows) * (size_t)QL__METER_MAX_ROWS);
-        m->ntrows = QL__METER_MAX_ROWS;
+        if (drop < m->pending) /* the flush that may have landed goes whole, or not at all */
+            drop = m->pending;
+        m->pending = 0;
+        memmove(m->trows, m->trows + drop, sizeof(*m->trows) * (size_t)(m->ntrows - drop));
+        m->ntrows -= drop;
         dropped_rows(m, drop, "the database stays away");
     }
 }
@@ -207,7 +223,7 @@ void *ql__meter_main(void *arg)
             refill(m, &m->tteams[i]);
         int tick = stopping || mono_ms() >= next;
         if (tick || m->ntrows >= QL__METER_FLUSH_ROWS)
-            flush(m);
+            ql__meter_flush(m);
         if (tick || forget) {
             m->ntback += surplus(m, m->tback + m->ntback, QL__METER_RETURNS - m->ntback,
                                  stopping || forget, forget);

@@ -206,6 +206,21 @@ static int u_alert(struct ql_store *self, struct ql_ctx *cx, const struct ql_uui
     return rc;
 }
 
+static int u_flushed(struct ql_store *self, struct ql_ctx *cx, const struct ql_usage_flush *f,
+                     int64_t now_ms, int *fresh)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, &f->instance);
+    ql__pg_p_int(&p, f->seq);
+    ql__pg_p_ts(&p, now_ms);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_USAGE_FLUSHED, &p, &r);
+    if (rc == QL_OK)
+        *fresh = ql__pg_affected(r) > 0;
+    PQclear(r);
+    return rc;
+}
+
 static int u_purge(struct ql_store *self, struct ql_ctx *cx, int64_t before_ms, int64_t *n)
 {
     struct ql__pg_params p = {0};
@@ -263,6 +278,7 @@ const struct ql_usage_ops ql__pg_usage_ops = {
     .log = u_log,
     .add_used = u_add_used,
     .alert = u_alert,
+    .flushed = u_flushed,
     .purge = u_purge,
     .rates_share = u_rates_share,
 };

@@ -71,7 +71,17 @@
          "UPDATE usage_periods SET alerted = true WHERE team_id = $1 AND period_start = $2 AND NOT "
          "alerted",
          2},
-    [QL__ST_USAGE_PURGE] = {"usage_purge", "DELETE FROM request_log WHERE at < $1", 1},
+    [QL__ST_USAGE_PURGE] = {"usage_purge",
+                            "WITH f AS (DELETE FROM usage_flushes WHERE flushed_at < $1) DELETE "
+                            "FROM request_log WHERE at < $1",
+                            1},
+    /* One row per updated mark: none when this flush (or a later one) is stored already. */
+    [QL__ST_USAGE_FLUSHED] = {"usage_flushed",
+                              "INSERT INTO usage_flushes (instance_id, seq, flushed_at) VALUES "
+                              "($1, $2, $3) ON CONFLICT (instance_id) DO UPDATE SET seq = "
+                              "EXCLUDED.seq, flushed_at = EXCLUDED.flushed_at WHERE "
+                              "usage_flushes.seq < EXCLUDED.seq",
+                              3},
     [QL__ST_USAGE_RATES] = {
         "usage_rates",
         "WITH mine AS (INSERT INTO rate_shares (principal, instance, second, n) SELECT m.p, "

@@ -71,6 +71,14 @@ int ql_store_usage_alert(struct ql_store *s, struct ql_ctx *cx, const struct ql_
     return rc ? rc : s->ops->usage->alert(s, cx, team, period_ms, raised);
 }
 
+int ql_store_usage_flushed(struct ql_store *s, struct ql_ctx *cx, const struct ql_usage_flush *f,
+                           int64_t now_ms, int *fresh)
+{
+    *fresh = 1;
+    int rc = missing(s, cx);
+    return rc ? rc : s->ops->usage->flushed(s, cx, f, now_ms, fresh);
+}
+
 int ql_store_usage_purge(struct ql_store *s, struct ql_ctx *cx, int64_t before_ms, int64_t *n)
 {
     int rc = missing(s, cx);

@@ -18,6 +18,7 @@ struct ql_usage_return;
 struct ql_usage_tally;
 struct ql_request_row;
 struct ql_rate_count;
+struct ql_usage_flush;
 
 struct ql_usage_ops {
     /*
@@ -52,7 +53,13 @@ struct ql_usage_ops {
     /* Mark the period's alert raised; *raised is 1 when it was not before, else 0. */
     int (*alert)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                  int64_t period_ms, int *raised);
-    /* Delete the request log's rows older than before_ms; *n gets how many. */
+    /*
+     * Store f as its instance's last flush, at now_ms; *fresh is 0 (and nothing changes) when
+     * a flush of that instance numbered f->seq or more is stored.  Before the flush's writes.
+     */
+    int (*flushed)(struct ql_store *self, struct ql_ctx *cx, const struct ql_usage_flush *f,
+                   int64_t now_ms, int *fresh);
+    /* Delete the request log's rows, and the flush marks, older than before_ms; *n: rows. */
     int (*purge)(struct ql_store *self, struct ql_ctx *cx, int64_t before_ms, int64_t *n);
     /*
      * Rate limits across instances: store instance's counts mine[0..n) (each replaces the
@@ -81,6 +88,8 @@ int ql_store_usage_add_used(struct ql_store *s, struct ql_ctx *cx, struct ql_usa
                             int64_t default_quota);
 int ql_store_usage_alert(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
                          int64_t period_ms, int *raised);
+int ql_store_usage_flushed(struct ql_store *s, struct ql_ctx *cx, const struct ql_usage_flush *f,
+                           int64_t now_ms, int *fresh);
 int ql_store_usage_purge(struct ql_store *s, struct ql_ctx *cx, int64_t before_ms, int64_t *n);
 int ql_store_usage_rates_share(struct ql_store *s, struct ql_ctx *cx,
                                const struct ql_uuid *instance, const struct ql_rate_count *mine,

@@ -168,7 +168,8 @@ static int tally(struct ql_ctx *cx, const struct ql_request_row *rows, int n,
     return QL_OK;
 }
 
-int ql_usage_record(struct ql_ctx *cx, const struct ql_request_row *rows, int n)
+int ql_usage_record(struct ql_ctx *cx, const struct ql_usage_flush *flush,
+                    const struct ql_request_row *rows, int n)
 {
     if (n <= 0)
         return QL_OK;
@@ -181,6 +182,11 @@ int ql_usage_record(struct ql_ctx *cx, const struct ql_request_row *rows, int n)
     rc = ql_tx_begin(cx);
     if (rc)
         return rc;
+    int fresh = 1; /* this flush was not recorded before */
+    if (flush)
+        rc = ql_store_usage_flushed(st, cx, flush, ql_clock_now_ms(cx->ports.clock), &fresh);
+    if (rc || !fresh)
+        return ql_tx_end(cx, rc);
     rc = ql_store_usage_log(st, cx, rows, n);
     if (rc == QL_OK)
         rc = ql_store_usage_add_used(st, cx, t, k, default_quota(cx));

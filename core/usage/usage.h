@@ -248,11 +248,24 @@ struct ql_request_row {
 };
 
 /*
+ * Which flush of which process a recording is.  A process numbers its flushes 1, 2, ... and
+ * sends a flush again, with its number and the same rows, until it is done: the number is
+ * stored in the flush's transaction, so a flush whose COMMIT landed but whose answer was
+ * lost is recognised when it comes again and not counted twice.
+ */
+struct ql_usage_flush {
+    struct ql_uuid instance; /* the process's run */
+    int64_t seq;             /* greater than every earlier flush of instance */
+};
+
+/*
  * Record rows[0..n) in one transaction: insert them (one statement), add the billed ones to
  * their periods' used counts, and for each period whose used count reaches its alert mark
  * for the first time, write the QL_EVENT_USAGE_ALERT change (once per team and period).
+ * With flush (else NULL: no mark), QL_OK and nothing written when that flush was recorded.
  */
-int ql_usage_record(struct ql_ctx *cx, const struct ql_request_row *rows, int n);
+int ql_usage_record(struct ql_ctx *cx, const struct ql_usage_flush *flush,
+                    const struct ql_request_row *rows, int n);
 
 /* Delete the request log's rows older than before_ms; *n gets how many. */
 int ql_usage_purge(struct ql_ctx *cx, int64_t before_ms, int64_t *n);

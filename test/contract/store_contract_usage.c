@@ -179,6 +179,34 @@ static void test_the_purge_deletes_requests_older_than_its_cutoff(void)
     cc_close(c);
 }
 
+/* A flush's mark: stored once per number, later numbers only; purged with the old log. */
+static void test_a_flush_is_marked_once_and_its_mark_purged_when_old(void)
+{
+    struct cc c;
+    cc_open(&c);
+    struct ql_usage_flush a = {cc_id(), 1}, b = {cc_id(), 1};
+    int fresh = -1;
+    ASSERT_INT_EQ(ql_store_usage_flushed(c.s, &c.cx, &a, c.now, &fresh), QL_OK);
+    ASSERT_INT_EQ(fresh, 1);
+    ASSERT_INT_EQ(ql_store_usage_flushed(c.s, &c.cx, &a, c.now, &fresh), QL_OK);
+    ASSERT_INT_EQ(fresh, 0); /* the same flush again */
+    ASSERT_INT_EQ(ql_store_usage_flushed(c.s, &c.cx, &b, c.now, &fresh), QL_OK);
+    ASSERT_INT_EQ(fresh, 1); /* another process's */
+    a.seq = 2;
+    ASSERT_INT_EQ(ql_store_usage_flushed(c.s, &c.cx, &a, c.now - 40 * DAY_MS, &fresh), QL_OK);
+    ASSERT_INT_EQ(fresh, 1);
+    a.seq = 1;
+    ASSERT_INT_EQ(ql_store_usage_flushed(c.s, &c.cx, &a, c.now, &fresh), QL_OK);
+    ASSERT_INT_EQ(fresh, 0); /* older than the last */
+    int64_t n = 0;
+    ASSERT_INT_EQ(ql_store_usage_purge(c.s, &c.cx, c.now - 30 * DAY_MS, &n), QL_OK);
+    ASSERT_INT_EQ(ql_store_usage_flushed(c.s, &c.cx, &a, c.now, &fresh), QL_OK);
+    ASSERT_INT_EQ(fresh, 1); /* a's mark was old: purged */
+    ASSERT_INT_EQ(ql_store_usage_flushed(c.s, &c.cx, &b, c.now, &fresh), QL_OK);
+    ASSERT_INT_EQ(fresh, 0); /* b's was not */
+    cc_close(&c);
+}
+
 /* The count of principal p in second s among out[0..n), or -1. */
 static int64_t count_of(const struct ql_rate_count *out, int n, const struct ql_uuid *p, int64_t s)
 {
@@ -224,5 +252,6 @@ const struct ql_test contract_usage_tests[] = {
     TEST(test_recorded_requests_count_as_used_and_the_alert_is_raised_once),
     TEST(test_the_purge_deletes_requests_older_than_its_cutoff),
     TEST(test_instances_read_each_others_rate_counts),
+    TEST(test_a_flush_is_marked_once_and_its_mark_purged_when_old),
 };
 const int contract_usage_ntests = QL_NTESTS(contract_usage_tests);

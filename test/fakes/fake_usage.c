@@ -180,6 +180,30 @@ static int u_alert(struct ql_store *self, struct ql_ctx *cx, const struct ql_uui
     return QL_OK;
 }
 
+static int u_flushed(struct ql_store *self, struct ql_ctx *cx, const struct ql_usage_flush *f,
+                     int64_t now_ms, int *fresh)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    if (rc)
+        return rc;
+    struct fake_usage *u = &s->usage;
+    for (int i = 0; i < u->nflushes; i++) {
+        struct fake_flush *k = &u->flushes[i];
+        if (memcmp(k->f.instance.b, f->instance.b, 16) != 0)
+            continue;
+        *fresh = k->f.seq < f->seq;
+        if (*fresh)
+            *k = (struct fake_flush){*f, now_ms};
+        return QL_OK;
+    }
+    if (u->nflushes == FAKE_MAX)
+        return ql_error_set(&cx->err, QL_EINTERNAL, "fake flush marks full");
+    u->flushes[u->nflushes++] = (struct fake_flush){*f, now_ms};
+    *fresh = 1;
+    return QL_OK;
+}
+
 static int u_purge(struct ql_store *self, struct ql_ctx *cx, int64_t before_ms, int64_t *n)
 {
     struct fake_store *s = fake__store(self);
@@ -193,6 +217,11 @@ static int u_purge(struct ql_store *self, struct ql_ctx *cx, int64_t before_ms, 
             u->requests[kept++] = u->requests[i];
     *n = u->nrequests - kept;
     u->nrequests = kept;
+    kept = 0;
+    for (int i = 0; i < u->nflushes; i++)
+        if (u->flushes[i].at_ms >= before_ms)
+            u->flushes[kept++] = u->flushes[i];
+    u->nflushes = kept;
     return QL_OK;
 }
 
@@ -255,6 +284,7 @@ const struct ql_usage_ops fake__usage_ops = {
     .log = u_log,
     .add_used = u_add_used,
     .alert = u_alert,
+    .flushed = u_flushed,
     .purge = u_purge,
     .rates_share = u_rates_share,
 };

@@ -25,6 +25,7 @@
 #include "store/store.h"
 #include "store/store_rights.h"
 #include "trace/trace.h"
+#include "usage/usage.h"
 
 /* A manual clock: time moves only when the test moves it. */
 struct fake_clock {
@@ -158,7 +159,12 @@ struct fake_usage {
     struct fake_period periods[FAKE_MAX];
     struct fake_request requests[FAKE_REQUESTS_MAX];
     struct fake_rate rates[FAKE_MAX];
-    int reserves; /* reservations asked for: the round trips a test counts */
+    int nflushes;
+    struct fake_flush {
+        struct ql_usage_flush f;
+        int64_t at_ms;
+    } flushes[FAKE_MAX]; /* each instance's last flush */
+    int reserves;        /* reservations asked for: the round trips a test counts */
 };
 
 struct fake_webhook {

@@ -200,7 +200,7 @@ static void *flusher(void *arg)
         rows[2 * ROWS] = rows[0];
         rows[2 * ROWS].billed = 0; /* a refused request: logged, not counted */
         rows[2 * ROWS].status = 429;
-        if (ql_usage_record(&w.cx, rows, 2 * ROWS + 1) != QL_OK) {
+        if (ql_usage_record(&w.cx, NULL, rows, 2 * ROWS + 1) != QL_OK) {
             printf("# flush failed: %s\n", w.cx.err.msg);
             atomic_fetch_add(&f->failures, 1);
         }

@@ -1,5 +1,6 @@
 /* Unit tests of the HTTP adapter's meter (adapters/http/meter.h): its table of accounts. */
 #include "err/err.h"
+#include "fixture.h"
 #include "http/internal.h"
 #include "http/meter.h"
 #include "test.h"
@@ -101,12 +102,84 @@ static void test_a_request_late_across_midnight_counts_in_the_new_month(void)
     free(m);
 }
 
+/* The fakes, whose next COMMIT lands and then loses its answer (the connection fails). */
+struct lossy {
+    struct fixture f;
+    int (*real_commit)(struct ql_store *self, struct ql_ctx *cx);
+    int lose;
+};
+
+static int lossy_commit(struct ql_store *self, struct ql_ctx *cx)
+{
+    struct lossy *l = (struct lossy *)((char *)self - offsetof(struct fixture, store));
+    int rc = l->real_commit(self, cx);
+    if (rc == QL_OK && l->lose) {
+        l->lose = 0;
+        rc = ql_error_set(&cx->err, QL_EUNAVAILABLE, "database connection lost");
+    }
+    return rc;
+}
+
+static void add_rows(struct ql__meter *m, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct ql_request_row *r = &m->trows[m->ntrows++];
+        memset(r, 0, sizeof(*r));
+        memset(r->team.b, 0x44, 16);
+        r->at_ms = T0 + m->ntrows;
+        r->method = "GET";
+        r->route = "/v1/teams/{teamId}";
+        r->status = 200;
+    }
+}
+
+/*
+ * A flush whose COMMIT landed but whose answer was lost stays for the next tick, and is then
+ * recognised (its number is stored) instead of being written, and counted, a second time.
+ */
+static void test_a_flush_that_landed_unseen_is_not_written_again(void)
+{
+    struct lossy *l = calloc(1, sizeof(*l));
+    struct ql__meter *m = calloc(1, sizeof(*m));
+    ASSERT_TRUE(l != NULL && m != NULL);
+    fixture_init(&l->f);
+    l->real_commit = l->f.store.ops.commit;
+    l->f.store.ops.commit = lossy_commit;
+    struct ql_http_env env = {.clock = &l->f.clock.base, .log = &l->f.log.base};
+    m->env = &env;
+    memset(m->instance.b, 0x77, 16);
+    ql_arena_init(&m->arena, 0, 0);
+    m->cx = l->f.cx;
+    m->cx.arena = &m->arena;
+    m->trows = calloc(8, sizeof(*m->trows));
+    ASSERT_TRUE(m->trows != NULL);
+    m->captrows = 8;
+    add_rows(m, 3);
+    l->lose = 1;
+    ql__meter_flush(m);
+    ASSERT_INT_EQ(l->f.store.usage.nrequests, 3); /* it landed */
+    ASSERT_INT_EQ(m->ntrows, 3);                  /* and waits for the next tick */
+    add_rows(m, 2);                               /* more came meanwhile */
+    ql__meter_flush(m);
+    ASSERT_INT_EQ(l->f.store.usage.nrequests, 5); /* only the new ones */
+    ASSERT_INT_EQ(m->ntrows, 0);
+    add_rows(m, 1);
+    ql__meter_flush(m);
+    ASSERT_INT_EQ(l->f.store.usage.nrequests, 6);
+    free(m->trows);
+    ql_arena_cleanup(&m->arena);
+    free(m);
+    fixture_cleanup(&l->f);
+    free(l);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
         TEST(test_similar_team_ids_keep_their_accounts),
         TEST(test_a_billed_row_is_dated_when_its_unit_was_taken),
         TEST(test_a_request_late_across_midnight_counts_in_the_new_month),
+        TEST(test_a_flush_that_landed_unseen_is_not_written_again),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

@@ -351,16 +351,16 @@ static void test_crossing_90_percent_raises_one_alert_per_period(void)
     struct ql_request_row rows[60];
     for (int i = 0; i < 60; i++)
         rows[i] = row(&m.team, T0 + i, i % 2 == 0 || i < 40); /* 50 billed, 10 refused */
-    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, rows, 60), QL_OK);
+    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, NULL, rows, 60), QL_OK);
     ASSERT_INT_EQ(m.f.store.usage.periods[0].used, 50);
     ASSERT_INT_EQ(m.f.store.usage.nrequests, 60);
     ASSERT_INT_EQ(alerts(&m.f.store), 0);
     /* 39 more: 89, still under the mark */
-    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, rows, 39), QL_OK);
+    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, NULL, rows, 39), QL_OK);
     ASSERT_INT_EQ(alerts(&m.f.store), 0);
     /* the flush that reaches 90 raises it, in its own transaction, about the team */
     int commits = m.f.store.commits;
-    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, rows, 1), QL_OK);
+    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, NULL, rows, 1), QL_OK);
     ASSERT_INT_EQ(m.f.store.usage.periods[0].used, 90);
     ASSERT_INT_EQ(alerts(&m.f.store), 1);
     ASSERT_INT_EQ(m.f.store.commits, commits + 1);
@@ -369,7 +369,7 @@ static void test_crossing_90_percent_raises_one_alert_per_period(void)
     ASSERT_MEM_EQ(c->id.b, m.team.b, 16);
     ASSERT_INT_EQ(c->in_tx, 1);
     /* and never again this month */
-    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, rows, 10), QL_OK);
+    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, NULL, rows, 10), QL_OK);
     ASSERT_INT_EQ(alerts(&m.f.store), 1);
     /* next month has its own */
     m.f.clock.now_ms = at("2026-02-03T00:00:00Z");
@@ -377,8 +377,8 @@ static void test_crossing_90_percent_raises_one_alert_per_period(void)
     ASSERT_INT_EQ(ql_usage_reserve(&m.f.cx, &m.team, feb, 50, &g), QL_OK);
     for (int i = 0; i < 60; i++)
         rows[i] = row(&m.team, feb + i, 1);
-    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, rows, 60), QL_OK);
-    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, rows, 30), QL_OK);
+    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, NULL, rows, 60), QL_OK);
+    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, NULL, rows, 30), QL_OK);
     ASSERT_INT_EQ(alerts(&m.f.store), 2);
     fixture_cleanup(&m.f);
 }
@@ -394,13 +394,13 @@ static void test_a_failed_flush_leaves_nothing_behind(void)
         rows[i] = row(&m.team, T0 + i, 1);
     for (int nth = 1; nth <= 4; nth++) { /* begin, log, add_used, alert: each fails once */
         m.f.store.fail_call = nth;
-        ASSERT_INT_NE(ql_usage_record(&m.f.cx, rows, 9), QL_OK);
+        ASSERT_INT_NE(ql_usage_record(&m.f.cx, NULL, rows, 9), QL_OK);
         ASSERT_INT_EQ(m.f.store.usage.periods[0].used, 0);
         ASSERT_INT_EQ(m.f.store.usage.nrequests, 0);
         ASSERT_INT_EQ(alerts(&m.f.store), 0);
         fixture_next(&m.f);
     }
-    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, rows, 9), QL_OK);
+    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, NULL, rows, 9), QL_OK);
     ASSERT_INT_EQ(alerts(&m.f.store), 1);
     fixture_cleanup(&m.f);
 }

@@ -152,11 +152,11 @@ static void test_a_usage_alert_carries_the_subscription_once_per_period(void)
     for (int i = 0; i < 17; i++)
         rows[i] =
             (struct ql_request_row){w.team.id, h.id, now, "GET", "/v1/teams/{teamId}", 200, 100, 1};
-    ASSERT_INT_EQ(ql_usage_record(&w.f.cx, rows, 17), QL_OK); /* 85 % */
+    ASSERT_INT_EQ(ql_usage_record(&w.f.cx, NULL, rows, 17), QL_OK); /* 85 % */
     ASSERT_INT_EQ(fan_out(&w), 0);
-    ASSERT_INT_EQ(ql_usage_record(&w.f.cx, rows, 1), QL_OK); /* 90 %: the alert */
-    ASSERT_INT_EQ(ql_usage_record(&w.f.cx, rows, 1), QL_OK); /* 95 %: no other */
-    w.f.clock.now_ms = end + 1000;                           /* delivered after the month turned */
+    ASSERT_INT_EQ(ql_usage_record(&w.f.cx, NULL, rows, 1), QL_OK); /* 90 %: the alert */
+    ASSERT_INT_EQ(ql_usage_record(&w.f.cx, NULL, rows, 1), QL_OK); /* 95 %: no other */
+    w.f.clock.now_ms = end + 1000; /* delivered after the month turned */
     ASSERT_INT_EQ(fan_out(&w), 1);
     ASSERT_INT_EQ(w.f.store.ndeliveries, 1);
     const char *body = w.f.store.deliveries[0].d.body;
