@@ -1,0 +1,201 @@
+/*
+ * Integration tests of COMMITs that land while their answer is lost, on PostgreSQL: the
+ * sessions go through fault_proxy.h, which forwards a COMMIT and then closes the client's
+ * side.  A grouped creation of journal entries, a lone one under an idempotency record's
+ * hooks, and a flush of the usage meter must each find out what landed instead of writing it
+ * again (a 409 for an entry that exists) or counting it twice.
+ */
+#include "account/account.h"
+#include "entry/entry.h"
+#include "err/err.h"
+#include "group/group.h"
+#include "integration/fault_proxy.h"
+#include "integration/uc_world.h"
+#include "team/team.h"
+#include "tx/tx.h"
+#include "usage/usage.h"
+#include "uuid/uuid.h"
+
+#include <time.h>
+
+/*
+ * The proxy, one for the program: the session factories of itest.h are made per conninfo
+ * and kept, so every world connects through the same port.
+ */
+static struct fault_proxy fp;
+static char via[512];
+
+struct world {
+    const char *direct; /* the database, not through the proxy */
+    int cuts;           /* fp.cuts when the world opened */
+    struct uc_world u;
+    struct ql_auth_result owner;
+    struct ql_principal po;
+    struct ql_team team;
+};
+
+static void world_open(struct world *w)
+{
+    memset(w, 0, sizeof(*w));
+    w->direct = itest_url("QUILL_TEST_DATABASE_URL");
+    w->cuts = atomic_load(&fp.cuts);
+    uc_world_open(&w->u, via, 0x42);
+    char email[96];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(email, sizeof(email), "lost-%lx%lx@example.com", (long)ts.tv_sec, (long)ts.tv_nsec);
+    struct ql_credentials c = {email, strlen(email), "correct horse battery", 21, "L", 1, NULL};
+    ASSERT_INT_EQ(ql_account_signup(&w->u.cx, &c, &w->owner), QL_OK);
+    ql_error_clear(&w->u.cx.err);
+    const char *tok = w->owner.session.token;
+    ASSERT_INT_EQ(ql_account_resolve(&w->u.cx, tok, strlen(tok), QL_VIA_BEARER, &w->po), QL_OK);
+    w->u.cx.principal = &w->po;
+    ASSERT_INT_EQ(ql_team_create(&w->u.cx, "Lost", 4, &w->team), QL_OK);
+    ql_error_clear(&w->u.cx.err);
+    ASSERT_INT_EQ(ql_account_resolve(&w->u.cx, tok, strlen(tok), QL_VIA_BEARER, &w->po), QL_OK);
+    ql_arena_reset(&w->u.arena);
+}
+
+static void world_close(struct world *w)
+{
+    uc_world_close(&w->u);
+}
+
+/* The COMMITs cut since w opened. */
+static int cuts(const struct world *w)
+{
+    return atomic_load(&fp.cuts) - w->cuts;
+}
+
+/* How many journal entries have id (on a direct connection). */
+static int entries_with(struct world *w, const struct ql_uuid *id)
+{
+    char s[QL_UUID_STR_LEN + 1], sql[160];
+    ql_uuid_format(id, s);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM journal_entries WHERE journal_entry_id = '%s'",
+             s);
+    const char *n = itest_sql(w->direct, sql);
+    return n ? atoi(n) : -1;
+}
+
+/* A group port whose next join writes `waiting` (another thread's creation) with its item. */
+struct test_group {
+    struct ql_group base;
+    struct ql_group_item *waiting;
+};
+
+static int tg_join(struct ql_group *self, struct ql_ctx *cx, struct ql_group_item *item,
+                   ql_group_write_fn write)
+{
+    struct test_group *g = (struct test_group *)self;
+    struct ql_group_item *batch[2] = {g->waiting, item};
+    g->waiting = NULL;
+    write(cx, batch, 2);
+    return item->rc;
+}
+
+static const struct ql_group_ops tg_ops = {tg_join};
+
+/* A group whose COMMIT landed unseen: both callers get their entry (201), stored once. */
+static void test_a_group_whose_commit_landed_unseen_answers_success(void)
+{
+    struct world w;
+    world_open(&w);
+    struct test_group g = {.base = {&tg_ops}};
+    struct ql_ctx peer = w.u.cx;
+    struct ql_entry e1;
+    memset(&e1, 0, sizeof(e1));
+    ASSERT_INT_EQ(ql_uuid7_new(w.u.cx.ports.clock, w.u.cx.ports.auth, &e1.id), QL_OK);
+    e1.team_id = w.team.id;
+    e1.has_author_user = 1;
+    e1.author_user = w.owner.user.id;
+    e1.content = "peer";
+    e1.content_n = 4;
+    e1.version = 1;
+    e1.created_ms = e1.updated_ms = ql_uuid7_ms(&e1.id);
+    struct ql_group_item i1 = {.cx = &peer, .arg = &e1};
+    g.waiting = &i1;
+    w.u.cx.ports.group = &g.base;
+    atomic_store(&fp.armed, 1);
+    struct ql_entry mine;
+    struct ql_entry_input in = {"mine", 4, 0, NULL, 0};
+    int rc = ql_entry_create(&w.u.cx, &w.team.id, &in, &mine);
+    ASSERT_INT_EQ(cuts(&w), 1); /* the fault happened */
+    ASSERT_INT_EQ(rc, QL_OK);
+    ASSERT_INT_EQ(i1.rc, QL_OK);
+    ASSERT_INT_EQ(entries_with(&w, &mine.id), 1);
+    ASSERT_INT_EQ(entries_with(&w, &e1.id), 1);
+    world_close(&w);
+}
+
+static int no_hook(struct ql_ctx *cx, void *ud)
+{
+    (void)cx;
+    (void)ud;
+    return QL_OK;
+}
+
+/* A lone creation, under an idempotency record's hooks, whose COMMIT landed unseen: 201. */
+static void test_a_lone_creation_whose_commit_landed_unseen_answers_success(void)
+{
+    struct world w;
+    world_open(&w);
+    struct ql_tx_hooks hooks = {no_hook, no_hook, NULL, 0};
+    w.u.cx.tx = &hooks;
+    atomic_store(&fp.armed, 1);
+    struct ql_entry mine;
+    struct ql_entry_input in = {"alone", 5, 0, NULL, 0};
+    int rc = ql_entry_create(&w.u.cx, &w.team.id, &in, &mine);
+    ASSERT_INT_EQ(cuts(&w), 1);
+    ASSERT_INT_EQ(rc, QL_OK);
+    ASSERT_INT_EQ(hooks.committed, 1);
+    ASSERT_INT_EQ(entries_with(&w, &mine.id), 1);
+    world_close(&w);
+}
+
+/* A meter's flush whose COMMIT landed unseen, sent again: its rows are written once. */
+static void test_a_flush_whose_commit_landed_unseen_is_not_counted_again(void)
+{
+    struct world w;
+    world_open(&w);
+    struct ql_uuid key;
+    ASSERT_INT_EQ(ql_uuid7_new(w.u.cx.ports.clock, w.u.cx.ports.auth, &key), QL_OK);
+    int rc;
+    struct ql_usage_flush f = {.seq = 1};
+    ASSERT_INT_EQ(ql_uuid7_new(w.u.cx.ports.clock, w.u.cx.ports.auth, &f.instance), QL_OK);
+    int64_t now = ql_clock_now_ms(w.u.cx.ports.clock);
+    struct ql_request_row rows[3];
+    for (int i = 0; i < 3; i++)
+        rows[i] = (struct ql_request_row){w.team.id, key, now + i, "GET", "/v1/me", 200, 10, 0};
+    atomic_store(&fp.armed, 1);
+    rc = ql_usage_record(&w.u.cx, &f, rows, 3);
+    ASSERT_INT_EQ(rc, QL_EUNAVAILABLE);
+    ASSERT_INT_EQ(cuts(&w), 1);
+    ql_error_clear(&w.u.cx.err);
+    ASSERT_INT_EQ(ql_usage_record(&w.u.cx, &f, rows, 3), QL_OK); /* the meter's retry */
+    char k[QL_UUID_STR_LEN + 1], sql[160];
+    ql_uuid_format(&key, k);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM request_log WHERE api_key_id = '%s'", k);
+    ASSERT_STR_EQ(itest_sql(w.direct, sql), "3");
+    world_close(&w);
+}
+
+int main(int argc, char **argv)
+{
+    int port = 0;
+    const char *to = fault_proxy_url(&fp, itest_url("QUILL_TEST_DATABASE_URL"), &port);
+    if (to == NULL || fault_proxy_start(&fp, port) != 0) {
+        printf("Bail out! QUILL_TEST_DATABASE_URL must name a server on 127.0.0.1 (TCP)\n");
+        return 1;
+    }
+    snprintf(via, sizeof(via), "%s",
+             fault_proxy_url(&fp, itest_url("QUILL_TEST_DATABASE_URL"), &port));
+    static const struct ql_test tests[] = {
+        TEST(test_a_group_whose_commit_landed_unseen_answers_success),
+        TEST(test_a_lone_creation_whose_commit_landed_unseen_answers_success),
+        TEST(test_a_flush_whose_commit_landed_unseen_is_not_counted_again),
+    };
+    int rc = ql_test_run(tests, QL_NTESTS(tests), argc, argv);
+    fault_proxy_stop(&fp);
+    return rc;
+}
