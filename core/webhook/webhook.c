@@ -218,7 +218,11 @@ int ql_webhook_redeliver(struct ql_ctx *cx, const struct ql_uuid *team,
     rc = ql_tx_begin(cx);
     if (rc)
         return rc;
-    rc = QL__HOOKS(cx)->reopen(cx->ports.store, cx, team, webhook, delivery);
+    /* an admin removed or demoted while this waited for the team sends nothing again */
+    if (!op)
+        rc = ql_team_lock_authorize(cx, QL_ACT_WEBHOOK_MANAGE, team);
+    if (rc == QL_OK)
+        rc = QL__HOOKS(cx)->reopen(cx->ports.store, cx, team, webhook, delivery);
     if (rc == QL_ENOT_FOUND)
         ql_error_set(&cx->err, rc, "No such delivery of this webhook.");
     if (rc == QL_OK)

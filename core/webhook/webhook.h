@@ -71,7 +71,8 @@ int ql_webhook_attempts(struct ql_ctx *cx, const struct ql_uuid *team,
 /*
  * Send a delivery again, with its message id and body, on the whole retry schedule
  * (admins; the operator too).  QL_ENOT_FOUND when the endpoint or the delivery is not
- * the team's.
+ * the team's.  An admin's request decides again under the team's lock with their role as
+ * it is then (ql_team_lock_authorize), like creating and deleting an endpoint.
  */
 int ql_webhook_redeliver(struct ql_ctx *cx, const struct ql_uuid *team,
                          const struct ql_uuid *webhook, const struct ql_uuid *delivery);

@@ -260,6 +260,34 @@ test('an admin removed while their webhook deletion waits for the team\'s audit 
   assert.deepEqual((await http(api, 'GET', hooks(t.teamId), { token: owner.token })).body.items.map((x) => x.webhookId), [h.body.webhookId])
 })
 
+test('an admin removed or demoted while their redelivery waits for the team\'s audit chain sends nothing again', async () => {
+  const rx = await receiver().listen()
+  try {
+    const t = await makeTeam(api, owner.token)
+    const h = await register(rx, ['journal_entry.created'], t.teamId)
+    await entry('delivered once', t.teamId)
+    assert.ok(await waitFor(() => sql(`SELECT state FROM webhook_deliveries WHERE webhook_id = '${h.webhookId}'`) === 'succeeded'))
+    const did = sql(`SELECT delivery_id FROM webhook_deliveries WHERE webhook_id = '${h.webhookId}'`)
+    const again = `${hooks(t.teamId)}/${h.webhookId}/deliveries/${did}/redeliver`
+    const M = `/v1/teams/${t.teamId}/members`
+    // the change of role queues on the chain holding the team; the redelivery, decided
+    // before it commits, queues behind it
+    for (const [change, status] of [[(a) => http(api, 'DELETE', `${M}/${a.user.userId}`, { token: owner.token }), [204, 404]],
+      [(a) => http(api, 'PATCH', `${M}/${a.user.userId}`, { token: owner.token, body: { role: 'member' } }), [200, 403]]]) {
+      const admin = await signup(api)
+      await addMember(api, owner.token, t.teamId, admin.email, 'admin')
+      const [changed, r] = await inTurn(teamChain(t.teamId), () => change(admin),
+        () => http(api, 'POST', again, { token: admin.token }))
+      assert.deepEqual([changed.status, r.status], status, r.text)
+    }
+    assert.equal(sql(`SELECT state FROM webhook_deliveries WHERE delivery_id = '${did}'`), 'succeeded')
+    assert.equal(sql(`SELECT count(*) FROM jobs WHERE kind = 'webhook.deliver' AND payload->>'deliveryId' = '${did}'`), '1', 'no job sends it again')
+    assert.equal(sql(`SELECT count(*) FROM audit_log WHERE team_id = '${t.teamId}' AND action = 'webhook.redeliver'`), '0')
+  } finally {
+    await rx.close()
+  }
+})
+
 test('SSRF: without QUILL_WEBHOOK_ALLOW_PRIVATE, loopback (however spelt), private, link-local and mapped targets are refused and never connected to', async () => {
   const strictEnv = { ...ENV, QUILL_WEBHOOK_ALLOW_PRIVATE: '0' }
   await stop(worker) // the one worker that delivers here must be the strict one
