@@ -168,7 +168,7 @@ static int m_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
     ql__pg_p_uuid(&p, user);
     ql__pg_p_text(&p, ql_role_name(role));
     ql__pg_p_ts(&p, now_ms);
-    int rc = ql__pg_run(pg, cx, QL__ST_MEMBER_INSERT, &p);
+    int rc = ql__pg_touch_one(pg, cx, QL__ST_MEMBER_INSERT, &p);
     return rc ? rc : invalidate_uuid(pg, cx, 'u', user);
 }
 

@@ -140,8 +140,8 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          2},
     [QL__ST_MEMBER_INSERT] =
         {"member_insert",
-         "INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES ($1, $2, $3, "
-         "$4)",
+         "INSERT INTO team_members (team_id, user_id, role, joined_at) SELECT $1, u.user_id, "
+         "$3, $4 FROM users u WHERE u.user_id = $2 AND u.erased_at IS NULL FOR KEY SHARE",
          4},
     [QL__ST_MEMBER_SET_ROLE] = {"member_set_role",
                                 "UPDATE team_members SET role = $3, " QL__PG_MOVED

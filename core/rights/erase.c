@@ -4,7 +4,8 @@
  * The user re-authenticates (erase_reauth: the password, and a code while MFA is on, once
  * the last-owner rule is seen to hold without locks, so that a refusal spends no code).
  * Then, under the lock of every live team the user belongs to (taken in team order; every
- * other writer takes one team) and of the users row, the last-owner rule is checked: a team
+ * other writer takes one team) and of the users row, the last-owner rule is checked (and
+ * started over when a member add that held the row made one more: erase_in_tx): a team
  * must keep an owner, so a user who is the only owner of a live team is refused (409,
  * naming the teams) and nothing changes.  Otherwise memberships are removed here rather
  * than in the job, because the check is only true while these locks are held.  In the same
@@ -157,8 +158,8 @@ static int check_owners(struct ql_ctx *cx, const struct ql_uuid *user,
 
 /*
  * Remove the memberships m (the user's): each goes with a change and an audit row in its
- * team's chain when the team is live.  Used by the request and again by the job (for a
- * membership added while the request ran).
+ * team's chain when the team is live.  Used by the request and again by the job (a safety
+ * net: erase_in_tx leaves none).
  */
 int ql__erase_memberships(struct ql_ctx *cx, const struct ql_uuid *user,
                           const struct ql_rights_membership *m, int n, const char *actor)
@@ -192,42 +193,39 @@ static int enqueue_job(struct ql_ctx *cx, const struct ql_uuid *user)
     return ql_queue_enqueue(cx->ports.queue, cx, &spec, &job_id);
 }
 
-int ql_account_erase(struct ql_ctx *cx, const struct ql_erase_request *in)
+/* Whether every membership of now (k, in team order) is one of m (n, in team order). */
+static int known(const struct ql_rights_membership *m, int n,
+                 const struct ql_rights_membership *now, int k)
 {
-    int rc = ql_account_require_user(cx);
-    if (rc)
-        return rc;
-    const struct ql_uuid *user = &cx->principal->user_id;
+    int i = 0;
+    for (int j = 0; j < k; j++) {
+        while (i < n && memcmp(m[i].team_id.b, now[j].team_id.b, 16) < 0)
+            i++;
+        if (i == n || memcmp(m[i].team_id.b, now[j].team_id.b, 16) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * The erasure's transaction.  Teams first, then the users row: a member being added holds
+ * its team's lock and then a share lock on the users row (ql_store_members_insert, which
+ * refuses an erased user), so taking the row first and the teams after could wait on each
+ * other.  Such an add that locked the row before this transaction did commits before
+ * erase_user gets the row, in a team this transaction did not lock nor check: the
+ * memberships are read again once the row is held (no add can commit one after that),
+ * and when one is new, nothing is done and *again is set, for the caller to start over
+ * (the team is then locked and checked with the others).
+ */
+static int erase_in_tx(struct ql_ctx *cx, const struct ql_uuid *user, int *again)
+{
     struct ql_store *st = cx->ports.store;
-    struct ql_user u;
-    rc = ql_store_users_by_id(st, cx, user, &u);
-    if (rc == QL_ENOT_FOUND)
-        return ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The account no longer exists.");
-    /*
-     * With MFA on, the last-owner rule once without the locks first (it holds only under
-     * them, below): a refused erasure must not cost the user the code it re-authenticated
-     * with, which re-authentication spends.
-     */
+    struct ql_rights_membership *m = NULL, *now = NULL;
+    int n = 0, k = 0;
     const char *email = NULL;
-    struct ql_rights_membership *m = NULL;
-    int n = 0;
-    if (rc == QL_OK && u.mfa_enabled)
-        rc = all_memberships(cx, user, &m, &n);
-    if (rc == QL_OK && u.mfa_enabled)
-        rc = check_owners(cx, user, m, n);
-    if (rc == QL_OK)
-        rc = erase_reauth(cx, &u, in); /* before the transaction: argon2id is slow */
+    int rc = ql_tx_begin(cx);
     if (rc)
         return rc;
-    rc = ql_tx_begin(cx);
-    if (rc)
-        return rc;
-    /*
-     * Teams first, then the users row: a member being added holds its team's lock and then
-     * takes a share lock on the users row (its foreign key), so taking the row first and the
-     * teams after could wait on each other.  A membership added to another team meanwhile
-     * commits after this transaction and is removed by the job.
-     */
     rc = all_memberships(cx, user, &m, &n);
     if (rc == QL_OK)
         rc = check_owners(cx, user, m, n);
@@ -235,6 +233,12 @@ int ql_account_erase(struct ql_ctx *cx, const struct ql_erase_request *in)
         rc = QL__RT(cx)->erase_user(st, cx, user, ql_clock_now_ms(cx->ports.clock), &email);
     if (rc == QL_ENOT_FOUND)
         rc = ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The account no longer exists.");
+    if (rc == QL_OK)
+        rc = all_memberships(cx, user, &now, &k);
+    if (rc == QL_OK && !known(m, n, now, k)) {
+        *again = 1;
+        rc = ql_error_set(&cx->err, QL_ECONFLICT, "a membership was added meanwhile");
+    }
     if (rc == QL_OK)
         rc = ql__erase_memberships(cx, user, m, n, NULL);
     if (rc == QL_OK)
@@ -255,4 +259,43 @@ int ql_account_erase(struct ql_ctx *cx, const struct ql_erase_request *in)
     if (rc == QL_OK)
         rc = ql_audit(cx, NULL, "user.erase", "User", user, NULL);
     return ql_tx_end(cx, rc);
+}
+
+int ql_account_erase(struct ql_ctx *cx, const struct ql_erase_request *in)
+{
+    int rc = ql_account_require_user(cx);
+    if (rc)
+        return rc;
+    const struct ql_uuid *user = &cx->principal->user_id;
+    struct ql_store *st = cx->ports.store;
+    struct ql_user u;
+    rc = ql_store_users_by_id(st, cx, user, &u);
+    if (rc == QL_ENOT_FOUND)
+        return ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The account no longer exists.");
+    /*
+     * With MFA on, the last-owner rule once without the locks first (it holds only under
+     * them, below): a refused erasure must not cost the user the code it re-authenticated
+     * with, which re-authentication spends.
+     */
+    struct ql_rights_membership *m = NULL;
+    int n = 0;
+    if (rc == QL_OK && u.mfa_enabled)
+        rc = all_memberships(cx, user, &m, &n);
+    if (rc == QL_OK && u.mfa_enabled)
+        rc = check_owners(cx, user, m, n);
+    if (rc == QL_OK)
+        rc = erase_reauth(cx, &u, in); /* before the transaction: argon2id is slow */
+    if (rc)
+        return rc;
+    for (int tries = 1;; tries++) {
+        int again = 0;
+        rc = erase_in_tx(cx, user, &again);
+        if (rc == QL_OK || !again)
+            return rc;
+        ql_error_clear(&cx->err);
+        if (tries == 3)
+            return ql_error_set(
+                &cx->err, QL_EUNAVAILABLE,
+                "Your teams changed while the account was being erased: try again.");
+    }
 }

@@ -7,8 +7,10 @@
  *      pages, each page one transaction with a `journal_entry.erase` audit row per entry
  *      and, for entries that were live, a delete in the change log: sync and streams show
  *      tombstones, and webhooks send `journal_entry.deleted`;
- *   2. any membership added while the request ran is removed like the others, and any
- *      session a login that waited on the users row added (unusable, but it is a row);
+ *   2. any membership left is removed like the others (none: the request reads them again
+ *      once it holds the users row, and adding a member refuses an erased user; kept for
+ *      requests of an older build), and any session a login that waited on the users row
+ *      added (unusable, but it is a row);
  *   3. the user's exports go;
  *   4. stored webhook bodies that show the user go: a member or user object with the
  *      user's id ("userId":"<id>","email": is how every such object starts) or an entry

@@ -125,7 +125,10 @@ struct ql_members_ops {
                 const struct ql_uuid *after, int limit, struct ql_member **out, int *n, int *more);
     int (*get)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                const struct ql_uuid *user, struct ql_member *out);
-    /* QL_ECONFLICT when the user is a member already. */
+    /*
+     * QL_ECONFLICT when the user is a member already, QL_ENOT_FOUND when erased (or unknown):
+     * it holds the users row (key share) to the end, as an erasure's update waits for.
+     */
     int (*insert)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                   const struct ql_uuid *user, int role, int64_t now_ms);
     int (*set_role)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,

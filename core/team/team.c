@@ -275,10 +275,13 @@ int ql_member_add(struct ql_ctx *cx, const struct ql_uuid *team, const char *ema
     rc = lock_team(cx, team, &fresh, &mine);
     if (rc == QL_OK)
         rc = authorize_role_change(cx, team, QL_ROLE_NONE, r);
-    if (rc == QL_OK)
+    if (rc == QL_OK) { /* an erasure committed since the user was read: none (erase.c) */
         rc = ql_store_members_insert(st, cx, team, &u.id, r, now_ms(cx));
-    if (rc == QL_ECONFLICT)
-        ql_error_set(&cx->err, rc, "This user is a member already.");
+        if (rc == QL_ECONFLICT)
+            ql_error_set(&cx->err, rc, "This user is a member already.");
+        if (rc == QL_ENOT_FOUND)
+            ql_error_set(&cx->err, rc, "No user has this email.");
+    }
     if (rc == QL_OK)
         rc = ql_change(cx, team, QL_EVENT_MEMBER_ADDED, &u.id);
     if (rc == QL_OK)

@@ -48,7 +48,10 @@ int ql_team_lock_authorize(struct ql_ctx *cx, int action, const struct ql_uuid *
 int ql_member_list(struct ql_ctx *cx, const struct ql_uuid *team, const char *cursor,
                    size_t cursor_n, int limit, struct ql_member **out, int *n,
                    const char **next_cursor);
-/* Add the user with this email; QL_ENOT_FOUND when there is no such user. */
+/*
+ * Add the user with this email; QL_ENOT_FOUND when there is no such user, or when they were
+ * erased after they were found (the store refuses an erased user under its row lock).
+ */
 int ql_member_add(struct ql_ctx *cx, const struct ql_uuid *team, const char *email, size_t email_n,
                   const char *role, size_t role_n, struct ql_member *out);
 int ql_member_set_role(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_uuid *user,

@@ -307,6 +307,9 @@ static void test_rights_erase_user_and_entries(void)
     struct ql_rights_account acct;
     CC_FAILS(&c, RT(&c)->account(c.s, &c.cx, &a.id, &acct), QL_ENOT_FOUND);
     CC_FAILS(&c, RT(&c)->erase_user(c.s, &c.cx, &a.id, c.now + 2, &email), QL_ENOT_FOUND);
+    /* an erased user joins no team (a member add that found them before the erasure) */
+    CC_FAILS(&c, ql_store_members_insert(c.s, &c.cx, &t.id, &a.id, QL_ROLE_MEMBER, c.now + 2),
+             QL_ENOT_FOUND);
     struct ql_user again = {.id = cc_id(),
                             .email = a.email,
                             .display_name = "A again",

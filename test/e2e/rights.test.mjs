@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, get } from 'node:http'
-import { start, stop, http, sql, sleep, waitFor, signup, makeTeam, addMember, makeKey, uniq, run, BIN, DB, PASSWORD } from './lib.mjs'
+import { start, stop, http, sql, sleep, waitFor, signup, makeTeam, addMember, makeKey, uniq, run, hold, queued, lockWaits, inTurn, teamRow, teamChain, BIN, DB, PASSWORD } from './lib.mjs'
 import { contract } from './contract.mjs'
 
 const ENV = { QUILL_AUTH_IP_LIMIT: '100000', QUILL_RATE_LIMIT: '100000', QUILL_WEBHOOK_ALLOW_PRIVATE: '1' }
@@ -189,6 +189,47 @@ test('erasure: refused for a last owner, sessions end at once, nothing of the pe
   assert.equal((await http(a, 'POST', '/v1/auth/login', { body: { email, password: PASSWORD } })).status, 401)
   const again = await signup(a, email)
   assert.notEqual(again.user.userId, bo.user.userId)
+})
+
+test('a member add that waited for the team while its user was erased leaves no membership of the erased user', async () => {
+  const owner = await person(a, 'Owner')
+  const e = await person(a, 'Erased')
+  const t = await makeTeam(a, owner.token)
+  // the add has found the user by email and waits for the team's lock
+  const lock = await hold(teamRow(t.teamId))
+  const add = http(a, 'POST', `/v1/teams/${t.teamId}/members`, { token: owner.token, body: { email: e.email, role: 'owner' } })
+  await queued(1)
+  // the erasure either waits for the add (then it sees the membership) or finishes, with
+  // its job, before the add goes on
+  let erased = null
+  const erasure = http(a, 'DELETE', '/v1/me', { token: e.token, body: { password: PASSWORD } }).then((r) => { erased = r; return r })
+  assert.ok(await waitFor(() => erased !== null || lockWaits() === 2), 'the erasure neither finished nor waited')
+  const job = () => sql(`SELECT state FROM jobs WHERE kind = 'account.erase' AND payload->>'userId' = '${e.user.userId}'`) === 'succeeded'
+  if (erased) assert.ok(await waitFor(job, { timeout: 15000 }), 'the erasure job ran')
+  await lock.release()
+  const [added, r] = await Promise.all([add, erasure])
+  assert.equal(r.status, 202, r.text)
+  assert.ok([201, 404].includes(added.status), added.text)
+  assert.ok(await waitFor(job, { timeout: 15000 }), 'the erasure job ran')
+  assert.equal(sql(`SELECT count(*) FROM team_members WHERE user_id = '${e.user.userId}'`), '0', 'the erased user is a member of no team')
+  assert.equal(sql(`SELECT string_agg(m.user_id::text, ',') FROM team_members m WHERE m.team_id = '${t.teamId}' AND m.role = 'owner'`), owner.user.userId)
+})
+
+test('an erasure that waited for a member add being made checks and removes that membership itself', async () => {
+  const owner = await person(a, 'Owner')
+  const e = await person(a, 'Erased')
+  const t = await makeTeam(a, owner.token)
+  // the add holds the team and the user's row and waits for the team's audit chain; the
+  // erasure, which read the user's memberships before the add commits, waits for the row
+  const [added, r] = await inTurn(teamChain(t.teamId),
+    () => http(a, 'POST', `/v1/teams/${t.teamId}/members`, { token: owner.token, body: { email: e.email, role: 'owner' } }),
+    () => http(a, 'DELETE', '/v1/me', { token: e.token, body: { password: PASSWORD } }))
+  assert.equal(added.status, 201, added.text)
+  assert.equal(r.status, 202, r.text)
+  // removed by the request, under the team's lock, not left to the job
+  assert.equal(sql(`SELECT actor FROM audit_log WHERE team_id = '${t.teamId}' AND action = 'member.erase'`), `User:${e.user.userId}`)
+  assert.ok(await waitFor(() => sql(`SELECT state FROM jobs WHERE kind = 'account.erase' AND payload->>'userId' = '${e.user.userId}'`) === 'succeeded', { timeout: 15000 }))
+  assert.equal(sql(`SELECT count(*) FROM team_members WHERE user_id = '${e.user.userId}'`), '0')
 })
 
 test('an erasure needs a session of its own user and a JSON body', async () => {

@@ -57,6 +57,8 @@ static int m_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
 {
     struct fake_store *s = fake__store(self);
     int rc = fake__enter(s, cx);
+    if (rc == QL_OK && fake__user_by(s, user, NULL) == NULL) /* erased, or no such user */
+        rc = ql_error_set(&cx->err, QL_ENOT_FOUND, NULL);
     return rc ? rc : add_member(s, cx, team, user, role, now);
 }
 
