@@ -58,7 +58,7 @@ static int t_insert(struct ql_store *self, struct ql_ctx *cx, const struct ql_te
     ql__pg_p_text(&p, t->name);
     ql__pg_p_ts(&p, t->created_ms);
     ql__pg_p_uuid(&p, owner);
-    int rc = ql__pg_run(pg, cx, QL__ST_TEAM_INSERT, &p);
+    int rc = ql__pg_touch_one(pg, cx, QL__ST_TEAM_INSERT, &p);
     return rc ? rc : invalidate_uuid(pg, cx, 'u', owner);
 }
 

@@ -105,9 +105,10 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          1},
     [QL__ST_TEAM_INSERT] =
         {"team_insert",
-         "WITH t AS (INSERT INTO teams (team_id, name, created_at, updated_at) VALUES ($1, "
-         "$2, $3, $3)) INSERT INTO team_members (team_id, user_id, role, joined_at) VALUES "
-         "($1, $4, 'owner', $3)",
+         "WITH u AS (SELECT user_id FROM users WHERE user_id = $4 AND erased_at IS NULL FOR KEY "
+         "SHARE), t AS (INSERT INTO teams (team_id, name, created_at, updated_at) SELECT $1, "
+         "$2, $3, $3 FROM u RETURNING team_id) INSERT INTO team_members (team_id, user_id, "
+         "role, joined_at) SELECT t.team_id, $4, 'owner', $3 FROM t",
          4},
     [QL__ST_TEAM_GET] =
         {"team_get",

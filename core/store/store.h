@@ -106,7 +106,7 @@ struct ql_principals_ops {
 };
 
 struct ql_teams_ops {
-    /* Insert the team and make owner its first owner. */
+    /* Insert the team and make owner its first owner; QL_ENOT_FOUND (nothing) if erased. */
     int (*insert)(struct ql_store *self, struct ql_ctx *cx, const struct ql_team *t,
                   const struct ql_uuid *owner);
     int (*get)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *id,

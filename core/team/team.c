@@ -47,6 +47,8 @@ int ql_team_create(struct ql_ctx *cx, const char *name, size_t n, struct ql_team
     if (rc)
         return rc;
     rc = ql_store_teams_insert(st, cx, out, &cx->principal->user_id);
+    if (rc == QL_ENOT_FOUND) /* erased since the request was authenticated: no team for it */
+        rc = ql_error_set(&cx->err, QL_EUNAUTHENTICATED, "The account no longer exists.");
     if (rc == QL_OK)
         rc = ql_change(cx, &out->id, QL_EVENT_MEMBER_ADDED, &cx->principal->user_id);
     if (rc == QL_OK)

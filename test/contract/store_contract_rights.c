@@ -310,6 +310,10 @@ static void test_rights_erase_user_and_entries(void)
     /* an erased user joins no team (a member add that found them before the erasure) */
     CC_FAILS(&c, ql_store_members_insert(c.s, &c.cx, &t.id, &a.id, QL_ROLE_MEMBER, c.now + 2),
              QL_ENOT_FOUND);
+    struct ql_team late = {.id = cc_id(), .name = "late", .created_ms = c.now + 2};
+    late.updated_ms = late.created_ms;
+    CC_FAILS(&c, ql_store_teams_insert(c.s, &c.cx, &late, &a.id), QL_ENOT_FOUND);
+    CC_FAILS(&c, ql_store_teams_get(c.s, &c.cx, &late.id, &late), QL_ENOT_FOUND);
     struct ql_user again = {.id = cc_id(),
                             .email = a.email,
                             .display_name = "A again",

@@ -232,6 +232,20 @@ test('an erasure that waited for a member add being made checks and removes that
   assert.equal(sql(`SELECT count(*) FROM team_members WHERE user_id = '${e.user.userId}'`), '0')
 })
 
+test('a team created by a user whose erasure commits meanwhile is not made with the erased account as owner', async () => {
+  const e = await person(a, 'Erased')
+  const name = `Made while erased ${uniq('t')}`
+  // the erasure holds the user's row and waits for the account chain; the new team's owner
+  // row waits for the user's row
+  const [r, made] = await inTurn(`SELECT 1 FROM audit_heads WHERE chain = 'account' FOR UPDATE`,
+    () => http(a, 'DELETE', '/v1/me', { token: e.token, body: { password: PASSWORD } }),
+    () => http(a, 'POST', '/v1/teams', { token: e.token, body: { name } }))
+  assert.equal(r.status, 202, r.text)
+  assert.equal(made.status, 401, made.text)
+  assert.equal(sql(`SELECT count(*) FROM teams WHERE name = '${name}'`), '0')
+  assert.equal(sql(`SELECT count(*) FROM team_members WHERE user_id = '${e.user.userId}'`), '0')
+})
+
 test('an erasure needs a session of its own user and a JSON body', async () => {
   const u = await person(a, 'Someone')
   const t = await makeTeam(a, u.token)
