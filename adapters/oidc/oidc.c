@@ -317,7 +317,11 @@ static int check_claims(struct ql_oidc *o, const cJSON *c, struct ql_idp_claims 
     if (!cJSON_IsString(sub) || sub->valuestring[0] == '\0' || strlen(sub->valuestring) > 255)
         return fail(err, "no subject");
     const cJSON *email = cJSON_GetObjectItemCaseSensitive(c, "email");
+    const cJSON *verified = cJSON_GetObjectItemCaseSensitive(c, "email_verified");
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
+    /* a boolean in OpenID Connect Core; some providers send the string "true" */
+    out->email_verified = cJSON_IsTrue(verified) ||
+                          (cJSON_IsString(verified) && strcmp(verified->valuestring, "true") == 0);
     snprintf(out->issuer, sizeof(out->issuer), "%s", iss->valuestring);
     snprintf(out->subject, sizeof(out->subject), "%s", sub->valuestring);
     snprintf(out->email, sizeof(out->email), "%s", cJSON_IsString(email) ? email->valuestring : "");

@@ -455,25 +455,53 @@ int ql_account_bearer(struct ql_ctx *cx, const char *token, size_t n, struct ql_
     int rc = ql_idp_verify(cx->ports.idp, cx, token, n, &c);
     if (rc)
         return rc;
-    return ql_account_oidc(cx, c.issuer, c.subject, c.email[0] ? c.email : NULL, c.name, out);
+    return ql_account_oidc(cx, c.issuer, c.subject, c.email[0] ? c.email : NULL, c.email_verified,
+                           c.name, out);
+}
+
+/*
+ * The address of an OIDC user without an email of its own: unique to the (issuer, subject)
+ * pair, whose SHA-256 it carries (the whole subject: two that share a prefix differ).
+ */
+static const char *placeholder(struct ql_ctx *cx, const char *issuer, const char *subject)
+{
+    size_t in = strlen(issuer), sn = strlen(subject);
+    char *both = ql_arena_alloc(cx->arena, in + sn + 1);
+    if (both == NULL)
+        return NULL;
+    memcpy(both, issuer, in);
+    both[in] = '\0'; /* no issuer ends where another's subject starts */
+    memcpy(both + in + 1, subject, sn);
+    uint8_t d[QL_DIGEST_LEN];
+    if (ql_auth_sha256(cx->ports.auth, both, in + sn + 1, d) != QL_OK)
+        return NULL;
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    return ql_arena_sprintf(cx->arena, "oidc-%s@oidc.invalid", hex);
 }
 
 int ql_account_oidc(struct ql_ctx *cx, const char *issuer, const char *subject, const char *email,
-                    const char *name, struct ql_principal *out)
+                    int email_verified, const char *name, struct ql_principal *out)
 {
     struct ql_store *st = cx->ports.store;
     struct ql_user u;
     int rc = ql_store_users_by_oidc(st, cx, issuer, subject, &u);
     if (rc == QL_ENOT_FOUND) {
-        /* First sight: create the user.  An email that is missing, invalid or already
-         * used by another account gets an address under the issuer's subject instead. */
+        /*
+         * First sight: create the user.  An email that is missing, invalid, not said to be
+         * verified by the provider, or already used by another account gets a placeholder
+         * instead: an address anyone could claim at the provider must not take the address
+         * from its owner here (signup, a member added by email, a reset link all go by it),
+         * and no account is ever linked to another by its email.  Not marked verified.
+         */
         struct ql_error scratch;
         ql_error_clear(&scratch);
         const char *norm = NULL;
-        if (email == NULL ||
+        if (email == NULL || !email_verified ||
             ql_valid_email(&scratch, cx->arena, "email", email, strlen(email), &norm) != QL_OK ||
             ql_store_users_by_email(st, cx, norm, &u) == QL_OK)
-            norm = ql_arena_sprintf(cx->arena, "oidc-%.40s@oidc.invalid", subject);
+            norm = placeholder(cx, issuer, subject);
         ql_error_clear(&cx->err);
         if (norm == NULL)
             return ql_error_set(&cx->err, QL_ENOMEM, NULL);

@@ -107,10 +107,12 @@ int ql_account_change_password(struct ql_ctx *cx, const char *current, size_t cn
 
 /*
  * The principal of an OpenID Connect user: the user with (issuer, subject) is created on
- * first sight with the token's email (or a placeholder when the email is taken or absent).
+ * first sight with the token's email when the provider says it is verified (email_verified),
+ * or a placeholder unique to the pair when it is not, or is taken, invalid or absent.  An
+ * account is never found by the token's email.
  */
 int ql_account_oidc(struct ql_ctx *cx, const char *issuer, const char *subject, const char *email,
-                    const char *name, struct ql_principal *out);
+                    int email_verified, const char *name, struct ql_principal *out);
 
 /* Is the caller a user principal?  Sets QL_EFORBIDDEN in cx->err when not. */
 int ql_account_require_user(struct ql_ctx *cx);

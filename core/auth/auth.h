@@ -120,6 +120,7 @@ struct ql_idp_claims {
     char issuer[512];
     char subject[256];
     char email[256];
+    int email_verified; /* the provider says email is verified: "email_verified" true */
     char name[128];
 };
 

@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http_ from 'node:http'
 import { generateKeyPair, exportJWK, SignJWT } from 'jose'
-import { start, stop, http, uniq, sql, sleep } from './lib.mjs'
+import { start, stop, http, uniq, sql, sleep, signup, makeTeam } from './lib.mjs'
 
 const ISS = 'https://idp.example.test'
 const AUD = 'quill-e2e'
@@ -21,7 +21,7 @@ async function key (alg, kid) {
 function mint (kid, claims = {}, header = {}) {
   const k = keys[kid]
   const now = Math.floor(Date.now() / 1000)
-  return new SignJWT({ email: `${uniq('oidc')}@example.com`, name: 'OIDC User', ...claims })
+  return new SignJWT({ email: `${uniq('oidc')}@example.com`, email_verified: true, name: 'OIDC User', ...claims })
     .setProtectedHeader({ alg: k.alg, kid, ...header })
     .setIssuer(claims.iss ?? ISS).setAudience(claims.aud ?? AUD).setSubject(claims.sub ?? uniq('sub'))
     .setIssuedAt(now).setExpirationTime(claims.exp ?? now + 300)
@@ -43,7 +43,8 @@ before(async () => {
     QUILL_OIDC_ISSUER: ISS,
     QUILL_OIDC_AUDIENCE: AUD,
     QUILL_OIDC_JWKS_URL: `http://127.0.0.1:${server.address().port}/jwks.json`,
-    QUILL_RATE_LIMIT: '100000'
+    QUILL_RATE_LIMIT: '100000',
+    QUILL_AUTH_IP_LIMIT: '100000'
   })
 })
 after(async () => { await stop(api); server.close() })
@@ -69,6 +70,47 @@ test('an OIDC user can create teams like any user', async () => {
   const t = await http(api, 'POST', '/v1/teams', { token, body: { name: 'From OIDC' } })
   assert.equal(t.status, 201)
   assert.equal((await http(api, 'GET', `/v1/teams/${t.body.teamId}`, { token })).status, 200)
+})
+
+test('an email the provider does not say is verified is not the account\'s: its owner can still sign up and be added by it', async () => {
+  const placeholder = /^oidc-[0-9a-f]{32}@oidc\.invalid$/
+  for (const verified of [false, 'false', undefined]) {
+    const email = `${uniq('victim')}@example.com`
+    const squat = await http(api, 'GET', '/v1/me', { token: await mint('rsa-1', { email, email_verified: verified }) })
+    assert.equal(squat.status, 200, squat.text)
+    assert.match(squat.body.email, placeholder, `email_verified ${verified}`)
+    // the person the address belongs to signs up with it, and an admin adding it adds them
+    const victim = await signup(api, email)
+    const owner = await signup(api)
+    const t = await makeTeam(api, owner.token)
+    const added = await http(api, 'POST', `/v1/teams/${t.teamId}/members`, { token: owner.token, body: { email, role: 'member' } })
+    assert.equal(added.status, 201, added.text)
+    assert.equal(added.body.userId, victim.user.userId)
+  }
+  // "true" as a string, as some providers send it, counts as verified
+  const email = `${uniq('string')}@example.com`
+  const r = await http(api, 'GET', '/v1/me', { token: await mint('ec-1', { email, email_verified: 'true' }) })
+  assert.equal(r.body.email, email)
+})
+
+test('a verified email of an existing password account is never linked to it', async () => {
+  const p = await signup(api)
+  const r = await http(api, 'GET', '/v1/me', { token: await mint('rsa-1', { email: p.email, email_verified: true }) })
+  assert.equal(r.status, 200, r.text)
+  assert.notEqual(r.body.userId, p.user.userId)
+  assert.match(r.body.email, /@oidc\.invalid$/)
+})
+
+test('long subjects that share their first 40 characters are two users, each with a placeholder of their own', async () => {
+  const stem = 'x'.repeat(40) + uniq('-')
+  const users = []
+  for (const sub of [`${stem}-one`, `${stem}-two`]) {
+    const r = await http(api, 'GET', '/v1/me', { token: await mint('ed-1', { sub, email: undefined }) })
+    assert.equal(r.status, 200, `${sub}: ${r.text}`)
+    users.push(r.body)
+  }
+  assert.notEqual(users[0].userId, users[1].userId)
+  assert.notEqual(users[0].email, users[1].email)
 })
 
 test('a rotated key is picked up by fetching the JWKS again', async () => {

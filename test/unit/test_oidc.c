@@ -98,6 +98,34 @@ static void test_a_valid_token_gives_its_claims(void)
     ql_oidc_destroy(w.oidc);
 }
 
+/* email_verified: true, or the string "true"; anything else (absent, false, 1) is not. */
+static void test_email_verified_is_true_only_when_the_provider_says_so(void)
+{
+    struct world w;
+    setup(&w);
+    const struct {
+        const char *claim;
+        int verified;
+    } cases[] = {{"", 0},
+                 {",\"email_verified\":true", 1},
+                 {",\"email_verified\":\"true\"", 1},
+                 {",\"email_verified\":false", 0},
+                 {",\"email_verified\":\"false\"", 0},
+                 {",\"email_verified\":1", 0},
+                 {",\"email_verified\":null", 0}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char claims[512], tok[2048];
+        snprintf(claims, sizeof(claims),
+                 "{\"iss\":\"" ISS "\",\"aud\":\"" AUD
+                 "\",\"sub\":\"ada\",\"email\":\"ada@example.com\"%s,\"exp\":%lld}",
+                 cases[i].claim, now_s(&w) + 300);
+        struct ql_idp_claims c;
+        ASSERT_INT_EQ(verify(&w, token(&w, "EdDSA", claims, tok, sizeof(tok)), &c), QL_OK);
+        ASSERT_INT_EQ(c.email_verified, cases[i].verified);
+    }
+    ql_oidc_destroy(w.oidc);
+}
+
 static void test_expiry_and_not_before_move_with_the_clock(void)
 {
     struct world w;
@@ -297,6 +325,7 @@ int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
         TEST(test_a_valid_token_gives_its_claims),
+        TEST(test_email_verified_is_true_only_when_the_provider_says_so),
         TEST(test_expiry_and_not_before_move_with_the_clock),
         TEST(test_a_key_set_too_old_is_not_trusted),
         TEST(test_claims_and_signatures_must_match),
