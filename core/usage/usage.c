@@ -88,6 +88,29 @@ static int valid_plan(struct ql_ctx *cx, const char *plan, size_t n)
                           QL_PLAN_MAX);
 }
 
+/*
+ * A quota lowered to or below the alert mark of what the current period has already used
+ * crosses 90 % as surely as a request does: raise the period's alert with the change, once
+ * (the store's alert mark is the same one a flush sets, so neither raises it twice).  A flush
+ * running at the same moment may read the old quota; then the next flush of the team, which
+ * reads the new one, raises it.
+ */
+static int alert_if_crossed(struct ql_ctx *cx, const struct ql_uuid *team, int64_t quota,
+                            int64_t now_ms)
+{
+    int64_t start, end;
+    ql_usage_period(now_ms, &start, &end);
+    struct ql_usage_state st;
+    int rc = ql_store_usage_state(cx->ports.store, cx, team, start, &st);
+    if (rc || st.alerted || st.used < ql_usage_alert_mark(quota))
+        return rc;
+    int raised = 0;
+    rc = ql_store_usage_alert(cx->ports.store, cx, team, start, &raised);
+    if (rc == QL_OK && raised)
+        rc = ql_change(cx, team, QL_EVENT_USAGE_ALERT, team);
+    return rc;
+}
+
 int ql_subscription_set(struct ql_ctx *cx, const struct ql_uuid *team, const char *plan,
                         size_t plan_n, int64_t quota, struct ql_subscription *out)
 {
@@ -106,10 +129,12 @@ int ql_subscription_set(struct ql_ctx *cx, const struct ql_uuid *team, const cha
     rc = ql_tx_begin(cx);
     if (rc)
         return rc;
-    rc = ql_store_usage_subscribe(cx->ports.store, cx, team, copy, quota,
-                                  ql_clock_now_ms(cx->ports.clock));
+    int64_t now = ql_clock_now_ms(cx->ports.clock);
+    rc = ql_store_usage_subscribe(cx->ports.store, cx, team, copy, quota, now);
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "subscription.update", "Team", team, NULL);
+    if (rc == QL_OK)
+        rc = alert_if_crossed(cx, team, quota, now);
     rc = ql_tx_end(cx, rc);
     return rc ? rc : read_subscription(cx, team, out);
 }

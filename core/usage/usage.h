@@ -96,7 +96,10 @@ int ql_subscription_get(struct ql_ctx *cx, const struct ql_uuid *team, struct ql
 /*
  * Set the team's plan (1..QL_PLAN_MAX characters of a-z, 0-9, '-', '_', '.') and monthly
  * quota (0..QL_QUOTA_MAX), with an audit row, and answer the subscription as it is now.
- * Operators only (QL_ACT_OPERATE); QL_ENOT_FOUND when there is no such team.
+ * A quota that puts the period's used count at or past its alert mark raises the period's
+ * 90 % alert in the same transaction, unless it was raised before (once per period, as for
+ * a flush: ql_usage_record).  Operators only (QL_ACT_OPERATE); QL_ENOT_FOUND when there is no such
+ * team.
  */
 #define QL_QUOTA_MAX 1000000000000000LL
 int ql_subscription_set(struct ql_ctx *cx, const struct ql_uuid *team, const char *plan,

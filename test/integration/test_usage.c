@@ -3,7 +3,8 @@
  * reserving (and giving back) units of one quota at once never get more than the quota
  * between them, and get exactly it once nobody gives any back; flushes of the request log
  * from several sessions, over the same teams in different orders, count every billed row
- * exactly, never deadlock, and raise the 90 % alert once.
+ * exactly, never deadlock, and raise the 90 % alert once; and an operator's lower quota
+ * raises it too, once.
  */
 #include "arena/arena.h"
 #include "config/config.h"
@@ -11,6 +12,7 @@
 #include "err/err.h"
 #include "itest.h"
 #include "model/model.h"
+#include "sodium/sodium_auth.h"
 #include "store/store.h"
 #include "store/store_usage.h"
 #include "sysclock/sysclock.h"
@@ -249,9 +251,57 @@ static void test_concurrent_flushes_count_exactly_and_alert_once(void)
     worker_close(&w);
 }
 
+/*
+ * An operator lowering the quota below what the period has used raises the period's alert
+ * in the change's transaction, once: not again for another change, nor for a flush after.
+ */
+static void test_a_quota_lowered_below_the_used_count_raises_the_alert_once(void)
+{
+    struct worker w;
+    worker_open(&w);
+    uint8_t secret[32];
+    memset(secret, 9, sizeof(secret));
+    struct ql_auth *auth;
+    ASSERT_INT_EQ(ql_sodium_auth_create(secret, sizeof(secret), 1, 8192, 0, &auth), QL_OK);
+    w.cx.ports.auth = auth; /* audit ids */
+    struct ql_uuid team = team_with_quota(&w, 1000);
+    int64_t period, end, now = ql_clock_now_ms(ql_sysclock());
+    ql_usage_period(now, &period, &end);
+    struct ql_usage_grant g;
+    ASSERT_INT_EQ(ql_usage_reserve(&w.cx, &team, period, 60, &g), QL_OK);
+    struct ql_uuid key = fresh_id(3);
+    struct ql_request_row rows[50];
+    for (int i = 0; i < 50; i++)
+        rows[i] = (struct ql_request_row){team, key, now, "GET", "/v1/teams/{teamId}", 200, 1, 1};
+    ASSERT_INT_EQ(ql_usage_record(&w.cx, rows, 50), QL_OK);
+    char q[256], id[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(&team, id);
+    snprintf(q, sizeof(q),
+             "SELECT count(*) || ' ' || (SELECT alerted FROM usage_periods WHERE team_id = '%s') "
+             "FROM changes WHERE team_id = '%s' AND event = 9 AND entity_id = team_id",
+             id, id);
+    ASSERT_STR_EQ(itest_sql(url, q), "0 false");
+    struct ql_principal op = {.kind = QL_PRINCIPAL_OPERATOR};
+    struct ql_subscription sub;
+    const int64_t quotas[] = {40, 30, 1000};
+    for (int i = 0; i < 3; i++) {
+        ql_error_clear(&w.cx.err);
+        w.cx.principal = &op;
+        ASSERT_INT_EQ(ql_subscription_set(&w.cx, &team, "small", 5, quotas[i], &sub), QL_OK);
+        ASSERT_INT_EQ(sub.used, 50);
+        ASSERT_STR_EQ(itest_sql(url, q), "1 true");
+    }
+    w.cx.principal = NULL;
+    ASSERT_INT_EQ(ql_usage_record(&w.cx, rows, 10), QL_OK);
+    ASSERT_STR_EQ(itest_sql(url, q), "1 true");
+    ql_sodium_auth_destroy(auth);
+    worker_close(&w);
+}
+
 static const struct ql_test tests[] = {
     TEST(test_concurrent_reservations_never_pass_the_quota),
     TEST(test_concurrent_flushes_count_exactly_and_alert_once),
+    TEST(test_a_quota_lowered_below_the_used_count_raises_the_alert_once),
 };
 
 int main(int argc, char **argv)

@@ -383,6 +383,59 @@ static void test_crossing_90_percent_raises_one_alert_per_period(void)
     fixture_cleanup(&m.f);
 }
 
+static void test_a_quota_lowered_below_what_was_used_raises_the_alert_once(void)
+{
+    struct metered m;
+    metered_init(&m, 100);
+    struct ql_principal op = {.kind = QL_PRINCIPAL_OPERATOR};
+    struct ql_usage_grant g;
+    ASSERT_INT_EQ(ql_usage_reserve(&m.f.cx, &m.team, m.a.period_start, 50, &g), QL_OK);
+    struct ql_request_row rows[50];
+    for (int i = 0; i < 50; i++)
+        rows[i] = row(&m.team, T0 + i, 1);
+    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, rows, 50), QL_OK);
+    struct ql_subscription sub;
+    /* 50 of 56 is 89 %: no alert, and none for a raise */
+    fixture_next(&m.f);
+    m.f.cx.principal = &op;
+    ASSERT_INT_EQ(ql_subscription_set(&m.f.cx, &m.team, "pro", 3, 56, &sub), QL_OK);
+    ASSERT_INT_EQ(ql_subscription_set(&m.f.cx, &m.team, "pro", 3, 1000, &sub), QL_OK);
+    ASSERT_INT_EQ(alerts(&m.f.store), 0);
+    /* 50 of 40: the quota crossed both marks, with no request to carry the alert */
+    int commits = m.f.store.commits;
+    ASSERT_INT_EQ(ql_subscription_set(&m.f.cx, &m.team, "pro", 3, 40, &sub), QL_OK);
+    ASSERT_INT_EQ(alerts(&m.f.store), 1);
+    ASSERT_INT_EQ(m.f.store.commits, commits + 1);
+    const struct fake_change *c = &m.f.store.changes[m.f.store.nchanges - 1];
+    ASSERT_MEM_EQ(c->id.b, m.team.b, 16);
+    ASSERT_INT_EQ(c->in_tx, 1);
+    /* once per period: not again for another change, nor for the flushes after it */
+    ASSERT_INT_EQ(ql_subscription_set(&m.f.cx, &m.team, "pro", 3, 30, &sub), QL_OK);
+    ASSERT_INT_EQ(ql_subscription_set(&m.f.cx, &m.team, "pro", 3, 200, &sub), QL_OK);
+    ASSERT_INT_EQ(ql_subscription_set(&m.f.cx, &m.team, "pro", 3, 50, &sub), QL_OK);
+    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, rows, 5), QL_OK);
+    ASSERT_INT_EQ(alerts(&m.f.store), 1);
+    /* a failed change raises nothing: the alert goes with the transaction */
+    m.f.clock.now_ms = at("2026-02-03T00:00:00Z");
+    int64_t feb = at("2026-02-01T00:00:00Z");
+    ASSERT_INT_EQ(ql_usage_reserve(&m.f.cx, &m.team, feb, 50, &g), QL_OK);
+    for (int i = 0; i < 50; i++)
+        rows[i] = row(&m.team, feb + i, 1);
+    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, rows, 20), QL_OK);
+    for (int nth = 1; nth <= 20; nth++) {
+        fixture_next(&m.f);
+        m.f.cx.principal = &op;
+        m.f.store.fail_call = nth;
+        commits = m.f.store.commits;
+        int rc = ql_subscription_set(&m.f.cx, &m.team, "pro", 3, 10, &sub);
+        ASSERT_INT_EQ(alerts(&m.f.store), m.f.store.commits > commits ? 2 : 1);
+        if (rc == QL_OK)
+            break;
+    }
+    ASSERT_INT_EQ(alerts(&m.f.store), 2); /* February's, by the change that succeeded */
+    fixture_cleanup(&m.f);
+}
+
 static void test_a_failed_flush_leaves_nothing_behind(void)
 {
     struct metered m;
@@ -486,6 +539,7 @@ static const struct ql_test tests[] = {
     TEST(test_a_reservation_asked_before_a_plan_change_counts_for_nothing),
     TEST(test_a_request_late_across_midnight_keeps_the_new_months_block),
     TEST(test_crossing_90_percent_raises_one_alert_per_period),
+    TEST(test_a_quota_lowered_below_what_was_used_raises_the_alert_once),
     TEST(test_a_failed_flush_leaves_nothing_behind),
     TEST(test_subscriptions_are_read_by_admins_and_set_by_operators),
     TEST(test_the_purge_job_keeps_thirty_days),
