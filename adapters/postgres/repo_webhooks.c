@@ -111,6 +111,19 @@ static int w_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     return rc;
 }
 
+static int w_count(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team, int64_t *n)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_uuid(&p, team);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_WEBHOOKS_COUNT, &p, &r);
+    if (rc)
+        return rc;
+    *n = PQntuples(r) == 1 ? ql__pg_int8(r, 0, 0) : 0;
+    PQclear(r);
+    return QL_OK;
+}
+
 static int w_get(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                  const struct ql_uuid *id, struct ql_webhook *out)
 {
@@ -317,6 +330,7 @@ static int w_fail_orphans(struct ql_store *self, struct ql_ctx *cx, int64_t now_
 const struct ql_webhooks_ops ql__pg_webhooks_ops = {
     .insert = w_insert,
     .list = w_list,
+    .count = w_count,
     .get = w_get,
     .remove = w_remove,
     .subscribed = w_subscribed,

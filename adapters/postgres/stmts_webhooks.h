@@ -20,6 +20,10 @@
          "NULL AND ($2::uuid IS NULL OR (w.created_at, w.webhook_id) < ($3, $2)) ORDER BY "
          "w.created_at DESC, w.webhook_id DESC LIMIT $4",
          4},
+    [QL__ST_WEBHOOKS_COUNT] = {"webhooks_count",
+                               "SELECT count(*)::int8 FROM webhooks w WHERE w.team_id = $1 AND "
+                               "w.deleted_at IS NULL",
+                               1},
     [QL__ST_WEBHOOK_GET] = {"webhook_get",
                             "SELECT " QL__PG_WEBHOOK_COLS " FROM webhooks w WHERE w.team_id = $1 "
                             "AND w.webhook_id = $2 AND w.deleted_at IS NULL",

@@ -440,7 +440,7 @@ ADMIN_SEC = [{'adminToken': []}]
 paths.update({
     '/v1/teams/{teamId}/webhooks': {
         'post': op('Register a webhook endpoint', ok(201, 'NewWebhook', 'Created'), 'webhooks',
-                   errors=AUTH_ERRORS + [400, 404, 415, 422], op_id='createWebhook',
+                   errors=AUTH_ERRORS + [400, 404, 409, 415, 422], op_id='createWebhook',
                    params=TEAM + [idem_header()],
                    body=obj({'url': {'type': 'string', 'maxLength': 2000},
                              'events': {'type': 'array', 'items': WEBHOOK_EVENT, 'minItems': 1},

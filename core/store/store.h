@@ -344,6 +344,8 @@ struct ql_webhooks_ops {
     int (*list)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                 int64_t after_ms, const struct ql_uuid *after, int limit, struct ql_webhook **out,
                 int *n, int *more);
+    /* How many endpoints of a team are not deleted (disabled ones count). */
+    int (*count)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team, int64_t *n);
     /* One endpoint that is not deleted; QL_ENOT_FOUND otherwise. */
     int (*get)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                const struct ql_uuid *id, struct ql_webhook *out);

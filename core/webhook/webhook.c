@@ -75,6 +75,18 @@ static int valid_events(struct ql_ctx *cx, const char *const *events, int n)
     return QL_OK;
 }
 
+/* QL_ECONFLICT when team has QL_WEBHOOKS_MAX endpoints; under the team's lock. */
+static int below_cap(struct ql_ctx *cx, const struct ql_uuid *team)
+{
+    int64_t n = 0;
+    int rc = QL__HOOKS(cx)->count(cx->ports.store, cx, team, &n);
+    if (rc == QL_OK && n >= QL_WEBHOOKS_MAX)
+        rc = ql_error_set(&cx->err, QL_ECONFLICT,
+                          "A team has at most %d webhooks; delete one before adding another.",
+                          QL_WEBHOOKS_MAX);
+    return rc;
+}
+
 int ql_webhook_create(struct ql_ctx *cx, const struct ql_uuid *team, const char *url, size_t n,
                       const char *const *events, int nevents, const char *description,
                       size_t description_n, struct ql_webhook *out,
@@ -117,6 +129,8 @@ int ql_webhook_create(struct ql_ctx *cx, const struct ql_uuid *team, const char 
     if (rc)
         return rc;
     rc = ql_team_lock_authorize(cx, QL_ACT_WEBHOOK_MANAGE, team);
+    if (rc == QL_OK)
+        rc = below_cap(cx, team);
     if (rc == QL_OK)
         rc = QL__HOOKS(cx)->insert(cx->ports.store, cx, out, box, slen + QL_SEAL_OVERHEAD);
     if (rc == QL_OK)

@@ -45,10 +45,13 @@ extern const char *const ql_webhook_events[];
  * ql_webhook_events, at least one), a description (may be NULL).  *out gets the endpoint
  * (arena) and secret the signing secret, which is never shown again.  QL_EVALIDATION for
  * a URL that is not http(s) (https unless private targets are allowed), has no host, or
- * carries a user name; an unknown or repeated event.  Creating and deleting decide again
- * under the team's lock with the caller's role as it is then (ql_team_lock_authorize): an
- * admin removed meanwhile gets QL_ENOT_FOUND.
+ * carries a user name; an unknown or repeated event.  QL_ECONFLICT when the team has
+ * QL_WEBHOOKS_MAX endpoints already (deleted ones do not count, disabled ones do).  Creating
+ * and deleting decide again under the team's lock with the caller's role as it is then
+ * (ql_team_lock_authorize): an admin removed meanwhile gets QL_ENOT_FOUND; the cap is counted
+ * under that lock too, so registrations at the same time cannot pass it together.
  */
+#define QL_WEBHOOKS_MAX 20
 int ql_webhook_create(struct ql_ctx *cx, const struct ql_uuid *team, const char *url, size_t n,
                       const char *const *events, int nevents, const char *description,
                       size_t description_n, struct ql_webhook *out,

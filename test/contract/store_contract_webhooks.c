@@ -20,7 +20,7 @@ static struct ql_webhook hook_in(struct cc *c, const struct ql_team *t, int64_t 
 
 static const uint8_t secret[] = {1, 2, 3, 0, 250, 9};
 
-/* Endpoints: insert, get, list newest first in pages, subscribed, disable, remove. */
+/* Endpoints: insert, get, list newest first in pages, subscribed, disable, remove, count. */
 static void test_webhook_endpoints(void)
 {
     struct cc c;
@@ -68,6 +68,11 @@ static void test_webhook_endpoints(void)
     ASSERT_ID_EQ(&list[0].id, &w1.id);
     ASSERT_INT_EQ(HOOKS(&c)->get(c.s, &c.cx, &t.id, &w2.id, &got), QL_OK);
     ASSERT_INT_EQ(got.disabled_ms, c.now + 20);
+    int64_t count = -1; /* the cap's count: disabled endpoints count, deleted ones do not */
+    ASSERT_INT_EQ(HOOKS(&c)->count(c.s, &c.cx, &t.id, &count), QL_OK);
+    ASSERT_INT_EQ(count, 2);
+    ASSERT_INT_EQ(HOOKS(&c)->count(c.s, &c.cx, &other.id, &count), QL_OK);
+    ASSERT_INT_EQ(count, 0);
     cc_close(&c);
 }
 

@@ -243,6 +243,27 @@ test('an admin removed while their webhook registration waits for the team regis
   assert.deepEqual((await http(api, 'GET', hooks(t.teamId), { token: owner.token })).body.items, [])
 })
 
+test('a team has at most 20 endpoints: of two registrations for the last place, made at once, one is refused', async () => {
+  const t = await makeTeam(api, owner.token)
+  const body = { url: 'http://127.0.0.1:9/in', events: ['export.ready'] }
+  for (let i = 0; i < 19; i++) {
+    const r = await http(api, 'POST', hooks(t.teamId), { token: owner.token, body })
+    assert.equal(r.status, 201, r.text)
+  }
+  // both are decided under the team's lock, one after the other
+  const answers = await inTurn(teamRow(t.teamId),
+    () => http(api, 'POST', hooks(t.teamId), { token: owner.token, body }),
+    () => http(api, 'POST', hooks(t.teamId), { token: owner.token, body }))
+  assert.deepEqual(answers.map((r) => r.status), [201, 409])
+  assert.equal(answers[1].body.code, 'conflict')
+  assert.match(answers[1].body.detail, /at most 20 webhooks/)
+  const list = await http(api, 'GET', `${hooks(t.teamId)}?limit=50`, { token: owner.token })
+  assert.equal(list.body.items.length, 20)
+  // a deleted endpoint frees its place
+  assert.equal((await http(api, 'DELETE', `${hooks(t.teamId)}/${list.body.items[0].webhookId}`, { token: owner.token })).status, 204)
+  assert.equal((await http(api, 'POST', hooks(t.teamId), { token: owner.token, body })).status, 201)
+})
+
 test('an admin removed while their webhook deletion waits for the team\'s audit chain does not delete it', async () => {
   const admin = await signup(api)
   const t = await makeTeam(api, owner.token)

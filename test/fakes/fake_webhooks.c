@@ -87,6 +87,18 @@ static int w_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     }
 }
 
+static int w_count(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team, int64_t *n)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
+    *n = 0;
+    if (rc)
+        return rc;
+    for (int i = 0; i < s->nwebhooks; i++)
+        *n += !s->webhooks[i].deleted && fake__same(&s->webhooks[i].w.team_id, team);
+    return QL_OK;
+}
+
 static int w_get(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                  const struct ql_uuid *id, struct ql_webhook *out)
 {
@@ -371,6 +383,7 @@ static int w_fail_orphans(struct ql_store *self, struct ql_ctx *cx, int64_t now_
 const struct ql_webhooks_ops fake__webhooks_ops = {
     .insert = w_insert,
     .list = w_list,
+    .count = w_count,
     .get = w_get,
     .remove = w_remove,
     .subscribed = w_subscribed,

@@ -82,6 +82,43 @@ static void test_list_and_delete(void)
     fixture_cleanup(&w.f);
 }
 
+static void test_a_team_has_at_most_twenty_endpoints(void)
+{
+    struct world w;
+    setup(&w);
+    struct ql_webhook h[QL_WEBHOOKS_MAX + 1];
+    char secret[QL_WEBHOOK_SECRET_LEN];
+    const char *ev[] = {"member.added"};
+    for (int i = 0; i < QL_WEBHOOKS_MAX; i++)
+        ASSERT_INT_EQ(create(&w, "https://a.example.com", ev, 1, &h[i], secret), QL_OK);
+    /* disabled endpoints count: the 21st is refused, with nothing written */
+    w.f.store.webhooks[0].w.disabled_ms = w.f.clock.now_ms;
+    int naudit = w.f.store.naudit;
+    ASSERT_INT_EQ(create(&w, "https://b.example.com", ev, 1, &h[QL_WEBHOOKS_MAX], secret),
+                  QL_ECONFLICT);
+    ASSERT_TRUE(strstr(w.f.cx.err.msg, "at most 20 webhooks") != NULL);
+    ASSERT_INT_EQ(w.f.store.nwebhooks, QL_WEBHOOKS_MAX);
+    ASSERT_INT_EQ(w.f.store.naudit, naudit);
+    /* deleted ones do not */
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_webhook_delete(&w.f.cx, &w.team.id, &h[3].id), QL_OK);
+    ASSERT_INT_EQ(create(&w, "https://b.example.com", ev, 1, &h[QL_WEBHOOKS_MAX], secret), QL_OK);
+    ASSERT_INT_EQ(create(&w, "https://c.example.com", ev, 1, &h[QL_WEBHOOKS_MAX], secret),
+                  QL_ECONFLICT);
+    /* the cap is the team's: another team starts from none */
+    struct ql_team other;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_team_create(&w.f.cx, "U", 1, &other), QL_OK);
+    fixture_next(&w.f);
+    ASSERT_INT_EQ(ql_account_resolve(&w.f.cx, w.owner.session.token, 46, QL_VIA_BEARER, &w.po),
+                  QL_OK);
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_webhook_create(&w.f.cx, &other.id, "https://c.example.com", 21, ev, 1, NULL, 0,
+                                    &h[0], secret),
+                  QL_OK);
+    fixture_cleanup(&w.f);
+}
+
 static void test_fan_out_makes_one_delivery_per_wanting_endpoint_and_signs_it(void)
 {
     struct world w;
@@ -253,6 +290,7 @@ int main(int argc, char **argv)
     static const struct ql_test tests[] = {
         TEST(test_register_checks_url_events_and_role),
         TEST(test_list_and_delete),
+        TEST(test_a_team_has_at_most_twenty_endpoints),
         TEST(test_fan_out_makes_one_delivery_per_wanting_endpoint_and_signs_it),
         TEST(test_a_usage_alert_carries_the_subscription_once_per_period),
         TEST(test_the_signature_matches_the_specification),
