@@ -2,7 +2,8 @@
  * cursor.h - opaque keyset cursors for list endpoints.
  *
  * A cursor is base64url of: a version byte, a kind byte (which list it belongs to), a
- * 64-bit big-endian number (usually a time in ms) and a 16-byte id.  A cursor of another
+ * 64-bit big-endian number (usually a time in ms), for a list keyed by two numbers a second
+ * one (version 2: the attempt of a delivery), and a 16-byte id.  A cursor of another
  * kind, of a bad length or not base64 is refused, so clients cannot pass a cursor of one
  * list to another.  Cursors carry no secret: forging one only moves the page start.
  */
@@ -41,5 +42,16 @@ char *ql_cursor_encode(struct ql_arena *a, int kind, int64_t num, const struct q
  */
 int ql_cursor_decode(struct ql_error *err, int kind, const char *s, size_t n, int64_t *num,
                      struct ql_uuid *id);
+
+/*
+ * The same for a list keyed by a time in ms, an id and a second number from 0 to INT32_MAX
+ * (the webhook attempts list: time, delivery, attempt).  Decoding also takes the cursors
+ * issued before there were two numbers, time * 1000 + attempt (attempts below 1000 only),
+ * so that a client paging during an upgrade goes on where it was.
+ */
+char *ql_cursor_encode2(struct ql_arena *a, int kind, int64_t ms, int64_t num2,
+                        const struct ql_uuid *id);
+int ql_cursor_decode2(struct ql_error *err, int kind, const char *s, size_t n, int64_t *ms,
+                      int64_t *num2, struct ql_uuid *id);
 
 #endif

@@ -184,7 +184,7 @@ int ql_webhook_delete(struct ql_ctx *cx, const struct ql_uuid *team, const struc
     return ql_tx_end(cx, rc);
 }
 
-/* An attempts cursor: the time and attempt in the number, the delivery as the id. */
+/* An attempts cursor: the time and the attempt as its two numbers, the delivery as the id. */
 int ql_webhook_attempts(struct ql_ctx *cx, const struct ql_uuid *team,
                         const struct ql_uuid *webhook, const char *cursor, size_t cursor_n,
                         int limit, struct ql_delivery_attempt **out, int *n,
@@ -194,12 +194,11 @@ int ql_webhook_attempts(struct ql_ctx *cx, const struct ql_uuid *team,
     if (rc)
         return rc;
     struct ql_delivery_attempt after = {0};
-    int64_t num = 0;
-    if (cursor && (rc = ql_cursor_decode(&cx->err, QL_CURSOR_DELIVERIES, cursor, cursor_n, &num,
-                                         &after.delivery_id)))
+    int64_t attempt = 0;
+    if (cursor && (rc = ql_cursor_decode2(&cx->err, QL_CURSOR_DELIVERIES, cursor, cursor_n,
+                                          &after.at_ms, &attempt, &after.delivery_id)))
         return rc;
-    after.at_ms = num / 1000;
-    after.attempt = (int)(num % 1000);
+    after.attempt = (int)attempt; /* 0..INT32_MAX: ql_cursor_decode2 checked it */
     struct ql_webhook w;
     rc = QL__HOOKS(cx)->get(cx->ports.store, cx, team, webhook, &w);
     if (rc == QL_ENOT_FOUND)
@@ -213,8 +212,8 @@ int ql_webhook_attempts(struct ql_ctx *cx, const struct ql_uuid *team,
     *next_cursor = NULL;
     if (more && *n > 0) {
         const struct ql_delivery_attempt *last = &(*out)[*n - 1];
-        *next_cursor = ql_cursor_encode(cx->arena, QL_CURSOR_DELIVERIES,
-                                        last->at_ms * 1000 + last->attempt, &last->delivery_id);
+        *next_cursor = ql_cursor_encode2(cx->arena, QL_CURSOR_DELIVERIES, last->at_ms,
+                                         last->attempt, &last->delivery_id);
         if (*next_cursor == NULL)
             return ql_error_nomem(&cx->err);
     }

@@ -1,9 +1,9 @@
 /*
  * libFuzzer target: everything that decodes a cursor a client sends back.  base64 (either
  * alphabet, padded or not: core/b64), the keyset cursors of the list endpoints
- * (core/cursor), the sync cursors (ql_sync_cursor_parse), and the use cases that take them:
- * delta sync and live-stream starts (core/changes), the entry, prompt, audit, member, API key
- * and team lists, over the fake ports, each followed page by page to its end.
+ * (core/cursor, with one number or two), the sync cursors (ql_sync_cursor_parse), and the use cases
+ * that take them: delta sync and live-stream starts (core/changes), the entry, prompt, audit,
+ * member, API key and team lists, over the fake ports, each followed page by page to its end.
  *
  * The first byte chooses what is fed, the second a kind or a page size; the rest is the
  * text.  The target aborts when a decoder accepts what it cannot encode back (a decoded
@@ -167,6 +167,28 @@ static void fuzz_keyset(int kind, const char *s, size_t n)
     check(ql_cursor_decode(&err, kind, text, strlen(text), &num2, &id2) == QL_OK && num2 == num &&
               memcmp(id.b, id2.b, 16) == 0,
           "a keyset cursor that does not survive encoding");
+    ql_arena_cleanup(&a);
+}
+
+/* The same for the two-number cursors (and the one-number ones they take from before). */
+static void fuzz_keyset2(int kind, const char *s, size_t n)
+{
+    struct ql_error err;
+    ql_error_clear(&err);
+    int64_t ms, k, ms2, k2;
+    struct ql_uuid id, id2;
+    int rc = ql_cursor_decode2(&err, kind, s, n, &ms, &k, &id);
+    check(rc == QL_OK || (rc == QL_EVALIDATION && err.nfields == 1),
+          "a two-number cursor refused without its field error");
+    if (rc != QL_OK)
+        return;
+    struct ql_arena a;
+    ql_arena_init(&a, 0, 0);
+    const char *text = ql_cursor_encode2(&a, kind, ms, k, &id);
+    check(text != NULL, "cannot encode a cursor");
+    check(ql_cursor_decode2(&err, kind, text, strlen(text), &ms2, &k2, &id2) == QL_OK &&
+              ms2 == ms && k2 == k && memcmp(id.b, id2.b, 16) == 0,
+          "a two-number cursor that does not survive encoding");
     ql_arena_cleanup(&a);
 }
 
@@ -334,6 +356,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 1:
         fuzz_keyset(data[1] % 10, s, n);
+        fuzz_keyset2(QL_CURSOR_DELIVERIES, s, n);
         break;
     case 2:
         fuzz_sync_cursor(&w, s, n);

@@ -3,7 +3,7 @@
  * deletes finished deliveries past QUILL_WEBHOOK_RETENTION_HOURS, their attempts with them,
  * in batches, and keeps pending and newer ones; and it ends failed a pending delivery whose
  * job will not run again (the rescuer discarded it after its worker died, or it was
- * cancelled).
+ * cancelled).  And the attempts list's cursor pages past attempt 1000.
  */
 #include "arena/arena.h"
 #include "config/config.h"
@@ -213,12 +213,62 @@ static void test_a_delivery_whose_job_the_rescuer_discarded_ends_failed(void)
     world_close(&w);
 }
 
+/*
+ * The attempts list pages through a delivery redelivered past attempt 1000: every attempt
+ * once, newest first, however the page boundaries fall (attempts 1 to 1004 made at the
+ * same millisecond, the 1005th a minute later).
+ */
+static void test_the_attempts_list_pages_past_attempt_1000(void)
+{
+    struct world w;
+    world_open(&w);
+    char sql[1200];
+    snprintf(sql, sizeof(sql),
+             "WITH d AS (INSERT INTO webhook_deliveries (delivery_id, webhook_id, team_id, event, "
+             "body, created_at, attempts, state) VALUES (gen_random_uuid(), '%s', '%s', "
+             "'member.added', '{}', '2026-12-01T10:00:00Z', 1005, 'failed') RETURNING "
+             "delivery_id, team_id) INSERT INTO webhook_attempts (delivery_id, attempt, "
+             "webhook_id, team_id, at, ok, response_status, error, duration_ms) SELECT "
+             "d.delivery_id, k, '%s', d.team_id, CASE WHEN k = 1005 THEN "
+             "timestamptz '2026-12-01T10:01:00.007Z' ELSE timestamptz '2026-12-01T10:00:00.123Z' "
+             "END, false, 500, 'HTTP 500', 1 FROM d, generate_series(1, 1005) k",
+             w.hook, w.team, w.hook);
+    ASSERT_NOT_NULL(itest_sql(url, sql));
+    struct ql_membership ms = {.role = QL_ROLE_ADMIN};
+    struct ql_uuid hook;
+    ASSERT_INT_EQ(ql_uuid_parse(w.team, strlen(w.team), &ms.team_id), QL_OK);
+    ASSERT_INT_EQ(ql_uuid_parse(w.hook, strlen(w.hook), &hook), QL_OK);
+    struct ql_principal admin = {.kind = QL_PRINCIPAL_USER, .nteams = 1, .teams = &ms};
+    int seen = 0, expect = 1005, pages = 0;
+    char cursor[128] = "";
+    do { /* pages of 3: the first ends at attempt 1003, the next at 1000 */
+        ql_error_clear(&w.u.cx.err);
+        w.u.cx.principal = &admin;
+        struct ql_delivery_attempt *a;
+        int n;
+        const char *next;
+        ASSERT_INT_EQ(ql_webhook_attempts(&w.u.cx, &ms.team_id, &hook, cursor[0] ? cursor : NULL,
+                                          strlen(cursor), 3, &a, &n, &next),
+                      QL_OK);
+        for (int i = 0; i < n; i++, expect--, seen++)
+            ASSERT_INT_EQ(a[i].attempt, expect);
+        snprintf(cursor, sizeof(cursor), "%s", next ? next : "");
+        ql_arena_reset(&w.u.arena);
+    } while (cursor[0] && ++pages < 400);
+    ASSERT_INT_EQ(seen, 1005);
+    /* its attempts go with it: the database the next tests share stays small */
+    snprintf(sql, sizeof(sql), "DELETE FROM webhook_deliveries WHERE webhook_id = '%s'", w.hook);
+    ASSERT_NOT_NULL(itest_sql(url, sql));
+    world_close(&w);
+}
+
 int main(int argc, char **argv)
 {
     url = itest_url("QUILL_TEST_DATABASE_URL");
     static const struct ql_test tests[] = {
         TEST(test_the_purge_deletes_old_finished_deliveries_in_batches),
         TEST(test_a_delivery_whose_job_the_rescuer_discarded_ends_failed),
+        TEST(test_the_attempts_list_pages_past_attempt_1000),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

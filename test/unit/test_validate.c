@@ -210,13 +210,83 @@ static void test_a_cursor_time_outside_the_years_0_to_9999_is_refused(void)
             ASSERT_STR_EQ(e.fields[0].code, "invalid_cursor");
         }
     }
-    /* a delivery's number is its time times 1000, plus its attempt */
+    /* a delivery's number was its time times 1000, plus its attempt (before two numbers) */
     ASSERT_INT_EQ(decode_num(&a, QL_CURSOR_DELIVERIES, QL_TIME_MAX_MS * 1000 + 999, &e), QL_OK);
     ASSERT_INT_EQ(decode_num(&a, QL_CURSOR_DELIVERIES, (QL_TIME_MAX_MS + 1) * 1000, &e),
                   QL_EVALIDATION);
     ASSERT_INT_EQ(decode_num(&a, QL_CURSOR_DELIVERIES, INT64_MAX, &e), QL_EVALIDATION);
     ASSERT_INT_EQ(decode_num(&a, QL_CURSOR_AUDIT, INT64_MAX, &e), QL_OK);
     ASSERT_INT_EQ(decode_num(&a, QL_CURSOR_AUDIT, INT64_MIN, &e), QL_OK);
+    ql_arena_cleanup(&a);
+}
+
+/* Decode a two-number cursor of kind: 0 with both numbers back, or the validation error. */
+static int decode_two(struct ql_arena *a, int kind, int64_t ms, int64_t k, struct ql_error *e)
+{
+    struct ql_uuid id = {{7, 1}}, back;
+    int64_t got_ms = 0, got_k = 0;
+    char *c = ql_cursor_encode2(a, kind, ms, k, &id);
+    ASSERT_NOT_NULL(c);
+    ql_error_clear(e);
+    int rc = ql_cursor_decode2(e, kind, c, strlen(c), &got_ms, &got_k, &back);
+    if (rc == QL_OK) {
+        ASSERT_INT_EQ(got_ms, ms);
+        ASSERT_INT_EQ(got_k, k);
+        ASSERT_MEM_EQ(back.b, id.b, 16);
+    }
+    return rc;
+}
+
+/*
+ * The attempts list's cursor keeps the time and the attempt apart: any attempt number
+ * survives (one of 1000 or more used to come back as a time 1 ms later and a smaller
+ * attempt).  Times outside the years 0 to 9999 and attempts outside 0..INT32_MAX are
+ * forged; a one-number cursor issued before still reads as time * 1000 + attempt.
+ */
+static void test_a_two_number_cursor_keeps_any_attempt(void)
+{
+    struct ql_arena a;
+    ql_arena_init(&a, 0, 0);
+    struct ql_error e;
+    const int64_t t = 1764583200123; /* 2025-12-01T10:00:00.123Z */
+    const int64_t ok[] = {0, 1, 999, 1000, 1001, 123456, INT32_MAX};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        ASSERT_INT_EQ(decode_two(&a, QL_CURSOR_DELIVERIES, t, ok[i], &e), QL_OK);
+    ASSERT_INT_EQ(decode_two(&a, QL_CURSOR_DELIVERIES, QL_TIME_MIN_MS, 3, &e), QL_OK);
+    ASSERT_INT_EQ(decode_two(&a, QL_CURSOR_DELIVERIES, QL_TIME_MAX_MS, 3, &e), QL_OK);
+    const int64_t bad[][2] = {{t, -1},
+                              {t, (int64_t)INT32_MAX + 1},
+                              {t, INT64_MIN},
+                              {QL_TIME_MIN_MS - 1, 1},
+                              {QL_TIME_MAX_MS + 1, 1},
+                              {INT64_MAX, 1}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ASSERT_INT_EQ(decode_two(&a, QL_CURSOR_DELIVERIES, bad[i][0], bad[i][1], &e),
+                      QL_EVALIDATION);
+        ASSERT_STR_EQ(e.fields[0].code, "invalid_cursor");
+    }
+    /* another list's, and one-number cursors of the new kind's lists are not taken */
+    struct ql_uuid id = {{7}}, back;
+    int64_t ms, k;
+    char *c = ql_cursor_encode2(&a, QL_CURSOR_DELIVERIES, t, 5, &id);
+    ql_error_clear(&e);
+    ASSERT_INT_EQ(ql_cursor_decode2(&e, QL_CURSOR_WEBHOOKS, c, strlen(c), &ms, &k, &back),
+                  QL_EVALIDATION);
+    int64_t num;
+    ql_error_clear(&e);
+    ASSERT_INT_EQ(ql_cursor_decode(&e, QL_CURSOR_DELIVERIES, c, strlen(c), &num, &back),
+                  QL_EVALIDATION);
+    /* a cursor issued before: time * 1000 + attempt */
+    c = ql_cursor_encode(&a, QL_CURSOR_DELIVERIES, t * 1000 + 42, &id);
+    ql_error_clear(&e);
+    ASSERT_INT_EQ(ql_cursor_decode2(&e, QL_CURSOR_DELIVERIES, c, strlen(c), &ms, &k, &back), QL_OK);
+    ASSERT_INT_EQ(ms, t);
+    ASSERT_INT_EQ(k, 42);
+    ASSERT_MEM_EQ(back.b, id.b, 16);
+    c = ql_cursor_encode(&a, QL_CURSOR_DELIVERIES, -5 * 1000 + 3, &id); /* before 1970 */
+    ASSERT_INT_EQ(ql_cursor_decode2(&e, QL_CURSOR_DELIVERIES, c, strlen(c), &ms, &k, &back), QL_OK);
+    ASSERT_INT_EQ(ms, -5);
+    ASSERT_INT_EQ(k, 3);
     ql_arena_cleanup(&a);
 }
 
@@ -230,6 +300,7 @@ int main(int argc, char **argv)
         TEST(test_password_length),
         TEST(test_cursor_round_trip_and_rejects),
         TEST(test_a_cursor_time_outside_the_years_0_to_9999_is_refused),
+        TEST(test_a_two_number_cursor_keeps_any_attempt),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
