@@ -380,6 +380,17 @@ static void test_rights_scrub_deliveries_and_idempotency(void)
     ASSERT_INT_EQ(ql_store_begin(c.s, &c.cx), QL_OK);
     ASSERT_INT_EQ(QL__HOOKS_OF(&c)->deliveries_add(c.s, &c.cx, d, 4), QL_OK);
     ASSERT_INT_EQ(ql_store_commit(c.s, &c.cx), QL_OK);
+    for (int i = 0; i < 2; i++) { /* an attempt of one that goes and of one that stays */
+        struct ql_delivery_attempt at = {.delivery_id = d[i].id,
+                                         .webhook_id = w.id,
+                                         .team_id = t.id,
+                                         .attempt = 1,
+                                         .response_status = 500,
+                                         .error = "HTTP 500",
+                                         .at_ms = c.now + i};
+        int failures;
+        ASSERT_INT_EQ(QL__HOOKS_OF(&c)->attempt_add(c.s, &c.cx, &at, 0, &failures), QL_OK);
+    }
     /* from just before the first of ours, two at a time: the positions move on */
     int scanned, deleted;
     ASSERT_INT_EQ(RT(&c)->scrub_deliveries(c.s, &c.cx, &after, 2, mark, "no such thing", &last,
@@ -403,6 +414,13 @@ static void test_rights_scrub_deliveries_and_idempotency(void)
              QL_ENOT_FOUND);
     ASSERT_INT_EQ(
         QL__HOOKS_OF(&c)->target(c.s, &c.cx, &d[1].id, &dg, &wg, &gone_hook, &sec, &sec_n), QL_OK);
+    /* a scrubbed delivery's attempts go with it (ON DELETE CASCADE) */
+    struct ql_delivery_attempt *at;
+    int nat, more;
+    ASSERT_INT_EQ(QL__HOOKS_OF(&c)->attempts(c.s, &c.cx, &t.id, &w.id, NULL, 10, &at, &nat, &more),
+                  QL_OK);
+    ASSERT_INT_EQ(nat, 1);
+    ASSERT_ID_EQ(&at[0].delivery_id, &d[1].id);
     /* idempotency records: a scope's go at once; others one by one, found in key order */
     const char *s1 = cc_unique(&c, "scope"), *s2 = cc_unique(&c, "scope");
     struct ql_idem_record r = {.status = 200, .created_ms = c.now, .expires_ms = c.now + 1000};

@@ -1,7 +1,7 @@
 /*
  * fake_erase.c - the erasure methods of the fake store's data-rights table (the rest is
- * fake_rights.c): an erased user, entries deleted in pages, webhook bodies and idempotency
- * records looked through.
+ * fake_rights.c): an erased user, entries deleted in pages, webhook bodies (a delivery
+ * deleted with its attempts, as in PostgreSQL) and idempotency records looked through.
  */
 #include "fake_internal.h"
 
@@ -69,6 +69,16 @@ int fake__e_entries(struct ql_store *self, struct ql_ctx *cx, const struct ql_uu
     return rc;
 }
 
+/* Delete the attempts of delivery. */
+static void drop_attempts(struct fake_store *s, const struct ql_uuid *delivery)
+{
+    int left = 0;
+    for (int k = 0; k < s->nattempts; k++)
+        if (!fake__same(&s->attempts[k].delivery_id, delivery))
+            s->attempts[left++] = s->attempts[k];
+    s->nattempts = left;
+}
+
 int fake__e_deliveries(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *after,
                        int limit, const char *p1, const char *p2, struct ql_uuid *last,
                        int *scanned, int *deleted)
@@ -93,6 +103,7 @@ int fake__e_deliveries(struct ql_store *self, struct ql_ctx *cx, const struct ql
         has_pos = 1;
         const char *body = s->deliveries[best].d.body;
         if (strstr(body, p1) || strstr(body, p2)) {
+            drop_attempts(s, &pos); /* as webhook_attempts' ON DELETE CASCADE */
             s->deliveries[best] = s->deliveries[--s->ndeliveries];
             (*deleted)++;
         }

@@ -184,7 +184,11 @@ static void test_the_job_erases_entries_bodies_and_records_and_keeps_the_rest(vo
         memset(&w.f.store.deliveries[i], 0, sizeof(w.f.store.deliveries[i]));
         w.f.store.deliveries[i].d.id.b[15] = (uint8_t)(i + 1);
         w.f.store.deliveries[i].d.body = bodies[i];
+        memset(&w.f.store.attempts[i], 0, sizeof(w.f.store.attempts[i])); /* one attempt each */
+        w.f.store.attempts[i].delivery_id = w.f.store.deliveries[i].d.id;
+        w.f.store.attempts[i].attempt = 1;
     }
+    w.f.store.nattempts = 3;
     ASSERT_INT_EQ(erase(&w, &w.pb, "correct horse battery"), QL_OK);
     int j = job_of(&w, "account.erase");
     ASSERT_INT_EQ(run_job(&w, j, ql_account_erase_run), QL_OK);
@@ -202,6 +206,8 @@ static void test_the_job_erases_entries_bodies_and_records_and_keeps_the_rest(vo
     ASSERT_STR_EQ(w.f.store.idem[0].key, "k3");
     ASSERT_INT_EQ(w.f.store.ndeliveries, 1);
     ASSERT_TRUE(strstr(w.f.store.deliveries[0].d.body, ada) != NULL);
+    ASSERT_INT_EQ(w.f.store.nattempts, 1); /* the others' attempts went with them */
+    ASSERT_INT_EQ(w.f.store.attempts[0].delivery_id.b[15], 3);
     /* the audit rows that name him are still there, unchanged */
     char actor[48];
     snprintf(actor, sizeof(actor), "User:%s", bo);
