@@ -170,6 +170,9 @@ static void on_tick(uv_timer_t *t)
             release(e, 1);
             close_all(e);
         } else {
+            /* a run past its deadline times out as while running: recorded as a failed
+             * attempt, not handed back at the shutdown timeout as never attempted */
+            ql__eng_check_deadlines(e);
             heartbeat_due(e);
             ql__eng_leader_duties(e); /* a leader keeps the lock until it exits */
         }

@@ -83,6 +83,11 @@ struct tqueue {
     int rescues;        /* the leader's rescue passes */
     int purges;         /* the leader's retention passes */
     int64_t purged_to;  /* the latest finishing time they deleted up to */
+    /* while set, a handler reporting progress waits here: a handler stuck in a call that does
+     * not look at its deadline (a statement, a request) */
+    int hold_progress;
+    int held; /* handlers waiting */
+    pthread_cond_t held_cond;
 };
 
 /* Now on the database's clock (under the queue's lock). */
@@ -289,6 +294,9 @@ static int q_progress(struct ql_queue *self, struct ql_ctx *cx, const char *work
     for (int i = 0; i < q->n; i++)
         if (q->jobs[i].id == id)
             q->jobs[i].progressed = 1;
+    q->held += q->hold_progress;
+    while (q->hold_progress)
+        pthread_cond_wait(&q->held_cond, &q->lock);
     pthread_mutex_unlock(&q->lock);
     return QL_OK;
 }
@@ -427,6 +435,7 @@ static void start(struct world *w, int concurrency)
     w->queue.base.ops = &tqueue_ops;
     w->queue.clock = &w->clock;
     pthread_mutex_init(&w->queue.lock, NULL);
+    pthread_cond_init(&w->queue.held_cond, NULL);
     w->db.base.ops = &tdb_ops;
     w->db.queue = &w->queue.base;
     w->notify.base.ops = &tnotify_ops;
@@ -453,6 +462,24 @@ static void stop(struct world *w)
     ASSERT_INT_EQ(w->rc, QL_OK);
     ql_engine_destroy(w->engine);
     pthread_mutex_destroy(&w->queue.lock);
+    pthread_cond_destroy(&w->queue.held_cond);
+}
+
+/* Hold (1) the handlers that report progress from now on, or let them go (0). */
+static void hold_progress(struct world *w, int on)
+{
+    pthread_mutex_lock(&w->queue.lock);
+    w->queue.hold_progress = on;
+    pthread_cond_broadcast(&w->queue.held_cond);
+    pthread_mutex_unlock(&w->queue.lock);
+}
+
+static int held(struct world *w)
+{
+    pthread_mutex_lock(&w->queue.lock);
+    int n = w->queue.held;
+    pthread_mutex_unlock(&w->queue.lock);
+    return n;
 }
 
 static void enqueue(struct world *w, const char *kind, const char *payload, int max_attempts)

@@ -111,6 +111,36 @@ static void test_stopping_keeps_sending_heartbeats_for_running_jobs(void)
     pthread_mutex_destroy(&w.queue.lock);
 }
 
+/*
+ * A handler stuck past its deadline while the worker stops (in a call that does not look at
+ * the deadline) is timed out as it would be while the worker runs: its attempt is recorded
+ * as failed and counted, and it waits its backoff.  It is not left running until the
+ * shutdown timeout and then handed back as never attempted, to be run again at once.
+ */
+static void test_stopping_times_out_a_run_past_its_deadline(void)
+{
+    struct world w;
+    start(&w, 1);
+    hold_progress(&w, 1);
+    enqueue(&w, "debug.sleep", "{\"ms\":60000}", 3);
+    WAIT_FOR(held(&w) == 1); /* a runner took it: its 1 s deadline runs */
+    ql_engine_stop(w.engine);
+    advance(&w.clock, 1600); /* past the deadline and the grace; the shutdown timeout is 5 s */
+    WAIT_FOR(job(&w, 0).fails == 1);
+    struct tjob j = job(&w, 0);
+    ASSERT_STR_EQ(j.state, "failed");
+    ASSERT_NOT_NULL(strstr(j.last_error, "timed out"));
+    ASSERT_INT_EQ(j.attempts, 1);
+    ASSERT_INT_EQ(w.queue.releases, 0);
+    hold_progress(&w, 0);
+    pthread_join(w.thread, NULL);
+    ASSERT_INT_EQ(w.rc, QL_OK);
+    ASSERT_INT_EQ(job(&w, 0).completions, 0);
+    ql_engine_destroy(w.engine);
+    pthread_mutex_destroy(&w.queue.lock);
+    pthread_cond_destroy(&w.queue.held_cond);
+}
+
 /* The cron ticks enqueued so far: how many, and the earliest and latest of them. */
 static void ticks(struct world *w, int *n, int64_t *oldest, int64_t *newest)
 {
@@ -277,6 +307,7 @@ int main(int argc, char **argv)
         TEST(test_a_run_sees_its_deadline_on_the_clock),
         TEST(test_stopping_finishes_running_jobs_and_releases_the_rest),
         TEST(test_stopping_keeps_sending_heartbeats_for_running_jobs),
+        TEST(test_stopping_times_out_a_run_past_its_deadline),
         TEST(test_a_leader_back_after_hours_enqueues_no_burst_of_missed_ticks),
         TEST(test_a_leader_whose_clock_runs_ahead_rescues_no_live_job),
         TEST(test_retention_keeps_finished_jobs_for_the_cron_lookback),
