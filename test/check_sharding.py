@@ -53,7 +53,7 @@ ALLOWED = {
     'PURGE_DELETED': 'retention over every team (a multi-shard DELETE)',
     'DAILY_PICK_ALL': "cron: every team's daily prompt in one statement (multi-shard)",
     'CONSUMER_READ': 'the change log in global order (plan: one cursor per shard)',
-    'CHANGES_COMPACT': 'log retention over every team (multi-shard DELETE)',
+    'CHANGES_COMPACT_BATCH': 'log retention over every team (multi-shard DELETE)',
     'ACTIVITY_ADD': "the consumer's counts for a batch of teams (team_id from unnest: "
                     'routed per row by Citus)',
     'FLAG_TEAMS_LIST': "an operator's list of one flag's overrides across teams (a "

@@ -173,16 +173,29 @@
                              "NOTHING",
                              1},
     /*
-     * Cut below the newest mark older than $1 that every consumer has passed; raise the
-     * floor there, drop the tombstones below it, and the marks older than the one used.
+     * Cut below the newest mark older than $1 that every consumer has passed: raise the
+     * floor there and drop the marks older than the one used.  What lies below the floor
+     * has expired for every reader; changes_compact_batch deletes it, a batch a
+     * transaction, so no one transaction holds back the horizon for the whole log.
      */
-    [QL__ST_CHANGES_COMPACT] = {
-        "changes_compact",
-        "WITH m AS (SELECT at, txid FROM change_marks WHERE at < $1 ORDER BY at DESC LIMIT 1), "
-        "cut AS (SELECT m.at, least(m.txid, (SELECT min(txid) FROM change_consumers)) AS txid "
-        "FROM m), gone AS (DELETE FROM changes c USING cut WHERE c.txid < cut.txid RETURNING "
-        "1), tomb AS (DELETE FROM sync_tombstones t USING cut WHERE t.change_txid < cut.txid), "
-        "raised AS (UPDATE change_floor f SET txid = cut.txid, seq = 0 FROM cut WHERE "
-        "cut.txid > f.txid RETURNING 1), old AS (DELETE FROM change_marks k USING cut WHERE "
-        "k.at < cut.at RETURNING 1) SELECT count(*)::int8 FROM gone",
+    [QL__ST_CHANGES_COMPACT] =
+        {"changes_compact",
+         "WITH m AS (SELECT at, txid FROM change_marks WHERE at < $1 ORDER BY at DESC LIMIT 1), "
+         "cut AS (SELECT m.at, least(m.txid, (SELECT min(txid) FROM change_consumers)) AS txid "
+         "FROM m), raised AS (UPDATE change_floor f SET txid = cut.txid, seq = 0 FROM cut WHERE "
+         "cut.txid > f.txid RETURNING 1), old AS (DELETE FROM change_marks k USING cut WHERE "
+         "k.at < cut.at RETURNING 1) SELECT count(*)::int8 FROM raised",
+         1},
+    /*
+     * At most $1 changes below the floor, oldest first (the primary key's order), and at
+     * most $1 sync tombstones below it: how many of each went.
+     */
+    [QL__ST_CHANGES_COMPACT_BATCH] = {
+        "changes_compact_batch",
+        "WITH f AS (SELECT txid FROM change_floor LIMIT 1), gone AS (DELETE FROM changes c "
+        "WHERE (c.txid, c.seq, c.team_id) IN (SELECT d.txid, d.seq, d.team_id FROM changes d, "
+        "f WHERE d.txid < f.txid ORDER BY d.txid, d.seq, d.team_id LIMIT $1) RETURNING 1), "
+        "tomb AS (DELETE FROM sync_tombstones t WHERE t.ctid = ANY (ARRAY(SELECT s.ctid FROM "
+        "sync_tombstones s, f WHERE s.change_txid < f.txid LIMIT $1)) RETURNING 1) SELECT "
+        "(SELECT count(*) FROM gone)::int8, (SELECT count(*) FROM tomb)::int8",
         1},

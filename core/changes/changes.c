@@ -11,10 +11,13 @@
 #include "changes/changes.h"
 
 #include "arena/arena.h"
+#include "audit/audit.h"
 #include "b64/b64.h"
 #include "clock/clock.h"
+#include "config/config.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
+#include "jobs/jobs.h"
 #include "log/log.h"
 #include "policy/policy.h"
 #include "store/store.h"
@@ -416,8 +419,50 @@ const struct ql_consumer *ql_consumers(int *n)
     return all;
 }
 
-int ql_changes_compact(struct ql_ctx *cx, int64_t retention_ms, int64_t *n)
+static int late(struct ql_ctx *cx)
+{
+    return cx->deadline_ns && ql_clock_mono_ns(cx->ports.clock) > cx->deadline_ns;
+}
+
+/*
+ * Compaction in short transactions: one deleting the whole expired log would hold back the
+ * horizon (the oldest running transaction) that every reader of the log waits for, for as
+ * long as it ran.  Raising the floor first makes the later batches safe: below it nothing is
+ * given out.  With kind, the last transaction writes the run's audit row.
+ */
+static int compact(struct ql_ctx *cx, int64_t retention_ms, int batch, const char *kind, int64_t *n)
 {
     int64_t now = ql_clock_now_ms(cx->ports.clock);
-    return ql_store_changes_compact(cx->ports.store, cx, now, now - retention_ms, n);
+    *n = 0;
+    int rc = ql_tx_begin(cx);
+    if (rc)
+        return rc;
+    rc = ql_tx_end(cx, ql_store_changes_compact(cx->ports.store, cx, now, now - retention_ms));
+    for (int more = 1; rc == QL_OK && more;) {
+        int64_t k = 0;
+        if ((rc = ql_tx_begin(cx)) != QL_OK)
+            return rc;
+        rc = ql_store_changes_compact_batch(cx->ports.store, cx, batch, &k, &more);
+        more = rc == QL_OK && more && !late(cx);
+        if (rc == QL_OK && !more && kind) {
+            char actor[96];
+            snprintf(actor, sizeof(actor), "Job:%s", kind);
+            rc = ql_audit(cx, NULL, kind, "Job", NULL, actor);
+        }
+        rc = ql_tx_end(cx, rc);
+        if (rc == QL_OK)
+            *n += k;
+    }
+    return rc;
+}
+
+int ql_changes_compact(struct ql_ctx *cx, int64_t retention_ms, int batch, int64_t *n)
+{
+    return compact(cx, retention_ms, batch, NULL, n);
+}
+
+int ql_changes_purge(struct ql_ctx *cx, const struct ql_job *job)
+{
+    int64_t keep = cx->cfg ? cx->cfg->change_retention_ms : 7 * 86400000LL, n;
+    return compact(cx, keep, QL_CHANGES_PURGE_BATCH, job->kind, &n);
 }

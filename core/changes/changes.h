@@ -170,7 +170,18 @@ struct ql_consumer {
 };
 const struct ql_consumer *ql_consumers(int *n);
 
-/* Delete changes older than the retention (and already consumed); *n gets how many. */
-int ql_changes_compact(struct ql_ctx *cx, int64_t retention_ms, int64_t *n);
+/*
+ * Delete changes older than the retention (and already consumed): raise the log's floor in
+ * a transaction, then delete below it at most batch changes (and sync tombstones) a
+ * transaction, until none is left or the context's deadline passes (the next run goes on:
+ * what lies below the floor has expired already).  *n gets how many changes went.
+ */
+int ql_changes_compact(struct ql_ctx *cx, int64_t retention_ms, int batch, int64_t *n);
+
+/* The job "purge.changes" (hourly): ql_changes_compact in batches of
+ * QL_CHANGES_PURGE_BATCH, with one audit row a run, in the transaction of its last batch. */
+#define QL_CHANGES_PURGE_BATCH 2000
+struct ql_job;
+int ql_changes_purge(struct ql_ctx *cx, const struct ql_job *job);
 
 #endif

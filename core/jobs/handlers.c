@@ -101,18 +101,6 @@ static int h_daily_prompts(struct ql_ctx *cx, const struct ql_job *job)
     return housekeeping(cx, job, w_daily);
 }
 
-static int w_changes(struct ql_ctx *cx, int64_t now, int64_t *n)
-{
-    (void)now;
-    int64_t keep = cx->cfg ? cx->cfg->change_retention_ms : 7 * DAY_MS;
-    return ql_changes_compact(cx, keep, n);
-}
-
-static int h_purge_changes(struct ql_ctx *cx, const struct ql_job *job)
-{
-    return housekeeping(cx, job, w_changes);
-}
-
 static int w_requests(struct ql_ctx *cx, int64_t now, int64_t *n)
 {
     return ql_usage_purge(cx, now - QL_USAGE_LOG_KEEP_DAYS * DAY_MS, n);
@@ -176,7 +164,8 @@ static int h_debug_fail(struct ql_ctx *cx, const struct ql_job *job)
 
 static const struct ql_job_kind kinds[] = {
     {"noop", h_noop, 5000, 3},
-    {"purge.changes", h_purge_changes, 600000, 5},
+    /* in batches, each its own transaction; a run past its deadline stops between them */
+    {"purge.changes", ql_changes_purge, 600000, 5},
     /* attempts: the retry schedule's (see ql__webhook_enqueue); the deadline is generous */
     {"webhook.deliver", ql_webhook_deliver, 330000, 8},
     /* mail: an attempt outlives the longest SMTP timeout (5 min); attempts span 9 hours */

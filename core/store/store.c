@@ -452,7 +452,13 @@ int ql_store_changes_consumer_advance(struct ql_store *s, struct ql_ctx *cx, con
 }
 
 int ql_store_changes_compact(struct ql_store *s, struct ql_ctx *cx, int64_t now_ms,
-                             int64_t before_ms, int64_t *n)
+                             int64_t before_ms)
 {
-    return s->ops->changes->compact(s, cx, now_ms, before_ms, n);
+    return s->ops->changes->compact(s, cx, now_ms, before_ms);
+}
+
+int ql_store_changes_compact_batch(struct ql_store *s, struct ql_ctx *cx, int limit, int64_t *n,
+                                   int *more)
+{
+    return s->ops->changes->compact_batch(s, cx, limit, n, more);
 }

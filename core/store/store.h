@@ -322,10 +322,13 @@ struct ql_changes_ops {
      * it moved meanwhile (another run applied these changes: the caller rolls back). */
     int (*consumer_advance)(struct ql_store *self, struct ql_ctx *cx, const char *name,
                             const struct ql_change_pos *from, const struct ql_change_pos *to);
-    /* Retention: note the log's end at now_ms, delete the changes before the latest note
-     * older than before_ms that every consumer has passed, and raise the floor to there. */
-    int (*compact)(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, int64_t before_ms,
-                   int64_t *n);
+    /* Retention: note the log's end at now_ms and raise the floor to the latest note older
+     * than before_ms that every consumer has passed; what lies below it has expired. */
+    int (*compact)(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, int64_t before_ms);
+    /* Delete at most limit changes below the floor, and at most limit sync tombstones; *n
+     * gets how many changes, *more whether any may be left (either limit was reached). */
+    int (*compact_batch)(struct ql_store *self, struct ql_ctx *cx, int limit, int64_t *n,
+                         int *more);
     /* page, answered as entries' get_async answers (*out lives until done); NULL: page. */
     int (*page_async)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                       const struct ql_change_pos *after, int limit, struct ql_change_page *out,
@@ -599,6 +602,8 @@ int ql_store_changes_consumer_advance(struct ql_store *s, struct ql_ctx *cx, con
                                       const struct ql_change_pos *from,
                                       const struct ql_change_pos *to);
 int ql_store_changes_compact(struct ql_store *s, struct ql_ctx *cx, int64_t now_ms,
-                             int64_t before_ms, int64_t *n);
+                             int64_t before_ms);
+int ql_store_changes_compact_batch(struct ql_store *s, struct ql_ctx *cx, int limit, int64_t *n,
+                                   int *more);
 
 #endif

@@ -263,29 +263,48 @@ static int c_consumer_advance(struct ql_store *self, struct ql_ctx *cx, const ch
     return rc;
 }
 
-/* Delete what is older than before_ms and consumed; the floor follows. */
-static int c_compact(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, int64_t before_ms,
-                     int64_t *n)
+/* Raise the floor to the newest change older than before_ms that both consumers read. */
+static int c_compact(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, int64_t before_ms)
 {
     (void)now_ms;
     struct fake_store *s = fake__store(self);
     int rc = fake__enter(s, cx);
+    if (rc)
+        return rc;
+    for (int i = 0; i < s->nchanges; i++) {
+        const struct fake_change *c = &s->changes[i];
+        if (c->at_ms < before_ms && ql_change_pos_cmp(&c->pos, &s->consumer) <= 0 &&
+            ql_change_pos_cmp(&c->pos, &s->consumer_hooks) <= 0 &&
+            ql_change_pos_cmp(&c->pos, &s->floor) > 0)
+            s->floor = c->pos;
+    }
+    return QL_OK;
+}
+
+/* Delete at most limit changes at or below the floor (this fake's floor is the last gone). */
+static int c_compact_batch(struct ql_store *self, struct ql_ctx *cx, int limit, int64_t *n,
+                           int *more)
+{
+    struct fake_store *s = fake__store(self);
+    int rc = fake__enter(s, cx);
     *n = 0;
+    *more = 0;
     if (rc)
         return rc;
     int k = 0;
     for (int i = 0; i < s->nchanges; i++) {
         const struct fake_change *c = &s->changes[i];
-        if (c->at_ms < before_ms && ql_change_pos_cmp(&c->pos, &s->consumer) <= 0 &&
-            ql_change_pos_cmp(&c->pos, &s->consumer_hooks) <= 0) {
-            if (ql_change_pos_cmp(&c->pos, &s->floor) > 0)
-                s->floor = c->pos;
-            (*n)++;
-            continue;
+        if (ql_change_pos_cmp(&c->pos, &s->floor) <= 0) {
+            if (*n < limit) {
+                (*n)++;
+                continue;
+            }
+            *more = 1;
         }
         s->changes[k++] = *c;
     }
     s->nchanges = k;
+    s->compact_batches++;
     return QL_OK;
 }
 
@@ -299,6 +318,7 @@ const struct ql_changes_ops fake__changes_ops = {
     .consumer_read = c_consumer_read,
     .consumer_advance = c_consumer_advance,
     .compact = c_compact,
+    .compact_batch = c_compact_batch,
 };
 
 static int a_add(struct ql_store *self, struct ql_ctx *cx, const struct ql_activity *rows, int n)

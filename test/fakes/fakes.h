@@ -267,6 +267,7 @@ struct fake_store {
     struct ql_change_pos consumer_hooks; /* the consumer "webhooks" */
     int consumer_busy;                   /* 1: "another worker" holds it */
     struct ql_change_pos floor;
+    int compact_batches; /* calls of compact_batch */
     int nactivity;
     struct ql_activity activity[FAKE_MAX];
     int nwebhooks, ndeliveries, nattempts;

@@ -312,7 +312,7 @@ static void test_a_cursor_older_than_the_log_keeps_has_expired(void)
     write_entry(&w, "new");
     int64_t gone;
     as(&w, &w.po);
-    ASSERT_INT_EQ(ql_changes_compact(&w.f.cx, 7 * 24 * 3600 * 1000LL, &gone), QL_OK);
+    ASSERT_INT_EQ(ql_changes_compact(&w.f.cx, 7 * 24 * 3600 * 1000LL, 100, &gone), QL_OK);
     ASSERT_TRUE(gone >= 2);
     ASSERT_INT_EQ(sync_page(&w, mid, 50, &pg), QL_ECURSOR_EXPIRED);
     struct ql_change_pos pos;
@@ -361,7 +361,7 @@ static void test_a_quiet_teams_cursor_keeps_up_with_the_log(void)
     w.f.clock.now_ms += 8 * 24 * 3600 * 1000LL;
     int64_t gone;
     as(&w, &w.po);
-    ASSERT_INT_EQ(ql_changes_compact(&w.f.cx, 7 * 24 * 3600 * 1000LL, &gone), QL_OK);
+    ASSERT_INT_EQ(ql_changes_compact(&w.f.cx, 7 * 24 * 3600 * 1000LL, 100, &gone), QL_OK);
     ASSERT_TRUE(gone >= 3);
     /* the cursor of a week ago has expired; the one of the last read has not */
     ASSERT_INT_EQ(sync_page(&w, cursor, 50, &pg), QL_ECURSOR_EXPIRED);

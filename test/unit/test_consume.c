@@ -4,6 +4,7 @@
  * moved or that failed leaves the consumer where it was, and the activity consumer's counts.
  */
 #include "changes_world.h"
+#include "webhook/webhook.h"
 
 static void test_compaction_keeps_what_a_consumer_has_not_read(void)
 {
@@ -14,9 +15,41 @@ static void test_compaction_keeps_what_a_consumer_has_not_read(void)
     w.f.clock.now_ms += 8 * 24 * 3600 * 1000LL;
     int64_t gone;
     as(&w, &w.po);
-    ASSERT_INT_EQ(ql_changes_compact(&w.f.cx, 7 * 24 * 3600 * 1000LL, &gone), QL_OK);
+    ASSERT_INT_EQ(ql_changes_compact(&w.f.cx, 7 * 24 * 3600 * 1000LL, 100, &gone), QL_OK);
     ASSERT_INT_EQ(gone, 0);
     ASSERT_INT_EQ(w.f.store.nchanges, before);
+    fixture_cleanup(&w.f);
+}
+
+/*
+ * Compaction deletes the expired log in batches, each its own transaction (one transaction
+ * for all of it would hold back the horizon every reader waits for), and goes on until
+ * everything due is gone; what is newer stays.
+ */
+static void test_compaction_deletes_in_batches_until_everything_due_is_gone(void)
+{
+    struct world w;
+    setup(&w);
+    for (int i = 0; i < 7; i++)
+        write_entry(&w, "old");
+    int n;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_consume(&w.f.cx, "activity", 100, ql_activity_consume, &n), QL_OK);
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_consume(&w.f.cx, "webhooks", 100, ql_webhooks_consume, &n), QL_OK);
+    int old = w.f.store.nchanges;
+    ASSERT_TRUE(old >= 7);
+    w.f.clock.now_ms += 8 * 24 * 3600 * 1000LL;
+    write_entry(&w, "new");
+    int newer = w.f.store.nchanges - old;
+    int commits = w.f.store.commits;
+    int64_t gone;
+    as(&w, &w.po);
+    ASSERT_INT_EQ(ql_changes_compact(&w.f.cx, 7 * 24 * 3600 * 1000LL, 2, &gone), QL_OK);
+    ASSERT_INT_EQ(gone, old);
+    ASSERT_INT_EQ(w.f.store.nchanges, newer);
+    ASSERT_INT_EQ(w.f.store.compact_batches, (old + 2) / 2);       /* the last one finds less */
+    ASSERT_INT_EQ(w.f.store.commits - commits, 1 + (old + 2) / 2); /* the floor, each batch */
     fixture_cleanup(&w.f);
 }
 
@@ -133,6 +166,7 @@ int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
         TEST(test_compaction_keeps_what_a_consumer_has_not_read),
+        TEST(test_compaction_deletes_in_batches_until_everything_due_is_gone),
         TEST(test_a_consumer_applies_each_change_once_and_advances),
         TEST(test_a_batch_whose_position_moved_rolls_back),
         TEST(test_a_failed_batch_leaves_the_consumer_where_it_was),
