@@ -128,6 +128,7 @@ struct ql_engine {
     uint64_t rng;
     double avg_run_ms; /* moving average of attempt durations */
     int dry;           /* the last claim found fewer jobs than it asked for */
+    int dry_ahead;     /* ... fewer to claim ahead: claim only for idle runners till woken */
 
     int nkinds;
     struct kind_stats kinds[MAX_KINDS];

@@ -252,25 +252,39 @@ static char *copy(struct ql_arena *a, const char *s)
  * Claim jobs for the idle runners and, while jobs are short, a batch ahead of them; a long
  * job is never held back from other workers behind a busy runner.  After a claim comes back
  * short the engine waits for a notification or the poll before it asks again.
+ *
+ * Attempts: every claim counts one, in the claim statement, which costs nothing more; a
+ * statement when a runner starts the job would cost a round trip a job.  The claim marks the
+ * jobs it takes beyond the idle runners (nrunners - in_flight: every run in flight holds a
+ * runner or waits in todo, so at least that many runners are idle) as claimed ahead, and
+ * the rescuer allows a job so marked one more attempt when this worker dies before finishing
+ * it: it may never have started.  A job rescued so is never claimed ahead again (see
+ * ql_queue_ops.claim), so one that kills its worker still runs out of attempts.
  */
 void ql__eng_claim(struct ql_engine *e)
 {
     while (!e->stopping && !e->dry) {
-        int ahead = e->avg_run_ms < PREFETCH_BELOW_MS ? e->cfg->job_batch : 0;
+        int ahead = e->avg_run_ms < PREFETCH_BELOW_MS && !e->dry_ahead ? e->cfg->job_batch : 0;
         int room = e->nrunners + ahead - e->in_flight;
         /* with every runner still fed, wait until half a batch fits */
         if (room <= 0 || (e->in_flight >= e->nrunners && room < ahead / 2))
             return;
         int max = room < e->cfg->job_batch ? room : e->cfg->job_batch;
+        int now = e->nrunners - e->in_flight;
+        now = now < 0 ? 0 : now > max ? max : now;
         struct ql_ctx cx;
         ql__eng_main_ctx(e, &cx);
         struct ql_job *jobs;
-        int n = 0;
+        int n = 0, n_now = 0;
         int rc = ql_queue_claim(cx.ports.queue, &cx, e->worker_id, e->queues[0] ? e->queues : NULL,
-                                max, &jobs, &n);
+                                now, max - now, &jobs, &n);
         ql__eng_db_state(e, rc, &cx);
-        if (rc || n < max)
-            e->dry = 1;
+        for (int i = 0; rc == QL_OK && i < n; i++)
+            n_now += !jobs[i].claimed_ahead;
+        if (rc || n_now < now)
+            e->dry = 1; /* nothing runnable left */
+        else if (n < max)
+            e->dry_ahead = 1; /* only jobs that may not be claimed ahead, or none */
         if (rc || n == 0) {
             ql_arena_reset(&e->arena);
             return;
@@ -309,7 +323,7 @@ void ql__eng_claim(struct ql_engine *e)
 /* New jobs may be there: a notification, the poll, a new LISTEN connection. */
 void ql__eng_claim_fresh(struct ql_engine *e)
 {
-    e->dry = 0;
+    e->dry = e->dry_ahead = 0;
     ql__eng_claim(e);
 }
 

@@ -101,7 +101,7 @@ static int q_enqueue_batch(struct ql_queue *self, struct ql_ctx *cx,
 /* ---- the engine's side -------------------------------------------------------------------- */
 
 static int q_claim(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
-                   const char *const *queues, int max, struct ql_job **out, int *n)
+                   const char *const *queues, int now, int ahead, struct ql_job **out, int *n)
 {
     struct ql__pg_params p = {0};
     ql__pg_p_text(&p, worker_id);
@@ -115,7 +115,8 @@ static int q_claim(struct ql_queue *self, struct ql_ctx *cx, const char *worker_
     } else {
         ql__pg_p_text(&p, NULL);
     }
-    ql__pg_p_int(&p, max);
+    ql__pg_p_int(&p, now > 0 ? now : 0);
+    ql__pg_p_int(&p, ahead > 0 ? ahead : 0);
     PGresult *r;
     int rc = ql__pg_exec(pg_of(self), cx, QL__ST_JOB_CLAIM, &p, &r);
     if (rc)
@@ -140,6 +141,7 @@ static int q_claim(struct ql_queue *self, struct ql_ctx *cx, const char *worker_
         j->run_at_ms = ql__pg_ts_ms(r, i, 9);
         j->locked_ms = ql__pg_ts_ms(r, i, 10);
         j->traceparent = ql__pg_text(cx, r, i, 11);
+        j->claimed_ahead = ql__pg_bool(r, i, 12);
         if (!j->queue || !j->kind || !j->payload)
             rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
     }

@@ -365,16 +365,29 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "unique_key IS NOT NULL DO NOTHING RETURNING job_id",
          8},
     /* Events' jobs: no unique key, so no ON CONFLICT (a speculative insertion costs). */
+    /*
+     * $3 jobs for runners that start them at once, then $4 claimed ahead of the runners:
+     * only jobs without errors, so a job whose worker died while holding it ahead (the
+     * rescuer allows it one more attempt and records an error) is never claimed ahead again,
+     * and spends an attempt if it kills its next worker too.  The attempt counts here, in
+     * the claim, not in a statement of its own when a runner starts the job: that would
+     * cost a round trip a job.  A scan of $3 = 0 rows stops at once.
+     */
     [QL__ST_JOB_CLAIM] =
         {"job_claim",
-         "WITH c AS (SELECT job_id FROM jobs WHERE state IN ('available', 'failed') AND "
+         "WITH n AS (SELECT job_id FROM jobs WHERE state IN ('available', 'failed') AND "
          "run_at <= now() AND ($2::text[] IS NULL OR queue = ANY ($2)) ORDER BY priority, "
-         "run_at, job_id LIMIT $3 FOR UPDATE SKIP LOCKED) UPDATE jobs j SET state = "
-         "'running', attempts = j.attempts + 1, locked_by = $1, locked_at = now(), "
-         "heartbeat_at = now() FROM c WHERE j.job_id = c.job_id RETURNING j.job_id, "
-         "j.queue, j.kind, j.payload::text, j.priority, j.attempts, j.max_attempts, "
-         "j.trace_id, j.created_at, j.run_at, j.locked_at, j.traceparent",
-         3},
+         "run_at, job_id LIMIT $3 FOR UPDATE SKIP LOCKED), a AS (SELECT job_id FROM jobs "
+         "WHERE state IN ('available', 'failed') AND run_at <= now() AND ($2::text[] IS NULL "
+         "OR queue = ANY ($2)) AND errors = '[]'::jsonb AND job_id <> ALL (ARRAY(SELECT "
+         "job_id FROM n)) ORDER BY priority, run_at, job_id LIMIT $4 FOR UPDATE SKIP "
+         "LOCKED), c AS (SELECT job_id, false AS ahead FROM n UNION ALL SELECT job_id, true "
+         "FROM a) UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, "
+         "claimed_ahead = c.ahead, locked_by = $1, locked_at = now(), heartbeat_at = now() "
+         "FROM c WHERE j.job_id = c.job_id RETURNING j.job_id, j.queue, j.kind, "
+         "j.payload::text, j.priority, j.attempts, j.max_attempts, j.trace_id, j.created_at, "
+         "j.run_at, j.locked_at, j.traceparent, c.ahead",
+         4},
     [QL__ST_JOB_COMPLETE] =
         {"job_complete",
          "UPDATE jobs j SET state = 'succeeded', finished_at = now(), locked_by = NULL, "
@@ -404,15 +417,23 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "AS d (id, attempt) WHERE j.job_id = d.id AND j.attempts = d.attempt AND j.state "
          "= 'running' AND j.locked_by = $1",
          3},
+    /*
+     * A job claimed ahead of its worker's runners may never have started: it is allowed one
+     * more attempt, so its attempts and errors still agree (once: the error recorded keeps
+     * it from being claimed ahead again).
+     */
     [QL__ST_JOB_RESCUE] =
         {"job_rescue",
-         "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'discarded' ELSE "
-         "'failed' END, run_at = now(), finished_at = CASE WHEN attempts >= max_attempts "
-         "THEN now() END, errors = errors || "
+         "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts AND NOT claimed_ahead "
+         "THEN 'discarded' ELSE 'failed' END, run_at = now(), finished_at = CASE WHEN "
+         "attempts >= max_attempts AND NOT claimed_ahead THEN now() END, max_attempts = "
+         "max_attempts + claimed_ahead::int, errors = errors || "
          "jsonb_build_array(jsonb_build_object('attempt', attempts, 'at', now(), 'error', "
-         "'worker ' || coalesce(locked_by, '?') || ' stopped sending heartbeats')), "
-         "locked_by = NULL, heartbeat_at = NULL WHERE state = 'running' AND heartbeat_at < "
-         "now() - $1::bigint * interval '1 millisecond'",
+         "'worker ' || coalesce(locked_by, '?') || ' stopped sending heartbeats' || CASE WHEN "
+         "claimed_ahead THEN ' (it had claimed the job ahead of its runners: one more attempt "
+         "is allowed)' ELSE '' END)), claimed_ahead = false, locked_by = NULL, heartbeat_at = "
+         "NULL WHERE state = 'running' AND heartbeat_at < now() - $1::bigint * interval '1 "
+         "millisecond'",
          1},
     [QL__ST_JOB_PURGE] =
         {"job_purge",

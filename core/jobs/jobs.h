@@ -29,6 +29,7 @@ struct ql_job {
     const char *unique_key;  /* NULL: none */
     const char *trace_id;    /* NULL: none */
     const char *traceparent; /* the W3C trace context it continues; NULL: none (claims only) */
+    int claimed_ahead;       /* claimed ahead of the runners (claims only): see ql_queue_ops */
     const char *errors;      /* JSON array text of every failed attempt */
     const char *progress;    /* JSON text or NULL */
     const char *locked_by;

@@ -58,9 +58,16 @@ struct ql_queue_ops {
     /* Insert n jobs in one statement (unique keys allowed); ids may be NULL. */
     int (*enqueue_batch)(struct ql_queue *self, struct ql_ctx *cx, const struct ql_job_spec *specs,
                          int n, int64_t *ids);
-    /* Claim up to max runnable jobs of the queues (NULL: all) for worker_id. */
+    /*
+     * Claim runnable jobs of the queues (NULL: all) for worker_id: up to now of any kind, for
+     * runners that start them at once, and up to ahead more claimed ahead of the runners
+     * (job.claimed_ahead set).  Each claim counts an attempt; a job claimed ahead is allowed
+     * one more if its worker dies before finishing it (rescue).  So that a job that kills its
+     * worker still spends its attempts, only a job that never failed nor was rescued (no
+     * errors) is claimed ahead: after one such rescue it is claimed only for a runner.
+     */
     int (*claim)(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
-                 const char *const *queues, int max, struct ql_job **out, int *n);
+                 const char *const *queues, int now, int ahead, struct ql_job **out, int *n);
     /* Mark attempts succeeded (ids[i] at attempts[i]); stale ones are skipped. */
     int (*complete)(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
                     const int64_t *ids, const int *attempts, int n);
@@ -73,8 +80,9 @@ struct ql_queue_ops {
     /* Put running jobs back (shutdown): they count as not attempted. */
     int (*release)(struct ql_queue *self, struct ql_ctx *cx, const char *worker_id,
                    const int64_t *ids, const int *attempts, int n);
-    /* Return jobs whose heartbeat is older than stale_ms to the queue (or discard them); the
-     * age is measured on the clock that stamps heartbeats, not the caller's. */
+    /* Return jobs whose heartbeat is older than stale_ms to the queue (or discard them); a
+     * job claimed ahead is allowed one more attempt.  The age is measured on the clock that
+     * stamps heartbeats, not the caller's. */
     int (*rescue)(struct ql_queue *self, struct ql_ctx *cx, int64_t stale_ms, int *n);
     /* Delete finished jobs older than before_ms; *n gets how many. */
     int (*purge)(struct ql_queue *self, struct ql_ctx *cx, int64_t before_ms, int *n);
@@ -109,9 +117,10 @@ static inline int ql_queue_enqueue_batch(struct ql_queue *q, struct ql_ctx *cx,
 }
 
 static inline int ql_queue_claim(struct ql_queue *q, struct ql_ctx *cx, const char *worker_id,
-                                 const char *const *queues, int max, struct ql_job **out, int *n)
+                                 const char *const *queues, int now, int ahead, struct ql_job **out,
+                                 int *n)
 {
-    return q->ops->claim(q, cx, worker_id, queues, max, out, n);
+    return q->ops->claim(q, cx, worker_id, queues, now, ahead, out, n);
 }
 
 static inline int ql_queue_complete(struct ql_queue *q, struct ql_ctx *cx, const char *worker_id,

@@ -184,7 +184,8 @@ static void *claim_all(void *arg)
     for (;;) {
         struct ql_job *jobs;
         int n = 0;
-        if (ql_queue_claim(q(&c->s), &c->s.cx, c->worker, NULL, 25, &jobs, &n) != QL_OK || n == 0)
+        if (ql_queue_claim(q(&c->s), &c->s.cx, c->worker, NULL, 5, 20, &jobs, &n) != QL_OK ||
+            n == 0)
             break;
         for (int i = 0; i < n && c->n < 2000; i++)
             c->ids[c->n++] = jobs[i].id;
@@ -223,7 +224,7 @@ static struct ql_job claim_one(struct session *s, const char *worker)
 {
     struct ql_job *jobs;
     int n = 0;
-    int rc = ql_queue_claim(q(s), &s->cx, worker, NULL, 1, &jobs, &n);
+    int rc = ql_queue_claim(q(s), &s->cx, worker, NULL, 1, 0, &jobs, &n);
     struct ql_job none = {0};
     if (rc != QL_OK || n != 1)
         return none;
@@ -307,6 +308,57 @@ static void test_rescue_release_and_purge(void)
                   QL_OK);
     ASSERT_INT_EQ(n, 1);
     ASSERT_INT_EQ(count("true"), 2);
+    close_session(&s);
+}
+
+/*
+ * Jobs claimed ahead of a worker's runners may never have started when the worker dies: the
+ * rescuer gives them their attempt back (one more is allowed), where a job claimed for a
+ * runner spends it.  A job rescued so is not claimed ahead again: should it be the one that
+ * kills its workers, its attempts still run out.
+ */
+static void test_a_job_claimed_ahead_gets_its_attempt_back_once(void)
+{
+    clean();
+    struct session s;
+    open_session(&s);
+    ASSERT_NOT_NULL(itest_sql(url, "INSERT INTO jobs (kind, priority, max_attempts) VALUES "
+                                   "('noop', 1, 1), ('noop', 2, 1), ('noop', 3, 1), "
+                                   "('noop', 4, 1)"));
+    struct ql_job *jobs;
+    int n = 0;
+    ASSERT_INT_EQ(ql_queue_claim(q(&s), &s.cx, "lost", NULL, 1, 2, &jobs, &n), QL_OK);
+    ASSERT_INT_EQ(n, 3);
+    for (int i = 0; i < n; i++) {
+        ASSERT_INT_EQ(jobs[i].attempts, 1);
+        ASSERT_INT_EQ(jobs[i].claimed_ahead, jobs[i].priority != 1); /* the first for a runner */
+    }
+    ASSERT_NOT_NULL(itest_sql(url, "UPDATE jobs SET heartbeat_at = now() - interval '1 hour'"));
+    ASSERT_INT_EQ(ql_queue_rescue(q(&s), &s.cx, 30000, &n), QL_OK);
+    ASSERT_INT_EQ(n, 3);
+    ASSERT_INT_EQ(count("priority = 1 AND state = 'discarded' AND attempts = 1"), 1);
+    ASSERT_INT_EQ(count("priority IN (2, 3) AND state = 'failed' AND attempts = 1 AND "
+                        "max_attempts = 2 AND jsonb_array_length(errors) = 1 AND errors::text "
+                        "LIKE '%one more attempt is allowed%' AND NOT claimed_ahead"),
+                  2);
+    /* ahead of the runners only a job without errors: the fourth */
+    ASSERT_INT_EQ(ql_queue_claim(q(&s), &s.cx, "w", NULL, 0, 5, &jobs, &n), QL_OK);
+    ASSERT_INT_EQ(n, 1);
+    ASSERT_INT_EQ(jobs[0].priority, 4);
+    ASSERT_INT_EQ(jobs[0].claimed_ahead, 1);
+    /* for runners, any: and then an attempt spent on it counts */
+    ASSERT_INT_EQ(ql_queue_claim(q(&s), &s.cx, "w", NULL, 2, 0, &jobs, &n), QL_OK);
+    ASSERT_INT_EQ(n, 2);
+    ASSERT_INT_EQ(jobs[0].claimed_ahead + jobs[1].claimed_ahead, 0);
+    ASSERT_INT_EQ(count("priority IN (2, 3) AND state = 'running' AND attempts = 2 AND NOT "
+                        "claimed_ahead"),
+                  2);
+    ASSERT_NOT_NULL(itest_sql(url, "UPDATE jobs SET heartbeat_at = now() - interval '1 hour'"));
+    ASSERT_INT_EQ(ql_queue_rescue(q(&s), &s.cx, 30000, &n), QL_OK);
+    ASSERT_INT_EQ(n, 3);
+    ASSERT_INT_EQ(count("priority IN (1, 2, 3) AND state = 'discarded'"), 3);
+    ASSERT_INT_EQ(count("priority = 4 AND state = 'failed' AND attempts = 1 AND max_attempts = 2"),
+                  1);
     close_session(&s);
 }
 
@@ -398,6 +450,7 @@ int main(int argc, char **argv)
         TEST(test_completion_names_worker_and_attempt),
         TEST(test_failures_retry_then_discard),
         TEST(test_rescue_release_and_purge),
+        TEST(test_a_job_claimed_ahead_gets_its_attempt_back_once),
         TEST(test_one_leader_at_a_time),
         TEST(test_stats_and_listing),
         TEST(test_a_job_carries_its_trace_context_to_the_worker),

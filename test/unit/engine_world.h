@@ -60,6 +60,9 @@ struct tjob {
     char payload[64];
     char state[16]; /* available, running, failed, succeeded, discarded */
     int attempts, max_attempts, completions, fails;
+    int errors;           /* entries in its errors: failures and rescues */
+    int claimed_ahead;    /* its running attempt was claimed ahead of the runners */
+    int claims_ahead;     /* how often it was */
     int progressed;       /* its handler reported progress: a runner is running it */
     int heartbeats;       /* heartbeats of its running attempt's worker */
     int64_t heartbeat_at; /* on the database's clock, as PostgreSQL stamps it */
@@ -130,30 +133,39 @@ static int q_enqueue(struct ql_queue *self, struct ql_ctx *cx, const struct ql_j
     return QL_OK;
 }
 
+/* As PostgreSQL's: first up to `now` runnable jobs, then up to `ahead` without errors. */
 static int q_claim(struct ql_queue *self, struct ql_ctx *cx, const char *worker,
-                   const char *const *queues, int max, struct ql_job **out, int *n)
+                   const char *const *queues, int now, int ahead, struct ql_job **out, int *n)
 {
     (void)queues;
     struct tqueue *q = tq(self);
-    *out = ql_arena_calloc(cx->arena, (size_t)max, sizeof(struct ql_job));
+    *out = ql_arena_calloc(cx->arena, (size_t)(now + ahead + 1), sizeof(struct ql_job));
     *n = 0;
     pthread_mutex_lock(&q->lock);
-    int64_t now = db_now(q); /* run_at <= now() */
-    for (int i = 0; i < q->n && *n < max; i++) {
-        struct tjob *j = &q->jobs[i];
-        if ((strcmp(j->state, "available") && strcmp(j->state, "failed")) || j->run_at_ms > now)
-            continue;
-        snprintf(j->state, sizeof(j->state), "running");
-        snprintf(j->worker, sizeof(j->worker), "%s", worker);
-        j->attempts++;
-        j->heartbeat_at = db_now(q);
-        struct ql_job *o = &(*out)[(*n)++];
-        o->id = j->id;
-        o->queue = "default";
-        o->kind = ql_arena_strdup(cx->arena, j->kind);
-        o->payload = ql_arena_strdup(cx->arena, j->payload);
-        o->attempts = j->attempts;
-        o->max_attempts = j->max_attempts;
+    int64_t t = db_now(q); /* run_at <= now() */
+    for (int pass = 0; pass < 2; pass++) {
+        int want = pass ? ahead : now;
+        for (int i = 0, got = 0; i < q->n && got < want; i++) {
+            struct tjob *j = &q->jobs[i];
+            if ((strcmp(j->state, "available") && strcmp(j->state, "failed")) || j->run_at_ms > t ||
+                (pass && j->errors))
+                continue;
+            snprintf(j->state, sizeof(j->state), "running");
+            snprintf(j->worker, sizeof(j->worker), "%s", worker);
+            j->attempts++;
+            j->claimed_ahead = pass;
+            j->claims_ahead += pass;
+            j->heartbeat_at = db_now(q);
+            struct ql_job *o = &(*out)[(*n)++];
+            got++;
+            o->id = j->id;
+            o->queue = "default";
+            o->kind = ql_arena_strdup(cx->arena, j->kind);
+            o->payload = ql_arena_strdup(cx->arena, j->payload);
+            o->attempts = j->attempts;
+            o->max_attempts = j->max_attempts;
+            o->claimed_ahead = pass;
+        }
     }
     pthread_mutex_unlock(&q->lock);
     return QL_OK;
@@ -200,6 +212,7 @@ static int q_fail(struct ql_queue *self, struct ql_ctx *cx, const char *worker, 
         snprintf(j->last_error, sizeof(j->last_error), "%s", error);
         j->run_at_ms = db_now(q) + retry_in_ms;
         j->fails++;
+        j->errors++;
     }
     pthread_mutex_unlock(&q->lock);
     return QL_OK;
@@ -245,8 +258,11 @@ static int q_rescue(struct ql_queue *self, struct ql_ctx *cx, int64_t stale_ms, 
         struct tjob *j = &q->jobs[i];
         if (strcmp(j->state, "running") || j->heartbeat_at >= db_now(q) - stale_ms)
             continue;
+        j->max_attempts += j->claimed_ahead; /* it may never have started */
         snprintf(j->state, sizeof(j->state), "%s",
                  j->attempts >= j->max_attempts ? "discarded" : "failed");
+        j->claimed_ahead = 0;
+        j->errors++;
         snprintf(j->last_error, sizeof(j->last_error), "stopped sending heartbeats");
         j->worker[0] = '\0';
         (*n)++;
