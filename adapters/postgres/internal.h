@@ -14,6 +14,7 @@
 #include "stmts_security.h"
 #include "store/store.h"
 #include "store/store_security.h"
+#include "store/store_webhooks.h"
 #include "trace/trace.h"
 #include "uuid/uuid.h"
 

@@ -6,6 +6,7 @@
 
 #include "ctx/ctx.h"
 #include "store/store.h"
+#include "store/store_webhooks.h"
 
 struct ql_uuid;
 

@@ -18,6 +18,7 @@
 #include "err/err.h"
 #include "model/model.h"
 #include "store/store.h"
+#include "store/store_webhooks.h"
 #include "test.h"
 #include "uuid/uuid.h"
 

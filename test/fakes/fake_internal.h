@@ -11,6 +11,7 @@
 #include "arena/arena.h"
 #include "fakes.h"
 #include "store/store_security.h"
+#include "store/store_webhooks.h"
 
 struct ql_ctx;
 

@@ -273,7 +273,7 @@ static void test_a_quota_lowered_below_the_used_count_raises_the_alert_once(void
     struct ql_request_row rows[50];
     for (int i = 0; i < 50; i++)
         rows[i] = (struct ql_request_row){team, key, now, "GET", "/v1/teams/{teamId}", 200, 1, 1};
-    ASSERT_INT_EQ(ql_usage_record(&w.cx, rows, 50), QL_OK);
+    ASSERT_INT_EQ(ql_usage_record(&w.cx, NULL, rows, 50), QL_OK);
     char q[256], id[QL_UUID_STR_LEN + 1];
     ql_uuid_format(&team, id);
     snprintf(q, sizeof(q),
@@ -292,7 +292,7 @@ static void test_a_quota_lowered_below_the_used_count_raises_the_alert_once(void
         ASSERT_STR_EQ(itest_sql(url, q), "1 true");
     }
     w.cx.principal = NULL;
-    ASSERT_INT_EQ(ql_usage_record(&w.cx, rows, 10), QL_OK);
+    ASSERT_INT_EQ(ql_usage_record(&w.cx, NULL, rows, 10), QL_OK);
     ASSERT_STR_EQ(itest_sql(url, q), "1 true");
     ql_sodium_auth_destroy(auth);
     worker_close(&w);

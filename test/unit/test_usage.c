@@ -393,7 +393,7 @@ static void test_a_quota_lowered_below_what_was_used_raises_the_alert_once(void)
     struct ql_request_row rows[50];
     for (int i = 0; i < 50; i++)
         rows[i] = row(&m.team, T0 + i, 1);
-    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, rows, 50), QL_OK);
+    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, NULL, rows, 50), QL_OK);
     struct ql_subscription sub;
     /* 50 of 56 is 89 %: no alert, and none for a raise */
     fixture_next(&m.f);
@@ -413,7 +413,7 @@ static void test_a_quota_lowered_below_what_was_used_raises_the_alert_once(void)
     ASSERT_INT_EQ(ql_subscription_set(&m.f.cx, &m.team, "pro", 3, 30, &sub), QL_OK);
     ASSERT_INT_EQ(ql_subscription_set(&m.f.cx, &m.team, "pro", 3, 200, &sub), QL_OK);
     ASSERT_INT_EQ(ql_subscription_set(&m.f.cx, &m.team, "pro", 3, 50, &sub), QL_OK);
-    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, rows, 5), QL_OK);
+    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, NULL, rows, 5), QL_OK);
     ASSERT_INT_EQ(alerts(&m.f.store), 1);
     /* a failed change raises nothing: the alert goes with the transaction */
     m.f.clock.now_ms = at("2026-02-03T00:00:00Z");
@@ -421,7 +421,7 @@ static void test_a_quota_lowered_below_what_was_used_raises_the_alert_once(void)
     ASSERT_INT_EQ(ql_usage_reserve(&m.f.cx, &m.team, feb, 50, &g), QL_OK);
     for (int i = 0; i < 50; i++)
         rows[i] = row(&m.team, feb + i, 1);
-    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, rows, 20), QL_OK);
+    ASSERT_INT_EQ(ql_usage_record(&m.f.cx, NULL, rows, 20), QL_OK);
     for (int nth = 1; nth <= 20; nth++) {
         fixture_next(&m.f);
         m.f.cx.principal = &op;
