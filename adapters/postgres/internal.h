@@ -77,6 +77,10 @@ enum ql__pg_stmt {
     QL__ST_ENTRY_LIST_AUTHOR,
     QL__ST_ENTRY_LIST_PROMPT,
     QL__ST_ENTRY_LIST_BOTH,
+    QL__ST_ENTRY_LIST_BYTES, /* the four, bounded by bytes (stmts_pages.h) */
+    QL__ST_ENTRY_LIST_AUTHOR_BYTES,
+    QL__ST_ENTRY_LIST_PROMPT_BYTES,
+    QL__ST_ENTRY_LIST_BOTH_BYTES,
     QL__ST_ENTRY_UPDATE,
     QL__ST_ENTRY_DELETE,
     QL__ST_PROMPT_INSERT,
@@ -127,9 +131,12 @@ enum ql__pg_stmt {
     QL__ST_CHANGE_APPEND_MANY,
     QL__ST_CHANGES_PAGE,
     QL__ST_CHANGES_PAGE_ENTRIES,
+    QL__ST_CHANGES_PAGE_BYTES,
+    QL__ST_CHANGES_PAGE_ENTRIES_BYTES,
     QL__ST_CHANGES_OTHER_FIRST,
     QL__ST_CHANGES_BOUNDS,
     QL__ST_LIVE_ENTRIES,
+    QL__ST_LIVE_ENTRIES_BYTES,
     QL__ST_LIVE_PROMPTS,
     QL__ST_CONSUMER_LOCK,
     QL__ST_CONSUMER_READ,
@@ -375,8 +382,19 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
  */
 void ql__pg_wake(struct ql_pg *pg, const char *queue);
 
-/* Read one row of a result into dst (a struct of the caller's type); arena copies in cx. */
+/*
+ * Read one row of a result into dst (a struct of the caller's type); arena copies in cx.
+ * Reading a page (ql__pg_page), it may return QL__PG_CUT instead: the page ends before this
+ * row, which holds no more of it, and more follow (a page bounded by bytes, stmts_pages.h).
+ */
 typedef int (*ql__pg_row_fn)(struct ql_ctx *cx, const PGresult *r, int row, void *dst);
+#define QL__PG_CUT 1
+/*
+ * Or QL__PG_LARGE: the row holds an entry too large for the page's usual statement, which
+ * ql__pg_page gives back as is (the page is read again with its _bytes statement,
+ * stmts_pages.h) and an event loop's session as QL_EWOULD_BLOCK (the pool does that).
+ */
+#define QL__PG_LARGE 2
 
 /*
  * Read the first row of st into dst with read (QL_ENOT_FOUND when there is none), then call

@@ -221,6 +221,8 @@ static void take_result(struct ql_pg *pg, PGresult *r)
                    PQresultErrorMessage(r), "trace_id", rd->cx->trace_id, NULL);
         rd->rc = ql_error_set(&rd->cx->err, QL_EWOULD_BLOCK, "the read failed on the loop");
     }
+    if (rd->rc == QL__PG_LARGE) /* its page needs a second statement (stmts_pages.h) */
+        rd->rc = ql_error_set(&rd->cx->err, QL_EWOULD_BLOCK, "large entries: the pool reads them");
 }
 
 int ql__pg_loop_input(struct ql_pg *pg)

@@ -115,6 +115,13 @@ static int read_item(struct ql_ctx *cx, const PGresult *r, int row, struct ql_sy
 }
 #define VISIBLE (C + 26) /* the column that says a change may be given out */
 
+/* A live entry without content: too large, or past the page's bytes (stmts_pages.h). */
+static int no_content(const PGresult *r, int row)
+{
+    return ql__pg_int4(r, row, C + 2) == QL_CHANGE_ENTRY && !PQgetisnull(r, row, C + 4) &&
+           PQgetisnull(r, row, C + 9);
+}
+
 /*
  * The rows of changes_page in the order of the log.  The statement leaves its rows in the
  * order its lookups give them: sorting them there, each with the state of its thing, cost
@@ -152,6 +159,7 @@ struct page_dst {
     struct ql_change_pos after; /* changes_page_entries: the page's cursor */
     struct ql_uuid team;        /* changes_page_entries: the team, which its rows leave out */
     int others;      /* set by changes_page_entries: other kinds changed after the cursor */
+    int bytes;       /* read by a _bytes statement (stmts_pages.h) */
     ql_done_fn done; /* c_page_async's */
     void *arg;
     struct ql_pg *pg; /* c_page_async's session */
@@ -182,8 +190,11 @@ static int read_page(struct ql_ctx *cx, const PGresult *r, int row0, void *dst)
             out->held = 1;
             break;
         }
-        if (i == limit) {
-            out->more = 1;
+        int large = no_content(r, order[i].row);
+        if (large && !d->bytes)
+            return QL__PG_LARGE;
+        if (i == limit || large) {
+            out->more = 1; /* by count, or by bytes: the rest comes without content */
             break;
         }
         rc = read_item(cx, r, order[i].row, &out->items[i]);
@@ -226,6 +237,12 @@ static int read_entries_page(struct ql_ctx *cx, const PGresult *r, int row0, voi
         }
         if (out->n == d->limit) {
             out->more = 1;
+            break;
+        }
+        if (PQgetisnull(r, row, 10) && PQgetisnull(r, row, 6)) { /* live, without content */
+            if (!d->bytes)
+                return QL__PG_LARGE; /* too large: the _bytes statement reads the page */
+            out->more = 1;           /* the page's bytes end before it */
             break;
         }
         struct ql_sync_item *it = &out->items[out->n];
@@ -292,15 +309,32 @@ static void page_params(struct ql__pg_params *p, const struct page_dst *d, char 
     ql__pg_p_int(p, d->limit + 1);
 }
 
+/* st read into d, or st_bytes when an entry is too large for it (stmts_pages.h). */
+static int read_one_page(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
+                         enum ql__pg_stmt st_bytes, const struct ql__pg_params *p,
+                         ql__pg_row_fn read, struct page_dst *d)
+{
+    int rc = ql__pg_one(pg, cx, st, p, read, d);
+    if (rc == QL__PG_LARGE) {
+        memset(d->out, 0, sizeof(*d->out));
+        d->others = 0;
+        d->bytes = 1;
+        rc = ql__pg_one(pg, cx, st_bytes, p, read, d);
+        d->bytes = 0;
+    }
+    return rc;
+}
+
 static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                   const struct ql_change_pos *after, int limit, struct ql_change_page *out)
 {
     struct ql__pg_params p = {0};
     char txid[24];
     memset(out, 0, sizeof(*out));
-    struct page_dst dst = {out, limit, *after, *team, 0, NULL, NULL, NULL};
+    struct page_dst dst = {.out = out, .limit = limit, .after = *after, .team = *team};
     page_params(&p, &dst, txid);
-    int rc = ql__pg_one(pg_of(self), cx, QL__ST_CHANGES_PAGE_ENTRIES, &p, read_entries_page, &dst);
+    int rc = read_one_page(pg_of(self), cx, QL__ST_CHANGES_PAGE_ENTRIES,
+                           QL__ST_CHANGES_PAGE_ENTRIES_BYTES, &p, read_entries_page, &dst);
     if (rc == QL_OK && dst.others) {
         struct ql__pg_params q = {0};
         other_params(&q, &dst, txid);
@@ -308,7 +342,8 @@ static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     }
     if (rc == QL_OK && dst.others) {
         memset(out, 0, sizeof(*out));
-        rc = ql__pg_one(pg_of(self), cx, QL__ST_CHANGES_PAGE, &p, read_page, &dst);
+        rc = read_one_page(pg_of(self), cx, QL__ST_CHANGES_PAGE, QL__ST_CHANGES_PAGE_BYTES, &p,
+                           read_page, &dst);
     }
     if (rc == QL_ENOT_FOUND)
         rc = ql_error_set(&cx->err, QL_EINTERNAL, "change_floor has no row");
@@ -356,7 +391,10 @@ static int c_page_async(struct ql_store *self, struct ql_ctx *cx, const struct q
     struct page_dst *dst = ql_arena_alloc(cx->arena, sizeof(*dst));
     if (dst == NULL)
         return ql_error_nomem(&cx->err);
-    *dst = (struct page_dst){out, limit, *after, *team, 0, done, arg, pg_of(self)};
+    *dst = (struct page_dst){.out = out, .limit = limit, .after = *after, .team = *team};
+    dst->done = done;
+    dst->arg = arg;
+    dst->pg = pg_of(self);
     page_params(&p, dst, txid);
     return ql__pg_read_async(pg_of(self), cx, QL__ST_CHANGES_PAGE_ENTRIES, &p, read_entries_page,
                              dst, page_got, dst);
@@ -382,7 +420,7 @@ static int c_bounds(struct ql_store *self, struct ql_ctx *cx, struct ql_change_p
 }
 
 /* Live things as sync items: the row readers of each kind, wrapped. */
-static int read_live_entry(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
+static int live_entry(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
 {
     struct ql_sync_item *it = dst;
     struct ql_entry *e = ql_arena_alloc(cx->arena, sizeof(*e));
@@ -392,6 +430,18 @@ static int read_live_entry(struct ql_ctx *cx, const PGresult *r, int row, void *
     int rc = ql__pg_entry_at(cx, r, row, 0, e);
     it->id = e->id;
     return rc;
+}
+
+/* A row of live_entries, or QL__PG_LARGE without its content (stmts_pages.h). */
+static int read_live_entry(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
+{
+    return PQgetisnull(r, row, 5) ? QL__PG_LARGE : live_entry(cx, r, row, dst);
+}
+
+/* A row of live_entries_bytes, or QL__PG_CUT without its content: past the page's bytes. */
+static int read_live_entry_bytes(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
+{
+    return PQgetisnull(r, row, 5) ? QL__PG_CUT : live_entry(cx, r, row, dst);
 }
 
 static int read_live_prompt(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
@@ -441,6 +491,9 @@ static int c_live(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     ql__pg_p_int(&p, limit + 1);
     void *rows;
     int rc = ql__pg_page(pg_of(self), cx, st, &p, limit, sizeof(**out), read, &rows, n, more);
+    if (rc == QL__PG_LARGE)
+        rc = ql__pg_page(pg_of(self), cx, QL__ST_LIVE_ENTRIES_BYTES, &p, limit, sizeof(**out),
+                         read_live_entry_bytes, &rows, n, more);
     *out = rows;
     return rc;
 }

@@ -64,6 +64,21 @@ int ql__pg_read_entry(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
     return ql__pg_entry_at(cx, r, row, 0, dst);
 }
 
+/*
+ * A row of a page of entries (stmts_pages.h): its entry, or QL__PG_LARGE when it came
+ * without its content, too large for the usual statement; read_listed_bytes reads the
+ * _bytes statement, where that means the page's bytes end before it (QL__PG_CUT).
+ */
+static int read_listed(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
+{
+    return PQgetisnull(r, row, 5) ? QL__PG_LARGE : ql__pg_entry_at(cx, r, row, 0, dst);
+}
+
+static int read_listed_bytes(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
+{
+    return PQgetisnull(r, row, 5) ? QL__PG_CUT : ql__pg_entry_at(cx, r, row, 0, dst);
+}
+
 static int one_entry(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
                      const struct ql_uuid *team, const struct ql_uuid *id, struct ql_entry *out)
 {
@@ -191,22 +206,29 @@ static enum ql__pg_stmt list_params(const struct ql_uuid *team, const struct ql_
     return st;
 }
 
+/* A page of q: the usual statement, and its _bytes one when an entry is large (stmts_pages.h). */
 static int e_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                   const struct ql_entry_query *q, struct ql_entry **out, int *n, int *more)
 {
     struct ql__pg_params p = {0};
     enum ql__pg_stmt st = list_params(team, q, &p);
-    return ql__pg_page(pg_of(self), cx, st, &p, q->limit, sizeof(**out), ql__pg_read_entry,
-                       (void **)out, n, more);
+    int rc = ql__pg_page(pg_of(self), cx, st, &p, q->limit, sizeof(**out), read_listed,
+                         (void **)out, n, more);
+    if (rc == QL__PG_LARGE) /* the _bytes statements follow the four in the same order */
+        rc = ql__pg_page(pg_of(self), cx, st + (QL__ST_ENTRY_LIST_BYTES - QL__ST_ENTRY_LIST), &p,
+                         q->limit, sizeof(**out), read_listed_bytes, (void **)out, n, more);
+    return rc;
 }
 
 static int e_list_async(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                         const struct ql_entry_query *q, struct ql_entry **out, int *n, int *more,
                         ql_done_fn done, void *arg)
 {
+    if (!pg_of(self)->loop) /* a session that may wait reads both statements itself */
+        return ql_ctx_defer(cx, done, e_list(self, cx, team, q, out, n, more), arg);
     struct ql__pg_params p = {0};
     enum ql__pg_stmt st = list_params(team, q, &p);
-    return ql__pg_page_async(pg_of(self), cx, st, &p, q->limit, sizeof(**out), ql__pg_read_entry,
+    return ql__pg_page_async(pg_of(self), cx, st, &p, q->limit, sizeof(**out), read_listed,
                              (void **)out, n, more, done, arg);
 }
 

@@ -38,6 +38,11 @@ int ql__pg_page_fill(struct ql_ctx *cx, const PGresult *r, int limit, size_t siz
         rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
     for (int i = 0; rc == QL_OK && i < got; i++, (*n)++)
         rc = read(cx, r, i, out + (size_t)i * size);
+    if (rc == QL__PG_CUT) { /* QL__PG_LARGE goes back as it is */
+        (*n)--;             /* the row that cut the page is not part of it */
+        *more = 1;
+        rc = QL_OK;
+    }
     *rows = out;
     return rc;
 }

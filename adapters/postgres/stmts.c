@@ -16,6 +16,10 @@
     "EXISTS (SELECT 1 FROM mfa_totp m WHERE m.user_id = users.user_id AND m.confirmed_at IS NOT "  \
     "NULL)"
 
+/* What the statements of stmts_pages.h spell out. */
+_Static_assert(QL_PAGE_CONTENT_MAX == 1048576, "the _bytes statements' budget");
+_Static_assert(201 * 4096 < QL_PAGE_CONTENT_MAX, "a page of small entries is under the budget");
+
 const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
     [QL__ST_PING] = {"ping", "SELECT 1", 0},
     [QL__ST_SCHEMA_VERSION] = {"schema_version",
@@ -262,36 +266,6 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "content, version, created_at, updated_at, deleted_at FROM journal_entries WHERE "
          "team_id = $1 AND journal_entry_id = $2 AND deleted_at IS NULL FOR UPDATE",
          2},
-    [QL__ST_ENTRY_LIST] =
-        {"entry_list",
-         "SELECT journal_entry_id, team_id, author_user_id, author_api_key_id, prompt_id, "
-         "content, version, created_at, updated_at, deleted_at FROM journal_entries WHERE "
-         "team_id = $1 AND deleted_at IS NULL AND (created_at, journal_entry_id) < ($2, "
-         "$3) ORDER BY created_at DESC, journal_entry_id DESC LIMIT $4",
-         4},
-    [QL__ST_ENTRY_LIST_AUTHOR] =
-        {"entry_list_author",
-         "SELECT journal_entry_id, team_id, author_user_id, author_api_key_id, prompt_id, "
-         "content, version, created_at, updated_at, deleted_at FROM journal_entries WHERE "
-         "team_id = $1 AND deleted_at IS NULL AND (created_at, journal_entry_id) < ($2, "
-         "$3) AND author_user_id = $5 ORDER BY created_at DESC, journal_entry_id DESC "
-         "LIMIT $4",
-         5},
-    [QL__ST_ENTRY_LIST_PROMPT] =
-        {"entry_list_prompt",
-         "SELECT journal_entry_id, team_id, author_user_id, author_api_key_id, prompt_id, "
-         "content, version, created_at, updated_at, deleted_at FROM journal_entries WHERE "
-         "team_id = $1 AND deleted_at IS NULL AND (created_at, journal_entry_id) < ($2, "
-         "$3) AND prompt_id = $5 ORDER BY created_at DESC, journal_entry_id DESC LIMIT $4",
-         5},
-    [QL__ST_ENTRY_LIST_BOTH] =
-        {"entry_list_both",
-         "SELECT journal_entry_id, team_id, author_user_id, author_api_key_id, prompt_id, "
-         "content, version, created_at, updated_at, deleted_at FROM journal_entries WHERE "
-         "team_id = $1 AND deleted_at IS NULL AND (created_at, journal_entry_id) < ($2, "
-         "$3) AND author_user_id = $5 AND prompt_id = $6 ORDER BY created_at DESC, "
-         "journal_entry_id DESC LIMIT $4",
-         6},
     [QL__ST_ENTRY_UPDATE] =
         {"entry_update",
          "UPDATE journal_entries SET content = $3, prompt_id = $4, version = $5, "
@@ -533,6 +507,7 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "p.deleted_at FROM daily_prompts d JOIN prompts p ON p.prompt_id = d.prompt_id "
          "WHERE d.team_id = $1 AND d.day = $2::date AND p.deleted_at IS NULL",
          2},
+#include "stmts_pages.h"
 #include "stmts_changes.h"
 #include "stmts_webhooks.h"
 #include "stmts_mail.h"

@@ -45,43 +45,16 @@
      * migrations/0007_changes.up.sql); one after them is committed but held back, and tells
      * the reader to look again soon.  Nothing when ($2, $3) lies below the floor: what
      * changed before it may have been purged.  LIMIT 1 on the floor's one row: change_floor
-     * is seldom analyzed, and unanalyzed the planner takes it for 1,810 rows.
+     * is seldom analyzed, and unanalyzed the planner takes it for 1,810 rows.  Its text is in
+     * stmts_pages.h, around the content column; changes_page_bytes bounds the page by bytes.
      */
-    [QL__ST_CHANGES_PAGE] =
-        {"changes_page",
-         "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x, f.txid AS ft, f.seq "
-         "AS fs FROM change_floor f LIMIT 1) SELECT h.x::text, h.ft::text, h.fs, c.txid::text, "
-         "c.seq, c.kind, c.entity_id, c.e_id, c.e_team, c.e_user, c.e_key, c.e_prompt, "
-         "c.e_content, c.e_version, c.e_created, c.e_updated, c.e_deleted, c.p_id, c.p_team, "
-         "c.p_text, c.p_category, c.p_created, c.p_updated, c.p_deleted, c.m_user, c.m_email, "
-         "c.m_name, c.m_role, c.m_joined, c.txid < h.x FROM h LEFT JOIN LATERAL ((SELECT "
-         "e.change_txid AS txid, e.change_seq AS seq, 1 AS kind, e.journal_entry_id AS "
-         "entity_id, CASE WHEN e.deleted_at IS NULL THEN e.journal_entry_id END AS e_id, "
-         "e.team_id AS e_team, e.author_user_id AS e_user, e.author_api_key_id AS e_key, "
-         "e.prompt_id AS e_prompt, e.content AS e_content, e.version AS e_version, "
-         "e.created_at AS e_created, e.updated_at AS e_updated, e.deleted_at AS e_deleted, "
-         "NULL::uuid AS p_id, NULL::uuid AS p_team, NULL::text AS p_text, NULL::text AS "
-         "p_category, NULL::timestamptz AS p_created, NULL::timestamptz AS p_updated, "
-         "NULL::timestamptz AS p_deleted, NULL::uuid AS m_user, NULL::text AS m_email, "
-         "NULL::text AS m_name, NULL::text AS m_role, NULL::timestamptz AS m_joined FROM "
-         "journal_entries e WHERE e.team_id = $1 AND (e.change_txid, e.change_seq) > "
-         "($2::xid8, $3) ORDER BY e.change_txid, e.change_seq LIMIT $4) UNION ALL (SELECT "
-         "p.change_txid, p.change_seq, 2, p.prompt_id, NULL, NULL, NULL, NULL, NULL, NULL, "
-         "NULL, NULL, NULL, NULL, CASE WHEN p.deleted_at IS NULL THEN p.prompt_id END, "
-         "p.team_id, p.text, p.category, p.created_at, p.updated_at, p.deleted_at, NULL, NULL, "
-         "NULL, NULL, NULL FROM prompts p WHERE p.team_id = $1 AND (p.change_txid, "
-         "p.change_seq) > ($2::xid8, $3) ORDER BY p.change_txid, p.change_seq LIMIT $4) UNION "
-         "ALL (SELECT m.change_txid, m.change_seq, 3, m.user_id, NULL, NULL, NULL, NULL, NULL, "
-         "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, m.user_id, "
-         "u.email, u.display_name, m.role, m.joined_at FROM team_members m JOIN users u ON "
-         "u.user_id = m.user_id WHERE m.team_id = $1 AND (m.change_txid, m.change_seq) > "
-         "($2::xid8, $3) ORDER BY m.change_txid, m.change_seq LIMIT $4) UNION ALL (SELECT "
-         "t.change_txid, t.change_seq, t.kind::int4, t.entity_id, NULL, NULL, NULL, NULL, "
-         "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
-         "NULL, NULL, NULL, NULL FROM sync_tombstones t WHERE t.team_id = $1 AND "
-         "(t.change_txid, t.change_seq) > ($2::xid8, $3) ORDER BY t.change_txid, t.change_seq "
-         "LIMIT $4)) c ON ($2::xid8, $3) >= (h.ft, h.fs)",
-         4},
+    [QL__ST_CHANGES_PAGE] = {"changes_page",
+                             QL__PG_CHANGES_PAGE_HEAD QL__PG_DELTA_SMALL QL__PG_CHANGES_PAGE_TAIL,
+                             4},
+    [QL__ST_CHANGES_PAGE_BYTES] = {"changes_page_bytes",
+                                   QL__PG_CHANGES_PAGE_HEAD QL__PG_DELTA_BYTES
+                                       QL__PG_CHANGES_PAGE_TAIL,
+                                   4},
     /*
      * changes_page when only entries changed after ($2, $3), which is nearly always: the
      * entries' walk alone, in 12 narrow columns (numbered from 0 here), behind one header
@@ -97,20 +70,16 @@
      * its nodes and locking its relations: this one has three small scans.  Each non-null
      * column of a row costs the server a send function (51 rows a page), so the rows carry
      * nothing the reader can do without: positions as binary xid8 (eight bytes, as an
-     * int8) rather than printed, no kind, no team.
+     * int8) rather than printed, no kind, no team.  Its text and its _bytes twin: stmts_pages.h.
      */
-    [QL__ST_CHANGES_PAGE_ENTRIES] =
-        {"changes_page_entries",
-         "(SELECT pg_snapshot_xmin(pg_current_snapshot()), f.seq, NULL::uuid, NULL::uuid, "
-         "NULL::uuid, NULL::uuid, NULL::text, EXISTS (SELECT FROM team_sync_others o WHERE "
-         "o.team_id = $1 AND (o.txid, o.seq) > ($2::xid8, $3))::int4, NULL::timestamptz, "
-         "NULL::timestamptz, NULL::timestamptz, f.txid FROM change_floor f LIMIT 1) UNION ALL "
-         "(SELECT e.change_txid, e.change_seq, e.journal_entry_id, e.author_user_id, "
-         "e.author_api_key_id, e.prompt_id, e.content, e.version, e.created_at, e.updated_at, "
-         "e.deleted_at, NULL::xid8 FROM journal_entries e WHERE e.team_id = $1 AND "
-         "(e.change_txid, e.change_seq) > ($2::xid8, $3) ORDER BY e.change_txid, e.change_seq "
-         "LIMIT $4)",
-         4},
+    [QL__ST_CHANGES_PAGE_ENTRIES] = {"changes_page_entries",
+                                     QL__PG_ENTRIES_PAGE_HEAD QL__PG_DELTA_SMALL
+                                         QL__PG_ENTRIES_PAGE_TAIL,
+                                     4},
+    [QL__ST_CHANGES_PAGE_ENTRIES_BYTES] = {"changes_page_entries_bytes",
+                                           QL__PG_ENTRIES_PAGE_HEAD QL__PG_DELTA_BYTES
+                                               QL__PG_ENTRIES_PAGE_TAIL,
+                                           4},
     /*
      * When team_sync_others says a prompt, membership or tombstone of team $1 changed after
      * ($2, $3): the first such position (columns 2 and 3; NULL when none is left), and the
@@ -135,13 +104,6 @@
                                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "
                                "f.txid::text, f.seq FROM change_floor f",
                                0},
-    [QL__ST_LIVE_ENTRIES] =
-        {"live_entries",
-         "SELECT journal_entry_id, team_id, author_user_id, author_api_key_id, prompt_id, "
-         "content, version, created_at, updated_at, deleted_at FROM journal_entries WHERE "
-         "team_id = $1 AND deleted_at IS NULL AND ($2::uuid IS NULL OR (created_at, "
-         "journal_entry_id) < ($3, $2)) ORDER BY created_at DESC, journal_entry_id DESC LIMIT $4",
-         4},
     [QL__ST_LIVE_PROMPTS] =
         {"live_prompts",
          "SELECT prompt_id, team_id, text, category, created_at, updated_at, deleted_at FROM "

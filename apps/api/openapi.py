@@ -173,7 +173,10 @@ def path_param(name):
 
 PAGING = [
     {'name': 'limit', 'in': 'query', 'schema': {'type': 'integer', 'minimum': 1, 'maximum': 200,
-                                                'default': 50}},
+                                                'default': 50},
+     'description': 'The most items a page holds. A page carrying journal entries also ends '
+                    'once their content reaches 1 MiB (after the entry that reaches it), so it '
+                    'may hold fewer: follow nextCursor.'},
     {'name': 'cursor', 'in': 'query', 'schema': {'type': 'string'}},
 ]
 AUTH_ERRORS = [401, 403, 429]

@@ -170,6 +170,11 @@ struct ql_audit_ops {
                 struct ql_audit_entry **out, int *n, int *more);
 };
 
+/* The most entry content (bytes) a page of entries or sync items carries: it ends after the
+ * entry that reaches it (*more set), so holds at least one; tombstones do not count
+ * (stmts_pages.h). */
+#define QL_PAGE_CONTENT_MAX 1048576
+
 /* Filters and position of an entry page; NULL pointers mean "no filter" / "first page". */
 struct ql_entry_query {
     const struct ql_uuid *author;
@@ -193,7 +198,7 @@ struct ql_entries_ops {
     /* Like get, and lock the row until the transaction ends. */
     int (*lock)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                 const struct ql_uuid *id, struct ql_entry *out);
-    /* Newest first. */
+    /* Newest first; at most q->limit and QL_PAGE_CONTENT_MAX (*more when others follow). */
     int (*list)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                 const struct ql_entry_query *q, struct ql_entry **out, int *n, int *more);
     /* Write content, prompt, version, updated_ms of e (a locked entry). */
@@ -286,12 +291,12 @@ struct ql_changes_ops {
                        const int *events, const struct ql_uuid *const *ids,
                        const char *const *traceparents, int n);
     /*
-     * What changed in team after *after, oldest first, at most limit items (more when others
-     * follow): per change or per thing at its last change (PostgreSQL), each in its current
-     * state, or a tombstone when gone.  Only changes of transactions older than every one
-     * running (out->start); held is 1 when committed ones after the page wait for such a
-     * transaction.  Nothing when *after lies below out->floor (what followed may be gone).
-     * start and floor are read in the page's own snapshot.
+     * What changed in team after *after, oldest first, at most limit items and
+     * QL_PAGE_CONTENT_MAX (more when others follow): per change or per thing at its last
+     * change (PostgreSQL), each in its current state, or a tombstone when gone.  Only changes
+     * of transactions older than every one running (out->start); held is 1 when committed ones
+     * after the page wait for such a transaction.  Nothing when *after lies below out->floor
+     * (what followed may be gone); start and floor are read in the page's own snapshot.
      */
     int (*page)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
                 const struct ql_change_pos *after, int limit, struct ql_change_page *out);
@@ -304,7 +309,7 @@ struct ql_changes_ops {
     /*
      * The live things of kind in team, in keyset order after (num, after) (NULL: from the
      * first): entries newest first by (created_ms, id), prompts (the team's and the global
-     * ones) and members by id.  At most limit, *more when others follow.
+     * ones) and members by id.  At most limit and QL_PAGE_CONTENT_MAX; *more when others follow.
      */
     int (*live)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team, int kind,
                 int64_t num, const struct ql_uuid *after, int limit, struct ql_sync_item **out,

@@ -12,6 +12,7 @@
 #include "fakes/fakes.h"
 #include "trace/trace.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -258,6 +259,92 @@ static void test_live_things_page_in_keyset_order(void)
     cc_close(&c);
 }
 
+/* The ids of items[0..n) are those of want[0..nwant). */
+static void assert_ids(const struct ql_sync_item *items, int n, const struct ql_entry *const *want,
+                       int nwant)
+{
+    ASSERT_INT_EQ(n, nwant);
+    for (int i = 0; i < n && i < nwant; i++)
+        ASSERT_ID_EQ(&items[i].id, &want[i]->id);
+}
+
+/*
+ * Pages of entries end at QL_PAGE_CONTENT_MAX bytes of content as well as at their limit:
+ * after the entry that reaches it (one that lands exactly on it ends the page too), with
+ * more set, and at least one entry however large.  Delta pages (oldest first), snapshot
+ * pages and lists (newest first) alike.
+ */
+static void test_pages_end_at_their_bytes_of_content(void)
+{
+    struct cc c;
+    cc_open(&c);
+    struct ql_user a = cc_user(&c, "A");
+    struct ql_team t = cc_team(&c, "T", &a);
+    struct ql_change_pos start, floor;
+    ASSERT_INT_EQ(ql_store_changes_bounds(c.s, &c.cx, &start, &floor), QL_OK);
+    static const size_t sizes[5] = {QL_PAGE_CONTENT_MAX - 10, 10, 5, 2000000, 3};
+    struct ql_entry e[5];
+    char *text[5];
+    for (int i = 0; i < 5; i++) {
+        text[i] = malloc(sizes[i] + 1);
+        ASSERT_NOT_NULL(text[i]);
+        memset(text[i], 'a' + i, sizes[i]);
+        text[i][sizes[i]] = 0;
+        e[i] = entry_of(&c, &t, &a, i + 1, text[i]);
+        ASSERT_INT_EQ(ql_store_begin(c.s, &c.cx), QL_OK);
+        ASSERT_INT_EQ(ql_store_entries_insert(c.s, &c.cx, &e[i]), QL_OK);
+        ASSERT_INT_EQ(ql_store_changes_append(c.s, &c.cx, &t.id, QL_EVENT_ENTRY_CREATED, &e[i].id),
+                      QL_OK);
+        ASSERT_INT_EQ(ql_store_commit(c.s, &c.cx), QL_OK);
+    }
+    struct ql_sync_item *items;
+    int n, more;
+    /* the deltas: e0 and e1 reach the bytes exactly, e2 and e3 pass them, e4 is the last */
+    const struct ql_entry *d1[2] = {&e[0], &e[1]}, *d2[2] = {&e[2], &e[3]}, *d3[1] = {&e[4]};
+    page(&c, &t, &start, 10, &items, &n, &more);
+    assert_ids(items, n, d1, 2);
+    ASSERT_INT_EQ(more, 1);
+    ASSERT_INT_EQ(items[1].entry->content_n, 10);
+    struct ql_change_pos pos = items[1].pos;
+    page(&c, &t, &pos, 10, &items, &n, &more);
+    assert_ids(items, n, d2, 2);
+    ASSERT_INT_EQ(more, 1);
+    ASSERT_INT_EQ(items[1].entry->content_n, 2000000);
+    pos = items[1].pos;
+    page(&c, &t, &pos, 10, &items, &n, &more);
+    assert_ids(items, n, d3, 1);
+    ASSERT_INT_EQ(more, 0);
+    /* a snapshot's and a list's pages, newest first: e4 and e3 pass the bytes, then the rest */
+    const struct ql_entry *s1[2] = {&e[4], &e[3]}, *s2[3] = {&e[2], &e[1], &e[0]};
+    ASSERT_INT_EQ(
+        ql_store_changes_live(c.s, &c.cx, &t.id, QL_CHANGE_ENTRY, 0, NULL, 10, &items, &n, &more),
+        QL_OK);
+    assert_ids(items, n, s1, 2);
+    ASSERT_INT_EQ(more, 1);
+    struct ql_uuid after = items[1].id;
+    ASSERT_INT_EQ(ql_store_changes_live(c.s, &c.cx, &t.id, QL_CHANGE_ENTRY,
+                                        items[1].entry->created_ms, &after, 10, &items, &n, &more),
+                  QL_OK);
+    assert_ids(items, n, s2, 3);
+    ASSERT_INT_EQ(more, 0);
+    ASSERT_MEM_EQ(items[2].entry->content, text[0], sizes[0]);
+    struct ql_entry *listed;
+    struct ql_entry_query q = {.limit = 10};
+    ASSERT_INT_EQ(ql_store_entries_list(c.s, &c.cx, &t.id, &q, &listed, &n, &more), QL_OK);
+    ASSERT_INT_EQ(n, 2);
+    ASSERT_INT_EQ(more, 1);
+    ASSERT_ID_EQ(&listed[1].id, &e[3].id);
+    q.after_ms = listed[1].created_ms;
+    q.after_id = &after;
+    ASSERT_INT_EQ(ql_store_entries_list(c.s, &c.cx, &t.id, &q, &listed, &n, &more), QL_OK);
+    ASSERT_INT_EQ(n, 3);
+    ASSERT_INT_EQ(more, 0);
+    ASSERT_ID_EQ(&listed[0].id, &e[2].id);
+    for (int i = 0; i < 5; i++)
+        free(text[i]);
+    cc_close(&c);
+}
+
 /* A consumer's position: read it under its lock, read what follows, advance, read again. */
 static void test_a_consumer_reads_from_its_position_and_advances(void)
 {
@@ -374,6 +461,7 @@ const struct ql_test contract_changes_tests[] = {
     TEST(test_changes_page_in_order_with_current_state),
     TEST(test_a_snapshot_start_comes_after_every_committed_change),
     TEST(test_live_things_page_in_keyset_order),
+    TEST(test_pages_end_at_their_bytes_of_content),
     TEST(test_a_consumer_reads_from_its_position_and_advances),
     TEST(test_a_change_carries_the_trace_context_of_its_write),
 };

@@ -158,7 +158,7 @@ test('entries written side by side (one group commit) each come once in the delt
 })
 
 
-test('pages of the largest entries are answered whole: a list, a snapshot and a delta', async () => {
+test('pages of the largest entries are answered whole, three to a page (1 MiB): a list, a snapshot and a delta', async () => {
   const { owner, viewer, tid } = await fixture(api)
   const { cursor } = await syncAll(api, viewer.token, tid)
   // 100,000 characters of four bytes each (400,000 bytes): as large as an entry gets.
@@ -166,17 +166,26 @@ test('pages of the largest entries are answered whole: a list, a snapshot and a 
   const made = []
   for (const content of big) made.push(await addEntry(api, owner.token, tid, content))
   const newest = made.map((e) => e.journalEntryId).reverse()
-  const list = await http(api, 'GET', `/v1/teams/${tid}/journal-entries`, { token: viewer.token })
-  assert.equal(list.status, 200, list.text.slice(0, 500))
-  assert.deepEqual(list.body.items.map((e) => e.journalEntryId), newest)
-  assert.ok(list.body.items.every((e, i) => e.content === big[big.length - 1 - i]), 'every entry whole')
-  const snap = await syncPage(api, viewer.token, tid)
-  const entries = snap.changes.filter((c) => c.type === 'journalEntry')
+  const items = []
+  const sizes = []
+  for (let c = null, first = true; first || c; first = false) {
+    const list = await http(api, 'GET', `/v1/teams/${tid}/journal-entries${c ? `?cursor=${encodeURIComponent(c)}` : ''}`, { token: viewer.token })
+    assert.equal(list.status, 200, list.text.slice(0, 500))
+    items.push(...list.body.items)
+    sizes.push(list.body.items.length)
+    c = list.body.nextCursor
+  }
+  assert.deepEqual(sizes, [3, 3, 2])
+  assert.deepEqual(items.map((e) => e.journalEntryId), newest)
+  assert.ok(items.every((e, i) => e.content === big[big.length - 1 - i]), 'every entry whole')
+  const snap = await syncAll(api, viewer.token, tid)
+  assert.equal(snap.pages[0].changes.length, 3)
+  const entries = snap.items.filter((c) => c.type === 'journalEntry')
   assert.deepEqual(entries.map((c) => c.id), newest)
   assert.ok(entries.every((c, i) => c.data.content === big[big.length - 1 - i]), 'every entry whole')
-  const delta = await syncPage(api, viewer.token, tid, { since: cursor })
-  assert.deepEqual(delta.changes.map((c) => c.id), made.map((e) => e.journalEntryId))
-  assert.ok(delta.changes.every((c, i) => c.data.content === big[i]), 'every entry whole')
+  const delta = await syncAll(api, viewer.token, tid, { since: cursor })
+  assert.deepEqual(delta.items.map((c) => c.id), made.map((e) => e.journalEntryId))
+  assert.ok(delta.items.every((c, i) => c.data.content === big[i]), 'every entry whole')
 })
 
 test('retention: a cursor older than the log keeps is 410 cursor_expired; a new snapshot goes on', async () => {

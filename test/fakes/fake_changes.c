@@ -121,6 +121,7 @@ static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     if (out->items == NULL)
         return ql_error_nomem(&cx->err);
     int below_floor = ql_change_pos_cmp(after, &s->floor) < 0;
+    size_t bytes = 0; /* the page's entry content so far: it ends at QL_PAGE_CONTENT_MAX too */
     for (int i = 0; rc == QL_OK && !below_floor && i < s->nchanges; i++) {
         const struct fake_change *c = &s->changes[i];
         if (!fake__same(&c->team, team) || ql_change_pos_cmp(&c->pos, after) <= 0 ||
@@ -130,11 +131,13 @@ static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
             out->held = 1; /* committed, behind a transaction still running */
             break;
         }
-        if (out->n == limit) {
+        if (out->n == limit || bytes >= QL_PAGE_CONTENT_MAX) {
             out->more = 1;
             break;
         }
         rc = item_of(s, cx, team, ql_change_kind_of(c->event), &c->id, &out->items[out->n]);
+        if (out->items[out->n].entry)
+            bytes += out->items[out->n].entry->content_n;
         out->items[out->n++].pos = c->pos;
     }
     return rc;
@@ -165,7 +168,8 @@ static int c_live(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
         rc = ql_error_set(&cx->err, QL_ENOMEM, NULL);
     if (rc)
         return rc;
-    for (;;) { /* pick the next in order, one at a time: the tables are small */
+    size_t bytes = 0; /* the page's entry content so far: it ends at QL_PAGE_CONTENT_MAX too */
+    for (;;) {        /* pick the next in order, one at a time: the tables are small */
         const struct ql_uuid *best = NULL;
         int64_t best_ms = 0;
         for (int i = 0; kind == QL_CHANGE_ENTRY && i < s->nentries; i++) {
@@ -193,7 +197,7 @@ static int c_live(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
         }
         if (best == NULL)
             return QL_OK;
-        if (*n == limit) {
+        if (*n == limit || bytes >= QL_PAGE_CONTENT_MAX) {
             *more = 1;
             return QL_OK;
         }
@@ -201,6 +205,8 @@ static int c_live(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
         rc = item_of(s, cx, team, kind, &id, &(*out)[(*n)++]);
         if (rc)
             return rc;
+        if ((*out)[*n - 1].entry)
+            bytes += (*out)[*n - 1].entry->content_n;
         num = best_ms;
         after = &(*out)[*n - 1].id;
     }

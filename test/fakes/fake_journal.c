@@ -107,12 +107,14 @@ static int e_list(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid
     if (*out == NULL)
         return ql_error_set(&cx->err, QL_ENOMEM, NULL);
     *n = *more = 0;
+    size_t bytes = 0; /* the page's content so far: it ends at QL_PAGE_CONTENT_MAX too */
     for (struct ql_entry *e = next_entry(s, team, q, q->after_ms, q->after_id); e;
          e = next_entry(s, team, q, e->created_ms, &e->id)) {
-        if (*n == q->limit) {
+        if (*n == q->limit || bytes >= QL_PAGE_CONTENT_MAX) {
             *more = 1;
             break;
         }
+        bytes += e->content_n;
         (*out)[(*n)++] = *e;
     }
     return QL_OK;
