@@ -155,12 +155,13 @@ struct ql__topic;
 struct ql__hub {
     struct ql__topic *topics;
     int nstreams;
-    int fetching;            /* topics reading the log on the pool: the loop may not end yet */
-    _Atomic uint64_t events; /* changes sent (metrics.c reads it from another thread) */
-    uv_timer_t retry;        /* reads again topics whose changes wait for an older transaction */
-    int64_t retry_at;        /* when it is due; 0: not armed */
-    uint64_t taken_seq;      /* the newest revocation taken from the inbox */
-    uint64_t nhistory;       /* revocations taken so far; the last QL__HISTORY_MAX are kept */
+    int fetching;                 /* topics reading the log on the pool: the loop may not end yet */
+    _Atomic uint64_t events;      /* changes sent (metrics.c reads it from another thread) */
+    _Atomic uint64_t topic_bytes; /* what its topics' arenas hold between reads (metrics.c) */
+    uv_timer_t retry;   /* reads again topics whose changes wait for an older transaction */
+    int64_t retry_at;   /* when it is due; 0: not armed */
+    uint64_t taken_seq; /* the newest revocation taken from the inbox */
+    uint64_t nhistory;  /* revocations taken so far; the last QL__HISTORY_MAX are kept */
     struct ql__revocation history[QL__HISTORY_MAX];
 };
 

@@ -194,12 +194,17 @@ void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b)
               "Writes in those transactions (items / batches: the mean group).", (double)items);
         gauge(b, "quill_group_commit_waiting", "gauge", "Writes waiting for a group now.", waiting);
     }
-    uint64_t events = 0;
-    for (int i = 0; i < s->nloops; i++)
+    uint64_t events = 0, topic_bytes = 0;
+    for (int i = 0; i < s->nloops; i++) {
         events += atomic_load_explicit(&s->loops[i].hub.events, memory_order_relaxed);
+        topic_bytes += atomic_load_explicit(&s->loops[i].hub.topic_bytes, memory_order_relaxed);
+    }
     gauge(b, "quill_sse_streams", "gauge", "Open live sync streams.", atomic_load(&s->nstreams));
     gauge(b, "quill_sse_events_total", "counter", "Changes sent on live sync streams.",
           (double)events);
+    gauge(b, "quill_sse_topic_bytes", "gauge",
+          "Memory the live streams' topics hold between their reads of the log.",
+          (double)topic_bytes);
     gauge(b, "quill_process_start_time_seconds", "gauge", "Start time of the process.",
           (double)s->started_ms / 1000.0);
     ql_trace_metrics(env->tracer, b);

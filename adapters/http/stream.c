@@ -64,7 +64,8 @@ struct ql__topic {
     int64_t retry_ms;     /* the next delay while changes are held; 0: none held */
     int64_t retry_at;     /* when to read again for them; 0: not due */
     struct ql__task task;
-    struct ql_arena arena;
+    struct ql_arena arena; /* the read and its rendering; reset once they went out */
+    size_t noted;          /* what the arena held when last counted in the hub's topic_bytes */
     struct ql_ctx cx;
     struct ql_change_pos from;
     struct ql_sync_page page;
@@ -132,6 +133,7 @@ static void topic_free(struct ql__topic *t)
             break;
         }
     }
+    atomic_fetch_sub_explicit(&h->topic_bytes, t->noted, memory_order_relaxed);
     ql_arena_cleanup(&t->arena);
     free(t);
 }
@@ -282,9 +284,22 @@ static void fetch_done(struct ql__task *task)
         topic_free(t);
         return;
     }
-    if (t->rc == QL_OK && t->page.held && !again)
+    int held = t->rc == QL_OK && t->page.held;
+    /*
+     * What the read gave has gone out (each stream's connection keeps what its client has
+     * not read yet, QL__STREAM_OUT_MAX): the topic lets go of the page and its rendering, so
+     * that a topic holds one page (at most QL_PAGE_CONTENT_MAX of content and its JSON) only
+     * while it reads and delivers, and one chunk of its arena between reads, however many
+     * teams have streams.
+     */
+    ql_arena_reset(&t->arena);
+    memset(&t->page, 0, sizeof(t->page));
+    size_t now = ql_arena_held(&t->arena);
+    atomic_fetch_add_explicit(&h->topic_bytes, now - t->noted, memory_order_relaxed);
+    t->noted = now;
+    if (held && !again)
         hold(t);
-    else if (t->rc == QL_OK && !t->page.held)
+    else if (t->rc == QL_OK && !held)
         t->retry_ms = t->retry_at = 0;
     if (again)
         fetch(t);

@@ -81,12 +81,17 @@ test('a sync snapshot and a delta page end at 1 MiB of content, with hasMore, an
   assertBounded(delta.pages.map((p) => p.changes.filter((c) => c.type === 'journalEntry').map((c) => Buffer.byteLength(c.data.content))))
 })
 
-test('a live stream from before the writes sends every large entry once, in order', async () => {
+test('a live stream from before the writes sends every large entry once, in order, and its topic lets go of them', async () => {
   await logged()
   const s = await openLive(api, viewer.token, tid, { lastEventId: deltaFrom })
   try {
     await s.waitEvents(26, 20000)
     assert.deepEqual(s.events.map((e) => e.data.id).filter((id) => id !== promptId), [...ids].reverse())
+    // What went out is let go: between reads a topic holds one small chunk, not its last page
+    // (the last one here carried three entries: 300 KB of content and as much JSON).
+    const metrics = await (await fetch(api.url + '/metrics')).text()
+    const held = Number(metrics.match(/^quill_sse_topic_bytes (\S+)$/m)?.[1])
+    assert.ok(held > 0 && held <= 64 * 1024, `the topics hold ${held} bytes`)
   } finally {
     s.close()
   }
