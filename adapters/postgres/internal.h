@@ -438,6 +438,11 @@ extern const struct ql_prompts_ops ql__pg_prompts_ops;
 extern const struct ql_idem_ops ql__pg_idem_ops;
 extern const struct ql_maint_ops ql__pg_maint_ops;
 extern const struct ql_changes_ops ql__pg_changes_ops;
+/* Its compact and compact_batch (repo_maint.c). */
+int ql__pg_changes_compact(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms,
+                           int64_t before_ms);
+int ql__pg_changes_compact_batch(struct ql_store *self, struct ql_ctx *cx, int limit, int64_t *n,
+                                 int *more);
 extern const struct ql_usage_ops ql__pg_usage_ops; /* repo_usage.c */
 extern const struct ql_webhooks_ops ql__pg_webhooks_ops;
 extern const struct ql_security_ops ql__pg_security_ops; /* repo_security.c */

@@ -563,35 +563,6 @@ static int c_consumer_advance(struct ql_store *self, struct ql_ctx *cx, const ch
     return rc;
 }
 
-static int c_compact(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms, int64_t before_ms)
-{
-    struct ql__pg_params p = {0};
-    ql__pg_p_ts(&p, now_ms);
-    int rc = ql__pg_run(pg_of(self), cx, QL__ST_CHANGES_MARK, &p);
-    if (rc)
-        return rc;
-    struct ql__pg_params q = {0};
-    ql__pg_p_ts(&q, before_ms);
-    return ql__pg_run(pg_of(self), cx, QL__ST_CHANGES_COMPACT, &q);
-}
-
-static int c_compact_batch(struct ql_store *self, struct ql_ctx *cx, int limit, int64_t *n,
-                           int *more)
-{
-    struct ql__pg_params p = {0};
-    ql__pg_p_int(&p, limit);
-    PGresult *r;
-    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_CHANGES_COMPACT_BATCH, &p, &r);
-    *n = 0;
-    *more = 0;
-    if (rc == QL_OK && PQntuples(r)) {
-        *n = ql__pg_int8(r, 0, 0);
-        *more = *n >= limit || ql__pg_int8(r, 0, 1) >= limit;
-    }
-    PQclear(r);
-    return rc;
-}
-
 const struct ql_changes_ops ql__pg_changes_ops = {
     .append = c_append,
     .append_many = c_append_many,
@@ -602,6 +573,6 @@ const struct ql_changes_ops ql__pg_changes_ops = {
     .consumer_lock = c_consumer_lock,
     .consumer_read = c_consumer_read,
     .consumer_advance = c_consumer_advance,
-    .compact = c_compact,
-    .compact_batch = c_compact_batch,
+    .compact = ql__pg_changes_compact,
+    .compact_batch = ql__pg_changes_compact_batch,
 };

@@ -1,6 +1,6 @@
 /*
  * repo_maint.c - housekeeping statements run by jobs (purges), the daily prompt picks and
- * the per-team activity counts.
+ * the per-team activity counts, and the change log's compaction.
  */
 #include "internal.h"
 
@@ -193,3 +193,34 @@ const struct ql_maint_ops ql__pg_maint_ops = {
     .activity_add = m_activity_add,
     .activity_get = m_activity_get,
 };
+
+/* The change log's purge (ql_changes_ops compact and compact_batch, in repo_changes.c's table). */
+int ql__pg_changes_compact(struct ql_store *self, struct ql_ctx *cx, int64_t now_ms,
+                           int64_t before_ms)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_ts(&p, now_ms);
+    int rc = ql__pg_run(pg_of(self), cx, QL__ST_CHANGES_MARK, &p);
+    if (rc)
+        return rc;
+    struct ql__pg_params q = {0};
+    ql__pg_p_ts(&q, before_ms);
+    return ql__pg_run(pg_of(self), cx, QL__ST_CHANGES_COMPACT, &q);
+}
+
+int ql__pg_changes_compact_batch(struct ql_store *self, struct ql_ctx *cx, int limit, int64_t *n,
+                                 int *more)
+{
+    struct ql__pg_params p = {0};
+    ql__pg_p_int(&p, limit);
+    PGresult *r;
+    int rc = ql__pg_exec(pg_of(self), cx, QL__ST_CHANGES_COMPACT_BATCH, &p, &r);
+    *n = 0;
+    *more = 0;
+    if (rc == QL_OK && PQntuples(r)) {
+        *n = ql__pg_int8(r, 0, 0);
+        *more = *n >= limit || ql__pg_int8(r, 0, 1) >= limit;
+    }
+    PQclear(r);
+    return rc;
+}
