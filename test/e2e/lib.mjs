@@ -121,6 +121,17 @@ export function sql (query, url = DB) {
   return execFileSync('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', url, '-c', query], { encoding: 'utf8' }).trim()
 }
 
+// A quill-worker's settings for tests: quick polls, heartbeats, rescues and retries, and
+// the debug job kinds.
+export const FAST_WORKER = {
+  QUILL_WORKER_LISTEN: '127.0.0.1:0',
+  QUILL_WORKER_DEBUG_JOBS: '1',
+  QUILL_JOB_POLL_MS: '100',
+  QUILL_JOB_HEARTBEAT_MS: '200',
+  QUILL_JOB_RESCUE_AFTER_MS: '1000',
+  QUILL_JOB_BACKOFF_BASE_MS: '100'
+}
+
 // Empty the job queue, and end failed the pending webhook deliveries whose jobs that
 // removes: no job will attempt them any more, and the leader's hourly purge.webhooks would
 // otherwise end them with a warning in whichever later test's worker runs at minute 37.

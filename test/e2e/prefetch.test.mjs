@@ -4,16 +4,7 @@
 // of events is read from PostgreSQL (a lock wait), never from a sleep.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { start, stop, sql, hold, queued, waitFor, clearJobs } from './lib.mjs'
-
-const FAST = {
-  QUILL_WORKER_LISTEN: '127.0.0.1:0',
-  QUILL_WORKER_DEBUG_JOBS: '1',
-  QUILL_JOB_POLL_MS: '100',
-  QUILL_JOB_HEARTBEAT_MS: '200',
-  QUILL_JOB_RESCUE_AFTER_MS: '1000',
-  QUILL_JOB_BACKOFF_BASE_MS: '100'
-}
+import { start, stop, sql, hold, queued, waitFor, clearJobs, FAST_WORKER as FAST } from './lib.mjs'
 
 before(() => clearJobs())
 after(() => clearJobs())

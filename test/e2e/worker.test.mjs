@@ -7,17 +7,8 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  start, stop, http, sql, pg, run, sleep, waitFor, signup, makeTeam, clearJobs, ADMIN_TOKEN
+  start, stop, http, sql, pg, run, sleep, waitFor, signup, makeTeam, clearJobs, FAST_WORKER as FAST, ADMIN_TOKEN
 } from './lib.mjs'
-
-const FAST = {
-  QUILL_WORKER_LISTEN: '127.0.0.1:0',
-  QUILL_WORKER_DEBUG_JOBS: '1',
-  QUILL_JOB_POLL_MS: '100',
-  QUILL_JOB_HEARTBEAT_MS: '200',
-  QUILL_JOB_RESCUE_AFTER_MS: '1000',
-  QUILL_JOB_BACKOFF_BASE_MS: '100'
-}
 
 let api
 before(async () => {

@@ -95,6 +95,26 @@ static void peer_entry(struct world *w, struct ql_entry *e)
     e->created_ms = e->updated_ms = T0;
 }
 
+/* A creation of another thread (e1 on the peer context), waiting in the group to be joined. */
+struct grouped {
+    struct test_group g;
+    struct ql_ctx peer;
+    struct ql_entry e1;
+    struct ql_group_item i1;
+};
+
+static void grouped_setup(struct world *w, struct grouped *gr)
+{
+    memset(gr, 0, sizeof(*gr));
+    gr->g.base.ops = &tg_ops;
+    w->f.cx.ports.group = &gr->g.base;
+    gr->peer = w->f.cx;
+    peer_entry(w, &gr->e1);
+    gr->i1.cx = &gr->peer;
+    gr->i1.arg = &gr->e1;
+    gr->g.waiting = &gr->i1;
+}
+
 static int stored(struct world *w, const struct ql_entry *e)
 {
     int n = 0;
@@ -108,22 +128,18 @@ static void test_group_whose_commit_landed_answers_success(void)
 {
     struct world w;
     setup(&w);
-    struct test_group g = {.base = {&tg_ops}};
-    w.f.cx.ports.group = &g.base;
-    struct ql_ctx peer = w.f.cx;
-    struct ql_entry e1, mine;
-    peer_entry(&w, &e1);
-    struct ql_group_item i1 = {.cx = &peer, .arg = &e1};
-    g.waiting = &i1;
+    struct grouped gr;
+    grouped_setup(&w, &gr);
+    struct ql_entry mine;
     int entries = w.f.store.nentries, audits = w.f.store.naudit;
     w.lose = 1;
     struct ql_entry_input in = {"mine", 4, 0, NULL, 0};
     ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &mine), QL_OK);
-    ASSERT_INT_EQ(i1.rc, QL_OK); /* its thread answers 201 with e1 */
+    ASSERT_INT_EQ(gr.i1.rc, QL_OK); /* its thread answers 201 with e1 */
     ASSERT_INT_EQ(w.f.store.nentries, entries + 2);
     ASSERT_INT_EQ(w.f.store.naudit, audits + 2);
     ASSERT_INT_EQ(stored(&w, &mine), 1);
-    ASSERT_INT_EQ(stored(&w, &e1), 1);
+    ASSERT_INT_EQ(stored(&w, &gr.e1), 1);
     ASSERT_INT_EQ(w.f.cx.err.code, QL_OK);
     fixture_cleanup(&w.f);
 }
@@ -133,18 +149,14 @@ static void test_group_whose_commit_did_not_land_writes_each_alone(void)
 {
     struct world w;
     setup(&w);
-    struct test_group g = {.base = {&tg_ops}};
-    w.f.cx.ports.group = &g.base;
-    struct ql_ctx peer = w.f.cx;
-    struct ql_entry e1, mine;
-    peer_entry(&w, &e1);
-    struct ql_group_item i1 = {.cx = &peer, .arg = &e1};
-    g.waiting = &i1;
+    struct grouped gr;
+    grouped_setup(&w, &gr);
+    struct ql_entry mine;
     int entries = w.f.store.nentries;
     w.lose = 2;
     struct ql_entry_input in = {"mine", 4, 0, NULL, 0};
     ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &mine), QL_OK);
-    ASSERT_INT_EQ(i1.rc, QL_ERETRY); /* its own thread writes it alone */
+    ASSERT_INT_EQ(gr.i1.rc, QL_ERETRY); /* its own thread writes it alone */
     ASSERT_INT_EQ(w.f.store.nentries, entries + 1);
     ASSERT_INT_EQ(stored(&w, &mine), 1);
     fixture_cleanup(&w.f);
@@ -155,19 +167,15 @@ static void test_group_in_doubt_answers_unavailable(void)
 {
     struct world w;
     setup(&w);
-    struct test_group g = {.base = {&tg_ops}};
-    w.f.cx.ports.group = &g.base;
-    struct ql_ctx peer = w.f.cx;
-    struct ql_entry e1, mine;
-    peer_entry(&w, &e1);
-    struct ql_group_item i1 = {.cx = &peer, .arg = &e1};
-    g.waiting = &i1;
+    struct grouped gr;
+    grouped_setup(&w, &gr);
+    struct ql_entry mine;
     int entries = w.f.store.nentries;
     w.lose = 1;
     w.down_then = 1;
     struct ql_entry_input in = {"mine", 4, 0, NULL, 0};
     ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &mine), QL_EUNAVAILABLE);
-    ASSERT_INT_EQ(i1.rc, QL_EUNAVAILABLE);
+    ASSERT_INT_EQ(gr.i1.rc, QL_EUNAVAILABLE);
     ASSERT_INT_EQ(w.f.store.nentries, entries + 2); /* it did land */
     fixture_cleanup(&w.f);
 }
