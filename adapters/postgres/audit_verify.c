@@ -4,10 +4,14 @@
  * hash, a hash that is not SHA-256(previous hash || canonical text), or a chain head that
  * does not match the last row (rows removed from the end) or has no row at all (a chain
  * removed whole).  Rows are streamed in single-row mode, so memory stays flat however long
- * the log is.
+ * the log is (but for one anchor per chain, when the caller asks for them).
+ *
+ * With anchors (core/audit/anchor.h) it also checks that each anchored row is still there
+ * with the same hash, which is what shows a chain removed with its head or rebuilt whole.
  */
 #include "pg.h"
 
+#include "audit/anchor.h"
 #include "audit/audit.h"
 #include "buf/buf.h"
 #include "err/err.h"
@@ -66,7 +70,50 @@ static int check_empty_chains(PGconn *c, FILE *out)
     return ok;
 }
 
-int ql_pg_audit_verify(const char *conninfo, FILE *out, struct ql_error *err)
+/* The row (chain, seq, hash) against the chain's anchor, if it names this row: 0 when it
+ * fits or is not anchored, 1 (named on out) when the anchored row has another hash. */
+static int check_anchor(struct ql_audit_anchor *a, const char *chain, int64_t seq,
+                        const uint8_t *hash, size_t hl, FILE *out)
+{
+    if (a == NULL || a->seq != seq)
+        return 0;
+    if (hl == 32 && memcmp(hash, a->hash, 32) == 0) {
+        a->met = 1;
+        return 0;
+    }
+    fprintf(out, "chain %s: seq %" PRId64 " is not the row anchored: the chain was rewritten\n",
+            chain, seq);
+    return 1;
+}
+
+/* Anchored rows the log no longer has: 1 when every anchor was met, 0 (named on out) when
+ * one was not. */
+static int check_anchors_met(const struct ql_audit_anchors *anchors, FILE *out)
+{
+    for (size_t i = 0; anchors && i < anchors->n; i++)
+        if (!anchors->v[i].met) {
+            fprintf(out,
+                    "chain %s: the anchored row seq %" PRId64
+                    " is gone: the chain was removed or cut\n",
+                    anchors->v[i].chain, anchors->v[i].seq);
+            return 0;
+        }
+    return 1;
+}
+
+/* The end of a verified chain: check its head; keep its last row as its new anchor. */
+static int end_chain(PGconn *hc, const struct chain_state *st, struct ql_audit_anchors *heads,
+                     FILE *out, int *nomem)
+{
+    if (!check_head(hc, st, out))
+        return 0;
+    if (heads && st->hash_len == 32 && ql_audit_anchors_add(heads, st->name, st->seq, st->hash))
+        *nomem = 1;
+    return 1;
+}
+
+int ql_pg_audit_verify(const char *conninfo, struct ql_audit_anchors *anchors,
+                       struct ql_audit_anchors *heads, FILE *out, struct ql_error *err)
 {
     if (sodium_init() < 0)
         return ql_error_set(err, QL_EINTERNAL, "libsodium failed to initialise");
@@ -94,6 +141,8 @@ int ql_pg_audit_verify(const char *conninfo, FILE *out, struct ql_error *err)
     struct ql_buf text;
     ql_buf_init(&text, NULL);
     int64_t rows = 0, chains = 0, broken = 0;
+    int nomem = 0;
+    struct ql_audit_anchor *anchor = NULL;
     PGresult *r;
     char id[64] = "";
     while ((r = PQgetResult(c)) != NULL) {
@@ -115,9 +164,10 @@ int ql_pg_audit_verify(const char *conninfo, FILE *out, struct ql_error *err)
         int64_t seq = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
         snprintf(id, sizeof(id), "%s", PQgetvalue(r, 0, 7));
         if (strcmp(chain, st.name) != 0) {
-            if (st.name[0] && !check_head(hc, &st, out))
+            if (st.name[0] && !end_chain(hc, &st, heads, out, &nomem))
                 broken = 1;
             snprintf(st.name, sizeof(st.name), "%s", chain);
+            anchor = anchors ? ql_audit_anchors_find(anchors, chain) : NULL;
             st.seq = 0;
             st.hash_len = 0;
             chains++;
@@ -146,6 +196,8 @@ int ql_pg_audit_verify(const char *conninfo, FILE *out, struct ql_error *err)
             fprintf(out, "chain %s: broken at seq %" PRId64 " (audit_id %s): %s\n", chain, seq, id,
                     why);
             broken = 1;
+        } else if (!broken && check_anchor(anchor, chain, seq, hash, hl, out)) {
+            broken = 1;
         }
         st.seq = seq;
         memcpy(st.hash, hash, hl);
@@ -153,8 +205,12 @@ int ql_pg_audit_verify(const char *conninfo, FILE *out, struct ql_error *err)
         rows++;
         PQclear(r);
     }
-    if (rc == QL_OK && !broken && st.name[0] && !check_head(hc, &st, out))
+    if (rc == QL_OK && !broken && st.name[0] && !end_chain(hc, &st, heads, out, &nomem))
         broken = 1;
+    if (rc == QL_OK && !broken && !check_anchors_met(anchors, out))
+        broken = 1;
+    if (rc == QL_OK && nomem)
+        rc = ql_error_set(err, QL_ENOMEM, "out of memory keeping the chains' anchors");
     int empty = rc == QL_OK && !broken ? check_empty_chains(hc, out) : 1;
     if (empty < 0)
         rc = ql_error_set(err, QL_EINTERNAL, "reading audit_heads failed: %s", PQerrorMessage(hc));
@@ -164,6 +220,8 @@ int ql_pg_audit_verify(const char *conninfo, FILE *out, struct ql_error *err)
         rc = ql_error_set(err, QL_ECONFLICT, "the audit log does not verify");
     if (rc == QL_OK)
         fprintf(out, "audit log verified: %" PRId64 " rows in %" PRId64 " chains\n", rows, chains);
+    if (rc == QL_OK && anchors && anchors->n)
+        fprintf(out, "all %zu anchored rows are in the log\n", anchors->n);
 out:
     PQfinish(hc);
     PQfinish(c);

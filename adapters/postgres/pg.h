@@ -28,6 +28,7 @@ struct ql_notify;
 struct ql_logger;
 struct ql_clock;
 struct ql_error;
+struct ql_audit_anchors;
 
 #define QL_PG_RETRY_MS 250
 /* Cached principals are re-read from the database at least this often. */
@@ -85,8 +86,12 @@ int ql_pg_session_waiting(struct ql_db_session *s);
 
 /*
  * Recompute every audit chain; print the first broken row of the log (or a summary) to
- * out.  0 when everything verifies, QL_ECONFLICT when a chain is broken.
+ * out.  0 when everything verifies, QL_ECONFLICT when a chain is broken.  anchors (sorted,
+ * or NULL) are rows that must still be in the log with the same hash; each one seen is
+ * marked met.  heads, when not NULL, receives each verified chain's last row (unsorted),
+ * the anchors of the next run.
  */
-int ql_pg_audit_verify(const char *conninfo, FILE *out, struct ql_error *err);
+int ql_pg_audit_verify(const char *conninfo, struct ql_audit_anchors *anchors,
+                       struct ql_audit_anchors *heads, FILE *out, struct ql_error *err);
 
 #endif

@@ -2,6 +2,9 @@
 // the full authorization matrix and a scan of the logs for secrets.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { start, stop, http, raw, run, sql, sleep, signup, makeTeam, addMember, makeKey, uniq, psqlSession, waitFor, inTurn, teamRow, teamChain, PASSWORD, BIN, DB } from './lib.mjs'
 
 let api
@@ -465,6 +468,69 @@ test('quill-admin detects a chain whose every row was removed', async () => {
   assert.equal(bad.code, 1, bad.stdout + bad.stderr)
   assert.match(bad.stdout, new RegExp(`chain ${chain}: `))
   assert.equal((await run(`${BIN}/quill-admin`, ['audit-verify'], { DATABASE_URL: DB })).code, 0)
+})
+
+test('anchors kept outside the database show a chain removed with its head, or rebuilt whole', async () => {
+  const u = await signup(api)
+  const t = await makeTeam(api, u.token, 'Anchored')
+  await http(api, 'PATCH', `/v1/teams/${t.teamId}`, { token: u.token, body: { name: 'Anchored 2' } })
+  const chain = `team:${t.teamId}`
+  const dir = mkdtempSync(join(tmpdir(), 'quill-anchor-'))
+  const file = join(dir, 'anchors')
+  const verify = () => run(`${BIN}/quill-admin`, ['audit-verify', '--anchor', file], { DATABASE_URL: DB })
+  const side = `audit_side_${uniq('a').replace(/[^a-z0-9_]/gi, '_')}`
+  try {
+    const first = await verify()
+    assert.equal(first.code, 0, first.stdout + first.stderr)
+    assert.match(first.stdout, /no anchors yet/)
+    const line = readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith(chain + ' '))
+    assert.match(line, new RegExp(`^${chain} 2 [0-9a-f]{64}$`))
+    const again = await verify() // the anchors hold; the team's chain may have grown since
+    assert.equal(again.code, 0, again.stdout + again.stderr)
+    assert.match(again.stdout, /all \d+ anchored rows are in the log/)
+
+    // A superuser removes the team's chain with its head: the chain checks alone see nothing.
+    const hide = `CREATE TABLE ${side} AS SELECT * FROM audit_log WHERE chain = '${chain}';
+      CREATE TABLE ${side}_h AS SELECT * FROM audit_heads WHERE chain = '${chain}';
+      ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only;
+      DELETE FROM audit_log WHERE chain = '${chain}'; DELETE FROM audit_heads WHERE chain = '${chain}';
+      ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only`
+    const restore = `ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only;
+      DELETE FROM audit_log WHERE chain = '${chain}'; DELETE FROM audit_heads WHERE chain = '${chain}';
+      ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only;
+      ALTER TABLE audit_log DISABLE TRIGGER audit_log_chain; INSERT INTO audit_log SELECT * FROM ${side};
+      ALTER TABLE audit_log ENABLE TRIGGER audit_log_chain; INSERT INTO audit_heads SELECT * FROM ${side}_h;
+      DROP TABLE ${side}; DROP TABLE ${side}_h`
+    const anchorsBefore = readFileSync(file, 'utf8')
+    sql(hide)
+    let plain, gone, rebuilt
+    try {
+      plain = await run(`${BIN}/quill-admin`, ['audit-verify'], { DATABASE_URL: DB })
+      gone = await verify()
+      // ... and rebuilds it from its first row, through the chain's own trigger, one actor changed
+      sql(`INSERT INTO audit_log (audit_id, chain, team_id, at, actor, action, target_type, target_id, seq, prev_hash, hash)
+        SELECT audit_id, chain, team_id, at, CASE WHEN seq = 1 THEN 'User:someone-else' ELSE actor END,
+               action, target_type, target_id, 0, ''::bytea, ''::bytea FROM ${side} ORDER BY seq`)
+      rebuilt = await verify()
+    } finally {
+      sql(restore)
+    }
+    assert.equal(plain.code, 0, 'without anchors the hole is invisible: ' + plain.stdout)
+    assert.equal(gone.code, 1, gone.stdout + gone.stderr)
+    assert.match(gone.stdout, new RegExp(`chain ${chain}: the anchored row seq 2 is gone`))
+    assert.equal(rebuilt.code, 1, rebuilt.stdout + rebuilt.stderr)
+    assert.match(rebuilt.stdout, new RegExp(`chain ${chain}: seq 2 is not the row anchored: the chain was rewritten`))
+    assert.equal(readFileSync(file, 'utf8'), anchorsBefore, 'a failed run keeps the old anchors')
+    const after = await verify()
+    assert.equal(after.code, 0, after.stdout + after.stderr)
+
+    writeFileSync(file, 'account 1 nothex\n')
+    const badFile = await verify()
+    assert.equal(badFile.code, 2)
+    assert.match(badFile.stderr, new RegExp(`--anchor ${file}: line 1 is not`))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 test('no password, token, key or email appears in any log line', async () => {

@@ -219,7 +219,7 @@ static void test_many_rows_in_one_statement_each(void)
     struct ql_error err;
     ql_error_clear(&err);
     FILE *out = fopen("/dev/null", "w");
-    ASSERT_INT_EQ(ql_pg_audit_verify(url, out, &err), QL_OK);
+    ASSERT_INT_EQ(ql_pg_audit_verify(url, NULL, NULL, out, &err), QL_OK);
     fclose(out);
 
     /* One entry of a team that does not exist: the whole batch fails, nothing is written. */

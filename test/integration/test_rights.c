@@ -260,7 +260,7 @@ static void test_erasure_leaves_nothing_of_the_person_and_the_chain_verifies(voi
     struct ql_error err;
     ql_error_clear(&err);
     FILE *out = tmpfile();
-    ASSERT_INT_EQ(ql_pg_audit_verify(url, out, &err), QL_OK);
+    ASSERT_INT_EQ(ql_pg_audit_verify(url, NULL, NULL, out, &err), QL_OK);
     fclose(out);
     world_close(&w);
 }
