@@ -133,9 +133,7 @@ static int write_anchors(const char *path, struct ql_audit_anchors *heads)
     int rc = 1;
     const char *tmp_path = ql_buf_cstr(&tmp);
     FILE *f = ql_buf_ok(&text) || tmp_path == NULL ? NULL : fopen(tmp_path, "w");
-    if (f == NULL)
-        fprintf(stderr, "quill-admin: --anchor %s: cannot write: %s\n", path, strerror(errno));
-    else if (fwrite(text.data, 1, text.len, f) != text.len || fflush(f) || fsync(fileno(f)))
+    if (f == NULL || fwrite(text.data, 1, text.len, f) != text.len || fflush(f) || fsync(fileno(f)))
         fprintf(stderr, "quill-admin: --anchor %s: cannot write: %s\n", path, strerror(errno));
     else
         rc = 0;

@@ -142,6 +142,7 @@ struct ql_audit_anchor *ql_audit_anchors_find(const struct ql_audit_anchors *s, 
     size_t len = strlen(chain);
     if (len > QL_AUDIT_CHAIN_MAX || s->n == 0)
         return NULL;
+    memset(&key, 0, sizeof(key));
     memcpy(key.chain, chain, len + 1);
     return bsearch(&key, s->v, s->n, sizeof(*s->v), by_chain);
 }
