@@ -5,6 +5,7 @@
  */
 #include "migrate.h"
 
+#include "b64/b64.h"
 #include "err/err.h"
 
 #include <ctype.h>
@@ -66,16 +67,6 @@ static int read_file(const char *path, char **out, size_t *len, struct ql_error 
     return QL_OK;
 }
 
-static void hex(const unsigned char *d, size_t n, char *out)
-{
-    static const char h[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = h[d[i] >> 4];
-        out[2 * i + 1] = h[d[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static int checksum(const char *path, char out[65], struct ql_error *err)
 {
     char *sql = NULL;
@@ -85,7 +76,7 @@ static int checksum(const char *path, char out[65], struct ql_error *err)
         return rc;
     unsigned char d[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(d, (const unsigned char *)sql, len);
-    hex(d, sizeof(d), out);
+    ql_hex_encode(d, sizeof(d), out);
     free(sql);
     return QL_OK;
 }

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include "arena/arena.h"
+#include "b64/b64.h"
 #include "ctx/ctx.h"
 #include "err/err.h"
 #include "model/model.h"
@@ -180,14 +181,9 @@ const struct ql_users_ops ql__pg_users_ops = {
 
 static void digest_key(const uint8_t *d, char *out)
 {
-    static const char hex[] = "0123456789abcdef";
     out[0] = 'd';
     out[1] = ':';
-    for (int i = 0; i < QL_DIGEST_LEN; i++) {
-        out[2 + 2 * i] = hex[d[i] >> 4];
-        out[3 + 2 * i] = hex[d[i] & 15];
-    }
-    out[2 + 2 * QL_DIGEST_LEN] = '\0';
+    ql_hex_encode(d, QL_DIGEST_LEN, out + 2);
 }
 
 static void uuid_key(char kind, const struct ql_uuid *u, char *out)

@@ -120,7 +120,6 @@ int ql_audit_anchors_parse(struct ql_audit_anchors *s, const char *text, size_t 
 
 void ql_audit_anchors_format(const struct ql_audit_anchors *s, struct ql_buf *b)
 {
-    static const char hex[] = "0123456789abcdef";
     ql_buf_puts(b, "# quill audit anchors: <chain> <seq> <sha-256 of that row>\n");
     for (size_t i = 0; i < s->n; i++) {
         const struct ql_audit_anchor *a = &s->v[i];
@@ -128,10 +127,9 @@ void ql_audit_anchors_format(const struct ql_audit_anchors *s, struct ql_buf *b)
         ql_buf_putc(b, ' ');
         ql_buf_i64(b, a->seq);
         ql_buf_putc(b, ' ');
-        for (int k = 0; k < 32; k++) {
-            ql_buf_putc(b, hex[a->hash[k] >> 4]);
-            ql_buf_putc(b, hex[a->hash[k] & 15]);
-        }
+        char hex[65];
+        ql_hex_encode(a->hash, 32, hex);
+        ql_buf_append(b, hex, 64);
         ql_buf_putc(b, '\n');
     }
 }

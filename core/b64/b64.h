@@ -1,7 +1,7 @@
 /*
  * b64.h - base64 (RFC 4648): the standard alphabet with padding and the URL-safe
  * alphabet without it.  Decoding accepts either alphabet, with or without padding.
- * Also the one base16 digit reader the hex parsers share.
+ * Also base16: the one digit reader the hex parsers share, and an encoder.
  */
 #ifndef QL_B64_H
 #define QL_B64_H
@@ -23,5 +23,8 @@ int ql_b64_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *out
 
 /* The value of the hex digit c (either case), or -1. */
 int ql_hex_digit(char c);
+
+/* The n bytes of d as 2 * n lower-case hex digits and a NUL in out. */
+void ql_hex_encode(const uint8_t *d, size_t n, char *out);
 
 #endif

@@ -64,6 +64,18 @@ static void test_comments_blank_lines_and_crlf_are_read(void)
     ASSERT_NULL(ql_audit_anchors_find(&a, "account"));
 }
 
+/* text is refused, with a message that names why. */
+static void parse_fails(const char *text, const char *why)
+{
+    struct ql_audit_anchors a;
+    ql_audit_anchors_init(&a);
+    struct ql_error err;
+    ql_error_clear(&err);
+    ASSERT_INT_EQ(ql_audit_anchors_parse(&a, text, strlen(text), &err), QL_EVALIDATION);
+    ASSERT_TRUE(strstr(err.msg, why) != NULL);
+    ql_audit_anchors_cleanup(&a);
+}
+
 /* Each bad line is refused with its number, and nothing half-read is trusted. */
 static void test_a_bad_line_is_named(void)
 {
@@ -80,23 +92,13 @@ static void test_a_bad_line_is_named(void)
         char text[512];
         int n = snprintf(text, sizeof(text), "# ok\naccount 1 %s\n", H1);
         snprintf(text + n, sizeof(text) - (size_t)n, bad[i], H1);
-        struct ql_audit_anchors a;
-        ql_audit_anchors_init(&a);
-        struct ql_error err;
-        ql_error_clear(&err);
-        ASSERT_INT_EQ(ql_audit_anchors_parse(&a, text, strlen(text), &err), QL_EVALIDATION);
-        ASSERT_TRUE(strstr(err.msg, "line 3") != NULL);
-        ql_audit_anchors_cleanup(&a);
+        parse_fails(text, "line 3");
     }
     char text[512];
     snprintf(text, sizeof(text), "account 1 %s\naccount 2 %s\n", H1, H1);
+    parse_fails(text, "account is anchored twice");
     struct ql_audit_anchors a;
     ql_audit_anchors_init(&a);
-    struct ql_error err;
-    ql_error_clear(&err);
-    ASSERT_INT_EQ(ql_audit_anchors_parse(&a, text, strlen(text), &err), QL_EVALIDATION);
-    ASSERT_TRUE(strstr(err.msg, "account is anchored twice") != NULL);
-    ql_audit_anchors_cleanup(&a);
     char hash[64] = {0};
     ASSERT_INT_EQ(ql_audit_anchors_add(&a, "", 1, (const uint8_t *)hash), QL_EVALIDATION);
 }

@@ -29,6 +29,17 @@ static void test_rfc4648_vectors(void)
     }
 }
 
+static void test_hex_encode(void)
+{
+    static const uint8_t d[] = {0x00, 0x0f, 0xa5, 0xff};
+    char out[9];
+    memset(out, 'x', sizeof(out));
+    ql_hex_encode(d, sizeof(d), out);
+    ASSERT_STR_EQ(out, "000fa5ff");
+    ql_hex_encode(d, 0, out);
+    ASSERT_STR_EQ(out, "");
+}
+
 static void test_hex_digits(void)
 {
     static const char digits[] = "0123456789abcdef";
@@ -64,6 +75,7 @@ int main(int argc, char **argv)
         TEST(test_rfc4648_vectors),
         TEST(test_url_alphabet_and_errors),
         TEST(test_hex_digits),
+        TEST(test_hex_encode),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
