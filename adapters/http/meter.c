@@ -8,7 +8,10 @@
  * the reservation with the caller's own session (a pool thread's) and take again.  Between
  * the two steps another thread may spend the new units first, or the account's slot may be
  * recycled for another team; either way the answer is still right (the units are spent by
- * someone of this process, or given back), only not always this caller's.
+ * someone of this process, or given back), only not always this caller's.  When the core
+ * says the meter thread's reservation decides (QL_USAGE_WAIT), the request waits on the
+ * stripe's condition variable (the lock released) until a reservation of the stripe lands,
+ * and takes again.
  */
 #include "internal.h"
 #include "meter.h"
@@ -20,6 +23,7 @@
 #include "notify/notify.h"
 #include "uuid/uuid.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -61,6 +65,12 @@ struct ql_usage_account *ql__meter_account(struct ql__meter *m, struct ql__meter
     return &slot->a;
 }
 
+void ql__meter_landed(struct ql__meter_stripe *s)
+{
+    s->landings++;
+    pthread_cond_broadcast(&s->landed);
+}
+
 void ql__meter_give_back(struct ql__meter *m, const struct ql_uuid *team, int64_t period_ms,
                          int64_t n)
 {
@@ -85,7 +95,9 @@ static void ask_refill(struct ql__meter *m, const struct ql_uuid *team)
     uint32_t base;
     struct ql__meter_stripe *s = ql__meter_stripe(m, team, &base);
     pthread_mutex_lock(&s->lock);
-    ql__meter_account(m, s, base, team, ql_clock_now_ms(m->env->clock))->refilling = 0;
+    ql__meter_account(m, s, base, team, ql_clock_now_ms(m->env->clock))->refilling =
+        QL_USAGE_REFILL_NONE;
+    ql__meter_landed(s);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -93,11 +105,11 @@ static void ask_refill(struct ql__meter *m, const struct ql_uuid *team)
  * One step of the admission under the stripe's lock: the reservation g (NULL: none), asked
  * for when the account was as *snap says, lands, then a unit is taken.  *snap gets the
  * account as it is after (for a refusal or a reservation), *want what a reservation should
- * ask for.
+ * ask for, *seen the stripe's landings (for wait_landing).
  */
 static enum ql_usage_verdict step(struct ql__meter *m, const struct ql_uuid *team, int64_t now,
                                   int may_wait, const struct ql_usage_grant *g,
-                                  struct ql_usage_account *snap, int64_t *want)
+                                  struct ql_usage_account *snap, int64_t *want, uint64_t *seen)
 {
     uint32_t base;
     struct ql__meter_stripe *s = ql__meter_stripe(m, team, &base);
@@ -112,12 +124,41 @@ static enum ql_usage_verdict step(struct ql__meter *m, const struct ql_uuid *tea
     enum ql_usage_verdict v = ql_usage_take(a, now, may_wait, &refill);
     *want = v == QL_USAGE_RESERVE ? ql_usage_want(a, now) : 0;
     *snap = *a;
+    *seen = s->landings;
     pthread_mutex_unlock(&s->lock);
     if (back > 0)
         ql__meter_give_back(m, team, period, back);
     if (refill)
         ask_refill(m, team);
     return v;
+}
+
+/*
+ * Wait until a background reservation of team's stripe lands after the step that saw seen, or
+ * until *until (CLOCK_MONOTONIC; set to QL__METER_LANDING_MS from now when it is zero).  1 when
+ * one landed, 0 when none did in time.
+ */
+static int wait_landing(struct ql__meter *m, const struct ql_uuid *team, uint64_t seen,
+                        struct timespec *until)
+{
+    if (until->tv_sec == 0 && until->tv_nsec == 0) {
+        clock_gettime(CLOCK_MONOTONIC, until);
+        until->tv_sec += QL__METER_LANDING_MS / 1000;
+        until->tv_nsec += (long)(QL__METER_LANDING_MS % 1000) * 1000000L;
+        if (until->tv_nsec >= 1000000000L) {
+            until->tv_sec++;
+            until->tv_nsec -= 1000000000L;
+        }
+    }
+    uint32_t base;
+    struct ql__meter_stripe *s = ql__meter_stripe(m, team, &base);
+    int rc = 0;
+    pthread_mutex_lock(&s->lock);
+    while (s->landings == seen && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&s->landed, &s->lock, until);
+    int landed = s->landings != seen;
+    pthread_mutex_unlock(&s->lock);
+    return landed;
 }
 
 /* Taken: the request counts in the period its unit came from. */
@@ -132,21 +173,40 @@ int ql__meter_admit(struct ql__meter *m, struct ql_ctx *cx, const struct ql_uuid
                     int64_t *now_ms, int may_wait)
 {
     int64_t want, now = *now_ms;
+    uint64_t seen;
     struct ql_usage_account snap;
-    enum ql_usage_verdict v = step(m, team, now, may_wait, NULL, &snap, &want);
+    enum ql_usage_verdict v = step(m, team, now, may_wait, NULL, &snap, &want, &seen);
     if (v == QL_USAGE_TAKEN)
         return taken(&snap, now_ms);
     if (v == QL_USAGE_EXHAUSTED)
         return ql_usage_refuse(cx, &snap, now);
     if (!may_wait)
         return ql_error_set(&cx->err, QL_EWOULD_BLOCK, "a reservation must wait");
-    /* Reserve, and again when the plan changed meanwhile (the grant went back, stale). */
-    for (int tries = 0; v == QL_USAGE_RESERVE && tries < 3; tries++) {
-        struct ql_usage_grant g;
-        int rc = ql_usage_reserve(cx, team, snap.period_start, want, &g);
-        if (rc)
-            return rc;
-        v = step(m, team, now, 0, &g, &snap, &want);
+    /*
+     * Reserve, and again when the plan changed meanwhile (the grant went back, stale); wait
+     * when the thread's reservation decides (it may have taken the last units), until it lands
+     * or QL__METER_LANDING_MS pass (then refused, as when it says none are left).  A wakeup
+     * for another account of the stripe takes again and waits on to the same deadline; after a
+     * reservation of the request's own (which may itself have waited for the period's row)
+     * the deadline starts anew.
+     */
+    struct timespec until = {0, 0};
+    int tries = 0;
+    for (;;) {
+        if (v == QL_USAGE_WAIT) {
+            if (!wait_landing(m, team, seen, &until))
+                break;
+            v = step(m, team, now, 1, NULL, &snap, &want, &seen);
+        } else if (v == QL_USAGE_RESERVE && tries++ < 3) {
+            struct ql_usage_grant g;
+            int rc = ql_usage_reserve(cx, team, snap.period_start, want, &g);
+            if (rc)
+                return rc;
+            until = (struct timespec){0, 0};
+            v = step(m, team, now, 1, &g, &snap, &want, &seen);
+        } else {
+            break;
+        }
     }
     return v == QL_USAGE_TAKEN ? taken(&snap, now_ms) : ql_usage_refuse(cx, &snap, now);
 }
@@ -243,13 +303,15 @@ int ql__meter_create(const struct ql_http_env *env, struct ql_ratelimit *limiter
         return QL_ENOMEM;
     m->env = env;
     m->limiter = limiter;
-    for (int i = 0; i < QL__METER_STRIPES; i++)
-        pthread_mutex_init(&m->stripes[i].lock, NULL);
     pthread_mutex_init(&m->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&m->wake, &ca);
+    for (int i = 0; i < QL__METER_STRIPES; i++) {
+        pthread_mutex_init(&m->stripes[i].lock, NULL);
+        pthread_cond_init(&m->stripes[i].landed, &ca);
+    }
     pthread_condattr_destroy(&ca);
     ql_arena_init(&m->arena, 0, 0);
     int rc = ql_uuid7_new(env->clock, env->auth, &m->instance);
@@ -304,8 +366,10 @@ void ql__meter_destroy(struct ql__meter *m)
     ql__meter_stop(m);
     ql_db_session_destroy(m->session);
     ql_arena_cleanup(&m->arena);
-    for (int i = 0; i < QL__METER_STRIPES; i++)
+    for (int i = 0; i < QL__METER_STRIPES; i++) {
         pthread_mutex_destroy(&m->stripes[i].lock);
+        pthread_cond_destroy(&m->stripes[i].landed);
+    }
     pthread_mutex_destroy(&m->lock);
     pthread_cond_destroy(&m->wake);
     free(m->rows);

@@ -15,7 +15,10 @@
  *     the other instances (ratelimit.h);
  *   - at shutdown, after the loops stopped: the last rows, and every unit still held.
  * A reservation a request needs at once (none held) is made by the request itself on a pool
- * thread; on an event loop the request goes to the pool instead (QL_EWOULD_BLOCK).
+ * thread; on an event loop the request goes to the pool instead (QL_EWOULD_BLOCK).  When that
+ * reservation finds nothing left while the thread's reservation for the team is on its way
+ * (which may have taken the last units), the request waits for it to land, up to
+ * QL__METER_LANDING_MS, before it is refused (QL_USAGE_WAIT).
  *
  * Every instance subscribes to QL_NOTIFY_USAGE: when an operator changes a team's plan the
  * meter gives back what it holds of the team and asks again at the next request, so a lower
@@ -101,6 +104,7 @@ void ql__meter_handover(struct ql__meter *m, struct ql__meter_rows *b, int64_t n
 #define QL__METER_RETURNS 4096       /* units of so many periods waiting to go back at most */
 #define QL__METER_FLUSH_ROWS 8192    /* rows per INSERT; this many waiting: flush at once */
 #define QL__METER_MAX_ROWS (1 << 20) /* rows waiting at most (a database away): then dropped */
+#define QL__METER_LANDING_MS 500     /* a request waits this long for a background reservation */
 
 struct ql__meter_slot {
     int used;
@@ -109,6 +113,8 @@ struct ql__meter_slot {
 
 struct ql__meter_stripe {
     pthread_mutex_t lock;
+    pthread_cond_t landed; /* a background reservation of one of its accounts ended */
+    uint64_t landings;     /* how many have (under lock) */
     struct ql__meter_slot slots[QL__METER_SLOTS];
 };
 
@@ -155,6 +161,11 @@ struct ql__meter_stripe *ql__meter_stripe(struct ql__meter *m, const struct ql_u
 struct ql_usage_account *ql__meter_account(struct ql__meter *m, struct ql__meter_stripe *s,
                                            uint32_t base, const struct ql_uuid *team,
                                            int64_t now_ms);
+/*
+ * meter.c: a background reservation of an account of s ended (landed, or was never made): wake
+ * the requests waiting for it.  The caller holds s->lock.
+ */
+void ql__meter_landed(struct ql__meter_stripe *s);
 /* meter.c: units to give back later (the caller holds no lock); dropped when too many wait. */
 void ql__meter_give_back(struct ql__meter *m, const struct ql_uuid *team, int64_t period_ms,
                          int64_t n);

@@ -63,6 +63,7 @@ static void refill(struct ql__meter *m, const struct ql_uuid *team)
     a = ql__meter_account(m, s, base, team, now);
     int64_t back = ql_usage_refilled(a, period, epoch, rc == QL_OK ? &g : NULL,
                                      ql_clock_now_ms(m->env->clock));
+    ql__meter_landed(s); /* requests may wait for its answer (QL_USAGE_WAIT) */
     pthread_mutex_unlock(&s->lock);
     if (back > 0) /* the plan changed while it ran: the next request asks under the new one */
         ql__meter_give_back(m, team, period, back);
@@ -156,7 +157,8 @@ static int surplus(struct ql__meter *m, struct ql_usage_return *out, int cap, in
             int64_t period, k = ql_usage_surplus(&c->a, now, force, &period);
             if (k > 0)
                 out[n++] = (struct ql_usage_return){c->a.team, period, k};
-            else if (now - c->a.last_take_ms > 60 * QL_USAGE_IDLE_MS && !c->a.refilling)
+            else if (now - c->a.last_take_ms > 60 * QL_USAGE_IDLE_MS &&
+                     c->a.refilling == QL_USAGE_REFILL_NONE)
                 c->used = 0; /* long quiet: the slot is free again */
         }
         pthread_mutex_unlock(&s->lock);

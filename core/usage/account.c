@@ -63,6 +63,8 @@ static void roll(struct ql_usage_account *a, int64_t now_ms)
     a->held = 0;
     a->remaining = -1;
     a->recheck_ms = 0;
+    if (a->refilling == QL_USAGE_REFILL_DECIDES) /* it reserves for the old month */
+        a->refilling = QL_USAGE_REFILL_ASKED;
 }
 
 int64_t ql_usage_want(const struct ql_usage_account *a, int64_t now_ms)
@@ -99,12 +101,16 @@ enum ql_usage_verdict ql_usage_take(struct ql_usage_account *a, int64_t now_ms, 
         a->held--;
         count(a, now_ms);
         /* Half a block left: ask for the next one now, so it lands before this one ends. */
-        if (!a->refilling && a->remaining != 0 && a->held * 2 <= ql_usage_want(a, now_ms)) {
-            a->refilling = 1;
+        if (a->refilling == QL_USAGE_REFILL_NONE && a->remaining != 0 &&
+            a->held * 2 <= ql_usage_want(a, now_ms)) {
+            a->refilling = QL_USAGE_REFILL_ASKED;
             *refill = 1;
         }
         return QL_USAGE_TAKEN;
     }
+    /* the last units may be on their way to this process: its own reservation says */
+    if (a->refilling == QL_USAGE_REFILL_DECIDES)
+        return may_wait ? QL_USAGE_WAIT : QL_USAGE_RESERVE;
     if (a->recheck_ms > now_ms)
         return QL_USAGE_EXHAUSTED;
     if (a->recheck_ms != 0) { /* refused before: time to ask again whether any came back */
@@ -112,8 +118,8 @@ enum ql_usage_verdict ql_usage_take(struct ql_usage_account *a, int64_t now_ms, 
             a->recheck_ms = now_ms + QL_USAGE_RECHECK_MS; /* this caller asks; the others wait */
             return QL_USAGE_RESERVE;
         }
-        if (!a->refilling) {
-            a->refilling = 1;
+        if (a->refilling == QL_USAGE_REFILL_NONE) {
+            a->refilling = QL_USAGE_REFILL_ASKED;
             *refill = 1;
         }
         return QL_USAGE_EXHAUSTED;
@@ -131,6 +137,15 @@ int64_t ql_usage_granted(struct ql_usage_account *a, int64_t period_ms, int64_t 
     a->held += g->granted;
     a->quota = g->quota;
     a->remaining = g->quota > g->reserved ? g->quota - g->reserved : 0;
+    if (g->granted == 0 && a->refilling != QL_USAGE_REFILL_NONE) {
+        /*
+         * None left, but the background reservation on its way may be what took the last
+         * units (it ran first): refusing now would refuse a request while a unit comes to
+         * this very process.  Its answer decides; until it lands, takers wait for it.
+         */
+        a->refilling = QL_USAGE_REFILL_DECIDES;
+        return 0;
+    }
     a->recheck_ms = g->granted > 0 ? 0 : now_ms + QL_USAGE_RECHECK_MS;
     return 0;
 }
@@ -138,7 +153,7 @@ int64_t ql_usage_granted(struct ql_usage_account *a, int64_t period_ms, int64_t 
 int64_t ql_usage_refilled(struct ql_usage_account *a, int64_t period_ms, int64_t epoch,
                           const struct ql_usage_grant *g, int64_t now_ms)
 {
-    a->refilling = 0;
+    a->refilling = QL_USAGE_REFILL_NONE;
     return ql_usage_granted(a, period_ms, epoch, g, now_ms);
 }
 
@@ -149,7 +164,8 @@ int64_t ql_usage_surplus(struct ql_usage_account *a, int64_t now_ms, int force, 
         a->held = 0; /* a month that is over: nobody can spend them anyway */
     if (a->held <= 0)
         return 0;
-    if (!force && (a->refilling || now_ms - a->last_take_ms < QL_USAGE_IDLE_MS))
+    if (!force &&
+        (a->refilling != QL_USAGE_REFILL_NONE || now_ms - a->last_take_ms < QL_USAGE_IDLE_MS))
         return 0;
     int64_t n = a->held;
     a->held = 0;
@@ -161,6 +177,8 @@ void ql_usage_forget(struct ql_usage_account *a)
     a->remaining = -1;
     a->recheck_ms = 0;
     a->epoch++;
+    if (a->refilling == QL_USAGE_REFILL_DECIDES) /* its answer counts for nothing now */
+        a->refilling = QL_USAGE_REFILL_ASKED;
 }
 
 int ql_usage_refuse(struct ql_ctx *cx, const struct ql_usage_account *a, int64_t now_ms)
@@ -187,6 +205,8 @@ int ql_usage_admit(struct ql_ctx *cx, struct ql_usage_account *a, int may_wait, 
         return QL_OK;
     if (v == QL_USAGE_EXHAUSTED)
         return ql_usage_refuse(cx, a, now);
+    if (v == QL_USAGE_WAIT)
+        return ql_error_set(&cx->err, QL_EWOULD_BLOCK, "the background reservation decides");
     if (!may_wait)
         return ql_error_set(&cx->err, QL_EWOULD_BLOCK, "a reservation must wait");
     int64_t period = a->period_start, epoch = a->epoch;
@@ -196,7 +216,11 @@ int ql_usage_admit(struct ql_ctx *cx, struct ql_usage_account *a, int may_wait, 
         return rc;
     ql_usage_granted(a, period, epoch, &g, now); /* the caller's own: nothing changed meanwhile */
     int again = 0;
-    v = ql_usage_take(a, now, 0, &again);
+    v = ql_usage_take(a, now, 1, &again);
     *refill |= again;
-    return v == QL_USAGE_TAKEN ? QL_OK : ql_usage_refuse(cx, a, now);
+    if (v == QL_USAGE_TAKEN)
+        return QL_OK;
+    if (v == QL_USAGE_WAIT)
+        return ql_error_set(&cx->err, QL_EWOULD_BLOCK, "the background reservation decides");
+    return ql_usage_refuse(cx, a, now);
 }

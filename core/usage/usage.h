@@ -21,7 +21,9 @@
  *   not spent after QL_USAGE_IDLE_MS without a request of the team, and all of them when it
  *   shuts down, go back (ql_usage_release).  A process whose reservation found nothing left
  *   refuses the team's requests at once, and asks again every QL_USAGE_RECHECK_MS in case
- *   another process gave units back.
+ *   another process gave units back; unless its own background reservation was on its way
+ *   then (it may have taken the last units): that one's answer decides, and requests wait
+ *   for it (QL_USAGE_WAIT).
  *
  *   The request log is written in batches: each process buffers the rows and records
  *   them with one multi-row INSERT per flush (ql_usage_record), which also adds the
@@ -147,6 +149,20 @@ int ql_usage_release(struct ql_ctx *cx, const struct ql_usage_return *rows, int 
  */
 
 /*
+ * Where an account's background reservation is: ql_usage_take asks for one (the caller makes
+ * it: ql_usage_want, then ql_usage_refilled), and it ends when it lands.
+ */
+enum ql_usage_refill {
+    QL_USAGE_REFILL_NONE,  /* none on its way */
+    QL_USAGE_REFILL_ASKED, /* one is on its way */
+    /*
+     * One is on its way, and a reservation made meanwhile found nothing left: the one on its
+     * way may have taken the last units, so it is its answer that says whether any are left.
+     */
+    QL_USAGE_REFILL_DECIDES,
+};
+
+/*
  * The units one process holds for a team in the current period.  Plain data: the caller
  * owns it and serialises the calls on it (the HTTP adapter keeps a table of them under
  * striped locks; ql_usage_admit is the whole sequence for a caller that holds no lock).
@@ -163,8 +179,8 @@ struct ql_usage_account {
     int64_t win_prev;
     int64_t last_take_ms;
     int64_t recheck_ms; /* the last reservation found nothing: refuse until then (0: not so) */
-    int refilling;      /* an asynchronous reservation is on its way */
-    int64_t epoch;      /* changes when the quota does (ql_usage_forget): see ql_usage_granted */
+    enum ql_usage_refill refilling; /* the background reservation's state */
+    int64_t epoch; /* changes when the quota does (ql_usage_forget): see ql_usage_granted */
 };
 
 void ql_usage_account_init(struct ql_usage_account *a, const struct ql_uuid *team, int64_t now_ms);
@@ -173,6 +189,8 @@ enum ql_usage_verdict {
     QL_USAGE_TAKEN,     /* a unit was spent: go on */
     QL_USAGE_RESERVE,   /* none held: reserve (ql_usage_want) where waiting is allowed */
     QL_USAGE_EXHAUSTED, /* none left this period, as far as this process knows: refuse */
+    QL_USAGE_WAIT,      /* none held, and the background reservation decides (REFILL_DECIDES):
+                           wait for it to land where waiting is allowed, then take again */
 };
 
 /*
@@ -182,10 +200,13 @@ enum ql_usage_verdict {
  * account into a new month) is served from the account's period, and counts in it.
  * may_wait: the caller can make a reservation now (a pool thread), so the one recheck due
  * after QL_USAGE_RECHECK_MS is its to make (QL_USAGE_RESERVE); a caller that cannot (an
- * event loop) gets QL_USAGE_RESERVE only when units may be left.  *refill is set to 1 when
- * the caller should ask for a reservation in the background (ql_usage_want, then
- * ql_usage_refilled): half of the last block is spent, or a recheck is due and the caller
- * cannot make it.
+ * event loop) gets QL_USAGE_RESERVE only when units may be left.  With none held while the
+ * background reservation decides, a caller that may wait gets QL_USAGE_WAIT (one that cannot
+ * gets QL_USAGE_RESERVE: units may be on their way), never a refusal: a request is refused
+ * only when no unit is held, none is on its way to this process, and the database granted
+ * none.  *refill is set to 1 when the caller should ask for a reservation in the background
+ * (ql_usage_want, then ql_usage_refilled): half of the last block is spent, or a recheck is
+ * due and the caller cannot make it.
  */
 enum ql_usage_verdict ql_usage_take(struct ql_usage_account *a, int64_t now_ms, int may_wait,
                                     int *refill);
@@ -202,8 +223,11 @@ int64_t ql_usage_want(const struct ql_usage_account *a, int64_t now_ms);
  * epoch, came back (g NULL: it failed); a reservation for another period than the account's
  * is dropped.  One asked for before the quota changed (the epoch moved on) may have read the
  * old quota, however late it ran: it counts for nothing, and what it got is returned for the
- * caller to give back (ql_usage_release), else 0.  refilled also ends the background
- * reservation that ql_usage_take asked for.
+ * caller to give back (ql_usage_release), else 0.  A reservation of the caller's own that
+ * found nothing left while the background one is on its way does not make the account refuse:
+ * the background one may have taken the last units, and its answer decides
+ * (QL_USAGE_REFILL_DECIDES).  refilled also ends the background reservation that
+ * ql_usage_take asked for.
  */
 int64_t ql_usage_granted(struct ql_usage_account *a, int64_t period_ms, int64_t epoch,
                          const struct ql_usage_grant *g, int64_t now_ms);
@@ -231,7 +255,9 @@ int ql_usage_refuse(struct ql_ctx *cx, const struct ql_usage_account *a, int64_t
 /*
  * The whole admission for a caller that owns a: take a unit, reserve when none is held and
  * may_wait is set (QL_EWOULD_BLOCK when it is not), refuse when none is left.  0 when the
- * request may go on.  Background refills are the caller's: *refill as ql_usage_take.
+ * request may go on.  Background refills are the caller's: *refill as ql_usage_take; when the
+ * answer is the background refill's (QL_USAGE_WAIT), QL_EWOULD_BLOCK: land it
+ * (ql_usage_refilled), then admit again.
  */
 int ql_usage_admit(struct ql_ctx *cx, struct ql_usage_account *a, int may_wait, int *refill);
 

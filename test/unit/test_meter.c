@@ -3,11 +3,13 @@
 #include "fixture.h"
 #include "http/internal.h"
 #include "http/meter.h"
+#include "store/store_usage.h"
 #include "test.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /*
  * Teams whose ids differ in a few bytes only (here one byte of the timestamp, as ids made
@@ -173,6 +175,136 @@ static void test_a_flush_that_landed_unseen_is_not_written_again(void)
     free(l);
 }
 
+/*
+ * The end of a quota with the meter's own thread: the fakes, whose reservations made by the
+ * meter's thread (a background refill) keep their answer until the test lets them go.
+ */
+struct race {
+    struct fixture f;
+    struct ql_usage_ops usage; /* the fake's, with reserve wrapped */
+    const struct ql_usage_ops *real;
+    struct ql__meter *m;
+    struct ql_uuid team;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int refill_reserved; /* the thread's reservation ran in the "database" */
+};
+
+static int64_t remaining(struct race *r)
+{
+    uint32_t base;
+    struct ql__meter_stripe *s = ql__meter_stripe(r->m, &r->team, &base);
+    pthread_mutex_lock(&s->lock);
+    int64_t n = ql__meter_account(r->m, s, base, &r->team, T0)->remaining;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+/*
+ * The thread's reservation takes the last unit, then its answer waits until the request's own
+ * reservation has found nothing left and the account knows it (remaining 0): the order of a
+ * refill whose UPDATE ran just before the request's and which lands just after it.
+ */
+static int racing_reserve(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                          int64_t period_ms, int64_t want, int64_t default_quota,
+                          struct ql_usage_grant *out)
+{
+    struct race *r = (struct race *)((char *)self - offsetof(struct race, f.store));
+    int rc = r->real->reserve(self, cx, team, period_ms, want, default_quota, out);
+    if (cx != &r->m->cx)
+        return rc; /* a request's own */
+    pthread_mutex_lock(&r->lock);
+    r->refill_reserved = 1;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    while (remaining(r) != 0) {
+        struct timespec ms = {0, 1000000L};
+        nanosleep(&ms, NULL);
+    }
+    return rc;
+}
+
+/*
+ * With one unit of the quota left, the meter's thread reserved it ahead of need, and before it
+ * landed a request that found none held reserved itself and got nothing: the request waits for
+ * the thread's answer and spends that unit, instead of being refused while the unit comes to
+ * its own process (the next request is the one refused).  It was [200, 429, 200] before.
+ */
+static void test_the_last_unit_on_its_way_is_waited_for_not_refused(void)
+{
+    struct race *r = calloc(1, sizeof(*r));
+    struct ql__meter *m = calloc(1, sizeof(*m));
+    ASSERT_TRUE(r != NULL && m != NULL);
+    fixture_init(&r->f);
+    r->real = r->f.store.ops.usage;
+    r->usage = *r->real;
+    r->usage.reserve = racing_reserve;
+    r->f.store.ops.usage = &r->usage;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    memset(r->team.b, 0x66, 16);
+    struct ql_team t = {.id = r->team, .name = "Racing", .created_ms = T0, .updated_ms = T0};
+    struct ql_uuid owner = {{2}};
+    struct ql_ctx *cx = &r->f.cx;
+    ASSERT_INT_EQ(ql_store_teams_insert(cx->ports.store, cx, &t, &owner), QL_OK);
+    ASSERT_INT_EQ(ql_store_usage_subscribe(cx->ports.store, cx, &r->team, "pro", 2, T0), QL_OK);
+
+    struct ql_http_env env = {.clock = &r->f.clock.base, .log = &r->f.log.base};
+    m->env = &env;
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&m->wake, &ca);
+    for (int i = 0; i < QL__METER_STRIPES; i++) {
+        pthread_mutex_init(&m->stripes[i].lock, NULL);
+        pthread_cond_init(&m->stripes[i].landed, &ca);
+    }
+    pthread_condattr_destroy(&ca);
+    ql_arena_init(&m->arena, 0, 0);
+    m->cx = *cx;
+    m->cx.arena = &m->arena;
+    r->m = m;
+    m->running = 1;
+    ASSERT_INT_EQ(pthread_create(&m->thread, NULL, ql__meter_main, m), 0);
+
+    /* the first request reserves (1 of 2: one at a time near the end) and asks for a refill */
+    int64_t now = T0;
+    ASSERT_INT_EQ(ql__meter_admit(m, cx, &r->team, &now, 1), QL_OK);
+    pthread_mutex_lock(&r->lock);
+    while (!r->refill_reserved)
+        pthread_cond_wait(&r->cond, &r->lock);
+    pthread_mutex_unlock(&r->lock);
+    ASSERT_INT_EQ(r->f.store.usage.periods[0].reserved, 2); /* the thread has the last one */
+    /* none held, the refill not landed: the request's own reservation gets nothing */
+    now = T0;
+    ASSERT_INT_EQ(ql__meter_admit(m, cx, &r->team, &now, 1), QL_OK);
+    /* now the quota is spent */
+    ql_error_clear(&cx->err);
+    now = T0;
+    ASSERT_INT_EQ(ql__meter_admit(m, cx, &r->team, &now, 1), QL_EQUOTA);
+    ASSERT_INT_EQ(r->f.store.usage.periods[0].reserved, 2);
+
+    pthread_mutex_lock(&m->lock);
+    m->stopping = 1;
+    pthread_cond_signal(&m->wake);
+    pthread_mutex_unlock(&m->lock);
+    pthread_join(m->thread, NULL);
+    ASSERT_INT_EQ(r->f.store.usage.periods[0].reserved, 2); /* nothing was held to give back */
+    for (int i = 0; i < QL__METER_STRIPES; i++) {
+        pthread_mutex_destroy(&m->stripes[i].lock);
+        pthread_cond_destroy(&m->stripes[i].landed);
+    }
+    pthread_mutex_destroy(&m->lock);
+    pthread_cond_destroy(&m->wake);
+    ql_arena_cleanup(&m->arena);
+    free(m);
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->cond);
+    fixture_cleanup(&r->f);
+    free(r);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -180,6 +312,7 @@ int main(int argc, char **argv)
         TEST(test_a_billed_row_is_dated_when_its_unit_was_taken),
         TEST(test_a_request_late_across_midnight_counts_in_the_new_month),
         TEST(test_a_flush_that_landed_unseen_is_not_written_again),
+        TEST(test_the_last_unit_on_its_way_is_waited_for_not_refused),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

@@ -166,6 +166,8 @@ static void test_the_last_units_are_reserved_one_at_a_time(void)
             break;
         ASSERT_INT_EQ(rc, QL_OK);
         ok++;
+        if (refill) /* the background refills asked for all fail: they reserve nothing */
+            ql_usage_refilled(&m.a, m.a.period_start, m.a.epoch, NULL, T0);
         /* a steady 1 request per ms: blocks of 500 */
         fake_clock_advance(&m.f.clock, 1);
     }
@@ -232,6 +234,51 @@ static void test_a_refused_process_asks_again_and_gets_units_given_back(void)
     ASSERT_INT_EQ(refill, 0);
     refill_now(&m);
     ASSERT_INT_EQ(ql_usage_admit(&m.f.cx, &m.a, 0, &refill), QL_OK);
+    fixture_cleanup(&m.f);
+}
+
+/*
+ * The background refill took the last unit and has not landed when a request reserves itself
+ * and gets nothing: no request is refused until the refill's answer lands (one that owns the
+ * account is told to land it first), and its unit is spent before the quota is refused.
+ */
+static void test_a_refill_on_its_way_decides_whether_the_quota_is_spent(void)
+{
+    struct metered m;
+    metered_init(&m, 2);
+    int refill = 0;
+    ASSERT_INT_EQ(ql_usage_admit(&m.f.cx, &m.a, 1, &refill), QL_OK); /* 1 of 2 reserved */
+    /* the refill's reservation runs, takes the last unit, and has not landed yet */
+    int64_t period = m.a.period_start, epoch = m.a.epoch;
+    struct ql_usage_grant bg;
+    ASSERT_INT_EQ(ql_usage_reserve(&m.f.cx, &m.team, period, 16, &bg), QL_OK);
+    /* a request reserves itself meanwhile and gets nothing: not a refusal */
+    ASSERT_INT_EQ(ql_usage_admit(&m.f.cx, &m.a, 1, &refill), QL_EWOULD_BLOCK);
+    int reserves = m.f.store.usage.reserves;
+    ASSERT_INT_EQ(ql_usage_admit(&m.f.cx, &m.a, 0, &refill), QL_EWOULD_BLOCK); /* a loop's */
+    ASSERT_INT_EQ(ql_usage_admit(&m.f.cx, &m.a, 1, &refill), QL_EWOULD_BLOCK); /* waits */
+    ASSERT_INT_EQ(m.f.store.usage.reserves, reserves); /* without asking the store again */
+    ASSERT_INT_EQ(ql_usage_refilled(&m.a, period, epoch, &bg, T0), 0); /* it lands */
+    ASSERT_INT_EQ(ql_usage_admit(&m.f.cx, &m.a, 0, &refill), QL_OK);
+    ASSERT_INT_EQ(ql_usage_admit(&m.f.cx, &m.a, 1, &refill), QL_EQUOTA);
+    ASSERT_INT_EQ(m.f.store.usage.periods[0].reserved, 2);
+    fixture_cleanup(&m.f);
+}
+
+/* A plan change voids the answer of the refill on its way: it no longer decides. */
+static void test_a_plan_change_ends_the_wait_for_a_refill(void)
+{
+    struct metered m;
+    metered_init(&m, 2);
+    int refill = 0;
+    ASSERT_INT_EQ(ql_usage_admit(&m.f.cx, &m.a, 1, &refill), QL_OK);
+    struct ql_usage_grant bg;
+    ASSERT_INT_EQ(ql_usage_reserve(&m.f.cx, &m.team, m.a.period_start, 16, &bg), QL_OK);
+    ASSERT_INT_EQ(ql_usage_admit(&m.f.cx, &m.a, 1, &refill), QL_EWOULD_BLOCK);
+    ASSERT_INT_EQ(ql_store_usage_subscribe(m.f.cx.ports.store, &m.f.cx, &m.team, "p", 3, T0), 0);
+    ql_usage_forget(&m.a); /* the change is heard: the next request asks under the new plan */
+    ASSERT_INT_EQ(ql_usage_admit(&m.f.cx, &m.a, 1, &refill), QL_OK);
+    ASSERT_INT_EQ(m.f.store.usage.periods[0].reserved, 3);
     fixture_cleanup(&m.f);
 }
 
@@ -534,6 +581,8 @@ static const struct ql_test tests[] = {
     TEST(test_the_last_units_are_reserved_one_at_a_time),
     TEST(test_an_event_loop_never_waits_for_a_reservation),
     TEST(test_a_refused_process_asks_again_and_gets_units_given_back),
+    TEST(test_a_refill_on_its_way_decides_whether_the_quota_is_spent),
+    TEST(test_a_plan_change_ends_the_wait_for_a_refill),
     TEST(test_idle_units_go_back_and_all_of_them_at_shutdown),
     TEST(test_a_new_month_starts_a_new_count),
     TEST(test_a_reservation_asked_before_a_plan_change_counts_for_nothing),
