@@ -144,6 +144,32 @@ static int landed(struct ql_ctx *cx, const struct ql_entry *e, int rc)
 }
 
 /*
+ * The lone write of a creation whose group's COMMIT lost its answer met a row with its id
+ * (rc, QL_ECONFLICT): settle asked on a new connection whether the group landed, and asked
+ * before the server had finished that COMMIT (it said "not stored"); the lone write then
+ * waited for the COMMIT and met the row.  The id was made for this request alone (a UUIDv7
+ * with 74 random bits), so a stored entry of the team with that id, this author and this
+ * content is this request's own: QL_OK with *out the stored row (arena), as a lone creation
+ * answers.  Anything else (no such entry, another one) keeps rc and its error.
+ */
+static int written_by_group(struct ql_ctx *cx, struct ql_entry *out, int rc)
+{
+    struct ql_error conflict = cx->err;
+    struct ql_entry e;
+    ql_error_clear(&cx->err);
+    if (ql_store_entries_get(cx->ports.store, cx, &out->team_id, &out->id, &e) == QL_OK &&
+        e.has_author_user == out->has_author_user && e.has_author_key == out->has_author_key &&
+        memcmp(e.author_user.b, out->author_user.b, sizeof(e.author_user.b)) == 0 &&
+        memcmp(e.author_key.b, out->author_key.b, sizeof(e.author_key.b)) == 0 &&
+        e.content_n == out->content_n && memcmp(e.content, out->content, e.content_n) == 0) {
+        *out = e;
+        return QL_OK;
+    }
+    cx->err = conflict;
+    return rc;
+}
+
+/*
  * The group write of ql_entry_create: the same rows as a lone creation, one statement per
  * table for the whole group.  Audit rows go in team order, so that concurrent groups lock
  * the chain heads they append to in one order and cannot deadlock each other.
@@ -220,7 +246,9 @@ int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
      * behind; the entry is then written alone below, where its own error (if any) shows.
      * The key is the team: its audit chain's head is what the write locks.  QL_EUNAVAILABLE:
      * the group may have committed and nobody could tell (settle), so it is not written again.
+     * A lone write that meets this id after a group did write it (written_by_group).
      */
+    int grouped = 0;
     if (cx->ports.group && cx->tx == NULL) {
         struct ql_group_item item = {.cx = cx, .arg = out, .key = ql_uuid_hash(team)};
         rc = ql_group_join(cx->ports.group, cx, &item, write_created);
@@ -231,6 +259,7 @@ int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
                                 "The database connection was lost; the entry may have been "
                                 "written: list the journal before writing it again.");
         ql_error_clear(&cx->err);
+        grouped = 1;
     }
     rc = ql_tx_begin(cx);
     if (rc)
@@ -242,6 +271,8 @@ int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
     if (rc == QL_OK)
         rc = ql_audit(cx, team, "journal_entry.create", "JournalEntry", &out->id, NULL);
     rc = ql_tx_end(cx, rc);
+    if (rc == QL_ECONFLICT && grouped)
+        return written_by_group(cx, out, rc);
     return rc == QL_EUNAVAILABLE ? landed(cx, out, rc) : rc;
 }
 

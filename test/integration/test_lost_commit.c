@@ -11,6 +11,7 @@
 #include "group/group.h"
 #include "integration/fault_proxy.h"
 #include "integration/uc_world.h"
+#include "store/store.h"
 #include "team/team.h"
 #include "tx/tx.h"
 #include "usage/usage.h"
@@ -128,6 +129,64 @@ static void test_a_group_whose_commit_landed_unseen_answers_success(void)
     world_close(&w);
 }
 
+/* An existence check that ran before the server had finished the COMMIT: nothing is there. */
+static int absent(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *const *es, int n,
+                  int *found)
+{
+    (void)self;
+    (void)cx;
+    (void)es;
+    memset(found, 0, sizeof(*found) * (size_t)n);
+    return QL_OK;
+}
+
+/*
+ * A group whose COMMIT landed unseen, and whose check came too early (it says "not stored"):
+ * the lone write meets the entry's own id, and its caller gets that entry (201), not a 409.
+ */
+static void test_a_group_checked_too_early_answers_success(void)
+{
+    struct world w;
+    world_open(&w);
+    struct test_group g = {.base = {&tg_ops}};
+    struct ql_ctx peer = w.u.cx;
+    struct ql_entry e1;
+    memset(&e1, 0, sizeof(e1));
+    ASSERT_INT_EQ(ql_uuid7_new(w.u.cx.ports.clock, w.u.cx.ports.auth, &e1.id), QL_OK);
+    e1.team_id = w.team.id;
+    e1.has_author_user = 1;
+    e1.author_user = w.owner.user.id;
+    e1.content = "peer";
+    e1.content_n = 4;
+    e1.version = 1;
+    e1.created_ms = e1.updated_ms = ql_uuid7_ms(&e1.id);
+    struct ql_group_item i1 = {.cx = &peer, .arg = &e1};
+    g.waiting = &i1;
+    w.u.cx.ports.group = &g.base;
+    struct ql_store *s = w.u.cx.ports.store;
+    const struct ql_store_ops *real = s->ops;
+    struct ql_store_ops early = *real;
+    struct ql_entries_ops entries = *real->entries;
+    entries.exist_many = absent;
+    early.entries = &entries;
+    s->ops = &early;
+    atomic_store(&fp.armed, 1);
+    struct ql_entry mine;
+    struct ql_entry_input in = {"mine", 4, 0, NULL, 0};
+    int rc = ql_entry_create(&w.u.cx, &w.team.id, &in, &mine);
+    s->ops = real;
+    ASSERT_INT_EQ(cuts(&w), 1);
+    ASSERT_INT_EQ(rc, QL_OK);
+    ASSERT_INT_EQ(w.u.cx.err.code, QL_OK);
+    ASSERT_INT_EQ(i1.rc, QL_ERETRY); /* its caller writes it alone, and meets it the same way */
+    ASSERT_INT_EQ(entries_with(&w, &mine.id), 1);
+    ASSERT_INT_EQ(mine.version, 1);
+    ASSERT_INT_EQ((int)mine.content_n, 4);
+    ASSERT_INT_EQ(memcmp(mine.content, "mine", 4), 0);
+    ASSERT_INT_EQ(memcmp(mine.team_id.b, w.team.id.b, 16), 0);
+    world_close(&w);
+}
+
 static int no_hook(struct ql_ctx *cx, void *ud)
 {
     (void)cx;
@@ -194,6 +253,7 @@ int main(int argc, char **argv)
         TEST(test_a_group_whose_commit_landed_unseen_answers_success),
         TEST(test_a_lone_creation_whose_commit_landed_unseen_answers_success),
         TEST(test_a_flush_whose_commit_landed_unseen_is_not_counted_again),
+        TEST(test_a_group_checked_too_early_answers_success),
     };
     int rc = ql_test_run(tests, QL_NTESTS(tests), argc, argv);
     fault_proxy_stop(&fp);

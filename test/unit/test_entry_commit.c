@@ -180,6 +180,45 @@ static void test_group_in_doubt_answers_unavailable(void)
     fixture_cleanup(&w.f);
 }
 
+/* An existence check that runs before the server finished the COMMIT: nothing is there yet. */
+static int absent(struct ql_store *self, struct ql_ctx *cx, const struct ql_entry *const *es, int n,
+                  int *found)
+{
+    (void)self;
+    (void)cx;
+    (void)es;
+    memset(found, 0, sizeof(*found) * (size_t)n);
+    return QL_OK;
+}
+
+/*
+ * The group's COMMIT landed but the check says "not stored" (it came too early): the lone
+ * write meets the entry's own id and the client gets that entry (201), not a 409.
+ */
+static void test_group_checked_too_early_answers_success(void)
+{
+    struct world w;
+    setup(&w);
+    struct grouped gr;
+    grouped_setup(&w, &gr);
+    struct ql_entries_ops early = *w.f.store.ops.entries;
+    early.exist_many = absent;
+    w.f.store.ops.entries = &early;
+    int entries = w.f.store.nentries;
+    w.lose = 1;
+    struct ql_entry mine;
+    struct ql_entry_input in = {"mine", 4, 0, NULL, 0};
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &mine), QL_OK);
+    ASSERT_INT_EQ(w.f.cx.err.code, QL_OK);
+    ASSERT_INT_EQ(gr.i1.rc, QL_ERETRY); /* its thread writes it alone: the same answer */
+    ASSERT_INT_EQ(w.f.store.nentries, entries + 2);
+    ASSERT_INT_EQ(stored(&w, &mine), 1);
+    ASSERT_INT_EQ(mine.content_n, 4);
+    ASSERT_INT_EQ(memcmp(mine.content, "mine", 4), 0);
+    ASSERT_INT_EQ(mine.version, 1);
+    fixture_cleanup(&w.f);
+}
+
 static int no_hook(struct ql_ctx *cx, void *ud)
 {
     (void)cx;
@@ -217,6 +256,7 @@ int main(int argc, char **argv)
         TEST(test_group_whose_commit_landed_answers_success),
         TEST(test_group_whose_commit_did_not_land_writes_each_alone),
         TEST(test_group_in_doubt_answers_unavailable),
+        TEST(test_group_checked_too_early_answers_success),
         TEST(test_lone_creation_whose_commit_landed_answers_success),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
