@@ -153,6 +153,9 @@ struct ql__meter {
     struct ql_uuid tteams[QL__METER_REFILLS];
     int ntback;
     struct ql_usage_return tback[QL__METER_RETURNS];
+    struct ql_uuid back_series; /* the give-backs' numbered series (made at the first) */
+    int64_t back_seq;           /* the number of the last give-back sent (0: none yet) */
+    int back_pending;           /* >0: tback[0..back_pending) are give-back back_seq */
 };
 
 /* meter.c: the account of team under its stripe's lock (made, or recycled, when absent). */
@@ -173,5 +176,7 @@ void ql__meter_give_back(struct ql__meter *m, const struct ql_uuid *team, int64_
 void *ql__meter_main(void *arg);
 /* meter_thread.c: write the rows taken (trows), as the thread does every tick. */
 void ql__meter_flush(struct ql__meter *m);
+/* meter_thread.c: give back the units collected (tback), as the thread does every tick. */
+void ql__meter_release(struct ql__meter *m);
 
 #endif

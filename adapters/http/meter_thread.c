@@ -166,15 +166,35 @@ static int surplus(struct ql__meter *m, struct ql_usage_return *out, int cap, in
     return n;
 }
 
-/* Give back rows[0..n): in one statement; kept for the next tick when it fails. */
-static int give_back(struct ql__meter *m, struct ql_usage_return *rows, int n)
+/*
+ * Give back m->tback[0..ntback) in numbered give-backs (ql_usage_release with a mark of the
+ * series m->back_series); what failed stays at the front for the next tick.  Like a flush,
+ * one that failed for now (its COMMIT may have landed) is sent again first with its number
+ * and the same rows, so one that did land is not applied twice; rows added since go in the
+ * next number.
+ */
+void ql__meter_release(struct ql__meter *m)
 {
-    if (n == 0)
-        return 0;
-    int rc = ql_usage_release(&m->cx, rows, n);
-    outcome(m, rc, "release");
-    ql_arena_reset(&m->arena);
-    return rc == QL_OK ? 0 : n;
+    struct ql_usage_return *rows = m->tback;
+    int n = m->ntback, done = 0;
+    if (m->back_seq == 0 && n > 0 &&
+        ql_uuid7_new(m->env->clock, m->env->auth, &m->back_series) != QL_OK)
+        return; /* no randomness now: they wait, reserved, for the next tick */
+    while (done < n) {
+        int k = m->back_pending > 0 ? m->back_pending : n - done; /* pending: done is 0 */
+        if (m->back_pending == 0)
+            m->back_seq++;
+        struct ql_usage_flush f = {m->back_series, m->back_seq};
+        int rc = ql_usage_release(&m->cx, &f, rows + done, k);
+        outcome(m, rc, "release");
+        ql_arena_reset(&m->arena);
+        m->back_pending = rc == QL_OK ? 0 : k;
+        if (rc)
+            break;
+        done += k;
+    }
+    memmove(rows, rows + done, sizeof(*rows) * (size_t)(n - done));
+    m->ntback = n - done;
 }
 
 /* Publish this instance's rate counts and charge the buckets with the others'. */
@@ -232,7 +252,7 @@ void *ql__meter_main(void *arg)
             share_rates(m);
             next = mono_ms() + QL__METER_TICK_MS;
         }
-        m->ntback = give_back(m, m->tback, m->ntback);
+        ql__meter_release(m);
         if (dropped)
             dropped_rows(m, dropped, "too many waited");
         pthread_mutex_lock(&m->lock);

@@ -146,9 +146,22 @@ int ql_usage_reserve(struct ql_ctx *cx, const struct ql_uuid *team, int64_t peri
                                   out);
 }
 
-int ql_usage_release(struct ql_ctx *cx, const struct ql_usage_return *rows, int n)
+int ql_usage_release(struct ql_ctx *cx, const struct ql_usage_flush *mark,
+                     const struct ql_usage_return *rows, int n)
 {
-    return ql_store_usage_release(cx->ports.store, cx, rows, n);
+    struct ql_store *st = cx->ports.store;
+    if (n <= 0)
+        return QL_OK;
+    if (mark == NULL)
+        return ql_store_usage_release(st, cx, rows, n);
+    int rc = ql_tx_begin(cx);
+    if (rc)
+        return rc;
+    int fresh = 1; /* this give-back was not recorded before */
+    rc = ql_store_usage_flushed(st, cx, mark, ql_clock_now_ms(cx->ports.clock), &fresh);
+    if (rc == QL_OK && fresh)
+        rc = ql_store_usage_release(st, cx, rows, n);
+    return ql_tx_end(cx, rc);
 }
 
 /*

@@ -55,6 +55,7 @@
 #include "uuid/uuid.h"
 
 struct ql_ctx;
+struct ql_usage_flush;
 
 #define QL_PLAN_DEFAULT "free" /* the plan of a team no operator has set one for */
 #define QL_PLAN_MAX 50         /* longest plan name */
@@ -142,8 +143,16 @@ struct ql_usage_return {
     int64_t n;
 };
 
-/* Give back rows[0..n) in one statement. */
-int ql_usage_release(struct ql_ctx *cx, const struct ql_usage_return *rows, int n);
+/*
+ * Give back rows[0..n).  With mark (a numbered give-back, struct ql_usage_flush below: a
+ * series of its own, never a flush's), in one transaction with the mark, so that one whose
+ * COMMIT landed but whose answer was lost is recognised when it comes again, and QL_OK with
+ * nothing given back then: applied twice, it would lower the reserved count below what the
+ * processes hold, and the team could pass its quota.  With mark NULL, in one statement that
+ * nothing recognises.
+ */
+int ql_usage_release(struct ql_ctx *cx, const struct ql_usage_flush *mark,
+                     const struct ql_usage_return *rows, int n);
 
 /* ---- a process's account of one team ----------------------------------------------------------
  */
@@ -280,10 +289,12 @@ struct ql_request_row {
  * Which flush of which process a recording is.  A process numbers its flushes 1, 2, ... and
  * sends a flush again, with its number and the same rows, until it is done: the number is
  * stored in the flush's transaction, so a flush whose COMMIT landed but whose answer was
- * lost is recognised when it comes again and not counted twice.
+ * lost is recognised when it comes again and not counted twice.  Give-backs of units
+ * (ql_usage_release) are numbered the same way in a series of their own: another instance
+ * id, since a number stored by one series would hide the pending one of the other.
  */
 struct ql_usage_flush {
-    struct ql_uuid instance; /* the process's run */
+    struct ql_uuid instance; /* the process's run (one id per series) */
     int64_t seq;             /* greater than every earlier flush of instance */
 };
 

@@ -5,7 +5,9 @@
  * sent with it, closes the client's side at once, then lets the server finish (it sees the end
  * of its input after the COMMIT, so the COMMIT runs and lands) before it accepts anyone else.
  * So the client's COMMIT committed and the client cannot tell: the case an ambiguous COMMIT is
- * about, made without timing.  One thread, poll(); every wait is bounded.
+ * about, made without timing.  One thread, poll(); every wait is bounded.  A test may name
+ * one more prepared statement (fault_proxy.stmt) whose Execute counts as a COMMIT: run on its
+ * own, outside a transaction, such a statement commits at the Sync sent with it.
  *
  * Sessions must connect without TLS or GSS (fault_proxy_url asks for neither), so that the
  * proxy reads the protocol's messages: after the startup message, a type byte and a length.
@@ -34,7 +36,7 @@ struct fp_pair {
     unsigned char head[64];
     size_t nhead;     /* bytes of head[] (the start of the current message) collected */
     size_t head_want; /* how much of the current message head[] keeps */
-    int commit_bound; /* a Bind of the statement "commit" went by: its Execute commits */
+    int commit_bound; /* a Bind of "commit" (or fault_proxy.stmt) went by: its Execute commits */
     int commit_in;    /* a COMMIT is in the bytes being forwarded */
 };
 
@@ -45,12 +47,13 @@ struct fault_proxy {
     atomic_int armed; /* 1: cut after the next COMMIT */
     atomic_int cuts;  /* COMMITs whose answer was lost */
     atomic_int stop;
+    _Atomic(const char *) stmt; /* NULL, or a prepared statement whose Execute also counts */
     pthread_t thread;
     struct fp_pair pairs[FP_PAIRS];
 };
 
 /* A whole message of the client (its start in p->head) went by: note a COMMIT in it. */
-static inline void fp_message(struct fp_pair *p)
+static inline void fp_message(const struct fault_proxy *fp, struct fp_pair *p)
 {
     if (!p->started) {
         /* the startup message, unless an SSL or GSS request (length 8: refused, then again) */
@@ -61,8 +64,12 @@ static inline void fp_message(struct fp_pair *p)
     } else if (p->head[0] == 'B' && p->nhead > 5) {
         /* the portal's name, then the statement's, both NUL-terminated */
         size_t pl = strnlen((const char *)p->head + 5, p->nhead - 5);
+        const char *also = atomic_load(&fp->stmt);
+        size_t sl = also ? strlen(also) : 0;
+        const unsigned char *name = p->head + 5 + pl + 1;
         p->commit_bound =
-            5 + pl + 1 + 7 <= p->nhead && memcmp(p->head + 5 + pl + 1, "commit", 7) == 0;
+            (5 + pl + 1 + 7 <= p->nhead && memcmp(name, "commit", 7) == 0) ||
+            (also && 5 + pl + 1 + sl + 1 <= p->nhead && memcmp(name, also, sl + 1) == 0);
     } else if (p->head[0] == 'E' && p->commit_bound) {
         p->commit_in = 1;
         p->commit_bound = 0;
@@ -71,7 +78,8 @@ static inline void fp_message(struct fp_pair *p)
 }
 
 /* Look at the bytes b[0..n) the client sends; note a COMMIT among them in p->commit_in. */
-static inline void fp_scan(struct fp_pair *p, const unsigned char *b, size_t n)
+static inline void fp_scan(const struct fault_proxy *fp, struct fp_pair *p, const unsigned char *b,
+                           size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -88,7 +96,7 @@ static inline void fp_scan(struct fp_pair *p, const unsigned char *b, size_t n)
             size_t room = sizeof(p->head) - hdr;
             p->head_want = hdr + (p->need < room ? p->need : room);
             if (p->need == 0)
-                fp_message(p);
+                fp_message(fp, p);
             continue;
         }
         size_t take = n - i < p->need ? n - i : p->need;
@@ -97,7 +105,7 @@ static inline void fp_scan(struct fp_pair *p, const unsigned char *b, size_t n)
         i += take;
         p->need -= take;
         if (p->need == 0)
-            fp_message(p);
+            fp_message(fp, p);
     }
 }
 
@@ -168,7 +176,7 @@ static inline void *fp_main(void *arg)
                 continue;
             }
             if (from_client)
-                fp_scan(p, b, (size_t)r);
+                fp_scan(fp, p, b, (size_t)r);
             if (fp_write_all(from_client ? p->server : p->client, b, (size_t)r) != 0) {
                 fp_close(p);
                 continue;

@@ -2,8 +2,9 @@
  * Integration tests of COMMITs that land while their answer is lost, on PostgreSQL: the
  * sessions go through fault_proxy.h, which forwards a COMMIT and then closes the client's
  * side.  A grouped creation of journal entries, a lone one under an idempotency record's
- * hooks, and a flush of the usage meter must each find out what landed instead of writing it
- * again (a 409 for an entry that exists) or counting it twice.
+ * hooks, a flush of the usage meter and its give-back of reserved units must each find out
+ * what landed instead of writing it again (a 409 for an entry that exists) or counting it
+ * twice.
  */
 #include "account/account.h"
 #include "entry/entry.h"
@@ -239,6 +240,66 @@ static void test_a_flush_whose_commit_landed_unseen_is_not_counted_again(void)
     world_close(&w);
 }
 
+/* The units of w's team's period reserved by every process (on a direct connection). */
+static long long reserved(struct world *w, int64_t period_ms)
+{
+    char t[QL_UUID_STR_LEN + 1], sql[200];
+    ql_uuid_format(&w->team.id, t);
+    snprintf(sql, sizeof(sql),
+             "SELECT reserved FROM usage_periods WHERE team_id = '%s' AND period_start = "
+             "to_timestamp(%lld / 1000.0)",
+             t, (long long)period_ms);
+    const char *n = itest_sql(w->direct, sql);
+    return n ? atoll(n) : -1;
+}
+
+/*
+ * Give back n units as the meter does: a numbered give-back, sent again with its number
+ * until it is done; ASSERT that one message's answer was lost on the way.
+ */
+static void give_back_lossy(struct world *w, const struct ql_usage_flush *f, int64_t period,
+                            int64_t n)
+{
+    struct ql_usage_return back = {w->team.id, period, n};
+    int cut = cuts(w);
+    atomic_store(&fp.armed, 1);
+    int rc = ql_usage_release(&w->u.cx, f, &back, 1);
+    for (int i = 0; rc != QL_OK && i < 3; i++) { /* the meter's next ticks */
+        ql_error_clear(&w->u.cx.err);
+        rc = ql_usage_release(&w->u.cx, f, &back, 1);
+    }
+    ASSERT_INT_EQ(rc, QL_OK);
+    ASSERT_INT_EQ(cuts(w), cut + 1);
+}
+
+/*
+ * A give-back of reserved units whose answer was lost, sent again: applied once.  Applied
+ * twice, the team's reserved count falls below what its processes hold, and it can pass its
+ * quota.  Once the COMMIT's answer is lost, once the give-back statement's (which commits
+ * by itself when it runs outside a transaction).
+ */
+static void test_a_give_back_whose_answer_was_lost_applies_once(void)
+{
+    struct world w;
+    world_open(&w);
+    int64_t start, end;
+    ql_usage_period(ql_clock_now_ms(w.u.cx.ports.clock), &start, &end);
+    struct ql_usage_grant g;
+    ASSERT_INT_EQ(ql_usage_reserve(&w.u.cx, &w.team.id, start, 10, &g), QL_OK);
+    ASSERT_INT_EQ((int)g.granted, 10);
+    ASSERT_INT_EQ((int)reserved(&w, start), 10);
+    struct ql_usage_flush f = {.seq = 1};
+    ASSERT_INT_EQ(ql_uuid7_new(w.u.cx.ports.clock, w.u.cx.ports.auth, &f.instance), QL_OK);
+    give_back_lossy(&w, &f, start, 4);
+    ASSERT_INT_EQ((int)reserved(&w, start), 6);
+    f.seq = 2;
+    atomic_store(&fp.stmt, "usage_release");
+    give_back_lossy(&w, &f, start, 2);
+    atomic_store(&fp.stmt, NULL);
+    ASSERT_INT_EQ((int)reserved(&w, start), 4);
+    world_close(&w);
+}
+
 int main(int argc, char **argv)
 {
     int port = 0;
@@ -254,6 +315,7 @@ int main(int argc, char **argv)
         TEST(test_a_lone_creation_whose_commit_landed_unseen_answers_success),
         TEST(test_a_flush_whose_commit_landed_unseen_is_not_counted_again),
         TEST(test_a_group_checked_too_early_answers_success),
+        TEST(test_a_give_back_whose_answer_was_lost_applies_once),
     };
     int rc = ql_test_run(tests, QL_NTESTS(tests), argc, argv);
     fault_proxy_stop(&fp);

@@ -123,7 +123,7 @@ static void *reserver(void *arg)
         mine += g.granted;
         if (mine > 0 && rand_r(&seed) % 4 == 0) {
             struct ql_usage_return back = {r->team, r->period, 1 + rand_r(&seed) % mine};
-            if (ql_usage_release(&w.cx, &back, 1) != QL_OK)
+            if (ql_usage_release(&w.cx, NULL, &back, 1) != QL_OK)
                 atomic_fetch_add(&r->failures, 1);
             else
                 mine -= back.n;

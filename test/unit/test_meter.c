@@ -305,6 +305,67 @@ static void test_the_last_unit_on_its_way_is_waited_for_not_refused(void)
     free(r);
 }
 
+/* The units of team 0x55's period T0 the fake store holds reserved. */
+static int64_t fake_reserved(struct lossy *l)
+{
+    for (int i = 0; i < l->f.store.usage.nperiods; i++)
+        if (l->f.store.usage.periods[i].team.b[0] == 0x55)
+            return l->f.store.usage.periods[i].reserved;
+    return -1;
+}
+
+static void add_back(struct ql__meter *m, int64_t n)
+{
+    struct ql_usage_return *r = &m->tback[m->ntback++];
+    memset(r, 0, sizeof(*r));
+    memset(r->team.b, 0x55, 16);
+    r->period_ms = T0;
+    r->n = n;
+}
+
+/*
+ * A give-back of units whose COMMIT landed but whose answer was lost stays for the next tick,
+ * and is then recognised (its number is stored) instead of being applied a second time, which
+ * would leave fewer units reserved than the processes hold.
+ */
+static void test_a_give_back_that_landed_unseen_is_not_applied_again(void)
+{
+    struct lossy *l = calloc(1, sizeof(*l));
+    struct ql__meter *m = calloc(1, sizeof(*m));
+    ASSERT_TRUE(l != NULL && m != NULL);
+    fixture_init(&l->f);
+    l->real_commit = l->f.store.ops.commit;
+    l->f.store.ops.commit = lossy_commit;
+    struct ql_http_env env = {
+        .clock = &l->f.clock.base, .auth = &l->f.auth.base, .log = &l->f.log.base};
+    m->env = &env;
+    ql_arena_init(&m->arena, 0, 0);
+    m->cx = l->f.cx;
+    m->cx.arena = &m->arena;
+    struct ql_uuid team;
+    memset(team.b, 0x55, 16);
+    l->f.store.teams[l->f.store.nteams++].t.id = team;
+    struct ql_usage_grant g;
+    ASSERT_INT_EQ(ql_usage_reserve(&m->cx, &team, T0, 10, &g), QL_OK);
+    ASSERT_INT_EQ(fake_reserved(l), 10);
+    add_back(m, 4);
+    l->lose = 1;
+    ql__meter_release(m);
+    ASSERT_INT_EQ(fake_reserved(l), 6); /* it landed */
+    ASSERT_INT_EQ(m->ntback, 1);        /* and waits for the next tick */
+    add_back(m, 1);                     /* more came meanwhile */
+    ql__meter_release(m);
+    ASSERT_INT_EQ(fake_reserved(l), 5); /* only the new one */
+    ASSERT_INT_EQ(m->ntback, 0);
+    add_back(m, 2);
+    ql__meter_release(m);
+    ASSERT_INT_EQ(fake_reserved(l), 3);
+    ql_arena_cleanup(&m->arena);
+    free(m);
+    fixture_cleanup(&l->f);
+    free(l);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -313,6 +374,7 @@ int main(int argc, char **argv)
         TEST(test_a_request_late_across_midnight_counts_in_the_new_month),
         TEST(test_a_flush_that_landed_unseen_is_not_written_again),
         TEST(test_the_last_unit_on_its_way_is_waited_for_not_refused),
+        TEST(test_a_give_back_that_landed_unseen_is_not_applied_again),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }

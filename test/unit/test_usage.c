@@ -226,7 +226,7 @@ static void test_a_refused_process_asks_again_and_gets_units_given_back(void)
     int64_t period, n = ql_usage_surplus(&other, T0 + QL_USAGE_IDLE_MS, 0, &period);
     ASSERT_INT_EQ(n, 100);
     struct ql_usage_return back = {m.team, period, n};
-    ASSERT_INT_EQ(ql_usage_release(&m.f.cx, &back, 1), QL_OK);
+    ASSERT_INT_EQ(ql_usage_release(&m.f.cx, NULL, &back, 1), QL_OK);
     /* an event loop cannot ask itself: it refuses and asks for a background recheck, once */
     ASSERT_INT_EQ(ql_usage_admit(&m.f.cx, &m.a, 0, &refill), QL_EQUOTA);
     ASSERT_INT_EQ(refill, 1);
@@ -366,7 +366,7 @@ static void test_a_reservation_asked_before_a_plan_change_counts_for_nothing(voi
     ASSERT_INT_EQ(ql_usage_granted(&m.a, period, epoch, &none, T0), 0);
     ASSERT_INT_EQ(m.a.recheck_ms, 0);
     struct ql_usage_return back = {m.team, period, 16};
-    ASSERT_INT_EQ(ql_usage_release(&m.f.cx, &back, 1), QL_OK);
+    ASSERT_INT_EQ(ql_usage_release(&m.f.cx, NULL, &back, 1), QL_OK);
     int refill = 0; /* the next request asks under the new plan */
     ASSERT_INT_EQ(ql_usage_admit(&m.f.cx, &m.a, 1, &refill), QL_EQUOTA);
     ASSERT_INT_EQ(ql_usage_granted(&m.a, period, m.a.epoch, &g, T0), 0); /* asked after: counts */
