@@ -94,13 +94,19 @@ static int r_memberships(struct ql_store *self, struct ql_ctx *cx, const struct 
     return rc;
 }
 
+/* A row of r_entries: its entry, or QL__PG_CUT where the page's bytes end (stmts_rights.h). */
+static int read_entry(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
+{
+    return PQgetisnull(r, row, 5) ? QL__PG_CUT : ql__pg_read_entry(cx, r, row, dst);
+}
+
 static int r_entries(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *user,
                      const struct ql_uuid *after, int limit, struct ql_entry **out, int *n,
                      int *more)
 {
     void *rows;
-    int rc = user_page(self, cx, QL__ST_R_ENTRIES, user, after, limit, sizeof(**out),
-                       ql__pg_read_entry, &rows, n, more);
+    int rc = user_page(self, cx, QL__ST_R_ENTRIES, user, after, limit, sizeof(**out), read_entry,
+                       &rows, n, more);
     *out = rows;
     return rc;
 }

@@ -16,8 +16,8 @@
     "EXISTS (SELECT 1 FROM mfa_totp m WHERE m.user_id = users.user_id AND m.confirmed_at IS NOT "  \
     "NULL)"
 
-/* What the statements of stmts_pages.h spell out. */
-_Static_assert(QL_PAGE_CONTENT_MAX == 1048576, "the _bytes statements' budget");
+/* What the statements of stmts_pages.h and r_entries (stmts_rights.h) spell out. */
+_Static_assert(QL_PAGE_CONTENT_MAX == 1048576, "the budget of the _bytes statements and r_entries");
 _Static_assert(201 * 4096 < QL_PAGE_CONTENT_MAX, "a page of small entries is under the budget");
 
 const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {

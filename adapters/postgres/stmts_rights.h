@@ -20,11 +20,20 @@
                               "m.team_id WHERE m.user_id = $1 AND m.team_id > $2 ORDER BY "
                               "m.team_id LIMIT $3",
                               3},
+    /*
+     * Bounded by bytes as well as by count (QL_PAGE_CONTENT_MAX, store.h), as the pages of
+     * stmts_pages.h are: an entry whose predecessors on the page already carry 1 MiB of
+     * content comes without it (content is never NULL otherwise), and the reader ends the
+     * page before it.  One statement: the export job reads few pages, and its WindowAgg costs
+     * microseconds, where a page of 50 entries of 100,000 characters held up to 20 MB.
+     */
     [QL__ST_R_ENTRIES] = {"r_entries",
                           "SELECT journal_entry_id, team_id, author_user_id, author_api_key_id, "
-                          "prompt_id, content, version, created_at, updated_at, deleted_at FROM "
-                          "journal_entries WHERE author_user_id = $1 AND journal_entry_id > $2 "
-                          "ORDER BY journal_entry_id LIMIT $3",
+                          "prompt_id, CASE WHEN sum(octet_length(content)) OVER (ORDER BY "
+                          "journal_entry_id ROWS UNBOUNDED PRECEDING) - octet_length(content) < "
+                          "1048576 THEN content END, version, created_at, updated_at, deleted_at "
+                          "FROM journal_entries WHERE author_user_id = $1 AND journal_entry_id > "
+                          "$2 ORDER BY journal_entry_id LIMIT $3",
                           3},
     [QL__ST_R_SESSIONS] = {"r_sessions",
                            "SELECT session_id, created_at, last_seen_at, expires_at FROM "

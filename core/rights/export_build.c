@@ -6,9 +6,10 @@
  *   {"format": "quill.export/1", "exportId", "exportedAt", "account", "memberships",
  *    "journalEntries", "sessions", "apiKeys", "auditLog"}
  * with no token digest, password hash or secret anywhere.  Each section is read in keyset
- * pages through a scratch arena that is emptied after every page, and the text goes into
- * a buffer that becomes a part (about PART_BYTES) whenever it is full, so the memory a
- * build holds does not grow with the user's data.  Nothing runs in one long transaction:
+ * pages (entries' bounded by bytes too, at QL_PAGE_CONTENT_MAX of content) through a
+ * scratch arena that is emptied after every page, and the text goes into a buffer that
+ * becomes a part (about PART_BYTES) whenever it is full, so the memory a build holds does
+ * not grow with the user's data.  Nothing runs in one long transaction:
  * a long writing transaction would hold back every reader of the change log.  A build that
  * fails or is interrupted leaves parts behind that the next attempt drops first.  The
  * export becomes ready in one transaction with its audit row and an `export.ready` change
@@ -36,7 +37,7 @@
 
 #define PART_BYTES (256 * 1024)
 #define PAGE 200
-#define ENTRY_PAGE 50 /* entries are up to 100,000 characters each */
+#define ENTRY_PAGE 50 /* and QL_PAGE_CONTENT_MAX of content: entries reach 100,000 chars */
 
 struct builder {
     struct ql_ctx *cx;

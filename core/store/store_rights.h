@@ -100,7 +100,11 @@ struct ql_rights_ops {
     int (*memberships)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *user,
                        const struct ql_uuid *after, int limit, struct ql_rights_membership **out,
                        int *n, int *more);
-    /* Every entry the user wrote, in any team, soft-deleted ones too, by entry id. */
+    /*
+     * Every entry the user wrote, in any team, soft-deleted ones too, by entry id.  A page
+     * ends at QL_PAGE_CONTENT_MAX bytes of content as well as at limit, after the entry that
+     * reaches it (*more set): at least one entry, however large.
+     */
     int (*entries)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *user,
                    const struct ql_uuid *after, int limit, struct ql_entry **out, int *n,
                    int *more);

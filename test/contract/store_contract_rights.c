@@ -8,6 +8,7 @@
 #include "store/store_rights.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define RT(c) QL__RIGHTS((c)->s)
@@ -24,6 +25,51 @@ static struct ql_entry entry_by(struct cc *c, const struct ql_team *t, const str
     e.created_ms = e.updated_ms = c->now;
     ASSERT_INT_EQ(ql_store_entries_insert(c->s, &c->cx, &e), QL_OK);
     return e;
+}
+
+/*
+ * The entries an export reads end at QL_PAGE_CONTENT_MAX bytes of content as well as at
+ * their limit: after the entry that reaches it (exactly or past it), with more set, and at
+ * least one entry however large; every entry once, in order of id.
+ */
+static void test_rights_entry_pages_end_at_their_bytes_of_content(void)
+{
+    struct cc c;
+    cc_open(&c);
+    struct ql_user a = cc_user(&c, "A");
+    struct ql_team t = cc_team(&c, "T", &a);
+    static const size_t sizes[5] = {QL_PAGE_CONTENT_MAX - 10, 10, 5, 2000000, 3};
+    struct ql_entry e[5];
+    char *text[5];
+    for (int i = 0; i < 5; i++) { /* ids grow: the page's order is this one */
+        text[i] = malloc(sizes[i] + 1);
+        ASSERT_NOT_NULL(text[i]);
+        memset(text[i], 'a' + i, sizes[i]);
+        text[i][sizes[i]] = 0;
+        e[i] = entry_by(&c, &t, &a, text[i]);
+    }
+    /* e0 and e1 reach the bytes exactly, e2 and e3 pass them, e4 is the last */
+    static const int first[4] = {0, 2, 4, 5};
+    struct ql_uuid after;
+    for (int p = 0; p < 3; p++) {
+        struct ql_entry *got;
+        int n, more;
+        ASSERT_INT_EQ(RT(&c)->entries(c.s, &c.cx, &a.id, p ? &after : NULL, 50, &got, &n, &more),
+                      QL_OK);
+        ASSERT_INT_EQ(n, first[p + 1] - first[p]);
+        ASSERT_INT_EQ(more, p < 2);
+        for (int i = 0; i < n && first[p] + i < 5; i++) {
+            const struct ql_entry *want = &e[first[p] + i];
+            ASSERT_ID_EQ(&got[i].id, &want->id);
+            ASSERT_INT_EQ(got[i].content_n, want->content_n);
+            ASSERT_MEM_EQ(got[i].content, want->content, want->content_n);
+        }
+        if (n > 0)
+            after = got[n - 1].id;
+    }
+    for (int i = 0; i < 5; i++)
+        free(text[i]);
+    cc_close(&c);
 }
 
 /* What an export reads: account, memberships, entries, sessions, keys; in keyset pages. */
@@ -455,6 +501,7 @@ static void test_rights_scrub_deliveries_and_idempotency(void)
 
 const struct ql_test contract_rights_tests[] = {
     TEST(test_rights_reads_of_an_export),
+    TEST(test_rights_entry_pages_end_at_their_bytes_of_content),
     TEST(test_rights_audit_rows_of_a_user),
     TEST(test_rights_exports_and_parts),
     TEST(test_rights_erase_user_and_entries),

@@ -150,6 +150,14 @@ static int r_entries(struct ql_store *self, struct ql_ctx *cx, const struct ql_u
         rc = page(s, cx, s->nentries, entry_match, entry_id, entry_put, user, after, limit,
                   sizeof(**out), &rows, n, more);
     *out = rows;
+    size_t bytes = 0; /* the page ends after the entry that reaches QL_PAGE_CONTENT_MAX too */
+    for (int i = 0; rc == QL_OK && i < *n; i++) {
+        bytes += (*out)[i].content_n;
+        if (bytes >= QL_PAGE_CONTENT_MAX && i + 1 < *n) {
+            *n = i + 1;
+            *more = 1;
+        }
+    }
     return rc;
 }
 

@@ -22,6 +22,8 @@
 #include "test.h"
 #include "uuid/uuid.h"
 
+#include <cJSON.h>
+#include <stdlib.h>
 #include <time.h>
 
 static const char *url;
@@ -166,6 +168,128 @@ static void test_export_is_built_in_parts_and_read_back(void)
     world_close(&w);
 }
 
+/* The pages of entries the build read: how many, and the most content one held before its
+ * last entry (what the page had when it took that one) and in all. */
+static struct {
+    const struct ql_rights_ops *real;
+    int pages;
+    size_t most_before_last, most;
+} seen;
+
+static int entries_seen(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *user,
+                        const struct ql_uuid *after, int limit, struct ql_entry **out, int *n,
+                        int *more)
+{
+    int rc = seen.real->entries(self, cx, user, after, limit, out, n, more);
+    size_t bytes = 0;
+    for (int i = 0; rc == QL_OK && i < *n; i++) {
+        if (i == *n - 1 && bytes > seen.most_before_last)
+            seen.most_before_last = bytes;
+        bytes += (*out)[i].content_n;
+    }
+    if (bytes > seen.most)
+        seen.most = bytes;
+    seen.pages++;
+    return rc;
+}
+
+struct whole {
+    char *text;
+    size_t n, cap;
+};
+
+static int keep(void *ud, const char *data, size_t n)
+{
+    struct whole *d = ud;
+    if (d->n + n + 1 > d->cap)
+        return -1;
+    memcpy(d->text + d->n, data, n);
+    d->n += n;
+    d->text[d->n] = '\0';
+    return 0;
+}
+
+/*
+ * An export of 25 entries of 100,000 characters reads them in pages of at most about
+ * QL_PAGE_CONTENT_MAX of content (it read them 50 at a time: 2.5 MB in one page, 20 MB with
+ * four-byte characters), and its document still holds every one once, in order of id.
+ */
+static void test_an_export_reads_large_entries_in_pages_bounded_by_bytes(void)
+{
+    static struct world w;
+    world_open(&w);
+    char email[96];
+    snprintf(email, sizeof(email), "cy-%s@rights.test", w.tag);
+    struct ql_auth_result cy;
+    struct ql_principal pc;
+    person(&w, email, "Cy", &cy, &pc);
+    struct ql_team t;
+    as(&w, &pc);
+    ASSERT_INT_EQ(ql_team_create(&w.u.cx, "Large", 5, &t), QL_OK);
+    as(&w, NULL);
+    ASSERT_INT_EQ(
+        ql_account_resolve(&w.u.cx, cy.session.token, strlen(cy.session.token), QL_VIA_BEARER, &pc),
+        QL_OK);
+    static char big[100001];
+    struct ql_uuid ids[25];
+    for (int i = 0; i < 25; i++) {
+        memset(big, 'A' + i, sizeof(big) - 1);
+        struct ql_entry_input in = {big, sizeof(big) - 1, 0, NULL, 0};
+        struct ql_entry e;
+        as(&w, &pc);
+        ASSERT_INT_EQ(ql_entry_create(&w.u.cx, &t.id, &in, &e), QL_OK);
+        ids[i] = e.id; /* uuid7: in order of id */
+    }
+    struct ql_export e;
+    int created;
+    as(&w, &pc);
+    ASSERT_INT_EQ(ql_export_request(&w.u.cx, &e, &created), QL_OK);
+    char id[QL_UUID_STR_LEN + 1];
+    ql_uuid_format(&e.id, id);
+    struct ql_store *st = w.u.cx.ports.store;
+    const struct ql_store_ops *ops = st->ops;
+    struct ql_store_ops spied = *ops;
+    struct ql_rights_ops rights = *ops->rights;
+    memset(&seen, 0, sizeof(seen));
+    seen.real = ops->rights;
+    rights.entries = entries_seen;
+    spied.rights = &rights;
+    st->ops = &spied;
+    int rc = run_job(&w, "export.build", id, ql_export_build);
+    st->ops = ops;
+    ASSERT_INT_EQ(rc, QL_OK);
+    printf("# %d pages of entries, at most %zu bytes\n", seen.pages, seen.most);
+    ASSERT_TRUE(seen.pages >= 3);
+    ASSERT_TRUE(seen.most_before_last < QL_PAGE_CONTENT_MAX);
+    ASSERT_TRUE(seen.most < QL_PAGE_CONTENT_MAX + 100000);
+    /* the document: every entry once, in order of id, whole */
+    static struct whole d;
+    d.cap = 4 << 20;
+    d.n = 0;
+    d.text = malloc(d.cap);
+    ASSERT_NOT_NULL(d.text);
+    struct ql_export got;
+    as(&w, &pc);
+    ASSERT_INT_EQ(ql_export_get(&w.u.cx, &e.id, &got, keep, &d), QL_OK);
+    cJSON *doc = cJSON_Parse(d.text);
+    ASSERT_NOT_NULL(doc);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "journalEntries");
+    ASSERT_INT_EQ(cJSON_GetArraySize(list), 25);
+    for (int i = 0; i < 25 && i < cJSON_GetArraySize(list); i++) {
+        const cJSON *x = cJSON_GetArrayItem(list, i);
+        char want[QL_UUID_STR_LEN + 1];
+        ql_uuid_format(&ids[i], want);
+        ASSERT_STR_EQ(cJSON_GetObjectItemCaseSensitive(x, "journalEntryId")->valuestring, want);
+        const char *content = cJSON_GetObjectItemCaseSensitive(x, "content")->valuestring;
+        ASSERT_INT_EQ(strlen(content), 100000);
+        ASSERT_INT_EQ(content[0], 'A' + i);
+        ASSERT_INT_EQ(content[99999], 'A' + i);
+    }
+    cJSON_Delete(doc);
+    free(d.text);
+    world_close(&w);
+}
+
 static void test_erasure_leaves_nothing_of_the_person_and_the_chain_verifies(void)
 {
     static struct world w;
@@ -270,6 +394,7 @@ int main(int argc, char **argv)
     url = itest_url("QUILL_TEST_DATABASE_URL");
     static const struct ql_test tests[] = {
         TEST(test_export_is_built_in_parts_and_read_back),
+        TEST(test_an_export_reads_large_entries_in_pages_bounded_by_bytes),
         TEST(test_erasure_leaves_nothing_of_the_person_and_the_chain_verifies),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
