@@ -6,7 +6,9 @@
  * wants its event, a delivery and its job.  The body of a change is made once, when the
  * first endpoint wants it, and every endpoint gets the same bytes: the thing as it is now
  * (an entry or member that is gone by then is named by its id).  All of it is written in
- * the transaction that advances the consumer (ql_consume), so a crash repeats nothing.
+ * the transaction that advances the consumer (ql_consume), so a crash repeats nothing, in
+ * statements of at most about 1 MiB of bodies (FLUSH_BYTES), so the memory a batch holds
+ * does not grow with its count of large entries.
  */
 #include "webhook/webhook.h"
 #include "internal.h"
@@ -26,6 +28,14 @@
 
 #include <stdio.h>
 #include <string.h>
+
+/*
+ * The fan-out writes its deliveries every FLUSH_BYTES of bodies (one entry of 100,000
+ * characters makes a body of 100 KB to 600 KB) or FLUSH_MAX deliveries, all in the batch's
+ * one transaction; a batch of small changes is still one statement.
+ */
+#define FLUSH_BYTES QL_PAGE_CONTENT_MAX
+#define FLUSH_MAX 1000
 
 /* The webhook event a change carries, or NULL. */
 static const char *event_of(int event)
@@ -173,6 +183,93 @@ static int teams_of(const struct ql_change *changes, int n, struct ql_uuid *team
     return k;
 }
 
+/*
+ * The deliveries made so far and not yet written: their bodies (and the reads that made
+ * them) live in a scratch arena that each write empties, so a batch of large entries never
+ * holds more than about FLUSH_BYTES of bodies, whatever its count of changes.
+ */
+struct pending {
+    struct ql_delivery *d;
+    struct ql_uuid *ids;
+    const char **parents;
+    int k, cap;
+    size_t bytes; /* of the distinct bodies among d[0..k) */
+    struct ql_arena scratch;
+};
+
+/* Write the pending deliveries and their jobs (in the caller's transaction), then forget them. */
+static int flush(struct ql_ctx *cx, struct pending *p)
+{
+    int rc = QL_OK;
+    if (p->k > 0)
+        rc = QL__HOOKS(cx)->deliveries_add(cx->ports.store, cx, p->d, p->k);
+    if (rc == QL_OK && p->k > 0)
+        rc = ql__webhook_enqueue(cx, p->ids, p->parents, p->k);
+    p->k = 0;
+    p->bytes = 0;
+    ql_arena_reset(&p->scratch);
+    return rc;
+}
+
+/* Room for want more deliveries in outer (the batch's arena): written first when full. */
+static int room(struct ql_ctx *cx, struct ql_arena *outer, struct pending *p, int want)
+{
+    int rc = QL_OK;
+    if (p->k > 0 && (p->k + want > p->cap || p->bytes >= FLUSH_BYTES))
+        rc = flush(cx, p);
+    if (rc == QL_OK && want > p->cap) { /* a team with more endpoints than FLUSH_MAX */
+        p->d = ql_arena_alloc(outer, sizeof(*p->d) * (size_t)want);
+        p->ids = ql_arena_alloc(outer, sizeof(*p->ids) * (size_t)want);
+        p->parents = ql_arena_alloc(outer, sizeof(*p->parents) * (size_t)want);
+        p->cap = want;
+        if (p->d == NULL || p->ids == NULL || p->parents == NULL)
+            rc = ql_error_nomem(&cx->err);
+    }
+    return rc;
+}
+
+/* The endpoints of hooks[0..nhooks) that want event of team. */
+static int wanting(const struct ql_webhook *hooks, int nhooks, const struct ql_uuid *team,
+                   const char *event)
+{
+    int n = 0;
+    for (int h = 0; h < nhooks; h++)
+        n += memcmp(hooks[h].team_id.b, team->b, 16) == 0 && wants(&hooks[h], event);
+    return n;
+}
+
+/* The deliveries of change c to the endpoints that want it, into p (one body for all). */
+static int fan(struct ql_ctx *cx, struct pending *p, const struct ql_change *c, const char *event,
+               const struct ql_webhook *hooks, int nhooks, int64_t now)
+{
+    const char *body = NULL;
+    int rc = QL_OK;
+    for (int h = 0; rc == QL_OK && h < nhooks; h++) {
+        if (memcmp(hooks[h].team_id.b, c->team.b, 16) != 0 || !wants(&hooks[h], event))
+            continue;
+        if (body == NULL) {
+            rc = make_body(cx, c, event, now, &body);
+            if (rc == QL_OK)
+                p->bytes += strlen(body);
+        }
+        struct ql_delivery *d = &p->d[p->k];
+        if (rc == QL_OK)
+            rc = ql_uuid7_new(cx->ports.clock, cx->ports.auth, &d->id);
+        if (rc)
+            break;
+        d->webhook_id = hooks[h].id;
+        d->team_id = c->team;
+        d->event = event;
+        d->body = body;
+        d->created_ms = now;
+        d->attempts = 0;
+        p->ids[p->k] = d->id;
+        p->parents[p->k] = c->traceparent; /* the delivery joins the trace of the write */
+        p->k++;
+    }
+    return rc;
+}
+
 int ql_webhooks_consume(struct ql_ctx *cx, const struct ql_change *changes, int n)
 {
     struct ql_uuid *teams = ql_arena_alloc(cx->arena, sizeof(*teams) * (size_t)(n ? n : 1));
@@ -186,41 +283,31 @@ int ql_webhooks_consume(struct ql_ctx *cx, const struct ql_change *changes, int 
     int rc = QL__HOOKS(cx)->subscribed(cx->ports.store, cx, teams, nteams, &hooks, &nhooks);
     if (rc || nhooks == 0)
         return rc;
-    size_t cap = (size_t)n * (size_t)nhooks;
-    struct ql_delivery *d = ql_arena_alloc(cx->arena, sizeof(*d) * cap);
-    struct ql_uuid *ids = ql_arena_alloc(cx->arena, sizeof(*ids) * cap);
-    const char **parents = ql_arena_alloc(cx->arena, sizeof(*parents) * cap);
-    if (d == NULL || ids == NULL || parents == NULL)
+    struct ql_arena *outer = cx->arena; /* the changes and endpoints live there */
+    struct pending p = {.cap = (int64_t)n * nhooks < FLUSH_MAX ? n * nhooks : FLUSH_MAX};
+    p.d = ql_arena_alloc(outer, sizeof(*p.d) * (size_t)p.cap);
+    p.ids = ql_arena_alloc(outer, sizeof(*p.ids) * (size_t)p.cap);
+    p.parents = ql_arena_alloc(outer, sizeof(*p.parents) * (size_t)p.cap);
+    if (p.d == NULL || p.ids == NULL || p.parents == NULL)
         return ql_error_nomem(&cx->err);
+    ql_arena_init(&p.scratch, 65536, 0);
     int64_t now = ql_clock_now_ms(cx->ports.clock);
-    int k = 0;
     for (int i = 0; rc == QL_OK && i < n; i++) {
-        const struct ql_change *c = &changes[i];
-        const char *event = event_of(c->event), *body = NULL;
-        for (int h = 0; rc == QL_OK && event && h < nhooks; h++) {
-            if (memcmp(hooks[h].team_id.b, c->team.b, 16) != 0 || !wants(&hooks[h], event))
-                continue;
-            if (body == NULL)
-                rc = make_body(cx, c, event, now, &body);
-            if (rc == QL_OK)
-                rc = ql_uuid7_new(cx->ports.clock, cx->ports.auth, &d[k].id);
-            if (rc)
-                break;
-            d[k].webhook_id = hooks[h].id;
-            d[k].team_id = c->team;
-            d[k].event = event;
-            d[k].body = body;
-            d[k].created_ms = now;
-            d[k].attempts = 0;
-            ids[k] = d[k].id;
-            parents[k] = c->traceparent; /* the delivery joins the trace of the write */
-            k++;
-        }
+        const char *event = event_of(changes[i].event);
+        int want = event ? wanting(hooks, nhooks, &changes[i].team, event) : 0;
+        if (want == 0)
+            continue;
+        cx->arena = &p.scratch;
+        rc = room(cx, outer, &p, want);
+        if (rc == QL_OK)
+            rc = fan(cx, &p, &changes[i], event, hooks, nhooks, now);
+        cx->arena = outer;
     }
-    if (rc == QL_OK && k > 0)
-        rc = QL__HOOKS(cx)->deliveries_add(cx->ports.store, cx, d, k);
-    if (rc == QL_OK && k > 0)
-        rc = ql__webhook_enqueue(cx, ids, parents, k);
+    cx->arena = &p.scratch;
+    if (rc == QL_OK)
+        rc = flush(cx, &p);
+    cx->arena = outer;
+    ql_arena_cleanup(&p.scratch);
     return rc;
 }
 

@@ -7,6 +7,7 @@
  */
 #include "sodium/sodium_auth.h"
 #include "store/store_usage.h"
+#include "store/store_webhooks.h"
 #include "trace/trace.h"
 #include "usage/usage.h"
 #include "webhook_world.h"
@@ -164,6 +165,75 @@ static void test_fan_out_makes_one_delivery_per_wanting_endpoint_and_signs_it(vo
     fixture_cleanup(&w.f);
 }
 
+/* What the fan-out's statements carried: how many, the most distinct bodies' bytes one held. */
+static struct {
+    const struct ql_webhooks_ops *real;
+    int calls;
+    size_t most;
+} added;
+
+static int deliveries_seen(struct ql_store *self, struct ql_ctx *cx, const struct ql_delivery *d,
+                           int n)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < n; i++)
+        if (i == 0 || d[i].body != d[i - 1].body) /* one body for every endpoint of a change */
+            bytes += strlen(d[i].body);
+    if (bytes > added.most)
+        added.most = bytes;
+    added.calls++;
+    return added.real->deliveries_add(self, cx, d, n);
+}
+
+/*
+ * A batch of changes to large entries is written in statements of about 1 MiB of bodies
+ * (it was one statement, and every body in memory at once: 1000 changes of 100,000
+ * characters held 100 MB to 600 MB), each endpoint still gets every change once, in order,
+ * and both endpoints of a change get the same body.
+ */
+static void test_the_fan_out_of_large_entries_holds_about_a_mebibyte_of_bodies(void)
+{
+    static struct world w;
+    setup(&w);
+    fan_out(&w);
+    struct ql_webhook a, b;
+    char secret[QL_WEBHOOK_SECRET_LEN];
+    const char *created[] = {"journal_entry.created"};
+    ASSERT_INT_EQ(create(&w, "https://a.example.com/in", created, 1, &a, secret), QL_OK);
+    ASSERT_INT_EQ(create(&w, "https://b.example.com/in", created, 1, &b, secret), QL_OK);
+    static char big[100001];
+    for (int i = 0; i < 20; i++) {
+        memset(big, 'A' + i, sizeof(big) - 1);
+        write_entry(&w, big);
+    }
+    struct ql_store *st = w.f.cx.ports.store;
+    const struct ql_store_ops *ops = st->ops;
+    struct ql_store_ops spied = *ops;
+    struct ql_webhooks_ops hooks = *ops->webhooks;
+    memset(&added, 0, sizeof(added));
+    added.real = ops->webhooks;
+    hooks.deliveries_add = deliveries_seen;
+    spied.webhooks = &hooks;
+    st->ops = &spied;
+    int n = fan_out(&w);
+    st->ops = ops;
+    ASSERT_INT_EQ(n, 20);
+    printf("# %d statements, at most %zu bytes of bodies\n", added.calls, added.most);
+    ASSERT_TRUE(added.calls >= 2);
+    ASSERT_TRUE(added.most < QL_PAGE_CONTENT_MAX + 100200);
+    ASSERT_INT_EQ(w.f.store.ndeliveries, 40);
+    for (int i = 0; i < 40 && i < w.f.store.ndeliveries; i++) {
+        const struct ql_delivery *d = &w.f.store.deliveries[i].d;
+        ASSERT_MEM_EQ(d->webhook_id.b, (i % 2 ? &b : &a)->id.b, 16);
+        const char *content = strstr(d->body, "\"content\":\"");
+        ASSERT_NOT_NULL(content);
+        ASSERT_INT_EQ(content[11], 'A' + i / 2);
+        if (i % 2)
+            ASSERT_STR_EQ(d->body, w.f.store.deliveries[i - 1].d.body);
+    }
+    fixture_cleanup(&w.f);
+}
+
 /* The Standard Webhooks specification's example, with the real HMAC-SHA256. */
 /*
  * The 90 % alert reaches an endpoint that asked for it once per period, with the
@@ -292,6 +362,7 @@ int main(int argc, char **argv)
         TEST(test_list_and_delete),
         TEST(test_a_team_has_at_most_twenty_endpoints),
         TEST(test_fan_out_makes_one_delivery_per_wanting_endpoint_and_signs_it),
+        TEST(test_the_fan_out_of_large_entries_holds_about_a_mebibyte_of_bodies),
         TEST(test_a_usage_alert_carries_the_subscription_once_per_period),
         TEST(test_the_signature_matches_the_specification),
         TEST(test_a_traced_write_carries_its_trace_into_the_delivery_and_its_post),
