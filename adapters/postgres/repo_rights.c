@@ -431,10 +431,15 @@ static int e_idem_scope(struct ql_store *self, struct ql_ctx *cx, const char *sc
     return count_run(self, cx, QL__ST_IDEM_REMOVE_SCOPE, &p, n);
 }
 
-/* Columns: scope, key, fingerprint, status, response, created_at, expires_at. */
+/*
+ * Columns: scope, key, fingerprint, status, response, created_at, expires_at; no response:
+ * the page's bytes end before this row (QL__PG_CUT, stmts_rights.h).
+ */
 static int read_idem(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
 {
     struct ql_idem_row *x = dst;
+    if (PQgetisnull(r, row, 4))
+        return QL__PG_CUT;
     x->scope = ql__pg_text(cx, r, row, 0);
     x->key = ql__pg_text(cx, r, row, 1);
     if (PQgetlength(r, row, 2) == QL_DIGEST_LEN)
@@ -451,16 +456,16 @@ static int read_idem(struct ql_ctx *cx, const PGresult *r, int row, void *dst)
 }
 
 static int e_idem_page(struct ql_store *self, struct ql_ctx *cx, const char *after_scope,
-                       const char *after_key, int limit, struct ql_idem_row **out, int *n)
+                       const char *after_key, int limit, struct ql_idem_row **out, int *n,
+                       int *more)
 {
     struct ql__pg_params p = {0};
     ql__pg_p_text(&p, after_scope ? after_scope : "");
     ql__pg_p_text(&p, after_scope ? after_key : "");
-    ql__pg_p_int(&p, limit);
+    ql__pg_p_int(&p, limit + 1);
     void *rows;
-    int more;
     int rc = ql__pg_page(pg_of(self), cx, QL__ST_IDEM_PAGE, &p, limit, sizeof(**out), read_idem,
-                         &rows, n, &more);
+                         &rows, n, more);
     *out = rows;
     return rc;
 }

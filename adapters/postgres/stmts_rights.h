@@ -117,10 +117,17 @@
          4},
     [QL__ST_IDEM_REMOVE_SCOPE] = {"idem_remove_scope",
                                   "DELETE FROM idempotency_keys WHERE scope = $1", 1},
+    /*
+     * Bounded by bytes as r_entries is: a stored answer holds an entry of up to 100,000
+     * characters, and a page of 500 of them held 200 MB.  A record whose predecessors on the
+     * page carry 1 MiB comes without its response (never NULL otherwise): the page ends.
+     */
     [QL__ST_IDEM_PAGE] = {"idem_page",
-                          "SELECT scope, key, fingerprint, status, response, created_at, "
-                          "expires_at FROM idempotency_keys WHERE (scope, key) > ($1, $2) ORDER "
-                          "BY scope, key LIMIT $3",
+                          "SELECT scope, key, fingerprint, status, CASE WHEN "
+                          "sum(octet_length(response)) OVER (ORDER BY scope, key ROWS UNBOUNDED "
+                          "PRECEDING) - octet_length(response) < 1048576 THEN response END, "
+                          "created_at, expires_at FROM idempotency_keys WHERE (scope, key) > ($1, "
+                          "$2) ORDER BY scope, key LIMIT $3",
                           3},
     [QL__ST_IDEM_REMOVE] = {"idem_remove",
                             "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2", 2},

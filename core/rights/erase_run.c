@@ -173,11 +173,11 @@ static int scrub_idem(struct ql_ctx *cx, const struct ql_uuid *user, const struc
     if (rc == QL_OK)
         rc = ql__page_open(&page, cx);
     char after_scope[96] = "", after_key[260] = "";
-    int n = SCAN_PAGE;
-    while (rc == QL_OK && n == SCAN_PAGE) {
+    int n = 0, more = 1;
+    while (rc == QL_OK && more) { /* a page may end at its bytes before SCAN_PAGE records */
         struct ql_idem_row *rows;
         rc = QL__RT(cx)->idem_page(cx->ports.store, cx, after_scope[0] ? after_scope : NULL,
-                                   after_key, SCAN_PAGE, &rows, &n);
+                                   after_key, SCAN_PAGE, &rows, &n, &more);
         for (int i = 0; rc == QL_OK && i < n; i++) {
             const char *headers, *body;
             size_t hn, bn;

@@ -180,9 +180,13 @@ struct ql_rights_ops {
     /* Delete every idempotency record of scope. */
     int (*idem_remove_scope)(struct ql_store *self, struct ql_ctx *cx, const char *scope,
                              int64_t *n);
-    /* Idempotency records after (after_scope, after_key) (NULL: the first), in key order. */
+    /*
+     * Idempotency records after (after_scope, after_key) (NULL: the first), in key order.
+     * A page ends at QL_PAGE_CONTENT_MAX bytes of sealed responses as well as at limit,
+     * after the record that reaches it: at least one record; *more when others follow.
+     */
     int (*idem_page)(struct ql_store *self, struct ql_ctx *cx, const char *after_scope,
-                     const char *after_key, int limit, struct ql_idem_row **out, int *n);
+                     const char *after_key, int limit, struct ql_idem_row **out, int *n, int *more);
     int (*idem_remove)(struct ql_store *self, struct ql_ctx *cx, const char *scope,
                        const char *key);
 };

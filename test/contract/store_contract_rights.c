@@ -477,9 +477,10 @@ static void test_rights_scrub_deliveries_and_idempotency(void)
     ASSERT_INT_EQ(ql_store_idem_put(c.s, &c.cx, s2, "k2", &r), QL_OK);
     ASSERT_INT_EQ(ql_store_idem_put(c.s, &c.cx, s2, "k1", &r), QL_OK);
     struct ql_idem_row *rows;
-    int n;
-    ASSERT_INT_EQ(RT(&c)->idem_page(c.s, &c.cx, s1, "", 3, &rows, &n), QL_OK);
+    int n, more_idem;
+    ASSERT_INT_EQ(RT(&c)->idem_page(c.s, &c.cx, s1, "", 3, &rows, &n, &more_idem), QL_OK);
     ASSERT_INT_EQ(n, 3);
+    ASSERT_INT_EQ(more_idem, 1); /* (s2, k2) follows */
     ASSERT_STR_EQ(rows[0].scope, s1);
     ASSERT_STR_EQ(rows[0].key, "k1");
     ASSERT_STR_EQ(rows[1].key, "k2");

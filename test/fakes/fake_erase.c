@@ -136,16 +136,17 @@ static int idem_cmp(const struct fake_idem *f, const char *scope, const char *ke
 }
 
 int fake__e_idem_page(struct ql_store *self, struct ql_ctx *cx, const char *after_scope,
-                      const char *after_key, int limit, struct ql_idem_row **out, int *n)
+                      const char *after_key, int limit, struct ql_idem_row **out, int *n, int *more)
 {
     struct fake_store *s = fake__store(self);
     int rc = fake__enter(s, cx);
-    *n = 0;
+    *n = *more = 0;
+    size_t bytes = 0; /* the page ends after the record that reaches QL_PAGE_CONTENT_MAX too */
     *out = ql_arena_calloc(cx->arena, (size_t)(limit > 0 ? limit : 1), sizeof(**out));
     if (rc == QL_OK && *out == NULL)
         rc = ql_error_nomem(&cx->err);
     const char *sc = after_scope ? after_scope : "", *k = after_scope ? after_key : "";
-    while (rc == QL_OK && *n < limit) {
+    while (rc == QL_OK) {
         const struct fake_idem *best = NULL;
         for (int i = 0; i < s->nidem; i++)
             if (idem_cmp(&s->idem[i], sc, k) > 0 &&
@@ -153,6 +154,11 @@ int fake__e_idem_page(struct ql_store *self, struct ql_ctx *cx, const char *afte
                 best = &s->idem[i];
         if (best == NULL)
             break;
+        if (*n == limit || bytes >= QL_PAGE_CONTENT_MAX) {
+            *more = 1;
+            break;
+        }
+        bytes += best->r.sealed_n;
         struct ql_idem_row *r = &(*out)[(*n)++];
         r->scope = ql_arena_strdup(cx->arena, best->scope);
         r->key = ql_arena_strdup(cx->arena, best->key);

@@ -84,7 +84,8 @@ int fake__e_deliveries(struct ql_store *self, struct ql_ctx *cx, const struct ql
                        int *scanned, int *deleted);
 int fake__e_idem_scope(struct ql_store *self, struct ql_ctx *cx, const char *scope, int64_t *n);
 int fake__e_idem_page(struct ql_store *self, struct ql_ctx *cx, const char *after_scope,
-                      const char *after_key, int limit, struct ql_idem_row **out, int *n);
+                      const char *after_key, int limit, struct ql_idem_row **out, int *n,
+                      int *more);
 int fake__e_idem_remove(struct ql_store *self, struct ql_ctx *cx, const char *scope,
                         const char *key);
 

@@ -290,6 +290,89 @@ static void test_an_export_reads_large_entries_in_pages_bounded_by_bytes(void)
     world_close(&w);
 }
 
+/* The pages of idempotency records the erasure read, as seen counts entries' pages. */
+static struct {
+    const struct ql_rights_ops *real;
+    int pages;
+    size_t most_before_last;
+} idem_seen;
+
+static int idem_page_seen(struct ql_store *self, struct ql_ctx *cx, const char *after_scope,
+                          const char *after_key, int limit, struct ql_idem_row **out, int *n,
+                          int *more)
+{
+    int rc = idem_seen.real->idem_page(self, cx, after_scope, after_key, limit, out, n, more);
+    size_t bytes = 0;
+    for (int i = 0; rc == QL_OK && i + 1 < *n; i++)
+        bytes += (*out)[i].r.sealed_n;
+    if (bytes > idem_seen.most_before_last)
+        idem_seen.most_before_last = bytes;
+    idem_seen.pages++;
+    return rc;
+}
+
+/*
+ * The erasure looks through every stored answer in pages of at most about
+ * QL_PAGE_CONTENT_MAX of sealed bytes (it read 500 at a time: 500 answers of an entry of
+ * 100,000 characters are 50 MB to 200 MB), and still finds the answer that shows the person
+ * after a page that ended at its bytes.
+ */
+static void test_erasure_reads_stored_answers_in_pages_bounded_by_bytes(void)
+{
+    static struct world w;
+    world_open(&w);
+    char email[96];
+    snprintf(email, sizeof(email), "large-%s@rights.test", w.tag);
+    struct ql_auth_result dee;
+    struct ql_principal pd;
+    person(&w, email, "Dee", &dee, &pd);
+    char scope[64];
+    snprintf(scope, sizeof(scope), "user:%s-large", w.tag);
+    static char big[500001];
+    memset(big, 'x', sizeof(big) - 1);
+    char did[QL_UUID_STR_LEN + 1], shows[256];
+    ql_uuid_format(&dee.user.id, did);
+    snprintf(shows, sizeof(shows), "{\"userId\":\"%s\",\"email\":\"%s\"}", did, email);
+    static const char *const keys[4] = {"a1", "a2", "a3", "a4"};
+    for (int i = 0; i < 4; i++) { /* three of 500 KB, then one that shows her */
+        const char *body = i < 3 ? big : shows;
+        struct ql_idem_record rec;
+        as(&w, &pd);
+        ASSERT_INT_EQ(ql_idem_pack(&w.u.cx, 201, "", 0, body, strlen(body), &rec), QL_OK);
+        ASSERT_INT_EQ(ql_store_idem_put(w.u.cx.ports.store, &w.u.cx, scope, keys[i], &rec), QL_OK);
+    }
+    struct ql_erase_request er = {"correct horse battery", 21, NULL, 0};
+    as(&w, &pd);
+    ASSERT_INT_EQ(ql_account_erase(&w.u.cx, &er), QL_OK);
+    struct ql_store *st = w.u.cx.ports.store;
+    const struct ql_store_ops *ops = st->ops;
+    struct ql_store_ops spied = *ops;
+    struct ql_rights_ops rights = *ops->rights;
+    memset(&idem_seen, 0, sizeof(idem_seen));
+    idem_seen.real = ops->rights;
+    rights.idem_page = idem_page_seen;
+    spied.rights = &rights;
+    st->ops = &spied;
+    int rc = run_job(&w, "account.erase", did, ql_account_erase_run);
+    st->ops = ops;
+    ASSERT_INT_EQ(rc, QL_OK);
+    printf("# %d pages of stored answers, at most %zu bytes before a page's last\n",
+           idem_seen.pages, idem_seen.most_before_last);
+    ASSERT_TRUE(idem_seen.pages >= 2);
+    ASSERT_TRUE(idem_seen.most_before_last < QL_PAGE_CONTENT_MAX);
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT string_agg(key, ',' ORDER BY key) FROM idempotency_keys "
+             "WHERE scope = '%s'",
+             scope);
+    const char *left = itest_sql(url, sql);
+    ASSERT_NOT_NULL(left);
+    ASSERT_STR_EQ(left, "a1,a2,a3"); /* the one that showed her is gone */
+    snprintf(sql, sizeof(sql), "DELETE FROM idempotency_keys WHERE scope = '%s'", scope);
+    ASSERT_NOT_NULL(itest_sql(url, sql)); /* 1.5 MB the next runs need not read */
+    world_close(&w);
+}
+
 static void test_erasure_leaves_nothing_of_the_person_and_the_chain_verifies(void)
 {
     static struct world w;
@@ -396,6 +479,7 @@ int main(int argc, char **argv)
         TEST(test_export_is_built_in_parts_and_read_back),
         TEST(test_an_export_reads_large_entries_in_pages_bounded_by_bytes),
         TEST(test_erasure_leaves_nothing_of_the_person_and_the_chain_verifies),
+        TEST(test_erasure_reads_stored_answers_in_pages_bounded_by_bytes),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
