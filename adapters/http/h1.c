@@ -83,9 +83,40 @@ static int head_append(struct ql__h1 *c, const char *at, size_t n)
     return c->head.failed ? -1 : 0;
 }
 
+/*
+ * llhttp 8.1 ends a line at a bare LF as it does at CRLF, strict mode or not: the request
+ * line, the empty line that ends the head, one before the request, the end of a chunked
+ * body (after a header value it wants CRLF).  A proxy in front that does not may read a
+ * different request out of the same bytes, so a bare LF is refused.  Line ends never fall
+ * inside the spans the callbacks are given (the URL, header names and values, body data),
+ * so only the bytes between them are looked at, and not those between two headers, which
+ * llhttp checks: the head costs a few bytes (too few for memchr to pay for its call), not
+ * a few per header.  1 when [from, to) of the running execute holds an LF without a CR.
+ */
+static int bare_lf(const struct ql__h1 *c, const char *from, const char *to)
+{
+    for (const char *q = from; q < to; q++)
+        if (*q == '\n' && (q > c->exec_start ? q[-1] : c->last_byte) != '\r')
+            return 1;
+    return 0;
+}
+
+/* A span [at, at + n) begins: check the bytes since the last one, and skip it. */
+static int span(struct ql__h1 *c, const char *at, size_t n)
+{
+    if (bare_lf(c, c->scan, at)) {
+        c->error_status = 400;
+        return -1;
+    }
+    c->scan = at + n;
+    return 0;
+}
+
 static int on_url(llhttp_t *p, const char *at, size_t n)
 {
     struct ql__h1 *c = conn_of(p);
+    if (span(c, at, n) != 0)
+        return -1;
     c->url_len += (uint32_t)n;
     return head_append(c, at, n);
 }
@@ -93,6 +124,10 @@ static int on_url(llhttp_t *p, const char *at, size_t n)
 static int on_header_field(llhttp_t *p, const char *at, size_t n)
 {
     struct ql__h1 *c = conn_of(p);
+    /* the first one: the request line ended; or one of the trailers */
+    if ((c->nh == 0 || c->state != QL__H1_HEAD) && span(c, at, n) != 0)
+        return -1;
+    c->scan = at + n;
     if (c->nh == 0 || c->last_was_value) {
         if (c->nh == QL__H1_MAX_HEADERS) {
             c->error_status = 431;
@@ -106,30 +141,15 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
     return head_append(c, at, n);
 }
 
-/*
- * llhttp accepts a value folded onto the next line (obs-fold) and hands it over in two
- * spans; the second one follows the line break.  A proxy may read such a header otherwise,
- * so it is refused (RFC 9112 5.2 allows that).
- */
-static int folded(const struct ql__h1 *c, const char *at)
-{
-    const char *p = at;
-    while (p > c->exec_start && (p[-1] == ' ' || p[-1] == '\t'))
-        p--;
-    char before = c->last_byte;
-    if (p > c->exec_start)
-        before = p[-1];
-    return before == '\n';
-}
-
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     struct ql__h1 *c = conn_of(p);
     struct ql__h1_hoff *h = &c->hoff[c->nh - 1];
+    c->scan = at + n;
     if (!c->last_was_value) {
         h->vo = (uint32_t)c->head.len;
         c->last_was_value = 1;
-    } else if (folded(c, at)) {
+    } else if (ql__h1_folded(c, at)) {
         c->error_status = 400;
         return -1;
     }
@@ -159,69 +179,6 @@ static unsigned method_of(uint8_t m)
     }
 }
 
-/* A token character of RFC 9110 5.6.2 (header names, transfer codings). */
-static int is_tchar(char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           (ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
-static int named(const struct ql_span *s, const char *name)
-{
-    return s->n == strlen(name) && strncasecmp(s->p, name, s->n) == 0;
-}
-
-/*
- * What llhttp lets through but a stricter proxy in front of Quill might read otherwise, so
- * that the two disagree on where a request ends or who sent it: refused (400, or 501 for a
- * transfer coding other than chunked), and the connection closes.
- */
-static int codings(const struct ql_span *v)
-{
-    int unknown = 0, last_chunked = 0;
-    for (size_t k = 0; k < v->n;) {
-        while (k < v->n && (v->p[k] == ' ' || v->p[k] == '\t' || v->p[k] == ','))
-            k++;
-        size_t start = k;
-        while (k < v->n && v->p[k] != ',' && v->p[k] != ' ' && v->p[k] != '\t')
-            k++;
-        struct ql_span coding = {v->p + start, k - start};
-        if (coding.n == 0)
-            continue;
-        last_chunked = named(&coding, "chunked");
-        unknown |= !last_chunked;
-    }
-    if (!last_chunked)
-        return 400; /* the body's length cannot be known (RFC 9112 6.3) */
-    return unknown ? 501 : 0;
-}
-
-static int strict(const llhttp_t *p, const struct ql_http_req *r)
-{
-    int rc;
-    if (p->http_major != 1)
-        return 400; /* HTTP/0.9, or a version this server does not speak */
-    int hosts = 0, auths = 0;
-    for (int i = 0; i < r->nheaders; i++) {
-        const struct ql_span *n = &r->headers[i].name, *v = &r->headers[i].value;
-        if (n->n == 0)
-            return 400;
-        for (size_t k = 0; k < n->n; k++)
-            if (!is_tchar(n->p[k]))
-                return 400;
-        for (size_t k = 0; k < v->n; k++)
-            if (v->p[k] == '\r' || v->p[k] == '\n')
-                return 400; /* a folded line (obs-fold) */
-        hosts += named(n, "host");
-        auths += named(n, "authorization");
-        if (named(n, "transfer-encoding") && (rc = codings(v)) != 0)
-            return rc;
-    }
-    if (hosts > 1 || auths > 1 || (p->http_minor >= 1 && hosts == 0))
-        return 400;
-    return 0;
-}
-
 static int on_headers_complete(llhttp_t *p)
 {
     struct ql__h1 *c = conn_of(p);
@@ -235,7 +192,7 @@ static int on_headers_complete(llhttp_t *p)
             (struct ql_span){c->hoff[i].vl ? base + c->hoff[i].vo : "", c->hoff[i].vl};
     }
     r->method = method_of(llhttp_get_method(p));
-    if ((c->error_status = strict(p, r)) != 0)
+    if ((c->error_status = ql__h1_strict(p, r)) != 0)
         return -1;
     int has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length);
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->lim->max_body) {
@@ -260,6 +217,8 @@ static int on_headers_complete(llhttp_t *p)
 static int on_body(llhttp_t *p, const char *at, size_t n)
 {
     struct ql__h1 *c = conn_of(p);
+    if (span(c, at, n) != 0)
+        return -1;
     if (c->body.len + n > c->lim->max_body) {
         c->error_status = 413;
         return -1;
@@ -323,9 +282,14 @@ static void parse_held(struct ql__h1 *c)
            c->out.len + c->in_flight <= QL__H1_OUT_MAX) {
         const char *data = c->held.data + c->held_off;
         size_t len = c->held.len - c->held_off;
-        c->exec_start = data;
+        c->exec_start = c->scan = data;
         enum llhttp_errno e = llhttp_execute(&c->parser, data, len);
         const char *end = e == HPE_OK ? data + len : llhttp_get_error_pos(&c->parser);
+        if ((e == HPE_OK || e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) &&
+            bare_lf(c, c->scan, end)) { /* after the last span: the end of a head, say */
+            c->error_status = 400;
+            e = HPE_USER;
+        }
         if (end && end > data)
             c->last_byte = end[-1];
         if (e == HPE_OK) {

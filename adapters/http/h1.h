@@ -108,6 +108,7 @@ struct ql__h1 {
     int nh;
     int last_was_value;
     const char *exec_start; /* the data of the llhttp_execute running now */
+    const char *scan;       /* in it, where the bytes not yet checked for a bare LF begin */
     char last_byte;         /* the last byte an earlier llhttp_execute consumed */
     struct ql__h1_hoff hoff[QL__H1_MAX_HEADERS];
     int error_status; /* 400, 413, 431, 501 decided inside a parser callback */
@@ -167,6 +168,14 @@ int ql__h1_expired(const struct ql__h1 *c, int64_t now_ms);
 
 /* While answering, stop further requests: the response says Connection: close. */
 void ql__h1_no_more(struct ql__h1 *c);
+
+/*
+ * h1_strict.c, for h1.c: what a proxy in front might read otherwise (request smuggling).
+ * ql__h1_folded: 1 when the header value span at `at` continues a folded line.
+ * ql__h1_strict: the status to refuse a complete head with (400, 501), or 0.
+ */
+int ql__h1_folded(const struct ql__h1 *c, const char *at);
+int ql__h1_strict(const llhttp_t *p, const struct ql_http_req *r);
 
 /* "Bad Request" for 400 and the like (for status lines and problem titles). */
 const char *ql__http_reason(int status);

@@ -448,6 +448,15 @@ static void test_ambiguous_requests_are_refused(void)
         /* a chunk's data not followed by CRLF: a lenient parser skips any two bytes */
         {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n",
          400},
+        /* a line ended by a bare LF: llhttp 8.1 reads it as CRLF, even in strict mode */
+        {"GET / HTTP/1.1\nHost: h\r\n\r\n", 400}, /* the request line */
+        {"GET / HTTP/1.1\r\nHost: h\r\n\n", 400}, /* the empty line that ends the head */
+        {"GET / HTTP/1.0\n\n", 400},
+        {"GET / HTTP/1.1\r\nHost: h\nX-A: 1\r\n\r\n", 400}, /* between headers: llhttp's */
+        {"GET / HTTP/1.1\r\nHost: h\r\nX-A:\nX-B: 1\r\n\r\n", 400},
+        {"\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", 400}, /* an empty line before it */
+        {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\nx", 400},
+        {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\n", 400},
     };
     int wrong = 0;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -468,6 +477,14 @@ static void test_ambiguous_requests_are_refused(void)
     const char *fold = "GET / HTTP/1.1\r\nHost: h\r\nX-A: a,\r\n\tb\r\n\r\n";
     for (size_t i = 0; fold[i]; i++)
         ql__h1_input(&f.h1, fold + i, 1);
+    ASSERT_INT_EQ(f.requests, 1);
+    ASSERT_INT_EQ(f.errors[0], 400);
+    ql__h1_cleanup(&f.h1);
+    /* a bare LF is found when it arrives a byte at a time, and CRLF split in two is fine */
+    const char *bare = "GET / HTTP/1.1\r\nHost: h\r\n\n";
+    open_conn(&f, 1024);
+    for (size_t i = 0; bare[i]; i++)
+        ql__h1_input(&f.h1, bare + i, 1);
     ASSERT_INT_EQ(f.requests, 1);
     ASSERT_INT_EQ(f.errors[0], 400);
     ql__h1_cleanup(&f.h1);

@@ -1,0 +1,89 @@
+/*
+ * h1_strict.c - what h1.c refuses of what llhttp lets through: a proxy in front of Quill
+ * might read such a request otherwise, so that the two disagree on where a request ends or
+ * who sent it (request smuggling).  Internal to h1.c (declared in h1.h).
+ */
+#include "h1.h"
+#include "req.h"
+
+#include <string.h>
+#include <strings.h>
+
+/*
+ * llhttp accepts a value folded onto the next line (obs-fold) and hands it over in two
+ * spans; the second one follows the line break.  A proxy may read such a header otherwise,
+ * so it is refused (RFC 9112 5.2 allows that).
+ */
+int ql__h1_folded(const struct ql__h1 *c, const char *at)
+{
+    const char *p = at;
+    while (p > c->exec_start && (p[-1] == ' ' || p[-1] == '\t'))
+        p--;
+    char before = c->last_byte;
+    if (p > c->exec_start)
+        before = p[-1];
+    return before == '\n';
+}
+
+/* A token character of RFC 9110 5.6.2 (header names, transfer codings). */
+static int is_tchar(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+static int named(const struct ql_span *s, const char *name)
+{
+    return s->n == strlen(name) && strncasecmp(s->p, name, s->n) == 0;
+}
+
+/*
+ * What llhttp lets through but a stricter proxy in front of Quill might read otherwise, so
+ * that the two disagree on where a request ends or who sent it: refused (400, or 501 for a
+ * transfer coding other than chunked), and the connection closes.
+ */
+static int codings(const struct ql_span *v)
+{
+    int unknown = 0, last_chunked = 0;
+    for (size_t k = 0; k < v->n;) {
+        while (k < v->n && (v->p[k] == ' ' || v->p[k] == '\t' || v->p[k] == ','))
+            k++;
+        size_t start = k;
+        while (k < v->n && v->p[k] != ',' && v->p[k] != ' ' && v->p[k] != '\t')
+            k++;
+        struct ql_span coding = {v->p + start, k - start};
+        if (coding.n == 0)
+            continue;
+        last_chunked = named(&coding, "chunked");
+        unknown |= !last_chunked;
+    }
+    if (!last_chunked)
+        return 400; /* the body's length cannot be known (RFC 9112 6.3) */
+    return unknown ? 501 : 0;
+}
+
+int ql__h1_strict(const llhttp_t *p, const struct ql_http_req *r)
+{
+    int rc;
+    if (p->http_major != 1)
+        return 400; /* HTTP/0.9, or a version this server does not speak */
+    int hosts = 0, auths = 0;
+    for (int i = 0; i < r->nheaders; i++) {
+        const struct ql_span *n = &r->headers[i].name, *v = &r->headers[i].value;
+        if (n->n == 0)
+            return 400;
+        for (size_t k = 0; k < n->n; k++)
+            if (!is_tchar(n->p[k]))
+                return 400;
+        for (size_t k = 0; k < v->n; k++)
+            if (v->p[k] == '\r' || v->p[k] == '\n')
+                return 400; /* a folded line (obs-fold) */
+        hosts += named(n, "host");
+        auths += named(n, "authorization");
+        if (named(n, "transfer-encoding") && (rc = codings(v)) != 0)
+            return rc;
+    }
+    if (hosts > 1 || auths > 1 || (p->http_minor >= 1 && hosts == 0))
+        return 400;
+    return 0;
+}
