@@ -117,6 +117,10 @@ static int on_url(llhttp_t *p, const char *at, size_t n)
     struct ql__h1 *c = conn_of(p);
     if (span(c, at, n) != 0)
         return -1;
+    if (memchr(at, '#', n)) { /* a fragment is the client's own (RFC 9112 3.2) */
+        c->error_status = 400;
+        return -1;
+    }
     c->url_len += (uint32_t)n;
     return head_append(c, at, n);
 }

@@ -67,6 +67,8 @@ int ql__h1_strict(const llhttp_t *p, const struct ql_http_req *r)
     int rc;
     if (p->http_major != 1)
         return 400; /* HTTP/0.9, or a version this server does not speak */
+    if (p->method == HTTP_CONNECT)
+        return 400; /* llhttp reads what follows as a tunnel, not as its body */
     int hosts = 0, auths = 0;
     for (int i = 0; i < r->nheaders; i++) {
         const struct ql_span *n = &r->headers[i].name, *v = &r->headers[i].value;
@@ -80,8 +82,12 @@ int ql__h1_strict(const llhttp_t *p, const struct ql_http_req *r)
                 return 400; /* a folded line (obs-fold) */
         hosts += named(n, "host");
         auths += named(n, "authorization");
-        if (named(n, "transfer-encoding") && (rc = codings(v)) != 0)
-            return rc;
+        if (named(n, "transfer-encoding")) {
+            if (p->http_minor == 0)
+                return 400; /* in HTTP/1.0: faulty framing (RFC 9112 6.1) */
+            if ((rc = codings(v)) != 0)
+                return rc;
+        }
     }
     if (hosts > 1 || auths > 1 || (p->http_minor >= 1 && hosts == 0))
         return 400;

@@ -36,3 +36,13 @@ test('a line ended by a bare LF (no CR) anywhere in a request is 400 and closes'
   assert.deepEqual(responses(ok.data).map((s) => s.slice(0, 12)), ['HTTP/1.1 200', 'HTTP/1.1 200'])
   assert.equal((await http(api, 'GET', '/livez')).status, 200)
 })
+
+test('a CONNECT, a fragment in the target and Transfer-Encoding in HTTP/1.0 are 400 and close', async () => {
+  // llhttp reads what follows a CONNECT head as a tunnel, which would then be parsed as the
+  // next request, while a proxy in front reads it as the CONNECT's body
+  const smuggled = 'GET /v1/version HTTP/1.1\r\nHost: x\r\n\r\n'
+  await refused(`CONNECT /livez HTTP/1.1\r\nHost: x\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`, 'CONNECT')
+  await refused('GET /livez#top HTTP/1.1\r\nHost: x\r\n\r\n', 'fragment')
+  await refused('GET /livez?a=1#top HTTP/1.1\r\nHost: x\r\n\r\n', 'fragment after a query')
+  await refused('POST /livez HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n', 'HTTP/1.0 chunked')
+})

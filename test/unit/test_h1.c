@@ -457,6 +457,16 @@ static void test_ambiguous_requests_are_refused(void)
         {"\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", 400}, /* an empty line before it */
         {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\nx", 400},
         {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\n", 400},
+        /* CONNECT: llhttp reads what follows its head as a tunnel, not as its body */
+        {"CONNECT /p HTTP/1.1\r\nHost: h\r\nContent-Length: 27\r\n\r\nGET /s HTTP/1.1\r\nHost: "
+         "h\r\n\r\n",
+         400},
+        {"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", 400},
+        /* a fragment is not part of a request target (RFC 9112 3.2) */
+        {"GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+        {"GET /a?x=1#b HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+        /* HTTP/1.0 with Transfer-Encoding: faulty framing (RFC 9112 6.1) */
+        {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
     };
     int wrong = 0;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
