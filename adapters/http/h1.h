@@ -113,6 +113,7 @@ struct ql__h1 {
     struct ql__h1_hoff hoff[QL__H1_MAX_HEADERS];
     int error_status; /* 400, 413, 431, 501 decided inside a parser callback */
     struct ql_buf body;
+    size_t ext_len;     /* bytes of chunk extensions in the body: they count as its bytes */
     struct ql_buf held; /* input that arrived while a request was answered (heap) */
     size_t held_off;
     struct ql_buf out;   /* bytes to send, in order (heap) */
