@@ -69,14 +69,22 @@ static int on_message_begin(llhttp_t *p)
     c->nh = 0;
     c->last_was_value = 0;
     c->ext_len = 0;
+    c->head_before = 0;
     c->state = QL__H1_HEAD;
     set_deadline(c, c->lim->header_timeout_ms);
     return 0;
 }
 
+/*
+ * What the head takes on the wire counts toward its limit, not only what is kept of it: the
+ * whitespace llhttp skips (before a value, say) goes to no callback.  Trailers, after the
+ * body, count what is kept.
+ */
 static int head_append(struct ql__h1 *c, const char *at, size_t n)
 {
-    if (c->head.len + n > QL__H1_HEAD_MAX) {
+    size_t size = c->state == QL__H1_HEAD ? c->head_before + (size_t)(at + n - c->exec_start)
+                                          : c->head.len + n;
+    if (size > QL__H1_HEAD_MAX) {
         c->error_status = 431;
         return -1;
     }
@@ -312,6 +320,10 @@ static void parse_held(struct ql__h1 *c)
         if ((e == HPE_OK || e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) &&
             bare_lf(c, c->scan, end)) { /* after the last span: the end of a head, say */
             c->error_status = 400;
+            e = HPE_USER;
+        } else if (e == HPE_OK && c->state == QL__H1_HEAD &&
+                   (c->head_before += len) > QL__H1_HEAD_MAX) { /* the head goes on */
+            c->error_status = 431;
             e = HPE_USER;
         }
         if (end && end > data)

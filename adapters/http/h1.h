@@ -109,6 +109,7 @@ struct ql__h1 {
     int last_was_value;
     const char *exec_start; /* the data of the llhttp_execute running now */
     const char *scan;       /* in it, where the bytes not yet checked for a bare LF begin */
+    size_t head_before;     /* bytes of the current head that earlier executes consumed */
     char last_byte;         /* the last byte an earlier llhttp_execute consumed */
     struct ql__h1_hoff hoff[QL__H1_MAX_HEADERS];
     int error_status; /* 400, 413, 431, 501 decided inside a parser callback */

@@ -125,6 +125,21 @@ static void test_limits_are_answered_and_close(void)
     ASSERT_INT_EQ(t.requests, 1);
     ASSERT_INT_EQ(t.errors[0], 431);
     ql__h1_cleanup(&t.h1);
+    /* so is one of whitespace, which llhttp skips and hands to no callback */
+    open_conn(&t, 16);
+    feed(&t, "GET / HTTP/1.1\r\nHost: h\r\nX-A:");
+    memset(big, ' ', sizeof(big) - 1);
+    feed(&t, big);
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.errors[0], 431);
+    ql__h1_cleanup(&t.h1);
+    open_conn(&t, 16); /* in pieces, each parsed on its own */
+    feed(&t, "GET / HTTP/1.1\r\nHost: h\r\nX-A:");
+    for (int i = 0; i < 20 && t.requests == 0; i++)
+        ql__h1_input(&t.h1, big, 1000);
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.errors[0], 431);
+    ql__h1_cleanup(&t.h1);
     /* more than 64 headers */
     open_conn(&t, 16);
     feed(&t, "GET / HTTP/1.1\r\n");
@@ -168,6 +183,19 @@ static void test_a_chunked_body_of_exactly_the_limit(void)
     feed_chunked(&t, 16, 65536);
     ASSERT_INT_EQ(t.requests, 1);
     ASSERT_INT_EQ(t.errors[0], 413);
+    ql__h1_cleanup(&t.h1);
+    /* trailers after it do not count its bytes as the head's */
+    static char req[65536 + 256];
+    int n = snprintf(req, sizeof(req),
+                     "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: "
+                     "chunked\r\n\r\n10000\r\n");
+    memset(req + n, 'x', 65536);
+    static const char end[] = "\r\n0\r\nX-T: 1\r\n\r\n";
+    memcpy(req + n + 65536, end, sizeof(end) - 1);
+    open_conn(&t, 1 << 20);
+    ql__h1_input(&t.h1, req, (size_t)n + 65536 + sizeof(end) - 1);
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.errors[0], 0);
     ql__h1_cleanup(&t.h1);
 }
 
