@@ -86,11 +86,13 @@ static int run(struct ql_ctx *cx, void *ud)
     return c->run(c->r, c->arg);
 }
 
-/* Send a recorded response as it was recorded. */
+/* Send a recorded response as it was recorded, never cacheable: the answers kept include
+ * sessions (signup, login, MFA) and secrets shown once (API keys, webhooks, TOTP). */
 static void replay(struct ql_http_req *r, const struct ql_idem_response *rec)
 {
     const char *p = rec->headers, *end = p + rec->headers_n;
     r->res_headers.len = 0;
+    r->no_store = 1;
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         const char *next = eol ? eol + 1 : end;

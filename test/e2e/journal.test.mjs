@@ -315,6 +315,9 @@ test('Idempotency-Key on signup and API keys: replays without storing secrets in
   assert.equal(b.status, 201)
   assert.equal(b.headers.get('idempotent-replayed'), 'true')
   assert.equal(b.body.session.token, a.body.session.token)
+  // the replay carries the session token as the first answer did: no cache may keep either
+  assert.equal(a.headers.get('cache-control'), 'no-store')
+  assert.equal(b.headers.get('cache-control'), 'no-store')
   const stored = sql(`SELECT encode(response, 'escape') FROM idempotency_keys WHERE key = '${key}'`)
   assert.ok(stored.length > 0)
   assert.ok(!stored.includes(a.body.session.token), 'the stored response is sealed')
