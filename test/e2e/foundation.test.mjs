@@ -2,7 +2,7 @@
 // pipelining, problem details, metrics, configuration errors, shutdown and readiness.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { start, stop, http, raw, responses, sleep, pg, psqlSession, run, waitFor, BIN, ROOT, DB, SECRET } from './lib.mjs'
+import { start, stop, http, raw, responses, sleep, pg, psqlSession, run, sql, waitFor, BIN, ROOT, DB, SECRET } from './lib.mjs'
 import { writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -41,6 +41,25 @@ test('GET /readyz checks the database and the migrations', async () => {
   const r = await http(api, 'GET', '/readyz')
   assert.equal(r.status, 200)
   assert.deepEqual(r.body, { status: 'ok', checks: { database: 'ok', migrations: 'ok' } })
+})
+
+test('GET /readyz on a database never migrated names the migrations, not the database', async () => {
+  const name = `${new URL(DB).pathname.slice(1)}_fresh`
+  sql(`DROP DATABASE IF EXISTS ${name}`)
+  sql(`CREATE DATABASE ${name}`)
+  const url = new URL(DB)
+  url.pathname = `/${name}`
+  const h = await start('quill-api', { DATABASE_URL: url.toString() })
+  try {
+    const r = await http(h, 'GET', '/readyz')
+    assert.equal(r.status, 503, r.text)
+    assert.equal(r.body.code, 'unavailable')
+    assert.deepEqual(r.body.checks, { database: 'ok', migrations: 'pending' })
+    assert.match(r.body.detail, /quill-migrate up/)
+  } finally {
+    await stop(h)
+    sql(`DROP DATABASE IF EXISTS ${name}`)
+  }
 })
 
 test('GET /v1/version serves the bill of materials', async () => {
