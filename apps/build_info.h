@@ -15,5 +15,7 @@ extern const long long ql_schema_version;
 extern const char ql_openapi_json[];
 /* The operator dashboard page (apps/api/admin.html). */
 extern const char ql_admin_html[];
+/* Its CSP sources: script-src and style-src naming its inline script and style by hash. */
+extern const char ql_admin_html_csp[];
 
 #endif

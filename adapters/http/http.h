@@ -96,6 +96,7 @@ struct ql_http_env {
     const char *version_json;         /* the bill of materials */
     const char *openapi_json;         /* the OpenAPI document */
     const char *admin_html;           /* the /admin dashboard page */
+    const char *admin_csp;            /* its script-src and style-src (hashes) */
     const struct ql_http_asset *docs; /* GET /docs and /docs/{asset}; NULL: 404 */
     struct ql_idp *idp;               /* OpenID Connect verification; NULL: off */
     struct ql_group *group;           /* group commit for the write pool; NULL: off */

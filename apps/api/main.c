@@ -175,6 +175,7 @@ int main(int argc, char **argv)
         .version_json = ql_version_json,
         .openapi_json = ql_openapi_json,
         .admin_html = ql_admin_html,
+        .admin_csp = ql_admin_html_csp,
         .docs = ql_docs_assets,
         .idp = oidc ? ql_oidc_port(oidc) : NULL,
         .group = group ? ql_group_queue_port(group) : NULL,

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { request } from 'node:http'
 import { gunzipSync } from 'node:zlib'
-import { start, stop, http } from './lib.mjs'
+import { start, stop, http, ADMIN_TOKEN } from './lib.mjs'
 import { withBrowser } from './browser.mjs'
 
 let api
@@ -81,5 +81,33 @@ test('Chromium renders the operations, and no request leaves loopback', async ()
     assert.ok(requests.length >= 4)
     const outside = requests.filter((u) => !u.startsWith(api.url + '/') && !u.startsWith('data:'))
     assert.deepEqual(outside, [], 'requests that left quill-api')
+  })
+})
+
+// The operator's dashboard holds the operator token, so its policy allows only the page's
+// own script and style, named by their SHA-256 (no 'unsafe-inline'), and the script runs.
+test('the /admin dashboard runs under a CSP that names its script and style by hash', async () => {
+  const page = await http(api, 'GET', '/admin', { token: ADMIN_TOKEN })
+  assert.equal(page.status, 200)
+  const csp = page.headers.get('content-security-policy')
+  assert.match(csp, /default-src 'none'/)
+  assert.match(csp, /script-src 'sha256-[A-Za-z0-9+/]{43}='/)
+  assert.match(csp, /style-src 'sha256-[A-Za-z0-9+/]{43}='/)
+  assert.match(csp, /frame-ancestors 'none'/)
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|\*|https?:/)
+  await withBrowser(async (context, requests) => {
+    const tab = await context.newPage()
+    await tab.addInitScript(() => {
+      window.__violations = []
+      document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`))
+    })
+    const errors = []
+    tab.on('pageerror', (e) => errors.push(String(e)))
+    await tab.goto(`${api.url}/admin?token=${ADMIN_TOKEN}`)
+    await tab.locator('#updated', { hasText: /^updated / }).waitFor({ timeout: 15000 })
+    assert.equal(await tab.evaluate(() => getComputedStyle(document.body).fontFamily.includes('sans')), true, 'the style applies')
+    assert.deepEqual(await tab.evaluate(() => window.__violations), [])
+    assert.deepEqual(errors, [])
+    assert.deepEqual(requests.filter((u) => !u.startsWith(api.url + '/')), [], 'requests that left quill-api')
   })
 })
