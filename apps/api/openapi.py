@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
 """The source of Quill's OpenAPI 3.1 document.  The build runs this script and embeds its
 output in quill-api (GET /v1/openapi.json); the e2e suite validates the result and checks
-that it lists exactly the routes the router serves.  Add every new route here."""
+that it lists exactly the routes the router serves.  Add every new route here.
+
+Usage: openapi.py [OUT [VERSION]]: VERSION (the project's, from meson.build) is the
+document's info.version, so the contract is versioned as the build that serves it."""
 import json
 import sys
+
+out = sys.argv[1] if len(sys.argv) > 1 else None
+version = sys.argv[2] if len(sys.argv) > 2 else '0.0.0'
 
 PROBLEM_CODES = [
     'malformed_json', 'validation_failed', 'unauthenticated', 'invalid_credentials',
@@ -683,7 +689,7 @@ doc = {
     'openapi': '3.1.0',
     'info': {
         'title': 'Quill API',
-        'version': '1.0.0',
+        'version': version,
         'description': 'The HTTP contract of Quill, a team journaling backend.',
     },
     'servers': [{'url': '/'}],
@@ -704,7 +710,6 @@ doc = {
     'security': [{'bearer': []}, {'cookie': []}],
 }
 
-out = sys.argv[1] if len(sys.argv) > 1 else None
 text = json.dumps(doc, separators=(',', ':'))
 if out:
     with open(out, 'w') as f:

@@ -18,6 +18,13 @@ test('GET /v1/openapi.json is a valid OpenAPI 3.1 document', async () => {
   assert.equal(res.valid, true, JSON.stringify(res.errors, null, 2))
 })
 
+test('the document is versioned as the build that serves it', async () => {
+  const doc = (await http(api, 'GET', '/v1/openapi.json')).body
+  const version = (await http(api, 'GET', '/v1/version')).body.version
+  assert.match(version, /^\d+\.\d+\.\d+/)
+  assert.equal(doc.info.version, version)
+})
+
 test('the router and the document list the same operations', async () => {
   const doc = (await http(api, 'GET', '/v1/openapi.json')).body
   const documented = new Set()
