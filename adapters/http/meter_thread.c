@@ -125,8 +125,10 @@ void ql__meter_flush(struct ql__meter *m)
             dropped_rows(m, n, "the database refused them");
         done += n;
     }
-    memmove(m->trows, m->trows + done, sizeof(*m->trows) * (size_t)(m->ntrows - done));
-    m->ntrows -= done;
+    if (done > 0) { /* trows is NULL until the first row arrives */
+        memmove(m->trows, m->trows + done, sizeof(*m->trows) * (size_t)(m->ntrows - done));
+        m->ntrows -= done;
+    }
     if (m->ntrows > QL__METER_MAX_ROWS) { /* the database stays away: keep the newest */
         int drop = m->ntrows - QL__METER_MAX_ROWS;
         if (drop < m->pending) /* the flush that may have landed goes whole, or not at all */
