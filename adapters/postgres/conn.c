@@ -255,13 +255,15 @@ static int send_stmt(struct ql_pg *pg, enum ql__pg_stmt st, const struct ql__pg_
                                p->formats, 1);
 }
 
+/* Run st and wait for its result; *sent tells whether st itself went to the server. */
 static int run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
-               const struct ql__pg_params *p, PGresult **out)
+               const struct ql__pg_params *p, PGresult **out, int *sent)
 {
     static const struct ql__pg_params none = {0};
     if (p == NULL)
         p = &none;
     if (pg->db->unnamed) {
+        *sent = 1;
         PGresult *r = PQexecParams(pg->conn, ql__pg_stmts[st].sql, p->n, NULL, p->values,
                                    p->lengths, p->formats, 1);
         ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
@@ -278,6 +280,7 @@ static int run(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
         if (rc)
             return rc;
     }
+    *sent = 1;
     PGresult *r =
         PQexecPrepared(pg->conn, ql__pg_stmts[st].name, p->n, p->values, p->lengths, p->formats, 1);
     ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
@@ -523,11 +526,15 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     /*
      * A connection whose server went away while it sat idle (a restart, a failover) has
      * something to read: the server's last words, the end of the stream.  Look before a
-     * transaction begins (a poll that does not wait), so that a new connection takes the
-     * transaction instead of its failing mid-way.
+     * transaction begins or a statement runs on its own (a poll that does not wait), so that
+     * a new connection takes it instead of its failing once sent.
      */
-    if (st == QL__ST_BEGIN && pg->conn && !pg->in_tx && idle_broken(pg->conn))
+    if (pg->conn && !pg->in_tx && idle_broken(pg->conn)) {
+        ql__pg_count_error(pg); /* a lost connection, as when a statement finds it */
+        ql_log(pg->log, QL_LOG_WARN, "database connection lost", "error",
+               "closed by the server while idle", "trace_id", cx->trace_id, NULL);
         drop(pg);
+    }
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
         if (pg->in_tx) {
             drop(pg);
@@ -550,19 +557,23 @@ int ql__pg_exec(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt st,
     }
     struct ql_trace_span sp;
     ql__pg_span_stmt_begin(pg, cx, st, &sp);
-    int rc = run(pg, cx, st, p, out);
+    int sent = 0;
+    int rc = run(pg, cx, st, p, out, &sent);
     /*
-     * A session whose server restarted only notices on its next statement.  Outside a
-     * transaction, a statement that failed because the connection was gone is retried once
-     * on a new connection: the statements this adapter runs on their own are reads or
-     * writes that are harmless to repeat (a rate hit or login failure counted twice errs on
-     * the strict side).
+     * Outside a transaction, a statement that failed because the connection was gone (or
+     * was cancelled by the statement timeout) is retried once, on a new connection, when
+     * running it again cannot apply it twice: it was never sent (its preparation failed),
+     * or it is a read or a write harmless to repeat (repeat.c).  Any other write may have
+     * committed before its answer was lost: its caller gets QL_EUNAVAILABLE, "may have been
+     * written", as for a COMMIT whose answer was lost.
      */
-    if (rc == QL_EUNAVAILABLE && !fresh && !was_in_tx) {
+    if (rc == QL_EUNAVAILABLE && !fresh && !was_in_tx &&
+        (!sent || ql__pg_repeat(st) != QL__PG_ONCE)) {
         ql_error_clear(&cx->err);
         rc = ql__pg_connect(pg, &cx->err);
+        sent = 0;
         if (rc == QL_OK)
-            rc = run(pg, cx, st, p, out);
+            rc = run(pg, cx, st, p, out, &sent);
     }
     if (!pg->in_tx)
         wake_after(pg, rc == QL_OK);

@@ -226,6 +226,14 @@ struct ql__pg_stmt_def {
  */
 int ql__pg_deferred(enum ql__pg_stmt st);
 
+/*
+ * What running st a second time does after its answer was lost (repeat.c): a read, a write
+ * that is harmless to repeat, or a write that must not be repeated (its first run may have
+ * committed).
+ */
+enum ql__pg_repeat { QL__PG_READ, QL__PG_REPEAT, QL__PG_ONCE };
+enum ql__pg_repeat ql__pg_repeat(enum ql__pg_stmt st);
+
 extern const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT];
 
 /* Invalidations made in the open transaction, applied locally once it commits. */

@@ -4,7 +4,8 @@
  * side.  A grouped creation of journal entries, a lone one under an idempotency record's
  * hooks, a flush of the usage meter and its give-back of reserved units must each find out
  * what landed instead of writing it again (a 409 for an entry that exists) or counting it
- * twice.
+ * twice; a write that commits on its own, outside a transaction, is not sent again when its
+ * answer was lost, unless it is harmless to repeat (a read is).
  */
 #include "account/account.h"
 #include "entry/entry.h"
@@ -13,6 +14,7 @@
 #include "integration/fault_proxy.h"
 #include "integration/uc_world.h"
 #include "store/store.h"
+#include "store/store_security.h"
 #include "team/team.h"
 #include "tx/tx.h"
 #include "usage/usage.h"
@@ -300,6 +302,58 @@ static void test_a_give_back_whose_answer_was_lost_applies_once(void)
     world_close(&w);
 }
 
+/* The count of rate key's window (on a direct connection). */
+static const char *rate_count(struct world *w, const char *key)
+{
+    char sql[200];
+    snprintf(sql, sizeof(sql), "SELECT count FROM rate_counters WHERE key = '%s'", key);
+    return itest_sql(w->direct, sql);
+}
+
+/*
+ * A rate hit, an increment that commits on its own, whose answer was lost: counted once.
+ * Sent again on a new connection, it counted the request twice; its caller is told that it
+ * may have been written instead, and the next hit counts 2, not 3.
+ */
+static void test_a_lone_increment_whose_answer_was_lost_applies_once(void)
+{
+    struct world w;
+    world_open(&w);
+    struct ql_store *st = w.u.cx.ports.store;
+    char key[64];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(key, sizeof(key), "test:lost:%lx%lx", (long)ts.tv_sec, (long)ts.tv_nsec);
+    int64_t window = ql_clock_now_ms(w.u.cx.ports.clock) / 60000 * 60000;
+    int count = 0, prev = 0;
+    atomic_store(&fp.stmt, "rate_hit");
+    atomic_store(&fp.armed, 1);
+    int rc = ql_store_throttle_hit(st, &w.u.cx, key, window, &count, &prev);
+    atomic_store(&fp.stmt, NULL);
+    ASSERT_INT_EQ(cuts(&w), 1);
+    ASSERT_INT_EQ(rc, QL_EUNAVAILABLE);
+    /* through the proxy, which lets no one in before the server finished the first hit */
+    ql_error_clear(&w.u.cx.err);
+    ASSERT_INT_EQ(ql_store_throttle_hit(st, &w.u.cx, key, window, &count, &prev), QL_OK);
+    ASSERT_INT_EQ(count, 2);
+    ASSERT_STR_EQ(rate_count(&w, key), "2");
+    world_close(&w);
+}
+
+/* A read whose answer was lost is sent again on a new connection: its caller sees nothing. */
+static void test_a_lone_read_whose_answer_was_lost_is_sent_again(void)
+{
+    struct world w;
+    world_open(&w);
+    atomic_store(&fp.stmt, "ping");
+    atomic_store(&fp.armed, 1);
+    int rc = ql_store_ping(w.u.cx.ports.store, &w.u.cx);
+    atomic_store(&fp.stmt, NULL);
+    ASSERT_INT_EQ(cuts(&w), 1);
+    ASSERT_INT_EQ(rc, QL_OK);
+    world_close(&w);
+}
+
 int main(int argc, char **argv)
 {
     int port = 0;
@@ -316,6 +370,8 @@ int main(int argc, char **argv)
         TEST(test_a_flush_whose_commit_landed_unseen_is_not_counted_again),
         TEST(test_a_group_checked_too_early_answers_success),
         TEST(test_a_give_back_whose_answer_was_lost_applies_once),
+        TEST(test_a_lone_increment_whose_answer_was_lost_applies_once),
+        TEST(test_a_lone_read_whose_answer_was_lost_is_sent_again),
     };
     int rc = ql_test_run(tests, QL_NTESTS(tests), argc, argv);
     fault_proxy_stop(&fp);
