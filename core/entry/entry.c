@@ -126,31 +126,14 @@ static void settle(struct ql_ctx *cx, struct ql_group_item **items, int n,
 }
 
 /*
- * A lone creation whose COMMIT lost its answer (rc, QL_EUNAVAILABLE): QL_OK when its entry is
- * stored after all (and with it its hooks' writes: an idempotency record), else rc.
- */
-static int landed(struct ql_ctx *cx, const struct ql_entry *e, int rc)
-{
-    struct ql_error lost = cx->err;
-    int found = 0;
-    ql_error_clear(&cx->err);
-    if (ql_store_entries_exist_many(cx->ports.store, cx, &e, 1, &found) == QL_OK && found) {
-        if (cx->tx)
-            cx->tx->committed = 1;
-        return QL_OK;
-    }
-    cx->err = lost;
-    return rc;
-}
-
-/*
- * The lone write of a creation whose group's COMMIT lost its answer met a row with its id
- * (rc, QL_ECONFLICT): settle asked on a new connection whether the group landed, and asked
- * before the server had finished that COMMIT (it said "not stored"); the lone write then
- * waited for the COMMIT and met the row.  The id was made for this request alone (a UUIDv7
- * with 74 random bits), so a stored entry of the team with that id, this author and this
- * content is this request's own: QL_OK with *out the stored row (arena), as a lone creation
- * answers.  Anything else (no such entry, another one) keeps rc and its error.
+ * A write of a creation whose COMMIT lost its answer met a row with its id (rc,
+ * QL_ECONFLICT): a new connection asked whether that COMMIT landed, and asked before the
+ * server had finished it (it said "not stored"); the write then waited for the COMMIT and met
+ * the row.  So it goes for a group (settle, then the lone write) and for a lone creation
+ * (landed).  The id was made for this request alone (a UUIDv7 with 74 random bits), so a
+ * stored entry of the team with that id, this author and this content is this request's own:
+ * QL_OK with *out the stored row (arena), as a lone creation answers.  Anything else (no
+ * such entry, another one) keeps rc and its error.
  */
 static int written_by_group(struct ql_ctx *cx, struct ql_entry *out, int rc)
 {
@@ -166,6 +149,54 @@ static int written_by_group(struct ql_ctx *cx, struct ql_entry *out, int rc)
         return QL_OK;
     }
     cx->err = conflict;
+    return rc;
+}
+
+/*
+ * Would writing e again meet a stored row with its id?  The insert waits for a transaction
+ * still writing that id (a COMMIT the server has not finished) and conflicts once it has
+ * committed.  Nothing is written: the transaction is rolled back, and runs without the
+ * context's hooks.  The get after the insert waits for the insert's answer (a store may send
+ * an insert in a transaction without waiting for it).
+ */
+static int meets_itself(struct ql_ctx *cx, const struct ql_entry *e)
+{
+    struct ql_store *st = cx->ports.store;
+    int rc = ql_store_begin(st, cx);
+    if (rc)
+        return 0;
+    struct ql_entry back;
+    rc = ql_store_entries_insert(st, cx, e);
+    if (rc == QL_OK)
+        rc = ql_store_entries_get(st, cx, &e->team_id, &e->id, &back);
+    ql_store_rollback(st, cx);
+    ql_error_clear(&cx->err);
+    return rc == QL_ECONFLICT;
+}
+
+/*
+ * A lone creation whose COMMIT lost its answer (rc, QL_EUNAVAILABLE): QL_OK when its entry is
+ * stored after all (and with it its hooks' writes: an idempotency record), else rc.  The
+ * check on a new connection may come before the server finished that COMMIT: "not stored"
+ * is then asked again in a way that waits for it (meets_itself), and a row met is the
+ * request's own (written_by_group): QL_OK with *out the stored row.
+ */
+static int landed(struct ql_ctx *cx, struct ql_entry *out, int rc)
+{
+    struct ql_error lost = cx->err;
+    const struct ql_entry *e = out;
+    int found = 0;
+    ql_error_clear(&cx->err);
+    if (ql_store_entries_exist_many(cx->ports.store, cx, &e, 1, &found) == QL_OK)
+        found =
+            found || (meets_itself(cx, out) && written_by_group(cx, out, QL_ECONFLICT) == QL_OK);
+    if (found) {
+        ql_error_clear(&cx->err);
+        if (cx->tx)
+            cx->tx->committed = 1;
+        return QL_OK;
+    }
+    cx->err = lost;
     return rc;
 }
 

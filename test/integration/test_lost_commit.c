@@ -215,6 +215,39 @@ static void test_a_lone_creation_whose_commit_landed_unseen_answers_success(void
     world_close(&w);
 }
 
+/*
+ * A lone creation, under an idempotency record's hooks, whose COMMIT landed unseen, and whose
+ * check came too early (it says "not stored"): 201 with the stored entry, not 503.
+ */
+static void test_a_lone_creation_checked_too_early_answers_success(void)
+{
+    struct world w;
+    world_open(&w);
+    struct ql_tx_hooks hooks = {no_hook, no_hook, NULL, 0};
+    w.u.cx.tx = &hooks;
+    struct ql_store *s = w.u.cx.ports.store;
+    const struct ql_store_ops *real = s->ops;
+    struct ql_store_ops early = *real;
+    struct ql_entries_ops entries = *real->entries;
+    entries.exist_many = absent;
+    early.entries = &entries;
+    s->ops = &early;
+    atomic_store(&fp.armed, 1);
+    struct ql_entry mine;
+    struct ql_entry_input in = {"early", 5, 0, NULL, 0};
+    int rc = ql_entry_create(&w.u.cx, &w.team.id, &in, &mine);
+    s->ops = real;
+    ASSERT_INT_EQ(cuts(&w), 1);
+    ASSERT_INT_EQ(rc, QL_OK);
+    ASSERT_INT_EQ(w.u.cx.err.code, QL_OK);
+    ASSERT_INT_EQ(hooks.committed, 1);
+    ASSERT_INT_EQ(entries_with(&w, &mine.id), 1);
+    ASSERT_INT_EQ((int)mine.content_n, 5);
+    ASSERT_INT_EQ(memcmp(mine.content, "early", 5), 0);
+    ASSERT_INT_EQ((int)mine.version, 1);
+    world_close(&w);
+}
+
 /* A meter's flush whose COMMIT landed unseen, sent again: its rows are written once. */
 static void test_a_flush_whose_commit_landed_unseen_is_not_counted_again(void)
 {
@@ -369,6 +402,7 @@ int main(int argc, char **argv)
         TEST(test_a_lone_creation_whose_commit_landed_unseen_answers_success),
         TEST(test_a_flush_whose_commit_landed_unseen_is_not_counted_again),
         TEST(test_a_group_checked_too_early_answers_success),
+        TEST(test_a_lone_creation_checked_too_early_answers_success),
         TEST(test_a_give_back_whose_answer_was_lost_applies_once),
         TEST(test_a_lone_increment_whose_answer_was_lost_applies_once),
         TEST(test_a_lone_read_whose_answer_was_lost_is_sent_again),

@@ -250,6 +250,41 @@ static void test_lone_creation_whose_commit_landed_answers_success(void)
     fixture_cleanup(&w.f);
 }
 
+/*
+ * A lone creation (with an idempotency record's hooks) whose COMMIT landed, but whose check
+ * says "not stored" (it came too early): writing its id again, rolled back, meets its own
+ * entry, and the client gets it (201), recorded, not a 503.
+ */
+static void test_lone_creation_checked_too_early_answers_success(void)
+{
+    struct world w;
+    setup(&w);
+    struct ql_tx_hooks hooks = {no_hook, no_hook, NULL, 0};
+    w.f.cx.tx = &hooks;
+    struct ql_entries_ops early = *w.f.store.ops.entries;
+    early.exist_many = absent;
+    w.f.store.ops.entries = &early;
+    int entries = w.f.store.nentries;
+    w.lose = 1;
+    struct ql_entry mine;
+    struct ql_entry_input in = {"mine", 4, 0, NULL, 0};
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &mine), QL_OK);
+    ASSERT_INT_EQ(w.f.cx.err.code, QL_OK);
+    ASSERT_INT_EQ(hooks.committed, 1);
+    ASSERT_INT_EQ(w.f.store.nentries, entries + 1);
+    ASSERT_INT_EQ(stored(&w, &mine), 1);
+    ASSERT_INT_EQ(mine.content_n, 4);
+    ASSERT_INT_EQ(memcmp(mine.content, "mine", 4), 0);
+    /* one that did not land stays a 503, and the write that asked left nothing behind */
+    as(&w);
+    hooks.committed = 0;
+    w.lose = 2;
+    ASSERT_INT_EQ(ql_entry_create(&w.f.cx, &w.team.id, &in, &mine), QL_EUNAVAILABLE);
+    ASSERT_INT_EQ(hooks.committed, 0);
+    ASSERT_INT_EQ(w.f.store.nentries, entries + 1);
+    fixture_cleanup(&w.f);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -258,6 +293,7 @@ int main(int argc, char **argv)
         TEST(test_group_in_doubt_answers_unavailable),
         TEST(test_group_checked_too_early_answers_success),
         TEST(test_lone_creation_whose_commit_landed_answers_success),
+        TEST(test_lone_creation_checked_too_early_answers_success),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
