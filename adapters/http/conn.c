@@ -131,6 +131,9 @@ static void write_cb(uv_write_t *w, int status)
     }
     ql__h1_sent(&c->h1, n);
     pump(c);
+    if (c->sock == SOCK_OPEN && c->h1.state == QL__H1_STREAM && c->h1.out.len == 0 &&
+        c->wbuf.len == 0)
+        ql__exec_stream_drained(&c->req); /* a download writes on */
 }
 
 /* Write what the protocol produced; returns -1 when the socket broke (and is closing). */
@@ -197,6 +200,8 @@ static void pump(struct ql__conn *c)
      * answer, none when closing), or a client that stops reading would be kept for good. */
     if (c->wbuf.len > 0 && (c->h1.state == QL__H1_IDLE || c->h1.state == QL__H1_CLOSING))
         c->h1.deadline_ms = c->write_deadline_ms;
+    else if (c->h1.state == QL__H1_STREAM && c->req.stream_drain) /* a download's client */
+        c->h1.deadline_ms = c->wbuf.len > 0 ? c->write_deadline_ms : 0;
     if (c->h1.state == QL__H1_CLOSING) {
         if (c->h1.out.len != 0 || c->wbuf.len != 0)
             uv_read_stop((uv_stream_t *)&c->tcp);
@@ -333,8 +338,9 @@ void ql__conn_drain_all(struct ql__loop *l, int force)
             sock_close(c);
         if (c->sock != SOCK_OPEN)
             continue;
-        if (c->req.state == QL__REQ_STREAM)
-            ql__req_stream_end(&c->req); /* SIGTERM ends streams cleanly */
+        /* SIGTERM ends live streams cleanly; a download finishes first, or is cut off */
+        if (c->req.state == QL__REQ_STREAM && c->req.stream_drain == NULL)
+            ql__req_stream_end(&c->req);
         if (force || (c->h1.state == QL__H1_IDLE && c->h1.out.len == 0 && c->wbuf.len == 0))
             sock_close(c);
         else

@@ -191,7 +191,7 @@ static void reset_response(struct ql_http_req *r)
     r->cx.principal = NULL;
     r->cx.deferred = NULL;
     r->streaming = 0;
-    r->stream_open = r->stream_close = NULL;
+    r->stream_open = r->stream_close = r->stream_drain = NULL;
     ql_error_clear(&r->cx.err);
 }
 
@@ -364,6 +364,7 @@ int ql__req_stream_begin(struct ql_http_req *r, ql__stream_fn on_open, ql__strea
         r->status = 200;
     r->stream_open = on_open;
     r->stream_close = on_close;
+    r->stream_drain = NULL;
     r->stream_ud = ud;
     r->streaming = 1;
     return QL_OK;
@@ -374,6 +375,22 @@ int ql__req_stream_write(struct ql_http_req *r, const char *data, size_t n)
     if (r->state != QL__REQ_STREAM || r->conn->state != QL__H1_STREAM)
         return -1;
     return ql__h1_stream_write(r->conn, data, n, QL__STREAM_OUT_MAX);
+}
+
+void ql__req_stream_on_drain(struct ql_http_req *r, ql__stream_fn on_drain)
+{
+    r->stream_drain = on_drain;
+}
+
+size_t ql__req_stream_unsent(const struct ql_http_req *r)
+{
+    return r->conn->out.len + r->conn->in_flight;
+}
+
+void ql__exec_stream_drained(struct ql_http_req *r)
+{
+    if (r->state == QL__REQ_STREAM && r->stream_drain)
+        r->stream_drain(r, r->stream_ud);
 }
 
 /* End the stream: its owner hears of it once, the connection goes on or closes. */

@@ -3,10 +3,9 @@
  * /v1/me/exports/{exportId} and DELETE /v1/me.  They run on the pool.
  *
  * An export resource is {exportId, status, createdAt, readyAt, expiresAt} with `error` when
- * it failed and `data` (the document) when it is ready.  The document is written into the
- * response as it is read, part by part; it is bounded by QUILL_EXPORT_MAX_MB, which the
- * request arena's usual limit (set against hostile request bodies, not against Quill's own
- * answers) is lifted by for the one allocation that holds it.
+ * it failed and `data` (the document) when it is ready.  A ready one is streamed: its fields
+ * up to "data": go out first, then the stored document as download.c reads it, part by
+ * part, as the client takes it, so a download holds a part, not the document.
  */
 #include "internal.h"
 
@@ -86,47 +85,6 @@ void ql__h_export_create(struct ql_http_req *r)
 /* ---- GET /v1/me/exports/{exportId} ------------------------------------------------------------
  */
 
-struct serve {
-    struct ql_http_req *r;
-    struct ql_jw w;
-    const struct ql_export *e;
-    int started;
-};
-
-/*
- * The document, piece by piece, as the value of "data" after the export's fields (the use
- * case fills the export before the first piece comes).
- */
-static int sink(void *ud, const char *data, size_t n)
-{
-    struct serve *s = ud;
-    struct ql_buf *b = &s->r->res_body;
-    if (!s->started) {
-        export_fields(&s->w, s->e);
-        /*
-         * One allocation of exactly the size the answer needs (the document, bounded by
-         * QUILL_EXPORT_MAX_MB, and its closing brace): the arena's limit is lifted for it.
-         */
-        struct ql_arena *a = b->arena; /* the request's: cx's is a scratch arena meanwhile */
-        size_t cap = b->len + (size_t)s->e->bytes + 64;
-        if (a->limit && a->limit < a->total + cap + (64 << 10))
-            a->limit = a->total + cap + (64 << 10);
-        char *p = ql_arena_alloc(a, cap);
-        if (p == NULL)
-            return -1;
-        if (b->len)
-            memcpy(p, b->data, b->len);
-        b->data = p;
-        b->cap = cap;
-        ql_jw_key(&s->w, "data");
-        ql_jw_raw(&s->w, data, n);
-        s->started = 1;
-    } else {
-        ql_buf_append(b, data, n);
-    }
-    return ql_buf_ok(b);
-}
-
 void ql__h_export_get(struct ql_http_req *r)
 {
     struct ql_principal p;
@@ -134,24 +92,29 @@ void ql__h_export_get(struct ql_http_req *r)
     if (ql__authenticate(r, &p) || ql__param_uuid(r, 0, "exportId", &id))
         return;
     struct ql_export e;
-    struct serve s = {.r = r, .e = &e};
-    ql_jw_init(&s.w, &r->res_body);
-    struct ql_arena *arena = r->res_body.arena;
-    size_t limit = arena->limit;
-    int rc = ql_export_get(&r->cx, &id, &e, sink, &s);
-    arena->limit = limit;
+    int rc = ql_export_get(&r->cx, &id, &e, NULL, NULL);
     if (rc) {
-        r->res_body.len = 0;
         ql__res_problem(r, rc);
         return;
     }
-    if (!s.started) { /* pending or failed: the head alone */
-        r->res_body.len = 0;
-        ql_jw_init(&s.w, &r->res_body);
-        export_fields(&s.w, &e);
+    struct ql_jw w;
+    ql_jw_init(&w, &r->res_body);
+    export_fields(&w, &e);
+    if (e.status != QL_EXPORT_READY) { /* pending or failed: the head alone */
+        ql_jw_obj_end(&w);
+        ql__res_json(r, 200);
+        return;
     }
-    ql_jw_obj_end(&s.w);
-    ql__res_json(r, 200);
+    /* the head in the request's arena, which lasts as long as the stream */
+    ql_jw_key(&w, "data");
+    struct ql_buf *b = &r->res_body;
+    rc = ql_buf_ok(b);
+    if (rc == QL_OK)
+        rc = ql__download_begin(r, &e, b->data, b->len);
+    if (rc) {
+        b->len = 0;
+        ql__res_problem(r, rc);
+    }
 }
 
 /* ---- DELETE /v1/me ----------------------------------------------------------------------------

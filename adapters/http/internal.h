@@ -76,6 +76,9 @@ void ql__exec_run_ready(struct ql__exec *x);
 /* End r's stream, if it has one (the connection closes, the loop stops). */
 void ql__exec_stream_abort(struct ql_http_req *r);
 
+/* r's connection sent all the output that waited: its stream's on_drain, if it has one. */
+void ql__exec_stream_drained(struct ql_http_req *r);
+
 /* ---- the pool (pool.c) --------------------------------------------------------------------- */
 
 struct ql__pool {
@@ -187,6 +190,27 @@ int ql__revoked(const struct ql__reader *who, const char *key);
 /* Was the reader revoked by what the loop took since its handler authenticated? */
 int ql__revoked_since(const struct ql__hub *h, const struct ql__reader *who);
 
+/* ---- export downloads (download.c) -------------------------------------------------------- */
+
+struct ql__download;
+struct ql_export;
+
+/* A loop's downloads that wait for the pool. */
+struct ql__downloads {
+    struct ql__download *stalled; /* the pool was full: the sweep submits their reads again */
+    int reading;                  /* reads on the pool: a stopping loop waits for them */
+};
+
+/*
+ * Answer r (on the pool or the loop) with ready export e's document as a stream: head
+ * (head_n bytes, the export's fields up to "data": in memory that lasts as long as r) and
+ * then the document, read part by part as the client takes it, then the closing brace.
+ */
+int ql__download_begin(struct ql_http_req *r, const struct ql_export *e, const char *head,
+                       size_t head_n);
+/* The sweep: downloads whose read the full pool refused try again. */
+void ql__downloads_sweep(struct ql__loop *l);
+
 /* stream.c */
 void ql__streams_init(struct ql__loop *l);
 /* On the loop's wake-up: take the inbox, end revoked streams, read what changed. */
@@ -236,8 +260,9 @@ struct ql__loop {
     int db_events; /* what db_poll watches (UV_READABLE, UV_WRITABLE); -1: closed */
     struct ql__task db_task;
     int db_rc;
-    /* live streams (stream.c) */
+    /* live streams (stream.c) and export downloads (download.c) */
     struct ql__hub hub;
+    struct ql__downloads downloads;
     pthread_mutex_t inbox_lock;
     struct ql__inbox change_inbox, auth_inbox;
     int inbox_closed;

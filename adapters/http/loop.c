@@ -217,7 +217,8 @@ static void check_stop(struct ql__loop *l)
         return;
     int late = ql__loop_now_ms(l) >= l->stop_deadline_ms;
     ql__conn_drain_all(l, late);
-    int idle = l->nconns == 0 && atomic_load(&l->exec.inflight) == 0 && l->hub.fetching == 0;
+    int idle = l->nconns == 0 && atomic_load(&l->exec.inflight) == 0 && l->hub.fetching == 0 &&
+               l->downloads.reading == 0;
     /* late: reads still waiting on the loop's session go to the pool, which finishes them */
     if ((idle || late) && ql__loopdb_stop(l) == 0 && idle)
         close_handles(l);
@@ -229,6 +230,7 @@ static void on_sweep(uv_timer_t *t)
     update_date(l);
     ql__conn_sweep(l, ql__loop_now_ms(l));
     ql__streams_sweep(l);
+    ql__downloads_sweep(l);
     ql_log_batch_flush(&l->log);
     if (l->server->meter) /* a quiet loop's rows too */
         ql__meter_handover(l->server->meter, &l->meter_rows, ql__loop_now_ms(l), 1);

@@ -159,6 +159,7 @@ struct ql_http_req {
     int streaming;              /* the handler began a stream (exec.c) */
     ql__stream_fn stream_open;  /* a stream's start, on the loop */
     ql__stream_fn stream_close; /* a stream's end */
+    ql__stream_fn stream_drain; /* its output was all sent (NULL: not told) */
     void *stream_ud;
     struct cJSON *json; /* the parsed body (ql__body_parse), owned until the response */
     unsigned method;
@@ -223,6 +224,16 @@ int ql__req_stream_begin(struct ql_http_req *r, ql__stream_fn on_open, ql__strea
                          void *ud);
 int ql__req_stream_write(struct ql_http_req *r, const char *data, size_t n);
 void ql__req_stream_end(struct ql_http_req *r);
+
+/*
+ * For a stream that writes as its client reads (a download) rather than as events come:
+ * on_drain runs on the loop whenever output that waited for the client has all been sent,
+ * and unsent says how much waits now (what the socket took at once never waited).  Such a
+ * stream is not ended by a stopping server (it finishes, or the shutdown timeout closes
+ * it), and its connection's write timeout runs while output waits.  Call after begin.
+ */
+void ql__req_stream_on_drain(struct ql_http_req *r, ql__stream_fn on_drain);
+size_t ql__req_stream_unsent(const struct ql_http_req *r);
 
 /* Case-insensitive header lookup; NULL when absent.  The span is arena memory. */
 const struct ql_span *ql__req_header(const struct ql_http_req *r, const char *name);

@@ -209,6 +209,24 @@ int ql_export_get(struct ql_ctx *cx, const struct ql_uuid *id, struct ql_export 
     return read_parts(cx, id, sink, ud);
 }
 
+int ql_export_piece(struct ql_ctx *cx, const struct ql_export *e, int *part, const char **data,
+                    size_t *n)
+{
+    struct ql_export_part *parts;
+    int k = 0;
+    *data = NULL;
+    *n = 0;
+    if (e->status != QL_EXPORT_READY)
+        return ql_error_set(&cx->err, QL_EINTERNAL, "the export is not ready");
+    int rc = QL__RT(cx)->export_parts(cx->ports.store, cx, &e->id, *part, 1, &parts, &k);
+    if (rc == QL_OK && k == 1) {
+        *part = parts[0].part;
+        *data = parts[0].data;
+        *n = parts[0].n;
+    }
+    return rc;
+}
+
 /* ---- its webhook event --------------------------------------------------------------------- */
 
 int ql_export_event_data(struct ql_ctx *cx, const struct ql_change *c, struct ql_jw *w)

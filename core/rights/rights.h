@@ -62,6 +62,16 @@ typedef int (*ql_export_sink)(void *ud, const char *data, size_t n);
 int ql_export_get(struct ql_ctx *cx, const struct ql_uuid *id, struct ql_export *out,
                   ql_export_sink sink, void *ud);
 
+/*
+ * One piece of ready export e's document, for a caller that sends it as it reads it: the
+ * part after part number *part (-1: the first), its text in *data (cx's arena) and *n, and
+ * *part becomes its number; *data is NULL when no part follows (the document ended, or the
+ * export is gone: the bytes read so far against e->bytes say which).  e comes from
+ * ql_export_get, which checked whose it is: this reads by its id alone.
+ */
+int ql_export_piece(struct ql_ctx *cx, const struct ql_export *e, int *part, const char **data,
+                    size_t *n);
+
 /* The job "export.build" (payload {"exportId"}). */
 int ql_export_build(struct ql_ctx *cx, const struct ql_job *job);
 

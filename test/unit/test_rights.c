@@ -205,6 +205,22 @@ static void test_a_large_document_is_written_in_parts(void)
     ASSERT_TRUE(doc != NULL);
     ASSERT_INT_EQ(array_size(doc, "journalEntries"), 5);
     cJSON_Delete(doc);
+    /* piece by piece, as a download reads it: the same text, and then no more */
+    size_t at = 0;
+    int part = -1, pieces = 0;
+    for (;;) {
+        const char *data;
+        size_t n;
+        ASSERT_INT_EQ(ql_export_piece(&w.f.cx, &got, &part, &data, &n), QL_OK);
+        if (data == NULL)
+            break;
+        ASSERT_TRUE(at + n <= d.n && memcmp(d.text + at, data, n) == 0);
+        at += n;
+        pieces++;
+    }
+    ASSERT_INT_EQ(pieces, w.f.store.nparts);
+    ASSERT_INT_EQ((int64_t)at, got.bytes);
+    ASSERT_INT_EQ((int64_t)at, (int64_t)d.n);
     fixture_cleanup(&w.f);
 }
 
