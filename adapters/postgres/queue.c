@@ -288,6 +288,12 @@ static int read_job(struct ql_ctx *cx, const PGresult *r, int i, void *dst)
     return QL_OK;
 }
 
+/* A row of JOB_LIST: its job, or QL__PG_CUT where the page's bytes end (stmts.c). */
+static int read_listed_job(struct ql_ctx *cx, const PGresult *r, int i, void *dst)
+{
+    return PQgetisnull(r, i, 10) ? QL__PG_CUT : read_job(cx, r, i, dst);
+}
+
 static int q_list(struct ql_queue *self, struct ql_ctx *cx, const struct ql_job_filter *f,
                   struct ql_job **out, int *n, int *more)
 {
@@ -298,8 +304,8 @@ static int q_list(struct ql_queue *self, struct ql_ctx *cx, const struct ql_job_
     ql__pg_p_int(&p, f->before_id > 0 ? f->before_id : INT64_MAX);
     ql__pg_p_int(&p, f->limit + 1);
     void *rows;
-    int rc = ql__pg_page(pg_of(self), cx, QL__ST_JOB_LIST, &p, f->limit, sizeof(**out), read_job,
-                         &rows, n, more);
+    int rc = ql__pg_page(pg_of(self), cx, QL__ST_JOB_LIST, &p, f->limit, sizeof(**out),
+                         read_listed_job, &rows, n, more);
     *out = rows;
     return rc;
 }

@@ -419,13 +419,26 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "UPDATE jobs SET progress = $3::jsonb WHERE job_id = $2 AND locked_by = $1 AND "
          "state = 'running'",
          3},
+    /*
+     * Bounded by bytes as well as by count (QL_PAGE_CONTENT_MAX), as the pages of
+     * stmts_pages.h are: a job carries its error history (an entry per attempt), and a page
+     * of 200 such jobs reached megabytes.  A job whose predecessors on the page already carry
+     * 1 MiB of JSON (payload, errors, progress) comes without it (errors is never NULL
+     * otherwise), and the reader ends the page before it (QL__PG_CUT).
+     */
     [QL__ST_JOB_LIST] =
         {"job_list",
-         "SELECT job_id, queue, kind, payload::text, state, priority, attempts, "
-         "max_attempts, unique_key, trace_id, errors::text, progress::text, locked_by, "
-         "run_at, created_at, locked_at, finished_at FROM jobs WHERE ($1::text IS NULL OR "
+         "SELECT job_id, queue, kind, CASE WHEN NOT cut THEN payload END, state, priority, "
+         "attempts, max_attempts, unique_key, trace_id, CASE WHEN NOT cut THEN errors END, "
+         "CASE WHEN NOT cut THEN progress END, locked_by, run_at, created_at, locked_at, "
+         "finished_at FROM (SELECT *, sum(w) OVER (ORDER BY job_id DESC ROWS UNBOUNDED "
+         "PRECEDING) - w >= 1048576 AS cut FROM (SELECT job_id, queue, kind, payload::text AS "
+         "payload, state, priority, attempts, max_attempts, unique_key, trace_id, errors::text "
+         "AS errors, progress::text AS progress, locked_by, run_at, created_at, locked_at, "
+         "finished_at, octet_length(payload::text) + octet_length(errors::text) + "
+         "coalesce(octet_length(progress::text), 0) AS w FROM jobs WHERE ($1::text IS NULL OR "
          "state = $1) AND ($2::text IS NULL OR queue = $2) AND ($3::text IS NULL OR kind = "
-         "$3) AND job_id < $4 ORDER BY job_id DESC LIMIT $5",
+         "$3) AND job_id < $4 ORDER BY job_id DESC LIMIT $5) j) k ORDER BY job_id DESC",
          5},
     [QL__ST_JOB_GET] =
         {"job_get",

@@ -413,6 +413,45 @@ static void test_stats_and_listing(void)
     close_session(&s);
 }
 
+/*
+ * A page of jobs ends where their JSON (payload, errors, progress) passes
+ * QL_PAGE_CONTENT_MAX, as pages of entries do: jobs with 300 KB of error history each come
+ * a few to a page, with a cursor to the rest, and no job is lost or repeated.
+ */
+static void test_a_listing_page_is_bounded_by_bytes(void)
+{
+    clean();
+    struct session s;
+    open_session(&s);
+    ASSERT_NOT_NULL(itest_sql(url, "INSERT INTO jobs (kind, queue, errors) SELECT 'noop', 'big', "
+                                   "jsonb_build_array(jsonb_build_object('error', repeat('e', "
+                                   "300000))) FROM generate_series(1, 10) g"));
+    struct ql_job_filter f = {.queue = "big", .limit = 50};
+    struct ql_job *jobs;
+    int n, more = 1, seen = 0, pages = 0;
+    int64_t last = INT64_MAX;
+    while (more) {
+        ASSERT_INT_EQ(ql_queue_list(q(&s), &s.cx, &f, &jobs, &n, &more), QL_OK);
+        ASSERT_TRUE(n >= 1);
+        size_t bytes = 0;
+        for (int i = 0; i < n; i++) {
+            ASSERT_TRUE(jobs[i].id < last);
+            last = jobs[i].id;
+            ASSERT_TRUE(strlen(jobs[i].errors) > 300000);
+            if (i < n - 1)
+                bytes += strlen(jobs[i].errors) + strlen(jobs[i].payload);
+        }
+        ASSERT_TRUE(bytes < QL_PAGE_CONTENT_MAX); /* what came before the page's last job */
+        seen += n;
+        pages++;
+        f.before_id = jobs[n - 1].id;
+        ql_arena_reset(s.cx.arena);
+    }
+    ASSERT_INT_EQ(seen, 10);
+    ASSERT_INT_EQ(pages, 3); /* 4, 4 and 2: a job starts a page's fourth MiB at most */
+    close_session(&s);
+}
+
 /* A job keeps the trace context it was enqueued with (and its trace id for log searches). */
 static void test_a_job_carries_its_trace_context_to_the_worker(void)
 {
@@ -453,6 +492,7 @@ int main(int argc, char **argv)
         TEST(test_a_job_claimed_ahead_gets_its_attempt_back_once),
         TEST(test_one_leader_at_a_time),
         TEST(test_stats_and_listing),
+        TEST(test_a_listing_page_is_bounded_by_bytes),
         TEST(test_a_job_carries_its_trace_context_to_the_worker),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
