@@ -87,11 +87,13 @@ static int run(struct ql_ctx *cx, void *ud)
 }
 
 /* Send a recorded response as it was recorded, never cacheable: the answers kept include
- * sessions (signup, login, MFA) and secrets shown once (API keys, webhooks, TOTP). */
-static void replay(struct ql_http_req *r, const struct ql_idem_response *rec)
+ * sessions (signup, login, MFA) and secrets shown once (API keys, webhooks, TOTP).  The
+ * headers the request had before its use case ran (its RateLimit-*) stay: they are this
+ * request's, not the recorded one's; only what came after base is replaced. */
+static void replay(struct ql_http_req *r, const struct ql_idem_response *rec, size_t base)
 {
     const char *p = rec->headers, *end = p + rec->headers_n;
-    r->res_headers.len = 0;
+    r->res_headers.len = base;
     r->no_store = 1;
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -136,7 +138,8 @@ void ql__run(struct ql_http_req *r, const struct ql_principal *p,
              int (*run_fn)(struct ql_http_req *r, void *arg),
              void (*render_fn)(struct ql_http_req *r, void *arg), void *arg)
 {
-    struct call c = {r, run_fn, render_fn, arg, 1, r->res_headers.len};
+    size_t base = r->res_headers.len;
+    struct call c = {r, run_fn, render_fn, arg, 1, base};
     const struct ql_span *k = ql__req_header(r, "idempotency-key");
     if (k == NULL || r->method != QL_HTTP_POST) {
         answer(&c, run_fn(r, arg));
@@ -150,7 +153,7 @@ void ql__run(struct ql_http_req *r, const struct ql_principal *p,
     struct ql_idem_response rec;
     int rc = ql_idem_run(&r->cx, &call, run, &c, &replayed, &rec);
     if (replayed)
-        replay(r, &rec);
+        replay(r, &rec, base);
     else
         answer(&c, rc);
 }
