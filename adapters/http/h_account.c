@@ -138,6 +138,7 @@ void ql__h_signup(struct ql_http_req *r)
         {"displayName", QL__JSON_STRING, 1},
     };
     struct sign s = {.use_case = ql_account_signup, .fields = f, .nfields = 3};
+    r->no_store = 1; /* every answer to signup and login, the refusals too (api.md) */
     ql__run(r, NULL, run_sign, render_signup, &s);
 }
 
@@ -148,6 +149,7 @@ void ql__h_login(struct ql_http_req *r)
         {"password", QL__JSON_STRING, 1},
     };
     struct sign s = {.use_case = ql_account_login, .fields = f, .nfields = 2};
+    r->no_store = 1;
     ql__run(r, NULL, run_sign, render_login, &s);
 }
 

@@ -212,5 +212,6 @@ static int run_mfa(struct ql_http_req *r, void *arg)
 void ql__h_auth_mfa(struct ql_http_req *r)
 {
     struct ql_auth_result res;
+    r->no_store = 1; /* as a login: the refusals too */
     ql__run(r, NULL, run_mfa, render_login, &res);
 }

@@ -31,7 +31,9 @@ test('signup answers 201 with the user and a session; emails are unique case-ins
   assert.match(r.headers.get('set-cookie'), /^quill_session=qs_[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/)
   assert.equal(r.headers.get('cache-control'), 'no-store')
   secrets.add(email.toLowerCase()).add(r.body.session.token)
-  problem(await http(api, 'POST', '/v1/auth/signup', { body: { email: email.toUpperCase(), password: PASSWORD, displayName: 'Again' } }), 409, 'email_taken')
+  const taken = await http(api, 'POST', '/v1/auth/signup', { body: { email: email.toUpperCase(), password: PASSWORD, displayName: 'Again' } })
+  problem(taken, 409, 'email_taken')
+  assert.equal(taken.headers.get('cache-control'), 'no-store')
 })
 
 test('signup validates every field and refuses unknown ones', async () => {
@@ -69,6 +71,9 @@ test('login: right password 200; wrong password and unknown email answer alike',
   const t2 = Date.now()
   problem(wrong, 401, 'invalid_credentials')
   problem(unknown, 401, 'invalid_credentials')
+  // every answer to login is no-store, the refusals too (api.md, security headers)
+  assert.equal(wrong.headers.get('cache-control'), 'no-store')
+  assert.equal(unknown.headers.get('cache-control'), 'no-store')
   const strip = (b) => ({ ...b, traceId: '' })
   assert.deepEqual(strip(wrong.body), strip(unknown.body))
   // both run argon2id once; allow generous noise on a shared machine

@@ -98,6 +98,7 @@ test('with MFA on, a login takes the password and then a code; a code is accepte
   const replay = await answer(t2, code)
   assert.equal(replay.status, 401)
   assert.equal(replay.body.code, 'invalid_credentials')
+  assert.equal(replay.headers.get('cache-control'), 'no-store') // as every answer to a login
   // and so is an older one
   assert.equal((await answer(t2, totp(m.secret, m.state.last - 1))).status, 401)
   // a garbage token is no token
