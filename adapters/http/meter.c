@@ -294,15 +294,8 @@ void ql__meter_handover(struct ql__meter *m, struct ql__meter_rows *b, int64_t n
 /* ---- lifetime ----------------------------------------------------------------------------------
  */
 
-int ql__meter_create(const struct ql_http_env *env, struct ql_ratelimit *limiter,
-                     struct ql__meter **out)
+void ql__meter_sync_init(struct ql__meter *m)
 {
-    *out = NULL;
-    struct ql__meter *m = calloc(1, sizeof(*m));
-    if (m == NULL)
-        return QL_ENOMEM;
-    m->env = env;
-    m->limiter = limiter;
     pthread_mutex_init(&m->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -313,6 +306,28 @@ int ql__meter_create(const struct ql_http_env *env, struct ql_ratelimit *limiter
         pthread_cond_init(&m->stripes[i].landed, &ca);
     }
     pthread_condattr_destroy(&ca);
+}
+
+void ql__meter_sync_cleanup(struct ql__meter *m)
+{
+    for (int i = 0; i < QL__METER_STRIPES; i++) {
+        pthread_mutex_destroy(&m->stripes[i].lock);
+        pthread_cond_destroy(&m->stripes[i].landed);
+    }
+    pthread_mutex_destroy(&m->lock);
+    pthread_cond_destroy(&m->wake);
+}
+
+int ql__meter_create(const struct ql_http_env *env, struct ql_ratelimit *limiter,
+                     struct ql__meter **out)
+{
+    *out = NULL;
+    struct ql__meter *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return QL_ENOMEM;
+    m->env = env;
+    m->limiter = limiter;
+    ql__meter_sync_init(m);
     ql_arena_init(&m->arena, 0, 0);
     int rc = ql_uuid7_new(env->clock, env->auth, &m->instance);
     if (rc == QL_OK)
@@ -366,12 +381,7 @@ void ql__meter_destroy(struct ql__meter *m)
     ql__meter_stop(m);
     ql_db_session_destroy(m->session);
     ql_arena_cleanup(&m->arena);
-    for (int i = 0; i < QL__METER_STRIPES; i++) {
-        pthread_mutex_destroy(&m->stripes[i].lock);
-        pthread_cond_destroy(&m->stripes[i].landed);
-    }
-    pthread_mutex_destroy(&m->lock);
-    pthread_cond_destroy(&m->wake);
+    ql__meter_sync_cleanup(m);
     free(m->rows);
     free(m->trows);
     free(m->counts);

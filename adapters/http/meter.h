@@ -56,6 +56,10 @@ int ql__meter_start(struct ql__meter *m);
  */
 void ql__meter_stop(struct ql__meter *m);
 void ql__meter_destroy(struct ql__meter *m); /* stops it first; NULL does nothing */
+/* The locks and condition variables of m (zeroed memory), and their end: for create and
+ * destroy, and for tests that build a meter without its database session. */
+void ql__meter_sync_init(struct ql__meter *m);
+void ql__meter_sync_cleanup(struct ql__meter *m);
 
 /*
  * Spend one unit of team's quota for a request at *now_ms (wall clock); on QL_OK *now_ms is

@@ -20,7 +20,7 @@ static void test_similar_team_ids_keep_their_accounts(void)
 {
     struct ql__meter *m = calloc(1, sizeof(*m));
     ASSERT_TRUE(m != NULL);
-    pthread_mutex_init(&m->lock, NULL);
+    ql__meter_sync_init(m);
     int64_t now = 1767225600000LL;
     struct ql_uuid team;
     for (int i = 0; i < 64; i++) {
@@ -38,7 +38,7 @@ static void test_similar_team_ids_keep_their_accounts(void)
         ASSERT_INT_EQ(ql__meter_account(m, s, base, &team, now)->held, 100 + i);
     }
     ASSERT_INT_EQ(m->nreturns, 0); /* nothing recycled, so nothing given back */
-    pthread_mutex_destroy(&m->lock);
+    ql__meter_sync_cleanup(m);
     free(m);
 }
 
@@ -79,9 +79,7 @@ static void test_a_request_late_across_midnight_counts_in_the_new_month(void)
 {
     struct ql__meter *m = calloc(1, sizeof(*m));
     ASSERT_TRUE(m != NULL);
-    pthread_mutex_init(&m->lock, NULL);
-    for (int i = 0; i < QL__METER_STRIPES; i++)
-        pthread_mutex_init(&m->stripes[i].lock, NULL);
+    ql__meter_sync_init(m);
     int64_t feb = 1769904000000LL; /* 2026-02-01T00:00:00Z */
     struct ql_uuid team;
     memset(team.b, 0x33, sizeof(team.b));
@@ -98,17 +96,20 @@ static void test_a_request_late_across_midnight_counts_in_the_new_month(void)
     ASSERT_INT_EQ(now, feb);
     ASSERT_INT_EQ(ql__meter_account(m, s, base, &team, feb)->held, 98);
     ASSERT_INT_EQ(m->nreturns, 0);
-    for (int i = 0; i < QL__METER_STRIPES; i++)
-        pthread_mutex_destroy(&m->stripes[i].lock);
-    pthread_mutex_destroy(&m->lock);
+    ql__meter_sync_cleanup(m);
     free(m);
 }
 
-/* The fakes, whose next COMMIT lands and then loses its answer (the connection fails). */
+/*
+ * The fakes, whose next COMMIT lands and then loses its answer (the connection fails), and
+ * a meter on them without its thread, whose flushes and give-backs the test runs itself.
+ */
 struct lossy {
     struct fixture f;
     int (*real_commit)(struct ql_store *self, struct ql_ctx *cx);
     int lose;
+    struct ql_http_env env;
+    struct ql__meter m;
 };
 
 static int lossy_commit(struct ql_store *self, struct ql_ctx *cx)
@@ -120,6 +121,31 @@ static int lossy_commit(struct ql_store *self, struct ql_ctx *cx)
         rc = ql_error_set(&cx->err, QL_EUNAVAILABLE, "database connection lost");
     }
     return rc;
+}
+
+static struct lossy *lossy_new(void)
+{
+    struct lossy *l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return NULL;
+    fixture_init(&l->f);
+    l->real_commit = l->f.store.ops.commit;
+    l->f.store.ops.commit = lossy_commit;
+    l->env = (struct ql_http_env){
+        .clock = &l->f.clock.base, .auth = &l->f.auth.base, .log = &l->f.log.base};
+    l->m.env = &l->env;
+    ql_arena_init(&l->m.arena, 0, 0);
+    l->m.cx = l->f.cx;
+    l->m.cx.arena = &l->m.arena;
+    return l;
+}
+
+static void lossy_free(struct lossy *l)
+{
+    free(l->m.trows);
+    ql_arena_cleanup(&l->m.arena);
+    fixture_cleanup(&l->f);
+    free(l);
 }
 
 static void add_rows(struct ql__meter *m, int n)
@@ -141,18 +167,10 @@ static void add_rows(struct ql__meter *m, int n)
  */
 static void test_a_flush_that_landed_unseen_is_not_written_again(void)
 {
-    struct lossy *l = calloc(1, sizeof(*l));
-    struct ql__meter *m = calloc(1, sizeof(*m));
-    ASSERT_TRUE(l != NULL && m != NULL);
-    fixture_init(&l->f);
-    l->real_commit = l->f.store.ops.commit;
-    l->f.store.ops.commit = lossy_commit;
-    struct ql_http_env env = {.clock = &l->f.clock.base, .log = &l->f.log.base};
-    m->env = &env;
+    struct lossy *l = lossy_new();
+    ASSERT_TRUE(l != NULL);
+    struct ql__meter *m = &l->m;
     memset(m->instance.b, 0x77, 16);
-    ql_arena_init(&m->arena, 0, 0);
-    m->cx = l->f.cx;
-    m->cx.arena = &m->arena;
     m->trows = calloc(8, sizeof(*m->trows));
     ASSERT_TRUE(m->trows != NULL);
     m->captrows = 8;
@@ -168,11 +186,7 @@ static void test_a_flush_that_landed_unseen_is_not_written_again(void)
     add_rows(m, 1);
     ql__meter_flush(m);
     ASSERT_INT_EQ(l->f.store.usage.nrequests, 6);
-    free(m->trows);
-    ql_arena_cleanup(&m->arena);
-    free(m);
-    fixture_cleanup(&l->f);
-    free(l);
+    lossy_free(l);
 }
 
 /*
@@ -251,16 +265,7 @@ static void test_the_last_unit_on_its_way_is_waited_for_not_refused(void)
 
     struct ql_http_env env = {.clock = &r->f.clock.base, .log = &r->f.log.base};
     m->env = &env;
-    pthread_mutex_init(&m->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&m->wake, &ca);
-    for (int i = 0; i < QL__METER_STRIPES; i++) {
-        pthread_mutex_init(&m->stripes[i].lock, NULL);
-        pthread_cond_init(&m->stripes[i].landed, &ca);
-    }
-    pthread_condattr_destroy(&ca);
+    ql__meter_sync_init(m);
     ql_arena_init(&m->arena, 0, 0);
     m->cx = *cx;
     m->cx.arena = &m->arena;
@@ -291,12 +296,7 @@ static void test_the_last_unit_on_its_way_is_waited_for_not_refused(void)
     pthread_mutex_unlock(&m->lock);
     pthread_join(m->thread, NULL);
     ASSERT_INT_EQ(r->f.store.usage.periods[0].reserved, 2); /* nothing was held to give back */
-    for (int i = 0; i < QL__METER_STRIPES; i++) {
-        pthread_mutex_destroy(&m->stripes[i].lock);
-        pthread_cond_destroy(&m->stripes[i].landed);
-    }
-    pthread_mutex_destroy(&m->lock);
-    pthread_cond_destroy(&m->wake);
+    ql__meter_sync_cleanup(m);
     ql_arena_cleanup(&m->arena);
     free(m);
     pthread_mutex_destroy(&r->lock);
@@ -330,18 +330,9 @@ static void add_back(struct ql__meter *m, int64_t n)
  */
 static void test_a_give_back_that_landed_unseen_is_not_applied_again(void)
 {
-    struct lossy *l = calloc(1, sizeof(*l));
-    struct ql__meter *m = calloc(1, sizeof(*m));
-    ASSERT_TRUE(l != NULL && m != NULL);
-    fixture_init(&l->f);
-    l->real_commit = l->f.store.ops.commit;
-    l->f.store.ops.commit = lossy_commit;
-    struct ql_http_env env = {
-        .clock = &l->f.clock.base, .auth = &l->f.auth.base, .log = &l->f.log.base};
-    m->env = &env;
-    ql_arena_init(&m->arena, 0, 0);
-    m->cx = l->f.cx;
-    m->cx.arena = &m->arena;
+    struct lossy *l = lossy_new();
+    ASSERT_TRUE(l != NULL);
+    struct ql__meter *m = &l->m;
     struct ql_uuid team;
     memset(team.b, 0x55, 16);
     l->f.store.teams[l->f.store.nteams++].t.id = team;
@@ -360,10 +351,7 @@ static void test_a_give_back_that_landed_unseen_is_not_applied_again(void)
     add_back(m, 2);
     ql__meter_release(m);
     ASSERT_INT_EQ(fake_reserved(l), 3);
-    ql_arena_cleanup(&m->arena);
-    free(m);
-    fixture_cleanup(&l->f);
-    free(l);
+    lossy_free(l);
 }
 
 int main(int argc, char **argv)
