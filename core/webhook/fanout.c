@@ -32,7 +32,9 @@
 /*
  * The fan-out writes its deliveries every FLUSH_BYTES of bodies (one entry of 100,000
  * characters makes a body of 100 KB to 600 KB) or FLUSH_MAX deliveries, all in the batch's
- * one transaction; a batch of small changes is still one statement.
+ * one transaction; a batch of small changes is still one statement.  The bytes are those
+ * the statement carries: a copy of the body for each delivery, so a change that goes to
+ * twenty endpoints counts twenty times.
  */
 #define FLUSH_BYTES QL_PAGE_CONTENT_MAX
 #define FLUSH_MAX 1000
@@ -193,7 +195,7 @@ struct pending {
     struct ql_uuid *ids;
     const char **parents;
     int k, cap;
-    size_t bytes; /* of the distinct bodies among d[0..k) */
+    size_t bytes; /* of the bodies of d[0..k), each delivery's copy (the statement's) */
     struct ql_arena scratch;
 };
 
@@ -243,15 +245,14 @@ static int fan(struct ql_ctx *cx, struct pending *p, const struct ql_change *c, 
                const struct ql_webhook *hooks, int nhooks, int64_t now)
 {
     const char *body = NULL;
+    size_t body_n = 0;
     int rc = QL_OK;
     for (int h = 0; rc == QL_OK && h < nhooks; h++) {
         if (memcmp(hooks[h].team_id.b, c->team.b, 16) != 0 || !wants(&hooks[h], event))
             continue;
-        if (body == NULL) {
-            rc = make_body(cx, c, event, now, &body);
-            if (rc == QL_OK)
-                p->bytes += strlen(body);
-        }
+        if (body == NULL && (rc = make_body(cx, c, event, now, &body)) == QL_OK)
+            body_n = strlen(body);
+        p->bytes += body_n; /* each delivery's row carries the body */
         struct ql_delivery *d = &p->d[p->k];
         if (rc == QL_OK)
             rc = ql_uuid7_new(cx->ports.clock, cx->ports.auth, &d->id);
