@@ -70,6 +70,7 @@ static int on_message_begin(llhttp_t *p)
     c->last_was_value = 0;
     c->ext_len = 0;
     c->head_before = 0;
+    c->lf_after_span = 0;
     c->state = QL__H1_HEAD;
     set_deadline(c, c->lim->header_timeout_ms);
     return 0;
@@ -118,6 +119,7 @@ static int span(struct ql__h1 *c, const char *at, size_t n)
         return -1;
     }
     c->scan = at + n;
+    c->lf_after_span = 0;
     return 0;
 }
 
@@ -141,6 +143,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
     if ((c->nh == 0 || c->state != QL__H1_HEAD) && span(c, at, n) != 0)
         return -1;
     c->scan = at + n;
+    c->lf_after_span = 0;
     if (c->nh == 0 || c->last_was_value) {
         if (c->nh == QL__H1_MAX_HEADERS) {
             c->error_status = 431;
@@ -158,13 +161,15 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     struct ql__h1 *c = conn_of(p);
     struct ql__h1_hoff *h = &c->hoff[c->nh - 1];
+    if (n > 0 && ql__h1_folded(c, at)) { /* the first span too: the value before was blank */
+        c->error_status = 400;
+        return -1;
+    }
     c->scan = at + n;
+    c->lf_after_span = 0;
     if (!c->last_was_value) {
         h->vo = (uint32_t)c->head.len;
         c->last_was_value = 1;
-    } else if (ql__h1_folded(c, at)) {
-        c->error_status = 400;
-        return -1;
     }
     h->vl += (uint32_t)n;
     return head_append(c, at, n);
@@ -326,6 +331,8 @@ static void parse_held(struct ql__h1 *c)
             c->error_status = 431;
             e = HPE_USER;
         }
+        if (e == HPE_OK && memchr(c->scan, '\n', (size_t)(end - c->scan)))
+            c->lf_after_span = 1; /* for ql__h1_folded, when the next execute goes on */
         if (end && end > data)
             c->last_byte = end[-1];
         if (e == HPE_OK) {

@@ -111,6 +111,7 @@ struct ql__h1 {
     const char *scan;       /* in it, where the bytes not yet checked for a bare LF begin */
     size_t head_before;     /* bytes of the current head that earlier executes consumed */
     char last_byte;         /* the last byte an earlier llhttp_execute consumed */
+    int lf_after_span;      /* an earlier execute consumed an LF after the last span */
     struct ql__h1_hoff hoff[QL__H1_MAX_HEADERS];
     int error_status; /* 400, 413, 431, 501 decided inside a parser callback */
     struct ql_buf body;
@@ -173,7 +174,7 @@ void ql__h1_no_more(struct ql__h1 *c);
 
 /*
  * h1_strict.c, for h1.c: what a proxy in front might read otherwise (request smuggling).
- * ql__h1_folded: 1 when the header value span at `at` continues a folded line.
+ * ql__h1_folded: 1 when the header value span at `at` follows a folded line (obs-fold).
  * ql__h1_strict: the status to refuse a complete head with (400, 501), or 0.
  */
 int ql__h1_folded(const struct ql__h1 *c, const char *at);

@@ -10,19 +10,17 @@
 #include <strings.h>
 
 /*
- * llhttp accepts a value folded onto the next line (obs-fold) and hands it over in two
- * spans; the second one follows the line break.  A proxy may read such a header otherwise,
- * so it is refused (RFC 9112 5.2 allows that).
+ * llhttp accepts a value folded onto the next line (obs-fold), and hands over what follows
+ * the fold as a span of the header's value: the second one, or the only one when the value
+ * before the fold was empty or blank ("Transfer-Encoding:" CRLF " chunked").  A proxy may
+ * read such a header otherwise, so it is refused (RFC 9112 5.2 allows that).  Between the
+ * header's name or its value's last span and a span of its value, only a fold puts an LF:
+ * in the running execute from c->scan, or in an earlier one (c->lf_after_span).  (An empty
+ * value comes as an empty span at the start of the next line: the caller skips those.)
  */
 int ql__h1_folded(const struct ql__h1 *c, const char *at)
 {
-    const char *p = at;
-    while (p > c->exec_start && (p[-1] == ' ' || p[-1] == '\t'))
-        p--;
-    char before = c->last_byte;
-    if (p > c->exec_start)
-        before = p[-1];
-    return before == '\n';
+    return c->lf_after_span || memchr(c->scan, '\n', (size_t)(at - c->scan)) != NULL;
 }
 
 static int named(const struct ql_span *s, const char *name)
