@@ -248,13 +248,14 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 /*
  * Chunk extensions mean nothing here and are skipped (RFC 9112 7.1.1), but nothing in llhttp
  * bounds them: a client could send them for as long as the body timeout lets it.  What
- * they take counts as the body's bytes.
+ * they take counts as the body's bytes: each name or value, and the ';' or '=' before it
+ * (a span cut by a read counts that byte twice, erring on the strict side).
  */
 static int on_chunk_extension(llhttp_t *p, const char *at, size_t n)
 {
     struct ql__h1 *c = conn_of(p);
     (void)at;
-    c->ext_len += n;
+    c->ext_len += n + 1;
     if (c->body.len + c->ext_len > c->lim->max_body) {
         c->error_status = 413;
         return -1;

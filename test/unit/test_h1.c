@@ -115,6 +115,13 @@ static void test_limits_are_answered_and_close(void)
     ASSERT_INT_EQ(t.errors[0], 0);
     ASSERT_INT_EQ(t.req.body.n, 2);
     ql__h1_cleanup(&t.h1);
+    /* the ';' and '=' count too: 16 bytes of extensions (not the 8 named) and 4 of body */
+    open_conn(&t, 16);
+    feed(&t, "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "1;a=b\r\nw\r\n1;c=d\r\nx\r\n1;e=f\r\ny\r\n1;g=h\r\nz\r\n0\r\n\r\n");
+    ASSERT_INT_EQ(t.requests, 1);
+    ASSERT_INT_EQ(t.errors[0], 413);
+    ql__h1_cleanup(&t.h1);
     /* a header block over 16 KiB */
     open_conn(&t, 16);
     feed(&t, "GET / HTTP/1.1\r\nX-Big: ");
