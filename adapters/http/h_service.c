@@ -41,9 +41,13 @@ void ql__h_readyz(struct ql_http_req *r)
 {
     struct ql_store *st = r->cx.ports.store;
     int64_t version = 0;
-    int rc = ql_store_schema_version(st, &r->cx, &version);
-    if (rc != QL_OK && rc != QL_EUNAVAILABLE && ql_store_ping(st, &r->cx) == QL_OK)
-        rc = QL_OK; /* reachable, but no schema to read: a database never migrated */
+    int rc = ql_store_schema_version(st, &r->cx, &version); /* 0: never migrated */
+    if (rc != QL_OK && rc != QL_EUNAVAILABLE && ql_store_ping(st, &r->cx) == QL_OK) {
+        /* reachable, but schema_migrations is there and unreadable (a role's privileges) */
+        readyz_problem(r, "ok", "unknown",
+                       "The schema version cannot be read from schema_migrations.");
+        return;
+    }
     if (rc != QL_OK) {
         readyz_problem(r, "failing", "unknown", "The database is unavailable.");
         return;

@@ -28,6 +28,7 @@ struct ql_principal;
 enum ql__pg_stmt {
     QL__ST_PING,
     QL__ST_SCHEMA_VERSION,
+    QL__ST_SCHEMA_KNOWN,
     QL__ST_BEGIN,
     QL__ST_COMMIT,
     QL__ST_ROLLBACK,

@@ -24,6 +24,9 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
     [QL__ST_PING] = {"ping", "SELECT 1", 0},
     [QL__ST_SCHEMA_VERSION] = {"schema_version",
                                "SELECT coalesce(max(version), 0)::int8 FROM schema_migrations", 0},
+    /* Whether schema_migrations exists: a database never migrated has none (version 0). */
+    [QL__ST_SCHEMA_KNOWN] = {"schema_known", "SELECT to_regclass('schema_migrations') IS NOT NULL",
+                             0},
     [QL__ST_BEGIN] = {"begin", "BEGIN", 0},
     [QL__ST_COMMIT] = {"commit", "COMMIT", 0},
     [QL__ST_ROLLBACK] = {"rollback", "ROLLBACK", 0},

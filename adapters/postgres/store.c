@@ -24,13 +24,25 @@ static int s_ping(struct ql_store *self, struct ql_ctx *cx)
     return rc;
 }
 
+/* The newest migration applied; 0 on a database never migrated (no schema_migrations). */
 static int s_schema_version(struct ql_store *self, struct ql_ctx *cx, int64_t *out)
 {
     PGresult *r;
+    *out = 0;
     int rc = ql__pg_exec(pg_of(self), cx, QL__ST_SCHEMA_VERSION, NULL, &r);
     if (rc == QL_OK)
         *out = ql__pg_int8(r, 0, 0);
     PQclear(r);
+    if (rc == QL_OK || rc == QL_EUNAVAILABLE)
+        return rc;
+    struct ql_error failed = cx->err; /* why the version could not be read */
+    ql_error_clear(&cx->err);
+    int known = ql__pg_exec(pg_of(self), cx, QL__ST_SCHEMA_KNOWN, NULL, &r);
+    int missing = known == QL_OK && !ql__pg_bool(r, 0, 0);
+    PQclear(r);
+    if (missing)
+        return QL_OK;
+    cx->err = failed;
     return rc;
 }
 

@@ -62,6 +62,27 @@ test('GET /readyz on a database never migrated names the migrations, not the dat
   }
 })
 
+test('GET /readyz when the schema version cannot be read says so, not to migrate', async () => {
+  // a role that may connect but not read schema_migrations (permission denied, 42501)
+  const role = `${new URL(DB).pathname.slice(1)}_noread`
+  sql(`DROP ROLE IF EXISTS ${role}`)
+  sql(`CREATE ROLE ${role} LOGIN`)
+  const url = new URL(DB)
+  url.username = role
+  const h = await start('quill-api', { DATABASE_URL: url.toString() })
+  try {
+    const r = await http(h, 'GET', '/readyz')
+    assert.equal(r.status, 503, r.text)
+    assert.equal(r.body.code, 'unavailable')
+    assert.deepEqual(r.body.checks, { database: 'ok', migrations: 'unknown' })
+    assert.doesNotMatch(r.body.detail, /quill-migrate up/)
+    assert.match(r.body.detail, /cannot be read/)
+  } finally {
+    await stop(h)
+    sql(`DROP ROLE IF EXISTS ${role}`)
+  }
+})
+
 test('GET /v1/version serves the bill of materials', async () => {
   const r = await http(api, 'GET', '/v1/version')
   assert.equal(r.status, 200)
