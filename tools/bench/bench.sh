@@ -229,13 +229,15 @@ check_round() {
 # shows the backlog before -> after each of its measured runs, and the bench waits for the
 # worker to drain the backlog before every run, so that A's leftover work never lands on B's
 # time.  If the backlog grew in any round, the row says so: that rate is not sustainable and
-# is not a result.
+# is not a result.  CMP_PRE_A and CMP_PRE_B, when set, name commands run before each of A's
+# and B's runs (ab: each build's own quill-worker beside it).
 compare() {
   local name=$1 al=$2 au=$3 as=$4 bl=$5 bu=$6 bs=$7; shift 7
   local ar=() br=() a99=() b99=() a50=() b50=() backlogs=() grew=0
   local rps p50 p99 bad errs warm b0 b1 d0 d1
   [ -z "${BACKLOG_DB:-}" ] || d0=$(discarded "$BACKLOG_DB")
   for r in $(seq "$ROUNDS"); do
+    [ -z "${CMP_PRE_A:-}" ] || $CMP_PRE_A
     [ -z "${BACKLOG_DB:-}" ] || wait_drained "$BACKLOG_DB"
     read -r rps p50 p99 bad errs warm b0 b1 < <(wrk_run "$au" "$as" "$@")
     check_round "$name/$al" "$r" "$bad" "$errs" "$warm" "$rps"
@@ -246,6 +248,7 @@ compare() {
       awk -v a="$b0" -v b="$b1" 'BEGIN { exit !(a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ && b + 0 <= a + 0) }' || grew=1
     fi
     [ -n "$bl" ] || continue
+    [ -z "${CMP_PRE_B:-}" ] || $CMP_PRE_B
     [ -z "${BACKLOG_DB:-}" ] || wait_drained "$BACKLOG_DB"
     read -r rps p50 p99 bad errs warm b0 b1 < <(wrk_run "$bu" "$bs" "$@")
     check_round "$name/$bl" "$r" "$bad" "$errs" "$warm" "$rps"
@@ -691,6 +694,7 @@ for n in "${names[@]}"; do
     login) bench_login ;;
     queue) bench_queue ;;
     pgbouncer) bench_pgbouncer ;;
+    ab) bench_ab ;;
     tracing) bench_tracing ;;
     *) die "unknown benchmark: $n" ;;
   esac

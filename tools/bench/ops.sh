@@ -1,4 +1,4 @@
-# tools/bench/ops.sh - the `pgbouncer` and `tracing` benchmarks, sourced by tools/bench/bench.sh
+# tools/bench/ops.sh - the `pgbouncer`, `tracing` and `ab` benchmarks, sourced by tools/bench/bench.sh
 # (which provides quill_seed, peers_setup, peer_start, start_quill_api, start_quill_worker,
 # compare, row...).  Both answer an operational question with the entries' wrk scripts.
 #
@@ -26,6 +26,15 @@
 #              TRACING (get_entry post_entry), two comparisons against tracing off: down, and
 #              live.  The counters of /metrics before and after each show the spans dropped
 #              (collector down: they grow) and exported (live).
+#
+#   ab         Did a change move quill-api's speed?  This build against another build of
+#              Quill (QUILL_BENCH_BASE: its build directory, with apps/quill-api and
+#              apps/quill-worker, e.g. a git worktree of an older commit built with meson),
+#              for each of list_entries and post_entry (as ENTRIES picks): both quill-api at
+#              once on one freshly seeded database (this build on 58091, the base on 58092),
+#              alternated; for POST each build's own quill-worker runs beside it through its
+#              runs (and only then: a slower worker shows on its side).  No peer: the peer's
+#              drift from run to run is larger than most changes.
 PGB_FASTIFY="http://127.0.0.1:58081"
 
 # Transactions PgBouncer passed to quill_bench, and the time clients waited for a server
@@ -57,6 +66,37 @@ pgb_env() {
 # ratio_of "rps p50 p99" "rps p50 p99" -> A's rate / B's, 2 decimals
 ratio_of() { awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
 
+
+# ab_worker BUILD: quill-worker of BUILD beside, in place of the one running (if any).
+ab_worker() {
+  [ -z "${WORKER_PID:-}" ] || stop_quill_worker
+  BUILD=$1 start_quill_worker quill_bench
+}
+
+bench_ab() {
+  local base=${QUILL_BENCH_BASE:-}
+  [ -n "$base" ] && [ -x "$base/apps/quill-api" ] && [ -x "$base/apps/quill-worker" ] ||
+    die "bench ab: QUILL_BENCH_BASE must name another build directory (with apps/quill-api and apps/quill-worker)"
+  log "ab: this build ($BUILD) against the base ($base)"
+  local pair name script d backlog_db other
+  for pair in "GET a page of 50:list_entries.lua" "POST an entry:post_entry.lua"; do
+    name=${pair%%:*}; script=${pair##*:}
+    [[ " ${ENTRIES:-list_entries post_entry} " == *" ${script%.lua} "* ]] || continue
+    d=$DURATION; backlog_db=""
+    [ "$script" != post_entry.lua ] || { d=$POST_DURATION; backlog_db=quill_bench; }
+    quill_seed
+    BUILD=$base API_LOG=quill-api-base start_quill_api 58092 "${QUILL_BENCH_ENV[@]}"
+    other=$QUILL_PID
+    start_quill_api 58091 "${QUILL_BENCH_ENV[@]}"
+    local pre_a="" pre_b=""
+    [ -z "$backlog_db" ] || { pre_a="ab_worker $BUILD"; pre_b="ab_worker $base"; }
+    CMP_PRE_A=$pre_a CMP_PRE_B=$pre_b DURATION=$d BACKLOG_DB=$backlog_db \
+      compare "$name, this build vs the base" \
+      this "http://127.0.0.1:58091" "$WRK/$script" base "http://127.0.0.1:58092" "$WRK/$script"
+    [ -z "$backlog_db" ] || stop_quill_worker
+    kill "$other" "$QUILL_PID"; wait "$other" "$QUILL_PID" 2>/dev/null || true
+  done
+}
 bench_pgbouncer() {
   command -v pgbouncer >/dev/null || { log "pgbouncer: no pgbouncer installed: skipping"; return; }
   local peer=1
