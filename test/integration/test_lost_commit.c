@@ -100,6 +100,20 @@ static int tg_join(struct ql_group *self, struct ql_ctx *cx, struct ql_group_ite
 
 static const struct ql_group_ops tg_ops = {tg_join};
 
+/* The entry of the other caller in the group: the owner's, with the content "peer". */
+static void peer_entry(struct world *w, struct ql_entry *e)
+{
+    memset(e, 0, sizeof(*e));
+    ASSERT_INT_EQ(ql_uuid7_new(w->u.cx.ports.clock, w->u.cx.ports.auth, &e->id), QL_OK);
+    e->team_id = w->team.id;
+    e->has_author_user = 1;
+    e->author_user = w->owner.user.id;
+    e->content = "peer";
+    e->content_n = 4;
+    e->version = 1;
+    e->created_ms = e->updated_ms = ql_uuid7_ms(&e->id);
+}
+
 /* A group whose COMMIT landed unseen: both callers get their entry (201), stored once. */
 static void test_a_group_whose_commit_landed_unseen_answers_success(void)
 {
@@ -108,15 +122,7 @@ static void test_a_group_whose_commit_landed_unseen_answers_success(void)
     struct test_group g = {.base = {&tg_ops}};
     struct ql_ctx peer = w.u.cx;
     struct ql_entry e1;
-    memset(&e1, 0, sizeof(e1));
-    ASSERT_INT_EQ(ql_uuid7_new(w.u.cx.ports.clock, w.u.cx.ports.auth, &e1.id), QL_OK);
-    e1.team_id = w.team.id;
-    e1.has_author_user = 1;
-    e1.author_user = w.owner.user.id;
-    e1.content = "peer";
-    e1.content_n = 4;
-    e1.version = 1;
-    e1.created_ms = e1.updated_ms = ql_uuid7_ms(&e1.id);
+    peer_entry(&w, &e1);
     struct ql_group_item i1 = {.cx = &peer, .arg = &e1};
     g.waiting = &i1;
     w.u.cx.ports.group = &g.base;
@@ -154,15 +160,7 @@ static void test_a_group_checked_too_early_answers_success(void)
     struct test_group g = {.base = {&tg_ops}};
     struct ql_ctx peer = w.u.cx;
     struct ql_entry e1;
-    memset(&e1, 0, sizeof(e1));
-    ASSERT_INT_EQ(ql_uuid7_new(w.u.cx.ports.clock, w.u.cx.ports.auth, &e1.id), QL_OK);
-    e1.team_id = w.team.id;
-    e1.has_author_user = 1;
-    e1.author_user = w.owner.user.id;
-    e1.content = "peer";
-    e1.content_n = 4;
-    e1.version = 1;
-    e1.created_ms = e1.updated_ms = ql_uuid7_ms(&e1.id);
+    peer_entry(&w, &e1);
     struct ql_group_item i1 = {.cx = &peer, .arg = &e1};
     g.waiting = &i1;
     w.u.cx.ports.group = &g.base;
