@@ -284,15 +284,34 @@ static const llhttp_settings_t settings = {
 
 /* ---- requests ------------------------------------------------------------------------------- */
 
+/*
+ * How much of a target in absolute form (http://host:port/path?query) comes before its
+ * path; 0 for the origin form.  A server must accept the absolute form (RFC 9112 3.2.2),
+ * though clients send it only to proxies; the host it names is not consulted, as Host is not.
+ */
+static size_t authority_len(const char *url, size_t n)
+{
+    size_t k = n >= 7 && strncasecmp(url, "http://", 7) == 0    ? 7
+               : n >= 8 && strncasecmp(url, "https://", 8) == 0 ? 8
+                                                                : 0;
+    while (k > 0 && k < n && url[k] != '/' && url[k] != '?')
+        k++;
+    return k;
+}
+
 /* A whole request was parsed: point the request at its parts and hand it over. */
 static void hand_over(struct ql__h1 *c)
 {
     struct ql_http_req *r = c->req;
     const char *url = c->head.data ? c->head.data : "";
-    size_t n = c->url_len;
+    size_t n = c->url_len, skip = authority_len(url, n);
+    url += skip;
+    n -= skip;
     const char *q = memchr(url, '?', n);
     r->path = (struct ql_span){url, q ? (size_t)(q - url) : n};
-    r->query = q ? (struct ql_span){q + 1, n - r->path.n - 1} : (struct ql_span){"", 0};
+    if (skip > 0 && r->path.n == 0)
+        r->path = (struct ql_span){"/", 1}; /* http://host?q: the path is / */
+    r->query = q ? (struct ql_span){q + 1, n - (size_t)(q - url) - 1} : (struct ql_span){"", 0};
     r->body = (struct ql_span){c->body.data ? c->body.data : "", c->body.len};
     c->state = QL__H1_BUSY;
     c->deadline_ms = 0;

@@ -46,3 +46,14 @@ test('a CONNECT, a fragment in the target and Transfer-Encoding in HTTP/1.0 are 
   await refused('GET /livez?a=1#top HTTP/1.1\r\nHost: x\r\n\r\n', 'fragment after a query')
   await refused('POST /livez HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n', 'HTTP/1.0 chunked')
 })
+
+test('a target in absolute form is answered as its path', async () => {
+  const r = await raw(api.port, 'GET http://example.com/livez HTTP/1.1\r\nHost: x\r\n\r\n' +
+    'GET HTTP://example.com:8080/v1/version?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  const all = responses(r.data)
+  assert.equal(all.length, 2, JSON.stringify(r.data))
+  assert.match(all[0], /^HTTP\/1\.1 200 /)
+  assert.match(all[1], /^HTTP\/1\.1 200 /)
+  assert.match(all[1], /"gitSha"/)
+  await refused('OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n', 'asterisk form')
+})

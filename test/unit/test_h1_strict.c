@@ -96,11 +96,42 @@ static void test_a_fold_after_an_empty_value_is_refused(void)
     ASSERT_INT_EQ(wrong, 0);
 }
 
+/*
+ * A server must accept a target in absolute form (RFC 9112 3.2.2), though clients send it
+ * only to proxies: its path and query are those of the origin form, and an empty path is /.
+ */
+static void test_an_absolute_target_is_read_as_its_path(void)
+{
+    static const struct {
+        const char *target, *path, *query;
+    } cases[] = {
+        {"http://example.com/v1/me?x=1", "/v1/me", "x=1"},
+        {"HTTPS://example.com:8443/a/b", "/a/b", ""},
+        {"http://example.com", "/", ""},
+        {"http://example.com?q", "/", "q"},
+        {"/plain?y", "/plain", "y"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tconn t;
+        open_conn(&t, 1024);
+        char req[256];
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", cases[i].target);
+        ql__h1_input(&t.h1, req, strlen(req));
+        ASSERT_INT_EQ(t.requests, 1);
+        ASSERT_INT_EQ(t.errors[0], 0);
+        ASSERT_STR_EQ(t.paths[0], cases[i].path);
+        ASSERT_INT_EQ(t.req.query.n, strlen(cases[i].query));
+        ASSERT_INT_EQ(memcmp(t.req.query.p, cases[i].query, t.req.query.n), 0);
+        ql__h1_cleanup(&t.h1);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
         TEST(test_header_bytes_are_checked_by_llhttp),
         TEST(test_a_fold_after_an_empty_value_is_refused),
+        TEST(test_an_absolute_target_is_read_as_its_path),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
