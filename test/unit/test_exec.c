@@ -289,11 +289,14 @@ static void test_unroutable_and_unparsable_requests(void)
     ql__h1_cleanup(&w.h1);
 }
 
-/* An absolute-form or asterisk-form target is 400, and the connection closes (docs/api.md). */
+/*
+ * A target that is neither a path nor an http(s) URL (which is read as its path: test_h1_strict),
+ * such as the asterisk form, is 400, and the connection closes (docs/api.md).
+ */
 static void test_a_target_that_is_not_a_path_is_400_and_closes(void)
 {
     static const char *const reqs[] = {
-        "GET http://x/inline HTTP/1.1\r\nHost: x\r\n\r\nGET /inline HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET ftp://x/inline HTTP/1.1\r\nHost: x\r\n\r\nGET /inline HTTP/1.1\r\nHost: x\r\n\r\n",
         "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\nGET /inline HTTP/1.1\r\nHost: x\r\n\r\n",
     };
     for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
