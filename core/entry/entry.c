@@ -135,7 +135,7 @@ static void settle(struct ql_ctx *cx, struct ql_group_item **items, int n,
  * QL_OK with *out the stored row (arena), as a lone creation answers.  Anything else (no
  * such entry, another one) keeps rc and its error.
  */
-static int written_by_group(struct ql_ctx *cx, struct ql_entry *out, int rc)
+static int stored_as_own(struct ql_ctx *cx, struct ql_entry *out, int rc)
 {
     struct ql_error conflict = cx->err;
     struct ql_entry e;
@@ -179,7 +179,7 @@ static int meets_itself(struct ql_ctx *cx, const struct ql_entry *e)
  * stored after all (and with it its hooks' writes: an idempotency record), else rc.  The
  * check on a new connection may come before the server finished that COMMIT: "not stored"
  * is then asked again in a way that waits for it (meets_itself), and a row met is the
- * request's own (written_by_group): QL_OK with *out the stored row.
+ * request's own (stored_as_own): QL_OK with *out the stored row.
  */
 static int landed(struct ql_ctx *cx, struct ql_entry *out, int rc)
 {
@@ -188,8 +188,7 @@ static int landed(struct ql_ctx *cx, struct ql_entry *out, int rc)
     int found = 0;
     ql_error_clear(&cx->err);
     if (ql_store_entries_exist_many(cx->ports.store, cx, &e, 1, &found) == QL_OK)
-        found =
-            found || (meets_itself(cx, out) && written_by_group(cx, out, QL_ECONFLICT) == QL_OK);
+        found = found || (meets_itself(cx, out) && stored_as_own(cx, out, QL_ECONFLICT) == QL_OK);
     if (found) {
         ql_error_clear(&cx->err);
         if (cx->tx)
@@ -277,7 +276,7 @@ int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
      * behind; the entry is then written alone below, where its own error (if any) shows.
      * The key is the team: its audit chain's head is what the write locks.  QL_EUNAVAILABLE:
      * the group may have committed and nobody could tell (settle), so it is not written again.
-     * A lone write that meets this id after a group did write it (written_by_group).
+     * A lone write that meets this id after a group did write it (stored_as_own).
      */
     int grouped = 0;
     if (cx->ports.group && cx->tx == NULL) {
@@ -303,7 +302,7 @@ int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
         rc = ql_audit(cx, team, "journal_entry.create", "JournalEntry", &out->id, NULL);
     rc = ql_tx_end(cx, rc);
     if (rc == QL_ECONFLICT && grouped)
-        return written_by_group(cx, out, rc);
+        return stored_as_own(cx, out, rc);
     return rc == QL_EUNAVAILABLE ? landed(cx, out, rc) : rc;
 }
 

@@ -149,6 +149,23 @@ static int absent(struct ql_store *self, struct ql_ctx *cx, const struct ql_entr
     return QL_OK;
 }
 
+/* The store's operations with the existence check answering "absent" (early.real: undo). */
+struct early {
+    const struct ql_store_ops *real;
+    struct ql_store_ops ops;
+    struct ql_entries_ops entries;
+};
+
+static void checks_too_early(struct ql_store *s, struct early *e)
+{
+    e->real = s->ops;
+    e->ops = *s->ops;
+    e->entries = *s->ops->entries;
+    e->entries.exist_many = absent;
+    e->ops.entries = &e->entries;
+    s->ops = &e->ops;
+}
+
 /*
  * A group whose COMMIT landed unseen, and whose check came too early (it says "not stored"):
  * the lone write meets the entry's own id, and its caller gets that entry (201), not a 409.
@@ -164,18 +181,13 @@ static void test_a_group_checked_too_early_answers_success(void)
     struct ql_group_item i1 = {.cx = &peer, .arg = &e1};
     g.waiting = &i1;
     w.u.cx.ports.group = &g.base;
-    struct ql_store *s = w.u.cx.ports.store;
-    const struct ql_store_ops *real = s->ops;
-    struct ql_store_ops early = *real;
-    struct ql_entries_ops entries = *real->entries;
-    entries.exist_many = absent;
-    early.entries = &entries;
-    s->ops = &early;
+    struct early early;
+    checks_too_early(w.u.cx.ports.store, &early);
     atomic_store(&fp.armed, 1);
     struct ql_entry mine;
     struct ql_entry_input in = {"mine", 4, 0, NULL, 0};
     int rc = ql_entry_create(&w.u.cx, &w.team.id, &in, &mine);
-    s->ops = real;
+    w.u.cx.ports.store->ops = early.real;
     ASSERT_INT_EQ(cuts(&w), 1);
     ASSERT_INT_EQ(rc, QL_OK);
     ASSERT_INT_EQ(w.u.cx.err.code, QL_OK);
@@ -223,18 +235,13 @@ static void test_a_lone_creation_checked_too_early_answers_success(void)
     world_open(&w);
     struct ql_tx_hooks hooks = {no_hook, no_hook, NULL, 0};
     w.u.cx.tx = &hooks;
-    struct ql_store *s = w.u.cx.ports.store;
-    const struct ql_store_ops *real = s->ops;
-    struct ql_store_ops early = *real;
-    struct ql_entries_ops entries = *real->entries;
-    entries.exist_many = absent;
-    early.entries = &entries;
-    s->ops = &early;
+    struct early early;
+    checks_too_early(w.u.cx.ports.store, &early);
     atomic_store(&fp.armed, 1);
     struct ql_entry mine;
     struct ql_entry_input in = {"early", 5, 0, NULL, 0};
     int rc = ql_entry_create(&w.u.cx, &w.team.id, &in, &mine);
-    s->ops = real;
+    w.u.cx.ports.store->ops = early.real;
     ASSERT_INT_EQ(cuts(&w), 1);
     ASSERT_INT_EQ(rc, QL_OK);
     ASSERT_INT_EQ(w.u.cx.err.code, QL_OK);
