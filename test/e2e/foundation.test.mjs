@@ -14,6 +14,7 @@ before(async () => {
     QUILL_BODY_TIMEOUT_MS: '600',
     QUILL_IDLE_TIMEOUT_MS: '800'
   })
+  api.closeEach = true // its 800 ms idle timeout races fetch's reuse of a pooled connection
 })
 after(async () => { await stop(api) })
 

@@ -72,6 +72,10 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 // fetch with JSON conveniences; returns {status, headers, body (parsed when JSON), text}.
 export async function http (h, method, path, { headers = {}, body, token, raw } = {}) {
   const hdrs = { ...headers }
+  // A server started with a short idle timeout closes fetch's pooled connection while it
+  // sits idle, and a request sent on it at that moment fails ("fetch failed"): such a
+  // server's handle sets closeEach, and every request takes a connection of its own.
+  if (h.closeEach && !Object.keys(hdrs).some((k) => k.toLowerCase() === 'connection')) hdrs.connection = 'close'
   if (token) hdrs.authorization = `Bearer ${token}`
   let payload = raw
   if (body !== undefined) {
