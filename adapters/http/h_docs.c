@@ -5,8 +5,9 @@
  * at build time (apps/api/docs, tools/embed_assets.py): the page loads nothing from
  * anywhere but this server, and its Content-Security-Policy says so.
  *
- * Assets are sent from static memory (no copy into the request's arena), gzipped when the
- * client accepts it, with a strong ETag so a browser revalidates with a 304.
+ * /docs/ redirects to /docs.  Assets are sent from static memory (no copy into the
+ * request's arena), gzipped when the client accepts it, with a strong ETag so a browser
+ * revalidates with a 304.
  */
 #include "internal.h"
 
@@ -74,6 +75,13 @@ static int etag_matches(const struct ql_span *inm, const char *etag)
 
 void ql__h_docs(struct ql_http_req *r)
 {
+    if (r->path.n == 6 && memcmp(r->path.p, "/docs/", 6) == 0) {
+        /* The page's address typed with a slash: its relative links would miss, so send
+         * the browser to the page itself. */
+        ql__res_header(r, "Location", "/docs");
+        r->status = 308;
+        return;
+    }
     const struct ql_http_asset *a = r->env->docs;
     while (a && a->path &&
            (strlen(a->path) != r->path.n || memcmp(a->path, r->path.p, r->path.n) != 0))

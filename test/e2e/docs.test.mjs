@@ -57,6 +57,9 @@ test('the page and its files come from quill-api with a strict CSP', async () =>
   const licences = await get('/docs/licenses.txt')
   assert.match(licences.body.toString(), /Apache License/)
   assert.equal((await http(api, 'GET', '/docs/missing.js')).status, 404)
+  const slash = await get('/docs/') // fetch would follow the redirect
+  assert.equal(slash.status, 308)
+  assert.equal(slash.headers.location, '/docs')
 })
 
 test('Chromium renders the operations, and no request leaves loopback', async () => {
