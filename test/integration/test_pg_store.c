@@ -256,6 +256,30 @@ static void test_reconnects_after_server_side_kill(void)
     ql_db_session_destroy(pg);
 }
 
+/*
+ * A configuration reload that changes a parameter the server reports to clients
+ * (IntervalStyle): an idle session hears of it only with its next statement's answer, so
+ * the poll of idle sessions before a statement does not take it for a lost connection.
+ */
+static void test_a_configuration_reload_is_not_a_lost_connection(void)
+{
+    struct ql_db_session *pg = session();
+    struct ql_store *s = ql_db_store(pg);
+    struct ql_ctx cx = {0};
+    ASSERT_INT_EQ(ql_store_ping(s, &cx), QL_OK);
+    uint64_t errors = ql_db_stats(ql_pg_db_port(itest_factory(url))).errors;
+    ASSERT_NOT_NULL(itest_sql(url, "ALTER SYSTEM SET IntervalStyle = 'iso_8601'"));
+    ASSERT_NOT_NULL(itest_sql(url, "SELECT pg_reload_conf()"));
+    usleep(300 * 1000); /* the reload reaches every backend */
+    int rc = ql_store_ping(s, &cx);
+    uint64_t after = ql_db_stats(ql_pg_db_port(itest_factory(url))).errors;
+    ASSERT_NOT_NULL(itest_sql(url, "ALTER SYSTEM RESET IntervalStyle"));
+    ASSERT_NOT_NULL(itest_sql(url, "SELECT pg_reload_conf()"));
+    ASSERT_INT_EQ(rc, QL_OK);
+    ASSERT_INT_EQ(after, errors);
+    ql_db_session_destroy(pg);
+}
+
 static void test_lost_connection_inside_transaction_fails(void)
 {
     struct ql_db_session *pg = session();
@@ -497,6 +521,7 @@ int main(int argc, char **argv)
         TEST(test_forgets_of_one_key_and_time_take_different_rows),
         TEST(test_many_rows_in_one_statement_each),
         TEST(test_reconnects_after_server_side_kill),
+        TEST(test_a_configuration_reload_is_not_a_lost_connection),
         TEST(test_lost_connection_inside_transaction_fails),
         TEST(test_unreachable_database_fails_fast),
         TEST(test_a_statement_past_its_timeout_is_cancelled),
