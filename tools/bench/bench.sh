@@ -60,8 +60,23 @@ WRK="$ROOT/tools/bench/wrk"
 # kv LINE KEY -> the value of KEY=value in a result line
 kv() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1==k {print $2}'; }
 
+# pg_ticks: the CPU time (user and system, in clock ticks) of every PostgreSQL process now.
+pg_ticks() {
+  local t=0 f s
+  for f in /proc/[0-9]*/stat; do
+    read -r s < "$f" 2>/dev/null || continue
+    [[ $s == *" (postgres) "* ]] || continue
+    s=${s##*) }
+    read -r -a s <<<"$s"
+    t=$((t + s[11] + s[12])) # utime and stime, fields 14 and 15 of stat(5)
+  done
+  echo "$t"
+}
+
 # wrk_run URL [script] [args...] -> prints one line:
-#   rps p50_ms p99_ms non2xx socket_errors warm_non2xx backlog_before backlog_after
+#   rps p50_ms p99_ms non2xx socket_errors warm_non2xx backlog_before backlog_after pg_us
+# pg_us is PostgreSQL's CPU time per answer during the measured run, in µs: every server
+# process's (quill-worker's work included), so less of the machine's drift than the rate.
 # The warm-up runs the script with BENCH_CHECK=1, which looks at every status: warm_non2xx
 # counts its answers outside 200..299 ("-" without a script, "?" if it printed no result).
 # With BACKLOG_DB set, the backlog of that database (see backlog below) is read after the
@@ -78,12 +93,16 @@ wrk_run() {
     if grep -q '^first_non_2xx ' <<<"$out"; then log "$(grep '^first_non_2xx ' <<<"$out" | head -1) ($url)"; fi
   fi
   [ -z "${BACKLOG_DB:-}" ] || b0=$(settled_backlog "$BACKLOG_DB")
+  local t0 t1 c0 c1 pg_us
+  t0=$EPOCHREALTIME; c0=$(pg_ticks)
   out=$(wrk -t2 -c64 -d"$DURATION" --latency "${sargs[@]}" "$url" -- "$@" 2>&1) || true
+  c1=$(pg_ticks); t1=$EPOCHREALTIME
   [ -z "${BACKLOG_DB:-}" ] || b1=$(settled_backlog "$BACKLOG_DB")
   printf '%s\n' "$out" >> "$OUT/wrk.log"
   if r=$(grep '^result ' <<<"$out"); then
-    printf '%s %s %s %s %s %s %s %s\n' "$(kv "$r" requests_per_s)" "$(kv "$r" p50_ms)" "$(kv "$r" p99_ms)" \
-      "$(kv "$r" non_2xx_3xx)" "$(kv "$r" socket_errors)" "$warm" "$b0" "$b1"
+    pg_us=$(pg_us_per "$((c1 - c0))" "$t0" "$t1" "$(kv "$r" requests_per_s)")
+    printf '%s %s %s %s %s %s %s %s %s\n' "$(kv "$r" requests_per_s)" "$(kv "$r" p50_ms)" "$(kv "$r" p99_ms)" \
+      "$(kv "$r" non_2xx_3xx)" "$(kv "$r" socket_errors)" "$warm" "$b0" "$b1" "$pg_us"
     return
   fi
   local rps p50 p99 non2xx errs
@@ -92,7 +111,14 @@ wrk_run() {
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); non2xx=${non2xx:-0}
   errs=$(awk '/Socket errors/ {s=0; for(i=1;i<=NF;i++) if ($i ~ /^[0-9]+,?$/) s+=$i; print s}' <<<"$out"); errs=${errs:-0}
-  printf '%s %s %s %s %s %s %s %s\n' "${rps:-0}" "$(to_ms "$p50")" "$(to_ms "$p99")" "$non2xx" "$errs" "$warm" "$b0" "$b1"
+  pg_us=$(pg_us_per "$((c1 - c0))" "$t0" "$t1" "${rps:-0}")
+  printf '%s %s %s %s %s %s %s %s %s\n' "${rps:-0}" "$(to_ms "$p50")" "$(to_ms "$p99")" "$non2xx" "$errs" "$warm" "$b0" "$b1" "$pg_us"
+}
+
+# pg_us_per TICKS T0 T1 RPS -> µs of PostgreSQL CPU per answer (wrk's rate over T1 - T0 s)
+pg_us_per() {
+  awk -v c="$1" -v a="$2" -v b="$3" -v r="$4" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { n = r * (b - a); printf "%.0f", (n > 0) ? c / hz * 1e6 / n : 0 }'
 }
 
 to_ms() {
@@ -233,15 +259,15 @@ check_round() {
 # and B's runs (ab: each build's own quill-worker beside it).
 compare() {
   local name=$1 al=$2 au=$3 as=$4 bl=$5 bu=$6 bs=$7; shift 7
-  local ar=() br=() a99=() b99=() a50=() b50=() backlogs=() grew=0
-  local rps p50 p99 bad errs warm b0 b1 d0 d1
+  local ar=() br=() a99=() b99=() a50=() b50=() apg=() bpg=() backlogs=() grew=0
+  local rps p50 p99 bad errs warm b0 b1 pg d0 d1
   [ -z "${BACKLOG_DB:-}" ] || d0=$(discarded "$BACKLOG_DB")
   for r in $(seq "$ROUNDS"); do
     [ -z "${CMP_PRE_A:-}" ] || $CMP_PRE_A
     [ -z "${BACKLOG_DB:-}" ] || wait_drained "$BACKLOG_DB"
-    read -r rps p50 p99 bad errs warm b0 b1 < <(wrk_run "$au" "$as" "$@")
+    read -r rps p50 p99 bad errs warm b0 b1 pg < <(wrk_run "$au" "$as" "$@")
     check_round "$name/$al" "$r" "$bad" "$errs" "$warm" "$rps"
-    ar+=("$rps"); a50+=("$p50"); a99+=("$p99")
+    ar+=("$rps"); a50+=("$p50"); a99+=("$p99"); apg+=("$pg")
     if [ -n "${BACKLOG_DB:-}" ]; then
       backlogs+=("$(commas "$b0") -> $(commas "$b1")")
       log "$name/$al round $r: backlog $b0 -> $b1"
@@ -250,15 +276,15 @@ compare() {
     [ -n "$bl" ] || continue
     [ -z "${CMP_PRE_B:-}" ] || $CMP_PRE_B
     [ -z "${BACKLOG_DB:-}" ] || wait_drained "$BACKLOG_DB"
-    read -r rps p50 p99 bad errs warm b0 b1 < <(wrk_run "$bu" "$bs" "$@")
+    read -r rps p50 p99 bad errs warm b0 b1 pg < <(wrk_run "$bu" "$bs" "$@")
     check_round "$name/$bl" "$r" "$bad" "$errs" "$warm" "$rps"
-    br+=("$rps"); b50+=("$p50"); b99+=("$p99")
-    log "$name round $r: $al ${ar[-1]} req/s (p99 ${a99[-1]} ms), $bl $rps req/s (p99 $p99 ms)"
+    br+=("$rps"); b50+=("$p50"); b99+=("$p99"); bpg+=("$pg")
+    log "$name round $r: $al ${ar[-1]} req/s (p99 ${a99[-1]} ms, PostgreSQL ${apg[-1]} µs/req), $bl $rps req/s (p99 $p99 ms, PostgreSQL $pg µs/req)"
   done
   local am a99m a50m acell bcell ratio
   am=$(printf '%s\n' "${ar[@]}" | median)
   a50m=$(printf '%s\n' "${a50[@]}" | median); a99m=$(printf '%s\n' "${a99[@]}" | median)
-  acell="$al $(printf '%.0f' "$am") req/s (p50 $a50m / p99 $a99m ms"
+  acell="$al $(printf '%.0f' "$am") req/s (p50 $a50m / p99 $a99m ms; PostgreSQL $(printf '%s\n' "${apg[@]}" | median) µs/req"
   if [ -n "${BACKLOG_DB:-}" ]; then
     acell+="; backlog $(printf '%s; ' "${backlogs[@]}")"; acell=${acell%; }
     wait_drained "$BACKLOG_DB"
@@ -270,7 +296,7 @@ compare() {
     local bm b50m b99m
     bm=$(printf '%s\n' "${br[@]}" | median)
     b50m=$(printf '%s\n' "${b50[@]}" | median); b99m=$(printf '%s\n' "${b99[@]}" | median)
-    bcell="$bl $(printf '%.0f' "$bm") req/s (p50 $b50m / p99 $b99m ms)"
+    bcell="$bl $(printf '%.0f' "$bm") req/s (p50 $b50m / p99 $b99m ms; PostgreSQL $(printf '%s\n' "${bpg[@]}" | median) µs/req)"
     ratio="**$(awk -v a="$am" -v b="$bm" 'BEGIN{printf "%.2f", (b>0)?a/b:0}')x**"
   else
     bcell="(no peer)"; ratio=""
