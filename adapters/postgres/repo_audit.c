@@ -1,8 +1,7 @@
 /*
  * repo_audit.c - the audit log and the login/rate throttles over PostgreSQL.  Chaining
- * (sequence, previous hash, hash) is done in the database under a row lock on the chain's
- * head, so appends to one chain serialise and different chains never wait: by the
- * audit_log trigger for a row alone, by audit_append_many (migration 0023) for a group.
+ * (sequence, previous hash, hash) is done by the audit_log trigger under a row lock on the
+ * chain's head, so appends to one chain serialise and different chains never wait.
  */
 #include "internal.h"
 

@@ -193,15 +193,17 @@ const struct ql__pg_stmt_def ql__pg_stmts[QL__ST_COUNT] = {
          "'')",
          8},
     /*
-     * Chained in one call (migrations/0023_audit_append_many.up.sql): each chain's head is
-     * locked once, in the order of the arrays, which is the caller's, and written back once
-     * per run of rows of that chain.
+     * The chain trigger fires once per row in the order the SELECT yields them: WITH
+     * ORDINALITY and ORDER BY keep the caller's order, which is what locks the heads.
      */
-    [QL__ST_AUDIT_APPEND_MANY] = {"audit_append_many",
-                                  "SELECT audit_append_many($1::uuid[], $2::text[], $3::uuid[], "
-                                  "$4::timestamptz[], $5::text[], $6::text[], $7::text[], "
-                                  "$8::text[])",
-                                  8},
+    [QL__ST_AUDIT_APPEND_MANY] =
+        {"audit_append_many",
+         "INSERT INTO audit_log (audit_id, chain, team_id, at, actor, action, target_type, "
+         "target_id, seq, prev_hash, hash) SELECT id, ch, t, at, ac, act, tt, ti, 0, '', '' FROM "
+         "unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[], "
+         "$7::text[], $8::text[]) WITH ORDINALITY AS u (id, ch, t, at, ac, act, tt, ti, o) "
+         "ORDER BY o",
+         8},
     [QL__ST_AUDIT_LIST] =
         {"audit_list",
          "SELECT audit_id, at, actor, action, target_type, target_id, seq FROM audit_log "

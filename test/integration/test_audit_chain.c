@@ -1,8 +1,8 @@
 /*
- * Integration tests of the audit chain (migrations 0001, 0003 and 0023): rows appended
- * alone go through the row trigger, groups through audit_append_many, and both make one
- * unbroken chain per team whatever the order of the chains in a group, however many
- * sessions append at once, and whether or not a transaction commits.
+ * Integration tests of the audit chain (migrations 0001, 0003 and 0004): rows appended alone
+ * and in groups (a group commit's, one statement) make one unbroken chain per team whatever
+ * the order of the chains in a group, however many sessions append at once, and whether or
+ * not a transaction commits.
  */
 #include "arena/arena.h"
 #include "ctx/ctx.h"
