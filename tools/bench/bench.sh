@@ -60,15 +60,18 @@ WRK="$ROOT/tools/bench/wrk"
 # kv LINE KEY -> the value of KEY=value in a result line
 kv() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1==k {print $2}'; }
 
-# pg_ticks: the CPU time (user and system, in clock ticks) of every PostgreSQL process now.
+# pg_ticks: the CPU time (user and system, in clock ticks) PostgreSQL has used so far: every
+# running PostgreSQL process's own, and what its children that ended used (a postmaster's
+# backends and autovacuum workers come and go; an autovacuum worker that ends within a run
+# would otherwise take its time out of the sum).
 pg_ticks() {
   local t=0 f s
   for f in /proc/[0-9]*/stat; do
-    read -r s < "$f" 2>/dev/null || continue
+    { read -r s < "$f"; } 2>/dev/null || continue
     [[ $s == *" (postgres) "* ]] || continue
     s=${s##*) }
     read -r -a s <<<"$s"
-    t=$((t + s[11] + s[12])) # utime and stime, fields 14 and 15 of stat(5)
+    t=$((t + s[11] + s[12] + s[13] + s[14])) # utime, stime, cutime, cstime: stat(5) 14 to 17
   done
   echo "$t"
 }
