@@ -6,14 +6,18 @@
 #define QL_ITEST_H
 
 #include <libpq-fe.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "db/db.h"
 #include "postgres/pg.h"
 #include "sysclock/sysclock.h"
+#include "uuid/uuid.h"
 
 static inline const char *itest_url(const char *var)
 {
@@ -24,6 +28,33 @@ static inline const char *itest_url(const char *var)
                var);
         exit(1);
     }
+    return u;
+}
+
+/*
+ * A new uuid7 of now that no other call of this process or of another test process makes:
+ * a counter (first, so the ids of one process follow each other within a millisecond), salt
+ * (to tell kinds of ids apart when reading a failure), the process id and the clock's
+ * nanoseconds in its random part.  Thread-safe.
+ */
+static inline struct ql_uuid itest_fresh_id(unsigned salt)
+{
+    static atomic_uint seq;
+    unsigned n = atomic_fetch_add(&seq, 1), pid = (unsigned)getpid();
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint8_t rnd[10] = {(uint8_t)(n >> 8),
+                       (uint8_t)n,
+                       0x80, /* the variant's byte */
+                       (uint8_t)salt,
+                       (uint8_t)(n >> 16),
+                       (uint8_t)pid,
+                       (uint8_t)(pid >> 8),
+                       (uint8_t)ts.tv_nsec,
+                       (uint8_t)(ts.tv_nsec >> 8),
+                       (uint8_t)(ts.tv_nsec >> 16)};
+    struct ql_uuid u;
+    ql_uuid7_from(&u, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, rnd);
     return u;
 }
 

@@ -28,30 +28,11 @@ static inline void nap_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static inline struct ql_uuid fresh_id(unsigned salt)
-{
-    static atomic_uint seq;
-    unsigned n = atomic_fetch_add(&seq, 1);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint8_t rnd[10] = {(uint8_t)(n >> 8),
-                       (uint8_t)n,
-                       0x80,
-                       (uint8_t)salt,
-                       (uint8_t)(n >> 16),
-                       (uint8_t)ts.tv_nsec,
-                       (uint8_t)(ts.tv_nsec >> 8),
-                       (uint8_t)(ts.tv_nsec >> 16)};
-    struct ql_uuid u;
-    ql_uuid7_from(&u, wall_ms(), rnd);
-    return u;
-}
-
 /* A new user, or a new team with no member yet: its id, and in s its text. */
 static inline struct ql_uuid fresh_row(unsigned salt, char *s, int team)
 {
     char sql[512];
-    struct ql_uuid id = fresh_id(salt);
+    struct ql_uuid id = itest_fresh_id(salt);
     ql_uuid_format(&id, s);
     if (team)
         snprintf(sql, sizeof(sql),

@@ -22,29 +22,10 @@
 
 static const char *url;
 
-static struct ql_uuid fresh_id(void)
-{
-    static atomic_uint counter;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    unsigned n = atomic_fetch_add(&counter, 1), pid = (unsigned)getpid();
-    uint8_t rnd[10] = {(uint8_t)n,
-                       (uint8_t)(n >> 8),
-                       (uint8_t)(n >> 16),
-                       (uint8_t)pid,
-                       (uint8_t)(pid >> 8),
-                       (uint8_t)ts.tv_nsec,
-                       (uint8_t)(ts.tv_nsec >> 8),
-                       (uint8_t)(ts.tv_nsec >> 16)};
-    struct ql_uuid u;
-    ql_uuid7_from(&u, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, rnd);
-    return u;
-}
-
 /* One audit row whose target names it, so a chain's order can be read back. */
 static struct ql_audit_entry row(char target[QL_UUID_STR_LEN + 1], int64_t at_ms)
 {
-    struct ql_uuid id = fresh_id();
+    struct ql_uuid id = itest_fresh_id(0);
     ql_uuid_format(&id, target);
     return (struct ql_audit_entry){
         id, 0, at_ms, "User:chain-test", "journal_entry.create", "JournalEntry", target};
@@ -81,7 +62,7 @@ static void test_a_group_whose_chains_interleave_chains_each_in_order(void)
     struct ql_arena arena;
     ql_arena_init(&arena, 0, 0);
     struct ql_ctx cx = {.arena = &arena};
-    struct ql_uuid t1 = fresh_id(), t2 = fresh_id(), t3 = fresh_id();
+    struct ql_uuid t1 = itest_fresh_id(0), t2 = itest_fresh_id(0), t3 = itest_fresh_id(0);
     char tg[7][QL_UUID_STR_LEN + 1];
     struct ql_audit_entry alone = row(tg[0], 1000);
     ASSERT_INT_EQ(ql_store_audit_append(s, &cx, &t1, &alone), QL_OK); /* the trigger's row */
@@ -127,7 +108,7 @@ static void test_a_group_rolled_back_leaves_no_gap(void)
     struct ql_arena arena;
     ql_arena_init(&arena, 0, 0);
     struct ql_ctx cx = {.arena = &arena};
-    struct ql_uuid t = fresh_id();
+    struct ql_uuid t = itest_fresh_id(0);
     const struct ql_uuid *teams[2] = {&t, &t};
     char tg[4][QL_UUID_STR_LEN + 1];
     struct ql_audit_entry first[2] = {row(tg[0], 1), row(tg[1], 2)};
@@ -191,11 +172,11 @@ static void *write_rounds(void *arg)
 
 static void test_groups_and_rows_from_many_sessions_make_one_chain(void)
 {
-    struct ql_uuid shared = fresh_id();
+    struct ql_uuid shared = itest_fresh_id(0);
     struct writer w[WRITERS];
     pthread_t t[WRITERS];
     for (int i = 0; i < WRITERS; i++) /* sessions made here: the factory is made once */
-        w[i] = (struct writer){itest_session(url, QL_DB_BLOCKING), &shared, fresh_id(), 0};
+        w[i] = (struct writer){itest_session(url, QL_DB_BLOCKING), &shared, itest_fresh_id(0), 0};
     for (int i = 0; i < WRITERS; i++)
         pthread_create(&t[i], NULL, write_rounds, &w[i]);
     for (int i = 0; i < WRITERS; i++)

@@ -113,22 +113,6 @@ static void kill_sessions(void)
 }
 
 /* A fresh UUIDv7 for rows of this run (the test database outlives runs in development). */
-static struct ql_uuid fresh_id(void)
-{
-    static unsigned counter;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    unsigned pid = (unsigned)getpid();
-    counter++;
-    uint8_t rnd[10] = {
-        (uint8_t)counter,           (uint8_t)(counter >> 8), (uint8_t)pid,
-        (uint8_t)(pid >> 8),        (uint8_t)(ts.tv_nsec),   (uint8_t)(ts.tv_nsec >> 8),
-        (uint8_t)(ts.tv_nsec >> 16)};
-    struct ql_uuid u;
-    ql_uuid7_from(&u, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, rnd);
-    return u;
-}
-
 static void insert_team(const struct ql_uuid *id)
 {
     char sql[256], s[QL_UUID_STR_LEN + 1];
@@ -152,7 +136,7 @@ static const char *entry_content(const struct ql_uuid *id)
 static void entry_in(struct ql_entry *e, const struct ql_uuid *team, const char *content)
 {
     memset(e, 0, sizeof(*e));
-    e->id = fresh_id();
+    e->id = itest_fresh_id(0);
     e->team_id = *team;
     e->content = content;
     e->content_n = strlen(content);
@@ -167,7 +151,7 @@ static void entry_in(struct ql_entry *e, const struct ql_uuid *team, const char 
  */
 static void test_many_rows_in_one_statement_each(void)
 {
-    struct ql_uuid t1 = fresh_id(), t2 = fresh_id(), nowhere = fresh_id();
+    struct ql_uuid t1 = itest_fresh_id(0), t2 = itest_fresh_id(0), nowhere = itest_fresh_id(0);
     insert_team(&t1);
     insert_team(&t2);
     struct ql_db_session *pg = session();
@@ -188,8 +172,8 @@ static void test_many_rows_in_one_statement_each(void)
     for (int i = 0; i < 3; i++) {
         ql_uuid_format(&e[i].id, targets[i]);
         a[i] = (struct ql_audit_entry){
-            fresh_id(),     0,         e[i].created_ms, "User:x", "journal_entry.create",
-            "JournalEntry", targets[i]};
+            itest_fresh_id(0), 0,         e[i].created_ms, "User:x", "journal_entry.create",
+            "JournalEntry",    targets[i]};
     }
     char team1[QL_UUID_STR_LEN + 1];
     ql_uuid_format(&t1, team1);
@@ -336,7 +320,7 @@ static void test_forgets_of_one_key_and_time_take_different_rows(void)
     struct ql_db_session *pg = timed_session(1000, 0, &db);
     struct ql_store *s = ql_db_store(pg);
     struct ql_ctx cx = {0};
-    struct ql_uuid id = fresh_id();
+    struct ql_uuid id = itest_fresh_id(0);
     char key[64], sql[160];
     ql_uuid_format(&id, key + snprintf(key, sizeof(key), "login:"));
     int64_t t = 1767225600123LL, oldest = 0;
@@ -364,7 +348,7 @@ static void test_a_statement_past_its_timeout_is_cancelled(void)
     struct ql_db_session *pg = timed_session(200, 300, &db);
     struct ql_store *s = ql_db_store(pg);
     struct ql_ctx cx = {0};
-    struct ql_uuid team = fresh_id();
+    struct ql_uuid team = itest_fresh_id(0);
     insert_team(&team);
     char sql[256], t[QL_UUID_STR_LEN + 1];
     ql_uuid_format(&team, t);
@@ -405,11 +389,11 @@ static void test_a_team_lock_holds_up_team_changes_not_entries(void)
     struct ql_db_session *pg = timed_session(1000, 0, &db);
     struct ql_store *ls = ql_db_store(locker), *s = ql_db_store(pg);
     struct ql_ctx lcx = {0}, cx = {0};
-    struct ql_uuid team = fresh_id();
+    struct ql_uuid team = itest_fresh_id(0);
     insert_team(&team);
     ASSERT_INT_EQ(ql_store_begin(ls, &lcx), QL_OK);
     ASSERT_INT_EQ(ql_store_teams_lock(ls, &lcx, &team), QL_OK);
-    struct ql_entry e = {.id = fresh_id(),
+    struct ql_entry e = {.id = itest_fresh_id(0),
                          .team_id = team,
                          .content = "written meanwhile",
                          .content_n = 17,
@@ -476,7 +460,7 @@ static void test_purge_keeps_a_prompt_an_unpurged_entry_refers_to(void)
     struct ql_db_session *pg = session();
     struct ql_ctx cx = {0};
     char team[QL_UUID_STR_LEN + 1], prompt[QL_UUID_STR_LEN + 1], entry[QL_UUID_STR_LEN + 1];
-    struct ql_uuid t = fresh_id(), p = fresh_id(), e = fresh_id();
+    struct ql_uuid t = itest_fresh_id(0), p = itest_fresh_id(0), e = itest_fresh_id(0);
     ql_uuid_format(&t, team);
     ql_uuid_format(&p, prompt);
     ql_uuid_format(&e, entry);

@@ -49,7 +49,7 @@ static int write_one(struct writer *w, struct ql_store *s, struct ql_ctx *cx, un
     struct ql_entry e = {.team_id = w->team, .has_author_user = 1, .author_user = w->user};
     char content[64];
     if (rc == QL_OK && op == 0) {
-        e.id = fresh_id((unsigned)w->index);
+        e.id = itest_fresh_id((unsigned)w->index);
         snprintf(content, sizeof(content), "w%d created", w->index);
         e.content = content;
         e.content_n = strlen(content);

@@ -54,39 +54,19 @@ static void worker_close(struct worker *w)
     ql_arena_cleanup(&w->arena);
 }
 
-static struct ql_uuid fresh_id(uint8_t kind)
-{
-    static atomic_uint seq;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    unsigned n = atomic_fetch_add(&seq, 1);
-    uint8_t rnd[10] = {kind,
-                       (uint8_t)(n >> 8),
-                       (uint8_t)n,
-                       (uint8_t)getpid(),
-                       (uint8_t)ts.tv_nsec,
-                       (uint8_t)(ts.tv_nsec >> 8),
-                       (uint8_t)(ts.tv_nsec >> 16),
-                       1,
-                       2,
-                       3};
-    struct ql_uuid u;
-    ql_uuid7_from(&u, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, rnd);
-    return u;
-}
-
 /* A team with a plan of quota units, owned by a new user. */
 static struct ql_uuid team_with_quota(struct worker *w, int64_t quota)
 {
     int64_t now = ql_clock_now_ms(ql_sysclock());
     char email[96];
-    struct ql_uuid uid = fresh_id(1);
+    struct ql_uuid uid = itest_fresh_id(1);
     char s[QL_UUID_STR_LEN + 1];
     ql_uuid_format(&uid, s);
     snprintf(email, sizeof(email), "%s@usage.test", s);
     struct ql_user u = {
         .id = uid, .email = email, .display_name = "U", .created_ms = now, .updated_ms = now};
-    struct ql_team t = {.id = fresh_id(2), .name = "Metered", .created_ms = now, .updated_ms = now};
+    struct ql_team t = {
+        .id = itest_fresh_id(2), .name = "Metered", .created_ms = now, .updated_ms = now};
     ASSERT_INT_EQ(ql_store_users_insert(w->cx.ports.store, &w->cx, &u, NULL, NULL), QL_OK);
     ASSERT_INT_EQ(ql_store_teams_insert(w->cx.ports.store, &w->cx, &t, &u.id), QL_OK);
     ASSERT_INT_EQ(ql_store_usage_subscribe(w->cx.ports.store, &w->cx, &t.id, "pro", quota, now),
@@ -192,7 +172,7 @@ static void *flusher(void *arg)
     int me = atomic_fetch_add(&f->next, 1);
     struct worker w;
     worker_open(&w);
-    struct ql_uuid key = fresh_id(3);
+    struct ql_uuid key = itest_fresh_id(3);
     int64_t now = ql_clock_now_ms(ql_sysclock());
     struct ql_request_row rows[2 * ROWS + 1];
     for (int b = 0; b < BATCHES; b++) {
@@ -269,7 +249,7 @@ static void test_a_quota_lowered_below_the_used_count_raises_the_alert_once(void
     ql_usage_period(now, &period, &end);
     struct ql_usage_grant g;
     ASSERT_INT_EQ(ql_usage_reserve(&w.cx, &team, period, 60, &g), QL_OK);
-    struct ql_uuid key = fresh_id(3);
+    struct ql_uuid key = itest_fresh_id(3);
     struct ql_request_row rows[50];
     for (int i = 0; i < 50; i++)
         rows[i] = (struct ql_request_row){team, key, now, "GET", "/v1/teams/{teamId}", 200, 1, 1};
