@@ -1,6 +1,7 @@
 /*
  * h1.c - the HTTP/1.1 protocol of one connection: llhttp callbacks that assemble a request,
- * the limits, pipelining order, keep-alive, and the bytes of each response (see h1.h).
+ * the limits, pipelining order and keep-alive (see h1.h); the bytes of each response are
+ * h1_out.c's.
  *
  * Everything a request allocates lives in the connection's arena, reset once the request
  * is answered (its response is in `out` by then) and again when the next message begins;
@@ -15,8 +16,6 @@
 #include "clock/clock.h"
 #include "err/err.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -25,7 +24,7 @@ static int64_t now_ms(struct ql__h1 *c)
     return ql_clock_mono_ns(c->clock) / 1000000;
 }
 
-static void set_deadline(struct ql__h1 *c, int ms)
+void ql__h1_set_deadline(struct ql__h1 *c, int ms)
 {
     c->deadline_ms = ms > 0 ? now_ms(c) + ms : 0;
 }
@@ -52,7 +51,7 @@ static size_t arena_limit(const struct ql__h1_limits *lim)
  * Let go of the last request: its memory goes back to the arena's first chunk, and the
  * arena's limit to the usual one (a handler may have lifted it for its answer, ql__req_room).
  */
-static void forget_request(struct ql__h1 *c)
+void ql__h1_forget(struct ql__h1 *c)
 {
     ql_arena_reset(&c->arena);
     c->arena.limit = arena_limit(c->lim);
@@ -64,7 +63,7 @@ static void forget_request(struct ql__h1 *c)
 static int on_message_begin(llhttp_t *p)
 {
     struct ql__h1 *c = conn_of(p);
-    forget_request(c);
+    ql__h1_forget(c);
     c->url_len = 0;
     c->nh = 0;
     c->last_was_value = 0;
@@ -72,7 +71,7 @@ static int on_message_begin(llhttp_t *p)
     c->head_before = 0;
     c->lf_after_span = 0;
     c->state = QL__H1_HEAD;
-    set_deadline(c, c->lim->header_timeout_ms);
+    ql__h1_set_deadline(c, c->lim->header_timeout_ms);
     return 0;
 }
 
@@ -227,7 +226,7 @@ static int on_headers_complete(llhttp_t *p)
             c->ops->output(c);
         }
         c->state = QL__H1_BODY;
-        set_deadline(c, c->lim->body_timeout_ms);
+        ql__h1_set_deadline(c, c->lim->body_timeout_ms);
     }
     return 0;
 }
@@ -324,7 +323,7 @@ static void parse_failed(struct ql__h1 *c)
     if (c->error_status == 0)
         c->error_status = 400;
     if (c->state == QL__H1_IDLE) /* failed before a message began: nothing was reset */
-        forget_request(c);
+        ql__h1_forget(c);
     c->keepalive = 0;
     c->state = QL__H1_BUSY;
     c->deadline_ms = 0;
@@ -332,7 +331,7 @@ static void parse_failed(struct ql__h1 *c)
 }
 
 /* Parse what is held, one request at a time, while nothing is being answered. */
-static void parse_held(struct ql__h1 *c)
+void ql__h1_parse_held(struct ql__h1 *c)
 {
     while (c->held.len > c->held_off &&
            (c->state == QL__H1_IDLE || c->state == QL__H1_HEAD || c->state == QL__H1_BODY) &&
@@ -403,154 +402,13 @@ void ql__h1_input(struct ql__h1 *c, const char *data, size_t n)
         ql__h1_shutdown(c);
         return;
     }
-    parse_held(c);
+    ql__h1_parse_held(c);
 }
 
 int ql__h1_wants_input(const struct ql__h1 *c)
 {
     return c->state != QL__H1_CLOSING && c->held.len - c->held_off < QL__H1_HELD_MAX &&
            c->out.len + c->in_flight <= QL__H1_OUT_MAX;
-}
-
-/* ---- responses ------------------------------------------------------------------------------ */
-
-/* Status line, the headers every response carries, and the response's own. */
-static void write_head(struct ql__h1 *c, const struct ql_http_req *r, int chunked)
-{
-    struct ql_buf *o = &c->out;
-    ql_buf_puts(o, "HTTP/1.1 ");
-    ql_buf_u64(o, (uint64_t)r->status);
-    ql_buf_putc(o, ' ');
-    ql_buf_puts(o, ql__http_reason(r->status));
-    ql_buf_append(o, "\r\n", 2);
-    ql_buf_append(o, c->date, *c->date_len);
-    int bodyless = r->status == 204 || r->status == 304;
-    if (!bodyless) {
-        ql_buf_puts(o, "Content-Type: ");
-        ql_buf_puts(o, r->content_type ? r->content_type : "application/json");
-        if (chunked) {
-            ql_buf_puts(o, "\r\nTransfer-Encoding: chunked\r\n");
-        } else {
-            ql_buf_puts(o, "\r\nContent-Length: ");
-            ql_buf_u64(o, r->body_ref.p ? r->body_ref.n : r->res_body.len);
-            ql_buf_append(o, "\r\n", 2);
-        }
-    }
-    ql_buf_puts(o, "X-Request-Id: ");
-    ql_buf_puts(o, r->cx.request_id);
-    static const char sec[] = "\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: "
-                              "no-referrer\r\nX-Frame-Options: DENY\r\n";
-    ql_buf_append(o, sec, sizeof(sec) - 1);
-    if (r->no_store)
-        ql_buf_puts(o, "Cache-Control: no-store\r\n");
-    if (c->lim->hsts)
-        ql_buf_puts(o, "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n");
-    if (r->res_headers.len)
-        ql_buf_append(o, r->res_headers.data, r->res_headers.len);
-    if (!c->keepalive)
-        ql_buf_puts(o, "Connection: close\r\n");
-    ql_buf_append(o, "\r\n", 2);
-}
-
-/* After a response: the next request, or the end of the connection. */
-static void next(struct ql__h1 *c)
-{
-    if (c->out.failed) {
-        /* Out of memory for the output: nothing sensible can be sent on this connection. */
-        c->out.failed = 0;
-        c->out.len = 0;
-        c->keepalive = 0;
-    }
-    /* The response is in out: the connection keeps none of its request's memory (a 1 MiB
-     * body, say) while it idles until the next request, which may never come, or while it
-     * sends the answer and lingers before it closes. CLOSING already: the socket went
-     * (ql__h1_shutdown) while this was answered. */
-    forget_request(c);
-    if (c->state == QL__H1_CLOSING || !c->keepalive || c->error_status) {
-        c->state = QL__H1_CLOSING;
-        c->deadline_ms = 0;
-    } else {
-        c->state = QL__H1_IDLE;
-        set_deadline(c, c->lim->idle_timeout_ms);
-    }
-    /* The owner sends first: what it writes at once no longer counts against QL__H1_OUT_MAX. */
-    c->ops->output(c);
-    if (c->state == QL__H1_IDLE)
-        parse_held(c);
-}
-
-void ql__h1_no_more(struct ql__h1 *c)
-{
-    c->keepalive = 0;
-}
-
-void ql__h1_respond(struct ql__h1 *c)
-{
-    struct ql_http_req *r = c->req;
-    if (r->close)
-        c->keepalive = 0;
-    write_head(c, r, 0);
-    int bodyless = r->status == 204 || r->status == 304;
-    if (!bodyless && r->method != QL_HTTP_HEAD && r->body_ref.p)
-        ql_buf_append(&c->out, r->body_ref.p, r->body_ref.n);
-    else if (!bodyless && r->method != QL_HTTP_HEAD && r->res_body.len)
-        ql_buf_append(&c->out, r->res_body.data, r->res_body.len);
-    next(c);
-}
-
-void ql__h1_stream_open(struct ql__h1 *c)
-{
-    struct ql_http_req *r = c->req;
-    if (r->close)
-        c->keepalive = 0;
-    write_head(c, r, 1);
-    c->state = QL__H1_STREAM;
-    c->deadline_ms = 0;
-    c->ops->output(c);
-}
-
-int ql__h1_stream_write(struct ql__h1 *c, const char *data, size_t n, size_t max)
-{
-    int idle = c->out.len == 0 && c->in_flight == 0; /* nothing waits: any n goes */
-    if (c->state != QL__H1_STREAM || (!idle && c->out.len + c->in_flight + n > max))
-        return -1;
-    /* A zero-length chunk would end the body; a HEAD response has none (ql__h1_respond). */
-    if (n == 0 || c->req->method == QL_HTTP_HEAD)
-        return 0;
-    char len[24];
-    int ln = snprintf(len, sizeof(len), "%zx\r\n", n);
-    const struct ql__h1_part parts[3] = {{len, (size_t)ln}, {data, n}, {"\r\n", 2}};
-    size_t sent = idle && c->ops->send_now ? c->ops->send_now(c, parts, 3) : 0;
-    if (sent == (size_t)ln + n + 2)
-        return 0;
-    for (int i = 0; i < 3; i++) { /* what the socket did not take, in order */
-        size_t skip = sent < parts[i].n ? sent : parts[i].n;
-        sent -= skip;
-        ql_buf_append(&c->out, parts[i].p + skip, parts[i].n - skip);
-    }
-    c->ops->output(c);
-    return c->out.failed ? -1 : 0;
-}
-
-void ql__h1_stream_close(struct ql__h1 *c)
-{
-    if (c->state != QL__H1_STREAM)
-        return;
-    if (c->req->method != QL_HTTP_HEAD)
-        ql_buf_puts(&c->out, "0\r\n\r\n");
-    next(c);
-}
-
-void ql__h1_sent(struct ql__h1 *c, size_t n)
-{
-    c->in_flight = n <= c->in_flight ? c->in_flight - n : 0;
-    if (c->state == QL__H1_IDLE || c->state == QL__H1_HEAD || c->state == QL__H1_BODY) {
-        if (c->out.len)
-            c->ops->output(c); /* what waited for the socket may go out at once, as in next() */
-        parse_held(c);
-    }
-    if (c->state == QL__H1_IDLE && c->out.len == 0 && c->in_flight == 0)
-        set_deadline(c, c->lim->idle_timeout_ms);
 }
 
 /* ---- lifetime ------------------------------------------------------------------------------- */
@@ -587,7 +445,7 @@ int ql__h1_init(struct ql__h1 *c, const struct ql__h1_ops *ops, const struct ql_
     c->parser.data = c;
     ql__req_reset(req, &c->arena);
     c->state = QL__H1_IDLE;
-    set_deadline(c, lim->header_timeout_ms);
+    ql__h1_set_deadline(c, lim->header_timeout_ms);
     return QL_OK;
 }
 

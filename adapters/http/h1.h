@@ -173,6 +173,16 @@ int ql__h1_expired(const struct ql__h1 *c, int64_t now_ms);
 void ql__h1_no_more(struct ql__h1 *c);
 
 /*
+ * Between h1.c and h1_out.c.  ql__h1_forget: let go of the last request's memory (the
+ * arena back to its first chunk and its usual limit).  ql__h1_set_deadline: the deadline
+ * ms from now (0: none).  ql__h1_parse_held: parse what waits in held, as far as the state
+ * allows.
+ */
+void ql__h1_forget(struct ql__h1 *c);
+void ql__h1_set_deadline(struct ql__h1 *c, int ms);
+void ql__h1_parse_held(struct ql__h1 *c);
+
+/*
  * h1_strict.c, for h1.c: what a proxy in front might read otherwise (request smuggling).
  * ql__h1_folded: 1 when the header value span at `at` follows a folded line (obs-fold).
  * ql__h1_strict: the status to refuse a complete head with (400, 501), or 0.
