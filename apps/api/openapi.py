@@ -224,6 +224,10 @@ paths = {
                 'content': {'text/html': {'schema': {'type': 'string'}}}},
         '304': {'description': 'Not modified (If-None-Match)'}},
         'service', security=[], op_id='docsPage')},
+    '/docs/': {'get': op('The /docs page, addressed with a slash', {
+        '308': {'description': 'Permanent redirect to /docs (Location: /docs)',
+                'headers': {'Location': {'schema': {'type': 'string'}}}}},
+        'service', security=[], op_id='docsSlash')},
     '/docs/{asset}': {'get': op('A file of the /docs page', {
         '200': {'description': 'The renderer\'s script or stylesheet, the page\'s own, or '
                                'their licences; gzipped when the client accepts it',

@@ -24,6 +24,8 @@ test('every operation answers as the document says', async () => {
   await k(200, api, 'GET', '/v1/version'); await k(200, api, 'GET', '/v1/openapi.json')
   await k(200, api, 'GET', '/docs'); await k(200, api, 'GET', '/docs/docs.js')
   await k(404, api, 'GET', '/docs/nothing-here.js')
+  const slash = await k(308, api, 'GET', '/docs/', { redirect: 'manual' })
+  assert.equal(slash.headers.get('location'), '/docs')
   const email = `${uniq('c')}@example.com`
   const s = await k(201, api, 'POST', '/v1/auth/signup', { body: { email, password: PASSWORD, displayName: 'C' } })
   const token = s.body.session.token

@@ -9,6 +9,11 @@ export const BIN = process.env.QUILL_BIN
 export const DB = process.env.QUILL_E2E_DATABASE_URL
 if (!ROOT || !BIN || !DB) throw new Error('run the e2e tests through tools/quill test (QUILL_ROOT, QUILL_BIN, QUILL_E2E_DATABASE_URL)')
 
+// The sanitizers' settings, passed on to every binary when set: with QUILL_BIN naming a build
+// with -Db_sanitize=address,undefined, ASAN_OPTIONS=log_path=... keeps their reports.
+const SANITIZERS = Object.fromEntries(['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS']
+  .filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]))
+
 export const SECRET = Buffer.alloc(32, 7).toString('base64')
 export const ADMIN_TOKEN = 'e2e-admin-token-0123456789'
 
@@ -17,6 +22,7 @@ export async function start (name, env = {}, ready = 'quill-api listening') {
   const proc = spawn(`${BIN}/${name}`, [], {
     env: {
       PATH: process.env.PATH,
+      ...SANITIZERS,
       DATABASE_URL: DB,
       QUILL_SECRET: SECRET,
       QUILL_LISTEN: '127.0.0.1:0',
@@ -70,7 +76,8 @@ export async function stop (h, signal = 'SIGTERM') {
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 // fetch with JSON conveniences; returns {status, headers, body (parsed when JSON), text}.
-export async function http (h, method, path, { headers = {}, body, token, raw } = {}) {
+// redirect: 'manual' answers a redirect itself instead of following it.
+export async function http (h, method, path, { headers = {}, body, token, raw, redirect = 'follow' } = {}) {
   const hdrs = { ...headers }
   // A server started with a short idle timeout closes fetch's pooled connection while it
   // sits idle, and a request sent on it at that moment fails ("fetch failed"): such a
@@ -82,7 +89,7 @@ export async function http (h, method, path, { headers = {}, body, token, raw } 
     payload = JSON.stringify(body)
     hdrs['content-type'] = hdrs['content-type'] || 'application/json'
   }
-  const res = await fetch(h.url + path, { method, headers: hdrs, body: payload })
+  const res = await fetch(h.url + path, { method, headers: hdrs, body: payload, redirect })
   const text = await res.text()
   let parsed = null
   try { parsed = text ? JSON.parse(text) : null } catch {}
@@ -198,7 +205,7 @@ export function pg (cmd) {
 
 export function run (cmd, args, env = {}) {
   return new Promise((resolve) => {
-    execFile(cmd, args, { env: { PATH: process.env.PATH, ...env } }, (err, stdout, stderr) => {
+    execFile(cmd, args, { env: { PATH: process.env.PATH, ...SANITIZERS, ...env } }, (err, stdout, stderr) => {
       resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr })
     })
   })
