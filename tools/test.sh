@@ -3,7 +3,8 @@
 #   1. build, start the local PostgreSQL, create and migrate the test databases
 #   2. unit, integration and lint suites (meson test)
 #   3. end-to-end tests: the real binaries over real sockets (node --test)
-#   4. unit and integration suites again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   4. unit and integration suites again under AddressSanitizer + UndefinedBehaviorSanitizer,
+#      then the end-to-end suite against the sanitizer build's binaries
 #   5. bounded fuzzing (libFuzzer, under the same sanitizers) of what parses client input:
 #      HTTP/1.1 framing, JSON bodies, cursors, cron expressions, JWTs (see run_fuzzers)
 #   6. static analysis: cppcheck and clang-tidy (test/check_static.sh)
@@ -50,6 +51,34 @@ run_fuzzers() {
   done
   files+=("$RESULTS/fuzz.tap")
 }
+# The end-to-end suite again, against the sanitizer build's binaries: the server's C code
+# under real traffic.  Every report (ASan, LeakSanitizer at exit, UBSan) goes to a file of
+# its own under $RESULTS/san-reports, and any file there fails san-reports.tap.  RSS bounds
+# are not checked (QUILL_E2E_SANITIZED: shadow memory and the quarantine of freed blocks).
+run_e2e_sanitized() {
+  log "end-to-end suite against the sanitizer build"
+  local reports="$RESULTS/san-reports"
+  rm -rf "$reports"; mkdir -p "$reports"
+  recreate_db quill_e2e
+  DATABASE_URL=$QUILL_E2E_DATABASE_URL "$BUILD_SAN/apps/quill-migrate" up >/dev/null
+  ASAN_OPTIONS="detect_leaks=1:log_path=$reports/asan" \
+    UBSAN_OPTIONS="print_stacktrace=1:log_path=$reports/ubsan" QUILL_E2E_SANITIZED=1 \
+    QUILL_ROOT="$ROOT" QUILL_BIN="$BUILD_SAN/apps" QUILL_PG_PORT=$PGPORT \
+    timeout 2400 node --test --test-reporter=tap --test-concurrency=1 "$ROOT"/test/e2e/*.test.mjs \
+    >"$RESULTS/e2e-san.tap" 2>"$RESULTS/e2e-san.stderr"
+  grep -E '^# (pass|fail)' "$RESULTS/e2e-san.tap" >&2
+  files+=("$RESULTS/e2e-san.tap")
+  local found
+  found=$(find "$reports" -type f | sort)
+  if [ -z "$found" ]; then
+    echo "ok 1 - no sanitizer reports from the binaries under the e2e suite" >"$RESULTS/san-reports.tap"
+  else
+    echo "not ok 1 - sanitizer reports from the binaries under the e2e suite: $(echo $found)" >"$RESULTS/san-reports.tap"
+    head -n 40 $found >&2
+  fi
+  files+=("$RESULTS/san-reports.tap")
+}
+
 set -e
 build
 pg_start
@@ -94,6 +123,7 @@ if [ "$quick" -eq 0 ]; then
       --logbase san >"$RESULTS/meson-san.txt" 2>&1
     tail -n 12 "$RESULTS/meson-san.txt" | grep -E '^(Ok|Fail|Timeout):' >&2
     files+=("$BUILD_SAN/meson-logs/san.json")
+    run_e2e_sanitized
     run_fuzzers
   else
     tail -30 "$RESULTS/san-build.txt" >&2
@@ -102,5 +132,5 @@ if [ "$quick" -eq 0 ]; then
   fi
 fi
 
-grep -E '^(not ok|#   )' "$RESULTS"/*.txt "$RESULTS/e2e.tap" 2>/dev/null | head -40 >&2
+grep -E '^(not ok|#   )' "$RESULTS"/*.txt "$RESULTS/e2e.tap" "$RESULTS/e2e-san.tap" 2>/dev/null | head -40 >&2
 python3 "$ROOT/tools/count_results.py" "${files[@]}"

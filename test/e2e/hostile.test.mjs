@@ -10,7 +10,7 @@ import net from 'node:net'
 import httpMod from 'node:http'
 import { readFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
-import { start, stop, http, sleep, signup, waitFor } from './lib.mjs'
+import { start, stop, http, sleep, signup, waitFor, memoryBound } from './lib.mjs'
 
 const BOUND_MS = 3000 // every request of the normal client is answered within this
 const MIB = 1 << 20
@@ -177,7 +177,7 @@ test('100 clients pipelining 20,000 requests each without reading: RSS stays und
   // the API), in its output buffer and in the one being written: about 0.5 MiB with the
   // buffers' power-of-two sizes, 50 MiB for the 100.  Unbounded, 20,000 unread answers of
   // each would be 2 GiB a connection.
-  assert.ok(r.max < 80 * MIB, `RSS reached ${fmt(r.max)}`)
+  memoryBound(t, r.max < 80 * MIB, `RSS reached ${fmt(r.max)}`)
   assert.ok(stillOpen >= 100, `the attack lasted: no connection was cut before its write timeout (${stillOpen} open)`)
   assert.ok(cut, `the server closes the unread connections itself: ${left} still open`)
   assert.ok(answered < 200000, `parsing stopped while answers went unread (${answered} answered)`)
@@ -278,7 +278,7 @@ test('clients that keep sending an oversize body read the 413, then the connecti
     // The server lingers for 2 s or 8 MiB, then closes: the client is not kept forever.
     assert.ok(c.closedAt !== null && c.lasted < 4000, `the connection lasted ${c.lasted} ms`)
   }
-  assert.ok(r.max < 64 * MIB, `RSS reached ${fmt(r.max)}`)
+  memoryBound(t, r.max < 64 * MIB, `RSS reached ${fmt(r.max)}`)
 })
 
 test('100 keep-alive connections idle after a 1 MiB body each: RSS stays under 64 MiB', async (t) => {
@@ -310,7 +310,7 @@ test('100 keep-alive connections idle after a 1 MiB body each: RSS stays under 6
       assert.equal(c.closedAt, null, 'the connection stays open')
     }
     // An idle connection keeps nothing of its last request (the body, its parse).
-    assert.ok(idle < 64 * MIB, `RSS with the idle connections: ${fmt(idle)}`)
+    memoryBound(t, idle < 64 * MIB, `RSS with the idle connections: ${fmt(idle)}`)
   } finally {
     for (const c of conns) c.s.destroy()
   }
