@@ -18,7 +18,7 @@ function get (path, headers = {}) {
     const req = request(`${api.url}${path}`, { headers }, (res) => {
       const chunks = []
       res.on('data', (d) => chunks.push(d))
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }))
+      res.on('end', () => resolve({ status: res.statusCode, message: res.statusMessage, headers: res.headers, body: Buffer.concat(chunks) }))
     })
     req.on('error', reject)
     req.end()
@@ -59,6 +59,7 @@ test('the page and its files come from quill-api with a strict CSP', async () =>
   assert.equal((await http(api, 'GET', '/docs/missing.js')).status, 404)
   const slash = await get('/docs/') // fetch would follow the redirect
   assert.equal(slash.status, 308)
+  assert.equal(slash.message, 'Permanent Redirect')
   assert.equal(slash.headers.location, '/docs')
 })
 
