@@ -17,6 +17,7 @@
 #include <strings.h>
 
 void ql__h_docs(struct ql_http_req *r);
+void ql__h_docs_slash(struct ql_http_req *r);
 
 /*
  * Scripts and styles from this origin only (no inline script, no eval); images from here or
@@ -73,15 +74,16 @@ static int etag_matches(const struct ql_span *inm, const char *etag)
     return 0;
 }
 
+/* The page's address typed with a slash: its relative links would miss, so send the
+ * browser to the page itself. */
+void ql__h_docs_slash(struct ql_http_req *r)
+{
+    ql__res_header(r, "Location", "/docs");
+    r->status = 308;
+}
+
 void ql__h_docs(struct ql_http_req *r)
 {
-    if (r->path.n == 6 && memcmp(r->path.p, "/docs/", 6) == 0) {
-        /* The page's address typed with a slash: its relative links would miss, so send
-         * the browser to the page itself. */
-        ql__res_header(r, "Location", "/docs");
-        r->status = 308;
-        return;
-    }
     const struct ql_http_asset *a = r->env->docs;
     while (a && a->path &&
            (strlen(a->path) != r->path.n || memcmp(a->path, r->path.p, r->path.n) != 0))

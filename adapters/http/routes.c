@@ -71,6 +71,7 @@ void ql__h_email_verification(struct ql_http_req *r);
 void ql__h_verify_email(struct ql_http_req *r);
 void ql__h_admin_mail(struct ql_http_req *r);
 void ql__h_docs(struct ql_http_req *r);
+void ql__h_docs_slash(struct ql_http_req *r);
 void ql__h_team_flags(struct ql_http_req *r);
 void ql__h_admin_flags(struct ql_http_req *r);
 void ql__h_admin_flag_get(struct ql_http_req *r);
@@ -171,7 +172,7 @@ const struct ql_http_route ql__http_routes[] = {
     {DELETE, "/v1/me/mfa/totp", ql__h_totp_disable, POOL | BODY},
     {POST, "/v1/me/mfa/totp/confirm", ql__h_totp_confirm, POOL | BODY},
     {POST, "/v1/auth/mfa", ql__h_auth_mfa, POOL | BODY},
-    {GET, "/docs/", ql__h_docs, 0}, /* a redirect to /docs ({asset} is never empty) */
+    {GET, "/docs/", ql__h_docs_slash, 0}, /* a redirect to /docs ({asset} is never empty) */
 };
 
 const int ql__http_nroutes = (int)(sizeof(ql__http_routes) / sizeof(ql__http_routes[0]));
