@@ -55,13 +55,32 @@ static int verifies(void)
     return rc;
 }
 
+/* A test's session, its store and a context with an arena. */
+struct fix {
+    struct ql_db_session *pg;
+    struct ql_arena arena;
+    struct ql_ctx cx;
+};
+
+static struct ql_store *fix_open(struct fix *f)
+{
+    f->pg = itest_session(url, QL_DB_BLOCKING);
+    ql_arena_init(&f->arena, 0, 0);
+    f->cx = (struct ql_ctx){.arena = &f->arena};
+    return ql_db_store(f->pg);
+}
+
+static void fix_close(struct fix *f)
+{
+    ql_arena_cleanup(&f->arena);
+    ql_db_session_destroy(f->pg);
+}
+
 static void test_a_group_whose_chains_interleave_chains_each_in_order(void)
 {
-    struct ql_db_session *pg = itest_session(url, QL_DB_BLOCKING);
-    struct ql_store *s = ql_db_store(pg);
-    struct ql_arena arena;
-    ql_arena_init(&arena, 0, 0);
-    struct ql_ctx cx = {.arena = &arena};
+    struct fix f;
+    struct ql_store *s = fix_open(&f);
+    struct ql_ctx cx = f.cx;
     struct ql_uuid t1 = itest_fresh_id(0), t2 = itest_fresh_id(0), t3 = itest_fresh_id(0);
     char tg[7][QL_UUID_STR_LEN + 1];
     struct ql_audit_entry alone = row(tg[0], 1000);
@@ -97,17 +116,14 @@ static void test_a_group_whose_chains_interleave_chains_each_in_order(void)
     snprintf(want, sizeof(want), "1:%s,2:%s,3:%s;3", tg[2], tg[5], tg[0]);
     ASSERT_STR_EQ(chain_of(&t2), want);
     ASSERT_INT_EQ(verifies(), QL_OK);
-    ql_arena_cleanup(&arena);
-    ql_db_session_destroy(pg);
+    fix_close(&f);
 }
 
 static void test_a_group_rolled_back_leaves_no_gap(void)
 {
-    struct ql_db_session *pg = itest_session(url, QL_DB_BLOCKING);
-    struct ql_store *s = ql_db_store(pg);
-    struct ql_arena arena;
-    ql_arena_init(&arena, 0, 0);
-    struct ql_ctx cx = {.arena = &arena};
+    struct fix f;
+    struct ql_store *s = fix_open(&f);
+    struct ql_ctx cx = f.cx;
     struct ql_uuid t = itest_fresh_id(0);
     const struct ql_uuid *teams[2] = {&t, &t};
     char tg[4][QL_UUID_STR_LEN + 1];
@@ -125,8 +141,7 @@ static void test_a_group_rolled_back_leaves_no_gap(void)
     snprintf(want, sizeof(want), "1:%s,2:%s;2", tg[2], tg[3]);
     ASSERT_STR_EQ(chain_of(&t), want);
     ASSERT_INT_EQ(verifies(), QL_OK);
-    ql_arena_cleanup(&arena);
-    ql_db_session_destroy(pg);
+    fix_close(&f);
 }
 
 enum { WRITERS = 4, ROUNDS = 25, GROUP = 4 };
