@@ -12,9 +12,17 @@
  * no timer: batches are made of the writes that arrived while earlier batches were in
  * flight, so a write that finds the database idle is written at once and a busy database
  * sees fewer, larger transactions.
+ *
+ * Submitted items (an event loop's) have no thread waiting in the queue: when one of them
+ * is first in line and a writer's slot is free, the queue asks its owner for a thread
+ * (async.lead), which writes batches until nothing may be taken; each submitted item done
+ * goes back to its caller through async.notify.  Joined and submitted items share batches.
+ * So a loop's write costs no thread of its own: under load a leader writes batch after
+ * batch without sleeping, where each joining thread used to sleep and wake once per write.
  */
 #include "group_queue.h"
 
+#include "ctx/ctx.h"
 #include "err/err.h"
 
 #include <pthread.h>
@@ -36,6 +44,8 @@ struct ql_group_queue {
     int writing;                       /* how many */
     int writers;                       /* at most this many in flight */
     int batch;                         /* items per batch at most */
+    int leads;                         /* async.lead() asked, its thread not yet leading */
+    struct ql_group_async async;       /* for submitted items; lead NULL: none */
     uint64_t batches, items;           /* written so far */
 };
 
@@ -82,14 +92,95 @@ static void unlink_flight(struct ql_group_queue *g, struct flight *f)
 }
 
 /*
- * Wake one waiting thread to lead, if a writer's slot is free and items wait (lock held).
+ * Have one more batch written, if a writer's slot is free and items wait (lock held): wake
+ * the first waiting thread to lead, or, when the first item was submitted, ask for a thread.
  * One, not all: a broadcast would have every waiting thread fight for the lock only to find
  * nothing to do, and under load that fight cost more CPU than the writes themselves.
+ * -1 when a thread was needed and none could be had.
  */
-static void wake_leader(struct ql_group_queue *g)
+static int kick(struct ql_group_queue *g)
 {
-    if (g->head && g->writing < g->writers)
+    if (g->head == NULL || g->writing + g->leads >= g->writers)
+        return 0;
+    if (!g->head->submitted) {
         pthread_cond_signal(g->head->wait);
+        return 0;
+    }
+    if (g->async.lead == NULL || g->async.lead(g->async.ud) != 0)
+        return -1;
+    g->leads++;
+    return 0;
+}
+
+/*
+ * Write f, taken and in flight, with cx's session; then mark its items done, wake the
+ * threads joined to them but self's, and hand the submitted ones back.  Enters and leaves
+ * with the lock held; the caller hands over (hand_over) once it takes no more batches
+ * itself (an extra thread asked for after every batch would only find the slot taken).
+ */
+static void write_flight(struct ql_group_queue *g, struct flight *f, struct ql_ctx *cx,
+                         const struct ql_group_item *self)
+{
+    f->next = g->flying;
+    g->flying = f;
+    g->writing++;
+    kick(g); /* another slot may be free for items this batch left */
+    pthread_mutex_unlock(&g->lock);
+    f->items[0]->write(cx, f->items, f->n);
+    pthread_mutex_lock(&g->lock);
+    unlink_flight(g, f);
+    g->writing--;
+    g->batches++;
+    g->items += (uint64_t)f->n;
+    int nsub = 0;
+    for (int i = 0; i < f->n; i++) {
+        struct ql_group_item *it = f->items[i];
+        it->done = 1;
+        if (it->submitted)
+            f->items[nsub++] = it; /* a joined item is not touched again: its thread owns it */
+        else if (it != self)
+            pthread_cond_signal(it->wait);
+    }
+    if (nsub == 0)
+        return;
+    /* Their callers own them again once notified: nothing of the queue's touches them after. */
+    pthread_mutex_unlock(&g->lock);
+    for (int i = 0; i < nsub; i++)
+        g->async.notify(g->async.ud, f->items[i]);
+    pthread_mutex_lock(&g->lock);
+}
+
+/*
+ * A leader leaves (lock held): have the next batch written by another, or, when no thread
+ * can be had for the submitted items first in line, write on with cx itself, so they are
+ * never left without a writer.  What it cannot take waits for a batch in flight, whose
+ * leader hands over in turn.
+ */
+static void hand_over(struct ql_group_queue *g, struct ql_ctx *cx)
+{
+    while (kick(g) != 0) {
+        struct flight f;
+        f.n = 0;
+        if (g->writing < g->writers)
+            take(g, &f);
+        if (f.n == 0)
+            return;
+        write_flight(g, &f, cx, NULL);
+    }
+}
+
+static void enqueue(struct ql_group_queue *g, struct ql_group_item *item, ql_group_write_fn write)
+{
+    item->write = write;
+    item->rc = QL_ERETRY;
+    item->done = 0;
+    item->next = NULL;
+    if (g->tail)
+        g->tail->next = item;
+    else
+        g->head = item;
+    g->tail = item;
+    g->waiting++;
 }
 
 static int join(struct ql_group *self, struct ql_ctx *cx, struct ql_group_item *item,
@@ -99,19 +190,11 @@ static int join(struct ql_group *self, struct ql_ctx *cx, struct ql_group_item *
     pthread_cond_t wait; /* this thread's own: it is woken when its item is done */
     if (pthread_cond_init(&wait, NULL) != 0)
         return item->rc = QL_ERETRY; /* not grouped: the caller writes it alone */
-    item->write = write;
+    item->submitted = 0;
     /* cppcheck-suppress autoVariables ; the item leaves the queue (done) before join returns */
     item->wait = &wait;
-    item->rc = QL_ERETRY;
-    item->done = 0;
-    item->next = NULL;
     pthread_mutex_lock(&g->lock);
-    if (g->tail)
-        g->tail->next = item;
-    else
-        g->head = item;
-    g->tail = item;
-    g->waiting++;
+    enqueue(g, item, write);
     while (!item->done) {
         struct flight f;
         f.n = 0;
@@ -122,28 +205,79 @@ static int join(struct ql_group *self, struct ql_ctx *cx, struct ql_group_item *
             pthread_cond_wait(&wait, &g->lock);
             continue;
         }
-        f.next = g->flying;
-        g->flying = &f;
-        g->writing++;
-        wake_leader(g); /* another slot may be free for items this batch left */
-        pthread_mutex_unlock(&g->lock);
-        f.items[0]->write(cx, f.items, f.n);
-        pthread_mutex_lock(&g->lock);
-        unlink_flight(g, &f);
-        g->writing--;
-        g->batches++;
-        g->items += (uint64_t)f.n;
-        for (int i = 0; i < f.n; i++) {
-            f.items[i]->done = 1;
-            if (f.items[i] != item)
-                pthread_cond_signal(f.items[i]->wait);
-        }
-        wake_leader(g);
+        write_flight(g, &f, cx, item);
     }
+    hand_over(g, cx);
     item->wait = NULL;
     pthread_mutex_unlock(&g->lock);
     pthread_cond_destroy(&wait);
     return item->rc;
+}
+
+/*
+ * Without a host nobody would write a submitted item but its caller: join, then answer as a
+ * port that answers at once does.  With one, queue it; QL_EUNAVAILABLE (nothing queued)
+ * when no thread could be had to write it.
+ */
+static int submit(struct ql_group *self, struct ql_ctx *cx, struct ql_group_item *item,
+                  ql_group_write_fn write, ql_done_fn then, void *arg)
+{
+    struct ql_group_queue *g = (struct ql_group_queue *)self;
+    pthread_mutex_lock(&g->lock);
+    if (g->async.lead == NULL) {
+        pthread_mutex_unlock(&g->lock);
+        int rc = join(self, cx, item, write);
+        return ql_ctx_defer(cx, then, rc, arg);
+    }
+    item->submitted = 1;
+    item->then = then;
+    item->then_arg = arg;
+    enqueue(g, item, write);
+    if (kick(g) != 0 && g->writing == 0 && g->leads == 0) {
+        /* Nobody would ever write it: it is the newest, so the last in the queue. */
+        struct ql_group_item **link = &g->head;
+        while (*link != item)
+            link = &(*link)->next;
+        *link = NULL;
+        g->tail = NULL;
+        for (struct ql_group_item *it = g->head; it; it = it->next)
+            g->tail = it;
+        g->waiting--;
+        pthread_mutex_unlock(&g->lock);
+        return ql_error_set(&cx->err, QL_EUNAVAILABLE, "no thread can write the group");
+    }
+    pthread_mutex_unlock(&g->lock);
+    return QL_OK;
+}
+
+static void lead(struct ql_group *self, struct ql_ctx *cx, void (*after)(struct ql_ctx *cx))
+{
+    struct ql_group_queue *g = (struct ql_group_queue *)self;
+    pthread_mutex_lock(&g->lock);
+    g->leads--;
+    for (;;) {
+        struct flight f;
+        f.n = 0;
+        if (g->head && g->writing < g->writers)
+            take(g, &f);
+        if (f.n == 0)
+            break;
+        write_flight(g, &f, cx, NULL);
+        if (after) {
+            pthread_mutex_unlock(&g->lock);
+            after(cx);
+            pthread_mutex_lock(&g->lock);
+        }
+    }
+    hand_over(g, cx);
+    pthread_mutex_unlock(&g->lock);
+}
+
+void ql_group_queue_async(struct ql_group_queue *g, const struct ql_group_async *a)
+{
+    pthread_mutex_lock(&g->lock);
+    g->async = *a;
+    pthread_mutex_unlock(&g->lock);
 }
 
 static void stats(struct ql_group *self, struct ql_group_stats *out)
@@ -156,7 +290,8 @@ static void stats(struct ql_group *self, struct ql_group_stats *out)
     pthread_mutex_unlock(&g->lock);
 }
 
-static const struct ql_group_ops ops = {.join = join, .stats = stats};
+static const struct ql_group_ops ops = {
+    .join = join, .submit = submit, .lead = lead, .stats = stats};
 
 int ql_group_queue_create(int writers, int batch, struct ql_group_queue **out)
 {

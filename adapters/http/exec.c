@@ -180,6 +180,7 @@ static void to_pool(struct ql__exec *x, struct ql_http_req *r)
 /* Forget what the loop's attempt wrote, so the pool answers as if it had come first. */
 static void reset_response(struct ql_http_req *r)
 {
+    ql__req_release(r); /* a body it parsed: the pool parses it again */
     r->status = 0;
     r->content_type = NULL;
     r->no_store = 0;
@@ -198,12 +199,15 @@ static void reset_response(struct ql_http_req *r)
 /* After the loop's attempt returned or resumed: answered, waiting, or the pool's turn. */
 static void after_loop(struct ql__exec *x, struct ql_http_req *r)
 {
+    int write = r->method != QL_HTTP_GET && r->method != QL_HTTP_HEAD;
     if (r->state == QL__REQ_REFUSED) {
-        atomic_fetch_add_explicit(&x->loop_misses, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(write ? &x->loop_write_misses : &x->loop_misses, 1,
+                                  memory_order_relaxed);
         reset_response(r);
         to_pool(x, r);
     } else if (r->status != 0) {
-        atomic_fetch_add_explicit(&x->loop_reads, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(write ? &x->loop_writes : &x->loop_reads, 1,
+                                  memory_order_relaxed);
         ready(r);
     } else if (r->state != QL__REQ_WAIT) {
         ready(r); /* no answer and nothing pending: complete() answers 500 */
@@ -324,6 +328,8 @@ void ql__exec_init(struct ql__exec *x, const struct ql__exec_ops *ops,
     atomic_init(&x->inflight, 0);
     atomic_init(&x->loop_reads, 0);
     atomic_init(&x->loop_misses, 0);
+    atomic_init(&x->loop_writes, 0);
+    atomic_init(&x->loop_write_misses, 0);
 }
 
 /* ---- what handlers call -------------------------------------------------------------------- */
@@ -344,6 +350,11 @@ void ql__req_resume(struct ql_http_req *r)
      */
     if (!r->in_handler && (r->state == QL__REQ_WAIT || r->state == QL__REQ_REFUSED))
         after_loop(r->exec, r);
+}
+
+int ql__req_on_loop(const struct ql_http_req *r)
+{
+    return r->state == QL__REQ_LOOP;
 }
 
 /* respond.c: a loop port would have waited.  1 when that sends the request to the pool. */

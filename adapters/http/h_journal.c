@@ -48,11 +48,12 @@ static void entry_input(cJSON *body, struct ql_entry_input *in)
     in->prompt_id = ql__json_str(body, "promptId", &in->prompt_id_n);
 }
 
-/* A creation: its team, and the entry once created. */
+/* A creation: its caller, team, and the entry once created. */
 struct create {
+    struct ql_http_req *r;
+    struct ql_principal p; /* here, not on a stack: a group's leader reads it later */
     struct ql_uuid team;
     struct ql_entry e;
-    struct ql_prompt p;
 };
 
 static void render_entry_created(struct ql_http_req *r, void *arg)
@@ -66,29 +67,66 @@ static void render_entry_created(struct ql_http_req *r, void *arg)
     entry_response(r, 201, e);
 }
 
+static const struct ql__field create_fields[] = {
+    {"content", QL__JSON_STRING, 1},
+    {"promptId", QL__JSON_STRING_OR_NULL, 0},
+};
+
 static int run_entry_create(struct ql_http_req *r, void *arg)
 {
-    static const struct ql__field f[] = {
-        {"content", QL__JSON_STRING, 1},
-        {"promptId", QL__JSON_STRING_OR_NULL, 0},
-    };
     struct create *c = arg;
     cJSON *body;
-    if (ql__body_parse(r, f, 2, &body))
+    if (ql__body_parse(r, create_fields, 2, &body))
         return r->cx.err.code;
     struct ql_entry_input in;
     entry_input(body, &in);
-    int rc = ql_entry_create(&r->cx, &c->team, &in, &c->e);
-    return rc;
+    return ql_entry_create(&r->cx, &c->team, &in, &c->e);
 }
 
+static void entry_created(struct ql_ctx *cx, int rc, void *arg)
+{
+    (void)cx;
+    struct create *c = arg;
+    if (rc)
+        ql__res_problem(c->r, rc); /* QL_EWOULD_BLOCK: the write pool runs it from the start */
+    else
+        render_entry_created(c->r, c);
+    ql__req_resume(c->r);
+}
+
+/*
+ * On the loop (QL_ROUTE_LOOP) a creation is submitted to the group commit from here
+ * (ql_entry_create_async) and the request waits, as a loop read does.  One with an
+ * Idempotency-Key (its record is written in the entry's transaction), or one that would
+ * wait, goes to the write pool, which runs it from the start.
+ */
 void ql__h_entry_create(struct ql_http_req *r)
 {
-    struct ql_principal p;
-    struct create c;
-    if (ql__authenticate_team(r, &p, &c.team, NULL, NULL))
+    struct create *c = ql_arena_alloc(r->cx.arena, sizeof(*c));
+    if (c == NULL) {
+        ql__res_problem(r, QL_ENOMEM);
         return;
-    ql__run(r, &p, run_entry_create, render_entry_created, &c);
+    }
+    c->r = r;
+    if (ql__authenticate_team(r, &c->p, &c->team, NULL, NULL))
+        return;
+    if (!ql__req_on_loop(r)) {
+        ql__run(r, &c->p, run_entry_create, render_entry_created, c);
+        return;
+    }
+    cJSON *body;
+    if (ql__req_header(r, "idempotency-key")) {
+        ql__req_refuse(r);
+        return;
+    }
+    if (ql__body_parse(r, create_fields, 2, &body))
+        return;
+    struct ql_entry_input in;
+    entry_input(body, &in);
+    ql__req_wait(r);
+    int rc = ql_entry_create_async(&r->cx, &c->team, &in, &c->e, entry_created, c);
+    if (rc)
+        entry_created(&r->cx, rc, c); /* refused now: answer as the continuation would have */
 }
 
 struct entry_get {
@@ -237,11 +275,17 @@ void ql__h_prompt_list(struct ql_http_req *r)
     ql__res_page_end(r, &w, next);
 }
 
+/* A prompt's creation: its team, and the prompt once created. */
+struct prompt_create {
+    struct ql_uuid team;
+    struct ql_prompt p;
+};
+
 static void render_prompt_created(struct ql_http_req *r, void *arg)
 {
     struct ql_jw w;
     ql_jw_init(&w, &r->res_body);
-    ql__jw_prompt(&w, &((struct create *)arg)->p);
+    ql__jw_prompt(&w, &((struct prompt_create *)arg)->p);
     ql__res_json(r, 201);
 }
 
@@ -251,7 +295,7 @@ static int run_prompt_create(struct ql_http_req *r, void *arg)
         {"text", QL__JSON_STRING, 1},
         {"category", QL__JSON_STRING, 1},
     };
-    struct create *c = arg;
+    struct prompt_create *c = arg;
     cJSON *body;
     if (ql__body_parse(r, f, 2, &body))
         return r->cx.err.code;
@@ -265,7 +309,7 @@ static int run_prompt_create(struct ql_http_req *r, void *arg)
 void ql__h_prompt_create(struct ql_http_req *r)
 {
     struct ql_principal p;
-    struct create c;
+    struct prompt_create c;
     if (ql__authenticate_team(r, &p, &c.team, NULL, NULL))
         return;
     ql__run(r, &p, run_prompt_create, render_prompt_created, &c);

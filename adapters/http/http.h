@@ -25,6 +25,7 @@ struct ql_logger;
 struct ql_http_server;
 struct ql_idp;
 struct ql_group;
+struct ql_group_item;
 struct ql_db;
 struct ql_notify;
 struct ql_tracer;
@@ -100,6 +101,7 @@ struct ql_http_env {
     const struct ql_http_asset *docs; /* GET /docs and /docs/{asset}; NULL: 404 */
     struct ql_idp *idp;               /* OpenID Connect verification; NULL: off */
     struct ql_group *group;           /* group commit for the write pool; NULL: off */
+    int group_hosted;                 /* the server hosts group (ql_http_group_lead below) */
     struct ql_notify *notify;         /* wakes live streams; NULL: no live streams (503) */
     struct ql_tracer *tracer;         /* spans of requests and their work; NULL: tracing off */
 };
@@ -114,6 +116,16 @@ struct ql_http_env {
  */
 int ql_http_server_create(const struct ql_http_env *env, struct ql_http_server **out, char *msg,
                           size_t msgcap);
+
+/*
+ * With env->group_hosted, the event loops submit their group-committed writes to env->group
+ * instead of handing each to a write pool thread, and the server runs what the group needs
+ * for that: give these two, with the server, to the group's adapter before serving
+ * (apps/api/main.c).  lead: have a write pool thread call ql_group_lead (0, or -1 when the
+ * pool is stopping); done: hand a submitted item back to its loop.
+ */
+int ql_http_group_lead(void *server);
+void ql_http_group_done(void *server, struct ql_group_item *item);
 
 /* Serve until SIGTERM/SIGINT, then drain.  Returns 0 after a clean shutdown. */
 int ql_http_server_run(struct ql_http_server *s);

@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 #include <uv.h>
 
+#include "group/group.h"
 #include "h1.h"
 #include "log/log.h"
 #include "meter.h"
@@ -57,10 +58,12 @@ struct ql__exec {
     const struct ql_http_route *routes;
     int nroutes;
     struct ql_http_req *ready_head, *ready_tail;
-    int stopping;                 /* new requests are answered with Connection: close */
-    atomic_int inflight;          /* requests dispatched and not yet answered */
-    _Atomic uint64_t loop_reads;  /* requests answered with the loop's own ports */
-    _Atomic uint64_t loop_misses; /* requests those ports handed to the pool */
+    int stopping;                       /* new requests are answered with Connection: close */
+    atomic_int inflight;                /* requests dispatched and not yet answered */
+    _Atomic uint64_t loop_reads;        /* requests answered with the loop's own ports */
+    _Atomic uint64_t loop_misses;       /* requests those ports handed to the pool */
+    _Atomic uint64_t loop_writes;       /* of them writes (not GET, HEAD): answered on the loop */
+    _Atomic uint64_t loop_write_misses; /* and handed to the pool */
 };
 
 void ql__exec_init(struct ql__exec *x, const struct ql__exec_ops *ops,
@@ -104,8 +107,18 @@ struct ql__pool {
 int ql__pool_start(struct ql__pool *p, const struct ql_http_env *env, int n, int cap);
 /* Queue t; QL_EUNAVAILABLE when the queue is full (the caller sheds the request). */
 int ql__pool_submit(struct ql__pool *p, struct ql__task *t);
+/*
+ * Queue t first, whatever the queue holds: a task that others wait on (a group's leader,
+ * loopgroup.c).  QL_EUNAVAILABLE only when the pool is stopping or has no threads.
+ */
+int ql__pool_submit_first(struct ql__pool *p, struct ql__task *t);
 /* Let queued tasks finish, then join the threads and close their sessions. */
 void ql__pool_stop(struct ql__pool *p);
+/*
+ * Hand a finished task to its owner loop (t->owner), which runs t->done there; a task
+ * without an owner runs t->done on the pool thread that ran it.
+ */
+void ql__task_post_back(struct ql__task *t);
 
 /* ---- metrics (metrics.c) ------------------------------------------------------------------- */
 
@@ -228,6 +241,13 @@ struct ql__conn;
 /* The loop's database session: see loopdb.c. */
 enum ql__db_state { QL__DB_OFF, QL__DB_DOWN, QL__DB_CONNECTING, QL__DB_UP };
 
+/* A loop's group-commit port (loopgroup.c): it submits, since a loop never sleeps. */
+struct ql__loop_group {
+    struct ql_group base;
+    struct ql__loop *loop;
+    struct ql_group *inner; /* the process's group (env->group); NULL: loops do not write */
+};
+
 struct ql__loop {
     struct ql__exec exec; /* first: the executor's ops find their loop from it */
     struct ql_http_server *server;
@@ -267,6 +287,7 @@ struct ql__loop {
     struct ql__inbox change_inbox, auth_inbox;
     int inbox_closed;
     struct ql__meter_rows meter_rows; /* API keys' requests answered, for the request log */
+    struct ql__loop_group group;      /* writes group-committed from the loop; see loopgroup.c */
     char readbuf[65536];
 };
 
@@ -316,6 +337,12 @@ void ql__conn_accept(struct ql__loop *l);
 void ql__conn_drain_all(struct ql__loop *l, int force);
 /* Close connections whose deadline passed (called every sweep). */
 void ql__conn_sweep(struct ql__loop *l, int64_t now_ms);
+
+/* loopgroup.c: group commit from the loops. */
+/* Let the loops submit to env->group, led by the write pool's threads. */
+void ql__loopgroup_start(struct ql_http_server *s);
+/* l's group port for its ports, or NULL when the loops do not write (no queue, a replica). */
+struct ql_group *ql__loopgroup_port(struct ql__loop *l);
 
 /* loopdb.c: the loop's database session. */
 void ql__loopdb_init(struct ql__loop *l);

@@ -88,6 +88,7 @@ static int x_loop_ports(struct ql__exec *x, struct ql_ports *out)
                              .clock = env->clock,
                              .auth = env->auth,
                              .log = env->log,
+                             .group = ql__loopgroup_port(l), /* submits: never sleeps */
                              .idp = env->idp ? &refusing_idp : NULL,
                              .tracer = env->tracer};
     return 1;

@@ -141,12 +141,14 @@ void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b)
 {
     render_requests(s, b);
     int inflight = 0, conns = atomic_load(&s->nconns);
-    uint64_t loop_reads = 0, loop_misses = 0;
+    uint64_t loop_reads = 0, loop_misses = 0, loop_writes = 0, loop_write_misses = 0;
     for (int l = 0; l < s->nloops; l++) {
         struct ql__exec *x = &s->loops[l].exec;
         inflight += atomic_load_explicit(&x->inflight, memory_order_relaxed);
         loop_reads += load(&x->loop_reads);
         loop_misses += load(&x->loop_misses);
+        loop_writes += load(&x->loop_writes);
+        loop_write_misses += load(&x->loop_write_misses);
     }
     pthread_mutex_lock(&s->pool.lock);
     int queued = s->pool.queued;
@@ -182,6 +184,16 @@ void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b)
               "Requests that session handed to the pool (principal not cached, "
               "session down or busy).",
               (double)loop_misses);
+        if (s->loops && s->loops[0].group.inner) {
+            gauge(b, "quill_loop_writes_total", "counter",
+                  "Writes an event loop submitted to the group commit itself, not through a "
+                  "write pool thread.",
+                  (double)loop_writes);
+            gauge(b, "quill_loop_writes_to_pool_total", "counter",
+                  "Writes the loop handed to the write pool (an Idempotency-Key, a promptId "
+                  "to check, a principal not cached, a group that did not commit).",
+                  (double)loop_write_misses);
+        }
     }
     if (env->group) {
         struct ql_group_stats st;

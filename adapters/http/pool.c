@@ -20,7 +20,7 @@ struct thread_arg {
     int index;
 };
 
-static void post_back(struct ql__task *t)
+void ql__task_post_back(struct ql__task *t)
 {
     struct ql__loop *l = t->owner;
     t->next = NULL;
@@ -61,7 +61,10 @@ static void *worker(void *arg)
         if (t->want_lsn)
             t->lsn = ql_db_wal_lsn(s);
         atomic_fetch_sub_explicit(&p->busy, 1, memory_order_relaxed);
-        post_back(t);
+        if (t->owner)
+            ql__task_post_back(t);
+        else if (t->done)
+            t->done(t); /* no loop waits for it: it ends here */
         pthread_mutex_lock(&p->lock);
     }
     pthread_mutex_unlock(&p->lock);
@@ -123,6 +126,23 @@ int ql__pool_submit(struct ql__pool *p, struct ql__task *t)
     else
         p->head = t;
     p->tail = t;
+    p->queued++;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    return QL_OK;
+}
+
+int ql__pool_submit_first(struct ql__pool *p, struct ql__task *t)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->stopping || p->nthreads == 0) {
+        pthread_mutex_unlock(&p->lock);
+        return QL_EUNAVAILABLE;
+    }
+    t->next = p->head;
+    p->head = t;
+    if (p->tail == NULL)
+        p->tail = t;
     p->queued++;
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);

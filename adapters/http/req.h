@@ -202,6 +202,9 @@ void ql__req_room(struct ql_http_req *r, size_t n);
  */
 int ql__req_refuse(struct ql_http_req *r);
 
+/* 1 while the handler runs on the loop with the loop's ports (QL_ROUTE_LOOP), else 0. */
+int ql__req_on_loop(const struct ql_http_req *r);
+
 /*
  * For handlers that call a use case with a continuation (see ql_done_fn): call wait
  * before the call; the continuation sets the response and calls resume.  A continuation

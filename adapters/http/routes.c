@@ -124,7 +124,7 @@ const struct ql_http_route ql__http_routes[] = {
     {GET, "/v1/teams/{teamId}/api-keys", ql__h_key_list, POOL | READ},
     {DELETE, "/v1/teams/{teamId}/api-keys/{apiKeyId}", ql__h_key_delete, POOL},
     {GET, "/v1/teams/{teamId}/audit-log", ql__h_audit_list, POOL | READ},
-    {POST, "/v1/teams/{teamId}/journal-entries", ql__h_entry_create, POOL | BODY | GROUP},
+    {POST, "/v1/teams/{teamId}/journal-entries", ql__h_entry_create, POOL | BODY | GROUP | LOOP},
     {GET, "/v1/teams/{teamId}/journal-entries", ql__h_entry_list, POOL | READ | LOOP},
     {GET, "/v1/teams/{teamId}/journal-entries/{journalEntryId}", ql__h_entry_get,
      POOL | READ | LOOP},

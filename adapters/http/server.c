@@ -118,6 +118,7 @@ int ql_http_server_create(const struct ql_http_env *env, struct ql_http_server *
     if (rc == QL_OK) {
         s->replica = s->pool.nsessions > 0 && ql_db_has_replica(s->pool.sessions[0]);
         s->read_after_write_ms = cfg->read_after_write_ms;
+        ql__loopgroup_start(s);
     }
     if (rc) {
         ql_http_server_destroy(s);

@@ -179,6 +179,7 @@ int main(int argc, char **argv)
         .docs = ql_docs_assets,
         .idp = oidc ? ql_oidc_port(oidc) : NULL,
         .group = group ? ql_group_queue_port(group) : NULL,
+        .group_hosted = group != NULL,
         .notify = ql_pg_notify_port(notify),
         .tracer = otlp ? ql_otlp_port(otlp) : NULL,
     };
@@ -186,6 +187,9 @@ int main(int argc, char **argv)
         fail = msg[0] ? msg : "cannot start the server";
         goto out;
     }
+    if (group)
+        ql_group_queue_async(
+            group, &(struct ql_group_async){ql_http_group_lead, ql_http_group_done, server});
     rc = ql_http_server_run(server) == QL_OK ? 0 : 1;
     fail = NULL;
 out:

@@ -234,8 +234,9 @@ static void write_created(struct ql_ctx *cx, struct ql_group_item **items, int n
         items[i]->rc = rc == QL_OK ? QL_OK : QL_ERETRY;
 }
 
-int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_entry_input *in,
-                    struct ql_entry *out)
+/* What a creation checks and makes before anything is written: *out, ready to write. */
+static int prepare(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_entry_input *in,
+                   struct ql_entry *out)
 {
     int rc = ql_authorize(cx, QL_ACT_ENTRY_CREATE, team);
     if (rc)
@@ -270,6 +271,23 @@ int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
     out->version = 1;
     /* The id's timestamp is the creation time, as in every UUIDv7 Quill makes. */
     out->created_ms = out->updated_ms = ql_uuid7_ms(&out->id);
+    return QL_OK;
+}
+
+/* When a group did not write an entry and nobody can tell whether it committed. */
+static int lost_in_group(struct ql_ctx *cx)
+{
+    return ql_error_set(&cx->err, QL_EUNAVAILABLE,
+                        "The database connection was lost; the entry may have been "
+                        "written: list the journal before writing it again.");
+}
+
+int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_entry_input *in,
+                    struct ql_entry *out)
+{
+    int rc = prepare(cx, team, in, out);
+    if (rc)
+        return rc;
     /*
      * Hooks (an idempotency record) belong to this request's own transaction, so only a
      * creation without them joins a group.  A group that did not commit leaves nothing
@@ -285,9 +303,7 @@ int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
         if (rc == QL_OK)
             return QL_OK;
         if (rc == QL_EUNAVAILABLE)
-            return ql_error_set(&cx->err, rc,
-                                "The database connection was lost; the entry may have been "
-                                "written: list the journal before writing it again.");
+            return lost_in_group(cx);
         ql_error_clear(&cx->err);
         grouped = 1;
     }
@@ -304,6 +320,43 @@ int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
     if (rc == QL_ECONFLICT && grouped)
         return stored_as_own(cx, out, rc);
     return rc == QL_EUNAVAILABLE ? landed(cx, out, rc) : rc;
+}
+
+struct create_state {
+    struct ql_group_item item;
+    ql_done_fn done;
+    void *arg;
+};
+
+/*
+ * A submitted creation is done.  A group that did not commit wrote nothing: the entry is
+ * then written where a session may wait (QL_EWOULD_BLOCK), as ql_entry_create writes it.
+ */
+static void created(struct ql_ctx *cx, int rc, void *arg)
+{
+    struct create_state *c = arg;
+    if (rc == QL_EUNAVAILABLE)
+        rc = lost_in_group(cx);
+    else if (rc != QL_OK)
+        rc = ql_error_set(&cx->err, QL_EWOULD_BLOCK, "the group did not commit");
+    c->done(cx, rc, c->arg);
+}
+
+int ql_entry_create_async(struct ql_ctx *cx, const struct ql_uuid *team,
+                          const struct ql_entry_input *in, struct ql_entry *out, ql_done_fn done,
+                          void *arg)
+{
+    /* Hooks (an idempotency record) need the request's own transaction: not here. */
+    if (cx->ports.group == NULL || cx->tx)
+        return ql_error_set(&cx->err, QL_EWOULD_BLOCK, "not group-committed");
+    int rc = prepare(cx, team, in, out);
+    if (rc)
+        return rc;
+    struct create_state *c = ql_arena_alloc(cx->arena, sizeof(*c));
+    if (c == NULL)
+        return ql_error_set(&cx->err, QL_ENOMEM, NULL);
+    *c = (struct create_state){{.cx = cx, .arg = out, .key = ql_uuid_hash(team)}, done, arg};
+    return ql_group_submit(cx->ports.group, cx, &c->item, write_created, created, c);
 }
 
 struct get_state {

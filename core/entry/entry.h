@@ -39,6 +39,18 @@ int ql_entry_create(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
                     struct ql_entry *out);
 
 /*
+ * ql_entry_create for a caller that must not wait (an event loop): the entry is prepared
+ * now and handed to the group port's submit, and done(cx, rc, arg) runs once it is written
+ * (see ql_done_fn); or the error now.  QL_EWOULD_BLOCK, now or in done, when it must be
+ * written by ql_entry_create instead, where a session may wait: no group port, hooks on
+ * the context, a store call that would wait (a promptId to check), or a group that did
+ * not commit (it wrote nothing).
+ */
+int ql_entry_create_async(struct ql_ctx *cx, const struct ql_uuid *team,
+                          const struct ql_entry_input *in, struct ql_entry *out, ql_done_fn done,
+                          void *arg);
+
+/*
  * One entry.  if_none_match may be NULL; QL_ENOT_MODIFIED (with *out filled) when it
  * matches.  The store must answer at once (see ql_entry_get_async otherwise).
  */

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import { spawn, execFile, execFileSync } from 'node:child_process'
 import net from 'node:net'
 import { once } from 'node:events'
+import { before, after } from 'node:test'
 
 export const ROOT = process.env.QUILL_ROOT
 export const BIN = process.env.QUILL_BIN
@@ -136,6 +137,26 @@ export function raw (port, chunks, { timeout = 3000, gapMs = 0 } = {}) {
 
 export function responses (data) {
   return data.split(/(?=HTTP\/1\.1 \d{3})/).filter((s) => s.startsWith('HTTP/1.1'))
+}
+
+// Two quill-api on the test database for a file's tests, started before them and stopped
+// after: one answering on its event loops (the default), one with QUILL_LOOP_READS=0,
+// which answers everything on its pool, to compare the two.  set(loop, pool) once started.
+export function loopAndPool (env, set) {
+  let loop, pool
+  before(async () => {
+    loop = await start('quill-api', env)
+    pool = await start('quill-api', { ...env, QUILL_LOOP_READS: '0' })
+    set(loop, pool)
+  })
+  after(async () => { await stop(loop); await stop(pool) })
+}
+
+// A counter or gauge of /metrics without labels; null when the server does not have it.
+export async function metric (h, name) {
+  const r = await http(h, 'GET', '/metrics')
+  const line = r.text.split('\n').find((l) => l.startsWith(name + ' '))
+  return line === undefined ? null : Number(line.split(' ')[1])
 }
 
 export function sql (query, url = DB) {

@@ -2,23 +2,13 @@
 // sync, the caller's profile): the loop answers them on its own pipelined database session when the caller's
 // principal is cached, and hands the rest to the pool.  Every answer must be the one the pool gives, revocation must reach it, and
 // a database restart must only cost the loop its session for a moment.
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { start, stop, http, sleep, signup, makeTeam, addMember, pg, waitFor } from './lib.mjs'
+import { start, stop, http, sleep, signup, makeTeam, addMember, pg, waitFor, metric, loopAndPool } from './lib.mjs'
 
 const ENV = { QUILL_AUTH_IP_LIMIT: '100000', QUILL_RATE_LIMIT: '100000' }
 let loop, pool
-before(async () => {
-  loop = await start('quill-api', ENV)
-  pool = await start('quill-api', { ...ENV, QUILL_LOOP_READS: '0' })
-})
-after(async () => { await stop(loop); await stop(pool) })
-
-async function metric (h, name) {
-  const r = await http(h, 'GET', '/metrics')
-  const line = r.text.split('\n').find((l) => l.startsWith(name + ' '))
-  return line === undefined ? null : Number(line.split(' ')[1])
-}
+loopAndPool(ENV, (l, p) => { loop = l; pool = p })
 
 // The parts of a response that must not depend on where it was answered.
 function shape (r) {

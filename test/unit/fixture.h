@@ -7,10 +7,13 @@
 
 #include <string.h>
 
+#include "account/account.h"
 #include "arena/arena.h"
 #include "config/config.h"
 #include "ctx/ctx.h"
 #include "fakes/fakes.h"
+#include "team/team.h"
+#include "test.h"
 
 #define T0 1767225600000LL /* 2026-01-01T00:00:00Z */
 
@@ -60,6 +63,26 @@ static inline void fixture_next(struct fixture *f)
 {
     ql_error_clear(&f->cx.err);
     f->cx.principal = NULL;
+}
+
+/*
+ * A user (own@example.com) with a team of their own: *p is their principal as the team's
+ * owner, and the context's principal for the next call.
+ */
+static inline void fixture_owner_team(struct fixture *f, struct ql_auth_result *owner,
+                                      struct ql_principal *p, struct ql_team *team)
+{
+    struct ql_credentials c = {"own@example.com", 15, "correct horse battery", 21, "P", 1, NULL};
+    ASSERT_INT_EQ(ql_account_signup(&f->cx, &c, owner), QL_OK);
+    fixture_next(f);
+    ASSERT_INT_EQ(ql_account_resolve(&f->cx, owner->session.token, 46, QL_VIA_BEARER, p), QL_OK);
+    fixture_next(f);
+    f->cx.principal = p;
+    ASSERT_INT_EQ(ql_team_create(&f->cx, "T", 1, team), QL_OK);
+    fixture_next(f); /* the principal, now a member of the team */
+    ASSERT_INT_EQ(ql_account_resolve(&f->cx, owner->session.token, 46, QL_VIA_BEARER, p), QL_OK);
+    fixture_next(f);
+    f->cx.principal = p;
 }
 
 static inline void fixture_cleanup(struct fixture *f)

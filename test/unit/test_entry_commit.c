@@ -48,16 +48,7 @@ static void setup(struct world *w)
 {
     memset(w, 0, sizeof(*w));
     fixture_init(&w->f);
-    struct ql_credentials c = {"own@example.com", 15, "correct horse battery", 21, "P", 1, NULL};
-    ASSERT_INT_EQ(ql_account_signup(&w->f.cx, &c, &w->owner), QL_OK);
-    fixture_next(&w->f);
-    ASSERT_INT_EQ(ql_account_resolve(&w->f.cx, w->owner.session.token, 46, QL_VIA_BEARER, &w->po),
-                  QL_OK);
-    as(w);
-    ASSERT_INT_EQ(ql_team_create(&w->f.cx, "T", 1, &w->team), QL_OK);
-    fixture_next(&w->f); /* the principal, now a member of the team */
-    ASSERT_INT_EQ(ql_account_resolve(&w->f.cx, w->owner.session.token, 46, QL_VIA_BEARER, &w->po),
-                  QL_OK);
+    fixture_owner_team(&w->f, &w->owner, &w->po, &w->team);
     w->real_commit = w->f.store.ops.commit;
     w->f.store.ops.commit = lossy_commit;
     as(w);
