@@ -6,7 +6,7 @@
 // SIGTERM must let the creations in flight finish.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { start, stop, http, signup, makeTeam, addMember, hold, queued, teamChain, sql, metric, loopAndPool } from './lib.mjs'
+import { start, stop, http, raw, waitFor, signup, makeTeam, addMember, hold, queued, teamChain, sql, metric, loopAndPool } from './lib.mjs'
 
 const ENV = { QUILL_AUTH_IP_LIMIT: '100000', QUILL_RATE_LIMIT: '100000' }
 let loop, pool
@@ -135,4 +135,26 @@ test('SIGTERM while creations wait for their group: each is answered 201 and sto
     assert.deepEqual(await h.exit, { code: 0, signal: null })
     assert.equal(sql(`SELECT count(*) FROM journal_entries WHERE team_id = '${team.teamId}' AND content LIKE 'in flight %'`), '5')
   } finally { await stop(h) }
+})
+
+test('a client that goes away while its creation waits: the creation is stored, the server carries on', async () => {
+  const owner = await signup(loop)
+  const team = await makeTeam(loop, owner.token)
+  const path = `/v1/teams/${team.teamId}/journal-entries`
+  await http(loop, 'POST', path, { token: owner.token, body: { content: 'warm the cache' } })
+  const chain = await hold(teamChain(team.teamId))
+  const gone = []
+  for (let i = 0; i < 3; i++) {
+    const body = JSON.stringify({ content: `abandoned ${i}` })
+    const req = `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${owner.token}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+    gone.push(raw(loop.port, req, { timeout: 200 })) // closes after 200 ms, unanswered
+  }
+  const left = await Promise.all(gone)
+  assert.deepEqual(left.map((r) => r.data), ['', '', ''], 'no answer while the chain is held')
+  await chain.release()
+  const stored = () => sql(`SELECT count(*) FROM journal_entries WHERE team_id = '${team.teamId}' AND content LIKE 'abandoned %'`) === '3'
+  assert.ok(await waitFor(stored, { timeout: 5000, every: 50 }), 'each submitted creation was written')
+  const after = await http(loop, 'POST', path, { token: owner.token, body: { content: 'after' } })
+  assert.equal(after.status, 201)
 })
