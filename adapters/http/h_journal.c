@@ -114,11 +114,11 @@ void ql__h_entry_create(struct ql_http_req *r)
         ql__run(r, &c->p, run_entry_create, render_entry_created, c);
         return;
     }
-    cJSON *body;
     if (ql__req_header(r, "idempotency-key")) {
         ql__req_refuse(r);
         return;
     }
+    cJSON *body;
     if (ql__body_parse(r, create_fields, 2, &body))
         return;
     struct ql_entry_input in;
