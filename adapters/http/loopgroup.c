@@ -22,7 +22,6 @@
 #include "ctx/ctx.h"
 #include "err/err.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 /* The way back to the submitting loop: a task with nothing to run on the pool. */
@@ -85,8 +84,8 @@ static void lead_run(struct ql__task *t, struct ql_ports *ports)
     struct ql_http_server *s = ((struct lead *)t)->server;
     struct ql_arena arena;
     ql_arena_init(&arena, 16384, 0);
-    struct ql_ctx cx = {.arena = &arena, .ports = *ports, .cfg = s->env->core};
-    snprintf(cx.request_id, sizeof(cx.request_id), "group-leader");
+    struct ql_ctx cx = {
+        .arena = &arena, .ports = *ports, .cfg = s->env->core, .request_id = "group-leader"};
     ql_group_lead(s->env->group, &cx, lead_reset);
     ql_arena_cleanup(&arena);
 }

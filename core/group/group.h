@@ -30,7 +30,6 @@
 
 #include "ctx/ctx.h"
 
-struct ql_ctx;
 struct ql_group;
 struct ql_group_item;
 
