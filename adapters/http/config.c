@@ -55,6 +55,7 @@ void ql_http_config_read(struct ql_env *e, int ncpu, struct ql_http_config *c)
     ql_env_bool(e, "QUILL_ACCESS_LOG", &c->access_log, 1);
     ql_env_int(e, "QUILL_MAX_STREAMS", &c->max_streams, 10000, 0, 1000000);
     ql_env_int(e, "QUILL_SSE_HEARTBEAT_MS", &c->sse_heartbeat_ms, 15000, 1000, 3600000);
+    ql_env_int(e, "QUILL_SYNC_CACHE_MB", &c->sync_cache_mb, 64, 0, 65536);
     ql_env_int(e, "QUILL_STATEMENT_TIMEOUT_MS", &c->statement_timeout_ms, 5000, 0, 3600000);
     char why[200];
     if (ql__cors_parse(ql_env_value(e, "QUILL_CORS_ORIGINS"), &c->cors, why, sizeof(why)) != 0)

@@ -66,6 +66,7 @@ struct ql_http_config {
     int access_log;                      /* QUILL_ACCESS_LOG */
     int max_streams;                     /* QUILL_MAX_STREAMS: live sync streams */
     int sse_heartbeat_ms;                /* QUILL_SSE_HEARTBEAT_MS: comment on quiet streams */
+    int sync_cache_mb;                   /* QUILL_SYNC_CACHE_MB: delta pages kept; 0: none */
     int statement_timeout_ms;            /* QUILL_STATEMENT_TIMEOUT_MS */
     struct ql_http_cors cors;            /* QUILL_CORS_ORIGINS; none: no CORS headers */
     int cors_max_age;                    /* QUILL_CORS_MAX_AGE: seconds a preflight is kept */

@@ -166,6 +166,17 @@ void ql__metrics_render(struct ql_http_server *s, struct ql_buf *b)
           (double)db.errors);
     gauge(b, "quill_db_statement_timeouts_total", "counter",
           "Statements cancelled by the statement timeout (answered 503).", (double)db.timeouts);
+    if (env->cfg->sync_cache_mb > 0) {
+        gauge(b, "quill_sync_page_cache_hits_total", "counter",
+              "Delta pages answered from memory: read before, and their team unchanged since.",
+              (double)db.sync_page_hits);
+        gauge(b, "quill_sync_page_cache_misses_total", "counter",
+              "Delta pages read from the database: not kept, or their team changed.",
+              (double)db.sync_page_misses);
+        gauge(b, "quill_sync_page_cache_bytes", "gauge",
+              "Memory the kept delta pages take (at most QUILL_SYNC_CACHE_MB).",
+              (double)db.sync_page_bytes);
+    }
     if (s->replica) {
         gauge(b, "quill_db_replica_reads_total", "counter",
               "Statements of read routes answered by the read replica.", (double)db.replica_reads);

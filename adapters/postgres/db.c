@@ -4,6 +4,7 @@
  * the principal cache and the notification port that wakes workers after commits.
  */
 #include "internal.h"
+#include "pagecache.h"
 #include "pg.h"
 
 #include "err/err.h"
@@ -30,6 +31,8 @@ static void d_stats(struct ql_db *self, struct ql_db_stats *out)
     out->timeouts = atomic_load_explicit(&db->timeouts, memory_order_relaxed);
     out->replica_reads = atomic_load_explicit(&db->replica_reads, memory_order_relaxed);
     out->replica_fallbacks = atomic_load_explicit(&db->replica_misses, memory_order_relaxed);
+    ql__pg_pages_stats(db->pages, &out->sync_page_hits, &out->sync_page_misses,
+                       &out->sync_page_bytes);
 }
 
 static const struct ql_db_ops ops = {
@@ -68,6 +71,8 @@ int ql_pg_db_create(const struct ql_pg_db_config *cfg, struct ql_pg_db **out)
     if (rc == QL_OK && cfg->cache_capacity > 0)
         rc =
             ql__pg_flags_cache_create(cfg->notify, cfg->clock, cfg->cache_capacity / 8, &db->flags);
+    if (rc == QL_OK && cfg->sync_cache_bytes > 0)
+        rc = ql__pg_pages_create(cfg->sync_cache_bytes, &db->pages);
     if (rc) {
         ql_pg_db_destroy(db);
         return rc;
@@ -82,6 +87,7 @@ void ql_pg_db_destroy(struct ql_pg_db *db)
         return;
     ql__pg_cache_destroy(db->cache);
     ql__pg_flags_cache_destroy(db->flags);
+    ql__pg_pages_destroy(db->pages);
     free(db->conninfo);
     free(db->loop_conninfo);
     free(db);

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "changes/changes.h"
 #include "clock/clock.h"
 #include "db/db.h"
 #include "queue/queue.h"
@@ -258,6 +259,7 @@ struct ql_pg_db {
     struct ql_notify *notify;        /* borrowed; NULL: wake nobody (workers poll) */
     struct ql_pg_cache *cache;       /* owned; NULL: no principal cache */
     struct ql_pg_flags_cache *flags; /* owned; NULL: feature flags are read every time */
+    struct ql_pg_pages *pages;       /* owned; NULL: delta pages are read every time */
     char options[128];               /* the sessions' settings (libpq "options") */
     int unnamed;         /* through a transaction pooler: no named statements, no options */
     char *loop_conninfo; /* with unnamed: where loop sessions connect (direct); NULL: nowhere */
@@ -452,6 +454,17 @@ int ql__pg_changes_compact(struct ql_store *self, struct ql_ctx *cx, int64_t now
                            int64_t before_ms);
 int ql__pg_changes_compact_batch(struct ql_store *self, struct ql_ctx *cx, int limit, int64_t *n,
                                  int *more);
+/* Its page and page_async (repo_delta.c). */
+int ql__pg_changes_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                        const struct ql_change_pos *after, int limit, struct ql_change_page *out);
+int ql__pg_changes_page_async(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                              const struct ql_change_pos *after, int limit,
+                              struct ql_change_page *out, ql_done_fn done, void *arg);
+/* A change position as two parameters: the text of its xid8 (s: 24 bytes that live as long
+ * as p), and its seq (repo_changes.c). */
+void ql__pg_p_pos(struct ql__pg_params *p, const struct ql_change_pos *pos, char *s);
+/* An xid8 column, as text. */
+uint64_t ql__pg_xid8(const PGresult *r, int row, int col);
 extern const struct ql_usage_ops ql__pg_usage_ops; /* repo_usage.c */
 extern const struct ql_webhooks_ops ql__pg_webhooks_ops;
 extern const struct ql_security_ops ql__pg_security_ops; /* repo_security.c */

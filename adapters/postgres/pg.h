@@ -50,6 +50,7 @@ struct ql_pg_db_config {
     struct ql_notify *notify; /* borrowed; wakes workers after commits, keeps the cache
                                  coherent.  NULL: wake nobody, and no principal cache */
     int cache_capacity;       /* principals cached per process; 0: no cache */
+    size_t sync_cache_bytes;  /* delta pages kept per process (pagecache.c); 0: none */
     int statement_timeout_ms; /* a statement running longer is cancelled (503); 0: none */
     int idle_tx_timeout_ms;   /* a session idle in a transaction (not in a pipeline) longer
                                  loses its connection; 0: none */

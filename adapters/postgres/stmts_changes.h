@@ -57,7 +57,7 @@
                                    4},
     /*
      * changes_page when only entries changed after ($2, $3), which is nearly always: the
-     * entries' walk alone, in 12 narrow columns (numbered from 0 here), behind one header
+     * entries' walk alone, in 13 narrow columns (numbered from 0 here), behind one header
      * row read in the same snapshot.  An entry's row: its position (0, 1) and the entry
      * without its team, which the caller knows (2 to 10, as ql__pg_entry_in reads them).
      * The header is the row without an entry id: the horizon (column 0), the floor
@@ -70,16 +70,20 @@
      * its nodes and locking its relations: this one has three small scans.  Each non-null
      * column of a row costs the server a send function (51 rows a page), so the rows carry
      * nothing the reader can do without: positions as binary xid8 (eight bytes, as an
-     * int8) rather than printed, no kind, no team.  Its text and its _bytes twin: stmts_pages.h.
+     * int8) rather than printed, no kind, no team.  $5, when not NULL, is the horizon below
+     * which this page was read before (pagecache.c): then the entries come only if some
+     * entry, prompt, membership or tombstone of the team has a position at or past it now,
+     * and column 12 of the header says the page kept is still the page (1).  Its text and
+     * its _bytes twin: stmts_pages.h.
      */
     [QL__ST_CHANGES_PAGE_ENTRIES] = {"changes_page_entries",
                                      QL__PG_ENTRIES_PAGE_HEAD QL__PG_DELTA_SMALL
                                          QL__PG_ENTRIES_PAGE_TAIL,
-                                     4},
+                                     5},
     [QL__ST_CHANGES_PAGE_ENTRIES_BYTES] = {"changes_page_entries_bytes",
                                            QL__PG_ENTRIES_PAGE_HEAD QL__PG_DELTA_BYTES
                                                QL__PG_ENTRIES_PAGE_TAIL,
-                                           4},
+                                           5},
     /*
      * When team_sync_others says a prompt, membership or tombstone of team $1 changed after
      * ($2, $3): the first such position (columns 2 and 3; NULL when none is left), and the

@@ -99,16 +99,19 @@
     "t.change_seq) > ($2::xid8, $3) ORDER BY t.change_txid, t.change_seq LIMIT $4)) c ON "         \
     "($2::xid8, $3) >= (h.ft, h.fs)"
 #define QL__PG_ENTRIES_PAGE_HEAD                                                                   \
-    "(SELECT pg_snapshot_xmin(pg_current_snapshot()), f.seq, NULL::uuid, NULL::uuid, "             \
-    "NULL::uuid, NULL::uuid, NULL::text, EXISTS (SELECT FROM team_sync_others o WHERE "            \
-    "o.team_id = $1 AND (o.txid, o.seq) > ($2::xid8, $3))::int4, NULL::timestamptz, "              \
-    "NULL::timestamptz, NULL::timestamptz, f.txid FROM change_floor f LIMIT 1) UNION ALL "         \
+    "WITH k AS (SELECT $5::xid8 IS NULL OR EXISTS (SELECT FROM journal_entries c WHERE "           \
+    "c.team_id = $1 AND c.change_txid >= $5::xid8) OR EXISTS (SELECT FROM team_sync_others s "     \
+    "WHERE s.team_id = $1 AND s.txid >= $5::xid8) AS stale) (SELECT "                              \
+    "pg_snapshot_xmin(pg_current_snapshot()), f.seq, NULL::uuid, NULL::uuid, NULL::uuid, "         \
+    "NULL::uuid, NULL::text, EXISTS (SELECT FROM team_sync_others o WHERE o.team_id = $1 AND "     \
+    "(o.txid, o.seq) > ($2::xid8, $3))::int4, NULL::timestamptz, NULL::timestamptz, "              \
+    "NULL::timestamptz, f.txid, (NOT k.stale)::int4 FROM change_floor f, k LIMIT 1) UNION ALL "    \
     "(SELECT e.change_txid, e.change_seq, e.journal_entry_id, e.author_user_id, "                  \
     "e.author_api_key_id, e.prompt_id, "
 #define QL__PG_ENTRIES_PAGE_TAIL                                                                   \
-    ", e.version, e.created_at, e.updated_at, e.deleted_at, NULL::xid8 FROM "                      \
+    ", e.version, e.created_at, e.updated_at, e.deleted_at, NULL::xid8, NULL::int4 FROM "          \
     "journal_entries e WHERE e.team_id = $1 AND (e.change_txid, e.change_seq) > ($2::xid8, "       \
-    "$3) ORDER BY e.change_txid, e.change_seq LIMIT $4)"
+    "$3) AND (SELECT k.stale FROM k) ORDER BY e.change_txid, e.change_seq LIMIT $4)"
 [QL__ST_ENTRY_LIST] = {"entry_list", QL__PG_LIST_HEAD QL__PG_LIST_SMALL QL__PG_LIST_ALL, 4},
     [QL__ST_ENTRY_LIST_BYTES] = {"entry_list_bytes",
                                  QL__PG_LIST_HEAD QL__PG_LIST_BYTES QL__PG_LIST_ALL, 4},

@@ -146,6 +146,7 @@ int main(int argc, char **argv)
                                           .clock = ql_sysclock(),
                                           .notify = ql_pg_notify_port(notify),
                                           .cache_capacity = 65536,
+                                          .sync_cache_bytes = (size_t)cfg.http.sync_cache_mb << 20,
                                           .statement_timeout_ms = cfg.http.statement_timeout_ms,
                                           .idle_tx_timeout_ms = cfg.common.idle_tx_timeout_ms,
                                           .pooler = cfg.common.db_pooler,

@@ -83,6 +83,9 @@ struct ql_db_stats {
     uint64_t timeouts;          /* statements cancelled by the statement timeout (among errors) */
     uint64_t replica_reads;     /* statements answered by the read replica */
     uint64_t replica_fallbacks; /* reads meant for it that the primary answered */
+    uint64_t sync_page_hits;    /* delta pages answered from memory (unchanged since read) */
+    uint64_t sync_page_misses;  /* delta pages looked for there and read: none, or changed */
+    uint64_t sync_page_bytes;   /* what the kept delta pages take */
 };
 
 struct ql_db_ops {
@@ -107,7 +110,7 @@ static inline int ql_db_open(struct ql_db *db, enum ql_db_kind kind, unsigned hi
 
 static inline struct ql_db_stats ql_db_stats(struct ql_db *db)
 {
-    struct ql_db_stats s = {0, 0, 0, 0};
+    struct ql_db_stats s = {0};
     db->ops->stats(db, &s);
     return s;
 }

@@ -4,7 +4,7 @@
 // quill-worker and PostgreSQL.  The live streams are in stream.test.mjs.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { start, stop, http, sql, waitFor, signup, addMember, makeKey } from './lib.mjs'
+import { start, stop, http, sql, waitFor, signup, addMember, makeKey, metric } from './lib.mjs'
 import {
   ENV, problem, ok, addEntry, editEntry, dropEntry, addPrompt, dropPrompt, setRole, dropMember,
   S, syncPage, syncAll, key, apply, asObject, openStream, fixture
@@ -245,5 +245,47 @@ test('retention: a cursor older than the log keeps is 410 cursor_expired; a new 
     assert.deepEqual((await syncPage(api, quiet.viewer.token, quiet.tid, { since: polled.nextCursor })).changes, [])
   } finally {
     assert.equal((await stop(w)).code, 0)
+  }
+})
+
+test('a delta page read again is answered from memory while its team is unchanged, on any instance', async () => {
+  const { owner, viewer, tid } = await fixture(api)
+  const other = await start('quill-api', ENV) // a second instance over the same database
+  try {
+    const { cursor } = await syncAll(api, viewer.token, tid)
+    const made = []
+    for (let i = 0; i < 6; i++) made.push(await addEntry(api, owner.token, tid, `kept ${i}`))
+    const hits = () => metric(other, 'quill_sync_page_cache_hits_total')
+    const first = await syncPage(other, viewer.token, tid, { since: cursor, limit: 3 })
+    assert.deepEqual(first.changes.map((c) => c.id), made.slice(0, 3).map((e) => e.journalEntryId))
+    assert.equal(first.hasMore, true)
+    // Read again until one is counted a hit (a page read while a transaction ran is not kept).
+    const before = await hits()
+    await waitFor(async () => {
+      assert.deepEqual(await syncPage(other, viewer.token, tid, { since: cursor, limit: 3 }), first)
+      return (await hits()) > before
+    })
+    // A write through the first instance changes the page the second one kept.
+    await editEntry(api, owner.token, tid, made[1].journalEntryId, 'edited')
+    const edited = await syncPage(other, viewer.token, tid, { since: cursor, limit: 3 })
+    assert.deepEqual(edited.changes.map((c) => c.id), [0, 2, 3].map((i) => made[i].journalEntryId))
+    const rest = await syncAll(other, viewer.token, tid, { since: edited.nextCursor, limit: 3 })
+    assert.deepEqual(rest.items.map((c) => c.id), [4, 5, 1].map((i) => made[i].journalEntryId))
+    assert.equal(rest.items[2].data.content, 'edited')
+    await dropEntry(api, owner.token, tid, made[0].journalEntryId)
+    const dropped = await syncPage(other, viewer.token, tid, { since: cursor, limit: 3 })
+    assert.deepEqual(dropped.changes.map((c) => [c.id, c.operation]),
+      [[made[2].journalEntryId, 'upsert'], [made[3].journalEntryId, 'upsert'], [made[4].journalEntryId, 'upsert']])
+    const misses = await metric(other, 'quill_sync_page_cache_misses_total')
+    assert.ok(misses >= 3, `misses ${misses}`)
+    assert.ok(await metric(other, 'quill_sync_page_cache_bytes') > 0)
+  } finally {
+    await stop(other)
+  }
+  const off = await start('quill-api', { ...ENV, QUILL_SYNC_CACHE_MB: '0' })
+  try {
+    assert.equal(await metric(off, 'quill_sync_page_cache_hits_total'), null, 'no cache, no counters')
+  } finally {
+    await stop(off)
   }
 })

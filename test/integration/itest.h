@@ -118,7 +118,9 @@ static inline struct ql_pg_db *itest_factory(const char *url)
         if (made[i].db && strcmp(made[i].url, url) == 0)
             return made[i].db;
         if (made[i].db == NULL) {
-            const struct ql_pg_db_config c = {.conninfo = url, .clock = ql_sysclock()};
+            /* with a delta page cache, as quill-api runs: every page read twice checks it */
+            const struct ql_pg_db_config c = {
+                .conninfo = url, .clock = ql_sysclock(), .sync_cache_bytes = 8 << 20};
             if (ql_pg_db_create(&c, &made[i].db) != 0) {
                 printf("Bail out! cannot create a session factory\n");
                 exit(1);
