@@ -150,7 +150,7 @@ static int read_page(struct ql_ctx *cx, const PGresult *r, int row0, void *dst)
     return rc;
 }
 
-/* The entries of a result of changes_page_entries (after its header row h) into d. */
+/* The entries of a result of changes_page_entries (its header row skipped) into d. */
 static int read_entries(struct ql_ctx *cx, const PGresult *r, struct page_dst *d)
 {
     struct ql_change_page *out = d->out;

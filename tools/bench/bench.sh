@@ -529,6 +529,16 @@ bench_sync() {
   export SYNC_CURSORS="$SCRATCH/cursors.tsv"
   compare "GET a delta page of 50 changes vs a page of 50 entries, both Quill" \
     delta "http://127.0.0.1:58091" "$WRK/sync_delta.lua" entries "http://127.0.0.1:58091" "$WRK/list_entries.lua"
+  # What the kept pages (QUILL_SYNC_CACHE_MB) give: the same pages from a second quill-api
+  # that keeps none, and reads every page.
+  local kept_pid=$QUILL_PID
+  API_LOG=quill-api-nocache start_quill_api 58092 "${QUILL_BENCH_ENV[@]}" QUILL_SYNC_CACHE_MB=0
+  compare "GET a delta page of 50 changes, pages kept (the default) vs every page read (QUILL_SYNC_CACHE_MB=0)" \
+    kept "http://127.0.0.1:58091" "$WRK/sync_delta.lua" read "http://127.0.0.1:58092" "$WRK/sync_delta.lua"
+  compare "GET a delta page of 50 changes, every page read (QUILL_SYNC_CACHE_MB=0), vs a page of 50 entries" \
+    delta "http://127.0.0.1:58092" "$WRK/sync_delta.lua" entries "http://127.0.0.1:58091" "$WRK/list_entries.lua"
+  kill "$QUILL_PID"; wait "$QUILL_PID" 2>/dev/null || true
+  QUILL_PID=$kept_pid
   awk '{last[$1] = $0} END {for (t in last) print last[t]}' "$SCRATCH/cursors.tsv" | sort -n \
     > "$SCRATCH/head_cursors.tsv"
   SYNC_CURSORS="$SCRATCH/head_cursors.tsv" \
