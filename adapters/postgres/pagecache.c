@@ -13,10 +13,12 @@
  * So nothing is ever served that the database would not: the cache saves reading and
  * sending rows, never the question.
  *
- * Shared by every session of a process, under one mutex (held for a lookup or an insert,
- * never across a statement).  A page is a copy of its libpq result, read-only, with a count
- * of readers, so an eviction never frees one being read.  Bounded by bytes; least recently
- * used goes first.
+ * A page is kept the second time it is read (a live stream's reads, or a client paging
+ * through history once, would only push out the pages asked for again), and kept again
+ * when it changed.  Shared by every session of a process, under one mutex (held for a
+ * lookup or an insert, never across a statement).  A page is a copy of its libpq result, read-only,
+ * with a count of readers, so an eviction never frees one being read.  Bounded by bytes; least
+ * recently used goes first.
  */
 #include "internal.h"
 #include "pagecache.h"
@@ -27,6 +29,7 @@
 #include <string.h>
 
 #define BUCKETS 8192
+#define SEEN 8192 /* pages read once, by the hash of their key (see ql__pg_pages_put) */
 
 struct slot {
     struct ql__pg_page page; /* first: what get hands out is a slot */
@@ -42,6 +45,7 @@ struct ql_pg_pages {
     struct slot *bucket[BUCKETS];
     struct slot *newest, *oldest;
     size_t bytes, max_bytes;
+    uint64_t seen[SEEN];
     _Atomic uint64_t hits, misses;
 };
 
@@ -78,13 +82,37 @@ void ql__pg_pages_destroy(struct ql_pg_pages *c)
     free(c);
 }
 
+static uint64_t key_hash64(const struct ql__pg_page_key *k)
+{
+    uint64_t h;
+    memcpy(&h, k->team.b + 8, 8); /* random bits of a version 4 or 7 uuid */
+    h ^= k->after.txid * 0x9e3779b97f4a7c15u;
+    h ^= (uint64_t)k->after.seq * 0xc2b2ae3d27d4eb4fu;
+    h ^= (uint64_t)k->limit * 0x165667b19e3779f9u;
+    return h ^ h >> 29;
+}
+
 static uint32_t key_hash(const struct ql__pg_page_key *k)
 {
-    uint32_t h;
-    memcpy(&h, k->team.b + 12, 4); /* random bits of a version 4 or 7 uuid */
-    h ^= (uint32_t)k->after.txid * 2654435761u;
-    h ^= (uint32_t)k->after.seq * 40503u;
-    return (h ^ (uint32_t)k->limit) & (BUCKETS - 1);
+    return (uint32_t)key_hash64(k) & (BUCKETS - 1);
+}
+
+/*
+ * Whether to keep a page read for the first time: only when it was read once before (its
+ * key's hash is in seen, a table that forgets on collision).  A live stream reads each
+ * position once, and a client paging through history once; kept, their pages would only
+ * push out the ones asked for again (and grow the process by the cache's size).
+ */
+static int admit(struct ql_pg_pages *c, const struct ql__pg_page_key *k)
+{
+    uint64_t h = key_hash64(k) | 1; /* never 0, an empty slot */
+    uint64_t *at = &c->seen[h % SEEN];
+    if (*at == h) {
+        *at = 0;
+        return 1;
+    }
+    *at = h;
+    return 0;
 }
 
 static int key_eq(const struct ql__pg_page_key *a, const struct ql__pg_page_key *b)
@@ -186,10 +214,17 @@ static size_t result_bytes(const PGresult *r)
 }
 
 void ql__pg_pages_put(struct ql_pg_pages *c, const struct ql__pg_page_key *k, uint64_t horizon,
-                      const PGresult *r)
+                      const PGresult *r, int again)
 {
     if (c == NULL)
         return;
+    if (!again) {
+        pthread_mutex_lock(&c->lock);
+        int in = admit(c, k);
+        pthread_mutex_unlock(&c->lock);
+        if (!in)
+            return;
+    }
     size_t bytes = result_bytes(r);
     if (bytes > c->max_bytes / 4)
         return; /* a few pages that fill the cache would only push the rest out */

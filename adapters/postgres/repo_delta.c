@@ -239,7 +239,7 @@ static int read_entries_page(struct ql_ctx *cx, const PGresult *r, int row0, voi
     ql__pg_pages_count(d->pages, kept);
     struct ql__pg_page_key k = page_key(d);
     if (rc == QL_OK && !kept && !d->others && !out->held && !d->bytes && out->n > 0)
-        ql__pg_pages_put(d->pages, &k, out->start.txid, r);
+        ql__pg_pages_put(d->pages, &k, out->start.txid, r, d->cached != NULL);
     else if (!kept && d->cached)
         ql__pg_pages_drop(d->pages, &k); /* changed, and not worth keeping now */
     let_go(d);

@@ -124,15 +124,23 @@ static void write_sql(const char *fmt, const char *ts)
     "journal_entry_id FROM journal_entries WHERE team_id = '%s' ORDER BY change_txid, change_seq " \
     "OFFSET 2 LIMIT 1)"
 
-static void test_a_page_read_twice_is_read_once(void)
+/* Read the page twice, as the cache keeps a page the second time it is read. */
+static void keep(struct world *w, int limit)
+{
+    same_page(&w->cached, &w->plain, &w->start, limit, 0);
+    same_page(&w->cached, &w->plain, &w->start, limit, 0);
+}
+
+static void test_a_page_asked_for_again_is_kept(void)
 {
     struct world w;
     world_open(&w, 300);
-    same_page(&w.cached, &w.plain, &w.start, 5, 0); /* read, and kept */
+    same_page(&w.cached, &w.plain, &w.start, 5, 0); /* read once: not kept yet */
+    same_page(&w.cached, &w.plain, &w.start, 5, 0); /* read again: kept */
     same_page(&w.cached, &w.plain, &w.start, 5, 1);
     same_page(&w.cached, &w.plain, &w.start, 5, 1);
-    same_page(&w.cached, &w.plain, &w.start, 4, 0);  /* another limit is another page */
-    same_page(&w.cached, &w.plain, &w.start, 50, 0); /* the whole feed: no more */
+    same_page(&w.cached, &w.plain, &w.start, 4, 0); /* another limit is another page */
+    keep(&w, 50);                                   /* the whole feed: no more */
     same_page(&w.cached, &w.plain, &w.start, 50, 1);
     world_close(&w);
 }
@@ -141,9 +149,9 @@ static void test_an_entry_of_the_page_changed_is_read_again(void)
 {
     struct world w;
     world_open(&w, 301);
-    same_page(&w.cached, &w.plain, &w.start, 5, 0);
-    write_sql(UPDATE_ONE, w.ts); /* the third entry moves to the end */
-    same_page(&w.cached, &w.plain, &w.start, 5, 0);
+    keep(&w, 5);
+    write_sql(UPDATE_ONE, w.ts);                    /* the third entry moves to the end */
+    same_page(&w.cached, &w.plain, &w.start, 5, 0); /* read, and kept in its place */
     same_page(&w.cached, &w.plain, &w.start, 5, 1);
     write_sql("UPDATE journal_entries SET deleted_at = now(), change_txid = pg_current_xact_id(), "
               "change_seq = nextval('changes_seq') WHERE journal_entry_id = (SELECT "
@@ -164,7 +172,7 @@ static void test_another_kind_changed_is_read_again(void)
 {
     struct world w;
     world_open(&w, 302);
-    same_page(&w.cached, &w.plain, &w.start, 5, 0);
+    keep(&w, 5);
     write_sql("INSERT INTO prompts (prompt_id, team_id, text, category, created_at, updated_at) "
               "VALUES (gen_random_uuid(), '%s', 'p', 'c', now(), now())",
               w.ts);
@@ -194,7 +202,7 @@ static void test_a_transaction_running_when_the_page_was_read_changes_it(void)
     snprintf(sql, sizeof(sql), UPDATE_ONE, w.ts);
     PGconn *old = connect_or_fail();
     exec_ok(old, "BEGIN; SELECT pg_current_xact_id()");
-    same_page(&w.cached, &w.plain, &w.start, 5, 0); /* kept, below old's id */
+    keep(&w, 5); /* below old's id */
     same_page(&w.cached, &w.plain, &w.start, 5, 1);
     write_sql(UPDATE_ONE, w.ts); /* a newer transaction moves an entry of the page */
     same_page(&w.cached, &w.plain, &w.start, 5, 0);
@@ -205,15 +213,15 @@ static void test_a_transaction_running_when_the_page_was_read_changes_it(void)
 
     /* Newer ids than a running transaction's, held back: positions at or past the page's
      * horizon, so the page is read every time until that horizon moves on (the check
-     * cannot tell them from changes made since). */
+     * cannot tell them from changes made since); each read keeps it in its place. */
     exec_ok(old, "BEGIN; SELECT pg_current_xact_id()");
     entries_in(w.ts, 2);
     same_page(&w.cached, &w.plain, &w.start, 5, 0);
     same_page(&w.cached, &w.plain, &w.start, 5, 0);
     exec_ok(old, "COMMIT");
     PQfinish(old);
-    same_page(&w.cached, &w.plain, &w.start, 5, 0);
-    same_page(&w.cached, &w.plain, &w.start, 5, 1); /* the horizon moved on: kept again */
+    same_page(&w.cached, &w.plain, &w.start, 5, 0); /* the horizon moved on */
+    same_page(&w.cached, &w.plain, &w.start, 5, 1); /* kept again */
     world_close(&w);
 }
 
@@ -221,7 +229,7 @@ static void test_a_floor_raised_past_the_cursor_expires_a_kept_page(void)
 {
     struct world w;
     world_open(&w, 304);
-    same_page(&w.cached, &w.plain, &w.start, 5, 0);
+    keep(&w, 5);
     const char *got = itest_sql(url, "SELECT txid || ' ' || seq FROM change_floor");
     ASSERT_NOT_NULL(got);
     char old_floor[64], sql[512];
@@ -280,7 +288,7 @@ int main(int argc, char **argv)
         return 1;
     }
     static const struct ql_test tests[] = {
-        TEST(test_a_page_read_twice_is_read_once),
+        TEST(test_a_page_asked_for_again_is_kept),
         TEST(test_an_entry_of_the_page_changed_is_read_again),
         TEST(test_another_kind_changed_is_read_again),
         TEST(test_a_transaction_running_when_the_page_was_read_changes_it),
