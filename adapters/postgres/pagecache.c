@@ -8,7 +8,7 @@
  * after that read belongs to a transaction at or past that horizon, so it gives its thing a
  * position at or past it: the page changes only when some thing of the team has such a
  * position now.  The statement asks exactly that, with two index probes, and gives the rows
- * again only when the answer is yes (repo_changes.c); otherwise the page kept here is the
+ * again only when the answer is yes (repo_delta.c); otherwise the page kept here is the
  * page, as the database would give it, with the new horizon and floor from that statement.
  * So nothing is ever served that the database would not: the cache saves reading and
  * sending rows, never the question.
@@ -16,9 +16,9 @@
  * A page is kept the second time it is read (a live stream's reads, or a client paging
  * through history once, would only push out the pages asked for again), and kept again
  * when it changed.  Shared by every session of a process, under one mutex (held for a
- * lookup or an insert, never across a statement).  A page is a copy of its libpq result, read-only,
- * with a count of readers, so an eviction never frees one being read.  Bounded by bytes; least
- * recently used goes first.
+ * lookup or an insert, never across a statement).  A page is a copy of its libpq result,
+ * read-only, with a count of readers, so an eviction never frees one being read.  Bounded
+ * by bytes; least recently used goes first.
  */
 #include "internal.h"
 #include "pagecache.h"
