@@ -456,9 +456,10 @@ int ql__pg_changes_compact_batch(struct ql_store *self, struct ql_ctx *cx, int l
                                  int *more);
 /* Its page and page_async (repo_delta.c). */
 int ql__pg_changes_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                        const struct ql_change_pos *after, int limit, struct ql_change_page *out);
+                        const struct ql_change_pos *after, int limit, int keep,
+                        struct ql_change_page *out);
 int ql__pg_changes_page_async(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                              const struct ql_change_pos *after, int limit,
+                              const struct ql_change_pos *after, int limit, int keep,
                               struct ql_change_page *out, ql_done_fn done, void *arg);
 /* A change position as two parameters: the text of its xid8 (s: 24 bytes that live as long
  * as p), and its seq (repo_changes.c). */

@@ -121,8 +121,11 @@ static int key_eq(const struct ql__pg_page_key *a, const struct ql__pg_page_key 
            a->after.seq == b->after.seq && a->limit == b->limit;
 }
 
-/* Take p off its bucket and the LRU list, and drop the cache's reference (lock held). */
-static void unlist(struct ql_pg_pages *c, struct slot *p)
+/*
+ * Take p off its bucket and the LRU list, and drop the cache's reference (lock held).  When
+ * no reader holds it either, it goes on *dead, for free_dead once the lock is let go.
+ */
+static void unlist(struct ql_pg_pages *c, struct slot *p, struct slot **dead)
 {
     struct slot **at = &c->bucket[key_hash(&p->key)];
     while (*at != p)
@@ -137,8 +140,18 @@ static void unlist(struct ql_pg_pages *c, struct slot *p)
     else
         c->oldest = p->newer;
     c->bytes -= p->bytes;
-    if (--p->refs == 0)
-        page_free(p);
+    if (--p->refs == 0) {
+        p->next = *dead;
+        *dead = p;
+    }
+}
+
+static void free_dead(struct slot *dead)
+{
+    for (struct slot *next; dead; dead = next) {
+        next = dead->next;
+        page_free(dead);
+    }
 }
 
 static struct slot *find(struct ql_pg_pages *c, const struct ql__pg_page_key *k)
@@ -195,11 +208,13 @@ void ql__pg_pages_drop(struct ql_pg_pages *c, const struct ql__pg_page_key *k)
 {
     if (c == NULL)
         return;
+    struct slot *dead = NULL;
     pthread_mutex_lock(&c->lock);
     struct slot *p = find(c, k);
     if (p)
-        unlist(c, p);
+        unlist(c, p, &dead);
     pthread_mutex_unlock(&c->lock);
+    free_dead(dead);
 }
 
 /* What a result costs in memory, near enough: its values, their descriptors, its blocks. */
@@ -235,12 +250,13 @@ void ql__pg_pages_put(struct ql_pg_pages *c, const struct ql__pg_page_key *k, ui
         return;
     }
     *p = (struct slot){.page = {copy, horizon}, .key = *k, .bytes = bytes, .refs = 1};
+    struct slot *dead = NULL;
     pthread_mutex_lock(&c->lock);
     struct slot *old = find(c, k);
     if (old)
-        unlist(c, old);
+        unlist(c, old, &dead);
     while (c->oldest && c->bytes + bytes > c->max_bytes)
-        unlist(c, c->oldest);
+        unlist(c, c->oldest, &dead);
     struct slot **b = &c->bucket[key_hash(k)];
     p->next = *b;
     *b = p;
@@ -252,6 +268,7 @@ void ql__pg_pages_put(struct ql_pg_pages *c, const struct ql__pg_page_key *k, ui
     c->newest = p;
     c->bytes += bytes;
     pthread_mutex_unlock(&c->lock);
+    free_dead(dead);
 }
 
 void ql__pg_pages_stats(struct ql_pg_pages *c, uint64_t *hits, uint64_t *misses, uint64_t *bytes)

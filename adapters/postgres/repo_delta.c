@@ -296,13 +296,14 @@ static void page_params(struct ql__pg_params *p, const struct page_dst *d, char 
 
 /*
  * Those of changes_page_entries: changes_page's, then the horizon of the page kept from
- * before (horizon: 24 bytes that live as long as p), which d takes from the cache.
+ * before (horizon: 24 bytes that live as long as p), which d takes from the cache when the
+ * caller may ask for the page again (keep); a read nobody repeats leaves the cache alone.
  */
-static void entries_params(struct ql__pg_params *p, struct ql_pg *pg, struct page_dst *d,
+static void entries_params(struct ql__pg_params *p, struct ql_pg *pg, struct page_dst *d, int keep,
                            char *txid, char *horizon)
 {
     page_params(p, d, txid);
-    d->pages = pg->db->pages;
+    d->pages = keep ? pg->db->pages : NULL;
     struct ql__pg_page_key k = page_key(d);
     d->cached = ql__pg_pages_get(d->pages, &k);
     if (d->cached)
@@ -327,14 +328,15 @@ static int read_one_page(struct ql_pg *pg, struct ql_ctx *cx, enum ql__pg_stmt s
 }
 
 int ql__pg_changes_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                        const struct ql_change_pos *after, int limit, struct ql_change_page *out)
+                        const struct ql_change_pos *after, int limit, int keep,
+                        struct ql_change_page *out)
 {
     struct ql__pg_params p = {0}, e = {0};
     char txid[24], horizon[24];
     memset(out, 0, sizeof(*out));
     struct page_dst dst = {.out = out, .limit = limit, .after = *after, .team = *team};
     page_params(&p, &dst, txid);
-    entries_params(&e, pg_of(self), &dst, txid, horizon);
+    entries_params(&e, pg_of(self), &dst, keep, txid, horizon);
     int rc = read_one_page(pg_of(self), cx, QL__ST_CHANGES_PAGE_ENTRIES,
                            QL__ST_CHANGES_PAGE_ENTRIES_BYTES, &e, read_entries_page, &dst);
     let_go(&dst); /* when the statement failed before its rows were read */
@@ -384,11 +386,12 @@ static void page_got(struct ql_ctx *cx, int rc, void *arg)
 }
 
 int ql__pg_changes_page_async(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                              const struct ql_change_pos *after, int limit,
+                              const struct ql_change_pos *after, int limit, int keep,
                               struct ql_change_page *out, ql_done_fn done, void *arg)
 {
     if (!pg_of(self)->loop) /* a session that may wait reads both statements itself */
-        return ql_ctx_defer(cx, done, ql__pg_changes_page(self, cx, team, after, limit, out), arg);
+        return ql_ctx_defer(cx, done, ql__pg_changes_page(self, cx, team, after, limit, keep, out),
+                            arg);
     struct ql__pg_params p = {0};
     char txid[24], horizon[24];
     memset(out, 0, sizeof(*out));
@@ -399,7 +402,7 @@ int ql__pg_changes_page_async(struct ql_store *self, struct ql_ctx *cx, const st
     dst->done = done;
     dst->arg = arg;
     dst->pg = pg_of(self);
-    entries_params(&p, pg_of(self), dst, txid, horizon);
+    entries_params(&p, pg_of(self), dst, keep, txid, horizon);
     int rc = ql__pg_read_async(pg_of(self), cx, QL__ST_CHANGES_PAGE_ENTRIES, &p, read_entries_page,
                                dst, page_got, dst);
     if (rc)

@@ -222,16 +222,17 @@ static void delta_got(struct ql_ctx *cx, int rc, void *arg)
     d->done(cx, rc, d->arg);
 }
 
-/* The delta page after pos into *out, answered in done (as ql_sync_async). */
+/* The delta page after pos into *out, answered in done (as ql_sync_async); keep as the
+ * store's page takes it. */
 static int delta(struct ql_ctx *cx, const struct ql_uuid *team, const struct ql_change_pos *pos,
-                 int limit, struct ql_sync_page *out, ql_done_fn done, void *arg)
+                 int limit, int keep, struct ql_sync_page *out, ql_done_fn done, void *arg)
 {
     struct delta *d = ql_arena_alloc(cx->arena, sizeof(*d));
     if (d == NULL)
         return ql_error_set(&cx->err, QL_ENOMEM, NULL);
     *d = (struct delta){.pos = *pos, .out = out, .done = done, .arg = arg};
-    return ql_store_changes_page_async(cx->ports.store, cx, team, &d->pos, limit, &d->pg, delta_got,
-                                       d);
+    return ql_store_changes_page_async(cx->ports.store, cx, team, &d->pos, limit, keep, &d->pg,
+                                       delta_got, d);
 }
 
 /* A page of the snapshot that s says where to continue, filling up across kinds. */
@@ -278,7 +279,8 @@ int ql_sync_changes(struct ql_ctx *cx, const struct ql_uuid *team, const struct 
 {
     memset(out, 0, sizeof(*out));
     int rc = QL_EWOULD_BLOCK; /* stays so only if the store answers later, which it must not */
-    return ql_ctx_wait(cx, delta(cx, team, pos, limit, out, ql_ctx_wait_done, &rc), &rc);
+    /* a stream reads each position once: nothing worth keeping */
+    return ql_ctx_wait(cx, delta(cx, team, pos, limit, 0, out, ql_ctx_wait_done, &rc), &rc);
 }
 
 int ql_sync_stream_start(struct ql_ctx *cx, const struct ql_uuid *team, const char *from, size_t n,
@@ -313,7 +315,7 @@ int ql_sync_async(struct ql_ctx *cx, const struct ql_uuid *team, const char *sin
     if (since && (rc = parse(cx, "since", since, since_n, &pos, &s, &is_snapshot)) != QL_OK)
         return rc;
     if (!is_snapshot)
-        return delta(cx, team, &pos, limit, out, done, arg);
+        return delta(cx, team, &pos, limit, 1, out, done, arg);
     struct ql_change_pos start, floor;
     rc = ql_store_changes_bounds(cx->ports.store, cx, &start, &floor);
     if (rc)

@@ -404,18 +404,19 @@ int ql_store_changes_append_many(struct ql_store *s, struct ql_ctx *cx,
 }
 
 int ql_store_changes_page(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
-                          const struct ql_change_pos *after, int limit, struct ql_change_page *out)
+                          const struct ql_change_pos *after, int limit, int keep,
+                          struct ql_change_page *out)
 {
-    return s->ops->changes->page(s, cx, team, after, limit, out);
+    return s->ops->changes->page(s, cx, team, after, limit, keep, out);
 }
 
 int ql_store_changes_page_async(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
-                                const struct ql_change_pos *after, int limit,
+                                const struct ql_change_pos *after, int limit, int keep,
                                 struct ql_change_page *out, ql_done_fn done, void *arg)
 {
     if (s->ops->changes->page_async)
-        return s->ops->changes->page_async(s, cx, team, after, limit, out, done, arg);
-    return ql_ctx_defer(cx, done, s->ops->changes->page(s, cx, team, after, limit, out), arg);
+        return s->ops->changes->page_async(s, cx, team, after, limit, keep, out, done, arg);
+    return ql_ctx_defer(cx, done, s->ops->changes->page(s, cx, team, after, limit, keep, out), arg);
 }
 
 int ql_store_changes_bounds(struct ql_store *s, struct ql_ctx *cx, struct ql_change_pos *start,

@@ -297,9 +297,11 @@ struct ql_changes_ops {
      * of transactions older than every one running (out->start); held is 1 when committed ones
      * after the page wait for such a transaction.  Nothing when *after lies below out->floor
      * (what followed may be gone); start and floor are read in the page's own snapshot.
+     * keep: 1 when the page may well be asked for again (a client's delta page), so the
+     * store may keep it to answer faster; 0 for a read nobody repeats (a live stream's).
      */
     int (*page)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                const struct ql_change_pos *after, int limit, struct ql_change_page *out);
+                const struct ql_change_pos *after, int limit, int keep, struct ql_change_page *out);
     /*
      * Where a snapshot taken now continues (*start: every change before it is in the
      * tables), and the oldest position the log still keeps (*floor).
@@ -337,8 +339,8 @@ struct ql_changes_ops {
                          int *more);
     /* page, answered as entries' get_async answers (*out lives until done); NULL: page. */
     int (*page_async)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                      const struct ql_change_pos *after, int limit, struct ql_change_page *out,
-                      ql_done_fn done, void *arg);
+                      const struct ql_change_pos *after, int limit, int keep,
+                      struct ql_change_page *out, ql_done_fn done, void *arg);
 };
 
 struct ql_store_ops {
@@ -510,9 +512,10 @@ int ql_store_changes_append_many(struct ql_store *s, struct ql_ctx *cx,
                                  const struct ql_uuid *const *ids, const char *const *traceparents,
                                  int n);
 int ql_store_changes_page(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
-                          const struct ql_change_pos *after, int limit, struct ql_change_page *out);
+                          const struct ql_change_pos *after, int limit, int keep,
+                          struct ql_change_page *out);
 int ql_store_changes_page_async(struct ql_store *s, struct ql_ctx *cx, const struct ql_uuid *team,
-                                const struct ql_change_pos *after, int limit,
+                                const struct ql_change_pos *after, int limit, int keep,
                                 struct ql_change_page *out, ql_done_fn done, void *arg);
 int ql_store_changes_bounds(struct ql_store *s, struct ql_ctx *cx, struct ql_change_pos *start,
                             struct ql_change_pos *floor);

@@ -42,7 +42,7 @@ static void page(struct cc *c, const struct ql_team *t, const struct ql_change_p
     for (int tries = 0; pg.held && tries < 500; tries++) {
         if (tries)
             nap_ms(10);
-        ASSERT_INT_EQ(ql_store_changes_page(c->s, &c->cx, &t->id, pos, limit, &pg), QL_OK);
+        ASSERT_INT_EQ(ql_store_changes_page(c->s, &c->cx, &t->id, pos, limit, 1, &pg), QL_OK);
         if (pg.n == limit && pg.more)
             break; /* a full page: what is held lies beyond it */
     }

@@ -108,8 +108,10 @@ static struct ql_change_pos start_now(const struct fake_store *s)
 }
 
 static int c_page(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
-                  const struct ql_change_pos *after, int limit, struct ql_change_page *out)
+                  const struct ql_change_pos *after, int limit, int keep,
+                  struct ql_change_page *out)
 {
+    (void)keep; /* the fake keeps nothing */
     struct fake_store *s = fake__store(self);
     int rc = fake__enter(s, cx);
     memset(out, 0, sizeof(*out));

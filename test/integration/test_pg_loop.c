@@ -266,7 +266,7 @@ static void test_a_delta_page_before_a_prompt_change_stays_on_the_loop(void)
     for (int limit = 2; limit <= 5; limit += 3) { /* 3 entries and a deleted one, then the prompt */
         struct answer a = {.cx.arena = &arena};
         struct ql_change_page page;
-        ASSERT_INT_EQ(ql_store_changes_page_async(ql_db_store(pg), &a.cx, &team, &from, limit,
+        ASSERT_INT_EQ(ql_store_changes_page_async(ql_db_store(pg), &a.cx, &team, &from, limit, 1,
                                                   &page, on_answer, &a),
                       QL_OK);
         ASSERT_INT_EQ(drive(pg), 0);

@@ -43,13 +43,14 @@ static void reader_close(struct reader *rd)
     ql_db_session_destroy(rd->db);
 }
 
-/* The page after pos as text: each item's position, id, version, content or X, then flags. */
-static void page_text(struct reader *rd, const struct ql_change_pos *pos, int limit, char *out,
-                      size_t cap)
+/* The page after pos as text: each item's position, id, version, content or X, then flags.
+ * keep: as the store's page takes it (0: a stream's read). */
+static void page_text(struct reader *rd, const struct ql_change_pos *pos, int limit, int keep,
+                      char *out, size_t cap)
 {
     ql_arena_reset(&rd->arena);
     struct ql_change_page pg;
-    ASSERT_INT_EQ(ql_store_changes_page(rd->s, &rd->cx, &rd->team, pos, limit, &pg), QL_OK);
+    ASSERT_INT_EQ(ql_store_changes_page(rd->s, &rd->cx, &rd->team, pos, limit, keep, &pg), QL_OK);
     size_t n = 0;
     for (int i = 0; i < pg.n && n < cap; i++) {
         const struct ql_sync_item *it = &pg.items[i];
@@ -82,9 +83,9 @@ static void same_page(struct reader *cached, struct reader *plain, const struct 
 {
     static char got[16384], want[16384];
     struct ql_db_stats before = stats();
-    page_text(cached, pos, limit, got, sizeof(got));
+    page_text(cached, pos, limit, 1, got, sizeof(got));
     struct ql_db_stats after = stats();
-    page_text(plain, pos, limit, want, sizeof(want));
+    page_text(plain, pos, limit, 1, want, sizeof(want));
     ASSERT_STR_EQ(got, want);
     ASSERT_INT_EQ(after.sync_page_hits - before.sync_page_hits, (uint64_t)hit);
     ASSERT_INT_EQ(after.sync_page_misses - before.sync_page_misses, (uint64_t)!hit);
@@ -240,7 +241,7 @@ static void test_a_floor_raised_past_the_cursor_expires_a_kept_page(void)
              w.ts);
     ASSERT_NOT_NULL(itest_sql(url, sql));
     static char page[4096];
-    page_text(&w.cached, &w.start, 5, page, sizeof(page));
+    page_text(&w.cached, &w.start, 5, 1, page, sizeof(page));
     snprintf(sql, sizeof(sql),
              "UPDATE change_floor SET txid = split_part('%s', ' ', 1)::xid8, "
              "seq = split_part('%s', ' ', 2)::int8",
@@ -248,6 +249,27 @@ static void test_a_floor_raised_past_the_cursor_expires_a_kept_page(void)
     ASSERT_NOT_NULL(itest_sql(url, sql));
     ASSERT_TRUE(strncmp(page, "more=0 held=0", 13) == 0); /* nothing: the cursor expired */
     same_page(&w.cached, &w.plain, &w.start, 5, 1);       /* the floor back: still kept */
+    world_close(&w);
+}
+
+/* A live stream reads each position once: its reads neither use nor fill the cache. */
+static void test_a_streams_reads_are_never_kept(void)
+{
+    struct world w;
+    world_open(&w, 306);
+    static char text[4096];
+    struct ql_db_stats before = stats();
+    for (int i = 0; i < 4; i++)
+        page_text(&w.cached, &w.start, 5, 0, text, sizeof(text));
+    struct ql_db_stats after = stats();
+    ASSERT_INT_EQ(after.sync_page_hits, before.sync_page_hits);
+    ASSERT_INT_EQ(after.sync_page_misses, before.sync_page_misses);
+    ASSERT_INT_EQ(after.sync_page_bytes, before.sync_page_bytes);
+    keep(&w, 5); /* a client's read of the same page is kept */
+    same_page(&w.cached, &w.plain, &w.start, 5, 1);
+    struct ql_db_stats kept = stats();
+    page_text(&w.cached, &w.start, 5, 0, text, sizeof(text)); /* and a stream does not use it */
+    ASSERT_INT_EQ(stats().sync_page_hits, kept.sync_page_hits);
     world_close(&w);
 }
 
@@ -267,7 +289,7 @@ static void test_the_cache_keeps_to_its_bytes(void)
     char text[4096];
     for (int round = 0; round < 3; round++)
         for (int limit = 1; limit <= 12; limit++)
-            page_text(&rd, &w.start, limit, text, sizeof(text));
+            page_text(&rd, &w.start, limit, 1, text, sizeof(text));
     struct ql_db_stats st = ql_db_stats(ql_pg_db_port(small));
     ASSERT_TRUE(st.sync_page_bytes > 0 && st.sync_page_bytes <= 32 << 10);
     ASSERT_INT_EQ(st.sync_page_hits + st.sync_page_misses, 36);
@@ -293,6 +315,7 @@ int main(int argc, char **argv)
         TEST(test_another_kind_changed_is_read_again),
         TEST(test_a_transaction_running_when_the_page_was_read_changes_it),
         TEST(test_a_floor_raised_past_the_cursor_expires_a_kept_page),
+        TEST(test_a_streams_reads_are_never_kept),
         TEST(test_the_cache_keeps_to_its_bytes),
     };
     int rc = ql_test_run(tests, QL_NTESTS(tests), argc, argv);

@@ -128,7 +128,7 @@ static void page_kinds(struct reader *rd, const struct ql_change_pos *pos, int l
                        struct ql_change_page *pg, char *kinds)
 {
     ql_arena_reset(&rd->arena);
-    ASSERT_INT_EQ(ql_store_changes_page(rd->s, &rd->cx, &rd->team, pos, limit, pg), QL_OK);
+    ASSERT_INT_EQ(ql_store_changes_page(rd->s, &rd->cx, &rd->team, pos, limit, 1, pg), QL_OK);
     for (int i = 0; i < pg->n; i++)
         kinds[i] = pg->items[i].deleted ? 'X' : "?EPM"[pg->items[i].kind & 3]; /* kinds 1-3 */
     kinds[pg->n] = '\0';
@@ -218,7 +218,7 @@ static void *page_main(void *arg)
 {
     struct paging *p = arg;
     ql_arena_reset(&p->rd->arena);
-    p->rc = ql_store_changes_page(p->rd->s, &p->rd->cx, &p->rd->team, &p->from, 3, &p->pg);
+    p->rc = ql_store_changes_page(p->rd->s, &p->rd->cx, &p->rd->team, &p->from, 3, 1, &p->pg);
     return NULL;
 }
 
