@@ -400,6 +400,51 @@ static void test_team_events_are_for_webhooks_not_for_sync(void)
     fixture_cleanup(&w.f);
 }
 
+/*
+ * A client's delta page may be asked for again, so the store may keep it; a live stream
+ * reads each position once, so it may not (adapters/postgres/pagecache.c keeps pages).
+ */
+static int keep_seen;
+static int (*page_of_fake)(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                           const struct ql_change_pos *after, int limit, int keep,
+                           struct ql_change_page *out);
+
+static int page_noting_keep(struct ql_store *self, struct ql_ctx *cx, const struct ql_uuid *team,
+                            const struct ql_change_pos *after, int limit, int keep,
+                            struct ql_change_page *out)
+{
+    keep_seen = keep;
+    return page_of_fake(self, cx, team, after, limit, keep, out);
+}
+
+static void test_clients_pages_may_be_kept_and_streams_reads_not(void)
+{
+    struct world w;
+    setup(&w);
+    struct ql_changes_ops ops = *w.f.store.ops.changes;
+    page_of_fake = ops.page;
+    ops.page = page_noting_keep;
+    ops.page_async = NULL; /* through page */
+    w.f.store.ops.changes = &ops;
+    struct replica r = {0};
+    char cursor[QL_SYNC_CURSOR_MAX];
+    drain(&w, NULL, 50, &r, cursor);
+    write_entry(&w, "one");
+    struct ql_sync_page pg;
+    keep_seen = -1;
+    ASSERT_INT_EQ(sync_page(&w, cursor, 50, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.n, 1);
+    ASSERT_INT_EQ(keep_seen, 1);
+    struct ql_change_pos from;
+    ASSERT_INT_EQ(ql_sync_cursor_parse(&w.f.cx, cursor, strlen(cursor), &from), QL_OK);
+    keep_seen = -1;
+    as(&w, &w.pv);
+    ASSERT_INT_EQ(ql_sync_changes(&w.f.cx, &w.team.id, &from, 50, &pg), QL_OK);
+    ASSERT_INT_EQ(pg.n, 1);
+    ASSERT_INT_EQ(keep_seen, 0);
+    fixture_cleanup(&w.f);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -413,6 +458,7 @@ int main(int argc, char **argv)
         TEST(test_a_cursor_older_than_the_log_keeps_has_expired),
         TEST(test_a_quiet_teams_cursor_keeps_up_with_the_log),
         TEST(test_team_events_are_for_webhooks_not_for_sync),
+        TEST(test_clients_pages_may_be_kept_and_streams_reads_not),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
