@@ -8,7 +8,6 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "changes/changes.h"
 #include "clock/clock.h"
 #include "db/db.h"
 #include "queue/queue.h"

@@ -162,6 +162,14 @@ static struct slot *find(struct ql_pg_pages *c, const struct ql__pg_page_key *k)
     return p;
 }
 
+/* Forget k's page, if there is one (lock held; see unlist). */
+static void forget(struct ql_pg_pages *c, const struct ql__pg_page_key *k, struct slot **dead)
+{
+    struct slot *p = find(c, k);
+    if (p)
+        unlist(c, p, dead);
+}
+
 const struct ql__pg_page *ql__pg_pages_get(struct ql_pg_pages *c, const struct ql__pg_page_key *k)
 {
     if (c == NULL)
@@ -210,9 +218,7 @@ void ql__pg_pages_drop(struct ql_pg_pages *c, const struct ql__pg_page_key *k)
         return;
     struct slot *dead = NULL;
     pthread_mutex_lock(&c->lock);
-    struct slot *p = find(c, k);
-    if (p)
-        unlist(c, p, &dead);
+    forget(c, k, &dead);
     pthread_mutex_unlock(&c->lock);
     free_dead(dead);
 }
@@ -252,9 +258,7 @@ void ql__pg_pages_put(struct ql_pg_pages *c, const struct ql__pg_page_key *k, ui
     *p = (struct slot){.page = {copy, horizon}, .key = *k, .bytes = bytes, .refs = 1};
     struct slot *dead = NULL;
     pthread_mutex_lock(&c->lock);
-    struct slot *old = find(c, k);
-    if (old)
-        unlist(c, old, &dead);
+    forget(c, k, &dead);
     while (c->oldest && c->bytes + bytes > c->max_bytes)
         unlist(c, c->oldest, &dead);
     struct slot **b = &c->bucket[key_hash(k)];
