@@ -32,7 +32,7 @@ void ql_http_config_read(struct ql_env *e, int ncpu, struct ql_http_config *c)
     ql_env_int(e, "QUILL_THREADS", &c->threads, ncpu > 0 ? ncpu : 1, 1, 256);
     ql_env_int(e, "QUILL_DB_POOL", &c->db_pool, 8, 1, 1000);
     ql_env_int(e, "QUILL_WRITE_POOL", &c->write_pool, 48, 0, 1000);
-    ql_env_int(e, "QUILL_GROUP_COMMIT", &c->group_commit, 2, 0, 1000);
+    ql_env_int(e, "QUILL_GROUP_COMMIT", &c->group_commit, 1, 0, 1000);
     ql_env_int(e, "QUILL_LOOP_READS", &c->loop_reads, 1, 0, 1);
     ql_env_int(e, "QUILL_READ_AFTER_WRITE_MS", &c->read_after_write_ms, 5000, 0, 3600000);
     ql_env_int(e, "QUILL_POOL_QUEUE", &c->pool_queue, 4096, 1, 1000000);

@@ -69,7 +69,7 @@ static void test_defaults(void)
     ASSERT_INT_EQ(a.http.threads, 2);
     ASSERT_INT_EQ(a.http.db_pool, 8);
     ASSERT_INT_EQ(a.http.write_pool, 48);
-    ASSERT_INT_EQ(a.http.group_commit, 2);
+    ASSERT_INT_EQ(a.http.group_commit, 1);
     ASSERT_INT_EQ(a.http.rate_limit, 50);
     ASSERT_INT_EQ(a.http.max_body, 1 << 20);
     ASSERT_INT_EQ(a.http.public_https, 0);

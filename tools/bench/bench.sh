@@ -406,6 +406,7 @@ quill_seed() {
     cat "$ROOT/tools/bench/seed_quill.sql"
     if [ -f "$ROOT/tools/bench/seed_entries.sql" ]; then cat "$ROOT/tools/bench/seed_entries.sql"; fi
     cat "$ROOT/tools/bench/seed_keys.sql"
+    if [ -n "${BENCH_EXTRA_SQL:-}" ]; then cat "$BENCH_EXTRA_SQL"; fi
   } | PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 "$(pg_url quill_bench)" >/dev/null
 }
 
