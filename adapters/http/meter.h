@@ -153,7 +153,8 @@ struct ql__meter {
     int64_t flush_seq; /* the number of the last flush sent (struct ql_usage_flush) */
     int pending;       /* >0: trows[0..pending) are flush flush_seq, sent again as they were */
     struct ql_rate_count *counts;
-    int failing; /* the last database call failed (logged once) */
+    int64_t others_until_ns; /* monotonic: until then counts are published (another is there) */
+    int failing;             /* the last database call failed (logged once) */
     struct ql_uuid tteams[QL__METER_REFILLS];
     int ntback;
     struct ql_usage_return tback[QL__METER_RETURNS];
@@ -182,5 +183,8 @@ void *ql__meter_main(void *arg);
 void ql__meter_flush(struct ql__meter *m);
 /* meter_thread.c: give back the units collected (tback), as the thread does every tick. */
 void ql__meter_release(struct ql__meter *m);
+/* meter_thread.c: exchange rate counts with the other instances, as the thread does every
+ * tick. */
+void ql__meter_share_rates(struct ql__meter *m);
 
 #endif

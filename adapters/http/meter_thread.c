@@ -25,7 +25,8 @@
 #include <string.h>
 #include <time.h>
 
-#define COUNTS_MAX 4096 /* rate counts published per tick at most */
+#define COUNTS_MAX 4096             /* rate counts published per tick at most */
+#define OTHERS_HOLD_NS 3000000000LL /* counts go out this long after another instance was seen */
 
 static int64_t mono_ms(void)
 {
@@ -199,24 +200,47 @@ void ql__meter_release(struct ql__meter *m)
     m->ntback = n - done;
 }
 
-/* Publish this instance's rate counts and charge the buckets with the others'. */
-static void share_rates(struct ql__meter *m)
+/* The row an instance writes every tick to say it is there: the nil principal. */
+static int is_presence(const struct ql_rate_count *c)
+{
+    static const uint8_t nil[16];
+    return memcmp(c->principal.b, nil, sizeof(nil)) == 0;
+}
+
+/*
+ * Publish this instance's rate counts and charge the buckets with the others'.
+ *
+ * Counts go out only while another instance is there.  Every tick writes one row that says
+ * this one exists (the nil principal, no tokens); an instance that saw another's row within
+ * OTHERS_HOLD_NS publishes its counts too.  Alone, it leaves its counts marked as changed,
+ * so the first tick that publishes sends each bucket's last two seconds: a second instance
+ * learns, within two ticks of its start, everything the first handed out in the seconds it
+ * reads.  Publishing for nobody cost PostgreSQL an upsert per active principal and tick
+ * (about 20 ms a tick with 1,000 principals: docs/benchmarks.md, "Rate counts").
+ */
+void ql__meter_share_rates(struct ql__meter *m)
 {
     if (m->limiter == NULL)
         return;
     if (m->counts == NULL && (m->counts = malloc(sizeof(*m->counts) * COUNTS_MAX)) == NULL)
         return;
-    int n = ql_ratelimit_collect(m->limiter, m->counts, COUNTS_MAX);
+    int64_t now_ns = ql_clock_mono_ns(m->env->clock);
     int64_t second = ql_clock_now_ms(m->env->clock) / 1000;
+    int n = 0;
+    if (m->others_until_ns > now_ns)
+        n = ql_ratelimit_collect(m->limiter, m->counts, COUNTS_MAX - 1);
+    m->counts[n++] = (struct ql_rate_count){.second = second}; /* here: the nil principal */
     struct ql_rate_count *others;
     int nothers;
     int rc = ql_store_usage_rates_share(m->cx.ports.store, &m->cx, &m->instance, m->counts, n,
                                         second - 2, &others, &nothers);
     outcome(m, rc, "rates");
-    int64_t now_ns = ql_clock_mono_ns(m->env->clock);
-    for (int i = 0; rc == QL_OK && i < nothers; i++)
-        ql_ratelimit_charge(m->limiter, others[i].principal.b, others[i].second, others[i].n,
-                            now_ns);
+    for (int i = 0; rc == QL_OK && i < nothers; i++) {
+        m->others_until_ns = now_ns + OTHERS_HOLD_NS;
+        if (!is_presence(&others[i]))
+            ql_ratelimit_charge(m->limiter, others[i].principal.b, others[i].second, others[i].n,
+                                now_ns);
+    }
     ql_arena_reset(&m->arena);
 }
 
@@ -251,7 +275,7 @@ void *ql__meter_main(void *arg)
         if (tick || forget) {
             m->ntback += surplus(m, m->tback + m->ntback, QL__METER_RETURNS - m->ntback,
                                  stopping || forget, forget);
-            share_rates(m);
+            ql__meter_share_rates(m);
             next = mono_ms() + QL__METER_TICK_MS;
         }
         ql__meter_release(m);

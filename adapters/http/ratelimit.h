@@ -11,7 +11,8 @@
  * into debt.  So every instance's bucket is drained by the whole deployment's traffic, no
  * database round trip is made per request, and the limit holds across instances up to what
  * the others let through since their last count reached this one (a publish interval on
- * each side, ~0.4 s of traffic).  With one instance nothing changes.
+ * each side, ~0.4 s of traffic).  With one instance nothing changes, and nothing is
+ * published until another instance shows up (meter_thread.c).
  */
 #ifndef QL_RATELIMIT_H
 #define QL_RATELIMIT_H

@@ -3,6 +3,7 @@
 #include "fixture.h"
 #include "http/internal.h"
 #include "http/meter.h"
+#include "http/ratelimit.h"
 #include "store/store_usage.h"
 #include "test.h"
 
@@ -354,6 +355,65 @@ static void test_a_give_back_that_landed_unseen_is_not_applied_again(void)
     lossy_free(l);
 }
 
+/* How many rate counts of instance (0x77 or 0x88 in every byte) the fake store holds, and
+ * the tokens of the first one for principal (the same in every byte; 0: the nil one). */
+static int rate_rows(struct lossy *l, uint8_t instance, uint8_t principal, int64_t *n)
+{
+    int rows = 0;
+    const struct fake_usage *u = &l->f.store.usage;
+    for (int i = 0; i < u->nrates; i++) {
+        if (u->rates[i].instance.b[0] != instance)
+            continue;
+        rows++;
+        if (u->rates[i].principal.b[0] == principal && u->rates[i].principal.b[15] == principal)
+            *n = u->rates[i].n;
+    }
+    return rows;
+}
+
+/*
+ * An instance alone publishes no rate counts, only the row that says it is there; once it
+ * has seen another instance's row, its next exchange publishes what it handed out, tokens
+ * taken while it was alone included.  It published every principal's count every tick,
+ * 200 ms apart, for nobody to read.
+ */
+static void test_rate_counts_are_published_only_beside_another_instance(void)
+{
+    struct lossy *l = lossy_new();
+    ASSERT_TRUE(l != NULL);
+    struct ql__meter *m = &l->m;
+    memset(m->instance.b, 0x77, 16);
+    ASSERT_INT_EQ(ql_ratelimit_create(100, &m->limiter), QL_OK);
+    uint8_t who[16];
+    memset(who, 0x31, sizeof(who));
+    int64_t second = l->f.clock.now_ms / 1000;
+    struct ql_rate_result res;
+    for (int i = 0; i < 3; i++)
+        ql_ratelimit_take(m->limiter, who, l->f.clock.mono_ns, second, &res);
+    ql__meter_share_rates(m);
+    int64_t n = -1;
+    ASSERT_INT_EQ(rate_rows(l, 0x77, 0x31, &n), 1); /* its presence only */
+    ASSERT_INT_EQ(rate_rows(l, 0x77, 0, &n), 1);
+    ASSERT_INT_EQ(n, 0);
+
+    struct ql_uuid other;
+    memset(other.b, 0x88, 16);
+    struct ql_rate_count here = {.second = second}, *seen;
+    int nseen;
+    ASSERT_INT_EQ(ql_store_usage_rates_share(&l->f.store.base, &l->f.cx, &other, &here, 1,
+                                             second - 2, &seen, &nseen),
+                  QL_OK);
+    ASSERT_INT_EQ(nseen, 1);  /* the first one's presence */
+    ql__meter_share_rates(m); /* sees the other */
+    ql__meter_share_rates(m); /* and publishes */
+    n = -1;
+    ASSERT_INT_EQ(rate_rows(l, 0x77, 0x31, &n), 2);
+    ASSERT_INT_EQ(n, 3);
+    ql_ratelimit_destroy(m->limiter);
+    free(m->counts);
+    lossy_free(l);
+}
+
 int main(int argc, char **argv)
 {
     static const struct ql_test tests[] = {
@@ -363,6 +423,7 @@ int main(int argc, char **argv)
         TEST(test_a_flush_that_landed_unseen_is_not_written_again),
         TEST(test_the_last_unit_on_its_way_is_waited_for_not_refused),
         TEST(test_a_give_back_that_landed_unseen_is_not_applied_again),
+        TEST(test_rate_counts_are_published_only_beside_another_instance),
     };
     return ql_test_run(tests, QL_NTESTS(tests), argc, argv);
 }
