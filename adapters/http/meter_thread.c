@@ -214,9 +214,10 @@ static int is_presence(const struct ql_rate_count *c)
  * this one exists (the nil principal, no tokens); an instance that saw another's row within
  * OTHERS_HOLD_NS publishes its counts too.  Alone, it leaves its counts marked as changed,
  * so the first tick that publishes sends each bucket's last two seconds: a second instance
- * learns, within two ticks of its start, everything the first handed out in the seconds it
- * reads.  Publishing for nobody cost PostgreSQL an upsert per active principal and tick
- * (about 20 ms a tick with 1,000 principals: docs/benchmarks.md, "Rate counts").
+ * learns, within three ticks of its start (its row read, then the first's counts sent),
+ * everything the first handed out in the seconds it reads.  Publishing for nobody cost
+ * PostgreSQL an upsert per active principal and tick (about 20 ms a tick with 1,000
+ * principals: docs/benchmarks.md, "Rate counts").
  */
 void ql__meter_share_rates(struct ql__meter *m)
 {
