@@ -25,6 +25,9 @@
 #include "trace/trace.h"
 
 #include <curl/curl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +85,24 @@ static void probe_database(struct ql_db *db, struct ql_logger *log)
     ql_db_session_destroy(probe);
 }
 
+/*
+ * Keep freed memory in malloc's free lists up to 8 MiB a heap, instead of giving it back to
+ * the kernel after every large answer.  glibc hands a heap's free top back once it passes
+ * 128 KiB and serves blocks over 128 KiB with mmap(2), so the buffer of a delta page (tens of
+ * KiB, in an arena chunk of its own) came from fresh pages on every request: their page
+ * faults were a fifth of quill-api's CPU on kept delta pages (docs/benchmarks.md, "Pages
+ * from fresh memory").  An operator's MALLOC_TRIM_THRESHOLD_ or MALLOC_MMAP_THRESHOLD_ wins.
+ */
+static void keep_freed_memory(void)
+{
+#ifdef __GLIBC__
+    if (getenv("MALLOC_TRIM_THRESHOLD_") == NULL)
+        mallopt(M_TRIM_THRESHOLD, 8 << 20);
+    if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL)
+        mallopt(M_MMAP_THRESHOLD, 8 << 20);
+#endif
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--routes") == 0) {
@@ -96,6 +117,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: quill-api [--routes | --version]\n");
         return 2;
     }
+    keep_freed_memory();
     static struct settings cfg;
     struct ql_config_errors errs;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
