@@ -236,12 +236,13 @@ void ql__meter_share_rates(struct ql__meter *m)
     int rc = ql_store_usage_rates_share(m->cx.ports.store, &m->cx, &m->instance, m->counts, n,
                                         second - 2, &others, &nothers);
     outcome(m, rc, "rates");
-    for (int i = 0; rc == QL_OK && i < nothers; i++) {
+    if (rc == QL_OK && nothers > 0)
         m->others_until_ns = now_ns + OTHERS_HOLD_NS;
+    now_ns = ql_clock_mono_ns(m->env->clock); /* the buckets refill up to the answer */
+    for (int i = 0; rc == QL_OK && i < nothers; i++)
         if (!is_presence(&others[i]))
             ql_ratelimit_charge(m->limiter, others[i].principal.b, others[i].second, others[i].n,
                                 now_ns);
-    }
     ql_arena_reset(&m->arena);
 }
 
